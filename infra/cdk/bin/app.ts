@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+//! The CDK app: one RaGenie stack. Context (`cdk synth -c key=value`):
+//!   stackName (default RaGenie), alarmEmail, appOrigins (comma-separated extra CORS origins),
+//!   requireBuiltLambdas=true (deploy.sh: refuse the placeholder bootstrap).
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { RaGenieStack } from '../lib/ragenie-stack';
+import { loadRoutes } from '../lib/routes';
+
+const repo = path.resolve(__dirname, '..', '..', '..', '..');
+const app = new App();
+const ctx = (key: string): string | undefined => {
+  const v = app.node.tryGetContext(key);
+  return v === undefined || v === '' ? undefined : String(v);
+};
+
+new RaGenieStack(app, ctx('stackName') ?? 'RaGenie', {
+  description: 'RaGenie: chat with your documents (serverless, Rust on Lambda)',
+  env: process.env.CDK_DEFAULT_ACCOUNT
+    ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }
+    : undefined,
+  routes: loadRoutes(),
+  lambdaArtifactsDir: path.join(repo, 'target', 'lambda'),
+  requireBuiltLambdas: ctx('requireBuiltLambdas') === 'true',
+  frontendDistDir: path.join(repo, 'frontend', 'dist'),
+  extraAppOrigins: ctx('appOrigins')?.split(',').map((s) => s.trim()).filter(Boolean),
+  alarmEmail: ctx('alarmEmail'),
+});

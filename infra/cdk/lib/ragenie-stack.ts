@@ -1,0 +1,451 @@
+//! The whole of RaGenie on AWS in one stack: the single DynamoDB table, the documents bucket,
+//! the two secrets, one Lambda per function behind an HTTP API, the chat function's streaming
+//! Function URL, the single-page app on S3 behind CloudFront, and alarms plus a dashboard.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  Annotations,
+  Aws,
+  CfnOutput,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  SecretValue,
+  Stack,
+  StackProps,
+} from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { cloudFrontBehaviours, FunctionName, HttpMethodName, Route, STREAMING_FUNCTION } from './routes';
+
+/** What each function may touch beyond its own log group: least privilege, spelled out. */
+export interface FunctionSpec {
+  readonly name: FunctionName;
+  /** Logical-id stem: `AuthFunction`, `AuthRole`… */
+  readonly id: string;
+  readonly memoryMb: number;
+  readonly timeout: Duration;
+  readonly bucket: 'none' | 'read' | 'readwrite';
+  readonly providerKeys: boolean;
+}
+
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  // Argon2id is CPU-bound and Lambda's CPU share grows with memory.
+  { name: 'ragenie-auth', id: 'Auth', memoryMb: 1024, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false },
+  { name: 'ragenie-users', id: 'Users', memoryMb: 512, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false },
+  // Text extraction, chunking and embedding calls; API Gateway gives up after 30 s anyway.
+  { name: 'ragenie-documents', id: 'Documents', memoryMb: 1024, timeout: Duration.seconds(29), bucket: 'readwrite', providerKeys: true },
+  { name: 'ragenie-conversations', id: 'Conversations', memoryMb: 512, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false },
+  // A long answer streams for minutes through the Function URL.
+  { name: 'ragenie-chat', id: 'Chat', memoryMb: 1024, timeout: Duration.minutes(5), bucket: 'read', providerKeys: true },
+];
+
+/** DynamoDB actions of the item-table port: no Scan, no table management. */
+export const TABLE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+];
+
+export const PROVIDER_KEYS_PLACEHOLDER = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '' };
+
+export interface RaGenieStackProps extends StackProps {
+  readonly routes: readonly Route[];
+  /** `target/lambda` of the workspace: `<dir>/<function>/bootstrap` after `cargo lambda build`. */
+  readonly lambdaArtifactsDir: string;
+  /** Fail instead of using a placeholder when a function was not built (set by deploy.sh). */
+  readonly requireBuiltLambdas?: boolean;
+  /** `frontend/dist`; when it has no index.html the site bucket is created but left empty. */
+  readonly frontendDistDir?: string;
+  /** Extra browser origins allowed to PUT/GET presigned URLs, e.g. a custom domain. */
+  readonly extraAppOrigins?: readonly string[];
+  /** Subscribed to the alarm topic when given. */
+  readonly alarmEmail?: string;
+}
+
+export class RaGenieStack extends Stack {
+  readonly functions: Record<FunctionName, lambda.Function>;
+
+  constructor(scope: Construct, id: string, props: RaGenieStackProps) {
+    super(scope, id, props);
+
+    // ---- data --------------------------------------------------------------------------
+    const table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expires_at',
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    table.addGlobalSecondaryIndex({
+      indexName: 'gsi1',
+      partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    // The documents bucket's CORS names the CloudFront domain, and CloudFront's chat origin is
+    // the chat function's URL. Were the chat function to reference the bucket resource, that
+    // would be a cycle; so the bucket gets a name computed from the stack, account and region,
+    // and every function (and policy) uses that name instead of a reference.
+    const stackSlug = this.stackName.toLowerCase();
+    if (!/^[a-z0-9][a-z0-9-]{0,23}$/.test(stackSlug)) {
+      throw new Error(`stack name "${this.stackName}" must be at most 24 letters, digits or dashes (it names the documents bucket)`);
+    }
+    const documentsBucketName = `${stackSlug}-documents-${Aws.ACCOUNT_ID}-${Aws.REGION}`;
+    const documentsBucketArn = `arn:${Aws.PARTITION}:s3:::${documentsBucketName}`;
+
+    const jwtSecret = new secretsmanager.Secret(this, 'JwtSecret', {
+      description: 'RaGenie: key that signs access tokens (generated)',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+    const providerKeysSecret = new secretsmanager.Secret(this, 'ProviderKeysSecret', {
+      description: 'RaGenie: LLM provider API keys as JSON; fill with `aws secretsmanager put-secret-value`',
+      secretObjectValue: Object.fromEntries(
+        Object.entries(PROVIDER_KEYS_PLACEHOLDER).map(([k, v]) => [k, SecretValue.unsafePlainText(v)]),
+      ),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // ---- functions ---------------------------------------------------------------------
+    const artefact = lambdaArtefacts(this, props.lambdaArtifactsDir, props.requireBuiltLambdas ?? false);
+    const fns = {} as Record<FunctionName, lambda.Function>;
+    for (const spec of FUNCTIONS) {
+      const logGroup = new logs.LogGroup(this, `${spec.id}Logs`, {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      // Our own role: no AWSLambdaBasicExecutionRole (whose logs actions are on `*`).
+      const role = new iam.Role(this, `${spec.id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `RaGenie ${spec.name}: least privilege`,
+      });
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: TABLE_ACTIONS,
+        resources: [table.tableArn, `${table.tableArn}/index/gsi1`],
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [jwtSecret.secretArn],
+      }));
+      if (spec.providerKeys) {
+        role.addToPolicy(new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [providerKeysSecret.secretArn],
+        }));
+      }
+      if (spec.bucket !== 'none') {
+        role.addToPolicy(new iam.PolicyStatement({
+          actions: spec.bucket === 'readwrite'
+            ? ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']
+            : ['s3:GetObject'],
+          resources: [`${documentsBucketArn}/*`],
+        }));
+        role.addToPolicy(new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [documentsBucketArn],
+        }));
+      }
+
+      fns[spec.name] = new lambda.Function(this, `${spec.id}Function`, {
+        description: `RaGenie ${spec.name}`,
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        architecture: lambda.Architecture.ARM_64,
+        handler: 'bootstrap',
+        code: artefact(spec.name),
+        memorySize: spec.memoryMb,
+        timeout: spec.timeout,
+        role,
+        logGroup,
+        environment: {
+          RAGENIE_STORE: 'aws',
+          RAGENIE_TABLE: table.tableName,
+          RAGENIE_BUCKET: documentsBucketName,
+          RAGENIE_JWT_SECRET_ID: jwtSecret.secretArn,
+          RAGENIE_PROVIDER_KEYS_SECRET_ID: providerKeysSecret.secretArn,
+          RUST_LOG: 'info',
+        },
+      });
+    }
+    this.functions = fns;
+
+    // The chat router answers with Server-Sent Events, which API Gateway would buffer, so it
+    // is also served by a streaming Function URL. Auth is NONE at the URL: the router checks
+    // the JWT or API key on every request itself, and CloudFront's origin access control for
+    // Lambda (AWS_IAM) would overwrite the client's Authorization header and require clients
+    // to send x-amz-content-sha256 of every POST body, which OpenAI SDKs do not.
+    const chatUrl = fns[STREAMING_FUNCTION].addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+    });
+
+    // ---- HTTP API ----------------------------------------------------------------------
+    const api = new apigwv2.HttpApi(this, 'HttpApi', {
+      apiName: `${this.stackName}-api`,
+      description: 'RaGenie JSON API (routes from infra/routes.json)',
+      createDefaultStage: false,
+    });
+    const apiLogs = new logs.LogGroup(this, 'HttpApiAccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const stage = new apigwv2.HttpStage(this, 'HttpApiStage', {
+      httpApi: api,
+      autoDeploy: true,
+      throttle: { rateLimit: 100, burstLimit: 200 },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(apiLogs),
+        format: apigw.AccessLogFormat.custom(JSON.stringify({
+          requestId: '$context.requestId',
+          ip: '$context.identity.sourceIp',
+          time: '$context.requestTime',
+          method: '$context.httpMethod',
+          route: '$context.routeKey',
+          status: '$context.status',
+          latencyMs: '$context.responseLatency',
+          integrationError: '$context.integrationErrorMessage',
+        })),
+      },
+    });
+    const integrations = new Map<FunctionName, HttpLambdaIntegration>();
+    for (const spec of FUNCTIONS) {
+      integrations.set(spec.name, new HttpLambdaIntegration(`${spec.id}Integration`, fns[spec.name]));
+    }
+    for (const route of props.routes) {
+      api.addRoutes({
+        path: route.path,
+        methods: [httpMethod(route.method)],
+        integration: integrations.get(route.function)!,
+      });
+    }
+
+    // ---- single-page app behind CloudFront ---------------------------------------------
+    const siteBucket = new s3.Bucket(this, 'FrontendBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    });
+    const spaRewrite = new cloudfront.Function(this, 'SpaRewrite', {
+      comment: 'RaGenie SPA fallback: extension-less paths serve /index.html',
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      code: cloudfront.FunctionCode.fromFile({ filePath: path.join(__dirname, '..', '..', 'lib', 'cloudfront', 'spa-rewrite.js') }),
+    });
+    const apiOrigin = new origins.HttpOrigin(Fn.select(2, Fn.split('/', api.apiEndpoint)), {
+      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+    });
+    const streamOrigin = new origins.FunctionUrlOrigin(chatUrl, { readTimeout: Duration.seconds(60) });
+    const dynamic = (origin: cloudfront.IOrigin): cloudfront.BehaviorOptions => ({
+      origin,
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+      allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+      cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+      // Everything the viewer sent (Authorization, query string, cookies) except Host, which
+      // API Gateway and Lambda URLs need to be their own.
+      originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+      compress: false,
+    });
+    const additionalBehaviors: Record<string, cloudfront.BehaviorOptions> = {};
+    for (const b of cloudFrontBehaviours(props.routes)) {
+      additionalBehaviors[b.pattern] = dynamic(b.origin === 'stream' ? streamOrigin : apiOrigin);
+    }
+    const distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: `${this.stackName}: RaGenie app, API and streaming chat`,
+      defaultRootObject: 'index.html',
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
+      defaultBehavior: {
+        origin: origins.S3BucketOrigin.withOriginAccessControl(siteBucket),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        functionAssociations: [{ function: spaRewrite, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+        compress: true,
+      },
+      additionalBehaviors,
+    });
+
+    const frontendDist = props.frontendDistDir;
+    if (frontendDist && fs.existsSync(path.join(frontendDist, 'index.html'))) {
+      new s3deploy.BucketDeployment(this, 'FrontendDeployment', {
+        sources: [s3deploy.Source.asset(frontendDist)],
+        destinationBucket: siteBucket,
+        distribution,
+        distributionPaths: ['/*'],
+      });
+    } else {
+      Annotations.of(this).addInfo('frontend/dist has no index.html: the site bucket is left empty (run scripts/build-lambdas.sh)');
+    }
+
+    // ---- documents bucket (after the distribution: its CORS names the app's origin) -----
+    new s3.Bucket(this, 'DocumentsBucket', {
+      bucketName: documentsBucketName,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      cors: [{
+        // Presigned uploads and downloads straight from the browser.
+        allowedMethods: [s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+        allowedOrigins: [`https://${distribution.distributionDomainName}`, ...(props.extraAppOrigins ?? [])],
+        allowedHeaders: ['*'],
+        exposedHeaders: ['ETag'],
+        maxAge: 3600,
+      }],
+      lifecycleRules: [
+        { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
+      ],
+    });
+
+    // ---- operations --------------------------------------------------------------------
+    const alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'RaGenie alarms' });
+    if (props.alarmEmail) alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const alarmAction = new cwActions.SnsAction(alarmTopic);
+    const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, periods = 1) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(alarmAction);
+      a.addOkAction(alarmAction);
+      return a;
+    };
+    const fiveMinutes = Duration.minutes(5);
+    for (const spec of FUNCTIONS) {
+      const fn = fns[spec.name];
+      alarm(`${spec.id}ErrorsAlarm`, `${spec.name}: invocations failed (unhandled errors or timeouts)`,
+        fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), 1);
+      alarm(`${spec.id}ThrottlesAlarm`, `${spec.name}: invocations throttled`,
+        fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1);
+      alarm(`${spec.id}DurationP99Alarm`, `${spec.name}: p99 duration above 80% of the timeout`,
+        fn.metricDuration({ period: fiveMinutes, statistic: 'p99' }), spec.timeout.toMilliseconds() * 0.8, 3);
+    }
+    alarm('HttpApi5xxAlarm', 'HTTP API answered 5xx', api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }), 5);
+    const chatUrl5xx = new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'Url5xxCount',
+      dimensionsMap: { FunctionName: fns[STREAMING_FUNCTION].functionName },
+      period: fiveMinutes,
+      statistic: 'Sum',
+    });
+    alarm('ChatUrl5xxAlarm', 'chat Function URL answered 5xx', chatUrl5xx, 5);
+
+    const fnMetric = (m: (fn: lambda.Function) => cloudwatch.IMetric) =>
+      FUNCTIONS.map((s) => m(fns[s.name]));
+    new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${this.stackName}-operations`,
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({ title: 'HTTP API requests and errors', width: 12, left: [
+            api.metricCount({ period: fiveMinutes }),
+            api.metricClientError({ period: fiveMinutes }),
+            api.metricServerError({ period: fiveMinutes }),
+          ] }),
+          new cloudwatch.GraphWidget({ title: 'HTTP API latency p50 / p99', width: 12, left: [
+            api.metricLatency({ period: fiveMinutes, statistic: 'p50' }),
+            api.metricLatency({ period: fiveMinutes, statistic: 'p99' }),
+          ] }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Invocations', width: 8,
+            left: fnMetric((f) => f.metricInvocations({ period: fiveMinutes, label: f.node.id })) }),
+          new cloudwatch.GraphWidget({ title: 'Errors', width: 8,
+            left: fnMetric((f) => f.metricErrors({ period: fiveMinutes, label: f.node.id })) }),
+          new cloudwatch.GraphWidget({ title: 'Throttles', width: 8,
+            left: fnMetric((f) => f.metricThrottles({ period: fiveMinutes, label: f.node.id })) }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Duration p99 (ms)', width: 12,
+            left: fnMetric((f) => f.metricDuration({ period: fiveMinutes, statistic: 'p99', label: f.node.id })) }),
+          new cloudwatch.GraphWidget({ title: 'Chat Function URL', width: 12, left: [
+            chatUrl5xx,
+            new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName: 'UrlRequestCount',
+              dimensionsMap: { FunctionName: fns[STREAMING_FUNCTION].functionName }, period: fiveMinutes, statistic: 'Sum' }),
+          ] }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'DynamoDB consumed capacity', width: 12, left: [
+            table.metricConsumedReadCapacityUnits({ period: fiveMinutes }),
+            table.metricConsumedWriteCapacityUnits({ period: fiveMinutes }),
+          ] }),
+          new cloudwatch.GraphWidget({ title: 'DynamoDB throttled requests', width: 12, left: [
+            table.metric('ThrottledRequests', { period: fiveMinutes, statistic: 'Sum' }),
+          ] }),
+        ],
+      ],
+    });
+
+    // ---- outputs -----------------------------------------------------------------------
+    new CfnOutput(this, 'AppUrl', { value: `https://${distribution.distributionDomainName}` });
+    new CfnOutput(this, 'DistributionId', { value: distribution.distributionId });
+    new CfnOutput(this, 'ApiEndpoint', { value: stage.url });
+    new CfnOutput(this, 'ChatFunctionUrl', { value: chatUrl.url });
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'DocumentsBucketName', { value: documentsBucketName });
+    new CfnOutput(this, 'FrontendBucketName', { value: siteBucket.bucketName });
+    new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn });
+    new CfnOutput(this, 'ProviderKeysSecretArn', { value: providerKeysSecret.secretArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
+  }
+}
+
+function httpMethod(m: HttpMethodName): apigwv2.HttpMethod {
+  return apigwv2.HttpMethod[m];
+}
+
+/**
+ * Code for each function: `target/lambda/<name>` when `cargo lambda build` produced its
+ * `bootstrap`, else (tests, offline synth) one placeholder directory whose bootstrap only
+ * exits with an error, so a synthesized template never needs a 20-minute release build.
+ */
+function lambdaArtefacts(scope: Construct, dir: string, requireBuilt: boolean): (name: FunctionName) => lambda.Code {
+  let placeholder: string | undefined;
+  return (name) => {
+    const built = path.join(dir, name);
+    if (fs.existsSync(path.join(built, 'bootstrap'))) return lambda.Code.fromAsset(built);
+    if (requireBuilt) throw new Error(`${built}/bootstrap is missing: run scripts/build-lambdas.sh first`);
+    if (!placeholder) {
+      placeholder = path.join(os.tmpdir(), 'ragenie-lambda-placeholder');
+      fs.mkdirSync(placeholder, { recursive: true });
+      fs.writeFileSync(path.join(placeholder, 'bootstrap'),
+        '#!/bin/sh\necho "placeholder: build the functions with scripts/build-lambdas.sh" >&2\nexit 1\n', { mode: 0o755 });
+      Annotations.of(scope).addWarning(`no cargo-lambda build in ${dir}: functions use a placeholder bootstrap`);
+    }
+    return lambda.Code.fromAsset(placeholder);
+  };
+}
