@@ -1,0 +1,253 @@
+//! Assertions on the synthesized CloudFormation template: least privilege per function, private
+//! encrypted TLS-only buckets, the table's keys, the streaming Function URL, routes == routes.json.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { asList, describe, logicalId, ofType, Resource, synth, tempDir } from './helpers';
+import { FUNCTION_NAMES, FunctionName, loadRoutes } from '../lib/routes';
+
+const { stack, template, resources } = synth();
+const fnId = (name: FunctionName) => logicalId(stack.functions[name]);
+const only = (type: string): [string, Resource] => {
+  const found = ofType(resources, type);
+  assert.equal(found.length, 1, `exactly one ${type}`);
+  return found[0];
+};
+const [tableId] = only('AWS::DynamoDB::Table');
+const jwtSecretId = logicalId(stack.node.findChild('JwtSecret'));
+const providerKeysId = logicalId(stack.node.findChild('ProviderKeysSecret'));
+const documentsBucketId = logicalId(stack.node.findChild('DocumentsBucket'));
+const documentsBucket = resources[documentsBucketId];
+const documentsArn = `arn:{AWS::Partition}:s3:::${describe(documentsBucket.Properties.BucketName)}`;
+
+// What the brief grants each function, written out independently of the stack's own table.
+const TABLE_RW = ['BatchGetItem', 'BatchWriteItem', 'ConditionCheckItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem']
+  .map((a) => `dynamodb:${a}`);
+const NEEDS: Record<FunctionName, { bucket: 'none' | 'read' | 'readwrite'; providerKeys: boolean }> = {
+  'ragenie-auth': { bucket: 'none', providerKeys: false },
+  'ragenie-users': { bucket: 'none', providerKeys: false },
+  'ragenie-conversations': { bucket: 'none', providerKeys: false },
+  'ragenie-documents': { bucket: 'readwrite', providerKeys: true },
+  'ragenie-chat': { bucket: 'read', providerKeys: true },
+};
+
+function expectedGrants(name: FunctionName): string[] {
+  const logs = logicalId(stack.functions[name].logGroup);
+  const grants = [`logs:CreateLogStream on {${logs}}`, `logs:PutLogEvents on {${logs}}`];
+  for (const a of TABLE_RW) grants.push(`${a} on {${tableId}}`, `${a} on {${tableId}}/index/gsi1`);
+  grants.push(`secretsmanager:GetSecretValue on {${jwtSecretId}}`);
+  const need = NEEDS[name];
+  if (need.providerKeys) grants.push(`secretsmanager:GetSecretValue on {${providerKeysId}}`);
+  if (need.bucket !== 'none') {
+    grants.push(`s3:GetObject on ${documentsArn}/*`, `s3:ListBucket on ${documentsArn}`);
+    if (need.bucket === 'readwrite') grants.push(`s3:PutObject on ${documentsArn}/*`, `s3:DeleteObject on ${documentsArn}/*`);
+  }
+  return grants.sort();
+}
+
+/** Every (action, resource) pair any policy gives the function's role. */
+function actualGrants(name: FunctionName): string[] {
+  const roleId = resources[fnId(name)].Properties.Role['Fn::GetAtt'][0];
+  const role = resources[roleId];
+  assert.equal(role.Properties.ManagedPolicyArns, undefined, `${name}: no managed policies`);
+  assert.equal(role.Properties.Policies, undefined, `${name}: no inline policies on the role`);
+  assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement.map((s: any) => s.Principal),
+    [{ Service: 'lambda.amazonaws.com' }]);
+  const grants: string[] = [];
+  for (const [, p] of [...ofType(resources, 'AWS::IAM::Policy'), ...ofType(resources, 'AWS::IAM::ManagedPolicy')]) {
+    if (!asList(p.Properties.Roles).some((r: any) => r.Ref === roleId)) continue;
+    for (const s of p.Properties.PolicyDocument.Statement) {
+      assert.equal(s.Effect, 'Allow');
+      assert.equal(s.Condition, undefined);
+      for (const a of asList<string>(s.Action)) for (const r of asList(s.Resource)) grants.push(`${a} on ${describe(r)}`);
+    }
+  }
+  return grants.sort();
+}
+
+test('each function has exactly the permissions it needs, and nothing on *', () => {
+  for (const name of FUNCTION_NAMES) {
+    const grants = actualGrants(name);
+    assert.deepEqual(grants, expectedGrants(name), name);
+    for (const g of grants) {
+      const [action, , resource] = g.split(' ');
+      assert.ok(!action.includes('*'), `${name}: wildcard action ${action}`);
+      assert.notEqual(resource, '*', `${name}: ${action} on every resource`);
+    }
+  }
+});
+
+test('functions are arm64 provided.al2023 with the agreed environment and a log group with retention', () => {
+  for (const name of FUNCTION_NAMES) {
+    const p = resources[fnId(name)].Properties;
+    assert.deepEqual(p.Architectures, ['arm64']);
+    assert.equal(p.Runtime, 'provided.al2023');
+    assert.equal(p.Handler, 'bootstrap');
+    assert.ok(p.MemorySize >= 256 && p.MemorySize <= 3008, `${name} memory ${p.MemorySize}`);
+    const env = p.Environment.Variables;
+    assert.deepEqual(Object.keys(env).sort(), ['RAGENIE_BUCKET', 'RAGENIE_JWT_SECRET_ID', 'RAGENIE_PROVIDER_KEYS_SECRET_ID',
+      'RAGENIE_STORE', 'RAGENIE_TABLE', 'RUST_LOG']);
+    assert.equal(env.RAGENIE_STORE, 'aws');
+    assert.equal(env.RUST_LOG, 'info');
+    assert.deepEqual(env.RAGENIE_TABLE, { Ref: tableId });
+    assert.deepEqual(env.RAGENIE_BUCKET, documentsBucket.Properties.BucketName);
+    assert.deepEqual(env.RAGENIE_JWT_SECRET_ID, { Ref: jwtSecretId });
+    assert.deepEqual(env.RAGENIE_PROVIDER_KEYS_SECRET_ID, { Ref: providerKeysId });
+    const logGroup = resources[p.LoggingConfig.LogGroup.Ref];
+    assert.equal(logGroup.Type, 'AWS::Logs::LogGroup');
+    assert.ok(logGroup.Properties.RetentionInDays > 0, `${name}: log retention`);
+  }
+});
+
+test('the chat function, and only it, has a streaming Function URL', () => {
+  const [, url] = only('AWS::Lambda::Url');
+  assert.equal(url.Properties.InvokeMode, 'RESPONSE_STREAM');
+  assert.equal(url.Properties.AuthType, 'NONE');
+  assert.deepEqual(url.Properties.TargetFunctionArn, { 'Fn::GetAtt': [fnId('ragenie-chat'), 'Arn'] });
+  assert.ok(resources[fnId('ragenie-chat')].Properties.Timeout >= 120, 'a long answer may stream for minutes');
+});
+
+test('the table has pk/sk, the gsi1 index, TTL on expires_at, point-in-time recovery, on-demand billing', () => {
+  template.hasResourceProperties('AWS::DynamoDB::Table', {
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+    AttributeDefinitions: Match.arrayWith([
+      { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'gsi1pk', AttributeType: 'S' }, { AttributeName: 'gsi1sk', AttributeType: 'S' },
+    ]),
+    BillingMode: 'PAY_PER_REQUEST',
+    GlobalSecondaryIndexes: [{
+      IndexName: 'gsi1',
+      KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
+      Projection: { ProjectionType: 'ALL' },
+    }],
+    TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+  });
+  assert.equal(resources[tableId].Properties.AttributeDefinitions.length, 4);
+  template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+});
+
+test('every bucket is private, encrypted and refuses plain HTTP', () => {
+  const buckets = ofType(resources, 'AWS::S3::Bucket');
+  assert.equal(buckets.length, 2);
+  for (const [id, b] of buckets) {
+    assert.deepEqual(b.Properties.PublicAccessBlockConfiguration,
+      { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true }, id);
+    assert.deepEqual(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration,
+      [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }], id);
+    const policies = ofType(resources, 'AWS::S3::BucketPolicy').filter(([, p]) => p.Properties.Bucket.Ref === id);
+    assert.equal(policies.length, 1, `${id}: one bucket policy`);
+    const statements = policies[0][1].Properties.PolicyDocument.Statement;
+    assert.ok(statements.some((s: any) => s.Effect === 'Deny' && s.Principal?.AWS === '*'
+      && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'), `${id}: TLS only`);
+    // Nothing but CloudFront (with this distribution as source) may be allowed in.
+    for (const s of statements.filter((x: any) => x.Effect === 'Allow')) {
+      assert.deepEqual(s.Principal, { Service: 'cloudfront.amazonaws.com' }, `${id}: allowed principal`);
+      assert.ok(s.Condition?.StringEquals?.['AWS:SourceArn'], `${id}: allow scoped to the distribution`);
+    }
+  }
+});
+
+test('documents bucket: versioned, old versions and stale multipart uploads expire, CORS for presigned PUT/GET from the app', () => {
+  const p = documentsBucket.Properties;
+  assert.equal(p.VersioningConfiguration.Status, 'Enabled');
+  const rules = p.LifecycleConfiguration.Rules.filter((r: any) => r.Status === 'Enabled');
+  assert.ok(rules.some((r: any) => r.NoncurrentVersionExpiration?.NoncurrentDays > 0), 'noncurrent versions expire');
+  assert.ok(rules.some((r: any) => r.AbortIncompleteMultipartUpload?.DaysAfterInitiation > 0), 'multipart uploads aborted');
+  const [cors] = p.CorsConfiguration.CorsRules;
+  assert.deepEqual([...cors.AllowedMethods].sort(), ['GET', 'HEAD', 'PUT']);
+  const [distributionId] = only('AWS::CloudFront::Distribution');
+  assert.deepEqual(cors.AllowedOrigins.map(describe), [`https://{${distributionId}}`]);
+  assert.equal((documentsBucket as any).DeletionPolicy, 'Retain', 'documents outlive the stack');
+});
+
+test('extra app origins (a custom domain) are added to the documents bucket CORS', () => {
+  const s = synth({ extraAppOrigins: ['https://chat.example.com'] });
+  const [cors] = s.resources[logicalId(s.stack.node.findChild('DocumentsBucket'))].Properties.CorsConfiguration.CorsRules;
+  assert.equal(cors.AllowedOrigins.length, 2);
+  assert.equal(cors.AllowedOrigins[1], 'https://chat.example.com');
+});
+
+test('secrets: a generated 64-character JWT key and provider-key placeholders', () => {
+  const jwt = resources[jwtSecretId].Properties;
+  assert.equal(jwt.GenerateSecretString.PasswordLength, 64);
+  assert.equal(jwt.SecretString, undefined);
+  const keys = JSON.parse(resources[providerKeysId].Properties.SecretString);
+  assert.deepEqual(keys, { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '' });
+});
+
+test('HTTP API routes are exactly routes.json, each on its own function', () => {
+  const integrationFunction = new Map<string, string>();
+  for (const [id, i] of ofType(resources, 'AWS::ApiGatewayV2::Integration')) {
+    assert.equal(i.Properties.IntegrationType, 'AWS_PROXY');
+    assert.equal(i.Properties.PayloadFormatVersion, '2.0');
+    integrationFunction.set(id, i.Properties.IntegrationUri['Fn::GetAtt'][0]);
+  }
+  const byLogicalId = new Map(FUNCTION_NAMES.map((n) => [fnId(n), n]));
+  const synthesized = ofType(resources, 'AWS::ApiGatewayV2::Route').map(([, r]) => {
+    const integration = r.Properties.Target['Fn::Join'][1][1].Ref;
+    return `${byLogicalId.get(integrationFunction.get(integration)!)} ${r.Properties.RouteKey}`;
+  });
+  const wanted = loadRoutes().map((r) => `${r.function} ${r.method} ${r.path}`);
+  assert.deepEqual(synthesized.sort(), wanted.sort());
+  assert.equal(new Set(synthesized).size, synthesized.length, 'no duplicate routes');
+  for (const name of FUNCTION_NAMES) {
+    const prefix = name.replace('ragenie-', '');
+    assert.ok(wanted.includes(`${name} GET /${prefix}/health`), `${name} has GET /${prefix}/health`);
+  }
+});
+
+test('alarms: errors, throttles and p99 duration per function, 5xx for the API and the chat URL, all notifying', () => {
+  const alarms = ofType(resources, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+  const [topicId] = only('AWS::SNS::Topic');
+  for (const a of alarms) assert.deepEqual(a.AlarmActions, [{ Ref: topicId }]);
+  for (const name of FUNCTION_NAMES) {
+    const mine = alarms.filter((a) => a.Namespace === 'AWS/Lambda'
+      && a.Dimensions?.some((d: any) => d.Name === 'FunctionName' && d.Value.Ref === fnId(name)));
+    for (const metric of ['Errors', 'Throttles']) {
+      assert.ok(mine.some((a) => a.MetricName === metric && a.Statistic === 'Sum'), `${name}: ${metric} alarm`);
+    }
+    assert.ok(mine.some((a) => a.MetricName === 'Duration' && a.ExtendedStatistic === 'p99'
+      && a.Threshold < resources[fnId(name)].Properties.Timeout * 1000), `${name}: p99 duration alarm below the timeout`);
+  }
+  assert.ok(alarms.some((a) => a.Namespace === 'AWS/ApiGateway' && a.MetricName === '5xx'), 'API 5xx alarm');
+  assert.ok(alarms.some((a) => a.MetricName === 'Url5xxCount'), 'chat URL 5xx alarm');
+  const [, dashboard] = only('AWS::CloudWatch::Dashboard');
+  const body = JSON.stringify(dashboard.Properties.DashboardBody);
+  for (const name of FUNCTION_NAMES) assert.ok(body.includes(fnId(name)), `dashboard shows ${name}`);
+});
+
+test('built functions are packaged from target/lambda/<name>; deploys can refuse the placeholder', () => {
+  const placeholderKeys = new Set(FUNCTION_NAMES.map((n) => resources[fnId(n)].Properties.Code.S3Key));
+  assert.equal(placeholderKeys.size, 1, 'unbuilt: one shared placeholder asset');
+
+  const built = tempDir('ragenie-built-');
+  for (const n of FUNCTION_NAMES) {
+    fs.mkdirSync(path.join(built, n));
+    fs.writeFileSync(path.join(built, n, 'bootstrap'), `binary of ${n}`);
+  }
+  const s = synth({ lambdaArtifactsDir: built, requireBuiltLambdas: true });
+  const keys = new Set(FUNCTION_NAMES.map((n) => s.resources[logicalId(s.stack.functions[n])].Properties.Code.S3Key));
+  assert.equal(keys.size, FUNCTION_NAMES.length, 'built: one asset per function');
+  assert.ok(!keys.has([...placeholderKeys][0]));
+
+  fs.rmSync(path.join(built, 'ragenie-chat'), { recursive: true });
+  assert.throws(() => synth({ lambdaArtifactsDir: built, requireBuiltLambdas: true }), /ragenie-chat\/bootstrap is missing/);
+});
+
+test('the frontend is uploaded (and CloudFront invalidated) only when frontend/dist was built', () => {
+  assert.equal(ofType(resources, 'Custom::CDKBucketDeployment').length, 0);
+  const dist = tempDir('ragenie-dist-');
+  fs.writeFileSync(path.join(dist, 'index.html'), '<!doctype html><title>RaGenie</title>');
+  const s = synth({ frontendDistDir: dist });
+  const deployments = ofType(s.resources, 'Custom::CDKBucketDeployment');
+  assert.equal(deployments.length, 1);
+  assert.deepEqual(deployments[0][1].Properties.DistributionPaths, ['/*']);
+});
+
+test('stack names that cannot name a bucket are refused', () => {
+  assert.throws(() => synth({}, 'RaGenieWithAVeryLongStageName'), /must be at most 24 letters/);
+  assert.doesNotThrow(() => synth({}, 'ragenie-staging'));
+});
