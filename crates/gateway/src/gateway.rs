@@ -1,0 +1,253 @@
+//! The facade the chat function uses: catalog, keys and one provider client per wire format.
+
+use std::sync::Arc;
+
+use crate::embed::{Embedder, GeminiEmbedder, OpenAiEmbedder};
+use crate::providers::{AnthropicProvider, Endpoint, GeminiProvider, LlmProvider, OpenAiProvider};
+use crate::transport::Transport;
+use crate::{
+    Answer, Catalog, ChatRequest, Cost, GatewayConfig, GatewayError, LlmStream, ModelAvailability,
+    ModelKind, ModelSpec, ProviderKeys, ProviderKind, Usage, estimate_request_tokens,
+};
+
+/// Built once per process (cold start) and shared; every method takes `&self`.
+pub struct Gateway {
+    catalog: Catalog,
+    keys: ProviderKeys,
+    config: GatewayConfig,
+    transport: Arc<Transport>,
+    openai: OpenAiProvider,
+    anthropic: AnthropicProvider,
+    gemini: GeminiProvider,
+    compat: Option<OpenAiProvider>,
+}
+
+/// What a request will cost before it is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    pub input_tokens: u64,
+    /// The input cost (output unknown yet), flagged as an estimate.
+    pub cost: Cost,
+}
+
+impl Gateway {
+    /// The built-in catalog plus any models of the OpenAI-compatible endpoint.
+    pub fn new(config: GatewayConfig, keys: ProviderKeys) -> Result<Self, GatewayError> {
+        Self::with_catalog(config, keys, Catalog::built_in())
+    }
+
+    pub fn with_catalog(
+        config: GatewayConfig,
+        keys: ProviderKeys,
+        mut catalog: Catalog,
+    ) -> Result<Self, GatewayError> {
+        let transport = Arc::new(Transport::new(
+            config.timeouts.clone(),
+            config.retry.clone(),
+        )?);
+        let ep = |base: &reqwest::Url, p: ProviderKind| Endpoint {
+            transport: transport.clone(),
+            base: base.clone(),
+            key: keys.get(p).cloned(),
+        };
+        if config.openai_compatible_base_url.is_some() {
+            for id in &config.openai_compatible_models {
+                if catalog.get(id).is_none() {
+                    catalog.upsert(ModelSpec::unknown(id, ProviderKind::OpenAiCompatible));
+                }
+            }
+        }
+        Ok(Gateway {
+            openai: OpenAiProvider::new(
+                ep(&config.openai_base_url, ProviderKind::OpenAi),
+                ProviderKind::OpenAi,
+            ),
+            anthropic: AnthropicProvider::new(ep(
+                &config.anthropic_base_url,
+                ProviderKind::Anthropic,
+            )),
+            gemini: GeminiProvider::new(ep(&config.gemini_base_url, ProviderKind::Gemini)),
+            compat: config.openai_compatible_base_url.as_ref().map(|u| {
+                OpenAiProvider::new(
+                    ep(u, ProviderKind::OpenAiCompatible),
+                    ProviderKind::OpenAiCompatible,
+                )
+            }),
+            catalog,
+            keys,
+            config,
+            transport,
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The catalog with availability (for `GET /models`).
+    pub fn models(&self) -> Vec<ModelAvailability> {
+        let mut list = self.catalog.with_availability(&self.keys);
+        for m in &mut list {
+            if m.model.provider == ProviderKind::OpenAiCompatible && self.compat.is_none() {
+                m.available = false;
+                m.unavailable_reason = Some("no OpenAI-compatible base URL configured".into());
+            }
+        }
+        list
+    }
+
+    pub fn is_available(&self, provider: ProviderKind) -> bool {
+        match provider {
+            ProviderKind::OpenAiCompatible => self.compat.is_some(),
+            p => self.keys.get(p).is_some(),
+        }
+    }
+
+    /// The provider client for a wire format.
+    pub fn provider(&self, kind: ProviderKind) -> Option<&dyn LlmProvider> {
+        match kind {
+            ProviderKind::OpenAi => Some(&self.openai),
+            ProviderKind::Anthropic => Some(&self.anthropic),
+            ProviderKind::Gemini => Some(&self.gemini),
+            ProviderKind::OpenAiCompatible => self.compat.as_ref().map(|c| c as &dyn LlmProvider),
+        }
+    }
+
+    fn resolve(
+        &self,
+        req: &ChatRequest,
+    ) -> Result<(&ModelSpec, &dyn LlmProvider, ChatRequest), GatewayError> {
+        let spec = self
+            .catalog
+            .get(&req.model)
+            .filter(|m| m.kind == ModelKind::Chat)
+            .ok_or_else(|| GatewayError::UnknownModel(req.model.clone()))?;
+        if !self.is_available(spec.provider) {
+            return Err(GatewayError::MissingKey {
+                provider: spec.provider.to_string(),
+            });
+        }
+        let provider = self
+            .provider(spec.provider)
+            .ok_or_else(|| GatewayError::MissingKey {
+                provider: spec.provider.to_string(),
+            })?;
+        let mut req = req.clone();
+        req.model = spec.id.clone();
+        req.supports_system_role = req.supports_system_role && spec.supports_system_role;
+        req.temperature = if spec.temperature.is_fixed() {
+            None
+        } else {
+            req.temperature.map(|t| spec.temperature.clamp(t))
+        };
+        let max = req
+            .max_output_tokens
+            .or(spec.default_max_tokens)
+            .map(|n| n.min(spec.max_output_tokens.max(1)));
+        req.max_output_tokens = max;
+        Ok((spec, provider, req))
+    }
+
+    /// Streams an answer from the model's provider, with the catalog's limits applied
+    /// (temperature clamped or dropped for fixed-temperature models, output limit capped,
+    /// instructions moved to a user turn for models without a system role).
+    pub async fn stream(&self, req: &ChatRequest) -> Result<LlmStream, GatewayError> {
+        let (_, provider, req) = self.resolve(req)?;
+        provider.stream(&req).await
+    }
+
+    /// A whole answer through the provider's non-streaming endpoint.
+    pub async fn complete(&self, req: &ChatRequest) -> Result<Answer, GatewayError> {
+        let (_, provider, req) = self.resolve(req)?;
+        provider.complete(&req).await
+    }
+
+    /// Input tokens and input cost before sending (an estimate).
+    pub fn estimate(&self, req: &ChatRequest) -> Result<Estimate, GatewayError> {
+        let spec = self
+            .catalog
+            .get(&req.model)
+            .ok_or_else(|| GatewayError::UnknownModel(req.model.clone()))?;
+        let input_tokens = estimate_request_tokens(spec, req);
+        let cost = Cost::estimate(
+            spec,
+            &Usage {
+                input: input_tokens,
+                ..Usage::default()
+            },
+        );
+        Ok(Estimate { input_tokens, cost })
+    }
+
+    /// The bill for a finished answer; when the provider reported no usage the counts are
+    /// estimated from the texts and the cost says so.
+    pub fn cost(&self, req: &ChatRequest, answer: &Answer) -> Result<(Usage, Cost), GatewayError> {
+        let spec = self
+            .catalog
+            .get(&req.model)
+            .ok_or_else(|| GatewayError::UnknownModel(req.model.clone()))?;
+        Ok(match answer.usage {
+            Some(u) => (u, Cost::from_usage(spec, &u)),
+            None => {
+                let u = Usage {
+                    input: estimate_request_tokens(spec, req),
+                    output: spec.tokenizer.count(&answer.text) as u64,
+                    ..Usage::default()
+                };
+                (u, Cost::estimate(spec, &u))
+            }
+        })
+    }
+
+    /// An embedder for a catalog embedding model (or any id on the compatible endpoint).
+    pub fn embedder(
+        &self,
+        model: &str,
+        dimensions: Option<u32>,
+    ) -> Result<Box<dyn Embedder>, GatewayError> {
+        let (provider, id) = match self.catalog.get(model) {
+            Some(m) => (m.provider, m.id.clone()),
+            None if self.compat.is_some() => (ProviderKind::OpenAiCompatible, model.to_owned()),
+            None => return Err(GatewayError::UnknownModel(model.to_owned())),
+        };
+        if !self.is_available(provider) {
+            return Err(GatewayError::MissingKey {
+                provider: provider.to_string(),
+            });
+        }
+        let t = self.transport.clone();
+        let key = self.keys.get(provider).cloned();
+        Ok(match provider {
+            ProviderKind::OpenAi => Box::new(OpenAiEmbedder::new(
+                t,
+                self.config.openai_base_url.clone(),
+                key,
+                provider,
+                &id,
+                dimensions,
+            )),
+            ProviderKind::OpenAiCompatible => {
+                let base = self
+                    .config
+                    .openai_compatible_base_url
+                    .clone()
+                    .ok_or_else(|| GatewayError::MissingKey {
+                        provider: provider.to_string(),
+                    })?;
+                Box::new(OpenAiEmbedder::new(t, base, key, provider, &id, dimensions))
+            }
+            ProviderKind::Gemini => Box::new(GeminiEmbedder::new(
+                t,
+                self.config.gemini_base_url.clone(),
+                key,
+                &id,
+                dimensions,
+            )),
+            ProviderKind::Anthropic => {
+                return Err(GatewayError::InvalidRequest(
+                    "Anthropic has no embedding API".into(),
+                ));
+            }
+        })
+    }
+}

@@ -1,0 +1,348 @@
+//! Google Gemini API (`generateContent`, `streamGenerateContent?alt=sse`).
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::{Endpoint, LlmProvider, parse_json, read_json, to_body, u64_at};
+use crate::config::endpoint;
+use crate::sse::SseEvent;
+use crate::transport::{Decoder, finish, sse_stream};
+use crate::{
+    Answer, ChatRequest, FinishReason, GatewayError, LlmEvent, LlmStream, ProviderKind, Role, Usage,
+};
+
+const API_VERSION: &str = "v1beta";
+
+pub struct GeminiProvider {
+    ep: Endpoint,
+}
+
+impl GeminiProvider {
+    pub(crate) fn new(ep: Endpoint) -> Self {
+        GeminiProvider { ep }
+    }
+
+    pub(crate) fn body(req: &ChatRequest) -> Value {
+        let contents: Vec<Value> = req
+            .turns()
+            .into_iter()
+            .map(|m| {
+                let role = match m.role {
+                    Role::User => "user",
+                    Role::Assistant => "model",
+                };
+                json!({"role": role, "parts": [{"text": m.content}]})
+            })
+            .collect();
+        let mut body = json!({"contents": contents});
+        if let Some(s) = req.system_slot() {
+            body["systemInstruction"] = json!({"parts": [{"text": s}]});
+        }
+        let mut config = serde_json::Map::new();
+        if let Some(t) = req.temperature {
+            config.insert("temperature".into(), json!(t));
+        }
+        if let Some(n) = req.max_output_tokens {
+            config.insert("maxOutputTokens".into(), json!(n));
+        }
+        if !config.is_empty() {
+            body["generationConfig"] = Value::Object(config);
+        }
+        body
+    }
+
+    fn post(
+        &self,
+        key: &str,
+        model: &str,
+        method: &str,
+        body: bytes::Bytes,
+    ) -> reqwest::RequestBuilder {
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        let mut url = endpoint(
+            &self.ep.base,
+            &format!("{API_VERSION}/models/{model}:{method}"),
+        );
+        if method == "streamGenerateContent" {
+            url.set_query(Some("alt=sse"));
+        }
+        self.ep
+            .transport
+            .client
+            .post(url)
+            .header("x-goog-api-key", key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
+    fn key(&self) -> Result<&str, GatewayError> {
+        self.ep
+            .key
+            .as_ref()
+            .map(|k| k.expose())
+            .ok_or_else(|| GatewayError::MissingKey {
+                provider: "gemini".into(),
+            })
+    }
+}
+
+#[async_trait]
+impl LlmProvider for GeminiProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Gemini
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = "gemini", model = %req.model))]
+    async fn stream(&self, req: &ChatRequest) -> Result<LlmStream, GatewayError> {
+        req.validate()?;
+        let key = self.key()?;
+        let body = to_body(&Self::body(req))?;
+        let t = &self.ep.transport;
+        let (resp, deadline) = t
+            .send("gemini", || {
+                self.post(key, &req.model, "streamGenerateContent", body.clone())
+            })
+            .await?;
+        Ok(sse_stream(
+            resp,
+            deadline,
+            t.timeouts.idle,
+            req.model.clone(),
+            GeminiDecoder::default(),
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = "gemini", model = %req.model))]
+    async fn complete(&self, req: &ChatRequest) -> Result<Answer, GatewayError> {
+        req.validate()?;
+        let key = self.key()?;
+        let body = to_body(&Self::body(req))?;
+        let t = &self.ep.transport;
+        let (resp, deadline) = t
+            .send("gemini", || {
+                self.post(key, &req.model, "generateContent", body.clone())
+            })
+            .await?;
+        let (v, rid) = read_json(t, resp, deadline).await?;
+        let mut d = GeminiDecoder::default();
+        let mut events = Vec::new();
+        d.chunk(&v, &mut events)?;
+        d.eof(&mut events)?;
+        let mut a = Answer {
+            model: v
+                .get("modelVersion")
+                .and_then(Value::as_str)
+                .unwrap_or(&req.model)
+                .to_owned(),
+            request_id: rid,
+            ..Answer::default()
+        };
+        for e in events {
+            a.apply(e);
+        }
+        Ok(a)
+    }
+}
+
+fn finish_reason(s: &str) -> FinishReason {
+    match s {
+        "STOP" => FinishReason::Stop,
+        "MAX_TOKENS" => FinishReason::Length,
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
+            FinishReason::ContentFilter
+        }
+        other => FinishReason::Other(other.to_ascii_lowercase()),
+    }
+}
+
+/// `promptTokenCount` includes cached tokens; thinking tokens are billed as output.
+fn usage(v: &Value) -> Option<Usage> {
+    let prompt = u64_at(v, "promptTokenCount")?;
+    let cached = u64_at(v, "cachedContentTokenCount").unwrap_or(0);
+    Some(Usage {
+        input: prompt.saturating_sub(cached),
+        output: u64_at(v, "candidatesTokenCount").unwrap_or(0)
+            + u64_at(v, "thoughtsTokenCount").unwrap_or(0),
+        cache_read: cached,
+        cache_write: 0,
+    })
+}
+
+#[derive(Default)]
+pub(crate) struct GeminiDecoder {
+    finish: Option<FinishReason>,
+    usage: Option<Usage>,
+}
+
+impl GeminiDecoder {
+    fn chunk(&mut self, v: &Value, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
+        if let Some(e) = v.get("error") {
+            return Err(GatewayError::Provider {
+                kind: e
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error")
+                    .to_owned(),
+                message: e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown error")
+                    .to_owned(),
+            });
+        }
+        if let Some(c) = v.get("candidates").and_then(|c| c.get(0)) {
+            if let Some(parts) = c
+                .get("content")
+                .and_then(|c| c.get("parts"))
+                .and_then(Value::as_array)
+            {
+                for p in parts {
+                    // Thought summaries are not part of the answer.
+                    if p.get("thought").and_then(Value::as_bool) == Some(true) {
+                        continue;
+                    }
+                    if let Some(t) = p.get("text").and_then(Value::as_str)
+                        && !t.is_empty()
+                    {
+                        out.push(LlmEvent::TextDelta(t.to_owned()));
+                    }
+                }
+            }
+            if let Some(r) = c.get("finishReason").and_then(Value::as_str) {
+                self.finish = Some(finish_reason(r));
+            }
+        }
+        if v.get("promptFeedback")
+            .and_then(|f| f.get("blockReason"))
+            .is_some()
+        {
+            self.finish = Some(FinishReason::ContentFilter);
+        }
+        if let Some(u) = v.get("usageMetadata").and_then(usage) {
+            self.usage = Some(u);
+        }
+        Ok(())
+    }
+}
+
+impl Decoder for GeminiDecoder {
+    fn event(&mut self, ev: SseEvent, out: &mut Vec<LlmEvent>) -> Result<bool, GatewayError> {
+        let v = parse_json(ev.data.as_bytes(), "a stream chunk")?;
+        self.chunk(&v, out)?;
+        // Gemini has no end marker: usage may follow the finish reason, so wait for EOF.
+        Ok(false)
+    }
+
+    fn eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
+        match self.finish.take() {
+            Some(reason) => {
+                finish(out, self.usage, reason);
+                Ok(())
+            }
+            None => Err(super::ended_early()),
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::SseParser;
+
+    const STREAM: &str = concat!(
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,\"totalTokenCount\": 9},\"modelVersion\": \"gemini-2.5-flash\"}\r\n\r\n",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"plan\", \"thought\": true},{\"text\": \"lo ✓\"}],\"role\": \"model\"},\"index\": 0}]}\r\n\r\n",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"!\"}],\"role\": \"model\"},\"finishReason\": \"MAX_TOKENS\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,\"cachedContentTokenCount\": 4,\"candidatesTokenCount\": 3,\"thoughtsTokenCount\": 2,\"totalTokenCount\": 14}}\r\n\r\n",
+    );
+
+    fn run(input: &str, piece: usize) -> Result<Vec<LlmEvent>, GatewayError> {
+        let mut p = SseParser::new();
+        let mut d = GeminiDecoder::default();
+        let mut out = Vec::new();
+        for chunk in input.as_bytes().chunks(piece) {
+            for ev in p.push(chunk)? {
+                d.event(ev, &mut out)?;
+            }
+        }
+        for ev in p.finish() {
+            d.event(ev, &mut out)?;
+        }
+        d.eof(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn chunks_become_text_usage_and_finish_at_any_split() {
+        let expected = vec![
+            LlmEvent::TextDelta("Hel".into()),
+            LlmEvent::TextDelta("lo ✓".into()),
+            LlmEvent::TextDelta("!".into()),
+            LlmEvent::Usage(Usage {
+                input: 5,
+                output: 5,
+                cache_read: 4,
+                cache_write: 0,
+            }),
+            LlmEvent::Finish {
+                reason: FinishReason::Length,
+            },
+        ];
+        for piece in [1, 2, 3, 11, STREAM.len()] {
+            assert_eq!(run(STREAM, piece).unwrap(), expected, "piece {piece}");
+        }
+    }
+
+    #[test]
+    fn an_error_chunk_and_a_cut_stream_are_errors() {
+        let s = "data: {\"error\": {\"code\": 503, \"message\": \"overloaded\", \"status\": \"UNAVAILABLE\"}}\r\n\r\n";
+        assert_eq!(
+            run(s, 5).unwrap_err(),
+            GatewayError::Provider {
+                kind: "UNAVAILABLE".into(),
+                message: "overloaded".into()
+            }
+        );
+        let cut = &STREAM[..STREAM.rfind("data:").unwrap()];
+        assert!(matches!(run(cut, 7), Err(GatewayError::Connection(_))));
+    }
+
+    #[test]
+    fn a_blocked_prompt_finishes_with_content_filter() {
+        let s = "data: {\"promptFeedback\": {\"blockReason\": \"SAFETY\"}, \"usageMetadata\": {\"promptTokenCount\": 3}}\n\n";
+        let out = run(s, 4).unwrap();
+        assert_eq!(
+            out.last(),
+            Some(&LlmEvent::Finish {
+                reason: FinishReason::ContentFilter
+            })
+        );
+    }
+
+    #[test]
+    fn system_goes_in_system_instruction_and_roles_are_user_and_model() {
+        let req = ChatRequest::new(
+            "gemini-2.5-flash",
+            vec![
+                crate::ChatMessage::user("a"),
+                crate::ChatMessage::assistant("b"),
+            ],
+        )
+        .with_system("rules")
+        .with_temperature(0.5)
+        .with_max_output_tokens(100);
+        let b = GeminiProvider::body(&req);
+        assert_eq!(b["systemInstruction"]["parts"][0]["text"], "rules");
+        assert_eq!(b["contents"][1]["role"], "model");
+        assert_eq!(b["generationConfig"]["maxOutputTokens"], 100);
+        let mut req = req;
+        req.supports_system_role = false;
+        let b = GeminiProvider::body(&req);
+        assert!(b.get("systemInstruction").is_none());
+        assert_eq!(b["contents"][0]["parts"][0]["text"], "rules");
+        assert_eq!(b["contents"].as_array().unwrap().len(), 3);
+    }
+}
