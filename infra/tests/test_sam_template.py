@@ -1,0 +1,298 @@
+"""template.yaml (SAM) checked offline: its events are exactly infra/routes.json, it builds each
+function with cargo-lambda, and once SAM's own translator has turned it into CloudFormation it
+grants what the CDK stack grants, routes CloudFront the same way and mirrors the CDK stack's
+sizes and alarms (infra/cdk/cdk.out must hold a fresh `cdk synth`; scripts/test.d/10-iac.sh
+runs that first).
+
+Run with the SAM venv's Python: .tools/sam/bin/python -m unittest discover -s infra/tests
+"""
+
+import copy
+import fnmatch
+import json
+import os
+import re
+import unittest
+from collections import Counter
+from pathlib import Path
+
+from samcli.yamlhelper import yaml_parse
+from samtranslator.translator.transform import transform
+
+REPO = Path(__file__).resolve().parents[2]
+ROUTES = json.loads((REPO / "infra" / "routes.json").read_text())
+SPA_CODE = (REPO / "infra" / "cdk" / "lib" / "cloudfront" / "spa-rewrite.js").read_text()
+CDK_TEMPLATE = REPO / "infra" / "cdk" / "cdk.out" / "RaGenie.template.json"
+FUNCTIONS = ["ragenie-auth", "ragenie-users", "ragenie-documents", "ragenie-conversations", "ragenie-chat"]
+STREAMING = "ragenie-chat"
+
+SAM = yaml_parse((REPO / "template.yaml").read_text())
+
+
+def translate(sam):
+    """CloudFormation as `sam deploy` would create it (code locations are placeholders)."""
+    sam = copy.deepcopy(sam)
+    sam["Globals"]["Function"]["CodeUri"] = "s3://placeholder/code.zip"
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return transform(sam, {}, NoManagedPolicies())
+
+
+CFN = translate(SAM)["Resources"]
+
+
+def functions_by_binary(resources):
+    """binary name -> (logical id, resource), for SAM (Metadata) and CDK (Description) alike."""
+    out = {}
+    for lid, r in resources.items():
+        if r["Type"] not in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+            continue
+        binary = r.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        if binary is None:
+            match = re.fullmatch(r"RaGenie (ragenie-[a-z]+)", r["Properties"].get("Description", ""))
+            if not match:
+                continue  # CDK's own helper functions (bucket deployment)
+            binary = match.group(1)
+        out[binary] = (lid, r)
+    return out
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def canonical_names(resources):
+    """Logical id -> a name that means the same thing in both templates."""
+    names = {}
+    for lid, r in resources.items():
+        t = r["Type"]
+        if t == "AWS::DynamoDB::Table":
+            names[lid] = "table"
+        elif t == "AWS::SecretsManager::Secret":
+            names[lid] = "provider-keys-secret" if "provider" in r["Properties"]["Description"].lower() else "jwt-secret"
+    for binary, (_, r) in functions_by_binary(resources).items():
+        names[r["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]] = f"{binary}-logs"
+    return names
+
+
+def describe(expr, names):
+    """An IAM resource expression as text, references replaced by canonical names."""
+    if isinstance(expr, str):
+        text = expr
+    elif isinstance(expr, list):
+        text = "".join(describe(e, names) for e in expr)
+    elif "Ref" in expr:
+        text = names.get(expr["Ref"], "{%s}" % expr["Ref"])
+    elif "Fn::GetAtt" in expr:
+        text = names.get(expr["Fn::GetAtt"][0], "{%s}" % expr["Fn::GetAtt"][0])
+    elif "Fn::Join" in expr:
+        text = expr["Fn::Join"][0].join(describe(e, names) for e in expr["Fn::Join"][1])
+    elif "Fn::Sub" in expr:
+        body = expr["Fn::Sub"]
+        text = re.sub(r"\$\{([A-Za-z0-9]+)(\.Arn)?\}", lambda m: names.get(m.group(1), m.group(0)), body)
+    else:
+        raise AssertionError(f"unexpected IAM resource expression {expr}")
+    # The documents bucket is named, not referenced (see the templates); its ARN looks alike.
+    text = re.sub(r"^arn:.*:s3:::.*-documents-.*?(/\*)?$", lambda m: "documents-bucket" + (m.group(1) or ""), text)
+    return text
+
+
+def grants(resources, binary):
+    """Every 'action on resource' the function's role is given, plus facts about the role."""
+    names = canonical_names(resources)
+    lid, fn = functions_by_binary(resources)[binary]
+    role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = resources[role_id]["Properties"]
+    documents = [p["PolicyDocument"] for p in role.get("Policies", [])]
+    for r in resources.values():
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role_id} in r["Properties"].get("Roles", []):
+            documents.append(r["Properties"]["PolicyDocument"])
+    out = set()
+    for doc in documents:
+        for s in doc["Statement"]:
+            assert s["Effect"] == "Allow" and "Condition" not in s, s
+            for a in as_list(s["Action"]):
+                for res in as_list(s["Resource"]):
+                    out.add(f"{a} on {describe(res, names)}")
+    return role, out
+
+
+def expected_grants(binary):
+    table = ["BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem"]
+    want = {f"logs:{a} on {binary}-logs" for a in ("CreateLogStream", "PutLogEvents")}
+    want |= {f"dynamodb:{a} on {r}" for a in table for r in ("table", "table/index/gsi1")}
+    want.add("secretsmanager:GetSecretValue on jwt-secret")
+    if binary in ("ragenie-documents", "ragenie-chat"):
+        want.add("secretsmanager:GetSecretValue on provider-keys-secret")
+        want |= {"s3:GetObject on documents-bucket/*", "s3:ListBucket on documents-bucket"}
+    if binary == "ragenie-documents":
+        want |= {"s3:PutObject on documents-bucket/*", "s3:DeleteObject on documents-bucket/*"}
+    return want
+
+
+def first_behaviour(config, path):
+    """CloudFront picks the first behaviour whose pattern matches (`*` spans slashes)."""
+    for b in config.get("CacheBehaviors", []):
+        if fnmatch.fnmatchcase(path, b["PathPattern"]):
+            return b
+    return config["DefaultCacheBehavior"]
+
+
+def sample_path(route):
+    return re.sub(r"\{[^}]+\}", "01JDQ4Z8ZKX3V9S5R2T7W6Y0AB", route["path"])
+
+
+class SamTemplate(unittest.TestCase):
+    def test_events_are_exactly_routes_json(self):
+        events = []
+        for binary, (lid, fn) in functions_by_binary(SAM["Resources"]).items():
+            for name, e in fn["Properties"].get("Events", {}).items():
+                self.assertEqual(e["Type"], "HttpApi", f"{lid}.{name}")
+                self.assertEqual(e["Properties"]["ApiId"], {"Ref": "HttpApi"}, f"{lid}.{name}")
+                events.append(f"{binary} {e['Properties']['Method']} {e['Properties']['Path']}")
+        self.assertEqual(sorted(events), sorted(f"{r['function']} {r['method']} {r['path']}" for r in ROUTES))
+
+    def test_translated_api_serves_each_route_with_its_function(self):
+        [api] = [r for r in CFN.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+        ids = {lid: binary for binary, (lid, _) in functions_by_binary(CFN).items()}
+        served = []
+        for path, methods in api["Properties"]["Body"]["paths"].items():
+            for method, op in methods.items():
+                integration = op["x-amazon-apigateway-integration"]
+                self.assertEqual(integration["payloadFormatVersion"], "2.0")
+                fn = re.search(r"\$\{(\w+)\.Arn\}", integration["uri"]["Fn::Sub"]).group(1)
+                served.append(f"{ids[fn]} {method.upper()} {path}")
+        self.assertEqual(sorted(served), sorted(f"{r['function']} {r['method']} {r['path']}" for r in ROUTES))
+
+    def test_every_function_is_built_by_cargo_lambda_for_arm64(self):
+        found = functions_by_binary(SAM["Resources"])
+        self.assertEqual(sorted(found), sorted(FUNCTIONS))
+        for binary, (lid, fn) in found.items():
+            self.assertEqual(fn["Metadata"]["BuildMethod"], "rust-cargolambda", lid)
+        for binary, (lid, fn) in functions_by_binary(CFN).items():
+            p = fn["Properties"]
+            self.assertEqual((p["Runtime"], p["Architectures"], p["Handler"]), ("provided.al2023", ["arm64"], "bootstrap"), lid)
+            self.assertEqual(sorted(p["Environment"]["Variables"]), sorted([
+                "RAGENIE_STORE", "RAGENIE_TABLE", "RAGENIE_BUCKET", "RAGENIE_JWT_SECRET_ID",
+                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RUST_LOG"]), lid)
+
+    def test_only_chat_streams_through_a_public_function_url(self):
+        urls = [r for r in CFN.values() if r["Type"] == "AWS::Lambda::Url"]
+        self.assertEqual(len(urls), 1)
+        chat_id = functions_by_binary(CFN)[STREAMING][0]
+        self.assertEqual(urls[0]["Properties"]["TargetFunctionArn"], {"Ref": chat_id})
+        self.assertEqual(urls[0]["Properties"]["InvokeMode"], "RESPONSE_STREAM")
+        self.assertEqual(urls[0]["Properties"]["AuthType"], "NONE")
+        permissions = [r["Properties"] for r in CFN.values() if r["Type"] == "AWS::Lambda::Permission"
+                       and r["Properties"]["Principal"] == "*"]
+        self.assertEqual(sorted(p["Action"] for p in permissions), ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"])
+        self.assertTrue(all(p["FunctionName"] == {"Ref": chat_id} for p in permissions))
+        self.assertTrue(any(p.get("InvokedViaFunctionUrl") for p in permissions))
+
+    def test_each_role_has_exactly_the_permissions_its_function_needs(self):
+        for binary in FUNCTIONS:
+            role, got = grants(CFN, binary)
+            self.assertNotIn("ManagedPolicyArns", role, binary)
+            self.assertEqual(got, expected_grants(binary), binary)
+            for g in got:
+                action, _, resource = g.split(" ", 2)
+                self.assertNotIn("*", action, g)
+                self.assertNotEqual(resource, "*", g)
+
+    def test_table_buckets_and_secrets(self):
+        by_type = lambda t: [r for r in CFN.values() if r["Type"] == t]
+        [table] = by_type("AWS::DynamoDB::Table")
+        t = table["Properties"]
+        self.assertEqual(t["KeySchema"], [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        [gsi] = t["GlobalSecondaryIndexes"]
+        self.assertEqual((gsi["IndexName"], gsi["Projection"]), ("gsi1", {"ProjectionType": "ALL"}))
+        self.assertEqual(t["TimeToLiveSpecification"], {"AttributeName": "expires_at", "Enabled": True})
+        self.assertTrue(t["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
+        self.assertEqual(t["BillingMode"], "PAY_PER_REQUEST")
+        for lid, b in ((k, r) for k, r in CFN.items() if r["Type"] == "AWS::S3::Bucket"):
+            p = b["Properties"]
+            self.assertTrue(all(p["PublicAccessBlockConfiguration"].values()) and len(p["PublicAccessBlockConfiguration"]) == 4, lid)
+            self.assertEqual(p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256")
+            [policy] = [r for r in CFN.values() if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": lid}]
+            self.assertTrue(any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+                                for s in policy["Properties"]["PolicyDocument"]["Statement"]), f"{lid}: TLS only")
+        docs = CFN["DocumentsBucket"]["Properties"]
+        self.assertEqual(docs["VersioningConfiguration"]["Status"], "Enabled")
+        self.assertEqual(sorted(docs["CorsConfiguration"]["CorsRules"][0]["AllowedMethods"]), ["GET", "HEAD", "PUT"])
+        [jwt] = [r for r in by_type("AWS::SecretsManager::Secret") if "GenerateSecretString" in r["Properties"]]
+        self.assertEqual(jwt["Properties"]["GenerateSecretString"]["PasswordLength"], 64)
+        [keys] = [r for r in by_type("AWS::SecretsManager::Secret") if "SecretString" in r["Properties"]]
+        self.assertEqual(json.loads(keys["Properties"]["SecretString"]), {"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "", "GEMINI_API_KEY": ""})
+
+    def test_cloudfront_routes_chat_to_the_url_the_rest_to_the_api_and_the_app_to_s3(self):
+        [dist] = [r for r in CFN.values() if r["Type"] == "AWS::CloudFront::Distribution"]
+        config = dist["Properties"]["DistributionConfig"]
+        origin = {o["Id"]: json.dumps(o["DomainName"]) for o in config["Origins"]}
+        kind = lambda b: "stream" if "ChatFunctionUrl" in origin[b["TargetOriginId"]] else (
+            "api" if "HttpApi" in origin[b["TargetOriginId"]] else "site")
+        for route in ROUTES:
+            b = first_behaviour(config, sample_path(route))
+            want = "stream" if route["function"] == STREAMING else "api"
+            self.assertEqual(kind(b), want, f"{route['method']} {route['path']} -> {b.get('PathPattern')}")
+            self.assertIn(route["method"], b["AllowedMethods"])
+        for path in ("/", "/index.html", "/assets/app.js", "/settings"):
+            self.assertEqual(kind(first_behaviour(config, path)), "site", path)
+        self.assertNotIn("CustomErrorResponses", config)
+        self.assertTrue(next(o for o in config["Origins"] if o["Id"] == config["DefaultCacheBehavior"]["TargetOriginId"])["OriginAccessControlId"])
+        [fn] = [r for r in CFN.values() if r["Type"] == "AWS::CloudFront::Function"]
+        self.assertEqual(fn["Properties"]["FunctionCode"], SPA_CODE, "same SPA fallback code as the CDK app")
+
+
+class SameStackAsCdk(unittest.TestCase):
+    """The SAM template and the CDK app describe the same stack."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not CDK_TEMPLATE.exists():
+            raise AssertionError(f"{CDK_TEMPLATE} is missing: run `cdk synth` in infra/cdk first")
+        cls.cdk = json.loads(CDK_TEMPLATE.read_text())["Resources"]
+
+    def test_functions_have_the_same_size_timeout_and_grants(self):
+        cdk_fns, sam_fns = functions_by_binary(self.cdk), functions_by_binary(CFN)
+        self.assertEqual(sorted(cdk_fns), sorted(sam_fns))
+        for binary in FUNCTIONS:
+            c, s = cdk_fns[binary][1]["Properties"], sam_fns[binary][1]["Properties"]
+            for key in ("MemorySize", "Timeout", "Runtime", "Architectures", "Handler"):
+                self.assertEqual(c[key], s[key], f"{binary} {key}")
+            self.assertEqual(grants(self.cdk, binary)[1], grants(CFN, binary)[1], binary)
+
+    def test_cloudfront_behaviours_are_the_same_in_the_same_order(self):
+        def behaviours(resources):
+            [dist] = [r for r in resources.values() if r["Type"] == "AWS::CloudFront::Distribution"]
+            config = dist["Properties"]["DistributionConfig"]
+            url_ids = [k for k, r in resources.items() if r["Type"] == "AWS::Lambda::Url"]
+            out = []
+            for b in config["CacheBehaviors"]:
+                [o] = [o for o in config["Origins"] if o["Id"] == b["TargetOriginId"]]
+                target = "stream" if any(u in json.dumps(o["DomainName"]) for u in url_ids) else "api"
+                out.append((b["PathPattern"], target, b["CachePolicyId"], b["OriginRequestPolicyId"], b["ViewerProtocolPolicy"]))
+            return out
+        self.assertEqual(behaviours(self.cdk), behaviours(CFN))
+
+    def test_alarms_are_the_same(self):
+        def alarms(resources):
+            return Counter((a["Properties"]["Namespace"], a["Properties"]["MetricName"],
+                            a["Properties"].get("Statistic") or a["Properties"].get("ExtendedStatistic"),
+                            a["Properties"]["Threshold"], a["Properties"]["EvaluationPeriods"])
+                           for a in resources.values() if a["Type"] == "AWS::CloudWatch::Alarm")
+        self.assertEqual(alarms(self.cdk), alarms(CFN))
+
+    def test_table_is_the_same(self):
+        [c] = [r["Properties"] for r in self.cdk.values() if r["Type"] == "AWS::DynamoDB::Table"]
+        [s] = [r["Properties"] for r in CFN.values() if r["Type"] == "AWS::DynamoDB::Table"]
+        for key in ("KeySchema", "GlobalSecondaryIndexes", "TimeToLiveSpecification", "PointInTimeRecoverySpecification", "BillingMode"):
+            self.assertEqual(c[key], s[key], key)
+        self.assertEqual(sorted(map(json.dumps, c["AttributeDefinitions"])), sorted(map(json.dumps, s["AttributeDefinitions"])))
+
+
+if __name__ == "__main__":
+    unittest.main()
