@@ -42,4 +42,8 @@ step "sam validate --lint template.yaml"
 step "template.yaml against routes.json and the CDK stack"
 "$sam_venv/bin/python" -m unittest discover -s infra/tests -v
 
+step "build and deploy scripts parse"
+bash -n scripts/build-lambdas.sh
+bash -n scripts/deploy.sh
+
 echo "IaC checks passed in $((SECONDS - started)) s."
