@@ -10,6 +10,7 @@ source scripts/lib/common.sh
 
 # Never ask anything outside this machine: no instance-metadata credential probe, no telemetry.
 export AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true SAM_CLI_TELEMETRY=0
+export PYTHONDONTWRITEBYTECODE=1
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" AWS_REGION="${AWS_REGION:-us-east-1}"
 started=$SECONDS
 

@@ -298,6 +298,10 @@ export class RaGenieStack extends Stack {
         destinationBucket: siteBucket,
         distribution,
         distributionPaths: ['/*'],
+        logGroup: new logs.LogGroup(this, 'FrontendDeploymentLogs', {
+          retention: logs.RetentionDays.ONE_WEEK,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
       });
     } else {
       Annotations.of(this).addInfo('frontend/dist has no index.html: the site bucket is left empty (run scripts/build-lambdas.sh)');
