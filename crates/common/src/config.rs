@@ -1,0 +1,189 @@
+//! Typed configuration, read once at start-up from the environment. A missing or malformed
+//! setting fails start-up with a message naming the variable, never a request later.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{name} is required{why}")]
+    Missing {
+        name: &'static str,
+        why: &'static str,
+    },
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Where data lives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreSettings {
+    /// A local data directory: redb for items, files for blobs and secrets.
+    Embedded { data_dir: PathBuf },
+    /// DynamoDB, S3 and Secrets Manager (or an emulator through `AWS_ENDPOINT_URL`).
+    Aws {
+        table: String,
+        bucket: String,
+        jwt_secret_id: String,
+        provider_keys_secret_id: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub store: StoreSettings,
+    /// The origin clients reach this server at; presigned local URLs point here.
+    pub public_url: String,
+    /// Largest JSON request body, in bytes.
+    pub max_json_body: usize,
+    /// Largest direct document upload, in bytes.
+    pub max_upload_body: usize,
+}
+
+pub const DEFAULT_PORT: u16 = 8080;
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `lookup` (the environment in production, a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let store_kind = lookup("RAGENIE_STORE").unwrap_or_else(|| "embedded".into());
+        let store = match store_kind.as_str() {
+            "embedded" => StoreSettings::Embedded {
+                data_dir: PathBuf::from(
+                    lookup("RAGENIE_DATA_DIR").unwrap_or_else(|| ".ragenie".into()),
+                ),
+            },
+            "aws" => {
+                let required = |name: &'static str| {
+                    lookup(name).ok_or(ConfigError::Missing {
+                        name,
+                        why: " when RAGENIE_STORE=aws",
+                    })
+                };
+                StoreSettings::Aws {
+                    table: required("RAGENIE_TABLE")?,
+                    bucket: required("RAGENIE_BUCKET")?,
+                    jwt_secret_id: required("RAGENIE_JWT_SECRET_ID")?,
+                    provider_keys_secret_id: lookup("RAGENIE_PROVIDER_KEYS_SECRET_ID"),
+                }
+            }
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "RAGENIE_STORE",
+                    value: other.into(),
+                    reason: "expected `embedded` or `aws`".into(),
+                });
+            }
+        };
+        let port = parse(&lookup, "RAGENIE_PORT", DEFAULT_PORT)?;
+        let public_url = match lookup("RAGENIE_PUBLIC_URL") {
+            Some(url) => {
+                url::Url::parse(&url).map_err(|e| ConfigError::Invalid {
+                    name: "RAGENIE_PUBLIC_URL",
+                    value: url.clone(),
+                    reason: e.to_string(),
+                })?;
+                url.trim_end_matches('/').to_owned()
+            }
+            None => format!("http://127.0.0.1:{port}"),
+        };
+        Ok(Self {
+            store,
+            public_url,
+            max_json_body: parse(&lookup, "RAGENIE_MAX_JSON_BYTES", 1024 * 1024)?,
+            max_upload_body: parse(&lookup, "RAGENIE_MAX_UPLOAD_BYTES", 6 * 1024 * 1024)?,
+        })
+    }
+
+    /// The port the local server listens on.
+    pub fn port_from_env() -> Result<u16, ConfigError> {
+        parse(
+            &|n: &str| std::env::var(n).ok().filter(|v| !v.is_empty()),
+            "RAGENIE_PORT",
+            DEFAULT_PORT,
+        )
+    }
+
+    /// Settings for tests: an embedded store in `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>, public_url: &str) -> Self {
+        Self {
+            store: StoreSettings::Embedded {
+                data_dir: data_dir.into(),
+            },
+            public_url: public_url.into(),
+            max_json_body: 1024 * 1024,
+            max_upload_body: 6 * 1024 * 1024,
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match lookup(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            value: v,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_an_embedded_store_in_dot_ragenie() {
+        let s = from(&[]).unwrap();
+        assert_eq!(
+            s.store,
+            StoreSettings::Embedded {
+                data_dir: ".ragenie".into()
+            }
+        );
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn aws_mode_without_a_table_fails_naming_the_variable() {
+        let err = from(&[("RAGENIE_STORE", "aws"), ("RAGENIE_BUCKET", "b")]).unwrap_err();
+        assert!(err.to_string().contains("RAGENIE_TABLE"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_port_fails_naming_the_variable() {
+        let err = from(&[("RAGENIE_PORT", "eighty")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("RAGENIE_PORT=\"eighty\""),
+            "{err}"
+        );
+        assert!(
+            from(&[("RAGENIE_STORE", "cloud")])
+                .unwrap_err()
+                .to_string()
+                .contains("RAGENIE_STORE")
+        );
+    }
+}

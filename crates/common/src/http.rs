@@ -1,0 +1,176 @@
+//! HTTP plumbing every function shares: the JSON extractor that answers bad input with a clear
+//! problem+json, body limits, the health route, and the layers that keep every error response
+//! in problem+json form.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{ApiError, PROBLEM_JSON, problem_response};
+use crate::state::AppState;
+
+/// `Json<T>` whose rejections are problem+json naming the offending field: 415 for a wrong
+/// content type, 413 for an oversize body, 400 for malformed JSON, 422 for wrong, missing or
+/// unknown fields.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        decode_json(&bytes).map(ApiJson)
+    }
+}
+
+pub(crate) fn body_rejection(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge("the request body is over this endpoint's size limit".into())
+    } else {
+        ApiError::BadRequest(format!("could not read the request body: {e}"))
+    }
+}
+
+/// Deserialises JSON, naming the field at fault.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest(format!("malformed JSON: {inner}"));
+        }
+        let message = inner.to_string();
+        let path = e.path().to_string();
+        let named = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.contains("field `"));
+        // serde reports a missing field against its parent object; an unknown one by its path.
+        let field = match (path.as_str(), named) {
+            (".", Some(name)) => name.to_owned(),
+            (parent, Some(name)) if message.starts_with("missing field") => {
+                format!("{parent}.{name}")
+            }
+            (".", None) => "body".to_owned(),
+            (p, _) => p.to_owned(),
+        };
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        ApiError::validation(field, message)
+    })
+}
+
+/// Rewrites any error response that is not already JSON (framework rejections such as 405, or a
+/// body-limit 413) into problem+json, so clients handle one error shape.
+async fn problems_everywhere(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(PROBLEM_JSON) || ct.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::NOT_FOUND => "no such resource".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this resource".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "the request body is over this endpoint's size limit".to_owned()
+        }
+        other => other.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let slug = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_lowercase()
+        .replace(' ', "-");
+    let mut fresh = problem_response(status, &slug, detail, None);
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        fresh.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+        fresh
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
+    }
+    fresh
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such resource".into())
+}
+
+async fn health(State((state, function)): State<(AppState, &'static str)>) -> Response {
+    // A real round trip to the table: a function that cannot reach its store is not healthy.
+    match state.table.get("HEALTH", "HEALTH").await {
+        Ok(_) => Json(json!({"function": function, "status": "ok", "store": state.store_kind()}))
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check could not reach the store");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"function": function, "status": "unavailable", "store": state.store_kind()})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Wraps a function's routes with what every function has: `GET /<function>/health`, the JSON
+/// body limit, tracing and problem+json errors. Fallbacks are left to whoever serves the router
+/// ([`with_fallback`]), so the local server can merge every function's router into one.
+pub fn function_router(
+    function: &'static str,
+    routes: Router<AppState>,
+    state: AppState,
+) -> Router {
+    let health = Router::new()
+        .route(&format!("/{function}/health"), get(health))
+        .with_state((state.clone(), function));
+    routes
+        .layer(DefaultBodyLimit::max(state.settings.max_json_body))
+        .with_state(state)
+        .merge(health)
+        .layer(map_response(problems_everywhere))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Adds the problem+json 404 for unknown paths; call once on the router that is served.
+pub fn with_fallback(router: Router) -> Router {
+    router
+        .fallback(not_found)
+        .layer(map_response(problems_everywhere))
+}

@@ -1,0 +1,82 @@
+//! The state every router is built from: settings, the storage ports and the authenticator.
+//! `AppState::connect` picks the adapters the settings name, once per process.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::auth::{DenyAll, SharedAuthenticator};
+use crate::config::{Settings, StoreSettings};
+use crate::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
+use crate::storage::embedded::{EmbeddedBlobs, EmbeddedSecrets, EmbeddedTable, UrlSigner};
+use crate::storage::{Blobs, Secrets, Table};
+
+/// The secret (embedded: a file in the data directory) holding the HMAC key of local presigned
+/// URLs.
+pub const BLOB_SIGNING_SECRET: &str = "blob-url-signing-key";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub table: Arc<dyn Table>,
+    pub blobs: Arc<dyn Blobs>,
+    pub secrets: Arc<dyn Secrets>,
+    pub auth: SharedAuthenticator,
+    /// Set in embedded mode: the local server mounts its presigned-URL routes.
+    pub local_blobs: Option<Arc<EmbeddedBlobs>>,
+    /// Set in embedded mode: secrets that are generated on first use live here.
+    pub local_secrets: Option<EmbeddedSecrets>,
+}
+
+impl AppState {
+    /// Builds the adapters the settings name (SDK clients are built here, once).
+    pub async fn connect(settings: Settings) -> anyhow::Result<Self> {
+        match &settings.store {
+            StoreSettings::Embedded { data_dir } => {
+                let secrets = EmbeddedSecrets::open(&data_dir.join("secrets"))?;
+                let signing_key = secrets
+                    .get_or_generate(BLOB_SIGNING_SECRET)
+                    .context("creating the URL signing key")?;
+                let table = EmbeddedTable::open(&data_dir.join("items.redb"))?;
+                let blobs = Arc::new(EmbeddedBlobs::open(
+                    &data_dir.join("blobs"),
+                    UrlSigner::new(signing_key.into_bytes()),
+                    &settings.public_url,
+                )?);
+                Ok(Self {
+                    table: Arc::new(table),
+                    blobs: blobs.clone(),
+                    secrets: Arc::new(secrets.clone()),
+                    auth: Arc::new(DenyAll),
+                    local_blobs: Some(blobs),
+                    local_secrets: Some(secrets),
+                    settings: Arc::new(settings),
+                })
+            }
+            StoreSettings::Aws { table, bucket, .. } => {
+                let sdk = load_sdk_config().await;
+                Ok(Self {
+                    table: Arc::new(DynamoTable::new(&sdk, table)),
+                    blobs: Arc::new(S3Blobs::new(&sdk, bucket)),
+                    secrets: Arc::new(AwsSecrets::new(&sdk)),
+                    auth: Arc::new(DenyAll),
+                    local_blobs: None,
+                    local_secrets: None,
+                    settings: Arc::new(settings),
+                })
+            }
+        }
+    }
+
+    pub fn store_kind(&self) -> &'static str {
+        match self.settings.store {
+            StoreSettings::Embedded { .. } => "embedded",
+            StoreSettings::Aws { .. } => "aws",
+        }
+    }
+
+    pub fn with_authenticator(mut self, auth: SharedAuthenticator) -> Self {
+        self.auth = auth;
+        self
+    }
+}

@@ -1,0 +1,840 @@
+//! The AWS adapters: DynamoDB for items, S3 for blobs, Secrets Manager for secrets. Clients are
+//! built once per process (cold start) and shared. `AWS_ENDPOINT_URL` points them at an
+//! emulator, S3 then using path-style addressing.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
+    Update as DynamoUpdate,
+};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use serde_json::{Map, Number, Value};
+
+use super::cursor::Cursor;
+use super::{
+    Blob, BlobMeta, Blobs, Condition, Item, MAX_ITEM_BYTES, Order, Page, PresignedUrl, Query,
+    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, attr, now_epoch,
+    validate_blob_key, validate_transaction,
+};
+
+/// Loads the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) once.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+fn unexpected<E: std::error::Error + Send + Sync + 'static>(
+    context: &'static str,
+) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Unexpected(anyhow::Error::new(e).context(context))
+}
+
+/// A DynamoDB table in the single-table layout (`pk`, `sk`, index `gsi1`, TTL `expires_at`).
+#[derive(Clone)]
+pub struct DynamoTable {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoTable {
+    pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            client: aws_sdk_dynamodb::Client::new(sdk),
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    /// Creates the table with its index and TTL, as the IaC does (for tests and emulators).
+    pub async fn create_table(&self) -> anyhow::Result<()> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+            Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+        };
+        let def = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |n: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+        };
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(def(attr::PK)?)
+            .attribute_definitions(def(attr::SK)?)
+            .attribute_definitions(def(attr::GSI1_PK)?)
+            .attribute_definitions(def(attr::GSI1_SK)?)
+            .key_schema(key(attr::PK, KeyType::Hash)?)
+            .key_schema(key(attr::SK, KeyType::Range)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("gsi1")
+                    .key_schema(key(attr::GSI1_PK, KeyType::Hash)?)
+                    .key_schema(key(attr::GSI1_SK, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()?,
+            )
+            .send()
+            .await
+            .context("creating the table")?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(attr::EXPIRES_AT)
+                    .build()?,
+            )
+            .send()
+            .await
+            .context("enabling TTL")?;
+        Ok(())
+    }
+}
+
+pub(crate) fn to_attr(value: &Value) -> AttributeValue {
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Array(items) => AttributeValue::L(items.iter().map(to_attr).collect()),
+        Value::Object(map) => {
+            AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
+        }
+    }
+}
+
+fn number(n: &str) -> Value {
+    if let Ok(i) = n.parse::<i64>() {
+        return Value::Number(i.into());
+    }
+    n.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+pub(crate) fn from_attr(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => number(n),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::L(items) => Value::Array(items.iter().map(from_attr).collect()),
+        AttributeValue::M(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect())
+        }
+        AttributeValue::Ss(items) => {
+            Value::Array(items.iter().cloned().map(Value::String).collect())
+        }
+        AttributeValue::Ns(items) => Value::Array(items.iter().map(|n| number(n)).collect()),
+        _ => Value::Null,
+    }
+}
+
+fn to_map(item: &Item) -> HashMap<String, AttributeValue> {
+    let mut map: HashMap<String, AttributeValue> = item
+        .attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), to_attr(v)))
+        .collect();
+    map.insert(attr::PK.into(), AttributeValue::S(item.pk.clone()));
+    map.insert(attr::SK.into(), AttributeValue::S(item.sk.clone()));
+    map
+}
+
+fn from_map(map: &HashMap<String, AttributeValue>) -> StoreResult<Item> {
+    let json: Map<String, Value> = map.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect();
+    Item::from_json(Value::Object(json))
+}
+
+fn key_map(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (attr::PK.to_owned(), AttributeValue::S(pk.to_owned())),
+        (attr::SK.to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+/// Collects expression attribute names and values so only those used are sent (DynamoDB
+/// refuses unused ones).
+#[derive(Default)]
+struct Expr {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    fn name(&mut self, attribute: &str) -> String {
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, a)| *a == attribute) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    /// A live (not expired) item: TTL deletion is lazy in DynamoDB, so reads filter it.
+    fn live(&mut self, now: i64) -> String {
+        let exp = self.name(attr::EXPIRES_AT);
+        let now = self.value(AttributeValue::N(now.to_string()));
+        format!("(attribute_not_exists({exp}) OR {exp} > {now})")
+    }
+
+    fn condition(&mut self, condition: &Condition, now: i64) -> Option<String> {
+        let pk = self.name(attr::PK);
+        match condition {
+            Condition::None => {
+                self.names.clear();
+                None
+            }
+            Condition::NotExists => {
+                let exp = self.name(attr::EXPIRES_AT);
+                let now = self.value(AttributeValue::N(now.to_string()));
+                Some(format!("(attribute_not_exists({pk}) OR {exp} <= {now})"))
+            }
+            Condition::Exists => {
+                let live = self.live(now);
+                Some(format!("attribute_exists({pk}) AND {live}"))
+            }
+            Condition::AttrEquals(name, value) => {
+                let live = self.live(now);
+                let n = self.name(name);
+                let v = self.value(to_attr(value));
+                Some(format!("attribute_exists({pk}) AND {live} AND {n} = {v}"))
+            }
+        }
+    }
+
+    fn update(&mut self, update: &Update) -> String {
+        let mut clauses = Vec::new();
+        if !update.set.is_empty() {
+            let parts: Vec<String> = update
+                .set
+                .iter()
+                .map(|(k, v)| {
+                    let (n, v) = (self.name(k), self.value(to_attr(v)));
+                    format!("{n} = {v}")
+                })
+                .collect();
+            clauses.push(format!("SET {}", parts.join(", ")));
+        }
+        if !update.add.is_empty() {
+            let parts: Vec<String> = update
+                .add
+                .iter()
+                .map(|(k, d)| {
+                    let (n, v) = (self.name(k), self.value(AttributeValue::N(d.to_string())));
+                    format!("{n} {v}")
+                })
+                .collect();
+            clauses.push(format!("ADD {}", parts.join(", ")));
+        }
+        if !update.remove.is_empty() {
+            let parts: Vec<String> = update.remove.iter().map(|k| self.name(k)).collect();
+            clauses.push(format!("REMOVE {}", parts.join(", ")));
+        }
+        clauses.join(" ")
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// Maps the errors DynamoDB reports for bad writes to the port's errors.
+fn write_error<E>(err: SdkError<E>, context: &'static str) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let Some(service) = err.as_service_error() {
+        match service.code() {
+            Some("ConditionalCheckFailedException") => return StoreError::ConditionFailed,
+            Some(
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded",
+            ) => {
+                return StoreError::Throttled;
+            }
+            Some("ValidationException")
+                if service.message().is_some_and(|m| m.contains("size")) =>
+            {
+                return StoreError::ItemTooLarge {
+                    size: MAX_ITEM_BYTES + 1,
+                    limit: MAX_ITEM_BYTES,
+                };
+            }
+            Some("TransactionCanceledException") => {
+                let message = service.message().unwrap_or_default();
+                if message.contains("ConditionalCheckFailed") {
+                    return StoreError::ConditionFailed;
+                }
+                return StoreError::TransactionCanceled(message.to_owned());
+            }
+            _ => {}
+        }
+    }
+    StoreError::Unexpected(anyhow::Error::new(err).context(context))
+}
+
+impl DynamoTable {
+    async fn run_query(&self, query: Query, index: bool) -> StoreResult<Page> {
+        query.validate()?;
+        let cursor = query
+            .cursor
+            .as_deref()
+            .map(|c| Cursor::decode_for(c, &query, index))
+            .transpose()?;
+        let (pk_attr, sk_attr) = if index {
+            (attr::GSI1_PK, attr::GSI1_SK)
+        } else {
+            (attr::PK, attr::SK)
+        };
+        let mut e = Expr::default();
+        let (pk, sk) = (e.name(pk_attr), e.name(sk_attr));
+        let pk_value = e.value(AttributeValue::S(query.pk.clone()));
+        let mut key_condition = format!("{pk} = {pk_value}");
+        let s = |v: &String| AttributeValue::S(v.clone());
+        match &query.sort {
+            SortKey::All => {
+                e.names.retain(|_, a| a != sk_attr);
+            }
+            SortKey::Prefix(p) => {
+                key_condition += &format!(" AND begins_with({sk}, {})", e.value(s(p)))
+            }
+            SortKey::Between(lo, hi) => {
+                let (lo, hi) = (e.value(s(lo)), e.value(s(hi)));
+                key_condition += &format!(" AND {sk} BETWEEN {lo} AND {hi}");
+            }
+            SortKey::AtLeast(lo) => key_condition += &format!(" AND {sk} >= {}", e.value(s(lo))),
+            SortKey::AtMost(hi) => key_condition += &format!(" AND {sk} <= {}", e.value(s(hi))),
+        }
+        let filter = e.live(now_epoch());
+        let start_key = cursor.map(|c| {
+            let mut key = key_map(&c.pk, &c.sk);
+            if let Some((ipk, isk)) = c.index {
+                key.insert(attr::GSI1_PK.into(), AttributeValue::S(ipk));
+                key.insert(attr::GSI1_SK.into(), AttributeValue::S(isk));
+            }
+            key
+        });
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(key_condition)
+            .filter_expression(filter)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .scan_index_forward(query.order == Order::Ascending)
+            .limit(query.limit as i32)
+            .set_exclusive_start_key(start_key);
+        request = if index {
+            request.index_name("gsi1")
+        } else {
+            request.consistent_read(true)
+        };
+        let output = request
+            .send()
+            .await
+            .map_err(|err| write_error(err, "querying the table"))?;
+        let items = output
+            .items()
+            .iter()
+            .map(from_map)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = output.last_evaluated_key().map(|key| {
+            let get = |n: &str| match key.get(n) {
+                Some(AttributeValue::S(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let index = index.then(|| (get(attr::GSI1_PK), get(attr::GSI1_SK)));
+            Cursor {
+                pk: get(attr::PK),
+                sk: get(attr::SK),
+                index,
+            }
+            .encode()
+        });
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl Table for DynamoTable {
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
+        super::item::validate_key(pk, sk)?;
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| write_error(err, "reading an item"))?;
+        match output.item() {
+            Some(map) => Ok(Some(from_map(map)?).filter(|i| !i.is_expired_at(now_epoch()))),
+            None => Ok(None),
+        }
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(pk = %item.pk, sk = %item.sk))]
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
+        item.validate()?;
+        let mut e = Expr::default();
+        let expression = e.condition(&condition, now_epoch());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_map(&item)))
+            .set_condition_expression(expression)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await
+            .map_err(|err| write_error(err, "writing an item"))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, update, condition), level = "debug")]
+    async fn update(
+        &self,
+        pk: &str,
+        sk: &str,
+        update: Update,
+        condition: Condition,
+    ) -> StoreResult<Item> {
+        super::item::validate_key(pk, sk)?;
+        update.validate()?;
+        let mut e = Expr::default();
+        let expression = e.condition(&condition, now_epoch());
+        let update_expression = e.update(&update);
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(pk, sk)))
+            .update_expression(update_expression)
+            .set_condition_expression(expression)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|err| write_error(err, "updating an item"))?;
+        let attributes = output.attributes().ok_or_else(|| {
+            StoreError::Unexpected(anyhow::anyhow!("UpdateItem returned no attributes"))
+        })?;
+        from_map(attributes)
+    }
+
+    #[tracing::instrument(skip(self, condition), level = "debug")]
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
+        super::item::validate_key(pk, sk)?;
+        let mut e = Expr::default();
+        let expression = e.condition(&condition, now_epoch());
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(pk, sk)))
+            .set_condition_expression(expression)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await
+            .map_err(|err| write_error(err, "deleting an item"))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn query(&self, query: Query) -> StoreResult<Page> {
+        self.run_query(query, false).await
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn query_index(&self, query: Query) -> StoreResult<Page> {
+        self.run_query(query, true).await
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(writes = ops.len()))]
+    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        validate_transaction(&ops)?;
+        let now = now_epoch();
+        let build = |e: &'static str| {
+            move |err: aws_sdk_dynamodb::error::BuildError| {
+                StoreError::Unexpected(anyhow::Error::new(err).context(e))
+            }
+        };
+        let mut items = Vec::with_capacity(ops.len());
+        for op in &ops {
+            let mut e = Expr::default();
+            let write = match op {
+                TxOp::Put { item, condition } => {
+                    let expression = e.condition(condition, now);
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(to_map(item)))
+                        .set_condition_expression(expression)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(build("building a put"))?;
+                    TransactWriteItem::builder().put(put).build()
+                }
+                TxOp::Update {
+                    pk,
+                    sk,
+                    update,
+                    condition,
+                } => {
+                    let expression = e.condition(condition, now);
+                    let update_expression = e.update(update);
+                    let update = DynamoUpdate::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(pk, sk)))
+                        .update_expression(update_expression)
+                        .set_condition_expression(expression)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(build("building an update"))?;
+                    TransactWriteItem::builder().update(update).build()
+                }
+                TxOp::Delete { pk, sk, condition } => {
+                    let expression = e.condition(condition, now);
+                    let delete = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(pk, sk)))
+                        .set_condition_expression(expression)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(build("building a delete"))?;
+                    TransactWriteItem::builder().delete(delete).build()
+                }
+                TxOp::Check { pk, sk, condition } => {
+                    let expression = e
+                        .condition(condition, now)
+                        .ok_or_else(|| StoreError::Invalid("a check needs a condition".into()))?;
+                    let check = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(pk, sk)))
+                        .condition_expression(expression)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(build("building a check"))?;
+                    TransactWriteItem::builder().condition_check(check).build()
+                }
+            };
+            items.push(write);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|err| write_error(err, "writing a transaction"))?;
+        Ok(())
+    }
+}
+
+/// The documents bucket.
+#[derive(Clone)]
+pub struct S3Blobs {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+fn strip_quotes(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().trim_matches('"').to_owned()
+}
+
+impl S3Blobs {
+    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
+        // Emulators serve every bucket under one host: path-style addressing there.
+        let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let conf = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(path_style)
+            .build();
+        Self {
+            client: aws_sdk_s3::Client::from_conf(conf),
+            bucket: bucket.into(),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+
+    async fn presign(
+        &self,
+        method: &str,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> StoreResult<PresignedUrl> {
+        validate_blob_key(key)?;
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| StoreError::Invalid(format!("expiry: {e}")))?;
+        let presign_error = |e: aws_sdk_s3::error::SdkError<_>| {
+            StoreError::Unexpected(anyhow::Error::new(e).context("presigning"))
+        };
+        let request = if method == "PUT" {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .presigned(config)
+                .await
+                .map_err(presign_error)?
+        } else {
+            self.client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .presigned(config)
+                .await
+                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("presigning")))?
+        };
+        Ok(PresignedUrl {
+            url: request.uri().to_owned(),
+            method: request.method().to_owned(),
+            headers: request
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            expires_at: now_epoch() + expires_in.as_secs() as i64,
+        })
+    }
+}
+
+#[async_trait]
+impl Blobs for S3Blobs {
+    #[tracing::instrument(skip(self, body), level = "debug", fields(bytes = body.len()))]
+    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta> {
+        validate_blob_key(key)?;
+        let size = body.len() as u64;
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(unexpected("writing an object"))?;
+        Ok(BlobMeta {
+            key: key.into(),
+            size,
+            content_type: content_type.into(),
+            etag: strip_quotes(output.e_tag()),
+        })
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
+        validate_blob_key(key)?;
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(err) => return Err(unexpected("reading an object")(err)),
+        };
+        let meta = BlobMeta {
+            key: key.into(),
+            size: output.content_length().unwrap_or_default().max(0) as u64,
+            content_type: output
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+            etag: strip_quotes(output.e_tag()),
+        };
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(unexpected("reading an object's bytes"))?
+            .into_bytes();
+        Ok(Some(Blob { meta, body }))
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
+        validate_blob_key(key)?;
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(BlobMeta {
+                key: key.into(),
+                size: o.content_length().unwrap_or_default().max(0) as u64,
+                content_type: o
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+                etag: strip_quotes(o.e_tag()),
+            })),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(unexpected("reading an object's metadata")(err)),
+        }
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        validate_blob_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(unexpected("deleting an object"))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(unexpected("listing objects"))?;
+            for object in page.contents() {
+                out.push(BlobMeta {
+                    key: object.key().unwrap_or_default().to_owned(),
+                    size: object.size().unwrap_or_default().max(0) as u64,
+                    // S3 listings carry no content type; `head` has it.
+                    content_type: String::new(),
+                    etag: strip_quotes(object.e_tag()),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> StoreResult<PresignedUrl> {
+        self.presign("PUT", key, content_type, expires_in).await
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
+        self.presign("GET", key, "", expires_in).await
+    }
+}
+
+/// Secrets Manager, by secret name or ARN.
+#[derive(Clone)]
+pub struct AwsSecrets {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsSecrets {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_secretsmanager::Client::new(sdk),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_secretsmanager::Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl Secrets for AwsSecrets {
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn get_string(&self, name: &str) -> StoreResult<Option<String>> {
+        match self.client.get_secret_value().secret_id(name).send().await {
+            Ok(o) => Ok(o.secret_string().map(str::to_owned)),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(unexpected("reading a secret")(err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_values_round_trip_through_attribute_values() {
+        let v = json!({"s": "x", "i": 42, "f": 1.5, "b": true, "n": null, "l": [1, "a"], "m": {"k": [false]}});
+        assert_eq!(from_attr(&to_attr(&v)), v);
+    }
+
+    #[test]
+    fn unconditional_writes_send_no_expression_names() {
+        let mut e = Expr::default();
+        assert_eq!(e.condition(&Condition::None, 0), None);
+        assert!(e.names().is_none() && e.values().is_none());
+    }
+}

@@ -1,0 +1,376 @@
+//! Storage ports: the narrow capabilities domain code uses instead of SDK calls.
+//!
+//! They mirror what DynamoDB and S3 guarantee (conditional writes, ordered partitions,
+//! all-or-nothing transactions of a few items, one secondary index, TTL; blobs with presigned
+//! URLs), so the embedded twin and the AWS adapters are interchangeable and one conformance
+//! suite ([`conformance`], feature `test-support`) holds both to the same behaviour.
+
+pub mod aws;
+#[cfg(any(test, feature = "test-support"))]
+pub mod conformance;
+mod cursor;
+pub mod embedded;
+mod item;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::Value;
+
+pub use cursor::Cursor;
+pub use item::{Attrs, Item, item_size};
+
+/// Attribute names with a meaning to the table itself.
+pub mod attr {
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    pub const GSI1_PK: &str = "gsi1pk";
+    pub const GSI1_SK: &str = "gsi1sk";
+    /// Epoch seconds after which the item counts as deleted (DynamoDB TTL).
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// DynamoDB's item size limit; the embedded store enforces the same.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's limit on the items of one transaction.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// The largest page a query returns, whatever limit is asked for.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the write's condition did not hold")]
+    ConditionFailed,
+    #[error("the transaction was cancelled: {0}")]
+    TransactionCanceled(String),
+    #[error("item is {size} bytes, over the {limit}-byte limit")]
+    ItemTooLarge { size: usize, limit: usize },
+    #[error("the pagination cursor is not valid for this query")]
+    InvalidCursor,
+    #[error("invalid request to the store: {0}")]
+    Invalid(String),
+    #[error("the store is throttling requests")]
+    Throttled,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A condition a single-item write must satisfy, evaluated atomically with the write.
+/// Expired items (TTL passed) count as absent, as they would once DynamoDB reaps them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Condition {
+    #[default]
+    None,
+    /// The item must not exist (or must have expired).
+    NotExists,
+    /// The item must exist (and not have expired).
+    Exists,
+    /// The item must exist and its attribute must equal the value.
+    AttrEquals(String, Value),
+}
+
+/// An update of some attributes of one item; creates the item when absent (upsert), like
+/// DynamoDB's UpdateItem, unless the condition says otherwise.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Update {
+    pub set: Attrs,
+    /// Atomic numeric increments (missing attributes count as 0).
+    pub add: Vec<(String, i64)>,
+    pub remove: Vec<String>,
+}
+
+impl Update {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn set(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.set.insert(name.into(), value.into());
+        self
+    }
+    pub fn add(mut self, name: impl Into<String>, delta: i64) -> Self {
+        self.add.push((name.into(), delta));
+        self
+    }
+    pub fn remove(mut self, name: impl Into<String>) -> Self {
+        self.remove.push(name.into());
+        self
+    }
+    fn validate(&self) -> StoreResult<()> {
+        let touched = self
+            .set
+            .keys()
+            .chain(self.add.iter().map(|(n, _)| n))
+            .chain(self.remove.iter());
+        for name in touched {
+            if name == attr::PK || name == attr::SK {
+                return Err(StoreError::Invalid(format!(
+                    "an update cannot change `{name}`"
+                )));
+            }
+        }
+        if self.set.is_empty() && self.add.is_empty() && self.remove.is_empty() {
+            return Err(StoreError::Invalid(
+                "an update must change something".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Which sort keys of the partition a query reads.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SortKey {
+    All,
+    Prefix(String),
+    /// Inclusive on both ends.
+    Between(String, String),
+    AtLeast(String),
+    AtMost(String),
+}
+
+impl SortKey {
+    pub fn matches(&self, sk: &str) -> bool {
+        match self {
+            SortKey::All => true,
+            SortKey::Prefix(p) => sk.starts_with(p.as_str()),
+            SortKey::Between(lo, hi) => sk >= lo.as_str() && sk <= hi.as_str(),
+            SortKey::AtLeast(lo) => sk >= lo.as_str(),
+            SortKey::AtMost(hi) => sk <= hi.as_str(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    #[default]
+    Ascending,
+    Descending,
+}
+
+/// A query of one partition, of the table or of the secondary index `gsi1`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub pk: String,
+    pub sort: SortKey,
+    pub order: Order,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    pub fn partition(pk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sort: SortKey::All,
+            order: Order::Ascending,
+            limit: 100,
+            cursor: None,
+        }
+    }
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.sort = SortKey::Prefix(prefix.into());
+        self
+    }
+    pub fn sort(mut self, sort: SortKey) -> Self {
+        self.sort = sort;
+        self
+    }
+    pub fn descending(mut self) -> Self {
+        self.order = Order::Descending;
+        self
+    }
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+    pub fn after(mut self, cursor: Option<String>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+    fn validate(&self) -> StoreResult<()> {
+        if self.pk.is_empty() {
+            return Err(StoreError::Invalid("a query needs a partition key".into()));
+        }
+        if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
+            return Err(StoreError::Invalid(format!(
+                "limit must be 1..={MAX_PAGE_SIZE}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One page of a query; `next_cursor` is present when more items may follow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Page {
+    pub items: Vec<Item>,
+    pub next_cursor: Option<String>,
+}
+
+/// One write of a transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TxOp {
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Update {
+        pk: String,
+        sk: String,
+        update: Update,
+        condition: Condition,
+    },
+    Delete {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
+    /// Writes nothing; cancels the transaction unless the condition holds.
+    Check {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
+}
+
+impl TxOp {
+    fn key(&self) -> (&str, &str) {
+        match self {
+            TxOp::Put { item, .. } => (&item.pk, &item.sk),
+            TxOp::Update { pk, sk, .. }
+            | TxOp::Delete { pk, sk, .. }
+            | TxOp::Check { pk, sk, .. } => (pk, sk),
+        }
+    }
+}
+
+/// Checks shared by both adapters before a transaction reaches the store, so both refuse the
+/// same requests with the same errors.
+fn validate_transaction(ops: &[TxOp]) -> StoreResult<()> {
+    if ops.is_empty() || ops.len() > MAX_TRANSACTION_ITEMS {
+        return Err(StoreError::Invalid(format!(
+            "a transaction holds 1..={MAX_TRANSACTION_ITEMS} writes"
+        )));
+    }
+    let mut keys = std::collections::HashSet::new();
+    for op in ops {
+        if !keys.insert(op.key()) {
+            return Err(StoreError::Invalid(
+                "a transaction may touch each item only once".into(),
+            ));
+        }
+        match op {
+            TxOp::Put { item, .. } => item.validate()?,
+            TxOp::Update { pk, sk, update, .. } => {
+                item::validate_key(pk, sk)?;
+                update.validate()?;
+            }
+            TxOp::Delete { pk, sk, .. } | TxOp::Check { pk, sk, .. } => item::validate_key(pk, sk)?,
+        }
+    }
+    Ok(())
+}
+
+/// The item table: one DynamoDB table (single-table design) or its embedded twin.
+#[async_trait]
+pub trait Table: Send + Sync + 'static {
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>>;
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()>;
+    /// Applies the update and returns the item as it is afterwards.
+    async fn update(
+        &self,
+        pk: &str,
+        sk: &str,
+        update: Update,
+        condition: Condition,
+    ) -> StoreResult<Item>;
+    /// Deleting an absent item is not an error (unless the condition requires it to exist).
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()>;
+    async fn query(&self, query: Query) -> StoreResult<Page>;
+    /// Queries the secondary index `gsi1` (`gsi1pk` / `gsi1sk`); items without those attributes
+    /// are not in it.
+    async fn query_index(&self, query: Query) -> StoreResult<Page>;
+    /// All writes happen or none does.
+    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()>;
+}
+
+/// What the blob store knows of one object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlobMeta {
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
+    /// Changes whenever the bytes change; caches key on it.
+    pub etag: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Blob {
+    pub meta: BlobMeta,
+    pub body: Bytes,
+}
+
+/// A URL that lets its holder do one thing to one object until it expires.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct PresignedUrl {
+    pub url: String,
+    pub method: String,
+    /// Headers the request must carry (e.g. the signed Content-Type).
+    pub headers: Vec<(String, String)>,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// The blob store: the S3 documents bucket or a folder of plain files.
+#[async_trait]
+pub trait Blobs: Send + Sync + 'static {
+    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta>;
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>>;
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>>;
+    /// Deleting an absent object is not an error.
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Every object whose key starts with the prefix, in key order.
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>>;
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> StoreResult<PresignedUrl>;
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl>;
+}
+
+/// Named secret strings: Secrets Manager, or files in the data directory.
+#[async_trait]
+pub trait Secrets: Send + Sync + 'static {
+    /// `Ok(None)` when no such secret exists.
+    async fn get_string(&self, name: &str) -> StoreResult<Option<String>>;
+}
+
+/// Blob keys are paths of plain segments: the same rules keep S3 keys tidy and stop the
+/// embedded store from ever leaving its folder.
+pub fn validate_blob_key(key: &str) -> StoreResult<()> {
+    let ok = !key.is_empty()
+        && key.len() <= 1024
+        && !key.starts_with('/')
+        && key.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.=~".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!("invalid blob key `{key}`")))
+    }
+}
+
+pub(crate) fn now_epoch() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,143 @@
+//! The local server: every function's router merged under one origin, the presigned-URL routes
+//! of the embedded blob store, the built web app (or a placeholder page) and `GET /health`
+//! naming each function and its status.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use ragenie_common::AppState;
+use ragenie_common::error::ApiError;
+use ragenie_common::storage::embedded::presigned_routes;
+use serde_json::{Map, Value, json};
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
+
+type BuildRouter = fn(AppState) -> Router;
+
+/// Every function, by the name its health route carries.
+pub const FUNCTIONS: [(&str, BuildRouter); 5] = [
+    (ragenie_auth::FUNCTION, ragenie_auth::router),
+    (ragenie_users::FUNCTION, ragenie_users::router),
+    (ragenie_documents::FUNCTION, ragenie_documents::router),
+    (
+        ragenie_conversations::FUNCTION,
+        ragenie_conversations::router,
+    ),
+    (ragenie_chat::FUNCTION, ragenie_chat::router),
+];
+
+/// Paths that belong to the API: unknown ones get a problem+json 404, never the web app.
+const API_PREFIXES: [&str; 12] = [
+    "/auth",
+    "/users",
+    "/profiles",
+    "/documents",
+    "/search",
+    "/conversations",
+    "/usage",
+    "/chat",
+    "/models",
+    "/v1",
+    "/_blobs",
+    "/health",
+];
+
+#[derive(Clone)]
+struct Health {
+    functions: Vec<(&'static str, Router)>,
+    store: &'static str,
+}
+
+async fn health(State(health): State<Health>) -> Response {
+    let mut statuses = Map::new();
+    let mut all_ok = true;
+    for (name, router) in &health.functions {
+        let request = Request::get(format!("/{name}/health"))
+            .body(Body::empty())
+            .expect("static request");
+        let ok = match router.clone().oneshot(request).await {
+            Ok(response) => response.status().is_success(),
+            Err(never) => match never {},
+        };
+        all_ok &= ok;
+        statuses.insert(
+            (*name).into(),
+            Value::from(if ok { "ok" } else { "unavailable" }),
+        );
+    }
+    let status = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if all_ok { "ok" } else { "degraded" },
+        "store": health.store,
+        "version": env!("CARGO_PKG_VERSION"),
+        "functions": statuses,
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn placeholder() -> Html<&'static str> {
+    Html(include_str!("placeholder.html"))
+}
+
+/// Serves the web app for page paths, problem+json 404s for API paths.
+fn frontend(frontend_dir: Option<&Path>) -> Router {
+    let spa: Router = match frontend_dir.filter(|d| d.join("index.html").is_file()) {
+        Some(dir) => Router::new().fallback_service(
+            ServeDir::new(dir)
+                .append_index_html_on_directories(true)
+                .fallback(ServeFile::new(dir.join("index.html"))),
+        ),
+        None => Router::new().fallback(get(placeholder)),
+    };
+    Router::new().fallback(move |uri: Uri, request: Request| {
+        let spa = spa.clone();
+        async move {
+            let path = uri.path();
+            let is_api = API_PREFIXES
+                .iter()
+                .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+            if is_api {
+                return ApiError::NotFound("no such resource".into()).into_response();
+            }
+            match spa.oneshot(request).await {
+                Ok(response) => response.into_response(),
+                Err(never) => match never {},
+            }
+        }
+    })
+}
+
+/// The whole local application.
+pub fn app(state: AppState, frontend_dir: Option<PathBuf>) -> Router {
+    let functions: Vec<(&'static str, Router)> = FUNCTIONS
+        .iter()
+        .map(|(name, build)| (*name, build(state.clone())))
+        .collect();
+    let mut router = Router::new();
+    for (_, function) in &functions {
+        router = router.merge(function.clone());
+    }
+    if let Some(blobs) = &state.local_blobs {
+        router = router.merge(presigned_routes(blobs.clone()));
+    }
+    let health_state = Health {
+        functions,
+        store: state.store_kind(),
+    };
+    router
+        .merge(
+            Router::new()
+                .route("/health", get(health))
+                .with_state(health_state),
+        )
+        .merge(frontend(frontend_dir.as_deref()))
+}

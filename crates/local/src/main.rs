@@ -1,0 +1,41 @@
+//! `ragenie-server`: RaGenie on 127.0.0.1 (port `RAGENIE_PORT`, data in `RAGENIE_DATA_DIR`).
+
+use anyhow::Context;
+use ragenie_common::AppState;
+use ragenie_common::config::Settings;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ragenie_common::telemetry::init();
+    let settings = Settings::from_env()?;
+    let port = Settings::port_from_env()?;
+    let frontend = std::env::var_os("RAGENIE_FRONTEND_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| "frontend/dist".into());
+    let state = AppState::connect(settings).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| {
+            format!("binding 127.0.0.1:{port} (set RAGENIE_PORT to use another port)")
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        store = state.store_kind(),
+        "RaGenie listening on http://{addr}"
+    );
+    let app = ragenie_local::app(state, Some(frontend));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

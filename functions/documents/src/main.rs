@@ -1,0 +1,6 @@
+//! The `documents` function on AWS Lambda: everything it does lives in the library's router.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ragenie_common::lambda::serve(ragenie_documents::router).await
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Starts RaGenie locally in the foreground: the API and the web app on 127.0.0.1 (port
+# RAGENIE_PORT, default 8080), data in RAGENIE_DATA_DIR (default .ragenie/ in the checkout),
+# embedded store, no AWS account needed. Builds what it needs first. Provider keys come from the
+# environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY); without any, RaGenie runs in
+# offline mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+
+export RAGENIE_PORT="${RAGENIE_PORT:-8080}"
+export RAGENIE_DATA_DIR="${RAGENIE_DATA_DIR:-$PWD/.ragenie}"
+export RAGENIE_FRONTEND_DIR="${RAGENIE_FRONTEND_DIR:-$PWD/frontend/dist}"
+
+if [ -f frontend/package.json ] && [ -z "${RAGENIE_SKIP_FRONTEND:-}" ]; then
+  step "building the web app"
+  (cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
+fi
+
+step "building the server"
+cargo build --bin ragenie-server
+
+step "RaGenie on http://127.0.0.1:$RAGENIE_PORT (data in $RAGENIE_DATA_DIR); Ctrl-C stops it"
+exec target/debug/ragenie-server

@@ -1,0 +1,40 @@
+# Shared helpers for the scripts in scripts/. Sourced, not run.
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+# The tool venv lives outside the work tree's sources but inside the checkout, so a fresh clone
+# builds its own and nothing depends on what was installed by hand.
+RAGENIE_TOOLS_DIR="${RAGENIE_TOOLS_DIR:-$PWD/.tools}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+ensure_rust_tools() {
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+}
+
+# ensure_venv NAME PACKAGE... : a Python venv under .tools/NAME with the packages installed once.
+ensure_venv() {
+  local name=$1; shift
+  local dir="$RAGENIE_TOOLS_DIR/$name"
+  local stamp="$dir/.installed-$(printf '%s ' "$@" | sha1sum | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q "$@"
+    touch "$stamp"
+  fi
+  echo "$dir"
+}
+
+# wait_for_http URL SECONDS : poll until the URL answers or the time runs out.
+wait_for_http() {
+  local url=$1 limit=${2:-30} waited=0
+  until curl -sf -o /dev/null "$url"; do
+    sleep 0.2; waited=$((waited + 1))
+    if [ $waited -ge $((limit * 5)) ]; then echo "timed out waiting for $url" >&2; return 1; fi
+  done
+}
+
+# free_port : a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}

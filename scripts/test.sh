@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every RaGenie test: formatting, clippy, the Rust test suites (the storage conformance
+# suite on the embedded store and on an AWS emulator included), then every extra suite in
+# scripts/test.d/ (IaC, SDK fidelity, frontend…). Installs what it needs. Non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+
+started=$SECONDS
+ensure_rust_tools
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests (embedded store)"
+cargo test --workspace
+
+step "storage conformance and integration tests on the AWS emulator"
+tests/localstack/run.sh
+
+for suite in scripts/test.d/*.sh; do
+  [ -e "$suite" ] || continue
+  step "suite $(basename "$suite")"
+  bash "$suite"
+done
+
+echo
+echo "All RaGenie tests passed in $((SECONDS - started)) s."
