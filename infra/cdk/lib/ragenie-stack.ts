@@ -32,7 +32,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { cloudFrontBehaviours, FunctionName, HttpMethodName, Route, STREAMING_FUNCTION } from './routes';
+import { apiRoutes, cloudFrontBehaviours, FunctionName, HttpMethodName, Route, STREAMING_FUNCTION } from './routes';
 
 /** What each function may touch beyond its own log group: least privilege, spelled out. */
 export interface FunctionSpec {
@@ -209,7 +209,7 @@ export class RaGenieStack extends Stack {
     // ---- HTTP API ----------------------------------------------------------------------
     const api = new apigwv2.HttpApi(this, 'HttpApi', {
       apiName: `${this.stackName}-api`,
-      description: 'RaGenie JSON API (routes from infra/routes.json)',
+      description: 'RaGenie JSON API (the non-streaming routes of infra/routes.json)',
       createDefaultStage: false,
     });
     const apiLogs = new logs.LogGroup(this, 'HttpApiAccessLogs', {
@@ -234,15 +234,19 @@ export class RaGenieStack extends Stack {
         })),
       },
     });
+    // The streaming function's routes are not on the HTTP API: its runtime answers in Lambda's
+    // streaming format (a JSON prelude, eight NUL bytes, then the body), which only a Function
+    // URL decodes; through an API Gateway integration a client would get those raw bytes.
     const integrations = new Map<FunctionName, HttpLambdaIntegration>();
-    for (const spec of FUNCTIONS) {
-      integrations.set(spec.name, new HttpLambdaIntegration(`${spec.id}Integration`, fns[spec.name]));
-    }
-    for (const route of props.routes) {
+    for (const route of apiRoutes(props.routes)) {
+      const spec = FUNCTIONS.find((f) => f.name === route.function)!;
+      if (!integrations.has(spec.name)) {
+        integrations.set(spec.name, new HttpLambdaIntegration(`${spec.id}Integration`, fns[spec.name]));
+      }
       api.addRoutes({
         path: route.path,
         methods: [httpMethod(route.method)],
-        integration: integrations.get(route.function)!,
+        integration: integrations.get(spec.name)!,
       });
     }
 

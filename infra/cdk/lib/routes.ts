@@ -13,7 +13,7 @@ export const FUNCTION_NAMES = [
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
-/** The function whose router is also served, streaming, by its Lambda Function URL. */
+/** The function whose router is served, streaming, by its Lambda Function URL. */
 export const STREAMING_FUNCTION: FunctionName = 'ragenie-chat';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -49,6 +49,11 @@ export function loadRoutes(file: string = ROUTES_FILE): Route[] {
     seen.add(key);
     return { function: fn as FunctionName, method: method as HttpMethodName, path: p };
   });
+}
+
+/** Routes served through API Gateway: all but the streaming function's (its URL serves those). */
+export function apiRoutes(routes: readonly Route[]): Route[] {
+  return routes.filter((r) => r.function !== STREAMING_FUNCTION);
 }
 
 export type OriginKind = 'api' | 'stream';

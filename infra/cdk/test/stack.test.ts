@@ -178,7 +178,7 @@ test('secrets: a generated 64-character JWT key and provider-key placeholders', 
   assert.deepEqual(keys, { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '' });
 });
 
-test('HTTP API routes are exactly routes.json, each on its own function', () => {
+test('routes.json is served exactly: chat routes by its Function URL, every other route by the HTTP API on its function', () => {
   const integrationFunction = new Map<string, string>();
   for (const [id, i] of ofType(resources, 'AWS::ApiGatewayV2::Integration')) {
     assert.equal(i.Properties.IntegrationType, 'AWS_PROXY');
@@ -190,12 +190,20 @@ test('HTTP API routes are exactly routes.json, each on its own function', () => 
     const integration = r.Properties.Target['Fn::Join'][1][1].Ref;
     return `${byLogicalId.get(integrationFunction.get(integration)!)} ${r.Properties.RouteKey}`;
   });
-  const wanted = loadRoutes().map((r) => `${r.function} ${r.method} ${r.path}`);
+  const all = loadRoutes();
+  const wanted = all.filter((r) => r.function !== 'ragenie-chat').map((r) => `${r.function} ${r.method} ${r.path}`);
   assert.deepEqual(synthesized.sort(), wanted.sort());
   assert.equal(new Set(synthesized).size, synthesized.length, 'no duplicate routes');
+  // The chat runtime answers in Lambda's streaming format, which only a Function URL decodes:
+  // API Gateway must not invoke it (cloudfront.test.ts checks its routes reach the URL).
+  assert.ok(all.some((r) => r.function === 'ragenie-chat'));
+  assert.ok(![...integrationFunction.values()].includes(fnId('ragenie-chat')), 'no API integration on chat');
+  const apiInvokesChat = ofType(resources, 'AWS::Lambda::Permission').filter(([, p]) =>
+    p.Properties.Principal === 'apigateway.amazonaws.com' && JSON.stringify(p.Properties.FunctionName).includes(fnId('ragenie-chat')));
+  assert.equal(apiInvokesChat.length, 0);
   for (const name of FUNCTION_NAMES) {
     const prefix = name.replace('ragenie-', '');
-    assert.ok(wanted.includes(`${name} GET /${prefix}/health`), `${name} has GET /${prefix}/health`);
+    assert.ok(all.some((r) => r.function === name && r.method === 'GET' && r.path === `/${prefix}/health`), `${name} has GET /${prefix}/health`);
   }
 });
 
