@@ -31,12 +31,13 @@ cargo lambda build --release --arm64 --locked "${packages[@]}"
 echo "built in $((SECONDS - started)) s"
 
 step "artefacts"
-python3 - "${functions[@]}" <<'PY'
+python3 - "${CARGO_TARGET_DIR:-target}" "${functions[@]}" <<'PY'
 import io, os, sys, zipfile
 failed = False
 print(f"{'function':<24}{'bootstrap MB':>14}{'zipped MB':>12}")
-for name in sys.argv[1:]:
-    path = os.path.join("target", "lambda", name, "bootstrap")
+target = sys.argv[1]
+for name in sys.argv[2:]:
+    path = os.path.join(target, "lambda", name, "bootstrap")
     if not os.path.isfile(path):
         print(f"{name:<24}{'missing':>14}"); failed = True; continue
     buf = io.BytesIO()
