@@ -20,7 +20,8 @@ if [ "$(cat infra/cdk/node_modules/.ragenie-lock 2>/dev/null || true)" != "$lock
   (cd infra/cdk && npm ci --no-audit --no-fund --loglevel=error)
   echo "$lock_sum" > infra/cdk/node_modules/.ragenie-lock
 fi
-(cd infra/cdk && node_modules/.bin/tsc -p .)
+# A clean build: a test file renamed or removed must not leave its old .js behind to run.
+(cd infra/cdk && rm -rf dist && node_modules/.bin/tsc -p .)
 
 step "cdk synth (offline)"
 rm -rf infra/cdk/cdk.out
