@@ -1,0 +1,50 @@
+// Routes: the sign-in screens load with the app; every other screen is its own chunk, so the
+// first screen stays small (Markdown and highlighting come with chat, the chart with usage).
+
+import { lazy, type ReactNode } from "react";
+import { Navigate, Route, Routes, useLocation } from "react-router";
+import { useAuth } from "./auth";
+import { Layout } from "./components/Layout";
+import { AuthPage } from "./pages/AuthPage";
+
+const ChatPage = lazy(() => import("./pages/chat/ChatPage"));
+const DocumentsPage = lazy(() => import("./pages/DocumentsPage"));
+const ProfilesPage = lazy(() => import("./pages/ProfilesPage"));
+const UsagePage = lazy(() => import("./pages/UsagePage"));
+const SettingsPage = lazy(() => import("./pages/SettingsPage"));
+
+function RequireAuth({ children }: { children: ReactNode }) {
+  const { signedIn } = useAuth();
+  const location = useLocation();
+  if (!signedIn) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  return children;
+}
+
+function AnonymousOnly({ children }: { children: ReactNode }) {
+  const { signedIn } = useAuth();
+  return signedIn ? <Navigate to="/chat" replace /> : children;
+}
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/login" element={<AnonymousOnly><AuthPage mode="signin" /></AnonymousOnly>} />
+      <Route path="/signup" element={<AnonymousOnly><AuthPage mode="signup" /></AnonymousOnly>} />
+      <Route
+        element={
+          <RequireAuth>
+            <Layout />
+          </RequireAuth>
+        }
+      >
+        {/* One route, so creating a conversation mid-stream does not remount the screen. */}
+        <Route path="/chat/:conversationId?" element={<ChatPage />} />
+        <Route path="/documents" element={<DocumentsPage />} />
+        <Route path="/profiles/:profileId?" element={<ProfilesPage />} />
+        <Route path="/usage" element={<UsagePage />} />
+        <Route path="/settings" element={<SettingsPage />} />
+      </Route>
+      <Route path="*" element={<Navigate to="/chat" replace />} />
+    </Routes>
+  );
+}

@@ -1,0 +1,22 @@
+// An error from the API or the network, as a readable message.
+
+import { ApiError, errorMessage } from "../api/problem";
+
+export function ErrorAlert({ error, onRetry, context }: { error: unknown; onRetry?: () => void; context?: string }) {
+  if (!error) return null;
+  const status = error instanceof ApiError ? error.status : undefined;
+  return (
+    <div role="alert" className="alert error">
+      <span>
+        {context ? <strong>{context}: </strong> : null}
+        {errorMessage(error)}
+        {status ? <span className="muted"> (HTTP {status})</span> : null}
+      </span>
+      {onRetry ? (
+        <button type="button" className="link" onClick={onRetry}>
+          Retry
+        </button>
+      ) : null}
+    </div>
+  );
+}

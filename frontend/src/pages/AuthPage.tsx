@@ -1,0 +1,107 @@
+// Sign in and sign up: one form, two modes.
+
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { Link, useLocation, useNavigate } from "react-router";
+import { errorMessage } from "../api/problem";
+import { useAuth } from "../auth";
+
+export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
+  const { signIn, signUp } = useAuth();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const emailRef = useRef<HTMLInputElement>(null);
+  const signup = mode === "signup";
+
+  useEffect(() => {
+    setError(null);
+    emailRef.current?.focus();
+  }, [mode]);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    if (signup && password !== confirm) {
+      setError("The two passwords differ.");
+      return;
+    }
+    setBusy(true);
+    try {
+      if (signup) await signUp(email.trim(), password);
+      else await signIn(email.trim(), password);
+      const from = (location.state as { from?: string } | null)?.from;
+      navigate(from && from !== "/login" && from !== "/signup" ? from : "/chat", { replace: true });
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="auth-page">
+      <form className="card auth-card" onSubmit={submit} aria-labelledby="auth-title" noValidate>
+        <h1 id="auth-title">{signup ? "Create your RaGenie account" : "Sign in to RaGenie"}</h1>
+        <p className="muted">Chat with your documents.</p>
+        <label>
+          Email
+          <input
+            ref={emailRef}
+            type="email"
+            name="email"
+            autoComplete="email"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+          />
+        </label>
+        <label>
+          Password
+          <input
+            type="password"
+            name="password"
+            autoComplete={signup ? "new-password" : "current-password"}
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </label>
+        {signup ? (
+          <label>
+            Confirm password
+            <input
+              type="password"
+              name="confirm"
+              autoComplete="new-password"
+              required
+              value={confirm}
+              onChange={(e) => setConfirm(e.target.value)}
+            />
+          </label>
+        ) : null}
+        {error ? (
+          <div role="alert" className="alert error">
+            {error}
+          </div>
+        ) : null}
+        <button type="submit" disabled={busy || !email || !password}>
+          {busy ? "Please wait…" : signup ? "Sign up" : "Sign in"}
+        </button>
+        <p className="muted">
+          {signup ? (
+            <>
+              Already have an account? <Link to="/login">Sign in</Link>
+            </>
+          ) : (
+            <>
+              New here? <Link to="/signup">Create an account</Link>
+            </>
+          )}
+        </p>
+      </form>
+    </div>
+  );
+}

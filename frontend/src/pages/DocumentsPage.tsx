@@ -1,0 +1,329 @@
+// Documents: drag-and-drop upload with progress, the list by kind and profile with status,
+// rename, replace, delete, and a preview of the extracted text.
+
+import { useEffect, useRef, useState, type DragEvent } from "react";
+import { documents, profiles } from "../api/endpoints";
+import { errorMessage } from "../api/problem";
+import type { DocumentKind, DocumentMeta } from "../api/types";
+import { ErrorAlert } from "../components/ErrorAlert";
+import { formatBytes, formatDate, formatTokens } from "../lib/format";
+import { useAsync } from "../lib/useAsync";
+
+interface Upload {
+  key: string;
+  name: string;
+  loaded: number;
+  total: number;
+  error?: string;
+  done?: boolean;
+}
+
+const ACCEPT = ".md,.markdown,.txt,.text,.html,.htm,.pdf,text/markdown,text/plain,text/html,application/pdf";
+
+export default function DocumentsPage() {
+  const [kind, setKind] = useState<DocumentKind | "">("");
+  const [profile, setProfile] = useState("");
+  const [uploadKind, setUploadKind] = useState<DocumentKind>("dataset");
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const [over, setOver] = useState(false);
+  const [preview, setPreview] = useState<{ doc: DocumentMeta; text?: string; error?: unknown } | null>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const list = useAsync(() => documents.list({ kind, profile }), [kind, profile]);
+  const profileList = useAsync(() => profiles.list(), []);
+  const items = list.data?.items ?? [];
+
+  // Extraction runs after upload: poll while any document is pending (at most 2 minutes).
+  const pendingCount = items.filter((d) => d.status === "pending").length;
+  const polls = useRef(0);
+  useEffect(() => {
+    if (pendingCount === 0 || polls.current > 60) return;
+    const t = window.setTimeout(() => {
+      polls.current++;
+      void list.reload();
+    }, 2000);
+    return () => window.clearTimeout(t);
+  }, [pendingCount, list]);
+
+  async function uploadFiles(files: FileList | File[]) {
+    const chosen = Array.from(files);
+    const batch = chosen.map((f, i) => ({ key: `${Date.now()}-${i}-${f.name}`, name: f.name, loaded: 0, total: f.size }));
+    setUploads((u) => [...batch, ...u].slice(0, 20));
+    await Promise.all(
+      chosen.map(async (file, i) => {
+        const key = batch[i].key;
+        const update = (patch: Partial<Upload>) => setUploads((u) => u.map((x) => (x.key === key ? { ...x, ...patch } : x)));
+        try {
+          await documents.upload(file, uploadKind, (loaded, total) => update({ loaded, total }));
+          update({ done: true, loaded: file.size, total: file.size });
+        } catch (e) {
+          update({ error: errorMessage(e) });
+        }
+      }),
+    );
+    polls.current = 0;
+    void list.reload();
+  }
+
+  function drop(e: DragEvent) {
+    e.preventDefault();
+    setOver(false);
+    if (e.dataTransfer.files.length) void uploadFiles(e.dataTransfer.files);
+  }
+
+  async function act(fn: () => Promise<unknown>) {
+    setActionError(null);
+    try {
+      await fn();
+      await list.reload();
+    } catch (e) {
+      setActionError(e);
+    }
+  }
+
+  async function showPreview(doc: DocumentMeta) {
+    setPreview({ doc });
+    try {
+      setPreview({ doc, text: await documents.text(doc.id) });
+    } catch (error) {
+      setPreview({ doc, error });
+    }
+  }
+
+  const groups: [DocumentKind, string][] = [
+    ["instructions", "Instructions"],
+    ["dataset", "Datasets"],
+  ];
+
+  return (
+    <div className="page">
+      <h1>Documents</h1>
+      <section className="card" aria-labelledby="upload-title">
+        <h2 id="upload-title">Upload</h2>
+        <div className="row">
+          <label className="inline">
+            Upload as
+            <select value={uploadKind} onChange={(e) => setUploadKind(e.target.value as DocumentKind)}>
+              <option value="dataset">Dataset (knowledge)</option>
+              <option value="instructions">Instructions (always included)</option>
+            </select>
+          </label>
+        </div>
+        <div
+          className={`dropzone${over ? " over" : ""}`}
+          onDragOver={(e) => {
+            e.preventDefault();
+            setOver(true);
+          }}
+          onDragLeave={() => setOver(false)}
+          onDrop={drop}
+          data-testid="dropzone"
+        >
+          <p>Drop Markdown, text, HTML or PDF files here, or</p>
+          <button type="button" onClick={() => fileInput.current?.click()}>
+            Choose files
+          </button>
+          <input
+            ref={fileInput}
+            type="file"
+            multiple
+            accept={ACCEPT}
+            hidden
+            aria-label="Files to upload"
+            onChange={(e) => {
+              if (e.target.files?.length) void uploadFiles(e.target.files);
+              e.target.value = "";
+            }}
+          />
+        </div>
+        {uploads.length ? (
+          <ul className="list-plain" aria-label="Uploads">
+            {uploads.map((u) => (
+              <li key={u.key}>
+                <div className="row">
+                  <span>{u.name}</span>
+                  <span className="spacer" />
+                  <span className="muted small">
+                    {u.error ? "failed" : u.done ? "uploaded" : `${Math.round((100 * u.loaded) / Math.max(1, u.total))}%`}
+                  </span>
+                </div>
+                <progress max={Math.max(1, u.total)} value={u.loaded} aria-label={`Upload of ${u.name}`} />
+                {u.error ? <div role="alert" className="alert error">{u.error}</div> : null}
+              </li>
+            ))}
+          </ul>
+        ) : null}
+      </section>
+
+      <section className="card" aria-labelledby="list-title">
+        <div className="row">
+          <h2 id="list-title">Your documents</h2>
+          <span className="spacer" />
+          <label className="inline">
+            Kind
+            <select value={kind} onChange={(e) => setKind(e.target.value as DocumentKind | "")}>
+              <option value="">All</option>
+              <option value="instructions">Instructions</option>
+              <option value="dataset">Datasets</option>
+            </select>
+          </label>
+          <label className="inline">
+            Profile
+            <select value={profile} onChange={(e) => setProfile(e.target.value)}>
+              <option value="">All profiles</option>
+              {(profileList.data?.items ?? []).map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <ErrorAlert error={list.error} onRetry={list.reload} context="Documents" />
+        <ErrorAlert error={actionError} />
+        {list.loading && !list.data ? <p className="loading" role="status">Loading…</p> : null}
+        {list.data && items.length === 0 ? <p className="muted">No documents here yet. Upload some above.</p> : null}
+        {groups.map(([k, title]) => {
+          const docs = items.filter((d) => d.kind === k);
+          if (!docs.length) return null;
+          return (
+            <div key={k}>
+              <h3>{title}</h3>
+              <table>
+                <thead>
+                  <tr>
+                    <th>Name</th>
+                    <th>Status</th>
+                    <th className="num">Tokens</th>
+                    <th className="num">Size</th>
+                    <th className="num">Version</th>
+                    <th>Updated</th>
+                    <th>
+                      <span className="visually-hidden">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {docs.map((d) => (
+                    <DocumentRow
+                      key={d.id}
+                      doc={d}
+                      onPreview={() => showPreview(d)}
+                      onRename={(name) => act(() => documents.rename(d.id, name))}
+                      onReplace={(file) => act(() => documents.replace(d.id, file))}
+                      onDelete={() => act(() => documents.remove(d.id))}
+                    />
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          );
+        })}
+      </section>
+
+      {preview ? (
+        <section className="card" aria-labelledby="preview-title">
+          <div className="row">
+            <h2 id="preview-title">Extracted text: {preview.doc.name}</h2>
+            <span className="spacer" />
+            <button type="button" className="secondary" onClick={() => setPreview(null)}>
+              Close
+            </button>
+          </div>
+          <ErrorAlert error={preview.error} context="Preview" />
+          {preview.text !== undefined ? (
+            <div className="preview" data-testid="document-preview">
+              {preview.text || "(no text was extracted)"}
+            </div>
+          ) : !preview.error ? (
+            <p className="loading">Loading…</p>
+          ) : null}
+        </section>
+      ) : null}
+    </div>
+  );
+}
+
+function DocumentRow({
+  doc,
+  onPreview,
+  onRename,
+  onReplace,
+  onDelete,
+}: {
+  doc: DocumentMeta;
+  onPreview: () => void;
+  onRename: (name: string) => void;
+  onReplace: (file: File) => void;
+  onDelete: () => void;
+}) {
+  const replaceInput = useRef<HTMLInputElement>(null);
+  const [renaming, setRenaming] = useState<string | null>(null);
+  const reason = doc.status_reason ?? doc.reason;
+  return (
+    <tr>
+      <td>
+        {renaming !== null ? (
+          <form
+            className="row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (renaming.trim()) onRename(renaming.trim());
+              setRenaming(null);
+            }}
+          >
+            <input aria-label={`New name for ${doc.name}`} autoFocus value={renaming} onChange={(e) => setRenaming(e.target.value)} />
+            <button type="submit">Save</button>
+            <button type="button" className="secondary" onClick={() => setRenaming(null)}>
+              Cancel
+            </button>
+          </form>
+        ) : (
+          <span>{doc.name}</span>
+        )}
+        <div className="muted small">{doc.media_type}</div>
+      </td>
+      <td>
+        <span className={`badge ${doc.status}`}>{doc.status}</span>
+        {doc.status === "failed" && reason ? <div className="small" style={{ color: "var(--danger)" }}>{reason}</div> : null}
+      </td>
+      <td className="num">{formatTokens(doc.token_count)}</td>
+      <td className="num">{formatBytes(doc.size)}</td>
+      <td className="num">{doc.version ?? ""}</td>
+      <td className="small">{formatDate(doc.updated_at ?? doc.created_at)}</td>
+      <td>
+        <div className="row">
+          <button type="button" className="icon" onClick={onPreview} aria-label={`Preview ${doc.name}`}>
+            Preview
+          </button>
+          <button type="button" className="icon" onClick={() => setRenaming(doc.name)} aria-label={`Rename ${doc.name}`}>
+            Rename
+          </button>
+          <button type="button" className="icon" onClick={() => replaceInput.current?.click()} aria-label={`Replace ${doc.name}`}>
+            Replace
+          </button>
+          <input
+            ref={replaceInput}
+            type="file"
+            hidden
+            accept={ACCEPT}
+            aria-label={`New version of ${doc.name}`}
+            onChange={(e) => {
+              const f = e.target.files?.[0];
+              if (f) onReplace(f);
+              e.target.value = "";
+            }}
+          />
+          <button
+            type="button"
+            className="icon"
+            onClick={() => window.confirm(`Delete “${doc.name}”? Its text and index go too.`) && onDelete()}
+            aria-label={`Delete ${doc.name}`}
+          >
+            Delete
+          </button>
+        </div>
+      </td>
+    </tr>
+  );
+}

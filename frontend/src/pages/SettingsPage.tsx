@@ -1,0 +1,268 @@
+// Settings: password, personal API keys (the value shown once), default profile and model,
+// theme.
+
+import { useEffect, useState, type FormEvent } from "react";
+import { auth, chat, modelItems, preferences, profiles } from "../api/endpoints";
+import type { ApiKey, Preferences, Theme } from "../api/types";
+import { ErrorAlert } from "../components/ErrorAlert";
+import { formatDate } from "../lib/format";
+import { applyTheme, savedTheme } from "../lib/theme";
+import { useAsync } from "../lib/useAsync";
+import { copyText } from "./chat/copy";
+
+export default function SettingsPage() {
+  const me = useAsync(() => auth.me(), []);
+  return (
+    <div className="page">
+      <h1>Settings</h1>
+      <ErrorAlert error={me.error} onRetry={me.reload} context="Account" />
+      {me.data ? <p className="muted">Signed in as {me.data.email}</p> : null}
+      <Defaults />
+      <PasswordForm />
+      <ApiKeys />
+    </div>
+  );
+}
+
+function Defaults() {
+  const prefs = useAsync(() => preferences.get(), []);
+  const profileList = useAsync(() => profiles.list(), []);
+  const models = useAsync(() => chat.models(), []);
+  const [form, setForm] = useState<Preferences>({ theme: savedTheme() });
+  const [status, setStatus] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  useEffect(() => {
+    if (prefs.data) setForm({ ...prefs.data, theme: prefs.data.theme ?? savedTheme() });
+  }, [prefs.data]);
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setStatus(null);
+    setError(null);
+    applyTheme((form.theme ?? "system") as Theme);
+    try {
+      const saved = await preferences.put({
+        default_profile_id: form.default_profile_id || null,
+        default_model: form.default_model || null,
+        theme: form.theme ?? "system",
+      });
+      if (saved) prefs.setData(saved);
+      setStatus("Preferences saved.");
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  return (
+    <form className="card" onSubmit={save} aria-labelledby="defaults-title" style={{ display: "flex", flexDirection: "column", gap: "0.8rem" }}>
+      <h2 id="defaults-title">Defaults and appearance</h2>
+      <ErrorAlert error={prefs.error} onRetry={prefs.reload} context="Preferences" />
+      <div className="form-grid">
+        <label>
+          Default profile
+          <select value={form.default_profile_id ?? ""} onChange={(e) => setForm({ ...form, default_profile_id: e.target.value || null })}>
+            <option value="">None</option>
+            {(profileList.data?.items ?? []).map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Default model
+          <select value={form.default_model ?? ""} onChange={(e) => setForm({ ...form, default_model: e.target.value || null })}>
+            <option value="">First available</option>
+            {modelItems(models.data).map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name ?? m.id}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Theme
+          <select
+            value={form.theme ?? "system"}
+            onChange={(e) => {
+              const theme = e.target.value as Theme;
+              setForm({ ...form, theme });
+              applyTheme(theme);
+            }}
+          >
+            <option value="system">Same as the system</option>
+            <option value="light">Light</option>
+            <option value="dark">Dark</option>
+          </select>
+        </label>
+      </div>
+      <ErrorAlert error={error} />
+      {status ? <p role="status" className="alert ok">{status}</p> : null}
+      <div>
+        <button type="submit">Save preferences</button>
+      </div>
+    </form>
+  );
+}
+
+function PasswordForm() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    setDone(false);
+    if (next !== confirm) {
+      setError(new Error("The two new passwords differ."));
+      return;
+    }
+    try {
+      await auth.changePassword(current, next);
+      setDone(true);
+      setCurrent("");
+      setNext("");
+      setConfirm("");
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  return (
+    <form className="card" onSubmit={submit} aria-labelledby="password-title" style={{ display: "flex", flexDirection: "column", gap: "0.8rem" }}>
+      <h2 id="password-title">Change password</h2>
+      <p className="muted small">Other devices are signed out when the password changes.</p>
+      <div className="form-grid">
+        <label>
+          Current password
+          <input type="password" autoComplete="current-password" required value={current} onChange={(e) => setCurrent(e.target.value)} />
+        </label>
+        <label>
+          New password
+          <input type="password" autoComplete="new-password" required value={next} onChange={(e) => setNext(e.target.value)} />
+        </label>
+        <label>
+          Confirm new password
+          <input type="password" autoComplete="new-password" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
+        </label>
+      </div>
+      <ErrorAlert error={error} />
+      {done ? <p role="status" className="alert ok">Password changed.</p> : null}
+      <div>
+        <button type="submit" disabled={!current || !next || !confirm}>
+          Change password
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function ApiKeys() {
+  const keys = useAsync(() => auth.listKeys(), []);
+  const [name, setName] = useState("");
+  const [created, setCreated] = useState<ApiKey | null>(null);
+  const [copied, setCopied] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  async function create(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    setCopied(false);
+    try {
+      setCreated(await auth.createKey(name.trim()));
+      setName("");
+      await keys.reload();
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  async function revoke(k: ApiKey) {
+    if (!window.confirm(`Revoke the key “${k.name}”? Scripts using it stop working.`)) return;
+    setError(null);
+    try {
+      await auth.revokeKey(k.id);
+      await keys.reload();
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  const secret = created ? (created.key ?? created.value ?? created.secret) : undefined;
+  return (
+    <section className="card" aria-labelledby="keys-title" style={{ display: "flex", flexDirection: "column", gap: "0.8rem" }}>
+      <h2 id="keys-title">Personal API keys</h2>
+      <p className="muted small">
+        For scripts and OpenAI-compatible clients (<code>/v1/chat/completions</code>). A key is shown once, when it is created.
+      </p>
+      <form className="row" onSubmit={create}>
+        <label className="inline">
+          Key name
+          <input required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. laptop script" />
+        </label>
+        <button type="submit" disabled={!name.trim()}>
+          Create key
+        </button>
+      </form>
+      {created && secret ? (
+        <div className="alert warn" role="status">
+          <span>
+            New key “{created.name}”: <code data-testid="new-api-key">{secret}</code>. Copy it now; it will not be shown again.
+          </span>
+          <button
+            type="button"
+            className="secondary"
+            onClick={async () => setCopied(await copyText(secret))}
+          >
+            {copied ? "Copied" : "Copy"}
+          </button>
+          <button type="button" className="link" onClick={() => setCreated(null)}>
+            Done
+          </button>
+        </div>
+      ) : null}
+      <ErrorAlert error={error} />
+      <ErrorAlert error={keys.error} onRetry={keys.reload} context="API keys" />
+      {keys.data ? (
+        keys.data.items.length === 0 ? (
+          <p className="muted">No keys yet.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Prefix</th>
+                <th>Created</th>
+                <th>Last used</th>
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {keys.data.items.map((k) => (
+                <tr key={k.id}>
+                  <td>{k.name}</td>
+                  <td>
+                    <code>{k.prefix}…</code>
+                  </td>
+                  <td className="small">{formatDate(k.created_at)}</td>
+                  <td className="small">{k.last_used_at ? formatDate(k.last_used_at) : "never"}</td>
+                  <td>
+                    <button type="button" className="icon" onClick={() => revoke(k)} aria-label={`Revoke ${k.name}`}>
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )
+      ) : null}
+    </section>
+  );
+}

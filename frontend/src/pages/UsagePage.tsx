@@ -1,0 +1,114 @@
+// Usage: tokens and cost per day and per model over a date range, with a chart.
+
+import { useState } from "react";
+import { usage } from "../api/endpoints";
+import type { UsageRow } from "../api/types";
+import { ErrorAlert } from "../components/ErrorAlert";
+import { formatCost, formatTokens } from "../lib/format";
+import { useAsync } from "../lib/useAsync";
+import { BarChart } from "./BarChart";
+
+function isoDay(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+const tokensOf = (r: UsageRow) => r.tokens ?? (r.input_tokens ?? 0) + (r.output_tokens ?? 0);
+const costOf = (r: UsageRow) => r.cost ?? r.cost_usd ?? 0;
+
+export default function UsagePage() {
+  const today = new Date();
+  const [from, setFrom] = useState(isoDay(new Date(today.getTime() - 29 * 86_400_000)));
+  const [to, setTo] = useState(isoDay(today));
+  const [metric, setMetric] = useState<"cost" | "tokens">("cost");
+  const report = useAsync(() => usage.get(from, to), [from, to]);
+  const days = report.data?.by_day ?? report.data?.days ?? [];
+  const models = report.data?.by_model ?? report.data?.models ?? [];
+  const total = report.data?.total ?? report.data?.totals;
+
+  const bars = fillDays(from, to, days).map(([day, row]) => ({
+    label: day.slice(5),
+    value: row ? (metric === "cost" ? costOf(row) : tokensOf(row)) : 0,
+  }));
+
+  return (
+    <div className="page">
+      <h1>Usage</h1>
+      <div className="row">
+        <label className="inline">
+          From
+          <input type="date" value={from} max={to} onChange={(e) => e.target.value && setFrom(e.target.value)} />
+        </label>
+        <label className="inline">
+          To
+          <input type="date" value={to} min={from} onChange={(e) => e.target.value && setTo(e.target.value)} />
+        </label>
+        <label className="inline">
+          Show
+          <select value={metric} onChange={(e) => setMetric(e.target.value as "cost" | "tokens")}>
+            <option value="cost">Cost</option>
+            <option value="tokens">Tokens</option>
+          </select>
+        </label>
+      </div>
+      <ErrorAlert error={report.error} onRetry={report.reload} context="Usage" />
+      {report.loading && !report.data ? <p className="loading" role="status">Loading…</p> : null}
+      {report.data ? (
+        <>
+          <section className="card">
+            <h2>Per day</h2>
+            {total ? (
+              <p>
+                Total: <strong>{formatTokens(tokensOf(total))}</strong> tokens, <strong>{formatCost(costOf(total))}</strong>
+              </p>
+            ) : null}
+            <BarChart
+              title={`${metric === "cost" ? "Cost" : "Tokens"} per day, ${from} to ${to}`}
+              bars={bars}
+              format={metric === "cost" ? formatCost : formatTokens}
+            />
+          </section>
+          <section className="card">
+            <h2>Per model</h2>
+            {models.length === 0 ? (
+              <p className="muted">No usage in this period.</p>
+            ) : (
+              <table>
+                <thead>
+                  <tr>
+                    <th>Model</th>
+                    <th className="num">Input tokens</th>
+                    <th className="num">Output tokens</th>
+                    <th className="num">Cost</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {models.map((m) => (
+                    <tr key={m.model}>
+                      <td>{m.model}</td>
+                      <td className="num">{formatTokens(m.input_tokens)}</td>
+                      <td className="num">{formatTokens(m.output_tokens)}</td>
+                      <td className="num">{formatCost(costOf(m))}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+        </>
+      ) : null}
+    </div>
+  );
+}
+
+/** Every day of the range with its row, so quiet days show as zero. */
+export function fillDays(from: string, to: string, rows: UsageRow[]): [string, UsageRow | undefined][] {
+  const byDay = new Map(rows.map((r) => [(r.day ?? r.date ?? "").slice(0, 10), r]));
+  const out: [string, UsageRow | undefined][] = [];
+  const start = new Date(`${from}T00:00:00Z`);
+  const end = new Date(`${to}T00:00:00Z`);
+  for (let d = start; d <= end && out.length < 400; d = new Date(d.getTime() + 86_400_000)) {
+    const key = d.toISOString().slice(0, 10);
+    out.push([key, byDay.get(key)]);
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+// Where the user types: Enter sends, Shift+Enter adds a line, Escape stops a running answer;
+// before sending, the token count by source and the estimated cost.
+
+import { forwardRef, useEffect, useState, type FormEvent, type KeyboardEvent } from "react";
+import { chat } from "../../api/endpoints";
+import { errorMessage, isAbort } from "../../api/problem";
+import type { Estimate } from "../../api/types";
+import { formatCost, formatTokens } from "../../lib/format";
+
+interface Props {
+  value: string;
+  onChange: (value: string) => void;
+  onSend: () => void;
+  onStop: () => void;
+  streaming: boolean;
+  disabled?: boolean;
+  estimateFor: { profile_id?: string; model?: string; conversation_id?: string; parent_id?: string | null };
+}
+
+const SOURCES = ["instructions", "datasets", "history", "prompt"] as const;
+
+export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer(
+  { value, onChange, onSend, onStop, streaming, disabled, estimateFor },
+  ref,
+) {
+  const [estimate, setEstimate] = useState<Estimate | null>(null);
+  const [estimateError, setEstimateError] = useState<string | null>(null);
+  const { profile_id, model, conversation_id, parent_id } = estimateFor;
+
+  useEffect(() => {
+    if (!value.trim()) {
+      setEstimate(null);
+      setEstimateError(null);
+      return;
+    }
+    const controller = new AbortController();
+    const timer = window.setTimeout(async () => {
+      try {
+        const e = await chat.estimate({ profile_id, model, content: value, conversation_id, parent_id }, controller.signal);
+        setEstimate(e);
+        setEstimateError(null);
+      } catch (err) {
+        if (!isAbort(err)) setEstimateError(errorMessage(err));
+      }
+    }, 400);
+    return () => {
+      window.clearTimeout(timer);
+      controller.abort();
+    };
+  }, [value, profile_id, model, conversation_id, parent_id]);
+
+  function keyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      if (!streaming && value.trim() && !disabled) onSend();
+    } else if (e.key === "Escape" && streaming) {
+      e.preventDefault();
+      onStop();
+    }
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    if (streaming) onStop();
+    else if (value.trim()) onSend();
+  }
+
+  const bySource = estimate?.tokens ?? estimate?.by_source;
+  const total = estimate?.total_tokens ?? estimate?.input_tokens ?? (bySource ? SOURCES.reduce((s, k) => s + (bySource[k] ?? 0), 0) : undefined);
+  const cost = estimate?.cost ?? estimate?.cost_usd ?? estimate?.estimated_cost;
+
+  return (
+    <div className="composer">
+      <form onSubmit={submit} aria-label="Message composer">
+        <label htmlFor="composer-input" className="visually-hidden">
+          Message
+        </label>
+        <textarea
+          id="composer-input"
+          ref={ref}
+          value={value}
+          placeholder="Ask about your documents… (Enter to send, Shift+Enter for a new line)"
+          onChange={(e) => onChange(e.target.value)}
+          onKeyDown={keyDown}
+          rows={3}
+          disabled={disabled}
+        />
+        <div className="row">
+          <div className="estimate" aria-live="polite" data-testid="estimate">
+            {estimate ? (
+              <>
+                {bySource
+                  ? SOURCES.filter((k) => bySource[k] !== undefined).map((k) => (
+                      <span key={k}>
+                        {k} {formatTokens(bySource[k])}
+                      </span>
+                    ))
+                  : null}
+                <span>
+                  <strong>total {formatTokens(total)}</strong> tokens
+                </span>
+                <span>
+                  est. cost <strong>{formatCost(cost)}</strong>
+                </span>
+                {estimate.fits === false ? <span className="alert error">does not fit the model's context</span> : null}
+              </>
+            ) : estimateError ? (
+              <span>Estimate unavailable: {estimateError}</span>
+            ) : null}
+          </div>
+          <span className="spacer" />
+          {streaming ? (
+            <button type="button" className="danger" onClick={onStop}>
+              ■ Stop
+            </button>
+          ) : (
+            <button type="submit" disabled={disabled || !value.trim()}>
+              Send
+            </button>
+          )}
+        </div>
+      </form>
+    </div>
+  );
+});

@@ -1,0 +1,42 @@
+// A rendered answer: Markdown with highlighted code, copy buttons on code blocks, and citation
+// buttons that call `onCite`.
+
+import { useMemo, type MouseEvent } from "react";
+import { renderMarkdown } from "./markdown";
+import { copyText } from "./copy";
+
+export function Markdown({ text, onCite, streaming }: { text: string; onCite?: (n: number) => void; streaming?: boolean }) {
+  const html = useMemo(() => renderMarkdown(text), [text]);
+
+  function click(e: MouseEvent<HTMLDivElement>) {
+    const target = e.target as HTMLElement;
+    const cite = target.closest<HTMLElement>("[data-cite]");
+    if (cite) {
+      e.preventDefault();
+      onCite?.(Number(cite.dataset.cite));
+      return;
+    }
+    const copy = target.closest<HTMLElement>("[data-copy-code]");
+    if (copy) {
+      const code = copy.parentElement?.querySelector("code")?.textContent ?? "";
+      void copyText(code).then((ok) => {
+        copy.textContent = ok ? "Copied" : "Copy failed";
+        window.setTimeout(() => (copy.textContent = "Copy"), 1500);
+      });
+    }
+    const link = target.closest<HTMLAnchorElement>("a[href]");
+    if (link && link.origin !== window.location.origin) {
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+    }
+  }
+
+  return (
+    <div
+      className={`markdown${streaming ? " typing" : ""}`}
+      onClick={click}
+      // Sanitised by DOMPurify in renderMarkdown.
+      dangerouslySetInnerHTML={{ __html: html }}
+    />
+  );
+}

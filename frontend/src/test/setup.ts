@@ -1,0 +1,8 @@
+// Test setup: a clean DOM and storage between tests.
+import { cleanup } from "@testing-library/react";
+import { afterEach } from "vitest";
+
+afterEach(() => {
+  cleanup();
+  localStorage.clear();
+});

@@ -1,0 +1,42 @@
+/// <reference types="vitest/config" />
+// Vite builds the single-page app into dist/ (served by the local server and by S3 +
+// CloudFront). `npm run dev` proxies the API to a local server (RAGENIE_API, default
+// http://127.0.0.1:8080) so the app and the API share an origin, as they do when deployed.
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+const api = process.env.RAGENIE_API ?? "http://127.0.0.1:8080";
+const apiPrefixes = [
+  "/auth",
+  "/users",
+  "/profiles",
+  "/documents",
+  "/search",
+  "/conversations",
+  "/usage",
+  "/chat",
+  "/models",
+  "/v1",
+  "/_blobs",
+  "/health",
+];
+
+export default defineConfig({
+  plugins: [react()],
+  build: {
+    // The manifest lets scripts/bench.d/frontend-size.sh find the first screen's chunks.
+    manifest: true,
+    target: "es2022",
+    sourcemap: false,
+  },
+  server: {
+    host: "127.0.0.1",
+    proxy: Object.fromEntries(apiPrefixes.map((p) => [p, { target: api, changeOrigin: false }])),
+  },
+  test: {
+    environment: "jsdom",
+    include: ["src/**/*.test.{ts,tsx}"],
+    setupFiles: ["src/test/setup.ts"],
+    restoreMocks: true,
+  },
+});
