@@ -1,0 +1,597 @@
+//! Retrieval benchmarks on a BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/*.tsv).
+//!
+//! `retrieval-bench quality DIR [--split test] [--out FILE] [--k1 X --b X --cw X --cb X]`
+//! `retrieval-bench speed DIR [--out FILE]`
+//! `retrieval-bench sweep DIR [--split train]` grid-searches BM25 parameters.
+//!
+//! Every corpus record goes through the upload path: title + text as Markdown → extract →
+//! chunk → one segment per record → bytes → segment again, exactly as the documents service
+//! stores and reads them.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use ragenie_retrieval::{
+    Bm25Params, ChunkConfig, SearchOptions, Segment, SegmentSet, index_document,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+struct CorpusRecord {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct QueryRecord {
+    #[serde(rename = "_id")]
+    id: String,
+    text: String,
+}
+
+struct Dataset {
+    corpus: Vec<CorpusRecord>,
+    queries: HashMap<String, String>,
+}
+
+fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
+    let file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut records = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        records.push(
+            serde_json::from_str(&line)
+                .with_context(|| format!("{} line {}", path.display(), n + 1))?,
+        );
+    }
+    Ok(records)
+}
+
+fn load(dir: &Path) -> Result<Dataset> {
+    let corpus = read_jsonl(&dir.join("corpus.jsonl"))?;
+    let queries = read_jsonl::<QueryRecord>(&dir.join("queries.jsonl"))?
+        .into_iter()
+        .map(|q| (q.id, q.text))
+        .collect();
+    Ok(Dataset { corpus, queries })
+}
+
+/// query id → (doc id → graded relevance), positive grades only.
+fn load_qrels(dir: &Path, split: &str) -> Result<Vec<(String, HashMap<String, u32>)>> {
+    let path = dir.join("qrels").join(format!("{split}.tsv"));
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut by_query: HashMap<String, HashMap<String, u32>> = HashMap::new();
+    let mut order = Vec::new();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() < 3 {
+            continue;
+        }
+        let grade: u32 = fields[2].trim().parse().unwrap_or(0);
+        if grade == 0 {
+            continue;
+        }
+        if !by_query.contains_key(fields[0]) {
+            order.push(fields[0].to_owned());
+        }
+        by_query
+            .entry(fields[0].to_owned())
+            .or_default()
+            .insert(fields[1].to_owned(), grade);
+    }
+    Ok(order
+        .into_iter()
+        .map(|q| {
+            let rels = by_query.remove(&q).unwrap_or_default();
+            (q, rels)
+        })
+        .collect())
+}
+
+fn markdown_of(record: &CorpusRecord) -> String {
+    if record.title.trim().is_empty() {
+        record.text.clone()
+    } else {
+        format!("# {}\n\n{}", record.title.trim(), record.text)
+    }
+}
+
+struct Indexed {
+    segments: Vec<Arc<Segment>>,
+    bytes: Vec<Vec<u8>>,
+    input_bytes: usize,
+    elapsed: Duration,
+    chunks: usize,
+}
+
+/// The upload path for every record, timed end to end (extract … serialize … deserialize).
+fn index_corpus(corpus: &[CorpusRecord]) -> Result<Indexed> {
+    let config = ChunkConfig::default();
+    let started = Instant::now();
+    let mut segments = Vec::with_capacity(corpus.len());
+    let mut blobs = Vec::with_capacity(corpus.len());
+    let mut input_bytes = 0;
+    let mut chunks = 0;
+    for record in corpus {
+        let markdown = markdown_of(record);
+        input_bytes += markdown.len();
+        let indexed = match index_document(
+            &record.id,
+            1,
+            record.title.trim(),
+            "text/markdown",
+            markdown.as_bytes(),
+            &config,
+        ) {
+            Ok(indexed) => indexed,
+            Err(ragenie_retrieval::ExtractError::Empty) => continue,
+            Err(e) => bail!("record {}: {e}", record.id),
+        };
+        chunks += indexed.chunks.len();
+        let bytes = indexed.segment.to_bytes();
+        let segment =
+            Segment::from_bytes(&bytes).with_context(|| format!("record {}", record.id))?;
+        segments.push(Arc::new(segment));
+        blobs.push(bytes);
+    }
+    Ok(Indexed {
+        segments,
+        bytes: blobs,
+        input_bytes,
+        elapsed: started.elapsed(),
+        chunks,
+    })
+}
+
+#[derive(Default, Clone, Copy)]
+struct Quality {
+    ndcg_at_10: f64,
+    recall_at_10: f64,
+    recall_at_100: f64,
+    mrr_at_10: f64,
+    queries: usize,
+}
+
+fn evaluate(
+    set: &SegmentSet,
+    queries: &HashMap<String, String>,
+    qrels: &[(String, HashMap<String, u32>)],
+    params: Bm25Params,
+) -> Quality {
+    let options = SearchOptions {
+        k: 100,
+        params,
+        max_chunks_per_doc: Some(1),
+        snippet_chars: 0,
+        ..SearchOptions::default()
+    };
+    let mut q = Quality::default();
+    for (query_id, rels) in qrels {
+        let Some(text) = queries.get(query_id) else {
+            continue;
+        };
+        let hits = set.search(text, &options);
+        let ranked: Vec<&str> = hits.iter().map(|h| h.doc_id.as_str()).collect();
+        let dcg: f64 = ranked
+            .iter()
+            .take(10)
+            .enumerate()
+            .map(|(i, d)| f64::from(*rels.get(*d).unwrap_or(&0)) / (i as f64 + 2.0).log2())
+            .sum();
+        let mut ideal: Vec<u32> = rels.values().copied().collect();
+        ideal.sort_unstable_by(|a, b| b.cmp(a));
+        let idcg: f64 = ideal
+            .iter()
+            .take(10)
+            .enumerate()
+            .map(|(i, g)| f64::from(*g) / (i as f64 + 2.0).log2())
+            .sum();
+        let found = |k: usize| {
+            ranked
+                .iter()
+                .take(k)
+                .filter(|d| rels.contains_key(**d))
+                .count()
+        };
+        q.ndcg_at_10 += if idcg > 0.0 { dcg / idcg } else { 0.0 };
+        q.recall_at_10 += found(10) as f64 / rels.len() as f64;
+        q.recall_at_100 += found(100) as f64 / rels.len() as f64;
+        q.mrr_at_10 += ranked
+            .iter()
+            .take(10)
+            .position(|d| rels.contains_key(*d))
+            .map_or(0.0, |p| 1.0 / (p as f64 + 1.0));
+        q.queries += 1;
+    }
+    let n = q.queries.max(1) as f64;
+    Quality {
+        ndcg_at_10: q.ndcg_at_10 / n,
+        recall_at_10: q.recall_at_10 / n,
+        recall_at_100: q.recall_at_100 / n,
+        mrr_at_10: q.mrr_at_10 / n,
+        queries: q.queries,
+    }
+}
+
+struct Args {
+    command: String,
+    dir: PathBuf,
+    split: Option<String>,
+    out: Option<PathBuf>,
+    params: Bm25Params,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut raw = std::env::args().skip(1);
+    let command = raw
+        .next()
+        .context("usage: retrieval-bench quality|speed|sweep DIR …")?;
+    let dir = PathBuf::from(raw.next().context("missing DIR")?);
+    let mut args = Args {
+        command,
+        dir,
+        split: None,
+        out: None,
+        params: Bm25Params::default(),
+    };
+    while let Some(flag) = raw.next() {
+        let value = raw
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<f32>()
+                .with_context(|| format!("{flag} {value}"))
+        };
+        match flag.as_str() {
+            "--split" => args.split = Some(value.clone()),
+            "--out" => args.out = Some(PathBuf::from(&value)),
+            "--k1" => args.params.k1 = number()?,
+            "--b" => args.params.b = number()?,
+            "--cw" => args.params.context_weight = number()?,
+            "--cb" => args.params.context_b = number()?,
+            _ => bail!("unknown flag {flag}"),
+        }
+    }
+    Ok(args)
+}
+
+fn write_json(out: &Option<PathBuf>, value: &serde_json::Value) -> Result<()> {
+    if let Some(path) = out {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(path, serde_json::to_string_pretty(value)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn row(name: &str, value: String, target: &str, ratio: String) {
+    println!("| {name:<26} | {value:>12} | {target:>12} | {ratio:>14} |");
+}
+
+fn header() {
+    println!(
+        "| {:<26} | {:>12} | {:>12} | {:>14} |",
+        "metric", "measured", "target", "vs target"
+    );
+    println!("|{:-<28}|{:->14}|{:->14}|{:->16}|", "", "", "", "");
+}
+
+fn quality(args: &Args) -> Result<()> {
+    let data = load(&args.dir)?;
+    let split = args.split.as_deref().unwrap_or("test");
+    let qrels = load_qrels(&args.dir, split)?;
+    let indexed = index_corpus(&data.corpus)?;
+    let merged = Arc::new(Segment::merge(
+        &indexed
+            .segments
+            .iter()
+            .map(|s| (**s).clone())
+            .collect::<Vec<_>>(),
+    ));
+    let set = SegmentSet::new(vec![merged]);
+    let q = evaluate(&set, &data.queries, &qrels, args.params);
+    println!(
+        "\nretrieval quality on {} ({} documents, {} chunks, {} {split} queries)\n",
+        args.dir.display(),
+        indexed.segments.len(),
+        indexed.chunks,
+        q.queries
+    );
+    header();
+    row(
+        "nDCG@10",
+        format!("{:.4}", q.ndcg_at_10),
+        "≥ 0.68",
+        format!("{:.3}×", q.ndcg_at_10 / 0.68),
+    );
+    row(
+        "Recall@10",
+        format!("{:.4}", q.recall_at_10),
+        "-",
+        "-".into(),
+    );
+    row(
+        "Recall@100",
+        format!("{:.4}", q.recall_at_100),
+        "-",
+        "-".into(),
+    );
+    row("MRR@10", format!("{:.4}", q.mrr_at_10), "-", "-".into());
+    row(
+        "published BM25 nDCG@10",
+        "0.665".into(),
+        "-",
+        format!("{:+.4}", q.ndcg_at_10 - 0.665),
+    );
+    let p = args.params;
+    println!(
+        "\nBM25F k1={} b={} context_weight={} context_b={}",
+        p.k1, p.b, p.context_weight, p.context_b
+    );
+    write_json(
+        &args.out,
+        &json!({
+            "ndcg_at_10": q.ndcg_at_10,
+            "recall_at_10": q.recall_at_10,
+            "recall_at_100": q.recall_at_100,
+            "mrr_at_10": q.mrr_at_10,
+            "ndcg_at_10_target": 0.68,
+            "ndcg_at_10_vs_target": q.ndcg_at_10 / 0.68,
+            "queries": q.queries,
+            "documents": indexed.segments.len(),
+            "chunks": indexed.chunks,
+            "split": split,
+            "dataset": args.dir.display().to_string(),
+            "k1": p.k1,
+            "b": p.b,
+            "context_weight": p.context_weight,
+            "context_b": p.context_b,
+        }),
+    )
+}
+
+fn sweep(args: &Args) -> Result<()> {
+    let data = load(&args.dir)?;
+    let split = args.split.as_deref().unwrap_or("train");
+    let qrels = load_qrels(&args.dir, split)?;
+    let indexed = index_corpus(&data.corpus)?;
+    let merged = Arc::new(Segment::merge(
+        &indexed
+            .segments
+            .iter()
+            .map(|s| (**s).clone())
+            .collect::<Vec<_>>(),
+    ));
+    let set = SegmentSet::new(vec![merged]);
+    let mut results = Vec::new();
+    for k1 in [0.6, 0.9, 1.2, 1.5] {
+        for b in [0.4, 0.6, 0.75, 0.9] {
+            for cw in [0.5, 1.0, 2.0, 3.0] {
+                for cb in [0.0, 0.5, 1.0] {
+                    let params = Bm25Params {
+                        k1,
+                        b,
+                        context_weight: cw,
+                        context_b: cb,
+                    };
+                    let q = evaluate(&set, &data.queries, &qrels, params);
+                    results.push((q.ndcg_at_10, params));
+                }
+            }
+        }
+    }
+    results.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!(
+        "best BM25F parameters on {split} ({} queries):",
+        qrels.len()
+    );
+    for (ndcg, p) in results.iter().take(15) {
+        println!(
+            "  nDCG@10 {ndcg:.4}  k1={} b={} context_weight={} context_b={}",
+            p.k1, p.b, p.context_weight, p.context_b
+        );
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn speed(args: &Args) -> Result<()> {
+    let data = load(&args.dir)?;
+    let qrels = load_qrels(&args.dir, args.split.as_deref().unwrap_or("test"))?;
+    let queries: Vec<&str> = qrels
+        .iter()
+        .filter_map(|(id, _)| data.queries.get(id).map(String::as_str))
+        .collect();
+    if queries.is_empty() {
+        bail!("no queries to run");
+    }
+
+    // Indexing: the upload path, best of two runs (the first also warms the tokenizer).
+    let mut indexed = index_corpus(&data.corpus)?;
+    let second = index_corpus(&data.corpus)?;
+    if second.elapsed < indexed.elapsed {
+        indexed = second;
+    }
+    let mb = indexed.input_bytes as f64 / 1e6;
+    let index_mb_per_s = mb / indexed.elapsed.as_secs_f64();
+
+    // The blob store: one file per segment, as the upload path writes them.
+    let store =
+        std::env::temp_dir().join(format!("ragenie-retrieval-bench-{}", std::process::id()));
+    fs::create_dir_all(&store)?;
+    for (i, bytes) in indexed.bytes.iter().enumerate() {
+        fs::write(store.join(format!("{i}.seg")), bytes)?;
+    }
+
+    // Compaction: all per-document segments into one.
+    let started = Instant::now();
+    let originals: Vec<Segment> = indexed.segments.iter().map(|s| (**s).clone()).collect();
+    let merged = Segment::merge(&originals);
+    let merge_ms = millis(started.elapsed());
+    let merged_bytes = merged.to_bytes();
+    let merged_path = store.join("merged.seg");
+    fs::write(&merged_path, &merged_bytes)?;
+
+    let options = SearchOptions::default();
+
+    // Compaction must not change a ranking: compare every query, uncompacted vs compacted.
+    let unmerged_set = SegmentSet::new(indexed.segments.clone());
+    let merged_set = SegmentSet::new(vec![Arc::new(merged)]);
+    let mut identical = 0;
+    let mut unmerged_ms = Vec::new();
+    for query in &queries {
+        let started = Instant::now();
+        let a = unmerged_set.search(query, &options);
+        unmerged_ms.push(millis(started.elapsed()));
+        let b = merged_set.search(query, &options);
+        if a == b {
+            identical += 1;
+        }
+    }
+    unmerged_ms.sort_by(f64::total_cmp);
+
+    // Warm: segments cached in memory; three rounds over the queries.
+    let mut warm = Vec::new();
+    for _ in 0..3 {
+        for query in &queries {
+            let started = Instant::now();
+            let hits = merged_set.search(query, &options);
+            warm.push(millis(started.elapsed()));
+            std::hint::black_box(hits);
+        }
+    }
+    warm.sort_by(f64::total_cmp);
+
+    // Cold: every query reads the compacted segment's bytes from the store and decodes it.
+    let mut cold = Vec::new();
+    for query in queries.iter().take(100) {
+        let started = Instant::now();
+        let bytes = fs::read(&merged_path)?;
+        let segment = Segment::from_bytes(&bytes)?;
+        let set = SegmentSet::new(vec![Arc::new(segment)]);
+        let hits = set.search(query, &options);
+        cold.push(millis(started.elapsed()));
+        std::hint::black_box(hits);
+    }
+    cold.sort_by(f64::total_cmp);
+    fs::remove_dir_all(&store).ok();
+
+    let (p50, p95) = (percentile(&warm, 50.0), percentile(&warm, 95.0));
+    let (cold_p50, cold_p95) = (percentile(&cold, 50.0), percentile(&cold, 95.0));
+    println!(
+        "\nretrieval speed on {} ({} documents, {:.2} MB, {} chunks, {} queries)\n",
+        args.dir.display(),
+        indexed.segments.len(),
+        mb,
+        indexed.chunks,
+        queries.len()
+    );
+    header();
+    row(
+        "indexing MB/s",
+        format!("{index_mb_per_s:.2}"),
+        "≥ 5",
+        format!("{:.2}× (higher)", index_mb_per_s / 5.0),
+    );
+    row("warm query p50 ms", format!("{p50:.3}"), "-", "-".into());
+    row(
+        "warm query p95 ms",
+        format!("{p95:.3}"),
+        "< 5",
+        format!("{:.3}× (lower)", p95 / 5.0),
+    );
+    row(
+        "cold query p50 ms",
+        format!("{cold_p50:.2}"),
+        "-",
+        "-".into(),
+    );
+    row(
+        "cold query p95 ms",
+        format!("{cold_p95:.2}"),
+        "< 500",
+        format!("{:.3}× (lower)", cold_p95 / 500.0),
+    );
+    row(
+        "uncompacted warm p95 ms",
+        format!("{:.2}", percentile(&unmerged_ms, 95.0)),
+        "-",
+        "-".into(),
+    );
+    row("compaction ms", format!("{merge_ms:.0}"), "-", "-".into());
+    row(
+        "compacted segment MB",
+        format!("{:.2}", merged_bytes.len() as f64 / 1e6),
+        "-",
+        "-".into(),
+    );
+    row(
+        "identical rankings",
+        format!("{identical}/{}", queries.len()),
+        "all",
+        "-".into(),
+    );
+    write_json(
+        &args.out,
+        &json!({
+            "index_mb_per_s": index_mb_per_s,
+            "query_p50_ms": p50,
+            "query_p95_ms": p95,
+            "cold_query_p50_ms": cold_p50,
+            "cold_query_p95_ms": cold_p95,
+            "uncompacted_query_p95_ms": percentile(&unmerged_ms, 95.0),
+            "compaction_ms": merge_ms,
+            "compacted_segment_mb": merged_bytes.len() as f64 / 1e6,
+            "index_mb_per_s_target": 5.0,
+            "query_p95_ms_target": 5.0,
+            "cold_query_p95_ms_target": 500.0,
+            "documents": indexed.segments.len(),
+            "chunks": indexed.chunks,
+            "corpus_mb": mb,
+            "queries": queries.len(),
+            "identical_rankings_after_compaction": identical,
+        }),
+    )?;
+    if identical != queries.len() {
+        bail!("compaction changed {} rankings", queries.len() - identical);
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    match args.command.as_str() {
+        "quality" => quality(&args),
+        "speed" => speed(&args),
+        "sweep" => sweep(&args),
+        other => bail!("unknown command {other}; use quality, speed or sweep"),
+    }
+}

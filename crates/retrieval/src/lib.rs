@@ -1,0 +1,59 @@
+//! Retrieval core for RaGenie: extraction, chunking, analysis, immutable BM25 index segments,
+//! query-time merged search, compaction, and the dense-retrieval port with rank fusion.
+//!
+//! Pure library: no I/O beyond the bytes handed in, no AWS, no async runtime. The documents
+//! function calls [`index_document`] on upload and a [`SegmentSet`] on search.
+
+pub mod analyze;
+pub mod chunk;
+mod codec;
+pub mod dense;
+pub mod extract;
+pub mod search;
+pub mod segment;
+mod snippet;
+pub mod tokens;
+
+pub use chunk::{Chunk, ChunkConfig, chunk_text};
+pub use dense::{
+    ChunkKey, DenseError, DenseHit, DenseRetriever, Embedder, EmbeddingRetriever, VectorIndex,
+    fuse, reciprocal_rank_fusion,
+};
+pub use extract::{
+    ACCEPTED_MEDIA_TYPES, ExtractError, Extracted, extract, normalize_media_type, sniff_media_type,
+};
+pub use search::{Bm25Params, Hit, SearchOptions, SegmentSet, search};
+pub use segment::{DocEntry, FORMAT_VERSION, Segment, SegmentError};
+pub use tokens::count_tokens;
+
+/// Everything an upload produces: the text, its chunks, its token count and its segment.
+#[derive(Debug, Clone)]
+pub struct IndexedDocument {
+    pub extracted: Extracted,
+    pub chunks: Vec<Chunk>,
+    /// Tokens of the whole extracted text (what sending the document whole costs).
+    pub token_count: usize,
+    pub segment: Segment,
+}
+
+/// The upload path in one call: extract `bytes` as `media_type`, chunk, count tokens and build
+/// the document version's segment (store it with `segment.to_bytes()`).
+pub fn index_document(
+    doc_id: &str,
+    version: u64,
+    title: &str,
+    media_type: &str,
+    bytes: &[u8],
+    config: &ChunkConfig,
+) -> Result<IndexedDocument, ExtractError> {
+    let extracted = extract(media_type, bytes)?;
+    let chunks = chunk_text(&extracted.text, config);
+    let token_count = count_tokens(&extracted.text);
+    let segment = Segment::build(doc_id, version, title, &chunks);
+    Ok(IndexedDocument {
+        extracted,
+        chunks,
+        token_count,
+        segment,
+    })
+}

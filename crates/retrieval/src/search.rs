@@ -1,0 +1,350 @@
+//! Search: BM25F over any set of segments, with collection statistics (chunk count, average
+//! field lengths, document frequencies) summed across the segments at query time.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::analyze;
+use crate::segment::Segment;
+use crate::snippet::snippet;
+
+/// BM25F parameters. A chunk's two fields (body text; context = document title + heading
+/// path) are length-normalised separately, weighted, and saturated together.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bm25Params {
+    pub k1: f32,
+    pub b: f32,
+    pub context_weight: f32,
+    pub context_b: f32,
+}
+
+impl Default for Bm25Params {
+    /// Tuned on SciFact's train queries (see docs/retrieval.md).
+    fn default() -> Self {
+        Self {
+            k1: 1.2,
+            b: 0.75,
+            context_weight: 1.0,
+            context_b: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOptions {
+    /// Number of hits to return.
+    pub k: usize,
+    pub params: Bm25Params,
+    /// Only these documents (all versions rules still apply); `None` means every document.
+    /// Statistics are computed over the selected documents only.
+    pub doc_ids: Option<HashSet<String>>,
+    /// At most this many chunks of one document in the hits (`Some(1)` ranks documents).
+    pub max_chunks_per_doc: Option<usize>,
+    /// Approximate length of each hit's snippet, in characters.
+    pub snippet_chars: usize,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self {
+            k: 10,
+            params: Bm25Params::default(),
+            doc_ids: None,
+            max_chunks_per_doc: None,
+            snippet_chars: 240,
+        }
+    }
+}
+
+/// One ranked chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub doc_id: String,
+    pub version: u64,
+    pub title: String,
+    /// The chunk's index within its document.
+    pub chunk: u32,
+    pub heading_path: Vec<String>,
+    /// Character offsets of the chunk in the document's extracted text.
+    pub start: u64,
+    pub end: u64,
+    pub token_count: u32,
+    pub score: f32,
+    /// HTML-escaped excerpt with matched words wrapped in `<mark>`…`</mark>`.
+    pub snippet: String,
+    /// The chunk's full text, for context assembly.
+    pub text: String,
+}
+
+/// For each segment, for each of its documents: does that entry count? The newest version of
+/// each document wins; when one version sits in several segments (a merged segment next to
+/// the original it absorbed), its first occurrence wins.
+pub(crate) fn live_documents(segments: &[&Segment]) -> Vec<Vec<bool>> {
+    let mut newest: HashMap<&str, u64> = HashMap::new();
+    for segment in segments {
+        for doc in &segment.docs {
+            let version = newest.entry(doc.doc_id.as_str()).or_insert(doc.version);
+            *version = (*version).max(doc.version);
+        }
+    }
+    let mut seen: HashSet<(&str, u64)> = HashSet::new();
+    segments
+        .iter()
+        .map(|segment| {
+            segment
+                .docs
+                .iter()
+                .map(|doc| {
+                    newest.get(doc.doc_id.as_str()) == Some(&doc.version)
+                        && seen.insert((doc.doc_id.as_str(), doc.version))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A searchable set of segments, e.g. a merged segment plus the segments written after it.
+/// Build it once per set (it resolves which document versions are live) and reuse it.
+#[derive(Debug, Clone)]
+pub struct SegmentSet {
+    segments: Vec<Arc<Segment>>,
+    live: Vec<Vec<bool>>,
+    /// Every document entry of the segment is live.
+    all_live: Vec<bool>,
+    /// Offset of each segment's chunks in the global chunk numbering.
+    base: Vec<usize>,
+    total_chunks: usize,
+    stats: Stats,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    chunks: u64,
+    body_len: u64,
+    context_len: u64,
+}
+
+impl SegmentSet {
+    pub fn new(segments: Vec<Arc<Segment>>) -> Self {
+        let refs: Vec<&Segment> = segments.iter().map(|s| &**s).collect();
+        let live = live_documents(&refs);
+        let all_live = live.iter().map(|l| l.iter().all(|x| *x)).collect();
+        let mut base = Vec::with_capacity(segments.len());
+        let mut total_chunks = 0;
+        for segment in &segments {
+            base.push(total_chunks);
+            total_chunks += segment.chunks.len();
+        }
+        let mut set = Self {
+            segments,
+            live,
+            all_live,
+            base,
+            total_chunks,
+            stats: Stats::default(),
+        };
+        set.stats = set.stats_for(&set.live);
+        set
+    }
+
+    pub fn segments(&self) -> &[Arc<Segment>] {
+        &self.segments
+    }
+
+    /// Number of live chunks.
+    pub fn chunk_count(&self) -> u64 {
+        self.stats.chunks
+    }
+
+    fn stats_for(&self, live: &[Vec<bool>]) -> Stats {
+        let mut stats = Stats::default();
+        for (segment, live) in self.segments.iter().zip(live) {
+            for (doc, _) in segment.docs.iter().zip(live).filter(|(_, l)| **l) {
+                stats.chunks += u64::from(doc.chunk_count);
+                stats.body_len += doc.body_len_sum;
+                stats.context_len += doc.context_len_sum;
+            }
+        }
+        stats
+    }
+
+    /// Ranks the live chunks for `query`.
+    pub fn search(&self, query: &str, options: &SearchOptions) -> Vec<Hit> {
+        let mut query_terms: Vec<(String, u32)> = Vec::new();
+        for term in analyze(query) {
+            match query_terms.iter_mut().find(|(t, _)| *t == term) {
+                Some((_, count)) => *count += 1,
+                None => query_terms.push((term, 1)),
+            }
+        }
+        if query_terms.is_empty() || options.k == 0 {
+            return Vec::new();
+        }
+
+        let filtered;
+        let (live, all_live, stats): (&[Vec<bool>], Vec<bool>, Stats) = match &options.doc_ids {
+            None => (&self.live, self.all_live.clone(), self.stats),
+            Some(ids) => {
+                filtered = self
+                    .segments
+                    .iter()
+                    .zip(&self.live)
+                    .map(|(segment, live)| {
+                        segment
+                            .docs
+                            .iter()
+                            .zip(live)
+                            .map(|(doc, live)| *live && ids.contains(&doc.doc_id))
+                            .collect::<Vec<bool>>()
+                    })
+                    .collect::<Vec<_>>();
+                let all_live = filtered.iter().map(|l| l.iter().all(|x| *x)).collect();
+                let stats = self.stats_for(&filtered);
+                (&filtered, all_live, stats)
+            }
+        };
+        if stats.chunks == 0 {
+            return Vec::new();
+        }
+        let n = stats.chunks as f32;
+        let avg_body = (stats.body_len as f32 / n).max(1e-6);
+        let avg_context = (stats.context_len as f32 / n).max(1e-6);
+        let p = options.params;
+
+        let chunk_live = |s: usize, chunk: u32| -> bool {
+            all_live[s] || {
+                let segment = &self.segments[s];
+                live[s][segment.chunks[chunk as usize].doc as usize]
+            }
+        };
+
+        let mut scores = vec![0f32; self.total_chunks];
+        let mut touched: Vec<u32> = Vec::new();
+        for (term, query_tf) in &query_terms {
+            let lists: Vec<_> = self
+                .segments
+                .iter()
+                .map(|s| s.term_postings(term))
+                .collect();
+            let df: u64 = lists
+                .iter()
+                .enumerate()
+                .map(|(s, list)| {
+                    if all_live[s] {
+                        list.len() as u64
+                    } else {
+                        list.iter().filter(|p| chunk_live(s, p.chunk)).count() as u64
+                    }
+                })
+                .sum();
+            if df == 0 {
+                continue;
+            }
+            let df = df as f32;
+            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * *query_tf as f32;
+            for (s, list) in lists.iter().enumerate() {
+                let segment = &self.segments[s];
+                for posting in *list {
+                    if !chunk_live(s, posting.chunk) {
+                        continue;
+                    }
+                    let chunk = &segment.chunks[posting.chunk as usize];
+                    let body = posting.body_tf as f32
+                        / (1.0 - p.b + p.b * chunk.body_len as f32 / avg_body);
+                    let context = posting.context_tf as f32
+                        / (1.0 - p.context_b
+                            + p.context_b * chunk.context_len as f32 / avg_context);
+                    let tf = body + p.context_weight * context;
+                    let add = idf * tf / (p.k1 + tf);
+                    if add.is_nan() || add <= 0.0 {
+                        continue;
+                    }
+                    let global = self.base[s] + posting.chunk as usize;
+                    if scores[global] == 0.0 {
+                        touched.push(global as u32);
+                    }
+                    scores[global] += add;
+                }
+            }
+        }
+
+        let locate = |global: u32| -> (usize, usize) {
+            let s = self.base.partition_point(|b| *b <= global as usize) - 1;
+            (s, global as usize - self.base[s])
+        };
+        let key = |global: u32| {
+            let (s, c) = locate(global);
+            let segment = &self.segments[s];
+            let chunk = &segment.chunks[c];
+            let doc = &segment.docs[chunk.doc as usize];
+            (doc.doc_id.as_str(), doc.version, chunk.index)
+        };
+        // Ties break on (document, version, chunk), so a ranking does not depend on how the
+        // chunks are spread over segments.
+        let order = |a: &u32, b: &u32| -> Ordering {
+            scores[*b as usize]
+                .total_cmp(&scores[*a as usize])
+                .then_with(|| key(*a).cmp(&key(*b)))
+        };
+        let selected: Vec<u32> = match options.max_chunks_per_doc {
+            None => {
+                if touched.len() > options.k {
+                    touched.select_nth_unstable_by(options.k - 1, order);
+                    touched.truncate(options.k);
+                }
+                touched.sort_unstable_by(order);
+                touched
+            }
+            Some(limit) => {
+                touched.sort_unstable_by(order);
+                let mut per_doc: HashMap<(&str, u64), usize> = HashMap::new();
+                let mut selected = Vec::with_capacity(options.k);
+                for global in touched {
+                    let (doc_id, version, _) = key(global);
+                    let count = per_doc.entry((doc_id, version)).or_default();
+                    if *count < limit {
+                        *count += 1;
+                        selected.push(global);
+                        if selected.len() == options.k {
+                            break;
+                        }
+                    }
+                }
+                selected
+            }
+        };
+
+        let query_term_set: HashSet<&str> = query_terms.iter().map(|(t, _)| t.as_str()).collect();
+        selected
+            .into_iter()
+            .map(|global| {
+                let (s, c) = locate(global);
+                let segment = &self.segments[s];
+                let chunk = &segment.chunks[c];
+                let doc = &segment.docs[chunk.doc as usize];
+                Hit {
+                    doc_id: doc.doc_id.clone(),
+                    version: doc.version,
+                    title: doc.title.clone(),
+                    chunk: chunk.index,
+                    heading_path: chunk.heading_path.clone(),
+                    start: chunk.start,
+                    end: chunk.end,
+                    token_count: chunk.token_count,
+                    score: scores[global as usize],
+                    snippet: snippet(&chunk.text, &query_term_set, options.snippet_chars),
+                    text: chunk.text.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Searches a one-off set of segments; prefer keeping a `SegmentSet` when searching the same
+/// segments repeatedly.
+pub fn search(segments: &[Arc<Segment>], query: &str, options: &SearchOptions) -> Vec<Hit> {
+    SegmentSet::new(segments.to_vec()).search(query, options)
+}
