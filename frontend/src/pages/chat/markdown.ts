@@ -65,8 +65,8 @@ marked.use({
         return i === -1 ? undefined : i;
       },
       tokenizer(src: string) {
-        // "[3]" alone, not a link "[3](…)" nor a reference definition "[3]:".
-        const m = /^\[(\d{1,3})\](?![([:])/.exec(src);
+        // "[3]" (also "[1][2]"), not a link "[3](…)" nor a reference definition "[3]:".
+        const m = /^\[(\d{1,3})\](?![(:])/.exec(src);
         if (!m) return undefined;
         return { type: "citation", raw: m[0], n: Number(m[1]) };
       },

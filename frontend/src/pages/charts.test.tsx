@@ -1,0 +1,32 @@
+import { render, screen } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { BarChart, niceCeil } from "./BarChart";
+import { fillDays } from "./UsagePage";
+
+describe("usage chart", () => {
+  it("rounds the axis up to a readable number", () => {
+    expect(niceCeil(0)).toBe(0);
+    expect(niceCeil(7)).toBe(10);
+    expect(niceCeil(0.0123)).toBeCloseTo(0.02);
+    expect(niceCeil(0.021)).toBeCloseTo(0.025);
+    expect(niceCeil(180)).toBe(200);
+  });
+
+  it("fills quiet days with nothing so the chart has one bar per day", () => {
+    const days = fillDays("2026-01-30", "2026-02-02", [{ day: "2026-01-31", cost: 1 }]);
+    expect(days.map(([d, r]) => [d, r?.cost])).toEqual([
+      ["2026-01-30", undefined],
+      ["2026-01-31", 1],
+      ["2026-02-01", undefined],
+      ["2026-02-02", undefined],
+    ]);
+  });
+
+  it("draws one bar per value with heights in proportion", () => {
+    render(<BarChart title="Cost per day" bars={[{ label: "a", value: 1 }, { label: "b", value: 2 }]} format={String} />);
+    const bars = screen.getByRole("img", { name: "Cost per day" }).querySelectorAll("rect.bar");
+    expect(bars).toHaveLength(2);
+    const h = [...bars].map((b) => Number(b.getAttribute("height")));
+    expect(h[1]).toBeCloseTo(2 * h[0]);
+  });
+});
