@@ -1,5 +1,8 @@
-// Routes: the sign-in screens load with the app; every other screen is its own chunk, so the
-// first screen stays small (Markdown and highlighting come with chat, the chart with usage).
+// Routes. Every screen lives under /app/: on the shared origin, /chat, /documents, /profiles,
+// /usage… are API paths (the local server and CloudFront send them to the functions), so a
+// reload of a screen must not use them. The sign-in screens load with the app; every other
+// screen is its own chunk, so the first screen stays small (Markdown and highlighting come with
+// chat, the chart with usage).
 
 import { lazy, type ReactNode } from "react";
 import { Navigate, Route, Routes, useLocation } from "react-router";
@@ -22,7 +25,7 @@ function RequireAuth({ children }: { children: ReactNode }) {
 
 function AnonymousOnly({ children }: { children: ReactNode }) {
   const { signedIn } = useAuth();
-  return signedIn ? <Navigate to="/chat" replace /> : children;
+  return signedIn ? <Navigate to="/app/chat" replace /> : children;
 }
 
 export function App() {
@@ -38,13 +41,13 @@ export function App() {
         }
       >
         {/* One route, so creating a conversation mid-stream does not remount the screen. */}
-        <Route path="/chat/:conversationId?" element={<ChatPage />} />
-        <Route path="/documents" element={<DocumentsPage />} />
-        <Route path="/profiles/:profileId?" element={<ProfilesPage />} />
-        <Route path="/usage" element={<UsagePage />} />
-        <Route path="/settings" element={<SettingsPage />} />
+        <Route path="/app/chat/:conversationId?" element={<ChatPage />} />
+        <Route path="/app/documents" element={<DocumentsPage />} />
+        <Route path="/app/profiles/:profileId?" element={<ProfilesPage />} />
+        <Route path="/app/usage" element={<UsagePage />} />
+        <Route path="/app/settings" element={<SettingsPage />} />
       </Route>
-      <Route path="*" element={<Navigate to="/chat" replace />} />
+      <Route path="*" element={<Navigate to="/app/chat" replace />} />
     </Routes>
   );
 }

@@ -44,7 +44,7 @@ describe("problem+json errors", () => {
   it("falls back to the title, then to a sentence for the status", async () => {
     expect(describeProblem(404, { title: "Not Found" })).toBe("Not Found");
     const e = await errorFromResponse(response(502, "<html><body>Bad gateway</body></html>", { "Content-Type": "text/html" }));
-    expect(e.message).toBe("The model provider failed");
+    expect(e.message).toBe("An upstream service failed (bad gateway)");
     expect(describeProblem(418, {})).toBe("Request failed (HTTP 418)");
   });
 

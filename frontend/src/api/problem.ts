@@ -50,7 +50,7 @@ const GENERIC: Record<number, string> = {
   429: "Too many attempts",
   500: "Something went wrong on the server",
   501: "This is not implemented on the server yet",
-  502: "The model provider failed",
+  502: "An upstream service failed (bad gateway)",
   503: "The service is unavailable right now",
   504: "The server took too long to answer",
 };

@@ -6,11 +6,11 @@ import { useAuth } from "../auth";
 import { ErrorBoundary } from "./ErrorBoundary";
 
 const LINKS = [
-  { to: "/chat", label: "Chat" },
-  { to: "/documents", label: "Documents" },
-  { to: "/profiles", label: "Profiles" },
-  { to: "/usage", label: "Usage" },
-  { to: "/settings", label: "Settings" },
+  { to: "/app/chat", label: "Chat" },
+  { to: "/app/documents", label: "Documents" },
+  { to: "/app/profiles", label: "Profiles" },
+  { to: "/app/usage", label: "Usage" },
+  { to: "/app/settings", label: "Settings" },
 ];
 
 export function Layout() {

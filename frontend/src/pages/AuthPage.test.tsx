@@ -14,7 +14,7 @@ function renderAt(path: string) {
         <Routes>
           <Route path="/login" element={<AuthPage mode="signin" />} />
           <Route path="/signup" element={<AuthPage mode="signup" />} />
-          <Route path="/chat" element={<p>chat screen</p>} />
+          <Route path="/app/chat" element={<p>chat screen</p>} />
         </Routes>
       </AuthProvider>
     </MemoryRouter>,

@@ -63,7 +63,7 @@ export default function ProfilesPage() {
       if (creating) {
         const created = await profiles.create(body);
         await list.reload();
-        navigate(`/profiles/${created.id}`, { replace: true });
+        navigate(`/app/profiles/${created.id}`, { replace: true });
         setSaved(`Profile “${created.name}” created.`);
       } else if (profileId) {
         await profiles.update(profileId, body);
@@ -82,7 +82,7 @@ export default function ProfilesPage() {
     try {
       await profiles.remove(profileId);
       await list.reload();
-      navigate("/profiles");
+      navigate("/app/profiles");
     } catch (err) {
       setError(err);
     }
@@ -117,13 +117,13 @@ export default function ProfilesPage() {
         <nav aria-label="Profiles" className="card">
           <ul className="list-plain">
             <li>
-              <NavLink to="/profiles/new" className={({ isActive }) => (isActive || !profileId ? "active" : undefined)}>
+              <NavLink to="/app/profiles/new" className={({ isActive }) => (isActive || !profileId ? "active" : undefined)}>
                 + New profile
               </NavLink>
             </li>
             {(list.data?.items ?? []).map((p) => (
               <li key={p.id}>
-                <NavLink to={`/profiles/${p.id}`} className={({ isActive }) => (isActive ? "active" : undefined)}>
+                <NavLink to={`/app/profiles/${p.id}`} className={({ isActive }) => (isActive ? "active" : undefined)}>
                   {p.name}
                   {prefs.data?.default_profile_id === p.id ? <span className="badge">default</span> : null}
                 </NavLink>

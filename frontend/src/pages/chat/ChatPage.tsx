@@ -132,7 +132,7 @@ export default function ChatPage() {
           const created = await conversations.create({ profile_id: profileId || undefined, model: modelId || undefined });
           id = created.id;
           streamConversation.current = id;
-          navigate(`/chat/${id}`, { replace: true });
+          navigate(`/app/chat/${id}`, { replace: true });
         } else {
           streamConversation.current = id;
         }
@@ -257,7 +257,7 @@ export default function ChatPage() {
     try {
       await conversations.remove(conv.id);
       void list.reload();
-      navigate("/chat");
+      navigate("/app/chat");
     } catch (e) {
       setActionError(e);
     }
@@ -289,7 +289,7 @@ export default function ChatPage() {
         error={list.error}
         onRetry={list.reload}
         onNew={() => {
-          navigate("/chat");
+          navigate("/app/chat");
           composerRef.current?.focus();
         }}
       />

@@ -71,7 +71,7 @@ export function Sidebar({ items, error, onRetry, onNew }: Props) {
           const id = c.id ?? (c as ConversationHit).conversation_id;
           return (
             <li key={id}>
-              <NavLink to={`/chat/${id}`} className={({ isActive }) => (isActive ? "active" : undefined)} title={c.title ?? undefined}>
+              <NavLink to={`/app/chat/${id}`} className={({ isActive }) => (isActive ? "active" : undefined)} title={c.title ?? undefined}>
                 {c.title || "Untitled conversation"}
                 {(c as ConversationHit).snippet ? <span className="snippet">{stripTags((c as ConversationHit).snippet ?? "")}</span> : null}
               </NavLink>

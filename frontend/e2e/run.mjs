@@ -1,0 +1,341 @@
+// End-to-end suite: Debian's Chromium, driven by playwright-core, against a running RaGenie
+// (the local server serving the built app and the API on one origin). Started by
+// scripts/test.d/50-e2e.sh, which provides the server; run by hand with
+//   RAGENIE_E2E_URL=http://127.0.0.1:8080 node e2e/run.mjs
+// Every step asserts; the first failure stops the suite with a screenshot and exit code 1.
+
+import { strict as assert } from "node:assert";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = (process.env.RAGENIE_E2E_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
+const SHOTS = resolve(process.env.RAGENIE_E2E_SCREENSHOTS ?? "../target/e2e-screenshots");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const STEP_TIMEOUT = Number(process.env.RAGENIE_E2E_STEP_TIMEOUT_MS ?? 30_000);
+/** Which parts of the flow the server supports; scripts/test.d/50-e2e.sh decides. */
+const PARTS = new Set((process.env.RAGENIE_E2E_PARTS ?? "auth").split(",").map((s) => s.trim()));
+
+mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  // The machine's network is closed: no background requests, no component updates, no QUIC.
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+  ],
+  timeout: 60_000,
+});
+
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: BASE });
+await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE }).catch(() => undefined);
+const page = await context.newPage();
+page.setDefaultTimeout(STEP_TIMEOUT);
+
+// Any uncaught exception in the app fails the suite, whatever step is running.
+const pageErrors = [];
+page.on("pageerror", (e) => pageErrors.push(e.message));
+const consoleErrors = [];
+page.on("console", (m) => {
+  if (m.type() === "error") consoleErrors.push(m.text());
+});
+
+let passed = 0;
+const results = [];
+
+async function step(name, fn) {
+  const started = Date.now();
+  process.stdout.write(`  • ${name} … `);
+  try {
+    await fn();
+    assert.deepEqual(pageErrors, [], "the app threw uncaught errors");
+    const ms = Date.now() - started;
+    console.log(`ok (${ms} ms)`);
+    results.push({ name, ok: true, ms });
+    passed++;
+  } catch (e) {
+    console.log("FAILED");
+    console.error(`    ${e?.stack ?? e}`);
+    if (consoleErrors.length) console.error(`    browser console errors:\n      ${consoleErrors.slice(-10).join("\n      ")}`);
+    const shot = join(SHOTS, `FAILED-${name.replace(/[^\w]+/g, "-")}.png`);
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
+    console.error(`    screenshot: ${shot}`);
+    results.push({ name, ok: false, error: String(e?.message ?? e) });
+    await finish(1);
+  }
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+async function finish(code) {
+  writeFileSync(join(SHOTS, "results.json"), JSON.stringify({ base: BASE, parts: [...PARTS], passed, results }, null, 2));
+  await browser.close().catch(() => undefined);
+  process.exit(code);
+}
+
+/** Polls `fn` until it returns a truthy value (the value is returned) or the step times out. */
+async function eventually(fn, what, timeout = STEP_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const email = `e2e-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+const password = "e2e correct horse battery staple";
+const profileName = `Research ${Date.now() % 100000}`;
+const question = "What does the zebrafish handbook say about feeding?";
+const docName = "zebrafish-handbook.md";
+const docText = `# Zebrafish handbook
+
+## Feeding
+
+Adult zebrafish are fed twice a day with brine shrimp. Larvae start on paramecia at five days.
+
+## Water
+
+Keep the water at 28 degrees Celsius.
+`;
+
+console.log(`RaGenie e2e against ${BASE} (parts: ${[...PARTS].join(", ")})`);
+
+// ---------------------------------------------------------------- accounts
+await step("an anonymous visitor lands on the sign-in screen", async () => {
+  await page.goto("/");
+  await page.getByRole("heading", { name: "Sign in to RaGenie" }).waitFor();
+  assert.match(new URL(page.url()).pathname, /^\/login$/);
+  await shot("01-sign-in");
+});
+
+await step("sign up with a new account opens the chat screen", async () => {
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await page.getByRole("heading", { name: "Create your RaGenie account" }).waitFor();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByLabel("Confirm password").fill(password);
+  await shot("02-sign-up");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page.waitForURL("**/app/chat");
+  await page.getByRole("navigation", { name: "Main" }).waitFor();
+  const stored = await page.evaluate(() => JSON.parse(localStorage.getItem("ragenie.tokens") ?? "null"));
+  assert.ok(stored?.access_token && stored?.refresh_token, "tokens are kept after sign-up");
+});
+
+await step("signing up twice with the same email shows the server's reason", async () => {
+  const other = await context.browser().newContext({ baseURL: BASE });
+  const p = await other.newPage();
+  p.setDefaultTimeout(STEP_TIMEOUT);
+  await p.goto("/signup");
+  await p.getByLabel("Email").fill(email);
+  await p.getByLabel("Password", { exact: true }).fill(password);
+  await p.getByLabel("Confirm password").fill(password);
+  await p.getByRole("button", { name: "Sign up" }).click();
+  const alert = p.getByRole("alert");
+  await alert.waitFor();
+  const text = (await alert.textContent()) ?? "";
+  assert.ok(text.trim().length > 5 && !/undefined|\[object/i.test(text), `readable error, got "${text}"`);
+  assert.match(new URL(p.url()).pathname, /^\/signup$/);
+  await other.close();
+});
+
+await step("an expired access token is refreshed transparently", async () => {
+  // Spoil the access token; the next API call gets a 401 and the client refreshes once.
+  await page.evaluate(() => {
+    const t = JSON.parse(localStorage.getItem("ragenie.tokens"));
+    t.access_token = "expired." + t.access_token.slice(8);
+    localStorage.setItem("ragenie.tokens", JSON.stringify(t));
+  });
+  const refreshed = page.waitForResponse((r) => r.url().endsWith("/auth/refresh") && r.status() === 200);
+  await page.goto("/app/settings");
+  await refreshed;
+  await page.getByText(`Signed in as ${email}`).waitFor();
+});
+
+if (PARTS.has("settings")) {
+  await step("settings: create a personal API key, shown once, then revoke it", async () => {
+    await page.goto("/app/settings");
+    await page.getByLabel("Key name").fill("e2e script");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const key = (await page.getByTestId("new-api-key").textContent())?.trim() ?? "";
+    assert.ok(key.length >= 20, `a full key is shown once, got "${key}"`);
+    const row = page.getByRole("row", { name: /e2e script/ });
+    await row.waitFor();
+    assert.ok(!((await row.textContent()) ?? "").includes(key), "the list never shows the whole key");
+    await shot("07-settings");
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Revoke e2e script" }).click();
+    await row.waitFor({ state: "detached" });
+  });
+}
+
+// ---------------------------------------------------------------- profiles and documents
+if (PARTS.has("profiles")) {
+  await step("create a profile", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
+    await page.getByRole("heading", { name: "New profile" }).waitFor();
+    await page.getByLabel("Name").fill(profileName);
+    await page.getByLabel("Description").fill("Papers and lab notes");
+    await page.getByRole("button", { name: "Create profile" }).click();
+    await page.getByRole("status").filter({ hasText: "created" }).waitFor();
+    await page.getByRole("navigation", { name: "Profiles" }).getByRole("link", { name: profileName }).waitFor();
+    assert.match(new URL(page.url()).pathname, /^\/app\/profiles\/[^/]+$/);
+    await shot("03-profile");
+  });
+}
+
+if (PARTS.has("documents")) {
+  await step("upload a document with a progress bar and see it ready", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Documents" }).click();
+    await page.getByRole("heading", { name: "Documents" }).waitFor();
+    await page.getByLabel("Upload as").selectOption("dataset");
+    await page.getByLabel("Files to upload").setInputFiles({ name: docName, mimeType: "text/markdown", buffer: Buffer.from(docText) });
+    const upload = page.getByRole("list", { name: "Uploads" }).getByRole("listitem").filter({ hasText: docName });
+    await upload.getByText("uploaded").waitFor();
+    assert.equal(await upload.getByRole("progressbar").getAttribute("value"), String(Buffer.byteLength(docText)));
+    const row = page.getByRole("row", { name: new RegExp(docName) });
+    await eventually(async () => (await row.textContent())?.includes("ready"), "the document to be ready");
+    await row.getByRole("button", { name: `Preview ${docName}` }).click();
+    await eventually(async () => (await page.getByTestId("document-preview").textContent())?.includes("brine shrimp"), "the extracted text");
+    await shot("04-documents");
+  });
+
+  if (PARTS.has("profiles")) {
+    await step("add the document to the profile's datasets", async () => {
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
+      await page.getByRole("navigation", { name: "Profiles" }).getByRole("link", { name: profileName }).click();
+      await page.getByRole("checkbox", { name: docName }).check();
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("status").filter({ hasText: "Saved" }).waitFor();
+      await page.reload();
+      await eventually(() => page.getByRole("checkbox", { name: docName }).isChecked(), "the dataset to stay selected after a reload");
+    });
+  }
+}
+
+// ---------------------------------------------------------------- chat
+if (PARTS.has("chat")) {
+  await step("ask a question and see the streamed answer with a citation", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat" }).click();
+    await page.getByRole("button", { name: "+ New chat" }).click();
+    await page.getByLabel("Profile").selectOption({ label: profileName });
+    const modelInfo = page.getByTestId("model-info");
+    await modelInfo.waitFor();
+    assert.match((await modelInfo.textContent()) ?? "", /context .*tokens/);
+    const box = page.getByLabel("Message");
+    await box.fill(question);
+    await eventually(async () => /est\. cost/.test((await page.getByTestId("estimate").textContent()) ?? ""), "the estimate before sending");
+    await box.press("Enter");
+    // Streamed: the pending answer grows before the stream ends.
+    const pending = page.getByTestId("pending-answer");
+    await pending.waitFor();
+    await page.waitForURL(/\/app\/chat\/[^/]+$/);
+    const answer = page.getByRole("article", { name: "Answer" }).last();
+    await eventually(async () => (await answer.textContent())?.includes("zebrafish"), "the answer text");
+    await page.getByTestId("answer-usage").last().waitFor();
+    const cite = answer.locator("button.cite").first();
+    await cite.waitFor();
+    await shot("05-chat-answer");
+    await cite.click();
+    const panel = page.getByRole("dialog", { name: /Citation/ });
+    await panel.waitFor();
+    await eventually(async () => (await panel.textContent())?.includes(docName), "the cited document in the panel");
+    await shot("06-citation");
+    await panel.getByRole("button", { name: "Close" }).click();
+  });
+
+  await step("stop a long answer", async () => {
+    const box = page.getByLabel("Message");
+    await box.fill("Tell me everything, at length. [[fake:long=4000 delay=20]]");
+    await box.press("Enter");
+    const stop = page.getByRole("button", { name: /Stop/ });
+    await stop.waitFor();
+    const pending = page.getByTestId("pending-answer");
+    await eventually(async () => ((await pending.textContent()) ?? "").length > 40, "the long answer to start");
+    await stop.click();
+    await page.getByRole("button", { name: "Send" }).waitFor();
+    const answer = page.getByRole("article", { name: "Answer" }).last();
+    const text = (await answer.textContent()) ?? "";
+    assert.ok(text.split(/\s+/).length < 3500, "the answer stopped before its end");
+    assert.match(text, /stop|cancel|interrupt/i, "the stopped answer is marked");
+  });
+
+  await step("search conversations", async () => {
+    await page.getByLabel("Search conversations").fill("zebrafish");
+    const results = page.getByRole("list", { name: "Search results" });
+    await results.waitFor();
+    await eventually(async () => (await results.getByRole("link").count()) >= 1, "a search hit");
+    await page.getByLabel("Search conversations").fill("");
+  });
+}
+
+if (PARTS.has("usage")) {
+  await step("usage screen shows a chart", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Usage" }).click();
+    await page.getByRole("img", { name: /per day/ }).waitFor();
+    await shot("08-usage");
+  });
+}
+
+// ---------------------------------------------------------------- every screen renders
+await step("every screen renders without a blank page, in light and dark", async () => {
+  const screens = [
+    ["chat", "/app/chat"],
+    ["documents", "/app/documents"],
+    ["profiles", "/app/profiles"],
+    ["usage", "/app/usage"],
+    ["settings", "/app/settings"],
+  ];
+  for (const [name, path] of screens) {
+    await page.goto(path);
+    await page.getByRole("navigation", { name: "Main" }).waitFor();
+    // The screen's own content, not only the shell: a heading or the composer.
+    await page.locator("main h1, main #composer-input").first().waitFor();
+    await shot(`screen-${name}`);
+  }
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto("/app/chat");
+  await page.locator("main #composer-input").waitFor();
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(bg, "rgb(17, 18, 23)", "dark mode follows the system");
+  await shot("screen-chat-dark");
+  await page.emulateMedia({ colorScheme: "light" });
+});
+
+// ---------------------------------------------------------------- sign out
+await step("sign out returns to sign-in and protects the app", async () => {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in to RaGenie" }).waitFor();
+  assert.equal(await page.evaluate(() => localStorage.getItem("ragenie.tokens")), null);
+  await page.goto("/app/documents");
+  await page.getByRole("heading", { name: "Sign in to RaGenie" }).waitFor();
+});
+
+await step("sign in again with the same account", async () => {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // Back where the user was going.
+  await page.waitForURL("**/app/documents");
+  await page.getByRole("heading", { name: "Documents" }).waitFor();
+});
+
+console.log(`e2e: ${passed} steps passed; screenshots in ${SHOTS}`);
+await finish(0);
