@@ -235,6 +235,10 @@ pub async fn spawn(config: FakeConfig) -> anyhow::Result<(FakeHandle, FakeUrls)>
     });
     let app = router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
+    // Small SSE frames must not wait for Nagle's algorithm (real providers flush each event).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = rx.await;

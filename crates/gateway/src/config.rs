@@ -152,10 +152,12 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
+        // Reasoning models can think for minutes before their first text; Anthropic sends
+        // pings meanwhile, OpenAI and Gemini may send nothing. Lambda stops at 15 minutes.
         Timeouts {
             connect: Duration::from_secs(10),
-            total: Duration::from_secs(600),
-            idle: Duration::from_secs(90),
+            total: Duration::from_secs(870),
+            idle: Duration::from_secs(240),
         }
     }
 }
