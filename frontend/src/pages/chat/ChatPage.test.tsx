@@ -1,0 +1,144 @@
+import { render, screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { MemoryRouter, Route, Routes } from "react-router";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { api } from "../../api/client";
+import type { Message } from "../../api/types";
+import { installFetch, json, problem, sse, type Handler } from "../../test/fakeFetch";
+import ChatPage from "./ChatPage";
+
+const USER: Message = { id: "m1", parent_id: null, role: "user", content: "How often are zebrafish fed?", created_at: "2026-01-01T00:00:01Z" };
+const ANSWER: Message = {
+  id: "m2",
+  parent_id: "m1",
+  role: "assistant",
+  content: "Twice a day [1].",
+  model: "gpt-test",
+  created_at: "2026-01-01T00:00:02Z",
+  usage: { input_tokens: 1200, output_tokens: 8, cost: 0.00312 },
+  finish_reason: "stop",
+  citations: [{ n: 1, document_id: "d1", document_name: "handbook.md", heading_path: ["Handbook", "Feeding"], text: "Adult zebrafish are fed twice a day." }],
+};
+const REGENERATED: Message = { ...ANSWER, id: "m3", content: "Two times daily [1].", created_at: "2026-01-01T00:00:03Z" };
+
+function base(overrides: Record<string, Handler> = {}) {
+  return installFetch({
+    "GET /conversations": () => json(200, { items: [], next_cursor: null }),
+    "GET /profiles": () => json(200, { items: [{ id: "p1", name: "Lab", instruction_ids: [], dataset_ids: ["d1"], parent_ids: [] }] }),
+    "GET /models": () =>
+      json(200, { items: [{ id: "gpt-test", provider: "openai", context_window: 128000, input_price: 2.5, output_price: 10 }] }),
+    "GET /users/me/preferences": () => json(200, {}),
+    "POST /chat/estimate": () => json(200, { tokens: { instructions: 0, datasets: 1190, history: 0, prompt: 10 }, cost: 0.003 }),
+    ...overrides,
+  });
+}
+
+function renderChat(path = "/app/chat") {
+  return render(
+    <MemoryRouter initialEntries={[path]}>
+      <Routes>
+        <Route path="/app/chat/:conversationId?" element={<ChatPage />} />
+      </Routes>
+    </MemoryRouter>,
+  );
+}
+
+beforeEach(() => api.setTokens({ access_token: "a", refresh_token: "r" }));
+afterEach(() => {
+  vi.unstubAllGlobals();
+  api.setTokens(null);
+});
+
+describe("ChatPage", () => {
+  it("streams an answer into a new conversation, then shows the stored answer with its cost and citation", async () => {
+    let stored = false;
+    const { calls } = base({
+      "POST /conversations": () => json(201, { id: "c1", profile_id: "p1", model: "gpt-test", title: null }),
+      "POST /conversations/c1/messages": () =>
+        sse(
+          [
+            'event: meta\ndata: {"user_message_id":"m1","assistant_message_id":"m2"}\n\n',
+            'event: delta\ndata: {"text":"Twice a "}\n\n',
+            'event: delta\ndata: {"text":"day [1]."}\n\n',
+            'event: usage\ndata: {"input_tokens":1200,"output_tokens":8,"cost":0.00312}\n\n',
+            'event: done\ndata: {"finish_reason":"stop"}\n\n',
+          ],
+          5,
+        ),
+      "GET /conversations/c1": () => {
+        stored = true;
+        return json(200, { id: "c1", title: "Zebrafish feeding", profile_id: "p1", model: "gpt-test", messages: [USER, ANSWER] });
+      },
+    });
+    renderChat();
+    const user = userEvent.setup();
+    // The model selector shows context size and price.
+    expect(await screen.findByRole("option", { name: /gpt-test · 128k ctx · \$2\.50\/M in \/ \$10\.00\/M out/ })).toBeTruthy();
+    await vi.waitFor(() => expect((screen.getByLabelText("Profile") as HTMLSelectElement).value).toBe("p1"));
+    await user.type(screen.getByLabelText("Message"), "How often are zebrafish fed?{Enter}");
+
+    // While streaming, the answer grows in a pending bubble; at the end the stored one replaces it.
+    await screen.findByTestId("pending-answer");
+    const usage = await screen.findByTestId("answer-usage", {}, { timeout: 3000 });
+    expect(screen.queryByTestId("pending-answer")).toBeNull();
+    expect(stored).toBe(true);
+    screen.getByText("Zebrafish feeding");
+    const answer = usage.closest("article")!;
+    expect(answer.textContent).toContain("Twice a day");
+    expect(within(answer).getByTestId("answer-usage").textContent).toBe("1,200 in · 8 out · $0.0031");
+    const sent = calls.find((c) => c.path === "/conversations/c1/messages");
+    expect(sent?.body).toEqual({ content: "How often are zebrafish fed?", model: "gpt-test" });
+    expect(calls.find((c) => c.method === "POST" && c.path === "/conversations")?.body).toEqual({ profile_id: "p1", model: "gpt-test" });
+
+    await user.click(within(answer).getByRole("button", { name: "Citation 1" }));
+    const panel = screen.getByRole("dialog", { name: "Citation 1" });
+    expect(panel.textContent).toContain("handbook.md");
+    expect(panel.textContent).toContain("Handbook › Feeding");
+    expect(within(panel).getByTestId("cited-passage").textContent).toBe("Adult zebrafish are fed twice a day.");
+    expect(document.activeElement).toBe(within(panel).getByRole("button", { name: "Close" }));
+  });
+
+  it("keeps the typed message when the server refuses it, and says why", async () => {
+    base({
+      "GET /conversations/c1": () => json(200, { id: "c1", profile_id: "p1", model: "gpt-test", messages: [] }),
+      "POST /conversations/c1/messages": () => problem(402, "the monthly budget of this profile is spent"),
+    });
+    renderChat("/app/chat/c1");
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText("Message"), "One more question{Enter}");
+    expect((await screen.findByText("The monthly budget of this profile is spent")).closest("[role=alert]")).toBeTruthy();
+    await vi.waitFor(() => expect((screen.getByLabelText("Message") as HTMLTextAreaElement).value).toBe("One more question"));
+  });
+
+  it("regenerates into a sibling and navigates between the branches", async () => {
+    let messages = [USER, ANSWER];
+    const { calls } = base({
+      "GET /conversations/c1": () => json(200, { id: "c1", title: "T", profile_id: "p1", model: "gpt-test", messages }),
+      "POST /conversations/c1/messages/m2/regenerate": () => {
+        messages = [USER, ANSWER, REGENERATED];
+        return sse(['event: delta\ndata: {"text":"Two times daily [1]."}\n\n', "event: done\ndata: {}\n\n"]);
+      },
+    });
+    renderChat("/app/chat/c1");
+    const user = userEvent.setup();
+    await screen.findByText(/Twice a day/);
+    await user.click(screen.getByRole("button", { name: "Regenerate" }));
+    await screen.findByText("2/2");
+    expect(calls.some((c) => c.path === "/conversations/c1/messages/m2/regenerate")).toBe(true);
+    expect(screen.getByText(/Two times daily/)).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Previous branch" }));
+    expect(screen.getByText("1/2")).toBeTruthy();
+    expect(screen.getByText(/Twice a day/)).toBeTruthy();
+    expect(screen.queryByText(/Two times daily/)).toBeNull();
+  });
+
+  it("shows the offline banner when no provider is available, and API errors readably", async () => {
+    base({
+      "GET /models": () => json(200, { offline: true, items: [{ id: "retrieval", provider: "retrieval", retrieval_only: true }] }),
+      "GET /conversations": () => problem(503, "the store is busy; retry shortly"),
+    });
+    renderChat();
+    expect((await screen.findByTestId("offline-banner")).textContent).toMatch(/Offline mode/);
+    expect((await screen.findByText(/The store is busy; retry shortly/)).closest("[role=alert]")).toBeTruthy();
+  });
+});
