@@ -26,8 +26,9 @@ export interface ApiKey {
 
 export type Theme = "system" | "light" | "dark";
 
+/** `GET|PUT /users/me/preferences`; PUT replaces the whole object. */
 export interface Preferences {
-  default_profile_id?: string | null;
+  default_profile?: string | null;
   default_model?: string | null;
   theme?: Theme | null;
 }
@@ -37,7 +38,7 @@ export type TemperaturePreset = "precise" | "balanced" | "creative" | "custom";
 export interface Profile {
   id: string;
   name: string;
-  description?: string | null;
+  description?: string;
   instruction_ids: string[];
   dataset_ids: string[];
   parent_ids: string[];
@@ -47,6 +48,8 @@ export interface Profile {
   max_output_tokens?: number | null;
   created_at?: string;
   updated_at?: string;
+  /** Increases with every change; a PATCH carrying it applies only to that version. */
+  version?: number;
 }
 
 export type DocumentKind = "instructions" | "dataset";

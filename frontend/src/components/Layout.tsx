@@ -1,8 +1,10 @@
 // The app shell: navigation, sign-out, and the screen inside an error boundary.
 
-import { Suspense } from "react";
+import { Suspense, useEffect } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
+import { preferences } from "../api/endpoints";
 import { useAuth } from "../auth";
+import { applyTheme } from "../lib/theme";
 import { ErrorBoundary } from "./ErrorBoundary";
 
 const LINKS = [
@@ -17,6 +19,15 @@ export function Layout() {
   const { signOut } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
+
+  // The theme follows the account across devices: apply the saved preference once signed in.
+  useEffect(() => {
+    preferences
+      .get()
+      .then((p) => p?.theme && applyTheme(p.theme))
+      .catch(() => undefined); // the local choice stays; Settings shows the error
+  }, []);
+
   return (
     <div className="shell">
       <a className="skip-link" href="#main">

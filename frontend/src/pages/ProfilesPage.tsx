@@ -56,7 +56,7 @@ export default function ProfilesPage() {
     const body: Partial<ProfileInput> = {
       ...form,
       name: form.name.trim(),
-      description: form.description?.trim() || null,
+      description: form.description?.trim() ?? "",
       temperature: form.temperature_preset === "custom" ? form.temperature : null,
     };
     try {
@@ -91,7 +91,11 @@ export default function ProfilesPage() {
   async function makeDefault() {
     if (!profileId) return;
     try {
-      await preferences.put({ ...(prefs.data ?? {}), default_profile_id: profileId });
+      await preferences.put({
+        default_profile: profileId,
+        default_model: prefs.data?.default_model ?? null,
+        theme: prefs.data?.theme ?? "system",
+      });
       await prefs.reload();
       setSaved("This is now your default profile.");
     } catch (err) {
@@ -125,7 +129,7 @@ export default function ProfilesPage() {
               <li key={p.id}>
                 <NavLink to={`/app/profiles/${p.id}`} className={({ isActive }) => (isActive ? "active" : undefined)}>
                   {p.name}
-                  {prefs.data?.default_profile_id === p.id ? <span className="badge">default</span> : null}
+                  {prefs.data?.default_profile === p.id ? <span className="badge">default</span> : null}
                 </NavLink>
               </li>
             ))}
@@ -282,7 +286,7 @@ export default function ProfilesPage() {
             </button>
             {!creating && current ? (
               <>
-                <button type="button" className="secondary" onClick={makeDefault} disabled={prefs.data?.default_profile_id === profileId}>
+                <button type="button" className="secondary" onClick={makeDefault} disabled={prefs.data?.default_profile === profileId}>
                   Make default
                 </button>
                 <button type="button" className="danger" onClick={remove}>

@@ -43,7 +43,7 @@ function Defaults() {
     applyTheme((form.theme ?? "system") as Theme);
     try {
       const saved = await preferences.put({
-        default_profile_id: form.default_profile_id || null,
+        default_profile: form.default_profile || null,
         default_model: form.default_model || null,
         theme: form.theme ?? "system",
       });
@@ -61,7 +61,7 @@ function Defaults() {
       <div className="form-grid">
         <label>
           Default profile
-          <select value={form.default_profile_id ?? ""} onChange={(e) => setForm({ ...form, default_profile_id: e.target.value || null })}>
+          <select value={form.default_profile ?? ""} onChange={(e) => setForm({ ...form, default_profile: e.target.value || null })}>
             <option value="">None</option>
             {(profileList.data?.items ?? []).map((p) => (
               <option key={p.id} value={p.id}>

@@ -84,7 +84,7 @@ export default function ChatPage() {
   // Defaults: the conversation's, then the user's preferences, then the first available.
   useEffect(() => {
     if (conv?.profile_id) setProfileId(conv.profile_id);
-    else if (!conversationId) setProfileId((p) => p || prefs.data?.default_profile_id || profileList.data?.items?.[0]?.id || "");
+    else if (!conversationId) setProfileId((p) => p || prefs.data?.default_profile || profileList.data?.items?.[0]?.id || "");
   }, [conv, conversationId, prefs.data, profileList.data]);
   useEffect(() => {
     if (conv?.model) setModelId(conv.model);
