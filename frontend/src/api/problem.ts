@@ -64,7 +64,7 @@ function sentence(s: string): string {
 export function describeProblem(status: number, problem: Problem, retryAfter?: number): string {
   const base = problem.detail?.trim() || problem.title?.trim() || GENERIC[status] || `Request failed (HTTP ${status})`;
   let text = sentence(base);
-  if (problem.field && problem.field !== "body" && !text.toLowerCase().includes(problem.field.toLowerCase())) {
+  if (problem.field && problem.field !== "body" && !text.toLowerCase().startsWith(problem.field.toLowerCase())) {
     text = `${problem.field}: ${base}`;
   }
   if (retryAfter !== undefined && retryAfter > 0) {

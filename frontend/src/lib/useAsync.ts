@@ -38,5 +38,13 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): AsyncState
     void reload();
   }, [reload]);
 
-  return { data, error, loading, reload, setData };
+  // Data set by hand (e.g. the record fetched after a stream) wins over any load in flight.
+  const set = useCallback((value: T | undefined) => {
+    generation.current++;
+    setData(value);
+    setError(undefined);
+    setLoading(false);
+  }, []);
+
+  return { data, error, loading, reload, setData: set };
 }
