@@ -1,0 +1,84 @@
+import { render, screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { MemoryRouter } from "react-router";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { api } from "../api/client";
+import type { ApiKey } from "../api/types";
+import { installFetch, json } from "../test/fakeFetch";
+import SettingsPage from "./SettingsPage";
+
+beforeEach(() => api.setTokens({ access_token: "a", refresh_token: "r" }));
+afterEach(() => {
+  vi.unstubAllGlobals();
+  api.setTokens(null);
+  delete document.documentElement.dataset.theme;
+});
+
+function routes(keys: ApiKey[], extra = {}) {
+  return installFetch({
+    "GET /auth/me": () => json(200, { id: "u1", email: "ada@example.com", created_at: "2026-01-01T00:00:00Z" }),
+    "GET /users/me/preferences": () => json(200, { default_profile: null, default_model: null, theme: "system" }),
+    "GET /profiles": () => json(200, { items: [{ id: "p1", name: "Lab", instruction_ids: [], dataset_ids: [], parent_ids: [] }] }),
+    "GET /models": () => json(200, { items: [{ id: "gpt-test" }] }),
+    "GET /auth/api-keys": () => json(200, { items: keys, next_cursor: null }),
+    ...extra,
+  });
+}
+
+describe("SettingsPage", () => {
+  it("shows a new API key once, lists it by prefix only, and revokes it", async () => {
+    const keys: ApiKey[] = [];
+    const secret = "rg_live_0123456789abcdefghijklmnopqrstuv";
+    routes(keys, {
+      "POST /auth/api-keys": ({ body }: { body: unknown }) => {
+        const k = { id: "k1", name: (body as { name: string }).name, prefix: "rg_live_01234567", created_at: "2026-01-02T00:00:00Z", last_used_at: null };
+        keys.push(k);
+        return json(201, { ...k, key: secret });
+      },
+      "DELETE /auth/api-keys/k1": () => {
+        keys.pop();
+        return new Response(null, { status: 204 });
+      },
+    });
+    vi.spyOn(window, "confirm").mockReturnValue(true);
+    render(<MemoryRouter><SettingsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await screen.findByText("Signed in as ada@example.com");
+    await user.type(screen.getByLabelText("Key name"), "laptop");
+    await user.click(screen.getByRole("button", { name: "Create key" }));
+    expect((await screen.findByTestId("new-api-key")).textContent).toBe(secret);
+    const row = (await screen.findByRole("cell", { name: "laptop" })).closest("tr")!;
+    expect(row.textContent).toContain("rg_live_01234567…");
+    expect(row.textContent).not.toContain(secret);
+    expect(within(row).getByText("never")).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Done" }));
+    expect(screen.queryByTestId("new-api-key")).toBeNull();
+    await user.click(within(row).getByRole("button", { name: "Revoke laptop" }));
+    await screen.findByText("No keys yet.");
+  });
+
+  it("saves preferences as one whole object and applies the theme", async () => {
+    const { calls } = routes([], { "PUT /users/me/preferences": ({ body }: { body: unknown }) => json(200, body) });
+    render(<MemoryRouter><SettingsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await screen.findByRole("option", { name: "Lab" });
+    await user.selectOptions(screen.getByLabelText("Default profile"), "Lab");
+    await user.selectOptions(screen.getByLabelText("Theme"), "dark");
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    await user.click(screen.getByRole("button", { name: "Save preferences" }));
+    await screen.findByText("Preferences saved.");
+    expect(calls.find((c) => c.method === "PUT")!.body).toEqual({ default_profile: "p1", default_model: null, theme: "dark" });
+  });
+
+  it("refuses two different new passwords before calling the server", async () => {
+    const { calls } = routes([]);
+    render(<MemoryRouter><SettingsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText("Current password"), "old password here");
+    await user.type(screen.getByLabelText("New password"), "new password one");
+    await user.type(screen.getByLabelText("Confirm new password"), "new password two");
+    await user.click(screen.getByRole("button", { name: "Change password" }));
+    expect((await screen.findByText(/differ/)).closest("[role=alert]")).toBeTruthy();
+    expect(calls.some((c) => c.path === "/auth/change-password")).toBe(false);
+  });
+});
