@@ -61,6 +61,12 @@ export interface RequestOptions {
 export interface UploadOptions {
   query?: RequestOptions["query"];
   method?: string;
+  /** The body's media type (default: the file's own, else application/octet-stream). */
+  contentType?: string;
+  /** Extra headers, e.g. those a presigned URL was signed with. */
+  headers?: Record<string, string>;
+  /** `path` is a full URL (a presigned one): no Authorization header, no refresh. */
+  external?: boolean;
   onProgress?: (loaded: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -250,11 +256,16 @@ export class ApiClient {
     const once = () =>
       new Promise<{ status: number; text: string; type: string; retryAfter: string | null }>((resolve, reject) => {
         const xhr = new XMLHttpRequest();
-        xhr.open(options.method ?? "POST", this.url(path, options.query));
+        xhr.open(options.method ?? "POST", options.external ? path : this.url(path, options.query));
         const token = this.tokens?.access_token;
-        if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+        if (token && !options.external) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
         xhr.setRequestHeader("Accept", "application/json");
-        xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+        // XHR appends repeated headers ("a, a"): one value per name, whatever its case.
+        const headers = new Map<string, [string, string]>();
+        const set = (k: string, v: string) => headers.set(k.toLowerCase(), [k, v]);
+        set("Content-Type", options.contentType || file.type || "application/octet-stream");
+        for (const [k, v] of Object.entries(options.headers ?? {})) set(k, v);
+        for (const [k, v] of headers.values()) xhr.setRequestHeader(k, v);
         xhr.upload.onprogress = (e) => options.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
         xhr.onload = () =>
           resolve({
@@ -270,7 +281,7 @@ export class ApiClient {
       });
     const usedToken = this.tokens?.access_token;
     let result = await once();
-    if (result.status === 401 && this.tokens) {
+    if (result.status === 401 && this.tokens && !options.external) {
       const refreshed = this.tokens.access_token !== usedToken || (await this.refresh());
       if (refreshed) result = await once();
     }
@@ -278,7 +289,8 @@ export class ApiClient {
       const retry = result.retryAfter && /^\d+$/.test(result.retryAfter) ? Number(result.retryAfter) : undefined;
       throw new ApiError(result.status, problemFromText(result.text, result.type), retry);
     }
-    return (result.text ? JSON.parse(result.text) : undefined) as T;
+    if (!result.text || !result.type.includes("json")) return undefined as T;
+    return JSON.parse(result.text) as T;
   }
 }
 

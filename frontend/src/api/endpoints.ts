@@ -1,6 +1,7 @@
 // Typed calls for each endpoint the app uses (DESIGN.md, API sketch).
 
 import { api, type Tokens } from "./client";
+import { ApiError } from "./problem";
 import type {
   ApiKey,
   Conversation,
@@ -45,14 +46,73 @@ export const profiles = {
   remove: (id: string) => api.delete<void>(`/profiles/${encodeURIComponent(id)}`),
 };
 
+/** Files above this go through a presigned upload (the API's direct limit is 6 MB). */
+export const DIRECT_UPLOAD_LIMIT = 5 * 1024 * 1024;
+
+const MEDIA_TYPES: Record<string, string> = {
+  md: "text/markdown",
+  markdown: "text/markdown",
+  txt: "text/plain",
+  text: "text/plain",
+  html: "text/html",
+  htm: "text/html",
+  pdf: "application/pdf",
+};
+
+/** A file's media type; browsers often leave it empty for Markdown. */
+export function mediaTypeOf(file: File): string {
+  const ext = file.name.split(".").pop()?.toLowerCase() ?? "";
+  return MEDIA_TYPES[ext] ?? (file.type || "application/octet-stream");
+}
+
+type Progress = (loaded: number, total: number) => void;
+
+interface PendingUpload {
+  document_id: string;
+  upload: { url: string; method: string; headers: [string, string][]; expires_at: number };
+}
+
+/** Large files: a presigned PUT straight to the blob store, then a commit. */
+async function uploadLarge(file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal): Promise<DocumentMeta> {
+  const media_type = mediaTypeOf(file);
+  const pending = await api.post<PendingUpload>("/documents/uploads", { name: file.name, kind, media_type, size: file.size });
+  const url = new URL(pending.upload.url, window.location.origin).toString();
+  await api.upload<void>(url, file, {
+    method: pending.upload.method || "PUT",
+    contentType: media_type,
+    headers: Object.fromEntries(pending.upload.headers ?? []),
+    external: true,
+    onProgress,
+    signal,
+  });
+  return api.post<DocumentMeta>(`/documents/${encodeURIComponent(pending.document_id)}/commit`);
+}
+
 export const documents = {
   list: (filter: { kind?: DocumentKind | ""; profile?: string; cursor?: string } = {}) =>
     api.get<Page<DocumentMeta>>("/documents", { query: filter }),
   get: (id: string) => api.get<DocumentMeta>(`/documents/${encodeURIComponent(id)}`),
-  upload: (file: File, kind: DocumentKind, onProgress?: (loaded: number, total: number) => void, signal?: AbortSignal) =>
-    api.upload<DocumentMeta>("/documents", file, { query: { kind, name: file.name }, onProgress, signal }),
-  replace: (id: string, file: File, onProgress?: (loaded: number, total: number) => void) =>
-    api.upload<DocumentMeta>(`/documents/${encodeURIComponent(id)}/content`, file, { method: "PUT", onProgress }),
+  upload: async (file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal): Promise<DocumentMeta> => {
+    if (file.size > DIRECT_UPLOAD_LIMIT) return uploadLarge(file, kind, onProgress, signal);
+    try {
+      return await api.upload<DocumentMeta>("/documents", file, {
+        query: { kind, name: file.name },
+        contentType: mediaTypeOf(file),
+        onProgress,
+        signal,
+      });
+    } catch (e) {
+      // The server's direct limit may be lower than ours: go the presigned way.
+      if (e instanceof ApiError && e.status === 413) return uploadLarge(file, kind, onProgress, signal);
+      throw e;
+    }
+  },
+  replace: (id: string, file: File, onProgress?: Progress) =>
+    api.upload<DocumentMeta>(`/documents/${encodeURIComponent(id)}/content`, file, {
+      method: "PUT",
+      contentType: mediaTypeOf(file),
+      onProgress,
+    }),
   rename: (id: string, name: string) => api.patch<DocumentMeta>(`/documents/${encodeURIComponent(id)}`, { name }),
   remove: (id: string) => api.delete<void>(`/documents/${encodeURIComponent(id)}`),
   text: (id: string) => api.text(`/documents/${encodeURIComponent(id)}/content`, { query: { format: "text" } }),

@@ -65,8 +65,10 @@ export interface DocumentMeta {
   token_count?: number | null;
   version?: number;
   status: DocumentStatus;
-  status_reason?: string | null;
-  reason?: string | null;
+  /** Why extraction failed, when status is "failed". */
+  failure_reason?: string | null;
+  /** True when identical content was already stored (upload answer). */
+  duplicate?: boolean;
   created_at?: string;
   updated_at?: string;
   profile_ids?: string[];

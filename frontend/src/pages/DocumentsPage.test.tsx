@@ -37,8 +37,8 @@ class FakeXhr {
     setTimeout(() => this.upload.onprogress?.({ loaded: Math.floor(total / 2), total, lengthComputable: true }), 1);
     setTimeout(() => {
       this.upload.onprogress?.({ loaded: total, total, lengthComputable: true });
-      this.status = 201;
-      this.responseText = JSON.stringify({ id: "d9", name: "notes.md", kind: "dataset", status: "pending" });
+      this.status = this.method === "PUT" ? 200 : 201;
+      this.responseText = this.method === "PUT" ? "" : JSON.stringify({ id: "d9", name: "notes.md", kind: "dataset", status: "pending" });
       FakeXhr.onSend?.();
       this.onload?.();
     }, 5);
@@ -46,7 +46,7 @@ class FakeXhr {
 }
 
 const READY: DocumentMeta = { id: "d1", name: "handbook.md", kind: "dataset", status: "ready", size: 2048, token_count: 512, version: 2, media_type: "text/markdown" };
-const FAILED: DocumentMeta = { id: "d2", name: "scan.pdf", kind: "dataset", status: "failed", status_reason: "the PDF is encrypted", media_type: "application/pdf" };
+const FAILED: DocumentMeta = { id: "d2", name: "scan.pdf", kind: "dataset", status: "failed", failure_reason: "the PDF is encrypted", media_type: "application/pdf" };
 const RULES: DocumentMeta = { id: "d3", name: "style.md", kind: "instructions", status: "ready", media_type: "text/markdown" };
 
 beforeEach(() => {
@@ -103,5 +103,36 @@ describe("DocumentsPage", () => {
     expect(sent.headers.Authorization).toBe("Bearer a");
     await screen.findByText("handbook.md");
     expect(calls.filter((c) => c.path === "/documents").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("sends a large file through a presigned upload, then commits it", async () => {
+    const { calls } = installFetch({
+      "GET /documents": () => json(200, { items: [] }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "POST /documents/uploads": () =>
+        json(201, {
+          document_id: "d7",
+          upload: { url: "/_blobs/put/abc?sig=1", method: "PUT", headers: [["content-type", "application/pdf"]], expires_at: 0 },
+        }),
+      "POST /documents/d7/commit": () => json(201, { id: "d7", name: "big.pdf", kind: "dataset", status: "ready", duplicate: false }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await screen.findByText(/No documents here yet/);
+    const big = new File([new Uint8Array(6 * 1024 * 1024)], "big.pdf", { type: "application/pdf" });
+    await user.upload(screen.getByLabelText("Files to upload"), big);
+    await screen.findByText("uploaded");
+    expect(calls.find((c) => c.path === "/documents/uploads")!.body).toEqual({
+      name: "big.pdf",
+      kind: "dataset",
+      media_type: "application/pdf",
+      size: big.size,
+    });
+    expect(FakeXhr.sent).toHaveLength(1);
+    expect(FakeXhr.sent[0].method).toBe("PUT");
+    expect(FakeXhr.sent[0].url).toBe("http://localhost:3000/_blobs/put/abc?sig=1");
+    expect(FakeXhr.sent[0].headers.Authorization).toBeUndefined();
+    expect(FakeXhr.sent[0].headers).toEqual({ Accept: "application/json", "content-type": "application/pdf" });
+    expect(calls.some((c) => c.method === "POST" && c.path === "/documents/d7/commit")).toBe(true);
   });
 });

@@ -16,6 +16,7 @@ interface Upload {
   total: number;
   error?: string;
   done?: boolean;
+  note?: string;
 }
 
 const ACCEPT = ".md,.markdown,.txt,.text,.html,.htm,.pdf,text/markdown,text/plain,text/html,application/pdf";
@@ -54,8 +55,9 @@ export default function DocumentsPage() {
         const key = batch[i].key;
         const update = (patch: Partial<Upload>) => setUploads((u) => u.map((x) => (x.key === key ? { ...x, ...patch } : x)));
         try {
-          await documents.upload(file, uploadKind, (loaded, total) => update({ loaded, total }));
-          update({ done: true, loaded: file.size, total: file.size });
+          const doc = await documents.upload(file, uploadKind, (loaded, total) => update({ loaded, total }));
+          const note = doc?.duplicate ? `already stored as “${doc.name}”` : "uploaded";
+          update({ done: true, loaded: file.size, total: file.size, note });
         } catch (e) {
           update({ error: errorMessage(e) });
         }
@@ -144,7 +146,7 @@ export default function DocumentsPage() {
                   <span>{u.name}</span>
                   <span className="spacer" />
                   <span className="muted small">
-                    {u.error ? "failed" : u.done ? "uploaded" : `${Math.round((100 * u.loaded) / Math.max(1, u.total))}%`}
+                    {u.error ? "failed" : u.done ? u.note : `${Math.round((100 * u.loaded) / Math.max(1, u.total))}%`}
                   </span>
                 </div>
                 <progress max={Math.max(1, u.total)} value={u.loaded} aria-label={`Upload of ${u.name}`} />
@@ -259,7 +261,7 @@ function DocumentRow({
 }) {
   const replaceInput = useRef<HTMLInputElement>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
-  const reason = doc.status_reason ?? doc.reason;
+  const reason = doc.failure_reason;
   return (
     <tr>
       <td>
