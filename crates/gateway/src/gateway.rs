@@ -251,3 +251,35 @@ impl Gateway {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn the_gateway_can_be_shared_across_tasks() {
+        assert_send_sync::<Gateway>();
+        assert_send_sync::<std::sync::Arc<dyn LlmProvider>>();
+        fn stream_is_send(_: &LlmStream) -> impl Send + '_ {}
+        let _ = stream_is_send;
+    }
+
+    #[test]
+    fn models_without_keys_are_listed_as_unavailable_not_errors() {
+        let gw = Gateway::new(GatewayConfig::default(), ProviderKeys::default()).unwrap();
+        let models = gw.models();
+        assert!(!models.is_empty());
+        assert!(
+            models
+                .iter()
+                .all(|m| !m.available && m.unavailable_reason.is_some())
+        );
+        let json = serde_json::to_value(&models[0]).unwrap();
+        assert!(
+            json.get("id").is_some() && json.get("available").is_some(),
+            "{json}"
+        );
+    }
+}

@@ -31,4 +31,4 @@ pub use event::{Answer, FinishReason, LlmEvent, LlmStream, Usage, collect};
 pub use gateway::{Estimate, Gateway};
 pub use providers::LlmProvider;
 pub use request::{ChatMessage, ChatRequest, Role};
-pub use tokens::{Cost, Tokenizer, estimate_request_tokens, estimate_tokens};
+pub use tokens::{Cost, Tokenizer, estimate_request_tokens, estimate_tokens, preload_tokenizers};
