@@ -1,6 +1,7 @@
 //! RaGenie's shared core: configuration, errors, telemetry, HTTP plumbing, authentication, and
 //! the storage ports with their AWS and embedded adapters. Every function crate builds on it.
 
+pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod error;

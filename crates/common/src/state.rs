@@ -5,11 +5,25 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::auth::{DenyAll, SharedAuthenticator};
+use crate::accounts::{AccountsAuthenticator, JWT_SIGNING_SECRET, JwtKeys};
+use crate::auth::SharedAuthenticator;
 use crate::config::{Settings, StoreSettings};
 use crate::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
 use crate::storage::embedded::{EmbeddedBlobs, EmbeddedSecrets, EmbeddedTable, UrlSigner};
 use crate::storage::{Blobs, Secrets, Table};
+
+/// The authenticator of the accounts domain and the keys it checks tokens with (the auth
+/// function signs with the same keys).
+fn accounts_auth(
+    table: &Arc<dyn Table>,
+    signing_key: &str,
+) -> anyhow::Result<(SharedAuthenticator, Arc<JwtKeys>)> {
+    let jwt = Arc::new(JwtKeys::from_secret(signing_key.as_bytes())?);
+    Ok((
+        Arc::new(AccountsAuthenticator::new(table.clone(), jwt.clone())),
+        jwt,
+    ))
+}
 
 /// The secret (embedded: a file in the data directory) holding the HMAC key of local presigned
 /// URLs.
@@ -22,6 +36,8 @@ pub struct AppState {
     pub blobs: Arc<dyn Blobs>,
     pub secrets: Arc<dyn Secrets>,
     pub auth: SharedAuthenticator,
+    /// The access-token keys, loaded once at start (Secrets Manager, or generated locally).
+    pub jwt: Arc<JwtKeys>,
     /// Set in embedded mode: the local server mounts its presigned-URL routes.
     pub local_blobs: Option<Arc<EmbeddedBlobs>>,
     /// Set in embedded mode: secrets that are generated on first use live here.
@@ -37,29 +53,51 @@ impl AppState {
                 let signing_key = secrets
                     .get_or_generate(BLOB_SIGNING_SECRET)
                     .context("creating the URL signing key")?;
-                let table = EmbeddedTable::open(&data_dir.join("items.redb"))?;
+                let table: Arc<dyn Table> =
+                    Arc::new(EmbeddedTable::open(&data_dir.join("items.redb"))?);
+                let jwt_key = secrets
+                    .get_or_generate(JWT_SIGNING_SECRET)
+                    .context("creating the JWT signing key")?;
+                let (auth, jwt) = accounts_auth(&table, &jwt_key)?;
                 let blobs = Arc::new(EmbeddedBlobs::open(
                     &data_dir.join("blobs"),
                     UrlSigner::new(signing_key.into_bytes()),
                     &settings.public_url,
                 )?);
                 Ok(Self {
-                    table: Arc::new(table),
+                    table,
                     blobs: blobs.clone(),
                     secrets: Arc::new(secrets.clone()),
-                    auth: Arc::new(DenyAll),
+                    auth,
+                    jwt,
                     local_blobs: Some(blobs),
                     local_secrets: Some(secrets),
                     settings: Arc::new(settings),
                 })
             }
-            StoreSettings::Aws { table, bucket, .. } => {
+            StoreSettings::Aws {
+                table,
+                bucket,
+                jwt_secret_id,
+                ..
+            } => {
                 let sdk = load_sdk_config().await;
+                let table: Arc<dyn Table> = Arc::new(DynamoTable::new(&sdk, table));
+                let secrets = AwsSecrets::new(&sdk);
+                let jwt_key = secrets
+                    .get_string(jwt_secret_id)
+                    .await
+                    .with_context(|| format!("reading the JWT signing key {jwt_secret_id}"))?
+                    .with_context(|| {
+                        format!("the JWT signing secret {jwt_secret_id} does not exist")
+                    })?;
+                let (auth, jwt) = accounts_auth(&table, &jwt_key)?;
                 Ok(Self {
-                    table: Arc::new(DynamoTable::new(&sdk, table)),
+                    table,
                     blobs: Arc::new(S3Blobs::new(&sdk, bucket)),
-                    secrets: Arc::new(AwsSecrets::new(&sdk)),
-                    auth: Arc::new(DenyAll),
+                    secrets: Arc::new(secrets),
+                    auth,
+                    jwt,
                     local_blobs: None,
                     local_secrets: None,
                     settings: Arc::new(settings),

@@ -1,12 +1,443 @@
-//! The `auth` function: its routes, served on Lambda, by the local server and in tests.
+//! The `auth` function: registration, login (JSON and OAuth2 password form), refresh-token
+//! rotation, logout, the caller's account, password change and personal API keys. Served on
+//! Lambda, by the local server and in tests.
 
-use axum::Router;
-use ragenie_common::AppState;
-use ragenie_common::http::function_router;
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Extension, Form, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use ragenie_common::accounts::api_keys::{self, ApiKeySummary, CreatedApiKey};
+use ragenie_common::accounts::throttle::ThrottlePolicy;
+use ragenie_common::accounts::users::{self, User};
+use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id, user_id};
+use ragenie_common::accounts::{AccountError, ApiKeyId, ListPage, UserId, refresh};
+use ragenie_common::auth::AuthUser;
+use ragenie_common::error::Problem;
+use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::{ApiError, ApiResult, AppState};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "auth";
 
+/// What differs between deployments and tests.
+#[derive(Clone, Debug, Default)]
+pub struct AuthOptions {
+    pub throttle: ThrottlePolicy,
+}
+
 pub fn router(state: AppState) -> Router {
-    function_router(FUNCTION, Router::new(), state)
+    router_with(state, AuthOptions::default())
+}
+
+pub fn router_with(state: AppState, options: AuthOptions) -> Router {
+    let routes = Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/token", post(token))
+        .route("/auth/refresh", post(refresh_tokens))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", axum::routing::get(me))
+        .route("/auth/change-password", post(change_password))
+        .route("/auth/api-keys", post(create_api_key).get(list_api_keys))
+        .route("/auth/api-keys/{id}", delete(revoke_api_key))
+        .layer(Extension(Arc::new(options)));
+    function_router(FUNCTION, routes, state)
+}
+
+/// `POST /auth/register`, `POST /auth/login`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// At least 8 characters, not a common password. Never logged.
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// `POST /auth/token`: an OAuth2 token request (form-encoded).
+#[derive(Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// `password` or `refresh_token`.
+    pub grant_type: String,
+    /// The email (`grant_type=password`).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `grant_type=refresh_token`.
+    pub refresh_token: Option<String>,
+    /// Accepted and ignored (OAuth2 clients send it).
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// `POST /auth/refresh`, `POST /auth/logout`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// `POST /auth/change-password`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    #[schema(format = Password)]
+    pub current_password: String,
+    #[schema(format = Password)]
+    pub new_password: String,
+}
+
+/// `POST /auth/api-keys`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// What the key is for (1 to 100 characters).
+    pub name: String,
+}
+
+/// An OAuth2 token response.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Opaque; exchange it at `/auth/refresh` (single use: each use returns a new one).
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds the access token stays valid.
+    pub expires_in: i64,
+}
+
+async fn issue_tokens(state: &AppState, user: UserId) -> ApiResult<TokenResponse> {
+    let access = state.jwt.issue(user)?;
+    let refresh_token = refresh::start_family(state.table.as_ref(), user).await?;
+    Ok(TokenResponse {
+        access_token: access.token,
+        refresh_token,
+        token_type: "bearer".into(),
+        expires_in: access.expires_in,
+    })
+}
+
+/// Checks the throttle, then the password; a failure counts against the account and address.
+async fn password_login(
+    state: &AppState,
+    options: &AuthOptions,
+    address: &str,
+    email: &str,
+    email_field: &str,
+    password: String,
+) -> ApiResult<TokenResponse> {
+    let table = state.table.as_ref();
+    let email = users::normalise_email(email, email_field)?;
+    options.throttle.check(table, &email, address).await?;
+    match users::verify_login(table, &email, password).await {
+        Ok(user) => issue_tokens(state, user.id).await,
+        Err(AccountError::InvalidCredentials) => {
+            options
+                .throttle
+                .record_failure(table, &email, address)
+                .await?;
+            Err(AccountError::InvalidCredentials.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates an account and signs it in.
+#[utoipa::path(post, path = "/auth/register", tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "Account created; signed in", body = TokenResponse),
+        (status = 409, description = "The email is already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email, or a short or common password (`field` names it)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
+    let user = users::register(state.table.as_ref(), &body.email, body.password).await?;
+    tracing::info!(user = %user.id, "account registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(issue_tokens(&state, user.id).await?),
+    ))
+}
+
+/// Signs in with email and password.
+#[utoipa::path(post, path = "/auth/login", tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Unknown email or wrong password (one answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this account or address; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again"))),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    Extension(options): Extension<Arc<AuthOptions>>,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<Json<TokenResponse>> {
+    password_login(
+        &state,
+        &options,
+        &address,
+        &body.email,
+        "email",
+        body.password,
+    )
+    .await
+    .map(Json)
+}
+
+fn form_rejection(e: FormRejection) -> ApiError {
+    match e {
+        FormRejection::InvalidFormContentType(_) => ApiError::UnsupportedMediaType(
+            "send the body as Content-Type: application/x-www-form-urlencoded".into(),
+        ),
+        FormRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("the request body is over this endpoint's size limit".into())
+        }
+        other => {
+            let text = other.body_text();
+            let field = text.split('`').nth(1).unwrap_or("body").to_owned();
+            ApiError::validation(field, text)
+        }
+    }
+}
+
+fn required(value: Option<String>, field: &str) -> ApiResult<String> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::validation(field, format!("`{field}` is required for this grant_type"))
+    })
+}
+
+/// OAuth2 token endpoint: `grant_type=password` (`username` = email) or
+/// `grant_type=refresh_token`, form-encoded, for OAuth2 clients and tools.
+#[utoipa::path(post, path = "/auth/token", tag = "auth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 401, description = "Wrong credentials or invalid refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unsupported grant_type or a missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Throttled; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn token(
+    State(state): State<AppState>,
+    Extension(options): Extension<Arc<AuthOptions>>,
+    ClientAddress(address): ClientAddress,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> ApiResult<Json<TokenResponse>> {
+    let Form(form) = form.map_err(form_rejection)?;
+    match form.grant_type.as_str() {
+        "password" => {
+            let username = required(form.username, "username")?;
+            let password = required(form.password, "password")?;
+            password_login(&state, &options, &address, &username, "username", password)
+                .await
+                .map(Json)
+        }
+        "refresh_token" => {
+            let token = required(form.refresh_token, "refresh_token")?;
+            rotate(&state, &token).await.map(Json)
+        }
+        _ => Err(ApiError::validation(
+            "grant_type",
+            "unsupported grant_type; use `password` or `refresh_token`",
+        )),
+    }
+}
+
+async fn rotate(state: &AppState, token: &str) -> ApiResult<TokenResponse> {
+    let (user, refresh_token) = refresh::rotate(state.table.as_ref(), token).await?;
+    let access = state.jwt.issue(user)?;
+    Ok(TokenResponse {
+        access_token: access.token,
+        refresh_token,
+        token_type: "bearer".into(),
+        expires_in: access.expires_in,
+    })
+}
+
+/// Exchanges a refresh token for new tokens. Each refresh token works once; presenting a used
+/// one again revokes every token descending from the same sign-in.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New access and refresh tokens", body = TokenResponse),
+        (status = 401, description = "Unknown, used, revoked or expired refresh token", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn refresh_tokens(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    rotate(&state, &body.refresh_token).await.map(Json)
+}
+
+/// Signs out: revokes the refresh token and every token of its sign-in. The refresh token is
+/// the credential; an unknown one is ignored (RFC 7009).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 204, description = "Signed out")))]
+async fn logout(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<StatusCode> {
+    refresh::revoke(state.table.as_ref(), &body.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in account.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = User),
+        (status = 401, description = "No valid access token or API key", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<User>> {
+    let user = user_id(&auth)?;
+    match users::get(state.table.as_ref(), user).await {
+        Ok(u) => Ok(Json(u)),
+        Err(AccountError::NotFound(_)) => Err(ApiError::Unauthorized(
+            "the account no longer exists".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Changes the password. Every refresh token of the account is revoked (other devices are
+/// signed out); the answer carries fresh tokens for this one.
+#[utoipa::path(post, path = "/auth/change-password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangePassword,
+    responses(
+        (status = 200, description = "Changed; new tokens for this session", body = TokenResponse),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong current password, or called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The new password is too short, common or unchanged", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn change_password(
+    State(state): State<AppState>,
+    Extension(options): Extension<Arc<AuthOptions>>,
+    ClientAddress(address): ClientAddress,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> ApiResult<Json<TokenResponse>> {
+    let user = session_user_id(&auth)?;
+    let table = state.table.as_ref();
+    let account = users::get(table, user).await?;
+    options
+        .throttle
+        .check(table, &account.email, &address)
+        .await?;
+    match users::change_password(table, user, body.current_password, body.new_password).await {
+        Ok(_) => {}
+        Err(AccountError::WrongCurrentPassword) => {
+            options
+                .throttle
+                .record_failure(table, &account.email, &address)
+                .await?;
+            return Err(AccountError::WrongCurrentPassword.into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let revoked = refresh::revoke_all(table, user).await?;
+    tracing::info!(user = %user, revoked, "password changed; refresh tokens revoked");
+    issue_tokens(&state, user).await.map(Json)
+}
+
+/// Creates a personal API key. Its value is in this answer only.
+#[utoipa::path(post, path = "/auth/api-keys", tag = "api-keys", security(("bearer" = [])),
+    request_body = NewApiKey,
+    responses(
+        (status = 201, description = "The key, with its value (shown once)", body = CreatedApiKey),
+        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_api_key(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    let user = session_user_id(&auth)?;
+    let created = api_keys::create(state.table.as_ref(), user, &body.name).await?;
+    tracing::info!(user = %user, key = %created.summary.id, "API key created");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The caller's API keys (never their values), oldest first.
+#[utoipa::path(get, path = "/auth/api-keys", tag = "api-keys", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of keys", body = ListPage<ApiKeySummary>),
+        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_api_keys(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    params: ListParams,
+) -> ApiResult<Json<ListPage<ApiKeySummary>>> {
+    let user = session_user_id(&auth)?;
+    let page = api_keys::list(state.table.as_ref(), user, params.limit(), params.cursor).await?;
+    Ok(Json(page))
+}
+
+/// Revokes one of the caller's API keys; it stops working at once.
+#[utoipa::path(delete, path = "/auth/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "The caller has no such key", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let user = session_user_id(&auth)?;
+    let id: ApiKeyId = path_id(&id, "API key")?;
+    api_keys::revoke(state.table.as_ref(), user, id).await?;
+    tracing::info!(user = %user, key = %id, "API key revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Declares the `bearer` security scheme (access token or API key).
+pub struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token, or a personal API key (rg_…)")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(register, login, token, refresh_tokens, logout, me, change_password,
+          create_api_key, list_api_keys, revoke_api_key),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts, sign-in and tokens"),
+        (name = "api-keys", description = "Personal API keys for scripts and OpenAI-compatible clients"),
+    )
+)]
+struct AuthApi;
+
+/// This function's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    AuthApi::openapi()
 }

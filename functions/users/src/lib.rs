@@ -1,12 +1,190 @@
-//! The `users` function: its routes, served on Lambda, by the local server and in tests.
+//! The `users` function: the caller's preferences and profiles. Served on Lambda, by the local
+//! server and in tests.
 
-use axum::Router;
-use ragenie_common::AppState;
-use ragenie_common::http::function_router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use ragenie_common::accounts::preferences::{self, Preferences};
+use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
+use ragenie_common::accounts::web::{ListParams, path_id, user_id};
+use ragenie_common::accounts::{ListPage, ProfileId};
+use ragenie_common::auth::AuthUser;
+use ragenie_common::error::Problem;
+use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::{ApiResult, AppState};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "users";
 
 pub fn router(state: AppState) -> Router {
-    function_router(FUNCTION, Router::new(), state)
+    let routes = Router::new()
+        .route(
+            "/users/me/preferences",
+            get(get_preferences).put(put_preferences),
+        )
+        .route("/profiles", get(list_profiles).post(create_profile))
+        .route(
+            "/profiles/{id}",
+            get(get_profile)
+                .patch(update_profile)
+                .delete(delete_profile),
+        );
+    function_router(FUNCTION, routes, state)
+}
+
+/// The caller's preferences (defaults until saved).
+#[utoipa::path(get, path = "/users/me/preferences", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Preferences", body = Preferences),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_preferences(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<Preferences>> {
+    let user = user_id(&auth)?;
+    Ok(Json(preferences::get(state.table.as_ref(), user).await?))
+}
+
+/// Replaces the caller's preferences.
+#[utoipa::path(put, path = "/users/me/preferences", tag = "users", security(("bearer" = [])),
+    request_body = Preferences,
+    responses(
+        (status = 200, description = "Saved", body = Preferences),
+        (status = 422, description = "Unknown field, unknown theme, or a default profile the caller does not have", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn put_preferences(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<Preferences>,
+) -> ApiResult<Json<Preferences>> {
+    let user = user_id(&auth)?;
+    Ok(Json(
+        preferences::put(state.table.as_ref(), user, body).await?,
+    ))
+}
+
+/// Creates a profile.
+#[utoipa::path(post, path = "/profiles", tag = "profiles", security(("bearer" = [])),
+    request_body = NewProfile,
+    responses(
+        (status = 201, description = "Created", body = Profile),
+        (status = 422, description = "A field is invalid (`field` names it), a parent does not exist, or inheritance would cycle", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_profile(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<NewProfile>,
+) -> ApiResult<(StatusCode, Json<Profile>)> {
+    let user = user_id(&auth)?;
+    let profile = profiles::create(state.table.as_ref(), user, body).await?;
+    Ok((StatusCode::CREATED, Json(profile)))
+}
+
+/// The caller's profiles, oldest first.
+#[utoipa::path(get, path = "/profiles", tag = "profiles", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of profiles", body = ListPage<Profile>),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_profiles(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    params: ListParams,
+) -> ApiResult<Json<ListPage<Profile>>> {
+    let user = user_id(&auth)?;
+    let page = profiles::list(state.table.as_ref(), user, params.limit(), params.cursor).await?;
+    Ok(Json(page))
+}
+
+/// One of the caller's profiles.
+#[utoipa::path(get, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The profile's id")),
+    responses(
+        (status = 200, description = "The profile", body = Profile),
+        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_profile(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Profile>> {
+    let user = user_id(&auth)?;
+    let id: ProfileId = path_id(&id, "profile")?;
+    Ok(Json(profiles::get(state.table.as_ref(), user, id).await?))
+}
+
+/// Changes the fields present in the body.
+#[utoipa::path(patch, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The profile's id")),
+    request_body = ProfilePatch,
+    responses(
+        (status = 200, description = "The updated profile", body = Profile),
+        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`version` is stale, or a concurrent change won", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid, or inheritance would cycle", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn update_profile(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ProfilePatch>,
+) -> ApiResult<Json<Profile>> {
+    let user = user_id(&auth)?;
+    let id: ProfileId = path_id(&id, "profile")?;
+    Ok(Json(
+        profiles::update(state.table.as_ref(), user, id, body).await?,
+    ))
+}
+
+/// Deletes a profile (refused while other profiles inherit from it).
+#[utoipa::path(delete, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The profile's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Other profiles inherit from it", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_profile(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let user = user_id(&auth)?;
+    let id: ProfileId = path_id(&id, "profile")?;
+    profiles::delete(state.table.as_ref(), user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(get_preferences, put_preferences, create_profile, list_profiles, get_profile,
+          update_profile, delete_profile),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "users", description = "The caller's preferences"),
+        (name = "profiles", description = "Profiles: instructions, datasets, model settings, inheritance"),
+    )
+)]
+struct UsersApi;
+
+/// This function's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    UsersApi::openapi()
 }

@@ -1,0 +1,63 @@
+//! What can go wrong in the accounts domain, and its one mapping to HTTP.
+
+use crate::error::ApiError;
+use crate::storage::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A field of the input is not acceptable; `field` names it as the client sent it.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Unknown email or wrong password: deliberately one error, so accounts cannot be probed.
+    #[error("the email or password is not correct")]
+    InvalidCredentials,
+    #[error("the current password is not correct")]
+    WrongCurrentPassword,
+    /// An access token, refresh token or API key that is malformed, expired, revoked or forged.
+    #[error("the credential is invalid, expired or revoked")]
+    InvalidToken,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many failed attempts; retry in {retry_after_secs} seconds")]
+    Throttled { retry_after_secs: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub type AccountResult<T> = Result<T, AccountError>;
+
+impl AccountError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid { field, message } => ApiError::Validation { field, message },
+            AccountError::EmailTaken => ApiError::Conflict(e.to_string()),
+            AccountError::InvalidCredentials | AccountError::InvalidToken => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            AccountError::WrongCurrentPassword => ApiError::Forbidden(e.to_string()),
+            AccountError::NotFound(what) => ApiError::not_found(what),
+            AccountError::Conflict(m) => ApiError::Conflict(m),
+            AccountError::Throttled { retry_after_secs } => ApiError::TooManyRequests {
+                detail: e.to_string(),
+                retry_after_secs,
+            },
+            AccountError::Store(s) => ApiError::from(s),
+            AccountError::Unexpected(e) => ApiError::Unexpected(e),
+        }
+    }
+}

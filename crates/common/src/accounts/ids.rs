@@ -1,0 +1,121 @@
+//! Typed ids: ULID newtypes, so a profile id can never be passed where a user id is expected,
+//! and sort keys built from them sort by creation time.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+
+macro_rules! ulid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Ulid);
+
+        impl $name {
+            /// A new id; ids made later sort after earlier ones.
+            #[allow(clippy::new_without_default)]
+            pub fn new() -> Self {
+                Self(Ulid::new())
+            }
+
+            /// Parses the canonical (26 character) form; `None` for anything else.
+            pub fn parse(raw: &str) -> Option<Self> {
+                if raw.len() != 26 {
+                    return None;
+                }
+                Ulid::from_string(raw).ok().map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(raw: &str) -> Result<Self, String> {
+                Self::parse(raw).ok_or_else(|| format!("`{raw}` is not a valid id"))
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(raw: String) -> Result<Self, String> {
+                raw.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.to_string()
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("A ULID (26 characters)"))
+                    .min_length(Some(26))
+                    .max_length(Some(26))
+                    .examples(["01JDQ5Y8ZKXG2M4N6P8R0T2V4W"])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+ulid_id!(
+    /// A user account.
+    UserId
+);
+ulid_id!(
+    /// One of a user's profiles.
+    ProfileId
+);
+ulid_id!(
+    /// A personal API key (its public id, not its secret value).
+    ApiKeyId
+);
+ulid_id!(
+    /// A chain of refresh tokens descending from one login.
+    RefreshFamilyId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_refuse_anything_else() {
+        let id = UserId::new();
+        assert_eq!(UserId::parse(&id.to_string()), Some(id));
+        assert_eq!(serde_json::to_value(id).unwrap(), id.to_string());
+        assert_eq!(UserId::parse("nope"), None);
+        assert_eq!(UserId::parse(""), None);
+        assert_eq!(UserId::parse("USER#01JDQ5Y8ZKXG2M4N6P8R0T2V4W"), None);
+        assert!(serde_json::from_str::<ProfileId>("\"x\"").is_err());
+    }
+
+    #[test]
+    fn later_ids_sort_after_earlier_ones() {
+        let a = ProfileId::new();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = ProfileId::new();
+        assert!(a.to_string() < b.to_string());
+    }
+}

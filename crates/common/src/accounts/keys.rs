@@ -1,0 +1,106 @@
+//! Every key of every account entity, built in one place. A user's items share the partition
+//! `USER#<id>`; only the lookups that must work before anyone is authenticated (an email at
+//! login or registration, an API key's hash, throttle counters) have partitions of their own.
+
+use super::ids::{ApiKeyId, ProfileId, RefreshFamilyId, UserId};
+
+/// A table key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Key {
+    Key { pk, sk: sk.into() }
+}
+
+/// The partition holding everything a user owns.
+pub fn user_partition(user: UserId) -> String {
+    format!("USER#{user}")
+}
+
+/// The account itself: email, password hash, timestamps.
+pub fn user(user: UserId) -> Key {
+    key(user_partition(user), "USER")
+}
+
+/// Claims an email for one account; written in the same transaction as the user.
+pub fn email(normalised: &str) -> Key {
+    key(format!("EMAIL#{normalised}"), "EMAIL")
+}
+
+pub const REFRESH_TOKEN_PREFIX: &str = "REFRESH#";
+/// One refresh token, by the SHA-256 of its value.
+pub fn refresh_token(user: UserId, token_hash: &str) -> Key {
+    key(
+        user_partition(user),
+        format!("{REFRESH_TOKEN_PREFIX}{token_hash}"),
+    )
+}
+
+pub const REFRESH_FAMILY_PREFIX: &str = "RFAMILY#";
+/// The family of refresh tokens descending from one login; revoking it ends them all.
+pub fn refresh_family(user: UserId, family: RefreshFamilyId) -> Key {
+    key(
+        user_partition(user),
+        format!("{REFRESH_FAMILY_PREFIX}{family}"),
+    )
+}
+
+pub const API_KEY_PREFIX: &str = "APIKEY#";
+/// A personal API key as its owner lists it (name, prefix, dates).
+pub fn api_key(user: UserId, id: ApiKeyId) -> Key {
+    key(user_partition(user), format!("{API_KEY_PREFIX}{id}"))
+}
+
+/// Finds an API key by the SHA-256 of its value (written in the same transaction as
+/// [`api_key`]).
+pub fn api_key_lookup(key_hash: &str) -> Key {
+    key(format!("APIKEYHASH#{key_hash}"), "APIKEY")
+}
+
+pub const PROFILE_PREFIX: &str = "PROFILE#";
+pub fn profile(user: UserId, id: ProfileId) -> Key {
+    key(user_partition(user), format!("{PROFILE_PREFIX}{id}"))
+}
+
+pub fn preferences(user: UserId) -> Key {
+    key(user_partition(user), "PREFERENCES")
+}
+
+/// A login-throttle counter: `scope` (`account`, `address`) and a hash of the subject, for the
+/// window starting at `window_start` (epoch seconds, zero-padded so windows sort).
+pub fn throttle(scope: &str, subject_hash: &str, window_start: i64) -> Key {
+    key(
+        format!("THROTTLE#{scope}#{subject_hash}"),
+        format!("WINDOW#{window_start:012}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_users_items_all_live_in_its_partition() {
+        let u = UserId::new();
+        let pk = user_partition(u);
+        for k in [
+            user(u),
+            refresh_token(u, "ab"),
+            refresh_family(u, RefreshFamilyId::new()),
+            api_key(u, ApiKeyId::new()),
+            profile(u, ProfileId::new()),
+            preferences(u),
+        ] {
+            assert_eq!(k.pk, pk);
+        }
+        assert!(profile(u, ProfileId::new()).sk.starts_with(PROFILE_PREFIX));
+        assert_eq!(
+            throttle("account", "h", 42).sk,
+            "WINDOW#000000000042",
+            "windows sort"
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! Accounts: users and their credentials (passwords, access tokens, rotating refresh tokens,
+//! personal API keys), login throttling, and each user's profiles and preferences.
+//!
+//! Every key is built in [`keys`]; every item a user owns lives in the `USER#<id>` partition, so
+//! nothing is reachable without starting from the authenticated user's id. Other functions use
+//! [`profiles::resolve_profile_chain`] to load a profile with the parents it inherits from, and
+//! [`AccountsAuthenticator`] (installed in `AppState::connect`) to turn a bearer credential
+//! into a `Principal`.
+
+pub mod api_keys;
+mod authenticator;
+mod error;
+pub mod ids;
+pub mod jwt;
+pub mod keys;
+pub mod passwords;
+pub mod preferences;
+pub mod profiles;
+pub mod refresh;
+pub mod throttle;
+pub mod users;
+pub mod web;
+
+pub use authenticator::AccountsAuthenticator;
+pub use error::{AccountError, AccountResult};
+pub use ids::{ApiKeyId, ProfileId, RefreshFamilyId, UserId};
+pub use jwt::JwtKeys;
+
+/// The name of the JWT signing secret in the embedded store's secrets folder.
+pub const JWT_SIGNING_SECRET: &str = "jwt-signing-key";
+
+/// The current time as RFC 3339 (UTC, second precision), the form every timestamp is stored and
+/// shown in.
+pub(crate) fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc().unix_timestamp())
+}
+
+pub(crate) fn rfc3339(epoch: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(epoch)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub(crate) fn now_epoch() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A page of a list endpoint: `{"items":[…],"next_cursor":…}`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Page sizes of list endpoints.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// Checks a requested page size (`None`: the default).
+pub fn page_size(limit: Option<usize>) -> AccountResult<usize> {
+    match limit {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        Some(_) => Err(AccountError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        )),
+    }
+}

@@ -1,0 +1,228 @@
+//! Refresh tokens: opaque random values, stored only as their SHA-256, rotated on every use.
+//! Each login starts a family; every rotation marks the presented token used and issues its
+//! successor in one transaction. Presenting a used token again means it leaked: the whole
+//! family is revoked, so neither the thief nor the owner can go on with it.
+//!
+//! A token reads `<user id>.<secret>`: the user id routes the lookup into the owner's partition
+//! (keys always start from a user id); the secret is 256 random bits.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::{AccountError, AccountResult};
+use super::ids::{RefreshFamilyId, UserId};
+use super::{keys, now_epoch, now_rfc3339};
+use crate::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
+
+/// A refresh token (and its family) lives 30 days from its last use.
+pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
+const MAX_TOKEN_LEN: usize = 128;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TokenRecord {
+    family: RefreshFamilyId,
+    used: bool,
+    created_at: String,
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token(user: UserId) -> String {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    format!("{user}.{}", URL_SAFE_NO_PAD.encode(secret))
+}
+
+/// The owner a token names, and its hash; `InvalidToken` for anything malformed.
+fn parse(token: &str) -> AccountResult<(UserId, String)> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AccountError::InvalidToken);
+    }
+    let (user, secret) = token.split_once('.').ok_or(AccountError::InvalidToken)?;
+    let user = UserId::parse(user).ok_or(AccountError::InvalidToken)?;
+    if secret.len() != 43 {
+        return Err(AccountError::InvalidToken);
+    }
+    Ok((user, hash(token)))
+}
+
+fn token_item(user: UserId, token: &str, family: RefreshFamilyId, now: i64) -> AccountResult<Item> {
+    let k = keys::refresh_token(user, &hash(token));
+    let record = TokenRecord {
+        family,
+        used: false,
+        created_at: now_rfc3339(),
+    };
+    Ok(Item::encode(k.pk, k.sk, &record)?.expires_at(now + REFRESH_TOKEN_TTL_SECS))
+}
+
+/// Starts a family (a login) and returns its first token.
+pub async fn start_family(table: &dyn Table, user: UserId) -> AccountResult<String> {
+    let now = now_epoch();
+    let family = RefreshFamilyId::new();
+    let token = new_token(user);
+    let fk = keys::refresh_family(user, family);
+    let family_item = Item::new(fk.pk, fk.sk)
+        .with("revoked", false)
+        .with("created_at", now_rfc3339())
+        .expires_at(now + REFRESH_TOKEN_TTL_SECS);
+    table
+        .transact(vec![
+            TxOp::Put {
+                item: family_item,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: token_item(user, &token, family, now)?,
+                condition: Condition::NotExists,
+            },
+        ])
+        .await?;
+    Ok(token)
+}
+
+async fn revoke_family(
+    table: &dyn Table,
+    user: UserId,
+    family: RefreshFamilyId,
+) -> AccountResult<()> {
+    let k = keys::refresh_family(user, family);
+    match table
+        .update(
+            &k.pk,
+            &k.sk,
+            Update::new().set("revoked", true),
+            Condition::Exists,
+        )
+        .await
+    {
+        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Exchanges a refresh token for its successor; returns the owner and the new token. A used,
+/// revoked, expired or unknown token is `InvalidToken`; a used one also revokes its family.
+pub async fn rotate(table: &dyn Table, token: &str) -> AccountResult<(UserId, String)> {
+    let (user, token_hash) = parse(token)?;
+    let k = keys::refresh_token(user, &token_hash);
+    let record: TokenRecord = table
+        .get(&k.pk, &k.sk)
+        .await?
+        .ok_or(AccountError::InvalidToken)?
+        .decode()?;
+    if record.used {
+        tracing::warn!(user = %user, family = %record.family, "refresh token reused; revoking its family");
+        revoke_family(table, user, record.family).await?;
+        return Err(AccountError::InvalidToken);
+    }
+    let now = now_epoch();
+    let next = new_token(user);
+    let fk = keys::refresh_family(user, record.family);
+    let result = table
+        .transact(vec![
+            TxOp::Update {
+                pk: k.pk.clone(),
+                sk: k.sk.clone(),
+                update: Update::new().set("used", true),
+                condition: Condition::AttrEquals("used".into(), false.into()),
+            },
+            TxOp::Update {
+                pk: fk.pk,
+                sk: fk.sk,
+                update: Update::new().set("expires_at", now + REFRESH_TOKEN_TTL_SECS),
+                condition: Condition::AttrEquals("revoked".into(), false.into()),
+            },
+            TxOp::Put {
+                item: token_item(user, &next, record.family, now)?,
+                condition: Condition::NotExists,
+            },
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok((user, next)),
+        // The family was revoked, or the same token was used concurrently: only one use of a
+        // token may ever succeed, so the other is treated as reuse.
+        Err(StoreError::TransactionCanceled(_) | StoreError::ConditionFailed) => {
+            revoke_family(table, user, record.family).await?;
+            Err(AccountError::InvalidToken)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Logout: revokes the family of the token. Unknown or malformed tokens are ignored (RFC 7009:
+/// revoking what is not valid is not an error).
+pub async fn revoke(table: &dyn Table, token: &str) -> AccountResult<()> {
+    let Ok((user, token_hash)) = parse(token) else {
+        return Ok(());
+    };
+    let k = keys::refresh_token(user, &token_hash);
+    if let Some(item) = table.get(&k.pk, &k.sk).await? {
+        let record: TokenRecord = item.decode()?;
+        revoke_family(table, user, record.family).await?;
+    }
+    Ok(())
+}
+
+/// Revokes every family of the user (password change).
+pub async fn revoke_all(table: &dyn Table, user: UserId) -> AccountResult<usize> {
+    let mut cursor = None;
+    let mut revoked = 0;
+    loop {
+        let page = table
+            .query(
+                Query::partition(keys::user_partition(user))
+                    .prefix(keys::REFRESH_FAMILY_PREFIX)
+                    .limit(100)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            if item.get("revoked") == Some(&serde_json::Value::Bool(false)) {
+                match table
+                    .update(
+                        &item.pk,
+                        &item.sk,
+                        Update::new().set("revoked", true),
+                        Condition::Exists,
+                    )
+                    .await
+                {
+                    Ok(_) => revoked += 1,
+                    Err(StoreError::ConditionFailed) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(revoked),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_tokens_are_invalid_not_errors() {
+        for t in [
+            "",
+            "x",
+            "a.b",
+            &format!("{}.short", UserId::new()),
+            &"x".repeat(500),
+        ] {
+            assert!(matches!(parse(t), Err(AccountError::InvalidToken)), "{t}");
+        }
+        let t = new_token(UserId::new());
+        assert!(parse(&t).is_ok(), "{t}");
+    }
+}

@@ -1,0 +1,241 @@
+//! User accounts: registration with a unique normalised email (claimed in the same transaction
+//! as the user is written), login checks, the account as shown to its owner, password change.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{AccountError, AccountResult};
+use super::ids::UserId;
+use super::{keys, now_rfc3339, passwords};
+use crate::storage::{Condition, Item, StoreError, Table, TxOp, Update};
+
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+/// The stored account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct UserRecord {
+    id: UserId,
+    email: String,
+    password_hash: String,
+    created_at: String,
+    password_changed_at: String,
+}
+
+/// An account as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl From<UserRecord> for User {
+    fn from(r: UserRecord) -> Self {
+        Self {
+            id: r.id,
+            email: r.email,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Trims and lower-cases an email and checks its shape (`local@domain.tld`, no spaces or
+/// control characters, within RFC 5321's lengths). `field` names it in errors.
+pub fn normalise_email(raw: &str, field: &str) -> AccountResult<String> {
+    let email = raw.trim().to_lowercase();
+    let invalid = |why: &str| Err(AccountError::invalid(field, why.to_owned()));
+    if email.is_empty() {
+        return invalid("is required");
+    }
+    if email.len() > MAX_EMAIL_BYTES {
+        return invalid("must be at most 254 characters");
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return invalid("is not an email address (no @)");
+    };
+    if local.is_empty() || local.len() > 64 || local.contains('@') {
+        return invalid("is not a valid email address");
+    }
+    if email
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c))
+    {
+        return invalid("must not contain spaces or special characters such as <>(),;:");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    if labels.len() < 2 || !labels.iter().all(label_ok) {
+        return invalid("has no valid domain (expected name@example.com)");
+    }
+    Ok(email)
+}
+
+async fn load(table: &dyn Table, user: UserId) -> AccountResult<Option<UserRecord>> {
+    let k = keys::user(user);
+    match table.get(&k.pk, &k.sk).await? {
+        Some(item) => Ok(Some(item.decode()?)),
+        None => Ok(None),
+    }
+}
+
+/// Creates an account. The password must already pass [`passwords::check_policy`]; the email is
+/// normalised here.
+pub async fn register(table: &dyn Table, email: &str, password: String) -> AccountResult<User> {
+    let email = normalise_email(email, "email")?;
+    passwords::check_policy(&password, &email, "password")?;
+    // Cheap refusal before the expensive hash; the transaction below is what guarantees it.
+    let claim = keys::email(&email);
+    if table.get(&claim.pk, &claim.sk).await?.is_some() {
+        return Err(AccountError::EmailTaken);
+    }
+    let password_hash = passwords::hash(password).await?;
+    let now = now_rfc3339();
+    let record = UserRecord {
+        id: UserId::new(),
+        email: email.clone(),
+        password_hash,
+        created_at: now.clone(),
+        password_changed_at: now,
+    };
+    let k = keys::user(record.id);
+    let user_item = Item::encode(k.pk, k.sk, &record)?;
+    let email_item = Item::new(claim.pk, claim.sk).with("user_id", record.id.to_string());
+    match table
+        .transact(vec![
+            TxOp::Put {
+                item: email_item,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: user_item,
+                condition: Condition::NotExists,
+            },
+        ])
+        .await
+    {
+        Ok(()) => Ok(record.into()),
+        Err(StoreError::TransactionCanceled(_) | StoreError::ConditionFailed) => {
+            Err(AccountError::EmailTaken)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The account an email and password belong to. Unknown email and wrong password fail alike,
+/// in the same time (an unknown email is checked against a dummy hash).
+pub async fn verify_login(table: &dyn Table, email: &str, password: String) -> AccountResult<User> {
+    if password.len() > passwords::MAX_PASSWORD_BYTES {
+        return Err(AccountError::InvalidCredentials);
+    }
+    let claim = keys::email(email);
+    let user_id = table
+        .get(&claim.pk, &claim.sk)
+        .await?
+        .and_then(|item| item.str("user_id").and_then(UserId::parse));
+    let record = match user_id {
+        Some(id) => load(table, id).await?,
+        None => None,
+    };
+    let stored = record.as_ref().map(|r| r.password_hash.clone());
+    if passwords::verify(password, stored).await? {
+        Ok(record
+            .expect("verify succeeds only with a stored hash")
+            .into())
+    } else {
+        Err(AccountError::InvalidCredentials)
+    }
+}
+
+pub async fn get(table: &dyn Table, user: UserId) -> AccountResult<User> {
+    load(table, user)
+        .await?
+        .map(User::from)
+        .ok_or(AccountError::NotFound("user"))
+}
+
+/// Replaces the password after checking the current one. Refresh tokens are revoked by the
+/// caller ([`super::refresh::revoke_all`]) once this succeeds.
+pub async fn change_password(
+    table: &dyn Table,
+    user: UserId,
+    current: String,
+    new: String,
+) -> AccountResult<User> {
+    let record = load(table, user)
+        .await?
+        .ok_or(AccountError::NotFound("user"))?;
+    passwords::check_policy(&new, &record.email, "new_password")?;
+    if current.len() > passwords::MAX_PASSWORD_BYTES
+        || !passwords::verify(current, Some(record.password_hash.clone())).await?
+    {
+        return Err(AccountError::WrongCurrentPassword);
+    }
+    if passwords::verify(new.clone(), Some(record.password_hash.clone())).await? {
+        return Err(AccountError::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let new_hash = passwords::hash(new).await?;
+    let k = keys::user(user);
+    table
+        .update(
+            &k.pk,
+            &k.sk,
+            Update::new()
+                .set("password_hash", new_hash)
+                .set("password_changed_at", now_rfc3339()),
+            // A concurrent change wins once; the loser is told to retry.
+            Condition::AttrEquals(
+                "password_hash".into(),
+                serde_json::Value::String(record.password_hash.clone()),
+            ),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed => {
+                AccountError::Conflict("the password was changed concurrently; retry".into())
+            }
+            other => other.into(),
+        })?;
+    Ok(record.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(
+            normalise_email("  Alice.Smith+tag@Example.COM ", "email").unwrap(),
+            "alice.smith+tag@example.com"
+        );
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "alice@example",
+            "al ice@example.com",
+            "alice@exa_mple.com",
+            "alice@-example.com",
+            "a<b>@example.com",
+            "alice@example..com",
+        ] {
+            let err = normalise_email(bad, "email").unwrap_err();
+            assert!(
+                matches!(&err, AccountError::Invalid { field, .. } if field == "email"),
+                "{bad}: {err:?}"
+            );
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(normalise_email(&long, "email").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! HTTP pieces the `auth` and `users` functions share: the caller's user id, the client
+//! address login throttling counts by, and list paging parameters.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Query};
+use axum::http::request::Parts;
+use serde::Deserialize;
+
+use super::ids::UserId;
+use crate::auth::{AuthMethod, AuthUser};
+use crate::error::ApiError;
+
+/// The authenticated caller's id, typed.
+pub fn user_id(auth: &AuthUser) -> Result<UserId, ApiError> {
+    UserId::parse(auth.user_id())
+        .ok_or_else(|| ApiError::Unauthorized("the credential names no valid user".into()))
+}
+
+/// Like [`user_id`], but refuses API keys: managing credentials needs a signed-in session, so a
+/// leaked key cannot mint more keys or lock its owner out.
+pub fn session_user_id(auth: &AuthUser) -> Result<UserId, ApiError> {
+    match auth.0.method {
+        AuthMethod::AccessToken => user_id(auth),
+        AuthMethod::ApiKey { .. } => Err(ApiError::Forbidden(
+            "API keys cannot manage credentials; sign in and use an access token".into(),
+        )),
+    }
+}
+
+/// Where a request came from: the first `X-Forwarded-For` hop (API Gateway and CloudFront set
+/// it), else the socket's peer address, else `unknown`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|hop| hop.trim().parse::<IpAddr>().ok());
+        let peer = || {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip())
+        };
+        Ok(ClientAddress(
+            forwarded
+                .or_else(peer)
+                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+        ))
+    }
+}
+
+/// `?limit=&cursor=` of list endpoints; bad values are a 422 naming the parameter.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Items per page, 1 to 100 (default 50).
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<ListParams>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| {
+                let text = e.body_text();
+                let detail = text
+                    .split_once(": ")
+                    .map_or(text.as_str(), |(_, d)| d)
+                    .to_owned();
+                let field = if let Some(name) = detail.split('`').nth(1) {
+                    name.to_owned()
+                } else {
+                    detail
+                        .split_once(':')
+                        .map_or("query", |(f, _)| f)
+                        .trim()
+                        .to_owned()
+                };
+                ApiError::validation(field, detail)
+            })?;
+        super::page_size(params.limit).map_err(ApiError::from)?;
+        Ok(params)
+    }
+}
+
+impl ListParams {
+    pub fn limit(&self) -> usize {
+        self.limit.unwrap_or(super::DEFAULT_PAGE_SIZE)
+    }
+}
+
+/// An id from the path; one that does not even parse is as absent as any other (404).
+pub fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}
