@@ -172,7 +172,7 @@ async fn chat(
     let id = format!("chatcmpl-fake{n}");
     let created = now_secs();
     let rid = ("x-request-id", format!("req_fake{n}"));
-    let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false) && !scenario.nostream;
     if !stream {
         let body = json!({
             "id": id, "object": "chat.completion", "created": created, "model": p.model,

@@ -15,6 +15,7 @@
 //! | `length` | finish reason "max length" |
 //! | `cache` | usage reports cached prompt tokens (half the input; Anthropic also writes a quarter) |
 //! | `chunk=N`, `delay=MS` | chunk size and per-chunk delay for this request |
+//! | `nostream` | OpenAI formats: one JSON body even when a stream was asked (as some compatible servers do) |
 //!
 //! Usage is deterministic: a text counts `ceil(chars / 4)` tokens; input is the sum over the
 //! instructions and every message, output is the reply's count.
@@ -44,6 +45,7 @@ pub struct Scenario {
     pub cache: bool,
     pub chunk: Option<usize>,
     pub delay_ms: Option<u64>,
+    pub nostream: bool,
 }
 
 impl Scenario {
@@ -76,6 +78,7 @@ impl Scenario {
                 "stall" => self.stall = true,
                 "length" => self.length = true,
                 "cache" => self.cache = true,
+                "nostream" => self.nostream = true,
                 "long" => self.long = Some(value.and_then(|v| v.parse().ok()).unwrap_or(2000)),
                 "chunk" => self.chunk = value.and_then(|v| v.parse().ok()).filter(|n| *n > 0),
                 "delay" => self.delay_ms = value.and_then(|v| v.parse().ok()),

@@ -392,6 +392,26 @@ async fn a_provider_error_mid_stream_becomes_an_error_event() {
 }
 
 #[tokio::test]
+async fn a_compatible_server_that_ignores_stream_true_still_streams_events() {
+    let (fake, _urls, gw) = setup().await;
+    let evs = events(
+        &gw,
+        &ask("local-model", "no streaming here [[fake:nostream]]"),
+    )
+    .await;
+    assert!(matches!(evs[0], LlmEvent::Start { .. }));
+    assert!(text_of(&evs).contains("no streaming here"));
+    assert!(matches!(evs[evs.len() - 2], LlmEvent::Usage(_)));
+    assert_eq!(
+        evs.last(),
+        Some(&LlmEvent::Finish {
+            reason: FinishReason::Stop
+        })
+    );
+    fake.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_stalled_stream_times_out_instead_of_hanging() {
     let (fake, _urls, gw) = setup().await;
     for (model, _) in MODELS {
