@@ -1,0 +1,175 @@
+//! The harness of the auth suite: a fresh embedded store per test and requests through the
+//! router with `oneshot`.
+
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use ragenie_auth::AuthOptions;
+use ragenie_common::AppState;
+use ragenie_common::config::Settings;
+use ragenie_common::http::with_fallback;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct App {
+    pub router: Router,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts a problem+json answer with this status, and returns its `field`.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> Option<String> {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert!(
+            self.content_type().starts_with("application/problem+json"),
+            "{} {}",
+            self.content_type(),
+            self.text
+        );
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        self.body["field"].as_str().map(str::to_owned)
+    }
+
+    pub fn str(&self, name: &str) -> String {
+        self.body[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `{name}` in {}", self.text))
+            .to_owned()
+    }
+}
+
+pub async fn app() -> App {
+    app_with(AuthOptions::default()).await
+}
+
+pub async fn app_with(options: AuthOptions) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::connect(Settings::embedded(dir.path(), "http://127.0.0.1:1"))
+        .await
+        .unwrap();
+    let router = with_fallback(ragenie_auth::router_with(state.clone(), options));
+    App { router, state, dir }
+}
+
+impl App {
+    pub async fn send(&self, request: Request<Body>) -> Resp {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Resp {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// A JSON request, with a bearer credential when given.
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        self.raw(method, uri, bearer, body.map(|b| b.to_string()), &[])
+            .await
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        bearer: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut request = Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map_or_else(Body::empty, Body::from);
+        self.send(request.body(body).unwrap()).await
+    }
+
+    pub async fn register(&self, email: &str) -> Tokens {
+        let r = self
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        Tokens::from(&r)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Resp {
+        self.call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    pub async fn login_from(&self, email: &str, password: &str, address: &str) -> Resp {
+        let body = json!({"email": email, "password": password}).to_string();
+        self.raw(
+            "POST",
+            "/auth/login",
+            None,
+            Some(body),
+            &[("x-forwarded-for", address)],
+        )
+        .await
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl From<&Resp> for Tokens {
+    fn from(r: &Resp) -> Self {
+        assert_eq!(r.body["token_type"], "bearer", "{}", r.text);
+        assert_eq!(r.body["expires_in"], 900, "{}", r.text);
+        Tokens {
+            access: r.str("access_token"),
+            refresh: r.str("refresh_token"),
+        }
+    }
+}
