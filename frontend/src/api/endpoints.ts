@@ -24,8 +24,11 @@ export const auth = {
   login: (email: string, password: string) => api.post<Tokens>("/auth/login", { email, password }, { anonymous: true }),
   logout: (refresh_token: string) => api.post<void>("/auth/logout", { refresh_token }),
   me: () => api.get<Me>("/auth/me"),
-  changePassword: (current_password: string, new_password: string) =>
-    api.post<void>("/auth/change-password", { current_password, new_password }),
+  /** Other sessions are signed out; the answer carries fresh tokens for this one. */
+  changePassword: async (current_password: string, new_password: string) => {
+    const tokens = await api.post<Tokens | undefined>("/auth/change-password", { current_password, new_password });
+    if (tokens?.access_token && tokens.refresh_token) api.setTokens(tokens);
+  },
   listKeys: () => api.get<Page<ApiKey>>("/auth/api-keys"),
   createKey: (name: string) => api.post<ApiKey>("/auth/api-keys", { name }),
   revokeKey: (id: string) => api.delete<void>(`/auth/api-keys/${encodeURIComponent(id)}`),

@@ -81,4 +81,23 @@ describe("SettingsPage", () => {
     expect((await screen.findByText(/differ/)).closest("[role=alert]")).toBeTruthy();
     expect(calls.some((c) => c.path === "/auth/change-password")).toBe(false);
   });
+
+  it("changes the password and keeps this session with the fresh tokens", async () => {
+    const { calls } = routes([], {
+      "POST /auth/change-password": () => json(200, { access_token: "a2", refresh_token: "r2", token_type: "bearer", expires_in: 900 }),
+    });
+    render(<MemoryRouter><SettingsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText("Current password"), "old password here");
+    await user.type(screen.getByLabelText("New password"), "a brand new password");
+    await user.type(screen.getByLabelText("Confirm new password"), "a brand new password");
+    await user.click(screen.getByRole("button", { name: "Change password" }));
+    await screen.findByText("Password changed.");
+    expect(calls.find((c) => c.path === "/auth/change-password")!.body).toEqual({
+      current_password: "old password here",
+      new_password: "a brand new password",
+    });
+    expect(api.accessToken).toBe("a2");
+    expect(api.refreshToken).toBe("r2");
+  });
 });
