@@ -105,22 +105,35 @@ pub struct NewProfile {
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub instruction_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub dataset_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub parent_ids: Option<Vec<ProfileId>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub default_model: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub temperature_preset: Option<TemperaturePreset>,
+    #[serde(default, deserialize_with = "not_null")]
     pub temperature: Option<f64>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>)]
     pub max_output_tokens: Option<Option<u32>>,
     /// When given, the update applies only if the profile is still at this version (409
     /// otherwise).
+    #[serde(default, deserialize_with = "not_null")]
     pub version: Option<u64>,
+}
+
+/// A field that may be absent but not `null` (it has no "unset" meaning).
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(de).map(Some)
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
