@@ -10,6 +10,8 @@ pub mod lambda;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use error::{ApiError, ApiResult};
 pub use state::AppState;

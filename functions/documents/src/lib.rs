@@ -1,12 +1,515 @@
-//! The `documents` function: its routes, served on Lambda, by the local server and in tests.
+//! The `documents` function: upload (direct or presigned), list, read, rename, replace, delete
+//! documents, and search them. Served on Lambda, by the local server and in tests.
 
-use axum::Router;
-use ragenie_common::AppState;
-use ragenie_common::http::function_router;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{
+    DefaultBodyLimit, FromRef, FromRequest, Multipart, Path, Query, Request, State,
+};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ragenie_common::accounts::profiles::resolve_profile_chain;
+use ragenie_common::accounts::{ProfileId, UserId};
+use ragenie_common::auth::AuthUser;
+use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::storage::PresignedUrl;
+use ragenie_common::{ApiError, ApiResult, AppState};
+use ragenie_corpus::{
+    Corpus, Document, DocumentKind, DocumentVersion, NewDocument, PendingUpload, SearchHit,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "documents";
 
+#[derive(Clone)]
+pub struct DocumentsState {
+    app: AppState,
+    corpus: Arc<Corpus>,
+}
+
+impl FromRef<DocumentsState> for AppState {
+    fn from_ref(state: &DocumentsState) -> AppState {
+        state.app.clone()
+    }
+}
+
 pub fn router(state: AppState) -> Router {
-    function_router(FUNCTION, Router::new(), state)
+    let corpus = Arc::new(Corpus::new(state.table.clone(), state.blobs.clone()));
+    let upload_limit = DefaultBodyLimit::max(state.settings.max_upload_body);
+    let docs = DocumentsState {
+        app: state.clone(),
+        corpus,
+    };
+    let routes = Router::new()
+        .route("/documents", post(upload).layer(upload_limit).get(list))
+        .route("/documents/uploads", post(start_upload))
+        .route("/documents/{id}/commit", post(commit_upload))
+        .route(
+            "/documents/{id}",
+            get(get_document).patch(rename).delete(delete_document),
+        )
+        .route(
+            "/documents/{id}/content",
+            get(content).put(replace).layer(upload_limit),
+        )
+        .route("/search", get(search))
+        .with_state(docs);
+    function_router(FUNCTION, Router::new().merge(routes), state)
+}
+
+fn user(auth: &AuthUser) -> ApiResult<UserId> {
+    UserId::parse(auth.user_id()).ok_or_else(|| ApiError::Unauthorized("invalid principal".into()))
+}
+
+fn parse_kind(kind: &str) -> ApiResult<DocumentKind> {
+    DocumentKind::parse(kind)
+        .ok_or_else(|| ApiError::validation("kind", "expected `instructions` or `dataset`"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UploadParams {
+    /// `instructions` or `dataset`.
+    kind: Option<String>,
+    /// The document's name (defaults to the multipart file name).
+    name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadResult {
+    #[serde(flatten)]
+    document: Document,
+    /// True when identical content was already stored: the existing document is returned.
+    duplicate: bool,
+}
+
+fn upload_response((document, created): (Document, bool)) -> Response {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        Json(UploadResult {
+            document,
+            duplicate: !created,
+        }),
+    )
+        .into_response()
+}
+
+/// Upload a document: the raw bytes with their media type as Content-Type, or
+/// `multipart/form-data` with a `file` part (and optional `kind`, `name` parts).
+#[utoipa::path(post, path = "/documents", tag = "documents", params(UploadParams),
+    request_body(content = Vec<u8>, description = "the file's bytes, or multipart/form-data"),
+    responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
+        (status = 413, description = "over the direct-upload limit: use /documents/uploads"), (status = 415, description = "unsupported type")),
+    security(("bearer" = [])))]
+async fn upload(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Query(params): Query<UploadParams>,
+    request: Request,
+) -> ApiResult<Response> {
+    let user_id = user(&auth)?;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let mut kind = params.kind;
+    let mut name = params.name;
+    let (bytes, media_type) = if content_type.starts_with("multipart/form-data") {
+        let mut multipart = Multipart::from_request(request, &s)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let mut file = None;
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(e.status(), e.body_text()))?
+        {
+            match field.name().unwrap_or_default() {
+                "file" => {
+                    let file_name = field.file_name().map(str::to_owned);
+                    let part_type = field
+                        .content_type()
+                        .unwrap_or("application/octet-stream")
+                        .to_owned();
+                    let data = field
+                        .bytes()
+                        .await
+                        .map_err(|e| multipart_error(e.status(), e.body_text()))?;
+                    if name.is_none() {
+                        name = file_name;
+                    }
+                    file = Some((data, part_type));
+                }
+                "kind" => {
+                    kind = Some(
+                        field
+                            .text()
+                            .await
+                            .map_err(|e| ApiError::BadRequest(e.body_text()))?,
+                    )
+                }
+                "name" => {
+                    name = Some(
+                        field
+                            .text()
+                            .await
+                            .map_err(|e| ApiError::BadRequest(e.body_text()))?,
+                    )
+                }
+                other => {
+                    return Err(ApiError::validation(
+                        other.to_owned(),
+                        "unknown form field; send `file`, `kind`, `name`",
+                    ));
+                }
+            }
+        }
+        file.ok_or_else(|| ApiError::validation("file", "the form has no `file` part"))?
+    } else {
+        let bytes = Bytes::from_request(request, &s).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!(
+                    "direct uploads take up to {} bytes; use POST /documents/uploads for larger files",
+                    s.app.settings.max_upload_body
+                ))
+            } else {
+                ApiError::BadRequest(e.body_text())
+            }
+        })?;
+        (bytes, content_type)
+    };
+    let kind = parse_kind(
+        kind.as_deref()
+            .ok_or_else(|| ApiError::validation("kind", "say `instructions` or `dataset`"))?,
+    )?;
+    let name =
+        name.ok_or_else(|| ApiError::validation("name", "name the document (query `name=`)"))?;
+    let new = NewDocument {
+        name,
+        kind,
+        media_type,
+        bytes,
+    };
+    Ok(upload_response(
+        s.corpus.upload(&user_id.to_string(), new).await?,
+    ))
+}
+
+fn multipart_error(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(
+            "the file is over the direct-upload limit; use POST /documents/uploads".into(),
+        )
+    } else {
+        ApiError::BadRequest(text)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartUpload {
+    name: String,
+    /// `instructions` or `dataset`.
+    kind: String,
+    /// The file's media type; the PUT must send the same Content-Type.
+    media_type: String,
+    /// Exact size in bytes; the commit refuses any other size.
+    size: u64,
+}
+
+/// Start a large upload: returns a presigned PUT URL; PUT the bytes there, then commit.
+#[utoipa::path(post, path = "/documents/uploads", tag = "documents", request_body = StartUpload,
+    responses((status = 201, body = PendingUpload)), security(("bearer" = [])))]
+async fn start_upload(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    ApiJson(body): ApiJson<StartUpload>,
+) -> ApiResult<(StatusCode, Json<PendingUpload>)> {
+    let user_id = user(&auth)?;
+    let kind = parse_kind(&body.kind)?;
+    let pending = s
+        .corpus
+        .start_upload(
+            &user_id.to_string(),
+            &body.name,
+            kind,
+            &body.media_type,
+            body.size,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(pending)))
+}
+
+/// Commit a presigned upload: checks the size, then stores and indexes the document.
+#[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path)),
+    responses((status = 201, body = UploadResult), (status = 422, description = "size mismatch; nothing kept")), security(("bearer" = [])))]
+async fn commit_upload(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let user_id = user(&auth)?;
+    Ok(upload_response(
+        s.corpus.commit_upload(&user_id.to_string(), &id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    kind: Option<String>,
+    /// Only the documents this profile uses (its own and inherited ones); one page.
+    profile: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentList {
+    items: Vec<Document>,
+    next_cursor: Option<String>,
+}
+
+async fn profile_document_ids(
+    app: &AppState,
+    user_id: UserId,
+    profile: &str,
+    datasets_only: bool,
+) -> ApiResult<Vec<String>> {
+    let profile_id = ProfileId::parse(profile).ok_or_else(|| ApiError::not_found("profile"))?;
+    let chain = resolve_profile_chain(app.table.as_ref(), user_id, profile_id).await?;
+    let mut ids = chain.dataset_ids();
+    if !datasets_only {
+        ids.splice(0..0, chain.instruction_ids());
+    }
+    Ok(ids)
+}
+
+/// List documents, oldest first; filter by kind or by profile.
+#[utoipa::path(get, path = "/documents", tag = "documents", params(ListParams),
+    responses((status = 200, body = DocumentList)), security(("bearer" = [])))]
+async fn list(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<DocumentList>> {
+    let user_id = user(&auth)?;
+    let kind = params.kind.as_deref().map(parse_kind).transpose()?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::validation("limit", "1..=200"));
+    }
+    if let Some(profile) = params.profile {
+        let ids = profile_document_ids(&s.app, user_id, &profile, false).await?;
+        let all = s.corpus.all(&user_id.to_string()).await?;
+        let items = ids
+            .iter()
+            .filter_map(|id| all.iter().find(|d| &d.id == id))
+            .filter(|d| kind.is_none_or(|k| d.kind == k))
+            .cloned()
+            .collect();
+        return Ok(Json(DocumentList {
+            items,
+            next_cursor: None,
+        }));
+    }
+    let (items, next_cursor) = s
+        .corpus
+        .list(&user_id.to_string(), kind, limit, params.cursor)
+        .await?;
+    Ok(Json(DocumentList { items, next_cursor }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentDetail {
+    #[serde(flatten)]
+    document: Document,
+    /// Every version, newest first.
+    versions: Vec<DocumentVersion>,
+}
+
+/// A document's metadata and its versions.
+#[utoipa::path(get, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)),
+    responses((status = 200, body = DocumentDetail), (status = 404)), security(("bearer" = [])))]
+async fn get_document(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DocumentDetail>> {
+    let user_id = user(&auth)?.to_string();
+    let document = s.corpus.get(&user_id, &id).await?;
+    let versions = s.corpus.versions(&user_id, &id).await?;
+    Ok(Json(DocumentDetail { document, versions }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    name: String,
+}
+
+/// Rename a document.
+#[utoipa::path(patch, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)), request_body = Rename,
+    responses((status = 200, body = Document), (status = 404)), security(("bearer" = [])))]
+async fn rename(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Rename>,
+) -> ApiResult<Json<Document>> {
+    let user_id = user(&auth)?;
+    Ok(Json(
+        s.corpus
+            .rename(&user_id.to_string(), &id, &body.name)
+            .await?,
+    ))
+}
+
+/// Delete a document: its bytes, metadata, versions and index segments.
+#[utoipa::path(delete, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+async fn delete_document(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let user_id = user(&auth)?;
+    s.corpus.delete(&user_id.to_string(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContentParams {
+    /// `text` returns the extracted text; otherwise a presigned download URL.
+    format: Option<String>,
+}
+
+/// Download a document (a presigned URL) or read its extracted text (`?format=text`).
+#[utoipa::path(get, path = "/documents/{id}/content", tag = "documents", params(("id" = String, Path), ContentParams),
+    responses((status = 200, body = PresignedUrl), (status = 404)), security(("bearer" = [])))]
+async fn content(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Path(id): Path<String>,
+    Query(params): Query<ContentParams>,
+) -> ApiResult<Response> {
+    let user_id = user(&auth)?.to_string();
+    match params.format.as_deref() {
+        Some("text") => {
+            let (_, text) = s.corpus.text(&user_id, &id).await?;
+            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+        }
+        None | Some("url") => Ok(Json(s.corpus.download_url(&user_id, &id).await?).into_response()),
+        Some(_) => Err(ApiError::validation("format", "expected `text` or `url`")),
+    }
+}
+
+/// Replace a document's content: a new version (the old ones stay listed).
+#[utoipa::path(put, path = "/documents/{id}/content", tag = "documents", params(("id" = String, Path)),
+    request_body(content = Vec<u8>, description = "the new bytes; Content-Type is their media type"),
+    responses((status = 200, body = Document), (status = 404), (status = 409, description = "identical to another document")), security(("bearer" = [])))]
+async fn replace(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> ApiResult<Json<Document>> {
+    let user_id = user(&auth)?;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = Bytes::from_request(request, &s).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("over the direct-upload limit".into())
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })?;
+    Ok(Json(
+        s.corpus
+            .replace(&user_id.to_string(), &id, &content_type, bytes)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    q: String,
+    /// Search this profile's datasets (and inherited ones); all datasets when absent.
+    profile: Option<String>,
+    /// Number of results, 1..=50 (default 8).
+    k: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResults {
+    items: Vec<SearchHit>,
+}
+
+/// Search the datasets of a profile: ranked chunks with document, heading path, offsets and a
+/// highlighted snippet.
+#[utoipa::path(get, path = "/search", tag = "documents", params(SearchParams),
+    responses((status = 200, body = SearchResults)), security(("bearer" = [])))]
+async fn search(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Query(params): Query<SearchParams>,
+) -> ApiResult<Json<SearchResults>> {
+    let user_id = user(&auth)?;
+    let k = params.k.unwrap_or(8);
+    if !(1..=50).contains(&k) {
+        return Err(ApiError::validation("k", "1..=50"));
+    }
+    if params.q.len() > 2000 {
+        return Err(ApiError::validation("q", "at most 2000 characters"));
+    }
+    let scope: HashSet<String> = match &params.profile {
+        Some(profile) => profile_document_ids(&s.app, user_id, profile, true)
+            .await?
+            .into_iter()
+            .collect(),
+        None => s
+            .corpus
+            .all(&user_id.to_string())
+            .await?
+            .into_iter()
+            .filter(|d| d.kind == DocumentKind::Dataset)
+            .map(|d| d.id)
+            .collect(),
+    };
+    let items = s
+        .corpus
+        .search(&user_id.to_string(), Some(&scope), &params.q, k)
+        .await?;
+    Ok(Json(SearchResults { items }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(upload, start_upload, commit_upload, list, get_document, rename, delete_document, content, replace, search),
+    components(schemas(Document, DocumentVersion, DocumentKind, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
+    tags((name = "documents", description = "Upload, manage and search documents"))
+)]
+struct DocumentsApi;
+
+/// This function's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    DocumentsApi::openapi()
 }

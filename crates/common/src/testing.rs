@@ -1,0 +1,45 @@
+//! Test support for function crates (feature `test-support`): an embedded state in a temp dir
+//! whose authenticator accepts `test:<user id>` bearer tokens, so router tests can act as any
+//! number of users without the accounts flow.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::auth::{AuthMethod, Authenticator, Principal};
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Accepts `test:<ULID>` as the user with that id.
+pub struct TestTokens;
+
+#[async_trait]
+impl Authenticator for TestTokens {
+    async fn authenticate(&self, credential: &str) -> Result<Principal, ApiError> {
+        let user_id = credential
+            .strip_prefix("test:")
+            .filter(|id| ulid::Ulid::from_string(id).is_ok())
+            .ok_or_else(|| ApiError::Unauthorized("not a test token".into()))?;
+        Ok(Principal {
+            user_id: user_id.to_owned(),
+            method: AuthMethod::AccessToken,
+        })
+    }
+}
+
+/// A new user id and the bearer header value that authenticates as it.
+pub fn test_user() -> (String, String) {
+    let id = ulid::Ulid::new().to_string();
+    let bearer = format!("Bearer test:{id}");
+    (id, bearer)
+}
+
+/// An embedded store in `dir` with [`TestTokens`] as authenticator; presigned URLs point at
+/// `public_url`.
+pub async fn embedded_state(dir: &std::path::Path, public_url: &str) -> AppState {
+    let state = AppState::connect(Settings::embedded(dir, public_url))
+        .await
+        .expect("embedded state");
+    state.with_authenticator(Arc::new(TestTokens))
+}

@@ -1,0 +1,844 @@
+//! A user's documents: metadata and versions in the table, content stored once per user in the
+//! blob store, ingest (extract → chunk → count tokens → one immutable index segment per
+//! version), segments cached in memory, and search merged across segments at query time.
+//!
+//! Used by the documents function (the API) and the chat function (context assembly).
+
+pub mod keys;
+mod model;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ragenie_common::error::ApiError;
+use ragenie_common::storage::{
+    Blobs, Condition, Item, PresignedUrl, Query, StoreError, Table, TxOp, Update,
+};
+use ragenie_retrieval::{ChunkConfig, ExtractError, Hit, SearchOptions, Segment, SegmentSet};
+use sha2::{Digest, Sha256};
+
+pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion};
+
+/// The largest file a presigned upload may commit.
+pub const MAX_PRESIGNED_UPLOAD_BYTES: u64 = 64 * 1024 * 1024;
+/// How long a presigned upload URL stays valid.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a download URL stays valid.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
+pub const MAX_NAME_CHARS: usize = 200;
+/// Segments kept in memory per process; immutable per version, so a key never goes stale.
+const SEGMENT_CACHE_CAPACITY: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("document not found")]
+    NotFound,
+    #[error("unsupported media type `{media_type}`; accepted: {}", accepted.join(", "))]
+    Unsupported {
+        media_type: String,
+        accepted: Vec<&'static str>,
+    },
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is {size} bytes; the limit is {limit}")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<CorpusError> for ApiError {
+    fn from(e: CorpusError) -> Self {
+        match e {
+            CorpusError::NotFound => ApiError::not_found("document"),
+            e @ CorpusError::Unsupported { .. } => ApiError::UnsupportedMediaType(e.to_string()),
+            CorpusError::Empty => ApiError::BadRequest("the file is empty".into()),
+            e @ CorpusError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            CorpusError::Invalid { field, message } => ApiError::validation(field, message),
+            CorpusError::Conflict(m) => ApiError::Conflict(m),
+            CorpusError::Store(e) => e.into(),
+            CorpusError::Unexpected(e) => ApiError::Unexpected(e),
+        }
+    }
+}
+
+pub type CorpusResult<T> = Result<T, CorpusError>;
+
+/// A file to store as a new document.
+pub struct NewDocument {
+    pub name: String,
+    pub kind: DocumentKind,
+    /// As sent; `application/octet-stream` or empty means "guess from the name and bytes".
+    pub media_type: String,
+    pub bytes: Bytes,
+}
+
+/// What starting a presigned upload returns.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PendingUpload {
+    pub document_id: String,
+    pub upload: PresignedUrl,
+}
+
+/// One search result, with where it comes from.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SearchHit {
+    pub document_id: String,
+    pub document_name: String,
+    pub version: u64,
+    pub chunk: u32,
+    pub heading_path: Vec<String>,
+    /// Character offsets of the chunk in the document's extracted text.
+    pub start: u64,
+    pub end: u64,
+    pub score: f32,
+    /// HTML-escaped, with matched terms in `<mark>`.
+    pub snippet: String,
+    pub text: String,
+    pub token_count: u32,
+}
+
+pub struct Corpus {
+    table: Arc<dyn Table>,
+    blobs: Arc<dyn Blobs>,
+    chunking: ChunkConfig,
+    cache: Mutex<HashMap<String, Arc<Segment>>>,
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub fn validate_name(name: &str) -> CorpusResult<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(CorpusError::Invalid {
+            field: "name",
+            message: "a document needs a name".into(),
+        });
+    }
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(CorpusError::Invalid {
+            field: "name",
+            message: format!("at most {MAX_NAME_CHARS} characters, no control characters"),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+/// The media type to extract the bytes as: the declared one when RaGenie reads it, else a guess
+/// from the name and the bytes; 415 when neither is readable.
+fn resolve_media_type(declared: &str, name: &str, bytes: &[u8]) -> CorpusResult<&'static str> {
+    let declared_essence = declared
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if let Some(known) = ragenie_retrieval::normalize_media_type(&declared_essence) {
+        return Ok(known);
+    }
+    if declared_essence.is_empty() || declared_essence == "application/octet-stream" {
+        let sniffed = ragenie_retrieval::sniff_media_type(name, bytes);
+        if let Some(known) = ragenie_retrieval::normalize_media_type(sniffed) {
+            return Ok(known);
+        }
+    }
+    Err(CorpusError::Unsupported {
+        media_type: if declared_essence.is_empty() {
+            "unknown".into()
+        } else {
+            declared_essence
+        },
+        accepted: ragenie_retrieval::ACCEPTED_MEDIA_TYPES.to_vec(),
+    })
+}
+
+fn failure_reason(e: &ExtractError) -> String {
+    match e {
+        ExtractError::Encrypted => "the file is encrypted; upload a decrypted copy".into(),
+        other => other.to_string(),
+    }
+}
+
+impl Corpus {
+    pub fn new(table: Arc<dyn Table>, blobs: Arc<dyn Blobs>) -> Self {
+        Self {
+            table,
+            blobs,
+            chunking: ChunkConfig::default(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn get(&self, user_id: &str, doc_id: &str) -> CorpusResult<Document> {
+        let item = self
+            .table
+            .get(&keys::user_pk(user_id), &keys::document_sk(doc_id))
+            .await?;
+        item.ok_or(CorpusError::NotFound)?
+            .decode()
+            .map_err(Into::into)
+    }
+
+    pub async fn versions(
+        &self,
+        user_id: &str,
+        doc_id: &str,
+    ) -> CorpusResult<Vec<DocumentVersion>> {
+        self.get(user_id, doc_id).await?;
+        let query = Query::partition(keys::user_pk(user_id))
+            .prefix(keys::versions_prefix(doc_id))
+            .descending()
+            .limit(1000);
+        let page = self.table.query(query).await?;
+        page.items
+            .iter()
+            .map(|i| i.decode().map_err(Into::into))
+            .collect()
+    }
+
+    /// A page of the user's documents, oldest first; of one kind when given.
+    pub async fn list(
+        &self,
+        user_id: &str,
+        kind: Option<DocumentKind>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> CorpusResult<(Vec<Document>, Option<String>)> {
+        let page = match kind {
+            Some(kind) => {
+                self.table
+                    .query_index(
+                        Query::partition(keys::kind_index_pk(user_id, kind.as_str()))
+                            .limit(limit)
+                            .after(cursor),
+                    )
+                    .await?
+            }
+            None => {
+                self.table
+                    .query(
+                        Query::partition(keys::user_pk(user_id))
+                            .prefix(keys::DOCUMENT_PREFIX)
+                            .limit(limit)
+                            .after(cursor),
+                    )
+                    .await?
+            }
+        };
+        let docs = page
+            .items
+            .iter()
+            .map(|i| i.decode())
+            .collect::<Result<Vec<Document>, _>>()?;
+        Ok((docs, page.next_cursor))
+    }
+
+    /// Every document of the user (all pages).
+    pub async fn all(&self, user_id: &str) -> CorpusResult<Vec<Document>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (docs, next) = self.list(user_id, None, 1000, cursor).await?;
+            out.extend(docs);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Stores a new document and indexes it. Identical content already stored by this user
+    /// returns the existing document instead (`false`): one copy serves every profile.
+    pub async fn upload(&self, user_id: &str, new: NewDocument) -> CorpusResult<(Document, bool)> {
+        self.create(user_id, &ulid::Ulid::new().to_string(), new)
+            .await
+    }
+
+    /// `upload` under a chosen id (the presigned flow announces the id before the bytes).
+    async fn create(
+        &self,
+        user_id: &str,
+        doc_id: &str,
+        new: NewDocument,
+    ) -> CorpusResult<(Document, bool)> {
+        let name = validate_name(&new.name)?;
+        if new.bytes.is_empty() {
+            return Err(CorpusError::Empty);
+        }
+        let media_type = resolve_media_type(&new.media_type, &name, &new.bytes)?;
+        let hash = sha256_hex(&new.bytes);
+        if let Some(existing) = self.owner_of(user_id, &hash).await? {
+            return Ok((existing, false));
+        }
+        let doc_id = doc_id.to_owned();
+        self.blobs
+            .put(
+                &keys::content_blob(user_id, &hash),
+                new.bytes.clone(),
+                media_type,
+            )
+            .await?;
+        let stamp = now();
+        let doc = Document {
+            id: doc_id.clone(),
+            name,
+            kind: new.kind,
+            media_type: media_type.into(),
+            size: new.bytes.len() as u64,
+            content_hash: hash.clone(),
+            token_count: None,
+            version: 1,
+            status: DocumentStatus::Pending,
+            failure_reason: None,
+            created_at: stamp.clone(),
+            updated_at: stamp,
+        };
+        let pk = keys::user_pk(user_id);
+        let doc_item = Item::encode(pk.clone(), keys::document_sk(&doc_id), &doc)?.indexed(
+            keys::kind_index_pk(user_id, doc.kind.as_str()),
+            doc_id.clone(),
+        );
+        let ops = vec![
+            TxOp::Put {
+                item: doc_item,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: Item::encode(
+                    pk.clone(),
+                    keys::version_sk(&doc_id, 1),
+                    &DocumentVersion::of(&doc),
+                )?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: hash_item(&pk, &hash, &doc_id, 1),
+                condition: Condition::NotExists,
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => {
+                // The same content won a race with us: hand back the winner.
+                return match self.owner_of(user_id, &hash).await? {
+                    Some(existing) => Ok((existing, false)),
+                    None => Err(CorpusError::Conflict(
+                        "a concurrent upload conflicted; retry".into(),
+                    )),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok((self.ingest(user_id, doc, &new.bytes).await?, true))
+    }
+
+    /// The document whose current or past version holds this content, if any.
+    async fn owner_of(&self, user_id: &str, hash: &str) -> CorpusResult<Option<Document>> {
+        let Some(item) = self
+            .table
+            .get(&keys::user_pk(user_id), &keys::content_hash_sk(hash))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let doc_id = item.str("doc_id").unwrap_or_default().to_owned();
+        match self.get(user_id, &doc_id).await {
+            Ok(doc) => Ok(Some(doc)),
+            Err(CorpusError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Extracts, chunks and indexes a stored version, ending `ready` or `failed` with a reason —
+    /// never left `pending` by bad input.
+    async fn ingest(
+        &self,
+        user_id: &str,
+        mut doc: Document,
+        bytes: &Bytes,
+    ) -> CorpusResult<Document> {
+        let (id, version, name, media_type, bytes_owned, chunking) = (
+            doc.id.clone(),
+            doc.version,
+            doc.name.clone(),
+            doc.media_type.clone(),
+            bytes.clone(),
+            self.chunking,
+        );
+        let indexed = tokio::task::spawn_blocking(move || {
+            ragenie_retrieval::index_document(
+                &id,
+                version,
+                &name,
+                &media_type,
+                &bytes_owned,
+                &chunking,
+            )
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("indexing task failed: {e}"))?;
+        match indexed {
+            Ok(indexed) => {
+                let segment = Bytes::from(indexed.segment.to_bytes());
+                let text = Bytes::from(indexed.extracted.text.clone());
+                self.blobs
+                    .put(
+                        &keys::text_blob(user_id, &doc.id, doc.version),
+                        text,
+                        "text/plain; charset=utf-8",
+                    )
+                    .await?;
+                self.blobs
+                    .put(
+                        &keys::segment_blob(user_id, &doc.id, doc.version),
+                        segment,
+                        "application/octet-stream",
+                    )
+                    .await?;
+                doc.status = DocumentStatus::Ready;
+                doc.token_count = Some(indexed.token_count as u64);
+                doc.failure_reason = None;
+            }
+            Err(e) => {
+                tracing::info!(doc_id = %doc.id, error = %e, "document could not be extracted");
+                doc.status = DocumentStatus::Failed;
+                doc.failure_reason = Some(failure_reason(&e));
+            }
+        }
+        doc.updated_at = now();
+        self.write_status(user_id, &doc).await?;
+        Ok(doc)
+    }
+
+    async fn write_status(&self, user_id: &str, doc: &Document) -> CorpusResult<()> {
+        let pk = keys::user_pk(user_id);
+        let status = serde_json::to_value(doc.status).map_err(anyhow::Error::from)?;
+        let mut update = Update::new()
+            .set("status", status.clone())
+            .set("updated_at", doc.updated_at.clone());
+        let mut version_update = Update::new().set("status", status);
+        match (&doc.failure_reason, doc.token_count) {
+            (Some(reason), _) => {
+                update = update
+                    .set("failure_reason", reason.clone())
+                    .remove("token_count");
+                version_update = version_update.set("failure_reason", reason.clone());
+            }
+            (None, Some(tokens)) => {
+                update = update.set("token_count", tokens).remove("failure_reason");
+                version_update = version_update.set("token_count", tokens);
+            }
+            (None, None) => {}
+        }
+        // Only the version being ingested may set the document's status: a newer replace wins.
+        let current = Condition::AttrEquals("version".into(), doc.version.into());
+        let ops = vec![
+            TxOp::Update {
+                pk: pk.clone(),
+                sk: keys::document_sk(&doc.id),
+                update,
+                condition: current,
+            },
+            TxOp::Update {
+                pk,
+                sk: keys::version_sk(&doc.id, doc.version),
+                update: version_update,
+                condition: Condition::Exists,
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores new content as the document's next version and indexes it.
+    pub async fn replace(
+        &self,
+        user_id: &str,
+        doc_id: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> CorpusResult<Document> {
+        let current = self.get(user_id, doc_id).await?;
+        if bytes.is_empty() {
+            return Err(CorpusError::Empty);
+        }
+        let media_type = resolve_media_type(media_type, &current.name, &bytes)?;
+        let hash = sha256_hex(&bytes);
+        if hash == current.content_hash {
+            return Ok(current);
+        }
+        if let Some(owner) = self.owner_of(user_id, &hash).await? {
+            return Err(CorpusError::Conflict(format!(
+                "this content is already stored as document {} (`{}`)",
+                owner.id, owner.name
+            )));
+        }
+        self.blobs
+            .put(
+                &keys::content_blob(user_id, &hash),
+                bytes.clone(),
+                media_type,
+            )
+            .await?;
+        let mut doc = current.clone();
+        doc.version = current.version + 1;
+        doc.media_type = media_type.into();
+        doc.size = bytes.len() as u64;
+        doc.content_hash = hash.clone();
+        doc.status = DocumentStatus::Pending;
+        doc.token_count = None;
+        doc.failure_reason = None;
+        doc.updated_at = now();
+        let pk = keys::user_pk(user_id);
+        let doc_item = Item::encode(pk.clone(), keys::document_sk(doc_id), &doc)?.indexed(
+            keys::kind_index_pk(user_id, doc.kind.as_str()),
+            doc_id.to_owned(),
+        );
+        let ops = vec![
+            // Two concurrent replaces: exactly one becomes the next version.
+            TxOp::Put {
+                item: doc_item,
+                condition: Condition::AttrEquals("version".into(), current.version.into()),
+            },
+            TxOp::Put {
+                item: Item::encode(
+                    pk.clone(),
+                    keys::version_sk(doc_id, doc.version),
+                    &DocumentVersion::of(&doc),
+                )?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: hash_item(&pk, &hash, doc_id, doc.version),
+                condition: Condition::NotExists,
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => self.ingest(user_id, doc, &bytes).await,
+            Err(StoreError::ConditionFailed) => Err(CorpusError::Conflict(
+                "the document changed meanwhile; retry".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn rename(&self, user_id: &str, doc_id: &str, name: &str) -> CorpusResult<Document> {
+        let name = validate_name(name)?;
+        let update = Update::new().set("name", name).set("updated_at", now());
+        match self
+            .table
+            .update(
+                &keys::user_pk(user_id),
+                &keys::document_sk(doc_id),
+                update,
+                Condition::Exists,
+            )
+            .await
+        {
+            Ok(item) => Ok(item.decode()?),
+            Err(StoreError::ConditionFailed) => Err(CorpusError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the document, every version's bytes, extracted text and index segment.
+    pub async fn delete(&self, user_id: &str, doc_id: &str) -> CorpusResult<()> {
+        let versions = self.versions(user_id, doc_id).await?;
+        let pk = keys::user_pk(user_id);
+        // The metadata goes first: from then on lists and searches no longer see the document,
+        // whatever happens to the cleanup below.
+        match self
+            .table
+            .delete(&pk, &keys::document_sk(doc_id), Condition::Exists)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Err(CorpusError::NotFound),
+            Err(e) => return Err(e.into()),
+        }
+        for v in versions {
+            self.blobs
+                .delete(&keys::segment_blob(user_id, doc_id, v.version))
+                .await?;
+            self.blobs
+                .delete(&keys::text_blob(user_id, doc_id, v.version))
+                .await?;
+            let owned = Condition::AttrEquals("doc_id".into(), doc_id.into());
+            match self
+                .table
+                .delete(&pk, &keys::content_hash_sk(&v.content_hash), owned)
+                .await
+            {
+                Ok(()) => {
+                    self.blobs
+                        .delete(&keys::content_blob(user_id, &v.content_hash))
+                        .await?
+                }
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.table
+                .delete(&pk, &keys::version_sk(doc_id, v.version), Condition::None)
+                .await?;
+            self.cache
+                .lock()
+                .expect("cache lock")
+                .remove(&keys::segment_blob(user_id, doc_id, v.version));
+        }
+        Ok(())
+    }
+
+    /// The extracted text of the current version.
+    pub async fn text(&self, user_id: &str, doc_id: &str) -> CorpusResult<(Document, String)> {
+        let doc = self.get(user_id, doc_id).await?;
+        if doc.status != DocumentStatus::Ready {
+            return Err(CorpusError::Conflict(format!(
+                "the document is {}",
+                doc.status.as_str()
+            )));
+        }
+        let blob = self
+            .blobs
+            .get(&keys::text_blob(user_id, doc_id, doc.version))
+            .await?
+            .ok_or_else(|| {
+                CorpusError::Unexpected(anyhow::anyhow!(
+                    "extracted text of {doc_id} v{} is missing",
+                    doc.version
+                ))
+            })?;
+        let text = String::from_utf8(blob.body.to_vec()).map_err(anyhow::Error::from)?;
+        Ok((doc, text))
+    }
+
+    pub async fn download_url(&self, user_id: &str, doc_id: &str) -> CorpusResult<PresignedUrl> {
+        let doc = self.get(user_id, doc_id).await?;
+        Ok(self
+            .blobs
+            .presign_get(
+                &keys::content_blob(user_id, &doc.content_hash),
+                DOWNLOAD_URL_TTL,
+            )
+            .await?)
+    }
+
+    /// Starts a large upload: a presigned PUT the client sends the bytes to, then `commit`.
+    pub async fn start_upload(
+        &self,
+        user_id: &str,
+        name: &str,
+        kind: DocumentKind,
+        media_type: &str,
+        size: u64,
+    ) -> CorpusResult<PendingUpload> {
+        let name = validate_name(name)?;
+        if size == 0 {
+            return Err(CorpusError::Empty);
+        }
+        if size > MAX_PRESIGNED_UPLOAD_BYTES {
+            return Err(CorpusError::TooLarge {
+                size,
+                limit: MAX_PRESIGNED_UPLOAD_BYTES,
+            });
+        }
+        let essence = media_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if ragenie_retrieval::normalize_media_type(&essence).is_none()
+            && essence != "application/octet-stream"
+        {
+            return Err(CorpusError::Unsupported {
+                media_type: essence,
+                accepted: ragenie_retrieval::ACCEPTED_MEDIA_TYPES.to_vec(),
+            });
+        }
+        let doc_id = ulid::Ulid::new().to_string();
+        let expires = time::OffsetDateTime::now_utc().unix_timestamp()
+            + UPLOAD_URL_TTL.as_secs() as i64
+            + 3600;
+        let record = Item::new(keys::user_pk(user_id), keys::upload_sk(&doc_id))
+            .with("name", name)
+            .with("kind", kind.as_str())
+            .with("media_type", essence.clone())
+            .with("size", size)
+            .expires_at(expires);
+        self.table.put(record, Condition::NotExists).await?;
+        let upload = self
+            .blobs
+            .presign_put(
+                &keys::upload_blob(user_id, &doc_id),
+                &essence,
+                UPLOAD_URL_TTL,
+            )
+            .await?;
+        Ok(PendingUpload {
+            document_id: doc_id,
+            upload,
+        })
+    }
+
+    /// Finishes a presigned upload: checks the bytes arrived whole, then stores and indexes them
+    /// like a direct upload. A size mismatch is refused and nothing is kept.
+    pub async fn commit_upload(
+        &self,
+        user_id: &str,
+        doc_id: &str,
+    ) -> CorpusResult<(Document, bool)> {
+        let pk = keys::user_pk(user_id);
+        let record = self
+            .table
+            .get(&pk, &keys::upload_sk(doc_id))
+            .await?
+            .ok_or(CorpusError::NotFound)?;
+        let blob_key = keys::upload_blob(user_id, doc_id);
+        let Some(blob) = self.blobs.get(&blob_key).await? else {
+            return Err(CorpusError::Invalid {
+                field: "upload",
+                message: "nothing was uploaded to the URL yet".into(),
+            });
+        };
+        let expected = record.i64("size").unwrap_or(-1);
+        let cleanup = async {
+            let _ = self.blobs.delete(&blob_key).await;
+            let _ = self
+                .table
+                .delete(&pk, &keys::upload_sk(doc_id), Condition::None)
+                .await;
+        };
+        if blob.body.len() as i64 != expected {
+            cleanup.await;
+            return Err(CorpusError::Invalid {
+                field: "size",
+                message: format!(
+                    "{} bytes arrived but {expected} were announced; upload again",
+                    blob.body.len()
+                ),
+            });
+        }
+        let kind = DocumentKind::parse(record.str("kind").unwrap_or_default())
+            .ok_or_else(|| anyhow::anyhow!("upload record without kind"))?;
+        let new = NewDocument {
+            name: record.str("name").unwrap_or_default().to_owned(),
+            kind,
+            media_type: record.str("media_type").unwrap_or_default().to_owned(),
+            bytes: blob.body,
+        };
+        let result = self.create(user_id, doc_id, new).await;
+        cleanup.await;
+        result
+    }
+
+    async fn load_segment(&self, key: &str) -> CorpusResult<Option<Arc<Segment>>> {
+        if let Some(hit) = self.cache.lock().expect("cache lock").get(key) {
+            return Ok(Some(hit.clone()));
+        }
+        let Some(blob) = self.blobs.get(key).await? else {
+            return Ok(None);
+        };
+        let segment = tokio::task::spawn_blocking(move || Segment::from_bytes(&blob.body))
+            .await
+            .map_err(|e| anyhow::anyhow!("decoding task failed: {e}"))?
+            .map_err(|e| anyhow::anyhow!("segment {key} is unreadable: {e}"))?;
+        let segment = Arc::new(segment);
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= SEGMENT_CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(key.to_owned(), segment.clone());
+        Ok(Some(segment))
+    }
+
+    /// Ranks the chunks of the user's ready documents (of `scope` when given) for `query`;
+    /// BM25 statistics are merged across the documents' segments at query time.
+    pub async fn search(
+        &self,
+        user_id: &str,
+        scope: Option<&HashSet<String>>,
+        query: &str,
+        k: usize,
+    ) -> CorpusResult<Vec<SearchHit>> {
+        let docs: Vec<Document> = self
+            .all(user_id)
+            .await?
+            .into_iter()
+            .filter(|d| {
+                d.status == DocumentStatus::Ready && scope.is_none_or(|s| s.contains(&d.id))
+            })
+            .collect();
+        if docs.is_empty() || query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut segments = Vec::with_capacity(docs.len());
+        for doc in &docs {
+            if let Some(segment) = self
+                .load_segment(&keys::segment_blob(user_id, &doc.id, doc.version))
+                .await?
+            {
+                segments.push(segment);
+            }
+        }
+        let names: HashMap<&str, &str> = docs
+            .iter()
+            .map(|d| (d.id.as_str(), d.name.as_str()))
+            .collect();
+        let options = SearchOptions {
+            k,
+            doc_ids: Some(docs.iter().map(|d| d.id.clone()).collect()),
+            ..SearchOptions::default()
+        };
+        let query = query.to_owned();
+        let hits: Vec<Hit> =
+            tokio::task::spawn_blocking(move || SegmentSet::new(segments).search(&query, &options))
+                .await
+                .map_err(|e| anyhow::anyhow!("search task failed: {e}"))?;
+        Ok(hits
+            .into_iter()
+            .map(|h| SearchHit {
+                document_name: names
+                    .get(h.doc_id.as_str())
+                    .copied()
+                    .unwrap_or(&h.title)
+                    .to_owned(),
+                document_id: h.doc_id,
+                version: h.version,
+                chunk: h.chunk,
+                heading_path: h.heading_path,
+                start: h.start,
+                end: h.end,
+                score: h.score,
+                snippet: h.snippet,
+                text: h.text,
+                token_count: h.token_count,
+            })
+            .collect())
+    }
+}
+
+fn hash_item(pk: &str, hash: &str, doc_id: &str, version: u64) -> Item {
+    Item::new(pk, keys::content_hash_sk(hash))
+        .with("doc_id", doc_id)
+        .with("version", version)
+}

@@ -1,0 +1,98 @@
+//! The document records as stored and as the API returns them.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentKind {
+    /// Always sent whole, in profile order (custom instructions).
+    Instructions,
+    /// Knowledge: sent whole when it fits, else the best chunks (curated datasets).
+    Dataset,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Instructions => "instructions",
+            DocumentKind::Dataset => "dataset",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "instructions" => Some(Self::Instructions),
+            "dataset" | "datasets" => Some(Self::Dataset),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentStatus {
+    Pending,
+    Ready,
+    Failed,
+}
+
+impl DocumentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentStatus::Pending => "pending",
+            DocumentStatus::Ready => "ready",
+            DocumentStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Document {
+    pub id: String,
+    pub name: String,
+    pub kind: DocumentKind,
+    pub media_type: String,
+    /// Bytes of the current version.
+    pub size: u64,
+    /// SHA-256 of the current version's bytes.
+    pub content_hash: String,
+    /// Tokens of the extracted text (what sending it whole costs), once ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_count: Option<u64>,
+    pub version: u64,
+    pub status: DocumentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DocumentVersion {
+    pub version: u64,
+    pub media_type: String,
+    pub size: u64,
+    pub content_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_count: Option<u64>,
+    pub status: DocumentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub created_at: String,
+}
+
+impl DocumentVersion {
+    pub fn of(doc: &Document) -> Self {
+        Self {
+            version: doc.version,
+            media_type: doc.media_type.clone(),
+            size: doc.size,
+            content_hash: doc.content_hash.clone(),
+            token_count: doc.token_count,
+            status: doc.status,
+            failure_reason: doc.failure_reason.clone(),
+            created_at: doc.updated_at.clone(),
+        }
+    }
+}

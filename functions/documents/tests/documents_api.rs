@@ -1,0 +1,746 @@
+//! The documents API through its router on the embedded store, served on a port-0 server so the
+//! presigned-URL flow runs over real HTTP.
+
+use std::time::Duration;
+
+use ragenie_common::accounts::UserId;
+use ragenie_common::accounts::profiles::{self, NewProfile};
+use ragenie_common::storage::embedded::presigned_routes;
+use ragenie_common::testing::{embedded_state, test_user};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+struct App {
+    base: String,
+    http: Client,
+    state: ragenie_common::AppState,
+    _dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut state = embedded_state(dir.path(), &base).await;
+    let mut settings = (*state.settings).clone();
+    settings.max_upload_body = 256 * 1024;
+    state.settings = std::sync::Arc::new(settings);
+    let router = ragenie_common::http::with_fallback(
+        ragenie_documents::router(state.clone())
+            .merge(presigned_routes(state.local_blobs.clone().unwrap())),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    App {
+        base,
+        http,
+        state,
+        _dir: dir,
+        server,
+    }
+}
+
+impl App {
+    async fn upload(
+        &self,
+        bearer: &str,
+        kind: &str,
+        name: &str,
+        media_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.http
+            .post(format!("{}/documents", self.base))
+            .query(&[("kind", kind), ("name", name)])
+            .header("authorization", bearer)
+            .header("content-type", media_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, bearer: &str, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("authorization", bearer)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, bearer: &str, path: &str) -> Value {
+        let response = self.get(bearer, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+}
+
+async fn body(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+const GUIDE: &str = "# Espresso guide\n\n## Grinding\n\nA fine, even grind matters most for espresso extraction.\n\n## Tamping\n\nTamp with thirty pounds of pressure, level and firm.\n";
+
+#[tokio::test]
+async fn an_uploaded_markdown_document_is_ready_listed_readable_and_searchable() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (status, doc) = body(
+        app.upload(&alice, "dataset", "espresso.md", "text/markdown", GUIDE)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    assert_eq!(
+        (
+            doc["status"].as_str(),
+            doc["kind"].as_str(),
+            doc["version"].as_u64()
+        ),
+        (Some("ready"), Some("dataset"), Some(1))
+    );
+    assert!(doc["token_count"].as_u64().unwrap() > 10);
+    assert_eq!(doc["size"], GUIDE.len());
+    assert_eq!(doc["duplicate"], false);
+    let id = doc["id"].as_str().unwrap();
+
+    let detail = app.json(&alice, &format!("/documents/{id}")).await;
+    assert_eq!(detail["name"], "espresso.md");
+    assert_eq!(detail["versions"].as_array().unwrap().len(), 1);
+    let list = app.json(&alice, "/documents?kind=dataset").await;
+    assert_eq!(list["items"][0]["id"], id);
+    assert!(
+        app.json(&alice, "/documents?kind=instructions").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let text = app
+        .get(&alice, &format!("/documents/{id}/content?format=text"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("thirty pounds"));
+
+    let hits = app
+        .json(&alice, "/search?q=how%20hard%20to%20tamp&k=3")
+        .await;
+    let top = &hits["items"][0];
+    assert_eq!(top["document_id"], id);
+    assert_eq!(top["document_name"], "espresso.md");
+    assert_eq!(top["heading_path"], json!(["Espresso guide", "Tamping"]));
+    assert!(top["snippet"].as_str().unwrap().contains("<mark>"), "{top}");
+    let (start, end) = (
+        top["start"].as_u64().unwrap() as usize,
+        top["end"].as_u64().unwrap() as usize,
+    );
+    assert!(
+        text.chars()
+            .skip(start)
+            .take(end - start)
+            .collect::<String>()
+            .contains("Tamp")
+    );
+
+    let url = app.json(&alice, &format!("/documents/{id}/content")).await;
+    let downloaded = app
+        .http
+        .get(url["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(downloaded.text().await.unwrap(), GUIDE);
+}
+
+#[tokio::test]
+async fn identical_content_is_stored_once_per_user() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (_, bob) = test_user();
+    let (_, first) = body(
+        app.upload(&alice, "dataset", "a.md", "text/markdown", GUIDE)
+            .await,
+    )
+    .await;
+    let (status, second) = body(
+        app.upload(&alice, "dataset", "copy.md", "text/markdown", GUIDE)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (second["id"].clone(), second["duplicate"].clone()),
+        (first["id"].clone(), json!(true))
+    );
+    assert_eq!(
+        app.json(&alice, "/documents").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, other) = body(
+        app.upload(&bob, "dataset", "a.md", "text/markdown", GUIDE)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "another user's copy is their own"
+    );
+    assert_ne!(other["id"], first["id"]);
+}
+
+#[tokio::test]
+async fn multipart_uploads_take_the_file_name_and_kind_from_the_form() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "instructions")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"Always answer in French.".to_vec())
+                .file_name("style.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        );
+    let response = app
+        .http
+        .post(format!("{}/documents", app.base))
+        .header("authorization", &alice)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, doc) = body(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    assert_eq!(
+        (
+            doc["name"].as_str(),
+            doc["kind"].as_str(),
+            doc["status"].as_str()
+        ),
+        (Some("style.txt"), Some("instructions"), Some("ready"))
+    );
+}
+
+#[tokio::test]
+async fn bad_uploads_get_clear_errors_and_store_nothing() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (status, problem) = body(
+        app.upload(
+            &alice,
+            "dataset",
+            "x.png",
+            "image/png",
+            vec![0x89, b'P', b'N', b'G'],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("text/markdown"),
+        "names the accepted types: {problem}"
+    );
+    assert_eq!(
+        body(
+            app.upload(&alice, "dataset", "empty.md", "text/markdown", "")
+                .await
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, problem) = body(
+        app.upload(
+            &alice,
+            "dataset",
+            "big.md",
+            "text/markdown",
+            "x".repeat(300 * 1024),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/documents/uploads"),
+        "{problem}"
+    );
+    let (status, problem) = body(
+        app.upload(&alice, "notes", "a.md", "text/markdown", "hi")
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("kind"))
+    );
+    let unauthenticated = app
+        .http
+        .post(format!("{}/documents?kind=dataset&name=a", app.base))
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        app.json(&alice, "/documents").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_pdf_ends_failed_with_a_reason_never_pending() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (status, doc) = body(
+        app.upload(
+            &alice,
+            "dataset",
+            "broken.pdf",
+            "application/pdf",
+            b"%PDF-1.7\n1 0 obj garbage".to_vec(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(doc["status"], "failed");
+    assert!(
+        !doc["failure_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{doc}"
+    );
+    let id = doc["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&alice, &format!("/documents/{id}/content?format=text"))
+            .await
+            .status(),
+        StatusCode::CONFLICT
+    );
+}
+
+#[tokio::test]
+async fn replacing_makes_a_new_version_that_search_follows() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (_, doc) = body(
+        app.upload(
+            &alice,
+            "dataset",
+            "notes.md",
+            "text/markdown",
+            "# Notes\n\nThe launch code is walrus.",
+        )
+        .await,
+    )
+    .await;
+    let id = doc["id"].as_str().unwrap();
+    let response = app
+        .http
+        .put(format!("{}/documents/{id}/content", app.base))
+        .header("authorization", &alice)
+        .header("content-type", "text/markdown")
+        .body("# Notes\n\nThe launch code is pelican.")
+        .send()
+        .await
+        .unwrap();
+    let (status, replaced) = body(response).await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(
+        (replaced["version"].as_u64(), replaced["status"].as_str()),
+        (Some(2), Some("ready"))
+    );
+    let detail = app.json(&alice, &format!("/documents/{id}")).await;
+    let versions: Vec<u64> = detail["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [2, 1]);
+    assert_eq!(
+        app.json(&alice, "/search?q=pelican").await["items"][0]["version"],
+        2
+    );
+    assert!(
+        app.json(&alice, "/search?q=walrus").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "old versions are not searched"
+    );
+
+    let renamed = app
+        .http
+        .patch(format!("{}/documents/{id}", app.base))
+        .header("authorization", &alice)
+        .json(&json!({"name": "Launch notes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(renamed).await.1["name"], "Launch notes");
+}
+
+#[tokio::test]
+async fn deleting_removes_metadata_bytes_and_index_segments() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (_, doc) = body(
+        app.upload(
+            &alice,
+            "dataset",
+            "gone.md",
+            "text/markdown",
+            "# Gone\n\nZebras are striped.",
+        )
+        .await,
+    )
+    .await;
+    let id = doc["id"].as_str().unwrap();
+    let deleted = app
+        .http
+        .delete(format!("{}/documents/{id}", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&alice, &format!("/documents/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        app.json(&alice, "/search?q=zebras").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let leftovers = app
+        .state
+        .blobs
+        .list(&format!("users/{alice_id}/"))
+        .await
+        .unwrap();
+    assert!(leftovers.is_empty(), "every blob is gone: {leftovers:?}");
+    // The same content can be uploaded again afterwards.
+    assert_eq!(
+        app.upload(
+            &alice,
+            "dataset",
+            "again.md",
+            "text/markdown",
+            "# Gone\n\nZebras are striped."
+        )
+        .await
+        .status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_nothing() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let content = format!(
+        "# Big\n\n{}\n\nThe needle is a sapphire.",
+        "filler text. ".repeat(40_000)
+    );
+    let start = |size: usize| {
+        app.http
+            .post(format!("{}/documents/uploads", app.base))
+            .header("authorization", &alice)
+            .json(&json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": size}))
+            .send()
+    };
+    let (status, pending) = body(start(content.len()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{pending}");
+    let id = pending["document_id"].as_str().unwrap();
+    let url = pending["upload"]["url"].as_str().unwrap();
+
+    let tampered = url.replace(id, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    let refused = app
+        .http
+        .put(&tampered)
+        .header("content-type", "text/markdown")
+        .body(content.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let put = app
+        .http
+        .put(url)
+        .header("content-type", "text/markdown")
+        .body(content.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let commit = app
+        .http
+        .post(format!("{}/documents/{id}/commit", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    let (status, doc) = body(commit).await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    assert_eq!(
+        (
+            doc["id"].as_str(),
+            doc["status"].as_str(),
+            doc["size"].as_u64()
+        ),
+        (Some(id), Some("ready"), Some(content.len() as u64))
+    );
+    assert_eq!(
+        app.json(&alice, "/search?q=sapphire%20needle").await["items"][0]["document_id"],
+        id
+    );
+
+    // Announce one size, send another: refused, and nothing half-written remains.
+    let (_, pending) = body(start(10).await.unwrap()).await;
+    let id2 = pending["document_id"].as_str().unwrap();
+    let put = app
+        .http
+        .put(pending["upload"]["url"].as_str().unwrap())
+        .header("content-type", "text/markdown")
+        .body("more than ten bytes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let commit = app
+        .http
+        .post(format!("{}/documents/{id2}/commit", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    let (status, problem) = body(commit).await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("size"))
+    );
+    assert_eq!(
+        app.get(&alice, &format!("/documents/{id2}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        app.state
+            .blobs
+            .list(&format!("users/{alice_id}/uploads/"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let too_big = start(1 << 30).await.unwrap();
+    assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_uploads_all_end_up_searchable() {
+    let app = std::sync::Arc::new(app().await);
+    let (_, alice) = test_user();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (app, alice) = (app.clone(), alice.clone());
+            tokio::spawn(async move {
+                let text = format!("# Note {i}\n\nThe secret word number {i} is token{i}x.");
+                app.upload(
+                    &alice,
+                    "dataset",
+                    &format!("note{i}.md"),
+                    "text/markdown",
+                    text,
+                )
+                .await
+                .status()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::CREATED);
+    }
+    for i in 0..20 {
+        let hits = app.json(&alice, &format!("/search?q=token{i}x&k=1")).await;
+        assert_eq!(
+            hits["items"][0]["document_name"],
+            format!("note{i}.md"),
+            "note {i} is searchable"
+        );
+    }
+}
+
+#[tokio::test]
+async fn search_by_profile_covers_its_datasets_and_inherited_ones_only() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (app_ref, alice_ref) = (&app, &alice);
+    let upload = |name: &'static str, text: &'static str| async move {
+        body(
+            app_ref
+                .upload(alice_ref, "dataset", name, "text/markdown", text)
+                .await,
+        )
+        .await
+        .1["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let work = upload(
+        "work.md",
+        "# Work\n\nQuarterly revenue grew by nine percent.",
+    )
+    .await;
+    let base = upload("base.md", "# Base\n\nRevenue reports are due on Fridays.").await;
+    let private = upload(
+        "private.md",
+        "# Private\n\nMy revenue from the lemonade stand.",
+    )
+    .await;
+    let user = UserId::parse(&alice_id).unwrap();
+    let table = app.state.table.as_ref();
+    let parent = profiles::create(
+        table,
+        user,
+        NewProfile {
+            name: "Base".into(),
+            dataset_ids: vec![base.clone()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let child = profiles::create(
+        table,
+        user,
+        NewProfile {
+            name: "Work".into(),
+            dataset_ids: vec![work.clone()],
+            parent_ids: vec![parent.id],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let hits = app
+        .json(&alice, &format!("/search?q=revenue&profile={}", child.id))
+        .await;
+    let found: std::collections::HashSet<_> = hits["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["document_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(found, [work.clone(), base.clone()].into_iter().collect());
+    assert!(!found.contains(&private));
+    let listed = app
+        .json(&alice, &format!("/documents?profile={}", child.id))
+        .await;
+    let ids: Vec<_> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, [base, work], "inherited documents first");
+}
+
+#[tokio::test]
+async fn another_user_gets_404_on_every_documents_endpoint_and_changes_nothing() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (_, mallory) = test_user();
+    let (_, doc) = body(
+        app.upload(
+            &alice,
+            "dataset",
+            "secret.md",
+            "text/markdown",
+            "# Secret\n\nThe vault code is 4471.",
+        )
+        .await,
+    )
+    .await;
+    let id = doc["id"].as_str().unwrap();
+    let before = app.json(&alice, &format!("/documents/{id}")).await;
+
+    let url = |p: &str| format!("{}{p}", app.base);
+    let attempts = vec![
+        app.http.get(url(&format!("/documents/{id}"))),
+        app.http
+            .patch(url(&format!("/documents/{id}")))
+            .json(&json!({"name": "pwned"})),
+        app.http.delete(url(&format!("/documents/{id}"))),
+        app.http.get(url(&format!("/documents/{id}/content"))),
+        app.http
+            .get(url(&format!("/documents/{id}/content?format=text"))),
+        app.http
+            .put(url(&format!("/documents/{id}/content")))
+            .header("content-type", "text/plain")
+            .body("overwritten"),
+        app.http.post(url(&format!("/documents/{id}/commit"))),
+    ];
+    for attempt in attempts {
+        let response = attempt
+            .header("authorization", &mallory)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(status, StatusCode::NOT_FOUND, "{:?}", response.url().path());
+    }
+    assert!(
+        app.json(&mallory, "/search?q=vault%20code").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.json(&mallory, "/documents").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        app.json(&alice, &format!("/documents/{id}")).await,
+        before,
+        "alice's document is unchanged"
+    );
+    assert_eq!(
+        app.json(&alice, "/search?q=vault%20code").await["items"][0]["document_id"],
+        id
+    );
+}
