@@ -1,12 +1,467 @@
-//! The `conversations` function: its routes, served on Lambda, by the local server and in tests.
+//! The `conversations` function: create, list, read (the whole message tree), rename, delete,
+//! search and export conversations; usage by day and model; monthly budgets.
 
-use axum::Router;
-use ragenie_common::AppState;
-use ragenie_common::http::function_router;
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use ragenie_common::accounts::profiles::resolve_profile_chain;
+use ragenie_common::accounts::{ProfileId, UserId, preferences};
+use ragenie_common::auth::AuthUser;
+use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::{ApiError, ApiResult, AppState};
+use ragenie_conversation::{
+    Budgets, Conversation, ConversationStore, Message, UsageLedger, UsageReport, UsageRow,
+    branch_to, export_markdown,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "conversations";
 
+#[derive(Clone)]
+pub struct ConversationsState {
+    app: AppState,
+    store: ConversationStore,
+    usage: UsageLedger,
+}
+
+impl FromRef<ConversationsState> for AppState {
+    fn from_ref(state: &ConversationsState) -> AppState {
+        state.app.clone()
+    }
+}
+
 pub fn router(state: AppState) -> Router {
-    function_router(FUNCTION, Router::new(), state)
+    let s = ConversationsState {
+        store: ConversationStore::new(state.table.clone()),
+        usage: UsageLedger::new(state.table.clone()),
+        app: state.clone(),
+    };
+    let routes = Router::new()
+        .route("/conversations", get(list).post(create))
+        .route("/conversations/search", get(search))
+        .route(
+            "/conversations/{id}",
+            get(read).patch(update).delete(delete),
+        )
+        .route("/conversations/{id}/export", get(export))
+        .route("/usage", get(usage))
+        .route("/usage/budget", get(get_budget).put(put_budget))
+        .with_state(s);
+    function_router(FUNCTION, Router::new().merge(routes), state)
+}
+
+fn user(auth: &AuthUser) -> ApiResult<UserId> {
+    UserId::parse(auth.user_id()).ok_or_else(|| ApiError::Unauthorized("invalid principal".into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConversation {
+    /// The profile whose instructions and datasets ground the answers.
+    profile_id: Option<String>,
+    /// A model id from GET /models; defaults to the profile's, then the user's default; empty
+    /// means "the default at send time".
+    model: Option<String>,
+    title: Option<String>,
+}
+
+/// Start a conversation.
+#[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = NewConversation,
+    responses((status = 201, body = Conversation), (status = 422, description = "unknown profile")), security(("bearer" = [])))]
+async fn create(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    ApiJson(body): ApiJson<NewConversation>,
+) -> ApiResult<(StatusCode, Json<Conversation>)> {
+    let user_id = user(&auth)?;
+    let mut model = body.model.filter(|m| !m.trim().is_empty());
+    if let Some(m) = &model
+        && m.len() > 200
+    {
+        return Err(ApiError::validation("model", "at most 200 characters"));
+    }
+    let table = s.app.table.as_ref();
+    let prefs = preferences::get(table, user_id).await?;
+    let profile_id = match body.profile_id {
+        Some(p) => Some(p),
+        None => prefs.default_profile.map(|p| p.to_string()),
+    };
+    if let Some(profile) = &profile_id {
+        let id = ProfileId::parse(profile)
+            .ok_or_else(|| ApiError::validation("profile_id", "no such profile"))?;
+        let chain = resolve_profile_chain(table, user_id, id)
+            .await
+            .map_err(|_| ApiError::validation("profile_id", "no such profile"))?;
+        if model.is_none() {
+            model = chain.profile.default_model.clone();
+        }
+    }
+    let model = model.or(prefs.default_model.clone()).unwrap_or_default();
+    let conv = s
+        .store
+        .create(&user_id.to_string(), profile_id, model, body.title)
+        .await?;
+    Ok((StatusCode::CREATED, Json(conv)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationList {
+    items: Vec<Conversation>,
+    next_cursor: Option<String>,
+}
+
+/// The user's conversations, most recently active first.
+#[utoipa::path(get, path = "/conversations", tag = "conversations", params(ListParams),
+    responses((status = 200, body = ConversationList)), security(("bearer" = [])))]
+async fn list(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<ConversationList>> {
+    let user_id = user(&auth)?;
+    let limit = p.limit.unwrap_or(30);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::validation("limit", "1..=100"));
+    }
+    let (items, next_cursor) = s.store.list(&user_id.to_string(), limit, p.cursor).await?;
+    Ok(Json(ConversationList { items, next_cursor }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationDetail {
+    #[serde(flatten)]
+    conversation: Conversation,
+    /// Every message, oldest first; `parent_id` links them into a tree (edits and regenerated
+    /// answers are siblings).
+    messages: Vec<Message>,
+}
+
+/// A conversation with its whole message tree.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
+    responses((status = 200, body = ConversationDetail), (status = 404)), security(("bearer" = [])))]
+async fn read(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationDetail>> {
+    let user_id = user(&auth)?.to_string();
+    let conversation = s.store.get(&user_id, &id).await?;
+    let messages = s.store.messages(&user_id, &id).await?;
+    Ok(Json(ConversationDetail {
+        conversation,
+        messages,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationPatch {
+    title: Option<String>,
+    model: Option<String>,
+    /// `null` detaches the profile.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    profile_id: Option<Option<String>>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Rename a conversation or change its model or profile.
+#[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)), request_body = ConversationPatch,
+    responses((status = 200, body = Conversation), (status = 404)), security(("bearer" = [])))]
+async fn update(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ConversationPatch>,
+) -> ApiResult<Json<Conversation>> {
+    let user_id = user(&auth)?;
+    s.store.get(&user_id.to_string(), &id).await?;
+    if let Some(Some(profile)) = &body.profile_id {
+        let pid = ProfileId::parse(profile)
+            .ok_or_else(|| ApiError::validation("profile_id", "no such profile"))?;
+        resolve_profile_chain(s.app.table.as_ref(), user_id, pid)
+            .await
+            .map_err(|_| ApiError::validation("profile_id", "no such profile"))?;
+    }
+    if body.model.as_ref().is_some_and(|m| m.len() > 200) {
+        return Err(ApiError::validation("model", "at most 200 characters"));
+    }
+    Ok(Json(
+        s.store
+            .update(
+                &user_id.to_string(),
+                &id,
+                body.title,
+                body.model,
+                body.profile_id,
+            )
+            .await?,
+    ))
+}
+
+/// Delete a conversation and every message in it.
+#[utoipa::path(delete, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+async fn delete(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let user_id = user(&auth)?;
+    s.store.delete(&user_id.to_string(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    q: String,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationHit {
+    conversation: Conversation,
+    /// The best matching message, if the match is in the text rather than the title.
+    message_id: Option<String>,
+    /// An excerpt around the match.
+    snippet: String,
+    score: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationHits {
+    items: Vec<ConversationHit>,
+}
+
+fn excerpt(text: &str, at: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let center = text[..at].chars().count();
+    let start = center.saturating_sub(60);
+    let end = (center + 100).min(chars.len());
+    let mut out: String = chars[start..end].iter().collect();
+    if start > 0 {
+        out.insert(0, '…');
+    }
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Full-text search over titles and message text (every term must match, case-insensitive).
+#[utoipa::path(get, path = "/conversations/search", tag = "conversations", params(SearchParams),
+    responses((status = 200, body = ConversationHits)), security(("bearer" = [])))]
+async fn search(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    Query(p): Query<SearchParams>,
+) -> ApiResult<Json<ConversationHits>> {
+    let user_id = user(&auth)?.to_string();
+    let terms: Vec<String> =
+        p.q.split_whitespace()
+            .map(str::to_lowercase)
+            .filter(|t| !t.is_empty())
+            .collect();
+    if terms.is_empty() || p.q.len() > 500 {
+        return Err(ApiError::validation("q", "1..=500 characters"));
+    }
+    let limit = p.limit.unwrap_or(20).clamp(1, 100);
+    let conversations = s.store.all(&user_id).await?;
+    let messages = s.store.all_messages(&user_id).await?;
+    let mut hits = Vec::new();
+    for conv in conversations {
+        let title = conv.title.to_lowercase();
+        let mut score = 0u32;
+        let mut best: Option<(u32, &Message, usize)> = None;
+        for m in messages.iter().filter(|m| m.conversation_id == conv.id) {
+            let text = m.content.to_lowercase();
+            let count: u32 = terms
+                .iter()
+                .map(|t| text.matches(t.as_str()).count() as u32)
+                .sum();
+            if count > 0 && best.is_none_or(|(c, _, _)| count > c) {
+                let at = text.find(terms[0].as_str()).unwrap_or(0);
+                best = Some((count, m, at));
+            }
+        }
+        let all_terms_found = terms.iter().all(|t| {
+            title.contains(t.as_str())
+                || messages.iter().any(|m| {
+                    m.conversation_id == conv.id && m.content.to_lowercase().contains(t.as_str())
+                })
+        });
+        if !all_terms_found {
+            continue;
+        }
+        score += terms.iter().filter(|t| title.contains(t.as_str())).count() as u32 * 5;
+        let (message_id, snippet) = match best {
+            Some((count, m, at)) => {
+                score += count;
+                // Lowercasing can change byte offsets of some characters; fall back to the start.
+                let at = if m.content.is_char_boundary(at) {
+                    at
+                } else {
+                    0
+                };
+                (Some(m.id.clone()), excerpt(&m.content, at))
+            }
+            None => (None, conv.title.clone()),
+        };
+        hits.push(ConversationHit {
+            conversation: conv,
+            message_id,
+            snippet,
+            score,
+        });
+    }
+    hits.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then_with(|| b.conversation.updated_at.cmp(&a.conversation.updated_at))
+    });
+    hits.truncate(limit);
+    Ok(Json(ConversationHits { items: hits }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `md` (the current branch as Markdown) or `json` (the whole tree).
+    format: Option<String>,
+}
+
+/// Export a conversation as Markdown or JSON.
+#[utoipa::path(get, path = "/conversations/{id}/export", tag = "conversations", params(("id" = String, Path), ExportParams),
+    responses((status = 200, description = "text/markdown or application/json"), (status = 404)), security(("bearer" = [])))]
+async fn export(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    Path(id): Path<String>,
+    Query(p): Query<ExportParams>,
+) -> ApiResult<Response> {
+    let user_id = user(&auth)?.to_string();
+    let conversation = s.store.get(&user_id, &id).await?;
+    let messages = s.store.messages(&user_id, &id).await?;
+    let file = |ext: &str| format!("attachment; filename=\"conversation-{id}.{ext}\"");
+    match p.format.as_deref().unwrap_or("md") {
+        "md" | "markdown" => {
+            let branch = branch_to(&messages, conversation.head_id.as_deref());
+            let body = export_markdown(&conversation, &branch);
+            Ok((
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "text/markdown; charset=utf-8".to_owned(),
+                    ),
+                    (header::CONTENT_DISPOSITION, file("md")),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        "json" => {
+            let body = serde_json::to_string_pretty(&ConversationDetail {
+                conversation,
+                messages,
+            })
+            .map_err(anyhow::Error::from)?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "application/json".to_owned()),
+                    (header::CONTENT_DISPOSITION, file("json")),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        _ => Err(ApiError::validation("format", "`md` or `json`")),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageParams {
+    /// First day, `YYYY-MM-DD` (default: 30 days ago).
+    from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: today).
+    to: Option<String>,
+}
+
+/// Tokens and cost by day and by model, this month's spending and the budgets.
+#[utoipa::path(get, path = "/usage", tag = "usage", params(UsageParams),
+    responses((status = 200, body = UsageReport)), security(("bearer" = [])))]
+async fn usage(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    Query(p): Query<UsageParams>,
+) -> ApiResult<Json<UsageReport>> {
+    let user_id = user(&auth)?.to_string();
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = |d: time::Date| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
+    let from = p
+        .from
+        .unwrap_or_else(|| day(today - time::Duration::days(30)));
+    let to = p.to.unwrap_or_else(|| day(today));
+    Ok(Json(s.usage.report(&user_id, &from, &to).await?))
+}
+
+/// The monthly budgets.
+#[utoipa::path(get, path = "/usage/budget", tag = "usage", responses((status = 200, body = Budgets)), security(("bearer" = [])))]
+async fn get_budget(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+) -> ApiResult<Json<Budgets>> {
+    let user_id = user(&auth)?.to_string();
+    Ok(Json(s.usage.budgets(&user_id).await?))
+}
+
+/// Set the monthly budgets (account-wide and per profile, in USD); new messages are refused
+/// with 402 once a budget is spent.
+#[utoipa::path(put, path = "/usage/budget", tag = "usage", request_body = Budgets, responses((status = 200, body = Budgets)), security(("bearer" = [])))]
+async fn put_budget(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    ApiJson(budgets): ApiJson<Budgets>,
+) -> ApiResult<Json<Budgets>> {
+    let user_id = user(&auth)?;
+    for profile in budgets.profiles.keys() {
+        let pid = ProfileId::parse(profile).ok_or_else(|| {
+            ApiError::validation(format!("profiles.{profile}"), "no such profile")
+        })?;
+        resolve_profile_chain(s.app.table.as_ref(), user_id, pid)
+            .await
+            .map_err(|_| ApiError::validation(format!("profiles.{profile}"), "no such profile"))?;
+    }
+    s.usage.set_budgets(&user_id.to_string(), &budgets).await?;
+    Ok(Json(budgets))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, read, update, delete, search, export, usage, get_budget, put_budget),
+    components(schemas(Conversation, Message, NewConversation, ConversationList, ConversationDetail, ConversationPatch, ConversationHit, ConversationHits, UsageReport, UsageRow, Budgets)),
+    tags((name = "conversations", description = "Conversations and their message trees"), (name = "usage", description = "Tokens, cost and budgets"))
+)]
+struct ConversationsApi;
+
+/// This function's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ConversationsApi::openapi()
 }

@@ -1,0 +1,56 @@
+//! Every key of a conversation entity, built in one place from the owner's user id.
+
+pub fn user_pk(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+pub fn conversation_sk(conv_id: &str) -> String {
+    format!("CONV#{conv_id}")
+}
+
+pub const CONVERSATION_PREFIX: &str = "CONV#";
+
+/// Secondary-index partition ordering a user's conversations by last activity.
+pub fn recent_index_pk(user_id: &str) -> String {
+    format!("USER#{user_id}#RECENT")
+}
+
+pub fn recent_index_sk(updated_at: &str, conv_id: &str) -> String {
+    format!("{updated_at}#{conv_id}")
+}
+
+/// Messages sort by their ULID: creation order within the conversation.
+pub fn message_sk(conv_id: &str, message_id: &str) -> String {
+    format!("MSG#{conv_id}#{message_id}")
+}
+
+pub fn messages_prefix(conv_id: &str) -> String {
+    format!("MSG#{conv_id}#")
+}
+
+pub const MESSAGE_PREFIX: &str = "MSG#";
+
+/// A stop request for the conversation's streaming answer (short-lived, TTL).
+pub fn stop_sk(conv_id: &str) -> String {
+    format!("STOP#{conv_id}")
+}
+
+/// Monthly totals of the user (`YYYY-MM`).
+pub fn usage_month_sk(month: &str) -> String {
+    format!("USAGE#M#{month}")
+}
+
+/// Monthly totals of one profile.
+pub fn usage_profile_month_sk(profile_id: &str, month: &str) -> String {
+    format!("USAGE#P#{profile_id}#{month}")
+}
+
+/// Daily totals per model (`YYYY-MM-DD`).
+pub fn usage_day_sk(day: &str, model: &str) -> String {
+    format!("USAGE#D#{day}#{model}")
+}
+
+pub const USAGE_DAY_PREFIX: &str = "USAGE#D#";
+
+/// The user's budgets (monthly, overall and per profile).
+pub const BUDGET_SK: &str = "BUDGET";

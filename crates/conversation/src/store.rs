@@ -1,0 +1,396 @@
+//! Conversations and their message trees in the table.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ragenie_common::ApiError;
+use ragenie_common::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
+
+use crate::keys;
+use crate::model::{Conversation, Message, MessageRole};
+
+pub const DEFAULT_TITLE: &str = "New conversation";
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// A sortable UTC timestamp with microseconds (fixed width, so strings sort by time).
+pub fn now_stamp() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.microsecond()
+    )
+}
+
+pub fn validate_title(title: &str) -> Result<String, ApiError> {
+    let title = title.trim();
+    if title.is_empty()
+        || title.chars().count() > MAX_TITLE_CHARS
+        || title.chars().any(char::is_control)
+    {
+        return Err(ApiError::validation(
+            "title",
+            format!("1..={MAX_TITLE_CHARS} characters, no control characters"),
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// A title from the first thing the user said: its first line, cut at a word near 60 chars.
+pub fn title_from(prompt: &str) -> String {
+    let line = prompt
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(DEFAULT_TITLE);
+    if line.chars().count() <= 60 {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(60).collect();
+    let at_word = cut
+        .rfind(' ')
+        .filter(|i| *i > 30)
+        .map(|i| cut[..i].to_owned())
+        .unwrap_or(cut);
+    format!("{at_word}…")
+}
+
+#[derive(Clone)]
+pub struct ConversationStore {
+    table: Arc<dyn Table>,
+}
+
+fn conversation_item(user_id: &str, conv: &Conversation) -> Result<Item, ApiError> {
+    Ok(Item::encode(
+        keys::user_pk(user_id),
+        keys::conversation_sk(&conv.id),
+        conv,
+    )?
+    .indexed(
+        keys::recent_index_pk(user_id),
+        keys::recent_index_sk(&conv.updated_at, &conv.id),
+    ))
+}
+
+impl ConversationStore {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    pub fn table(&self) -> &Arc<dyn Table> {
+        &self.table
+    }
+
+    pub async fn create(
+        &self,
+        user_id: &str,
+        profile_id: Option<String>,
+        model: String,
+        title: Option<String>,
+    ) -> Result<Conversation, ApiError> {
+        let title = title
+            .map(|t| validate_title(&t))
+            .transpose()?
+            .unwrap_or_else(|| DEFAULT_TITLE.to_owned());
+        let stamp = now_stamp();
+        let conv = Conversation {
+            id: ulid::Ulid::new().to_string(),
+            title,
+            profile_id,
+            model,
+            head_id: None,
+            message_count: 0,
+            created_at: stamp.clone(),
+            updated_at: stamp,
+        };
+        self.table
+            .put(conversation_item(user_id, &conv)?, Condition::NotExists)
+            .await?;
+        Ok(conv)
+    }
+
+    pub async fn get(&self, user_id: &str, conv_id: &str) -> Result<Conversation, ApiError> {
+        let item = self
+            .table
+            .get(&keys::user_pk(user_id), &keys::conversation_sk(conv_id))
+            .await?;
+        Ok(item
+            .ok_or_else(|| ApiError::not_found("conversation"))?
+            .decode()?)
+    }
+
+    /// Most recently active first.
+    pub async fn list(
+        &self,
+        user_id: &str,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Conversation>, Option<String>), ApiError> {
+        let page = self
+            .table
+            .query_index(
+                Query::partition(keys::recent_index_pk(user_id))
+                    .descending()
+                    .limit(limit)
+                    .after(cursor),
+            )
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(|i| i.decode())
+            .collect::<Result<Vec<Conversation>, _>>()?;
+        Ok((items, page.next_cursor))
+    }
+
+    pub async fn all(&self, user_id: &str) -> Result<Vec<Conversation>, ApiError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (items, next) = self.list(user_id, 1000, cursor).await?;
+            out.extend(items);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn update(
+        &self,
+        user_id: &str,
+        conv_id: &str,
+        title: Option<String>,
+        model: Option<String>,
+        profile_id: Option<Option<String>>,
+    ) -> Result<Conversation, ApiError> {
+        let mut conv = self.get(user_id, conv_id).await?;
+        if let Some(title) = title {
+            conv.title = validate_title(&title)?;
+        }
+        if let Some(model) = model {
+            conv.model = model;
+        }
+        if let Some(profile_id) = profile_id {
+            conv.profile_id = profile_id;
+        }
+        let previous = conv.updated_at.clone();
+        conv.updated_at = now_stamp();
+        let guard = Condition::AttrEquals("updated_at".into(), previous.into());
+        match self
+            .table
+            .put(conversation_item(user_id, &conv)?, guard)
+            .await
+        {
+            Ok(()) => Ok(conv),
+            Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
+                "the conversation changed meanwhile; retry".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the conversation and every message in it.
+    pub async fn delete(&self, user_id: &str, conv_id: &str) -> Result<(), ApiError> {
+        let pk = keys::user_pk(user_id);
+        match self
+            .table
+            .delete(&pk, &keys::conversation_sk(conv_id), Condition::Exists)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Err(ApiError::not_found("conversation")),
+            Err(e) => return Err(e.into()),
+        }
+        let messages = self.message_items(user_id, conv_id).await?;
+        for batch in messages.chunks(25) {
+            let ops = batch
+                .iter()
+                .map(|i| TxOp::Delete {
+                    pk: pk.clone(),
+                    sk: i.sk.clone(),
+                    condition: Condition::None,
+                })
+                .collect();
+            self.table.transact(ops).await?;
+        }
+        let _ = self
+            .table
+            .delete(&pk, &keys::stop_sk(conv_id), Condition::None)
+            .await;
+        Ok(())
+    }
+
+    async fn message_items(&self, user_id: &str, conv_id: &str) -> Result<Vec<Item>, ApiError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::partition(keys::user_pk(user_id))
+                .prefix(keys::messages_prefix(conv_id))
+                .limit(1000)
+                .after(cursor);
+            let page = self.table.query(query).await?;
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Every message of the conversation, oldest first.
+    pub async fn messages(&self, user_id: &str, conv_id: &str) -> Result<Vec<Message>, ApiError> {
+        let items = self.message_items(user_id, conv_id).await?;
+        Ok(items
+            .iter()
+            .map(|i| i.decode())
+            .collect::<Result<Vec<Message>, _>>()?)
+    }
+
+    /// Every message of every conversation of the user (for search).
+    pub async fn all_messages(&self, user_id: &str) -> Result<Vec<Message>, ApiError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::partition(keys::user_pk(user_id))
+                .prefix(keys::MESSAGE_PREFIX)
+                .limit(1000)
+                .after(cursor);
+            let page = self.table.query(query).await?;
+            for item in &page.items {
+                out.push(item.decode::<Message>()?);
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Stores a message and moves the conversation's head to it, in one transaction.
+    pub async fn append(
+        &self,
+        user_id: &str,
+        conv: &Conversation,
+        message: &Message,
+        title: Option<String>,
+    ) -> Result<Conversation, ApiError> {
+        let pk = keys::user_pk(user_id);
+        let mut next = conv.clone();
+        next.head_id = Some(message.id.clone());
+        next.message_count += 1;
+        next.updated_at = now_stamp();
+        if let Some(title) = title {
+            next.title = title;
+        }
+        let update = Update::new()
+            .set("head_id", message.id.clone())
+            .set("updated_at", next.updated_at.clone())
+            .set("title", next.title.clone())
+            .set(
+                ragenie_common::storage::attr::GSI1_SK,
+                keys::recent_index_sk(&next.updated_at, &conv.id),
+            )
+            .add("message_count", 1);
+        let ops = vec![
+            TxOp::Put {
+                item: Item::encode(pk.clone(), keys::message_sk(&conv.id, &message.id), message)?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Update {
+                pk,
+                sk: keys::conversation_sk(&conv.id),
+                update,
+                condition: Condition::Exists,
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => Ok(next),
+            Err(StoreError::ConditionFailed) => Err(ApiError::not_found("conversation")),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The messages from the root to `leaf`, oldest first.
+pub fn branch_to(messages: &[Message], leaf: Option<&str>) -> Vec<Message> {
+    let by_id: HashMap<&str, &Message> = messages.iter().map(|m| (m.id.as_str(), m)).collect();
+    let mut out = Vec::new();
+    let mut at = leaf;
+    while let Some(id) = at {
+        let Some(m) = by_id.get(id) else { break };
+        out.push((*m).clone());
+        at = m.parent_id.as_deref();
+        if out.len() > messages.len() {
+            break;
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// Rendered exports of one conversation.
+pub fn export_markdown(conv: &Conversation, branch: &[Message]) -> String {
+    let mut out = format!("# {}\n\n", conv.title);
+    out.push_str(&format!(
+        "*Model: {} · created {}*\n\n",
+        conv.model, conv.created_at
+    ));
+    for m in branch {
+        let who = match m.role {
+            MessageRole::User => "You".to_owned(),
+            MessageRole::Assistant => {
+                format!("Assistant ({})", m.model.as_deref().unwrap_or(&conv.model))
+            }
+        };
+        out.push_str(&format!("## {who}\n\n{}\n\n", m.content.trim_end()));
+        if !m.citations.is_empty() {
+            out.push_str("Sources:\n");
+            for c in &m.citations {
+                let heading = if c.heading_path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" › {}", c.heading_path.join(" › "))
+                };
+                out.push_str(&format!(
+                    "- [{}] {}{heading} (v{}, chars {}–{})\n",
+                    c.n, c.document_name, c.version, c.start, c.end
+                ));
+            }
+            out.push('\n');
+        }
+        if let (Some(u), Some(c)) = (&m.usage, &m.cost) {
+            out.push_str(&format!(
+                "*{} in / {} out tokens · ${:.6}{}*\n\n",
+                u.input + u.cache_read + u.cache_write,
+                u.output,
+                c.total_usd,
+                if c.estimated { " (estimated)" } else { "" }
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_come_from_the_first_line_cut_at_a_word() {
+        assert_eq!(title_from("\n  How do I tamp?\nmore"), "How do I tamp?");
+        let long = title_from(&"word ".repeat(30));
+        assert!(long.ends_with('…') && long.chars().count() <= 61, "{long}");
+    }
+
+    #[test]
+    fn stamps_have_a_fixed_width_so_they_sort() {
+        let a = now_stamp();
+        assert_eq!(a.len(), "2026-11-30T03:48:23.123456Z".len());
+    }
+}

@@ -1,0 +1,275 @@
+//! Usage totals (per user per month, per profile per month, per day and model), updated with
+//! atomic increments, and the optional monthly budgets that refuse new messages once spent.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ragenie_common::ApiError;
+use ragenie_common::storage::{Condition, Item, Query, SortKey, Table, Update};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::keys;
+use crate::model::{MessageCost, TokenUsage};
+
+/// Costs are kept in micro-dollars: integers add atomically and exactly.
+fn micro(usd: f64) -> i64 {
+    (usd * 1_000_000.0).round() as i64
+}
+
+fn month_of(day: &str) -> &str {
+    &day[..7]
+}
+
+pub fn today() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    )
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Budgets {
+    /// Monthly spending limit for the whole account, in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_usd: Option<f64>,
+    /// Monthly limits per profile id, in USD.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct UsageRow {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub model: String,
+    pub messages: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_usd: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct UsageReport {
+    pub from: String,
+    pub to: String,
+    pub days: Vec<UsageRow>,
+    /// Totals per model over the range.
+    pub models: Vec<UsageRow>,
+    pub total_cost_usd: f64,
+    pub total_input_tokens: i64,
+    pub total_output_tokens: i64,
+    /// This month's spending and the budgets, for the usage page.
+    pub month_cost_usd: f64,
+    pub budgets: Budgets,
+}
+
+#[derive(Clone)]
+pub struct UsageLedger {
+    table: Arc<dyn Table>,
+}
+
+impl UsageLedger {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    /// Adds one answer's usage to every total it belongs to.
+    pub async fn record(
+        &self,
+        user_id: &str,
+        profile_id: Option<&str>,
+        model: &str,
+        usage: &TokenUsage,
+        cost: &MessageCost,
+    ) -> Result<(), ApiError> {
+        let day = today();
+        let input = (usage.input + usage.cache_read + usage.cache_write) as i64;
+        let add = || {
+            Update::new()
+                .add("messages", 1)
+                .add("input_tokens", input)
+                .add("output_tokens", usage.output as i64)
+                .add("cost_micro_usd", micro(cost.total_usd))
+        };
+        let pk = keys::user_pk(user_id);
+        self.table
+            .update(
+                &pk,
+                &keys::usage_month_sk(month_of(&day)),
+                add(),
+                Condition::None,
+            )
+            .await?;
+        self.table
+            .update(
+                &pk,
+                &keys::usage_day_sk(&day, model),
+                add().set("day", day.clone()).set("model", model),
+                Condition::None,
+            )
+            .await?;
+        if let Some(profile) = profile_id {
+            self.table
+                .update(
+                    &pk,
+                    &keys::usage_profile_month_sk(profile, month_of(&day)),
+                    add(),
+                    Condition::None,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn budgets(&self, user_id: &str) -> Result<Budgets, ApiError> {
+        match self
+            .table
+            .get(&keys::user_pk(user_id), keys::BUDGET_SK)
+            .await?
+        {
+            Some(item) => Ok(item.decode()?),
+            None => Ok(Budgets::default()),
+        }
+    }
+
+    pub async fn set_budgets(&self, user_id: &str, budgets: &Budgets) -> Result<(), ApiError> {
+        let valid = |v: f64| v.is_finite() && (0.0..=1_000_000.0).contains(&v);
+        if budgets.monthly_usd.is_some_and(|v| !valid(v)) {
+            return Err(ApiError::validation("monthly_usd", "0 to 1,000,000"));
+        }
+        if let Some((id, _)) = budgets.profiles.iter().find(|(_, v)| !valid(**v)) {
+            return Err(ApiError::validation(
+                format!("profiles.{id}"),
+                "0 to 1,000,000",
+            ));
+        }
+        if budgets.profiles.len() > 200 {
+            return Err(ApiError::validation(
+                "profiles",
+                "at most 200 profile budgets",
+            ));
+        }
+        self.table
+            .put(
+                Item::encode(keys::user_pk(user_id), keys::BUDGET_SK, budgets)?,
+                Condition::None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn month_cost(&self, user_id: &str, sk: &str) -> Result<f64, ApiError> {
+        let item = self.table.get(&keys::user_pk(user_id), sk).await?;
+        Ok(item.and_then(|i| i.i64("cost_micro_usd")).unwrap_or(0) as f64 / 1_000_000.0)
+    }
+
+    /// Refuses a new message once this month's budget (account or profile) is spent.
+    pub async fn check_budget(
+        &self,
+        user_id: &str,
+        profile_id: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let budgets = self.budgets(user_id).await?;
+        let day = today();
+        let month = month_of(&day);
+        if let Some(limit) = budgets.monthly_usd {
+            let spent = self
+                .month_cost(user_id, &keys::usage_month_sk(month))
+                .await?;
+            if spent >= limit {
+                return Err(ApiError::PaymentRequired(format!(
+                    "this month's budget of ${limit:.2} is spent (${spent:.2}); raise it in Usage to keep chatting"
+                )));
+            }
+        }
+        if let Some(profile) = profile_id
+            && let Some(limit) = budgets.profiles.get(profile)
+        {
+            let spent = self
+                .month_cost(user_id, &keys::usage_profile_month_sk(profile, month))
+                .await?;
+            if spent >= *limit {
+                return Err(ApiError::PaymentRequired(format!(
+                    "this profile's monthly budget of ${limit:.2} is spent (${spent:.2})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Usage by day and by model between two days (inclusive, `YYYY-MM-DD`).
+    pub async fn report(
+        &self,
+        user_id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<UsageReport, ApiError> {
+        let valid = |d: &str| {
+            time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
+        };
+        if !valid(from) {
+            return Err(ApiError::validation("from", "a date as YYYY-MM-DD"));
+        }
+        if !valid(to) || to < from {
+            return Err(ApiError::validation(
+                "to",
+                "a date as YYYY-MM-DD, not before `from`",
+            ));
+        }
+        let mut days = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::partition(keys::user_pk(user_id))
+                .sort(SortKey::Between(
+                    format!("{}{from}", keys::USAGE_DAY_PREFIX),
+                    format!("{}{to}#\u{10FFFF}", keys::USAGE_DAY_PREFIX),
+                ))
+                .limit(1000)
+                .after(cursor);
+            let page = self.table.query(query).await?;
+            for item in &page.items {
+                days.push(UsageRow {
+                    day: item.str("day").unwrap_or_default().to_owned(),
+                    model: item.str("model").unwrap_or_default().to_owned(),
+                    messages: item.i64("messages").unwrap_or(0),
+                    input_tokens: item.i64("input_tokens").unwrap_or(0),
+                    output_tokens: item.i64("output_tokens").unwrap_or(0),
+                    cost_usd: item.i64("cost_micro_usd").unwrap_or(0) as f64 / 1_000_000.0,
+                });
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut models: BTreeMap<String, UsageRow> = BTreeMap::new();
+        for row in &days {
+            let total = models.entry(row.model.clone()).or_insert_with(|| UsageRow {
+                model: row.model.clone(),
+                ..UsageRow::default()
+            });
+            total.messages += row.messages;
+            total.input_tokens += row.input_tokens;
+            total.output_tokens += row.output_tokens;
+            total.cost_usd += row.cost_usd;
+        }
+        let day = today();
+        Ok(UsageReport {
+            from: from.into(),
+            to: to.into(),
+            total_cost_usd: days.iter().map(|d| d.cost_usd).sum(),
+            total_input_tokens: days.iter().map(|d| d.input_tokens).sum(),
+            total_output_tokens: days.iter().map(|d| d.output_tokens).sum(),
+            days,
+            models: models.into_values().collect(),
+            month_cost_usd: self
+                .month_cost(user_id, &keys::usage_month_sk(month_of(&day)))
+                .await?,
+            budgets: self.budgets(user_id).await?,
+        })
+    }
+}

@@ -1,0 +1,932 @@
+//! Conversations and streamed, grounded chat through the routers, against the fake providers
+//! speaking each provider's wire format on 127.0.0.1.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use ragenie_common::AppState;
+use ragenie_common::accounts::UserId;
+use ragenie_common::accounts::profiles::{self, NewProfile};
+use ragenie_common::testing::{embedded_state, test_user};
+use ragenie_corpus::{Corpus, DocumentKind, NewDocument};
+use ragenie_fake_providers::{FakeConfig, FakeHandle, FakeUrls};
+use ragenie_gateway::{Catalog, Gateway, GatewayConfig, ProviderKeys};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+struct App {
+    base: String,
+    http: Client,
+    state: AppState,
+    _fakes: Option<FakeHandle>,
+    _dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn gateway_for(urls: Option<&FakeUrls>, catalog: Catalog) -> Gateway {
+    let urls = urls.cloned();
+    let lookup = |name: &str| -> Option<String> {
+        let u = urls.as_ref()?;
+        match name {
+            "RAGENIE_OPENAI_BASE_URL" => Some(u.openai.clone()),
+            "RAGENIE_ANTHROPIC_BASE_URL" => Some(u.anthropic.clone()),
+            "RAGENIE_GEMINI_BASE_URL" => Some(u.gemini.clone()),
+            "OPENAI_API_KEY" | "ANTHROPIC_API_KEY" | "GEMINI_API_KEY" => Some("test-key".into()),
+            _ => None,
+        }
+    };
+    let config = GatewayConfig::from_lookup(lookup).unwrap();
+    Gateway::with_catalog(config, ProviderKeys::from_lookup(lookup), catalog).unwrap()
+}
+
+async fn app_with(online: bool, catalog: Catalog, chunk_delay: Duration) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let (fakes, urls) = if online {
+        let (handle, urls) = ragenie_fake_providers::spawn(FakeConfig {
+            chunk_delay,
+            ..FakeConfig::default()
+        })
+        .await
+        .unwrap();
+        (Some(handle), Some(urls))
+    } else {
+        (None, None)
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = embedded_state(dir.path(), &base).await;
+    let gateway = Arc::new(gateway_for(urls.as_ref(), catalog));
+    let router = ragenie_common::http::with_fallback(
+        ragenie_chat::router_with_gateway(state.clone(), gateway)
+            .merge(ragenie_conversations::router(state.clone())),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    App {
+        base,
+        http,
+        state,
+        _fakes: fakes,
+        _dir: dir,
+        server,
+    }
+}
+
+async fn app() -> App {
+    app_with(true, Catalog::built_in(), Duration::ZERO).await
+}
+
+#[derive(Debug)]
+struct Sse {
+    events: Vec<(String, Value)>,
+}
+
+impl Sse {
+    fn parse(text: &str) -> Self {
+        let mut events = Vec::new();
+        for block in text.split("\n\n") {
+            let mut name = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = Some(n.trim().to_owned());
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            if let Some(name) = name {
+                events.push((name, serde_json::from_str(&data).unwrap_or(Value::Null)));
+            }
+        }
+        Sse { events }
+    }
+    fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.events.iter().map(|(n, _)| n.as_str()).collect();
+        names.dedup();
+        names
+    }
+    fn first(&self, name: &str) -> &Value {
+        &self
+            .events
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no {name} event in {:?}", self.names()))
+            .1
+    }
+    fn text(&self) -> String {
+        self.events
+            .iter()
+            .filter(|(n, _)| n == "delta")
+            .map(|(_, v)| v["text"].as_str().unwrap())
+            .collect()
+    }
+}
+
+impl App {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post(&self, bearer: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header("authorization", bearer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, bearer: &str, path: &str) -> Value {
+        let r = self
+            .http
+            .get(self.url(path))
+            .header("authorization", bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    async fn conversation(&self, bearer: &str, body: Value) -> String {
+        let r = self.post(bearer, "/conversations", body).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn send(&self, bearer: &str, conv: &str, body: Value) -> Sse {
+        let r = self
+            .post(bearer, &format!("/conversations/{conv}/messages"), body)
+            .await;
+        assert_eq!(r.status(), 200, "{:?}", r.text().await);
+        Sse::parse(&r.text().await.unwrap())
+    }
+
+    /// A profile with one instruction document and the given datasets, for `user_id`.
+    async fn profile(&self, user_id: &str, datasets: &[(&str, &str)]) -> (String, Vec<String>) {
+        let corpus = Corpus::new(self.state.table.clone(), self.state.blobs.clone());
+        let upload = |name: &str, kind, text: &str| NewDocument {
+            name: name.into(),
+            kind,
+            media_type: "text/markdown".into(),
+            bytes: Bytes::from(text.to_owned()),
+        };
+        let (instructions, _) = corpus
+            .upload(
+                user_id,
+                upload(
+                    "style.md",
+                    DocumentKind::Instructions,
+                    "Answer like a pirate.",
+                ),
+            )
+            .await
+            .unwrap();
+        let mut dataset_ids = Vec::new();
+        for (name, text) in datasets {
+            dataset_ids.push(
+                corpus
+                    .upload(user_id, upload(name, DocumentKind::Dataset, text))
+                    .await
+                    .unwrap()
+                    .0
+                    .id,
+            );
+        }
+        let new = NewProfile {
+            name: "Work".into(),
+            instruction_ids: vec![instructions.id],
+            dataset_ids: dataset_ids.clone(),
+            ..Default::default()
+        };
+        let profile = profiles::create(
+            self.state.table.as_ref(),
+            UserId::parse(user_id).unwrap(),
+            new,
+        )
+        .await
+        .unwrap();
+        (profile.id.to_string(), dataset_ids)
+    }
+}
+
+const GUIDE: &str =
+    "# Espresso guide\n\n## Tamping\n\nTamp with thirty pounds of pressure, level and firm.\n";
+
+#[tokio::test]
+async fn each_provider_streams_a_grounded_answer_that_is_stored_with_tokens_cost_and_citations() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (profile, datasets) = app.profile(&alice_id, &[("espresso.md", GUIDE)]).await;
+    for model in ["gpt-4.1", "claude-sonnet-4-5", "gemini-2.5-flash"] {
+        let conv = app
+            .conversation(&alice, json!({"profile_id": profile, "model": model}))
+            .await;
+        let sse = app
+            .send(&alice, &conv, json!({"content": "How hard should I tamp?"}))
+            .await;
+        assert_eq!(sse.names(), ["meta", "delta", "usage", "done"], "{model}");
+        let meta = sse.first("meta");
+        let context = &meta["context"];
+        assert!(
+            context["instructions_tokens"].as_u64().unwrap() > 0,
+            "{model}: {context}"
+        );
+        assert_eq!(context["datasets_mode"], "whole");
+        assert!(context["prompt_tokens"].as_u64().unwrap() > 0);
+        assert_eq!(context["documents"].as_array().unwrap().len(), 2);
+        assert!(
+            sse.text().contains("How hard should I tamp?"),
+            "the fake echoes the question: {}",
+            sse.text()
+        );
+        let usage = sse.first("usage");
+        assert!(
+            usage["usage"]["input"].as_u64().unwrap() > 0
+                && usage["usage"]["output"].as_u64().unwrap() > 0,
+            "{model}: {usage}"
+        );
+        assert!(usage["cost"]["total_usd"].as_f64().unwrap() > 0.0);
+        assert_eq!(
+            usage["cost"]["estimated"], false,
+            "{model}: the bill comes from reported usage"
+        );
+        let done = sse.first("done");
+        assert_eq!(done["finish_reason"], "stop");
+        let citation = &done["message"]["citations"][0];
+        assert_eq!(
+            (citation["n"].as_u64(), citation["document_id"].as_str()),
+            (Some(1), Some(datasets[0].as_str())),
+            "{model}: {done}"
+        );
+        assert_eq!(citation["document_name"], "espresso.md");
+
+        let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+        assert_eq!(
+            stored["title"], "How hard should I tamp?",
+            "the first exchange names the conversation"
+        );
+        let messages = stored["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            (messages[0]["role"].as_str(), messages[1]["role"].as_str()),
+            (Some("user"), Some("assistant"))
+        );
+        assert_eq!(messages[1]["parent_id"], messages[0]["id"]);
+        assert_eq!(messages[1]["model"], model);
+        assert_eq!(messages[1]["content"].as_str().unwrap(), sse.text());
+        assert_eq!(stored["head_id"], messages[1]["id"]);
+    }
+    let usage = app.json(&alice, "/usage").await;
+    let models: Vec<&str> = usage["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models.len(), 3, "{usage}");
+    assert!(usage["total_cost_usd"].as_f64().unwrap() > 0.0);
+    assert!(usage["month_cost_usd"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn the_estimate_reports_tokens_by_source_and_the_cost_before_sending() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (profile, _) = app.profile(&alice_id, &[("espresso.md", GUIDE)]).await;
+    let r = app.post(&alice, "/chat/estimate", json!({"content": "How hard should I tamp?", "profile_id": profile, "model": "gpt-4.1"})).await;
+    assert_eq!(r.status(), 200);
+    let estimate: Value = r.json().await.unwrap();
+    let c = &estimate["context"];
+    let sum = [
+        "instructions_tokens",
+        "datasets_tokens",
+        "history_tokens",
+        "prompt_tokens",
+    ]
+    .iter()
+    .map(|k| c[k].as_u64().unwrap())
+    .sum::<u64>();
+    assert_eq!(estimate["total_input_tokens"].as_u64().unwrap(), sum);
+    assert!(c["datasets_tokens"].as_u64().unwrap() > 10);
+    assert!(estimate["estimated_cost_usd"].as_f64().unwrap() > 0.0);
+    assert!(estimate["context_window"].as_u64().unwrap() > 100_000);
+    let bad = app
+        .post(
+            &alice,
+            "/chat/estimate",
+            json!({"content": "x", "model": "no-such-model"}),
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn datasets_that_do_not_fit_the_window_are_retrieved_as_cited_chunks() {
+    let catalog = Catalog::from_json(
+        r#"{"models": [{"id": "tiny", "provider": "openai", "display_name": "Tiny", "context_window": 2500, "max_output_tokens": 300,
+            "pricing": {"input": 1.0, "output": 2.0}, "tokenizer": "o200k_base"}]}"#,
+    )
+    .unwrap();
+    let app = app_with(true, catalog, Duration::ZERO).await;
+    let (alice_id, alice) = test_user();
+    let mut manual = String::from("# Manual\n\n");
+    for i in 0..150 {
+        manual.push_str(&format!("## Section {i}\n\nSection {i} covers routine maintenance item number {i} in detail, with torque values and checks.\n\n"));
+    }
+    manual.push_str("## Descaling\n\nDescale the boiler with citric acid every three months.\n");
+    let (profile, datasets) = app.profile(&alice_id, &[("manual.md", &manual)]).await;
+    let conv = app
+        .conversation(&alice, json!({"profile_id": profile, "model": "tiny"}))
+        .await;
+    let sse = app
+        .send(
+            &alice,
+            &conv,
+            json!({"content": "How often should I descale the boiler?"}),
+        )
+        .await;
+    let context = &sse.first("meta")["context"];
+    assert_eq!(context["datasets_mode"], "retrieved", "{context}");
+    let total = [
+        "instructions_tokens",
+        "datasets_tokens",
+        "history_tokens",
+        "prompt_tokens",
+    ]
+    .iter()
+    .map(|k| context[k].as_u64().unwrap())
+    .sum::<u64>();
+    assert!(
+        total + 300 <= 2500,
+        "the context fits the window: {context}"
+    );
+    let citation = &sse.first("done")["message"]["citations"][0];
+    assert_eq!(citation["document_id"], datasets[0].as_str());
+    assert_eq!(
+        citation["heading_path"],
+        json!(["Manual", "Descaling"]),
+        "the best chunk is cited first: {citation}"
+    );
+    let text = Corpus::new(app.state.table.clone(), app.state.blobs.clone())
+        .text(&alice_id, &datasets[0])
+        .await
+        .unwrap()
+        .1;
+    let (start, end) = (
+        citation["start"].as_u64().unwrap() as usize,
+        citation["end"].as_u64().unwrap() as usize,
+    );
+    assert!(
+        text.chars()
+            .skip(start)
+            .take(end - start)
+            .collect::<String>()
+            .contains("citric acid")
+    );
+}
+
+#[tokio::test]
+async fn regenerate_adds_a_sibling_answer_and_editing_starts_a_new_branch() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let first = app
+        .send(&alice, &conv, json!({"content": "First question"}))
+        .await;
+    let answer1 = first.first("done")["message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let question1 = first.first("meta")["user_message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = app
+        .send(&alice, &conv, json!({"content": "Second question"}))
+        .await;
+    assert_eq!(second.first("meta")["context"]["history_messages_sent"], 2);
+
+    let r = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages/{answer1}/regenerate"),
+            json!({}),
+        )
+        .await;
+    let regen = Sse::parse(&r.text().await.unwrap());
+    let sibling = &regen.first("done")["message"];
+    assert_eq!(
+        sibling["parent_id"],
+        question1.as_str(),
+        "a regenerated answer is a sibling of the first"
+    );
+    assert_ne!(sibling["id"], answer1.as_str());
+
+    // Editing the second question = a new user message after the first answer.
+    let edited = app
+        .send(
+            &alice,
+            &conv,
+            json!({"content": "Second question, edited", "parent_id": answer1}),
+        )
+        .await;
+    assert_eq!(
+        edited.first("done")["message"]["parent_id"],
+        edited.first("meta")["user_message_id"]
+    );
+    assert_eq!(
+        edited.first("meta")["context"]["history_messages_sent"],
+        2,
+        "the branch holds only the first exchange"
+    );
+    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let messages = stored["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 7);
+    let children_of_answer1 = messages
+        .iter()
+        .filter(|m| m["parent_id"] == answer1.as_str())
+        .count();
+    assert_eq!(
+        children_of_answer1, 2,
+        "two branches continue from the first answer"
+    );
+    let bad = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": "x", "parent_id": question1}),
+        )
+        .await;
+    assert_eq!(
+        bad.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a message cannot follow a question"
+    );
+}
+
+#[tokio::test]
+async fn the_stop_call_ends_a_long_answer_and_the_partial_text_is_saved() {
+    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let (_, alice) = test_user();
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let response = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": "Tell me everything [[fake:long=3000]]"}),
+        )
+        .await;
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("event: delta") {
+        seen.push_str(&String::from_utf8_lossy(
+            &body.next().await.unwrap().unwrap(),
+        ));
+    }
+    let stop = app
+        .post(&alice, &format!("/conversations/{conv}/stop"), json!({}))
+        .await;
+    assert_eq!(stop.status(), StatusCode::ACCEPTED);
+    let rest = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream ends soon after the stop");
+    let sse = Sse::parse(&seen);
+    let done = sse.first("done");
+    assert_eq!(done["finish_reason"], "stopped");
+    let partial = done["message"]["content"].as_str().unwrap();
+    assert!(
+        !partial.is_empty() && partial.split_whitespace().count() < 3000,
+        "a partial answer"
+    );
+    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    assert_eq!(stored["messages"][1]["finish_reason"], "stopped");
+    assert_eq!(
+        stored["messages"][0]["content"],
+        "Tell me everything [[fake:long=3000]]"
+    );
+}
+
+#[tokio::test]
+async fn closing_the_stream_stops_the_answer_and_keeps_both_messages() {
+    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let (_, alice) = test_user();
+    let conv = app
+        .conversation(&alice, json!({"model": "claude-sonnet-4-5"}))
+        .await;
+    let response = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": "Go on [[fake:long=3000]]"}),
+        )
+        .await;
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("event: delta") {
+        seen.push_str(&String::from_utf8_lossy(
+            &body.next().await.unwrap().unwrap(),
+        ));
+    }
+    drop(body);
+    let mut stored = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+        if stored["messages"].as_array().unwrap().len() == 2 {
+            break;
+        }
+    }
+    let messages = stored["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{stored}");
+    assert_eq!(messages[1]["finish_reason"], "stopped");
+    assert!(
+        messages[1]["content"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .count()
+            < 3000
+    );
+}
+
+#[tokio::test]
+async fn a_provider_failure_keeps_the_question_and_the_partial_answer_marked_failed() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let conv = app
+        .conversation(&alice, json!({"model": "gemini-2.5-flash"}))
+        .await;
+    let sse = app
+        .send(
+            &alice,
+            &conv,
+            json!({"content": "Explain it all [[fake:long=200 cut]]"}),
+        )
+        .await;
+    assert_eq!(sse.names().last(), Some(&"done"));
+    assert!(!sse.first("error")["message"].as_str().unwrap().is_empty());
+    let done = sse.first("done");
+    assert_eq!(done["finish_reason"], "error");
+    assert!(
+        !done["message"]["content"].as_str().unwrap().is_empty(),
+        "the partial answer is kept"
+    );
+    assert!(done["message"]["error"].is_string());
+
+    let refused = app
+        .send(&alice, &conv, json!({"content": "Again [[fake:500]]"}))
+        .await;
+    assert_eq!(refused.first("done")["finish_reason"], "error");
+    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let contents: Vec<&str> = stored["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert!(
+        contents.contains(&"Again [[fake:500]]"),
+        "the user's message is never lost: {contents:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_spent_monthly_budget_refuses_new_messages_with_402() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    app.send(&alice, &conv, json!({"content": "hello"})).await;
+    let r = app
+        .http
+        .put(app.url("/usage/budget"))
+        .header("authorization", &alice)
+        .json(&json!({"monthly_usd": 0.0000001}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let refused = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": "more"}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
+    let problem: Value = refused.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("budget"));
+    let r = app
+        .http
+        .put(app.url("/usage/budget"))
+        .header("authorization", &alice)
+        .json(&json!({"monthly_usd": 100.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": "more"})
+        )
+        .await
+        .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn without_provider_keys_the_retrieval_only_model_answers_from_the_documents() {
+    let app = app_with(false, Catalog::built_in(), Duration::ZERO).await;
+    let (alice_id, alice) = test_user();
+    let models = app.json(&alice, "/models").await;
+    assert_eq!(models["offline"], true);
+    assert_eq!(models["default_model"], "ragenie-retrieval-only");
+    assert!(
+        models["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "gpt-4.1"
+                && m["available"] == false
+                && m["unavailable_reason"].is_string())
+    );
+    let (profile, datasets) = app.profile(&alice_id, &[("espresso.md", GUIDE)]).await;
+    let conv = app
+        .conversation(&alice, json!({"profile_id": profile}))
+        .await;
+    let sse = app
+        .send(&alice, &conv, json!({"content": "tamp pressure"}))
+        .await;
+    assert!(sse.text().contains("thirty pounds"), "{}", sse.text());
+    assert_eq!(
+        sse.first("done")["message"]["citations"][0]["document_id"],
+        datasets[0].as_str()
+    );
+    let r = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": "x", "model": "gpt-4.1"}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a provider without a key is refused clearly"
+    );
+}
+
+#[tokio::test]
+async fn the_openai_compatible_api_answers_streaming_and_not_with_profile_grounding() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (profile, _) = app.profile(&alice_id, &[("espresso.md", GUIDE)]).await;
+    let models = app.json(&alice, "/v1/models").await;
+    assert_eq!(models["object"], "list");
+    assert!(
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "gpt-4.1")
+    );
+
+    let body = json!({"model": format!("gpt-4.1@{profile}"), "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "How hard to tamp?"}]});
+    let r = app.post(&alice, "/v1/chat/completions", body).await;
+    assert_eq!(r.status(), 200);
+    let completion: Value = r.json().await.unwrap();
+    assert_eq!(completion["object"], "chat.completion");
+    assert!(
+        completion["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("[1]"),
+        "grounded: {completion}"
+    );
+    assert!(completion["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+
+    let r = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .header("authorization", &alice)
+        .header("x-ragenie-profile", &profile)
+        .json(&json!({"model": "claude-sonnet-4-5", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Tamping?"}]}))
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    let chunks: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(chunks.last(), Some(&"[DONE]"));
+    let parsed: Vec<Value> = chunks[..chunks.len() - 1]
+        .iter()
+        .map(|c| serde_json::from_str(c).unwrap())
+        .collect();
+    let content: String = parsed
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert!(content.contains("Tamping?"));
+    assert!(
+        parsed
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "stop")
+    );
+    assert!(
+        parsed.last().unwrap()["usage"]["completion_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[tokio::test]
+async fn conversations_are_listed_searched_renamed_exported_and_deleted() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let older = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    app.send(
+        &alice,
+        &older,
+        json!({"content": "Tell me about volcanoes"}),
+    )
+    .await;
+    let newer = app
+        .conversation(&alice, json!({"model": "gpt-4.1", "title": "Gardening"}))
+        .await;
+    app.send(
+        &alice,
+        &newer,
+        json!({"content": "Which tomatoes grow best?"}),
+    )
+    .await;
+    let list = app.json(&alice, "/conversations?limit=1").await;
+    assert_eq!(list["items"][0]["id"], newer.as_str(), "most recent first");
+    let next = list["next_cursor"].as_str().unwrap();
+    assert_eq!(
+        app.json(&alice, &format!("/conversations?limit=1&cursor={next}"))
+            .await["items"][0]["id"],
+        older.as_str()
+    );
+
+    let hits = app.json(&alice, "/conversations/search?q=volcanoes").await;
+    assert_eq!(hits["items"].as_array().unwrap().len(), 1);
+    assert_eq!(hits["items"][0]["conversation"]["id"], older.as_str());
+    assert!(
+        hits["items"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("volcanoes")
+    );
+    assert_eq!(
+        app.json(&alice, "/conversations/search?q=gardening").await["items"][0]["conversation"]["id"],
+        newer.as_str()
+    );
+
+    let renamed = app
+        .http
+        .patch(app.url(&format!("/conversations/{older}")))
+        .header("authorization", &alice)
+        .json(&json!({"title": "Volcanoes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.json::<Value>().await.unwrap()["title"], "Volcanoes");
+    let md = app
+        .http
+        .get(app.url(&format!("/conversations/{older}/export?format=md")))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        md.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown")
+    );
+    let md = md.text().await.unwrap();
+    assert!(
+        md.starts_with("# Volcanoes")
+            && md.contains("Tell me about volcanoes")
+            && md.contains("## Assistant"),
+        "{md}"
+    );
+    let json_export = app
+        .json(
+            &alice,
+            &format!("/conversations/{older}/export?format=json"),
+        )
+        .await;
+    assert_eq!(json_export["messages"].as_array().unwrap().len(), 2);
+
+    let deleted = app
+        .http
+        .delete(app.url(&format!("/conversations/{older}")))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.http
+            .get(app.url(&format!("/conversations/{older}")))
+            .header("authorization", &alice)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert!(
+        app.json(&alice, "/conversations/search?q=volcanoes").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "its messages are gone too"
+    );
+}
+
+#[tokio::test]
+async fn another_user_gets_404_on_every_conversation_endpoint_and_changes_nothing() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (_, mallory) = test_user();
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let sse = app
+        .send(&alice, &conv, json!({"content": "my secret plan"}))
+        .await;
+    let answer = sse.first("done")["message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let url = |p: String| app.url(&p);
+    let attempts = vec![
+        app.http.get(url(format!("/conversations/{conv}"))),
+        app.http
+            .patch(url(format!("/conversations/{conv}")))
+            .json(&json!({"title": "pwned"})),
+        app.http.delete(url(format!("/conversations/{conv}"))),
+        app.http
+            .get(url(format!("/conversations/{conv}/export?format=json"))),
+        app.http
+            .post(url(format!("/conversations/{conv}/messages")))
+            .json(&json!({"content": "hi"})),
+        app.http.post(url(format!(
+            "/conversations/{conv}/messages/{answer}/regenerate"
+        ))),
+        app.http.post(url(format!("/conversations/{conv}/stop"))),
+        app.http
+            .post(url("/chat/estimate".into()))
+            .json(&json!({"content": "x", "conversation_id": conv})),
+    ];
+    for attempt in attempts {
+        let r = attempt
+            .header("authorization", &mallory)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{}", r.url().path());
+    }
+    assert!(
+        app.json(&mallory, "/conversations/search?q=secret").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.json(&mallory, "/conversations").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        app.json(&alice, &format!("/conversations/{conv}")).await,
+        before
+    );
+}
