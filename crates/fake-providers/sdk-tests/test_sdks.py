@@ -177,6 +177,16 @@ class Anthropic(unittest.TestCase):
         self.assertEqual(m.usage.cache_creation_input_tokens, total // 4)
         self.assertEqual(m.usage.input_tokens, total - total // 2 - total // 4)
 
+    def test_prompt_cache_write_then_read(self):
+        system = f"Cached instructions {time.time_ns()}. " * 10
+        blocks = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+        first = self.client.messages.create(**self.create(system=blocks))
+        second = self.client.messages.create(**self.create(system=blocks))
+        self.assertEqual(first.usage.cache_creation_input_tokens, tokens(system))
+        self.assertEqual(first.usage.cache_read_input_tokens, 0)
+        self.assertEqual(second.usage.cache_read_input_tokens, tokens(system))
+        self.assertEqual(second.usage.input_tokens, tokens(QUESTION))
+
     def test_errors_map_to_sdk_exceptions(self):
         with self.assertRaises(anthropic.RateLimitError):
             self.client.messages.create(**self.create(messages=[{"role": "user", "content": "[[fake:429]]"}]))

@@ -78,6 +78,16 @@ fn prompt(req: &Value) -> Result<Prompt, String> {
     Ok(p)
 }
 
+/// The system text when its blocks carry a `cache_control` breakpoint.
+fn cached_system(req: &Value) -> Option<String> {
+    let blocks = req.get("system")?.as_array()?;
+    blocks
+        .iter()
+        .any(|b| b.get("cache_control").is_some())
+        .then(|| content_text(req.get("system")))
+        .flatten()
+}
+
 fn stop_reason(plan: &Plan) -> &'static str {
     match plan.finish {
         Finish::Stop => "end_turn",
@@ -166,7 +176,25 @@ pub async fn messages(
             retry_after_for(status, &scenario).as_deref(),
         );
     }
-    let plan = plan(&state.config, &p, &scenario);
+    let mut plan = plan(&state.config, &p, &scenario);
+    if let Some(system) = cached_system(&req) {
+        // Like the real prompt cache: the first request writes it, identical ones read it.
+        let tokens = crate::scenario::count_tokens(&system);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&system, &mut h);
+        let fresh = state
+            .prompt_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(std::hash::Hasher::finish(&h));
+        if fresh {
+            plan.cache_write = tokens;
+            plan.cache_read = 0;
+        } else {
+            plan.cache_read = tokens;
+            plan.cache_write = 0;
+        }
+    }
     let n = state.next_id();
     let id = format!("msg_fake{n:020}");
     let rid = ("request-id", format!("req_fake{n}"));

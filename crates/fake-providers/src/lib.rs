@@ -91,6 +91,8 @@ pub(crate) struct State {
     pub failures: Mutex<HashMap<u64, u32>>,
     pub recorded: Mutex<VecDeque<RecordedRequest>>,
     pub counter: std::sync::atomic::AtomicU64,
+    /// Fingerprints of Anthropic system prompts sent with `cache_control` (the prompt cache).
+    pub prompt_cache: Mutex<std::collections::HashSet<u64>>,
     /// Streamed answers being written right now.
     pub active: std::sync::atomic::AtomicUsize,
 }
@@ -232,6 +234,7 @@ pub async fn spawn(config: FakeConfig) -> anyhow::Result<(FakeHandle, FakeUrls)>
         recorded: Mutex::new(VecDeque::new()),
         counter: Default::default(),
         active: Default::default(),
+        prompt_cache: Default::default(),
     });
     let app = router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();

@@ -302,6 +302,7 @@ async fn run(args: &[String]) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
         .build()
         .map_err(|e| e.to_string())?;
 

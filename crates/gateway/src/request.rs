@@ -46,6 +46,10 @@ pub struct ChatRequest {
     /// False for models that reject a system role: the instructions are then sent as a
     /// leading user turn.
     pub supports_system_role: bool,
+    /// Ask the provider to cache the instructions between turns. Only Anthropic needs asking
+    /// (a `cache_control` breakpoint: writes cost 1.25× input, reads 0.1×, for 5 minutes);
+    /// OpenAI and Gemini cache long prompts automatically.
+    pub cache_system: bool,
 }
 
 impl ChatRequest {
@@ -57,11 +61,19 @@ impl ChatRequest {
             temperature: None,
             max_output_tokens: None,
             supports_system_role: true,
+            cache_system: false,
         }
     }
 
     pub fn with_system(mut self, system: impl Into<String>) -> Self {
         self.system = Some(system.into());
+        self
+    }
+
+    /// See [`ChatRequest::cache_system`]: worth it when the same instructions are sent again
+    /// within minutes (a conversation's next turn).
+    pub fn with_cached_system(mut self) -> Self {
+        self.cache_system = true;
         self
     }
 

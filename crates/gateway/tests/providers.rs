@@ -266,6 +266,41 @@ async fn cached_prompt_tokens_are_reported_separately() {
 }
 
 #[tokio::test]
+async fn anthropic_prompt_caching_is_requested_and_billed_from_usage() {
+    let (fake, _urls, gw) = setup().await;
+    let system = "Long instructions and documents. ".repeat(20);
+    let req = ask("claude-haiku-4-5", "first turn")
+        .with_system(system.clone())
+        .with_cached_system();
+    let first = gw.complete(&req).await.unwrap().usage.unwrap();
+    let body = fake.requests().pop().unwrap().body;
+    assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral");
+    assert_eq!(body["system"][0]["text"], system.as_str());
+    let sys_tokens = count_tokens(&system);
+    assert_eq!((first.cache_write, first.cache_read), (sys_tokens, 0));
+    let second = collect(gw.stream(&req).await.unwrap()).await.usage.unwrap();
+    assert_eq!((second.cache_write, second.cache_read), (0, sys_tokens));
+    assert_eq!(
+        second.input,
+        count_tokens("first turn"),
+        "cached tokens are not billed as input"
+    );
+    // Other providers ignore the flag (their caching is automatic).
+    gw.complete(
+        &ask("gpt-4o-mini", "x")
+            .with_system("s")
+            .with_cached_system(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.requests().pop().unwrap().body["messages"][0]["content"],
+        "s"
+    );
+    fake.shutdown().await;
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_then_reported() {
     let (fake, _urls, gw) = setup().await;
     for (model, provider) in MODELS {

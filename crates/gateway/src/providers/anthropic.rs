@@ -48,7 +48,11 @@ impl AnthropicProvider {
             body["stream"] = json!(true);
         }
         if let Some(s) = req.system_slot() {
-            body["system"] = json!(s);
+            body["system"] = if req.cache_system {
+                json!([{"type": "text", "text": s, "cache_control": {"type": "ephemeral"}}])
+            } else {
+                json!(s)
+            };
         }
         if let Some(t) = req.temperature {
             body["temperature"] = json!(t);
