@@ -197,6 +197,9 @@ if (PARTS.has("profiles")) {
     await page.getByRole("status").filter({ hasText: "created" }).waitFor();
     await page.getByRole("navigation", { name: "Profiles" }).getByRole("link", { name: profileName }).waitFor();
     assert.match(new URL(page.url()).pathname, /^\/app\/profiles\/[^/]+$/);
+    // Stored, not only shown: a reload reads it back from the server.
+    await page.reload();
+    await eventually(async () => (await page.getByLabel("Description").inputValue()) === "Papers and lab notes", "the saved description");
     await shot("03-profile");
   });
 }

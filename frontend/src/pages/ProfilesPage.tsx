@@ -1,7 +1,7 @@
 // Profiles: name and description, ordered instructions and datasets picked from the user's
 // documents, parent profiles, and defaults (model, temperature, output length).
 
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { NavLink, useNavigate, useParams } from "react-router";
 import { chat, documents, modelItems, preferences, profiles, type ProfileInput } from "../api/endpoints";
 import type { DocumentMeta, Profile, TemperaturePreset } from "../api/types";
@@ -34,13 +34,15 @@ export default function ProfilesPage() {
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** The profile just created: its "created" message survives the move to its own page. */
+  const justCreated = useRef<string | null>(null);
 
   useEffect(() => {
     setError(null);
-    setSaved(null);
+    if (justCreated.current === null || justCreated.current !== profileId) setSaved(null);
     if (creating) setForm(EMPTY);
     else if (current) setForm({ ...EMPTY, ...stripIds(current) });
-  }, [creating, current]);
+  }, [creating, current, profileId]);
 
   const allDocs = docs.data?.items ?? [];
   const instructionDocs = allDocs.filter((d) => d.kind === "instructions");
@@ -62,9 +64,10 @@ export default function ProfilesPage() {
     try {
       if (creating) {
         const created = await profiles.create(body);
+        justCreated.current = created.id;
+        setSaved(`Profile “${created.name}” created.`);
         await list.reload();
         navigate(`/app/profiles/${created.id}`, { replace: true });
-        setSaved(`Profile “${created.name}” created.`);
       } else if (profileId) {
         await profiles.update(profileId, body);
         await list.reload();

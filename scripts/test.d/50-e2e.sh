@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# End-to-end: the built web app in Debian's Chromium (driven by playwright-core) against the
+# local server (scripts/dev.sh on a free port, a fresh data directory, the fake model providers
+# behind it). Screenshots of each main screen go to target/e2e-screenshots/. Everything started
+# here is stopped by PID on exit. Non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib/common.sh
+root=$PWD
+
+# The parts of the flow the server supports (frontend/e2e/run.mjs): sign up, sign in, token
+# refresh, every screen rendering, and sign out always run; the others are named here as their
+# endpoints land: settings, profiles, documents, chat, usage.
+export RAGENIE_E2E_PARTS="${RAGENIE_E2E_PARTS:-auth,settings,profiles}"
+
+if [ ! -x /usr/bin/chromium ]; then
+  step "e2e: installing Debian's Chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 900 apt-get update -qq
+  timeout 900 apt-get install -y -qq chromium >/dev/null
+fi
+/usr/bin/chromium --version
+
+step "e2e: building the web app"
+(
+  cd frontend
+  [ -d node_modules/playwright-core ] || timeout 600 npm ci --no-audit --no-fund --prefer-offline --loglevel=error
+  timeout 300 npm run build --silent
+)
+
+work=$(mktemp -d -t ragenie-e2e.XXXXXX)
+pids=()
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do
+    # Each service runs in its own process group (setsid): stop the group, then reap it.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ $status -ne 0 ]; then
+    for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $(basename "$log") (last 40 lines)"; tail -40 "$log"; }; done >&2
+  fi
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT INT TERM
+
+step "e2e: fake model providers"
+setsid scripts/fake-providers.sh --port 0 >"$work/fakes.out" 2>"$work/fakes.log" &
+pids+=($!)
+for _ in $(seq 1500); do # the first run compiles them: up to 300 s
+  [ -s "$work/fakes.out" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "fake-providers exited" >&2; exit 1; }
+  sleep 0.2
+done
+urls=$(head -n1 "$work/fakes.out")
+[ -n "$urls" ] || { echo "fake-providers printed no URLs" >&2; exit 1; }
+echo "fake providers: $urls"
+url_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$urls" "$1"; }
+export RAGENIE_OPENAI_BASE_URL=$(url_of openai)
+export RAGENIE_ANTHROPIC_BASE_URL=$(url_of anthropic)
+export RAGENIE_GEMINI_BASE_URL=$(url_of gemini)
+export OPENAI_API_KEY=sk-fake-e2e ANTHROPIC_API_KEY=sk-ant-fake-e2e GEMINI_API_KEY=fake-e2e
+
+step "e2e: local server"
+port=$(free_port)
+export RAGENIE_PORT=$port RAGENIE_DATA_DIR="$work/data" RAGENIE_SKIP_FRONTEND=1
+mkdir -p "$RAGENIE_DATA_DIR"
+setsid scripts/dev.sh >"$work/server.log" 2>&1 &
+pids+=($!)
+if ! wait_for_http "http://127.0.0.1:$port/health" 900; then
+  echo "the local server did not become healthy" >&2
+  exit 1
+fi
+echo "RaGenie on http://127.0.0.1:$port"
+
+step "e2e: browser suite (parts: $RAGENIE_E2E_PARTS)"
+rm -rf target/e2e-screenshots
+mkdir -p target/e2e-screenshots
+(
+  cd frontend
+  RAGENIE_E2E_URL="http://127.0.0.1:$port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
+    timeout 600 node e2e/run.mjs
+)
+ls target/e2e-screenshots
