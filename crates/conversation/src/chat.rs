@@ -23,7 +23,9 @@ use utoipa::ToSchema;
 use crate::context::{Assembled, ContextInputs, Source, assemble, cited};
 use crate::keys;
 use crate::model::{ContextRecord, Conversation, Message, MessageCost, MessageRole, TokenUsage};
-use crate::store::{ConversationStore, DEFAULT_TITLE, branch_to, now_stamp, title_from};
+use crate::store::{
+    ConversationStore, DEFAULT_TITLE, branch_to, new_message_id, now_stamp, title_from,
+};
 use crate::usage::UsageLedger;
 
 /// The model that answers from the documents alone, when no provider is configured.
@@ -323,7 +325,7 @@ impl ChatService {
                 };
                 let history = branch_to(&messages, parent.as_deref());
                 let message = Message {
-                    id: ulid::Ulid::new().to_string(),
+                    id: new_message_id(),
                     conversation_id: conv.id.clone(),
                     parent_id: parent,
                     role: MessageRole::User,
@@ -509,7 +511,7 @@ impl AnswerJob {
     }
 
     async fn run(self, tx: mpsc::Sender<ChatEvent>) {
-        let answer_id = ulid::Ulid::new().to_string();
+        let answer_id = new_message_id();
         // A stale stop request must not cut the new answer short.
         let _ = self
             .service

@@ -54,3 +54,8 @@ pub const USAGE_DAY_PREFIX: &str = "USAGE#D#";
 
 /// The user's budgets (monthly, overall and per profile).
 pub const BUDGET_SK: &str = "BUDGET";
+
+/// Marks an import (by the client's key) so the same import twice creates nothing new.
+pub fn import_sk(import_key: &str) -> String {
+    format!("IMPORT#{import_key}")
+}

@@ -12,9 +12,26 @@ use crate::model::{Conversation, Message, MessageRole};
 pub const DEFAULT_TITLE: &str = "New conversation";
 pub const MAX_TITLE_CHARS: usize = 200;
 
+/// A new message id: ULIDs from one process-wide monotonic generator, so messages made in the
+/// same millisecond still sort in the order they were made.
+pub fn new_message_id() -> String {
+    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let mut generator = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
+    let generator = generator.get_or_insert_with(ulid::Generator::new);
+    generator
+        .generate()
+        .unwrap_or_else(|_| ulid::Ulid::new())
+        .to_string()
+}
+
 /// A sortable UTC timestamp with microseconds (fixed width, so strings sort by time).
 pub fn now_stamp() -> String {
-    let now = time::OffsetDateTime::now_utc();
+    stamp_of(time::OffsetDateTime::now_utc())
+}
+
+/// The stamp of a moment (converted to UTC).
+pub fn stamp_of(moment: time::OffsetDateTime) -> String {
+    let now = moment.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
         now.year(),
@@ -312,6 +329,138 @@ impl ConversationStore {
         match self.table.transact(ops).await {
             Ok(()) => Ok(next),
             Err(StoreError::ConditionFailed) => Err(ApiError::not_found("conversation")),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A message of an imported conversation.
+#[derive(Clone, Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedMessage {
+    pub role: MessageRole,
+    pub content: String,
+}
+
+/// The most messages one import may hold.
+pub const MAX_IMPORTED_MESSAGES: usize = 5000;
+
+impl ConversationStore {
+    /// Creates a conversation with its messages as given (chained, no model call). With an
+    /// `import_key` the same import twice returns the first conversation (`false`) instead.
+    pub async fn import(
+        &self,
+        user_id: &str,
+        title: String,
+        profile_id: Option<String>,
+        model: String,
+        created_at: Option<time::OffsetDateTime>,
+        import_key: Option<String>,
+        messages: Vec<ImportedMessage>,
+    ) -> Result<(Conversation, bool), ApiError> {
+        let pk = keys::user_pk(user_id);
+        if let Some(key) = &import_key {
+            if key.is_empty() || key.len() > 200 || key.contains('\0') {
+                return Err(ApiError::validation("import_key", "1..=200 characters"));
+            }
+            if let Some(existing) = self.table.get(&pk, &keys::import_sk(key)).await? {
+                let conv_id = existing
+                    .str("conversation_id")
+                    .unwrap_or_default()
+                    .to_owned();
+                match self.get(user_id, &conv_id).await {
+                    Ok(conv) => return Ok((conv, false)),
+                    Err(ApiError::NotFound(_)) => {
+                        // Its conversation was deleted since: import afresh.
+                        self.table
+                            .delete(&pk, &keys::import_sk(key), Condition::None)
+                            .await?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if messages.len() > MAX_IMPORTED_MESSAGES {
+            return Err(ApiError::validation(
+                "messages",
+                format!("at most {MAX_IMPORTED_MESSAGES} messages"),
+            ));
+        }
+        let title = validate_title(&title)?;
+        let started = created_at.map(stamp_of).unwrap_or_else(now_stamp);
+        let conv_id = ulid::Ulid::new().to_string();
+        // Messages first: without their conversation item nobody sees them, so a failure
+        // half-way leaves nothing visible.
+        let mut parent: Option<String> = None;
+        let mut items = Vec::with_capacity(messages.len());
+        for (i, m) in messages.into_iter().enumerate() {
+            if m.content.chars().count() > crate::chat::MAX_MESSAGE_CHARS {
+                return Err(ApiError::validation(
+                    format!("messages[{i}].content"),
+                    "too long",
+                ));
+            }
+            let message = Message {
+                id: new_message_id(),
+                conversation_id: conv_id.clone(),
+                parent_id: parent.clone(),
+                role: m.role,
+                content: m.content,
+                created_at: started.clone(),
+                model: None,
+                finish_reason: None,
+                error: None,
+                usage: None,
+                cost: None,
+                context: None,
+                citations: Vec::new(),
+                tokens: None,
+            };
+            parent = Some(message.id.clone());
+            items.push(Item::encode(
+                pk.clone(),
+                keys::message_sk(&conv_id, &message.id),
+                &message,
+            )?);
+        }
+        let count = items.len() as u64;
+        for batch in items.chunks(50) {
+            let ops = batch
+                .iter()
+                .map(|item| TxOp::Put {
+                    item: item.clone(),
+                    condition: Condition::NotExists,
+                })
+                .collect();
+            self.table.transact(ops).await?;
+        }
+        let conv = Conversation {
+            id: conv_id.clone(),
+            title,
+            profile_id,
+            model,
+            head_id: parent,
+            message_count: count,
+            created_at: started.clone(),
+            updated_at: started,
+        };
+        let mut ops = vec![TxOp::Put {
+            item: conversation_item(user_id, &conv)?,
+            condition: Condition::NotExists,
+        }];
+        if let Some(key) = &import_key {
+            let marker = Item::new(pk.clone(), keys::import_sk(key))
+                .with("conversation_id", conv_id.clone());
+            ops.push(TxOp::Put {
+                item: marker,
+                condition: Condition::NotExists,
+            });
+        }
+        match self.table.transact(ops).await {
+            Ok(()) => Ok((conv, true)),
+            Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
+                "the same import is running concurrently; retry".into(),
+            )),
             Err(e) => Err(e.into()),
         }
     }

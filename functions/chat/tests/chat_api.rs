@@ -930,3 +930,54 @@ async fn another_user_gets_404_on_every_conversation_endpoint_and_changes_nothin
         before
     );
 }
+
+#[tokio::test]
+async fn an_imported_conversation_keeps_its_turns_and_importing_twice_creates_nothing_new() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let body = json!({
+        "title": "old session", "created_at": "2024-03-01T10:00:00Z", "import_key": "sha-abc",
+        "messages": [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"}, {"role": "user", "content": "Q2"}, {"role": "assistant", "content": "A2"}]
+    });
+    let first = app
+        .post(&alice, "/conversations/import", body.clone())
+        .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let conv: Value = first.json().await.unwrap();
+    assert_eq!(
+        (conv["message_count"].as_u64(), conv["created_at"].as_str()),
+        (Some(4), Some("2024-03-01T10:00:00.000000Z"))
+    );
+    let again = app.post(&alice, "/conversations/import", body).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], conv["id"]);
+    assert_eq!(
+        app.json(&alice, "/conversations").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let id = conv["id"].as_str().unwrap();
+    let stored = app.json(&alice, &format!("/conversations/{id}")).await;
+    let messages = stored["messages"].as_array().unwrap();
+    let contents: Vec<&str> = messages
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["Q1", "A1", "Q2", "A2"]);
+    assert_eq!(messages[3]["parent_id"], messages[2]["id"]);
+    // The imported conversation continues like any other.
+    let sse = app
+        .send(&alice, id, json!({"content": "Q3", "model": "gpt-4.1"}))
+        .await;
+    assert_eq!(sse.first("meta")["context"]["history_messages_sent"], 4);
+    let bad = app
+        .post(
+            &alice,
+            "/conversations/import",
+            json!({"title": "x", "messages": [{"role": "system", "content": "s"}]}),
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -1,10 +1,10 @@
 //! The `conversations` function: create, list, read (the whole message tree), rename, delete,
 //! search and export conversations; usage by day and model; monthly budgets.
 
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use ragenie_common::accounts::profiles::resolve_profile_chain;
 use ragenie_common::accounts::{ProfileId, UserId, preferences};
@@ -12,8 +12,8 @@ use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_conversation::{
-    Budgets, Conversation, ConversationStore, Message, UsageLedger, UsageReport, UsageRow,
-    branch_to, export_markdown,
+    Budgets, Conversation, ConversationStore, ImportedMessage, Message, UsageLedger, UsageReport,
+    UsageRow, branch_to, export_markdown,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -43,6 +43,10 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/conversations", get(list).post(create))
         .route("/conversations/search", get(search))
+        .route(
+            "/conversations/import",
+            post(import).layer(DefaultBodyLimit::max(state.settings.max_upload_body)),
+        )
         .route(
             "/conversations/{id}",
             get(read).patch(update).delete(delete),
@@ -106,6 +110,70 @@ async fn create(
         .create(&user_id.to_string(), profile_id, model, body.title)
         .await?;
     Ok((StatusCode::CREATED, Json(conv)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportConversation {
+    title: String,
+    profile_id: Option<String>,
+    model: Option<String>,
+    /// When the conversation happened (RFC 3339), e.g. a Ragbot session file's time.
+    created_at: Option<String>,
+    /// A key of the caller's choosing (e.g. a hash of the source file): importing the same key
+    /// again returns the existing conversation with 200 instead of creating another.
+    import_key: Option<String>,
+    /// The turns, oldest first; they are chained in order.
+    messages: Vec<ImportedMessage>,
+}
+
+/// Import a conversation as it happened elsewhere (Ragbot sessions), without calling a model.
+#[utoipa::path(post, path = "/conversations/import", tag = "conversations", request_body = ImportConversation,
+    responses((status = 201, body = Conversation), (status = 200, description = "already imported under this import_key", body = Conversation)),
+    security(("bearer" = [])))]
+async fn import(
+    auth: AuthUser,
+    State(s): State<ConversationsState>,
+    ApiJson(body): ApiJson<ImportConversation>,
+) -> ApiResult<(StatusCode, Json<Conversation>)> {
+    let user_id = user(&auth)?;
+    if let Some(profile) = &body.profile_id {
+        let pid = ProfileId::parse(profile)
+            .ok_or_else(|| ApiError::validation("profile_id", "no such profile"))?;
+        resolve_profile_chain(s.app.table.as_ref(), user_id, pid)
+            .await
+            .map_err(|_| ApiError::validation("profile_id", "no such profile"))?;
+    }
+    let created_at = body
+        .created_at
+        .as_deref()
+        .map(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339))
+        .transpose()
+        .map_err(|_| ApiError::validation("created_at", "an RFC 3339 timestamp"))?;
+    let model = body.model.unwrap_or_default();
+    if model.len() > 200 {
+        return Err(ApiError::validation("model", "at most 200 characters"));
+    }
+    let (conv, created) = s
+        .store
+        .import(
+            &user_id.to_string(),
+            body.title,
+            body.profile_id,
+            model,
+            created_at,
+            body.import_key,
+            body.messages,
+        )
+        .await?;
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(conv),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -455,8 +523,8 @@ async fn put_budget(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, read, update, delete, search, export, usage, get_budget, put_budget),
-    components(schemas(Conversation, Message, NewConversation, ConversationList, ConversationDetail, ConversationPatch, ConversationHit, ConversationHits, UsageReport, UsageRow, Budgets)),
+    paths(create, import, list, read, update, delete, search, export, usage, get_budget, put_budget),
+    components(schemas(Conversation, Message, NewConversation, ImportConversation, ImportedMessage, ConversationList, ConversationDetail, ConversationPatch, ConversationHit, ConversationHits, UsageReport, UsageRow, Budgets)),
     tags((name = "conversations", description = "Conversations and their message trees"), (name = "usage", description = "Tokens, cost and budgets"))
 )]
 struct ConversationsApi;
