@@ -141,22 +141,15 @@ export const usage = {
   get: (from: string, to: string) => api.get<UsageReport>("/usage", { query: { from, to } }),
 };
 
-/** The models of a GET /models answer, whatever list field it uses. */
 export function modelItems(list: ModelList | undefined): ModelInfo[] {
-  return list?.items ?? list?.data ?? [];
+  return list?.items ?? [];
 }
 
 /** Offline: no provider is configured, only the built-in retrieval model answers. */
 export function isOffline(list: ModelList | undefined): boolean {
-  if (!list) return false;
-  if (typeof list.offline === "boolean") return list.offline;
-  const items = modelItems(list);
-  return items.length > 0 && items.every((m) => m.retrieval_only || m.offline || m.provider === "retrieval" || m.available === false);
+  return list?.offline === true;
 }
 
 export function modelPrices(m: ModelInfo): { input?: number; output?: number } {
-  return {
-    input: m.prices?.input ?? m.input_price ?? m.input_per_mtok,
-    output: m.prices?.output ?? m.output_price ?? m.output_per_mtok,
-  };
+  return { input: m.input_price ?? undefined, output: m.output_price ?? undefined };
 }

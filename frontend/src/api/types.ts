@@ -77,69 +77,91 @@ export interface DocumentMeta {
 export interface ModelInfo {
   id: string;
   provider?: string;
-  name?: string;
+  display_name?: string;
   context_window?: number;
   max_output_tokens?: number;
-  /** USD per million tokens. */
-  input_price?: number;
-  output_price?: number;
-  input_per_mtok?: number;
-  output_per_mtok?: number;
-  prices?: { input?: number; output?: number; cache_read?: number; cache_write?: number };
+  /** USD per million tokens; null when the price is unknown (never shown as free). */
+  input_price?: number | null;
+  output_price?: number | null;
+  cache_read_price?: number | null;
+  cache_write_price?: number | null;
   available?: boolean;
-  offline?: boolean;
-  retrieval_only?: boolean;
+  unavailable_reason?: string | null;
 }
 
 export interface ModelList {
-  items?: ModelInfo[];
-  data?: ModelInfo[];
-  offline?: boolean;
-  providers?: Record<string, boolean | string> | string[];
+  items: ModelInfo[];
+  /** What a conversation without a model uses. */
   default_model?: string | null;
+  /** No provider is configured: answers come from the documents alone. */
+  offline?: boolean;
 }
 
+/** Where a cited passage comes from: offsets are characters of the document's extracted text. */
 export interface Citation {
-  n?: number;
-  index?: number;
-  document_id?: string;
+  n: number;
+  document_id: string;
   document_name?: string;
   version?: number;
-  heading?: string | string[];
   heading_path?: string[];
   start?: number;
   end?: number;
-  char_start?: number;
-  char_end?: number;
-  snippet?: string;
-  text?: string;
 }
 
-export interface Usage {
-  input_tokens?: number;
-  output_tokens?: number;
-  total_tokens?: number;
-  cost?: number;
-  cost_usd?: number;
+export interface TokenUsage {
+  input: number;
+  output: number;
+  cache_read?: number;
+  cache_write?: number;
+}
+
+export interface MessageCost {
+  total_usd: number;
+  input_usd?: number;
+  output_usd?: number;
+  /** The provider reported no usage: the figures are estimates. */
   estimated?: boolean;
+}
+
+export interface ContextDocument {
+  document_id: string;
+  name: string;
+  version?: number;
+  kind: string;
+  mode: string;
+  tokens: number;
+}
+
+/** What was (or would be) sent to the model, by source. */
+export interface ContextRecord {
+  instructions_tokens: number;
+  datasets_tokens: number;
+  history_tokens: number;
+  prompt_tokens: number;
+  /** whole, retrieved or none */
+  datasets_mode?: string;
+  documents?: ContextDocument[];
+  history_messages_dropped?: number;
+  history_messages_sent?: number;
 }
 
 export interface Message {
   id: string;
+  conversation_id?: string;
   parent_id?: string | null;
-  role: "user" | "assistant" | "system";
+  role: "user" | "assistant";
   content: string;
-  model?: string | null;
   created_at?: string;
+  model?: string | null;
+  /** stop, length, stopped (by the user), error… */
   finish_reason?: string | null;
-  usage?: Usage | null;
-  input_tokens?: number;
-  output_tokens?: number;
-  cost?: number;
-  cost_usd?: number;
+  error?: string | null;
+  usage?: TokenUsage | null;
+  cost?: MessageCost | null;
+  context?: ContextRecord | null;
   citations?: Citation[];
-  context?: unknown;
-  status?: string;
+  /** User messages: tokens of the text. */
+  tokens?: number | null;
 }
 
 export interface Conversation {
@@ -147,45 +169,50 @@ export interface Conversation {
   title?: string | null;
   profile_id?: string | null;
   model?: string | null;
+  /** The last message of the branch the user is on. */
+  head_id?: string | null;
+  message_count?: number;
   created_at?: string;
   updated_at?: string;
   messages?: Message[];
 }
 
-export interface ConversationHit extends Conversation {
+export interface ConversationHit {
+  conversation: Conversation;
+  message_id?: string | null;
   snippet?: string;
-  conversation_id?: string;
+  score?: number;
 }
 
 export interface Estimate {
-  tokens?: Partial<Record<"instructions" | "datasets" | "history" | "prompt", number>> & Record<string, number>;
-  by_source?: Record<string, number>;
-  total_tokens?: number;
-  input_tokens?: number;
-  cost?: number;
-  cost_usd?: number;
-  estimated_cost?: number;
-  context_window?: number;
-  fits?: boolean;
+  model: string;
+  context_window: number;
+  reserved_output_tokens?: number;
+  context: ContextRecord;
+  total_input_tokens: number;
+  estimated_cost_usd: number;
+  /** Prices are known for this model. */
+  priced: boolean;
 }
 
 export interface UsageRow {
-  day?: string;
-  date?: string;
-  model?: string;
-  input_tokens?: number;
-  output_tokens?: number;
-  tokens?: number;
-  cost?: number;
-  cost_usd?: number;
+  /** YYYY-MM-DD */
+  day: string;
+  model: string;
   messages?: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
 }
 
 export interface UsageReport {
-  by_day?: UsageRow[];
-  by_model?: UsageRow[];
-  days?: UsageRow[];
-  models?: UsageRow[];
-  total?: UsageRow;
-  totals?: UsageRow;
+  from: string;
+  to: string;
+  days: UsageRow[];
+  models: UsageRow[];
+  total_cost_usd: number;
+  total_input_tokens: number;
+  total_output_tokens: number;
+  month_cost_usd?: number;
+  budgets?: { monthly_usd?: number; profiles?: Record<string, number> };
 }

@@ -233,7 +233,7 @@ export default function ProfilesPage() {
                   <option value="">Your default</option>
                   {modelItems(models.data).map((m) => (
                     <option key={m.id} value={m.id}>
-                      {m.name ?? m.id}
+                      {m.display_name ?? m.id}
                     </option>
                   ))}
                 </select>

@@ -76,7 +76,7 @@ function Defaults() {
             <option value="">First available</option>
             {modelItems(models.data).map((m) => (
               <option key={m.id} value={m.id}>
-                {m.name ?? m.id}
+                {m.display_name ?? m.id}
               </option>
             ))}
           </select>

@@ -12,8 +12,7 @@ function isoDay(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
-const tokensOf = (r: UsageRow) => r.tokens ?? (r.input_tokens ?? 0) + (r.output_tokens ?? 0);
-const costOf = (r: UsageRow) => r.cost ?? r.cost_usd ?? 0;
+const tokensOf = (r: Pick<UsageRow, "input_tokens" | "output_tokens">) => r.input_tokens + r.output_tokens;
 
 export default function UsagePage() {
   const today = new Date();
@@ -21,13 +20,13 @@ export default function UsagePage() {
   const [to, setTo] = useState(isoDay(today));
   const [metric, setMetric] = useState<"cost" | "tokens">("cost");
   const report = useAsync(() => usage.get(from, to), [from, to]);
-  const days = report.data?.by_day ?? report.data?.days ?? [];
-  const models = report.data?.by_model ?? report.data?.models ?? [];
-  const total = report.data?.total ?? report.data?.totals;
+  const days = report.data?.days ?? [];
+  const models = report.data?.models ?? [];
+  const total = report.data;
 
   const bars = fillDays(from, to, days).map(([day, row]) => ({
     label: day.slice(5),
-    value: row ? (metric === "cost" ? costOf(row) : tokensOf(row)) : 0,
+    value: row ? (metric === "cost" ? row.cost_usd : tokensOf(row)) : 0,
   }));
 
   return (
@@ -58,7 +57,16 @@ export default function UsagePage() {
             <h2>Per day</h2>
             {total ? (
               <p>
-                Total: <strong>{formatTokens(tokensOf(total))}</strong> tokens, <strong>{formatCost(costOf(total))}</strong>
+                Total: <strong>{formatTokens(total.total_input_tokens + total.total_output_tokens)}</strong> tokens (
+                {formatTokens(total.total_input_tokens)} in, {formatTokens(total.total_output_tokens)} out),{" "}
+                <strong>{formatCost(total.total_cost_usd)}</strong>
+                {total.month_cost_usd !== undefined ? (
+                  <span className="muted">
+                    {" "}
+                    · this month {formatCost(total.month_cost_usd)}
+                    {total.budgets?.monthly_usd ? ` of a ${formatCost(total.budgets.monthly_usd)} budget` : ""}
+                  </span>
+                ) : null}
               </p>
             ) : null}
             <BarChart
@@ -78,6 +86,7 @@ export default function UsagePage() {
                     <th>Model</th>
                     <th className="num">Input tokens</th>
                     <th className="num">Output tokens</th>
+                    <th className="num">Messages</th>
                     <th className="num">Cost</th>
                   </tr>
                 </thead>
@@ -87,7 +96,8 @@ export default function UsagePage() {
                       <td>{m.model}</td>
                       <td className="num">{formatTokens(m.input_tokens)}</td>
                       <td className="num">{formatTokens(m.output_tokens)}</td>
-                      <td className="num">{formatCost(costOf(m))}</td>
+                      <td className="num">{m.messages ?? ""}</td>
+                      <td className="num">{formatCost(m.cost_usd)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -100,9 +110,26 @@ export default function UsagePage() {
   );
 }
 
-/** Every day of the range with its row, so quiet days show as zero. */
+/** Every day of the range with its total (rows per day and model summed), so quiet days show as zero. */
 export function fillDays(from: string, to: string, rows: UsageRow[]): [string, UsageRow | undefined][] {
-  const byDay = new Map(rows.map((r) => [(r.day ?? r.date ?? "").slice(0, 10), r]));
+  const byDay = new Map<string, UsageRow>();
+  for (const r of rows) {
+    const key = r.day.slice(0, 10);
+    const seen = byDay.get(key);
+    byDay.set(
+      key,
+      seen
+        ? {
+            ...seen,
+            model: "",
+            messages: (seen.messages ?? 0) + (r.messages ?? 0),
+            input_tokens: seen.input_tokens + r.input_tokens,
+            output_tokens: seen.output_tokens + r.output_tokens,
+            cost_usd: seen.cost_usd + r.cost_usd,
+          }
+        : r,
+    );
+  }
   const out: [string, UsageRow | undefined][] = [];
   const start = new Date(`${from}T00:00:00Z`);
   const end = new Date(`${to}T00:00:00Z`);

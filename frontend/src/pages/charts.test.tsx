@@ -12,11 +12,12 @@ describe("usage chart", () => {
     expect(niceCeil(180)).toBe(200);
   });
 
-  it("fills quiet days with nothing so the chart has one bar per day", () => {
-    const days = fillDays("2026-01-30", "2026-02-02", [{ day: "2026-01-31", cost: 1 }]);
-    expect(days.map(([d, r]) => [d, r?.cost])).toEqual([
+  it("sums each day's models and fills quiet days with nothing, one bar per day", () => {
+    const row = (model: string, cost_usd: number) => ({ day: "2026-01-31", model, input_tokens: 10, output_tokens: 5, cost_usd });
+    const days = fillDays("2026-01-30", "2026-02-02", [row("a", 1), row("b", 0.5)]);
+    expect(days.map(([d, r]) => [d, r?.cost_usd])).toEqual([
       ["2026-01-30", undefined],
-      ["2026-01-31", 1],
+      ["2026-01-31", 1.5],
       ["2026-02-01", undefined],
       ["2026-02-02", undefined],
     ]);

@@ -15,10 +15,12 @@ const ANSWER: Message = {
   content: "Twice a day [1].",
   model: "gpt-test",
   created_at: "2026-01-01T00:00:02Z",
-  usage: { input_tokens: 1200, output_tokens: 8, cost: 0.00312 },
+  usage: { input: 1200, output: 8 },
+  cost: { total_usd: 0.00312, estimated: false },
   finish_reason: "stop",
-  citations: [{ n: 1, document_id: "d1", document_name: "handbook.md", heading_path: ["Handbook", "Feeding"], text: "Adult zebrafish are fed twice a day." }],
+  citations: [{ n: 1, document_id: "d1", document_name: "handbook.md", version: 1, heading_path: ["Handbook", "Feeding"], start: 24, end: 60 }],
 };
+const HANDBOOK = "# Handbook\n\n## Feeding\n\nAdult zebrafish are fed twice a day. Larvae eat paramecia.";
 const REGENERATED: Message = { ...ANSWER, id: "m3", content: "Two times daily [1].", created_at: "2026-01-01T00:00:03Z" };
 
 function base(overrides: Record<string, Handler> = {}) {
@@ -28,7 +30,17 @@ function base(overrides: Record<string, Handler> = {}) {
     "GET /models": () =>
       json(200, { items: [{ id: "gpt-test", provider: "openai", context_window: 128000, input_price: 2.5, output_price: 10 }] }),
     "GET /users/me/preferences": () => json(200, {}),
-    "POST /chat/estimate": () => json(200, { tokens: { instructions: 0, datasets: 1190, history: 0, prompt: 10 }, cost: 0.003 }),
+    "POST /chat/estimate": () =>
+      json(200, {
+        model: "gpt-test",
+        context_window: 128000,
+        reserved_output_tokens: 4096,
+        context: { instructions_tokens: 0, datasets_tokens: 1190, history_tokens: 0, prompt_tokens: 10, datasets_mode: "whole" },
+        total_input_tokens: 1200,
+        estimated_cost_usd: 0.003,
+        priced: true,
+      }),
+    "GET /documents/d1/content": () => new Response(HANDBOOK, { headers: { "Content-Type": "text/plain; charset=utf-8" } }),
     ...overrides,
   });
 }
@@ -57,11 +69,11 @@ describe("ChatPage", () => {
       "POST /conversations/c1/messages": () =>
         sse(
           [
-            'event: meta\ndata: {"user_message_id":"m1","assistant_message_id":"m2"}\n\n',
-            'event: delta\ndata: {"text":"Twice a "}\n\n',
-            'event: delta\ndata: {"text":"day [1]."}\n\n',
-            'event: usage\ndata: {"input_tokens":1200,"output_tokens":8,"cost":0.00312}\n\n',
-            'event: done\ndata: {"finish_reason":"stop"}\n\n',
+            'event: meta\ndata: {"event":"meta","conversation_id":"c1","user_message_id":"m1","assistant_message_id":"m2","parent_id":"m1","model":"gpt-test","context":{}}\n\n',
+            'event: delta\ndata: {"event":"delta","text":"Twice a "}\n\n',
+            'event: delta\ndata: {"event":"delta","text":"day [1]."}\n\n',
+            'event: usage\ndata: {"event":"usage","usage":{"input":1200,"output":8},"cost":{"total_usd":0.00312,"estimated":false}}\n\n',
+            'event: done\ndata: {"event":"done","finish_reason":"stop","message":{"id":"m2"}}\n\n',
           ],
           5,
         ),
@@ -92,10 +104,12 @@ describe("ChatPage", () => {
 
     await user.click(within(answer).getByRole("button", { name: "Citation 1" }));
     const panel = screen.getByRole("dialog", { name: "Citation 1" });
+    expect(document.activeElement).toBe(within(panel).getByRole("button", { name: "Close" }));
     expect(panel.textContent).toContain("handbook.md");
     expect(panel.textContent).toContain("Handbook › Feeding");
-    expect(within(panel).getByTestId("cited-passage").textContent).toBe("Adult zebrafish are fed twice a day.");
-    expect(document.activeElement).toBe(within(panel).getByRole("button", { name: "Close" }));
+    expect((await within(panel).findByTestId("cited-passage")).textContent).toBe("Adult zebrafish are fed twice a day.");
+    await user.click(within(panel).getByRole("button", { name: "Show it in the document" }));
+    expect(within(panel).getByTestId("cited-context").querySelector("mark")?.textContent).toBe("Adult zebrafish are fed twice a day.");
   });
 
   it("keeps the typed message when the server refuses it, and says why", async () => {
@@ -134,8 +148,13 @@ describe("ChatPage", () => {
 
   it("shows the offline banner when no provider is available, and API errors readably", async () => {
     base({
-      "GET /models": () => json(200, { offline: true, items: [{ id: "retrieval", provider: "retrieval", retrieval_only: true }] }),
       "GET /conversations": () => problem(503, "the store is busy; retry shortly"),
+      "GET /models": () =>
+        json(200, {
+          offline: true,
+          default_model: "ragenie-retrieval-only",
+          items: [{ id: "ragenie-retrieval-only", provider: "openai_compatible", display_name: "Retrieval only (offline)", available: true }],
+        }),
     });
     renderChat();
     expect((await screen.findByTestId("offline-banner")).textContent).toMatch(/Offline mode/);

@@ -35,20 +35,16 @@ interface Pending {
 }
 
 export function modelLabel(m: ModelInfo): string {
-  const parts = [m.name ?? m.id];
+  const parts = [m.display_name ?? m.id];
   if (m.context_window) parts.push(`${formatTokens(m.context_window)} ctx`);
   const { input, output } = modelPrices(m);
   if (input !== undefined || output !== undefined) parts.push(`${formatPrice(input)} in / ${formatPrice(output)} out`);
+  if (m.available === false) parts.push(m.unavailable_reason ? `unavailable: ${m.unavailable_reason}` : "unavailable");
   return parts.join(" · ");
 }
 
 function messageUsage(m: Message) {
-  return {
-    input: m.usage?.input_tokens ?? m.input_tokens,
-    output: m.usage?.output_tokens ?? m.output_tokens,
-    cost: m.usage?.cost ?? m.usage?.cost_usd ?? m.cost ?? m.cost_usd,
-    estimated: m.usage?.estimated,
-  };
+  return { input: m.usage?.input, output: m.usage?.output, cost: m.cost?.total_usd, estimated: m.cost?.estimated };
 }
 
 export default function ChatPage() {
@@ -103,7 +99,7 @@ export default function ChatPage() {
     composerRef.current?.focus();
   }, [conversationId]);
 
-  const path = useMemo(() => activePath(messages, selection), [messages, selection]);
+  const path = useMemo(() => activePath(messages, selection, conv?.head_id), [messages, selection, conv?.head_id]);
   const streaming = pending !== null && !pending.done;
 
   useEffect(() => {
@@ -433,7 +429,7 @@ function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegenerate, 
   const m = step.message;
   const [copied, setCopied] = useState(false);
   const usage = messageUsage(m);
-  const failed = m.status === "failed" || m.finish_reason === "error";
+  const failed = m.finish_reason === "error" || !!m.error;
   const isUser = m.role === "user";
   return (
     <article className={`message ${m.role}${failed ? " failed" : ""}`} aria-label={isUser ? "Your message" : "Answer"}>
@@ -470,7 +466,10 @@ function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegenerate, 
           </div>
         </form>
       ) : (
-        <div className="bubble">{isUser ? m.content : <Markdown text={m.content} onCite={onCite} />}</div>
+        <div className="bubble">
+          {isUser ? m.content : <Markdown text={m.content} onCite={onCite} />}
+          {m.error ? <div role="alert" className="alert error">The answer failed: {m.error}</div> : null}
+        </div>
       )}
       <div className="meta">
         {step.siblings.length > 1 ? (

@@ -7,37 +7,51 @@ import type { Citation } from "../../api/types";
 import { ErrorAlert } from "../../components/ErrorAlert";
 
 export function citationNumber(c: Citation, index: number): number {
-  return c.n ?? c.index ?? index + 1;
+  return c.n ?? index + 1;
+}
+
+/**
+ * Characters start..end of a text. The server counts Unicode characters (Rust `char`s); JS
+ * strings count UTF-16 units, which differ only when the text has characters beyond the BMP.
+ */
+export function sliceChars(text: string, start: number, end: number): [string, string, string] {
+  if (!/[\uD800-\uDFFF]/.test(text)) return [text.slice(0, start), text.slice(start, end), text.slice(end)];
+  const chars = Array.from(text);
+  return [chars.slice(0, start).join(""), chars.slice(start, end).join(""), chars.slice(end).join("")];
 }
 
 export function CitationPanel({ n, citation, onClose }: { n: number; citation: Citation | undefined; onClose: () => void }) {
   const [text, setText] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [context, setContext] = useState(false);
   const closeRef = useRef<HTMLButtonElement>(null);
+  const documentId = citation?.document_id;
 
   useEffect(() => {
-    setText(null);
-    setError(null);
     closeRef.current?.focus();
   }, [n, citation]);
 
-  const heading = Array.isArray(citation?.heading_path)
-    ? citation.heading_path.join(" › ")
-    : Array.isArray(citation?.heading)
-      ? citation.heading.join(" › ")
-      : citation?.heading;
-  const start = citation?.start ?? citation?.char_start;
-  const end = citation?.end ?? citation?.char_end;
-  const passage = citation?.text ?? citation?.snippet;
+  // The passage lives in the document's extracted text: fetch it and cut the cited range.
+  useEffect(() => {
+    setText(null);
+    setError(null);
+    setContext(false);
+    if (!documentId) return;
+    let live = true;
+    documents.text(documentId).then(
+      (t) => live && setText(t),
+      (e) => live && setError(e),
+    );
+    return () => {
+      live = false;
+    };
+  }, [documentId]);
 
-  async function loadDocument() {
-    if (!citation?.document_id) return;
-    try {
-      setText(await documents.text(citation.document_id));
-    } catch (e) {
-      setError(e);
-    }
-  }
+  const heading = citation?.heading_path?.length ? citation.heading_path.join(" › ") : undefined;
+  const start = citation?.start;
+  const end = citation?.end;
+  const ranged = text !== null && start !== undefined && end !== undefined && start < end;
+  const [before, passage, after] = ranged ? sliceChars(text, start, end) : ["", text ?? "", ""];
 
   return (
     <aside className="panel" role="dialog" aria-label={`Citation ${n}`} onKeyDown={(e) => e.key === "Escape" && onClose()}>
@@ -53,40 +67,40 @@ export function CitationPanel({ n, citation, onClose }: { n: number; citation: C
       ) : (
         <>
           <p>
-            <strong>{citation.document_name ?? citation.document_id ?? "Document"}</strong>
+            <strong>{citation.document_name ?? citation.document_id}</strong>
             {citation.version ? <span className="muted"> · version {citation.version}</span> : null}
           </p>
           {heading ? <p className="muted">{heading}</p> : null}
-          {passage ? <blockquote data-testid="cited-passage">{passage}</blockquote> : null}
-          {start !== undefined && end !== undefined ? (
-            <p className="muted small">
-              Characters {start}–{end}
-            </p>
-          ) : null}
-          {citation.document_id && text === null ? (
-            <button type="button" className="secondary" onClick={loadDocument}>
-              Show in the document
-            </button>
-          ) : null}
           <ErrorAlert error={error} context="Document text" />
-          {text !== null ? <DocumentExcerpt text={text} start={start} end={end} /> : null}
+          {text === null && !error ? <p className="loading" role="status">Loading the passage…</p> : null}
+          {text !== null ? (
+            context ? (
+              <DocumentExcerpt before={before} passage={passage} after={after} />
+            ) : (
+              <>
+                <blockquote data-testid="cited-passage">{passage.trim() || "(empty passage)"}</blockquote>
+                {ranged ? (
+                  <button type="button" className="secondary" onClick={() => setContext(true)}>
+                    Show it in the document
+                  </button>
+                ) : null}
+              </>
+            )
+          ) : null}
         </>
       )}
     </aside>
   );
 }
 
-function DocumentExcerpt({ text, start, end }: { text: string; start?: number; end?: number }) {
+function DocumentExcerpt({ before, passage, after }: { before: string; passage: string; after: string }) {
   const markRef = useRef<HTMLElement>(null);
-  useEffect(() => markRef.current?.scrollIntoView?.({ block: "center" }), [text]);
-  if (start === undefined || end === undefined || start < 0 || end > text.length || start >= end) {
-    return <div className="preview">{text}</div>;
-  }
+  useEffect(() => markRef.current?.scrollIntoView?.({ block: "center" }), [passage]);
   return (
-    <div className="preview">
-      {text.slice(Math.max(0, start - 2000), start)}
-      <mark ref={markRef}>{text.slice(start, end)}</mark>
-      {text.slice(end, end + 2000)}
+    <div className="preview" data-testid="cited-context">
+      {before.slice(-2000)}
+      <mark ref={markRef}>{passage}</mark>
+      {after.slice(0, 2000)}
     </div>
   );
 }

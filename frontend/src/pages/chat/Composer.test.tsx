@@ -43,14 +43,22 @@ describe("Composer", () => {
     api.setTokens({ access_token: "a", refresh_token: "r" });
     const { calls } = installFetch({
       "POST /chat/estimate": () =>
-        json(200, { tokens: { instructions: 1200, datasets: 30000, history: 0, prompt: 7 }, total_tokens: 31207, cost: 0.0781 }),
+        json(200, {
+          model: "gpt-test",
+          context_window: 128000,
+          reserved_output_tokens: 4096,
+          context: { instructions_tokens: 1200, datasets_tokens: 30000, history_tokens: 0, prompt_tokens: 7, datasets_mode: "whole" },
+          total_input_tokens: 31207,
+          estimated_cost_usd: 0.0781,
+          priced: true,
+        }),
     });
     render(<Harness onSend={() => undefined} />);
     await userEvent.setup().type(screen.getByLabelText("Message"), "What is RAG?");
     const estimate = screen.getByTestId("estimate");
     await vi.waitFor(() => expect(estimate.textContent).toContain("$0.078"), { timeout: 3000 });
     expect(estimate.textContent).toContain("instructions 1,200");
-    expect(estimate.textContent).toContain("datasets 30k");
+    expect(estimate.textContent).toContain("datasets 30k (whole)");
     expect(estimate.textContent).toContain("total 31k");
     const last = calls[calls.length - 1];
     expect(last.body).toEqual({ profile_id: "p1", model: "gpt-test", content: "What is RAG?" });

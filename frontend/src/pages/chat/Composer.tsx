@@ -65,9 +65,15 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
     else if (value.trim()) onSend();
   }
 
-  const bySource = estimate?.tokens ?? estimate?.by_source;
-  const total = estimate?.total_tokens ?? estimate?.input_tokens ?? (bySource ? SOURCES.reduce((s, k) => s + (bySource[k] ?? 0), 0) : undefined);
-  const cost = estimate?.cost ?? estimate?.cost_usd ?? estimate?.estimated_cost;
+  const ctx = estimate?.context;
+  const bySource: Record<(typeof SOURCES)[number], number | undefined> = {
+    instructions: ctx?.instructions_tokens,
+    datasets: ctx?.datasets_tokens,
+    history: ctx?.history_tokens,
+    prompt: ctx?.prompt_tokens,
+  };
+  const total = estimate?.total_input_tokens;
+  const fits = estimate ? estimate.total_input_tokens + (estimate.reserved_output_tokens ?? 0) <= estimate.context_window : true;
 
   return (
     <div className="composer">
@@ -89,20 +95,19 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           <div className="estimate" aria-live="polite" data-testid="estimate">
             {estimate ? (
               <>
-                {bySource
-                  ? SOURCES.filter((k) => bySource[k] !== undefined).map((k) => (
-                      <span key={k}>
-                        {k} {formatTokens(bySource[k])}
-                      </span>
-                    ))
-                  : null}
+                {SOURCES.filter((k) => bySource[k] !== undefined).map((k) => (
+                  <span key={k}>
+                    {k} {formatTokens(bySource[k])}
+                    {k === "datasets" && ctx?.datasets_mode && ctx.datasets_mode !== "none" ? ` (${ctx.datasets_mode})` : ""}
+                  </span>
+                ))}
                 <span>
                   <strong>total {formatTokens(total)}</strong> tokens
                 </span>
                 <span>
-                  est. cost <strong>{formatCost(cost)}</strong>
+                  est. cost <strong>{estimate.priced ? formatCost(estimate.estimated_cost_usd) : "unknown price"}</strong>
                 </span>
-                {estimate.fits === false ? <span className="alert error">does not fit the model's context</span> : null}
+                {!fits ? <span className="alert error">over the model's context window</span> : null}
               </>
             ) : estimateError ? (
               <span>Estimate unavailable: {estimateError}</span>

@@ -47,7 +47,7 @@ export function Sidebar({ items, error, onRetry, onNew }: Props) {
     };
   }, [query]);
 
-  const shown = hits ?? items ?? [];
+  const shown: { conversation: Conversation; snippet?: string }[] = hits ?? (items ?? []).map((conversation) => ({ conversation }));
   return (
     <aside className="sidebar" aria-label="Conversations">
       <button type="button" onClick={onNew}>
@@ -67,17 +67,14 @@ export function Sidebar({ items, error, onRetry, onNew }: Props) {
       {!hits && error ? <ErrorAlert error={error} onRetry={onRetry} context="Conversations" /> : null}
       {searching ? <span className="muted small" role="status">Searching…</span> : null}
       <ul aria-label={hits ? "Search results" : "Conversation list"}>
-        {shown.map((c) => {
-          const id = c.id ?? (c as ConversationHit).conversation_id;
-          return (
-            <li key={id}>
-              <NavLink to={`/app/chat/${id}`} className={({ isActive }) => (isActive ? "active" : undefined)} title={c.title ?? undefined}>
-                {c.title || "Untitled conversation"}
-                {(c as ConversationHit).snippet ? <span className="snippet">{stripTags((c as ConversationHit).snippet ?? "")}</span> : null}
-              </NavLink>
-            </li>
-          );
-        })}
+        {shown.map(({ conversation: c, snippet }) => (
+          <li key={c.id}>
+            <NavLink to={`/app/chat/${c.id}`} className={({ isActive }) => (isActive ? "active" : undefined)} title={c.title ?? undefined}>
+              {c.title || "Untitled conversation"}
+              {snippet ? <span className="snippet">{stripTags(snippet)}</span> : null}
+            </NavLink>
+          </li>
+        ))}
       </ul>
       {hits && hits.length === 0 && !searching ? <p className="muted small">No conversation matches “{query}”.</p> : null}
       {!hits && items && items.length === 0 ? <p className="muted small">No conversations yet.</p> : null}

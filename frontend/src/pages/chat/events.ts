@@ -29,7 +29,7 @@ export function interpret(event: SseEvent): ChatEvent {
     // Plain text data is a text delta.
     if (event.event === "delta" || event.event === "message") return { type: "delta", text: event.data };
   }
-  const kind = event.event !== "message" ? event.event : (str(data.type) ?? "message");
+  const kind = event.event !== "message" ? event.event : (str(data.event) ?? str(data.type) ?? "message");
   switch (kind) {
     case "meta":
     case "start": {
@@ -51,13 +51,15 @@ export function interpret(event: SseEvent): ChatEvent {
     case "token":
       return { type: "delta", text: str(data.text) ?? str(data.delta) ?? str(data.content) ?? "" };
     case "usage": {
-      const u = (data.usage ?? data) as Json;
+      // {"usage":{"input","output",…},"cost":{"total_usd","estimated",…}}
+      const u = (data.usage ?? {}) as Json;
+      const c = (data.cost ?? {}) as Json;
       return {
         type: "usage",
-        inputTokens: num(u.input_tokens) ?? num(u.prompt_tokens),
-        outputTokens: num(u.output_tokens) ?? num(u.completion_tokens),
-        cost: num(u.cost) ?? num(u.cost_usd) ?? num(data.cost) ?? num(data.cost_usd),
-        estimated: typeof u.estimated === "boolean" ? u.estimated : undefined,
+        inputTokens: num(u.input) ?? num(u.input_tokens),
+        outputTokens: num(u.output) ?? num(u.output_tokens),
+        cost: num(c.total_usd) ?? num(data.cost),
+        estimated: typeof c.estimated === "boolean" ? c.estimated : undefined,
       };
     }
     case "citations":
@@ -65,7 +67,11 @@ export function interpret(event: SseEvent): ChatEvent {
     case "done":
     case "finish":
     case "end":
-      return { type: "done", finishReason: str(data.finish_reason) ?? str(data.reason), messageId: str(data.message_id) };
+      return {
+        type: "done",
+        finishReason: str(data.finish_reason) ?? str(data.reason),
+        messageId: str((data.message as Json | undefined)?.id) ?? str(data.message_id),
+      };
     case "error":
       return { type: "error", message: str(data.detail) ?? str(data.message) ?? str(data.title) ?? "The answer failed" };
     default: {

@@ -37,4 +37,10 @@ describe("activePath", () => {
     const cyc = [m("a", null, "user", 1), { ...m("b", "a", "assistant", 2) }, { ...m("a", "b", "user", 3) }];
     expect(activePath(cyc).length).toBeLessThan(5);
   });
+
+  it("follows the conversation's head branch when the user chose nothing", () => {
+    expect(activePath(TREE, {}, "a2").map((s) => s.message.id)).toEqual(["u1", "a1", "u2", "a2"]);
+    // The user's choice wins over the head.
+    expect(activePath(TREE, { "": 1 }, "a2").map((s) => s.message.id)).toEqual(["u1b", "a3"]);
+  });
 });

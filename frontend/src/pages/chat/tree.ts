@@ -32,9 +32,17 @@ function byCreation(a: Message, b: Message): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** The path shown: at each fork the selected sibling (by parent id), else the newest. */
-export function activePath(messages: Message[], selection: Record<string, number> = {}): PathStep[] {
+/**
+ * The path shown: at each fork the sibling the user selected (by parent id), else the one on the
+ * way to `headId` (the branch the conversation is on), else the newest.
+ */
+export function activePath(messages: Message[], selection: Record<string, number> = {}, headId?: string | null): PathStep[] {
   const children = childrenByParent(messages);
+  const byId = new Map(messages.map((m) => [m.id, m]));
+  const onHeadPath = new Set<string>();
+  for (let m = headId ? byId.get(headId) : undefined; m && !onHeadPath.has(m.id); m = m.parent_id ? byId.get(m.parent_id) : undefined) {
+    onHeadPath.add(m.id);
+  }
   const path: PathStep[] = [];
   let parent = ROOT;
   const seen = new Set<string>();
@@ -42,7 +50,9 @@ export function activePath(messages: Message[], selection: Record<string, number
     const siblings = children.get(parent);
     if (!siblings || siblings.length === 0) break;
     const wanted = selection[parent];
-    const index = wanted !== undefined && wanted >= 0 && wanted < siblings.length ? wanted : siblings.length - 1;
+    const onHead = siblings.findIndex((m) => onHeadPath.has(m.id));
+    const index =
+      wanted !== undefined && wanted >= 0 && wanted < siblings.length ? wanted : onHead !== -1 ? onHead : siblings.length - 1;
     const message = siblings[index];
     if (seen.has(message.id)) break; // a cycle would be a server bug; never loop forever
     seen.add(message.id);
