@@ -14,5 +14,5 @@ pub use model::{
     Citation, ContextDocument, ContextRecord, Conversation, Message, MessageCost, MessageRole,
     TokenUsage,
 };
-pub use store::{ConversationStore, ImportedMessage, branch_to, export_markdown};
+pub use store::{ConversationStore, ImportedMessage, NewImport, branch_to, export_markdown};
 pub use usage::{Budgets, UsageLedger, UsageReport, UsageRow};

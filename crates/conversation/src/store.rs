@@ -342,6 +342,16 @@ pub struct ImportedMessage {
     pub content: String,
 }
 
+/// A conversation to import.
+pub struct NewImport {
+    pub title: String,
+    pub profile_id: Option<String>,
+    pub model: String,
+    pub created_at: Option<time::OffsetDateTime>,
+    pub import_key: Option<String>,
+    pub messages: Vec<ImportedMessage>,
+}
+
 /// The most messages one import may hold.
 pub const MAX_IMPORTED_MESSAGES: usize = 5000;
 
@@ -351,13 +361,16 @@ impl ConversationStore {
     pub async fn import(
         &self,
         user_id: &str,
-        title: String,
-        profile_id: Option<String>,
-        model: String,
-        created_at: Option<time::OffsetDateTime>,
-        import_key: Option<String>,
-        messages: Vec<ImportedMessage>,
+        import: NewImport,
     ) -> Result<(Conversation, bool), ApiError> {
+        let NewImport {
+            title,
+            profile_id,
+            model,
+            created_at,
+            import_key,
+            messages,
+        } = import;
         let pk = keys::user_pk(user_id);
         if let Some(key) = &import_key {
             if key.is_empty() || key.len() > 200 || key.contains('\0') {

@@ -12,8 +12,8 @@ use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_conversation::{
-    Budgets, Conversation, ConversationStore, ImportedMessage, Message, UsageLedger, UsageReport,
-    UsageRow, branch_to, export_markdown,
+    Budgets, Conversation, ConversationStore, ImportedMessage, Message, NewImport, UsageLedger,
+    UsageReport, UsageRow, branch_to, export_markdown,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -154,18 +154,15 @@ async fn import(
     if model.len() > 200 {
         return Err(ApiError::validation("model", "at most 200 characters"));
     }
-    let (conv, created) = s
-        .store
-        .import(
-            &user_id.to_string(),
-            body.title,
-            body.profile_id,
-            model,
-            created_at,
-            body.import_key,
-            body.messages,
-        )
-        .await?;
+    let import = NewImport {
+        title: body.title,
+        profile_id: body.profile_id,
+        model,
+        created_at,
+        import_key: body.import_key,
+        messages: body.messages,
+    };
+    let (conv, created) = s.store.import(&user_id.to_string(), import).await?;
     Ok((
         if created {
             StatusCode::CREATED
