@@ -19,6 +19,8 @@ import { Sidebar } from "./Sidebar";
 import { activePath, parentKey, ROOT, type PathStep } from "./tree";
 
 interface Pending {
+  /** From the stream's meta event: the ids the server gave the two messages. */
+  assistantMessageId?: string;
   /** Where the new branch hangs: the parent of the new user message, or for a regenerate the user message. */
   parentId: string | null;
   userText?: string;
@@ -123,6 +125,7 @@ export default function ChatPage() {
       const isSend = "send" in kind;
       const parentId = isSend ? kind.parentId : kind.userMessageId;
       setPending({ parentId, userText: isSend ? kind.send : undefined, regenerate: !isSend, text: "", done: false });
+      let assistantId: string | undefined;
       try {
         if (!id) {
           const created = await conversations.create({ profile_id: profileId || undefined, model: modelId || undefined });
@@ -147,7 +150,8 @@ export default function ChatPage() {
               if (!p) return p;
               switch (ev.type) {
                 case "meta":
-                  return { ...p, citations: ev.citations ?? p.citations };
+                  assistantId = ev.assistantMessageId ?? assistantId;
+                  return { ...p, assistantMessageId: ev.assistantMessageId, citations: ev.citations ?? p.citations };
                 case "delta":
                   return { ...p, text: p.text + ev.text };
                 case "citations":
@@ -186,9 +190,16 @@ export default function ChatPage() {
           return next;
         });
         try {
-          const fresh = await conversations.get(id);
+          // After a stop or a disconnect the server saves the partial answer as the stream
+          // winds down: wait (briefly) until the stored conversation has it.
+          let fresh = await conversations.get(id);
+          for (let i = 0; i < 15 && assistantId && !fresh.messages?.some((m) => m.id === assistantId); i++) {
+            await new Promise((r) => setTimeout(r, 200));
+            fresh = await conversations.get(id);
+          }
           conversation.setData(fresh);
-          setPending((p) => (p && !p.error ? null : p));
+          const stored = !assistantId || fresh.messages?.some((m) => m.id === assistantId);
+          setPending((p) => (p && !p.error && stored ? null : p));
         } catch (e) {
           setActionError(e);
         }
