@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# RaGenie's OpenAI-compatible API with the official `openai` Python SDK: the local server on a
+# free port with the fake providers, a real account, a personal API key, a profile with a
+# document; then the SDK lists models and chats (streamed and not) with the profile's grounding.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib/common.sh
+
+venv=$(ensure_venv provider-sdks openai anthropic google-genai)
+cargo build -q -p ragenie-fake-providers --bin fake-providers -p ragenie-local --bin ragenie-server
+bin="${CARGO_TARGET_DIR:-target}/debug"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$bin/fake-providers" --port 0 >"$work/urls" 2>"$work/fakes.log" &
+pids+=($!)
+for _ in $(seq 150); do [ -s "$work/urls" ] && break; sleep 0.2; done
+urls=$(head -n1 "$work/urls")
+[ -n "$urls" ] || { cat "$work/fakes.log" >&2; exit 1; }
+url_of() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$urls" "$1"; }
+
+port=$(free_port)
+RAGENIE_PORT=$port RAGENIE_DATA_DIR="$work/data" RAGENIE_FRONTEND_DIR="$work/none" \
+  RAGENIE_OPENAI_BASE_URL=$(url_of openai) OPENAI_API_KEY=fake-key \
+  timeout 600 "$bin/ragenie-server" >"$work/server.log" 2>&1 &
+pids+=($!)
+base="http://127.0.0.1:$port"
+wait_for_http "$base/health" 60 || { cat "$work/server.log" >&2; exit 1; }
+
+# A real account through the API: register, an API key, a document, a profile using it.
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+token=$(curl -sf -X POST "$base/auth/register" -H 'content-type: application/json' \
+  -d '{"email":"sdk@example.com","password":"correct horse battery staple"}' | json '["access_token"]')
+key=$(curl -sf -X POST "$base/auth/api-keys" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+  -d '{"name":"sdk test"}' | json '["key"]')
+doc=$(curl -sf -X POST "$base/documents?kind=dataset&name=espresso.md" -H "authorization: Bearer $key" \
+  -H 'content-type: text/markdown' --data-binary $'# Espresso\n\n## Tamping\n\nTamp with thirty pounds of pressure.\n' | json '["id"]')
+profile=$(curl -sf -X POST "$base/profiles" -H "authorization: Bearer $key" -H 'content-type: application/json' \
+  -d "{\"name\":\"Coffee\",\"dataset_ids\":[\"$doc\"]}" | json '["id"]')
+
+RAGENIE_URL=$base RAGENIE_API_KEY=$key RAGENIE_PROFILE=$profile \
+  timeout 300 "$venv/bin/python" functions/chat/sdk-tests/test_openai_api.py -v
