@@ -137,8 +137,17 @@ export const chat = {
     api.post<Estimate>("/chat/estimate", body, { signal }),
 };
 
+export interface Budgets {
+  /** Monthly limit for the whole account, USD. */
+  monthly_usd?: number | null;
+  /** Monthly limits per profile id, USD. */
+  profiles?: Record<string, number>;
+}
+
 export const usage = {
   get: (from: string, to: string) => api.get<UsageReport>("/usage", { query: { from, to } }),
+  budget: () => api.get<Budgets>("/usage/budget"),
+  setBudget: (b: Budgets) => api.put<Budgets>("/usage/budget", b),
 };
 
 export function modelItems(list: ModelList | undefined): ModelInfo[] {

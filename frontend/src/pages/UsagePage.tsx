@@ -1,6 +1,6 @@
 // Usage: tokens and cost per day and per model over a date range, with a chart.
 
-import { useState } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { usage } from "../api/endpoints";
 import type { UsageRow } from "../api/types";
 import { ErrorAlert } from "../components/ErrorAlert";
@@ -106,7 +106,56 @@ export default function UsagePage() {
           </section>
         </>
       ) : null}
+      <BudgetForm onSaved={report.reload} />
     </div>
+  );
+}
+
+/** The monthly budget: new messages are refused once it is spent. */
+function BudgetForm({ onSaved }: { onSaved: () => void }) {
+  const budget = useAsync(() => usage.budget(), []);
+  const [value, setValue] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+
+  useEffect(() => {
+    if (budget.data) setValue(budget.data.monthly_usd ? String(budget.data.monthly_usd) : "");
+  }, [budget.data]);
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    setSaved(false);
+    const monthly = value.trim() === "" ? null : Number(value);
+    if (monthly !== null && (!Number.isFinite(monthly) || monthly <= 0)) {
+      setError(new Error("The budget is an amount in US dollars above zero, or empty for none."));
+      return;
+    }
+    try {
+      const next = await usage.setBudget({ profiles: budget.data?.profiles ?? {}, monthly_usd: monthly });
+      budget.setData(next);
+      setSaved(true);
+      onSaved();
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  return (
+    <form className="card" onSubmit={save} aria-labelledby="budget-title" style={{ display: "flex", flexDirection: "column", gap: "0.6rem" }}>
+      <h2 id="budget-title">Monthly budget</h2>
+      <p className="muted small">Once this month's spending reaches it, new messages are refused until next month.</p>
+      <ErrorAlert error={budget.error} onRetry={budget.reload} context="Budget" />
+      <div className="row">
+        <label className="inline">
+          Monthly budget (USD)
+          <input type="number" min={0} step="0.01" placeholder="no limit" value={value} onChange={(e) => setValue(e.target.value)} />
+        </label>
+        <button type="submit">Save budget</button>
+      </div>
+      <ErrorAlert error={error} />
+      {saved ? <p role="status" className="alert ok">Budget saved.</p> : null}
+    </form>
   );
 }
 
