@@ -1,7 +1,9 @@
 //! The analyzer: Unicode word tokenization, lowercasing, English stop words and Snowball
 //! (Porter2) stemming. Indexing and querying must share it, so it lives in one place.
 
-use std::collections::HashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -17,7 +19,14 @@ const STOP_WORDS: [&str; 42] = [
 /// Words longer than this are noise (hashes, base64) and are not indexed.
 const MAX_TERM_CHARS: usize = 64;
 
-static STOPS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| STOP_WORDS.into_iter().collect());
+const STEM_CACHE_LIMIT: usize = 100_000;
+
+thread_local! {
+    static STEMS: RefCell<FxHashMap<Box<str>, Rc<str>>> = RefCell::new(FxHashMap::default());
+}
+
+static STOPS: LazyLock<FxHashSet<&'static str>> =
+    LazyLock::new(|| STOP_WORDS.into_iter().collect());
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
 /// Calls `emit(term, byte_start, byte_end)` for each indexable word of `text`, in order.
@@ -42,9 +51,24 @@ pub fn analyze_spans(text: &str, mut emit: impl FnMut(&str, usize, usize)) {
         if lower.bytes().any(|b| b.is_ascii_digit()) {
             // Stemming "covid19s" or "1990s" helps nobody; numbers match as written.
             emit(&lower, start, end);
-        } else {
-            let stem = STEMMER.stem(&lower);
-            emit(&stem, start, end);
+            continue;
+        }
+        // Words repeat a lot (Zipf), and stemming is the analyzer's dearest step.
+        let cached = STEMS.with(|cache| {
+            let mut cache = cache.try_borrow_mut().ok()?;
+            if let Some(stem) = cache.get(lower.as_str()) {
+                return Some(stem.clone());
+            }
+            if cache.len() >= STEM_CACHE_LIMIT {
+                cache.clear();
+            }
+            let stem: Rc<str> = STEMMER.stem(&lower).into();
+            cache.insert(lower.as_str().into(), stem.clone());
+            Some(stem)
+        });
+        match cached {
+            Some(stem) => emit(&stem, start, end),
+            None => emit(&STEMMER.stem(&lower), start, end),
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod segment;
 mod snippet;
 pub mod tokens;
 
-pub use chunk::{Chunk, ChunkConfig, chunk_text};
+pub use chunk::{Chunk, ChunkConfig, chunk_document, chunk_text};
 pub use dense::{
     ChunkKey, DenseError, DenseHit, DenseRetriever, Embedder, EmbeddingRetriever, VectorIndex,
     fuse, reciprocal_rank_fusion,
@@ -47,8 +47,7 @@ pub fn index_document(
     config: &ChunkConfig,
 ) -> Result<IndexedDocument, ExtractError> {
     let extracted = extract(media_type, bytes)?;
-    let chunks = chunk_text(&extracted.text, config);
-    let token_count = count_tokens(&extracted.text);
+    let (chunks, token_count) = chunk_document(&extracted.text, config);
     let segment = Segment::build(doc_id, version, title, &chunks);
     Ok(IndexedDocument {
         extracted,

@@ -43,7 +43,7 @@ pub struct SearchOptions {
     pub doc_ids: Option<HashSet<String>>,
     /// At most this many chunks of one document in the hits (`Some(1)` ranks documents).
     pub max_chunks_per_doc: Option<usize>,
-    /// Approximate length of each hit's snippet, in characters.
+    /// Approximate length of each hit's snippet, in characters; 0 skips snippets.
     pub snippet_chars: usize,
 }
 
@@ -335,7 +335,11 @@ impl SegmentSet {
                     end: chunk.end,
                     token_count: chunk.token_count,
                     score: scores[global as usize],
-                    snippet: snippet(&chunk.text, &query_term_set, options.snippet_chars),
+                    snippet: if options.snippet_chars == 0 {
+                        String::new()
+                    } else {
+                        snippet(&chunk.text, &query_term_set, options.snippet_chars)
+                    },
                     text: chunk.text.clone(),
                 }
             })

@@ -4,7 +4,7 @@
 //! any set of segments written independently can be searched together with statistics merged
 //! at query time, and `merge` can compact many of them into one without changing a ranking.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::analyze::analyze_spans;
 use crate::chunk::Chunk;
@@ -118,8 +118,8 @@ impl Segment {
     /// chunk's heading path form its context field.
     pub fn build(doc_id: &str, version: u64, title: &str, chunks: &[Chunk]) -> Segment {
         let mut entries = Vec::with_capacity(chunks.len());
-        let mut by_term: HashMap<String, Vec<Posting>> = HashMap::new();
-        let mut counts: HashMap<String, (u32, u32)> = HashMap::new();
+        let mut by_term: HashMap<String, Vec<Posting>> = HashMap::default();
+        let mut counts: HashMap<String, (u32, u32)> = HashMap::default();
         for (ordinal, chunk) in chunks.iter().enumerate() {
             counts.clear();
             let body_len = count_terms(&chunk.text, &mut counts, 0);
@@ -223,7 +223,7 @@ impl Segment {
         let live = crate::search::live_documents(&refs);
         let mut docs = Vec::new();
         let mut chunks = Vec::new();
-        let mut by_term: HashMap<&str, Vec<Posting>> = HashMap::new();
+        let mut by_term: HashMap<&str, Vec<Posting>> = HashMap::default();
         for (segment, live) in segments.iter().zip(&live) {
             // Old chunk number → new, for the chunks of documents that survive.
             let mut remap: Vec<Option<u32>> = vec![None; segment.chunks.len()];

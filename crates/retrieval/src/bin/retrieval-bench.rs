@@ -586,12 +586,84 @@ fn speed(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Time of each upload stage over the whole corpus, to see where indexing time goes.
+fn profile(args: &Args) -> Result<()> {
+    let data = load(&args.dir)?;
+    let markdown: Vec<String> = data.corpus.iter().map(markdown_of).collect();
+    let mb = markdown.iter().map(String::len).sum::<usize>() as f64 / 1e6;
+    let config = ChunkConfig::default();
+    let mut stages = [Duration::ZERO; 5];
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    for (record, text) in data.corpus.iter().zip(&markdown) {
+        let t = Instant::now();
+        let extracted = ragenie_retrieval::extract("text/markdown", text.as_bytes())?;
+        stages[0] += t.elapsed();
+        let t = Instant::now();
+        let (chunks, tokens) = ragenie_retrieval::chunk_document(&extracted.text, &config);
+        std::hint::black_box(tokens);
+        stages[1] += t.elapsed();
+        let t = Instant::now();
+        let segment = Segment::build(&record.id, 1, &record.title, &chunks);
+        stages[2] += t.elapsed();
+        let t = Instant::now();
+        let bytes = segment.to_bytes();
+        stages[3] += t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(Segment::from_bytes(&bytes)?);
+        stages[4] += t.elapsed();
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let names = [
+        "extract",
+        "chunk + tokens",
+        "build segment",
+        "to_bytes",
+        "from_bytes",
+    ];
+    for (name, d) in names.iter().zip(stages) {
+        println!(
+            "{name:<16} {:>8.1} ms  {:>8.1} MB/s",
+            millis(d),
+            mb / d.as_secs_f64()
+        );
+    }
+    println!(
+        "{:<16} {:>8.1} ms  {:>8.1} MB/s",
+        "total (wall)",
+        wall * 1e3,
+        mb / wall
+    );
+    if let (Some(before), Some(after)) = (cpu_before, cpu_seconds()) {
+        let cpu = after - before;
+        println!(
+            "{:<16} {:>8.1} ms  {:>8.1} MB/s",
+            "total (cpu)",
+            cpu * 1e3,
+            mb / cpu
+        );
+    }
+    Ok(())
+}
+
+/// CPU time this process has used (user + system), from /proc; `None` where there is none.
+/// On a shared machine it shows what the work costs apart from waiting for a core.
+fn cpu_seconds() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn main() -> Result<()> {
     let args = parse_args()?;
     match args.command.as_str() {
         "quality" => quality(&args),
         "speed" => speed(&args),
         "sweep" => sweep(&args),
+        "profile" => profile(&args),
         other => bail!("unknown command {other}; use quality, speed or sweep"),
     }
 }
