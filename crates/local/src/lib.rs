@@ -31,8 +31,34 @@ pub const FUNCTIONS: [(&str, BuildRouter); 5] = [
     (ragenie_chat::FUNCTION, ragenie_chat::router),
 ];
 
+type BuildOpenApi = fn() -> utoipa::openapi::OpenApi;
+
+/// Every function's OpenAPI document; `GET /openapi.json` serves them merged. A function that
+/// documents its routes adds its `openapi` here.
+pub const OPENAPI: [BuildOpenApi; 2] = [ragenie_auth::openapi, ragenie_users::openapi];
+
+/// The merged OpenAPI document of every function.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = utoipa::openapi::OpenApiBuilder::new()
+        .info(
+            utoipa::openapi::InfoBuilder::new()
+                .title("RaGenie API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Chat with your documents. Errors are application/problem+json (RFC 9457).",
+                ))
+                .build(),
+        )
+        .build();
+    for part in OPENAPI {
+        doc.merge(part());
+    }
+    doc
+}
+
 /// Paths that belong to the API: unknown ones get a problem+json 404, never the web app.
-const API_PREFIXES: [&str; 12] = [
+const API_PREFIXES: [&str; 13] = [
+    "/openapi.json",
     "/auth",
     "/users",
     "/profiles",
@@ -133,11 +159,13 @@ pub fn app(state: AppState, frontend_dir: Option<PathBuf>) -> Router {
         functions,
         store: state.store_kind(),
     };
+    let document = Json(openapi());
     router
         .merge(
             Router::new()
                 .route("/health", get(health))
                 .with_state(health_state),
         )
+        .route("/openapi.json", get(move || async move { document }))
         .merge(frontend(frontend_dir.as_deref()))
 }

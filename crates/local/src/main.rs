@@ -24,9 +24,13 @@ async fn main() -> anyhow::Result<()> {
         "RaGenie listening on http://{addr}"
     );
     let app = ragenie_local::app(state, Some(frontend));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // Peer addresses let login throttling count by client when no proxy sets X-Forwarded-For.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     Ok(())
 }
 

@@ -115,3 +115,43 @@ async fn presigned_urls_of_the_embedded_store_are_answered_by_the_server() {
         (StatusCode::FORBIDDEN, "application/problem+json")
     );
 }
+
+/// Every route `infra/routes.json` gives the auth and users functions is in the OpenAPI
+/// document the local server serves, with its method.
+#[tokio::test]
+async fn the_openapi_document_describes_every_auth_and_users_route() {
+    let (app, _dir) = app(None).await;
+    let (status, content_type, body) = get(&app, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(
+        doc["components"]["securitySchemes"]["bearer"].is_object(),
+        "{body}"
+    );
+    let routes: Value = serde_json::from_str(include_str!("../../../infra/routes.json")).unwrap();
+    let mut checked = 0;
+    for route in routes.as_array().unwrap() {
+        let function = route["function"].as_str().unwrap();
+        if !["ragenie-auth", "ragenie-users"].contains(&function) {
+            continue;
+        }
+        let path = route["path"].as_str().unwrap();
+        let method = route["method"].as_str().unwrap().to_lowercase();
+        assert!(
+            doc["paths"][path][&method].is_object(),
+            "{method} {path} ({function}) is not in /openapi.json"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 19, "only {checked} routes checked");
+    // Request bodies reference schemas that exist.
+    let register = &doc["paths"]["/auth/register"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["$ref"];
+    let name = register.as_str().unwrap().rsplit('/').next().unwrap();
+    assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+}

@@ -425,9 +425,18 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Documents the health route `function_router` adds.
+#[utoipa::path(get, path = "/auth/health", tag = "health",
+    responses(
+        (status = 200, description = "The function and its store are up"),
+        (status = 503, description = "The store cannot be reached"),
+    ))]
+#[allow(dead_code)]
+async fn health() {}
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, login, token, refresh_tokens, logout, me, change_password,
+    paths(health, register, login, token, refresh_tokens, logout, me, change_password,
           create_api_key, list_api_keys, revoke_api_key),
     modifiers(&BearerAuth),
     tags(

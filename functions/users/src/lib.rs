@@ -172,9 +172,18 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Documents the health route `function_router` adds.
+#[utoipa::path(get, path = "/users/health", tag = "health",
+    responses(
+        (status = 200, description = "The function and its store are up"),
+        (status = 503, description = "The store cannot be reached"),
+    ))]
+#[allow(dead_code)]
+async fn health() {}
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(get_preferences, put_preferences, create_profile, list_profiles, get_profile,
+    paths(health, get_preferences, put_preferences, create_profile, list_profiles, get_profile,
           update_profile, delete_profile),
     modifiers(&BearerAuth),
     tags(
