@@ -35,7 +35,13 @@ type BuildOpenApi = fn() -> utoipa::openapi::OpenApi;
 
 /// Every function's OpenAPI document; `GET /openapi.json` serves them merged. A function that
 /// documents its routes adds its `openapi` here.
-pub const OPENAPI: [BuildOpenApi; 2] = [ragenie_auth::openapi, ragenie_users::openapi];
+pub const OPENAPI: [BuildOpenApi; 5] = [
+    ragenie_auth::openapi,
+    ragenie_users::openapi,
+    ragenie_documents::openapi,
+    ragenie_conversations::openapi,
+    ragenie_chat::openapi,
+];
 
 /// The merged OpenAPI document of every function.
 pub fn openapi() -> utoipa::openapi::OpenApi {
