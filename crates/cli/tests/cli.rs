@@ -1,0 +1,501 @@
+//! The command-line client's library against the real routers: imports of both Ragbot layouts
+//! and every session oddity, idempotence, dry runs, bad files, chat, and export round trips.
+
+mod helpers;
+
+use std::path::Path;
+
+use helpers::{SESSION_EPOCH, account, fixture, fixture_copy, ragenie, server, view};
+use ragenie_cli::cli::build_plan;
+use ragenie_cli::client::Client;
+use ragenie_cli::import::{Report, execute};
+use ragenie_cli::plan::DEFAULT_MAX_FILE_BYTES;
+
+async fn import_dir(client: &Client, root: &Path, max: u64, dry_run: bool) -> Report {
+    let plan = build_plan(Some(root), &[], None, max).unwrap();
+    execute(client, &plan, dry_run).await.unwrap()
+}
+
+fn reason_for<'a>(report: &'a Report, path_end: &str) -> &'a str {
+    report
+        .skipped
+        .iter()
+        .find(|s| s.path.ends_with(path_end))
+        .map(|s| s.reason.as_str())
+        .unwrap_or_else(|| panic!("{path_end} not skipped: {:#?}", report.skipped))
+}
+
+#[tokio::test]
+async fn the_workspace_layout_becomes_profiles_documents_conversations_and_preferences() {
+    let server = server().await;
+    let (client, _) = account(&server).await;
+    let (_tmp, root) = fixture_copy("workspaces-data");
+    let report = import_dir(&client, &root, DEFAULT_MAX_FILE_BYTES, false).await;
+    println!("{}", report.render());
+
+    assert_eq!(report.documents_created, 11, "{}", report.render());
+    assert_eq!(report.profiles_created, 5);
+    assert_eq!(report.conversations_created, 4);
+    // Three session files are bad or empty, one image, one broken workspace.yaml, one link
+    // to nowhere.
+    assert_eq!(report.skipped.len(), 6, "{:#?}", report.skipped);
+    assert!(reason_for(&report, "photo.png").contains("binary"));
+    assert!(reason_for(&report, "broken/workspace.yaml").contains("invalid YAML"));
+    assert!(reason_for(&report, "truncated.json").contains("invalid JSON"));
+    assert!(reason_for(&report, "settings.json").contains("expected a JSON array"));
+    assert!(reason_for(&report, "only-system.json").contains("no user or assistant"));
+    assert!(reason_for(&report, "lost-on-another-disk.md").contains("unreadable"));
+    assert!(
+        report.system_messages_dropped > 2000,
+        "{}",
+        report.system_messages_dropped
+    );
+    assert_eq!(report.context_messages_dropped, 1);
+
+    let v = view(&client).await;
+    let names: Vec<&str> = v.profiles.keys().map(String::as_str).collect();
+    assert_eq!(names, ["Base", "Client X", "Personal", "Work", "broken"]);
+    // Inheritance kept; the Work ↔ Client X loop cut where it closed.
+    assert_eq!(v.profiles["Personal"].parents, ["Base"]);
+    assert_eq!(v.profiles["Work"].parents, ["Base"]);
+    assert_eq!(v.profiles["Client X"].parents, ["Work"]);
+    assert_eq!(
+        v.profiles["Base"].description,
+        "What every workspace shares"
+    );
+    // The same tone.md in two workspaces is one document linked twice.
+    assert_eq!(
+        v.profiles["Base"].instructions[0],
+        v.profiles["Work"].instructions[0]
+    );
+    assert_eq!(
+        v.profiles["Base"].instructions.len(),
+        2,
+        "instructions/ and runbooks/"
+    );
+    let doc_name = |hash: &String| v.documents[hash].0.clone();
+    let personal: Vec<String> = v.profiles["Personal"]
+        .datasets
+        .iter()
+        .map(doc_name)
+        .collect();
+    assert_eq!(
+        personal,
+        [
+            "workspaces/personal/datasets/recipes.txt",
+            "workspaces/personal/datasets/travel/paris.md",
+            "workspaces/personal/household.yaml",
+            "shared/bio.md",
+            "shared/datasets/team.md",
+        ]
+    );
+    assert_eq!(
+        v.profiles["broken"].datasets.len(),
+        1,
+        "its files still come in"
+    );
+
+    // Sessions: title from the file name, date from the file time, no system messages.
+    let paris = &v.conversations["2024-05-02 Paris museums"];
+    assert_eq!(paris.created_at, SESSION_EPOCH as i64);
+    assert_eq!(paris.turns.len(), 4);
+    assert_eq!(paris.turns[0].0, "user");
+    let exploded = &v.conversations["caldo verde (exploded system)"];
+    assert_eq!(
+        exploded.turns,
+        [
+            ("user".to_owned(), "What is in caldo verde?".to_owned()),
+            (
+                "assistant".to_owned(),
+                "Kale, potatoes, chourico and olive oil.".to_owned()
+            )
+        ]
+    );
+    assert_eq!(exploded.created_at, SESSION_EPOCH as i64 + 3600);
+    assert_eq!(
+        v.conversations["no-system-role"].turns[0].1,
+        "Who does design on the team?"
+    );
+    assert_eq!(v.conversations["new-style"].turns.len(), 4);
+
+    // engines.yaml: the default engine's model where the catalog has it; what did not apply.
+    assert_eq!(v.default_model.as_deref(), Some("claude-sonnet-4-5"));
+    assert_eq!(v.default_profile.as_deref(), Some("Personal"));
+    let not_applied = report.not_applied.join("\n");
+    assert!(not_applied.contains("gpt-3.5-turbo-0301"), "{not_applied}");
+    assert!(not_applied.contains("creative: 0.9"), "{not_applied}");
+    assert!(
+        !not_applied.contains("gemini/gemini-2.5-flash"),
+        "gemini/ prefix matched"
+    );
+
+    // Twice: nothing new.
+    let again = import_dir(&client, &root, DEFAULT_MAX_FILE_BYTES, false).await;
+    assert_eq!(again.created(), 0, "{}", again.render());
+    assert_eq!(again.documents_existing, 11);
+    assert_eq!(again.profiles_matched, 5);
+    assert_eq!(again.profiles_updated, 0);
+    assert_eq!(again.conversations_existing, 4);
+    assert_eq!(view(&client).await, v);
+}
+
+#[tokio::test]
+async fn profiles_yaml_with_both_spellings_folders_and_a_moved_data_root() {
+    let server = server().await;
+    let (client, _) = account(&server).await;
+    let (_tmp, root) = fixture_copy("profiles-data");
+    let report = import_dir(&client, &root, 4096, false).await;
+    println!("{}", report.render());
+
+    let v = view(&client).await;
+    let names: Vec<&str> = v.profiles.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["Coding", "Personal"],
+        "the (none…) pseudo-profile is not one"
+    );
+    assert!(reason_for(&report, "`(none - dont use a profile)`").contains("no profile"));
+    assert!(reason_for(&report, "`Personal`").contains("second profile"));
+    assert!(reason_for(&report, "big-export.txt").contains("oversize"));
+    assert!(reason_for(&report, "legacy-latin1.txt").contains("UTF-8"));
+    assert!(reason_for(&report, "code/empty.md").contains("empty"));
+    assert!(reason_for(&report, "curated-datasets/missing.md").contains("does not exist"));
+    assert!(reason_for(&report, "unused.md").contains("not referenced"));
+
+    let personal = &v.profiles["Personal"];
+    let coding = &v.profiles["Coding"];
+    assert_eq!(personal.instructions.len(), 1);
+    assert_eq!(
+        coding.instructions.len(),
+        1,
+        "a single string for `instructions:`"
+    );
+    // A folder means every file in it, nested ones too; shared-notes.md once for both.
+    let personal_docs: Vec<&str> = personal
+        .datasets
+        .iter()
+        .map(|h| v.documents[h].0.as_str())
+        .collect();
+    assert_eq!(
+        personal_docs,
+        [
+            "curated-datasets/personal/family.md",
+            "curated-datasets/personal/nested/hobbies.md",
+            "curated-datasets/shared-notes.md",
+        ]
+    );
+    assert_eq!(coding.datasets[0], personal.datasets[2]);
+    // The absolute path from the old machine was found under this data root.
+    assert_eq!(
+        v.documents[&coding.datasets[1]].0,
+        "curated-datasets/code/snippets.md"
+    );
+    assert_eq!(report.documents_created, 6);
+    assert_eq!(report.document_links, 7);
+}
+
+#[tokio::test]
+async fn a_dry_run_prints_the_plan_and_writes_nothing() {
+    let server = server().await;
+    let (client, _) = account(&server).await;
+    let (_tmp, root) = fixture_copy("workspaces-data");
+    let plan_report = import_dir(&client, &root, DEFAULT_MAX_FILE_BYTES, true).await;
+    assert!(plan_report.render().starts_with("Dry run"));
+    let empty = view(&client).await;
+    assert!(empty.documents.is_empty() && empty.profiles.is_empty());
+    assert!(empty.conversations.is_empty() && empty.default_model.is_none());
+
+    let real = import_dir(&client, &root, DEFAULT_MAX_FILE_BYTES, false).await;
+    assert_eq!(
+        (
+            plan_report.documents_created,
+            plan_report.profiles_created,
+            plan_report.conversations_created,
+            plan_report.document_links,
+            plan_report.parent_links,
+            plan_report.skipped.len(),
+        ),
+        (
+            real.documents_created,
+            real.profiles_created,
+            real.conversations_created,
+            real.document_links,
+            real.parent_links,
+            real.skipped.len(),
+        )
+    );
+    // A dry run after the import sees it all there.
+    let after = import_dir(&client, &root, DEFAULT_MAX_FILE_BYTES, true).await;
+    assert_eq!(after.documents_created + after.profiles_created, 0);
+}
+
+#[tokio::test]
+async fn bad_files_are_reported_by_the_command_and_the_rest_continues() {
+    let server = server().await;
+    let (client, _) = account(&server).await;
+    let key = login_key(&server).await;
+    let data = fixture("bad-files-data");
+    let sessions = fixture("workspaces-data/sessions");
+    let (result, out, err) = ragenie(
+        &client,
+        Some(&key),
+        &[
+            "import",
+            data.to_str().unwrap(),
+            "--sessions",
+            sessions.join("new-style.json").to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(result.is_ok(), "{result:?} {err}");
+    assert!(out.contains("profiles.yaml — invalid YAML"), "{out}");
+    assert!(out.contains("engines.yaml — invalid YAML"), "{out}");
+    assert!(out.contains("binary.json — invalid JSON"), "{out}");
+    assert!(out.contains("Skipped: 3 files"), "{out}");
+    let keyed = Client::new(&server.base, Some(key)).unwrap();
+    assert_eq!(
+        keyed.conversations().await.unwrap().len(),
+        1,
+        "the good session came in"
+    );
+}
+
+/// A second account signed in through the command (`ragenie login`), returning its key.
+async fn login_key(server: &helpers::Server) -> String {
+    let email = format!("login-{}@example.test", std::process::id());
+    let anonymous = Client::new(&server.base, None).unwrap();
+    anonymous.register(&email, helpers::PASSWORD).await.unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let config_file = config.path().join("ragenie/config.json");
+    let input = format!("{}\n", helpers::PASSWORD);
+    let mut stdin: &[u8] = input.as_bytes();
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let io = ragenie_cli::cli::Io {
+        stdin: &mut stdin,
+        stdin_is_terminal: false,
+        out: &mut out,
+        err: &mut err,
+    };
+    ragenie_cli::cli::run(
+        [
+            "ragenie",
+            "--url",
+            &server.base,
+            "--config",
+            config_file.to_str().unwrap(),
+            "login",
+            "--email",
+            &email,
+            "--password-stdin",
+        ]
+        .map(std::ffi::OsString::from),
+        io,
+    )
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("Signed in"));
+    let stored = ragenie_cli::config::Config::load(&config_file).unwrap();
+    stored
+        .resolve_key(&server.base, None)
+        .expect("login stored a key for this server")
+}
+
+#[tokio::test]
+async fn chat_streams_the_answer_then_tokens_and_cost() {
+    let server = server().await;
+    let (client, _) = account(&server).await;
+    let (_tmp, root) = fixture_copy("workspaces-data");
+    import_dir(&client, &root, DEFAULT_MAX_FILE_BYTES, false).await;
+    let key = login_key(&server).await;
+    let keyed = Client::new(&server.base, Some(key.clone())).unwrap();
+    let (result, out, _) = ragenie(&keyed, Some(&key), &["profiles"]).await;
+    assert!(result.is_ok());
+    assert!(
+        out.contains("No profiles yet"),
+        "another account sees none: {out}"
+    );
+
+    // The offline server answers from the documents (retrieval-only model).
+    let (result, out, err) = ragenie(
+        &client,
+        None,
+        &[
+            "--api-key",
+            &api_key_of(&client).await,
+            "chat",
+            "--profile",
+            "personal",
+            "--model",
+            "ragenie-retrieval-only",
+            "Which museum does the pass cover in Paris?",
+        ],
+    )
+    .await;
+    assert!(result.is_ok(), "{result:?} {err}");
+    assert!(out.to_lowercase().contains("orsay"), "{out}");
+    assert!(err.contains("tokens in"), "{err}");
+    assert!(err.contains("ragenie-retrieval-only"), "{err}");
+    assert!(err.contains('$'), "{err}");
+    let conversations = client.conversations().await.unwrap();
+    let chatted = conversations
+        .iter()
+        .find(|c| c.message_count == 2 && c.profile_id.is_some())
+        .expect("the chat made a conversation on the Personal profile");
+    // Continue it from a file.
+    let prompt = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(prompt.path(), "And the hotel?").unwrap();
+    let (result, _, err) = ragenie(
+        &client,
+        None,
+        &[
+            "--api-key",
+            &api_key_of(&client).await,
+            "chat",
+            "--conversation",
+            &chatted.id,
+            "--file",
+            prompt.path().to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(result.is_ok(), "{result:?} {err}");
+    assert_eq!(
+        client
+            .conversation(&chatted.id)
+            .await
+            .unwrap()
+            .messages
+            .len(),
+        4
+    );
+
+    let (result, _, _) = ragenie(
+        &client,
+        None,
+        &[
+            "--api-key",
+            &api_key_of(&client).await,
+            "chat",
+            "--profile",
+            "Nope",
+            "hi",
+        ],
+    )
+    .await;
+    assert!(
+        result
+            .unwrap_err()
+            .to_string()
+            .contains("no profile `Nope`")
+    );
+}
+
+/// The key a helper client authenticates with (tests pass it to the command line).
+async fn api_key_of(client: &Client) -> String {
+    client.bearer().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn export_then_import_into_fresh_accounts_loses_nothing() {
+    let server = server().await;
+    let (source, _) = account(&server).await;
+    let (_a, workspaces) = fixture_copy("workspaces-data");
+    let (_b, profiles) = fixture_copy("profiles-data");
+    import_dir(&source, &workspaces, DEFAULT_MAX_FILE_BYTES, false).await;
+    import_dir(&source, &profiles, 4096, false).await;
+    // A document no profile uses, and a conversation made by chatting.
+    source
+        .upload_document(
+            "loose notes.md",
+            "dataset",
+            "text/markdown",
+            b"# Loose\n\nNo profile uses me.\n".to_vec(),
+        )
+        .await
+        .unwrap();
+    let key = api_key_of(&source).await;
+    let (result, _, err) = ragenie(
+        &source,
+        Some(&key),
+        &[
+            "chat",
+            "--profile",
+            "Work",
+            "--model",
+            "ragenie-retrieval-only",
+            "How is the ingestion pipeline wired",
+        ],
+    )
+    .await;
+    assert!(result.is_ok(), "{err}");
+    let before = view(&source).await;
+    assert_eq!(before.profiles.len(), 6, "Personal is in both fixtures");
+    assert_eq!(before.conversations.len(), 5);
+
+    let out = tempfile::tempdir().unwrap();
+    let folder = out.path().join("ragbot-data");
+    let archive = out.path().join("account.json");
+    let (result, text, err) =
+        ragenie(&source, Some(&key), &["export", folder.to_str().unwrap()]).await;
+    assert!(result.is_ok(), "{err}");
+    assert!(text.contains("6 profiles"), "{text}");
+    let (result, _, err) =
+        ragenie(&source, Some(&key), &["export", archive.to_str().unwrap()]).await;
+    assert!(result.is_ok(), "{err}");
+    assert!(folder.join("workspaces/personal/workspace.yaml").is_file());
+    assert!(folder.join("unlinked/datasets/loose notes.md").is_file());
+
+    // The archive brings back everything, names and kinds included.
+    let (fresh, _) = account(&server).await;
+    let report = execute(
+        &fresh,
+        &build_plan(Some(&archive), &[], None, DEFAULT_MAX_FILE_BYTES).unwrap(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(report.skipped.is_empty(), "{}", report.render());
+    assert_eq!(view(&fresh).await, before);
+    // Importing the archive again, or into the account it came from, adds nothing.
+    let plan = build_plan(Some(&archive), &[], None, DEFAULT_MAX_FILE_BYTES).unwrap();
+    assert_eq!(execute(&fresh, &plan, false).await.unwrap().created(), 0);
+    assert_eq!(execute(&source, &plan, false).await.unwrap().created(), 0);
+
+    // The Ragbot folder: the same profiles, links, inheritance, contents and conversations.
+    // What Ragbot's files cannot hold is not compared: document names carry the new folder,
+    // and a session file names no profile.
+    let (ragbot, _) = account(&server).await;
+    let report = import_dir(&ragbot, &folder, DEFAULT_MAX_FILE_BYTES, false).await;
+    assert!(report.skipped.is_empty(), "{}", report.render());
+    let after = view(&ragbot).await.datasets_unordered();
+    let before = before.datasets_unordered();
+    let strip = |v: &helpers::View| -> (Vec<String>, Vec<(String, String)>) {
+        (
+            v.documents.keys().cloned().collect(),
+            v.documents
+                .iter()
+                .map(|(h, (name, _))| (h.clone(), name.rsplit('/').next().unwrap().to_owned()))
+                .collect(),
+        )
+    };
+    assert_eq!(
+        strip(&after),
+        strip(&before),
+        "same contents, same file names"
+    );
+    assert_eq!(after.profiles, before.profiles);
+    assert_eq!(after.default_model, before.default_model);
+    assert_eq!(after.default_profile, before.default_profile);
+    assert_eq!(
+        after.conversations.keys().collect::<Vec<_>>(),
+        before.conversations.keys().collect::<Vec<_>>()
+    );
+    for (title, c) in &before.conversations {
+        assert_eq!(after.conversations[title].turns, c.turns, "{title}");
+        assert_eq!(
+            after.conversations[title].created_at, c.created_at,
+            "{title}"
+        );
+    }
+}
