@@ -38,5 +38,7 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}"],
     setupFiles: ["src/test/setup.ts"],
     restoreMocks: true,
+    // Component tests type into forms; on two shared cores they can take seconds.
+    testTimeout: 30_000,
   },
 });

@@ -104,6 +104,7 @@ const password = "e2e correct horse battery staple";
 const profileName = `Research ${Date.now() % 100000}`;
 const question = "What does the zebrafish handbook say about feeding?";
 const docName = "zebrafish-handbook.md";
+let conversationPath = "";
 const docText = `# Zebrafish handbook
 
 ## Feeding
@@ -179,7 +180,7 @@ if (PARTS.has("settings")) {
     const row = page.getByRole("row", { name: /e2e script/ });
     await row.waitFor();
     assert.ok(!((await row.textContent()) ?? "").includes(key), "the list never shows the whole key");
-    await shot("07-settings");
+    await shot("08-settings");
     page.once("dialog", (d) => d.accept());
     await page.getByRole("button", { name: "Revoke e2e script" }).click();
     await row.waitFor({ state: "detached" });
@@ -207,7 +208,7 @@ if (PARTS.has("profiles")) {
 if (PARTS.has("documents")) {
   await step("upload a document with a progress bar and see it ready", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Documents" }).click();
-    await page.getByRole("heading", { name: "Documents" }).waitFor();
+    await page.getByRole("heading", { name: "Documents", exact: true }).waitFor();
     await page.getByLabel("Upload as").selectOption("dataset");
     await page.getByLabel("Files to upload").setInputFiles({ name: docName, mimeType: "text/markdown", buffer: Buffer.from(docText) });
     const upload = page.getByRole("list", { name: "Uploads" }).getByRole("listitem").filter({ hasText: docName });
@@ -242,17 +243,33 @@ if (PARTS.has("chat")) {
     const modelInfo = page.getByTestId("model-info");
     await modelInfo.waitFor();
     assert.match((await modelInfo.textContent()) ?? "", /context .*tokens/);
-    const box = page.getByLabel("Message");
-    await box.fill(question);
+    const box = page.getByRole("textbox", { name: "Message", exact: true });
+    // A slow stream (the fake provider's per-chunk delay) so the growing answer can be seen.
+    await box.fill(`${question} [[fake:delay=40 chunk=12]]`);
     await eventually(async () => /est\. cost/.test((await page.getByTestId("estimate").textContent()) ?? ""), "the estimate before sending");
+    const estimate = (await page.getByTestId("estimate").textContent()) ?? "";
+    assert.match(estimate, /datasets \d/, `tokens by source before sending, got "${estimate}"`);
     await box.press("Enter");
-    // Streamed: the pending answer grows before the stream ends.
+    // Streamed: the pending answer grows, chunk by chunk, before the stream ends.
     const pending = page.getByTestId("pending-answer");
     await pending.waitFor();
+    const early = await eventually(async () => {
+      const t = ((await pending.textContent()) ?? "").trim();
+      return t.length > 0 && !/Thinking/.test(t) ? t : null;
+    }, "the first streamed text");
+    const later = await eventually(async () => {
+      const t = ((await pending.textContent()) ?? "").trim();
+      return t.length > early.length ? t : null;
+    }, "more streamed text");
+    assert.ok(later.startsWith(early.slice(0, 10)), "the answer grows at its end");
     await page.waitForURL(/\/app\/chat\/[^/]+$/);
+    conversationPath = new URL(page.url()).pathname;
+    // The stored answer replaces the streamed copy, with tokens and cost.
+    const usage = page.getByTestId("answer-usage").last();
+    await usage.waitFor();
+    assert.match((await usage.textContent()) ?? "", /\d+ in · \d+ out · (\$|<\$)/);
     const answer = page.getByRole("article", { name: "Answer" }).last();
-    await eventually(async () => (await answer.textContent())?.includes("zebrafish"), "the answer text");
-    await page.getByTestId("answer-usage").last().waitFor();
+    assert.match((await answer.textContent()) ?? "", /zebrafish handbook say about feeding/);
     const cite = answer.locator("button.cite").first();
     await cite.waitFor();
     await shot("05-chat-answer");
@@ -260,12 +277,13 @@ if (PARTS.has("chat")) {
     const panel = page.getByRole("dialog", { name: /Citation/ });
     await panel.waitFor();
     await eventually(async () => (await panel.textContent())?.includes(docName), "the cited document in the panel");
+    await eventually(async () => (await panel.getByTestId("cited-passage").textContent())?.includes("brine shrimp"), "the cited passage");
     await shot("06-citation");
     await panel.getByRole("button", { name: "Close" }).click();
   });
 
   await step("stop a long answer", async () => {
-    const box = page.getByLabel("Message");
+    const box = page.getByRole("textbox", { name: "Message", exact: true });
     await box.fill("Tell me everything, at length. [[fake:long=4000 delay=20]]");
     await box.press("Enter");
     const stop = page.getByRole("button", { name: /Stop/ });
@@ -274,17 +292,29 @@ if (PARTS.has("chat")) {
     await eventually(async () => ((await pending.textContent()) ?? "").length > 40, "the long answer to start");
     await stop.click();
     await page.getByRole("button", { name: "Send" }).waitFor();
+    // The partial answer is stored (the streamed copy gives way to the server's record),
+    // marked as stopped, far short of its 4000 words.
+    await eventually(async () => (await page.getByTestId("pending-answer").count()) === 0, "the stored partial answer");
     const answer = page.getByRole("article", { name: "Answer" }).last();
-    const text = (await answer.textContent()) ?? "";
-    assert.ok(text.split(/\s+/).length < 3500, "the answer stopped before its end");
-    assert.match(text, /stop|cancel|interrupt/i, "the stopped answer is marked");
+    await answer.getByText("stopped", { exact: true }).waitFor();
+    const text = (await answer.locator(".bubble").textContent()) ?? "";
+    const words = text.split(/\s+/).filter(Boolean).length;
+    assert.ok(words > 3 && words < 3500, `a partial answer, got ${words} words`);
+    await shot("07-stopped");
   });
 
   await step("search conversations", async () => {
+    await page.getByRole("button", { name: "+ New chat" }).click();
+    await page.waitForURL("**/app/chat");
     await page.getByLabel("Search conversations").fill("zebrafish");
     const results = page.getByRole("list", { name: "Search results" });
     await results.waitFor();
-    await eventually(async () => (await results.getByRole("link").count()) >= 1, "a search hit");
+    const hit = results.getByRole("link", { name: /zebrafish/i }).first();
+    await hit.waitFor();
+    await shot("10-search");
+    await hit.click();
+    await page.waitForURL(`**${conversationPath}`);
+    await page.getByRole("article", { name: "Answer" }).first().waitFor();
     await page.getByLabel("Search conversations").fill("");
   });
 }
@@ -293,7 +323,7 @@ if (PARTS.has("usage")) {
   await step("usage screen shows a chart", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Usage" }).click();
     await page.getByRole("img", { name: /per day/ }).waitFor();
-    await shot("08-usage");
+    await shot("09-usage");
   });
 }
 
@@ -337,7 +367,7 @@ await step("sign in again with the same account", async () => {
   await page.getByRole("button", { name: "Sign in" }).click();
   // Back where the user was going.
   await page.waitForURL("**/app/documents");
-  await page.getByRole("heading", { name: "Documents" }).waitFor();
+  await page.getByRole("heading", { name: "Documents", exact: true }).waitFor();
 });
 
 console.log(`e2e: ${passed} steps passed; screenshots in ${SHOTS}`);

@@ -23,9 +23,12 @@ function RequireAuth({ children }: { children: ReactNode }) {
   return children;
 }
 
+/** The sign-in screens; once signed in, on to where the user was going. */
 function AnonymousOnly({ children }: { children: ReactNode }) {
   const { signedIn } = useAuth();
-  return signedIn ? <Navigate to="/app/chat" replace /> : children;
+  const location = useLocation();
+  const from = (location.state as { from?: string } | null)?.from;
+  return signedIn ? <Navigate to={from?.startsWith("/app/") ? from : "/app/chat"} replace /> : children;
 }
 
 export function App() {

@@ -8,10 +8,10 @@ cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 root=$PWD
 
-# The parts of the flow the server supports (frontend/e2e/run.mjs): sign up, sign in, token
-# refresh, every screen rendering, and sign out always run; the others are named here as their
-# endpoints land: settings, profiles, documents, chat, usage.
-export RAGENIE_E2E_PARTS="${RAGENIE_E2E_PARTS:-auth,settings,profiles}"
+# The parts of the flow (frontend/e2e/run.mjs): sign up, sign in, token refresh, every screen
+# rendering and sign out always run; settings, profiles, documents, chat and usage are named here
+# (all of them by default; a subset only to narrow a run by hand).
+export RAGENIE_E2E_PARTS="${RAGENIE_E2E_PARTS:-auth,settings,profiles,documents,chat,usage}"
 
 if [ ! -x /usr/bin/chromium ]; then
   step "e2e: installing Debian's Chromium"

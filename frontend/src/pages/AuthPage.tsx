@@ -34,7 +34,7 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
       if (signup) await signUp(email.trim(), password);
       else await signIn(email.trim(), password);
       const from = (location.state as { from?: string } | null)?.from;
-      navigate(from && from !== "/login" && from !== "/signup" ? from : "/app/chat", { replace: true });
+      navigate(from?.startsWith("/app/") ? from : "/app/chat", { replace: true });
     } catch (err) {
       setError(errorMessage(err));
       setBusy(false);

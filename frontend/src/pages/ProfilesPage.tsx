@@ -37,12 +37,18 @@ export default function ProfilesPage() {
   /** The profile just created: its "created" message survives the move to its own page. */
   const justCreated = useRef<string | null>(null);
 
+  // Another profile: clear the messages (except the "created" one that led here).
   useEffect(() => {
     setError(null);
     if (justCreated.current === null || justCreated.current !== profileId) setSaved(null);
+    justCreated.current = null;
+  }, [profileId]);
+
+  // The form shows the stored profile, again after each save.
+  useEffect(() => {
     if (creating) setForm(EMPTY);
     else if (current) setForm({ ...EMPTY, ...stripIds(current) });
-  }, [creating, current, profileId]);
+  }, [creating, current]);
 
   const allDocs = docs.data?.items ?? [];
   const instructionDocs = allDocs.filter((d) => d.kind === "instructions");
@@ -59,8 +65,9 @@ export default function ProfilesPage() {
       ...form,
       name: form.name.trim(),
       description: form.description?.trim() ?? "",
-      temperature: form.temperature_preset === "custom" ? form.temperature : null,
     };
+    // The temperature is the preset's unless the preset is custom; the API refuses it otherwise.
+    if (form.temperature_preset !== "custom") delete body.temperature;
     try {
       if (creating) {
         const created = await profiles.create(body);
