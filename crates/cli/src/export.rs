@@ -366,6 +366,7 @@ impl Archive {
         // Conversations: Ragbot sessions hold one line of turns.
         let mut session_names = HashSet::new();
         let mut branches_left = 0;
+        let mut empty = 0;
         for c in &self.conversations {
             let detail = ConversationDetail {
                 conversation: c.conversation.clone(),
@@ -373,6 +374,13 @@ impl Archive {
             };
             let branch = detail.current_branch();
             branches_left += c.messages.len() - branch.len();
+            if !branch
+                .iter()
+                .any(|m| m.role == "user" || m.role == "assistant")
+            {
+                empty += 1;
+                continue;
+            }
             let turns: Vec<serde_json::Value> = branch
                 .iter()
                 .map(|m| serde_json::json!({"role": m.role, "content": m.content}))
@@ -390,6 +398,11 @@ impl Archive {
                 let file = std::fs::File::options().write(true).open(root.join(&rel))?;
                 file.set_modified(t.into())?;
             }
+        }
+        if empty > 0 {
+            summary.notes.push(format!(
+                "{empty} conversations without messages have no Ragbot session to become; not written"
+            ));
         }
         if branches_left > 0 {
             summary.notes.push(format!(

@@ -544,7 +544,10 @@ impl Reader {
                 );
                 continue;
             }
-            if self.plan.profiles.iter().any(|p| p.name == name) {
+            let earlier = self.plan.profiles.iter().position(|p| p.name == name);
+            if let Some(i) = earlier
+                && !self.plan.profiles[i].source.starts_with("workspaces/")
+            {
                 self.plan.skip(
                     format!("{shown}: profile `{name}`"),
                     "a second profile of this name in the same file",
@@ -570,6 +573,18 @@ impl Reader {
             }
             dedup(&mut instructions);
             dedup(&mut datasets);
+            if let Some(i) = earlier {
+                // A workspace of the same name: one profile with the documents of both.
+                let p = &mut self.plan.profiles[i];
+                p.instructions.extend(instructions);
+                p.datasets.extend(datasets);
+                dedup(&mut p.instructions);
+                dedup(&mut p.datasets);
+                self.plan.notes.push(format!(
+                    "{context}: merged into the workspace of the same name"
+                ));
+                continue;
+            }
             self.plan.profiles.push(PlannedProfile {
                 name,
                 description: text(entry.get("description")).unwrap_or_default(),
@@ -881,6 +896,28 @@ pub fn session_messages(value: &serde_json::Value) -> Result<SessionMessages, St
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_profiles_yaml_profile_named_like_a_workspace_joins_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("workspaces/home/datasets")).unwrap();
+        std::fs::write(root.join("workspaces/home/workspace.yaml"), "name: Home\n").unwrap();
+        std::fs::write(root.join("workspaces/home/datasets/a.md"), "# A\n").unwrap();
+        std::fs::write(root.join("b.md"), "# B\n").unwrap();
+        std::fs::write(
+            root.join("profiles.yaml"),
+            "profiles:\n  - name: Home\n    datasets: [b.md, workspaces/home/datasets/a.md]\n",
+        )
+        .unwrap();
+        let mut reader = Reader::new(root, ReadOptions::default());
+        reader.read_data_root();
+        let plan = reader.finish();
+        assert_eq!(plan.profiles.len(), 1);
+        assert_eq!(plan.profiles[0].datasets, [0, 1], "a.md once, then b.md");
+        assert_eq!(plan.documents[1].name, "b.md");
+        assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
+    }
 
     #[test]
     fn media_types_come_from_content_then_extension() {

@@ -370,6 +370,22 @@ async fn chat_streams_the_answer_then_tokens_and_cost() {
         4
     );
 
+    // The prompt on standard input, as `echo … | ragenie chat` sends it.
+    let (result, out, err) = helpers::ragenie_with_stdin(
+        &client,
+        Some(&api_key_of(&client).await),
+        &[
+            "chat",
+            "--profile",
+            "Personal",
+            "--model",
+            "ragenie-retrieval-only",
+        ],
+        b"Who does design on the team?\n",
+    )
+    .await;
+    assert!(result.is_ok(), "{result:?} {err}");
+    assert!(out.contains("Mei"), "{out}");
     let (result, _, _) = ragenie(
         &client,
         None,

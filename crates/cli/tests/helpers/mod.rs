@@ -132,6 +132,16 @@ pub async fn ragenie(
     key: Option<&str>,
     args: &[&str],
 ) -> (anyhow::Result<()>, String, String) {
+    ragenie_with_stdin(client, key, args, b"").await
+}
+
+/// [`ragenie`] with `input` on standard input (not a terminal).
+pub async fn ragenie_with_stdin(
+    client: &Client,
+    key: Option<&str>,
+    args: &[&str],
+    input: &[u8],
+) -> (anyhow::Result<()>, String, String) {
     let mut argv: Vec<OsString> = vec!["ragenie".into(), "--url".into(), client.base().into()];
     if let Some(k) = key {
         argv.push("--api-key".into());
@@ -141,7 +151,7 @@ pub async fn ragenie(
     argv.push("--config".into());
     argv.push(config.into());
     argv.extend(args.iter().map(OsString::from));
-    let mut stdin: &[u8] = b"";
+    let mut stdin: &[u8] = input;
     let mut out = Vec::new();
     let mut err = Vec::new();
     let io = ragenie_cli::cli::Io {
