@@ -190,8 +190,13 @@ pub(crate) fn apply_update(
 }
 
 /// One entry of a redb range scan.
-type RangeEntry<'a> =
-    Result<(redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>), redb::StorageError>;
+type RangeEntry<'a> = Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
 
 type ItemsTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 
@@ -283,8 +288,7 @@ where
         .range::<&[u8]>((as_ref(&bounds.0), as_ref(&bounds.1)))
         .map_err(unexpected)?;
     let mut out = Vec::new();
-    let mut step = |entry: RangeEntry|
-     -> StoreResult<bool> {
+    let mut step = |entry: RangeEntry| -> StoreResult<bool> {
         let (k, v) = entry.map_err(unexpected)?;
         if let Some(item) = accept(k.value(), v.value())? {
             if out.len() == limit {
