@@ -29,7 +29,7 @@ fn config(urls: &FakeUrls) -> GatewayConfig {
         timeouts: Timeouts {
             connect: Duration::from_secs(2),
             total: Duration::from_secs(20),
-            idle: Duration::from_millis(800),
+            idle: Duration::from_millis(1500),
         },
         retry: RetryPolicy {
             max_retries: 2,
@@ -458,8 +458,8 @@ async fn a_stalled_stream_times_out_instead_of_hanging() {
             evs.last()
         );
         assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{model}: idle timeout is 0.8 s"
+            started.elapsed() < Duration::from_secs(6),
+            "{model}: idle timeout is 1.5 s"
         );
     }
     fake.shutdown().await;
