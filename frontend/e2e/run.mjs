@@ -221,6 +221,45 @@ if (PARTS.has("documents")) {
     await shot("04-documents");
   });
 
+  await step("drop a file, rename it, replace it with a new version, delete it", async () => {
+    await page.getByLabel("Upload as").selectOption("instructions");
+    // A real drop event carrying a file, as a browser fires it when a file is dragged in.
+    const transfer = await page.evaluateHandle(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(["# Tone\n\nAnswer briefly."], "tone.md", { type: "text/markdown" }));
+      return dt;
+    });
+    await page.getByTestId("dropzone").dispatchEvent("drop", { dataTransfer: transfer });
+    const row = () => page.getByRole("row", { name: /tone\.md|house-style\.md/ });
+    await eventually(async () => (await row().textContent())?.includes("ready"), "the dropped document to be ready");
+    assert.ok(
+      (await page.getByRole("heading", { name: "Instructions" }).count()) === 1,
+      "the dropped file is listed under Instructions",
+    );
+    await row().getByRole("button", { name: "Rename tone.md" }).click();
+    await row().getByLabel("New name for tone.md").fill("house-style.md");
+    await row().getByRole("button", { name: "Save" }).click();
+    await page.getByRole("row", { name: /house-style\.md/ }).waitFor();
+    await page.reload();
+    await page.getByRole("row", { name: /house-style\.md/ }).waitFor();
+    await row().getByLabel("New version of house-style.md").setInputFiles({
+      name: "house-style.md",
+      mimeType: "text/markdown",
+      buffer: Buffer.from("# Tone\n\nAnswer briefly, in British English."),
+    });
+    // Version 2, ready, and the preview shows the new text.
+    await eventually(async () => /\b2\b/.test((await row().locator("td").nth(4).textContent()) ?? ""), "version 2");
+    await eventually(async () => (await row().textContent())?.includes("ready"), "the new version to be ready");
+    await row().getByRole("button", { name: "Preview house-style.md" }).click();
+    await eventually(async () => (await page.getByTestId("document-preview").textContent())?.includes("British English"), "the new text");
+    page.once("dialog", (d) => d.accept());
+    await row().getByRole("button", { name: "Delete house-style.md" }).click();
+    await row().waitFor({ state: "detached" });
+    await page.reload();
+    await page.getByRole("row", { name: new RegExp(docName) }).waitFor();
+    assert.equal(await page.getByRole("row", { name: /house-style\.md/ }).count(), 0, "deleted for good");
+  });
+
   if (PARTS.has("profiles")) {
     await step("add the document to the profile's datasets", async () => {
       await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
@@ -303,6 +342,19 @@ if (PARTS.has("chat")) {
     await shot("07-stopped");
   });
 
+  await step("regenerate an answer and move between the branches", async () => {
+    const first = page.getByRole("article", { name: "Answer" }).first();
+    await first.getByRole("button", { name: "Regenerate" }).click();
+    const nav = page.getByRole("group", { name: "Branches" }).first();
+    await nav.waitFor();
+    await eventually(async () => (await nav.textContent())?.includes("2/2"), "a second answer beside the first");
+    // The regenerated branch has no follow-up; the first answer's branch has the stopped one.
+    assert.equal(await page.getByText("stopped", { exact: true }).count(), 0);
+    await nav.getByRole("button", { name: "Previous branch" }).click();
+    await eventually(async () => (await nav.textContent())?.includes("1/2"), "back on the first branch");
+    await page.getByText("stopped", { exact: true }).waitFor();
+  });
+
   await step("search conversations", async () => {
     await page.getByRole("button", { name: "+ New chat" }).click();
     await page.waitForURL("**/app/chat");
@@ -322,7 +374,11 @@ if (PARTS.has("chat")) {
 if (PARTS.has("usage")) {
   await step("usage screen shows a chart", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Usage" }).click();
-    await page.getByRole("img", { name: /per day/ }).waitFor();
+    const chart = page.getByRole("img", { name: /per day/ });
+    await chart.waitFor();
+    // Today's answers cost something: at least one bar above zero, and the model in the table.
+    await eventually(async () => (await chart.locator("rect.bar").evaluateAll((bars) => bars.filter((b) => Number(b.getAttribute("height")) > 0).length)) >= 1, "a bar for today");
+    await page.getByRole("cell", { name: /gpt|claude|gemini/i }).first().waitFor();
     await shot("09-usage");
   });
 }
@@ -350,6 +406,18 @@ await step("every screen renders without a blank page, in light and dark", async
   assert.equal(bg, "rgb(17, 18, 23)", "dark mode follows the system");
   await shot("screen-chat-dark");
   await page.emulateMedia({ colorScheme: "light" });
+});
+
+await step("a phone-sized screen keeps everything within its width", async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const path of ["/app/chat", "/app/documents", "/app/profiles", "/app/settings"]) {
+    await page.goto(path);
+    await page.locator("main h1, main #composer-input").first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `${path} scrolls sideways by ${overflow}px`);
+    await shot(`phone-${path.split("/").pop()}`);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
 });
 
 // ---------------------------------------------------------------- sign out

@@ -191,7 +191,8 @@ export default function DocumentsPage() {
           return (
             <div key={k}>
               <h3>{title}</h3>
-              <table>
+              <div className="table-wrap">
+<table>
                 <thead>
                   <tr>
                     <th>Name</th>
@@ -218,6 +219,7 @@ export default function DocumentsPage() {
                   ))}
                 </tbody>
               </table>
+</div>
             </div>
           );
         })}

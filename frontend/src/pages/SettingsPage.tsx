@@ -231,7 +231,8 @@ function ApiKeys() {
         keys.data.items.length === 0 ? (
           <p className="muted">No keys yet.</p>
         ) : (
-          <table>
+          <div className="table-wrap">
+<table>
             <thead>
               <tr>
                 <th>Name</th>
@@ -261,6 +262,7 @@ function ApiKeys() {
               ))}
             </tbody>
           </table>
+</div>
         )
       ) : null}
     </section>

@@ -80,7 +80,8 @@ export default function UsagePage() {
             {models.length === 0 ? (
               <p className="muted">No usage in this period.</p>
             ) : (
-              <table>
+              <div className="table-wrap">
+<table>
                 <thead>
                   <tr>
                     <th>Model</th>
@@ -102,6 +103,7 @@ export default function UsagePage() {
                   ))}
                 </tbody>
               </table>
+</div>
             )}
           </section>
         </>

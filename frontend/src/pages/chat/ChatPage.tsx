@@ -484,7 +484,7 @@ function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegenerate, 
       )}
       <div className="meta">
         {step.siblings.length > 1 ? (
-          <span className="branch-nav" aria-label="Branches">
+          <span className="branch-nav" role="group" aria-label="Branches">
             <button type="button" className="icon" aria-label="Previous branch" disabled={step.index === 0} onClick={() => onPick(-1)}>
               ‹
             </button>
