@@ -73,10 +73,13 @@ pub fn find_profile<'a>(profiles: &'a [Profile], wanted: &str) -> Option<&'a Pro
         })
 }
 
-/// Resolves the conversation to use (creating one when none is given).
-pub async fn conversation_for(client: &Client, request: &ChatRequest) -> anyhow::Result<String> {
+/// Resolves the conversation to use, creating one when none is given (`true`).
+pub async fn conversation_for(
+    client: &Client,
+    request: &ChatRequest,
+) -> anyhow::Result<(String, bool)> {
     if let Some(id) = &request.conversation {
-        return Ok(id.clone());
+        return Ok((id.clone(), false));
     }
     let profile_id = match &request.profile {
         Some(wanted) => {
@@ -102,7 +105,41 @@ pub async fn conversation_for(client: &Client, request: &ChatRequest) -> anyhow:
         .create_conversation(profile_id.as_deref(), request.model.as_deref(), None)
         .await
         .context("starting a conversation")?;
-    Ok(conversation.id)
+    Ok((conversation.id, true))
+}
+
+/// Sends into the conversation the request names or a new one; a new conversation whose first
+/// message was refused (an unusable model, a spent budget) is removed again, so a failed
+/// attempt leaves no empty conversation behind.
+pub async fn ask(
+    client: &Client,
+    request: &ChatRequest,
+    out: &mut dyn Write,
+) -> anyhow::Result<ChatOutcome> {
+    let (conversation, created) = conversation_for(client, request).await?;
+    let result = send(
+        client,
+        &conversation,
+        &request.prompt,
+        request.model.as_deref(),
+        out,
+    )
+    .await;
+    if result.is_err() && created {
+        let _ = client.delete_conversation(&conversation).await;
+    }
+    let hint = |e: anyhow::Error| {
+        let refused_model = e
+            .downcast_ref::<crate::client::ApiError>()
+            .and_then(|a| a.status())
+            == Some(422);
+        if refused_model {
+            e.context("the message was refused; `ragenie models` lists the models you can use with --model")
+        } else {
+            e
+        }
+    };
+    result.map_err(hint)
 }
 
 /// Sends one prompt into `conversation` and streams the answer into `out`.

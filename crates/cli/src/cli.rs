@@ -290,15 +290,7 @@ pub async fn execute(cli: Cli, io: Io<'_>) -> anyhow::Result<()> {
             if request.prompt.trim().is_empty() {
                 bail!("nothing to send: give a prompt, --file, or text on standard input");
             }
-            let conversation = chat::conversation_for(&client, &request).await?;
-            let outcome = chat::send(
-                &client,
-                &conversation,
-                &request.prompt,
-                request.model.as_deref(),
-                io.out,
-            )
-            .await?;
+            let outcome = chat::ask(&client, &request, io.out).await?;
             if let Some(e) = &outcome.error {
                 writeln!(io.err, "error: {e}")?;
             }
@@ -490,24 +482,10 @@ async fn interactive_chat(
             return Ok(());
         }
         request.prompt = line.trim_end().to_owned();
-        let id = match &conversation {
-            Some(id) => id.clone(),
-            None => {
-                let id = chat::conversation_for(client, &request).await?;
-                conversation = Some(id.clone());
-                id
-            }
-        };
-        match chat::send(
-            client,
-            &id,
-            &request.prompt,
-            request.model.as_deref(),
-            io.out,
-        )
-        .await
-        {
+        request.conversation = conversation.clone();
+        match chat::ask(client, &request, io.out).await {
             Ok(outcome) => {
+                conversation = Some(outcome.conversation_id.clone());
                 if let Some(e) = &outcome.error {
                     writeln!(io.err, "error: {e}")?;
                 }

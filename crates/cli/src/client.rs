@@ -534,6 +534,16 @@ impl Client {
             .1)
     }
 
+    pub async fn delete_conversation(&self, id: &str) -> ApiResult<()> {
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("/conversations/{id}"),
+            |b| b,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Imports a conversation; `true` when it was created, `false` when its import key had
     /// already been used (the existing conversation is returned).
     pub async fn import_conversation(

@@ -14,6 +14,7 @@ use crate::client::{
 };
 use crate::plan::{
     Kind, Plan, PlannedConversation, PlannedDoc, PlannedProfile, ProfileSettings, clean_title,
+    count,
 };
 use crate::ragbot::sha256_hex;
 
@@ -78,13 +79,13 @@ pub struct ExportSummary {
 impl ExportSummary {
     pub fn render(&self, target: &Path) -> String {
         let mut out = format!(
-            "Exported to {}: {} profiles, {} documents, {} conversations ({} messages), {} files\n",
+            "Exported to {}: {}, {}, {} ({}), {}\n",
             target.display(),
-            self.profiles,
-            self.documents,
-            self.conversations,
-            self.messages,
-            self.files
+            count(self.profiles, "profile"),
+            count(self.documents, "document"),
+            count(self.conversations, "conversation"),
+            count(self.messages, "message"),
+            count(self.files, "file"),
         );
         for n in &self.notes {
             out.push_str(&format!("  {n}\n"));
@@ -401,7 +402,8 @@ impl Archive {
         }
         if empty > 0 {
             summary.notes.push(format!(
-                "{empty} conversations without messages have no Ragbot session to become; not written"
+                "{} without messages: no Ragbot session to write",
+                count(empty, "conversation")
             ));
         }
         if branches_left > 0 {
@@ -473,17 +475,19 @@ fn slug(name: &str) -> String {
     }
 }
 
-/// A file name safe on any file system (no separators, no leading dot, no control characters).
+/// Characters a file name cannot hold here (Windows refuses a few more than Unix).
+fn forbidden_in_file_names(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '/' | '\\')
+        || (cfg!(windows) && matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
+}
+
+/// A file name safe on this file system (no separators, no leading dot, no control
+/// characters), so titles like "Why?" keep their punctuation where they can.
 fn sanitize(raw: &str, fallback: &str) -> String {
     let cleaned: String = raw
         .chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
-                '_'
-            } else {
-                c
-            }
-        })
+        .map(|c| if forbidden_in_file_names(c) { '_' } else { c })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
     let cleaned: String = cleaned.chars().take(150).collect();
@@ -717,7 +721,9 @@ mod tests {
     fn names_become_safe_unique_files() {
         assert_eq!(slug("Client X / Legal!"), "client-x-legal");
         assert_eq!(slug("***"), "profile");
-        assert_eq!(sanitize("../a:b\u{7}", "x"), "_a_b_");
+        assert_eq!(sanitize("../a/b\u{7}", "x"), "_a_b_");
+        #[cfg(unix)]
+        assert_eq!(sanitize("Why? Because: yes", "x"), "Why? Because: yes");
         let mut taken = HashSet::new();
         assert_eq!(unique("a.md".into(), &mut taken), "a.md");
         assert_eq!(unique("a.md".into(), &mut taken), "a (2).md");

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::client::{ApiError, Client, ImportConversation, ModelInfo, Preferences, Profile};
-use crate::plan::{MAX_DATASETS, MAX_INSTRUCTIONS, Plan, Skipped};
+use crate::plan::{MAX_DATASETS, MAX_INSTRUCTIONS, Plan, Skipped, count};
 
 /// What an import did (or, in a dry run, would do).
 #[derive(Clone, Debug, Default, Serialize)]
@@ -55,25 +55,26 @@ impl Report {
         }
         out.push_str(&format!("Read: {}\n", self.layouts.join(", ")));
         out.push_str(&format!(
-            "{}: {} documents, {} profiles, {} conversations ({} messages)\n",
+            "{}: {}, {}, {} ({})\n",
             would("Created", "Would create"),
-            self.documents_created,
-            self.profiles_created,
-            self.conversations_created,
-            self.messages_imported
+            count(self.documents_created, "document"),
+            count(self.profiles_created, "profile"),
+            count(self.conversations_created, "conversation"),
+            count(self.messages_imported, "message"),
         ));
         out.push_str(&format!(
-            "{}: {} documents already in RaGenie (same content), {} profiles matched by name ({} {}), {} conversations already imported\n",
+            "{}: {} already in RaGenie (same content), {} matched by name ({} {}), {} already imported\n",
             would("Linked", "Would link"),
-            self.documents_existing,
-            self.profiles_matched,
+            count(self.documents_existing, "document"),
+            count(self.profiles_matched, "profile"),
             self.profiles_updated,
             would("updated", "to update"),
-            self.conversations_existing
+            count(self.conversations_existing, "conversation"),
         ));
         out.push_str(&format!(
-            "Links on profiles: {} documents, {} parents\n",
-            self.document_links, self.parent_links
+            "Links on profiles: {}, {}\n",
+            count(self.document_links, "document"),
+            count(self.parent_links, "parent"),
         ));
         if self.system_messages_dropped
             + self.context_messages_dropped
@@ -81,16 +82,16 @@ impl Report {
             > 0
         {
             out.push_str(&format!(
-                "Sessions: {} system messages dropped, {} document-context turns dropped, {} other entries dropped\n",
-                self.system_messages_dropped,
-                self.context_messages_dropped,
-                self.other_messages_dropped
+                "Sessions: dropped {}, {} holding only Ragbot's <documents> block, {}\n",
+                count(self.system_messages_dropped, "system message"),
+                count(self.context_messages_dropped, "user turn"),
+                count(self.other_messages_dropped, "other message"),
             ));
         }
         for line in &self.applied {
-            out.push_str(&format!("Set: {line}\n"));
+            out.push_str(&format!("{}: {line}\n", would("Set", "Would set")));
         }
-        out.push_str(&format!("Skipped: {} files\n", self.skipped.len()));
+        out.push_str(&format!("Skipped: {}\n", count(self.skipped.len(), "file")));
         for s in &self.skipped {
             out.push_str(&format!("  {} — {}\n", s.path, s.reason));
         }

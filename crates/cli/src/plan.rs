@@ -14,6 +14,15 @@ pub const MAX_DATASETS: usize = 500;
 /// RaGenie's limit on a document name.
 pub const MAX_DOCUMENT_NAME_CHARS: usize = 200;
 
+/// "1 profile", "2 profiles".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// RaGenie's limit on a conversation title.
 pub const MAX_TITLE_CHARS: usize = 200;
 

@@ -370,6 +370,20 @@ async fn chat_streams_the_answer_then_tokens_and_cost() {
         4
     );
 
+    // The default model engines.yaml chose has no provider key on this server: the message
+    // is refused with a hint, and the conversation started for it is not left behind.
+    let count_before = client.conversations().await.unwrap().len();
+    let (result, _, _) = ragenie(
+        &client,
+        Some(&api_key_of(&client).await),
+        &["chat", "--profile", "Personal", "hello"],
+    )
+    .await;
+    let message = format!("{:#}", result.unwrap_err());
+    assert!(message.contains("ragenie models"), "{message}");
+    assert!(message.contains("anthropic"), "{message}");
+    assert_eq!(client.conversations().await.unwrap().len(), count_before);
+
     // The prompt on standard input, as `echo … | ragenie chat` sends it.
     let (result, out, err) = helpers::ragenie_with_stdin(
         &client,
