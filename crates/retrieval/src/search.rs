@@ -25,9 +25,9 @@ impl Default for Bm25Params {
     /// Tuned on SciFact's train queries (see docs/retrieval.md).
     fn default() -> Self {
         Self {
-            k1: 1.2,
-            b: 0.75,
-            context_weight: 1.0,
+            k1: 1.5,
+            b: 0.6,
+            context_weight: 3.0,
             context_b: 0.5,
         }
     }
