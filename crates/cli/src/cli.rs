@@ -375,10 +375,7 @@ pub fn build_plan(
     if let Some(src) = source
         && src.is_file()
     {
-        if !sessions.is_empty() || engines.is_some() {
-            bail!("an archive is imported on its own");
-        }
-        return Ok(archive_plan(src, max_file_bytes));
+        return single_file_plan(src, sessions, engines, max_file_bytes);
     }
     let root = match source {
         Some(dir) => {
@@ -392,6 +389,52 @@ pub fn build_plan(
     let mut reader = Reader::new(&root, ReadOptions { max_file_bytes });
     if source.is_some() {
         reader.read_data_root();
+    }
+    for s in sessions {
+        reader.read_sessions(s);
+    }
+    if let Some(e) = engines {
+        reader.read_engines(e);
+    }
+    Ok(reader.finish())
+}
+
+/// A file given where a data folder may stand: an archive, one session, `engines.yaml` or
+/// `profiles.yaml`.
+fn single_file_plan(
+    src: &Path,
+    sessions: &[PathBuf],
+    engines: Option<&Path>,
+    max_file_bytes: u64,
+) -> anyhow::Result<Plan> {
+    let file_name = src
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let root = src
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or(std::env::current_dir()?);
+    let mut reader = Reader::new(&root, ReadOptions { max_file_bytes });
+    if file_name.ends_with(".yaml") || file_name.ends_with(".yml") {
+        if file_name.starts_with("engines") {
+            reader.read_engines(src);
+        } else {
+            reader.read_profiles_yaml(src);
+        }
+    } else {
+        let first = std::fs::read(src)
+            .with_context(|| format!("reading {}", src.display()))?
+            .into_iter()
+            .find(|b| !b.is_ascii_whitespace());
+        if first != Some(b'[') {
+            if !sessions.is_empty() || engines.is_some() {
+                bail!("an archive is imported on its own");
+            }
+            return Ok(archive_plan(src, max_file_bytes));
+        }
+        reader.read_sessions(src);
     }
     for s in sessions {
         reader.read_sessions(s);

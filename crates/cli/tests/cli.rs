@@ -529,3 +529,47 @@ async fn export_then_import_into_fresh_accounts_loses_nothing() {
         );
     }
 }
+
+#[test]
+fn one_file_in_place_of_a_folder_is_read_for_what_it_is() {
+    let data = fixture("workspaces-data");
+    let session = build_plan(
+        Some(&data.join("sessions/new-style.json")),
+        &[],
+        None,
+        DEFAULT_MAX_FILE_BYTES,
+    )
+    .unwrap();
+    assert_eq!(session.conversations.len(), 1);
+    assert_eq!(session.conversations[0].title, "new-style");
+    let engines = build_plan(
+        Some(&data.join("engines.yaml")),
+        &[],
+        None,
+        DEFAULT_MAX_FILE_BYTES,
+    )
+    .unwrap();
+    let engines = engines.engines.unwrap();
+    assert_eq!(engines.default_model.as_deref(), Some("claude-sonnet-4-5"));
+    assert_eq!(engines.models.len(), 4);
+    let profiles = build_plan(
+        Some(&fixture("profiles-data/profiles.yaml")),
+        &[],
+        None,
+        DEFAULT_MAX_FILE_BYTES,
+    )
+    .unwrap();
+    assert_eq!(profiles.profiles.len(), 2);
+    let not_archive = build_plan(
+        Some(&data.join("sessions/settings.json")),
+        &[],
+        None,
+        DEFAULT_MAX_FILE_BYTES,
+    )
+    .unwrap();
+    assert!(
+        not_archive.skipped[0]
+            .reason
+            .contains("not a RaGenie archive")
+    );
+}
