@@ -91,7 +91,7 @@ describe("ChatPage", () => {
 
     // While streaming, the answer grows in a pending bubble; at the end the stored one replaces it.
     await screen.findByTestId("pending-answer");
-    const usage = await screen.findByTestId("answer-usage", {}, { timeout: 3000 });
+    const usage = await screen.findByTestId("answer-usage", {}, { timeout: 10_000 });
     expect(screen.queryByTestId("pending-answer")).toBeNull();
     expect(stored).toBe(true);
     screen.getByText("Zebrafish feeding");

@@ -56,7 +56,7 @@ describe("Composer", () => {
     render(<Harness onSend={() => undefined} />);
     await userEvent.setup().type(screen.getByLabelText("Message"), "What is RAG?");
     const estimate = screen.getByTestId("estimate");
-    await vi.waitFor(() => expect(estimate.textContent).toContain("$0.078"), { timeout: 3000 });
+    await vi.waitFor(() => expect(estimate.textContent).toContain("$0.078"), { timeout: 10_000 });
     expect(estimate.textContent).toContain("instructions 1,200");
     expect(estimate.textContent).toContain("datasets 30k (whole)");
     expect(estimate.textContent).toContain("total 31k");
