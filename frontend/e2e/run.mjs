@@ -1,103 +1,18 @@
 // End-to-end suite: Debian's Chromium, driven by playwright-core, against a running RaGenie
-// (the local server serving the built app and the API on one origin). Started by
-// scripts/test.d/50-e2e.sh, which provides the server; run by hand with
+// (the local server serving the built app and the API on one origin, with model providers —
+// the fakes in tests). Started by scripts/test.d/50-e2e.sh, which provides the server; by hand:
 //   RAGENIE_E2E_URL=http://127.0.0.1:8080 node e2e/run.mjs
 // Every step asserts; the first failure stops the suite with a screenshot and exit code 1.
 
 import { strict as assert } from "node:assert";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, STEP_TIMEOUT, eventually, startSuite } from "./lib.mjs";
 
-const BASE = (process.env.RAGENIE_E2E_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
-const SHOTS = resolve(process.env.RAGENIE_E2E_SCREENSHOTS ?? "../target/e2e-screenshots");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const STEP_TIMEOUT = Number(process.env.RAGENIE_E2E_STEP_TIMEOUT_MS ?? 30_000);
-/** Which parts of the flow the server supports; scripts/test.d/50-e2e.sh decides. */
-const PARTS = new Set((process.env.RAGENIE_E2E_PARTS ?? "auth").split(",").map((s) => s.trim()));
+/** Which parts of the flow to run (default all); scripts/test.d/50-e2e.sh may narrow it. */
+const PARTS = new Set(
+  (process.env.RAGENIE_E2E_PARTS ?? "auth,settings,profiles,documents,chat,usage").split(",").map((s) => s.trim()),
+);
 
-mkdirSync(SHOTS, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // The machine's network is closed: no background requests, no component updates, no QUIC.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-  ],
-  timeout: 60_000,
-});
-
-const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: BASE });
-await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE }).catch(() => undefined);
-const page = await context.newPage();
-page.setDefaultTimeout(STEP_TIMEOUT);
-
-// Any uncaught exception in the app fails the suite, whatever step is running.
-const pageErrors = [];
-page.on("pageerror", (e) => pageErrors.push(e.message));
-const consoleErrors = [];
-page.on("console", (m) => {
-  if (m.type() === "error") consoleErrors.push(m.text());
-});
-
-let passed = 0;
-const results = [];
-
-async function step(name, fn) {
-  const started = Date.now();
-  process.stdout.write(`  • ${name} … `);
-  try {
-    await fn();
-    assert.deepEqual(pageErrors, [], "the app threw uncaught errors");
-    const ms = Date.now() - started;
-    console.log(`ok (${ms} ms)`);
-    results.push({ name, ok: true, ms });
-    passed++;
-  } catch (e) {
-    console.log("FAILED");
-    console.error(`    ${e?.stack ?? e}`);
-    if (consoleErrors.length) console.error(`    browser console errors:\n      ${consoleErrors.slice(-10).join("\n      ")}`);
-    const shot = join(SHOTS, `FAILED-${name.replace(/[^\w]+/g, "-")}.png`);
-    await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
-    console.error(`    screenshot: ${shot}`);
-    results.push({ name, ok: false, error: String(e?.message ?? e) });
-    await finish(1);
-  }
-}
-
-async function shot(name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-}
-
-async function finish(code) {
-  writeFileSync(join(SHOTS, "results.json"), JSON.stringify({ base: BASE, parts: [...PARTS], passed, results }, null, 2));
-  await browser.close().catch(() => undefined);
-  process.exit(code);
-}
-
-/** Polls `fn` until it returns a truthy value (the value is returned) or the step times out. */
-async function eventually(fn, what, timeout = STEP_TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const { context, page, step, shot, done } = await startSuite("main");
 
 const email = `e2e-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 const password = "e2e correct horse battery staple";
@@ -438,5 +353,4 @@ await step("sign in again with the same account", async () => {
   await page.getByRole("heading", { name: "Documents", exact: true }).waitFor();
 });
 
-console.log(`e2e: ${passed} steps passed; screenshots in ${SHOTS}`);
-await finish(0);
+await done();

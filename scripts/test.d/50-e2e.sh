@@ -86,4 +86,22 @@ mkdir -p target/e2e-screenshots
   RAGENIE_E2E_URL="http://127.0.0.1:$port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
     timeout 600 node e2e/run.mjs
 )
+
+step "e2e: offline mode (a second server, no provider configured)"
+offline_port=$(free_port)
+mkdir -p "$work/data-offline"
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY \
+  -u RAGENIE_OPENAI_BASE_URL -u RAGENIE_ANTHROPIC_BASE_URL -u RAGENIE_GEMINI_BASE_URL \
+  RAGENIE_PORT=$offline_port RAGENIE_DATA_DIR="$work/data-offline" \
+  setsid scripts/dev.sh >"$work/server-offline.log" 2>&1 &
+pids+=($!)
+if ! wait_for_http "http://127.0.0.1:$offline_port/health" 300; then
+  echo "the offline server did not become healthy" >&2
+  exit 1
+fi
+(
+  cd frontend
+  RAGENIE_E2E_URL="http://127.0.0.1:$offline_port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
+    timeout 300 node e2e/offline.mjs
+)
 ls target/e2e-screenshots
