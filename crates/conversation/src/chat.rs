@@ -537,6 +537,11 @@ impl AnswerJob {
         request.temperature = self.temperature;
         request.max_output_tokens = self.max_output;
         request.supports_system_role = self.spec.supports_system_role;
+        // The instructions and sources repeat on every turn of a conversation: let providers
+        // that support it cache them (Anthropic prompt caching; others ignore the hint).
+        if !self.assembled.messages.is_empty() && self.assembled.system.is_some() {
+            request = request.with_cached_system();
+        }
 
         let offline = self.spec.id == RETRIEVAL_ONLY_MODEL;
         let stream = if offline {

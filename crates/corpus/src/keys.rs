@@ -56,3 +56,8 @@ pub fn segments_prefix(user_id: &str) -> String {
 pub fn segment_blob(user_id: &str, doc_id: &str, version: u64) -> String {
     format!("users/{user_id}/segments/{doc_id}-{version:08}.seg")
 }
+
+/// The user's compacted segment: many document versions in one blob.
+pub fn merged_segment_blob(user_id: &str) -> String {
+    format!("users/{user_id}/segments/_merged.seg")
+}

@@ -113,6 +113,23 @@ pub struct Corpus {
     blobs: Arc<dyn Blobs>,
     chunking: ChunkConfig,
     cache: Mutex<HashMap<String, Arc<Segment>>>,
+    /// Per user: the searchable set of the ready documents' segments, with the fingerprint of
+    /// the document versions it was built from (rebuilt when any changes).
+    sets: Mutex<HashMap<String, (u64, Arc<SegmentSet>)>>,
+}
+
+/// Separate segments loaded beyond a merged one before a new merged segment is written.
+const COMPACT_AFTER: usize = 16;
+/// Users whose searchable sets stay in memory.
+const SET_CACHE_CAPACITY: usize = 256;
+
+fn fingerprint(docs: &[Document]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut pairs: Vec<(&str, u64)> = docs.iter().map(|d| (d.id.as_str(), d.version)).collect();
+    pairs.sort_unstable();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    pairs.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn now() -> String {
@@ -184,6 +201,7 @@ impl Corpus {
             blobs,
             chunking: ChunkConfig::default(),
             cache: Mutex::new(HashMap::new()),
+            sets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -771,6 +789,73 @@ impl Corpus {
         Ok(Some(segment))
     }
 
+    /// The searchable set of the user's ready documents: reused while no document changes;
+    /// otherwise the user's merged segment plus the segments of versions it does not cover,
+    /// compacted into a new merged segment in the background when those are many (so a user
+    /// with thousands of small documents reads one blob, not thousands).
+    async fn segment_set(&self, user_id: &str, docs: &[Document]) -> CorpusResult<Arc<SegmentSet>> {
+        let key = fingerprint(docs);
+        if let Some((k, set)) = self.sets.lock().expect("sets lock").get(user_id)
+            && *k == key
+        {
+            return Ok(set.clone());
+        }
+        let merged_key = keys::merged_segment_blob(user_id);
+        let merged = match self.blobs.get(&merged_key).await? {
+            Some(blob) => tokio::task::spawn_blocking(move || Segment::from_bytes(&blob.body).ok())
+                .await
+                .map_err(|e| anyhow::anyhow!("decoding task failed: {e}"))?,
+            None => None,
+        };
+        let covered: std::collections::HashSet<(String, u64)> = merged
+            .iter()
+            .flat_map(|m| m.covers().map(|(d, v)| (d.to_owned(), v)))
+            .collect();
+        let mut segments: Vec<Arc<Segment>> = merged.map(Arc::new).into_iter().collect();
+        let mut separate = 0;
+        for doc in docs {
+            if covered.contains(&(doc.id.clone(), doc.version)) {
+                continue;
+            }
+            if let Some(segment) = self
+                .load_segment(&keys::segment_blob(user_id, &doc.id, doc.version))
+                .await?
+            {
+                segments.push(segment);
+                separate += 1;
+            }
+        }
+        if separate >= COMPACT_AFTER {
+            let live: std::collections::HashSet<(String, u64)> =
+                docs.iter().map(|d| (d.id.clone(), d.version)).collect();
+            let (blobs, parts) = (self.blobs.clone(), segments.clone());
+            tokio::spawn(async move {
+                let merged = tokio::task::spawn_blocking(move || {
+                    let owned: Vec<Segment> = parts.iter().map(|s| (**s).clone()).collect();
+                    Segment::merge_where(&owned, |d, v| live.contains(&(d.to_owned(), v)))
+                        .to_bytes()
+                })
+                .await;
+                if let Ok(bytes) = merged
+                    && let Err(e) = blobs
+                        .put(&merged_key, Bytes::from(bytes), "application/octet-stream")
+                        .await
+                {
+                    tracing::warn!(error = %e, "could not write the merged segment");
+                }
+            });
+        }
+        let set = tokio::task::spawn_blocking(move || Arc::new(SegmentSet::new(segments)))
+            .await
+            .map_err(|e| anyhow::anyhow!("index task failed: {e}"))?;
+        let mut sets = self.sets.lock().expect("sets lock");
+        if sets.len() >= SET_CACHE_CAPACITY {
+            sets.clear();
+        }
+        sets.insert(user_id.to_owned(), (key, set.clone()));
+        Ok(set)
+    }
+
     /// Ranks the chunks of the user's ready documents (of `scope` when given) for `query`;
     /// BM25 statistics are merged across the documents' segments at query time.
     pub async fn search(
@@ -780,26 +865,23 @@ impl Corpus {
         query: &str,
         k: usize,
     ) -> CorpusResult<Vec<SearchHit>> {
-        let docs: Vec<Document> = self
+        // The set covers every ready document (so one cached set serves every profile); the
+        // scope selects documents within it, statistics included.
+        let ready: Vec<Document> = self
             .all(user_id)
             .await?
             .into_iter()
-            .filter(|d| {
-                d.status == DocumentStatus::Ready && scope.is_none_or(|s| s.contains(&d.id))
-            })
+            .filter(|d| d.status == DocumentStatus::Ready)
+            .collect();
+        let docs: Vec<Document> = ready
+            .iter()
+            .filter(|d| scope.is_none_or(|s| s.contains(&d.id)))
+            .cloned()
             .collect();
         if docs.is_empty() || query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let mut segments = Vec::with_capacity(docs.len());
-        for doc in &docs {
-            if let Some(segment) = self
-                .load_segment(&keys::segment_blob(user_id, &doc.id, doc.version))
-                .await?
-            {
-                segments.push(segment);
-            }
-        }
+        let set = self.segment_set(user_id, &ready).await?;
         let names: HashMap<&str, &str> = docs
             .iter()
             .map(|d| (d.id.as_str(), d.name.as_str()))
@@ -810,10 +892,9 @@ impl Corpus {
             ..SearchOptions::default()
         };
         let query = query.to_owned();
-        let hits: Vec<Hit> =
-            tokio::task::spawn_blocking(move || SegmentSet::new(segments).search(&query, &options))
-                .await
-                .map_err(|e| anyhow::anyhow!("search task failed: {e}"))?;
+        let hits: Vec<Hit> = tokio::task::spawn_blocking(move || set.search(&query, &options))
+            .await
+            .map_err(|e| anyhow::anyhow!("search task failed: {e}"))?;
         Ok(hits
             .into_iter()
             .map(|h| SearchHit {

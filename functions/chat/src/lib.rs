@@ -65,6 +65,8 @@ pub async fn load_provider_keys(state: &AppState) -> anyhow::Result<ProviderKeys
 }
 
 pub fn router_with_keys(state: AppState, keys: ProviderKeys) -> Router {
+    // Token counting needs the tiktoken tables: build them off the request path at start.
+    ragenie_gateway::preload_tokenizers();
     // Start-up, not a request: a malformed base URL stops the process naming the variable.
     let config = GatewayConfig::from_env()
         .unwrap_or_else(|e| panic!("invalid LLM gateway configuration: {e}"));
