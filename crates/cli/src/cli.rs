@@ -315,7 +315,13 @@ pub async fn execute(cli: Cli, io: Io<'_>) -> anyhow::Result<()> {
                 max_file_bytes,
             )?;
             let client = Client::new(&ctx.url, ctx.key.clone())?;
-            let report = import::execute(&client, &plan, dry_run).await?;
+            let err = &mut *io.err;
+            let report = {
+                let mut progress = |line: &str| {
+                    let _ = writeln!(err, "… {line}");
+                };
+                import::execute_with_progress(&client, &plan, dry_run, &mut progress).await?
+            };
             if json {
                 writeln!(io.out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {

@@ -142,6 +142,16 @@ fn append_missing(existing: &[String], wanted: &[String]) -> Vec<String> {
 
 /// Runs `plan` against the account behind `client`.
 pub async fn execute(client: &Client, plan: &Plan, dry_run: bool) -> anyhow::Result<Report> {
+    execute_with_progress(client, plan, dry_run, &mut |_| {}).await
+}
+
+/// [`execute`], telling `progress` what it is doing (a large folder takes a while).
+pub async fn execute_with_progress(
+    client: &Client,
+    plan: &Plan,
+    dry_run: bool,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Report> {
     let mut report = Report {
         dry_run,
         layouts: plan.layouts.clone(),
@@ -158,7 +168,14 @@ pub async fn execute(client: &Client, plan: &Plan, dry_run: bool) -> anyhow::Res
         .map(|d| (d.content_hash, d.id))
         .collect();
     let mut doc_ids: Vec<Option<String>> = Vec::with_capacity(plan.documents.len());
+    let total = plan.documents.len();
+    if total > 0 {
+        progress(&format!("documents: {}", count(total, "distinct file")));
+    }
     for (i, doc) in plan.documents.iter().enumerate() {
+        if i > 0 && i % 25 == 0 {
+            progress(&format!("documents: {i}/{total}"));
+        }
         if let Some(id) = existing_docs.get(&doc.hash) {
             report.documents_existing += 1;
             doc_ids.push(Some(id.clone()));
@@ -215,6 +232,12 @@ pub async fn execute(client: &Client, plan: &Plan, dry_run: bool) -> anyhow::Res
         .into_iter()
         .map(|p| (p.name.clone(), p))
         .collect();
+    if !plan.profiles.is_empty() {
+        progress(&format!(
+            "profiles: {}",
+            count(plan.profiles.len(), "profile")
+        ));
+    }
     for planned in &plan.profiles {
         let ids = |list: &[usize]| -> Vec<String> {
             let mut out: Vec<String> = Vec::new();
@@ -382,7 +405,16 @@ pub async fn execute(client: &Client, plan: &Plan, dry_run: bool) -> anyhow::Res
     }
 
     // Conversations.
-    for conv in &plan.conversations {
+    if !plan.conversations.is_empty() {
+        progress(&format!(
+            "conversations: {}",
+            count(plan.conversations.len(), "conversation")
+        ));
+    }
+    for (i, conv) in plan.conversations.iter().enumerate() {
+        if i > 0 && i % 25 == 0 {
+            progress(&format!("conversations: {i}/{}", plan.conversations.len()));
+        }
         report.system_messages_dropped += conv.dropped_system;
         report.context_messages_dropped += conv.dropped_context;
         report.other_messages_dropped += conv.dropped_other;
