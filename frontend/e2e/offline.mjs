@@ -28,7 +28,8 @@ await step("offline: an answer made of the most relevant passages, with a citati
   const row = page.getByRole("row", { name: /kettles\.md/ });
   await eventually(async () => (await row.textContent())?.includes("ready"), "the document to be ready");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
-  await page.getByLabel("Name").fill("Home");
+  await page.getByRole("heading", { name: "New profile" }).waitFor();
+  await page.getByLabel("Name", { exact: true }).fill("Home");
   await page.getByRole("checkbox", { name: /kettles\.md/ }).check();
   await page.getByRole("button", { name: "Create profile" }).click();
   await page.getByRole("status").filter({ hasText: "created" }).waitFor();

@@ -107,7 +107,7 @@ if (PARTS.has("profiles")) {
   await step("create a profile", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
     await page.getByRole("heading", { name: "New profile" }).waitFor();
-    await page.getByLabel("Name").fill(profileName);
+    await page.getByLabel("Name", { exact: true }).fill(profileName);
     await page.getByLabel("Description").fill("Papers and lab notes");
     await page.getByRole("button", { name: "Create profile" }).click();
     await page.getByRole("status").filter({ hasText: "created" }).waitFor();
