@@ -174,8 +174,8 @@ impl ConversationDetail {
             let Some(m) = self.messages.iter().find(|m| m.id == id) else {
                 break;
             };
-            if branch.len() > self.messages.len() {
-                break; // a malformed tree must not loop forever
+            if branch.len() >= self.messages.len() {
+                break; // a malformed tree (a parent cycle) must not loop forever
             }
             branch.push(m);
             next = m.parent_id.clone();
@@ -651,5 +651,15 @@ mod tests {
             .map(|m| m.id.as_str())
             .collect();
         assert_eq!(ids, ["a", "b2"]);
+
+        // A parent cycle (a corrupt export) ends instead of looping.
+        let cyclic = ConversationDetail {
+            conversation: Conversation {
+                head_id: Some("x".into()),
+                ..detail.conversation.clone()
+            },
+            messages: vec![m("x", Some("y")), m("y", Some("x"))],
+        };
+        assert_eq!(cyclic.current_branch().len(), 2);
     }
 }

@@ -374,7 +374,7 @@ impl Archive {
                 messages: c.messages.clone(),
             };
             let branch = detail.current_branch();
-            branches_left += c.messages.len() - branch.len();
+            branches_left += c.messages.len().saturating_sub(branch.len());
             if !branch
                 .iter()
                 .any(|m| m.role == "user" || m.role == "assistant")
@@ -657,7 +657,7 @@ pub fn archive_plan(path: &Path, max_file_bytes: u64) -> Plan {
             messages: c.messages.clone(),
         };
         let branch = detail.current_branch();
-        let off_branch = c.messages.len() - branch.len();
+        let off_branch = c.messages.len().saturating_sub(branch.len());
         let source = format!("{shown}: conversation {}", c.conversation.title);
         if off_branch > 0 {
             plan.notes.push(format!(

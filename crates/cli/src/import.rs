@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use crate::client::{ApiError, Client, ImportConversation, ModelInfo, Preferences, Profile};
 use crate::plan::{MAX_DATASETS, MAX_INSTRUCTIONS, Plan, Skipped, count};
 
+/// RaGenie's limit on a profile description.
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+
 /// What an import did (or, in a dry run, would do).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
@@ -344,9 +347,20 @@ pub async fn execute_with_progress(
                         list.truncate(max);
                     }
                 }
+                let description: String = planned
+                    .description
+                    .chars()
+                    .take(MAX_DESCRIPTION_CHARS)
+                    .collect();
+                if description.len() < planned.description.len() {
+                    report.notes.push(format!(
+                        "{}: description cut to RaGenie's {MAX_DESCRIPTION_CHARS} characters",
+                        planned.name
+                    ));
+                }
                 let mut body = json!({
                     "name": planned.name,
-                    "description": planned.description,
+                    "description": description,
                     "instruction_ids": instructions,
                     "dataset_ids": datasets,
                     "parent_ids": parents,

@@ -252,7 +252,10 @@ async fn bad_files_are_reported_by_the_command_and_the_rest_continues() {
     assert!(out.contains("engines.yaml — invalid YAML"), "{out}");
     assert!(out.contains("binary.json — invalid JSON"), "{out}");
     assert!(out.contains("Skipped: 3 files"), "{out}");
-    assert!(err.contains("… conversations: 1 conversation"), "progress: {err}");
+    assert!(
+        err.contains("… conversations: 1 conversation"),
+        "progress: {err}"
+    );
     let keyed = Client::new(&server.base, Some(key)).unwrap();
     assert_eq!(
         keyed.conversations().await.unwrap().len(),
