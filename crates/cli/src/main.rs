@@ -1,3 +1,5 @@
+//! The `ragenie` binary: the process's arguments and standard streams handed to the library.
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
