@@ -623,6 +623,10 @@ impl Corpus {
                 .expect("cache lock")
                 .remove(&keys::segment_blob(user_id, doc_id, v.version));
         }
+        // The merged segment still holds the deleted text: drop it (the next search rebuilds one).
+        self.blobs
+            .delete(&keys::merged_segment_blob(user_id))
+            .await?;
         Ok(())
     }
 

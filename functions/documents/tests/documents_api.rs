@@ -744,3 +744,74 @@ async fn another_user_gets_404_on_every_documents_endpoint_and_changes_nothing()
         id
     );
 }
+
+#[tokio::test]
+async fn many_small_documents_are_compacted_into_one_merged_segment_that_searches_the_same() {
+    use ragenie_corpus::Corpus;
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    for i in 0..20 {
+        let text = format!(
+            "# Note {i}\n\nThe code word of note {i} is kiwi{i}. Fruit salad recipes use kiwi."
+        );
+        assert_eq!(
+            app.upload(
+                &alice,
+                "dataset",
+                &format!("n{i}.md"),
+                "text/markdown",
+                text
+            )
+            .await
+            .status(),
+            StatusCode::CREATED
+        );
+    }
+    let first = app.json(&alice, "/search?q=kiwi7%20fruit&k=5").await;
+    let merged = format!("users/{alice_id}/segments/_merged.seg");
+    let mut written = false;
+    for _ in 0..100 {
+        if app.state.blobs.head(&merged).await.unwrap().is_some() {
+            written = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        written,
+        "a merged segment is written once many separate segments were read"
+    );
+    // A cold process reads the merged segment and ranks exactly as before.
+    let cold = Corpus::new(app.state.table.clone(), app.state.blobs.clone());
+    let hits = cold
+        .search(&alice_id, None, "kiwi7 fruit", 5)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = hits.iter().map(|h| h.document_id.as_str()).collect();
+    let before: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["document_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, before);
+    assert_eq!(hits[0].document_name, "n7.md");
+    // Deleting a document drops the merged segment, so its text does not linger.
+    let id = first["items"][0]["document_id"].as_str().unwrap();
+    let deleted = app
+        .http
+        .delete(format!("{}/documents/{id}", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(app.state.blobs.head(&merged).await.unwrap().is_none());
+    assert!(
+        app.json(&alice, "/search?q=kiwi7").await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["document_id"] != id)
+    );
+}
