@@ -136,6 +136,8 @@ describe("ChatPage", () => {
     renderChat("/app/chat/c1");
     const user = userEvent.setup();
     await screen.findByText(/Twice a day/);
+    // The first question has no answer before it to branch from.
+    expect(screen.getByRole("button", { name: "Edit" }).hasAttribute("disabled")).toBe(true);
     await user.click(screen.getByRole("button", { name: "Regenerate" }));
     await screen.findByText("2/2");
     expect(calls.some((c) => c.path === "/conversations/c1/messages/m2/regenerate")).toBe(true);
@@ -159,5 +161,28 @@ describe("ChatPage", () => {
     renderChat();
     expect((await screen.findByTestId("offline-banner")).textContent).toMatch(/Offline mode/);
     expect((await screen.findByText(/The store is busy; retry shortly/)).closest("[role=alert]")).toBeTruthy();
+  });
+
+  it("sends an edited question as a new branch after the same answer", async () => {
+    const Q2: Message = { id: "m4", parent_id: "m2", role: "user", content: "And larvae?", created_at: "2026-01-01T00:00:04Z" };
+    const A2: Message = { id: "m5", parent_id: "m4", role: "assistant", content: "Paramecia.", created_at: "2026-01-01T00:00:05Z" };
+    const { calls } = base({
+      "GET /conversations/c1": () => json(200, { id: "c1", title: "T", profile_id: "p1", model: "gpt-test", head_id: "m5", messages: [USER, ANSWER, Q2, A2] }),
+      "POST /conversations/c1/messages": () => sse(['event: delta\ndata: {"text":"Paramecia, then brine shrimp."}\n\n', "event: done\ndata: {}\n\n"]),
+    });
+    renderChat("/app/chat/c1");
+    const user = userEvent.setup();
+    await screen.findByText("And larvae?");
+    const edit = screen.getAllByRole("button", { name: "Edit" })[1];
+    await user.click(edit);
+    const box = screen.getByLabelText("Edit your message");
+    await user.clear(box);
+    await user.type(box, "And the larvae, at five days?{Enter}");
+    await vi.waitFor(() => expect(calls.some((c) => c.path === "/conversations/c1/messages")).toBe(true));
+    expect(calls.find((c) => c.path === "/conversations/c1/messages")!.body).toEqual({
+      content: "And the larvae, at five days?",
+      parent_id: "m2",
+      model: "gpt-test",
+    });
   });
 });

@@ -521,7 +521,15 @@ function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegenerate, 
           {copied ? "Copied" : "Copy"}
         </button>
         {isUser ? (
-          <button type="button" className="icon" disabled={busy} onClick={() => onEdit(m.content)}>
+          // An edit is a new message beside this one, after the same answer; the API has no
+          // second start for a conversation, so the first question cannot be edited.
+          <button
+            type="button"
+            className="icon"
+            disabled={busy || !m.parent_id}
+            title={m.parent_id ? "Edit: the new version becomes a branch" : "The first question cannot be edited; start a new chat"}
+            onClick={() => onEdit(m.content)}
+          >
             Edit
           </button>
         ) : (
