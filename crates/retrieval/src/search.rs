@@ -217,7 +217,7 @@ impl SegmentSet {
         let chunk_live = |s: usize, chunk: u32| -> bool {
             all_live[s] || {
                 let segment = &self.segments[s];
-                live[s][segment.chunks[chunk as usize].doc as usize]
+                live[s][segment.scoring[chunk as usize].doc as usize]
             }
         };
 
@@ -251,7 +251,7 @@ impl SegmentSet {
                     if !chunk_live(s, posting.chunk) {
                         continue;
                     }
-                    let chunk = &segment.chunks[posting.chunk as usize];
+                    let chunk = &segment.scoring[posting.chunk as usize];
                     let body = posting.body_tf as f32
                         / (1.0 - p.b + p.b * chunk.body_len as f32 / avg_body);
                     let context = posting.context_tf as f32

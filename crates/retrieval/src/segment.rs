@@ -79,6 +79,27 @@ pub struct Segment {
     /// `postings[offsets[t]..offsets[t + 1]]` belong to `terms[t]`, in chunk order.
     pub(crate) offsets: Vec<u32>,
     pub(crate) postings: Vec<Posting>,
+    /// Per chunk, packed for the scoring loop (derived from `chunks`, not stored).
+    pub(crate) scoring: Vec<ChunkScoring>,
+}
+
+/// What scoring needs of a chunk, kept apart from its text so the loop stays in cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChunkScoring {
+    pub(crate) doc: u32,
+    pub(crate) body_len: u32,
+    pub(crate) context_len: u32,
+}
+
+fn scoring_of(chunks: &[ChunkEntry]) -> Vec<ChunkScoring> {
+    chunks
+        .iter()
+        .map(|c| ChunkScoring {
+            doc: c.doc,
+            body_len: c.body_len,
+            context_len: c.context_len,
+        })
+        .collect()
 }
 
 /// The text of a chunk's context field: the title, then each heading that is not the title.
@@ -173,6 +194,7 @@ impl Segment {
             offsets.push(to_u32(postings.len()));
         }
         Segment {
+            scoring: scoring_of(&chunks),
             docs,
             chunks,
             terms: names,
@@ -446,6 +468,7 @@ impl Segment {
             return Err(format!("{} trailing bytes", r.remaining()));
         }
         Ok(Segment {
+            scoring: scoring_of(&chunks),
             docs,
             chunks,
             terms,
