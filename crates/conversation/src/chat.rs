@@ -306,6 +306,8 @@ impl ChatService {
                     ));
                 }
                 let parent = match parent_id {
+                    // An empty parent starts a new branch at the root (editing the first question).
+                    Some(p) if p.is_empty() => None,
                     Some(p) => {
                         let found = messages.iter().find(|m| m.id == p).ok_or_else(|| {
                             ApiError::validation(

@@ -124,7 +124,8 @@ fn sse(rx: tokio::sync::mpsc::Receiver<ChatEvent>) -> EventStream {
 pub struct SendMessage {
     content: String,
     /// The answer this message follows; another answer than the latest makes a new branch
-    /// (this is how an edited message is sent). Default: the conversation's latest message.
+    /// (this is how an edited message is sent); `""` starts a new branch at the root (editing
+    /// the first question). Default: the conversation's latest message.
     parent_id: Option<String>,
     /// Another model for this answer (default: the conversation's).
     model: Option<String>,
