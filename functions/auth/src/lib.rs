@@ -13,7 +13,7 @@ use ragenie_common::accounts::api_keys::{self, ApiKeySummary, CreatedApiKey};
 use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id, user_id};
-use ragenie_common::accounts::{AccountError, ApiKeyId, ListPage, UserId, refresh};
+use ragenie_common::accounts::{AccountError, ApiKeyId, ListPage, UserId, passwords, refresh};
 use ragenie_common::auth::AuthUser;
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
@@ -36,6 +36,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 pub fn router_with(state: AppState, options: AuthOptions) -> Router {
+    // The dummy hash unknown accounts are checked against is made now, not at the first such
+    // login (which would then answer slower than a wrong password).
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(passwords::warm_up());
+    }
     let routes = Router::new()
         .route("/auth/register", post(register))
         .route("/auth/login", post(login))
