@@ -150,7 +150,7 @@ async fn unknown_email_and_wrong_password_get_the_same_answer_in_similar_time() 
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
     let mut bodies = Vec::new();
-    for i in 0..3 {
+    for i in 0..5 {
         let t = Instant::now();
         let r = app
             .login("known@example.com", &format!("wrong password {i}"))
@@ -171,7 +171,7 @@ async fn unknown_email_and_wrong_password_get_the_same_answer_in_similar_time() 
     assert_eq!(bodies[0].0, StatusCode::UNAUTHORIZED);
     wrong.sort();
     unknown.sort();
-    let (w, u) = (wrong[1], unknown[1]);
+    let (w, u) = (wrong[2], unknown[2]);
     // Without the dummy hash an unknown email answers in well under a millisecond.
     assert!(
         u * 3 > w && w * 3 > u,
