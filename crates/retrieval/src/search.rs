@@ -8,7 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::analyze;
-use crate::segment::Segment;
+use rustc_hash::FxHashMap;
+
+use crate::segment::{Posting, Segment};
 use crate::snippet::snippet;
 
 /// BM25F parameters. A chunk's two fields (body text; context = document title + heading
@@ -118,7 +120,15 @@ pub struct SegmentSet {
     base: Vec<usize>,
     total_chunks: usize,
     stats: Stats,
+    /// With many segments (before compaction), term → (segment, term ordinal) for every
+    /// segment holding the term, so a query does not probe each segment's dictionary.
+    term_index: Option<TermIndex>,
 }
+
+type TermIndex = FxHashMap<Box<str>, Vec<(u32, u32)>>;
+
+/// From this many segments on, a set builds its own term index.
+const TERM_INDEX_MIN_SEGMENTS: usize = 8;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Stats {
@@ -138,6 +148,19 @@ impl SegmentSet {
             base.push(total_chunks);
             total_chunks += segment.chunks.len();
         }
+        let term_index = (segments.len() >= TERM_INDEX_MIN_SEGMENTS).then(|| {
+            let mut index = TermIndex::default();
+            for (s, segment) in segments.iter().enumerate() {
+                for (t, term) in segment.terms.iter().enumerate() {
+                    let places = match index.get_mut(&**term) {
+                        Some(places) => places,
+                        None => index.entry(term.clone()).or_default(),
+                    };
+                    places.push((s as u32, t as u32));
+                }
+            }
+            index
+        });
         let mut set = Self {
             segments,
             live,
@@ -145,6 +168,7 @@ impl SegmentSet {
             base,
             total_chunks,
             stats: Stats::default(),
+            term_index,
         };
         set.stats = set.stats_for(&set.live);
         set
@@ -224,15 +248,32 @@ impl SegmentSet {
         let mut scores = vec![0f32; self.total_chunks];
         let mut touched: Vec<u32> = Vec::new();
         for (term, query_tf) in &query_terms {
-            let lists: Vec<_> = self
-                .segments
-                .iter()
-                .map(|s| s.term_postings(term))
-                .collect();
+            let lists: Vec<(usize, &[Posting])> = match &self.term_index {
+                Some(index) => index
+                    .get(term.as_str())
+                    .map(|places| {
+                        places
+                            .iter()
+                            .map(|&(s, t)| {
+                                (
+                                    s as usize,
+                                    self.segments[s as usize].postings_at(t as usize),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                None => self
+                    .segments
+                    .iter()
+                    .map(|s| s.term_postings(term))
+                    .enumerate()
+                    .filter(|(_, list)| !list.is_empty())
+                    .collect(),
+            };
             let df: u64 = lists
                 .iter()
-                .enumerate()
-                .map(|(s, list)| {
+                .map(|&(s, list)| {
                     if all_live[s] {
                         list.len() as u64
                     } else {
@@ -245,9 +286,9 @@ impl SegmentSet {
             }
             let df = df as f32;
             let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * *query_tf as f32;
-            for (s, list) in lists.iter().enumerate() {
+            for &(s, list) in &lists {
                 let segment = &self.segments[s];
-                for posting in *list {
+                for posting in list {
                     if !chunk_live(s, posting.chunk) {
                         continue;
                     }

@@ -221,6 +221,11 @@ impl Segment {
         self.terms.len()
     }
 
+    /// Postings of the term with ordinal `t` (an index into the sorted term list).
+    pub(crate) fn postings_at(&self, t: usize) -> &[Posting] {
+        &self.postings[self.offsets[t] as usize..self.offsets[t + 1] as usize]
+    }
+
     pub(crate) fn term_postings(&self, term: &str) -> &[Posting] {
         match self.terms.binary_search_by(|t| (**t).cmp(term)) {
             Ok(t) => {
