@@ -514,16 +514,19 @@ impl AnswerJob {
 
     async fn run(self, tx: mpsc::Sender<ChatEvent>) {
         let answer_id = new_message_id();
-        // A stale stop request must not cut the new answer short.
-        let _ = self
-            .service
-            .table
-            .delete(
-                &keys::user_pk(&self.user_id),
-                &keys::stop_sk(&self.conv.id),
-                Condition::None,
-            )
-            .await;
+        // A stale stop request must not cut the new answer short (checked first: a read is
+        // far cheaper than a write, and there is rarely anything to delete).
+        if self.stop_requested().await {
+            let _ = self
+                .service
+                .table
+                .delete(
+                    &keys::user_pk(&self.user_id),
+                    &keys::stop_sk(&self.conv.id),
+                    Condition::None,
+                )
+                .await;
+        }
         let meta = ChatEvent::Meta {
             conversation_id: self.conv.id.clone(),
             user_message_id: self.question.id.clone(),
@@ -668,15 +671,17 @@ impl AnswerJob {
         {
             tracing::error!(error = %e, "could not record usage");
         }
-        let _ = self
-            .service
-            .table
-            .delete(
-                &keys::user_pk(&self.user_id),
-                &keys::stop_sk(&self.conv.id),
-                Condition::None,
-            )
-            .await;
+        if finish == "stopped" {
+            let _ = self
+                .service
+                .table
+                .delete(
+                    &keys::user_pk(&self.user_id),
+                    &keys::stop_sk(&self.conv.id),
+                    Condition::None,
+                )
+                .await;
+        }
         tracing::info!(model = %self.spec.id, finish = %finish, input = usage.input, output = usage.output, cost_usd = cost.total_usd, "answer saved");
         let _ = tx.send(ChatEvent::Usage { usage, cost }).await;
         let _ = tx
