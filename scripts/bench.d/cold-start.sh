@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cold start of every function: release binaries started against a fake Lambda Runtime API,
 # with DynamoDB and Secrets Manager on moto; init time, first answer, deployment zip size.
-# Uses the arm64 packages in target/lambda/ (scripts/build-lambdas.sh) for sizes when present.
+# Uses the arm64 packages in target/lambda/ (scripts/build-lambdas.sh; RAGENIE_LAMBDA_DIR elsewhere) for sizes.
 # Writes target/bench/cold-start.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,4 +30,4 @@ sm.create_secret(Name="ragenie/jwt", SecretString="x" * 64)
 sm.create_secret(Name="ragenie/provider-keys", SecretString='{"OPENAI_API_KEY":"","ANTHROPIC_API_KEY":"","GEMINI_API_KEY":""}')
 PY
 mkdir -p target/bench
-python3 scripts/bench.d/cold_start.py "$bin_dir" "$moto" target/bench/cold-start.json "${CARGO_TARGET_DIR:-target}/lambda"
+python3 scripts/bench.d/cold_start.py "$bin_dir" "$moto" target/bench/cold-start.json "${RAGENIE_LAMBDA_DIR:-${CARGO_TARGET_DIR:-target}/lambda}"

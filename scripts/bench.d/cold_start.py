@@ -117,7 +117,9 @@ def parse_status(data):
 def cold_start(binary, function, env):
     rt = Runtime(function)
     threading.Thread(target=rt.serve_forever, daemon=True).start()
-    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{rt.server_address[1]}", AWS_LAMBDA_FUNCTION_NAME=f"ragenie-{function}")
+    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{rt.server_address[1]}", AWS_LAMBDA_FUNCTION_NAME=f"ragenie-{function}",
+               AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+               AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/ragenie-{function}", AWS_LAMBDA_LOG_STREAM_NAME="bench")
     rt.started = time.perf_counter()
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     finished = rt.done.wait(30)
