@@ -48,6 +48,10 @@ async fn main() -> anyhow::Result<()> {
         ragenie_chat::router_with_gateway(state.clone(), gateway.clone())
             .merge(ragenie_conversations::router(state.clone())),
     );
+    // As the local server does: no Nagle delay on the many small SSE writes.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let (user_id, bearer) = test_user();
