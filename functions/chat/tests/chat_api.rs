@@ -726,7 +726,10 @@ async fn the_openai_compatible_api_answers_streaming_and_not_with_profile_ground
         "grounded: {completion}"
     );
     assert!(completion["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
-    assert_eq!(completion["x_ragenie"]["citations"][0]["document_name"], "espresso.md", "citations ride along: {completion}");
+    assert_eq!(
+        completion["x_ragenie"]["citations"][0]["document_name"], "espresso.md",
+        "citations ride along: {completion}"
+    );
 
     let r = app
         .http
