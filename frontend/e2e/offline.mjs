@@ -35,7 +35,7 @@ await step("offline: an answer made of the most relevant passages, with a citati
   await page.getByRole("status").filter({ hasText: "created" }).waitFor();
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat" }).click();
-  await page.getByLabel("Profile").selectOption({ label: "Home" });
+  await page.getByRole("combobox", { name: "Profile" }).selectOption({ label: "Home" });
   const box = page.getByRole("textbox", { name: "Message", exact: true });
   await box.fill("How often should I descale the kettle?");
   await box.press("Enter");

@@ -193,7 +193,7 @@ if (PARTS.has("chat")) {
   await step("ask a question and see the streamed answer with a citation", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat" }).click();
     await page.getByRole("button", { name: "+ New chat" }).click();
-    await page.getByLabel("Profile").selectOption({ label: profileName });
+    await page.getByRole("combobox", { name: "Profile" }).selectOption({ label: profileName });
     const modelInfo = page.getByTestId("model-info");
     await modelInfo.waitFor();
     assert.match((await modelInfo.textContent()) ?? "", /context .*tokens/);
