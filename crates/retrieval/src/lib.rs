@@ -22,8 +22,8 @@ pub use dense::{
 pub use extract::{
     ACCEPTED_MEDIA_TYPES, ExtractError, Extracted, extract, normalize_media_type, sniff_media_type,
 };
-pub use search::{Bm25Params, Hit, SearchOptions, SegmentSet, search};
-pub use segment::{DocEntry, FORMAT_VERSION, Segment, SegmentError};
+pub use search::{Bm25Params, FUSION_DEPTH, Hit, QueryVector, SearchOptions, SegmentSet, search};
+pub use segment::{DocEntry, FORMAT_VERSION, MAX_VECTOR_DIMENSIONS, Segment, SegmentError};
 pub use tokens::count_tokens;
 
 /// Everything an upload produces: the text, its chunks, its token count and its segment.

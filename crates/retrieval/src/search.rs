@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::analyze;
+use crate::dense::reciprocal_rank_fusion;
 use rustc_hash::FxHashMap;
 
 use crate::segment::{Posting, Segment};
@@ -195,8 +196,21 @@ impl SegmentSet {
         stats
     }
 
-    /// Ranks the live chunks for `query`.
+    /// Ranks the live chunks for `query` by BM25.
     pub fn search(&self, query: &str, options: &SearchOptions) -> Vec<Hit> {
+        self.hybrid_search(query, None, options)
+    }
+
+    /// Ranks the live chunks for `query`: by BM25 alone, or — given the query's embedding —
+    /// by reciprocal rank fusion of the BM25 ranking and the cosine ranking of the chunks
+    /// embedded with the same model (the best `FUSION_DEPTH` of each). A hit's `score` is
+    /// then its fused score. Chunks without a vector of that model still rank through BM25.
+    pub fn hybrid_search(
+        &self,
+        query: &str,
+        dense: Option<QueryVector<'_>>,
+        options: &SearchOptions,
+    ) -> Vec<Hit> {
         let mut query_terms: Vec<(String, u32)> = Vec::new();
         for term in analyze(query) {
             match query_terms.iter_mut().find(|(t, _)| *t == term) {
@@ -204,7 +218,8 @@ impl SegmentSet {
                 None => query_terms.push((term, 1)),
             }
         }
-        if query_terms.is_empty() || options.k == 0 {
+        let dense = dense.filter(|d| d.vector.iter().any(|x| *x != 0.0));
+        if (query_terms.is_empty() && dense.is_none()) || options.k == 0 {
             return Vec::new();
         }
 
@@ -233,11 +248,6 @@ impl SegmentSet {
         if stats.chunks == 0 {
             return Vec::new();
         }
-        let n = stats.chunks as f32;
-        let avg_body = (stats.body_len as f32 / n).max(1e-6);
-        let avg_context = (stats.context_len as f32 / n).max(1e-6);
-        let p = options.params;
-
         let chunk_live = |s: usize, chunk: u32| -> bool {
             all_live[s] || {
                 let segment = &self.segments[s];
@@ -245,9 +255,126 @@ impl SegmentSet {
             }
         };
 
+        let (scores, touched) =
+            self.bm25(&query_terms, options.params, stats, &all_live, chunk_live);
+
+        let locate = |global: u32| -> (usize, usize) {
+            let s = self.base.partition_point(|b| *b <= global as usize) - 1;
+            (s, global as usize - self.base[s])
+        };
+        let key = |global: u32| {
+            let (s, c) = locate(global);
+            let segment = &self.segments[s];
+            let chunk = &segment.chunks[c];
+            let doc = &segment.docs[chunk.doc as usize];
+            (doc.doc_id.as_str(), doc.version, chunk.index)
+        };
+        // Ties break on (document, version, chunk), so a ranking does not depend on how the
+        // chunks are spread over segments.
+        let top = |mut candidates: Vec<u32>, scores: &[f32], k: usize| -> Vec<u32> {
+            let order = |a: &u32, b: &u32| -> Ordering {
+                scores[*b as usize]
+                    .total_cmp(&scores[*a as usize])
+                    .then_with(|| key(*a).cmp(&key(*b)))
+            };
+            if candidates.len() > k {
+                candidates.select_nth_unstable_by(k - 1, order);
+                candidates.truncate(k);
+            }
+            candidates.sort_unstable_by(order);
+            candidates
+        };
+
+        let (scores, ranked): (Vec<f32>, Vec<u32>) = match dense {
+            None => {
+                let k = match options.max_chunks_per_doc {
+                    None => options.k,
+                    Some(_) => usize::MAX,
+                };
+                let ranked = top(touched, &scores, k);
+                (scores, ranked)
+            }
+            Some(dense) => {
+                let depth = options.k.max(FUSION_DEPTH);
+                let lexical = top(touched, &scores, depth);
+                let (similarity, embedded) = self.cosine(dense, chunk_live);
+                let semantic = top(embedded, &similarity, depth);
+                let mut fused_scores = vec![0f32; self.total_chunks];
+                let fused: Vec<u32> = reciprocal_rank_fusion(&[lexical, semantic], RRF_K)
+                    .into_iter()
+                    .map(|(global, score)| {
+                        fused_scores[global as usize] = score as f32;
+                        global
+                    })
+                    .collect();
+                let ranked = top(fused, &fused_scores, usize::MAX);
+                (fused_scores, ranked)
+            }
+        };
+        let selected: Vec<u32> = match options.max_chunks_per_doc {
+            None => ranked.into_iter().take(options.k).collect(),
+            Some(limit) => {
+                let mut per_doc: HashMap<(&str, u64), usize> = HashMap::new();
+                let mut selected = Vec::with_capacity(options.k);
+                for global in ranked {
+                    let (doc_id, version, _) = key(global);
+                    let count = per_doc.entry((doc_id, version)).or_default();
+                    if *count < limit {
+                        *count += 1;
+                        selected.push(global);
+                        if selected.len() == options.k {
+                            break;
+                        }
+                    }
+                }
+                selected
+            }
+        };
+
+        let query_term_set: HashSet<&str> = query_terms.iter().map(|(t, _)| t.as_str()).collect();
+        selected
+            .into_iter()
+            .map(|global| {
+                let (s, c) = locate(global);
+                let segment = &self.segments[s];
+                let chunk = &segment.chunks[c];
+                let doc = &segment.docs[chunk.doc as usize];
+                Hit {
+                    doc_id: doc.doc_id.clone(),
+                    version: doc.version,
+                    title: doc.title.clone(),
+                    chunk: chunk.index,
+                    heading_path: chunk.heading_path.clone(),
+                    start: chunk.start,
+                    end: chunk.end,
+                    token_count: chunk.token_count,
+                    score: scores[global as usize],
+                    snippet: if options.snippet_chars == 0 {
+                        String::new()
+                    } else {
+                        snippet(&chunk.text, &query_term_set, options.snippet_chars)
+                    },
+                    text: chunk.text.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// BM25F scores of every chunk (indexed by global chunk number) and the chunks that scored.
+    fn bm25(
+        &self,
+        query_terms: &[(String, u32)],
+        p: Bm25Params,
+        stats: Stats,
+        all_live: &[bool],
+        chunk_live: impl Fn(usize, u32) -> bool,
+    ) -> (Vec<f32>, Vec<u32>) {
+        let n = stats.chunks as f32;
+        let avg_body = (stats.body_len as f32 / n).max(1e-6);
+        let avg_context = (stats.context_len as f32 / n).max(1e-6);
         let mut scores = vec![0f32; self.total_chunks];
         let mut touched: Vec<u32> = Vec::new();
-        for (term, query_tf) in &query_terms {
+        for (term, query_tf) in query_terms {
             let lists: Vec<(usize, &[Posting])> = match &self.term_index {
                 Some(index) => index
                     .get(term.as_str())
@@ -311,82 +438,55 @@ impl SegmentSet {
                 }
             }
         }
+        (scores, touched)
+    }
 
-        let locate = |global: u32| -> (usize, usize) {
-            let s = self.base.partition_point(|b| *b <= global as usize) - 1;
-            (s, global as usize - self.base[s])
-        };
-        let key = |global: u32| {
-            let (s, c) = locate(global);
-            let segment = &self.segments[s];
-            let chunk = &segment.chunks[c];
-            let doc = &segment.docs[chunk.doc as usize];
-            (doc.doc_id.as_str(), doc.version, chunk.index)
-        };
-        // Ties break on (document, version, chunk), so a ranking does not depend on how the
-        // chunks are spread over segments.
-        let order = |a: &u32, b: &u32| -> Ordering {
-            scores[*b as usize]
-                .total_cmp(&scores[*a as usize])
-                .then_with(|| key(*a).cmp(&key(*b)))
-        };
-        let selected: Vec<u32> = match options.max_chunks_per_doc {
-            None => {
-                if touched.len() > options.k {
-                    touched.select_nth_unstable_by(options.k - 1, order);
-                    touched.truncate(options.k);
-                }
-                touched.sort_unstable_by(order);
-                touched
+    /// Cosine similarity of every live chunk embedded with the query's model (indexed by global
+    /// chunk number), and the chunks more similar than orthogonal.
+    fn cosine(
+        &self,
+        query: QueryVector<'_>,
+        chunk_live: impl Fn(usize, u32) -> bool,
+    ) -> (Vec<f32>, Vec<u32>) {
+        let norm = query.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let unit: Vec<f32> = query.vector.iter().map(|x| x / norm).collect();
+        let mut similarity = vec![0f32; self.total_chunks];
+        let mut candidates = Vec::new();
+        for (s, segment) in self.segments.iter().enumerate() {
+            let Some(vectors) = &segment.vectors else {
+                continue;
+            };
+            if vectors.model != query.model || vectors.dimensions != unit.len() {
+                continue;
             }
-            Some(limit) => {
-                touched.sort_unstable_by(order);
-                let mut per_doc: HashMap<(&str, u64), usize> = HashMap::new();
-                let mut selected = Vec::with_capacity(options.k);
-                for global in touched {
-                    let (doc_id, version, _) = key(global);
-                    let count = per_doc.entry((doc_id, version)).or_default();
-                    if *count < limit {
-                        *count += 1;
-                        selected.push(global);
-                        if selected.len() == options.k {
-                            break;
-                        }
-                    }
+            for (c, present) in vectors.present.iter().enumerate() {
+                if !present || !chunk_live(s, c as u32) {
+                    continue;
                 }
-                selected
+                let cosine = vectors.cosine(c, &unit);
+                if cosine > 0.0 {
+                    let global = self.base[s] + c;
+                    similarity[global] = cosine;
+                    candidates.push(global as u32);
+                }
             }
-        };
-
-        let query_term_set: HashSet<&str> = query_terms.iter().map(|(t, _)| t.as_str()).collect();
-        selected
-            .into_iter()
-            .map(|global| {
-                let (s, c) = locate(global);
-                let segment = &self.segments[s];
-                let chunk = &segment.chunks[c];
-                let doc = &segment.docs[chunk.doc as usize];
-                Hit {
-                    doc_id: doc.doc_id.clone(),
-                    version: doc.version,
-                    title: doc.title.clone(),
-                    chunk: chunk.index,
-                    heading_path: chunk.heading_path.clone(),
-                    start: chunk.start,
-                    end: chunk.end,
-                    token_count: chunk.token_count,
-                    score: scores[global as usize],
-                    snippet: if options.snippet_chars == 0 {
-                        String::new()
-                    } else {
-                        snippet(&chunk.text, &query_term_set, options.snippet_chars)
-                    },
-                    text: chunk.text.clone(),
-                }
-            })
-            .collect()
+        }
+        (similarity, candidates)
     }
 }
+
+/// A query's embedding and the model that made it (only chunks embedded by the same model
+/// are compared with it).
+#[derive(Debug, Clone, Copy)]
+pub struct QueryVector<'a> {
+    pub model: &'a str,
+    pub vector: &'a [f32],
+}
+
+/// How many of each ranking's best chunks reciprocal rank fusion combines.
+pub const FUSION_DEPTH: usize = 100;
+/// The customary RRF constant (Cormack et al., 2009).
+const RRF_K: f64 = 60.0;
 
 /// Searches a one-off set of segments; prefer keeping a `SegmentSet` when searching the same
 /// segments repeatedly.
