@@ -185,9 +185,12 @@ class SamTemplate(unittest.TestCase):
         for binary, (lid, fn) in functions_by_binary(CFN).items():
             p = fn["Properties"]
             self.assertEqual((p["Runtime"], p["Architectures"], p["Handler"]), ("provided.al2023", ["arm64"], "bootstrap"), lid)
+            # Hybrid retrieval's settings go to the functions that call providers.
+            embedding = ["RAGENIE_EMBEDDING_MODEL", "RAGENIE_EMBEDDING_DIMENSIONS"] \
+                if binary in ("ragenie-documents", "ragenie-chat") else []
             self.assertEqual(sorted(p["Environment"]["Variables"]), sorted([
                 "RAGENIE_STORE", "RAGENIE_TABLE", "RAGENIE_BUCKET", "RAGENIE_JWT_SECRET_ID",
-                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RUST_LOG"]), lid)
+                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RUST_LOG"] + embedding), lid)
 
     def test_only_chat_streams_through_a_public_function_url(self):
         urls = [r for r in CFN.values() if r["Type"] == "AWS::Lambda::Url"]

@@ -41,7 +41,21 @@ pub struct Settings {
     pub max_json_body: usize,
     /// Largest direct document upload, in bytes.
     pub max_upload_body: usize,
+    /// Embeddings for hybrid retrieval; `None` ranks by BM25 alone.
+    pub embedding: Option<EmbeddingSettings>,
 }
+
+/// The embedding model documents and queries are embedded with (`RAGENIE_EMBEDDING_MODEL`, a
+/// catalog embedding model or a model on the OpenAI-compatible endpoint) and its output size
+/// (`RAGENIE_EMBEDDING_DIMENSIONS`, default: the model's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingSettings {
+    pub model: String,
+    pub dimensions: Option<u32>,
+}
+
+/// The largest embedding RaGenie stores (the biggest common models use 3,072 dimensions).
+pub const MAX_EMBEDDING_DIMENSIONS: u32 = 8192;
 
 pub const DEFAULT_PORT: u16 = 8080;
 
@@ -93,11 +107,41 @@ impl Settings {
             }
             None => format!("http://127.0.0.1:{port}"),
         };
+        let dimensions = match lookup("RAGENIE_EMBEDDING_DIMENSIONS") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|d| (1..=MAX_EMBEDDING_DIMENSIONS).contains(d))
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "RAGENIE_EMBEDDING_DIMENSIONS",
+                        value,
+                        reason: format!(
+                            "expected a whole number from 1 to {MAX_EMBEDDING_DIMENSIONS}"
+                        ),
+                    })?,
+            ),
+        };
+        let embedding = match lookup("RAGENIE_EMBEDDING_MODEL") {
+            Some(model) => Some(EmbeddingSettings {
+                model: model.trim().to_owned(),
+                dimensions,
+            }),
+            None if dimensions.is_some() => {
+                return Err(ConfigError::Missing {
+                    name: "RAGENIE_EMBEDDING_MODEL",
+                    why: " when RAGENIE_EMBEDDING_DIMENSIONS is set",
+                });
+            }
+            None => None,
+        };
         Ok(Self {
             store,
             public_url,
             max_json_body: parse(&lookup, "RAGENIE_MAX_JSON_BYTES", 1024 * 1024)?,
             max_upload_body: parse(&lookup, "RAGENIE_MAX_UPLOAD_BYTES", 6 * 1024 * 1024)?,
+            embedding,
         })
     }
 
@@ -119,6 +163,7 @@ impl Settings {
             public_url: public_url.into(),
             max_json_body: 1024 * 1024,
             max_upload_body: 6 * 1024 * 1024,
+            embedding: None,
         }
     }
 }
@@ -170,6 +215,36 @@ mod tests {
     fn aws_mode_without_a_table_fails_naming_the_variable() {
         let err = from(&[("RAGENIE_STORE", "aws"), ("RAGENIE_BUCKET", "b")]).unwrap_err();
         assert!(err.to_string().contains("RAGENIE_TABLE"), "{err}");
+    }
+
+    #[test]
+    fn an_embedding_model_is_optional_and_its_dimensions_are_checked() {
+        assert_eq!(from(&[]).unwrap().embedding, None);
+        let s = from(&[
+            ("RAGENIE_EMBEDDING_MODEL", "text-embedding-3-small"),
+            ("RAGENIE_EMBEDDING_DIMENSIONS", "512"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.embedding,
+            Some(EmbeddingSettings {
+                model: "text-embedding-3-small".into(),
+                dimensions: Some(512)
+            })
+        );
+        for bad in ["0", "many", "9000"] {
+            let err = from(&[
+                ("RAGENIE_EMBEDDING_MODEL", "m"),
+                ("RAGENIE_EMBEDDING_DIMENSIONS", bad),
+            ])
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("RAGENIE_EMBEDDING_DIMENSIONS"),
+                "{err}"
+            );
+        }
+        let err = from(&[("RAGENIE_EMBEDDING_DIMENSIONS", "512")]).unwrap_err();
+        assert!(err.to_string().contains("RAGENIE_EMBEDDING_MODEL"), "{err}");
     }
 
     #[test]

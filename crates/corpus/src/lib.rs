@@ -4,6 +4,7 @@
 //!
 //! Used by the documents function (the API) and the chat function (context assembly).
 
+pub mod embedding;
 pub mod keys;
 mod model;
 
@@ -16,7 +17,9 @@ use ragenie_common::error::ApiError;
 use ragenie_common::storage::{
     Blobs, Condition, Item, PresignedUrl, Query, StoreError, Table, TxOp, Update,
 };
-use ragenie_retrieval::{ChunkConfig, ExtractError, Hit, SearchOptions, Segment, SegmentSet};
+use ragenie_retrieval::{
+    ChunkConfig, Embedder, ExtractError, Hit, QueryVector, SearchOptions, Segment, SegmentSet,
+};
 use sha2::{Digest, Sha256};
 
 pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion};
@@ -116,7 +119,18 @@ pub struct Corpus {
     /// Per user: the searchable set of the ready documents' segments, with the fingerprint of
     /// the document versions it was built from (rebuilt when any changes).
     sets: Mutex<HashMap<String, (u64, Arc<SegmentSet>)>>,
+    /// Hybrid retrieval: chunks are embedded at ingest and queries at search time.
+    embeddings: Option<Embeddings>,
 }
+
+struct Embeddings {
+    embedder: Arc<dyn Embedder>,
+    /// The model label segments record (see `embedding::model_label`).
+    model: String,
+}
+
+/// Texts per embedding request at ingest (the gateway splits further to provider limits).
+const EMBED_BATCH: usize = 256;
 
 /// Separate segments loaded beyond a merged one before a new merged segment is written.
 const COMPACT_AFTER: usize = 16;
@@ -202,6 +216,76 @@ impl Corpus {
             chunking: ChunkConfig::default(),
             cache: Mutex::new(HashMap::new()),
             sets: Mutex::new(HashMap::new()),
+            embeddings: None,
+        }
+    }
+
+    /// Turns on hybrid retrieval: chunks ingested from now on are embedded with `embedder`
+    /// (recorded as `model`), and searches fuse BM25 with the similarity to the query's
+    /// embedding. Documents indexed without vectors keep ranking through BM25.
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, model: impl Into<String>) -> Self {
+        self.embeddings = Some(Embeddings {
+            embedder,
+            model: model.into(),
+        });
+        self
+    }
+
+    /// The model label of the configured embeddings, if any.
+    pub fn embedding_model(&self) -> Option<&str> {
+        self.embeddings.as_ref().map(|e| e.model.as_str())
+    }
+
+    /// Embeds a new version's chunks into its segment. A provider failure leaves the version
+    /// searchable by BM25 alone: an outage must not make uploads fail.
+    async fn embed_chunks(
+        &self,
+        doc_id: &str,
+        title: &str,
+        segment: &mut Segment,
+        chunks: &[ragenie_retrieval::Chunk],
+    ) {
+        let Some(embeddings) = &self.embeddings else {
+            return;
+        };
+        if chunks.is_empty() {
+            return;
+        }
+        // The title and headings go with the text: a chunk's meaning often depends on them.
+        let texts: Vec<String> = chunks
+            .iter()
+            .map(|c| {
+                let mut context = vec![title];
+                context.extend(c.heading_path.iter().map(String::as_str));
+                format!("{}\n\n{}", context.join(" › "), c.text)
+            })
+            .collect();
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(EMBED_BATCH) {
+            match embeddings.embedder.embed(batch).await {
+                Ok(batch_vectors) => vectors.extend(batch_vectors),
+                Err(e) => {
+                    tracing::warn!(doc_id, error = %e, "chunks not embedded; the document ranks by BM25 alone");
+                    return;
+                }
+            }
+        }
+        if let Err(e) = segment.attach_vectors(&embeddings.model, &vectors) {
+            tracing::warn!(doc_id, error = %e, "embeddings unusable; the document ranks by BM25 alone");
+        }
+    }
+
+    /// The query's embedding, or `None` (BM25 alone) without embeddings or when the provider
+    /// fails.
+    async fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
+        let embeddings = self.embeddings.as_ref()?;
+        match embeddings.embedder.embed(&[query.to_owned()]).await {
+            Ok(mut vectors) if vectors.len() == 1 => vectors.pop(),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "query not embedded; ranking by BM25 alone");
+                None
+            }
         }
     }
 
@@ -414,7 +498,9 @@ impl Corpus {
         .await
         .map_err(|e| anyhow::anyhow!("indexing task failed: {e}"))?;
         match indexed {
-            Ok(indexed) => {
+            Ok(mut indexed) => {
+                self.embed_chunks(&doc.id, &doc.name, &mut indexed.segment, &indexed.chunks)
+                    .await;
                 let segment = Bytes::from(indexed.segment.to_bytes());
                 let text = Bytes::from(indexed.extracted.text.clone());
                 self.blobs
@@ -861,7 +947,8 @@ impl Corpus {
     }
 
     /// Ranks the chunks of the user's ready documents (of `scope` when given) for `query`;
-    /// BM25 statistics are merged across the documents' segments at query time.
+    /// BM25 statistics are merged across the documents' segments at query time, and with
+    /// embeddings configured the BM25 ranking is fused with the query-embedding similarity.
     pub async fn search(
         &self,
         user_id: &str,
@@ -885,7 +972,10 @@ impl Corpus {
         if docs.is_empty() || query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let set = self.segment_set(user_id, &ready).await?;
+        let (set, query_vector) =
+            tokio::join!(self.segment_set(user_id, &ready), self.embed_query(query));
+        let set = set?;
+        let model = self.embedding_model().unwrap_or_default().to_owned();
         let names: HashMap<&str, &str> = docs
             .iter()
             .map(|d| (d.id.as_str(), d.name.as_str()))
@@ -896,9 +986,15 @@ impl Corpus {
             ..SearchOptions::default()
         };
         let query = query.to_owned();
-        let hits: Vec<Hit> = tokio::task::spawn_blocking(move || set.search(&query, &options))
-            .await
-            .map_err(|e| anyhow::anyhow!("search task failed: {e}"))?;
+        let hits: Vec<Hit> = tokio::task::spawn_blocking(move || {
+            let dense = query_vector.as_deref().map(|vector| QueryVector {
+                model: &model,
+                vector,
+            });
+            set.hybrid_search(&query, dense, &options)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("search task failed: {e}"))?;
         Ok(hits
             .into_iter()
             .map(|h| SearchHit {

@@ -16,11 +16,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
 use ragenie_common::auth::AuthUser;
-use ragenie_common::config::StoreSettings;
 use ragenie_common::http::{ApiJson, decode_json, function_router};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_conversation::{ChatEvent, ChatService, Estimate, RETRIEVAL_ONLY_MODEL, Turn};
 use ragenie_corpus::Corpus;
+use ragenie_corpus::embedding::with_configured_embeddings;
 use ragenie_gateway::{Gateway, GatewayConfig, ModelKind, ProviderKeys};
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::ReceiverStream;
@@ -46,23 +46,7 @@ pub fn router(state: AppState) -> Router {
     router_with_keys(state, ProviderKeys::from_env())
 }
 
-/// Provider keys for this process: from the Secrets Manager secret named by
-/// `RAGENIE_PROVIDER_KEYS_SECRET_ID` when set, else from the environment. Read once at start.
-pub async fn load_provider_keys(state: &AppState) -> anyhow::Result<ProviderKeys> {
-    if let StoreSettings::Aws {
-        provider_keys_secret_id: Some(id),
-        ..
-    } = &state.settings.store
-    {
-        let json = state
-            .secrets
-            .get_string(id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("secret {id} does not exist"))?;
-        return Ok(ProviderKeys::from_json(&json)?);
-    }
-    Ok(ProviderKeys::from_env())
-}
+pub use ragenie_corpus::embedding::load_provider_keys;
 
 pub fn router_with_keys(state: AppState, keys: ProviderKeys) -> Router {
     // Token counting needs the tiktoken tables: build them off the request path at start.
@@ -76,7 +60,14 @@ pub fn router_with_keys(state: AppState, keys: ProviderKeys) -> Router {
 }
 
 pub fn router_with_gateway(state: AppState, gateway: Arc<Gateway>) -> Router {
-    let corpus = Arc::new(Corpus::new(state.table.clone(), state.blobs.clone()));
+    // Start-up, not a request: an unknown embedding model or a missing key stops the process.
+    let corpus = with_configured_embeddings(
+        Corpus::new(state.table.clone(), state.blobs.clone()),
+        state.settings.embedding.as_ref(),
+        &gateway,
+    )
+    .unwrap_or_else(|e| panic!("invalid RAGENIE_EMBEDDING_MODEL: {e}"));
+    let corpus = Arc::new(corpus);
     let service = Arc::new(ChatService::new(state.table.clone(), corpus, gateway));
     let s = ChatState {
         app: state.clone(),

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 //! The CDK app: one RaGenie stack. Context (`cdk synth -c key=value`):
 //!   stackName (default RaGenie), alarmEmail, appOrigins (comma-separated extra CORS origins),
-//!   requireBuiltLambdas=true (deploy.sh: refuse the placeholder bootstrap).
+//!   requireBuiltLambdas=true (deploy.sh: refuse the placeholder bootstrap),
+//!   embeddingModel, embeddingDimensions (hybrid retrieval; unset: BM25 alone).
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { RaGenieStack } from '../lib/ragenie-stack';
@@ -25,4 +26,6 @@ new RaGenieStack(app, ctx('stackName') ?? 'RaGenie', {
   frontendDistDir: path.join(repo, 'frontend', 'dist'),
   extraAppOrigins: ctx('appOrigins')?.split(',').map((s) => s.trim()).filter(Boolean),
   alarmEmail: ctx('alarmEmail'),
+  embeddingModel: ctx('embeddingModel'),
+  embeddingDimensions: ctx('embeddingDimensions') ? Number(ctx('embeddingDimensions')) : undefined,
 });

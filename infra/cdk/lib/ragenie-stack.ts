@@ -82,6 +82,13 @@ export interface RaGenieStackProps extends StackProps {
   readonly extraAppOrigins?: readonly string[];
   /** Subscribed to the alarm topic when given. */
   readonly alarmEmail?: string;
+  /**
+   * Hybrid retrieval: the embedding model documents and questions are embedded with (set on the
+   * functions that call providers, documents and chat); unset, search ranks by BM25 alone.
+   */
+  readonly embeddingModel?: string;
+  /** The embedding size to request (default: the model's own). */
+  readonly embeddingDimensions?: number;
 }
 
 export class RaGenieStack extends Stack {
@@ -191,6 +198,10 @@ export class RaGenieStack extends Stack {
           RAGENIE_JWT_SECRET_ID: jwtSecret.secretArn,
           RAGENIE_PROVIDER_KEYS_SECRET_ID: providerKeysSecret.secretArn,
           RUST_LOG: 'info',
+          ...(spec.providerKeys && props.embeddingModel ? { RAGENIE_EMBEDDING_MODEL: props.embeddingModel } : {}),
+          ...(spec.providerKeys && props.embeddingModel && props.embeddingDimensions
+            ? { RAGENIE_EMBEDDING_DIMENSIONS: String(props.embeddingDimensions) }
+            : {}),
         },
       });
     }

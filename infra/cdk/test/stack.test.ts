@@ -79,6 +79,20 @@ test('each function has exactly the permissions it needs, and nothing on *', () 
   }
 });
 
+test('an embedding model reaches the functions that call providers, and only those', () => {
+  const { resources: withEmbeddings } = synth({ embeddingModel: 'text-embedding-3-small', embeddingDimensions: 512 });
+  for (const name of FUNCTION_NAMES) {
+    const env = withEmbeddings[fnId(name)].Properties.Environment.Variables;
+    if (name === 'ragenie-documents' || name === 'ragenie-chat') {
+      assert.equal(env.RAGENIE_EMBEDDING_MODEL, 'text-embedding-3-small', name);
+      assert.equal(env.RAGENIE_EMBEDDING_DIMENSIONS, '512', name);
+    } else {
+      assert.equal(env.RAGENIE_EMBEDDING_MODEL, undefined, name);
+      assert.equal(env.RAGENIE_EMBEDDING_DIMENSIONS, undefined, name);
+    }
+  }
+});
+
 test('functions are arm64 provided.al2023 with the agreed environment and a log group with retention', () => {
   for (const name of FUNCTION_NAMES) {
     const p = resources[fnId(name)].Properties;

@@ -60,6 +60,7 @@ async fn aws_state() -> AppState {
         public_url: "http://127.0.0.1:1".into(),
         max_json_body: 1024 * 1024,
         max_upload_body: 6 * 1024 * 1024,
+        embedding: None,
     };
     AppState::connect(settings).await.expect("connecting")
 }

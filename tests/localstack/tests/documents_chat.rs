@@ -73,6 +73,7 @@ async fn app() -> App {
         public_url: "http://127.0.0.1:1".into(),
         max_json_body: 1024 * 1024,
         max_upload_body: 6 * 1024 * 1024,
+        embedding: None,
     };
     let state = AppState::connect(settings)
         .await

@@ -1,0 +1,194 @@
+//! Hybrid retrieval through the documents router: with `RAGENIE_EMBEDDING_MODEL` set, uploads
+//! are embedded through the LLM gateway (here the fake OpenAI embeddings endpoint on
+//! 127.0.0.1) and searches fuse BM25 with the query embedding's similarity.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ragenie_common::AppState;
+use ragenie_common::config::EmbeddingSettings;
+use ragenie_common::testing::{embedded_state, test_user};
+use ragenie_fake_providers::{FakeConfig, FakeHandle};
+use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
+use ragenie_retrieval::Segment;
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+struct App {
+    base: String,
+    http: Client,
+    state: AppState,
+    _fakes: Option<FakeHandle>,
+    _dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// `openai_base`: the embeddings provider (`None`: the fakes; `Some(url)`: somewhere else).
+async fn app(openai_base: Option<String>) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = match openai_base {
+        Some(_) => None,
+        None => Some(
+            ragenie_fake_providers::spawn(FakeConfig::default())
+                .await
+                .unwrap(),
+        ),
+    };
+    let openai = openai_base.unwrap_or_else(|| fakes.as_ref().unwrap().1.openai.clone());
+    let lookup = |name: &str| match name {
+        "RAGENIE_OPENAI_BASE_URL" => Some(openai.clone()),
+        "OPENAI_API_KEY" => Some("test-key".to_owned()),
+        _ => None,
+    };
+    let gateway = Gateway::new(
+        GatewayConfig::from_lookup(lookup).unwrap(),
+        ProviderKeys::from_lookup(lookup),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut state = embedded_state(dir.path(), &base).await;
+    let mut settings = (*state.settings).clone();
+    settings.embedding = Some(EmbeddingSettings {
+        model: "text-embedding-3-small".into(),
+        dimensions: Some(256),
+    });
+    state.settings = Arc::new(settings);
+    let router = ragenie_common::http::with_fallback(ragenie_documents::router_with_gateway(
+        state.clone(),
+        &gateway,
+    ));
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    App {
+        base,
+        http: Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        state,
+        _fakes: fakes.map(|(handle, _)| handle),
+        _dir: dir,
+        server,
+    }
+}
+
+impl App {
+    async fn upload(&self, bearer: &str, name: &str, text: &str) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/documents", self.base))
+            .query(&[("kind", "dataset"), ("name", name)])
+            .header("authorization", bearer)
+            .header("content-type", "text/markdown")
+            .body(text.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    async fn search(&self, bearer: &str, q: &str) -> Vec<Value> {
+        let response = self
+            .http
+            .get(format!("{}/search", self.base))
+            .query(&[("q", q)])
+            .header("authorization", bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn segment(&self, user: &str, doc: &Value) -> Segment {
+        let key = ragenie_corpus::keys::segment_blob(user, doc["id"].as_str().unwrap(), 1);
+        let blob = self.state.blobs.get(&key).await.unwrap().unwrap();
+        Segment::from_bytes(&blob.body).unwrap()
+    }
+}
+
+const SHIPPING: &str = "# Shipping\n\nParcels leave the warehouse every morning.\n\n## Returns\n\nThey come back within thirty days.";
+const GARDEN: &str = "# Garden\n\nTomatoes need sun and water.";
+
+#[tokio::test]
+async fn uploads_are_embedded_through_the_gateway_and_search_uses_the_vectors() {
+    let app = app(None).await;
+    let (user, bearer) = test_user();
+    let shipping = app.upload(&bearer, "shipping.md", SHIPPING).await;
+    let garden = app.upload(&bearer, "garden.md", GARDEN).await;
+    assert_eq!(shipping["status"], "ready");
+
+    for doc in [&shipping, &garden] {
+        let segment = app.segment(&user, doc).await;
+        assert_eq!(
+            segment.embedding_model(),
+            Some("text-embedding-3-small/256")
+        );
+        assert_eq!(segment.vector_count(), segment.chunk_count());
+    }
+
+    // BM25 alone still ranks ordinary queries.
+    let hits = app.search(&bearer, "tomatoes").await;
+    assert_eq!(hits[0]["document_id"], garden["id"]);
+
+    // "they" is a stop word BM25 drops; only the embeddings can match it (the fake embeds
+    // every word), and they do: the chunk that says it comes back, with where it sits.
+    let hits = app.search(&bearer, "they").await;
+    assert!(!hits.is_empty(), "the embedding ranking found nothing");
+    assert_eq!(hits[0]["document_id"], shipping["id"]);
+    assert!(hits[0]["text"].as_str().unwrap().contains("They come back"));
+    assert_eq!(hits[0]["heading_path"][1], "Returns");
+}
+
+#[tokio::test]
+async fn an_unreachable_embedding_provider_leaves_uploads_ready_and_search_on_bm25() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let app = app(Some(url)).await;
+    let (user, bearer) = test_user();
+    let garden = app.upload(&bearer, "garden.md", GARDEN).await;
+    assert_eq!(garden["status"], "ready");
+    assert_eq!(app.segment(&user, &garden).await.embedding_model(), None);
+    let hits = app.search(&bearer, "tomatoes").await;
+    assert_eq!(hits[0]["document_id"], garden["id"]);
+    assert!(app.search(&bearer, "they").await.is_empty());
+}
+
+async fn state_embedding_with(model: &str, dir: &std::path::Path) -> AppState {
+    let mut state = embedded_state(dir, "http://127.0.0.1:9").await;
+    let mut settings = (*state.settings).clone();
+    settings.embedding = Some(EmbeddingSettings {
+        model: model.into(),
+        dimensions: None,
+    });
+    state.settings = Arc::new(settings);
+    state
+}
+
+#[tokio::test]
+#[should_panic(expected = "invalid RAGENIE_EMBEDDING_MODEL")]
+async fn an_unknown_embedding_model_stops_the_function_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_embedding_with("no-such-embedder", dir.path()).await;
+    let gateway = Gateway::new(GatewayConfig::default(), ProviderKeys::default()).unwrap();
+    let _ = ragenie_documents::router_with_gateway(state, &gateway);
+}
+
+#[tokio::test]
+#[should_panic(expected = "invalid RAGENIE_EMBEDDING_MODEL")]
+async fn an_embedding_model_without_its_provider_key_stops_the_function_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_embedding_with("text-embedding-3-small", dir.path()).await;
+    let gateway = Gateway::new(GatewayConfig::default(), ProviderKeys::default()).unwrap();
+    let _ = ragenie_documents::router_with_gateway(state, &gateway);
+}
