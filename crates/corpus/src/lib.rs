@@ -918,7 +918,9 @@ impl Corpus {
         if separate >= COMPACT_AFTER {
             let live: std::collections::HashSet<(String, u64)> =
                 docs.iter().map(|d| (d.id.clone(), d.version)).collect();
-            let (blobs, parts) = (self.blobs.clone(), segments.clone());
+            let covered: HashSet<String> = live.iter().map(|(id, _)| id.clone()).collect();
+            let (table, blobs, parts) = (self.table.clone(), self.blobs.clone(), segments.clone());
+            let user_id = user_id.to_owned();
             tokio::spawn(async move {
                 let merged = tokio::task::spawn_blocking(move || {
                     let owned: Vec<Segment> = parts.iter().map(|s| (**s).clone()).collect();
@@ -926,12 +928,19 @@ impl Corpus {
                         .to_bytes()
                 })
                 .await;
-                if let Ok(bytes) = merged
-                    && let Err(e) = blobs
-                        .put(&merged_key, Bytes::from(bytes), "application/octet-stream")
-                        .await
+                let Ok(bytes) = merged else { return };
+                if let Err(e) = blobs
+                    .put(&merged_key, Bytes::from(bytes), "application/octet-stream")
+                    .await
                 {
                     tracing::warn!(error = %e, "could not write the merged segment");
+                    return;
+                }
+                if let Err(e) =
+                    discard_merged_if_stale(table.as_ref(), blobs.as_ref(), &user_id, &covered)
+                        .await
+                {
+                    tracing::warn!(error = %e, "could not check the merged segment");
                 }
             });
         }
@@ -1018,8 +1027,128 @@ impl Corpus {
     }
 }
 
+/// Closes the race between compaction and deletion: a compaction that started before a delete
+/// can write the deleted document back into the merged segment after the delete dropped it.
+/// Run after every merged-segment write: if a covered document is gone, the merged segment goes
+/// too (the next search rebuilds it). Either this check sees the delete's metadata removal, or
+/// the delete removes the merged segment after this write (it does that last). `Ok(true)` when
+/// it was discarded.
+async fn discard_merged_if_stale(
+    table: &dyn Table,
+    blobs: &dyn Blobs,
+    user_id: &str,
+    covered: &HashSet<String>,
+) -> CorpusResult<bool> {
+    let mut existing = HashSet::new();
+    let mut cursor = None;
+    loop {
+        let page = table
+            .query(
+                Query::partition(keys::user_pk(user_id))
+                    .prefix(keys::DOCUMENT_PREFIX)
+                    .limit(1000)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            let doc: Document = item.decode()?;
+            existing.insert(doc.id);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    if covered.iter().all(|id| existing.contains(id)) {
+        return Ok(false);
+    }
+    blobs.delete(&keys::merged_segment_blob(user_id)).await?;
+    Ok(true)
+}
+
 fn hash_item(pk: &str, hash: &str, doc_id: &str, version: u64) -> Item {
     Item::new(pk, keys::content_hash_sk(hash))
         .with("doc_id", doc_id)
         .with("version", version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ragenie_common::testing::{embedded_state, test_user};
+
+    fn text(name: &str, body: &str) -> NewDocument {
+        NewDocument {
+            name: name.into(),
+            kind: DocumentKind::Dataset,
+            media_type: "text/markdown".into(),
+            bytes: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_merged_segment_written_after_a_delete_is_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let corpus = Corpus::new(state.table.clone(), state.blobs.clone());
+        let (user, _) = test_user();
+        let (kept, _) = corpus
+            .upload(&user, text("kept.md", "apples"))
+            .await
+            .unwrap();
+        let (gone, _) = corpus
+            .upload(&user, text("gone.md", "pears"))
+            .await
+            .unwrap();
+        let merged_key = keys::merged_segment_blob(&user);
+        let mut parts = Vec::new();
+        for doc in [&kept, &gone] {
+            let blob = state
+                .blobs
+                .get(&keys::segment_blob(&user, &doc.id, 1))
+                .await
+                .unwrap()
+                .unwrap();
+            parts.push(Segment::from_bytes(&blob.body).unwrap());
+        }
+        let merged = Bytes::from(Segment::merge(&parts).to_bytes());
+        let covered: HashSet<String> = [kept.id.clone(), gone.id.clone()].into();
+
+        // While both documents exist, the merged segment stays.
+        state
+            .blobs
+            .put(&merged_key, merged.clone(), "application/octet-stream")
+            .await
+            .unwrap();
+        let discarded =
+            discard_merged_if_stale(state.table.as_ref(), state.blobs.as_ref(), &user, &covered)
+                .await
+                .unwrap();
+        assert!(!discarded);
+        assert!(state.blobs.get(&merged_key).await.unwrap().is_some());
+
+        // A compaction that began before the delete writes its merged segment after it.
+        corpus.delete(&user, &gone.id).await.unwrap();
+        state
+            .blobs
+            .put(&merged_key, merged, "application/octet-stream")
+            .await
+            .unwrap();
+        let discarded =
+            discard_merged_if_stale(state.table.as_ref(), state.blobs.as_ref(), &user, &covered)
+                .await
+                .unwrap();
+        assert!(discarded);
+        assert!(state.blobs.get(&merged_key).await.unwrap().is_none());
+        let hits = corpus.search(&user, None, "pears", 10).await.unwrap();
+        assert!(hits.is_empty());
+        assert_eq!(
+            corpus
+                .search(&user, None, "apples", 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
 }
