@@ -8,10 +8,10 @@ use std::time::Duration;
 use ragenie_common::AppState;
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
-use ragenie_common::config::{Settings, StoreSettings};
+use ragenie_common::config::{EmbeddingSettings, Settings, StoreSettings};
 use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
 use ragenie_common::testing::{TestTokens, test_user};
-use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
+use ragenie_gateway::{Gateway, GatewayConfig};
 use serde_json::{Value, json};
 
 fn unique(prefix: &str) -> String {
@@ -39,10 +39,11 @@ async fn app() -> App {
         "run these through tests/localstack/run.sh"
     );
     let sdk = load_sdk_config().await;
-    let (table, bucket, secret) = (
+    let (table, bucket, secret, keys_secret) = (
         unique("ragenie-docs"),
         unique("ragenie-docs"),
         unique("ragenie/jwt"),
+        unique("ragenie/provider-keys"),
     );
     DynamoTable::new(&sdk, table.clone())
         .create_table()
@@ -63,17 +64,30 @@ async fn app() -> App {
         .send()
         .await
         .unwrap();
+    // Provider keys come from Secrets Manager, as on Lambda.
+    AwsSecrets::new(&sdk)
+        .client()
+        .create_secret()
+        .name(&keys_secret)
+        .secret_string(r#"{"OPENAI_API_KEY": "test-key"}"#)
+        .send()
+        .await
+        .unwrap();
     let settings = Settings {
         store: StoreSettings::Aws {
             table,
             bucket,
             jwt_secret_id: secret,
-            provider_keys_secret_id: None,
+            provider_keys_secret_id: Some(keys_secret),
         },
         public_url: "http://127.0.0.1:1".into(),
         max_json_body: 1024 * 1024,
         max_upload_body: 6 * 1024 * 1024,
-        embedding: None,
+        // Hybrid retrieval, embedded by the fake OpenAI endpoint.
+        embedding: Some(EmbeddingSettings {
+            model: "text-embedding-3-small".into(),
+            dimensions: Some(256),
+        }),
     };
     let state = AppState::connect(settings)
         .await
@@ -84,18 +98,13 @@ async fn app() -> App {
         .unwrap();
     let lookup = |name: &str| match name {
         "RAGENIE_OPENAI_BASE_URL" => Some(urls.openai.clone()),
-        "OPENAI_API_KEY" => Some("test-key".to_owned()),
         _ => None,
     };
-    let gateway = Arc::new(
-        Gateway::new(
-            GatewayConfig::from_lookup(lookup).unwrap(),
-            ProviderKeys::from_lookup(lookup),
-        )
-        .unwrap(),
-    );
+    let keys = ragenie_chat::load_provider_keys(&state).await.unwrap();
+    let gateway =
+        Arc::new(Gateway::new(GatewayConfig::from_lookup(lookup).unwrap(), keys).unwrap());
     let router = ragenie_common::http::with_fallback(
-        ragenie_documents::router(state.clone())
+        ragenie_documents::router_with_gateway(state.clone(), &gateway)
             .merge(ragenie_conversations::router(state.clone()))
             .merge(ragenie_chat::router_with_gateway(state.clone(), gateway)),
     );
@@ -198,6 +207,8 @@ async fn documents_are_uploaded_searched_and_deleted_on_dynamodb_and_s3() {
         search("citric%20acid", "alice").await["items"][0]["document_id"],
         manual_id
     );
+    // "with" is a stop word BM25 drops: only the chunk vectors stored in S3 can match it.
+    assert_eq!(search("with", "alice").await["items"][0]["document_id"], id);
     assert!(
         search("citric%20acid", "mallory").await["items"]
             .as_array()
