@@ -127,7 +127,13 @@ struct Embeddings {
     embedder: Arc<dyn Embedder>,
     /// The model label segments record (see `embedding::model_label`).
     model: String,
+    /// Recent query embeddings: the composer's estimate embeds the question while the user
+    /// types, so sending it costs no second provider call (and no added wait for the answer).
+    queries: Mutex<HashMap<String, Arc<Vec<f32>>>>,
 }
+
+/// Query embeddings kept per process.
+const QUERY_CACHE_CAPACITY: usize = 512;
 
 /// Texts per embedding request at ingest (the gateway splits further to provider limits).
 const EMBED_BATCH: usize = 256;
@@ -227,6 +233,7 @@ impl Corpus {
         self.embeddings = Some(Embeddings {
             embedder,
             model: model.into(),
+            queries: Mutex::new(HashMap::new()),
         });
         self
     }
@@ -277,10 +284,21 @@ impl Corpus {
 
     /// The query's embedding, or `None` (BM25 alone) without embeddings or when the provider
     /// fails.
-    async fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
+    async fn embed_query(&self, query: &str) -> Option<Arc<Vec<f32>>> {
         let embeddings = self.embeddings.as_ref()?;
+        if let Some(hit) = embeddings.queries.lock().expect("query cache").get(query) {
+            return Some(hit.clone());
+        }
         match embeddings.embedder.embed(&[query.to_owned()]).await {
-            Ok(mut vectors) if vectors.len() == 1 => vectors.pop(),
+            Ok(mut vectors) if vectors.len() == 1 => {
+                let vector = Arc::new(vectors.pop()?);
+                let mut cache = embeddings.queries.lock().expect("query cache");
+                if cache.len() >= QUERY_CACHE_CAPACITY {
+                    cache.clear();
+                }
+                cache.insert(query.to_owned(), vector.clone());
+                Some(vector)
+            }
             Ok(_) => None,
             Err(e) => {
                 tracing::warn!(error = %e, "query not embedded; ranking by BM25 alone");
@@ -998,7 +1016,7 @@ impl Corpus {
         let hits: Vec<Hit> = tokio::task::spawn_blocking(move || {
             let dense = query_vector.as_deref().map(|vector| QueryVector {
                 model: &model,
-                vector,
+                vector: vector.as_slice(),
             });
             set.hybrid_search(&query, dense, &options)
         })
@@ -1084,6 +1102,42 @@ mod tests {
             media_type: "text/markdown".into(),
             bytes: Bytes::from(body.to_owned()),
         }
+    }
+
+    /// Counts the texts it embeds; every text gets the same direction.
+    struct CountingEmbedder(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl Embedder for CountingEmbedder {
+        async fn embed(
+            &self,
+            texts: &[String],
+        ) -> Result<Vec<Vec<f32>>, ragenie_retrieval::DenseError> {
+            self.0
+                .fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
+            Ok(texts.iter().map(|_| vec![1.0, 0.5]).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_question_is_embedded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let embedder = Arc::new(CountingEmbedder(Default::default()));
+        let corpus = Corpus::new(state.table.clone(), state.blobs.clone())
+            .with_embedder(embedder.clone(), "counting");
+        let (user, _) = test_user();
+        corpus.upload(&user, text("a.md", "apples")).await.unwrap();
+        let embedded = || embedder.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(embedded(), 1, "one chunk embedded at upload");
+        // Estimate while typing, then send: the same question.
+        for _ in 0..3 {
+            let hits = corpus.search(&user, None, "which fruit?", 5).await.unwrap();
+            assert_eq!(hits.len(), 1);
+        }
+        assert_eq!(embedded(), 2);
+        corpus.search(&user, None, "another one", 5).await.unwrap();
+        assert_eq!(embedded(), 3);
     }
 
     #[tokio::test]
