@@ -373,16 +373,7 @@ impl Corpus {
 
     /// Every document of the user (all pages).
     pub async fn all(&self, user_id: &str) -> CorpusResult<Vec<Document>> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let (docs, next) = self.list(user_id, None, 1000, cursor).await?;
-            out.extend(docs);
-            match next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        all_documents(self.table.as_ref(), user_id).await
     }
 
     /// Stores a new document and indexes it. Identical content already stored by this user
@@ -1045,6 +1036,29 @@ impl Corpus {
     }
 }
 
+/// Every document of the user, oldest first (all pages).
+async fn all_documents(table: &dyn Table, user_id: &str) -> CorpusResult<Vec<Document>> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table
+            .query(
+                Query::partition(keys::user_pk(user_id))
+                    .prefix(keys::DOCUMENT_PREFIX)
+                    .limit(1000)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            out.push(item.decode()?);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// Closes the race between compaction and deletion: a compaction that started before a delete
 /// can write the deleted document back into the merged segment after the delete dropped it.
 /// Run after every merged-segment write: if a covered document is gone, the merged segment goes
@@ -1057,26 +1071,11 @@ async fn discard_merged_if_stale(
     user_id: &str,
     covered: &HashSet<String>,
 ) -> CorpusResult<bool> {
-    let mut existing = HashSet::new();
-    let mut cursor = None;
-    loop {
-        let page = table
-            .query(
-                Query::partition(keys::user_pk(user_id))
-                    .prefix(keys::DOCUMENT_PREFIX)
-                    .limit(1000)
-                    .after(cursor),
-            )
-            .await?;
-        for item in &page.items {
-            let doc: Document = item.decode()?;
-            existing.insert(doc.id);
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let existing: HashSet<String> = all_documents(table, user_id)
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
     if covered.iter().all(|id| existing.contains(id)) {
         return Ok(false);
     }
@@ -1167,32 +1166,25 @@ mod tests {
         }
         let merged = Bytes::from(Segment::merge(&parts).to_bytes());
         let covered: HashSet<String> = [kept.id.clone(), gone.id.clone()].into();
-
-        // While both documents exist, the merged segment stays.
-        state
-            .blobs
-            .put(&merged_key, merged.clone(), "application/octet-stream")
-            .await
-            .unwrap();
-        let discarded =
-            discard_merged_if_stale(state.table.as_ref(), state.blobs.as_ref(), &user, &covered)
+        // Writes the merged segment as a finishing compaction does, then runs its check.
+        let compaction_finishes = || async {
+            state
+                .blobs
+                .put(&merged_key, merged.clone(), "application/octet-stream")
                 .await
                 .unwrap();
-        assert!(!discarded);
+            discard_merged_if_stale(state.table.as_ref(), state.blobs.as_ref(), &user, &covered)
+                .await
+                .unwrap()
+        };
+
+        // While both documents exist, the merged segment stays.
+        assert!(!compaction_finishes().await);
         assert!(state.blobs.get(&merged_key).await.unwrap().is_some());
 
         // A compaction that began before the delete writes its merged segment after it.
         corpus.delete(&user, &gone.id).await.unwrap();
-        state
-            .blobs
-            .put(&merged_key, merged, "application/octet-stream")
-            .await
-            .unwrap();
-        let discarded =
-            discard_merged_if_stale(state.table.as_ref(), state.blobs.as_ref(), &user, &covered)
-                .await
-                .unwrap();
-        assert!(discarded);
+        assert!(compaction_finishes().await);
         assert!(state.blobs.get(&merged_key).await.unwrap().is_none());
         let hits = corpus.search(&user, None, "pears", 10).await.unwrap();
         assert!(hits.is_empty());

@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ragenie_retrieval::{ChunkConfig, QueryVector, SearchOptions, Segment, SegmentSet, chunk_text};
+use ragenie_retrieval::{
+    ChunkConfig, Hit, QueryVector, SearchOptions, Segment, SegmentSet, chunk_text,
+};
 
 /// A toy embedding: one dimension per concept, so synonyms land on the same axis — what a real
 /// embedding model does and BM25 cannot.
@@ -55,8 +57,21 @@ fn library(model: Option<&str>) -> SegmentSet {
     ])
 }
 
-fn docs(hits: &[ragenie_retrieval::Hit]) -> Vec<&str> {
+fn docs(hits: &[Hit]) -> Vec<&str> {
     hits.iter().map(|h| h.doc_id.as_str()).collect()
+}
+
+/// Searches `query` with its toy embedding, presented as made by `model`.
+fn hybrid(set: &SegmentSet, query: &str, model: &str, options: &SearchOptions) -> Vec<Hit> {
+    let vector = embed(query);
+    set.hybrid_search(
+        query,
+        Some(QueryVector {
+            model,
+            vector: &vector,
+        }),
+        options,
+    )
 }
 
 #[test]
@@ -64,15 +79,7 @@ fn an_embedded_query_finds_a_synonym_that_bm25_alone_misses() {
     let set = library(Some("toy"));
     let options = SearchOptions::default();
     assert!(set.search("car", &options).is_empty());
-    let vector = embed("car");
-    let hits = set.hybrid_search(
-        "car",
-        Some(QueryVector {
-            model: "toy",
-            vector: &vector,
-        }),
-        &options,
-    );
+    let hits = hybrid(&set, "car", "toy", &options);
     assert_eq!(docs(&hits)[0], "garage");
     let hit = &hits[0];
     assert!(hit.text.contains("automobile"));
@@ -90,14 +97,9 @@ fn fusion_ranks_first_the_chunk_both_rankings_like() {
         // Invisible to BM25; close in meaning.
         segment("semantic", "ocean waves and a car", Some("toy")),
     ]);
-    let vector = embed("sea");
-    let query = Some(QueryVector {
-        model: "toy",
-        vector: &vector,
-    });
     let lexical = set.search("sea", &SearchOptions::default());
     assert_eq!(docs(&lexical), vec!["lexical", "both"]);
-    let hits = set.hybrid_search("sea", query, &SearchOptions::default());
+    let hits = hybrid(&set, "sea", "toy", &SearchOptions::default());
     assert_eq!(docs(&hits), vec!["both", "lexical", "semantic"]);
     assert!(hits.windows(2).all(|w| w[0].score > w[1].score));
 }
@@ -105,15 +107,7 @@ fn fusion_ranks_first_the_chunk_both_rankings_like() {
 #[test]
 fn vectors_of_another_model_or_outside_the_scope_are_not_compared() {
     let set = library(Some("old-model"));
-    let vector = embed("car");
-    let other_model = set.hybrid_search(
-        "car",
-        Some(QueryVector {
-            model: "new-model",
-            vector: &vector,
-        }),
-        &SearchOptions::default(),
-    );
+    let other_model = hybrid(&set, "car", "new-model", &SearchOptions::default());
     assert!(other_model.is_empty());
 
     let set = library(Some("toy"));
@@ -121,14 +115,7 @@ fn vectors_of_another_model_or_outside_the_scope_are_not_compared() {
         doc_ids: Some(HashSet::from(["clinic".to_owned(), "market".to_owned()])),
         ..SearchOptions::default()
     };
-    let hits = set.hybrid_search(
-        "car",
-        Some(QueryVector {
-            model: "toy",
-            vector: &vector,
-        }),
-        &scoped,
-    );
+    let hits = hybrid(&set, "car", "toy", &scoped);
     assert!(
         hits.iter()
             .all(|h| h.doc_id == "clinic" || h.doc_id == "market"),
@@ -140,17 +127,9 @@ fn vectors_of_another_model_or_outside_the_scope_are_not_compared() {
 #[test]
 fn without_vectors_hybrid_search_is_exactly_bm25() {
     let set = library(None);
-    let vector = embed("physician");
-    let hybrid = set.hybrid_search(
-        "physician patients",
-        Some(QueryVector {
-            model: "toy",
-            vector: &vector,
-        }),
-        &SearchOptions::default(),
-    );
+    let fused = hybrid(&set, "physician patients", "toy", &SearchOptions::default());
     let lexical = set.search("physician patients", &SearchOptions::default());
-    assert_eq!(docs(&hybrid), docs(&lexical));
+    assert_eq!(docs(&fused), docs(&lexical));
     assert_eq!(docs(&lexical), vec!["clinic"]);
 }
 
@@ -178,15 +157,11 @@ fn hybrid_hits_survive_compaction() {
         .map(|s| (**s).clone())
         .collect();
     let merged = SegmentSet::new(vec![Arc::new(Segment::merge(&parts))]);
-    let vector = embed("fruit");
-    let query = Some(QueryVector {
-        model: "toy",
-        vector: &vector,
-    });
-    let hits = merged.hybrid_search("fruit", query, &SearchOptions::default());
+    let options = SearchOptions::default();
+    let hits = hybrid(&merged, "fruit", "toy", &options);
     assert_eq!(docs(&hits)[0], "market");
     assert_eq!(
         docs(&hits),
-        docs(&library(Some("toy")).hybrid_search("fruit", query, &SearchOptions::default()))
+        docs(&hybrid(&library(Some("toy")), "fruit", "toy", &options))
     );
 }
