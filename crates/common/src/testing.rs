@@ -43,3 +43,56 @@ pub async fn embedded_state(dir: &std::path::Path, public_url: &str) -> AppState
         .expect("embedded state");
     state.with_authenticator(Arc::new(TestTokens))
 }
+
+/// A router served on a free 127.0.0.1 port for the length of a test, stopped when dropped.
+/// Bind first (`TestServer::bind`) when the router needs its own address, e.g. for presigned
+/// URLs; `TestServer::start` when it does not.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A bound port waiting for its router.
+pub struct TestListener {
+    listener: tokio::net::TcpListener,
+    pub base: String,
+}
+
+impl TestServer {
+    pub async fn bind() -> TestListener {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        TestListener { listener, base }
+    }
+
+    pub async fn start(router: axum::Router) -> Self {
+        Self::bind().await.serve(router)
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl TestListener {
+    pub fn serve(self, router: axum::Router) -> TestServer {
+        let listener = self.listener;
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("test server");
+        });
+        TestServer {
+            base: self.base,
+            task,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -9,17 +9,11 @@ use ragenie_common::storage::embedded::{
     EmbeddedBlobs, EmbeddedSecrets, EmbeddedTable, UrlSigner, presigned_routes,
 };
 use ragenie_common::storage::{Blobs, Secrets};
+use ragenie_common::testing::TestServer;
 
-struct Server(tokio::task::JoinHandle<()>);
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-async fn embedded_blobs(dir: &std::path::Path) -> (Arc<EmbeddedBlobs>, Server) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+async fn embedded_blobs(dir: &std::path::Path) -> (Arc<EmbeddedBlobs>, TestServer) {
+    let listener = TestServer::bind().await;
+    let url = listener.base.clone();
     let blobs = Arc::new(
         EmbeddedBlobs::open(
             &dir.join("blobs"),
@@ -28,11 +22,8 @@ async fn embedded_blobs(dir: &std::path::Path) -> (Arc<EmbeddedBlobs>, Server) {
         )
         .unwrap(),
     );
-    let app = presigned_routes(blobs.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (blobs, Server(server))
+    let server = listener.serve(presigned_routes(blobs.clone()));
+    (blobs, server)
 }
 
 async fn embedded() -> StoreFixture {

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use ragenie_common::AppState;
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
-use ragenie_common::testing::{embedded_state, test_user};
+use ragenie_common::testing::{TestServer, embedded_state, test_user};
 use ragenie_corpus::{Corpus, DocumentKind, NewDocument};
 use ragenie_fake_providers::{FakeConfig, FakeHandle, FakeUrls};
 use ragenie_gateway::{Catalog, Gateway, GatewayConfig, ProviderKeys};
@@ -22,13 +22,7 @@ struct App {
     state: AppState,
     _fakes: Option<FakeHandle>,
     _dir: tempfile::TempDir,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: TestServer,
 }
 
 fn gateway_for(urls: Option<&FakeUrls>, catalog: Catalog) -> Gateway {
@@ -60,15 +54,15 @@ async fn app_with(online: bool, catalog: Catalog, chunk_delay: Duration) -> App 
     } else {
         (None, None)
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let listener = TestServer::bind().await;
+    let base = listener.base.clone();
     let state = embedded_state(dir.path(), &base).await;
     let gateway = Arc::new(gateway_for(urls.as_ref(), catalog));
     let router = ragenie_common::http::with_fallback(
         ragenie_chat::router_with_gateway(state.clone(), gateway)
             .merge(ragenie_conversations::router(state.clone())),
     );
-    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let server = listener.serve(router);
     let http = Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -79,7 +73,7 @@ async fn app_with(online: bool, catalog: Catalog, chunk_delay: Duration) -> App 
         state,
         _fakes: fakes,
         _dir: dir,
-        server,
+        _server: server,
     }
 }
 

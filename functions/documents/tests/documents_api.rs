@@ -6,7 +6,7 @@ use std::time::Duration;
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::storage::embedded::presigned_routes;
-use ragenie_common::testing::{embedded_state, test_user};
+use ragenie_common::testing::{TestServer, embedded_state, test_user};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -15,19 +15,13 @@ struct App {
     http: Client,
     state: ragenie_common::AppState,
     _dir: tempfile::TempDir,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: TestServer,
 }
 
 async fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let listener = TestServer::bind().await;
+    let base = listener.base.clone();
     let mut state = embedded_state(dir.path(), &base).await;
     let mut settings = (*state.settings).clone();
     settings.max_upload_body = 256 * 1024;
@@ -36,7 +30,7 @@ async fn app() -> App {
         ragenie_documents::router(state.clone())
             .merge(presigned_routes(state.local_blobs.clone().unwrap())),
     );
-    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let server = listener.serve(router);
     let http = Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -46,7 +40,7 @@ async fn app() -> App {
         http,
         state,
         _dir: dir,
-        server,
+        _server: server,
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ragenie_common::AppState;
 use ragenie_common::config::EmbeddingSettings;
-use ragenie_common::testing::{embedded_state, test_user};
+use ragenie_common::testing::{TestServer, embedded_state, test_user};
 use ragenie_fake_providers::{FakeConfig, FakeHandle};
 use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
 use ragenie_retrieval::Segment;
@@ -20,13 +20,7 @@ struct App {
     state: AppState,
     _fakes: Option<FakeHandle>,
     _dir: tempfile::TempDir,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: TestServer,
 }
 
 /// `openai_base`: the embeddings provider (`None`: the fakes; `Some(url)`: somewhere else).
@@ -51,8 +45,8 @@ async fn app(openai_base: Option<String>) -> App {
         ProviderKeys::from_lookup(lookup),
     )
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let listener = TestServer::bind().await;
+    let base = listener.base.clone();
     let mut state = embedded_state(dir.path(), &base).await;
     let mut settings = (*state.settings).clone();
     settings.embedding = Some(EmbeddingSettings {
@@ -64,7 +58,7 @@ async fn app(openai_base: Option<String>) -> App {
         state.clone(),
         &gateway,
     ));
-    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let server = listener.serve(router);
     App {
         base,
         http: Client::builder()
@@ -74,7 +68,7 @@ async fn app(openai_base: Option<String>) -> App {
         state,
         _fakes: fakes.map(|(handle, _)| handle),
         _dir: dir,
-        server,
+        _server: server,
     }
 }
 

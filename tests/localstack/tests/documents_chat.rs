@@ -10,7 +10,7 @@ use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::config::{EmbeddingSettings, Settings, StoreSettings};
 use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
-use ragenie_common::testing::{TestTokens, test_user};
+use ragenie_common::testing::{TestServer, TestTokens, test_user};
 use ragenie_gateway::{Gateway, GatewayConfig};
 use serde_json::{Value, json};
 
@@ -23,13 +23,7 @@ struct App {
     http: reqwest::Client,
     state: AppState,
     _fakes: ragenie_fake_providers::FakeHandle,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: TestServer,
 }
 
 async fn app() -> App {
@@ -108,9 +102,9 @@ async fn app() -> App {
             .merge(ragenie_conversations::router(state.clone()))
             .merge(ragenie_chat::router_with_gateway(state.clone(), gateway)),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let listener = TestServer::bind().await;
+    let base = listener.base.clone();
+    let server = listener.serve(router);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -120,7 +114,7 @@ async fn app() -> App {
         http,
         state,
         _fakes: fakes,
-        server,
+        _server: server,
     }
 }
 

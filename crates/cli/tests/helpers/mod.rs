@@ -9,34 +9,26 @@ use std::time::{Duration, SystemTime};
 use ragenie_cli::client::Client;
 use ragenie_common::AppState;
 use ragenie_common::config::Settings;
+use ragenie_common::testing::TestServer;
 
 pub struct Server {
     pub base: String,
     _dir: tempfile::TempDir,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.handle.abort();
-    }
+    _server: TestServer,
 }
 
 pub async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let listener = TestServer::bind().await;
+    let base = listener.base.clone();
     let state = AppState::connect(Settings::embedded(dir.path().join("data"), &base))
         .await
         .unwrap();
-    let app = ragenie_local::app(state, None);
-    let handle = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    let server = listener.serve(ragenie_local::app(state, None));
     Server {
         base,
         _dir: dir,
-        handle,
+        _server: server,
     }
 }
 
