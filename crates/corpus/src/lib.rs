@@ -104,6 +104,8 @@ pub struct SearchHit {
     /// Character offsets of the chunk in the document's extracted text.
     pub start: u64,
     pub end: u64,
+    /// Higher ranks first: the BM25 score, or with hybrid retrieval the reciprocal-rank-fusion
+    /// score of the BM25 and embedding rankings. Comparable within one result list only.
     pub score: f32,
     /// HTML-escaped, with matched terms in `<mark>`.
     pub snippet: String,
