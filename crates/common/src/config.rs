@@ -123,11 +123,11 @@ impl Settings {
                     })?,
             ),
         };
-        let embedding = match lookup("RAGENIE_EMBEDDING_MODEL") {
-            Some(model) => Some(EmbeddingSettings {
-                model: model.trim().to_owned(),
-                dimensions,
-            }),
+        let model = lookup("RAGENIE_EMBEDDING_MODEL")
+            .map(|m| m.trim().to_owned())
+            .filter(|m| !m.is_empty());
+        let embedding = match model {
+            Some(model) => Some(EmbeddingSettings { model, dimensions }),
             None if dimensions.is_some() => {
                 return Err(ConfigError::Missing {
                     name: "RAGENIE_EMBEDDING_MODEL",
@@ -220,6 +220,8 @@ mod tests {
     #[test]
     fn an_embedding_model_is_optional_and_its_dimensions_are_checked() {
         assert_eq!(from(&[]).unwrap().embedding, None);
+        let blank = from(&[("RAGENIE_EMBEDDING_MODEL", "  ")]).unwrap();
+        assert_eq!(blank.embedding, None, "a blank model means off");
         let s = from(&[
             ("RAGENIE_EMBEDDING_MODEL", "text-embedding-3-small"),
             ("RAGENIE_EMBEDDING_DIMENSIONS", "512"),

@@ -129,13 +129,26 @@ struct Embeddings {
     embedder: Arc<dyn Embedder>,
     /// The model label segments record (see `embedding::model_label`).
     model: String,
-    /// Recent query embeddings: the composer's estimate embeds the question while the user
-    /// types, so sending it costs no second provider call (and no added wait for the answer).
-    queries: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+    /// Recent query embeddings per (user, question): the composer's estimate embeds the
+    /// question while the user types, so sending it costs no second provider call (and no
+    /// added wait for the answer). Per user, so timing cannot tell what others asked.
+    queries: Mutex<HashMap<UserQuery, Arc<Vec<f32>>>>,
+    /// A search waits this long for the question's embedding, then ranks by BM25 alone.
+    query_timeout: Duration,
+    /// An upload waits this long for its chunks' embeddings, then is stored without them:
+    /// well inside the documents function's 29 s, so a slow provider never strands `pending`.
+    ingest_timeout: Duration,
 }
+
+/// (user id, question).
+type UserQuery = (String, String);
 
 /// Query embeddings kept per process.
 const QUERY_CACHE_CAPACITY: usize = 512;
+/// Default wait for a question's embedding (a provider answers in ~100–300 ms).
+pub const QUERY_EMBED_TIMEOUT: Duration = Duration::from_secs(3);
+/// Default wait for an upload's chunk embeddings.
+pub const INGEST_EMBED_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Texts per embedding request at ingest (the gateway splits further to provider limits).
 const EMBED_BATCH: usize = 256;
@@ -236,7 +249,18 @@ impl Corpus {
             embedder,
             model: model.into(),
             queries: Mutex::new(HashMap::new()),
+            query_timeout: QUERY_EMBED_TIMEOUT,
+            ingest_timeout: INGEST_EMBED_TIMEOUT,
         });
+        self
+    }
+
+    /// How long searches and uploads wait for the embedding provider (with embeddings on).
+    pub fn with_embedding_timeouts(mut self, query: Duration, ingest: Duration) -> Self {
+        if let Some(e) = self.embeddings.as_mut() {
+            e.query_timeout = query;
+            e.ingest_timeout = ingest;
+        }
         self
     }
 
@@ -269,16 +293,27 @@ impl Corpus {
                 format!("{}\n\n{}", context.join(" › "), c.text)
             })
             .collect();
-        let mut vectors = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(EMBED_BATCH) {
-            match embeddings.embedder.embed(batch).await {
-                Ok(batch_vectors) => vectors.extend(batch_vectors),
-                Err(e) => {
-                    tracing::warn!(doc_id, error = %e, "chunks not embedded; the document ranks by BM25 alone");
-                    return;
-                }
+        let embed_all = async {
+            let mut vectors = Vec::with_capacity(texts.len());
+            for batch in texts.chunks(EMBED_BATCH) {
+                vectors.extend(embeddings.embedder.embed(batch).await?);
             }
-        }
+            Ok::<_, ragenie_retrieval::DenseError>(vectors)
+        };
+        let vectors = match tokio::time::timeout(embeddings.ingest_timeout, embed_all).await {
+            Ok(Ok(vectors)) => vectors,
+            Ok(Err(e)) => {
+                tracing::warn!(doc_id, error = %e, "chunks not embedded; the document ranks by BM25 alone");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    doc_id,
+                    "embedding the chunks timed out; the document ranks by BM25 alone"
+                );
+                return;
+            }
+        };
         if let Err(e) = segment.attach_vectors(&embeddings.model, &vectors) {
             tracing::warn!(doc_id, error = %e, "embeddings unusable; the document ranks by BM25 alone");
         }
@@ -286,24 +321,30 @@ impl Corpus {
 
     /// The query's embedding, or `None` (BM25 alone) without embeddings or when the provider
     /// fails.
-    async fn embed_query(&self, query: &str) -> Option<Arc<Vec<f32>>> {
+    async fn embed_query(&self, user_id: &str, query: &str) -> Option<Arc<Vec<f32>>> {
         let embeddings = self.embeddings.as_ref()?;
-        if let Some(hit) = embeddings.queries.lock().expect("query cache").get(query) {
+        let key = (user_id.to_owned(), query.to_owned());
+        if let Some(hit) = embeddings.queries.lock().expect("query cache").get(&key) {
             return Some(hit.clone());
         }
-        match embeddings.embedder.embed(&[query.to_owned()]).await {
-            Ok(mut vectors) if vectors.len() == 1 => {
+        let call = embeddings.embedder.embed(std::slice::from_ref(&key.1));
+        match tokio::time::timeout(embeddings.query_timeout, call).await {
+            Ok(Ok(mut vectors)) if vectors.len() == 1 => {
                 let vector = Arc::new(vectors.pop()?);
                 let mut cache = embeddings.queries.lock().expect("query cache");
                 if cache.len() >= QUERY_CACHE_CAPACITY {
                     cache.clear();
                 }
-                cache.insert(query.to_owned(), vector.clone());
+                cache.insert(key, vector.clone());
                 Some(vector)
             }
-            Ok(_) => None,
-            Err(e) => {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "query not embedded; ranking by BM25 alone");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("query embedding timed out; ranking by BM25 alone");
                 None
             }
         }
@@ -931,12 +972,13 @@ impl Corpus {
                 docs.iter().map(|d| (d.id.clone(), d.version)).collect();
             let covered: HashSet<String> = live.iter().map(|(id, _)| id.clone()).collect();
             let (table, blobs, parts) = (self.table.clone(), self.blobs.clone(), segments.clone());
+            let model = self.embedding_model().map(str::to_owned);
             let user_id = user_id.to_owned();
             tokio::spawn(async move {
                 let merged = tokio::task::spawn_blocking(move || {
                     let owned: Vec<Segment> = parts.iter().map(|s| (**s).clone()).collect();
-                    Segment::merge_where(&owned, |d, v| live.contains(&(d.to_owned(), v)))
-                        .to_bytes()
+                    let keep = |d: &str, v: u64| live.contains(&(d.to_owned(), v));
+                    Segment::merge_keeping(&owned, keep, model.as_deref()).to_bytes()
                 })
                 .await;
                 let Ok(bytes) = merged else { return };
@@ -992,8 +1034,10 @@ impl Corpus {
         if docs.is_empty() || query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let (set, query_vector) =
-            tokio::join!(self.segment_set(user_id, &ready), self.embed_query(query));
+        let (set, query_vector) = tokio::join!(
+            self.segment_set(user_id, &ready),
+            self.embed_query(user_id, query)
+        );
         let set = set?;
         let model = self.embedding_model().unwrap_or_default().to_owned();
         let names: HashMap<&str, &str> = docs
@@ -1139,6 +1183,65 @@ mod tests {
         assert_eq!(embedded(), 2);
         corpus.search(&user, None, "another one", 5).await.unwrap();
         assert_eq!(embedded(), 3);
+    }
+
+    /// Never answers, like a provider that accepted the connection and stalled.
+    struct StalledEmbedder;
+
+    #[async_trait::async_trait]
+    impl Embedder for StalledEmbedder {
+        async fn embed(
+            &self,
+            _texts: &[String],
+        ) -> Result<Vec<Vec<f32>>, ragenie_retrieval::DenseError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_provider_leaves_uploads_ready_and_search_on_bm25_within_the_timeouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let wait = Duration::from_millis(200);
+        let corpus = Corpus::new(state.table.clone(), state.blobs.clone())
+            .with_embedder(Arc::new(StalledEmbedder), "stalled")
+            .with_embedding_timeouts(wait, wait);
+        let (user, _) = test_user();
+        let started = std::time::Instant::now();
+        let (doc, _) = corpus.upload(&user, text("a.md", "apples")).await.unwrap();
+        assert_eq!(doc.status, DocumentStatus::Ready);
+        let hits = corpus.search(&user, None, "apples", 5).await.unwrap();
+        assert_eq!(hits.len(), 1);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_query_cache_is_per_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let embedder = Arc::new(CountingEmbedder(Default::default()));
+        let corpus = Corpus::new(state.table.clone(), state.blobs.clone())
+            .with_embedder(embedder.clone(), "counting");
+        let embedded = || embedder.0.load(std::sync::atomic::Ordering::SeqCst);
+        let mut users = Vec::new();
+        for _ in 0..2 {
+            let (user, _) = test_user();
+            corpus.upload(&user, text("a.md", "apples")).await.unwrap();
+            users.push(user);
+        }
+        let before = embedded();
+        for user in &users {
+            corpus.search(user, None, "same question", 5).await.unwrap();
+        }
+        assert_eq!(
+            embedded() - before,
+            2,
+            "each user's question is embedded for them"
+        );
     }
 
     #[tokio::test]

@@ -295,7 +295,12 @@ impl SegmentSet {
                 (scores, ranked)
             }
             Some(dense) => {
-                let depth = options.k.max(FUSION_DEPTH);
+                // With a per-document limit the best chunks of a few documents can crowd the
+                // top of both rankings: fuse them whole so `k` hits can still be found.
+                let depth = match options.max_chunks_per_doc {
+                    None => options.k.max(FUSION_DEPTH),
+                    Some(_) => usize::MAX,
+                };
                 let lexical = top(touched, &scores, depth);
                 let (similarity, embedded) = self.cosine(dense, chunk_live);
                 let semantic = top(embedded, &similarity, depth);
@@ -459,12 +464,13 @@ impl SegmentSet {
             if vectors.model != query.model || vectors.dimensions != unit.len() {
                 continue;
             }
-            for (c, present) in vectors.present.iter().enumerate() {
-                if !present || !chunk_live(s, c as u32) {
+            for c in 0..vectors.chunk_count() {
+                if !chunk_live(s, c as u32) {
                     continue;
                 }
-                let cosine = vectors.cosine(c, &unit);
-                if cosine > 0.0 {
+                if let Some(cosine) = vectors.cosine(c, &unit)
+                    && cosine > 0.0
+                {
                     let global = self.base[s] + c;
                     similarity[global] = cosine;
                     candidates.push(global as u32);

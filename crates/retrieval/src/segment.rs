@@ -75,47 +75,51 @@ pub(crate) struct Posting {
 /// The chunks' embedding vectors, all from one model: each unit-length vector is kept as
 /// signed bytes (scaled so its largest component is ±127) and the factor that brings the byte
 /// vector back to unit length — a quarter of the size of `f32`s, with cosine similarities
-/// within about 1% of the exact ones.
+/// within about 1% of the exact ones. Only chunks with a vector take room (a merged segment may
+/// mix embedded and plain chunks), so decoding allocates in proportion to the bytes read.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ChunkVectors {
     pub(crate) model: String,
     pub(crate) dimensions: usize,
-    /// Per chunk: whether it has a vector (a merged segment may mix embedded and plain ones).
-    pub(crate) present: Vec<bool>,
-    /// `chunks × dimensions` codes; zeros where a chunk has none.
+    /// Per chunk: its row in `codes`/`scales`, or `NO_VECTOR`.
+    pub(crate) rows: Vec<u32>,
+    /// `rows × dimensions` codes.
     pub(crate) codes: Vec<i8>,
-    /// Per chunk: `1 / |codes|`, so `scale × codes · query` is the cosine with a unit query.
+    /// Per row: `1 / |codes|`, so `scale × codes · query` is the cosine with a unit query.
     pub(crate) scales: Vec<f32>,
 }
+
+const NO_VECTOR: u32 = u32::MAX;
 
 impl ChunkVectors {
     fn empty(model: &str, dimensions: usize) -> Self {
         Self {
             model: model.to_owned(),
             dimensions,
-            present: Vec::new(),
+            rows: Vec::new(),
             codes: Vec::new(),
             scales: Vec::new(),
         }
     }
 
     fn push_absent(&mut self) {
-        self.present.push(false);
-        self.codes.extend(std::iter::repeat_n(0, self.dimensions));
-        self.scales.push(0.0);
+        self.rows.push(NO_VECTOR);
     }
 
     fn push_codes(&mut self, codes: &[i8], scale: f32) {
-        self.present.push(true);
+        self.rows.push(to_u32(self.scales.len()));
         self.codes.extend_from_slice(codes);
         self.scales.push(scale);
     }
 
-    /// Quantizes one vector; a zero or non-finite vector is refused.
+    /// Quantizes one vector; a zero vector or one with a non-finite component is refused.
     fn push_vector(&mut self, vector: &[f32]) -> Result<(), String> {
+        if vector.iter().any(|x| !x.is_finite()) {
+            return Err("a vector has a component that is not a finite number".into());
+        }
         let max = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
-        if !(max.is_finite() && max > 0.0) {
-            return Err("a vector is zero or not finite".into());
+        if max <= 0.0 {
+            return Err("a vector is zero".into());
         }
         let codes: Vec<i8> = vector
             .iter()
@@ -130,19 +134,36 @@ impl ChunkVectors {
         Ok(())
     }
 
-    pub(crate) fn codes_of(&self, chunk: usize) -> &[i8] {
-        &self.codes[chunk * self.dimensions..(chunk + 1) * self.dimensions]
+    /// The codes and scale of chunk `chunk`'s vector, if it has one.
+    pub(crate) fn vector_of(&self, chunk: usize) -> Option<(&[i8], f32)> {
+        let row = *self.rows.get(chunk)?;
+        if row == NO_VECTOR {
+            return None;
+        }
+        let row = row as usize;
+        Some((
+            &self.codes[row * self.dimensions..(row + 1) * self.dimensions],
+            self.scales[row],
+        ))
     }
 
-    /// Cosine similarity of chunk `chunk` with a unit-length query.
-    pub(crate) fn cosine(&self, chunk: usize, unit_query: &[f32]) -> f32 {
-        let dot: f32 = self
-            .codes_of(chunk)
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub(crate) fn vector_count(&self) -> usize {
+        self.scales.len()
+    }
+
+    /// Cosine similarity of chunk `chunk` with a unit-length query (`None`: no vector).
+    pub(crate) fn cosine(&self, chunk: usize, unit_query: &[f32]) -> Option<f32> {
+        let (codes, scale) = self.vector_of(chunk)?;
+        let dot: f32 = codes
             .iter()
             .zip(unit_query)
             .map(|(c, q)| f32::from(*c) * q)
             .sum();
-        dot * self.scales[chunk]
+        Some(dot * scale)
     }
 }
 
@@ -318,9 +339,7 @@ impl Segment {
 
     /// How many chunks carry a vector.
     pub fn vector_count(&self) -> usize {
-        self.vectors
-            .as_ref()
-            .map_or(0, |v| v.present.iter().filter(|p| **p).count())
+        self.vectors.as_ref().map_or(0, ChunkVectors::vector_count)
     }
 
     /// The document versions this segment covers, in order.
@@ -366,6 +385,18 @@ impl Segment {
     /// Like `merge`, keeping only the document versions for which `keep(doc_id, version)`
     /// holds, so compaction also drops deleted documents.
     pub fn merge_where(segments: &[Segment], keep: impl Fn(&str, u64) -> bool) -> Segment {
+        Self::merge_keeping(segments, keep, None)
+    }
+
+    /// Like `merge_where`, keeping the vectors of `model` (the one queries are embedded with)
+    /// when any chunk has them; otherwise those of the model most chunks use. Right after the
+    /// embedding model changes, most chunks still carry the old one: compaction must not drop
+    /// the new vectors in its favour.
+    pub fn merge_keeping(
+        segments: &[Segment],
+        keep: impl Fn(&str, u64) -> bool,
+        model: Option<&str>,
+    ) -> Segment {
         let refs: Vec<&Segment> = segments.iter().collect();
         let live = crate::search::live_documents(&refs);
         let mut docs = Vec::new();
@@ -417,7 +448,7 @@ impl Segment {
             .collect();
         terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut merged = Self::assemble(docs, chunks, terms);
-        merged.vectors = merge_vectors(segments, &sources);
+        merged.vectors = merge_vectors(segments, &sources, model);
         merged
     }
 
@@ -472,27 +503,31 @@ impl Segment {
             }
             previous = term;
         }
-        match &self.vectors {
-            None => w.varint(0),
+        // Without vectors the layout is version 1's, so a build from before hybrid retrieval
+        // (a rollback, or old and new functions side by side during a deploy) still reads it.
+        let version = match &self.vectors {
+            None => 1,
             Some(v) => {
                 w.varint(1);
                 w.str(&v.model);
                 w.varint(v.dimensions as u64);
-                for (c, present) in v.present.iter().enumerate() {
-                    if *present {
-                        w.bytes.push(1);
-                        w.bytes.extend_from_slice(&v.scales[c].to_le_bytes());
-                        w.bytes.extend(v.codes_of(c).iter().map(|x| *x as u8));
-                    } else {
-                        w.bytes.push(0);
+                for c in 0..v.chunk_count() {
+                    match v.vector_of(c) {
+                        Some((codes, scale)) => {
+                            w.bytes.push(1);
+                            w.bytes.extend_from_slice(&scale.to_le_bytes());
+                            w.bytes.extend(codes.iter().map(|x| *x as u8));
+                        }
+                        None => w.bytes.push(0),
                     }
                 }
+                FORMAT_VERSION
             }
-        }
+        };
         let payload = w.bytes;
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
         bytes.extend_from_slice(MAGIC);
-        bytes.push(FORMAT_VERSION);
+        bytes.push(version);
         bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
         bytes
@@ -611,7 +646,10 @@ impl Segment {
             }
             offsets.push(u32::try_from(postings.len()).map_err(|_| "too many postings")?);
         }
-        let vectors = if version >= 2 && r.varint()? == 1 {
+        let vectors = if version >= 2 {
+            if r.varint()? != 1 {
+                return Err("a version 2 segment without vectors".into());
+            }
             let model = r.str()?.to_owned();
             let dimensions = r.count(0)?;
             if !(1..=MAX_VECTOR_DIMENSIONS).contains(&dimensions) {
@@ -635,6 +673,9 @@ impl Segment {
                     other => return Err(format!("vector flag {other}")),
                 }
             }
+            if v.vector_count() == 0 {
+                return Err("vectors section without a vector".into());
+            }
             Some(v)
         } else {
             None
@@ -656,11 +697,15 @@ impl Segment {
 
 /// The vectors of a merged segment: those of the model most of the kept chunks were embedded
 /// with (a changed embedding model leaves older chunks to BM25 until they are re-indexed).
-fn merge_vectors(segments: &[Segment], sources: &[(usize, usize)]) -> Option<ChunkVectors> {
+fn merge_vectors(
+    segments: &[Segment],
+    sources: &[(usize, usize)],
+    preferred_model: Option<&str>,
+) -> Option<ChunkVectors> {
     let mut counts: Vec<(&str, usize, usize)> = Vec::new();
     for (s, c) in sources {
         if let Some(v) = &segments[*s].vectors
-            && v.present[*c]
+            && v.vector_of(*c).is_some()
         {
             match counts
                 .iter_mut()
@@ -671,16 +716,24 @@ fn merge_vectors(segments: &[Segment], sources: &[(usize, usize)]) -> Option<Chu
             }
         }
     }
-    let (model, dimensions, _) = counts
+    let preferred = counts
         .iter()
         .copied()
-        .reduce(|best, next| if next.2 > best.2 { next } else { best })?;
+        .filter(|(m, _, _)| Some(*m) == preferred_model)
+        .max_by_key(|(_, _, n)| *n);
+    let (model, dimensions, _) = preferred.or_else(|| {
+        counts
+            .iter()
+            .copied()
+            .reduce(|best, next| if next.2 > best.2 { next } else { best })
+    })?;
     let mut merged = ChunkVectors::empty(model, dimensions);
     for (s, c) in sources {
         match &segments[*s].vectors {
-            Some(v) if v.present[*c] && v.model == model && v.dimensions == dimensions => {
-                merged.push_codes(v.codes_of(*c), v.scales[*c]);
-            }
+            Some(v) if v.model == model && v.dimensions == dimensions => match v.vector_of(*c) {
+                Some((codes, scale)) => merged.push_codes(codes, scale),
+                None => merged.push_absent(),
+            },
             _ => merged.push_absent(),
         }
     }
@@ -707,7 +760,7 @@ mod tests {
         let segment = sample();
         let bytes = segment.to_bytes();
         assert_eq!(&bytes[..4], b"RGSG");
-        assert_eq!(bytes[4], FORMAT_VERSION);
+        assert_eq!(bytes[4], 1, "without vectors, the version 1 layout");
         assert_eq!(Segment::from_bytes(&bytes).unwrap(), segment);
     }
 
@@ -747,9 +800,24 @@ mod tests {
         ));
     }
 
+    /// A merged segment mixing a chunk with a vector and chunks without.
+    fn sample_with_vectors() -> Segment {
+        let mut embedded = sample();
+        embedded.attach_vectors("m", &vectors(2, 6, 5)).unwrap();
+        let chunks = chunk_text("plain words", &ChunkConfig::default());
+        Segment::merge(&[embedded, Segment::build("doc-2", 1, "Plain", &chunks)])
+    }
+
     #[test]
     fn every_truncation_and_single_byte_corruption_is_an_error_or_a_valid_segment() {
-        let bytes = sample().to_bytes();
+        for segment in [sample(), sample_with_vectors()] {
+            every_corruption_is_an_error_or_a_valid_segment(&segment);
+        }
+    }
+
+    fn every_corruption_is_an_error_or_a_valid_segment(segment: &Segment) {
+        let bytes = segment.to_bytes();
+        let version = bytes[4];
         for len in 0..bytes.len() {
             assert!(
                 Segment::from_bytes(&bytes[..len]).is_err(),
@@ -761,7 +829,7 @@ mod tests {
             for value in [0x00, 0x7f, 0x80, 0xff] {
                 let mut payload = bytes[HEADER_LEN..].to_vec();
                 payload[i - HEADER_LEN] = value;
-                let _ = Segment::decode(&payload, FORMAT_VERSION);
+                let _ = Segment::decode(&payload, version);
             }
         }
     }
@@ -798,7 +866,7 @@ mod tests {
                 let chunk_norm = chunk.iter().map(|x| x * x).sum::<f32>().sqrt();
                 let truth: f32 =
                     chunk.iter().zip(&unit).map(|(a, b)| a * b).sum::<f32>() / chunk_norm;
-                let got = stored.cosine(c, &unit);
+                let got = stored.cosine(c, &unit).unwrap();
                 assert!((got - truth).abs() < 0.01, "{got} vs {truth}");
             }
         }
@@ -830,21 +898,49 @@ mod tests {
                 .attach_vectors("m", &[vec![1.0; 8], vec![f32::NAN; 8]])
                 .is_err()
         );
+        let mut partly_nan = vec![1.0; 8];
+        partly_nan[3] = f32::NAN;
+        assert!(
+            segment
+                .attach_vectors("m", &[vec![1.0; 8], partly_nan])
+                .is_err()
+        );
         assert!(segment.attach_vectors("", &vectors(2, 8, 1)).is_err());
         assert_eq!(segment.embedding_model(), None);
     }
 
     #[test]
-    fn a_version_1_segment_is_still_read() {
-        let current = sample().to_bytes();
-        // Version 1 is version 2 without the trailing "no vectors" flag.
-        let payload = &current[HEADER_LEN..current.len() - 1];
-        let mut old = Vec::new();
-        old.extend_from_slice(MAGIC);
-        old.push(1);
-        old.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        old.extend_from_slice(payload);
-        assert_eq!(Segment::from_bytes(&old).unwrap(), sample());
+    fn only_a_segment_with_vectors_uses_version_2_so_older_builds_read_the_rest() {
+        let plain = sample().to_bytes();
+        assert_eq!(plain[4], 1);
+        // Version 1's reader: the same payload, no trailing vectors section.
+        assert_eq!(Segment::decode(&plain[HEADER_LEN..], 1).unwrap(), sample());
+        let mut embedded = sample();
+        embedded.attach_vectors("m", &vectors(2, 8, 1)).unwrap();
+        let bytes = embedded.to_bytes();
+        assert_eq!(bytes[4], FORMAT_VERSION);
+        // A version 1 reader would see trailing bytes and refuse: never a wrong ranking.
+        assert!(Segment::decode(&bytes[HEADER_LEN..], 1).is_err());
+    }
+
+    #[test]
+    fn a_vector_section_that_cannot_be_right_is_refused() {
+        let mut embedded = sample();
+        embedded.attach_vectors("m", &vectors(2, 8, 1)).unwrap();
+        let bytes = embedded.to_bytes();
+        let payload_len = bytes.len() - HEADER_LEN;
+        // Version 2 with the "no vectors" flag: the writer never produces it.
+        let plain = sample().to_bytes();
+        let mut flagged = plain[HEADER_LEN..].to_vec();
+        flagged.push(0);
+        assert!(Segment::decode(&flagged, 2).is_err());
+        // Every chunk marked absent: refused, not an empty section.
+        let mut absent = bytes[HEADER_LEN..].to_vec();
+        let per_chunk = 1 + 4 + 8;
+        let first = payload_len - 2 * per_chunk;
+        absent.truncate(first);
+        absent.extend([0, 0]);
+        assert!(Segment::decode(&absent, 2).is_err());
     }
 
     #[test]
@@ -860,10 +956,25 @@ mod tests {
         let merged = Segment::merge(&[c, a.clone(), d, b.clone()]);
         assert_eq!(merged.embedding_model(), Some("new-model"));
         let stored = merged.vectors.as_ref().unwrap();
-        assert_eq!(stored.present, vec![false, true, false, true]);
-        assert_eq!(stored.codes_of(1), a.vectors.as_ref().unwrap().codes_of(0));
-        assert_eq!(stored.codes_of(3), b.vectors.as_ref().unwrap().codes_of(0));
+        let has: Vec<bool> = (0..4).map(|c| stored.vector_of(c).is_some()).collect();
+        assert_eq!(has, vec![false, true, false, true]);
+        assert_eq!(
+            stored.vector_of(1),
+            a.vectors.as_ref().unwrap().vector_of(0)
+        );
+        assert_eq!(
+            stored.vector_of(3),
+            b.vectors.as_ref().unwrap().vector_of(0)
+        );
         assert_eq!(Segment::from_bytes(&merged.to_bytes()).unwrap(), merged);
+        // Right after a model change most chunks carry the old model; the configured one wins.
+        let mut fresh = Segment::build("e", 1, "E", &chunks("epsilon words"));
+        fresh.attach_vectors("newest", &vectors(1, 4, 11)).unwrap();
+        let kept = Segment::merge_keeping(&[merged.clone(), fresh], |_, _| true, Some("newest"));
+        assert_eq!(kept.embedding_model(), Some("newest"));
+        assert_eq!(kept.vector_count(), 1);
+        let fallback = Segment::merge_keeping(&[merged], |_, _| true, Some("absent-model"));
+        assert_eq!(fallback.embedding_model(), Some("new-model"));
         let plain = Segment::merge(&[Segment::build("d", 1, "D", &chunks("delta"))]);
         assert_eq!(plain.embedding_model(), None);
     }

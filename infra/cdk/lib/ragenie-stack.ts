@@ -96,6 +96,13 @@ export class RaGenieStack extends Stack {
 
   constructor(scope: Construct, id: string, props: RaGenieStackProps) {
     super(scope, id, props);
+    // The functions would refuse to start on these; fail at synth instead.
+    if (props.embeddingDimensions !== undefined) {
+      if (!props.embeddingModel) throw new Error('embeddingDimensions needs embeddingModel');
+      if (!Number.isInteger(props.embeddingDimensions) || props.embeddingDimensions < 1 || props.embeddingDimensions > 8192) {
+        throw new Error(`embeddingDimensions must be a whole number from 1 to 8192, not ${props.embeddingDimensions}`);
+      }
+    }
 
     // ---- data --------------------------------------------------------------------------
     const table = new dynamodb.Table(this, 'Table', {

@@ -93,6 +93,12 @@ test('an embedding model reaches the functions that call providers, and only tho
   }
 });
 
+test('embedding dimensions without a model, or not a size, fail at synth', () => {
+  assert.throws(() => synth({ embeddingDimensions: 512 }), /needs embeddingModel/);
+  assert.throws(() => synth({ embeddingModel: 'm', embeddingDimensions: Number('many') }), /whole number/);
+  assert.throws(() => synth({ embeddingModel: 'm', embeddingDimensions: 9000 }), /whole number/);
+});
+
 test('functions are arm64 provided.al2023 with the agreed environment and a log group with retention', () => {
   for (const name of FUNCTION_NAMES) {
     const p = resources[fnId(name)].Properties;
