@@ -11,7 +11,7 @@ use crate::analyze::analyze;
 use crate::dense::reciprocal_rank_fusion;
 use rustc_hash::FxHashMap;
 
-use crate::segment::{Posting, Segment};
+use crate::segment::{Posting, QuantizedQuery, Segment};
 use crate::snippet::snippet;
 
 /// BM25F parameters. A chunk's two fields (body text; context = document title + heading
@@ -453,22 +453,23 @@ impl SegmentSet {
         query: QueryVector<'_>,
         chunk_live: impl Fn(usize, u32) -> bool,
     ) -> (Vec<f32>, Vec<u32>) {
-        let norm = query.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let unit: Vec<f32> = query.vector.iter().map(|x| x / norm).collect();
         let mut similarity = vec![0f32; self.total_chunks];
         let mut candidates = Vec::new();
+        let Some(quantized) = QuantizedQuery::new(query.vector) else {
+            return (similarity, candidates);
+        };
         for (s, segment) in self.segments.iter().enumerate() {
             let Some(vectors) = &segment.vectors else {
                 continue;
             };
-            if vectors.model != query.model || vectors.dimensions != unit.len() {
+            if vectors.model != query.model || vectors.dimensions != quantized.codes.len() {
                 continue;
             }
             for c in 0..vectors.chunk_count() {
                 if !chunk_live(s, c as u32) {
                     continue;
                 }
-                if let Some(cosine) = vectors.cosine(c, &unit)
+                if let Some(cosine) = vectors.cosine(c, &quantized)
                     && cosine > 0.0
                 {
                     let global = self.base[s] + c;

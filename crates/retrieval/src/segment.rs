@@ -155,15 +155,51 @@ impl ChunkVectors {
         self.scales.len()
     }
 
-    /// Cosine similarity of chunk `chunk` with a unit-length query (`None`: no vector).
-    pub(crate) fn cosine(&self, chunk: usize, unit_query: &[f32]) -> Option<f32> {
+    /// Cosine similarity of chunk `chunk` with a query (`None`: no vector). Both sides are
+    /// bytes, so the dot product is integer arithmetic, which the compiler vectorizes (a float
+    /// sum it may not reorder); this is the inner loop of every hybrid search.
+    pub(crate) fn cosine(&self, chunk: usize, query: &QuantizedQuery) -> Option<f32> {
         let (codes, scale) = self.vector_of(chunk)?;
-        let dot: f32 = codes
+        Some(dot_i8(codes, &query.codes) as f32 * scale * query.scale)
+    }
+}
+
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    // |a·b| ≤ 127² × 8,192 dimensions < 2³¹: no overflow.
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum()
+}
+
+/// A query vector quantized like the chunks' (largest component ±127), with the factor that
+/// turns a byte dot product into the cosine with the unit-length query.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct QuantizedQuery {
+    pub(crate) codes: Vec<i8>,
+    pub(crate) scale: f32,
+}
+
+impl QuantizedQuery {
+    /// `None` for a zero or non-finite vector.
+    pub(crate) fn new(vector: &[f32]) -> Option<Self> {
+        if vector.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        let max = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if max <= 0.0 || norm <= 0.0 {
+            return None;
+        }
+        let codes = vector
             .iter()
-            .zip(unit_query)
-            .map(|(c, q)| f32::from(*c) * q)
-            .sum();
-        Some(dot * scale)
+            .map(|x| (x / max * 127.0).round().clamp(-127.0, 127.0) as i8)
+            .collect();
+        // unit_i = x_i / norm ≈ code_i × max / (127 × norm)
+        Some(Self {
+            codes,
+            scale: max / (127.0 * norm),
+        })
     }
 }
 
@@ -862,11 +898,12 @@ mod tests {
         for query in vectors(20, 384, 99) {
             let norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
             let unit: Vec<f32> = query.iter().map(|x| x / norm).collect();
+            let quantized = QuantizedQuery::new(&query).unwrap();
             for (c, chunk) in exact.iter().enumerate() {
                 let chunk_norm = chunk.iter().map(|x| x * x).sum::<f32>().sqrt();
                 let truth: f32 =
                     chunk.iter().zip(&unit).map(|(a, b)| a * b).sum::<f32>() / chunk_norm;
-                let got = stored.cosine(c, &unit).unwrap();
+                let got = stored.cosine(c, &quantized).unwrap();
                 assert!((got - truth).abs() < 0.01, "{got} vs {truth}");
             }
         }
