@@ -1034,12 +1034,15 @@ impl Corpus {
         if docs.is_empty() || query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let (set, query_vector) = tokio::join!(
-            self.segment_set(user_id, &ready),
-            self.embed_query(user_id, query)
-        );
-        let set = set?;
+        let set = self.segment_set(user_id, &ready).await?;
         let model = self.embedding_model().unwrap_or_default().to_owned();
+        // Only documents embedded with the configured model can use the question's embedding;
+        // for the others the provider call would be cost and latency for nothing.
+        let query_vector = if set.has_vectors(&model) {
+            self.embed_query(user_id, query).await
+        } else {
+            None
+        };
         let names: HashMap<&str, &str> = docs
             .iter()
             .map(|d| (d.id.as_str(), d.name.as_str()))
@@ -1217,6 +1220,24 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn a_question_is_not_embedded_when_no_document_has_vectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let (user, _) = test_user();
+        // Uploaded before an embedding model was configured.
+        Corpus::new(state.table.clone(), state.blobs.clone())
+            .upload(&user, text("a.md", "apples"))
+            .await
+            .unwrap();
+        let embedder = Arc::new(CountingEmbedder(Default::default()));
+        let corpus = Corpus::new(state.table.clone(), state.blobs.clone())
+            .with_embedder(embedder.clone(), "counting");
+        let hits = corpus.search(&user, None, "apples", 5).await.unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(embedder.0.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

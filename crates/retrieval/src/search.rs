@@ -179,6 +179,14 @@ impl SegmentSet {
         &self.segments
     }
 
+    /// Whether any segment holds vectors of `model`: without them a query embedding is useless,
+    /// and the provider call can be skipped.
+    pub fn has_vectors(&self, model: &str) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.embedding_model() == Some(model))
+    }
+
     /// Number of live chunks.
     pub fn chunk_count(&self) -> u64 {
         self.stats.chunks
