@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use base64::Engine;
+use ragenie_common::clock::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{
@@ -54,7 +55,7 @@ pub struct ArchivedConversation {
 pub struct Archive {
     pub format: String,
     pub version: u32,
-    pub exported_at: String,
+    pub exported_at: Timestamp,
     pub server: String,
     pub preferences: Preferences,
     pub profiles: Vec<Profile>,
@@ -92,14 +93,6 @@ impl ExportSummary {
         }
         out
     }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Reads everything the account has.
@@ -160,7 +153,7 @@ pub async fn snapshot(client: &Client) -> anyhow::Result<Archive> {
     Ok(Archive {
         format: ARCHIVE_FORMAT.into(),
         version: ARCHIVE_VERSION,
-        exported_at: now_rfc3339(),
+        exported_at: ragenie_common::clock::now(),
         server: client.base().to_owned(),
         preferences,
         profiles,
@@ -392,12 +385,9 @@ impl Archive {
             );
             let rel = format!("sessions/{name}");
             writer.write(&rel, serde_json::to_string_pretty(&turns)?.as_bytes())?;
-            if let Ok(t) = time::OffsetDateTime::parse(
-                &c.conversation.created_at,
-                &time::format_description::well_known::Rfc3339,
-            ) {
+            if let Ok(t) = Timestamp::parse(&c.conversation.created_at) {
                 let file = std::fs::File::options().write(true).open(root.join(&rel))?;
-                file.set_modified(t.into())?;
+                file.set_modified(t.datetime().into())?;
             }
         }
         if empty > 0 {

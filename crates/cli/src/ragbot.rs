@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
+use ragenie_common::clock::Timestamp;
 use serde_yaml::Value as Yaml;
 use sha2::{Digest, Sha256};
 
@@ -76,14 +77,10 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.'))
 }
 
-/// `created_at` for a file: its modification time, RFC 3339.
-pub fn mtime_rfc3339(meta: &std::fs::Metadata) -> Option<String> {
+/// `created_at` for a file: its modification time, in the stored timestamp form.
+pub fn mtime_timestamp(meta: &std::fs::Metadata) -> Option<String> {
     let modified = meta.modified().ok()?;
-    let t = time::OffsetDateTime::from(modified)
-        .replace_nanosecond(0)
-        .ok()?;
-    t.format(&time::format_description::well_known::Rfc3339)
-        .ok()
+    Some(Timestamp::from(time::OffsetDateTime::from(modified)).to_string())
 }
 
 /// Strings of a YAML value that may be one string or a list of them.
@@ -692,7 +689,7 @@ impl Reader {
             ),
             Ok(parsed) => self.plan.conversations.push(PlannedConversation {
                 title,
-                created_at: mtime_rfc3339(&meta),
+                created_at: mtime_timestamp(&meta),
                 import_key: sha256_hex(&bytes),
                 profile: None,
                 model: None,

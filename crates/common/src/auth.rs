@@ -1,6 +1,7 @@
 //! Who is calling: the `AuthUser` extractor every protected handler takes. It asks the
 //! state's [`Authenticator`] to turn the bearer credential (an access token or a personal API
-//! key) into a [`Principal`]; every key a handler builds starts from `principal.user_id`.
+//! key) into a [`Principal`]; every key a handler builds starts from `principal.user_id`
+//! (typed: a [`UserId`], so its partition is `user_id.partition()`).
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 
+use crate::accounts::UserId;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,7 +23,7 @@ pub enum AuthMethod {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: String,
+    pub user_id: UserId,
     pub method: AuthMethod,
 }
 
@@ -50,7 +52,7 @@ pub type SharedAuthenticator = Arc<dyn Authenticator>;
 pub struct AuthUser(pub Principal);
 
 impl AuthUser {
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         &self.0.user_id
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::accounts::UserId;
 use crate::auth::{AuthMethod, Authenticator, Principal};
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -19,18 +20,18 @@ impl Authenticator for TestTokens {
     async fn authenticate(&self, credential: &str) -> Result<Principal, ApiError> {
         let user_id = credential
             .strip_prefix("test:")
-            .filter(|id| ulid::Ulid::from_string(id).is_ok())
+            .and_then(UserId::parse)
             .ok_or_else(|| ApiError::Unauthorized("not a test token".into()))?;
         Ok(Principal {
-            user_id: user_id.to_owned(),
+            user_id,
             method: AuthMethod::AccessToken,
         })
     }
 }
 
 /// A new user id and the bearer header value that authenticates as it.
-pub fn test_user() -> (String, String) {
-    let id = ulid::Ulid::new().to_string();
+pub fn test_user() -> (UserId, String) {
+    let id = UserId::new();
     let bearer = format!("Bearer test:{id}");
     (id, bearer)
 }

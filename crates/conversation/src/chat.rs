@@ -416,7 +416,7 @@ impl ChatService {
     /// Asks a streaming answer of this conversation to stop (seen within half a second).
     pub async fn request_stop(&self, user_id: &str, conv_id: &str) -> Result<(), ApiError> {
         self.store.get(user_id, conv_id).await?;
-        let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 300;
+        let expires = ragenie_common::clock::unix_now() + 300;
         let item = Item::new(keys::user_pk(user_id), keys::stop_sk(conv_id))
             .with("requested_at", now_stamp())
             .expires_at(expires);

@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ragenie_common::ApiError;
+use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::ProfileChain;
 use ragenie_corpus::{Corpus, Document, DocumentKind, DocumentStatus};
 use ragenie_gateway::{ChatMessage, ModelSpec, estimate_tokens};
@@ -72,14 +73,14 @@ fn count(model: &ModelSpec, text: &str) -> u64 {
 /// Loads the profile's ready documents in profile order: (instructions, datasets).
 async fn profile_documents(
     corpus: &Corpus,
-    user_id: &str,
+    user: UserId,
     chain: Option<&ProfileChain>,
 ) -> Result<(Vec<Document>, Vec<Document>), ApiError> {
     let Some(chain) = chain else {
         return Ok((Vec::new(), Vec::new()));
     };
     let all: HashMap<String, Document> = corpus
-        .all(user_id)
+        .all(user)
         .await?
         .into_iter()
         .map(|d| (d.id.clone(), d))
@@ -118,8 +119,9 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Result<Assem
     let model = input.model;
     let window = u64::from(model.context_window.max(1));
     let reserve = reserved_output(model, input.max_output_tokens);
-    let (instruction_docs, dataset_docs) =
-        profile_documents(corpus, input.user_id, input.chain).await?;
+    let user = UserId::parse(input.user_id)
+        .ok_or_else(|| ApiError::Unauthorized("invalid principal".into()))?;
+    let (instruction_docs, dataset_docs) = profile_documents(corpus, user, input.chain).await?;
 
     let mut record = ContextRecord {
         datasets_mode: "none".into(),
@@ -127,7 +129,7 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Result<Assem
     };
     let mut instructions = Vec::new();
     for doc in &instruction_docs {
-        let Ok((_, text)) = corpus.text(input.user_id, &doc.id).await else {
+        let Ok((_, text)) = corpus.text(user, &doc.id).await else {
             continue;
         };
         let tokens = doc.token_count.unwrap_or_else(|| count(model, &text));
@@ -176,7 +178,7 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Result<Assem
     } else if datasets_total + history_total <= free {
         record.datasets_mode = "whole".into();
         for doc in &dataset_docs {
-            let Ok((_, text)) = corpus.text(input.user_id, &doc.id).await else {
+            let Ok((_, text)) = corpus.text(user, &doc.id).await else {
                 continue;
             };
             let tokens = doc.token_count.unwrap_or_else(|| count(model, &text));
@@ -215,7 +217,7 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Result<Assem
             .unwrap_or("");
         let query = format!("{} {previous_user}", input.prompt);
         let hits = corpus
-            .search(input.user_id, Some(&scope), &query, RETRIEVE_K)
+            .search(user, Some(&scope), &query, RETRIEVE_K)
             .await?;
         let mut per_doc: HashMap<String, u64> = HashMap::new();
         for hit in hits {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ragenie_common::ApiError;
+use ragenie_common::clock::{self, Timestamp};
 use ragenie_common::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
 
 use crate::keys;
@@ -26,22 +27,7 @@ pub fn new_message_id() -> String {
 
 /// A sortable UTC timestamp with microseconds (fixed width, so strings sort by time).
 pub fn now_stamp() -> String {
-    stamp_of(time::OffsetDateTime::now_utc())
-}
-
-/// The stamp of a moment (converted to UTC).
-pub fn stamp_of(moment: time::OffsetDateTime) -> String {
-    let now = moment.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.microsecond()
-    )
+    clock::now().to_string()
 }
 
 pub fn validate_title(title: &str) -> Result<String, ApiError> {
@@ -400,7 +386,10 @@ impl ConversationStore {
             ));
         }
         let title = validate_title(&title)?;
-        let started = created_at.map(stamp_of).unwrap_or_else(now_stamp);
+        let started = created_at
+            .map(Timestamp::from)
+            .unwrap_or_else(clock::now)
+            .to_string();
         let conv_id = ulid::Ulid::new().to_string();
         // Messages first: without their conversation item nobody sees them, so a failure
         // half-way leaves nothing visible.

@@ -22,7 +22,7 @@ fn month_of(day: &str) -> &str {
 }
 
 pub fn today() -> String {
-    let now = time::OffsetDateTime::now_utc();
+    let now = ragenie_common::clock::now().date();
     format!(
         "{:04}-{:02}-{:02}",
         now.year(),

@@ -1,21 +1,19 @@
-//! Every key of a document entity, built in one place. All start from the owner's user id, so
-//! nothing here can reach another user's data.
+//! Every key of a document entity, built in one place. Table keys live in the owner's
+//! partition (`UserId::partition`) and blob keys under the owner's prefix
+//! (`UserId::blob_prefix`), so nothing here can reach another user's data.
 
-/// The partition of everything a user owns.
-pub fn user_pk(user_id: &str) -> String {
-    format!("USER#{user_id}")
-}
+use ragenie_common::accounts::UserId;
 
 /// The document's current metadata.
 pub fn document_sk(doc_id: &str) -> String {
-    format!("DOC#{doc_id}")
+    format!("{DOCUMENT_PREFIX}{doc_id}")
 }
 
 pub const DOCUMENT_PREFIX: &str = "DOC#";
 
 /// One version of a document (zero-padded so versions sort).
 pub fn version_sk(doc_id: &str, version: u64) -> String {
-    format!("DOCV#{doc_id}#{version:08}")
+    format!("{}{version:08}", versions_prefix(doc_id))
 }
 
 pub fn versions_prefix(doc_id: &str) -> String {
@@ -33,31 +31,66 @@ pub fn upload_sk(doc_id: &str) -> String {
 }
 
 /// Secondary-index partition listing a user's documents of one kind, newest last.
-pub fn kind_index_pk(user_id: &str, kind: &str) -> String {
-    format!("USER#{user_id}#DOCKIND#{kind}")
+pub fn kind_index_pk(user: UserId, kind: &str) -> String {
+    format!("{}#DOCKIND#{kind}", user.partition())
 }
 
-pub fn content_blob(user_id: &str, sha256: &str) -> String {
-    format!("users/{user_id}/content/{sha256}")
+pub fn content_blob(user: UserId, sha256: &str) -> String {
+    format!("{}content/{sha256}", user.blob_prefix())
 }
 
-pub fn upload_blob(user_id: &str, doc_id: &str) -> String {
-    format!("users/{user_id}/uploads/{doc_id}")
+pub fn upload_blob(user: UserId, doc_id: &str) -> String {
+    format!("{}uploads/{doc_id}", user.blob_prefix())
 }
 
-pub fn text_blob(user_id: &str, doc_id: &str, version: u64) -> String {
-    format!("users/{user_id}/text/{doc_id}/{version:08}.txt")
+pub fn text_blob(user: UserId, doc_id: &str, version: u64) -> String {
+    format!("{}text/{doc_id}/{version:08}.txt", user.blob_prefix())
 }
 
-pub fn segments_prefix(user_id: &str) -> String {
-    format!("users/{user_id}/segments/")
+pub fn segments_prefix(user: UserId) -> String {
+    format!("{}segments/", user.blob_prefix())
 }
 
-pub fn segment_blob(user_id: &str, doc_id: &str, version: u64) -> String {
-    format!("users/{user_id}/segments/{doc_id}-{version:08}.seg")
+pub fn segment_blob(user: UserId, doc_id: &str, version: u64) -> String {
+    format!("{}{doc_id}-{version:08}.seg", segments_prefix(user))
 }
 
 /// The user's compacted segment: many document versions in one blob.
-pub fn merged_segment_blob(user_id: &str) -> String {
-    format!("users/{user_id}/segments/_merged.seg")
+pub fn merged_segment_blob(user: UserId) -> String {
+    format!("{}_merged.seg", segments_prefix(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_keep_their_stored_shape_and_start_from_the_user() {
+        let u = UserId::parse("01JDQ5Y8ZKXG2M4N6P8R0T2V4W").unwrap();
+        assert_eq!(
+            kind_index_pk(u, "dataset"),
+            "USER#01JDQ5Y8ZKXG2M4N6P8R0T2V4W#DOCKIND#dataset"
+        );
+        assert_eq!(version_sk("d", 7), "DOCV#d#00000007");
+        assert_eq!(
+            segment_blob(u, "d", 2),
+            "users/01JDQ5Y8ZKXG2M4N6P8R0T2V4W/segments/d-00000002.seg"
+        );
+        assert_eq!(
+            merged_segment_blob(u),
+            "users/01JDQ5Y8ZKXG2M4N6P8R0T2V4W/segments/_merged.seg"
+        );
+        assert_eq!(
+            text_blob(u, "d", 1),
+            "users/01JDQ5Y8ZKXG2M4N6P8R0T2V4W/text/d/00000001.txt"
+        );
+        for blob in [
+            content_blob(u, "h"),
+            upload_blob(u, "d"),
+            text_blob(u, "d", 1),
+            segment_blob(u, "d", 1),
+        ] {
+            assert!(blob.starts_with(&u.blob_prefix()), "{blob}");
+        }
+    }
 }

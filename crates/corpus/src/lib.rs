@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use ragenie_common::accounts::UserId;
+use ragenie_common::clock;
 use ragenie_common::error::ApiError;
 use ragenie_common::storage::{
     Blobs, Condition, Item, PresignedUrl, Query, StoreError, Table, TxOp, Update,
@@ -120,7 +122,7 @@ pub struct Corpus {
     cache: Mutex<HashMap<String, Arc<Segment>>>,
     /// Per user: the searchable set of the ready documents' segments, with the fingerprint of
     /// the document versions it was built from (rebuilt when any changes).
-    sets: Mutex<HashMap<String, (u64, Arc<SegmentSet>)>>,
+    sets: Mutex<HashMap<UserId, (u64, Arc<SegmentSet>)>>,
     /// Hybrid retrieval: chunks are embedded at ingest and queries at search time.
     embeddings: Option<Embeddings>,
 }
@@ -141,7 +143,7 @@ struct Embeddings {
 }
 
 /// (user id, question).
-type UserQuery = (String, String);
+type UserQuery = (UserId, String);
 
 /// Query embeddings kept per process.
 const QUERY_CACHE_CAPACITY: usize = 512;
@@ -165,12 +167,6 @@ fn fingerprint(docs: &[Document]) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     pairs.hash(&mut hasher);
     hasher.finish()
-}
-
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -321,9 +317,9 @@ impl Corpus {
 
     /// The query's embedding, or `None` (BM25 alone) without embeddings or when the provider
     /// fails.
-    async fn embed_query(&self, user_id: &str, query: &str) -> Option<Arc<Vec<f32>>> {
+    async fn embed_query(&self, user: UserId, query: &str) -> Option<Arc<Vec<f32>>> {
         let embeddings = self.embeddings.as_ref()?;
-        let key = (user_id.to_owned(), query.to_owned());
+        let key = (user, query.to_owned());
         if let Some(hit) = embeddings.queries.lock().expect("query cache").get(&key) {
             return Some(hit.clone());
         }
@@ -350,23 +346,19 @@ impl Corpus {
         }
     }
 
-    pub async fn get(&self, user_id: &str, doc_id: &str) -> CorpusResult<Document> {
+    pub async fn get(&self, user: UserId, doc_id: &str) -> CorpusResult<Document> {
         let item = self
             .table
-            .get(&keys::user_pk(user_id), &keys::document_sk(doc_id))
+            .get(&user.partition(), &keys::document_sk(doc_id))
             .await?;
         item.ok_or(CorpusError::NotFound)?
             .decode()
             .map_err(Into::into)
     }
 
-    pub async fn versions(
-        &self,
-        user_id: &str,
-        doc_id: &str,
-    ) -> CorpusResult<Vec<DocumentVersion>> {
-        self.get(user_id, doc_id).await?;
-        let query = Query::partition(keys::user_pk(user_id))
+    pub async fn versions(&self, user: UserId, doc_id: &str) -> CorpusResult<Vec<DocumentVersion>> {
+        self.get(user, doc_id).await?;
+        let query = Query::partition(user.partition())
             .prefix(keys::versions_prefix(doc_id))
             .descending()
             .limit(1000);
@@ -380,7 +372,7 @@ impl Corpus {
     /// A page of the user's documents, oldest first; of one kind when given.
     pub async fn list(
         &self,
-        user_id: &str,
+        user: UserId,
         kind: Option<DocumentKind>,
         limit: usize,
         cursor: Option<String>,
@@ -389,7 +381,7 @@ impl Corpus {
             Some(kind) => {
                 self.table
                     .query_index(
-                        Query::partition(keys::kind_index_pk(user_id, kind.as_str()))
+                        Query::partition(keys::kind_index_pk(user, kind.as_str()))
                             .limit(limit)
                             .after(cursor),
                     )
@@ -398,7 +390,7 @@ impl Corpus {
             None => {
                 self.table
                     .query(
-                        Query::partition(keys::user_pk(user_id))
+                        Query::partition(user.partition())
                             .prefix(keys::DOCUMENT_PREFIX)
                             .limit(limit)
                             .after(cursor),
@@ -415,21 +407,20 @@ impl Corpus {
     }
 
     /// Every document of the user (all pages).
-    pub async fn all(&self, user_id: &str) -> CorpusResult<Vec<Document>> {
-        all_documents(self.table.as_ref(), user_id).await
+    pub async fn all(&self, user: UserId) -> CorpusResult<Vec<Document>> {
+        all_documents(self.table.as_ref(), user).await
     }
 
     /// Stores a new document and indexes it. Identical content already stored by this user
     /// returns the existing document instead (`false`): one copy serves every profile.
-    pub async fn upload(&self, user_id: &str, new: NewDocument) -> CorpusResult<(Document, bool)> {
-        self.create(user_id, &ulid::Ulid::new().to_string(), new)
-            .await
+    pub async fn upload(&self, user: UserId, new: NewDocument) -> CorpusResult<(Document, bool)> {
+        self.create(user, &ulid::Ulid::new().to_string(), new).await
     }
 
     /// `upload` under a chosen id (the presigned flow announces the id before the bytes).
     async fn create(
         &self,
-        user_id: &str,
+        user: UserId,
         doc_id: &str,
         new: NewDocument,
     ) -> CorpusResult<(Document, bool)> {
@@ -439,18 +430,18 @@ impl Corpus {
         }
         let media_type = resolve_media_type(&new.media_type, &name, &new.bytes)?;
         let hash = sha256_hex(&new.bytes);
-        if let Some(existing) = self.owner_of(user_id, &hash).await? {
+        if let Some(existing) = self.owner_of(user, &hash).await? {
             return Ok((existing, false));
         }
         let doc_id = doc_id.to_owned();
         self.blobs
             .put(
-                &keys::content_blob(user_id, &hash),
+                &keys::content_blob(user, &hash),
                 new.bytes.clone(),
                 media_type,
             )
             .await?;
-        let stamp = now();
+        let stamp = clock::now();
         let doc = Document {
             id: doc_id.clone(),
             name,
@@ -462,14 +453,12 @@ impl Corpus {
             version: 1,
             status: DocumentStatus::Pending,
             failure_reason: None,
-            created_at: stamp.clone(),
+            created_at: stamp,
             updated_at: stamp,
         };
-        let pk = keys::user_pk(user_id);
-        let doc_item = Item::encode(pk.clone(), keys::document_sk(&doc_id), &doc)?.indexed(
-            keys::kind_index_pk(user_id, doc.kind.as_str()),
-            doc_id.clone(),
-        );
+        let pk = user.partition();
+        let doc_item = Item::encode(pk.clone(), keys::document_sk(&doc_id), &doc)?
+            .indexed(keys::kind_index_pk(user, doc.kind.as_str()), doc_id.clone());
         let ops = vec![
             TxOp::Put {
                 item: doc_item,
@@ -492,7 +481,7 @@ impl Corpus {
             Ok(()) => {}
             Err(StoreError::ConditionFailed) => {
                 // The same content won a race with us: hand back the winner.
-                return match self.owner_of(user_id, &hash).await? {
+                return match self.owner_of(user, &hash).await? {
                     Some(existing) => Ok((existing, false)),
                     None => Err(CorpusError::Conflict(
                         "a concurrent upload conflicted; retry".into(),
@@ -501,20 +490,20 @@ impl Corpus {
             }
             Err(e) => return Err(e.into()),
         }
-        Ok((self.ingest(user_id, doc, &new.bytes).await?, true))
+        Ok((self.ingest(user, doc, &new.bytes).await?, true))
     }
 
     /// The document whose current or past version holds this content, if any.
-    async fn owner_of(&self, user_id: &str, hash: &str) -> CorpusResult<Option<Document>> {
+    async fn owner_of(&self, user: UserId, hash: &str) -> CorpusResult<Option<Document>> {
         let Some(item) = self
             .table
-            .get(&keys::user_pk(user_id), &keys::content_hash_sk(hash))
+            .get(&user.partition(), &keys::content_hash_sk(hash))
             .await?
         else {
             return Ok(None);
         };
         let doc_id = item.str("doc_id").unwrap_or_default().to_owned();
-        match self.get(user_id, &doc_id).await {
+        match self.get(user, &doc_id).await {
             Ok(doc) => Ok(Some(doc)),
             Err(CorpusError::NotFound) => Ok(None),
             Err(e) => Err(e),
@@ -525,7 +514,7 @@ impl Corpus {
     /// never left `pending` by bad input.
     async fn ingest(
         &self,
-        user_id: &str,
+        user: UserId,
         mut doc: Document,
         bytes: &Bytes,
     ) -> CorpusResult<Document> {
@@ -557,14 +546,14 @@ impl Corpus {
                 let text = Bytes::from(indexed.extracted.text.clone());
                 self.blobs
                     .put(
-                        &keys::text_blob(user_id, &doc.id, doc.version),
+                        &keys::text_blob(user, &doc.id, doc.version),
                         text,
                         "text/plain; charset=utf-8",
                     )
                     .await?;
                 self.blobs
                     .put(
-                        &keys::segment_blob(user_id, &doc.id, doc.version),
+                        &keys::segment_blob(user, &doc.id, doc.version),
                         segment,
                         "application/octet-stream",
                     )
@@ -579,17 +568,17 @@ impl Corpus {
                 doc.failure_reason = Some(failure_reason(&e));
             }
         }
-        doc.updated_at = now();
-        self.write_status(user_id, &doc).await?;
+        doc.updated_at = clock::now();
+        self.write_status(user, &doc).await?;
         Ok(doc)
     }
 
-    async fn write_status(&self, user_id: &str, doc: &Document) -> CorpusResult<()> {
-        let pk = keys::user_pk(user_id);
+    async fn write_status(&self, user: UserId, doc: &Document) -> CorpusResult<()> {
+        let pk = user.partition();
         let status = serde_json::to_value(doc.status).map_err(anyhow::Error::from)?;
         let mut update = Update::new()
             .set("status", status.clone())
-            .set("updated_at", doc.updated_at.clone());
+            .set("updated_at", doc.updated_at);
         let mut version_update = Update::new().set("status", status);
         match (&doc.failure_reason, doc.token_count) {
             (Some(reason), _) => {
@@ -629,12 +618,12 @@ impl Corpus {
     /// Stores new content as the document's next version and indexes it.
     pub async fn replace(
         &self,
-        user_id: &str,
+        user: UserId,
         doc_id: &str,
         media_type: &str,
         bytes: Bytes,
     ) -> CorpusResult<Document> {
-        let current = self.get(user_id, doc_id).await?;
+        let current = self.get(user, doc_id).await?;
         if bytes.is_empty() {
             return Err(CorpusError::Empty);
         }
@@ -643,18 +632,14 @@ impl Corpus {
         if hash == current.content_hash {
             return Ok(current);
         }
-        if let Some(owner) = self.owner_of(user_id, &hash).await? {
+        if let Some(owner) = self.owner_of(user, &hash).await? {
             return Err(CorpusError::Conflict(format!(
                 "this content is already stored as document {} (`{}`)",
                 owner.id, owner.name
             )));
         }
         self.blobs
-            .put(
-                &keys::content_blob(user_id, &hash),
-                bytes.clone(),
-                media_type,
-            )
+            .put(&keys::content_blob(user, &hash), bytes.clone(), media_type)
             .await?;
         let mut doc = current.clone();
         doc.version = current.version + 1;
@@ -664,10 +649,10 @@ impl Corpus {
         doc.status = DocumentStatus::Pending;
         doc.token_count = None;
         doc.failure_reason = None;
-        doc.updated_at = now();
-        let pk = keys::user_pk(user_id);
+        doc.updated_at = clock::now();
+        let pk = user.partition();
         let doc_item = Item::encode(pk.clone(), keys::document_sk(doc_id), &doc)?.indexed(
-            keys::kind_index_pk(user_id, doc.kind.as_str()),
+            keys::kind_index_pk(user, doc.kind.as_str()),
             doc_id.to_owned(),
         );
         let ops = vec![
@@ -690,7 +675,7 @@ impl Corpus {
             },
         ];
         match self.table.transact(ops).await {
-            Ok(()) => self.ingest(user_id, doc, &bytes).await,
+            Ok(()) => self.ingest(user, doc, &bytes).await,
             Err(StoreError::ConditionFailed) => Err(CorpusError::Conflict(
                 "the document changed meanwhile; retry".into(),
             )),
@@ -698,13 +683,15 @@ impl Corpus {
         }
     }
 
-    pub async fn rename(&self, user_id: &str, doc_id: &str, name: &str) -> CorpusResult<Document> {
+    pub async fn rename(&self, user: UserId, doc_id: &str, name: &str) -> CorpusResult<Document> {
         let name = validate_name(name)?;
-        let update = Update::new().set("name", name).set("updated_at", now());
+        let update = Update::new()
+            .set("name", name)
+            .set("updated_at", clock::now());
         match self
             .table
             .update(
-                &keys::user_pk(user_id),
+                &user.partition(),
                 &keys::document_sk(doc_id),
                 update,
                 Condition::Exists,
@@ -718,9 +705,9 @@ impl Corpus {
     }
 
     /// Deletes the document, every version's bytes, extracted text and index segment.
-    pub async fn delete(&self, user_id: &str, doc_id: &str) -> CorpusResult<()> {
-        let versions = self.versions(user_id, doc_id).await?;
-        let pk = keys::user_pk(user_id);
+    pub async fn delete(&self, user: UserId, doc_id: &str) -> CorpusResult<()> {
+        let versions = self.versions(user, doc_id).await?;
+        let pk = user.partition();
         // The metadata goes first: from then on lists and searches no longer see the document,
         // whatever happens to the cleanup below.
         match self
@@ -734,10 +721,10 @@ impl Corpus {
         }
         for v in versions {
             self.blobs
-                .delete(&keys::segment_blob(user_id, doc_id, v.version))
+                .delete(&keys::segment_blob(user, doc_id, v.version))
                 .await?;
             self.blobs
-                .delete(&keys::text_blob(user_id, doc_id, v.version))
+                .delete(&keys::text_blob(user, doc_id, v.version))
                 .await?;
             let owned = Condition::AttrEquals("doc_id".into(), doc_id.into());
             match self
@@ -747,7 +734,7 @@ impl Corpus {
             {
                 Ok(()) => {
                     self.blobs
-                        .delete(&keys::content_blob(user_id, &v.content_hash))
+                        .delete(&keys::content_blob(user, &v.content_hash))
                         .await?
                 }
                 Err(StoreError::ConditionFailed) => {}
@@ -759,18 +746,16 @@ impl Corpus {
             self.cache
                 .lock()
                 .expect("cache lock")
-                .remove(&keys::segment_blob(user_id, doc_id, v.version));
+                .remove(&keys::segment_blob(user, doc_id, v.version));
         }
         // The merged segment still holds the deleted text: drop it (the next search rebuilds one).
-        self.blobs
-            .delete(&keys::merged_segment_blob(user_id))
-            .await?;
+        self.blobs.delete(&keys::merged_segment_blob(user)).await?;
         Ok(())
     }
 
     /// The extracted text of the current version.
-    pub async fn text(&self, user_id: &str, doc_id: &str) -> CorpusResult<(Document, String)> {
-        let doc = self.get(user_id, doc_id).await?;
+    pub async fn text(&self, user: UserId, doc_id: &str) -> CorpusResult<(Document, String)> {
+        let doc = self.get(user, doc_id).await?;
         if doc.status != DocumentStatus::Ready {
             return Err(CorpusError::Conflict(format!(
                 "the document is {}",
@@ -779,7 +764,7 @@ impl Corpus {
         }
         let blob = self
             .blobs
-            .get(&keys::text_blob(user_id, doc_id, doc.version))
+            .get(&keys::text_blob(user, doc_id, doc.version))
             .await?
             .ok_or_else(|| {
                 CorpusError::Unexpected(anyhow::anyhow!(
@@ -791,12 +776,12 @@ impl Corpus {
         Ok((doc, text))
     }
 
-    pub async fn download_url(&self, user_id: &str, doc_id: &str) -> CorpusResult<PresignedUrl> {
-        let doc = self.get(user_id, doc_id).await?;
+    pub async fn download_url(&self, user: UserId, doc_id: &str) -> CorpusResult<PresignedUrl> {
+        let doc = self.get(user, doc_id).await?;
         Ok(self
             .blobs
             .presign_get(
-                &keys::content_blob(user_id, &doc.content_hash),
+                &keys::content_blob(user, &doc.content_hash),
                 DOWNLOAD_URL_TTL,
             )
             .await?)
@@ -805,7 +790,7 @@ impl Corpus {
     /// Starts a large upload: a presigned PUT the client sends the bytes to, then `commit`.
     pub async fn start_upload(
         &self,
-        user_id: &str,
+        user: UserId,
         name: &str,
         kind: DocumentKind,
         media_type: &str,
@@ -836,10 +821,8 @@ impl Corpus {
             });
         }
         let doc_id = ulid::Ulid::new().to_string();
-        let expires = time::OffsetDateTime::now_utc().unix_timestamp()
-            + UPLOAD_URL_TTL.as_secs() as i64
-            + 3600;
-        let record = Item::new(keys::user_pk(user_id), keys::upload_sk(&doc_id))
+        let expires = clock::unix_now() + UPLOAD_URL_TTL.as_secs() as i64 + 3600;
+        let record = Item::new(user.partition(), keys::upload_sk(&doc_id))
             .with("name", name)
             .with("kind", kind.as_str())
             .with("media_type", essence.clone())
@@ -848,11 +831,7 @@ impl Corpus {
         self.table.put(record, Condition::NotExists).await?;
         let upload = self
             .blobs
-            .presign_put(
-                &keys::upload_blob(user_id, &doc_id),
-                &essence,
-                UPLOAD_URL_TTL,
-            )
+            .presign_put(&keys::upload_blob(user, &doc_id), &essence, UPLOAD_URL_TTL)
             .await?;
         Ok(PendingUpload {
             document_id: doc_id,
@@ -864,16 +843,16 @@ impl Corpus {
     /// like a direct upload. A size mismatch is refused and nothing is kept.
     pub async fn commit_upload(
         &self,
-        user_id: &str,
+        user: UserId,
         doc_id: &str,
     ) -> CorpusResult<(Document, bool)> {
-        let pk = keys::user_pk(user_id);
+        let pk = user.partition();
         let record = self
             .table
             .get(&pk, &keys::upload_sk(doc_id))
             .await?
             .ok_or(CorpusError::NotFound)?;
-        let blob_key = keys::upload_blob(user_id, doc_id);
+        let blob_key = keys::upload_blob(user, doc_id);
         let Some(blob) = self.blobs.get(&blob_key).await? else {
             return Err(CorpusError::Invalid {
                 field: "upload",
@@ -906,7 +885,7 @@ impl Corpus {
             media_type: record.str("media_type").unwrap_or_default().to_owned(),
             bytes: blob.body,
         };
-        let result = self.create(user_id, doc_id, new).await;
+        let result = self.create(user, doc_id, new).await;
         cleanup.await;
         result
     }
@@ -935,14 +914,14 @@ impl Corpus {
     /// otherwise the user's merged segment plus the segments of versions it does not cover,
     /// compacted into a new merged segment in the background when those are many (so a user
     /// with thousands of small documents reads one blob, not thousands).
-    async fn segment_set(&self, user_id: &str, docs: &[Document]) -> CorpusResult<Arc<SegmentSet>> {
+    async fn segment_set(&self, user: UserId, docs: &[Document]) -> CorpusResult<Arc<SegmentSet>> {
         let key = fingerprint(docs);
-        if let Some((k, set)) = self.sets.lock().expect("sets lock").get(user_id)
+        if let Some((k, set)) = self.sets.lock().expect("sets lock").get(&user)
             && *k == key
         {
             return Ok(set.clone());
         }
-        let merged_key = keys::merged_segment_blob(user_id);
+        let merged_key = keys::merged_segment_blob(user);
         let merged = match self.blobs.get(&merged_key).await? {
             Some(blob) => tokio::task::spawn_blocking(move || Segment::from_bytes(&blob.body).ok())
                 .await
@@ -960,7 +939,7 @@ impl Corpus {
                 continue;
             }
             if let Some(segment) = self
-                .load_segment(&keys::segment_blob(user_id, &doc.id, doc.version))
+                .load_segment(&keys::segment_blob(user, &doc.id, doc.version))
                 .await?
             {
                 segments.push(segment);
@@ -973,7 +952,6 @@ impl Corpus {
             let covered: HashSet<String> = live.iter().map(|(id, _)| id.clone()).collect();
             let (table, blobs, parts) = (self.table.clone(), self.blobs.clone(), segments.clone());
             let model = self.embedding_model().map(str::to_owned);
-            let user_id = user_id.to_owned();
             tokio::spawn(async move {
                 let merged = tokio::task::spawn_blocking(move || {
                     let owned: Vec<Segment> = parts.iter().map(|s| (**s).clone()).collect();
@@ -990,8 +968,7 @@ impl Corpus {
                     return;
                 }
                 if let Err(e) =
-                    discard_merged_if_stale(table.as_ref(), blobs.as_ref(), &user_id, &covered)
-                        .await
+                    discard_merged_if_stale(table.as_ref(), blobs.as_ref(), user, &covered).await
                 {
                     tracing::warn!(error = %e, "could not check the merged segment");
                 }
@@ -1004,7 +981,7 @@ impl Corpus {
         if sets.len() >= SET_CACHE_CAPACITY {
             sets.clear();
         }
-        sets.insert(user_id.to_owned(), (key, set.clone()));
+        sets.insert(user, (key, set.clone()));
         Ok(set)
     }
 
@@ -1013,7 +990,7 @@ impl Corpus {
     /// embeddings configured the BM25 ranking is fused with the query-embedding similarity.
     pub async fn search(
         &self,
-        user_id: &str,
+        user: UserId,
         scope: Option<&HashSet<String>>,
         query: &str,
         k: usize,
@@ -1021,7 +998,7 @@ impl Corpus {
         // The set covers every ready document (so one cached set serves every profile); the
         // scope selects documents within it, statistics included.
         let ready: Vec<Document> = self
-            .all(user_id)
+            .all(user)
             .await?
             .into_iter()
             .filter(|d| d.status == DocumentStatus::Ready)
@@ -1034,12 +1011,12 @@ impl Corpus {
         if docs.is_empty() || query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let set = self.segment_set(user_id, &ready).await?;
+        let set = self.segment_set(user, &ready).await?;
         let model = self.embedding_model().unwrap_or_default().to_owned();
         // Only documents embedded with the configured model can use the question's embedding;
         // for the others the provider call would be cost and latency for nothing.
         let query_vector = if set.has_vectors(&model) {
-            self.embed_query(user_id, query).await
+            self.embed_query(user, query).await
         } else {
             None
         };
@@ -1086,13 +1063,13 @@ impl Corpus {
 }
 
 /// Every document of the user, oldest first (all pages).
-async fn all_documents(table: &dyn Table, user_id: &str) -> CorpusResult<Vec<Document>> {
+async fn all_documents(table: &dyn Table, user: UserId) -> CorpusResult<Vec<Document>> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
         let page = table
             .query(
-                Query::partition(keys::user_pk(user_id))
+                Query::partition(user.partition())
                     .prefix(keys::DOCUMENT_PREFIX)
                     .limit(1000)
                     .after(cursor),
@@ -1117,10 +1094,10 @@ async fn all_documents(table: &dyn Table, user_id: &str) -> CorpusResult<Vec<Doc
 async fn discard_merged_if_stale(
     table: &dyn Table,
     blobs: &dyn Blobs,
-    user_id: &str,
+    user: UserId,
     covered: &HashSet<String>,
 ) -> CorpusResult<bool> {
-    let existing: HashSet<String> = all_documents(table, user_id)
+    let existing: HashSet<String> = all_documents(table, user)
         .await?
         .into_iter()
         .map(|d| d.id)
@@ -1128,7 +1105,7 @@ async fn discard_merged_if_stale(
     if covered.iter().all(|id| existing.contains(id)) {
         return Ok(false);
     }
-    blobs.delete(&keys::merged_segment_blob(user_id)).await?;
+    blobs.delete(&keys::merged_segment_blob(user)).await?;
     Ok(true)
 }
 
@@ -1175,16 +1152,16 @@ mod tests {
         let corpus = Corpus::new(state.table.clone(), state.blobs.clone())
             .with_embedder(embedder.clone(), "counting");
         let (user, _) = test_user();
-        corpus.upload(&user, text("a.md", "apples")).await.unwrap();
+        corpus.upload(user, text("a.md", "apples")).await.unwrap();
         let embedded = || embedder.0.load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(embedded(), 1, "one chunk embedded at upload");
         // Estimate while typing, then send: the same question.
         for _ in 0..3 {
-            let hits = corpus.search(&user, None, "which fruit?", 5).await.unwrap();
+            let hits = corpus.search(user, None, "which fruit?", 5).await.unwrap();
             assert_eq!(hits.len(), 1);
         }
         assert_eq!(embedded(), 2);
-        corpus.search(&user, None, "another one", 5).await.unwrap();
+        corpus.search(user, None, "another one", 5).await.unwrap();
         assert_eq!(embedded(), 3);
     }
 
@@ -1211,9 +1188,9 @@ mod tests {
             .with_embedding_timeouts(wait, wait);
         let (user, _) = test_user();
         let started = std::time::Instant::now();
-        let (doc, _) = corpus.upload(&user, text("a.md", "apples")).await.unwrap();
+        let (doc, _) = corpus.upload(user, text("a.md", "apples")).await.unwrap();
         assert_eq!(doc.status, DocumentStatus::Ready);
-        let hits = corpus.search(&user, None, "apples", 5).await.unwrap();
+        let hits = corpus.search(user, None, "apples", 5).await.unwrap();
         assert_eq!(hits.len(), 1);
         assert!(
             started.elapsed() < Duration::from_secs(5),
@@ -1229,13 +1206,13 @@ mod tests {
         let (user, _) = test_user();
         // Uploaded before an embedding model was configured.
         Corpus::new(state.table.clone(), state.blobs.clone())
-            .upload(&user, text("a.md", "apples"))
+            .upload(user, text("a.md", "apples"))
             .await
             .unwrap();
         let embedder = Arc::new(CountingEmbedder(Default::default()));
         let corpus = Corpus::new(state.table.clone(), state.blobs.clone())
             .with_embedder(embedder.clone(), "counting");
-        let hits = corpus.search(&user, None, "apples", 5).await.unwrap();
+        let hits = corpus.search(user, None, "apples", 5).await.unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(embedder.0.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
@@ -1251,12 +1228,15 @@ mod tests {
         let mut users = Vec::new();
         for _ in 0..2 {
             let (user, _) = test_user();
-            corpus.upload(&user, text("a.md", "apples")).await.unwrap();
+            corpus.upload(user, text("a.md", "apples")).await.unwrap();
             users.push(user);
         }
         let before = embedded();
         for user in &users {
-            corpus.search(user, None, "same question", 5).await.unwrap();
+            corpus
+                .search(*user, None, "same question", 5)
+                .await
+                .unwrap();
         }
         assert_eq!(
             embedded() - before,
@@ -1272,19 +1252,16 @@ mod tests {
         let corpus = Corpus::new(state.table.clone(), state.blobs.clone());
         let (user, _) = test_user();
         let (kept, _) = corpus
-            .upload(&user, text("kept.md", "apples"))
+            .upload(user, text("kept.md", "apples"))
             .await
             .unwrap();
-        let (gone, _) = corpus
-            .upload(&user, text("gone.md", "pears"))
-            .await
-            .unwrap();
-        let merged_key = keys::merged_segment_blob(&user);
+        let (gone, _) = corpus.upload(user, text("gone.md", "pears")).await.unwrap();
+        let merged_key = keys::merged_segment_blob(user);
         let mut parts = Vec::new();
         for doc in [&kept, &gone] {
             let blob = state
                 .blobs
-                .get(&keys::segment_blob(&user, &doc.id, 1))
+                .get(&keys::segment_blob(user, &doc.id, 1))
                 .await
                 .unwrap()
                 .unwrap();
@@ -1299,7 +1276,7 @@ mod tests {
                 .put(&merged_key, merged.clone(), "application/octet-stream")
                 .await
                 .unwrap();
-            discard_merged_if_stale(state.table.as_ref(), state.blobs.as_ref(), &user, &covered)
+            discard_merged_if_stale(state.table.as_ref(), state.blobs.as_ref(), user, &covered)
                 .await
                 .unwrap()
         };
@@ -1309,17 +1286,13 @@ mod tests {
         assert!(state.blobs.get(&merged_key).await.unwrap().is_some());
 
         // A compaction that began before the delete writes its merged segment after it.
-        corpus.delete(&user, &gone.id).await.unwrap();
+        corpus.delete(user, &gone.id).await.unwrap();
         assert!(compaction_finishes().await);
         assert!(state.blobs.get(&merged_key).await.unwrap().is_none());
-        let hits = corpus.search(&user, None, "pears", 10).await.unwrap();
+        let hits = corpus.search(user, None, "pears", 10).await.unwrap();
         assert!(hits.is_empty());
         assert_eq!(
-            corpus
-                .search(&user, None, "apples", 10)
-                .await
-                .unwrap()
-                .len(),
+            corpus.search(user, None, "apples", 10).await.unwrap().len(),
             1
         );
     }

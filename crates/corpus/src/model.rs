@@ -1,5 +1,6 @@
 //! The document records as stored and as the API returns them.
 
+use ragenie_common::clock::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -64,8 +65,8 @@ pub struct Document {
     pub status: DocumentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -79,7 +80,7 @@ pub struct DocumentVersion {
     pub status: DocumentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 impl DocumentVersion {
@@ -92,7 +93,7 @@ impl DocumentVersion {
             token_count: doc.token_count,
             status: doc.status,
             failure_reason: doc.failure_reason.clone(),
-            created_at: doc.updated_at.clone(),
+            created_at: doc.updated_at,
         }
     }
 }

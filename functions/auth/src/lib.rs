@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use ragenie_common::accounts::api_keys::{self, ApiKeySummary, CreatedApiKey};
 use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
-use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id, user_id};
+use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id};
 use ragenie_common::accounts::{AccountError, ApiKeyId, ListPage, UserId, passwords, refresh};
 use ragenie_common::auth::AuthUser;
 use ragenie_common::error::Problem;
@@ -306,7 +306,7 @@ async fn logout(
         (status = 401, description = "No valid access token or API key", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<User>> {
-    let user = user_id(&auth)?;
+    let user = *auth.user_id();
     match users::get(state.table.as_ref(), user).await {
         Ok(u) => Ok(Json(u)),
         Err(AccountError::NotFound(_)) => Err(ApiError::Unauthorized(

@@ -521,7 +521,7 @@ async fn forged_access_tokens_are_refused_tampered_none_alg_other_alg_other_key_
     let tokens = app.register("jwt@example.com").await;
     let user = me(&app, &tokens.access).await.str("id");
     let key = std::fs::read_to_string(app.dir.path().join("secrets/jwt-signing-key")).unwrap();
-    let now = time_now();
+    let now = ragenie_common::clock::unix_now();
     let claims =
         |exp: i64| json!({"iss": ISSUER, "aud": AUDIENCE, "sub": user, "iat": now, "exp": exp});
     let sign = |alg: jsonwebtoken::Algorithm, secret: &[u8], c: &Value| {
@@ -585,13 +585,6 @@ async fn forged_access_tokens_are_refused_tampered_none_alg_other_alg_other_key_
         let r = me(&app, &token).await;
         assert_eq!(r.problem(401), None, "{what} was accepted");
     }
-}
-
-fn time_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[tokio::test]

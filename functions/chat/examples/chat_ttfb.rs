@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::testing::{embedded_state, test_user};
 use ragenie_corpus::{Corpus, DocumentKind, NewDocument};
@@ -59,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let guide = "# Espresso guide\n\n## Grinding\n\nA fine, even grind matters most.\n\n## Tamping\n\nTamp with thirty pounds of pressure.\n".repeat(20);
     let (doc, _) = corpus
         .upload(
-            &user_id,
+            user_id,
             NewDocument {
                 name: "guide.md".into(),
                 kind: DocumentKind::Dataset,
@@ -70,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let profile = profiles::create(
         state.table.as_ref(),
-        UserId::parse(&user_id).unwrap(),
+        user_id,
         NewProfile {
             name: "Bench".into(),
             dataset_ids: vec![doc.id],

@@ -89,7 +89,7 @@ pub fn router_with_gateway(state: AppState, gateway: Arc<Gateway>) -> Router {
 }
 
 fn user_id(auth: &AuthUser) -> String {
-    auth.user_id().to_owned()
+    auth.user_id().to_string()
 }
 
 type BoxedEvents = Box<dyn Stream<Item = Result<Event, Infallible>> + Send + Unpin>;

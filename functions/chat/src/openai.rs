@@ -84,7 +84,7 @@ pub async fn completions(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CompletionRequest>,
 ) -> ApiResult<Response> {
-    let user_id = auth.user_id().to_owned();
+    let user_id = auth.user_id().to_string();
     let (model, suffix_profile) = match body.model.split_once('@') {
         Some((m, p)) => (m.to_owned(), Some(p.to_owned())),
         None => (body.model.clone(), None),

@@ -172,7 +172,7 @@ impl App {
     }
 
     /// A profile with one instruction document and the given datasets, for `user_id`.
-    async fn profile(&self, user_id: &str, datasets: &[(&str, &str)]) -> (String, Vec<String>) {
+    async fn profile(&self, user_id: UserId, datasets: &[(&str, &str)]) -> (String, Vec<String>) {
         let corpus = Corpus::new(self.state.table.clone(), self.state.blobs.clone());
         let upload = |name: &str, kind, text: &str| NewDocument {
             name: name.into(),
@@ -208,13 +208,9 @@ impl App {
             dataset_ids: dataset_ids.clone(),
             ..Default::default()
         };
-        let profile = profiles::create(
-            self.state.table.as_ref(),
-            UserId::parse(user_id).unwrap(),
-            new,
-        )
-        .await
-        .unwrap();
+        let profile = profiles::create(self.state.table.as_ref(), user_id, new)
+            .await
+            .unwrap();
         (profile.id.to_string(), dataset_ids)
     }
 }
@@ -226,7 +222,7 @@ const GUIDE: &str =
 async fn each_provider_streams_a_grounded_answer_that_is_stored_with_tokens_cost_and_citations() {
     let app = app().await;
     let (alice_id, alice) = test_user();
-    let (profile, datasets) = app.profile(&alice_id, &[("espresso.md", GUIDE)]).await;
+    let (profile, datasets) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
     for model in ["gpt-4.1", "claude-sonnet-4-5", "gemini-2.5-flash"] {
         let conv = app
             .conversation(&alice, json!({"profile_id": profile, "model": model}))
@@ -302,7 +298,7 @@ async fn each_provider_streams_a_grounded_answer_that_is_stored_with_tokens_cost
 async fn the_estimate_reports_tokens_by_source_and_the_cost_before_sending() {
     let app = app().await;
     let (alice_id, alice) = test_user();
-    let (profile, _) = app.profile(&alice_id, &[("espresso.md", GUIDE)]).await;
+    let (profile, _) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
     let r = app.post(&alice, "/chat/estimate", json!({"content": "How hard should I tamp?", "profile_id": profile, "model": "gpt-4.1"})).await;
     assert_eq!(r.status(), 200);
     let estimate: Value = r.json().await.unwrap();
@@ -344,7 +340,7 @@ async fn datasets_that_do_not_fit_the_window_are_retrieved_as_cited_chunks() {
         manual.push_str(&format!("## Section {i}\n\nSection {i} covers routine maintenance item number {i} in detail, with torque values and checks.\n\n"));
     }
     manual.push_str("## Descaling\n\nDescale the boiler with citric acid every three months.\n");
-    let (profile, datasets) = app.profile(&alice_id, &[("manual.md", &manual)]).await;
+    let (profile, datasets) = app.profile(alice_id, &[("manual.md", &manual)]).await;
     let conv = app
         .conversation(&alice, json!({"profile_id": profile, "model": "tiny"}))
         .await;
@@ -378,7 +374,7 @@ async fn datasets_that_do_not_fit_the_window_are_retrieved_as_cited_chunks() {
         "the best chunk is cited first: {citation}"
     );
     let text = Corpus::new(app.state.table.clone(), app.state.blobs.clone())
-        .text(&alice_id, &datasets[0])
+        .text(alice_id, &datasets[0])
         .await
         .unwrap()
         .1;
@@ -666,7 +662,7 @@ async fn without_provider_keys_the_retrieval_only_model_answers_from_the_documen
                 && m["available"] == false
                 && m["unavailable_reason"].is_string())
     );
-    let (profile, datasets) = app.profile(&alice_id, &[("espresso.md", GUIDE)]).await;
+    let (profile, datasets) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
     let conv = app
         .conversation(&alice, json!({"profile_id": profile}))
         .await;
@@ -696,7 +692,7 @@ async fn without_provider_keys_the_retrieval_only_model_answers_from_the_documen
 async fn the_openai_compatible_api_answers_streaming_and_not_with_profile_grounding() {
     let app = app().await;
     let (alice_id, alice) = test_user();
-    let (profile, _) = app.profile(&alice_id, &[("espresso.md", GUIDE)]).await;
+    let (profile, _) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
     let models = app.json(&alice, "/v1/models").await;
     assert_eq!(models["object"], "list");
     assert!(

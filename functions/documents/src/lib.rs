@@ -97,10 +97,6 @@ fn routes(state: AppState, corpus: Corpus) -> Router {
     function_router(FUNCTION, Router::new().merge(routes), state)
 }
 
-fn user(auth: &AuthUser) -> ApiResult<UserId> {
-    UserId::parse(auth.user_id()).ok_or_else(|| ApiError::Unauthorized("invalid principal".into()))
-}
-
 fn parse_kind(kind: &str) -> ApiResult<DocumentKind> {
     DocumentKind::parse(kind)
         .ok_or_else(|| ApiError::validation("kind", "expected `instructions` or `dataset`"))
@@ -151,7 +147,7 @@ async fn upload(
     Query(params): Query<UploadParams>,
     request: Request,
 ) -> ApiResult<Response> {
-    let user_id = user(&auth)?;
+    let user_id = *auth.user_id();
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -236,9 +232,7 @@ async fn upload(
         media_type,
         bytes,
     };
-    Ok(upload_response(
-        s.corpus.upload(&user_id.to_string(), new).await?,
-    ))
+    Ok(upload_response(s.corpus.upload(user_id, new).await?))
 }
 
 fn multipart_error(status: StatusCode, text: String) -> ApiError {
@@ -271,17 +265,11 @@ async fn start_upload(
     State(s): State<DocumentsState>,
     ApiJson(body): ApiJson<StartUpload>,
 ) -> ApiResult<(StatusCode, Json<PendingUpload>)> {
-    let user_id = user(&auth)?;
+    let user_id = *auth.user_id();
     let kind = parse_kind(&body.kind)?;
     let pending = s
         .corpus
-        .start_upload(
-            &user_id.to_string(),
-            &body.name,
-            kind,
-            &body.media_type,
-            body.size,
-        )
+        .start_upload(user_id, &body.name, kind, &body.media_type, body.size)
         .await?;
     Ok((StatusCode::CREATED, Json(pending)))
 }
@@ -294,10 +282,8 @@ async fn commit_upload(
     State(s): State<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let user_id = user(&auth)?;
-    Ok(upload_response(
-        s.corpus.commit_upload(&user_id.to_string(), &id).await?,
-    ))
+    let user_id = *auth.user_id();
+    Ok(upload_response(s.corpus.commit_upload(user_id, &id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -339,7 +325,7 @@ async fn list(
     State(s): State<DocumentsState>,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<DocumentList>> {
-    let user_id = user(&auth)?;
+    let user_id = *auth.user_id();
     let kind = params.kind.as_deref().map(parse_kind).transpose()?;
     let limit = params.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -347,7 +333,7 @@ async fn list(
     }
     if let Some(profile) = params.profile {
         let ids = profile_document_ids(&s.app, user_id, &profile, false).await?;
-        let all = s.corpus.all(&user_id.to_string()).await?;
+        let all = s.corpus.all(user_id).await?;
         let items = ids
             .iter()
             .filter_map(|id| all.iter().find(|d| &d.id == id))
@@ -359,10 +345,7 @@ async fn list(
             next_cursor: None,
         }));
     }
-    let (items, next_cursor) = s
-        .corpus
-        .list(&user_id.to_string(), kind, limit, params.cursor)
-        .await?;
+    let (items, next_cursor) = s.corpus.list(user_id, kind, limit, params.cursor).await?;
     Ok(Json(DocumentList { items, next_cursor }))
 }
 
@@ -382,9 +365,9 @@ async fn get_document(
     State(s): State<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DocumentDetail>> {
-    let user_id = user(&auth)?.to_string();
-    let document = s.corpus.get(&user_id, &id).await?;
-    let versions = s.corpus.versions(&user_id, &id).await?;
+    let user_id = *auth.user_id();
+    let document = s.corpus.get(user_id, &id).await?;
+    let versions = s.corpus.versions(user_id, &id).await?;
     Ok(Json(DocumentDetail { document, versions }))
 }
 
@@ -403,12 +386,8 @@ async fn rename(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Rename>,
 ) -> ApiResult<Json<Document>> {
-    let user_id = user(&auth)?;
-    Ok(Json(
-        s.corpus
-            .rename(&user_id.to_string(), &id, &body.name)
-            .await?,
-    ))
+    let user_id = *auth.user_id();
+    Ok(Json(s.corpus.rename(user_id, &id, &body.name).await?))
 }
 
 /// Delete a document: its bytes, metadata, versions and index segments.
@@ -419,8 +398,8 @@ async fn delete_document(
     State(s): State<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let user_id = user(&auth)?;
-    s.corpus.delete(&user_id.to_string(), &id).await?;
+    let user_id = *auth.user_id();
+    s.corpus.delete(user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -440,13 +419,13 @@ async fn content(
     Path(id): Path<String>,
     Query(params): Query<ContentParams>,
 ) -> ApiResult<Response> {
-    let user_id = user(&auth)?.to_string();
+    let user_id = *auth.user_id();
     match params.format.as_deref() {
         Some("text") => {
-            let (_, text) = s.corpus.text(&user_id, &id).await?;
+            let (_, text) = s.corpus.text(user_id, &id).await?;
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
         }
-        None | Some("url") => Ok(Json(s.corpus.download_url(&user_id, &id).await?).into_response()),
+        None | Some("url") => Ok(Json(s.corpus.download_url(user_id, &id).await?).into_response()),
         Some(_) => Err(ApiError::validation("format", "expected `text` or `url`")),
     }
 }
@@ -461,7 +440,7 @@ async fn replace(
     Path(id): Path<String>,
     request: Request,
 ) -> ApiResult<Json<Document>> {
-    let user_id = user(&auth)?;
+    let user_id = *auth.user_id();
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -476,9 +455,7 @@ async fn replace(
         }
     })?;
     Ok(Json(
-        s.corpus
-            .replace(&user_id.to_string(), &id, &content_type, bytes)
-            .await?,
+        s.corpus.replace(user_id, &id, &content_type, bytes).await?,
     ))
 }
 
@@ -506,7 +483,7 @@ async fn search(
     State(s): State<DocumentsState>,
     Query(params): Query<SearchParams>,
 ) -> ApiResult<Json<SearchResults>> {
-    let user_id = user(&auth)?;
+    let user_id = *auth.user_id();
     let k = params.k.unwrap_or(8);
     if !(1..=50).contains(&k) {
         return Err(ApiError::validation("k", "1..=50"));
@@ -521,17 +498,14 @@ async fn search(
             .collect(),
         None => s
             .corpus
-            .all(&user_id.to_string())
+            .all(user_id)
             .await?
             .into_iter()
             .filter(|d| d.kind == DocumentKind::Dataset)
             .map(|d| d.id)
             .collect(),
     };
-    let items = s
-        .corpus
-        .search(&user_id.to_string(), Some(&scope), &params.q, k)
-        .await?;
+    let items = s.corpus.search(user_id, Some(&scope), &params.q, k).await?;
     Ok(Json(SearchResults { items }))
 }
 

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::storage::embedded::presigned_routes;
 use ragenie_common::testing::{TestServer, embedded_state, test_user};
@@ -624,7 +623,7 @@ async fn search_by_profile_covers_its_datasets_and_inherited_ones_only() {
         "# Private\n\nMy revenue from the lemonade stand.",
     )
     .await;
-    let user = UserId::parse(&alice_id).unwrap();
+    let user = alice_id;
     let table = app.state.table.as_ref();
     let parent = profiles::create(
         table,
@@ -777,10 +776,7 @@ async fn many_small_documents_are_compacted_into_one_merged_segment_that_searche
     );
     // A cold process reads the merged segment and ranks exactly as before.
     let cold = Corpus::new(app.state.table.clone(), app.state.blobs.clone());
-    let hits = cold
-        .search(&alice_id, None, "kiwi7 fruit", 5)
-        .await
-        .unwrap();
+    let hits = cold.search(alice_id, None, "kiwi7 fruit", 5).await.unwrap();
     let ids: Vec<&str> = hits.iter().map(|h| h.document_id.as_str()).collect();
     let before: Vec<&str> = first["items"]
         .as_array()

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ragenie_common::AppState;
+use ragenie_common::accounts::UserId;
 use ragenie_common::config::EmbeddingSettings;
 use ragenie_common::testing::{TestServer, embedded_state, test_user};
 use ragenie_fake_providers::{FakeConfig, FakeHandle};
@@ -102,7 +103,7 @@ impl App {
         body["items"].as_array().cloned().unwrap_or_default()
     }
 
-    async fn segment(&self, user: &str, doc: &Value) -> Segment {
+    async fn segment(&self, user: UserId, doc: &Value) -> Segment {
         let key = ragenie_corpus::keys::segment_blob(user, doc["id"].as_str().unwrap(), 1);
         let blob = self.state.blobs.get(&key).await.unwrap().unwrap();
         Segment::from_bytes(&blob.body).unwrap()
@@ -121,7 +122,7 @@ async fn uploads_are_embedded_through_the_gateway_and_search_uses_the_vectors() 
     assert_eq!(shipping["status"], "ready");
 
     for doc in [&shipping, &garden] {
-        let segment = app.segment(&user, doc).await;
+        let segment = app.segment(user, doc).await;
         assert_eq!(
             segment.embedding_model(),
             Some("text-embedding-3-small/256")
@@ -152,7 +153,7 @@ async fn an_unreachable_embedding_provider_leaves_uploads_ready_and_search_on_bm
     let (user, bearer) = test_user();
     let garden = app.upload(&bearer, "garden.md", GARDEN).await;
     assert_eq!(garden["status"], "ready");
-    assert_eq!(app.segment(&user, &garden).await.embedding_model(), None);
+    assert_eq!(app.segment(user, &garden).await.embedding_model(), None);
     let hits = app.search(&bearer, "tomatoes").await;
     assert_eq!(hits[0]["document_id"], garden["id"]);
     assert!(app.search(&bearer, "they").await.is_empty());

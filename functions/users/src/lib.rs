@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
-use ragenie_common::accounts::web::{ListParams, path_id, user_id};
+use ragenie_common::accounts::web::{ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId};
 use ragenie_common::auth::AuthUser;
 use ragenie_common::error::Problem;
@@ -45,7 +45,7 @@ async fn get_preferences(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> ApiResult<Json<Preferences>> {
-    let user = user_id(&auth)?;
+    let user = *auth.user_id();
     Ok(Json(preferences::get(state.table.as_ref(), user).await?))
 }
 
@@ -61,7 +61,7 @@ async fn put_preferences(
     auth: AuthUser,
     ApiJson(body): ApiJson<Preferences>,
 ) -> ApiResult<Json<Preferences>> {
-    let user = user_id(&auth)?;
+    let user = *auth.user_id();
     Ok(Json(
         preferences::put(state.table.as_ref(), user, body).await?,
     ))
@@ -79,7 +79,7 @@ async fn create_profile(
     auth: AuthUser,
     ApiJson(body): ApiJson<NewProfile>,
 ) -> ApiResult<(StatusCode, Json<Profile>)> {
-    let user = user_id(&auth)?;
+    let user = *auth.user_id();
     let profile = profiles::create(state.table.as_ref(), user, body).await?;
     Ok((StatusCode::CREATED, Json(profile)))
 }
@@ -96,7 +96,7 @@ async fn list_profiles(
     auth: AuthUser,
     params: ListParams,
 ) -> ApiResult<Json<ListPage<Profile>>> {
-    let user = user_id(&auth)?;
+    let user = *auth.user_id();
     let page = profiles::list(state.table.as_ref(), user, params.limit(), params.cursor).await?;
     Ok(Json(page))
 }
@@ -113,7 +113,7 @@ async fn get_profile(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Profile>> {
-    let user = user_id(&auth)?;
+    let user = *auth.user_id();
     let id: ProfileId = path_id(&id, "profile")?;
     Ok(Json(profiles::get(state.table.as_ref(), user, id).await?))
 }
@@ -134,7 +134,7 @@ async fn update_profile(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ProfilePatch>,
 ) -> ApiResult<Json<Profile>> {
-    let user = user_id(&auth)?;
+    let user = *auth.user_id();
     let id: ProfileId = path_id(&id, "profile")?;
     Ok(Json(
         profiles::update(state.table.as_ref(), user, id, body).await?,
@@ -154,7 +154,7 @@ async fn delete_profile(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let user = user_id(&auth)?;
+    let user = *auth.user_id();
     let id: ProfileId = path_id(&id, "profile")?;
     profiles::delete(state.table.as_ref(), user, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::error::{AccountError, AccountResult};
 use super::ids::{ApiKeyId, UserId};
-use super::{ListPage, keys, now_epoch, now_rfc3339, rfc3339};
+use super::{ListPage, keys};
 use crate::auth::{AuthMethod, Principal};
+use crate::clock::{self, Timestamp};
 use crate::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
 
 /// What every key starts with, so leaked keys are recognisable (and secret scanners can match).
@@ -28,9 +29,10 @@ struct KeyRecord {
     name: String,
     prefix: String,
     key_hash: String,
-    created_at: String,
-    #[serde(default)]
-    last_used_at: Option<i64>,
+    created_at: Timestamp,
+    /// Keys used before timestamps were settled stored epoch seconds here.
+    #[serde(default, deserialize_with = "clock::legacy::option_epoch_or_timestamp")]
+    last_used_at: Option<Timestamp>,
 }
 
 /// An API key as listed: never its value.
@@ -40,10 +42,9 @@ pub struct ApiKeySummary {
     pub name: String,
     /// The first characters of the key, to tell keys apart.
     pub prefix: String,
-    /// RFC 3339.
-    pub created_at: String,
-    /// RFC 3339, to the minute; null until first used.
-    pub last_used_at: Option<String>,
+    pub created_at: Timestamp,
+    /// To the minute; null until first used.
+    pub last_used_at: Option<Timestamp>,
 }
 
 impl From<KeyRecord> for ApiKeySummary {
@@ -53,7 +54,7 @@ impl From<KeyRecord> for ApiKeySummary {
             name: r.name,
             prefix: r.prefix,
             created_at: r.created_at,
-            last_used_at: r.last_used_at.map(rfc3339),
+            last_used_at: r.last_used_at,
         }
     }
 }
@@ -104,7 +105,7 @@ pub async fn create(table: &dyn Table, user: UserId, name: &str) -> AccountResul
         name,
         prefix: key[..SHOWN_PREFIX_CHARS].to_owned(),
         key_hash: hash(&key),
-        created_at: now_rfc3339(),
+        created_at: clock::now(),
         last_used_at: None,
     };
     let owned = keys::api_key(user, record.id);
@@ -137,7 +138,7 @@ pub async fn list(
 ) -> AccountResult<ListPage<ApiKeySummary>> {
     let page = table
         .query(
-            Query::partition(keys::user_partition(user))
+            Query::partition(user.partition())
                 .prefix(keys::API_KEY_PREFIX)
                 .limit(limit)
                 .after(cursor),
@@ -213,10 +214,10 @@ pub async fn authenticate(table: &dyn Table, key: &str) -> AccountResult<Princip
         .await?
         .ok_or(AccountError::InvalidToken)?
         .decode()?;
-    let now = now_epoch();
+    let now = clock::now();
     if record
         .last_used_at
-        .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_SECS)
+        .is_none_or(|t| now.unix_seconds() - t.unix_seconds() >= LAST_USED_RESOLUTION_SECS)
     {
         // A revocation racing this request makes the update fail; the key is refused then.
         table
@@ -233,7 +234,7 @@ pub async fn authenticate(table: &dyn Table, key: &str) -> AccountResult<Princip
             })?;
     }
     Ok(Principal {
-        user_id: user.to_string(),
+        user_id: user,
         method: AuthMethod::ApiKey {
             key_id: id.to_string(),
         },

@@ -30,7 +30,7 @@ impl Authenticator for AccountsAuthenticator {
         }
         let user = self.jwt.verify(credential)?;
         Ok(Principal {
-            user_id: user.to_string(),
+            user_id: user,
             method: AuthMethod::AccessToken,
         })
     }

@@ -92,6 +92,19 @@ ulid_id!(
     /// A user account.
     UserId
 );
+impl UserId {
+    /// The table partition holding everything the user owns: `USER#<id>`. Every key builder
+    /// of a user's items starts here, so nothing is reachable without the user's id.
+    pub fn partition(&self) -> String {
+        format!("USER#{self}")
+    }
+
+    /// The blob-store prefix under which the user's objects live: `users/<id>/`.
+    pub fn blob_prefix(&self) -> String {
+        format!("users/{self}/")
+    }
+}
+
 ulid_id!(
     /// One of a user's profiles.
     ProfileId
@@ -118,6 +131,13 @@ mod tests {
         assert_eq!(UserId::parse(""), None);
         assert_eq!(UserId::parse("USER#01JDQ5Y8ZKXG2M4N6P8R0T2V4W"), None);
         assert!(serde_json::from_str::<ProfileId>("\"x\"").is_err());
+    }
+
+    #[test]
+    fn a_user_partition_and_blob_prefix_start_from_the_id() {
+        let id = UserId::parse("01JDQ5Y8ZKXG2M4N6P8R0T2V4W").unwrap();
+        assert_eq!(id.partition(), "USER#01JDQ5Y8ZKXG2M4N6P8R0T2V4W");
+        assert_eq!(id.blob_prefix(), "users/01JDQ5Y8ZKXG2M4N6P8R0T2V4W/");
     }
 
     #[test]

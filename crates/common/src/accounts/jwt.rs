@@ -63,7 +63,8 @@ impl JwtKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         validation.leeway = LEEWAY_SECS;
-        validation.validate_exp = true;
+        // Expiry is checked in `verify` against RaGenie's clock, the one tokens are issued by.
+        validation.validate_exp = false;
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -73,7 +74,7 @@ impl JwtKeys {
 
     /// A token for `user`, valid for [`ACCESS_TOKEN_TTL_SECS`] from now.
     pub fn issue(&self, user: UserId) -> AccountResult<AccessToken> {
-        self.issue_at(user, super::now_epoch())
+        self.issue_at(user, crate::clock::unix_now())
     }
 
     /// A token as if issued at `now` (epoch seconds).
@@ -100,6 +101,10 @@ impl JwtKeys {
                 tracing::debug!(reason = %e, "access token refused");
                 AccountError::InvalidToken
             })?;
+        if data.claims.exp.saturating_add(LEEWAY_SECS as i64) < crate::clock::unix_now() {
+            tracing::debug!("access token refused: expired");
+            return Err(AccountError::InvalidToken);
+        }
         UserId::parse(&data.claims.sub).ok_or(AccountError::InvalidToken)
     }
 }
@@ -118,7 +123,7 @@ mod tests {
     }
 
     fn claims_for(user: UserId) -> serde_json::Value {
-        let now = crate::accounts::now_epoch();
+        let now = crate::clock::unix_now();
         json!({"iss": ISSUER, "aud": AUDIENCE, "sub": user.to_string(), "iat": now, "exp": now + 600})
     }
 
@@ -174,7 +179,7 @@ mod tests {
         let token = keys().issue(user).unwrap().token;
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let mut claims = claims_for(UserId::new());
-        claims["exp"] = json!(crate::accounts::now_epoch() + 86_400);
+        claims["exp"] = json!(crate::clock::unix_now() + 86_400);
         parts[1] = b64(&claims);
         assert!(keys().verify(&parts.join(".")).is_err());
         // A flipped signature character.
@@ -186,9 +191,28 @@ mod tests {
 
     #[test]
     fn an_expired_token_is_refused() {
-        let long_ago = crate::accounts::now_epoch() - ACCESS_TOKEN_TTL_SECS - 120;
+        let long_ago = crate::clock::unix_now() - ACCESS_TOKEN_TTL_SECS - 120;
         let token = keys().issue_at(UserId::new(), long_ago).unwrap().token;
         assert!(keys().verify(&token).is_err());
+    }
+
+    #[test]
+    fn tokens_expire_by_the_injected_clock() {
+        let start = crate::clock::Timestamp::from_unix_seconds(1_800_000_000).unwrap();
+        let clock = crate::clock::testing::freeze(start);
+        let user = UserId::new();
+        let token = keys().issue(user).unwrap().token;
+        clock.advance(std::time::Duration::from_secs(ACCESS_TOKEN_TTL_SECS as u64));
+        assert_eq!(
+            keys().verify(&token).unwrap(),
+            user,
+            "valid to its last second"
+        );
+        clock.advance(std::time::Duration::from_secs(LEEWAY_SECS + 1));
+        assert!(
+            keys().verify(&token).is_err(),
+            "expired on the injected clock"
+        );
     }
 
     #[test]

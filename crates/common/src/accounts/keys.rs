@@ -15,14 +15,9 @@ fn key(pk: String, sk: impl Into<String>) -> Key {
     Key { pk, sk: sk.into() }
 }
 
-/// The partition holding everything a user owns.
-pub fn user_partition(user: UserId) -> String {
-    format!("USER#{user}")
-}
-
 /// The account itself: email, password hash, timestamps.
 pub fn user(user: UserId) -> Key {
-    key(user_partition(user), "USER")
+    key(user.partition(), "USER")
 }
 
 /// Claims an email for one account; written in the same transaction as the user.
@@ -34,7 +29,7 @@ pub const REFRESH_TOKEN_PREFIX: &str = "REFRESH#";
 /// One refresh token, by the SHA-256 of its value.
 pub fn refresh_token(user: UserId, token_hash: &str) -> Key {
     key(
-        user_partition(user),
+        user.partition(),
         format!("{REFRESH_TOKEN_PREFIX}{token_hash}"),
     )
 }
@@ -42,16 +37,13 @@ pub fn refresh_token(user: UserId, token_hash: &str) -> Key {
 pub const REFRESH_FAMILY_PREFIX: &str = "RFAMILY#";
 /// The family of refresh tokens descending from one login; revoking it ends them all.
 pub fn refresh_family(user: UserId, family: RefreshFamilyId) -> Key {
-    key(
-        user_partition(user),
-        format!("{REFRESH_FAMILY_PREFIX}{family}"),
-    )
+    key(user.partition(), format!("{REFRESH_FAMILY_PREFIX}{family}"))
 }
 
 pub const API_KEY_PREFIX: &str = "APIKEY#";
 /// A personal API key as its owner lists it (name, prefix, dates).
 pub fn api_key(user: UserId, id: ApiKeyId) -> Key {
-    key(user_partition(user), format!("{API_KEY_PREFIX}{id}"))
+    key(user.partition(), format!("{API_KEY_PREFIX}{id}"))
 }
 
 /// Finds an API key by the SHA-256 of its value (written in the same transaction as
@@ -62,11 +54,11 @@ pub fn api_key_lookup(key_hash: &str) -> Key {
 
 pub const PROFILE_PREFIX: &str = "PROFILE#";
 pub fn profile(user: UserId, id: ProfileId) -> Key {
-    key(user_partition(user), format!("{PROFILE_PREFIX}{id}"))
+    key(user.partition(), format!("{PROFILE_PREFIX}{id}"))
 }
 
 pub fn preferences(user: UserId) -> Key {
-    key(user_partition(user), "PREFERENCES")
+    key(user.partition(), "PREFERENCES")
 }
 
 /// A login-throttle counter: `scope` (`account`, `address`) and a hash of the subject, for the
@@ -85,7 +77,7 @@ mod tests {
     #[test]
     fn a_users_items_all_live_in_its_partition() {
         let u = UserId::new();
-        let pk = user_partition(u);
+        let pk = u.partition();
         for k in [
             user(u),
             refresh_token(u, "ab"),

@@ -29,23 +29,6 @@ pub use jwt::JwtKeys;
 /// The name of the JWT signing secret in the embedded store's secrets folder.
 pub const JWT_SIGNING_SECRET: &str = "jwt-signing-key";
 
-/// The current time as RFC 3339 (UTC, second precision), the form every timestamp is stored and
-/// shown in.
-pub(crate) fn now_rfc3339() -> String {
-    rfc3339(time::OffsetDateTime::now_utc().unix_timestamp())
-}
-
-pub(crate) fn rfc3339(epoch: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-pub(crate) fn now_epoch() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// A page of a list endpoint: `{"items":[…],"next_cursor":…}`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ListPage<T> {

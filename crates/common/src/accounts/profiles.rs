@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 
 use super::error::{AccountError, AccountResult};
 use super::ids::{ProfileId, UserId};
-use super::{ListPage, keys, now_rfc3339, preferences};
+use super::{ListPage, keys, preferences};
+use crate::clock::{self, Timestamp};
 use crate::storage::{Condition, Item, Query, StoreError, Table};
 
 pub const MAX_NAME_CHARS: usize = 100;
@@ -69,9 +70,8 @@ pub struct Profile {
     /// The effective temperature: the preset's, or the custom value.
     pub temperature: f64,
     pub max_output_tokens: Option<u32>,
-    /// RFC 3339.
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// Increases with every change.
     pub version: u64,
 }
@@ -245,7 +245,7 @@ async fn load_all(table: &dyn Table, user: UserId) -> AccountResult<HashMap<Prof
     loop {
         let page = table
             .query(
-                Query::partition(keys::user_partition(user))
+                Query::partition(user.partition())
                     .prefix(keys::PROFILE_PREFIX)
                     .limit(500)
                     .after(cursor),
@@ -359,7 +359,7 @@ pub async fn create(table: &dyn Table, user: UserId, new: NewProfile) -> Account
     let temperature = effective_temperature(new.temperature_preset, new.temperature)?;
     let id = ProfileId::new();
     check_parents(table, user, id, &new.parent_ids).await?;
-    let now = now_rfc3339();
+    let now = clock::now();
     let profile = Profile {
         id,
         name,
@@ -371,7 +371,7 @@ pub async fn create(table: &dyn Table, user: UserId, new: NewProfile) -> Account
         temperature_preset: new.temperature_preset,
         temperature,
         max_output_tokens,
-        created_at: now.clone(),
+        created_at: now,
         updated_at: now,
         version: 1,
     };
@@ -399,7 +399,7 @@ pub async fn list(
 ) -> AccountResult<ListPage<Profile>> {
     let page = table
         .query(
-            Query::partition(keys::user_partition(user))
+            Query::partition(user.partition())
                 .prefix(keys::PROFILE_PREFIX)
                 .limit(limit)
                 .after(cursor),
@@ -477,7 +477,7 @@ pub async fn update(
         return Ok(current);
     }
     next.version = current.version + 1;
-    next.updated_at = now_rfc3339();
+    next.updated_at = clock::now();
     save(
         table,
         user,

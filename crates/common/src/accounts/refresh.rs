@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use super::error::{AccountError, AccountResult};
 use super::ids::{RefreshFamilyId, UserId};
-use super::{keys, now_epoch, now_rfc3339};
+use super::keys;
+use crate::clock::{self, Timestamp};
 use crate::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
 
 /// A refresh token (and its family) lives 30 days from its last use.
@@ -25,7 +26,7 @@ const MAX_TOKEN_LEN: usize = 128;
 struct TokenRecord {
     family: RefreshFamilyId,
     used: bool,
-    created_at: String,
+    created_at: Timestamp,
 }
 
 fn hash(token: &str) -> String {
@@ -56,20 +57,20 @@ fn token_item(user: UserId, token: &str, family: RefreshFamilyId, now: i64) -> A
     let record = TokenRecord {
         family,
         used: false,
-        created_at: now_rfc3339(),
+        created_at: clock::now(),
     };
     Ok(Item::encode(k.pk, k.sk, &record)?.expires_at(now + REFRESH_TOKEN_TTL_SECS))
 }
 
 /// Starts a family (a login) and returns its first token.
 pub async fn start_family(table: &dyn Table, user: UserId) -> AccountResult<String> {
-    let now = now_epoch();
+    let now = clock::unix_now();
     let family = RefreshFamilyId::new();
     let token = new_token(user);
     let fk = keys::refresh_family(user, family);
     let family_item = Item::new(fk.pk, fk.sk)
         .with("revoked", false)
-        .with("created_at", now_rfc3339())
+        .with("created_at", clock::now())
         .expires_at(now + REFRESH_TOKEN_TTL_SECS);
     table
         .transact(vec![
@@ -121,7 +122,7 @@ pub async fn rotate(table: &dyn Table, token: &str) -> AccountResult<(UserId, St
         revoke_family(table, user, record.family).await?;
         return Err(AccountError::InvalidToken);
     }
-    let now = now_epoch();
+    let now = clock::unix_now();
     let next = new_token(user);
     let fk = keys::refresh_family(user, record.family);
     let result = table
@@ -177,7 +178,7 @@ pub async fn revoke_all(table: &dyn Table, user: UserId) -> AccountResult<usize>
     loop {
         let page = table
             .query(
-                Query::partition(keys::user_partition(user))
+                Query::partition(user.partition())
                     .prefix(keys::REFRESH_FAMILY_PREFIX)
                     .limit(100)
                     .after(cursor),

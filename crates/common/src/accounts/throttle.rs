@@ -6,7 +6,8 @@
 use sha2::{Digest, Sha256};
 
 use super::error::{AccountError, AccountResult};
-use super::{keys, now_epoch};
+use super::keys;
+use crate::clock;
 use crate::storage::{Condition, Table, Update};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -49,7 +50,7 @@ impl ThrottlePolicy {
         account: &str,
         address: &str,
     ) -> AccountResult<()> {
-        let now = now_epoch();
+        let now = clock::unix_now();
         let (start, end) = self.window(now);
         for (scope, subject, max) in [
             (ACCOUNT, account, self.max_account_failures),
@@ -78,7 +79,7 @@ impl ThrottlePolicy {
         account: &str,
         address: &str,
     ) -> AccountResult<()> {
-        let (start, end) = self.window(now_epoch());
+        let (start, end) = self.window(clock::unix_now());
         for (scope, subject) in [(ACCOUNT, account), (ADDRESS, address)] {
             let k = keys::throttle(scope, &subject_hash(subject), start);
             table

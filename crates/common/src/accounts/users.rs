@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{AccountError, AccountResult};
 use super::ids::UserId;
-use super::{keys, now_rfc3339, passwords};
+use super::{keys, passwords};
+use crate::clock::{self, Timestamp};
 use crate::storage::{Condition, Item, StoreError, Table, TxOp, Update};
 
 pub const MAX_EMAIL_BYTES: usize = 254;
@@ -16,8 +17,8 @@ struct UserRecord {
     id: UserId,
     email: String,
     password_hash: String,
-    created_at: String,
-    password_changed_at: String,
+    created_at: Timestamp,
+    password_changed_at: Timestamp,
 }
 
 /// An account as its owner sees it.
@@ -25,8 +26,7 @@ struct UserRecord {
 pub struct User {
     pub id: UserId,
     pub email: String,
-    /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 impl From<UserRecord> for User {
@@ -95,12 +95,12 @@ pub async fn register(table: &dyn Table, email: &str, password: String) -> Accou
         return Err(AccountError::EmailTaken);
     }
     let password_hash = passwords::hash(password).await?;
-    let now = now_rfc3339();
+    let now = clock::now();
     let record = UserRecord {
         id: UserId::new(),
         email: email.clone(),
         password_hash,
-        created_at: now.clone(),
+        created_at: now,
         password_changed_at: now,
     };
     let k = keys::user(record.id);
@@ -190,7 +190,7 @@ pub async fn change_password(
             &k.sk,
             Update::new()
                 .set("password_hash", new_hash)
-                .set("password_changed_at", now_rfc3339()),
+                .set("password_changed_at", clock::now()),
             // A concurrent change wins once; the loser is told to retry.
             Condition::AttrEquals(
                 "password_hash".into(),

@@ -20,9 +20,10 @@ use serde_json::{Map, Number, Value};
 use super::cursor::Cursor;
 use super::{
     Blob, BlobMeta, Blobs, Condition, Item, MAX_ITEM_BYTES, Order, Page, PresignedUrl, Query,
-    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, attr, now_epoch,
-    validate_blob_key, validate_transaction,
+    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, attr, validate_blob_key,
+    validate_transaction,
 };
+use crate::clock;
 
 /// Loads the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) once.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
@@ -343,7 +344,7 @@ impl DynamoTable {
             SortKey::AtLeast(lo) => key_condition += &format!(" AND {sk} >= {}", e.value(s(lo))),
             SortKey::AtMost(hi) => key_condition += &format!(" AND {sk} <= {}", e.value(s(hi))),
         }
-        let filter = e.live(now_epoch());
+        let filter = e.live(clock::unix_now());
         let start_key = cursor.map(|c| {
             let mut key = key_map(&c.pk, &c.sk);
             if let Some((ipk, isk)) = c.index {
@@ -409,7 +410,7 @@ impl Table for DynamoTable {
             .await
             .map_err(|err| write_error(err, "reading an item"))?;
         match output.item() {
-            Some(map) => Ok(Some(from_map(map)?).filter(|i| !i.is_expired_at(now_epoch()))),
+            Some(map) => Ok(Some(from_map(map)?).filter(|i| !i.is_expired_at(clock::unix_now()))),
             None => Ok(None),
         }
     }
@@ -418,7 +419,7 @@ impl Table for DynamoTable {
     async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
         item.validate()?;
         let mut e = Expr::default();
-        let expression = e.condition(&condition, now_epoch());
+        let expression = e.condition(&condition, clock::unix_now());
         self.client
             .put_item()
             .table_name(&self.table)
@@ -443,7 +444,7 @@ impl Table for DynamoTable {
         super::item::validate_key(pk, sk)?;
         update.validate()?;
         let mut e = Expr::default();
-        let expression = e.condition(&condition, now_epoch());
+        let expression = e.condition(&condition, clock::unix_now());
         let update_expression = e.update(&update);
         let output = self
             .client
@@ -468,7 +469,7 @@ impl Table for DynamoTable {
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         super::item::validate_key(pk, sk)?;
         let mut e = Expr::default();
-        let expression = e.condition(&condition, now_epoch());
+        let expression = e.condition(&condition, clock::unix_now());
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -495,7 +496,7 @@ impl Table for DynamoTable {
     #[tracing::instrument(skip_all, level = "debug", fields(writes = ops.len()))]
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;
-        let now = now_epoch();
+        let now = clock::unix_now();
         let build = |e: &'static str| {
             move |err: aws_sdk_dynamodb::error::BuildError| {
                 StoreError::Unexpected(anyhow::Error::new(err).context(e))
@@ -642,7 +643,7 @@ impl S3Blobs {
                 .headers()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
-            expires_at: now_epoch() + expires_in.as_secs() as i64,
+            expires_at: clock::unix_now() + expires_in.as_secs() as i64,
         })
     }
 }

@@ -10,9 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{
-    Blobs, Condition, Item, Order, Query, SortKey, StoreError, Table, TxOp, Update, now_epoch,
-};
+use super::{Blobs, Condition, Item, Order, Query, SortKey, StoreError, Table, TxOp, Update};
+use crate::clock;
 
 /// The stores under test; `guard` keeps whatever backs them (a temp dir, a server) alive.
 pub struct StoreFixture {
@@ -519,8 +518,8 @@ pub async fn the_secondary_index_is_queryable_and_follows_updates(table: &Arc<dy
 }
 
 pub async fn expired_items_are_invisible_and_can_be_replaced(table: &Arc<dyn Table>) {
-    let past = now_epoch() - 10;
-    let future = now_epoch() + 3600;
+    let past = clock::unix_now() - 10;
+    let future = clock::unix_now() + 3600;
     table
         .put(
             Item::new("THROTTLE#x", "W#1").with("n", 5).expires_at(past),

@@ -25,9 +25,9 @@ use sha2::{Digest, Sha256};
 use super::cursor::Cursor;
 use super::{
     Blob, BlobMeta, Blobs, Condition, Item, Order, Page, PresignedUrl, Query, Secrets, SortKey,
-    StoreError, StoreResult, Table, TxOp, Update, now_epoch, validate_blob_key,
-    validate_transaction,
+    StoreError, StoreResult, Table, TxOp, Update, validate_blob_key, validate_transaction,
 };
+use crate::clock;
 use crate::error::ApiError;
 
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
@@ -340,10 +340,11 @@ impl Table for EmbeddedTable {
     async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
         super::item::validate_key(pk, sk)?;
         let key = item_key(pk, sk);
+        let now = clock::unix_now();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unexpected)?;
             let items = txn.open_table(ITEMS).map_err(unexpected)?;
-            Ok(read_item(&items, &key)?.filter(|i| !i.is_expired_at(now_epoch())))
+            Ok(read_item(&items, &key)?.filter(|i| !i.is_expired_at(now)))
         })
         .await
     }
@@ -366,8 +367,9 @@ impl Table for EmbeddedTable {
             update: update.clone(),
             condition: condition.clone(),
         }])?;
+        // Read on this thread: the blocking pool does not see a test's frozen clock.
+        let now = clock::unix_now();
         self.blocking(move |db| {
-            let now = now_epoch();
             let txn = db.begin_write().map_err(unexpected)?;
             let result = {
                 let mut items = txn.open_table(ITEMS).map_err(unexpected)?;
@@ -409,8 +411,9 @@ impl Table for EmbeddedTable {
             .as_deref()
             .map(|c| Cursor::decode_for(c, &query, false))
             .transpose()?;
+        // Read on this thread: the blocking pool does not see a test's frozen clock.
+        let now = clock::unix_now();
         self.blocking(move |db| {
-            let now = now_epoch();
             let txn = db.begin_read().map_err(unexpected)?;
             let items = txn.open_table(ITEMS).map_err(unexpected)?;
             let mut bounds = partition_bounds(&query.pk, &query.sort);
@@ -444,8 +447,9 @@ impl Table for EmbeddedTable {
             .as_deref()
             .map(|c| Cursor::decode_for(c, &query, true))
             .transpose()?;
+        // Read on this thread: the blocking pool does not see a test's frozen clock.
+        let now = clock::unix_now();
         self.blocking(move |db| {
-            let now = now_epoch();
             let txn = db.begin_read().map_err(unexpected)?;
             let items = txn.open_table(ITEMS).map_err(unexpected)?;
             let gsi = txn.open_table(GSI1).map_err(unexpected)?;
@@ -491,8 +495,9 @@ impl Table for EmbeddedTable {
 
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;
+        // Read on this thread: the blocking pool does not see a test's frozen clock.
+        let now = clock::unix_now();
         self.blocking(move |db| {
-            let now = now_epoch();
             let txn = db.begin_write().map_err(unexpected)?;
             {
                 let mut items = txn.open_table(ITEMS).map_err(unexpected)?;
@@ -594,7 +599,7 @@ impl EmbeddedBlobs {
         expires_in: Duration,
     ) -> StoreResult<PresignedUrl> {
         validate_blob_key(key)?;
-        let expires_at = now_epoch() + expires_in.as_secs() as i64;
+        let expires_at = clock::unix_now() + expires_in.as_secs() as i64;
         let sig = self.signer.sign(method, key, expires_at, content_type);
         let mut url =
             url::Url::parse(&format!("{}/_blobs/{key}", self.public_url)).map_err(unexpected)?;
@@ -812,7 +817,7 @@ fn check_signature(
             "the URL's signature does not match".into(),
         ));
     }
-    if p.expires <= now_epoch() {
+    if p.expires <= clock::unix_now() {
         return Err(ApiError::Forbidden("the URL has expired".into()));
     }
     validate_blob_key(key).map_err(|_| ApiError::Forbidden("invalid object key".into()))

@@ -370,7 +370,3 @@ pub fn validate_blob_key(key: &str) -> StoreResult<()> {
         Err(StoreError::Invalid(format!("invalid blob key `{key}`")))
     }
 }
-
-pub(crate) fn now_epoch() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
