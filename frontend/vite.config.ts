@@ -40,5 +40,14 @@ export default defineConfig({
     restoreMocks: true,
     // Component tests type into forms; on two shared cores they can take seconds.
     testTimeout: 30_000,
+    // `npm run coverage` (and scripts/bench.sh coverage): every source file counts, whether a
+    // test imports it or not; the tests and their helpers do not.
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.{ts,tsx}"],
+      exclude: ["src/**/*.test.{ts,tsx}", "src/test/**"],
+      reporter: ["text", "json-summary"],
+      reportsDirectory: "../target/coverage/frontend",
+    },
   },
 });

@@ -15,7 +15,8 @@ export function BarChart({ bars, title, format }: { bars: Bar[]; title: string; 
   const top = niceCeil(max);
   const step = bars.length ? innerW / bars.length : innerW;
   const barW = Math.max(2, Math.min(48, step * 0.7));
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((t) => t * top);
+  // With nothing to show (all zero) one axis line at 0; five would sit on each other.
+  const ticks = top ? [0, 0.25, 0.5, 0.75, 1].map((t) => t * top) : [0];
   const labelEvery = Math.max(1, Math.ceil(bars.length / 12));
   return (
     <figure className="chart" aria-label={title}>

@@ -1,16 +1,18 @@
-import { render, screen, within } from "@testing-library/react";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api } from "../api/client";
 import type { DocumentMeta } from "../api/types";
-import { installFetch, json } from "../test/fakeFetch";
+import { installFetch, json, problem } from "../test/fakeFetch";
 import DocumentsPage from "./DocumentsPage";
 
 /** An XMLHttpRequest that reports upload progress in two steps, then answers 201. */
 class FakeXhr {
   static sent: { method: string; url: string; headers: Record<string, string>; body: Blob }[] = [];
   static onSend: (() => void) | null = null;
+  /** The answer to give instead of the default 201 (or 200 for a PUT). */
+  static reply: ((method: string, url: string) => { status: number; body: unknown }) | null = null;
   upload: { onprogress: ((e: { loaded: number; total: number; lengthComputable: boolean }) => void) | null } = { onprogress: null };
   onload: (() => void) | null = null;
   onerror: (() => void) | null = null;
@@ -28,7 +30,8 @@ class FakeXhr {
     this.headers[k] = v;
   }
   getResponseHeader(k: string) {
-    return k.toLowerCase() === "content-type" ? "application/json" : null;
+    if (k.toLowerCase() !== "content-type") return null;
+    return this.status >= 400 ? "application/problem+json" : "application/json";
   }
   abort() {}
   send(body: Blob) {
@@ -37,8 +40,14 @@ class FakeXhr {
     setTimeout(() => this.upload.onprogress?.({ loaded: Math.floor(total / 2), total, lengthComputable: true }), 1);
     setTimeout(() => {
       this.upload.onprogress?.({ loaded: total, total, lengthComputable: true });
-      this.status = this.method === "PUT" ? 200 : 201;
-      this.responseText = this.method === "PUT" ? "" : JSON.stringify({ id: "d9", name: "notes.md", kind: "dataset", status: "pending" });
+      const custom = FakeXhr.reply?.(this.method, this.url);
+      if (custom) {
+        this.status = custom.status;
+        this.responseText = JSON.stringify(custom.body);
+      } else {
+        this.status = this.method === "PUT" ? 200 : 201;
+        this.responseText = this.method === "PUT" ? "" : JSON.stringify({ id: "d9", name: "notes.md", kind: "dataset", status: "pending" });
+      }
       FakeXhr.onSend?.();
       this.onload?.();
     }, 5);
@@ -52,6 +61,7 @@ const RULES: DocumentMeta = { id: "d3", name: "style.md", kind: "instructions", 
 beforeEach(() => {
   api.setTokens({ access_token: "a", refresh_token: "r" });
   FakeXhr.sent = [];
+  FakeXhr.reply = null;
   vi.stubGlobal("XMLHttpRequest", FakeXhr);
 });
 afterEach(() => {
@@ -135,4 +145,161 @@ describe("DocumentsPage", () => {
     expect(FakeXhr.sent[0].headers).toEqual({ Accept: "application/json", "content-type": "application/pdf" });
     expect(calls.some((c) => c.method === "POST" && c.path === "/documents/d7/commit")).toBe(true);
   });
+
+  it("renames a document, and cancelling a rename sends nothing", async () => {
+    let name = "handbook.md";
+    const { calls } = installFetch({
+      "GET /documents": () => json(200, { items: [{ ...READY, name }] }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "PATCH /documents/d1": ({ body }) => {
+        name = (body as { name: string }).name;
+        return json(200, { ...READY, name });
+      },
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Rename handbook.md" }));
+    await user.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(calls.some((c) => c.method === "PATCH")).toBe(false);
+    await user.click(screen.getByRole("button", { name: "Rename handbook.md" }));
+    const input = screen.getByLabelText("New name for handbook.md");
+    await user.clear(input);
+    await user.type(input, "  Care guide.md  ");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(await screen.findByText("Care guide.md")).toBeTruthy();
+    expect(calls.find((c) => c.method === "PATCH")!.body).toEqual({ name: "Care guide.md" });
+  });
+
+  it("deletes a document only once the user confirms", async () => {
+    let items = [READY, RULES];
+    const { calls } = installFetch({
+      "GET /documents": () => json(200, { items }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "DELETE /documents/d1": () => {
+        items = [RULES];
+        return new Response(null, { status: 204 });
+      },
+    });
+    const confirm = vi.fn(() => false);
+    vi.stubGlobal("confirm", confirm);
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Delete handbook.md" }));
+    expect(confirm).toHaveBeenCalledWith(expect.stringContaining("handbook.md"));
+    expect(calls.some((c) => c.method === "DELETE")).toBe(false);
+    confirm.mockReturnValue(true);
+    await user.click(screen.getByRole("button", { name: "Delete handbook.md" }));
+    await waitFor(() => expect(screen.queryByText("handbook.md")).toBeNull());
+    expect(calls.filter((c) => c.method === "DELETE").map((c) => c.path)).toEqual(["/documents/d1"]);
+    expect(screen.getByText("style.md")).toBeTruthy();
+  });
+
+  it("shows why an action failed, in words, and keeps the list", async () => {
+    installFetch({
+      "GET /documents": () => json(200, { items: [READY] }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "DELETE /documents/d1": () => problem(409, "the document is used by the profile Work"),
+    });
+    vi.stubGlobal("confirm", () => true);
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await userEvent.setup().click(await screen.findByRole("button", { name: "Delete handbook.md" }));
+    expect((await screen.findByRole("alert")).textContent).toBe("The document is used by the profile Work (HTTP 409)");
+    expect(screen.getByText("handbook.md")).toBeTruthy();
+  });
+
+  it("replaces a document's content with a PUT of the new file's type", async () => {
+    installFetch({
+      "GET /documents": () => json(200, { items: [READY] }),
+      "GET /profiles": () => json(200, { items: [] }),
+    });
+    FakeXhr.reply = () => ({ status: 200, body: { ...READY, version: 3 } });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const file = new File(["new text"], "handbook.txt", { type: "" });
+    await userEvent.setup().upload(await screen.findByLabelText("New version of handbook.md"), file);
+    await waitFor(() => expect(FakeXhr.sent).toHaveLength(1));
+    expect(FakeXhr.sent[0].method).toBe("PUT");
+    expect(FakeXhr.sent[0].url).toBe("/documents/d1/content");
+    expect(FakeXhr.sent[0].headers["Content-Type"]).toBe("text/plain");
+  });
+
+  it("uploads dropped files and says when one was already stored and why another failed", async () => {
+    installFetch({
+      "GET /documents": () => json(200, { items: [] }),
+      "GET /profiles": () => json(200, { items: [] }),
+    });
+    FakeXhr.reply = (_method, url) =>
+      url.includes("name=same.md")
+        ? { status: 200, body: { id: "d1", name: "handbook.md", kind: "dataset", status: "ready", duplicate: true } }
+        : { status: 415, body: { type: "about:blank", title: "Unsupported Media Type", status: 415, detail: "images cannot be indexed" } };
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await screen.findByText(/No documents here yet/);
+    const zone = screen.getByTestId("dropzone");
+    fireEvent.dragOver(zone);
+    expect(zone.className).toContain("over");
+    const files = [new File(["x"], "same.md", { type: "text/markdown" }), new File(["y"], "photo.png", { type: "image/png" })];
+    fireEvent.drop(zone, { dataTransfer: { files } });
+    expect(zone.className).not.toContain("over");
+    const uploads = await screen.findByRole("list", { name: "Uploads" });
+    expect(await within(uploads).findByText("already stored as “handbook.md”")).toBeTruthy();
+    const failed = within(uploads).getByText("photo.png").closest("li")!;
+    expect(within(failed).getByText("failed")).toBeTruthy();
+    expect(within(failed).getByRole("alert").textContent).toContain("Images cannot be indexed");
+  });
+
+  it("filters the list by kind and by profile through the query", async () => {
+    const { mock } = installFetch({
+      "GET /documents": () => json(200, { items: [READY] }),
+      "GET /profiles": () => json(200, { items: [{ id: "p1", name: "Work", instruction_ids: [], dataset_ids: [] }] }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await screen.findByText("handbook.md");
+    await user.selectOptions(screen.getByLabelText("Kind"), "dataset");
+    await user.selectOptions(await screen.findByLabelText("Profile"), "p1");
+    await waitFor(() => expect(documentQueries(mock).at(-1)).toEqual({ kind: "dataset", profile: "p1" }));
+  });
+
+  it("polls while a document is pending until extraction finishes", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      let listed = 0;
+      installFetch({
+        "GET /documents": () => {
+          listed++;
+          return json(200, { items: [{ ...READY, status: listed > 1 ? "ready" : "pending" }] });
+        },
+        "GET /profiles": () => json(200, { items: [] }),
+      });
+      render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+      expect(await screen.findByText("pending")).toBeTruthy();
+      await vi.advanceTimersByTimeAsync(2100);
+      expect(await screen.findByText("ready")).toBeTruthy();
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(listed).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("shows a preview's error and closes the preview", async () => {
+    installFetch({
+      "GET /documents": () => json(200, { items: [READY] }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "GET /documents/d1/content": () => problem(404, "no extracted text yet"),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Preview handbook.md" }));
+    expect((await screen.findByRole("alert")).textContent).toBe("Preview: No extracted text yet (HTTP 404)");
+    await user.click(screen.getByRole("button", { name: "Close" }));
+    expect(screen.queryByRole("heading", { name: /Extracted text/ })).toBeNull();
+  });
 });
+
+/** The query strings of the document list requests, as objects, in order. */
+function documentQueries(mock: { mock: { calls: unknown[][] } }) {
+  return mock.mock.calls
+    .map(([input]) => new URL(String(input), "http://localhost"))
+    .filter((u) => u.pathname === "/documents")
+    .map((u) => Object.fromEntries(u.searchParams));
+}

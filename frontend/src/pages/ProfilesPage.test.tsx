@@ -1,4 +1,4 @@
-import { render, screen } from "@testing-library/react";
+import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter, Route, Routes } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -98,4 +98,114 @@ describe("ProfilesPage", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("Documents: No such resource");
     expect(screen.getByLabelText("Name")).toBeTruthy();
   });
+
+  it("edits a stored profile: fields shown, parents and order changed, a preset drops the custom temperature", async () => {
+    const work: Profile = {
+      id: "p1",
+      name: "Work",
+      description: "day job",
+      instruction_ids: ["i1", "i2"],
+      dataset_ids: ["d1"],
+      parent_ids: [],
+      default_model: null,
+      temperature_preset: "custom",
+      temperature: 0.9,
+      max_output_tokens: 500,
+    } as Profile;
+    const base = { id: "p0", name: "Base", instruction_ids: [], dataset_ids: [], parent_ids: [] } as unknown as Profile;
+    const { calls } = installFetch({
+      "GET /profiles": () => json(200, { items: [work, base] }),
+      "GET /documents": () => json(200, DOCS),
+      "GET /models": () => json(200, { items: [] }),
+      "GET /users/me/preferences": () => json(200, {}),
+      "PATCH /profiles/p1": ({ body }) => json(200, { ...work, ...(body as object) }),
+    });
+    renderAt("/app/profiles/p1");
+    const user = userEvent.setup();
+    expect(await screen.findByRole("heading", { name: "Edit “Work”" })).toBeTruthy();
+    // The form fills from the stored profile once it is loaded.
+    await waitFor(() => expect((screen.getByLabelText("Name") as HTMLInputElement).value).toBe("Work"));
+    expect((screen.getByLabelText("Custom temperature") as HTMLInputElement).value).toBe("0.9");
+    expect(screen.getByRole("button", { name: "Move tone.md up" })).toHaveProperty("disabled", true);
+    expect(screen.getByRole("button", { name: "Move format.md down" })).toHaveProperty("disabled", true);
+    await user.click(screen.getByRole("button", { name: "Move tone.md down" }));
+    await user.click(screen.getByRole("button", { name: "Remove format.md" }));
+    await user.click(screen.getByRole("checkbox", { name: "Base" }));
+    await user.click(screen.getByRole("checkbox", { name: /papers\.md/ }));
+    await user.selectOptions(screen.getByLabelText("Temperature"), "precise");
+    expect(screen.queryByLabelText("Custom temperature")).toBeNull();
+    await user.clear(screen.getByLabelText("Max output tokens"));
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(await screen.findByText("Saved.")).toBeTruthy();
+    const sent = calls.find((c) => c.method === "PATCH")!.body as Record<string, unknown>;
+    expect(sent).toMatchObject({
+      name: "Work",
+      description: "day job",
+      instruction_ids: ["i1"],
+      dataset_ids: [],
+      parent_ids: ["p0"],
+      temperature_preset: "precise",
+      max_output_tokens: null,
+    });
+    expect("temperature" in sent).toBe(false);
+  });
+
+  it("makes a profile the default, keeping the other preferences", async () => {
+    let prefs = { default_profile: null as string | null, default_model: "gpt-test", theme: "dark" };
+    const { calls } = installFetch({
+      "GET /profiles": () => json(200, { items: [{ id: "p1", name: "Work", instruction_ids: [], dataset_ids: [], parent_ids: [] }] }),
+      "GET /documents": () => json(200, { items: [] }),
+      "GET /models": () => json(200, { items: [] }),
+      "GET /users/me/preferences": () => json(200, prefs),
+      "PUT /users/me/preferences": ({ body }) => {
+        prefs = body as typeof prefs;
+        return json(200, prefs);
+      },
+    });
+    renderAt("/app/profiles/p1");
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Make default" }));
+    expect(await screen.findByText("This is now your default profile.")).toBeTruthy();
+    expect(calls.find((c) => c.method === "PUT")!.body).toEqual({ default_profile: "p1", default_model: "gpt-test", theme: "dark" });
+    expect(screen.getByRole("button", { name: "Make default" })).toHaveProperty("disabled", true);
+    expect(screen.getByRole("link", { name: /Work/ }).textContent).toContain("default");
+  });
+
+  it("deletes a profile after confirmation and goes back to a new one", async () => {
+    let items = [{ id: "p1", name: "Work", instruction_ids: [], dataset_ids: [], parent_ids: [] }];
+    const { calls } = installFetch({
+      "GET /profiles": () => json(200, { items }),
+      "GET /documents": () => json(200, { items: [] }),
+      "GET /models": () => json(200, { items: [] }),
+      "GET /users/me/preferences": () => json(200, {}),
+      "DELETE /profiles/p1": () => {
+        items = [];
+        return new Response(null, { status: 204 });
+      },
+    });
+    const confirm = vi.fn(() => false);
+    vi.stubGlobal("confirm", confirm);
+    renderAt("/app/profiles/p1");
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Delete" }));
+    expect(calls.some((c) => c.method === "DELETE")).toBe(false);
+    confirm.mockReturnValue(true);
+    await user.click(screen.getByRole("button", { name: "Delete" }));
+    expect(await screen.findByRole("heading", { name: "New profile" })).toBeTruthy();
+    expect(calls.filter((c) => c.method === "DELETE").map((c) => c.path)).toEqual(["/profiles/p1"]);
+    expect(screen.queryByRole("link", { name: "Work" })).toBeNull();
+  });
+
+  it("says so when the profile in the address does not exist", async () => {
+    installFetch({
+      "GET /profiles": () => json(200, { items: [] }),
+      "GET /documents": () => json(200, { items: [] }),
+      "GET /models": () => json(200, { items: [] }),
+      "GET /users/me/preferences": () => json(200, {}),
+    });
+    renderAt("/app/profiles/gone");
+    expect(await screen.findByText("This profile does not exist.")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Delete" })).toBeNull();
+  });
 });
+

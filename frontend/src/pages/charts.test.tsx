@@ -30,4 +30,11 @@ describe("usage chart", () => {
     const h = [...bars].map((b) => Number(b.getAttribute("height")));
     expect(h[1]).toBeCloseTo(2 * h[0]);
   });
+
+  it("draws a single zero axis line when every value is zero", () => {
+    render(<BarChart title="Tokens per day" bars={[{ label: "a", value: 0 }, { label: "b", value: 0 }]} format={String} />);
+    const chart = screen.getByRole("img", { name: "Tokens per day" });
+    expect(chart.querySelectorAll("line.axis")).toHaveLength(1);
+    expect([...chart.querySelectorAll("rect.bar")].map((b) => b.getAttribute("height"))).toEqual(["0", "0"]);
+  });
 });

@@ -1,0 +1,104 @@
+import { render, screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { MemoryRouter } from "react-router";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { api } from "./api/client";
+import { App } from "./App";
+import { AuthProvider } from "./auth";
+import { type Handler, installFetch, json, problem } from "./test/fakeFetch";
+
+function renderAt(path: string) {
+  return render(
+    <MemoryRouter initialEntries={[path]}>
+      <AuthProvider>
+        <App />
+      </AuthProvider>
+    </MemoryRouter>,
+  );
+}
+
+/** The endpoints the usage screen and the shell read, enough to render a signed-in screen. */
+const SIGNED_IN: Record<string, Handler> = {
+  "GET /users/me/preferences": () => json(200, { theme: "dark" }),
+  "GET /usage": ({ url }) =>
+    json(200, {
+      from: url.searchParams.get("from"),
+      to: url.searchParams.get("to"),
+      days: [],
+      models: [],
+      total_cost_usd: 0,
+      total_input_tokens: 0,
+      total_output_tokens: 0,
+    }),
+  "GET /usage/budget": () => json(200, {}),
+  "GET /profiles": () => json(200, { items: [] }),
+};
+
+beforeEach(() => {
+  delete document.documentElement.dataset.theme;
+});
+afterEach(() => {
+  api.setTokens(null);
+});
+
+describe("App routes", () => {
+  it("sends a signed-out visitor of a screen to sign-in, and back to that screen after signing in", async () => {
+    const { calls } = installFetch({
+      ...SIGNED_IN,
+      "POST /auth/login": () => json(200, { access_token: "a1", refresh_token: "r1", token_type: "bearer", expires_in: 900 }),
+    });
+    renderAt("/app/usage");
+    const user = userEvent.setup();
+    await user.type(await screen.findByLabelText("Email"), "ada@example.com");
+    await user.type(screen.getByLabelText("Password"), "correct horse battery");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("heading", { name: "Usage" })).toBeTruthy();
+    expect(calls.find((c) => c.path === "/auth/login")!.body).toEqual({ email: "ada@example.com", password: "correct horse battery" });
+    expect(api.signedIn).toBe(true);
+  });
+
+  it("does not show the sign-in screen to someone signed in, and sends unknown paths to chat", async () => {
+    api.setTokens({ access_token: "a", refresh_token: "r" });
+    installFetch(SIGNED_IN);
+    renderAt("/login");
+    // /app/chat is lazy; the shell's navigation is there at once and marks the chat link.
+    const chatLink = await screen.findByRole("link", { name: "Chat" });
+    await waitFor(() => expect(chatLink.className).toBe("active"));
+    expect(screen.queryByLabelText("Password")).toBeNull();
+  });
+
+  it("applies the theme saved in the account's preferences once signed in", async () => {
+    api.setTokens({ access_token: "a", refresh_token: "r" });
+    installFetch(SIGNED_IN);
+    renderAt("/app/usage");
+    await waitFor(() => expect(document.documentElement.dataset.theme).toBe("dark"));
+  });
+
+  it("keeps the local theme when the preferences cannot be read", async () => {
+    api.setTokens({ access_token: "a", refresh_token: "r" });
+    installFetch({ ...SIGNED_IN, "GET /users/me/preferences": () => problem(500, "table unavailable") });
+    renderAt("/app/usage");
+    expect(await screen.findByRole("heading", { name: "Usage" })).toBeTruthy();
+    expect(document.documentElement.dataset.theme).toBeUndefined();
+  });
+
+  it("signs out: revokes the refresh token, forgets the tokens and shows sign-in", async () => {
+    api.setTokens({ access_token: "a", refresh_token: "r-123" });
+    const { calls } = installFetch({ ...SIGNED_IN, "POST /auth/logout": () => new Response(null, { status: 204 }) });
+    renderAt("/app/usage");
+    await userEvent.setup().click(await screen.findByRole("button", { name: "Sign out" }));
+    expect(await screen.findByLabelText("Password")).toBeTruthy();
+    expect(calls.find((c) => c.path === "/auth/logout")!.body).toEqual({ refresh_token: "r-123" });
+    expect(api.signedIn).toBe(false);
+    expect(api.refreshToken).toBeFalsy();
+  });
+
+  it("signs out locally even when the server cannot be reached", async () => {
+    api.setTokens({ access_token: "a", refresh_token: "r" });
+    installFetch({ ...SIGNED_IN, "POST /auth/logout": () => Promise.reject(new TypeError("Failed to fetch")) });
+    renderAt("/app/usage");
+    await userEvent.setup().click(await screen.findByRole("button", { name: "Sign out" }));
+    expect(await screen.findByLabelText("Password")).toBeTruthy();
+    expect(api.signedIn).toBe(false);
+  });
+});
