@@ -286,6 +286,30 @@ if (PARTS.has("chat")) {
   });
 }
 
+if (PARTS.has("chat") && PARTS.has("profiles")) {
+  await step("a profile's default model answers a new chat when no model is picked", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
+    await page.getByRole("navigation", { name: "Profiles" }).getByRole("link", { name: profileName }).click();
+    await page.getByLabel("Default model").selectOption("claude-sonnet-4-5");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved" }).waitFor();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat" }).click();
+    await page.getByRole("button", { name: "+ New chat" }).click();
+    await page.waitForURL("**/app/chat");
+    await page.getByRole("combobox", { name: "Profile" }).selectOption({ label: profileName });
+    // Shown before sending, and used: the stored answer names the model that wrote it.
+    const model = page.getByRole("combobox", { name: "Model" });
+    await eventually(async () => (await model.inputValue()) === "claude-sonnet-4-5", "the profile's model in the selector");
+    const box = page.getByRole("textbox", { name: "Message", exact: true });
+    await box.fill("Which model answers this?");
+    await box.press("Enter");
+    await page.waitForURL(/\/app\/chat\/[^/]+$/);
+    const answer = page.getByRole("article", { name: "Answer" }).last();
+    await eventually(async () => (await page.getByTestId("pending-answer").count()) === 0, "the stored answer");
+    await answer.getByText("claude-sonnet-4-5", { exact: true }).waitFor();
+  });
+}
+
 if (PARTS.has("usage")) {
   await step("usage screen shows a chart", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Usage" }).click();

@@ -1,80 +1,33 @@
-//! Sending a message: store what the user typed, assemble the context, stream the answer from
-//! the model (or the built-in retrieval-only model when offline), and save the answer with its
-//! tokens, cost, context record, citations and finish reason — also when the client goes away,
-//! the user presses stop or the provider fails mid-answer.
+//! The chat service: what the web chat and the OpenAI-compatible API ask for, turned into
+//! answer jobs for the one pipeline. Sending stores what the user typed first (it is never
+//! lost), regenerating answers the same question again, the estimate counts tokens by source
+//! before sending. Every model choice goes through [`ModelChoice`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
-use ragenie_common::ApiError;
-use ragenie_common::accounts::profiles::{ProfileChain, resolve_profile_chain};
-use ragenie_common::accounts::{ProfileId, UserId};
-use ragenie_common::storage::{Condition, Item, Table};
+use ragenie_common::accounts::profiles::ProfileChain;
+use ragenie_common::storage::Table;
 use ragenie_corpus::Corpus;
-use ragenie_gateway::{
-    ChatRequest, Cost, FinishReason, Gateway, GatewayError, LlmEvent, LlmStream, ModelKind,
-    ModelSpec, ProviderKind, Usage,
-};
+use ragenie_gateway::{Cost, Gateway, ModelSpec, Usage};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
-use crate::context::{Assembled, ContextInputs, Source, assemble, cited};
-use crate::keys;
-use crate::model::{ContextRecord, Conversation, Message, MessageCost, MessageRole, TokenUsage};
+use crate::answer::{
+    Admission, Admitted, AnswerEvent, AnswerGuard, AnswerJob, AnswerPipeline, Destination,
+    LedgerGuard,
+};
+use crate::context::{ContextInputs, assemble, reserved_output};
+use crate::error::{ConversationError, ConversationResult};
+use crate::model::{ContextRecord, Conversation, Message, MessageRole};
+use crate::models::{ModelChoice, RETRIEVAL_ONLY_MODEL, model_spec, requested_model};
+use crate::profiles::{preferences_of, scoped_profile_opt};
 use crate::store::{
     ConversationStore, DEFAULT_TITLE, branch_to, new_message_id, now_stamp, title_from,
 };
 use crate::usage::UsageLedger;
 
-/// The model that answers from the documents alone, when no provider is configured.
-pub const RETRIEVAL_ONLY_MODEL: &str = "ragenie-retrieval-only";
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
-/// How often a streaming answer checks for an explicit stop request.
-const STOP_POLL: Duration = Duration::from_millis(500);
-
-/// What a streamed answer sends, in order: one `Meta`, `Delta`s, one `Usage`, one `Done`
-/// (an `Error` may come before `Usage` when the provider fails).
-#[derive(Clone, Debug, Serialize, ToSchema)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum ChatEvent {
-    Meta {
-        conversation_id: String,
-        user_message_id: String,
-        assistant_message_id: String,
-        parent_id: String,
-        model: String,
-        context: ContextRecord,
-    },
-    Delta {
-        text: String,
-    },
-    Error {
-        message: String,
-    },
-    Usage {
-        usage: TokenUsage,
-        cost: MessageCost,
-    },
-    Done {
-        finish_reason: String,
-        message: Box<Message>,
-        conversation: Box<Conversation>,
-    },
-}
-
-impl ChatEvent {
-    pub fn name(&self) -> &'static str {
-        match self {
-            ChatEvent::Meta { .. } => "meta",
-            ChatEvent::Delta { .. } => "delta",
-            ChatEvent::Error { .. } => "error",
-            ChatEvent::Usage { .. } => "usage",
-            ChatEvent::Done { .. } => "done",
-        }
-    }
-}
 
 /// What to answer: a new user message (possibly on a new branch) or a regenerated answer.
 #[derive(Clone, Debug)]
@@ -86,14 +39,6 @@ pub enum Turn {
     Regenerate {
         message_id: String,
     },
-}
-
-pub struct ChatService {
-    pub store: ConversationStore,
-    pub corpus: Arc<Corpus>,
-    pub gateway: Arc<Gateway>,
-    pub usage: UsageLedger,
-    table: Arc<dyn Table>,
 }
 
 /// Tokens by source before sending, with the estimated cost.
@@ -109,96 +54,111 @@ pub struct Estimate {
     pub priced: bool,
 }
 
-fn retrieval_only_spec() -> ModelSpec {
-    let mut spec = ModelSpec::unknown(RETRIEVAL_ONLY_MODEL, ProviderKind::OpenAiCompatible);
-    spec.display_name = "Retrieval only (offline)".into();
-    spec.context_window = 32_000;
-    spec.max_output_tokens = 2_000;
-    spec.default_max_tokens = Some(1_000);
-    spec
+/// A stateless completion (the OpenAI-compatible API), in domain terms.
+#[derive(Clone, Debug, Default)]
+pub struct Completion {
+    /// The model the client named (blank: the rule's default).
+    pub model: Option<String>,
+    pub profile_id: Option<String>,
+    /// The client's own instructions (system messages), added after the profile's.
+    pub instructions: String,
+    /// Earlier turns, oldest first.
+    pub history: Vec<(MessageRole, String)>,
+    pub prompt: String,
+    pub temperature: Option<f32>,
+    pub max_output_tokens: Option<u32>,
 }
 
-/// Maps gateway failures before an answer starts to HTTP problems.
-pub fn gateway_error(e: GatewayError) -> ApiError {
-    match e {
-        GatewayError::UnknownModel(m) => {
-            ApiError::validation("model", format!("unknown model `{m}`; see GET /models"))
-        }
-        GatewayError::MissingKey { provider } => ApiError::validation(
-            "model",
-            format!("no API key is configured for {provider}; pick another model"),
-        ),
-        GatewayError::InvalidRequest(m) => ApiError::BadRequest(m),
-        other => ApiError::BadGateway(other.to_string()),
+pub struct ChatService {
+    pub store: ConversationStore,
+    pub corpus: Arc<Corpus>,
+    pub gateway: Arc<Gateway>,
+    pub pipeline: AnswerPipeline,
+    table: Arc<dyn Table>,
+}
+
+fn check_content(content: &str) -> ConversationResult<()> {
+    if content.trim().is_empty() {
+        return Err(ConversationError::invalid("content", "say something"));
     }
+    if content.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ConversationError::invalid(
+            "content",
+            format!("at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// What an answer is made of besides the model: who asks, with which profile, what came
+/// before and the question.
+struct Ask<'a> {
+    user_id: &'a str,
+    profile_id: Option<String>,
+    chain: Option<&'a ProfileChain>,
+    history: &'a [Message],
+    prompt: &'a str,
+    /// The client's own instructions (the OpenAI-compatible API's system messages).
+    instructions: Option<&'a str>,
+    temperature: Option<f32>,
+    max_output_tokens: Option<u32>,
 }
 
 impl ChatService {
+    /// The service with the default guard: budgets and the usage ledger.
     pub fn new(table: Arc<dyn Table>, corpus: Arc<Corpus>, gateway: Arc<Gateway>) -> Self {
+        let guard = Arc::new(LedgerGuard(UsageLedger::new(table.clone())));
+        Self::with_guard(table, corpus, gateway, guard)
+    }
+
+    pub fn with_guard(
+        table: Arc<dyn Table>,
+        corpus: Arc<Corpus>,
+        gateway: Arc<Gateway>,
+        guard: Arc<dyn AnswerGuard>,
+    ) -> Self {
         Self {
             store: ConversationStore::new(table.clone()),
-            usage: UsageLedger::new(table.clone()),
+            pipeline: AnswerPipeline::new(gateway.clone(), table.clone(), guard),
             corpus,
             gateway,
             table,
         }
     }
 
-    /// The model to use when none is named: the first available chat model, else offline.
-    pub fn default_model(&self) -> String {
-        self.gateway
-            .models()
-            .into_iter()
-            .find(|m| m.available && m.model.kind == ModelKind::Chat && m.model.flagship)
-            .or_else(|| {
-                self.gateway
-                    .models()
-                    .into_iter()
-                    .find(|m| m.available && m.model.kind == ModelKind::Chat)
-            })
-            .map(|m| m.model.id)
-            .unwrap_or_else(|| RETRIEVAL_ONLY_MODEL.to_owned())
+    /// The model that answers by the rule, with what is known here.
+    async fn choose(
+        &self,
+        user_id: &str,
+        explicit: Option<String>,
+        conversation: Option<&Conversation>,
+        chain: Option<&ProfileChain>,
+    ) -> ConversationResult<ModelSpec> {
+        let explicit = requested_model(explicit)?;
+        let prefs = preferences_of(self.table.as_ref(), user_id).await?;
+        let model = ModelChoice {
+            explicit: explicit.as_deref(),
+            conversation: conversation.map(|c| c.model.as_str()),
+            profile: chain.and_then(|c| c.profile.default_model.as_deref()),
+            preferences: prefs.default_model.as_deref(),
+        }
+        .resolve(&self.gateway);
+        model_spec(&self.gateway, &model)
     }
 
-    /// The catalog entry of a usable chat model, or a 422 naming the problem.
-    pub fn model_spec(&self, model: &str) -> Result<ModelSpec, ApiError> {
-        if model == RETRIEVAL_ONLY_MODEL {
-            return Ok(retrieval_only_spec());
-        }
-        let spec = self
-            .gateway
-            .catalog()
-            .get(model)
-            .filter(|m| m.kind == ModelKind::Chat)
-            .ok_or_else(|| {
-                ApiError::validation("model", format!("unknown model `{model}`; see GET /models"))
-            })?;
-        if !self.gateway.is_available(spec.provider) {
-            return Err(ApiError::validation(
-                "model",
-                format!(
-                    "no API key is configured for {}; pick another model",
-                    spec.provider
-                ),
-            ));
-        }
-        Ok(spec.clone())
-    }
-
-    pub async fn profile_chain(
+    async fn admit(
         &self,
         user_id: &str,
         profile_id: Option<&str>,
-    ) -> Result<Option<ProfileChain>, ApiError> {
-        let Some(profile_id) = profile_id else {
-            return Ok(None);
-        };
-        let user = UserId::parse(user_id)
-            .ok_or_else(|| ApiError::Unauthorized("invalid principal".into()))?;
-        let profile = ProfileId::parse(profile_id).ok_or_else(|| ApiError::not_found("profile"))?;
-        Ok(Some(
-            resolve_profile_chain(self.table.as_ref(), user, profile).await?,
-        ))
+        spec: &ModelSpec,
+    ) -> ConversationResult<Admitted> {
+        self.pipeline
+            .admit(&Admission {
+                user_id,
+                profile_id,
+                model: &spec.id,
+            })
+            .await
     }
 
     /// Token counts by source and the estimated cost of sending `content` now.
@@ -207,10 +167,13 @@ impl ChatService {
         user_id: &str,
         conversation_id: Option<&str>,
         profile_id: Option<&str>,
-        model: Option<&str>,
+        model: Option<String>,
         content: &str,
         parent_id: Option<&str>,
-    ) -> Result<Estimate, ApiError> {
+    ) -> ConversationResult<Estimate> {
+        if content.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ConversationError::invalid("content", "too long"));
+        }
         let (conv, history) = match conversation_id {
             Some(id) => {
                 let conv = self.store.get(user_id, id).await?;
@@ -223,19 +186,12 @@ impl ChatService {
             }
             None => (None, Vec::new()),
         };
-        let profile_id = profile_id
-            .map(str::to_owned)
-            .or_else(|| conv.as_ref().and_then(|c| c.profile_id.clone()));
-        let model = model
-            .map(str::to_owned)
-            .or_else(|| {
-                conv.as_ref()
-                    .map(|c| c.model.clone())
-                    .filter(|m| !m.is_empty())
-            })
-            .unwrap_or_else(|| self.default_model());
-        let spec = self.model_spec(&model)?;
-        let chain = self.profile_chain(user_id, profile_id.as_deref()).await?;
+        let profile_id = profile_id.or_else(|| conv.as_ref().and_then(|c| c.profile_id.as_deref()));
+        let chain =
+            scoped_profile_opt(self.table.as_ref(), user_id, profile_id, "profile_id").await?;
+        let spec = self
+            .choose(user_id, model, conv.as_ref(), chain.as_ref())
+            .await?;
         let max_output = chain.as_ref().and_then(|c| c.profile.max_output_tokens);
         let assembled = assemble(
             &self.corpus,
@@ -262,7 +218,7 @@ impl ChatService {
         Ok(Estimate {
             model: spec.id.clone(),
             context_window: spec.context_window,
-            reserved_output_tokens: crate::context::reserved_output(&spec, max_output),
+            reserved_output_tokens: reserved_output(&spec, max_output),
             context: assembled.record,
             total_input_tokens: total,
             estimated_cost_usd: cost.total_usd,
@@ -270,53 +226,47 @@ impl ChatService {
         })
     }
 
-    /// Starts answering. Errors that happen before the answer starts (unknown conversation,
-    /// spent budget, unusable model) come back as `Err`; after that everything arrives as
-    /// events, and the answer is saved whatever becomes of the receiver.
+    /// Starts answering in a conversation. Errors before the answer starts (unknown
+    /// conversation, spent budget, unusable model) come back as `Err`; after that everything
+    /// arrives as events, and the answer is saved and billed whatever becomes of the receiver.
     pub async fn start(
         &self,
         user_id: &str,
         conv_id: &str,
         turn: Turn,
         model: Option<String>,
-    ) -> Result<mpsc::Receiver<ChatEvent>, ApiError> {
+    ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
         let conv = self.store.get(user_id, conv_id).await?;
         let messages = self.store.messages(user_id, conv_id).await?;
-        // An empty conversation model means "the default at send time".
-        let model = model
-            .or_else(|| Some(conv.model.clone()).filter(|m| !m.is_empty()))
-            .unwrap_or_else(|| self.default_model());
-        let spec = self.model_spec(&model)?;
-        self.usage
-            .check_budget(user_id, conv.profile_id.as_deref())
+        let chain = scoped_profile_opt(
+            self.table.as_ref(),
+            user_id,
+            conv.profile_id.as_deref(),
+            "profile_id",
+        )
+        .await?;
+        let spec = self
+            .choose(user_id, model, Some(&conv), chain.as_ref())
             .await?;
-        let chain = self
-            .profile_chain(user_id, conv.profile_id.as_deref())
+        let admitted = self
+            .admit(user_id, conv.profile_id.as_deref(), &spec)
             .await?;
 
-        let (user_message, history, conv) = match turn {
+        let (question, history, conv) = match turn {
             Turn::Send { content, parent_id } => {
-                if content.trim().is_empty() {
-                    return Err(ApiError::validation("content", "say something"));
-                }
-                if content.chars().count() > MAX_MESSAGE_CHARS {
-                    return Err(ApiError::validation(
-                        "content",
-                        format!("at most {MAX_MESSAGE_CHARS} characters"),
-                    ));
-                }
+                check_content(&content)?;
                 let parent = match parent_id {
                     // An empty parent starts a new branch at the root (editing the first question).
                     Some(p) if p.is_empty() => None,
                     Some(p) => {
                         let found = messages.iter().find(|m| m.id == p).ok_or_else(|| {
-                            ApiError::validation(
+                            ConversationError::invalid(
                                 "parent_id",
                                 "no such message in this conversation",
                             )
                         })?;
                         if found.role != MessageRole::Assistant {
-                            return Err(ApiError::validation(
+                            return Err(ConversationError::invalid(
                                 "parent_id",
                                 "a new message follows an answer (or starts the conversation)",
                             ));
@@ -327,20 +277,12 @@ impl ChatService {
                 };
                 let history = branch_to(&messages, parent.as_deref());
                 let message = Message {
+                    tokens: Some(ragenie_gateway::estimate_tokens(&spec, &content) as u64),
                     id: new_message_id(),
                     conversation_id: conv.id.clone(),
                     parent_id: parent,
-                    role: MessageRole::User,
-                    tokens: Some(ragenie_gateway::estimate_tokens(&spec, &content) as u64),
-                    content,
                     created_at: now_stamp(),
-                    model: None,
-                    finish_reason: None,
-                    error: None,
-                    usage: None,
-                    cost: None,
-                    context: None,
-                    citations: Vec::new(),
+                    ..Message::plain(MessageRole::User, content)
                 };
                 let title = (conv.title == DEFAULT_TITLE && messages.is_empty())
                     .then(|| title_from(&message.content));
@@ -352,384 +294,129 @@ impl ChatService {
                 let answer = messages
                     .iter()
                     .find(|m| m.id == message_id)
-                    .ok_or_else(|| ApiError::not_found("message"))?;
+                    .ok_or(ConversationError::NotFound("message"))?;
                 if answer.role != MessageRole::Assistant {
-                    return Err(ApiError::validation(
+                    return Err(ConversationError::invalid(
                         "message_id",
                         "only answers can be regenerated",
                     ));
                 }
-                let user_id_of_parent = answer.parent_id.clone().ok_or_else(|| {
-                    ApiError::validation("message_id", "this answer has no question")
+                let question_id = answer.parent_id.clone().ok_or_else(|| {
+                    ConversationError::invalid("message_id", "this answer has no question")
                 })?;
                 let question = messages
                     .iter()
-                    .find(|m| m.id == user_id_of_parent)
+                    .find(|m| m.id == question_id)
                     .cloned()
-                    .ok_or_else(|| ApiError::not_found("message"))?;
+                    .ok_or(ConversationError::NotFound("message"))?;
                 let history = branch_to(&messages, question.parent_id.as_deref());
                 (question, history, conv)
             }
         };
 
-        let max_output = chain.as_ref().and_then(|c| c.profile.max_output_tokens);
-        let temperature = chain.as_ref().map(|c| c.profile.temperature as f32);
+        let ask = Ask {
+            user_id,
+            profile_id: conv.profile_id.clone(),
+            chain: chain.as_ref(),
+            history: &history,
+            prompt: &question.content,
+            instructions: None,
+            temperature: None,
+            max_output_tokens: None,
+        };
+        let destination = Destination::Conversation {
+            conversation: Box::new(conv.clone()),
+            question: Box::new(question.clone()),
+        };
+        let job = self.job(ask, spec, destination).await?;
+        Ok(self.pipeline.start(job, admitted))
+    }
+
+    /// Starts a stateless completion grounded in a profile (nothing is stored but usage).
+    pub async fn complete(
+        &self,
+        user_id: &str,
+        completion: Completion,
+    ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
+        check_content(&completion.prompt)?;
+        let chain = scoped_profile_opt(
+            self.table.as_ref(),
+            user_id,
+            completion.profile_id.as_deref(),
+            "profile",
+        )
+        .await?;
+        let spec = self
+            .choose(user_id, completion.model, None, chain.as_ref())
+            .await?;
+        if spec.id == RETRIEVAL_ONLY_MODEL {
+            return Err(ConversationError::invalid(
+                "model",
+                "the OpenAI-compatible API needs a language model; see GET /v1/models",
+            ));
+        }
+        let admitted = self
+            .admit(user_id, completion.profile_id.as_deref(), &spec)
+            .await?;
+        let history: Vec<Message> = completion
+            .history
+            .into_iter()
+            .map(|(role, content)| Message::plain(role, content))
+            .collect();
+        let ask = Ask {
+            user_id,
+            profile_id: completion.profile_id.clone(),
+            chain: chain.as_ref(),
+            history: &history,
+            prompt: &completion.prompt,
+            instructions: Some(&completion.instructions),
+            temperature: completion.temperature,
+            max_output_tokens: completion.max_output_tokens,
+        };
+        let job = self.job(ask, spec, Destination::UsageOnly).await?;
+        Ok(self.pipeline.start(job, admitted))
+    }
+
+    /// The answer job: the context assembled for the model, the profile's temperature and
+    /// output limit unless the request set its own.
+    async fn job(
+        &self,
+        ask: Ask<'_>,
+        spec: ModelSpec,
+        destination: Destination,
+    ) -> ConversationResult<AnswerJob> {
+        let max_output = ask
+            .max_output_tokens
+            .or(ask.chain.and_then(|c| c.profile.max_output_tokens));
         let assembled = assemble(
             &self.corpus,
             ContextInputs {
-                user_id,
-                chain: chain.as_ref(),
-                history: &history,
-                prompt: &user_message.content,
+                user_id: ask.user_id,
+                chain: ask.chain,
+                history: ask.history,
+                prompt: ask.prompt,
                 model: &spec,
                 max_output_tokens: max_output,
-                extra_instructions: None,
+                extra_instructions: ask.instructions,
             },
         )
         .await?;
-
-        let (tx, rx) = mpsc::channel(64);
-        let job = AnswerJob {
-            service: self.clone_handles(),
-            user_id: user_id.to_owned(),
-            conv: conv.clone(),
-            question: user_message,
+        Ok(AnswerJob {
+            user_id: ask.user_id.to_owned(),
+            profile_id: ask.profile_id,
+            temperature: ask
+                .temperature
+                .or(ask.chain.map(|c| c.profile.temperature as f32)),
+            max_output_tokens: max_output,
             spec,
             assembled,
-            temperature,
-            max_output,
-        };
-        tokio::spawn(job.run(tx));
-        Ok(rx)
-    }
-
-    fn clone_handles(&self) -> Handles {
-        Handles {
-            store: self.store.clone(),
-            usage: self.usage.clone(),
-            corpus: self.corpus.clone(),
-            gateway: self.gateway.clone(),
-            table: self.table.clone(),
-        }
+            destination,
+        })
     }
 
     /// Asks a streaming answer of this conversation to stop (seen within half a second).
-    pub async fn request_stop(&self, user_id: &str, conv_id: &str) -> Result<(), ApiError> {
+    pub async fn request_stop(&self, user_id: &str, conv_id: &str) -> ConversationResult<()> {
         self.store.get(user_id, conv_id).await?;
-        let expires = ragenie_common::clock::unix_now() + 300;
-        let item = Item::new(keys::user_pk(user_id), keys::stop_sk(conv_id))
-            .with("requested_at", now_stamp())
-            .expires_at(expires);
-        self.table.put(item, Condition::None).await?;
-        Ok(())
-    }
-}
-
-#[derive(Clone)]
-struct Handles {
-    store: ConversationStore,
-    usage: UsageLedger,
-    #[allow(dead_code)]
-    corpus: Arc<Corpus>,
-    gateway: Arc<Gateway>,
-    table: Arc<dyn Table>,
-}
-
-struct AnswerJob {
-    service: Handles,
-    user_id: String,
-    conv: Conversation,
-    question: Message,
-    spec: ModelSpec,
-    assembled: Assembled,
-    temperature: Option<f32>,
-    max_output: Option<u32>,
-}
-
-/// The offline answer: the best passages, quoted with their citations.
-fn retrieval_only_answer(sources: &[Source]) -> String {
-    if sources.is_empty() {
-        return "RaGenie is in offline mode (no language model is configured), and this profile has no documents that match. \
-                Add a provider key to get written answers, or add datasets to the profile."
-            .to_owned();
-    }
-    let mut out = String::from(
-        "RaGenie is in offline mode (no language model is configured). These passages of your documents match best:\n\n",
-    );
-    for s in sources.iter().take(5) {
-        let heading = if s.heading_path.is_empty() {
-            String::new()
-        } else {
-            format!(" › {}", s.heading_path.join(" › "))
-        };
-        let excerpt: String = s.text.chars().take(400).collect();
-        let more = if s.text.chars().count() > 400 {
-            "…"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "**{}{heading}** [{}]\n\n> {}{more}\n\n",
-            s.document_name,
-            s.n,
-            excerpt.trim().replace('\n', "\n> ")
-        ));
-    }
-    out.trim_end().to_owned()
-}
-
-fn offline_stream(text: String) -> LlmStream {
-    let mut events = vec![LlmEvent::Start {
-        model: RETRIEVAL_ONLY_MODEL.into(),
-        request_id: None,
-    }];
-    let mut piece = String::new();
-    for word in text.split_inclusive(' ') {
-        piece.push_str(word);
-        if piece.len() > 24 {
-            events.push(LlmEvent::TextDelta(std::mem::take(&mut piece)));
-        }
-    }
-    if !piece.is_empty() {
-        events.push(LlmEvent::TextDelta(piece));
-    }
-    events.push(LlmEvent::Usage(Usage::default()));
-    events.push(LlmEvent::Finish {
-        reason: FinishReason::Stop,
-    });
-    Box::pin(futures::stream::iter(events))
-}
-
-impl AnswerJob {
-    async fn stop_requested(&self) -> bool {
-        let key = keys::stop_sk(&self.conv.id);
-        matches!(
-            self.service
-                .table
-                .get(&keys::user_pk(&self.user_id), &key)
-                .await,
-            Ok(Some(_))
-        )
-    }
-
-    async fn run(self, tx: mpsc::Sender<ChatEvent>) {
-        let answer_id = new_message_id();
-        // A stale stop request must not cut the new answer short (checked first: a read is
-        // far cheaper than a write, and there is rarely anything to delete).
-        if self.stop_requested().await {
-            let _ = self
-                .service
-                .table
-                .delete(
-                    &keys::user_pk(&self.user_id),
-                    &keys::stop_sk(&self.conv.id),
-                    Condition::None,
-                )
-                .await;
-        }
-        let meta = ChatEvent::Meta {
-            conversation_id: self.conv.id.clone(),
-            user_message_id: self.question.id.clone(),
-            assistant_message_id: answer_id.clone(),
-            parent_id: self.question.id.clone(),
-            model: self.spec.id.clone(),
-            context: self.assembled.record.clone(),
-        };
-        let mut client_gone = tx.send(meta).await.is_err();
-
-        let mut request = ChatRequest::new(self.spec.id.clone(), self.assembled.messages.clone());
-        request.system = self.assembled.system.clone();
-        request.temperature = self.temperature;
-        request.max_output_tokens = self.max_output;
-        request.supports_system_role = self.spec.supports_system_role;
-        // The instructions and sources repeat on every turn of a conversation: let providers
-        // that support it cache them (Anthropic prompt caching; others ignore the hint).
-        if !self.assembled.messages.is_empty() && self.assembled.system.is_some() {
-            request = request.with_cached_system();
-        }
-
-        let offline = self.spec.id == RETRIEVAL_ONLY_MODEL;
-        let stream = if offline {
-            Ok(offline_stream(retrieval_only_answer(
-                &self.assembled.sources,
-            )))
-        } else {
-            self.service.gateway.stream(&request).await
-        };
-
-        let mut text = String::new();
-        let mut usage: Option<Usage> = None;
-        let mut finish: Option<String> = None;
-        let mut error: Option<String> = None;
-        match stream {
-            Err(e) => {
-                error = Some(e.to_string());
-                finish = Some("error".into());
-            }
-            Ok(mut stream) => {
-                let mut poll = tokio::time::interval(STOP_POLL);
-                poll.tick().await;
-                loop {
-                    if client_gone {
-                        finish = Some("stopped".into());
-                        break;
-                    }
-                    tokio::select! {
-                        event = stream.next() => match event {
-                            Some(LlmEvent::TextDelta(delta)) => {
-                                text.push_str(&delta);
-                                client_gone = tx.send(ChatEvent::Delta { text: delta }).await.is_err();
-                            }
-                            Some(LlmEvent::Usage(u)) => usage = Some(u),
-                            Some(LlmEvent::Finish { reason }) => finish = Some(reason.as_str().to_owned()),
-                            Some(LlmEvent::Error(e)) => {
-                                error = Some(e.to_string());
-                                finish = Some("error".into());
-                            }
-                            Some(LlmEvent::Start { .. }) => {}
-                            None => break,
-                        },
-                        _ = poll.tick() => {
-                            if self.stop_requested().await {
-                                finish = Some("stopped".into());
-                                break;
-                            }
-                        }
-                        _ = tx.closed() => {
-                            client_gone = true;
-                        }
-                    }
-                }
-                // Dropping the stream here closes the provider connection: generation stops.
-            }
-        }
-        let finish = finish.unwrap_or_else(|| {
-            if error.is_some() {
-                "error".into()
-            } else {
-                "stop".into()
-            }
-        });
-        if let Some(message) = &error {
-            let _ = tx
-                .send(ChatEvent::Error {
-                    message: message.clone(),
-                })
-                .await;
-        }
-
-        let (usage, cost) = self.bill(&request, &text, usage, offline);
-        let citations = cited(&text, &self.assembled.sources);
-        let message = Message {
-            id: answer_id,
-            conversation_id: self.conv.id.clone(),
-            parent_id: Some(self.question.id.clone()),
-            role: MessageRole::Assistant,
-            content: text,
-            created_at: now_stamp(),
-            model: Some(self.spec.id.clone()),
-            finish_reason: Some(finish.clone()),
-            error,
-            usage: Some(usage),
-            cost: Some(cost.clone()),
-            context: Some(self.assembled.record.clone()),
-            citations,
-            tokens: None,
-        };
-        let conv = match self.service.store.get(&self.user_id, &self.conv.id).await {
-            Ok(current) => {
-                self.service
-                    .store
-                    .append(&self.user_id, &current, &message, None)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        let conv = match conv {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, conversation = %self.conv.id, "could not save the answer");
-                let _ = tx
-                    .send(ChatEvent::Error {
-                        message: "the answer could not be saved".into(),
-                    })
-                    .await;
-                return;
-            }
-        };
-        if let Err(e) = self
-            .service
-            .usage
-            .record(
-                &self.user_id,
-                self.conv.profile_id.as_deref(),
-                &self.spec.id,
-                &usage,
-                &cost,
-            )
-            .await
-        {
-            tracing::error!(error = %e, "could not record usage");
-        }
-        if finish == "stopped" {
-            let _ = self
-                .service
-                .table
-                .delete(
-                    &keys::user_pk(&self.user_id),
-                    &keys::stop_sk(&self.conv.id),
-                    Condition::None,
-                )
-                .await;
-        }
-        tracing::info!(model = %self.spec.id, finish = %finish, input = usage.input, output = usage.output, cost_usd = cost.total_usd, "answer saved");
-        let _ = tx.send(ChatEvent::Usage { usage, cost }).await;
-        let _ = tx
-            .send(ChatEvent::Done {
-                finish_reason: finish,
-                message: Box::new(message),
-                conversation: Box::new(conv),
-            })
-            .await;
-    }
-
-    fn bill(
-        &self,
-        request: &ChatRequest,
-        text: &str,
-        usage: Option<Usage>,
-        offline: bool,
-    ) -> (TokenUsage, MessageCost) {
-        if offline {
-            return (TokenUsage::default(), MessageCost::default());
-        }
-        let answer = ragenie_gateway::Answer {
-            text: text.to_owned(),
-            usage,
-            ..Default::default()
-        };
-        match self.service.gateway.cost(request, &answer) {
-            Ok((u, c)) => (
-                TokenUsage {
-                    input: u.input,
-                    output: u.output,
-                    cache_read: u.cache_read,
-                    cache_write: u.cache_write,
-                },
-                MessageCost {
-                    total_usd: c.total_usd,
-                    input_usd: c.input_usd + c.cache_read_usd + c.cache_write_usd,
-                    output_usd: c.output_usd,
-                    estimated: c.estimated,
-                },
-            ),
-            Err(_) => (
-                TokenUsage::default(),
-                MessageCost {
-                    estimated: true,
-                    ..MessageCost::default()
-                },
-            ),
-        }
+        self.pipeline.request_stop(user_id, conv_id).await
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ragenie_common::ApiError;
+use crate::error::{ConversationError, ConversationResult};
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::ProfileChain;
 use ragenie_corpus::{Corpus, Document, DocumentKind, DocumentStatus};
@@ -75,7 +75,7 @@ async fn profile_documents(
     corpus: &Corpus,
     user: UserId,
     chain: Option<&ProfileChain>,
-) -> Result<(Vec<Document>, Vec<Document>), ApiError> {
+) -> ConversationResult<(Vec<Document>, Vec<Document>)> {
     let Some(chain) = chain else {
         return Ok((Vec::new(), Vec::new()));
     };
@@ -115,12 +115,11 @@ pub struct ContextInputs<'a> {
     pub extra_instructions: Option<&'a str>,
 }
 
-pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Result<Assembled, ApiError> {
+pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> ConversationResult<Assembled> {
     let model = input.model;
     let window = u64::from(model.context_window.max(1));
     let reserve = reserved_output(model, input.max_output_tokens);
-    let user = UserId::parse(input.user_id)
-        .ok_or_else(|| ApiError::Unauthorized("invalid principal".into()))?;
+    let user = crate::profiles::user_of(input.user_id)?;
     let (instruction_docs, dataset_docs) = profile_documents(corpus, user, input.chain).await?;
 
     let mut record = ContextRecord {
@@ -162,7 +161,7 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Result<Assem
 
     let fixed = record.instructions_tokens + record.prompt_tokens + reserve + FRAMING_TOKENS;
     if fixed > window {
-        return Err(ApiError::validation(
+        return Err(ConversationError::invalid(
             "content",
             format!(
                 "the instructions ({}) and the message ({}) plus reserved output ({reserve}) exceed {}'s {window}-token window",

@@ -1,18 +1,31 @@
-//! Conversations as message trees, context assembly from a profile's documents, grounded
-//! streaming answers with citations, usage totals and budgets. Used by the conversations and
-//! chat functions.
+//! Conversations as message trees, context assembly from a profile's documents, the one answer
+//! pipeline (streaming, stop, keep-alive, saving, billing) behind the web chat and the
+//! OpenAI-compatible API, the one model rule, conversation search, usage totals and budgets.
+//! Used by the conversations and chat functions.
 
+pub mod answer;
 pub mod chat;
 pub mod context;
+pub mod conversations;
+pub mod error;
+pub mod events;
 pub mod keys;
 pub mod model;
+pub mod models;
+pub mod profiles;
+pub mod search;
 pub mod store;
 pub mod usage;
 
-pub use chat::{ChatEvent, ChatService, Estimate, RETRIEVAL_ONLY_MODEL, Turn};
+pub use answer::{AnswerEvent, AnswerGuard, AnswerPipeline, Finished, KEEP_ALIVE, Started};
+pub use chat::{ChatService, Completion, Estimate, Turn};
+pub use error::{ConversationError, ConversationResult};
+pub use events::ChatEvent;
 pub use model::{
     Citation, ContextDocument, ContextRecord, Conversation, Message, MessageCost, MessageRole,
     TokenUsage,
 };
+pub use models::{ModelChoice, RETRIEVAL_ONLY_MODEL, catalog_default};
+pub use search::ConversationHit;
 pub use store::{ConversationStore, ImportedMessage, NewImport, branch_to, export_markdown};
 pub use usage::{Budgets, UsageLedger, UsageReport, UsageRow};

@@ -110,3 +110,25 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
 }
+
+impl Message {
+    /// A message with only its role and text (ids, time and the rest to fill in).
+    pub fn plain(role: MessageRole, content: String) -> Self {
+        Message {
+            id: String::new(),
+            conversation_id: String::new(),
+            parent_id: None,
+            role,
+            content,
+            created_at: String::new(),
+            model: None,
+            finish_reason: None,
+            error: None,
+            usage: None,
+            cost: None,
+            context: None,
+            citations: Vec::new(),
+            tokens: None,
+        }
+    }
+}

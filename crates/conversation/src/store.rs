@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ragenie_common::ApiError;
+use crate::error::{ConversationError, ConversationResult};
 use ragenie_common::clock::{self, Timestamp};
 use ragenie_common::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
 
@@ -30,13 +30,13 @@ pub fn now_stamp() -> String {
     clock::now().to_string()
 }
 
-pub fn validate_title(title: &str) -> Result<String, ApiError> {
+pub fn validate_title(title: &str) -> ConversationResult<String> {
     let title = title.trim();
     if title.is_empty()
         || title.chars().count() > MAX_TITLE_CHARS
         || title.chars().any(char::is_control)
     {
-        return Err(ApiError::validation(
+        return Err(ConversationError::invalid(
             "title",
             format!("1..={MAX_TITLE_CHARS} characters, no control characters"),
         ));
@@ -68,7 +68,7 @@ pub struct ConversationStore {
     table: Arc<dyn Table>,
 }
 
-fn conversation_item(user_id: &str, conv: &Conversation) -> Result<Item, ApiError> {
+fn conversation_item(user_id: &str, conv: &Conversation) -> ConversationResult<Item> {
     Ok(Item::encode(
         keys::user_pk(user_id),
         keys::conversation_sk(&conv.id),
@@ -95,7 +95,7 @@ impl ConversationStore {
         profile_id: Option<String>,
         model: String,
         title: Option<String>,
-    ) -> Result<Conversation, ApiError> {
+    ) -> ConversationResult<Conversation> {
         let title = title
             .map(|t| validate_title(&t))
             .transpose()?
@@ -117,13 +117,13 @@ impl ConversationStore {
         Ok(conv)
     }
 
-    pub async fn get(&self, user_id: &str, conv_id: &str) -> Result<Conversation, ApiError> {
+    pub async fn get(&self, user_id: &str, conv_id: &str) -> ConversationResult<Conversation> {
         let item = self
             .table
             .get(&keys::user_pk(user_id), &keys::conversation_sk(conv_id))
             .await?;
         Ok(item
-            .ok_or_else(|| ApiError::not_found("conversation"))?
+            .ok_or_else(|| ConversationError::NotFound("conversation"))?
             .decode()?)
     }
 
@@ -133,7 +133,7 @@ impl ConversationStore {
         user_id: &str,
         limit: usize,
         cursor: Option<String>,
-    ) -> Result<(Vec<Conversation>, Option<String>), ApiError> {
+    ) -> ConversationResult<(Vec<Conversation>, Option<String>)> {
         let page = self
             .table
             .query_index(
@@ -151,7 +151,7 @@ impl ConversationStore {
         Ok((items, page.next_cursor))
     }
 
-    pub async fn all(&self, user_id: &str) -> Result<Vec<Conversation>, ApiError> {
+    pub async fn all(&self, user_id: &str) -> ConversationResult<Vec<Conversation>> {
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
@@ -171,7 +171,7 @@ impl ConversationStore {
         title: Option<String>,
         model: Option<String>,
         profile_id: Option<Option<String>>,
-    ) -> Result<Conversation, ApiError> {
+    ) -> ConversationResult<Conversation> {
         let mut conv = self.get(user_id, conv_id).await?;
         if let Some(title) = title {
             conv.title = validate_title(&title)?;
@@ -191,7 +191,7 @@ impl ConversationStore {
             .await
         {
             Ok(()) => Ok(conv),
-            Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
+            Err(StoreError::ConditionFailed) => Err(ConversationError::Conflict(
                 "the conversation changed meanwhile; retry".into(),
             )),
             Err(e) => Err(e.into()),
@@ -199,7 +199,7 @@ impl ConversationStore {
     }
 
     /// Deletes the conversation and every message in it.
-    pub async fn delete(&self, user_id: &str, conv_id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, user_id: &str, conv_id: &str) -> ConversationResult<()> {
         let pk = keys::user_pk(user_id);
         match self
             .table
@@ -207,7 +207,9 @@ impl ConversationStore {
             .await
         {
             Ok(()) => {}
-            Err(StoreError::ConditionFailed) => return Err(ApiError::not_found("conversation")),
+            Err(StoreError::ConditionFailed) => {
+                return Err(ConversationError::NotFound("conversation"));
+            }
             Err(e) => return Err(e.into()),
         }
         let messages = self.message_items(user_id, conv_id).await?;
@@ -229,7 +231,7 @@ impl ConversationStore {
         Ok(())
     }
 
-    async fn message_items(&self, user_id: &str, conv_id: &str) -> Result<Vec<Item>, ApiError> {
+    async fn message_items(&self, user_id: &str, conv_id: &str) -> ConversationResult<Vec<Item>> {
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
@@ -247,7 +249,7 @@ impl ConversationStore {
     }
 
     /// Every message of the conversation, oldest first.
-    pub async fn messages(&self, user_id: &str, conv_id: &str) -> Result<Vec<Message>, ApiError> {
+    pub async fn messages(&self, user_id: &str, conv_id: &str) -> ConversationResult<Vec<Message>> {
         let items = self.message_items(user_id, conv_id).await?;
         Ok(items
             .iter()
@@ -256,7 +258,7 @@ impl ConversationStore {
     }
 
     /// Every message of every conversation of the user (for search).
-    pub async fn all_messages(&self, user_id: &str) -> Result<Vec<Message>, ApiError> {
+    pub async fn all_messages(&self, user_id: &str) -> ConversationResult<Vec<Message>> {
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
@@ -282,7 +284,7 @@ impl ConversationStore {
         conv: &Conversation,
         message: &Message,
         title: Option<String>,
-    ) -> Result<Conversation, ApiError> {
+    ) -> ConversationResult<Conversation> {
         let pk = keys::user_pk(user_id);
         let mut next = conv.clone();
         next.head_id = Some(message.id.clone());
@@ -314,7 +316,7 @@ impl ConversationStore {
         ];
         match self.table.transact(ops).await {
             Ok(()) => Ok(next),
-            Err(StoreError::ConditionFailed) => Err(ApiError::not_found("conversation")),
+            Err(StoreError::ConditionFailed) => Err(ConversationError::NotFound("conversation")),
             Err(e) => Err(e.into()),
         }
     }
@@ -348,7 +350,7 @@ impl ConversationStore {
         &self,
         user_id: &str,
         import: NewImport,
-    ) -> Result<(Conversation, bool), ApiError> {
+    ) -> ConversationResult<(Conversation, bool)> {
         let NewImport {
             title,
             profile_id,
@@ -360,7 +362,10 @@ impl ConversationStore {
         let pk = keys::user_pk(user_id);
         if let Some(key) = &import_key {
             if key.is_empty() || key.len() > 200 || key.contains('\0') {
-                return Err(ApiError::validation("import_key", "1..=200 characters"));
+                return Err(ConversationError::invalid(
+                    "import_key",
+                    "1..=200 characters",
+                ));
             }
             if let Some(existing) = self.table.get(&pk, &keys::import_sk(key)).await? {
                 let conv_id = existing
@@ -369,7 +374,7 @@ impl ConversationStore {
                     .to_owned();
                 match self.get(user_id, &conv_id).await {
                     Ok(conv) => return Ok((conv, false)),
-                    Err(ApiError::NotFound(_)) => {
+                    Err(ConversationError::NotFound(_)) => {
                         // Its conversation was deleted since: import afresh.
                         self.table
                             .delete(&pk, &keys::import_sk(key), Condition::None)
@@ -380,7 +385,7 @@ impl ConversationStore {
             }
         }
         if messages.len() > MAX_IMPORTED_MESSAGES {
-            return Err(ApiError::validation(
+            return Err(ConversationError::invalid(
                 "messages",
                 format!("at most {MAX_IMPORTED_MESSAGES} messages"),
             ));
@@ -397,7 +402,7 @@ impl ConversationStore {
         let mut items = Vec::with_capacity(messages.len());
         for (i, m) in messages.into_iter().enumerate() {
             if m.content.chars().count() > crate::chat::MAX_MESSAGE_CHARS {
-                return Err(ApiError::validation(
+                return Err(ConversationError::invalid(
                     format!("messages[{i}].content"),
                     "too long",
                 ));
@@ -406,17 +411,8 @@ impl ConversationStore {
                 id: new_message_id(),
                 conversation_id: conv_id.clone(),
                 parent_id: parent.clone(),
-                role: m.role,
-                content: m.content,
                 created_at: started.clone(),
-                model: None,
-                finish_reason: None,
-                error: None,
-                usage: None,
-                cost: None,
-                context: None,
-                citations: Vec::new(),
-                tokens: None,
+                ..Message::plain(m.role, m.content)
             };
             parent = Some(message.id.clone());
             items.push(Item::encode(
@@ -460,7 +456,7 @@ impl ConversationStore {
         }
         match self.table.transact(ops).await {
             Ok(()) => Ok((conv, true)),
-            Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
+            Err(StoreError::ConditionFailed) => Err(ConversationError::Conflict(
                 "the same import is running concurrently; retry".into(),
             )),
             Err(e) => Err(e.into()),

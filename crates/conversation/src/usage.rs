@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ragenie_common::ApiError;
+use crate::error::{ConversationError, ConversationResult};
 use ragenie_common::storage::{Condition, Item, Query, SortKey, Table, Update};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -47,6 +47,9 @@ pub struct UsageRow {
     pub day: String,
     pub model: String,
     pub messages: i64,
+    /// Of those, answers billed from the tokenizer's count because the provider reported no
+    /// usage (a client that left, a stop, a cut connection).
+    pub estimated_messages: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cost_usd: f64,
@@ -85,12 +88,13 @@ impl UsageLedger {
         model: &str,
         usage: &TokenUsage,
         cost: &MessageCost,
-    ) -> Result<(), ApiError> {
+    ) -> ConversationResult<()> {
         let day = today();
         let input = (usage.input + usage.cache_read + usage.cache_write) as i64;
         let add = || {
             Update::new()
                 .add("messages", 1)
+                .add("estimated_messages", i64::from(cost.estimated))
                 .add("input_tokens", input)
                 .add("output_tokens", usage.output as i64)
                 .add("cost_micro_usd", micro(cost.total_usd))
@@ -125,7 +129,7 @@ impl UsageLedger {
         Ok(())
     }
 
-    pub async fn budgets(&self, user_id: &str) -> Result<Budgets, ApiError> {
+    pub async fn budgets(&self, user_id: &str) -> ConversationResult<Budgets> {
         match self
             .table
             .get(&keys::user_pk(user_id), keys::BUDGET_SK)
@@ -136,19 +140,19 @@ impl UsageLedger {
         }
     }
 
-    pub async fn set_budgets(&self, user_id: &str, budgets: &Budgets) -> Result<(), ApiError> {
+    pub async fn set_budgets(&self, user_id: &str, budgets: &Budgets) -> ConversationResult<()> {
         let valid = |v: f64| v.is_finite() && (0.0..=1_000_000.0).contains(&v);
         if budgets.monthly_usd.is_some_and(|v| !valid(v)) {
-            return Err(ApiError::validation("monthly_usd", "0 to 1,000,000"));
+            return Err(ConversationError::invalid("monthly_usd", "0 to 1,000,000"));
         }
         if let Some((id, _)) = budgets.profiles.iter().find(|(_, v)| !valid(**v)) {
-            return Err(ApiError::validation(
+            return Err(ConversationError::invalid(
                 format!("profiles.{id}"),
                 "0 to 1,000,000",
             ));
         }
         if budgets.profiles.len() > 200 {
-            return Err(ApiError::validation(
+            return Err(ConversationError::invalid(
                 "profiles",
                 "at most 200 profile budgets",
             ));
@@ -162,7 +166,7 @@ impl UsageLedger {
         Ok(())
     }
 
-    async fn month_cost(&self, user_id: &str, sk: &str) -> Result<f64, ApiError> {
+    async fn month_cost(&self, user_id: &str, sk: &str) -> ConversationResult<f64> {
         let item = self.table.get(&keys::user_pk(user_id), sk).await?;
         Ok(item.and_then(|i| i.i64("cost_micro_usd")).unwrap_or(0) as f64 / 1_000_000.0)
     }
@@ -172,7 +176,7 @@ impl UsageLedger {
         &self,
         user_id: &str,
         profile_id: Option<&str>,
-    ) -> Result<(), ApiError> {
+    ) -> ConversationResult<()> {
         let budgets = self.budgets(user_id).await?;
         let day = today();
         let month = month_of(&day);
@@ -181,7 +185,7 @@ impl UsageLedger {
                 .month_cost(user_id, &keys::usage_month_sk(month))
                 .await?;
             if spent >= limit {
-                return Err(ApiError::PaymentRequired(format!(
+                return Err(ConversationError::BudgetSpent(format!(
                     "this month's budget of ${limit:.2} is spent (${spent:.2}); raise it in Usage to keep chatting"
                 )));
             }
@@ -193,7 +197,7 @@ impl UsageLedger {
                 .month_cost(user_id, &keys::usage_profile_month_sk(profile, month))
                 .await?;
             if spent >= *limit {
-                return Err(ApiError::PaymentRequired(format!(
+                return Err(ConversationError::BudgetSpent(format!(
                     "this profile's monthly budget of ${limit:.2} is spent (${spent:.2})"
                 )));
             }
@@ -207,15 +211,15 @@ impl UsageLedger {
         user_id: &str,
         from: &str,
         to: &str,
-    ) -> Result<UsageReport, ApiError> {
+    ) -> ConversationResult<UsageReport> {
         let valid = |d: &str| {
             time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
         };
         if !valid(from) {
-            return Err(ApiError::validation("from", "a date as YYYY-MM-DD"));
+            return Err(ConversationError::invalid("from", "a date as YYYY-MM-DD"));
         }
         if !valid(to) || to < from {
-            return Err(ApiError::validation(
+            return Err(ConversationError::invalid(
                 "to",
                 "a date as YYYY-MM-DD, not before `from`",
             ));
@@ -236,6 +240,7 @@ impl UsageLedger {
                     day: item.str("day").unwrap_or_default().to_owned(),
                     model: item.str("model").unwrap_or_default().to_owned(),
                     messages: item.i64("messages").unwrap_or(0),
+                    estimated_messages: item.i64("estimated_messages").unwrap_or(0),
                     input_tokens: item.i64("input_tokens").unwrap_or(0),
                     output_tokens: item.i64("output_tokens").unwrap_or(0),
                     cost_usd: item.i64("cost_micro_usd").unwrap_or(0) as f64 / 1_000_000.0,
@@ -253,6 +258,7 @@ impl UsageLedger {
                 ..UsageRow::default()
             });
             total.messages += row.messages;
+            total.estimated_messages += row.estimated_messages;
             total.input_tokens += row.input_tokens;
             total.output_tokens += row.output_tokens;
             total.cost_usd += row.cost_usd;

@@ -1,13 +1,11 @@
 //! Embeddings for hybrid retrieval: the LLM gateway's embedding call behind the retrieval
-//! crate's `Embedder` port, chosen by `RAGENIE_EMBEDDING_MODEL`, and the provider keys the
-//! functions that call providers read at start.
+//! crate's `Embedder` port, chosen by `RAGENIE_EMBEDDING_MODEL`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ragenie_common::AppState;
-use ragenie_common::config::{EmbeddingSettings, StoreSettings};
-use ragenie_gateway::{Gateway, GatewayError, ProviderKeys};
+use ragenie_common::config::EmbeddingSettings;
+use ragenie_gateway::{Gateway, GatewayError};
 use ragenie_retrieval::{DenseError, Embedder};
 
 use crate::Corpus;
@@ -56,22 +54,4 @@ pub fn with_configured_embeddings(
     };
     let embedder = gateway.embedder(&settings.model, settings.dimensions)?;
     Ok(corpus.with_embedder(Arc::new(GatewayEmbedder(embedder)), model_label(settings)))
-}
-
-/// Provider keys for this process: from the Secrets Manager secret named by
-/// `RAGENIE_PROVIDER_KEYS_SECRET_ID` when set, else from the environment. Read once at start.
-pub async fn load_provider_keys(state: &AppState) -> anyhow::Result<ProviderKeys> {
-    if let StoreSettings::Aws {
-        provider_keys_secret_id: Some(id),
-        ..
-    } = &state.settings.store
-    {
-        let json = state
-            .secrets
-            .get_string(id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("secret {id} does not exist"))?;
-        return Ok(ProviderKeys::from_json(&json)?);
-    }
-    Ok(ProviderKeys::from_env())
 }

@@ -7,6 +7,7 @@
 pub mod embedding;
 pub mod keys;
 mod model;
+pub mod providers;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use ragenie_retrieval::{
 use sha2::{Digest, Sha256};
 
 pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion};
+pub use providers::{ProviderState, ProviderUse, StartupError};
 
 /// The largest file a presigned upload may commit.
 pub const MAX_PRESIGNED_UPLOAD_BYTES: u64 = 64 * 1024 * 1024;

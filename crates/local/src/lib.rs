@@ -11,25 +11,34 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ragenie_common::AppState;
+use ragenie_common::config::Settings;
 use ragenie_common::error::ApiError;
 use ragenie_common::storage::embedded::presigned_routes;
+use ragenie_corpus::{ProviderState, ProviderUse};
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-type BuildRouter = fn(AppState) -> Router;
+type BuildRouter = fn(ProviderState) -> Router;
 
-/// Every function, by the name its health route carries.
+/// Every function, by the name its health route carries. The functions that call providers
+/// share one state (one gateway, one corpus and its caches); the others take the app state.
 pub const FUNCTIONS: [(&str, BuildRouter); 5] = [
-    (ragenie_auth::FUNCTION, ragenie_auth::router),
-    (ragenie_users::FUNCTION, ragenie_users::router),
+    (ragenie_auth::FUNCTION, |s| ragenie_auth::router(s.app)),
+    (ragenie_users::FUNCTION, |s| ragenie_users::router(s.app)),
     (ragenie_documents::FUNCTION, ragenie_documents::router),
-    (
-        ragenie_conversations::FUNCTION,
-        ragenie_conversations::router,
-    ),
+    (ragenie_conversations::FUNCTION, |s| {
+        ragenie_conversations::router(s.app)
+    }),
     (ragenie_chat::FUNCTION, ragenie_chat::router),
 ];
+
+/// The local server's state: the adapters the settings name, and the gateway and corpus built
+/// once from the environment's provider keys and base URLs.
+pub async fn connect(settings: Settings) -> anyhow::Result<ProviderState> {
+    let app = AppState::connect(settings).await?;
+    Ok(ProviderState::connect(app, ProviderUse::Chat).await?)
+}
 
 type BuildOpenApi = fn() -> utoipa::openapi::OpenApi;
 
@@ -149,10 +158,11 @@ fn frontend(frontend_dir: Option<&Path>) -> Router {
 }
 
 /// The whole local application.
-pub fn app(state: AppState, frontend_dir: Option<PathBuf>) -> Router {
+pub fn app(providers: ProviderState, frontend_dir: Option<PathBuf>) -> Router {
+    let state = providers.app.clone();
     let functions: Vec<(&'static str, Router)> = FUNCTIONS
         .iter()
-        .map(|(name, build)| (*name, build(state.clone())))
+        .map(|(name, build)| (*name, build(providers.clone())))
         .collect();
     let mut router = Router::new();
     for (_, function) in &functions {

@@ -1,7 +1,6 @@
 //! `ragenie-server`: RaGenie on 127.0.0.1 (port `RAGENIE_PORT`, data in `RAGENIE_DATA_DIR`).
 
 use anyhow::Context;
-use ragenie_common::AppState;
 use ragenie_common::config::Settings;
 
 #[tokio::main]
@@ -12,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
     let frontend = std::env::var_os("RAGENIE_FRONTEND_DIR")
         .map(Into::into)
         .unwrap_or_else(|| "frontend/dist".into());
-    let state = AppState::connect(settings).await?;
+    let state = ragenie_local::connect(settings).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| {
@@ -20,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     tracing::info!(
-        store = state.store_kind(),
+        store = state.app.store_kind(),
         "RaGenie listening on http://{addr}"
     );
     let app = ragenie_local::app(state, Some(frontend));

@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use ragenie_common::AppState;
 use ragenie_common::config::Settings;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -35,7 +34,7 @@ async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
 
 async fn app(frontend: Option<std::path::PathBuf>) -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState::connect(Settings::embedded(
+    let state = ragenie_local::connect(Settings::embedded(
         dir.path().join("data"),
         "http://127.0.0.1:1",
     ))

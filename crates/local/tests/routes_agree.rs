@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use ragenie_common::testing::{embedded_state, test_user};
+use ragenie_corpus::ProviderState;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -33,7 +34,8 @@ fn routes() -> Vec<(String, String, String)> {
 #[tokio::test]
 async fn every_route_in_routes_json_is_served_by_its_router() {
     let dir = tempfile::tempdir().unwrap();
-    let state = embedded_state(dir.path(), "http://127.0.0.1:1").await;
+    let app = embedded_state(dir.path(), "http://127.0.0.1:1").await;
+    let state = ProviderState::offline(app).unwrap();
     let (_, bearer) = test_user();
     let id = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
     for (function, method, path) in routes() {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::testing::{embedded_state, test_user};
-use ragenie_corpus::{Corpus, DocumentKind, NewDocument};
+use ragenie_corpus::{Corpus, DocumentKind, NewDocument, ProviderState};
 use ragenie_gateway::{ChatMessage, ChatRequest, Gateway, GatewayConfig, LlmEvent, ProviderKeys};
 use serde_json::json;
 
@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}", listener.local_addr()?);
     let state = embedded_state(dir.path(), &base).await;
     let router = ragenie_common::http::with_fallback(
-        ragenie_chat::router_with_gateway(state.clone(), gateway.clone())
+        ragenie_chat::router(ProviderState::with_gateway(state.clone(), gateway.clone())?)
             .merge(ragenie_conversations::router(state.clone())),
     );
     // As the local server does: no Nagle delay on the many small SSE writes.

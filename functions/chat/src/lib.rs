@@ -6,22 +6,22 @@ mod openai;
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
 use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, decode_json, function_router};
-use ragenie_common::{ApiError, ApiResult, AppState};
-use ragenie_conversation::{ChatEvent, ChatService, Estimate, RETRIEVAL_ONLY_MODEL, Turn};
-use ragenie_corpus::Corpus;
-use ragenie_corpus::embedding::with_configured_embeddings;
-use ragenie_gateway::{Gateway, GatewayConfig, ModelKind, ProviderKeys};
+use ragenie_common::{ApiResult, AppState};
+use ragenie_conversation::{
+    AnswerEvent, ChatEvent, ChatService, Estimate, RETRIEVAL_ONLY_MODEL, Turn, catalog_default,
+};
+use ragenie_corpus::ProviderState;
+use ragenie_gateway::ModelKind;
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::{OpenApi, ToSchema};
@@ -41,33 +41,14 @@ impl FromRef<ChatState> for AppState {
     }
 }
 
-/// The router with provider keys and base URLs from the environment (the local server).
-pub fn router(state: AppState) -> Router {
-    router_with_keys(state, ProviderKeys::from_env())
-}
-
-pub use ragenie_corpus::embedding::load_provider_keys;
-
-pub fn router_with_keys(state: AppState, keys: ProviderKeys) -> Router {
-    // Token counting needs the tiktoken tables: build them off the request path at start.
-    ragenie_gateway::preload_tokenizers();
-    // Start-up, not a request: a malformed base URL stops the process naming the variable.
-    let config = GatewayConfig::from_env()
-        .unwrap_or_else(|e| panic!("invalid LLM gateway configuration: {e}"));
-    let gateway = Gateway::new(config, keys)
-        .unwrap_or_else(|e| panic!("could not build the LLM gateway: {e}"));
-    router_with_gateway(state, Arc::new(gateway))
-}
-
-pub fn router_with_gateway(state: AppState, gateway: Arc<Gateway>) -> Router {
-    // Start-up, not a request: an unknown embedding model or a missing key stops the process.
-    let corpus = with_configured_embeddings(
-        Corpus::new(state.table.clone(), state.blobs.clone()),
-        state.settings.embedding.as_ref(),
-        &gateway,
-    )
-    .unwrap_or_else(|e| panic!("invalid RAGENIE_EMBEDDING_MODEL: {e}"));
-    let corpus = Arc::new(corpus);
+/// The function's one door. The gateway and the corpus in `state` were built at start, once;
+/// tests inject fakes through the state.
+pub fn router(state: ProviderState) -> Router {
+    let ProviderState {
+        app: state,
+        gateway,
+        corpus,
+    } = state;
     let service = Arc::new(ChatService::new(state.table.clone(), corpus, gateway));
     let s = ChatState {
         app: state.clone(),
@@ -93,21 +74,34 @@ fn user_id(auth: &AuthUser) -> String {
 }
 
 type BoxedEvents = Box<dyn Stream<Item = Result<Event, Infallible>> + Send + Unpin>;
-type EventStream = Sse<axum::response::sse::KeepAliveStream<BoxedEvents>>;
+type EventStream = Sse<BoxedEvents>;
 
-/// The answer's events as Server-Sent Events (`event: meta|delta|error|usage|done`).
-fn sse(rx: tokio::sync::mpsc::Receiver<ChatEvent>) -> EventStream {
+/// The answer pipeline's events as Server-Sent Events (`event: meta|delta|error|usage|done`;
+/// the pipeline's keep-alives as comments).
+fn sse(rx: tokio::sync::mpsc::Receiver<AnswerEvent>) -> EventStream {
     use futures::StreamExt;
-    let events = ReceiverStream::new(rx).map(|event| {
-        let sse = Event::default().event(event.name());
-        Ok(sse.json_data(&event).unwrap_or_else(|_| {
+    let events = ReceiverStream::new(rx).flat_map(|event| {
+        let events: Vec<Result<Event, Infallible>> = match event {
+            AnswerEvent::KeepAlive => vec![Ok(Event::default().comment("keep-alive"))],
+            other => ChatEvent::from_answer(other)
+                .into_iter()
+                .map(|e| Ok(web_event(&e)))
+                .collect(),
+        };
+        futures::stream::iter(events)
+    });
+    Sse::new(Box::new(events) as BoxedEvents)
+}
+
+fn web_event(event: &ChatEvent) -> Event {
+    Event::default()
+        .event(event.name())
+        .json_data(event)
+        .unwrap_or_else(|_| {
             Event::default()
                 .event("error")
                 .data("{\"message\":\"unserialisable event\"}")
-        }))
-    });
-    Sse::new(Box::new(events) as BoxedEvents)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+        })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -118,7 +112,8 @@ pub struct SendMessage {
     /// (this is how an edited message is sent); `""` starts a new branch at the root (editing
     /// the first question). Default: the conversation's latest message.
     parent_id: Option<String>,
-    /// Another model for this answer (default: the conversation's).
+    /// Another model for this answer (default, by the model rule: the conversation's, the
+    /// profile's, the user's, then the catalog's).
     model: Option<String>,
 }
 
@@ -134,7 +129,6 @@ async fn send(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendMessage>,
 ) -> ApiResult<EventStream> {
-    let model = resolve_model(body.model);
     let rx = s
         .service
         .start(
@@ -144,15 +138,10 @@ async fn send(
                 content: body.content,
                 parent_id: body.parent_id,
             },
-            model,
+            body.model,
         )
         .await?;
     Ok(sse(rx))
-}
-
-/// An empty model means "the default": the conversation's, else the first available.
-fn resolve_model(model: Option<String>) -> Option<String> {
-    model.filter(|m| !m.trim().is_empty())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -176,14 +165,13 @@ async fn regenerate(
     } else {
         decode_json(&body)?
     };
-    let model = resolve_model(body.model);
     let rx = s
         .service
         .start(
             &user_id(&auth),
             &id,
             Turn::Regenerate { message_id: mid },
-            model,
+            body.model,
         )
         .await?;
     Ok(sse(rx))
@@ -227,17 +215,13 @@ async fn estimate(
     State(s): State<ChatState>,
     ApiJson(body): ApiJson<EstimateRequest>,
 ) -> ApiResult<Json<Estimate>> {
-    if body.content.chars().count() > ragenie_conversation::chat::MAX_MESSAGE_CHARS {
-        return Err(ApiError::validation("content", "too long"));
-    }
-    let model = resolve_model(body.model);
     let estimate = s
         .service
         .estimate(
             &user_id(&auth),
             body.conversation_id.as_deref(),
             body.profile_id.as_deref(),
-            model.as_deref(),
+            body.model,
             &body.content,
             body.parent_id.as_deref(),
         )
@@ -311,7 +295,7 @@ async fn models(_auth: AuthUser, State(s): State<ChatState>) -> Json<ModelList> 
         default_temperature: 0.0,
     });
     Json(ModelList {
-        default_model: s.service.default_model(),
+        default_model: catalog_default(&s.service.gateway),
         offline,
         items,
     })

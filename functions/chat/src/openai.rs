@@ -1,6 +1,10 @@
 //! `POST /v1/chat/completions` and `GET /v1/models` in the OpenAI wire format, so any OpenAI
 //! client can chat with a profile's grounding. The profile comes from the `X-RaGenie-Profile`
 //! header or a model suffix (`gpt-4o@<profile id>`). Stateless: nothing is stored but usage.
+//!
+//! This is a translation and nothing more: the request into a [`Completion`], the answer
+//! pipeline's events (the same pipeline as the web chat: stop flag, keep-alives, billing —
+//! also of a client that leaves) into `chat.completion` or `chat.completion.chunk`s.
 
 use std::convert::Infallible;
 
@@ -13,13 +17,11 @@ use futures::StreamExt;
 use ragenie_common::auth::AuthUser;
 use ragenie_common::http::ApiJson;
 use ragenie_common::{ApiError, ApiResult};
-use ragenie_conversation::chat::gateway_error;
-use ragenie_conversation::context::{ContextInputs, assemble, cited};
-use ragenie_conversation::{Message, MessageCost, MessageRole, RETRIEVAL_ONLY_MODEL, TokenUsage};
-use ragenie_gateway::{ChatRequest, LlmEvent, ModelKind, Usage};
+use ragenie_conversation::{AnswerEvent, Completion, Finished, MessageRole, Started, TokenUsage};
+use ragenie_gateway::ModelKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::mpsc::Receiver;
 
 use crate::ChatState;
 
@@ -74,36 +76,14 @@ fn finish_reason(reason: &str) -> &'static str {
     }
 }
 
-/// OpenAI-compatible chat completions, grounded in a profile's documents.
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest,
-    params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer")),
-    responses((status = 200, description = "chat.completion, or text/event-stream of chat.completion.chunk")), security(("bearer" = [])))]
-pub async fn completions(
-    auth: AuthUser,
-    State(s): State<ChatState>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<CompletionRequest>,
-) -> ApiResult<Response> {
-    let user_id = auth.user_id().to_string();
-    let (model, suffix_profile) = match body.model.split_once('@') {
-        Some((m, p)) => (m.to_owned(), Some(p.to_owned())),
-        None => (body.model.clone(), None),
-    };
-    let profile = headers
-        .get("x-ragenie-profile")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or(suffix_profile);
-    let spec = s.service.model_spec(&model)?;
-    s.service
-        .usage
-        .check_budget(&user_id, profile.as_deref())
-        .await?;
-    let chain = s
-        .service
-        .profile_chain(&user_id, profile.as_deref())
-        .await?;
-
+/// The request in domain terms: system messages become instructions, the last message is the
+/// prompt, the others history.
+fn completion(body: CompletionRequest, profile: Option<String>) -> ApiResult<Completion> {
+    let model = body
+        .model
+        .split_once('@')
+        .map(|(m, _)| m.to_owned())
+        .unwrap_or(body.model);
     let mut system = Vec::new();
     let mut turns = Vec::new();
     for (i, m) in body.messages.iter().enumerate() {
@@ -126,198 +106,159 @@ pub async fn completions(
             "the last message must be from the user",
         ));
     };
-    let history: Vec<Message> = turns
-        .into_iter()
-        .map(|(role, content)| Message {
-            id: String::new(),
-            conversation_id: String::new(),
-            parent_id: None,
-            role,
-            content,
-            created_at: String::new(),
-            model: None,
-            finish_reason: None,
-            error: None,
-            usage: None,
-            cost: None,
-            context: None,
-            citations: Vec::new(),
-            tokens: None,
-        })
-        .collect();
-    let max_output = body
-        .max_completion_tokens
-        .or(body.max_tokens)
-        .or(chain.as_ref().and_then(|c| c.profile.max_output_tokens));
-    let extra = system.join("\n\n");
-    let assembled = assemble(
-        &s.service.corpus,
-        ContextInputs {
-            user_id: &user_id,
-            chain: chain.as_ref(),
-            history: &history,
-            prompt: &prompt,
-            model: &spec,
-            max_output_tokens: max_output,
-            extra_instructions: Some(&extra),
-        },
-    )
-    .await?;
-    if spec.id == RETRIEVAL_ONLY_MODEL {
-        return Err(ApiError::validation(
-            "model",
-            "the OpenAI-compatible API needs a language model; see GET /v1/models",
-        ));
-    }
-    let mut request = ChatRequest::new(spec.id.clone(), assembled.messages.clone());
-    request.system = assembled.system.clone();
-    request.temperature = body
-        .temperature
-        .or(chain.as_ref().map(|c| c.profile.temperature as f32));
-    request.max_output_tokens = max_output;
-    request.supports_system_role = spec.supports_system_role;
+    Ok(Completion {
+        model: Some(model),
+        profile_id: profile,
+        instructions: system.join("\n\n"),
+        history: turns,
+        prompt,
+        temperature: body.temperature,
+        max_output_tokens: body.max_completion_tokens.or(body.max_tokens),
+    })
+}
 
-    let id = format!("chatcmpl-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let created = time::OffsetDateTime::now_utc().unix_timestamp();
-    let gateway = s.service.gateway.clone();
-    let ledger = s.service.usage.clone();
-    let record = move |usage: Usage, text: String, request: ChatRequest| {
-        let (gateway, ledger, user_id, profile, model) = (
-            gateway.clone(),
-            ledger.clone(),
-            user_id.clone(),
-            profile.clone(),
-            spec.id.clone(),
-        );
-        async move {
-            let answer = ragenie_gateway::Answer {
-                text,
-                usage: Some(usage),
-                ..Default::default()
-            };
-            if let Ok((u, c)) = gateway.cost(&request, &answer) {
-                let usage = TokenUsage {
-                    input: u.input,
-                    output: u.output,
-                    cache_read: u.cache_read,
-                    cache_write: u.cache_write,
-                };
-                let cost = MessageCost {
-                    total_usd: c.total_usd,
-                    input_usd: c.input_usd,
-                    output_usd: c.output_usd,
-                    estimated: c.estimated,
-                };
-                if let Err(e) = ledger
-                    .record(&user_id, profile.as_deref(), &model, &usage, &cost)
-                    .await
-                {
-                    tracing::error!(error = %e, "could not record usage");
-                }
-            }
-        }
-    };
+/// OpenAI's usage object; cached prompt tokens are part of `prompt_tokens`, as OpenAI counts.
+fn usage_json(u: &TokenUsage) -> Value {
+    let prompt = u.input + u.cache_read + u.cache_write;
+    json!({"prompt_tokens": prompt, "completion_tokens": u.output, "total_tokens": prompt + u.output,
+           "prompt_tokens_details": {"cached_tokens": u.cache_read}})
+}
 
-    if !body.stream {
-        let answer = s
-            .service
-            .gateway
-            .complete(&request)
-            .await
-            .map_err(gateway_error)?;
-        let usage = answer.usage.unwrap_or_default();
-        let citations = cited(&answer.text, &assembled.sources);
-        let reason = finish_reason(answer.finish.as_ref().map(|f| f.as_str()).unwrap_or("stop"));
-        record(usage, answer.text.clone(), request).await;
-        let prompt_tokens = usage.total_input();
-        return Ok(Json(json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": created,
-            "model": body.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": reason, "logprobs": null}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": usage.output, "total_tokens": prompt_tokens + usage.output},
-            "x_ragenie": {"citations": citations, "context": assembled.record},
-        }))
-        .into_response());
-    }
+/// What RaGenie adds to OpenAI's format: citations, the context record and the bill.
+fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
+    json!({"citations": f.citations, "context": started.map(|s| &s.context), "usage": f.usage, "cost": f.cost})
+}
 
+/// OpenAI-compatible chat completions, grounded in a profile's documents.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest,
+    params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer")),
+    responses((status = 200, description = "chat.completion, or text/event-stream of chat.completion.chunk")), security(("bearer" = [])))]
+pub async fn completions(
+    auth: AuthUser,
+    State(s): State<ChatState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CompletionRequest>,
+) -> ApiResult<Response> {
+    let profile = headers
+        .get("x-ragenie-profile")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| body.model.split_once('@').map(|(_, p)| p.to_owned()));
     let include_usage = body
         .stream_options
         .as_ref()
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let mut stream = s
-        .service
-        .gateway
-        .stream(&request)
-        .await
-        .map_err(gateway_error)?;
+    let stream = body.stream;
     let model_name = body.model.clone();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(64);
-    tokio::spawn(async move {
-        let chunk = |delta: Value, finish: Option<&str>| {
-            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model_name,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]})
-        };
-        let send = |v: Value| Event::default().data(v.to_string());
-        if tx
-            .send(send(chunk(
-                json!({"role": "assistant", "content": ""}),
-                None,
-            )))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let mut text = String::new();
-        let mut usage = None;
-        let mut reason = "stop".to_owned();
-        while let Some(event) = stream.next().await {
-            match event {
-                LlmEvent::TextDelta(delta) => {
-                    text.push_str(&delta);
-                    if tx
-                        .send(send(chunk(json!({"content": delta}), None)))
-                        .await
-                        .is_err()
-                    {
-                        // The client left: dropping the stream stops the provider.
-                        break;
-                    }
+    let rx = s
+        .service
+        .complete(&auth.user_id().to_string(), completion(body, profile)?)
+        .await?;
+    let wire = Wire {
+        model: model_name,
+        created: time::OffsetDateTime::now_utc().unix_timestamp(),
+        id: String::new(),
+    };
+    if stream {
+        Ok(Sse::new(chunks(rx, wire, include_usage)).into_response())
+    } else {
+        whole(rx, wire).await
+    }
+}
+
+struct Wire {
+    id: String,
+    created: i64,
+    model: String,
+}
+
+impl Wire {
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> Value {
+        json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]})
+    }
+}
+
+fn data(v: Value) -> Event {
+    Event::default().data(v.to_string())
+}
+
+/// The whole answer as one `chat.completion` (a provider failure before any text is a 502).
+async fn whole(mut rx: Receiver<AnswerEvent>, mut wire: Wire) -> ApiResult<Response> {
+    let mut started = None;
+    let mut error = None;
+    while let Some(event) = rx.recv().await {
+        match event {
+            AnswerEvent::Started(s) => {
+                wire.id = completion_id(&s.answer_id);
+                started = Some(s);
+            }
+            AnswerEvent::Error(e) => error = Some(e),
+            AnswerEvent::Delta(_) | AnswerEvent::KeepAlive => {}
+            AnswerEvent::Finished(f) => {
+                if f.text.is_empty()
+                    && let Some(e) = error
+                {
+                    return Err(ApiError::BadGateway(e));
                 }
-                LlmEvent::Usage(u) => usage = Some(u),
-                LlmEvent::Finish { reason: r } => reason = r.as_str().to_owned(),
-                LlmEvent::Error(e) => {
-                    let _ = tx
-                        .send(send(
-                            json!({"error": {"message": e.to_string(), "type": "upstream_error"}}),
-                        ))
-                        .await;
-                    reason = "error".into();
-                    break;
-                }
-                LlmEvent::Start { .. } => {}
+                return Ok(Json(json!({
+                    "id": wire.id,
+                    "object": "chat.completion",
+                    "created": wire.created,
+                    "model": wire.model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": f.text},
+                                 "finish_reason": finish_reason(&f.finish_reason), "logprobs": null}],
+                    "usage": usage_json(&f.usage),
+                    "x_ragenie": ragenie_json(started.as_deref(), &f),
+                }))
+                .into_response());
             }
         }
-        drop(stream);
-        let final_usage = usage.unwrap_or_default();
-        let mut last = chunk(json!({}), Some(finish_reason(&reason)));
-        last["x_ragenie"] = json!({"citations": cited(&text, &assembled.sources)});
-        let _ = tx.send(send(last)).await;
-        if include_usage {
-            let prompt_tokens = final_usage.total_input();
-            let usage_chunk = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model_name, "choices": [],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": final_usage.output, "total_tokens": prompt_tokens + final_usage.output}});
-            let _ = tx.send(send(usage_chunk)).await;
-        }
-        let _ = tx.send(Event::default().data("[DONE]")).await;
-        record(final_usage, text, request).await;
+    }
+    Err(ApiError::Unexpected(anyhow::anyhow!(
+        "the answer ended without finishing"
+    )))
+}
+
+fn completion_id(answer_id: &str) -> String {
+    format!("chatcmpl-{}", answer_id.to_lowercase())
+}
+
+type Chunks = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Event, Infallible>> + Send>>;
+
+/// The answer as `chat.completion.chunk`s, then `[DONE]`; keep-alives as SSE comments (OpenAI
+/// clients ignore them).
+fn chunks(rx: Receiver<AnswerEvent>, mut wire: Wire, include_usage: bool) -> Chunks {
+    let mut started: Option<Box<Started>> = None;
+    let events = tokio_stream::wrappers::ReceiverStream::new(rx).flat_map(move |event| {
+        let out: Vec<Event> = match event {
+            AnswerEvent::Started(s) => {
+                wire.id = completion_id(&s.answer_id);
+                started = Some(s);
+                vec![data(wire.chunk(json!({"role": "assistant", "content": ""}), None))]
+            }
+            AnswerEvent::Delta(text) => vec![data(wire.chunk(json!({"content": text}), None))],
+            AnswerEvent::KeepAlive => vec![Event::default().comment("keep-alive")],
+            AnswerEvent::Error(message) => {
+                vec![data(json!({"error": {"message": message, "type": "upstream_error"}}))]
+            }
+            AnswerEvent::Finished(f) => {
+                let mut last = wire.chunk(json!({}), Some(finish_reason(&f.finish_reason)));
+                last["x_ragenie"] = ragenie_json(started.as_deref(), &f);
+                let mut out = vec![data(last)];
+                if include_usage {
+                    out.push(data(json!({"id": wire.id, "object": "chat.completion.chunk", "created": wire.created,
+                        "model": wire.model, "choices": [], "usage": usage_json(&f.usage)})));
+                }
+                out.push(Event::default().data("[DONE]"));
+                out
+            }
+        };
+        futures::stream::iter(out.into_iter().map(Ok))
     });
-    let events = ReceiverStream::new(rx).map(Ok::<_, Infallible>);
-    Ok(Sse::new(events).into_response())
+    Box::pin(events)
 }
 
 /// The available models in OpenAI's list format.

@@ -10,7 +10,7 @@ use ragenie_common::AppState;
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::testing::{TestServer, embedded_state, test_user};
-use ragenie_corpus::{Corpus, DocumentKind, NewDocument};
+use ragenie_corpus::{Corpus, DocumentKind, NewDocument, ProviderState};
 use ragenie_fake_providers::{FakeConfig, FakeHandle, FakeUrls};
 use ragenie_gateway::{Catalog, Gateway, GatewayConfig, ProviderKeys};
 use reqwest::{Client, StatusCode};
@@ -59,7 +59,7 @@ async fn app_with(online: bool, catalog: Catalog, chunk_delay: Duration) -> App 
     let state = embedded_state(dir.path(), &base).await;
     let gateway = Arc::new(gateway_for(urls.as_ref(), catalog));
     let router = ragenie_common::http::with_fallback(
-        ragenie_chat::router_with_gateway(state.clone(), gateway)
+        ragenie_chat::router(ProviderState::with_gateway(state.clone(), gateway).unwrap())
             .merge(ragenie_conversations::router(state.clone())),
     );
     let server = listener.serve(router);
@@ -587,6 +587,9 @@ async fn a_provider_failure_keeps_the_question_and_the_partial_answer_marked_fai
         .send(&alice, &conv, json!({"content": "Again [[fake:500]]"}))
         .await;
     assert_eq!(refused.first("done")["finish_reason"], "error");
+    // The cut answer is billed what was used; the refused one costs nothing.
+    assert!(sse.first("usage")["cost"]["total_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(refused.first("usage")["cost"]["total_usd"], 0.0);
     let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
     let contents: Vec<&str> = stored["messages"]
         .as_array()
@@ -974,4 +977,215 @@ async fn an_imported_conversation_keeps_its_turns_and_importing_twice_creates_no
         )
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Today's usage totals: (messages, estimated messages, input tokens, output tokens, cost).
+async fn usage_today(app: &App, bearer: &str) -> (i64, i64, i64, i64, f64) {
+    let usage = app.json(bearer, "/usage").await;
+    let i = |k: &str| {
+        usage["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d[k].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    (
+        i("messages"),
+        i("estimated_messages"),
+        i("input_tokens"),
+        i("output_tokens"),
+        usage["total_cost_usd"].as_f64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_web_chat_and_the_openai_api_bill_the_same_exchange_the_same_cache_tokens_included() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (_, bob) = test_user();
+    // The fake reports cache reads and writes for this prompt: they are priced apart.
+    let prompt = "How hard should I tamp? [[fake:cache]]";
+    let conv = app
+        .conversation(&alice, json!({"model": "claude-sonnet-4-5"}))
+        .await;
+    let sse = app.send(&alice, &conv, json!({"content": prompt})).await;
+    let web = sse.first("usage").clone();
+    assert!(
+        web["usage"]["cache_read"].as_u64().unwrap() > 0
+            && web["usage"]["cache_write"].as_u64().unwrap() > 0,
+        "{web}"
+    );
+
+    let r = app
+        .post(
+            &bob,
+            "/v1/chat/completions",
+            json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": prompt}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let completion: Value = r.json().await.unwrap();
+    assert_eq!(
+        completion["x_ragenie"]["usage"], web["usage"],
+        "the same tokens"
+    );
+    assert_eq!(
+        completion["x_ragenie"]["cost"], web["cost"],
+        "the same bill"
+    );
+    let u = &web["usage"];
+    let all_input = ["input", "cache_read", "cache_write"]
+        .iter()
+        .map(|k| u[*k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(completion["usage"]["prompt_tokens"], all_input);
+    assert_eq!(
+        completion["usage"]["prompt_tokens_details"]["cached_tokens"],
+        u["cache_read"]
+    );
+    // Cache costs are in the input cost, on both paths.
+    let c = &web["cost"];
+    let sum = c["input_usd"].as_f64().unwrap() + c["output_usd"].as_f64().unwrap();
+    assert!(
+        (sum - c["total_usd"].as_f64().unwrap()).abs() < 1e-12,
+        "{c}"
+    );
+    // And the ledger holds the same for both users.
+    assert_eq!(
+        usage_today(&app, &alice).await,
+        usage_today(&app, &bob).await
+    );
+}
+
+#[tokio::test]
+async fn an_openai_client_that_leaves_mid_stream_is_billed_an_estimate_of_what_was_used() {
+    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let (_, alice) = test_user();
+    let response = app
+        .post(
+            &alice,
+            "/v1/chat/completions",
+            json!({"model": "gpt-4.1", "stream": true,
+                   "messages": [{"role": "user", "content": "Tell me everything [[fake:long=3000]]"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    while seen.matches("\"content\"").count() < 4 {
+        seen.push_str(&String::from_utf8_lossy(
+            &body.next().await.unwrap().unwrap(),
+        ));
+    }
+    drop(body);
+    let mut billed = (0, 0, 0, 0, 0.0);
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        billed = usage_today(&app, &alice).await;
+        if billed.0 > 0 {
+            break;
+        }
+    }
+    let (messages, estimated, input, output, cost) = billed;
+    assert_eq!((messages, estimated), (1, 1), "billed once, as an estimate");
+    assert!(input > 0 && output > 0 && cost > 0.0, "{billed:?}");
+    assert!(
+        output < 3000,
+        "only what was generated before the client left"
+    );
+}
+
+#[tokio::test]
+async fn a_profiles_default_model_answers_a_new_conversation_when_none_is_picked() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let profile = profiles::create(
+        app.state.table.as_ref(),
+        UserId::parse(&alice_id).unwrap(),
+        NewProfile {
+            name: "Espresso".into(),
+            default_model: Some("gemini-2.5-flash".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
+    .to_string();
+    let conv = app
+        .conversation(&alice, json!({"profile_id": profile}))
+        .await;
+    let sse = app
+        .send(&alice, &conv, json!({"content": "Tamping?"}))
+        .await;
+    assert_eq!(sse.first("meta")["model"], "gemini-2.5-flash");
+    let estimate = app
+        .post(
+            &alice,
+            "/chat/estimate",
+            json!({"content": "Tamping?", "profile_id": profile}),
+        )
+        .await;
+    assert_eq!(
+        estimate.json::<Value>().await.unwrap()["model"],
+        "gemini-2.5-flash",
+        "the estimate follows the same rule"
+    );
+    let sse = app
+        .send(
+            &alice,
+            &conv,
+            json!({"content": "And grind?", "model": "gpt-4.1"}),
+        )
+        .await;
+    assert_eq!(sse.first("meta")["model"], "gpt-4.1", "a picked model wins");
+}
+
+/// Reads a streamed response until `needle` shows up (or the stream ends).
+async fn read_until(response: reqwest::Response, needle: &str) -> String {
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        match body.next().await {
+            Some(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk.unwrap())),
+            None => break,
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_silent_provider_gets_keep_alives_on_both_entry_points() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    // One chunk, then the provider says nothing for an hour.
+    let prompt = "Think hard [[fake:stall]]";
+    let web = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": prompt}),
+        )
+        .await;
+    let v1 = app
+        .post(
+            &alice,
+            "/v1/chat/completions",
+            json!({"model": "gpt-4.1", "stream": true, "messages": [{"role": "user", "content": prompt}]}),
+        )
+        .await;
+    let wait = Duration::from_secs(30);
+    let (web, v1) = tokio::time::timeout(
+        wait,
+        futures::future::join(
+            read_until(web, ": keep-alive"),
+            read_until(v1, ": keep-alive"),
+        ),
+    )
+    .await
+    .expect("a keep-alive within 30 s");
+    assert!(web.contains("event: delta"), "{web}");
+    assert!(v1.contains("chat.completion.chunk"), "{v1}");
 }

@@ -6,14 +6,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ragenie_common::accounts::profiles::resolve_profile_chain;
-use ragenie_common::accounts::{ProfileId, UserId, preferences};
 use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_conversation::{
-    Budgets, Conversation, ConversationStore, ImportedMessage, Message, NewImport, UsageLedger,
-    UsageReport, UsageRow, branch_to, export_markdown,
+    Budgets, Conversation, ConversationHit, ConversationStore, ImportedMessage, Message, NewImport,
+    UsageLedger, UsageReport, UsageRow, branch_to, conversations, export_markdown,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -58,8 +56,8 @@ pub fn router(state: AppState) -> Router {
     function_router(FUNCTION, Router::new().merge(routes), state)
 }
 
-fn user(auth: &AuthUser) -> ApiResult<UserId> {
-    Ok(*auth.user_id())
+fn user(auth: &AuthUser) -> ApiResult<String> {
+    Ok(auth.user_id().to_string())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,33 +80,12 @@ async fn create(
     ApiJson(body): ApiJson<NewConversation>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
     let user_id = user(&auth)?;
-    let mut model = body.model.filter(|m| !m.trim().is_empty());
-    if let Some(m) = &model
-        && m.len() > 200
-    {
-        return Err(ApiError::validation("model", "at most 200 characters"));
-    }
-    let table = s.app.table.as_ref();
-    let prefs = preferences::get(table, user_id).await?;
-    let profile_id = match body.profile_id {
-        Some(p) => Some(p),
-        None => prefs.default_profile.map(|p| p.to_string()),
+    let new = conversations::NewConversation {
+        profile_id: body.profile_id,
+        model: body.model,
+        title: body.title,
     };
-    if let Some(profile) = &profile_id {
-        let id = ProfileId::parse(profile)
-            .ok_or_else(|| ApiError::validation("profile_id", "no such profile"))?;
-        let chain = resolve_profile_chain(table, user_id, id)
-            .await
-            .map_err(|_| ApiError::validation("profile_id", "no such profile"))?;
-        if model.is_none() {
-            model = chain.profile.default_model.clone();
-        }
-    }
-    let model = model.or(prefs.default_model.clone()).unwrap_or_default();
-    let conv = s
-        .store
-        .create(&user_id.to_string(), profile_id, model, body.title)
-        .await?;
+    let conv = conversations::create(&s.store, &user_id, new).await?;
     Ok((StatusCode::CREATED, Json(conv)))
 }
 
@@ -137,32 +114,21 @@ async fn import(
     ApiJson(body): ApiJson<ImportConversation>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
     let user_id = user(&auth)?;
-    if let Some(profile) = &body.profile_id {
-        let pid = ProfileId::parse(profile)
-            .ok_or_else(|| ApiError::validation("profile_id", "no such profile"))?;
-        resolve_profile_chain(s.app.table.as_ref(), user_id, pid)
-            .await
-            .map_err(|_| ApiError::validation("profile_id", "no such profile"))?;
-    }
     let created_at = body
         .created_at
         .as_deref()
         .map(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339))
         .transpose()
         .map_err(|_| ApiError::validation("created_at", "an RFC 3339 timestamp"))?;
-    let model = body.model.unwrap_or_default();
-    if model.len() > 200 {
-        return Err(ApiError::validation("model", "at most 200 characters"));
-    }
     let import = NewImport {
         title: body.title,
         profile_id: body.profile_id,
-        model,
+        model: body.model.unwrap_or_default(),
         created_at,
         import_key: body.import_key,
         messages: body.messages,
     };
-    let (conv, created) = s.store.import(&user_id.to_string(), import).await?;
+    let (conv, created) = conversations::import(&s.store, &user_id, import).await?;
     Ok((
         if created {
             StatusCode::CREATED
@@ -199,7 +165,7 @@ async fn list(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("limit", "1..=100"));
     }
-    let (items, next_cursor) = s.store.list(&user_id.to_string(), limit, p.cursor).await?;
+    let (items, next_cursor) = s.store.list(&user_id, limit, p.cursor).await?;
     Ok(Json(ConversationList { items, next_cursor }))
 }
 
@@ -220,7 +186,7 @@ async fn read(
     State(s): State<ConversationsState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationDetail>> {
-    let user_id = user(&auth)?.to_string();
+    let user_id = user(&auth)?;
     let conversation = s.store.get(&user_id, &id).await?;
     let messages = s.store.messages(&user_id, &id).await?;
     Ok(Json(ConversationDetail {
@@ -256,27 +222,13 @@ async fn update(
     ApiJson(body): ApiJson<ConversationPatch>,
 ) -> ApiResult<Json<Conversation>> {
     let user_id = user(&auth)?;
-    s.store.get(&user_id.to_string(), &id).await?;
-    if let Some(Some(profile)) = &body.profile_id {
-        let pid = ProfileId::parse(profile)
-            .ok_or_else(|| ApiError::validation("profile_id", "no such profile"))?;
-        resolve_profile_chain(s.app.table.as_ref(), user_id, pid)
-            .await
-            .map_err(|_| ApiError::validation("profile_id", "no such profile"))?;
-    }
-    if body.model.as_ref().is_some_and(|m| m.len() > 200) {
-        return Err(ApiError::validation("model", "at most 200 characters"));
-    }
+    let change = conversations::ConversationChange {
+        title: body.title,
+        model: body.model,
+        profile_id: body.profile_id,
+    };
     Ok(Json(
-        s.store
-            .update(
-                &user_id.to_string(),
-                &id,
-                body.title,
-                body.model,
-                body.profile_id,
-            )
-            .await?,
+        conversations::update(&s.store, &user_id, &id, change).await?,
     ))
 }
 
@@ -289,7 +241,7 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let user_id = user(&auth)?;
-    s.store.delete(&user_id.to_string(), &id).await?;
+    s.store.delete(&user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -301,33 +253,8 @@ pub struct SearchParams {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ConversationHit {
-    conversation: Conversation,
-    /// The best matching message, if the match is in the text rather than the title.
-    message_id: Option<String>,
-    /// An excerpt around the match.
-    snippet: String,
-    score: u32,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationHits {
     items: Vec<ConversationHit>,
-}
-
-fn excerpt(text: &str, at: usize) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let center = text[..at].chars().count();
-    let start = center.saturating_sub(60);
-    let end = (center + 100).min(chars.len());
-    let mut out: String = chars[start..end].iter().collect();
-    if start > 0 {
-        out.insert(0, '…');
-    }
-    if end < chars.len() {
-        out.push('…');
-    }
-    out
 }
 
 /// Full-text search over titles and message text (every term must match, case-insensitive).
@@ -338,71 +265,9 @@ async fn search(
     State(s): State<ConversationsState>,
     Query(p): Query<SearchParams>,
 ) -> ApiResult<Json<ConversationHits>> {
-    let user_id = user(&auth)?.to_string();
-    let terms: Vec<String> =
-        p.q.split_whitespace()
-            .map(str::to_lowercase)
-            .filter(|t| !t.is_empty())
-            .collect();
-    if terms.is_empty() || p.q.len() > 500 {
-        return Err(ApiError::validation("q", "1..=500 characters"));
-    }
-    let limit = p.limit.unwrap_or(20).clamp(1, 100);
-    let conversations = s.store.all(&user_id).await?;
-    let messages = s.store.all_messages(&user_id).await?;
-    let mut hits = Vec::new();
-    for conv in conversations {
-        let title = conv.title.to_lowercase();
-        let mut score = 0u32;
-        let mut best: Option<(u32, &Message, usize)> = None;
-        for m in messages.iter().filter(|m| m.conversation_id == conv.id) {
-            let text = m.content.to_lowercase();
-            let count: u32 = terms
-                .iter()
-                .map(|t| text.matches(t.as_str()).count() as u32)
-                .sum();
-            if count > 0 && best.is_none_or(|(c, _, _)| count > c) {
-                let at = text.find(terms[0].as_str()).unwrap_or(0);
-                best = Some((count, m, at));
-            }
-        }
-        let all_terms_found = terms.iter().all(|t| {
-            title.contains(t.as_str())
-                || messages.iter().any(|m| {
-                    m.conversation_id == conv.id && m.content.to_lowercase().contains(t.as_str())
-                })
-        });
-        if !all_terms_found {
-            continue;
-        }
-        score += terms.iter().filter(|t| title.contains(t.as_str())).count() as u32 * 5;
-        let (message_id, snippet) = match best {
-            Some((count, m, at)) => {
-                score += count;
-                // Lowercasing can change byte offsets of some characters; fall back to the start.
-                let at = if m.content.is_char_boundary(at) {
-                    at
-                } else {
-                    0
-                };
-                (Some(m.id.clone()), excerpt(&m.content, at))
-            }
-            None => (None, conv.title.clone()),
-        };
-        hits.push(ConversationHit {
-            conversation: conv,
-            message_id,
-            snippet,
-            score,
-        });
-    }
-    hits.sort_by(|a, b| {
-        b.score
-            .cmp(&a.score)
-            .then_with(|| b.conversation.updated_at.cmp(&a.conversation.updated_at))
-    });
-    hits.truncate(limit);
-    Ok(Json(ConversationHits { items: hits }))
+    let user_id = user(&auth)?;
+    let items = ragenie_conversation::search::search(&s.store, &user_id, &p.q, p.limit).await?;
+    Ok(Json(ConversationHits { items }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -421,7 +286,7 @@ async fn export(
     Path(id): Path<String>,
     Query(p): Query<ExportParams>,
 ) -> ApiResult<Response> {
-    let user_id = user(&auth)?.to_string();
+    let user_id = user(&auth)?;
     let conversation = s.store.get(&user_id, &id).await?;
     let messages = s.store.messages(&user_id, &id).await?;
     let file = |ext: &str| format!("attachment; filename=\"conversation-{id}.{ext}\"");
@@ -477,7 +342,7 @@ async fn usage(
     State(s): State<ConversationsState>,
     Query(p): Query<UsageParams>,
 ) -> ApiResult<Json<UsageReport>> {
-    let user_id = user(&auth)?.to_string();
+    let user_id = user(&auth)?;
     let today = time::OffsetDateTime::now_utc().date();
     let day = |d: time::Date| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
     let from = p
@@ -493,7 +358,7 @@ async fn get_budget(
     auth: AuthUser,
     State(s): State<ConversationsState>,
 ) -> ApiResult<Json<Budgets>> {
-    let user_id = user(&auth)?.to_string();
+    let user_id = user(&auth)?;
     Ok(Json(s.usage.budgets(&user_id).await?))
 }
 
@@ -506,15 +371,7 @@ async fn put_budget(
     ApiJson(budgets): ApiJson<Budgets>,
 ) -> ApiResult<Json<Budgets>> {
     let user_id = user(&auth)?;
-    for profile in budgets.profiles.keys() {
-        let pid = ProfileId::parse(profile).ok_or_else(|| {
-            ApiError::validation(format!("profiles.{profile}"), "no such profile")
-        })?;
-        resolve_profile_chain(s.app.table.as_ref(), user_id, pid)
-            .await
-            .map_err(|_| ApiError::validation(format!("profiles.{profile}"), "no such profile"))?;
-    }
-    s.usage.set_budgets(&user_id.to_string(), &budgets).await?;
+    conversations::set_budgets(&s.usage, &s.store, &user_id, &budgets).await?;
     Ok(Json(budgets))
 }
 

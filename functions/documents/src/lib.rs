@@ -18,11 +18,10 @@ use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::storage::PresignedUrl;
 use ragenie_common::{ApiError, ApiResult, AppState};
-use ragenie_corpus::embedding::with_configured_embeddings;
 use ragenie_corpus::{
-    Corpus, Document, DocumentKind, DocumentVersion, NewDocument, PendingUpload, SearchHit,
+    Corpus, Document, DocumentKind, DocumentVersion, NewDocument, PendingUpload, ProviderState,
+    SearchHit,
 };
-use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -41,40 +40,12 @@ impl FromRef<DocumentsState> for AppState {
     }
 }
 
-/// The router with provider keys from the environment (the local server and tests).
-pub fn router(state: AppState) -> Router {
-    router_with_keys(state, ProviderKeys::from_env())
-}
-
-/// The router with these provider keys: hybrid retrieval when `RAGENIE_EMBEDDING_MODEL` is
-/// set, the embedding provider reached through an LLM gateway configured from the
-/// environment. Start-up, not a request: a bad gateway setting stops the process naming it.
-pub fn router_with_keys(state: AppState, keys: ProviderKeys) -> Router {
-    if state.settings.embedding.is_none() {
-        let corpus = Corpus::new(state.table.clone(), state.blobs.clone());
-        return routes(state, corpus);
-    }
-    let config = GatewayConfig::from_env()
-        .unwrap_or_else(|e| panic!("invalid LLM gateway configuration: {e}"));
-    let gateway = Gateway::new(config, keys)
-        .unwrap_or_else(|e| panic!("could not build the LLM gateway: {e}"));
-    router_with_gateway(state, &gateway)
-}
-
-/// The router embedding through `gateway` when an embedding model is configured; an unknown
-/// model or a provider without a key stops the process.
-pub fn router_with_gateway(state: AppState, gateway: &Gateway) -> Router {
-    let corpus = with_configured_embeddings(
-        Corpus::new(state.table.clone(), state.blobs.clone()),
-        state.settings.embedding.as_ref(),
-        gateway,
-    )
-    .unwrap_or_else(|e| panic!("invalid RAGENIE_EMBEDDING_MODEL: {e}"));
-    routes(state, corpus)
-}
-
-fn routes(state: AppState, corpus: Corpus) -> Router {
-    let corpus = Arc::new(corpus);
+/// The function's one door. The corpus in `state` (with embeddings when configured) was built
+/// at start, once; tests inject theirs through the state.
+pub fn router(state: ProviderState) -> Router {
+    let ProviderState {
+        app: state, corpus, ..
+    } = state;
     let upload_limit = DefaultBodyLimit::max(state.settings.max_upload_body);
     let docs = DocumentsState {
         app: state.clone(),

@@ -2,14 +2,14 @@
 //! With an embedding model configured, provider keys come from Secrets Manager, read once at
 //! cold start (and only then: plain BM25 needs no provider).
 
+use ragenie_corpus::{ProviderState, ProviderUse};
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let state = ragenie_common::lambda::init().await?;
-    let keys = match state.settings.embedding {
-        Some(_) => ragenie_corpus::embedding::load_provider_keys(&state).await?,
-        None => ragenie_gateway::ProviderKeys::default(),
-    };
-    let router =
-        ragenie_common::http::with_fallback(ragenie_documents::router_with_keys(state, keys));
-    lambda_http::run(router).await
+    let app = ragenie_common::lambda::init().await?;
+    let state = ProviderState::connect(app, ProviderUse::EmbeddingsOnly).await?;
+    lambda_http::run(ragenie_common::http::with_fallback(
+        ragenie_documents::router(state),
+    ))
+    .await
 }

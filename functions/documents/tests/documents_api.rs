@@ -26,7 +26,7 @@ async fn app() -> App {
     settings.max_upload_body = 256 * 1024;
     state.settings = std::sync::Arc::new(settings);
     let router = ragenie_common::http::with_fallback(
-        ragenie_documents::router(state.clone())
+        ragenie_documents::router(ragenie_corpus::ProviderState::offline(state.clone()).unwrap())
             .merge(presigned_routes(state.local_blobs.clone().unwrap())),
     );
     let server = listener.serve(router);

@@ -9,6 +9,7 @@ use ragenie_common::AppState;
 use ragenie_common::accounts::UserId;
 use ragenie_common::config::EmbeddingSettings;
 use ragenie_common::testing::{TestServer, embedded_state, test_user};
+use ragenie_corpus::ProviderState;
 use ragenie_fake_providers::{FakeConfig, FakeHandle};
 use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
 use ragenie_retrieval::Segment;
@@ -55,10 +56,8 @@ async fn app(openai_base: Option<String>) -> App {
         dimensions: Some(256),
     });
     state.settings = Arc::new(settings);
-    let router = ragenie_common::http::with_fallback(ragenie_documents::router_with_gateway(
-        state.clone(),
-        &gateway,
-    ));
+    let providers = ProviderState::with_gateway(state.clone(), Arc::new(gateway)).unwrap();
+    let router = ragenie_common::http::with_fallback(ragenie_documents::router(providers));
     let server = listener.serve(router);
     App {
         base,
@@ -170,20 +169,27 @@ async fn state_embedding_with(model: &str, dir: &std::path::Path) -> AppState {
     state
 }
 
-#[tokio::test]
-#[should_panic(expected = "invalid RAGENIE_EMBEDDING_MODEL")]
-async fn an_unknown_embedding_model_stops_the_function_at_start() {
+async fn start_up_error(model: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let state = state_embedding_with("no-such-embedder", dir.path()).await;
+    let state = state_embedding_with(model, dir.path()).await;
     let gateway = Gateway::new(GatewayConfig::default(), ProviderKeys::default()).unwrap();
-    let _ = ragenie_documents::router_with_gateway(state, &gateway);
+    match ProviderState::with_gateway(state, Arc::new(gateway)) {
+        Ok(_) => panic!("{model}: the function started half-configured"),
+        Err(e) => e.to_string(),
+    }
 }
 
 #[tokio::test]
-#[should_panic(expected = "invalid RAGENIE_EMBEDDING_MODEL")]
+async fn an_unknown_embedding_model_stops_the_function_at_start_naming_the_variable() {
+    let err = start_up_error("no-such-embedder").await;
+    assert!(err.starts_with("RAGENIE_EMBEDDING_MODEL:"), "{err}");
+}
+
+#[tokio::test]
 async fn an_embedding_model_without_its_provider_key_stops_the_function_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_embedding_with("text-embedding-3-small", dir.path()).await;
-    let gateway = Gateway::new(GatewayConfig::default(), ProviderKeys::default()).unwrap();
-    let _ = ragenie_documents::router_with_gateway(state, &gateway);
+    let err = start_up_error("text-embedding-3-small").await;
+    assert!(
+        err.starts_with("RAGENIE_EMBEDDING_MODEL:") && err.contains("openai"),
+        "{err}"
+    );
 }

@@ -94,13 +94,17 @@ async fn app() -> App {
         "RAGENIE_OPENAI_BASE_URL" => Some(urls.openai.clone()),
         _ => None,
     };
-    let keys = ragenie_chat::load_provider_keys(&state).await.unwrap();
+    let keys = ragenie_corpus::providers::load_provider_keys(&state)
+        .await
+        .unwrap();
     let gateway =
         Arc::new(Gateway::new(GatewayConfig::from_lookup(lookup).unwrap(), keys).unwrap());
+    // One gateway and one corpus for both functions, as the local server builds them.
+    let providers = ragenie_corpus::ProviderState::with_gateway(state.clone(), gateway).unwrap();
     let router = ragenie_common::http::with_fallback(
-        ragenie_documents::router_with_gateway(state.clone(), &gateway)
+        ragenie_documents::router(providers.clone())
             .merge(ragenie_conversations::router(state.clone()))
-            .merge(ragenie_chat::router_with_gateway(state.clone(), gateway)),
+            .merge(ragenie_chat::router(providers)),
     );
     let listener = TestServer::bind().await;
     let base = listener.base.clone();

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use ragenie_cli::client::Client;
-use ragenie_common::AppState;
 use ragenie_common::config::Settings;
 use ragenie_common::testing::TestServer;
 
@@ -21,7 +20,7 @@ pub async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let listener = TestServer::bind().await;
     let base = listener.base.clone();
-    let state = AppState::connect(Settings::embedded(dir.path().join("data"), &base))
+    let state = ragenie_local::connect(Settings::embedded(dir.path().join("data"), &base))
         .await
         .unwrap();
     let server = listener.serve(ragenie_local::app(state, None));

@@ -99,8 +99,9 @@ describe("ChatPage", () => {
     expect(answer.textContent).toContain("Twice a day");
     expect(within(answer).getByTestId("answer-usage").textContent).toBe("1,200 in · 8 out · $0.0031");
     const sent = calls.find((c) => c.path === "/conversations/c1/messages");
-    expect(sent?.body).toEqual({ content: "How often are zebrafish fed?", model: "gpt-test" });
-    expect(calls.find((c) => c.method === "POST" && c.path === "/conversations")?.body).toEqual({ profile_id: "p1", model: "gpt-test" });
+    // No model was picked: none is sent, so the server's rule decides (the profile's default first).
+    expect(sent?.body).toEqual({ content: "How often are zebrafish fed?" });
+    expect(calls.find((c) => c.method === "POST" && c.path === "/conversations")?.body).toEqual({ profile_id: "p1" });
 
     await user.click(within(answer).getByRole("button", { name: "Citation 1" }));
     const panel = screen.getByRole("dialog", { name: "Citation 1" });
@@ -182,7 +183,40 @@ describe("ChatPage", () => {
     expect(calls.find((c) => c.path === "/conversations/c1/messages")!.body).toEqual({
       content: "And the larvae, at five days?",
       parent_id: "m2",
-      model: "gpt-test",
     });
+  });
+
+  it("shows the profile's default model for a new chat and sends a model only once the user picks one", async () => {
+    const { calls } = base({
+      "GET /profiles": () =>
+        json(200, { items: [{ id: "p1", name: "Lab", instruction_ids: [], dataset_ids: [], parent_ids: [], default_model: "claude-test" }] }),
+      "GET /models": () =>
+        json(200, {
+          default_model: "gpt-test",
+          items: [
+            { id: "gpt-test", provider: "openai", context_window: 128000 },
+            { id: "claude-test", provider: "anthropic", context_window: 200000 },
+          ],
+        }),
+      "GET /users/me/preferences": () => json(200, { default_model: "gpt-test" }),
+      "POST /conversations": () => json(201, { id: "c1", profile_id: "p1", model: "claude-test", title: null }),
+      "POST /conversations/c1/messages": () => sse(["event: done\ndata: {}\n\n"]),
+      "GET /conversations/c1": () => json(200, { id: "c1", profile_id: "p1", model: "claude-test", messages: [] }),
+    });
+    renderChat();
+    const user = userEvent.setup();
+    const model = screen.getByLabelText("Model") as HTMLSelectElement;
+    await vi.waitFor(() => expect(model.value).toBe("claude-test"));
+    await user.type(screen.getByLabelText("Message"), "First{Enter}");
+    await vi.waitFor(() => expect(calls.some((c) => c.path === "/conversations/c1/messages")).toBe(true));
+    expect(calls.find((c) => c.method === "POST" && c.path === "/conversations")?.body).toEqual({ profile_id: "p1" });
+
+    const picker = () => screen.getByLabelText("Model") as HTMLSelectElement;
+    await vi.waitFor(() => expect(picker().disabled).toBe(false));
+    await user.selectOptions(picker(), "gpt-test");
+    expect(picker().value).toBe("gpt-test");
+    await user.type(screen.getByLabelText("Message"), "Second{Enter}");
+    await vi.waitFor(() => expect(calls.filter((c) => c.path === "/conversations/c1/messages").length).toBe(2));
+    expect(calls.filter((c) => c.path === "/conversations/c1/messages")[1].body).toMatchObject({ content: "Second", model: "gpt-test" });
   });
 });

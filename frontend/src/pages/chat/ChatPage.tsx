@@ -5,36 +5,18 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useNavigate, useParams } from "react-router";
 import { api } from "../../api/client";
 import { chat, conversations, isOffline, modelItems, modelPrices, preferences, profiles } from "../../api/endpoints";
-import { ApiError, errorFromResponse, errorMessage, isAbort } from "../../api/problem";
+import { ApiError, errorFromResponse } from "../../api/problem";
 import type { Citation, Conversation, Message, ModelInfo } from "../../api/types";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { formatCost, formatPrice, formatTokens } from "../../lib/format";
+import { formatPrice, formatTokens } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
 import { CitationPanel, citationNumber } from "./CitationPanel";
 import { Composer } from "./Composer";
-import { copyText } from "./copy";
-import { interpret } from "./events";
-import { Markdown } from "./Markdown";
+import { MessageView, PendingView } from "./MessageView";
+import { effectiveModel } from "./model";
 import { Sidebar } from "./Sidebar";
 import { activePath, parentKey, ROOT, type PathStep } from "./tree";
-
-interface Pending {
-  /** From the stream's meta event: the ids the server gave the two messages. */
-  assistantMessageId?: string;
-  /** Where the new branch hangs: the parent of the new user message, or for a regenerate the user message. */
-  parentId: string | null;
-  userText?: string;
-  regenerate: boolean;
-  text: string;
-  citations?: Citation[];
-  inputTokens?: number;
-  outputTokens?: number;
-  cost?: number;
-  estimated?: boolean;
-  finishReason?: string;
-  error?: string;
-  done: boolean;
-}
+import { type StreamOutcome, useChatStream } from "./useChatStream";
 
 export function modelLabel(m: ModelInfo): string {
   const parts = [m.display_name ?? m.id];
@@ -43,10 +25,6 @@ export function modelLabel(m: ModelInfo): string {
   if (input !== undefined || output !== undefined) parts.push(`${formatPrice(input)} in / ${formatPrice(output)} out`);
   if (m.available === false) parts.push(m.unavailable_reason ? `unavailable: ${m.unavailable_reason}` : "unavailable");
   return parts.join(" · ");
-}
-
-function messageUsage(m: Message) {
-  return { input: m.usage?.input, output: m.usage?.output, cost: m.cost?.total_usd, estimated: m.cost?.estimated };
 }
 
 export default function ChatPage() {
@@ -62,15 +40,14 @@ export default function ChatPage() {
   );
 
   const [profileId, setProfileId] = useState<string>("");
-  const [modelId, setModelId] = useState<string>("");
+  /** The model the user picked for what they send next; "" until they pick one. */
+  const [pickedModel, setPickedModel] = useState<string>("");
   const [selection, setSelection] = useState<Record<string, number>>({});
-  const [pending, setPending] = useState<Pending | null>(null);
+  const { pending, setPending, streaming, conversationRef: streamConversation, begin, fail, stream, stop } = useChatStream();
   const [input, setInput] = useState("");
   const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
   const [citation, setCitation] = useState<{ n: number; citation?: Citation } | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
-  const abortRef = useRef<AbortController | null>(null);
-  const streamConversation = useRef<string | null>(null);
   const composerRef = useRef<HTMLTextAreaElement>(null);
   const bottomRef = useRef<HTMLDivElement>(null);
 
@@ -79,30 +56,40 @@ export default function ChatPage() {
   const conv = conversation.data ?? null;
   const messages = useMemo(() => conv?.messages ?? [], [conv]);
 
-  // Defaults: the conversation's, then the user's preferences, then the first available.
+  // The profile: the conversation's, else (a new chat) the user's default, else the first.
   useEffect(() => {
     if (conv?.profile_id) setProfileId(conv.profile_id);
     else if (!conversationId) setProfileId((p) => p || prefs.data?.default_profile || profileList.data?.items?.[0]?.id || "");
   }, [conv, conversationId, prefs.data, profileList.data]);
-  useEffect(() => {
-    if (conv?.model) setModelId(conv.model);
-    else
-      setModelId(
-        (m) => m || prefs.data?.default_model || models.data?.default_model || modelList.find((x) => x.available !== false)?.id || modelList[0]?.id || "",
-      );
-  }, [conv, prefs.data, models.data, modelList]);
+  const profileItems = profileList.data?.items ?? [];
+  // The model shown: the one picked, else what the server's rule will use (conversation →
+  // profile → preferences → catalog default). Only a picked model is sent: the server applies
+  // the rule itself, so a profile's default model is used when nothing was picked.
+  const modelId =
+    pickedModel ||
+    effectiveModel({
+      conversation: conv?.model,
+      profile: profileItems.find((p) => p.id === profileId)?.default_model,
+      preferences: prefs.data?.default_model,
+      catalog: models.data?.default_model || modelList.find((x) => x.available !== false)?.id || modelList[0]?.id,
+    });
+  const explicitModel = pickedModel || undefined;
 
   // A new conversation: fresh branch choices, focus on the composer.
   useEffect(() => {
     setSelection({});
     setCitation(null);
     setEditing(null);
-    if (streamConversation.current !== conversationId) setPending(null);
+    // Another conversation: its own model unless the user picks one. (The conversation just
+    // created for the message being sent keeps the pick it was created with.)
+    if (streamConversation.current !== conversationId) {
+      setPending(null);
+      setPickedModel("");
+    }
     composerRef.current?.focus();
   }, [conversationId]);
 
   const path = useMemo(() => activePath(messages, selection, conv?.head_id), [messages, selection, conv?.head_id]);
-  const streaming = pending !== null && !pending.done;
 
   useEffect(() => {
     bottomRef.current?.scrollIntoView?.({ block: "end" });
@@ -124,63 +111,29 @@ export default function ChatPage() {
       let id = conversationId;
       const isSend = "send" in kind;
       const parentId = isSend ? kind.parentId : kind.userMessageId;
-      setPending({ parentId, userText: isSend ? kind.send : undefined, regenerate: !isSend, text: "", done: false });
-      let assistantId: string | undefined;
+      begin({ parentId, userText: isSend ? kind.send : undefined, regenerate: !isSend });
+      let outcome: StreamOutcome = {};
       try {
         if (!id) {
-          const created = await conversations.create({ profile_id: profileId || undefined, model: modelId || undefined });
+          const created = await conversations.create({ profile_id: profileId || undefined, model: explicitModel });
           id = created.id;
           streamConversation.current = id;
           navigate(`/app/chat/${id}`, { replace: true });
-        } else {
-          streamConversation.current = id;
         }
-        const controller = new AbortController();
-        abortRef.current = controller;
+      } catch (e) {
+        fail(e);
+        outcome = { error: e };
+      }
+      if (id && !outcome.error) {
         const path = isSend
           ? `/conversations/${encodeURIComponent(id)}/messages`
           : `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(kind.regenerateOf.id)}/regenerate`;
-        const body = isSend ? { content: kind.send, parent_id: kind.parentId ?? undefined, model: modelId || undefined } : { model: modelId || undefined };
-        await api.stream(
-          path,
-          body,
-          (raw) => {
-            const ev = interpret(raw);
-            setPending((p) => {
-              if (!p) return p;
-              switch (ev.type) {
-                case "meta":
-                  assistantId = ev.assistantMessageId ?? assistantId;
-                  return { ...p, assistantMessageId: ev.assistantMessageId, citations: ev.citations ?? p.citations };
-                case "delta":
-                  return { ...p, text: p.text + ev.text };
-                case "citations":
-                  return { ...p, citations: ev.citations };
-                case "usage":
-                  return { ...p, inputTokens: ev.inputTokens, outputTokens: ev.outputTokens, cost: ev.cost, estimated: ev.estimated };
-                case "done":
-                  return { ...p, finishReason: ev.finishReason ?? p.finishReason };
-                case "error":
-                  return { ...p, error: ev.message, finishReason: "error" };
-                default:
-                  return p;
-              }
-            });
-          },
-          controller.signal,
-        );
-        setPending((p) => (p ? { ...p, done: true } : p));
-      } catch (e) {
-        if (isAbort(e)) {
-          setPending((p) => (p ? { ...p, done: true, finishReason: "stopped" } : p));
-        } else {
-          setPending((p) => (p ? { ...p, done: true, error: errorMessage(e), finishReason: "error" } : p));
-          // Nothing typed is lost: a message the server refused goes back into the composer.
-          if (isSend && e instanceof ApiError) setInput((v) => v || kind.send);
-        }
-      } finally {
-        abortRef.current = null;
+        const body = isSend ? { content: kind.send, parent_id: kind.parentId ?? undefined, model: explicitModel } : { model: explicitModel };
+        outcome = await stream(id, path, body);
       }
+      // Nothing typed is lost: a message the server refused goes back into the composer.
+      if (isSend && outcome.error instanceof ApiError) setInput((v) => v || kind.send);
+      const assistantId = outcome.assistantId;
       if (id) {
         // The server's record replaces the streamed copy; the newest branch is shown.
         setSelection((s) => {
@@ -207,7 +160,7 @@ export default function ChatPage() {
       }
       composerRef.current?.focus();
     },
-    [conversationId, profileId, modelId, navigate, conversation, list],
+    [conversationId, profileId, explicitModel, navigate, conversation, list, begin, fail, stream, setPending, streamConversation],
   );
 
   const send = () => {
@@ -215,13 +168,6 @@ export default function ChatPage() {
     if (!text || streaming) return;
     setInput("");
     void run({ send: text, parentId: lastId });
-  };
-
-  const stop = () => {
-    abortRef.current?.abort();
-    const id = streamConversation.current;
-    // On Lambda closing the stream is not enough: the explicit stop sets the flag the loop checks.
-    if (id) conversations.stop(id).catch(() => undefined);
   };
 
   const regenerate = (assistant: Message) => {
@@ -287,7 +233,6 @@ export default function ChatPage() {
   }
 
   const selectedModel = modelList.find((m) => m.id === modelId);
-  const profileItems = profileList.data?.items ?? [];
 
   return (
     <div className={`chat${citation ? " with-panel" : ""}`}>
@@ -315,7 +260,7 @@ export default function ChatPage() {
           </label>
           <label>
             Model
-            <select value={modelId} onChange={(e) => setModelId(e.target.value)} disabled={streaming}>
+            <select value={modelId} onChange={(e) => setPickedModel(e.target.value)} disabled={streaming}>
               {modelList.length === 0 ? <option value="">No models</option> : null}
               {modelList.map((m) => (
                 <option key={m.id} value={m.id} disabled={m.available === false}>
@@ -380,34 +325,7 @@ export default function ChatPage() {
               onCite={(n) => openCitation(step.message, n)}
             />
           ))}
-          {pending ? (
-            <>
-              {pending.userText !== undefined ? (
-                <article className="message user" aria-label="Your message">
-                  <div className="bubble">{pending.userText}</div>
-                </article>
-              ) : null}
-              <article className={`message assistant${pending.error ? " failed" : ""}`} aria-label="Answer" data-testid="pending-answer">
-                <div className="bubble">
-                  {pending.text ? (
-                    <Markdown text={pending.text} streaming={!pending.done} onCite={(n) => openCitation(pending, n)} />
-                  ) : !pending.done ? (
-                    <span className="muted typing">Thinking</span>
-                  ) : null}
-                  {pending.error ? <div role="alert" className="alert error">{pending.error}</div> : null}
-                </div>
-                <div className="meta">
-                  {pending.finishReason ? <span className="badge">{pending.finishReason}</span> : null}
-                  {pending.outputTokens !== undefined ? (
-                    <span>
-                      {formatTokens(pending.inputTokens)} in · {formatTokens(pending.outputTokens)} out · {formatCost(pending.cost)}
-                      {pending.estimated ? " (estimate)" : ""}
-                    </span>
-                  ) : null}
-                </div>
-              </article>
-            </>
-          ) : null}
+          {pending ? <PendingView pending={pending} onCite={(n) => openCitation(pending, n)} /> : null}
           <div ref={bottomRef} />
         </div>
         <Composer
@@ -417,127 +335,10 @@ export default function ChatPage() {
           onSend={send}
           onStop={stop}
           streaming={streaming}
-          estimateFor={{ profile_id: profileId || undefined, model: modelId || undefined, conversation_id: conversationId, parent_id: lastId }}
+          estimateFor={{ profile_id: profileId || undefined, model: explicitModel, conversation_id: conversationId, parent_id: lastId }}
         />
       </section>
       {citation ? <CitationPanel n={citation.n} citation={citation.citation} onClose={() => setCitation(null)} /> : null}
     </div>
-  );
-}
-
-interface MessageProps {
-  step: PathStep;
-  busy: boolean;
-  editing: string | null;
-  onEdit: (text: string | null) => void;
-  onSubmitEdit: (text: string) => void;
-  onRegenerate: () => void;
-  onPick: (delta: number) => void;
-  onCite: (n: number) => void;
-}
-
-function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegenerate, onPick, onCite }: MessageProps) {
-  const m = step.message;
-  const [copied, setCopied] = useState(false);
-  const usage = messageUsage(m);
-  const failed = m.finish_reason === "error" || !!m.error;
-  const isUser = m.role === "user";
-  return (
-    <article className={`message ${m.role}${failed ? " failed" : ""}`} aria-label={isUser ? "Your message" : "Answer"}>
-      {editing !== null ? (
-        <form
-          className="bubble"
-          onSubmit={(e) => {
-            e.preventDefault();
-            onSubmitEdit(editing);
-          }}
-        >
-          <label>
-            Edit your message
-            <textarea
-              autoFocus
-              value={editing}
-              rows={3}
-              onChange={(e) => onEdit(e.target.value)}
-              onKeyDown={(e) => {
-                if (e.key === "Enter" && !e.shiftKey) {
-                  e.preventDefault();
-                  onSubmitEdit(editing);
-                } else if (e.key === "Escape") onEdit(null);
-              }}
-            />
-          </label>
-          <div className="row">
-            <button type="submit" disabled={busy}>
-              Send as a new branch
-            </button>
-            <button type="button" className="secondary" onClick={() => onEdit(null)}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      ) : (
-        <div className="bubble">
-          {isUser ? m.content : <Markdown text={m.content} onCite={onCite} />}
-          {m.error ? <div role="alert" className="alert error">The answer failed: {m.error}</div> : null}
-        </div>
-      )}
-      <div className="meta">
-        {step.siblings.length > 1 ? (
-          <span className="branch-nav" role="group" aria-label="Branches">
-            <button type="button" className="icon" aria-label="Previous branch" disabled={step.index === 0} onClick={() => onPick(-1)}>
-              ‹
-            </button>
-            <span>
-              {step.index + 1}/{step.siblings.length}
-            </span>
-            <button
-              type="button"
-              className="icon"
-              aria-label="Next branch"
-              disabled={step.index === step.siblings.length - 1}
-              onClick={() => onPick(1)}
-            >
-              ›
-            </button>
-          </span>
-        ) : null}
-        {!isUser && m.model ? <span>{m.model}</span> : null}
-        {!isUser && (usage.input !== undefined || usage.output !== undefined) ? (
-          <span data-testid="answer-usage">
-            {formatTokens(usage.input)} in · {formatTokens(usage.output)} out · {formatCost(usage.cost)}
-            {usage.estimated ? " (estimate)" : ""}
-          </span>
-        ) : null}
-        {m.finish_reason && m.finish_reason !== "stop" && m.finish_reason !== "end_turn" ? <span className="badge">{m.finish_reason}</span> : null}
-        <button
-          type="button"
-          className="icon"
-          onClick={async () => {
-            setCopied(await copyText(m.content));
-            window.setTimeout(() => setCopied(false), 1500);
-          }}
-        >
-          {copied ? "Copied" : "Copy"}
-        </button>
-        {isUser ? (
-          // An edit is a new message beside this one, after the same answer; the API has no
-          // second start for a conversation, so the first question cannot be edited.
-          <button
-            type="button"
-            className="icon"
-            disabled={busy || !m.parent_id}
-            title={m.parent_id ? "Edit: the new version becomes a branch" : "The first question cannot be edited; start a new chat"}
-            onClick={() => onEdit(m.content)}
-          >
-            Edit
-          </button>
-        ) : (
-          <button type="button" className="icon" disabled={busy} onClick={onRegenerate}>
-            Regenerate
-          </button>
-        )}
-      </div>
-    </article>
   );
 }

@@ -1,0 +1,544 @@
+//! The one answer pipeline, behind the web chat and the OpenAI-compatible API alike: admit,
+//! build the provider request, stream (with the stop flag and keep-alives), save, bill.
+//!
+//! ```text
+//! admit (AnswerGuard) → build request → stream ─┬→ Delta / KeepAlive events
+//!                                               ├─ stop flag polled, client departure seen
+//!                                               └→ bill → save → settle (AnswerGuard) → Finished
+//! ```
+//!
+//! [`AnswerGuard`] is the seam where whatever must hold for every answer is enforced, once:
+//! today monthly budgets (admit) and the usage ledger (settle); quotas (reserve at admit,
+//! settle with the bill), rate limits and metrics belong there too.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use ragenie_common::storage::{Condition, Item, Table};
+use ragenie_gateway::{ChatRequest, FinishReason, Gateway, LlmEvent, LlmStream, ModelSpec, Usage};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, interval, interval_at};
+
+use crate::context::{Assembled, Source, cited};
+use crate::error::ConversationResult;
+use crate::keys;
+use crate::model::{
+    Citation, ContextRecord, Conversation, Message, MessageCost, MessageRole, TokenUsage,
+};
+use crate::models::RETRIEVAL_ONLY_MODEL;
+use crate::store::{ConversationStore, new_message_id, now_stamp};
+use crate::usage::UsageLedger;
+
+/// How often a streaming answer checks for an explicit stop request.
+pub const STOP_POLL: Duration = Duration::from_millis(500);
+/// The longest silence on an answer's stream before a keep-alive is sent (proxies and clients
+/// give up on idle connections; a provider may think for a long time before its first token).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
+/// The stop request stays this long (a stop for an answer that already ended expires).
+const STOP_TTL_SECS: i64 = 300;
+
+/// What the pipeline sends, in order: one `Started`, then `Delta`s and `KeepAlive`s, at most
+/// one `Error`, and one `Finished` (unless the answer could not be billed at all).
+#[derive(Clone, Debug)]
+pub enum AnswerEvent {
+    Started(Box<Started>),
+    Delta(String),
+    /// Nothing was sent for [`KEEP_ALIVE`]: the transport sends a comment.
+    KeepAlive,
+    /// The provider failed (the partial answer is still saved and billed), or saving failed.
+    Error(String),
+    Finished(Box<Finished>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub answer_id: String,
+    /// Set when the answer is saved to a conversation: the conversation and the question.
+    pub conversation_id: Option<String>,
+    pub question_id: Option<String>,
+    pub model: String,
+    pub context: ContextRecord,
+}
+
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub answer_id: String,
+    /// `stop`, `length`, `stopped` (by the user or a departed client), `error`, …
+    pub finish_reason: String,
+    pub text: String,
+    pub citations: Vec<Citation>,
+    pub usage: TokenUsage,
+    pub cost: MessageCost,
+    /// The stored answer and its conversation, when saved to one.
+    pub saved: Option<(Box<Message>, Box<Conversation>)>,
+}
+
+/// Where the answer goes besides the usage ledger.
+#[derive(Clone, Debug)]
+pub enum Destination {
+    /// Appended to the conversation after the question (the web chat).
+    Conversation {
+        conversation: Box<Conversation>,
+        question: Box<Message>,
+    },
+    /// Nowhere (the stateless OpenAI-compatible API): only usage is recorded.
+    UsageOnly,
+}
+
+/// One answer to produce.
+pub struct AnswerJob {
+    pub user_id: String,
+    pub profile_id: Option<String>,
+    pub spec: ModelSpec,
+    pub assembled: Assembled,
+    pub temperature: Option<f32>,
+    pub max_output_tokens: Option<u32>,
+    pub destination: Destination,
+}
+
+/// Who asks for an answer, as the guard sees it before the provider is called.
+pub struct Admission<'a> {
+    pub user_id: &'a str,
+    pub profile_id: Option<&'a str>,
+    pub model: &'a str,
+}
+
+/// Proof that the guard admitted an answer; [`AnswerPipeline::start`] takes it, so no answer
+/// skips admission. (A quota reservation would ride here to be settled.)
+#[derive(Debug)]
+pub struct Admitted(());
+
+/// What an answer cost, as the guard settles it.
+pub struct Bill<'a> {
+    pub user_id: &'a str,
+    pub profile_id: Option<&'a str>,
+    pub model: &'a str,
+    pub usage: &'a TokenUsage,
+    pub cost: &'a MessageCost,
+}
+
+/// Everything enforced once per answer: before (may refuse) and after (the bill).
+#[async_trait]
+pub trait AnswerGuard: Send + Sync {
+    async fn admit(&self, admission: &Admission<'_>) -> ConversationResult<()>;
+    /// Called once per answer that reached the provider, whatever became of the client.
+    async fn settle(&self, bill: &Bill<'_>);
+}
+
+/// Monthly budgets refuse new answers once spent; every bill goes to the usage ledger.
+pub struct LedgerGuard(pub UsageLedger);
+
+#[async_trait]
+impl AnswerGuard for LedgerGuard {
+    async fn admit(&self, a: &Admission<'_>) -> ConversationResult<()> {
+        self.0.check_budget(a.user_id, a.profile_id).await
+    }
+
+    async fn settle(&self, bill: &Bill<'_>) {
+        if let Err(e) = self
+            .0
+            .record(
+                bill.user_id,
+                bill.profile_id,
+                bill.model,
+                bill.usage,
+                bill.cost,
+            )
+            .await
+        {
+            tracing::error!(error = %e, model = bill.model, "could not record usage");
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AnswerPipeline {
+    gateway: Arc<Gateway>,
+    store: ConversationStore,
+    table: Arc<dyn Table>,
+    guard: Arc<dyn AnswerGuard>,
+}
+
+impl AnswerPipeline {
+    pub fn new(gateway: Arc<Gateway>, table: Arc<dyn Table>, guard: Arc<dyn AnswerGuard>) -> Self {
+        Self {
+            gateway,
+            store: ConversationStore::new(table.clone()),
+            table,
+            guard,
+        }
+    }
+
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// The one place an answer may be refused before the provider is asked.
+    pub async fn admit(&self, admission: &Admission<'_>) -> ConversationResult<Admitted> {
+        self.guard.admit(admission).await?;
+        Ok(Admitted(()))
+    }
+
+    /// Starts answering on a task of its own: the answer is saved and billed whatever becomes
+    /// of the receiver (a client that leaves stops the provider and is billed what was used).
+    pub fn start(&self, job: AnswerJob, _admitted: Admitted) -> mpsc::Receiver<AnswerEvent> {
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(self.clone().run(job, tx));
+        rx
+    }
+
+    /// Asks the streaming answer under `key` (a conversation id, or an answer id) to stop; the
+    /// streaming loop sees it within [`STOP_POLL`].
+    pub async fn request_stop(&self, user_id: &str, key: &str) -> ConversationResult<()> {
+        let expires = ragenie_common::clock::unix_now() + STOP_TTL_SECS;
+        let item = Item::new(keys::user_pk(user_id), keys::stop_sk(key))
+            .with("requested_at", now_stamp())
+            .expires_at(expires);
+        self.table.put(item, Condition::None).await?;
+        Ok(())
+    }
+
+    async fn stop_requested(&self, user_id: &str, key: &str) -> bool {
+        matches!(
+            self.table
+                .get(&keys::user_pk(user_id), &keys::stop_sk(key))
+                .await,
+            Ok(Some(_))
+        )
+    }
+
+    async fn clear_stop(&self, user_id: &str, key: &str) {
+        let _ = self
+            .table
+            .delete(
+                &keys::user_pk(user_id),
+                &keys::stop_sk(key),
+                Condition::None,
+            )
+            .await;
+    }
+
+    async fn run(self, job: AnswerJob, tx: mpsc::Sender<AnswerEvent>) {
+        let answer_id = new_message_id();
+        let (conversation_id, question_id) = match &job.destination {
+            Destination::Conversation {
+                conversation,
+                question,
+            } => (Some(conversation.id.clone()), Some(question.id.clone())),
+            Destination::UsageOnly => (None, None),
+        };
+        // A conversation's stop flag outlives an answer; a stateless answer's is its own id.
+        let stop_key = conversation_id.clone().unwrap_or_else(|| answer_id.clone());
+        // A stale stop request must not cut the new answer short (checked first: a read is
+        // far cheaper than a write, and there is rarely anything to delete).
+        if conversation_id.is_some() && self.stop_requested(&job.user_id, &stop_key).await {
+            self.clear_stop(&job.user_id, &stop_key).await;
+        }
+        let mut out = Outbox { tx, gone: false };
+        out.send(AnswerEvent::Started(Box::new(Started {
+            answer_id: answer_id.clone(),
+            conversation_id,
+            question_id,
+            model: job.spec.id.clone(),
+            context: job.assembled.record.clone(),
+        })))
+        .await;
+
+        let request = provider_request(&job);
+        let offline = job.spec.id == RETRIEVAL_ONLY_MODEL;
+        let stream = if offline {
+            offline_stream(retrieval_only_answer(&job.assembled.sources))
+        } else {
+            connecting(self.gateway.clone(), request.clone())
+        };
+        let streamed = self.stream(stream, &mut out, &job.user_id, &stop_key).await;
+
+        let (usage, cost) = bill(&self.gateway, &request, &streamed, offline);
+        let citations = cited(&streamed.text, &job.assembled.sources);
+        if let Some(message) = &streamed.error {
+            out.send(AnswerEvent::Error(message.clone())).await;
+        }
+        let saved = match &job.destination {
+            Destination::Conversation {
+                conversation,
+                question,
+            } => {
+                let message = Message {
+                    id: answer_id.clone(),
+                    conversation_id: conversation.id.clone(),
+                    parent_id: Some(question.id.clone()),
+                    role: MessageRole::Assistant,
+                    content: streamed.text.clone(),
+                    created_at: now_stamp(),
+                    model: Some(job.spec.id.clone()),
+                    finish_reason: Some(streamed.finish.clone()),
+                    error: streamed.error.clone(),
+                    usage: Some(usage),
+                    cost: Some(cost.clone()),
+                    context: Some(job.assembled.record.clone()),
+                    citations: citations.clone(),
+                    tokens: None,
+                };
+                match self.save(&job.user_id, &conversation.id, &message).await {
+                    Ok(conv) => Some((Box::new(message), Box::new(conv))),
+                    Err(e) => {
+                        tracing::error!(error = %e, conversation = %conversation.id, "could not save the answer");
+                        out.send(AnswerEvent::Error("the answer could not be saved".into()))
+                            .await;
+                        None
+                    }
+                }
+            }
+            Destination::UsageOnly => None,
+        };
+        self.guard
+            .settle(&Bill {
+                user_id: &job.user_id,
+                profile_id: job.profile_id.as_deref(),
+                model: &job.spec.id,
+                usage: &usage,
+                cost: &cost,
+            })
+            .await;
+        if streamed.finish == "stopped" {
+            self.clear_stop(&job.user_id, &stop_key).await;
+        }
+        tracing::info!(model = %job.spec.id, finish = %streamed.finish, input = usage.input, output = usage.output,
+            cache_read = usage.cache_read, cache_write = usage.cache_write, cost_usd = cost.total_usd, estimated = cost.estimated, "answer billed");
+        out.send(AnswerEvent::Finished(Box::new(Finished {
+            answer_id,
+            finish_reason: streamed.finish,
+            text: streamed.text,
+            citations,
+            usage,
+            cost,
+            saved,
+        })))
+        .await;
+    }
+
+    /// Relays the provider's text until it ends, the client leaves or a stop is requested;
+    /// keep-alives fill silences, including the wait for the first token.
+    async fn stream(
+        &self,
+        mut stream: LlmStream,
+        out: &mut Outbox,
+        user_id: &str,
+        stop_key: &str,
+    ) -> Streamed {
+        let mut s = Streamed::default();
+        let mut finish: Option<String> = None;
+        let mut poll = interval(STOP_POLL);
+        poll.tick().await;
+        let mut beat = interval_at(Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+        loop {
+            if out.gone {
+                finish = Some("stopped".into());
+                break;
+            }
+            tokio::select! {
+                event = stream.next() => match event {
+                    Some(LlmEvent::TextDelta(delta)) => {
+                        s.started = true;
+                        s.text.push_str(&delta);
+                        out.send(AnswerEvent::Delta(delta)).await;
+                        beat.reset();
+                    }
+                    Some(LlmEvent::Usage(u)) => s.usage = Some(u),
+                    Some(LlmEvent::Finish { reason }) => finish = Some(reason.as_str().to_owned()),
+                    Some(LlmEvent::Error(e)) => {
+                        s.error = Some(e.to_string());
+                        finish = Some("error".into());
+                    }
+                    Some(LlmEvent::Start { .. }) => s.started = true,
+                    None => break,
+                },
+                _ = beat.tick() => out.send(AnswerEvent::KeepAlive).await,
+                _ = poll.tick() => {
+                    if self.stop_requested(user_id, stop_key).await {
+                        finish = Some("stopped".into());
+                        break;
+                    }
+                }
+                _ = out.tx.closed() => out.gone = true,
+            }
+        }
+        // Dropping the stream here closes the provider connection: generation stops.
+        drop(stream);
+        s.finish = finish.unwrap_or_else(|| {
+            if s.error.is_some() {
+                "error".into()
+            } else {
+                "stop".into()
+            }
+        });
+        s
+    }
+
+    /// Appends the answer to the conversation as it is now (it may have changed meanwhile).
+    async fn save(
+        &self,
+        user_id: &str,
+        conv_id: &str,
+        message: &Message,
+    ) -> ConversationResult<Conversation> {
+        let current = self.store.get(user_id, conv_id).await?;
+        self.store.append(user_id, &current, message, None).await
+    }
+}
+
+/// The events' sender; remembers when the client has gone.
+struct Outbox {
+    tx: mpsc::Sender<AnswerEvent>,
+    gone: bool,
+}
+
+impl Outbox {
+    async fn send(&mut self, event: AnswerEvent) {
+        if !self.gone && self.tx.send(event).await.is_err() {
+            self.gone = true;
+        }
+    }
+}
+
+/// What came back from the provider.
+#[derive(Default)]
+struct Streamed {
+    /// The provider accepted the request (a refusal before it started costs nothing).
+    started: bool,
+    text: String,
+    usage: Option<Usage>,
+    finish: String,
+    error: Option<String>,
+}
+
+/// The provider request for a job: the assembled context, the profile's settings, and the
+/// prompt-cache hint when there are instructions to cache.
+pub fn provider_request(job: &AnswerJob) -> ChatRequest {
+    let a = &job.assembled;
+    let mut request = ChatRequest::new(job.spec.id.clone(), a.messages.clone());
+    request.system = a.system.clone();
+    request.temperature = job.temperature;
+    request.max_output_tokens = job.max_output_tokens;
+    request.supports_system_role = job.spec.supports_system_role;
+    // The instructions and sources repeat on every turn of a conversation: let providers that
+    // support it cache them (Anthropic prompt caching; others ignore the hint).
+    if !a.messages.is_empty() && a.system.is_some() {
+        request = request.with_cached_system();
+    }
+    request
+}
+
+/// The provider's stream, connected lazily so that the wait for the first byte is watched
+/// like the rest (keep-alives, stop, departure); a refusal becomes the stream's error event.
+fn connecting(gateway: Arc<Gateway>, request: ChatRequest) -> LlmStream {
+    Box::pin(
+        futures::stream::once(async move {
+            match gateway.stream(&request).await {
+                Ok(stream) => stream,
+                Err(e) => Box::pin(futures::stream::iter([LlmEvent::Error(e)])) as LlmStream,
+            }
+        })
+        .flatten(),
+    )
+}
+
+/// The bill: the provider's reported usage priced by the catalog (cache reads and writes at
+/// their own prices, counted in the input), or, when the provider reported none (a client that
+/// left, a stop, a cut connection), the tokenizer's count of what was sent and received,
+/// marked as an estimate. The offline model, and a request the provider refused before it
+/// started, cost nothing.
+fn bill(
+    gateway: &Gateway,
+    request: &ChatRequest,
+    streamed: &Streamed,
+    offline: bool,
+) -> (TokenUsage, MessageCost) {
+    if offline || (!streamed.started && streamed.usage.is_none()) {
+        return (TokenUsage::default(), MessageCost::default());
+    }
+    let answer = ragenie_gateway::Answer {
+        text: streamed.text.clone(),
+        usage: streamed.usage,
+        ..Default::default()
+    };
+    match gateway.cost(request, &answer) {
+        Ok((u, c)) => (
+            TokenUsage {
+                input: u.input,
+                output: u.output,
+                cache_read: u.cache_read,
+                cache_write: u.cache_write,
+            },
+            MessageCost {
+                total_usd: c.total_usd,
+                input_usd: c.input_usd + c.cache_read_usd + c.cache_write_usd,
+                output_usd: c.output_usd,
+                estimated: c.estimated,
+            },
+        ),
+        Err(_) => (
+            TokenUsage::default(),
+            MessageCost {
+                estimated: true,
+                ..MessageCost::default()
+            },
+        ),
+    }
+}
+
+/// The offline answer: the best passages, quoted with their citations.
+fn retrieval_only_answer(sources: &[Source]) -> String {
+    if sources.is_empty() {
+        return "RaGenie is in offline mode (no language model is configured), and this profile has no documents that match. \
+                Add a provider key to get written answers, or add datasets to the profile."
+            .to_owned();
+    }
+    let mut out = String::from(
+        "RaGenie is in offline mode (no language model is configured). These passages of your documents match best:\n\n",
+    );
+    for s in sources.iter().take(5) {
+        let heading = if s.heading_path.is_empty() {
+            String::new()
+        } else {
+            format!(" › {}", s.heading_path.join(" › "))
+        };
+        let excerpt: String = s.text.chars().take(400).collect();
+        let more = if s.text.chars().count() > 400 {
+            "…"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "**{}{heading}** [{}]\n\n> {}{more}\n\n",
+            s.document_name,
+            s.n,
+            excerpt.trim().replace('\n', "\n> ")
+        ));
+    }
+    out.trim_end().to_owned()
+}
+
+fn offline_stream(text: String) -> LlmStream {
+    let mut events = vec![LlmEvent::Start {
+        model: RETRIEVAL_ONLY_MODEL.into(),
+        request_id: None,
+    }];
+    let mut piece = String::new();
+    for word in text.split_inclusive(' ') {
+        piece.push_str(word);
+        if piece.len() > 24 {
+            events.push(LlmEvent::TextDelta(std::mem::take(&mut piece)));
+        }
+    }
+    if !piece.is_empty() {
+        events.push(LlmEvent::TextDelta(piece));
+    }
+    events.push(LlmEvent::Usage(Usage::default()));
+    events.push(LlmEvent::Finish {
+        reason: FinishReason::Stop,
+    });
+    Box::pin(futures::stream::iter(events))
+}

@@ -1,0 +1,174 @@
+//! Which model answers: the one rule, `explicit → conversation → profile → preferences →
+//! catalog default`, used by conversation create, send, regenerate, the estimate and the
+//! OpenAI-compatible API alike; and the catalog entry of a usable chat model.
+
+use ragenie_gateway::{Gateway, GatewayError, ModelKind, ModelSpec, ProviderKind};
+
+use crate::error::{ConversationError, ConversationResult};
+
+/// The model that answers from the documents alone, when no provider is configured.
+pub const RETRIEVAL_ONLY_MODEL: &str = "ragenie-retrieval-only";
+/// The longest model id a request may name.
+pub const MAX_MODEL_CHARS: usize = 200;
+
+/// The places a model may be named, most specific first. A blank name counts as not named
+/// (a conversation stored with `""` means "the default at send time").
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ModelChoice<'a> {
+    /// Named in this request (the user picked it).
+    pub explicit: Option<&'a str>,
+    /// The conversation's model.
+    pub conversation: Option<&'a str>,
+    /// The profile's default model.
+    pub profile: Option<&'a str>,
+    /// The user's default model (preferences).
+    pub preferences: Option<&'a str>,
+}
+
+impl<'a> ModelChoice<'a> {
+    /// The first model named, if any.
+    pub fn named(&self) -> Option<&'a str> {
+        [
+            self.explicit,
+            self.conversation,
+            self.profile,
+            self.preferences,
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|m| !m.is_empty())
+    }
+
+    /// The model to answer with: the first named, else the catalog's default.
+    pub fn resolve(&self, gateway: &Gateway) -> String {
+        self.named()
+            .map(str::to_owned)
+            .unwrap_or_else(|| catalog_default(gateway))
+    }
+}
+
+/// A model named in a request: at most [`MAX_MODEL_CHARS`]; blank means "not named".
+pub fn requested_model(model: Option<String>) -> ConversationResult<Option<String>> {
+    match model.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()) {
+        Some(m) if m.chars().count() > MAX_MODEL_CHARS => Err(ConversationError::invalid(
+            "model",
+            format!("at most {MAX_MODEL_CHARS} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The catalog's default: the first available flagship chat model, else the first available
+/// chat model, else the built-in retrieval-only model (offline).
+pub fn catalog_default(gateway: &Gateway) -> String {
+    let models = gateway.models();
+    let chat = || {
+        models
+            .iter()
+            .filter(|m| m.available && m.model.kind == ModelKind::Chat)
+    };
+    chat()
+        .find(|m| m.model.flagship)
+        .or_else(|| chat().next())
+        .map(|m| m.model.id.clone())
+        .unwrap_or_else(|| RETRIEVAL_ONLY_MODEL.to_owned())
+}
+
+pub(crate) fn retrieval_only_spec() -> ModelSpec {
+    let mut spec = ModelSpec::unknown(RETRIEVAL_ONLY_MODEL, ProviderKind::OpenAiCompatible);
+    spec.display_name = "Retrieval only (offline)".into();
+    spec.context_window = 32_000;
+    spec.max_output_tokens = 2_000;
+    spec.default_max_tokens = Some(1_000);
+    spec
+}
+
+/// The catalog entry of a usable chat model: unknown models and providers without a key are
+/// refused (the mapping at the edge makes both a 422 naming `model`).
+pub fn model_spec(gateway: &Gateway, model: &str) -> ConversationResult<ModelSpec> {
+    if model == RETRIEVAL_ONLY_MODEL {
+        return Ok(retrieval_only_spec());
+    }
+    let spec = gateway
+        .catalog()
+        .get(model)
+        .filter(|m| m.kind == ModelKind::Chat)
+        .ok_or_else(|| GatewayError::UnknownModel(model.to_owned()))?;
+    if !gateway.is_available(spec.provider) {
+        return Err(GatewayError::MissingKey {
+            provider: spec.provider.to_string(),
+        }
+        .into());
+    }
+    Ok(spec.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ragenie_gateway::{GatewayConfig, ProviderKeys};
+
+    fn choice<'a>(names: [Option<&'a str>; 4]) -> ModelChoice<'a> {
+        ModelChoice {
+            explicit: names[0],
+            conversation: names[1],
+            profile: names[2],
+            preferences: names[3],
+        }
+    }
+
+    #[test]
+    fn the_most_specific_named_model_wins_in_the_rules_order() {
+        let all = [Some("e"), Some("c"), Some("p"), Some("u")];
+        assert_eq!(choice(all).named(), Some("e"));
+        assert_eq!(
+            choice([None, Some("c"), Some("p"), Some("u")]).named(),
+            Some("c")
+        );
+        assert_eq!(
+            choice([None, None, Some("p"), Some("u")]).named(),
+            Some("p")
+        );
+        assert_eq!(choice([None, None, None, Some("u")]).named(), Some("u"));
+        assert_eq!(choice([None; 4]).named(), None);
+    }
+
+    #[test]
+    fn a_blank_name_is_skipped_as_if_not_given() {
+        // A conversation stored with "" means "the default at send time": the profile decides.
+        assert_eq!(
+            choice([Some(" "), Some(""), Some("p"), Some("u")]).named(),
+            Some("p")
+        );
+    }
+
+    #[test]
+    fn with_nothing_named_the_catalog_default_answers() {
+        let offline = Gateway::new(GatewayConfig::default(), ProviderKeys::default()).unwrap();
+        assert_eq!(choice([None; 4]).resolve(&offline), RETRIEVAL_ONLY_MODEL);
+        let keys = ProviderKeys::from_lookup(|n| (n == "OPENAI_API_KEY").then(|| "k".into()));
+        let online = Gateway::new(GatewayConfig::default(), keys).unwrap();
+        let default = choice([None; 4]).resolve(&online);
+        let spec = online.catalog().get(&default).unwrap();
+        assert_eq!(
+            (spec.provider, spec.kind),
+            (ProviderKind::OpenAi, ModelKind::Chat)
+        );
+        assert_eq!(
+            choice([None, None, Some("p"), None]).resolve(&online),
+            "p",
+            "a named model is never replaced by the default"
+        );
+    }
+
+    #[test]
+    fn a_requested_model_is_trimmed_blank_means_none_and_long_is_refused() {
+        assert_eq!(
+            requested_model(Some(" gpt ".into())).unwrap(),
+            Some("gpt".into())
+        );
+        assert_eq!(requested_model(Some("  ".into())).unwrap(), None);
+        assert!(requested_model(Some("m".repeat(201))).is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! The state of the functions that call model providers (chat, documents): the app state plus
+//! the LLM gateway and the corpus — with embeddings when `RAGENIE_EMBEDDING_MODEL` is set —
+//! built once at start by `main.rs`, the local server, tests and benches alike. Tests and
+//! benches inject a gateway on fake providers with [`ProviderState::with_gateway`].
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use ragenie_common::AppState;
+use ragenie_common::config::StoreSettings;
+use ragenie_gateway::{Gateway, GatewayConfig, GatewayError, ProviderKeys};
+
+use crate::Corpus;
+use crate::embedding::with_configured_embeddings;
+
+/// Why a function could not start; each names the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("RAGENIE_PROVIDER_KEYS_SECRET_ID: {0}")]
+    ProviderKeysSecret(String),
+    #[error("{0}")]
+    Gateway(GatewayError),
+    #[error("RAGENIE_EMBEDDING_MODEL: {0}")]
+    Embedding(GatewayError),
+}
+
+/// What a function needs of the providers, so one that only embeds reads no keys without an
+/// embedding model (plain BM25 needs no provider).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderUse {
+    /// Chat models (and embeddings when configured): keys are always read.
+    Chat,
+    /// Embeddings only: keys are read only when an embedding model is configured.
+    EmbeddingsOnly,
+}
+
+#[derive(Clone)]
+pub struct ProviderState {
+    pub app: AppState,
+    pub gateway: Arc<Gateway>,
+    /// One corpus per process, so the segment caches are shared by every router using it.
+    pub corpus: Arc<Corpus>,
+}
+
+impl FromRef<ProviderState> for AppState {
+    fn from_ref(state: &ProviderState) -> AppState {
+        state.app.clone()
+    }
+}
+
+impl ProviderState {
+    /// Reads the provider keys (the Secrets Manager secret named by
+    /// `RAGENIE_PROVIDER_KEYS_SECRET_ID` on AWS, else the environment) and the gateway settings
+    /// (`RAGENIE_*_BASE_URL`), and builds the corpus. Start-up, not a request: every error
+    /// names the variable to fix.
+    pub async fn connect(app: AppState, needs: ProviderUse) -> Result<Self, StartupError> {
+        let keys = if needs == ProviderUse::Chat || app.settings.embedding.is_some() {
+            load_provider_keys(&app).await?
+        } else {
+            ProviderKeys::default()
+        };
+        let config = GatewayConfig::from_env().map_err(StartupError::Gateway)?;
+        let gateway = Gateway::new(config, keys).map_err(StartupError::Gateway)?;
+        // Token counting needs the tiktoken tables: build them off the request path.
+        ragenie_gateway::preload_tokenizers();
+        Self::with_gateway(app, Arc::new(gateway))
+    }
+
+    /// The state with this gateway (tests and benches: one on fake providers). An embedding
+    /// model the gateway cannot serve is an error.
+    pub fn with_gateway(app: AppState, gateway: Arc<Gateway>) -> Result<Self, StartupError> {
+        let corpus = with_configured_embeddings(
+            Corpus::new(app.table.clone(), app.blobs.clone()),
+            app.settings.embedding.as_ref(),
+            &gateway,
+        )
+        .map_err(StartupError::Embedding)?;
+        Ok(Self {
+            app,
+            gateway,
+            corpus: Arc::new(corpus),
+        })
+    }
+
+    /// The state with no provider at all (tests of what needs none): nothing is read from the
+    /// environment.
+    pub fn offline(app: AppState) -> Result<Self, StartupError> {
+        let gateway = Gateway::new(GatewayConfig::default(), ProviderKeys::default())
+            .map_err(StartupError::Gateway)?;
+        Self::with_gateway(app, Arc::new(gateway))
+    }
+
+    /// The state with this corpus (tests that tune its timeouts or embedder).
+    pub fn with_corpus(mut self, corpus: Corpus) -> Self {
+        self.corpus = Arc::new(corpus);
+        self
+    }
+}
+
+/// Provider keys for this process: from the Secrets Manager secret named by
+/// `RAGENIE_PROVIDER_KEYS_SECRET_ID` when set, else from the environment. Read once at start.
+pub async fn load_provider_keys(state: &AppState) -> Result<ProviderKeys, StartupError> {
+    if let StoreSettings::Aws {
+        provider_keys_secret_id: Some(id),
+        ..
+    } = &state.settings.store
+    {
+        let json = state
+            .secrets
+            .get_string(id)
+            .await
+            .map_err(|e| StartupError::ProviderKeysSecret(format!("reading {id}: {e}")))?
+            .ok_or_else(|| {
+                StartupError::ProviderKeysSecret(format!("secret {id} does not exist"))
+            })?;
+        return ProviderKeys::from_json(&json)
+            .map_err(|e| StartupError::ProviderKeysSecret(format!("{id}: {e}")));
+    }
+    Ok(ProviderKeys::from_env())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ragenie_common::testing::embedded_state;
+
+    #[tokio::test]
+    async fn without_an_embedding_model_no_keys_are_needed_and_the_corpus_is_plain_bm25() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = embedded_state(dir.path(), "http://127.0.0.1:1").await;
+        let state = ProviderState::connect(app, ProviderUse::EmbeddingsOnly)
+            .await
+            .unwrap();
+        assert_eq!(state.corpus.embedding_model(), None);
+    }
+}
