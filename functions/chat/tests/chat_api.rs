@@ -1102,7 +1102,7 @@ async fn a_profiles_default_model_answers_a_new_conversation_when_none_is_picked
     let (alice_id, alice) = test_user();
     let profile = profiles::create(
         app.state.table.as_ref(),
-        UserId::parse(&alice_id).unwrap(),
+        alice_id,
         NewProfile {
             name: "Espresso".into(),
             default_model: Some("gemini-2.5-flash".into()),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ragenie_common::AppState;
-use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::config::{EmbeddingSettings, Settings, StoreSettings};
 use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
@@ -265,7 +264,7 @@ async fn a_grounded_answer_streams_and_is_stored_on_dynamodb() {
         .unwrap();
     let profile = profiles::create(
         app.state.table.as_ref(),
-        UserId::parse(&alice_id).unwrap(),
+        alice_id,
         NewProfile {
             name: "Coffee".into(),
             dataset_ids: vec![doc["id"].as_str().unwrap().to_owned()],
