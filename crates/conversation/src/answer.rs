@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use ragenie_common::accounts::UserId;
 use ragenie_common::storage::{Condition, Item, Table};
 use ragenie_gateway::{ChatRequest, FinishReason, Gateway, LlmEvent, LlmStream, ModelSpec, Usage};
 use tokio::sync::mpsc;
@@ -89,7 +90,7 @@ pub enum Destination {
 
 /// One answer to produce.
 pub struct AnswerJob {
-    pub user_id: String,
+    pub user_id: UserId,
     pub profile_id: Option<String>,
     pub spec: ModelSpec,
     pub assembled: Assembled,
@@ -100,7 +101,7 @@ pub struct AnswerJob {
 
 /// Who asks for an answer, as the guard sees it before the provider is called.
 pub struct Admission<'a> {
-    pub user_id: &'a str,
+    pub user_id: UserId,
     pub profile_id: Option<&'a str>,
     pub model: &'a str,
 }
@@ -112,7 +113,7 @@ pub struct Admitted(());
 
 /// What an answer cost, as the guard settles it.
 pub struct Bill<'a> {
-    pub user_id: &'a str,
+    pub user_id: UserId,
     pub profile_id: Option<&'a str>,
     pub model: &'a str,
     pub usage: &'a TokenUsage,
@@ -191,7 +192,7 @@ impl AnswerPipeline {
 
     /// Asks the streaming answer under `key` (a conversation id, or an answer id) to stop; the
     /// streaming loop sees it within [`STOP_POLL`].
-    pub async fn request_stop(&self, user_id: &str, key: &str) -> ConversationResult<()> {
+    pub async fn request_stop(&self, user_id: UserId, key: &str) -> ConversationResult<()> {
         let expires = ragenie_common::clock::unix_now() + STOP_TTL_SECS;
         let item = Item::new(keys::user_pk(user_id), keys::stop_sk(key))
             .with("requested_at", now_stamp())
@@ -200,7 +201,7 @@ impl AnswerPipeline {
         Ok(())
     }
 
-    async fn stop_requested(&self, user_id: &str, key: &str) -> bool {
+    async fn stop_requested(&self, user_id: UserId, key: &str) -> bool {
         matches!(
             self.table
                 .get(&keys::user_pk(user_id), &keys::stop_sk(key))
@@ -209,7 +210,7 @@ impl AnswerPipeline {
         )
     }
 
-    async fn clear_stop(&self, user_id: &str, key: &str) {
+    async fn clear_stop(&self, user_id: UserId, key: &str) {
         let _ = self
             .table
             .delete(
@@ -233,8 +234,8 @@ impl AnswerPipeline {
         let stop_key = conversation_id.clone().unwrap_or_else(|| answer_id.clone());
         // A stale stop request must not cut the new answer short (checked first: a read is
         // far cheaper than a write, and there is rarely anything to delete).
-        if conversation_id.is_some() && self.stop_requested(&job.user_id, &stop_key).await {
-            self.clear_stop(&job.user_id, &stop_key).await;
+        if conversation_id.is_some() && self.stop_requested(job.user_id, &stop_key).await {
+            self.clear_stop(job.user_id, &stop_key).await;
         }
         let mut out = Outbox { tx, gone: false };
         out.send(AnswerEvent::Started(Box::new(Started {
@@ -253,7 +254,7 @@ impl AnswerPipeline {
         } else {
             connecting(self.gateway.clone(), request.clone())
         };
-        let streamed = self.stream(stream, &mut out, &job.user_id, &stop_key).await;
+        let streamed = self.stream(stream, &mut out, job.user_id, &stop_key).await;
 
         let (usage, cost) = bill(&self.gateway, &request, &streamed, offline);
         let citations = cited(&streamed.text, &job.assembled.sources);
@@ -281,7 +282,7 @@ impl AnswerPipeline {
                     citations: citations.clone(),
                     tokens: None,
                 };
-                match self.save(&job.user_id, &conversation.id, &message).await {
+                match self.save(job.user_id, &conversation.id, &message).await {
                     Ok(conv) => Some((Box::new(message), Box::new(conv))),
                     Err(e) => {
                         tracing::error!(error = %e, conversation = %conversation.id, "could not save the answer");
@@ -295,7 +296,7 @@ impl AnswerPipeline {
         };
         self.guard
             .settle(&Bill {
-                user_id: &job.user_id,
+                user_id: job.user_id,
                 profile_id: job.profile_id.as_deref(),
                 model: &job.spec.id,
                 usage: &usage,
@@ -303,7 +304,7 @@ impl AnswerPipeline {
             })
             .await;
         if streamed.finish == "stopped" {
-            self.clear_stop(&job.user_id, &stop_key).await;
+            self.clear_stop(job.user_id, &stop_key).await;
         }
         tracing::info!(model = %job.spec.id, finish = %streamed.finish, input = usage.input, output = usage.output,
             cache_read = usage.cache_read, cache_write = usage.cache_write, cost_usd = cost.total_usd, estimated = cost.estimated, "answer billed");
@@ -325,7 +326,7 @@ impl AnswerPipeline {
         &self,
         mut stream: LlmStream,
         out: &mut Outbox,
-        user_id: &str,
+        user_id: UserId,
         stop_key: &str,
     ) -> Streamed {
         let mut s = Streamed::default();
@@ -380,7 +381,7 @@ impl AnswerPipeline {
     /// Appends the answer to the conversation as it is now (it may have changed meanwhile).
     async fn save(
         &self,
-        user_id: &str,
+        user_id: UserId,
         conv_id: &str,
         message: &Message,
     ) -> ConversationResult<Conversation> {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::ProfileChain;
 use ragenie_common::storage::Table;
 use ragenie_corpus::Corpus;
@@ -93,7 +94,7 @@ fn check_content(content: &str) -> ConversationResult<()> {
 /// What an answer is made of besides the model: who asks, with which profile, what came
 /// before and the question.
 struct Ask<'a> {
-    user_id: &'a str,
+    user_id: UserId,
     profile_id: Option<String>,
     chain: Option<&'a ProfileChain>,
     history: &'a [Message],
@@ -129,7 +130,7 @@ impl ChatService {
     /// The model that answers by the rule, with what is known here.
     async fn choose(
         &self,
-        user_id: &str,
+        user_id: UserId,
         explicit: Option<String>,
         conversation: Option<&Conversation>,
         chain: Option<&ProfileChain>,
@@ -148,7 +149,7 @@ impl ChatService {
 
     async fn admit(
         &self,
-        user_id: &str,
+        user_id: UserId,
         profile_id: Option<&str>,
         spec: &ModelSpec,
     ) -> ConversationResult<Admitted> {
@@ -164,7 +165,7 @@ impl ChatService {
     /// Token counts by source and the estimated cost of sending `content` now.
     pub async fn estimate(
         &self,
-        user_id: &str,
+        user_id: UserId,
         conversation_id: Option<&str>,
         profile_id: Option<&str>,
         model: Option<String>,
@@ -231,7 +232,7 @@ impl ChatService {
     /// arrives as events, and the answer is saved and billed whatever becomes of the receiver.
     pub async fn start(
         &self,
-        user_id: &str,
+        user_id: UserId,
         conv_id: &str,
         turn: Turn,
         model: Option<String>,
@@ -335,7 +336,7 @@ impl ChatService {
     /// Starts a stateless completion grounded in a profile (nothing is stored but usage).
     pub async fn complete(
         &self,
-        user_id: &str,
+        user_id: UserId,
         completion: Completion,
     ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
         check_content(&completion.prompt)?;
@@ -415,7 +416,7 @@ impl ChatService {
     }
 
     /// Asks a streaming answer of this conversation to stop (seen within half a second).
-    pub async fn request_stop(&self, user_id: &str, conv_id: &str) -> ConversationResult<()> {
+    pub async fn request_stop(&self, user_id: UserId, conv_id: &str) -> ConversationResult<()> {
         self.store.get(user_id, conv_id).await?;
         self.pipeline.request_stop(user_id, conv_id).await
     }

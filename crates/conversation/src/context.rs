@@ -104,7 +104,7 @@ async fn profile_documents(
 }
 
 pub struct ContextInputs<'a> {
-    pub user_id: &'a str,
+    pub user_id: UserId,
     pub chain: Option<&'a ProfileChain>,
     /// Earlier messages of the branch, oldest first (not including the prompt).
     pub history: &'a [Message],
@@ -119,7 +119,7 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Conversation
     let model = input.model;
     let window = u64::from(model.context_window.max(1));
     let reserve = reserved_output(model, input.max_output_tokens);
-    let user = crate::profiles::user_of(input.user_id)?;
+    let user = input.user_id;
     let (instruction_docs, dataset_docs) = profile_documents(corpus, user, input.chain).await?;
 
     let mut record = ContextRecord {

@@ -2,6 +2,8 @@
 //! and a new conversation's model follows the model rule (with nothing named it stays blank:
 //! "the catalog's default at send time").
 
+use ragenie_common::accounts::UserId;
+
 use crate::error::ConversationResult;
 use crate::model::Conversation;
 use crate::models::{ModelChoice, requested_model};
@@ -21,7 +23,7 @@ pub struct NewConversation {
 
 pub async fn create(
     store: &ConversationStore,
-    user_id: &str,
+    user_id: UserId,
     new: NewConversation,
 ) -> ConversationResult<Conversation> {
     let explicit = requested_model(new.model)?;
@@ -48,7 +50,7 @@ pub async fn create(
 /// Imports a conversation that names one of the user's profiles (or none).
 pub async fn import(
     store: &ConversationStore,
-    user_id: &str,
+    user_id: UserId,
     mut import: NewImport,
 ) -> ConversationResult<(Conversation, bool)> {
     scoped_profile_opt(
@@ -72,7 +74,7 @@ pub struct ConversationChange {
 
 pub async fn update(
     store: &ConversationStore,
-    user_id: &str,
+    user_id: UserId,
     conv_id: &str,
     change: ConversationChange,
 ) -> ConversationResult<Conversation> {
@@ -94,7 +96,7 @@ pub async fn update(
 pub async fn set_budgets(
     ledger: &UsageLedger,
     store: &ConversationStore,
-    user_id: &str,
+    user_id: UserId,
     budgets: &Budgets,
 ) -> ConversationResult<()> {
     for profile in budgets.profiles.keys() {
@@ -114,9 +116,9 @@ mod tests {
     use std::sync::Arc;
 
     use async_trait::async_trait;
+    use ragenie_common::accounts::ProfileId;
     use ragenie_common::accounts::keys::PROFILE_PREFIX;
     use ragenie_common::accounts::profiles::{self, NewProfile};
-    use ragenie_common::accounts::{ProfileId, UserId};
     use ragenie_common::storage::embedded::EmbeddedTable;
     use ragenie_common::storage::{
         Condition, Item, Page, Query, StoreError, StoreResult, Table, TxOp, Update,
@@ -165,21 +167,21 @@ mod tests {
     async fn a_store_failure_while_checking_the_profile_is_a_store_error_not_no_such_profile() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let user = ulid::Ulid::new().to_string();
+        let user = UserId::new();
         let new = NewConversation {
             profile_id: Some(ProfileId::new().to_string()),
             ..NewConversation::default()
         };
-        let err = create(&store, &user, new).await.unwrap_err();
+        let err = create(&store, user, new).await.unwrap_err();
         assert!(matches!(err, ConversationError::Store(_)), "{err:?}");
         let change = ConversationChange {
             profile_id: Some(Some(ProfileId::new().to_string())),
             ..ConversationChange::default()
         };
-        let conv = create(&store, &user, NewConversation::default())
+        let conv = create(&store, user, NewConversation::default())
             .await
             .unwrap();
-        let err = update(&store, &user, &conv.id, change).await.unwrap_err();
+        let err = update(&store, user, &conv.id, change).await.unwrap_err();
         assert!(matches!(err, ConversationError::Store(_)), "{err:?}");
     }
 
@@ -206,20 +208,14 @@ mod tests {
             model: model.map(str::to_owned),
             title: None,
         };
-        let err = create(&store, &bob.to_string(), named(None))
-            .await
-            .unwrap_err();
+        let err = create(&store, bob, named(None)).await.unwrap_err();
         assert!(
             matches!(&err, ConversationError::NoSuchProfile { field } if field == "profile_id"),
             "{err:?}"
         );
-        let conv = create(&store, &alice.to_string(), named(None))
-            .await
-            .unwrap();
+        let conv = create(&store, alice, named(None)).await.unwrap();
         assert_eq!(conv.model, "claude-sonnet-4-5", "the profile's default");
-        let conv = create(&store, &alice.to_string(), named(Some("gpt-4.1")))
-            .await
-            .unwrap();
+        let conv = create(&store, alice, named(Some("gpt-4.1"))).await.unwrap();
         assert_eq!(conv.model, "gpt-4.1", "what the user picked wins");
     }
 }

@@ -1,7 +1,10 @@
 //! Every key of a conversation entity, built in one place from the owner's user id.
 
-pub fn user_pk(user_id: &str) -> String {
-    format!("USER#{user_id}")
+use ragenie_common::accounts::UserId;
+
+/// The user's partition (the one builder: `UserId::partition`).
+pub fn user_pk(user: UserId) -> String {
+    user.partition()
 }
 
 pub fn conversation_sk(conv_id: &str) -> String {
@@ -11,8 +14,8 @@ pub fn conversation_sk(conv_id: &str) -> String {
 pub const CONVERSATION_PREFIX: &str = "CONV#";
 
 /// Secondary-index partition ordering a user's conversations by last activity.
-pub fn recent_index_pk(user_id: &str) -> String {
-    format!("USER#{user_id}#RECENT")
+pub fn recent_index_pk(user: UserId) -> String {
+    format!("{}#RECENT", user.partition())
 }
 
 pub fn recent_index_sk(updated_at: &str, conv_id: &str) -> String {

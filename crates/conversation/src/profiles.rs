@@ -8,26 +8,19 @@ use ragenie_common::storage::Table;
 
 use crate::error::{ConversationError, ConversationResult};
 
-/// The authenticated user's id as the accounts domain types it.
-pub(crate) fn user_of(user_id: &str) -> ConversationResult<UserId> {
-    UserId::parse(user_id)
-        .ok_or_else(|| ConversationError::Unexpected(anyhow::anyhow!("invalid principal")))
-}
-
 /// One of the user's profiles with its ancestors. `NoSuchProfile` (naming `field`) when the
 /// user has no profile by that id; a store failure stays a store failure.
 pub async fn scoped_profile(
     table: &dyn Table,
-    user_id: &str,
+    user_id: UserId,
     profile_id: &str,
     field: &str,
 ) -> ConversationResult<ProfileChain> {
-    let user = user_of(user_id)?;
     let no_such = || ConversationError::NoSuchProfile {
         field: field.to_owned(),
     };
     let id = ProfileId::parse(profile_id).ok_or_else(no_such)?;
-    match resolve_profile_chain(table, user, id).await {
+    match resolve_profile_chain(table, user_id, id).await {
         Ok(chain) => Ok(chain),
         Err(AccountError::NotFound(_)) => Err(no_such()),
         Err(e) => Err(e.into()),
@@ -37,7 +30,7 @@ pub async fn scoped_profile(
 /// [`scoped_profile`] for an optional id.
 pub async fn scoped_profile_opt(
     table: &dyn Table,
-    user_id: &str,
+    user_id: UserId,
     profile_id: Option<&str>,
     field: &str,
 ) -> ConversationResult<Option<ProfileChain>> {
@@ -48,6 +41,6 @@ pub async fn scoped_profile_opt(
 }
 
 /// The user's preferences (default profile and model).
-pub async fn preferences_of(table: &dyn Table, user_id: &str) -> ConversationResult<Preferences> {
-    Ok(preferences::get(table, user_of(user_id)?).await?)
+pub async fn preferences_of(table: &dyn Table, user_id: UserId) -> ConversationResult<Preferences> {
+    Ok(preferences::get(table, user_id).await?)
 }

@@ -1,6 +1,7 @@
 //! Full-text search over a user's conversation titles and message text: every term must match
 //! (case-insensitive); title matches weigh more; the best matching message gives the excerpt.
 
+use ragenie_common::accounts::UserId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,7 +41,7 @@ fn excerpt(text: &str, at: usize) -> String {
 /// The user's conversations matching `q`, best first (then most recently active).
 pub async fn search(
     store: &ConversationStore,
-    user_id: &str,
+    user_id: UserId,
     q: &str,
     limit: Option<usize>,
 ) -> ConversationResult<Vec<ConversationHit>> {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{ConversationError, ConversationResult};
+use ragenie_common::accounts::UserId;
 use ragenie_common::clock::{self, Timestamp};
 use ragenie_common::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
 
@@ -68,7 +69,7 @@ pub struct ConversationStore {
     table: Arc<dyn Table>,
 }
 
-fn conversation_item(user_id: &str, conv: &Conversation) -> ConversationResult<Item> {
+fn conversation_item(user_id: UserId, conv: &Conversation) -> ConversationResult<Item> {
     Ok(Item::encode(
         keys::user_pk(user_id),
         keys::conversation_sk(&conv.id),
@@ -91,7 +92,7 @@ impl ConversationStore {
 
     pub async fn create(
         &self,
-        user_id: &str,
+        user_id: UserId,
         profile_id: Option<String>,
         model: String,
         title: Option<String>,
@@ -117,7 +118,7 @@ impl ConversationStore {
         Ok(conv)
     }
 
-    pub async fn get(&self, user_id: &str, conv_id: &str) -> ConversationResult<Conversation> {
+    pub async fn get(&self, user_id: UserId, conv_id: &str) -> ConversationResult<Conversation> {
         let item = self
             .table
             .get(&keys::user_pk(user_id), &keys::conversation_sk(conv_id))
@@ -130,7 +131,7 @@ impl ConversationStore {
     /// Most recently active first.
     pub async fn list(
         &self,
-        user_id: &str,
+        user_id: UserId,
         limit: usize,
         cursor: Option<String>,
     ) -> ConversationResult<(Vec<Conversation>, Option<String>)> {
@@ -151,7 +152,7 @@ impl ConversationStore {
         Ok((items, page.next_cursor))
     }
 
-    pub async fn all(&self, user_id: &str) -> ConversationResult<Vec<Conversation>> {
+    pub async fn all(&self, user_id: UserId) -> ConversationResult<Vec<Conversation>> {
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
@@ -166,7 +167,7 @@ impl ConversationStore {
 
     pub async fn update(
         &self,
-        user_id: &str,
+        user_id: UserId,
         conv_id: &str,
         title: Option<String>,
         model: Option<String>,
@@ -199,7 +200,7 @@ impl ConversationStore {
     }
 
     /// Deletes the conversation and every message in it.
-    pub async fn delete(&self, user_id: &str, conv_id: &str) -> ConversationResult<()> {
+    pub async fn delete(&self, user_id: UserId, conv_id: &str) -> ConversationResult<()> {
         let pk = keys::user_pk(user_id);
         match self
             .table
@@ -231,7 +232,7 @@ impl ConversationStore {
         Ok(())
     }
 
-    async fn message_items(&self, user_id: &str, conv_id: &str) -> ConversationResult<Vec<Item>> {
+    async fn message_items(&self, user_id: UserId, conv_id: &str) -> ConversationResult<Vec<Item>> {
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
@@ -249,7 +250,11 @@ impl ConversationStore {
     }
 
     /// Every message of the conversation, oldest first.
-    pub async fn messages(&self, user_id: &str, conv_id: &str) -> ConversationResult<Vec<Message>> {
+    pub async fn messages(
+        &self,
+        user_id: UserId,
+        conv_id: &str,
+    ) -> ConversationResult<Vec<Message>> {
         let items = self.message_items(user_id, conv_id).await?;
         Ok(items
             .iter()
@@ -258,7 +263,7 @@ impl ConversationStore {
     }
 
     /// Every message of every conversation of the user (for search).
-    pub async fn all_messages(&self, user_id: &str) -> ConversationResult<Vec<Message>> {
+    pub async fn all_messages(&self, user_id: UserId) -> ConversationResult<Vec<Message>> {
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
@@ -280,7 +285,7 @@ impl ConversationStore {
     /// Stores a message and moves the conversation's head to it, in one transaction.
     pub async fn append(
         &self,
-        user_id: &str,
+        user_id: UserId,
         conv: &Conversation,
         message: &Message,
         title: Option<String>,
@@ -348,7 +353,7 @@ impl ConversationStore {
     /// `import_key` the same import twice returns the first conversation (`false`) instead.
     pub async fn import(
         &self,
-        user_id: &str,
+        user_id: UserId,
         import: NewImport,
     ) -> ConversationResult<(Conversation, bool)> {
         let NewImport {

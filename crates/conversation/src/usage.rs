@@ -1,6 +1,7 @@
 //! Usage totals (per user per month, per profile per month, per day and model), updated with
 //! atomic increments, and the optional monthly budgets that refuse new messages once spent.
 
+use ragenie_common::accounts::UserId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -83,7 +84,7 @@ impl UsageLedger {
     /// Adds one answer's usage to every total it belongs to.
     pub async fn record(
         &self,
-        user_id: &str,
+        user_id: UserId,
         profile_id: Option<&str>,
         model: &str,
         usage: &TokenUsage,
@@ -129,7 +130,7 @@ impl UsageLedger {
         Ok(())
     }
 
-    pub async fn budgets(&self, user_id: &str) -> ConversationResult<Budgets> {
+    pub async fn budgets(&self, user_id: UserId) -> ConversationResult<Budgets> {
         match self
             .table
             .get(&keys::user_pk(user_id), keys::BUDGET_SK)
@@ -140,7 +141,7 @@ impl UsageLedger {
         }
     }
 
-    pub async fn set_budgets(&self, user_id: &str, budgets: &Budgets) -> ConversationResult<()> {
+    pub async fn set_budgets(&self, user_id: UserId, budgets: &Budgets) -> ConversationResult<()> {
         let valid = |v: f64| v.is_finite() && (0.0..=1_000_000.0).contains(&v);
         if budgets.monthly_usd.is_some_and(|v| !valid(v)) {
             return Err(ConversationError::invalid("monthly_usd", "0 to 1,000,000"));
@@ -166,7 +167,7 @@ impl UsageLedger {
         Ok(())
     }
 
-    async fn month_cost(&self, user_id: &str, sk: &str) -> ConversationResult<f64> {
+    async fn month_cost(&self, user_id: UserId, sk: &str) -> ConversationResult<f64> {
         let item = self.table.get(&keys::user_pk(user_id), sk).await?;
         Ok(item.and_then(|i| i.i64("cost_micro_usd")).unwrap_or(0) as f64 / 1_000_000.0)
     }
@@ -174,7 +175,7 @@ impl UsageLedger {
     /// Refuses a new message once this month's budget (account or profile) is spent.
     pub async fn check_budget(
         &self,
-        user_id: &str,
+        user_id: UserId,
         profile_id: Option<&str>,
     ) -> ConversationResult<()> {
         let budgets = self.budgets(user_id).await?;
@@ -208,7 +209,7 @@ impl UsageLedger {
     /// Usage by day and by model between two days (inclusive, `YYYY-MM-DD`).
     pub async fn report(
         &self,
-        user_id: &str,
+        user_id: UserId,
         from: &str,
         to: &str,
     ) -> ConversationResult<UsageReport> {

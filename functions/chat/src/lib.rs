@@ -14,6 +14,7 @@ use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
+use ragenie_common::accounts::UserId;
 use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, decode_json, function_router};
 use ragenie_common::{ApiResult, AppState};
@@ -69,8 +70,8 @@ pub fn router(state: ProviderState) -> Router {
     function_router(FUNCTION, Router::new().merge(routes), state)
 }
 
-fn user_id(auth: &AuthUser) -> String {
-    auth.user_id().to_string()
+fn user_id(auth: &AuthUser) -> UserId {
+    *auth.user_id()
 }
 
 type BoxedEvents = Box<dyn Stream<Item = Result<Event, Infallible>> + Send + Unpin>;
@@ -132,7 +133,7 @@ async fn send(
     let rx = s
         .service
         .start(
-            &user_id(&auth),
+            user_id(&auth),
             &id,
             Turn::Send {
                 content: body.content,
@@ -168,7 +169,7 @@ async fn regenerate(
     let rx = s
         .service
         .start(
-            &user_id(&auth),
+            user_id(&auth),
             &id,
             Turn::Regenerate { message_id: mid },
             body.model,
@@ -192,7 +193,7 @@ async fn stop(
     State(s): State<ChatState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Stopping>)> {
-    s.service.request_stop(&user_id(&auth), &id).await?;
+    s.service.request_stop(user_id(&auth), &id).await?;
     Ok((StatusCode::ACCEPTED, Json(Stopping { stopping: true })))
 }
 
@@ -218,7 +219,7 @@ async fn estimate(
     let estimate = s
         .service
         .estimate(
-            &user_id(&auth),
+            user_id(&auth),
             body.conversation_id.as_deref(),
             body.profile_id.as_deref(),
             body.model,

@@ -154,7 +154,7 @@ pub async fn completions(
     let model_name = body.model.clone();
     let rx = s
         .service
-        .complete(&auth.user_id().to_string(), completion(body, profile)?)
+        .complete(*auth.user_id(), completion(body, profile)?)
         .await?;
     let wire = Wire {
         model: model_name,

@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ragenie_common::accounts::UserId;
 use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiError, ApiResult, AppState};
@@ -56,8 +57,8 @@ pub fn router(state: AppState) -> Router {
     function_router(FUNCTION, Router::new().merge(routes), state)
 }
 
-fn user(auth: &AuthUser) -> ApiResult<String> {
-    Ok(auth.user_id().to_string())
+fn user(auth: &AuthUser) -> ApiResult<UserId> {
+    Ok(*auth.user_id())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,7 +86,7 @@ async fn create(
         model: body.model,
         title: body.title,
     };
-    let conv = conversations::create(&s.store, &user_id, new).await?;
+    let conv = conversations::create(&s.store, user_id, new).await?;
     Ok((StatusCode::CREATED, Json(conv)))
 }
 
@@ -128,7 +129,7 @@ async fn import(
         import_key: body.import_key,
         messages: body.messages,
     };
-    let (conv, created) = conversations::import(&s.store, &user_id, import).await?;
+    let (conv, created) = conversations::import(&s.store, user_id, import).await?;
     Ok((
         if created {
             StatusCode::CREATED
@@ -165,7 +166,7 @@ async fn list(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("limit", "1..=100"));
     }
-    let (items, next_cursor) = s.store.list(&user_id, limit, p.cursor).await?;
+    let (items, next_cursor) = s.store.list(user_id, limit, p.cursor).await?;
     Ok(Json(ConversationList { items, next_cursor }))
 }
 
@@ -187,8 +188,8 @@ async fn read(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationDetail>> {
     let user_id = user(&auth)?;
-    let conversation = s.store.get(&user_id, &id).await?;
-    let messages = s.store.messages(&user_id, &id).await?;
+    let conversation = s.store.get(user_id, &id).await?;
+    let messages = s.store.messages(user_id, &id).await?;
     Ok(Json(ConversationDetail {
         conversation,
         messages,
@@ -228,7 +229,7 @@ async fn update(
         profile_id: body.profile_id,
     };
     Ok(Json(
-        conversations::update(&s.store, &user_id, &id, change).await?,
+        conversations::update(&s.store, user_id, &id, change).await?,
     ))
 }
 
@@ -241,7 +242,7 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let user_id = user(&auth)?;
-    s.store.delete(&user_id, &id).await?;
+    s.store.delete(user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -266,7 +267,7 @@ async fn search(
     Query(p): Query<SearchParams>,
 ) -> ApiResult<Json<ConversationHits>> {
     let user_id = user(&auth)?;
-    let items = ragenie_conversation::search::search(&s.store, &user_id, &p.q, p.limit).await?;
+    let items = ragenie_conversation::search::search(&s.store, user_id, &p.q, p.limit).await?;
     Ok(Json(ConversationHits { items }))
 }
 
@@ -287,8 +288,8 @@ async fn export(
     Query(p): Query<ExportParams>,
 ) -> ApiResult<Response> {
     let user_id = user(&auth)?;
-    let conversation = s.store.get(&user_id, &id).await?;
-    let messages = s.store.messages(&user_id, &id).await?;
+    let conversation = s.store.get(user_id, &id).await?;
+    let messages = s.store.messages(user_id, &id).await?;
     let file = |ext: &str| format!("attachment; filename=\"conversation-{id}.{ext}\"");
     match p.format.as_deref().unwrap_or("md") {
         "md" | "markdown" => {
@@ -349,7 +350,7 @@ async fn usage(
         .from
         .unwrap_or_else(|| day(today - time::Duration::days(30)));
     let to = p.to.unwrap_or_else(|| day(today));
-    Ok(Json(s.usage.report(&user_id, &from, &to).await?))
+    Ok(Json(s.usage.report(user_id, &from, &to).await?))
 }
 
 /// The monthly budgets.
@@ -359,7 +360,7 @@ async fn get_budget(
     State(s): State<ConversationsState>,
 ) -> ApiResult<Json<Budgets>> {
     let user_id = user(&auth)?;
-    Ok(Json(s.usage.budgets(&user_id).await?))
+    Ok(Json(s.usage.budgets(user_id).await?))
 }
 
 /// Set the monthly budgets (account-wide and per profile, in USD); new messages are refused
@@ -371,7 +372,7 @@ async fn put_budget(
     ApiJson(budgets): ApiJson<Budgets>,
 ) -> ApiResult<Json<Budgets>> {
     let user_id = user(&auth)?;
-    conversations::set_budgets(&s.usage, &s.store, &user_id, &budgets).await?;
+    conversations::set_budgets(&s.usage, &s.store, user_id, &budgets).await?;
     Ok(Json(budgets))
 }
 
