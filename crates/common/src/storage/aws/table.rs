@@ -1,42 +1,6 @@
-//! The AWS adapters: DynamoDB for items, S3 for blobs, Secrets Manager for secrets. Clients are
-//! built once per process (cold start) and shared. `AWS_ENDPOINT_URL` points them at an
-//! emulator, S3 then using path-style addressing.
+//! DynamoDB behind the `Table` port: the single-table layout, expressions, errors.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
-use anyhow::Context;
-use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
-    Update as DynamoUpdate,
-};
-use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::primitives::ByteStream;
-use bytes::Bytes;
-use serde_json::{Map, Number, Value};
-
-use super::cursor::Cursor;
-use super::{
-    Blob, BlobMeta, Blobs, Condition, Item, MAX_ITEM_BYTES, Order, Page, PresignedUrl, Query,
-    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, attr, validate_blob_key,
-    validate_transaction,
-};
-use crate::clock;
-
-/// Loads the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) once.
-pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
-}
-
-fn unexpected<E: std::error::Error + Send + Sync + 'static>(
-    context: &'static str,
-) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError::Unexpected(anyhow::Error::new(e).context(context))
-}
+use super::*;
 
 /// A DynamoDB table in the single-table layout (`pk`, `sk`, index `gsi1`, TTL `expires_at`).
 #[derive(Clone)]
@@ -116,7 +80,7 @@ impl DynamoTable {
     }
 }
 
-pub(crate) fn to_attr(value: &Value) -> AttributeValue {
+pub(super) fn to_attr(value: &Value) -> AttributeValue {
     match value {
         Value::Null => AttributeValue::Null(true),
         Value::Bool(b) => AttributeValue::Bool(*b),
@@ -129,7 +93,7 @@ pub(crate) fn to_attr(value: &Value) -> AttributeValue {
     }
 }
 
-fn number(n: &str) -> Value {
+pub(super) fn number(n: &str) -> Value {
     if let Ok(i) = n.parse::<i64>() {
         return Value::Number(i.into());
     }
@@ -140,7 +104,7 @@ fn number(n: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-pub(crate) fn from_attr(value: &AttributeValue) -> Value {
+pub(super) fn from_attr(value: &AttributeValue) -> Value {
     match value {
         AttributeValue::S(s) => Value::String(s.clone()),
         AttributeValue::N(n) => number(n),
@@ -157,7 +121,7 @@ pub(crate) fn from_attr(value: &AttributeValue) -> Value {
     }
 }
 
-fn to_map(item: &Item) -> HashMap<String, AttributeValue> {
+pub(super) fn to_map(item: &Item) -> HashMap<String, AttributeValue> {
     let mut map: HashMap<String, AttributeValue> = item
         .attrs
         .iter()
@@ -168,12 +132,12 @@ fn to_map(item: &Item) -> HashMap<String, AttributeValue> {
     map
 }
 
-fn from_map(map: &HashMap<String, AttributeValue>) -> StoreResult<Item> {
+pub(super) fn from_map(map: &HashMap<String, AttributeValue>) -> StoreResult<Item> {
     let json: Map<String, Value> = map.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect();
     Item::from_json(Value::Object(json))
 }
 
-fn key_map(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
+pub(super) fn key_map(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (attr::PK.to_owned(), AttributeValue::S(pk.to_owned())),
         (attr::SK.to_owned(), AttributeValue::S(sk.to_owned())),
@@ -183,7 +147,7 @@ fn key_map(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
 /// Collects expression attribute names and values so only those used are sent (DynamoDB
 /// refuses unused ones).
 #[derive(Default)]
-struct Expr {
+pub(super) struct Expr {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
 }
@@ -277,7 +241,7 @@ impl Expr {
 }
 
 /// Maps the errors DynamoDB reports for bad writes to the port's errors.
-fn write_error<E>(err: SdkError<E>, context: &'static str) -> StoreError
+pub(super) fn write_error<E>(err: SdkError<E>, context: &'static str) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -399,7 +363,7 @@ impl DynamoTable {
 impl Table for DynamoTable {
     #[tracing::instrument(skip(self), level = "debug")]
     async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
-        super::item::validate_key(pk, sk)?;
+        crate::storage::item::validate_key(pk, sk)?;
         let output = self
             .client
             .get_item()
@@ -441,7 +405,7 @@ impl Table for DynamoTable {
         update: Update,
         condition: Condition,
     ) -> StoreResult<Item> {
-        super::item::validate_key(pk, sk)?;
+        crate::storage::item::validate_key(pk, sk)?;
         update.validate()?;
         let mut e = Expr::default();
         let expression = e.condition(&condition, clock::unix_now());
@@ -467,7 +431,7 @@ impl Table for DynamoTable {
 
     #[tracing::instrument(skip(self, condition), level = "debug")]
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
-        super::item::validate_key(pk, sk)?;
+        crate::storage::item::validate_key(pk, sk)?;
         let mut e = Expr::default();
         let expression = e.condition(&condition, clock::unix_now());
         self.client
@@ -573,251 +537,6 @@ impl Table for DynamoTable {
             .await
             .map_err(|err| write_error(err, "writing a transaction"))?;
         Ok(())
-    }
-}
-
-/// The documents bucket.
-#[derive(Clone)]
-pub struct S3Blobs {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-}
-
-fn strip_quotes(etag: Option<&str>) -> String {
-    etag.unwrap_or_default().trim_matches('"').to_owned()
-}
-
-impl S3Blobs {
-    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
-        // Emulators serve every bucket under one host: path-style addressing there.
-        let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let conf = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(path_style)
-            .build();
-        Self {
-            client: aws_sdk_s3::Client::from_conf(conf),
-            bucket: bucket.into(),
-        }
-    }
-
-    pub fn client(&self) -> &aws_sdk_s3::Client {
-        &self.client
-    }
-
-    async fn presign(
-        &self,
-        method: &str,
-        key: &str,
-        content_type: &str,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        validate_blob_key(key)?;
-        let config = PresigningConfig::expires_in(expires_in)
-            .map_err(|e| StoreError::Invalid(format!("expiry: {e}")))?;
-        let presign_error = |e: aws_sdk_s3::error::SdkError<_>| {
-            StoreError::Unexpected(anyhow::Error::new(e).context("presigning"))
-        };
-        let request = if method == "PUT" {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .presigned(config)
-                .await
-                .map_err(presign_error)?
-        } else {
-            self.client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .presigned(config)
-                .await
-                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("presigning")))?
-        };
-        Ok(PresignedUrl {
-            url: request.uri().to_owned(),
-            method: request.method().to_owned(),
-            headers: request
-                .headers()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            expires_at: clock::unix_now() + expires_in.as_secs() as i64,
-        })
-    }
-}
-
-#[async_trait]
-impl Blobs for S3Blobs {
-    #[tracing::instrument(skip(self, body), level = "debug", fields(bytes = body.len()))]
-    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta> {
-        validate_blob_key(key)?;
-        let size = body.len() as u64;
-        let output = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(unexpected("writing an object"))?;
-        Ok(BlobMeta {
-            key: key.into(),
-            size,
-            content_type: content_type.into(),
-            etag: strip_quotes(output.e_tag()),
-        })
-    }
-
-    #[tracing::instrument(skip(self), level = "debug")]
-    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
-        validate_blob_key(key)?;
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None);
-            }
-            Err(err) => return Err(unexpected("reading an object")(err)),
-        };
-        let meta = BlobMeta {
-            key: key.into(),
-            size: output.content_length().unwrap_or_default().max(0) as u64,
-            content_type: output
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned(),
-            etag: strip_quotes(output.e_tag()),
-        };
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(unexpected("reading an object's bytes"))?
-            .into_bytes();
-        Ok(Some(Blob { meta, body }))
-    }
-
-    #[tracing::instrument(skip(self), level = "debug")]
-    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
-        validate_blob_key(key)?;
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(o) => Ok(Some(BlobMeta {
-                key: key.into(),
-                size: o.content_length().unwrap_or_default().max(0) as u64,
-                content_type: o
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
-                etag: strip_quotes(o.e_tag()),
-            })),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-            Err(err) => Err(unexpected("reading an object's metadata")(err)),
-        }
-    }
-
-    #[tracing::instrument(skip(self), level = "debug")]
-    async fn delete(&self, key: &str) -> StoreResult<()> {
-        validate_blob_key(key)?;
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(unexpected("deleting an object"))?;
-        Ok(())
-    }
-
-    #[tracing::instrument(skip(self), level = "debug")]
-    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(unexpected("listing objects"))?;
-            for object in page.contents() {
-                out.push(BlobMeta {
-                    key: object.key().unwrap_or_default().to_owned(),
-                    size: object.size().unwrap_or_default().max(0) as u64,
-                    // S3 listings carry no content type; `head` has it.
-                    content_type: String::new(),
-                    etag: strip_quotes(object.e_tag()),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
-    }
-
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.presign("PUT", key, content_type, expires_in).await
-    }
-
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.presign("GET", key, "", expires_in).await
-    }
-}
-
-/// Secrets Manager, by secret name or ARN.
-#[derive(Clone)]
-pub struct AwsSecrets {
-    client: aws_sdk_secretsmanager::Client,
-}
-
-impl AwsSecrets {
-    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        Self {
-            client: aws_sdk_secretsmanager::Client::new(sdk),
-        }
-    }
-
-    pub fn client(&self) -> &aws_sdk_secretsmanager::Client {
-        &self.client
-    }
-}
-
-#[async_trait]
-impl Secrets for AwsSecrets {
-    #[tracing::instrument(skip(self), level = "debug")]
-    async fn get_string(&self, name: &str) -> StoreResult<Option<String>> {
-        match self.client.get_secret_value().secret_id(name).send().await {
-            Ok(o) => Ok(o.secret_string().map(str::to_owned)),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(unexpected("reading a secret")(err)),
-        }
     }
 }
 

@@ -1,0 +1,170 @@
+//! S3 behind the `Blobs` port.
+
+use super::*;
+
+/// The documents bucket.
+#[derive(Clone)]
+pub struct S3Blobs {
+    pub(super) client: aws_sdk_s3::Client,
+    pub(super) bucket: String,
+}
+
+pub(super) fn strip_quotes(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().trim_matches('"').to_owned()
+}
+
+impl S3Blobs {
+    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
+        // Emulators serve every bucket under one host: path-style addressing there.
+        let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let conf = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(path_style)
+            .build();
+        Self {
+            client: aws_sdk_s3::Client::from_conf(conf),
+            bucket: bucket.into(),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl Blobs for S3Blobs {
+    #[tracing::instrument(skip(self, body), level = "debug", fields(bytes = body.len()))]
+    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta> {
+        validate_blob_key(key)?;
+        let size = body.len() as u64;
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(unexpected("writing an object"))?;
+        Ok(BlobMeta {
+            key: key.into(),
+            size,
+            content_type: content_type.into(),
+            etag: strip_quotes(output.e_tag()),
+        })
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
+        validate_blob_key(key)?;
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(err) => return Err(unexpected("reading an object")(err)),
+        };
+        let meta = BlobMeta {
+            key: key.into(),
+            size: output.content_length().unwrap_or_default().max(0) as u64,
+            content_type: output
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+            etag: strip_quotes(output.e_tag()),
+        };
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(unexpected("reading an object's bytes"))?
+            .into_bytes();
+        Ok(Some(Blob { meta, body }))
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
+        validate_blob_key(key)?;
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(BlobMeta {
+                key: key.into(),
+                size: o.content_length().unwrap_or_default().max(0) as u64,
+                content_type: o
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+                etag: strip_quotes(o.e_tag()),
+            })),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(unexpected("reading an object's metadata")(err)),
+        }
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        validate_blob_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(unexpected("deleting an object"))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(unexpected("listing objects"))?;
+            for object in page.contents() {
+                out.push(BlobMeta {
+                    key: object.key().unwrap_or_default().to_owned(),
+                    size: object.size().unwrap_or_default().max(0) as u64,
+                    // S3 listings carry no content type; `head` has it.
+                    content_type: String::new(),
+                    etag: strip_quotes(object.e_tag()),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> StoreResult<PresignedUrl> {
+        self.presign("PUT", key, content_type, expires_in).await
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
+        self.presign("GET", key, "", expires_in).await
+    }
+}

@@ -1,0 +1,47 @@
+//! Presigned S3 PUT and GET URLs.
+
+use super::*;
+
+impl S3Blobs {
+    pub(super) async fn presign(
+        &self,
+        method: &str,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> StoreResult<PresignedUrl> {
+        validate_blob_key(key)?;
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| StoreError::Invalid(format!("expiry: {e}")))?;
+        let presign_error = |e: aws_sdk_s3::error::SdkError<_>| {
+            StoreError::Unexpected(anyhow::Error::new(e).context("presigning"))
+        };
+        let request = if method == "PUT" {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .presigned(config)
+                .await
+                .map_err(presign_error)?
+        } else {
+            self.client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .presigned(config)
+                .await
+                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("presigning")))?
+        };
+        Ok(PresignedUrl {
+            url: request.uri().to_owned(),
+            method: request.method().to_owned(),
+            headers: request
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            expires_at: clock::unix_now() + expires_in.as_secs() as i64,
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! Reading and managing stored documents: get, versions, list, rename, delete, text and
+//! download.
+
+use super::*;
+
+impl Corpus {
+    pub async fn get(&self, user: UserId, doc_id: &str) -> CorpusResult<Document> {
+        let item = self
+            .table
+            .get(&user.partition(), &keys::document_sk(doc_id))
+            .await?;
+        item.ok_or(CorpusError::NotFound)?
+            .decode()
+            .map_err(Into::into)
+    }
+
+    pub async fn versions(&self, user: UserId, doc_id: &str) -> CorpusResult<Vec<DocumentVersion>> {
+        self.get(user, doc_id).await?;
+        let query = Query::partition(user.partition())
+            .prefix(keys::versions_prefix(doc_id))
+            .descending()
+            .limit(1000);
+        let page = self.table.query(query).await?;
+        page.items
+            .iter()
+            .map(|i| i.decode().map_err(Into::into))
+            .collect()
+    }
+
+    /// A page of the user's documents, oldest first; of one kind when given.
+    pub async fn list(
+        &self,
+        user: UserId,
+        kind: Option<DocumentKind>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> CorpusResult<(Vec<Document>, Option<String>)> {
+        let page = match kind {
+            Some(kind) => {
+                self.table
+                    .query_index(
+                        Query::partition(keys::kind_index_pk(user, kind.as_str()))
+                            .limit(limit)
+                            .after(cursor),
+                    )
+                    .await?
+            }
+            None => {
+                self.table
+                    .query(
+                        Query::partition(user.partition())
+                            .prefix(keys::DOCUMENT_PREFIX)
+                            .limit(limit)
+                            .after(cursor),
+                    )
+                    .await?
+            }
+        };
+        let docs = page
+            .items
+            .iter()
+            .map(|i| i.decode())
+            .collect::<Result<Vec<Document>, _>>()?;
+        Ok((docs, page.next_cursor))
+    }
+
+    /// Every document of the user (all pages).
+    pub async fn all(&self, user: UserId) -> CorpusResult<Vec<Document>> {
+        all_documents(self.table.as_ref(), user).await
+    }
+
+    pub async fn rename(&self, user: UserId, doc_id: &str, name: &str) -> CorpusResult<Document> {
+        let name = validate_name(name)?;
+        let update = Update::new()
+            .set("name", name)
+            .set("updated_at", clock::now());
+        match self
+            .table
+            .update(
+                &user.partition(),
+                &keys::document_sk(doc_id),
+                update,
+                Condition::Exists,
+            )
+            .await
+        {
+            Ok(item) => Ok(item.decode()?),
+            Err(StoreError::ConditionFailed) => Err(CorpusError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the document, every version's bytes, extracted text and index segment.
+    pub async fn delete(&self, user: UserId, doc_id: &str) -> CorpusResult<()> {
+        let versions = self.versions(user, doc_id).await?;
+        let pk = user.partition();
+        // The metadata goes first: from then on lists and searches no longer see the document,
+        // whatever happens to the cleanup below.
+        match self
+            .table
+            .delete(&pk, &keys::document_sk(doc_id), Condition::Exists)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Err(CorpusError::NotFound),
+            Err(e) => return Err(e.into()),
+        }
+        for v in versions {
+            self.blobs
+                .delete(&keys::segment_blob(user, doc_id, v.version))
+                .await?;
+            self.blobs
+                .delete(&keys::text_blob(user, doc_id, v.version))
+                .await?;
+            let owned = Condition::AttrEquals("doc_id".into(), doc_id.into());
+            match self
+                .table
+                .delete(&pk, &keys::content_hash_sk(&v.content_hash), owned)
+                .await
+            {
+                Ok(()) => {
+                    self.blobs
+                        .delete(&keys::content_blob(user, &v.content_hash))
+                        .await?
+                }
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.table
+                .delete(&pk, &keys::version_sk(doc_id, v.version), Condition::None)
+                .await?;
+            self.cache
+                .lock()
+                .expect("cache lock")
+                .remove(&keys::segment_blob(user, doc_id, v.version));
+        }
+        // The merged segment still holds the deleted text: drop it (the next search rebuilds one).
+        self.blobs.delete(&keys::merged_segment_blob(user)).await?;
+        Ok(())
+    }
+
+    /// The extracted text of the current version.
+    pub async fn text(&self, user: UserId, doc_id: &str) -> CorpusResult<(Document, String)> {
+        let doc = self.get(user, doc_id).await?;
+        if doc.status != DocumentStatus::Ready {
+            return Err(CorpusError::Conflict(format!(
+                "the document is {}",
+                doc.status.as_str()
+            )));
+        }
+        let blob = self
+            .blobs
+            .get(&keys::text_blob(user, doc_id, doc.version))
+            .await?
+            .ok_or_else(|| {
+                CorpusError::Unexpected(anyhow::anyhow!(
+                    "extracted text of {doc_id} v{} is missing",
+                    doc.version
+                ))
+            })?;
+        let text = String::from_utf8(blob.body.to_vec()).map_err(anyhow::Error::from)?;
+        Ok((doc, text))
+    }
+
+    pub async fn download_url(&self, user: UserId, doc_id: &str) -> CorpusResult<PresignedUrl> {
+        let doc = self.get(user, doc_id).await?;
+        Ok(self
+            .blobs
+            .presign_get(
+                &keys::content_blob(user, &doc.content_hash),
+                DOWNLOAD_URL_TTL,
+            )
+            .await?)
+    }
+}
+
+/// Every document of the user, oldest first (all pages).
+pub(crate) async fn all_documents(table: &dyn Table, user: UserId) -> CorpusResult<Vec<Document>> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table
+            .query(
+                Query::partition(user.partition())
+                    .prefix(keys::DOCUMENT_PREFIX)
+                    .limit(1000)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            out.push(item.decode()?);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Storing a document version and indexing it: upload, replace, extract → chunk → embed →
+//! one immutable segment per version, and the status that ends `ready` or `failed`.
+
+use super::*;
+
+impl Corpus {
+    /// Embeds a new version's chunks into its segment. A provider failure leaves the version
+    /// searchable by BM25 alone: an outage must not make uploads fail.
+    pub(crate) async fn embed_chunks(
+        &self,
+        doc_id: &str,
+        title: &str,
+        segment: &mut Segment,
+        chunks: &[ragenie_retrieval::Chunk],
+    ) {
+        let Some(embeddings) = &self.embeddings else {
+            return;
+        };
+        if chunks.is_empty() {
+            return;
+        }
+        // The title and headings go with the text: a chunk's meaning often depends on them.
+        let texts: Vec<String> = chunks
+            .iter()
+            .map(|c| {
+                let mut context = vec![title];
+                context.extend(c.heading_path.iter().map(String::as_str));
+                format!("{}\n\n{}", context.join(" › "), c.text)
+            })
+            .collect();
+        let embed_all = async {
+            let mut vectors = Vec::with_capacity(texts.len());
+            for batch in texts.chunks(EMBED_BATCH) {
+                vectors.extend(embeddings.embedder.embed(batch).await?);
+            }
+            Ok::<_, ragenie_retrieval::DenseError>(vectors)
+        };
+        let vectors = match tokio::time::timeout(embeddings.ingest_timeout, embed_all).await {
+            Ok(Ok(vectors)) => vectors,
+            Ok(Err(e)) => {
+                tracing::warn!(doc_id, error = %e, "chunks not embedded; the document ranks by BM25 alone");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    doc_id,
+                    "embedding the chunks timed out; the document ranks by BM25 alone"
+                );
+                return;
+            }
+        };
+        if let Err(e) = segment.attach_vectors(&embeddings.model, &vectors) {
+            tracing::warn!(doc_id, error = %e, "embeddings unusable; the document ranks by BM25 alone");
+        }
+    }
+
+    /// Stores a new document and indexes it. Identical content already stored by this user
+    /// returns the existing document instead (`false`): one copy serves every profile.
+    pub async fn upload(&self, user: UserId, new: NewDocument) -> CorpusResult<(Document, bool)> {
+        self.create(user, &ulid::Ulid::new().to_string(), new).await
+    }
+
+    /// `upload` under a chosen id (the presigned flow announces the id before the bytes).
+    pub(crate) async fn create(
+        &self,
+        user: UserId,
+        doc_id: &str,
+        new: NewDocument,
+    ) -> CorpusResult<(Document, bool)> {
+        let name = validate_name(&new.name)?;
+        if new.bytes.is_empty() {
+            return Err(CorpusError::Empty);
+        }
+        let media_type = resolve_media_type(&new.media_type, &name, &new.bytes)?;
+        let hash = sha256_hex(&new.bytes);
+        if let Some(existing) = self.owner_of(user, &hash).await? {
+            return Ok((existing, false));
+        }
+        let doc_id = doc_id.to_owned();
+        self.blobs
+            .put(
+                &keys::content_blob(user, &hash),
+                new.bytes.clone(),
+                media_type,
+            )
+            .await?;
+        let stamp = clock::now();
+        let doc = Document {
+            id: doc_id.clone(),
+            name,
+            kind: new.kind,
+            media_type: media_type.into(),
+            size: new.bytes.len() as u64,
+            content_hash: hash.clone(),
+            token_count: None,
+            version: 1,
+            status: DocumentStatus::Pending,
+            failure_reason: None,
+            created_at: stamp,
+            updated_at: stamp,
+        };
+        let pk = user.partition();
+        let doc_item = Item::encode(pk.clone(), keys::document_sk(&doc_id), &doc)?
+            .indexed(keys::kind_index_pk(user, doc.kind.as_str()), doc_id.clone());
+        let ops = vec![
+            TxOp::Put {
+                item: doc_item,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: Item::encode(
+                    pk.clone(),
+                    keys::version_sk(&doc_id, 1),
+                    &DocumentVersion::of(&doc),
+                )?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: hash_item(&pk, &hash, &doc_id, 1),
+                condition: Condition::NotExists,
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => {
+                // The same content won a race with us: hand back the winner.
+                return match self.owner_of(user, &hash).await? {
+                    Some(existing) => Ok((existing, false)),
+                    None => Err(CorpusError::Conflict(
+                        "a concurrent upload conflicted; retry".into(),
+                    )),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok((self.ingest(user, doc, &new.bytes).await?, true))
+    }
+
+    /// The document whose current or past version holds this content, if any.
+    pub(crate) async fn owner_of(
+        &self,
+        user: UserId,
+        hash: &str,
+    ) -> CorpusResult<Option<Document>> {
+        let Some(item) = self
+            .table
+            .get(&user.partition(), &keys::content_hash_sk(hash))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let doc_id = item.str("doc_id").unwrap_or_default().to_owned();
+        match self.get(user, &doc_id).await {
+            Ok(doc) => Ok(Some(doc)),
+            Err(CorpusError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Extracts, chunks and indexes a stored version, ending `ready` or `failed` with a reason —
+    /// never left `pending` by bad input.
+    pub(crate) async fn ingest(
+        &self,
+        user: UserId,
+        mut doc: Document,
+        bytes: &Bytes,
+    ) -> CorpusResult<Document> {
+        let (id, version, name, media_type, bytes_owned, chunking) = (
+            doc.id.clone(),
+            doc.version,
+            doc.name.clone(),
+            doc.media_type.clone(),
+            bytes.clone(),
+            self.chunking,
+        );
+        let indexed = tokio::task::spawn_blocking(move || {
+            ragenie_retrieval::index_document(
+                &id,
+                version,
+                &name,
+                &media_type,
+                &bytes_owned,
+                &chunking,
+            )
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("indexing task failed: {e}"))?;
+        match indexed {
+            Ok(mut indexed) => {
+                self.embed_chunks(&doc.id, &doc.name, &mut indexed.segment, &indexed.chunks)
+                    .await;
+                let segment = Bytes::from(indexed.segment.to_bytes());
+                let text = Bytes::from(indexed.extracted.text.clone());
+                self.blobs
+                    .put(
+                        &keys::text_blob(user, &doc.id, doc.version),
+                        text,
+                        "text/plain; charset=utf-8",
+                    )
+                    .await?;
+                self.blobs
+                    .put(
+                        &keys::segment_blob(user, &doc.id, doc.version),
+                        segment,
+                        "application/octet-stream",
+                    )
+                    .await?;
+                doc.status = DocumentStatus::Ready;
+                doc.token_count = Some(indexed.token_count as u64);
+                doc.failure_reason = None;
+            }
+            Err(e) => {
+                tracing::info!(doc_id = %doc.id, error = %e, "document could not be extracted");
+                doc.status = DocumentStatus::Failed;
+                doc.failure_reason = Some(failure_reason(&e));
+            }
+        }
+        doc.updated_at = clock::now();
+        self.write_status(user, &doc).await?;
+        Ok(doc)
+    }
+
+    pub(crate) async fn write_status(&self, user: UserId, doc: &Document) -> CorpusResult<()> {
+        let pk = user.partition();
+        let status = serde_json::to_value(doc.status).map_err(anyhow::Error::from)?;
+        let mut update = Update::new()
+            .set("status", status.clone())
+            .set("updated_at", doc.updated_at);
+        let mut version_update = Update::new().set("status", status);
+        match (&doc.failure_reason, doc.token_count) {
+            (Some(reason), _) => {
+                update = update
+                    .set("failure_reason", reason.clone())
+                    .remove("token_count");
+                version_update = version_update.set("failure_reason", reason.clone());
+            }
+            (None, Some(tokens)) => {
+                update = update.set("token_count", tokens).remove("failure_reason");
+                version_update = version_update.set("token_count", tokens);
+            }
+            (None, None) => {}
+        }
+        // Only the version being ingested may set the document's status: a newer replace wins.
+        let current = Condition::AttrEquals("version".into(), doc.version.into());
+        let ops = vec![
+            TxOp::Update {
+                pk: pk.clone(),
+                sk: keys::document_sk(&doc.id),
+                update,
+                condition: current,
+            },
+            TxOp::Update {
+                pk,
+                sk: keys::version_sk(&doc.id, doc.version),
+                update: version_update,
+                condition: Condition::Exists,
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores new content as the document's next version and indexes it.
+    pub async fn replace(
+        &self,
+        user: UserId,
+        doc_id: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> CorpusResult<Document> {
+        let current = self.get(user, doc_id).await?;
+        if bytes.is_empty() {
+            return Err(CorpusError::Empty);
+        }
+        let media_type = resolve_media_type(media_type, &current.name, &bytes)?;
+        let hash = sha256_hex(&bytes);
+        if hash == current.content_hash {
+            return Ok(current);
+        }
+        if let Some(owner) = self.owner_of(user, &hash).await? {
+            return Err(CorpusError::Conflict(format!(
+                "this content is already stored as document {} (`{}`)",
+                owner.id, owner.name
+            )));
+        }
+        self.blobs
+            .put(&keys::content_blob(user, &hash), bytes.clone(), media_type)
+            .await?;
+        let mut doc = current.clone();
+        doc.version = current.version + 1;
+        doc.media_type = media_type.into();
+        doc.size = bytes.len() as u64;
+        doc.content_hash = hash.clone();
+        doc.status = DocumentStatus::Pending;
+        doc.token_count = None;
+        doc.failure_reason = None;
+        doc.updated_at = clock::now();
+        let pk = user.partition();
+        let doc_item = Item::encode(pk.clone(), keys::document_sk(doc_id), &doc)?.indexed(
+            keys::kind_index_pk(user, doc.kind.as_str()),
+            doc_id.to_owned(),
+        );
+        let ops = vec![
+            // Two concurrent replaces: exactly one becomes the next version.
+            TxOp::Put {
+                item: doc_item,
+                condition: Condition::AttrEquals("version".into(), current.version.into()),
+            },
+            TxOp::Put {
+                item: Item::encode(
+                    pk.clone(),
+                    keys::version_sk(doc_id, doc.version),
+                    &DocumentVersion::of(&doc),
+                )?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: hash_item(&pk, &hash, doc_id, doc.version),
+                condition: Condition::NotExists,
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => self.ingest(user, doc, &bytes).await,
+            Err(StoreError::ConditionFailed) => Err(CorpusError::Conflict(
+                "the document changed meanwhile; retry".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The media type to extract the bytes as: the declared one when RaGenie reads it, else a guess
+/// from the name and the bytes; 415 when neither is readable.
+pub(crate) fn resolve_media_type(
+    declared: &str,
+    name: &str,
+    bytes: &[u8],
+) -> CorpusResult<&'static str> {
+    let declared_essence = declared
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if let Some(known) = ragenie_retrieval::normalize_media_type(&declared_essence) {
+        return Ok(known);
+    }
+    if declared_essence.is_empty() || declared_essence == "application/octet-stream" {
+        let sniffed = ragenie_retrieval::sniff_media_type(name, bytes);
+        if let Some(known) = ragenie_retrieval::normalize_media_type(sniffed) {
+            return Ok(known);
+        }
+    }
+    Err(CorpusError::Unsupported {
+        media_type: if declared_essence.is_empty() {
+            "unknown".into()
+        } else {
+            declared_essence
+        },
+        accepted: ragenie_retrieval::ACCEPTED_MEDIA_TYPES.to_vec(),
+    })
+}
+
+pub(crate) fn failure_reason(e: &ExtractError) -> String {
+    match e {
+        ExtractError::Encrypted => "the file is encrypted; upload a decrypted copy".into(),
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn hash_item(pk: &str, hash: &str, doc_id: &str, version: u64) -> Item {
+    Item::new(pk, keys::content_hash_sk(hash))
+        .with("doc_id", doc_id)
+        .with("version", version)
+}

@@ -1,0 +1,113 @@
+//! Search: BM25 over the user's segments, fused with the question's embedding when the
+//! documents carry vectors of the configured model.
+
+use super::*;
+
+impl Corpus {
+    /// The query's embedding, or `None` (BM25 alone) without embeddings or when the provider
+    /// fails.
+    pub(crate) async fn embed_query(&self, user: UserId, query: &str) -> Option<Arc<Vec<f32>>> {
+        let embeddings = self.embeddings.as_ref()?;
+        let key = (user, query.to_owned());
+        if let Some(hit) = embeddings.queries.lock().expect("query cache").get(&key) {
+            return Some(hit.clone());
+        }
+        let call = embeddings.embedder.embed(std::slice::from_ref(&key.1));
+        match tokio::time::timeout(embeddings.query_timeout, call).await {
+            Ok(Ok(mut vectors)) if vectors.len() == 1 => {
+                let vector = Arc::new(vectors.pop()?);
+                let mut cache = embeddings.queries.lock().expect("query cache");
+                if cache.len() >= QUERY_CACHE_CAPACITY {
+                    cache.clear();
+                }
+                cache.insert(key, vector.clone());
+                Some(vector)
+            }
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "query not embedded; ranking by BM25 alone");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("query embedding timed out; ranking by BM25 alone");
+                None
+            }
+        }
+    }
+
+    /// Ranks the chunks of the user's ready documents (of `scope` when given) for `query`;
+    /// BM25 statistics are merged across the documents' segments at query time, and with
+    /// embeddings configured the BM25 ranking is fused with the query-embedding similarity.
+    pub async fn search(
+        &self,
+        user: UserId,
+        scope: Option<&HashSet<String>>,
+        query: &str,
+        k: usize,
+    ) -> CorpusResult<Vec<SearchHit>> {
+        // The set covers every ready document (so one cached set serves every profile); the
+        // scope selects documents within it, statistics included.
+        let ready: Vec<Document> = self
+            .all(user)
+            .await?
+            .into_iter()
+            .filter(|d| d.status == DocumentStatus::Ready)
+            .collect();
+        let docs: Vec<Document> = ready
+            .iter()
+            .filter(|d| scope.is_none_or(|s| s.contains(&d.id)))
+            .cloned()
+            .collect();
+        if docs.is_empty() || query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let set = self.segment_set(user, &ready).await?;
+        let model = self.embedding_model().unwrap_or_default().to_owned();
+        // Only documents embedded with the configured model can use the question's embedding;
+        // for the others the provider call would be cost and latency for nothing.
+        let query_vector = if set.has_vectors(&model) {
+            self.embed_query(user, query).await
+        } else {
+            None
+        };
+        let names: HashMap<&str, &str> = docs
+            .iter()
+            .map(|d| (d.id.as_str(), d.name.as_str()))
+            .collect();
+        let options = SearchOptions {
+            k,
+            doc_ids: Some(docs.iter().map(|d| d.id.clone()).collect()),
+            ..SearchOptions::default()
+        };
+        let query = query.to_owned();
+        let hits: Vec<Hit> = tokio::task::spawn_blocking(move || {
+            let dense = query_vector.as_deref().map(|vector| QueryVector {
+                model: &model,
+                vector: vector.as_slice(),
+            });
+            set.hybrid_search(&query, dense, &options)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("search task failed: {e}"))?;
+        Ok(hits
+            .into_iter()
+            .map(|h| SearchHit {
+                document_name: names
+                    .get(h.doc_id.as_str())
+                    .copied()
+                    .unwrap_or(&h.title)
+                    .to_owned(),
+                document_id: h.doc_id,
+                version: h.version,
+                chunk: h.chunk,
+                heading_path: h.heading_path,
+                start: h.start,
+                end: h.end,
+                score: h.score,
+                snippet: h.snippet,
+                text: h.text,
+                token_count: h.token_count,
+            })
+            .collect())
+    }
+}

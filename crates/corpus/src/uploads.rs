@@ -1,0 +1,109 @@
+//! Large uploads: a presigned PUT straight to the blob store, then a commit that checks the
+//! bytes and ingests them like a direct upload.
+
+use super::*;
+
+impl Corpus {
+    /// Starts a large upload: a presigned PUT the client sends the bytes to, then `commit`.
+    pub async fn start_upload(
+        &self,
+        user: UserId,
+        name: &str,
+        kind: DocumentKind,
+        media_type: &str,
+        size: u64,
+    ) -> CorpusResult<PendingUpload> {
+        let name = validate_name(name)?;
+        if size == 0 {
+            return Err(CorpusError::Empty);
+        }
+        if size > MAX_PRESIGNED_UPLOAD_BYTES {
+            return Err(CorpusError::TooLarge {
+                size,
+                limit: MAX_PRESIGNED_UPLOAD_BYTES,
+            });
+        }
+        let essence = media_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if ragenie_retrieval::normalize_media_type(&essence).is_none()
+            && essence != "application/octet-stream"
+        {
+            return Err(CorpusError::Unsupported {
+                media_type: essence,
+                accepted: ragenie_retrieval::ACCEPTED_MEDIA_TYPES.to_vec(),
+            });
+        }
+        let doc_id = ulid::Ulid::new().to_string();
+        let expires = clock::unix_now() + UPLOAD_URL_TTL.as_secs() as i64 + 3600;
+        let record = Item::new(user.partition(), keys::upload_sk(&doc_id))
+            .with("name", name)
+            .with("kind", kind.as_str())
+            .with("media_type", essence.clone())
+            .with("size", size)
+            .expires_at(expires);
+        self.table.put(record, Condition::NotExists).await?;
+        let upload = self
+            .blobs
+            .presign_put(&keys::upload_blob(user, &doc_id), &essence, UPLOAD_URL_TTL)
+            .await?;
+        Ok(PendingUpload {
+            document_id: doc_id,
+            upload,
+        })
+    }
+
+    /// Finishes a presigned upload: checks the bytes arrived whole, then stores and indexes them
+    /// like a direct upload. A size mismatch is refused and nothing is kept.
+    pub async fn commit_upload(
+        &self,
+        user: UserId,
+        doc_id: &str,
+    ) -> CorpusResult<(Document, bool)> {
+        let pk = user.partition();
+        let record = self
+            .table
+            .get(&pk, &keys::upload_sk(doc_id))
+            .await?
+            .ok_or(CorpusError::NotFound)?;
+        let blob_key = keys::upload_blob(user, doc_id);
+        let Some(blob) = self.blobs.get(&blob_key).await? else {
+            return Err(CorpusError::Invalid {
+                field: "upload",
+                message: "nothing was uploaded to the URL yet".into(),
+            });
+        };
+        let expected = record.i64("size").unwrap_or(-1);
+        let cleanup = async {
+            let _ = self.blobs.delete(&blob_key).await;
+            let _ = self
+                .table
+                .delete(&pk, &keys::upload_sk(doc_id), Condition::None)
+                .await;
+        };
+        if blob.body.len() as i64 != expected {
+            cleanup.await;
+            return Err(CorpusError::Invalid {
+                field: "size",
+                message: format!(
+                    "{} bytes arrived but {expected} were announced; upload again",
+                    blob.body.len()
+                ),
+            });
+        }
+        let kind = DocumentKind::parse(record.str("kind").unwrap_or_default())
+            .ok_or_else(|| anyhow::anyhow!("upload record without kind"))?;
+        let new = NewDocument {
+            name: record.str("name").unwrap_or_default().to_owned(),
+            kind,
+            media_type: record.str("media_type").unwrap_or_default().to_owned(),
+            bytes: blob.body,
+        };
+        let result = self.create(user, doc_id, new).await;
+        cleanup.await;
+        result
+    }
+}
