@@ -95,6 +95,10 @@ pub enum Command {
         /// Skip files larger than this many bytes (RaGenie's direct-upload limit by default).
         #[arg(long, default_value_t = DEFAULT_MAX_FILE_BYTES)]
         max_file_bytes: u64,
+        /// Also read documents outside the data folder (absolute paths, `~/…`, `..`, links
+        /// leading out); without it they are skipped and listed.
+        #[arg(long)]
+        allow_outside: bool,
     },
     /// Export your profiles, documents and conversations: to a Ragbot workspace folder, or to
     /// one JSON archive (a target ending in .json, or --format json).
@@ -307,12 +311,16 @@ pub async fn execute(cli: Cli, io: Io<'_>) -> anyhow::Result<()> {
             dry_run,
             json,
             max_file_bytes,
+            allow_outside,
         } => {
             let plan = build_plan(
                 source.as_deref(),
                 &sessions,
                 engines.as_deref(),
-                max_file_bytes,
+                ReadOptions {
+                    max_file_bytes,
+                    allow_outside,
+                },
             )?;
             let client = Client::new(&ctx.url, ctx.key.clone())?;
             let err = &mut *io.err;
@@ -371,7 +379,7 @@ pub fn build_plan(
     source: Option<&Path>,
     sessions: &[PathBuf],
     engines: Option<&Path>,
-    max_file_bytes: u64,
+    options: ReadOptions,
 ) -> anyhow::Result<Plan> {
     if source.is_none() && sessions.is_empty() && engines.is_none() {
         bail!(
@@ -381,7 +389,7 @@ pub fn build_plan(
     if let Some(src) = source
         && src.is_file()
     {
-        return single_file_plan(src, sessions, engines, max_file_bytes);
+        return single_file_plan(src, sessions, engines, options);
     }
     let root = match source {
         Some(dir) => {
@@ -392,7 +400,7 @@ pub fn build_plan(
         }
         None => std::env::current_dir()?,
     };
-    let mut reader = Reader::new(&root, ReadOptions { max_file_bytes });
+    let mut reader = Reader::new(&root, options);
     if source.is_some() {
         reader.read_data_root();
     }
@@ -411,7 +419,7 @@ fn single_file_plan(
     src: &Path,
     sessions: &[PathBuf],
     engines: Option<&Path>,
-    max_file_bytes: u64,
+    options: ReadOptions,
 ) -> anyhow::Result<Plan> {
     let file_name = src
         .file_name()
@@ -422,7 +430,8 @@ fn single_file_plan(
         .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or(std::env::current_dir()?);
-    let mut reader = Reader::new(&root, ReadOptions { max_file_bytes });
+    let max_file_bytes = options.max_file_bytes;
+    let mut reader = Reader::new(&root, options);
     if file_name.ends_with(".yaml") || file_name.ends_with(".yml") {
         if file_name.starts_with("engines") {
             reader.read_engines(src);

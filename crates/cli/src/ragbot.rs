@@ -33,15 +33,24 @@ const MAX_SESSION_BYTES: u64 = 256 * 1024 * 1024;
 pub struct ReadOptions {
     /// Files above this are skipped as oversize (RaGenie's direct-upload limit by default).
     pub max_file_bytes: u64,
+    /// Read documents that resolve outside the data folder (an absolute path, `~/…`, `..`, or a
+    /// link leading out). Off by default: a `profiles.yaml` from elsewhere must not be able to
+    /// upload `~/.ssh/id_rsa` into the account.
+    pub allow_outside: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
         Self {
             max_file_bytes: crate::plan::DEFAULT_MAX_FILE_BYTES,
+            allow_outside: false,
         }
     }
 }
+
+/// Why a document outside the data folder was skipped.
+pub const OUTSIDE_REASON: &str =
+    "outside the data folder; pass --allow-outside to import files from elsewhere";
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -110,6 +119,8 @@ fn text(v: Option<&Yaml>) -> Option<String> {
 /// Builds a plan from files, keeping every document once.
 pub struct Reader {
     root: PathBuf,
+    /// `root` with links resolved: what every document's resolved path must start with.
+    canonical_root: PathBuf,
     options: ReadOptions,
     pub plan: Plan,
     by_hash: HashMap<String, usize>,
@@ -121,6 +132,7 @@ impl Reader {
     pub fn new(root: &Path, options: ReadOptions) -> Self {
         Self {
             root: root.to_path_buf(),
+            canonical_root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
             options,
             plan: Plan::default(),
             by_hash: HashMap::new(),
@@ -161,6 +173,14 @@ impl Reader {
         };
         if let Some(known) = self.seen.get(&canonical) {
             return *known;
+        }
+        // The resolved path decides: `..`, `~`, absolute paths and links leaving the folder all
+        // end up outside it.
+        if !self.options.allow_outside && !canonical.starts_with(&self.canonical_root) {
+            self.plan
+                .skip(canonical.to_string_lossy().into_owned(), OUTSIDE_REASON);
+            self.seen.insert(canonical, None);
+            return None;
         }
         let result = self.read_document(path, &shown, kind);
         self.seen.insert(canonical, result);

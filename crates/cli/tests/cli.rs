@@ -10,9 +10,17 @@ use ragenie_cli::cli::build_plan;
 use ragenie_cli::client::Client;
 use ragenie_cli::import::{Report, execute};
 use ragenie_cli::plan::DEFAULT_MAX_FILE_BYTES;
+use ragenie_cli::ragbot::ReadOptions;
+
+fn opts(max_file_bytes: u64) -> ReadOptions {
+    ReadOptions {
+        max_file_bytes,
+        allow_outside: false,
+    }
+}
 
 async fn import_dir(client: &Client, root: &Path, max: u64, dry_run: bool) -> Report {
-    let plan = build_plan(Some(root), &[], None, max).unwrap();
+    let plan = build_plan(Some(root), &[], None, opts(max)).unwrap();
     execute(client, &plan, dry_run).await.unwrap()
 }
 
@@ -484,7 +492,7 @@ async fn export_then_import_into_fresh_accounts_loses_nothing() {
     let (fresh, _) = account(&server).await;
     let report = execute(
         &fresh,
-        &build_plan(Some(&archive), &[], None, DEFAULT_MAX_FILE_BYTES).unwrap(),
+        &build_plan(Some(&archive), &[], None, opts(DEFAULT_MAX_FILE_BYTES)).unwrap(),
         false,
     )
     .await
@@ -492,7 +500,7 @@ async fn export_then_import_into_fresh_accounts_loses_nothing() {
     assert!(report.skipped.is_empty(), "{}", report.render());
     assert_eq!(view(&fresh).await, before);
     // Importing the archive again, or into the account it came from, adds nothing.
-    let plan = build_plan(Some(&archive), &[], None, DEFAULT_MAX_FILE_BYTES).unwrap();
+    let plan = build_plan(Some(&archive), &[], None, opts(DEFAULT_MAX_FILE_BYTES)).unwrap();
     assert_eq!(execute(&fresh, &plan, false).await.unwrap().created(), 0);
     assert_eq!(execute(&source, &plan, false).await.unwrap().created(), 0);
 
@@ -541,7 +549,7 @@ fn one_file_in_place_of_a_folder_is_read_for_what_it_is() {
         Some(&data.join("sessions/new-style.json")),
         &[],
         None,
-        DEFAULT_MAX_FILE_BYTES,
+        opts(DEFAULT_MAX_FILE_BYTES),
     )
     .unwrap();
     assert_eq!(session.conversations.len(), 1);
@@ -550,7 +558,7 @@ fn one_file_in_place_of_a_folder_is_read_for_what_it_is() {
         Some(&data.join("engines.yaml")),
         &[],
         None,
-        DEFAULT_MAX_FILE_BYTES,
+        opts(DEFAULT_MAX_FILE_BYTES),
     )
     .unwrap();
     let engines = engines.engines.unwrap();
@@ -560,7 +568,7 @@ fn one_file_in_place_of_a_folder_is_read_for_what_it_is() {
         Some(&fixture("profiles-data/profiles.yaml")),
         &[],
         None,
-        DEFAULT_MAX_FILE_BYTES,
+        opts(DEFAULT_MAX_FILE_BYTES),
     )
     .unwrap();
     assert_eq!(profiles.profiles.len(), 2);
@@ -568,7 +576,7 @@ fn one_file_in_place_of_a_folder_is_read_for_what_it_is() {
         Some(&data.join("sessions/settings.json")),
         &[],
         None,
-        DEFAULT_MAX_FILE_BYTES,
+        opts(DEFAULT_MAX_FILE_BYTES),
     )
     .unwrap();
     assert!(
