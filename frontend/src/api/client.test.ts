@@ -33,6 +33,67 @@ function fakeServer(options: { refreshStatus?: number } = {}) {
   return { fetchImpl, calls };
 }
 
+/** localStorage as two tabs see it: one store, each tab told when the other saves. */
+function sharedStore(initial: Tokens) {
+  let tokens: Tokens | null = initial;
+  const subscribers = new Set<() => void>();
+  return () => {
+    let notify: (() => void) | null = null;
+    const tab = {
+      load: () => tokens,
+      save: (t: Tokens | null) => {
+        tokens = t;
+        for (const s of subscribers) if (s !== notify) s();
+      },
+      subscribe: (changed: () => void) => {
+        notify = changed;
+        subscribers.add(changed);
+        return () => subscribers.delete(changed);
+      },
+    };
+    return tab;
+  };
+}
+
+describe("ApiClient in two tabs", () => {
+  it("a tab whose refresh token another tab already spent takes the new tokens instead of signing both out", async () => {
+    const { fetchImpl, calls } = fakeServer();
+    const tab = sharedStore(OLD);
+    const a = new ApiClient("", tab(), fetchImpl as unknown as typeof fetch);
+    const b = new ApiClient("", tab(), fetchImpl as unknown as typeof fetch);
+    await a.get("/a");
+    const result = await b.get<{ path: string }>("/b");
+    expect(result.path).toBe("/b");
+    expect(calls.filter((c) => c.path === "/auth/refresh")).toHaveLength(1);
+    expect(a.signedIn && b.signedIn).toBe(true);
+    expect(b.accessToken).toBe(NEW.access_token);
+  });
+
+  it("a tab whose in-memory tokens are stale (no storage event) still does not reuse a spent token", async () => {
+    const { fetchImpl, calls } = fakeServer();
+    let shared: Tokens | null = OLD;
+    const store = () => ({ load: () => shared, save: (t: Tokens | null) => void (shared = t) });
+    const a = new ApiClient("", store(), fetchImpl as unknown as typeof fetch);
+    const b = new ApiClient("", store(), fetchImpl as unknown as typeof fetch);
+    await a.get("/a");
+    await b.get("/b");
+    const refreshes = calls.filter((c) => c.path === "/auth/refresh").map((c) => JSON.parse(c.body!).refresh_token);
+    expect(refreshes).toEqual(["old-refresh"]);
+    expect(b.signedIn).toBe(true);
+  });
+
+  it("signing out in one tab signs the other out", async () => {
+    const tab = sharedStore(OLD);
+    const a = new ApiClient("", tab(), fakeServer().fetchImpl as unknown as typeof fetch);
+    const b = new ApiClient("", tab(), fakeServer().fetchImpl as unknown as typeof fetch);
+    const changes: boolean[] = [];
+    b.onAuthChange((s) => changes.push(s));
+    a.setTokens(null);
+    expect(b.signedIn).toBe(false);
+    expect(changes).toEqual([false]);
+  });
+});
+
 describe("ApiClient auth", () => {
   it("refreshes once for many concurrent 401s and retries each request with the new token", async () => {
     const { fetchImpl, calls } = fakeServer();

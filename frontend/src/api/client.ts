@@ -16,6 +16,8 @@ export interface Tokens {
 export interface TokenStore {
   load(): Tokens | null;
   save(tokens: Tokens | null): void;
+  /** Calls `changed` when another tab saved (storage events); returns the unsubscribe. */
+  subscribe?(changed: () => void): () => void;
 }
 
 const STORAGE_KEY = "ragenie.tokens";
@@ -39,7 +41,25 @@ export const localTokenStore: TokenStore = {
       // storage unavailable (private mode): tokens live in memory only
     }
   },
+  subscribe(changed) {
+    if (typeof window === "undefined") return () => {};
+    const onStorage = (e: StorageEvent) => {
+      if (e.key === STORAGE_KEY || e.key === null) changed();
+    };
+    window.addEventListener("storage", onStorage);
+    return () => window.removeEventListener("storage", onStorage);
+  },
 };
+
+/**
+ * Runs `work` while holding a lock every tab of this origin shares (the Web Locks API), so two
+ * tabs never refresh at once: refresh tokens rotate, and the second use of one looks like a
+ * stolen token and ends the session in every tab. Without the API, `work` just runs.
+ */
+function acrossTabs<T>(work: () => Promise<T>): Promise<T> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  return locks ? (locks.request("ragenie.auth.refresh", work) as Promise<T>) : work();
+}
 
 export function memoryTokenStore(initial: Tokens | null = null): TokenStore {
   let tokens = initial;
@@ -84,6 +104,15 @@ export class ApiClient {
     private readonly fetchImpl: FetchLike = (...args) => fetch(...args),
   ) {
     this.tokens = store.load();
+    // Another tab refreshed or signed out: take its tokens, so the two never fight.
+    store.subscribe?.(() => this.adopt(store.load()));
+  }
+
+  /** Takes tokens another tab stored (without saving them again). */
+  private adopt(tokens: Tokens | null) {
+    const was = this.tokens !== null;
+    this.tokens = tokens;
+    if (was !== (tokens !== null)) for (const l of this.listeners) l(tokens !== null);
   }
 
   get signedIn(): boolean {
@@ -131,8 +160,16 @@ export class ApiClient {
    */
   refresh(): Promise<boolean> {
     if (!this.refreshing) {
-      const current = this.tokens;
-      this.refreshing = (async () => {
+      const used = this.tokens;
+      this.refreshing = acrossTabs(async () => {
+        // Another tab may have refreshed (or signed out) while this one waited: its tokens are
+        // in the shared store, and the one this tab holds is already spent.
+        const stored = this.store.load();
+        if (used && stored?.refresh_token !== used.refresh_token) {
+          this.adopt(stored);
+          return stored !== null;
+        }
+        const current = stored ?? used;
         if (!current) return false;
         try {
           const response = await this.fetchImpl(this.url("/auth/refresh"), {
@@ -156,7 +193,7 @@ export class ApiClient {
         } catch {
           return false;
         }
-      })().finally(() => {
+      }).finally(() => {
         this.refreshing = null;
       });
     }

