@@ -59,4 +59,92 @@ impl GatewayError {
             _ => false,
         }
     }
+
+    /// What a user may be shown: the kind of failure and the HTTP status, never the provider's
+    /// own text (which can echo request details, account ids or parts of a key). The full
+    /// error belongs in the logs (`Display`).
+    pub fn user_message(&self) -> String {
+        match self {
+            GatewayError::MissingKey { provider } => {
+                format!("no API key is configured for {provider}; pick another model")
+            }
+            GatewayError::UnknownModel(model) => format!("unknown model {model:?}"),
+            // Our own wording, about the request the user made.
+            GatewayError::InvalidRequest(message) => format!("invalid request: {message}"),
+            GatewayError::Config { .. } => {
+                "the model provider is not configured correctly; ask the operator".into()
+            }
+            GatewayError::Auth { status, .. } => format!(
+                "the model provider refused RaGenie's credentials (HTTP {status}); ask the operator"
+            ),
+            GatewayError::RateLimited { .. } => {
+                "the model provider is rate limiting requests; try again shortly".into()
+            }
+            GatewayError::Upstream { status, .. } => {
+                format!("the model provider failed to answer (HTTP {status}); try again")
+            }
+            GatewayError::Provider { .. } => {
+                "the model provider reported an error during the answer; try again".into()
+            }
+            GatewayError::Timeout(_) => "the model provider did not answer in time".into(),
+            GatewayError::Connection(_) => "the model provider could not be reached".into(),
+            GatewayError::Protocol(_) => {
+                "the model provider sent an answer RaGenie could not read".into()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_shown_the_kind_of_failure_never_the_providers_text() {
+        let leak = "org-SECRET123 key sk-abc...xyz request {\"messages\":[...]}";
+        let errors = [
+            GatewayError::Auth {
+                status: 401,
+                message: leak.into(),
+            },
+            GatewayError::RateLimited {
+                retry_after: None,
+                message: leak.into(),
+            },
+            GatewayError::Upstream {
+                status: 500,
+                message: leak.into(),
+            },
+            GatewayError::Provider {
+                kind: leak.into(),
+                message: leak.into(),
+            },
+            GatewayError::Timeout(leak.into()),
+            GatewayError::Connection(leak.into()),
+            GatewayError::Protocol(leak.into()),
+            GatewayError::Config {
+                name: leak.into(),
+                message: leak.into(),
+            },
+        ];
+        for e in errors {
+            let shown = e.user_message();
+            assert!(
+                !shown.contains("SECRET") && !shown.contains("sk-"),
+                "{shown}"
+            );
+            assert!(
+                e.to_string().contains("SECRET"),
+                "the log keeps the detail: {e}"
+            );
+        }
+        assert!(
+            GatewayError::Upstream {
+                status: 503,
+                message: leak.into()
+            }
+            .user_message()
+            .contains("503")
+        );
+    }
 }
