@@ -190,7 +190,7 @@ class SamTemplate(unittest.TestCase):
                 if binary in ("ragenie-documents", "ragenie-chat") else []
             self.assertEqual(sorted(p["Environment"]["Variables"]), sorted([
                 "RAGENIE_STORE", "RAGENIE_TABLE", "RAGENIE_BUCKET", "RAGENIE_JWT_SECRET_ID",
-                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RUST_LOG"] + embedding), lid)
+                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RAGENIE_METRICS_NAMESPACE", "RUST_LOG"] + embedding), lid)
 
     def test_only_chat_streams_through_a_public_function_url(self):
         urls = [r for r in CFN.values() if r["Type"] == "AWS::Lambda::Url"]
@@ -291,10 +291,16 @@ class SameStackAsCdk(unittest.TestCase):
         self.assertEqual(behaviours(self.cdk), behaviours(CFN))
 
     def test_alarms_are_the_same(self):
+        def watched(p):
+            # A plain metric alarm, or a metric-math one: its expression and the metrics it uses.
+            if "Metrics" not in p:
+                return (p["Namespace"], p["MetricName"], p.get("Statistic") or p.get("ExtendedStatistic"))
+            expression = [m["Expression"] for m in p["Metrics"] if m.get("ReturnData", True)]
+            used = sorted((m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"],
+                           m["MetricStat"]["Stat"]) for m in p["Metrics"] if "MetricStat" in m)
+            return (tuple(expression), tuple(used))
         def alarms(resources):
-            return Counter((a["Properties"]["Namespace"], a["Properties"]["MetricName"],
-                            a["Properties"].get("Statistic") or a["Properties"].get("ExtendedStatistic"),
-                            a["Properties"]["Threshold"], a["Properties"]["EvaluationPeriods"])
+            return Counter((watched(a["Properties"]), a["Properties"]["Threshold"], a["Properties"]["EvaluationPeriods"])
                            for a in resources.values() if a["Type"] == "AWS::CloudWatch::Alarm")
         self.assertEqual(alarms(self.cdk), alarms(CFN))
 

@@ -43,7 +43,14 @@ pub struct Settings {
     pub max_upload_body: usize,
     /// Embeddings for hybrid retrieval; `None` ranks by BM25 alone.
     pub embedding: Option<EmbeddingSettings>,
+    /// How long security events stay in the audit trail (`RAGENIE_AUDIT_RETENTION_DAYS`).
+    pub audit_retention_days: u32,
 }
+
+/// Audit events are kept a year unless configured otherwise.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
+/// The longest retention accepted (ten years).
+pub const MAX_AUDIT_RETENTION_DAYS: u32 = 3650;
 
 /// The embedding model documents and queries are embedded with (`RAGENIE_EMBEDDING_MODEL`, a
 /// catalog embedding model or a model on the OpenAI-compatible endpoint) and its output size
@@ -136,12 +143,25 @@ impl Settings {
             }
             None => None,
         };
+        let audit_retention_days = parse(
+            &lookup,
+            "RAGENIE_AUDIT_RETENTION_DAYS",
+            DEFAULT_AUDIT_RETENTION_DAYS,
+        )?;
+        if !(1..=MAX_AUDIT_RETENTION_DAYS).contains(&audit_retention_days) {
+            return Err(ConfigError::Invalid {
+                name: "RAGENIE_AUDIT_RETENTION_DAYS",
+                value: audit_retention_days.to_string(),
+                reason: format!("expected 1 to {MAX_AUDIT_RETENTION_DAYS} days"),
+            });
+        }
         Ok(Self {
             store,
             public_url,
             max_json_body: parse(&lookup, "RAGENIE_MAX_JSON_BYTES", 1024 * 1024)?,
             max_upload_body: parse(&lookup, "RAGENIE_MAX_UPLOAD_BYTES", 6 * 1024 * 1024)?,
             embedding,
+            audit_retention_days,
         })
     }
 
@@ -164,6 +184,7 @@ impl Settings {
             max_json_body: 1024 * 1024,
             max_upload_body: 6 * 1024 * 1024,
             embedding: None,
+            audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 }
@@ -247,6 +268,20 @@ mod tests {
         }
         let err = from(&[("RAGENIE_EMBEDDING_DIMENSIONS", "512")]).unwrap_err();
         assert!(err.to_string().contains("RAGENIE_EMBEDDING_MODEL"), "{err}");
+    }
+
+    #[test]
+    fn audit_retention_defaults_to_a_year_and_is_bounded() {
+        assert_eq!(from(&[]).unwrap().audit_retention_days, 365);
+        let custom = from(&[("RAGENIE_AUDIT_RETENTION_DAYS", "30")]).unwrap();
+        assert_eq!(custom.audit_retention_days, 30);
+        for bad in ["0", "3651", "a year"] {
+            let err = from(&[("RAGENIE_AUDIT_RETENTION_DAYS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("RAGENIE_AUDIT_RETENTION_DAYS"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -105,6 +105,10 @@ pub struct Problem {
     /// The offending field, for validation problems.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// This occurrence: `urn:ragenie:request:<id>`, where `<id>` is the response's
+    /// `x-request-id` and the `request_id` of every log line the request wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// A problem+json response for any status (used for framework rejections as well).
@@ -120,6 +124,7 @@ pub fn problem_response(
         status: status.as_u16(),
         detail,
         field,
+        instance: crate::request_id::current().map(|id| id.instance()),
     };
     let mut response = (status, Json(problem)).into_response();
     response

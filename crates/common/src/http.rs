@@ -1,12 +1,12 @@
 //! HTTP plumbing every function shares: the JSON extractor that answers bad input with a clear
 //! problem+json, body limits, the health route, and the layers that keep every error response
-//! in problem+json form.
+//! in problem+json form and give every request its id.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::map_response;
+use axum::middleware::{Next, from_fn, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,6 +15,7 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, PROBLEM_JSON, problem_response};
+use crate::request_id;
 use crate::state::AppState;
 
 /// `Json<T>` whose rejections are problem+json naming the offending field: 415 for a wrong
@@ -160,12 +161,44 @@ pub fn function_router(
     let health = Router::new()
         .route(&format!("/{function}/health"), get(health))
         .with_state((state.clone(), function));
-    routes
+    let routes = routes
         .layer(DefaultBodyLimit::max(state.settings.max_json_body))
         .with_state(state)
         .merge(health)
         .layer(map_response(problems_everywhere))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http());
+    observe(function, routes)
+}
+
+/// The observability layers of a function's router: a request id and `request` span around
+/// everything (outermost), and the request count and duration by route template and status.
+pub fn observe(function: &'static str, router: Router) -> Router {
+    router
+        .layer(from_fn_with_state(function, record_request))
+        .layer(from_fn(request_id::assign))
+}
+
+/// Counts and times every request a function answers, by route template and status.
+async fn record_request(
+    State(function): State<&'static str>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let start = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    crate::metrics::http_request(
+        function,
+        route.as_deref().unwrap_or("unmatched"),
+        method.as_str(),
+        response.status().as_u16(),
+        start.elapsed(),
+    );
+    response
 }
 
 /// Adds the problem+json 404 for unknown paths; call once on the router that is served.
@@ -173,4 +206,5 @@ pub fn with_fallback(router: Router) -> Router {
     router
         .fallback(not_found)
         .layer(map_response(problems_everywhere))
+        .layer(from_fn(request_id::assign))
 }

@@ -1,13 +1,17 @@
-//! RaGenie's shared core: configuration, errors, telemetry, HTTP plumbing, authentication, and
-//! the storage ports with their AWS and embedded adapters. Every function crate builds on it.
+//! RaGenie's shared core: configuration, errors, telemetry (logs, request ids, metrics), HTTP
+//! plumbing, authentication, the audit trail, and the storage ports with their AWS and embedded
+//! adapters. Every function crate builds on it.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod lambda;
+pub mod metrics;
+pub mod request_id;
 pub mod state;
 pub mod storage;
 pub mod telemetry;

@@ -10,6 +10,7 @@ use crate::auth::SharedAuthenticator;
 use crate::config::{Settings, StoreSettings};
 use crate::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
 use crate::storage::embedded::{EmbeddedBlobs, EmbeddedSecrets, EmbeddedTable, UrlSigner};
+use crate::storage::instrumented::{TracedBlobs, TracedTable};
 use crate::storage::{Blobs, Secrets, Table};
 
 /// The authenticator of the accounts domain and the keys it checks tokens with (the auth
@@ -65,8 +66,8 @@ impl AppState {
                     &settings.public_url,
                 )?);
                 Ok(Self {
-                    table,
-                    blobs: blobs.clone(),
+                    table: Arc::new(TracedTable(table)),
+                    blobs: Arc::new(TracedBlobs(blobs.clone())),
                     secrets: Arc::new(secrets.clone()),
                     auth,
                     jwt,
@@ -93,8 +94,8 @@ impl AppState {
                     })?;
                 let (auth, jwt) = accounts_auth(&table, &jwt_key)?;
                 Ok(Self {
-                    table,
-                    blobs: Arc::new(S3Blobs::new(&sdk, bucket)),
+                    table: Arc::new(TracedTable(table)),
+                    blobs: Arc::new(TracedBlobs(Arc::new(S3Blobs::new(&sdk, bucket)))),
                     secrets: Arc::new(secrets),
                     auth,
                     jwt,

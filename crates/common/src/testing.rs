@@ -83,7 +83,13 @@ impl TestListener {
     pub fn serve(self, router: axum::Router) -> TestServer {
         let listener = self.listener;
         let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("test server");
+            // With the peer address, as the local server serves (client address, loopback checks).
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .expect("test server");
         });
         TestServer {
             base: self.base,

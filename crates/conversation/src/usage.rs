@@ -186,6 +186,7 @@ impl UsageLedger {
                 .month_cost(user_id, &keys::usage_month_sk(month))
                 .await?;
             if spent >= limit {
+                ragenie_common::metrics::budget_refused("chat", "account");
                 return Err(ConversationError::BudgetSpent(format!(
                     "this month's budget of ${limit:.2} is spent (${spent:.2}); raise it in Usage to keep chatting"
                 )));
@@ -198,6 +199,7 @@ impl UsageLedger {
                 .month_cost(user_id, &keys::usage_profile_month_sk(profile, month))
                 .await?;
             if spent >= *limit {
+                ragenie_common::metrics::budget_refused("chat", "profile");
                 return Err(ConversationError::BudgetSpent(format!(
                     "this profile's monthly budget of ${limit:.2} is spent (${spent:.2})"
                 )));

@@ -158,8 +158,29 @@ impl Corpus {
     }
 
     /// Extracts, chunks and indexes a stored version, ending `ready` or `failed` with a reason —
-    /// never left `pending` by bad input.
+    /// never left `pending` by bad input. Timed and counted by file type
+    /// (`ragenie_ingestion_*`), in an `ingest` span.
     pub(crate) async fn ingest(
+        &self,
+        user: UserId,
+        doc: Document,
+        bytes: &Bytes,
+    ) -> CorpusResult<Document> {
+        use tracing::Instrument;
+        let media_type = doc.media_type.clone();
+        let span = tracing::info_span!(
+            "ingest",
+            file_type = ragenie_common::metrics::file_type(&media_type),
+            bytes = bytes.len(),
+        );
+        let started = std::time::Instant::now();
+        let result = self.ingest_inner(user, doc, bytes).instrument(span).await;
+        let ok = matches!(&result, Ok(d) if d.status == DocumentStatus::Ready);
+        ragenie_common::metrics::ingestion(&media_type, ok, started.elapsed());
+        result
+    }
+
+    async fn ingest_inner(
         &self,
         user: UserId,
         mut doc: Document,

@@ -38,6 +38,8 @@ impl Corpus {
     /// Ranks the chunks of the user's ready documents (of `scope` when given) for `query`;
     /// BM25 statistics are merged across the documents' segments at query time, and with
     /// embeddings configured the BM25 ranking is fused with the query-embedding similarity.
+    ///
+    /// Timed (`ragenie_search_duration_seconds`, by bm25 or hybrid) in a `search` span.
     pub async fn search(
         &self,
         user: UserId,
@@ -45,6 +47,25 @@ impl Corpus {
         query: &str,
         k: usize,
     ) -> CorpusResult<Vec<SearchHit>> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("search", k, hybrid = tracing::field::Empty);
+        let started = std::time::Instant::now();
+        let (hits, hybrid) = self
+            .search_inner(user, scope, query, k)
+            .instrument(span.clone())
+            .await?;
+        span.record("hybrid", hybrid);
+        ragenie_common::metrics::search(hybrid, started.elapsed());
+        Ok(hits)
+    }
+
+    async fn search_inner(
+        &self,
+        user: UserId,
+        scope: Option<&HashSet<String>>,
+        query: &str,
+        k: usize,
+    ) -> CorpusResult<(Vec<SearchHit>, bool)> {
         // The set covers every ready document (so one cached set serves every profile); the
         // scope selects documents within it, statistics included.
         let ready: Vec<Document> = self
@@ -59,7 +80,7 @@ impl Corpus {
             .cloned()
             .collect();
         if docs.is_empty() || query.trim().is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
         let set = self.segment_set(user, &ready).await?;
         let model = self.embedding_model().unwrap_or_default().to_owned();
@@ -70,6 +91,7 @@ impl Corpus {
         } else {
             None
         };
+        let hybrid = query_vector.is_some();
         let names: HashMap<&str, &str> = docs
             .iter()
             .map(|d| (d.id.as_str(), d.name.as_str()))
@@ -89,7 +111,7 @@ impl Corpus {
         })
         .await
         .map_err(|e| anyhow::anyhow!("search task failed: {e}"))?;
-        Ok(hits
+        let hits: Vec<SearchHit> = hits
             .into_iter()
             .map(|h| SearchHit {
                 document_name: names
@@ -108,6 +130,7 @@ impl Corpus {
                 text: h.text,
                 token_count: h.token_count,
             })
-            .collect())
+            .collect();
+        Ok((hits, hybrid))
     }
 }

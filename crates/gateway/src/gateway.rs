@@ -1,8 +1,12 @@
 //! The facade the chat function uses: catalog, keys and one provider client per wire format.
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::Instrument;
 
 use crate::embed::{Embedder, GeminiEmbedder, OpenAiEmbedder};
+use crate::observe::{self, Observed};
 use crate::providers::{AnthropicProvider, Endpoint, GeminiProvider, LlmProvider, OpenAiProvider};
 use crate::transport::Transport;
 use crate::{
@@ -151,15 +155,39 @@ impl Gateway {
     /// Streams an answer from the model's provider, with the catalog's limits applied
     /// (temperature clamped or dropped for fixed-temperature models, output limit capped,
     /// instructions moved to a user turn for models without a system role).
+    ///
+    /// The call runs in a `provider_call` span and is measured (see [`crate::observe`]).
     pub async fn stream(&self, req: &ChatRequest) -> Result<LlmStream, GatewayError> {
-        let (_, provider, req) = self.resolve(req)?;
-        provider.stream(&req).await
+        let (spec, provider, req) = self.resolve(req)?;
+        let label = spec.provider.as_str();
+        let span = tracing::info_span!("provider_call", provider = label, model = %spec.id, operation = "stream");
+        let started = Instant::now();
+        match provider.stream(&req).instrument(span.clone()).await {
+            Ok(stream) => Ok(Box::pin(Observed::new(
+                stream,
+                span,
+                label,
+                spec.clone(),
+                started,
+            ))),
+            Err(e) => {
+                span.in_scope(|| observe::failed(label, &e));
+                Err(e)
+            }
+        }
     }
 
     /// A whole answer through the provider's non-streaming endpoint.
     pub async fn complete(&self, req: &ChatRequest) -> Result<Answer, GatewayError> {
-        let (_, provider, req) = self.resolve(req)?;
-        provider.complete(&req).await
+        let (spec, provider, req) = self.resolve(req)?;
+        let label = spec.provider.as_str();
+        let span = tracing::info_span!("provider_call", provider = label, model = %spec.id, operation = "complete");
+        let result = provider.complete(&req).instrument(span.clone()).await;
+        match &result {
+            Ok(_) => ragenie_common::metrics::provider_request(label, true),
+            Err(e) => span.in_scope(|| observe::failed(label, e)),
+        }
+        result
     }
 
     /// Input tokens and input cost before sending (an estimate).

@@ -9,6 +9,7 @@ pub mod embed;
 mod error;
 mod event;
 mod gateway;
+mod observe;
 pub mod providers;
 mod request;
 pub mod sse;

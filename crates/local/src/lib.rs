@@ -1,6 +1,6 @@
 //! The local server: every function's router merged under one origin, the presigned-URL routes
-//! of the embedded blob store, the built web app (or a placeholder page) and `GET /health`
-//! naming each function and its status.
+//! of the embedded blob store, the built web app (or a placeholder page), `GET /health`
+//! naming each function and its status, and `GET /metrics` (Prometheus text, loopback only).
 
 use std::path::{Path, PathBuf};
 
@@ -72,8 +72,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Paths that belong to the API: unknown ones get a problem+json 404, never the web app.
-const API_PREFIXES: [&str; 13] = [
+const API_PREFIXES: [&str; 14] = [
     "/openapi.json",
+    "/metrics",
     "/auth",
     "/users",
     "/profiles",
@@ -183,5 +184,7 @@ pub fn app(providers: ProviderState, frontend_dir: Option<PathBuf>) -> Router {
                 .with_state(health_state),
         )
         .route("/openapi.json", get(move || async move { document }))
+        // Prometheus text for this process, to loopback callers only.
+        .route("/metrics", get(ragenie_common::metrics::prometheus::serve))
         .merge(frontend(frontend_dir.as_deref()))
 }

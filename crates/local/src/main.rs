@@ -6,6 +6,8 @@ use ragenie_common::config::Settings;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     ragenie_common::telemetry::init();
+    // Metrics are recorded from here on and served at GET /metrics.
+    ragenie_common::metrics::prometheus::install();
     let settings = Settings::from_env()?;
     let port = Settings::port_from_env()?;
     let frontend = std::env::var_os("RAGENIE_FRONTEND_DIR")

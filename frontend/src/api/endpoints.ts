@@ -4,6 +4,7 @@ import { api, type Tokens } from "./client";
 import { ApiError } from "./problem";
 import type {
   ApiKey,
+  AuditEvent,
   Conversation,
   ConversationHit,
   DocumentKind,
@@ -32,6 +33,9 @@ export const auth = {
   listKeys: () => api.get<Page<ApiKey>>("/auth/api-keys"),
   createKey: (name: string) => api.post<ApiKey>("/auth/api-keys", { name }),
   revokeKey: (id: string) => api.delete<void>(`/auth/api-keys/${encodeURIComponent(id)}`),
+  /** The caller's security activity, newest first. */
+  audit: (cursor?: string | null) =>
+    api.get<Page<AuditEvent>>(`/auth/audit?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
 };
 
 export const preferences = {

@@ -20,6 +20,15 @@ describe("problem+json errors", () => {
     expect(e.problem.type).toBe("urn:ragenie:problem:conflict");
   });
 
+  it("reads the request id from the problem's instance", async () => {
+    const e = await errorFromResponse(
+      response(500, JSON.stringify({ title: "Internal Server Error", status: 500, detail: "logged", instance: "urn:ragenie:request:01JABCDEF" }), {
+        "Content-Type": "application/problem+json",
+      }),
+    );
+    expect((e as ApiError).requestId).toBe("01JABCDEF");
+  });
+
   it("names the field of a validation problem", async () => {
     const e = await errorFromResponse(
       response(422, JSON.stringify({ title: "Unprocessable Entity", status: 422, detail: "must be at least 12 characters", field: "password" }), {

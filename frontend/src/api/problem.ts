@@ -7,6 +7,8 @@ export interface Problem {
   status?: number;
   detail?: string;
   field?: string;
+  /** `urn:ragenie:request:<id>`: the request, as its log lines and `x-request-id` name it. */
+  instance?: string;
 }
 
 export class ApiError extends Error {
@@ -25,6 +27,11 @@ export class ApiError extends Error {
 
   get field(): string | undefined {
     return this.problem.field;
+  }
+
+  /** The request id to quote when reporting this error. */
+  get requestId(): string | undefined {
+    return this.problem.instance?.replace(/^urn:ragenie:request:/, "") || undefined;
   }
 }
 
@@ -116,6 +123,7 @@ export function problemFromText(text: string, contentType: string): Problem {
                   ? b.message
                   : undefined,
           field: typeof b.field === "string" ? b.field : undefined,
+          instance: typeof b.instance === "string" ? b.instance : undefined,
         };
       }
     } catch {

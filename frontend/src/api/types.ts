@@ -24,6 +24,20 @@ export interface ApiKey {
   secret?: string;
 }
 
+/** One security event of the caller's audit trail (`GET /auth/audit`). */
+export interface AuditEvent {
+  id: string;
+  user: string;
+  action: string;
+  /** A user id, or `anonymous`. */
+  actor: string;
+  target: string;
+  at: string;
+  address: string;
+  request_id: string;
+  detail?: string | null;
+}
+
 export type Theme = "system" | "light" | "dark";
 
 /** `GET|PUT /users/me/preferences`; PUT replaces the whole object. */

@@ -5,12 +5,20 @@ import { ApiError, errorMessage } from "../api/problem";
 export function ErrorAlert({ error, onRetry, context }: { error: unknown; onRetry?: () => void; context?: string }) {
   if (!error) return null;
   const status = error instanceof ApiError ? error.status : undefined;
+  // Quoted in a report, the request id finds the request's log lines.
+  const requestId = error instanceof ApiError && error.status >= 500 ? error.requestId : undefined;
   return (
     <div role="alert" className="alert error">
       <span>
         {context ? <strong>{context}: </strong> : null}
         {errorMessage(error)}
         {status ? <span className="muted"> (HTTP {status})</span> : null}
+        {requestId ? (
+          <span className="muted small">
+            {" "}
+            Reference: <code>{requestId}</code>
+          </span>
+        ) : null}
       </span>
       {onRetry ? (
         <button type="button" className="link" onClick={onRetry}>

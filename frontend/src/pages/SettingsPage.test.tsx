@@ -21,11 +21,37 @@ function routes(keys: ApiKey[], extra = {}) {
     "GET /profiles": () => json(200, { items: [{ id: "p1", name: "Lab", instruction_ids: [], dataset_ids: [], parent_ids: [] }] }),
     "GET /models": () => json(200, { items: [{ id: "gpt-test" }] }),
     "GET /auth/api-keys": () => json(200, { items: keys, next_cursor: null }),
+    "GET /auth/audit": () => json(200, { items: [], next_cursor: null }),
     ...extra,
   });
 }
 
 describe("SettingsPage", () => {
+  it("lists the account's security activity, newest first, and pages to older events", async () => {
+    const event = (id: string, action: string, detail: string | null, address: string) => ({
+      id, user: "u1", action, actor: "u1", target: "user:u1", at: "2026-03-0" + id + "T10:00:00Z", address, request_id: "req-" + id, detail,
+    });
+    routes([], {
+      "GET /auth/audit": ({ url }: { url: URL }) =>
+        url.searchParams.get("cursor") === "c2"
+          ? json(200, { items: [event("1", "api_key_created", null, "198.51.100.4")], next_cursor: null })
+          : json(200, { items: [event("3", "sign_in_failed", "wrong_password", "203.0.113.9"), event("2", "sign_in_succeeded", null, "203.0.113.9")], next_cursor: "c2" }),
+    });
+    render(<MemoryRouter><SettingsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    const section = (await screen.findByRole("heading", { name: "Security activity" })).closest("section")!;
+    const refused = (await within(section).findByText("Sign-in refused")).closest("tr")!;
+    expect(refused.textContent).toContain("wrong password");
+    expect(refused.textContent).toContain("203.0.113.9");
+    expect(refused.textContent).toContain("req-3");
+    const rows = () => within(section).getAllByRole("row").slice(1).map((r) => r.textContent ?? "");
+    expect(rows()[1]).toContain("Signed in");
+    await user.click(within(section).getByRole("button", { name: "Show older activity" }));
+    await within(section).findByText("API key created");
+    expect(rows()).toHaveLength(3);
+    expect(within(section).queryByRole("button", { name: "Show older activity" })).toBeNull();
+  });
+
   it("shows a new API key once, lists it by prefix only, and revokes it", async () => {
     const keys: ApiKey[] = [];
     const secret = "rg_live_0123456789abcdefghijklmnopqrstuv";

@@ -1,9 +1,9 @@
 // Settings: password, personal API keys (the value shown once), default profile and model,
-// theme.
+// theme, and the account's security activity (its audit trail).
 
 import { useEffect, useState, type FormEvent } from "react";
 import { auth, chat, modelItems, preferences, profiles } from "../api/endpoints";
-import type { ApiKey, Preferences, Theme } from "../api/types";
+import type { ApiKey, AuditEvent, Preferences, Theme } from "../api/types";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatDate } from "../lib/format";
 import { applyTheme, savedTheme } from "../lib/theme";
@@ -20,7 +20,99 @@ export default function SettingsPage() {
       <Defaults />
       <PasswordForm />
       <ApiKeys />
+      <SecurityActivity />
     </div>
+  );
+}
+
+const ACTIONS: Record<string, string> = {
+  sign_in_succeeded: "Signed in",
+  sign_in_failed: "Sign-in refused",
+  password_changed: "Password changed",
+  password_reset: "Password reset",
+  api_key_created: "API key created",
+  api_key_revoked: "API key revoked",
+  refresh_family_revoked: "Session ended",
+  sessions_revoked: "All sessions signed out",
+  account_deleted: "Account deleted",
+};
+
+const DETAILS: Record<string, string> = {
+  wrong_password: "wrong password",
+  throttled: "too many attempts",
+  sign_out: "signed out",
+  token_reuse: "a used sign-in token came back; the session was ended to be safe",
+  other_sessions_signed_out: "other sessions signed out",
+};
+
+function SecurityActivity() {
+  const first = useAsync(() => auth.audit(), []);
+  const [more, setMore] = useState<AuditEvent[]>([]);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const [error, setError] = useState<unknown>(null);
+  const next = cursor === undefined ? first.data?.next_cursor : cursor;
+  const events = [...(first.data?.items ?? []), ...more];
+
+  async function loadMore() {
+    if (!next) return;
+    setError(null);
+    try {
+      const page = await auth.audit(next);
+      setMore((m) => [...m, ...page.items]);
+      setCursor(page.next_cursor ?? null);
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="activity-title" style={{ display: "flex", flexDirection: "column", gap: "0.8rem" }}>
+      <h2 id="activity-title">Security activity</h2>
+      <p className="muted small">
+        Sign-ins, refused sign-ins, password changes, API keys and ended sessions on your account, newest first. Kept for a
+        year. Something you do not recognise? Change your password and revoke your API keys.
+      </p>
+      <ErrorAlert error={first.error} onRetry={first.reload} context="Security activity" />
+      <ErrorAlert error={error} />
+      {first.data ? (
+        events.length === 0 ? (
+          <p className="muted">No activity yet.</p>
+        ) : (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>When</th>
+                  <th>What</th>
+                  <th>From</th>
+                  <th>Request id</th>
+                </tr>
+              </thead>
+              <tbody>
+                {events.map((e) => (
+                  <tr key={e.id}>
+                    <td className="small">{formatDate(e.at)}</td>
+                    <td>
+                      {ACTIONS[e.action] ?? e.action}
+                      {e.detail ? <span className="muted small"> ({DETAILS[e.detail] ?? e.detail})</span> : null}
+                    </td>
+                    <td className="small">{e.address}</td>
+                    <td className="small">
+                      <code>{e.request_id}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+      ) : null}
+      {next ? (
+        <button type="button" className="secondary" onClick={loadMore}>
+          Show older activity
+        </button>
+      ) : null}
+    </section>
   );
 }
 

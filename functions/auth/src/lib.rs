@@ -14,9 +14,11 @@ use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id};
 use ragenie_common::accounts::{AccountError, ApiKeyId, ListPage, UserId, passwords, refresh};
+use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
 use ragenie_common::auth::AuthUser;
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::metrics::{self, SignIn};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -51,6 +53,8 @@ pub fn router_with(state: AppState, options: AuthOptions) -> Router {
         .route("/auth/change-password", post(change_password))
         .route("/auth/api-keys", post(create_api_key).get(list_api_keys))
         .route("/auth/api-keys/{id}", delete(revoke_api_key))
+        .route("/auth/audit", axum::routing::get(list_audit))
+        .route("/auth/audit/export", axum::routing::get(export_audit))
         .layer(Extension(Arc::new(options)));
     function_router(FUNCTION, routes, state)
 }
@@ -131,27 +135,63 @@ async fn issue_tokens(state: &AppState, user: UserId) -> ApiResult<TokenResponse
 }
 
 /// Checks the throttle, then the password; a failure counts against the account and address.
+/// Every attempt is counted; attempts on an existing account go to its audit trail.
 async fn password_login(
     state: &AppState,
     options: &AuthOptions,
-    address: &str,
+    audit: &Audit,
     email: &str,
     email_field: &str,
     password: String,
 ) -> ApiResult<TokenResponse> {
     let table = state.table.as_ref();
+    let address = audit.context().address.as_str();
     let email = users::normalise_email(email, email_field)?;
-    options.throttle.check(table, &email, address).await?;
+    if let Err(e) = options.throttle.check(table, &email, address).await {
+        if matches!(e, AccountError::Throttled { .. }) {
+            metrics::sign_in(SignIn::Throttled);
+            metrics::throttled(FUNCTION, "sign_in");
+            record_failed_sign_in(state, audit, &email, "throttled").await;
+        }
+        return Err(e.into());
+    }
     match users::verify_login(table, &email, password).await {
-        Ok(user) => issue_tokens(state, user.id).await,
+        Ok(user) => {
+            let tokens = issue_tokens(state, user.id).await?;
+            metrics::sign_in(SignIn::Succeeded);
+            audit
+                .record(AuditEntry::new(AuditAction::SignInSucceeded, user.id))
+                .await;
+            Ok(tokens)
+        }
         Err(AccountError::InvalidCredentials) => {
+            metrics::sign_in(SignIn::Failed);
             options
                 .throttle
                 .record_failure(table, &email, address)
                 .await?;
+            record_failed_sign_in(state, audit, &email, "wrong_password").await;
             Err(AccountError::InvalidCredentials.into())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A refused sign-in goes to the trail of the account it named; an unknown email has no trail
+/// (it is counted in the metrics and the throttle only).
+async fn record_failed_sign_in(state: &AppState, audit: &Audit, email: &str, why: &str) {
+    match users::id_for_email(state.table.as_ref(), email).await {
+        Ok(Some(user)) => {
+            audit
+                .record(
+                    AuditEntry::new(AuditAction::SignInFailed, user)
+                        .anonymous()
+                        .detail(why),
+                )
+                .await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not look up the account of a failed sign-in"),
     }
 }
 
@@ -187,13 +227,13 @@ async fn register(
 async fn login(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
-    ClientAddress(address): ClientAddress,
+    audit: Audit,
     ApiJson(body): ApiJson<Credentials>,
 ) -> ApiResult<Json<TokenResponse>> {
     password_login(
         &state,
         &options,
-        &address,
+        &audit,
         &body.email,
         "email",
         body.password,
@@ -237,7 +277,7 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
 async fn token(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
-    ClientAddress(address): ClientAddress,
+    audit: Audit,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> ApiResult<Json<TokenResponse>> {
     let Form(form) = form.map_err(form_rejection)?;
@@ -245,13 +285,13 @@ async fn token(
         "password" => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
-            password_login(&state, &options, &address, &username, "username", password)
+            password_login(&state, &options, &audit, &username, "username", password)
                 .await
                 .map(Json)
         }
         "refresh_token" => {
             let token = required(form.refresh_token, "refresh_token")?;
-            rotate(&state, &token).await.map(Json)
+            rotate(&state, &audit, &token).await.map(Json)
         }
         _ => Err(ApiError::validation(
             "grant_type",
@@ -260,8 +300,23 @@ async fn token(
     }
 }
 
-async fn rotate(state: &AppState, token: &str) -> ApiResult<TokenResponse> {
-    let (user, refresh_token) = refresh::rotate(state.table.as_ref(), token).await?;
+async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<TokenResponse> {
+    let (user, refresh_token) = match refresh::rotate(state.table.as_ref(), token).await {
+        Ok(rotated) => rotated,
+        Err(AccountError::TokenReused { user, family }) => {
+            // Whoever presented the used token may be a thief: nobody is named as the actor.
+            audit
+                .record(
+                    AuditEntry::new(AuditAction::RefreshFamilyRevoked, user)
+                        .anonymous()
+                        .target(format!("refresh_family:{family}"))
+                        .detail("token_reuse"),
+                )
+                .await;
+            return Err(AccountError::TokenReused { user, family }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let access = state.jwt.issue(user)?;
     Ok(TokenResponse {
         access_token: access.token,
@@ -281,9 +336,10 @@ async fn rotate(state: &AppState, token: &str) -> ApiResult<TokenResponse> {
     ))]
 async fn refresh_tokens(
     State(state): State<AppState>,
+    audit: Audit,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    rotate(&state, &body.refresh_token).await.map(Json)
+    rotate(&state, &audit, &body.refresh_token).await.map(Json)
 }
 
 /// Signs out: revokes the refresh token and every token of its sign-in. The refresh token is
@@ -293,9 +349,19 @@ async fn refresh_tokens(
     responses((status = 204, description = "Signed out")))]
 async fn logout(
     State(state): State<AppState>,
+    audit: Audit,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
-    refresh::revoke(state.table.as_ref(), &body.refresh_token).await?;
+    if let Some((user, family)) = refresh::revoke(state.table.as_ref(), &body.refresh_token).await?
+    {
+        audit
+            .record(
+                AuditEntry::new(AuditAction::RefreshFamilyRevoked, user)
+                    .target(format!("refresh_family:{family}"))
+                    .detail("sign_out"),
+            )
+            .await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -331,6 +397,7 @@ async fn change_password(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
+    audit: Audit,
     auth: AuthUser,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> ApiResult<Json<TokenResponse>> {
@@ -354,6 +421,11 @@ async fn change_password(
     }
     let revoked = refresh::revoke_all(table, user).await?;
     tracing::info!(user = %user, revoked, "password changed; refresh tokens revoked");
+    audit
+        .record(
+            AuditEntry::new(AuditAction::PasswordChanged, user).detail("other_sessions_signed_out"),
+        )
+        .await;
     issue_tokens(&state, user).await.map(Json)
 }
 
@@ -367,12 +439,19 @@ async fn change_password(
     ))]
 async fn create_api_key(
     State(state): State<AppState>,
+    audit: Audit,
     auth: AuthUser,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let user = session_user_id(&auth)?;
     let created = api_keys::create(state.table.as_ref(), user, &body.name).await?;
     tracing::info!(user = %user, key = %created.summary.id, "API key created");
+    audit
+        .record(
+            AuditEntry::new(AuditAction::ApiKeyCreated, user)
+                .target(format!("api_key:{}", created.summary.id)),
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -402,6 +481,7 @@ async fn list_api_keys(
     ))]
 async fn revoke_api_key(
     State(state): State<AppState>,
+    audit: Audit,
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
@@ -409,7 +489,68 @@ async fn revoke_api_key(
     let id: ApiKeyId = path_id(&id, "API key")?;
     api_keys::revoke(state.table.as_ref(), user, id).await?;
     tracing::info!(user = %user, key = %id, "API key revoked");
+    audit
+        .record(AuditEntry::new(AuditAction::ApiKeyRevoked, user).target(format!("api_key:{id}")))
+        .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The most events one export holds (a year of an active account is far fewer).
+pub const AUDIT_EXPORT_MAX: usize = 10_000;
+
+/// The caller's security activity, newest first: sign-ins (and refused attempts on the
+/// account), password changes, API keys created and revoked, sessions ended.
+#[utoipa::path(get, path = "/auth/audit", tag = "auth", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_audit(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    params: ListParams,
+) -> ApiResult<Json<ListPage<AuditEvent>>> {
+    let user = user_id(&auth)?;
+    let page = audit::list(
+        state.table.as_ref(),
+        AuditScope::User(user),
+        params.limit(),
+        params.cursor,
+    )
+    .await?;
+    Ok(Json(page))
+}
+
+/// The caller's whole audit trail as JSON lines (one event per line, newest first; at most
+/// 10,000 events).
+#[utoipa::path(get, path = "/auth/audit/export", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One JSON event per line", content_type = "application/jsonl", body = String),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn export_audit(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<([(axum::http::HeaderName, &'static str); 2], String)> {
+    let user = user_id(&auth)?;
+    let lines = audit::export_json_lines(
+        state.table.as_ref(),
+        AuditScope::User(user),
+        AUDIT_EXPORT_MAX,
+    )
+    .await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/jsonl"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"ragenie-audit.jsonl\"",
+            ),
+        ],
+        lines,
+    ))
 }
 
 /// Declares the `bearer` security scheme (access token or API key).
@@ -442,7 +583,7 @@ async fn health() {}
 #[derive(OpenApi)]
 #[openapi(
     paths(health, register, login, token, refresh_tokens, logout, me, change_password,
-          create_api_key, list_api_keys, revoke_api_key),
+          create_api_key, list_api_keys, revoke_api_key, list_audit, export_audit),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts, sign-in and tokens"),

@@ -34,6 +34,9 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { apiRoutes, cloudFrontBehaviours, FunctionName, HttpMethodName, Route, STREAMING_FUNCTION } from './routes';
 
+/** The CloudWatch namespace of RaGenie's own metrics (EMF lines written by the functions). */
+export const METRICS_NAMESPACE = 'RaGenie';
+
 /** What each function may touch beyond its own log group: least privilege, spelled out. */
 export interface FunctionSpec {
   readonly name: FunctionName;
@@ -205,6 +208,7 @@ export class RaGenieStack extends Stack {
           RAGENIE_JWT_SECRET_ID: jwtSecret.secretArn,
           RAGENIE_PROVIDER_KEYS_SECRET_ID: providerKeysSecret.secretArn,
           RUST_LOG: 'info',
+          RAGENIE_METRICS_NAMESPACE: METRICS_NAMESPACE,
           ...(spec.providerKeys && props.embeddingModel ? { RAGENIE_EMBEDDING_MODEL: props.embeddingModel } : {}),
           ...(spec.providerKeys && props.embeddingModel && props.embeddingDimensions
             ? { RAGENIE_EMBEDDING_DIMENSIONS: String(props.embeddingDimensions) }
@@ -391,6 +395,38 @@ export class RaGenieStack extends Stack {
     });
     alarm('ChatUrl5xxAlarm', 'chat Function URL answered 5xx', chatUrl5xx, 5);
 
+    // Application metrics: the functions write them as EMF lines (crates/common/src/metrics).
+    // Each is also published without dimensions, the totals these alarms watch.
+    const app = (metricName: string, statistic: string, label?: string) => new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE, metricName, period: fiveMinutes, statistic, label,
+    });
+    const providerErrorRate = new cloudwatch.MathExpression({
+      expression: '100 * errors / MAX([requests, 1])',
+      usingMetrics: {
+        errors: app('ragenie_provider_errors_total', 'Sum'),
+        requests: app('ragenie_provider_requests_total', 'Sum'),
+      },
+      period: fiveMinutes,
+      label: 'provider error rate (%)',
+    });
+    alarm('ProviderErrorRateAlarm', 'Model providers: over 25% of requests failed (2 of 5-minute periods)',
+      providerErrorRate, 25, 2);
+    alarm('TtftP95Alarm', 'Answers: time to first token p95 above 10 s (3 periods)',
+      app('ragenie_answer_ttft_seconds', 'p95'), 10, 3);
+    alarm('IngestionFailuresAlarm', 'Documents: 5 or more ingestion failures in 5 minutes',
+      app('ragenie_ingestion_failures_total', 'Sum'), 5);
+    alarm('BudgetRefusalsAlarm', 'Chat: 20 or more budget refusals in 5 minutes (a spike)',
+      app('ragenie_budget_refusals_total', 'Sum'), 20);
+    alarm('AuditWriteFailuresAlarm', 'Security events could not be written to the audit trail',
+      app('ragenie_audit_write_failures_total', 'Sum'), 1);
+    /** One line per value of the dimensions (a dashboard search; alarms cannot use these). */
+    const byDims = (metricName: string, dims: string[], statistic: string, label: string) => new cloudwatch.MathExpression({
+      expression: `SEARCH('{${METRICS_NAMESPACE},${dims.join(',')}} MetricName="${metricName}"', '${statistic}', 300)`,
+      usingMetrics: {},
+      period: fiveMinutes,
+      label,
+    });
+
     const fnMetric = (m: (fn: lambda.Function) => cloudwatch.IMetric) =>
       FUNCTIONS.map((s) => m(fns[s.name]));
     new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -423,6 +459,45 @@ export class RaGenieStack extends Stack {
             new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName: 'UrlRequestCount',
               dimensionsMap: { FunctionName: fns[STREAMING_FUNCTION].functionName }, period: fiveMinutes, statistic: 'Sum' }),
           ] }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Provider error rate (%) and errors by kind', width: 12,
+            left: [providerErrorRate],
+            right: [byDims('ragenie_provider_errors_total', ['provider', 'kind'], 'Sum', 'errors')] }),
+          new cloudwatch.GraphWidget({ title: 'Time to first token and answer time (s)', width: 12, left: [
+            app('ragenie_answer_ttft_seconds', 'p50', 'TTFT p50'),
+            app('ragenie_answer_ttft_seconds', 'p95', 'TTFT p95'),
+            app('ragenie_answer_duration_seconds', 'p95', 'answer p95'),
+          ], right: [byDims('ragenie_answer_ttft_seconds', ['provider', 'model'], 'p95', 'TTFT p95')] }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Answers by outcome', width: 8,
+            left: [byDims('ragenie_answers_total', ['provider', 'model', 'outcome'], 'Sum', 'answers')] }),
+          new cloudwatch.GraphWidget({ title: 'Tokens by model', width: 8,
+            left: [byDims('ragenie_tokens_total', ['provider', 'model', 'kind'], 'Sum', 'tokens')] }),
+          new cloudwatch.GraphWidget({ title: 'Cost by model (millionths of USD)', width: 8,
+            left: [byDims('ragenie_cost_microdollars_total', ['provider', 'model'], 'Sum', 'cost')] }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Ingestion: p95 time (s) and failures by file type', width: 8,
+            left: [app('ragenie_ingestion_duration_seconds', 'p95', 'ingestion p95')],
+            right: [byDims('ragenie_ingestion_failures_total', ['file_type'], 'Sum', 'failures')] }),
+          new cloudwatch.GraphWidget({ title: 'Search latency (s)', width: 8, left: [
+            app('ragenie_search_duration_seconds', 'p50', 'search p50'),
+            app('ragenie_search_duration_seconds', 'p95', 'search p95'),
+          ] }),
+          new cloudwatch.GraphWidget({ title: 'Requests by route and status', width: 8,
+            left: [byDims('ragenie_http_requests_total', ['function', 'route', 'method', 'status'], 'Sum', 'requests')] }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Sign-ins by outcome', width: 8,
+            left: [byDims('ragenie_sign_ins_total', ['outcome'], 'Sum', 'sign-ins')] }),
+          new cloudwatch.GraphWidget({ title: 'Throttled requests and budget refusals', width: 8, left: [
+            app('ragenie_throttled_requests_total', 'Sum', 'throttled'),
+            app('ragenie_budget_refusals_total', 'Sum', 'budget refusals'),
+          ] }),
+          new cloudwatch.GraphWidget({ title: 'Audit write failures', width: 8,
+            left: [app('ragenie_audit_write_failures_total', 'Sum', 'audit write failures')] }),
         ],
         [
           new cloudwatch.GraphWidget({ title: 'DynamoDB consumed capacity', width: 12, left: [

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { asList, describe, logicalId, ofType, Resource, synth, tempDir } from './helpers';
 import { FUNCTION_NAMES, FunctionName, loadRoutes } from '../lib/routes';
+import { METRICS_NAMESPACE } from '../lib/ragenie-stack';
 
 const { stack, template, resources } = synth();
 const fnId = (name: FunctionName) => logicalId(stack.functions[name]);
@@ -107,8 +108,8 @@ test('functions are arm64 provided.al2023 with the agreed environment and a log 
     assert.equal(p.Handler, 'bootstrap');
     assert.ok(p.MemorySize >= 256 && p.MemorySize <= 3008, `${name} memory ${p.MemorySize}`);
     const env = p.Environment.Variables;
-    assert.deepEqual(Object.keys(env).sort(), ['RAGENIE_BUCKET', 'RAGENIE_JWT_SECRET_ID', 'RAGENIE_PROVIDER_KEYS_SECRET_ID',
-      'RAGENIE_STORE', 'RAGENIE_TABLE', 'RUST_LOG']);
+    assert.deepEqual(Object.keys(env).sort(), ['RAGENIE_BUCKET', 'RAGENIE_JWT_SECRET_ID', 'RAGENIE_METRICS_NAMESPACE',
+      'RAGENIE_PROVIDER_KEYS_SECRET_ID', 'RAGENIE_STORE', 'RAGENIE_TABLE', 'RUST_LOG']);
     assert.equal(env.RAGENIE_STORE, 'aws');
     assert.equal(env.RUST_LOG, 'info');
     assert.deepEqual(env.RAGENIE_TABLE, { Ref: tableId });
@@ -245,6 +246,42 @@ test('alarms: errors, throttles and p99 duration per function, 5xx for the API a
   const [, dashboard] = only('AWS::CloudWatch::Dashboard');
   const body = JSON.stringify(dashboard.Properties.DashboardBody);
   for (const name of FUNCTION_NAMES) assert.ok(body.includes(fnId(name)), `dashboard shows ${name}`);
+});
+
+test('application metrics: every function names the EMF namespace; alarms on provider error rate, TTFT p95, ingestion failures, budget-refusal spikes', () => {
+  for (const name of FUNCTION_NAMES) {
+    assert.equal(resources[fnId(name)].Properties.Environment.Variables.RAGENIE_METRICS_NAMESPACE, METRICS_NAMESPACE, name);
+  }
+  const alarms = ofType(resources, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+  const plain = (metric: string) => alarms.find((a) => a.Namespace === METRICS_NAMESPACE && a.MetricName === metric);
+  // Dimensionless: the totals each EMF document is also published as.
+  const ttft = plain('ragenie_answer_ttft_seconds');
+  assert.ok(ttft, 'TTFT alarm');
+  assert.equal(ttft.ExtendedStatistic, 'p95');
+  assert.equal(ttft.Dimensions, undefined);
+  assert.ok(ttft.Threshold > 0 && ttft.Threshold <= 30);
+  for (const metric of ['ragenie_ingestion_failures_total', 'ragenie_budget_refusals_total', 'ragenie_audit_write_failures_total']) {
+    const a = plain(metric);
+    assert.ok(a, `${metric} alarm`);
+    assert.equal(a.Statistic, 'Sum', metric);
+    assert.equal(a.Dimensions, undefined, metric);
+  }
+  const rate = alarms.find((a) => a.Metrics?.some((m: any) => m.Expression?.includes('errors / ')));
+  assert.ok(rate, 'provider error-rate alarm');
+  const used = rate.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric);
+  assert.deepEqual(used.map((m: any) => [m.Namespace, m.MetricName]).sort(), [
+    [METRICS_NAMESPACE, 'ragenie_provider_errors_total'],
+    [METRICS_NAMESPACE, 'ragenie_provider_requests_total'],
+  ]);
+  assert.ok(rate.Threshold > 0 && rate.Threshold < 100, 'a percentage');
+  const [, dashboard] = only('AWS::CloudWatch::Dashboard');
+  const body = JSON.stringify(dashboard.Properties.DashboardBody);
+  for (const metric of ['ragenie_http_requests_total', 'ragenie_provider_errors_total', 'ragenie_answer_ttft_seconds',
+    'ragenie_answer_duration_seconds', 'ragenie_answers_total', 'ragenie_tokens_total', 'ragenie_cost_microdollars_total',
+    'ragenie_ingestion_duration_seconds', 'ragenie_ingestion_failures_total', 'ragenie_search_duration_seconds',
+    'ragenie_sign_ins_total', 'ragenie_throttled_requests_total', 'ragenie_budget_refusals_total']) {
+    assert.ok(body.includes(metric), `dashboard charts ${metric}`);
+  }
 });
 
 test('built functions are packaged from target/lambda/<name>; deploys can refuse the placeholder', () => {

@@ -61,6 +61,7 @@ async fn aws_state() -> AppState {
         max_json_body: 1024 * 1024,
         max_upload_body: 6 * 1024 * 1024,
         embedding: None,
+        audit_retention_days: 365,
     };
     AppState::connect(settings).await.expect("connecting")
 }

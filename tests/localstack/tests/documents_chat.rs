@@ -81,6 +81,7 @@ async fn app() -> App {
             model: "text-embedding-3-small".into(),
             dimensions: Some(256),
         }),
+        audit_retention_days: 365,
     };
     let state = AppState::connect(settings)
         .await

@@ -18,6 +18,13 @@ pub enum AccountError {
     /// An access token, refresh token or API key that is malformed, expired, revoked or forged.
     #[error("the credential is invalid, expired or revoked")]
     InvalidToken,
+    /// A refresh token was presented a second time; its family has been revoked. The client
+    /// sees the same answer as for `InvalidToken`.
+    #[error("the credential is invalid, expired or revoked")]
+    TokenReused {
+        user: super::UserId,
+        family: super::RefreshFamilyId,
+    },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -46,9 +53,9 @@ impl From<AccountError> for ApiError {
         match e {
             AccountError::Invalid { field, message } => ApiError::Validation { field, message },
             AccountError::EmailTaken => ApiError::Conflict(e.to_string()),
-            AccountError::InvalidCredentials | AccountError::InvalidToken => {
-                ApiError::Unauthorized(e.to_string())
-            }
+            AccountError::InvalidCredentials
+            | AccountError::InvalidToken
+            | AccountError::TokenReused { .. } => ApiError::Unauthorized(e.to_string()),
             AccountError::WrongCurrentPassword => ApiError::Forbidden(e.to_string()),
             AccountError::NotFound(what) => ApiError::not_found(what),
             AccountError::Conflict(m) => ApiError::Conflict(m),

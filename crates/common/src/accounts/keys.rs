@@ -61,6 +61,17 @@ pub fn preferences(user: UserId) -> Key {
     key(user.partition(), "PREFERENCES")
 }
 
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+/// One security event of a user's audit trail; `id` is a ULID, so the trail sorts by time.
+pub fn audit_event(user: UserId, id: &str) -> Key {
+    key(user_partition(user), format!("{AUDIT_PREFIX}{id}"))
+}
+
+/// The secondary-index partition holding every user's audit events (the admin listing), sorted
+/// by event id, i.e. by time. Sign-ins are rare next to DynamoDB's per-partition write limit,
+/// so one index partition suffices.
+pub const AUDIT_INDEX_PK: &str = "AUDIT";
+
 /// A login-throttle counter: `scope` (`account`, `address`) and a hash of the subject, for the
 /// window starting at `window_start` (epoch seconds, zero-padded so windows sort).
 pub fn throttle(scope: &str, subject_hash: &str, window_start: i64) -> Key {
@@ -85,6 +96,7 @@ mod tests {
             api_key(u, ApiKeyId::new()),
             profile(u, ProfileId::new()),
             preferences(u),
+            audit_event(u, "01ARZ3NDEKTSV4RRFFQ69G5FAV"),
         ] {
             assert_eq!(k.pk, pk);
         }

@@ -108,7 +108,8 @@ async fn revoke_family(
 }
 
 /// Exchanges a refresh token for its successor; returns the owner and the new token. A used,
-/// revoked, expired or unknown token is `InvalidToken`; a used one also revokes its family.
+/// revoked, expired or unknown token is `InvalidToken`; a used one also revokes its family and
+/// is `TokenReused` (the same answer to the client, but the caller can record it).
 pub async fn rotate(table: &dyn Table, token: &str) -> AccountResult<(UserId, String)> {
     let (user, token_hash) = parse(token)?;
     let k = keys::refresh_token(user, &token_hash);
@@ -120,7 +121,10 @@ pub async fn rotate(table: &dyn Table, token: &str) -> AccountResult<(UserId, St
     if record.used {
         tracing::warn!(user = %user, family = %record.family, "refresh token reused; revoking its family");
         revoke_family(table, user, record.family).await?;
-        return Err(AccountError::InvalidToken);
+        return Err(AccountError::TokenReused {
+            user,
+            family: record.family,
+        });
     }
     let now = clock::unix_now();
     let next = new_token(user);
@@ -151,24 +155,31 @@ pub async fn rotate(table: &dyn Table, token: &str) -> AccountResult<(UserId, St
         // token may ever succeed, so the other is treated as reuse.
         Err(StoreError::TransactionCanceled(_) | StoreError::ConditionFailed) => {
             revoke_family(table, user, record.family).await?;
-            Err(AccountError::InvalidToken)
+            Err(AccountError::TokenReused {
+                user,
+                family: record.family,
+            })
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Logout: revokes the family of the token. Unknown or malformed tokens are ignored (RFC 7009:
-/// revoking what is not valid is not an error).
-pub async fn revoke(table: &dyn Table, token: &str) -> AccountResult<()> {
+/// Logout: revokes the family of the token and returns whose family it was. Unknown or
+/// malformed tokens are ignored (RFC 7009: revoking what is not valid is not an error).
+pub async fn revoke(
+    table: &dyn Table,
+    token: &str,
+) -> AccountResult<Option<(UserId, RefreshFamilyId)>> {
     let Ok((user, token_hash)) = parse(token) else {
-        return Ok(());
+        return Ok(None);
     };
     let k = keys::refresh_token(user, &token_hash);
-    if let Some(item) = table.get(&k.pk, &k.sk).await? {
-        let record: TokenRecord = item.decode()?;
-        revoke_family(table, user, record.family).await?;
-    }
-    Ok(())
+    let Some(item) = table.get(&k.pk, &k.sk).await? else {
+        return Ok(None);
+    };
+    let record: TokenRecord = item.decode()?;
+    revoke_family(table, user, record.family).await?;
+    Ok(Some((user, record.family)))
 }
 
 /// Revokes every family of the user (password change).

@@ -127,17 +127,22 @@ pub async fn register(table: &dyn Table, email: &str, password: String) -> Accou
     }
 }
 
+/// The account an email (normalised) is registered to, if any.
+pub async fn id_for_email(table: &dyn Table, email: &str) -> AccountResult<Option<UserId>> {
+    let claim = keys::email(email);
+    Ok(table
+        .get(&claim.pk, &claim.sk)
+        .await?
+        .and_then(|item| item.str("user_id").and_then(UserId::parse)))
+}
+
 /// The account an email and password belong to. Unknown email and wrong password fail alike,
 /// in the same time (an unknown email is checked against a dummy hash).
 pub async fn verify_login(table: &dyn Table, email: &str, password: String) -> AccountResult<User> {
     if password.len() > passwords::MAX_PASSWORD_BYTES {
         return Err(AccountError::InvalidCredentials);
     }
-    let claim = keys::email(email);
-    let user_id = table
-        .get(&claim.pk, &claim.sk)
-        .await?
-        .and_then(|item| item.str("user_id").and_then(UserId::parse));
+    let user_id = id_for_email(table, email).await?;
     let record = match user_id {
         Some(id) => load(table, id).await?,
         None => None,

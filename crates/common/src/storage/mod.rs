@@ -10,6 +10,7 @@ pub mod aws;
 pub mod conformance;
 mod cursor;
 pub mod embedded;
+pub mod instrumented;
 mod item;
 
 use std::time::Duration;
