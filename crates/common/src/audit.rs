@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::web::ClientAddress;
 use crate::accounts::{ListPage, UserId, keys};
+use crate::clock::{self, Timestamp};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use crate::storage::{Condition, Item, Query, StoreResult, Table};
@@ -144,8 +145,8 @@ pub struct AuditEvent {
     pub actor: String,
     /// What it touched: `user:…`, `api_key:…`, `refresh_family:…`.
     pub target: String,
-    /// RFC 3339, UTC.
-    pub at: String,
+    /// When it happened (RFC 3339, UTC).
+    pub at: Timestamp,
     /// The client address the request came from.
     pub address: String,
     /// The request's `x-request-id`, to find its log lines.
@@ -213,7 +214,7 @@ async fn write(
     context: &AuditContext,
     entry: AuditEntry,
 ) -> StoreResult<()> {
-    let now = time::OffsetDateTime::now_utc();
+    let now = clock::now();
     let id = ulid::Ulid::new().to_string();
     let event = AuditEvent {
         id: id.clone(),
@@ -221,11 +222,7 @@ async fn write(
         action: entry.action,
         actor: entry.actor.unwrap_or_else(|| ANONYMOUS.to_owned()),
         target: entry.target,
-        at: now
-            .replace_nanosecond(0)
-            .unwrap_or(now)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        at: now,
         address: context.address.clone(),
         request_id: context.request_id.clone(),
         detail: entry.detail,
@@ -233,7 +230,7 @@ async fn write(
     let k = keys::audit_event(entry.owner, &id);
     let item = Item::encode(k.pk, k.sk, &event)?
         .indexed(keys::AUDIT_INDEX_PK, id)
-        .expires_at(now.unix_timestamp() + retention_secs);
+        .expires_at(now.unix_seconds() + retention_secs);
     table.put(item, Condition::NotExists).await
 }
 
@@ -286,7 +283,7 @@ pub async fn list(
         AuditScope::User(user) => {
             table
                 .query(
-                    Query::partition(keys::user_partition(user))
+                    Query::partition(user.partition())
                         .prefix(keys::AUDIT_PREFIX)
                         .descending()
                         .limit(limit)
@@ -389,15 +386,11 @@ mod tests {
         assert_eq!(event.address, "192.0.2.1");
         assert_eq!(event.request_id, "req-1");
         assert_eq!(event.detail.as_deref(), Some("named ci"));
-        let at =
-            time::OffsetDateTime::parse(&event.at, &time::format_description::well_known::Rfc3339)
-                .unwrap();
-        assert!((time::OffsetDateTime::now_utc() - at).whole_seconds().abs() < 60);
+        assert!((clock::unix_now() - event.at.unix_seconds()).abs() < 60);
         let k = keys::audit_event(user, &event.id);
         let item = table.get(&k.pk, &k.sk).await.unwrap().unwrap();
         let ttl = item.i64("expires_at").unwrap();
-        let year = 365 * 24 * 3600;
-        assert!((ttl - at.unix_timestamp() - year).abs() < 60, "{ttl}");
+        assert_eq!(ttl, event.at.unix_seconds() + 365 * 24 * 3600);
     }
 
     #[tokio::test]

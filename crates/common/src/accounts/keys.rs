@@ -64,7 +64,7 @@ pub fn preferences(user: UserId) -> Key {
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 /// One security event of a user's audit trail; `id` is a ULID, so the trail sorts by time.
 pub fn audit_event(user: UserId, id: &str) -> Key {
-    key(user_partition(user), format!("{AUDIT_PREFIX}{id}"))
+    key(user.partition(), format!("{AUDIT_PREFIX}{id}"))
 }
 
 /// The secondary-index partition holding every user's audit events (the admin listing), sorted
