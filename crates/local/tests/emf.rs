@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use ragenie_common::config::Settings;
 use ragenie_common::lambda::with_emf_flush;
+use ragenie_common::metrics;
 use ragenie_common::testing::TestServer;
-use ragenie_common::{AppState, metrics};
 use ragenie_fake_providers::FakeConfig;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -113,7 +113,7 @@ async fn requests_answers_and_failures_are_written_as_valid_emf_lines() {
     }
     let dir = tempfile::tempdir().unwrap();
     let listener = TestServer::bind().await;
-    let state = AppState::connect(Settings::embedded(dir.path(), &listener.base))
+    let state = ragenie_local::connect(Settings::embedded(dir.path(), &listener.base))
         .await
         .unwrap();
     let server = listener.serve(with_emf_flush(ragenie_local::app(state, None)));

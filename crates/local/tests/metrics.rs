@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ragenie_common::config::Settings;
+use ragenie_common::metrics;
 use ragenie_common::testing::TestServer;
-use ragenie_common::{AppState, metrics};
 use ragenie_fake_providers::FakeConfig;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -134,7 +134,7 @@ async fn a_scripted_session_shows_up_in_metrics_and_the_audit_trail() {
     }
     let dir = tempfile::tempdir().unwrap();
     let listener = TestServer::bind().await;
-    let state = AppState::connect(Settings::embedded(dir.path(), &listener.base))
+    let state = ragenie_local::connect(Settings::embedded(dir.path(), &listener.base))
         .await
         .unwrap();
     let server = listener.serve(ragenie_local::app(state, None));
