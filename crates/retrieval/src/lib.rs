@@ -5,6 +5,7 @@
 //! function calls [`index_document`] on upload and a [`SegmentSet`] on search.
 
 pub mod analyze;
+pub mod beir;
 pub mod chunk;
 mod codec;
 pub mod dense;
@@ -17,12 +18,14 @@ pub mod tokens;
 pub use chunk::{Chunk, ChunkConfig, chunk_document, chunk_text};
 pub use dense::{
     ChunkKey, DenseError, DenseHit, DenseRetriever, Embedder, EmbeddingRetriever, VectorIndex,
-    fuse, reciprocal_rank_fusion,
+    chunk_embedding_text, fuse, reciprocal_rank_fusion, weighted_rank_fusion,
 };
 pub use extract::{
     ACCEPTED_MEDIA_TYPES, ExtractError, Extracted, extract, normalize_media_type, sniff_media_type,
 };
-pub use search::{Bm25Params, FUSION_DEPTH, Hit, QueryVector, SearchOptions, SegmentSet, search};
+pub use search::{
+    Bm25Params, FUSION_DEPTH, Fusion, Hit, QueryVector, SearchOptions, SegmentSet, search,
+};
 pub use segment::{DocEntry, FORMAT_VERSION, MAX_VECTOR_DIMENSIONS, Segment, SegmentError};
 pub use tokens::count_tokens;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::analyze;
-use crate::dense::reciprocal_rank_fusion;
+use crate::dense::weighted_rank_fusion;
 use rustc_hash::FxHashMap;
 
 use crate::segment::{Posting, QuantizedQuery, Segment};
@@ -48,6 +48,8 @@ pub struct SearchOptions {
     pub max_chunks_per_doc: Option<usize>,
     /// Approximate length of each hit's snippet, in characters; 0 skips snippets.
     pub snippet_chars: usize,
+    /// How hybrid search fuses the BM25 and embedding rankings.
+    pub fusion: Fusion,
 }
 
 impl Default for SearchOptions {
@@ -58,6 +60,25 @@ impl Default for SearchOptions {
             doc_ids: None,
             max_chunks_per_doc: None,
             snippet_chars: 240,
+            fusion: Fusion::default(),
+        }
+    }
+}
+
+/// Weighted reciprocal rank fusion: a chunk scores `1 / (rrf_k + bm25 rank)` plus
+/// `dense_weight / (rrf_k + embedding rank)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fusion {
+    pub rrf_k: f64,
+    pub dense_weight: f64,
+}
+
+impl Default for Fusion {
+    /// The customary RRF constant (Cormack et al., 2009) and equal weights.
+    fn default() -> Self {
+        Self {
+            rrf_k: 60.0,
+            dense_weight: 1.0,
         }
     }
 }
@@ -313,13 +334,17 @@ impl SegmentSet {
                 let (similarity, embedded) = self.cosine(dense, chunk_live);
                 let semantic = top(embedded, &similarity, depth);
                 let mut fused_scores = vec![0f32; self.total_chunks];
-                let fused: Vec<u32> = reciprocal_rank_fusion(&[lexical, semantic], RRF_K)
-                    .into_iter()
-                    .map(|(global, score)| {
-                        fused_scores[global as usize] = score as f32;
-                        global
-                    })
-                    .collect();
+                let fusion = options.fusion;
+                let fused: Vec<u32> = weighted_rank_fusion(
+                    &[(lexical, 1.0), (semantic, fusion.dense_weight)],
+                    fusion.rrf_k,
+                )
+                .into_iter()
+                .map(|(global, score)| {
+                    fused_scores[global as usize] = score as f32;
+                    global
+                })
+                .collect();
                 let ranked = top(fused, &fused_scores, usize::MAX);
                 (fused_scores, ranked)
             }
@@ -500,8 +525,6 @@ pub struct QueryVector<'a> {
 
 /// How many of each ranking's best chunks reciprocal rank fusion combines.
 pub const FUSION_DEPTH: usize = 100;
-/// The customary RRF constant (Cormack et al., 2009).
-const RRF_K: f64 = 60.0;
 
 /// Searches a one-off set of segments; prefer keeping a `SegmentSet` when searching the same
 /// segments repeatedly.

@@ -10,160 +10,14 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use ragenie_retrieval::{
-    Bm25Params, ChunkConfig, QueryVector, SearchOptions, Segment, SegmentSet, index_document,
-};
-use serde::Deserialize;
+use ragenie_retrieval::beir::{Indexed, Quality, index_corpus, load, load_qrels, markdown_of};
+use ragenie_retrieval::{Bm25Params, ChunkConfig, QueryVector, SearchOptions, Segment, SegmentSet};
 use serde_json::json;
-
-#[derive(Deserialize)]
-struct CorpusRecord {
-    #[serde(rename = "_id")]
-    id: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    text: String,
-}
-
-#[derive(Deserialize)]
-struct QueryRecord {
-    #[serde(rename = "_id")]
-    id: String,
-    text: String,
-}
-
-struct Dataset {
-    corpus: Vec<CorpusRecord>,
-    queries: HashMap<String, String>,
-}
-
-fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
-    let file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut records = Vec::new();
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        records.push(
-            serde_json::from_str(&line)
-                .with_context(|| format!("{} line {}", path.display(), n + 1))?,
-        );
-    }
-    Ok(records)
-}
-
-fn load(dir: &Path) -> Result<Dataset> {
-    let corpus = read_jsonl(&dir.join("corpus.jsonl"))?;
-    let queries = read_jsonl::<QueryRecord>(&dir.join("queries.jsonl"))?
-        .into_iter()
-        .map(|q| (q.id, q.text))
-        .collect();
-    Ok(Dataset { corpus, queries })
-}
-
-/// query id → (doc id → graded relevance), positive grades only.
-fn load_qrels(dir: &Path, split: &str) -> Result<Vec<(String, HashMap<String, u32>)>> {
-    let path = dir.join("qrels").join(format!("{split}.tsv"));
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut by_query: HashMap<String, HashMap<String, u32>> = HashMap::new();
-    let mut order = Vec::new();
-    for line in text.lines().skip(1) {
-        let fields: Vec<&str> = line.split('\t').collect();
-        if fields.len() < 3 {
-            continue;
-        }
-        let grade: u32 = fields[2].trim().parse().unwrap_or(0);
-        if grade == 0 {
-            continue;
-        }
-        if !by_query.contains_key(fields[0]) {
-            order.push(fields[0].to_owned());
-        }
-        by_query
-            .entry(fields[0].to_owned())
-            .or_default()
-            .insert(fields[1].to_owned(), grade);
-    }
-    Ok(order
-        .into_iter()
-        .map(|q| {
-            let rels = by_query.remove(&q).unwrap_or_default();
-            (q, rels)
-        })
-        .collect())
-}
-
-fn markdown_of(record: &CorpusRecord) -> String {
-    if record.title.trim().is_empty() {
-        record.text.clone()
-    } else {
-        format!("# {}\n\n{}", record.title.trim(), record.text)
-    }
-}
-
-struct Indexed {
-    segments: Vec<Arc<Segment>>,
-    bytes: Vec<Vec<u8>>,
-    input_bytes: usize,
-    elapsed: Duration,
-    chunks: usize,
-}
-
-/// The upload path for every record, timed end to end (extract … serialize … deserialize).
-fn index_corpus(corpus: &[CorpusRecord]) -> Result<Indexed> {
-    let config = ChunkConfig::default();
-    let started = Instant::now();
-    let mut segments = Vec::with_capacity(corpus.len());
-    let mut blobs = Vec::with_capacity(corpus.len());
-    let mut input_bytes = 0;
-    let mut chunks = 0;
-    for record in corpus {
-        let markdown = markdown_of(record);
-        input_bytes += markdown.len();
-        let indexed = match index_document(
-            &record.id,
-            1,
-            record.title.trim(),
-            "text/markdown",
-            markdown.as_bytes(),
-            &config,
-        ) {
-            Ok(indexed) => indexed,
-            Err(ragenie_retrieval::ExtractError::Empty) => continue,
-            Err(e) => bail!("record {}: {e}", record.id),
-        };
-        chunks += indexed.chunks.len();
-        let bytes = indexed.segment.to_bytes();
-        let segment =
-            Segment::from_bytes(&bytes).with_context(|| format!("record {}", record.id))?;
-        segments.push(Arc::new(segment));
-        blobs.push(bytes);
-    }
-    Ok(Indexed {
-        segments,
-        bytes: blobs,
-        input_bytes,
-        elapsed: started.elapsed(),
-        chunks,
-    })
-}
-
-#[derive(Default, Clone, Copy)]
-struct Quality {
-    ndcg_at_10: f64,
-    recall_at_10: f64,
-    recall_at_100: f64,
-    mrr_at_10: f64,
-    queries: usize,
-}
 
 fn evaluate(
     set: &SegmentSet,
@@ -185,45 +39,9 @@ fn evaluate(
         };
         let hits = set.search(text, &options);
         let ranked: Vec<&str> = hits.iter().map(|h| h.doc_id.as_str()).collect();
-        let dcg: f64 = ranked
-            .iter()
-            .take(10)
-            .enumerate()
-            .map(|(i, d)| f64::from(*rels.get(*d).unwrap_or(&0)) / (i as f64 + 2.0).log2())
-            .sum();
-        let mut ideal: Vec<u32> = rels.values().copied().collect();
-        ideal.sort_unstable_by(|a, b| b.cmp(a));
-        let idcg: f64 = ideal
-            .iter()
-            .take(10)
-            .enumerate()
-            .map(|(i, g)| f64::from(*g) / (i as f64 + 2.0).log2())
-            .sum();
-        let found = |k: usize| {
-            ranked
-                .iter()
-                .take(k)
-                .filter(|d| rels.contains_key(**d))
-                .count()
-        };
-        q.ndcg_at_10 += if idcg > 0.0 { dcg / idcg } else { 0.0 };
-        q.recall_at_10 += found(10) as f64 / rels.len() as f64;
-        q.recall_at_100 += found(100) as f64 / rels.len() as f64;
-        q.mrr_at_10 += ranked
-            .iter()
-            .take(10)
-            .position(|d| rels.contains_key(*d))
-            .map_or(0.0, |p| 1.0 / (p as f64 + 1.0));
-        q.queries += 1;
+        q.add(&ranked, rels);
     }
-    let n = q.queries.max(1) as f64;
-    Quality {
-        ndcg_at_10: q.ndcg_at_10 / n,
-        recall_at_10: q.recall_at_10 / n,
-        recall_at_100: q.recall_at_100 / n,
-        mrr_at_10: q.mrr_at_10 / n,
-        queries: q.queries,
-    }
+    q.mean()
 }
 
 struct Args {
