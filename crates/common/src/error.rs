@@ -97,13 +97,24 @@ impl ApiError {
 /// The RFC 9457 body.
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// A URI naming the kind of problem (`urn:ragenie:problem:<slug>`).
     #[serde(rename = "type")]
+    #[schema(format = "uri-reference")]
     pub kind: String,
+    /// The status's reason phrase.
     pub title: String,
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
+    /// What went wrong, for a person.
     pub detail: String,
+    /// The request the problem occurred in (RFC 9457); absent when it says nothing more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub instance: Option<String>,
     /// The offending field, for validation problems.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     pub field: Option<String>,
     /// This occurrence: `urn:ragenie:request:<id>`, where `<id>` is the response's
     /// `x-request-id` and the `request_id` of every log line the request wrote.
@@ -123,6 +134,7 @@ pub fn problem_response(
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail,
+        instance: None,
         field,
         instance: crate::request_id::current().map(|id| id.instance()),
     };

@@ -58,10 +58,17 @@ pub(crate) fn body_rejection(e: BytesRejection) -> ApiError {
     }
 }
 
-/// Deserialises JSON, naming the field at fault.
+/// Deserialises a request body, which is always a JSON object, naming the field at fault.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // serde fills a struct from an array of its fields in order, so `[null, null]` would be read
+    // as an object with every optional field absent; every body of this API is an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::validation("body", "expected a JSON object"));
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    integral_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.inner();
         if inner.is_syntax() || inner.is_eof() {
             return ApiError::BadRequest(format!("malformed JSON: {inner}"));
@@ -88,6 +95,26 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             .to_owned();
         ApiError::validation(field, message)
     })
+}
+
+/// JSON has one number type: `3.0` is the integer 3 (JSON Schema agrees), but serde refuses it
+/// where an integer is expected. Integral numbers written with a fraction are read as integers.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // 2^63 and 2^64: the ranges an i64 and a u64 hold exactly.
+            if f.fract() == 0.0 && f >= -9_223_372_036_854_775_808.0 && f < 0.0 {
+                *value = Value::from(f as i64);
+            } else if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                *value = Value::from(f as u64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Rewrites any error response that is not already JSON (framework rejections such as 405, or a

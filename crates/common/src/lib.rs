@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod metrics;
+pub mod openapi;
 pub mod request_id;
 pub mod state;
 pub mod storage;

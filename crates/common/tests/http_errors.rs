@@ -81,6 +81,32 @@ async fn a_valid_body_is_accepted() {
     );
 }
 
+/// `100.0` is the integer 100 in JSON and in JSON Schema; found by schemathesis, which had
+/// `POST /documents/uploads` refuse `"size": 63463.0`.
+#[tokio::test]
+async fn an_integral_number_written_with_a_fraction_is_an_integer() {
+    let (app, _dir) = app().await;
+    let body = r#"{"email":"a@b.c","profile":{"name":"Work","max_output_tokens":100.0}}"#;
+    let (status, _, _) = send(&app, "POST", "/test/register", "application/json", body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body = r#"{"email":"a@b.c","profile":{"name":"Work","max_output_tokens":100.5}}"#;
+    let (status, problem, _) = send(&app, "POST", "/test/register", "application/json", body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["field"], "profile.max_output_tokens");
+}
+
+/// serde fills a struct from an array of its fields; found by schemathesis, which had
+/// `PUT /users/me/preferences` accept `[null, null]`.
+#[tokio::test]
+async fn an_array_is_refused_where_an_object_is_expected() {
+    let (app, _dir) = app().await;
+    let body = r#" ["a@b.c", {"name":"Work","max_output_tokens":100}]"#;
+    let (status, problem, _) = send(&app, "POST", "/test/register", "application/json", body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["field"], "body");
+    assert_eq!(problem["detail"], "expected a JSON object");
+}
+
 #[tokio::test]
 async fn each_kind_of_bad_json_gets_a_problem_naming_the_field() {
     let (app, _dir) = app().await;

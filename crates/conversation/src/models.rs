@@ -50,13 +50,17 @@ impl<'a> ModelChoice<'a> {
 
 /// A model named in a request: at most [`MAX_MODEL_CHARS`]; blank means "not named".
 pub fn requested_model(model: Option<String>) -> ConversationResult<Option<String>> {
-    match model.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()) {
-        Some(m) if m.chars().count() > MAX_MODEL_CHARS => Err(ConversationError::invalid(
+    // Counted before trimming: the contract's `maxLength` is of the string as sent.
+    if model
+        .as_ref()
+        .is_some_and(|m| m.chars().count() > MAX_MODEL_CHARS)
+    {
+        return Err(ConversationError::invalid(
             "model",
             format!("at most {MAX_MODEL_CHARS} characters"),
-        )),
-        other => Ok(other),
+        ));
     }
+    Ok(model.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()))
 }
 
 /// The catalog's default: the first available flagship chat model, else the first available

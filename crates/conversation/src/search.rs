@@ -50,13 +50,19 @@ pub async fn search(
         .map(str::to_lowercase)
         .filter(|t| !t.is_empty())
         .collect();
-    if terms.is_empty() || q.len() > MAX_QUERY_CHARS {
+    if terms.is_empty() || q.chars().count() > MAX_QUERY_CHARS {
         return Err(ConversationError::invalid(
             "q",
             format!("1..={MAX_QUERY_CHARS} characters"),
         ));
     }
-    let limit = limit.unwrap_or(DEFAULT_HITS).clamp(1, MAX_HITS);
+    let limit = limit.unwrap_or(DEFAULT_HITS);
+    if !(1..=MAX_HITS).contains(&limit) {
+        return Err(ConversationError::invalid(
+            "limit",
+            format!("1..={MAX_HITS}"),
+        ));
+    }
     let conversations = store.all(user_id).await?;
     let messages = store.all_messages(user_id).await?;
     let mut hits: Vec<ConversationHit> = conversations

@@ -36,8 +36,10 @@ pub fn today() -> String {
 pub struct Budgets {
     /// Monthly spending limit for the whole account, in USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub monthly_usd: Option<f64>,
-    /// Monthly limits per profile id, in USD.
+    /// Monthly limits per profile id (one of the caller's profiles), in USD: 0 to 1,000,000, at
+    /// most 200 profiles.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, f64>,
 }

@@ -68,6 +68,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     for part in OPENAPI {
         doc.merge(part());
     }
+    // What every function shares (problem schema, security, the statuses of the shared
+    // extractors) is added once, to the merged document.
+    utoipa::Modify::modify(&ragenie_common::openapi::Contract, &mut doc);
     doc
 }
 

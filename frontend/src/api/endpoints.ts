@@ -5,7 +5,9 @@ import { ApiError } from "./problem";
 import type {
   ApiKey,
   AuditEvent,
+  Budgets,
   Conversation,
+  CreatedApiKey,
   ConversationHit,
   DocumentKind,
   DocumentMeta,
@@ -15,9 +17,11 @@ import type {
   ModelList,
   Page,
   Preferences,
+  PendingUpload,
   Profile,
+  UploadResult,
   UsageReport,
-} from "./types";
+} from "./models";
 
 export const auth = {
   register: (email: string, password: string) =>
@@ -31,7 +35,7 @@ export const auth = {
     if (tokens?.access_token && tokens.refresh_token) api.setTokens(tokens);
   },
   listKeys: () => api.get<Page<ApiKey>>("/auth/api-keys"),
-  createKey: (name: string) => api.post<ApiKey>("/auth/api-keys", { name }),
+  createKey: (name: string) => api.post<CreatedApiKey>("/auth/api-keys", { name }),
   revokeKey: (id: string) => api.delete<void>(`/auth/api-keys/${encodeURIComponent(id)}`),
   /** The caller's security activity, newest first. */
   audit: (cursor?: string | null) =>
@@ -43,7 +47,11 @@ export const preferences = {
   put: (p: Preferences) => api.put<Preferences>("/users/me/preferences", p),
 };
 
-export type ProfileInput = Omit<Profile, "id" | "created_at" | "updated_at">;
+/** The profile editor's form: a custom temperature is `null` until the user sets one. */
+export type ProfileInput = Omit<Profile, "id" | "created_at" | "updated_at" | "temperature" | "version"> & {
+  temperature: number | null;
+  version?: number;
+};
 
 export const profiles = {
   list: () => api.get<Page<Profile>>("/profiles"),
@@ -74,13 +82,8 @@ export function mediaTypeOf(file: File): string {
 
 type Progress = (loaded: number, total: number) => void;
 
-interface PendingUpload {
-  document_id: string;
-  upload: { url: string; method: string; headers: [string, string][]; expires_at: number };
-}
-
 /** Large files: a presigned PUT straight to the blob store, then a commit. */
-async function uploadLarge(file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal): Promise<DocumentMeta> {
+async function uploadLarge(file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal): Promise<UploadResult> {
   const media_type = mediaTypeOf(file);
   const pending = await api.post<PendingUpload>("/documents/uploads", { name: file.name, kind, media_type, size: file.size });
   const url = new URL(pending.upload.url, window.location.origin).toString();
@@ -92,17 +95,17 @@ async function uploadLarge(file: File, kind: DocumentKind, onProgress?: Progress
     onProgress,
     signal,
   });
-  return api.post<DocumentMeta>(`/documents/${encodeURIComponent(pending.document_id)}/commit`);
+  return api.post<UploadResult>(`/documents/${encodeURIComponent(pending.document_id)}/commit`);
 }
 
 export const documents = {
   list: (filter: { kind?: DocumentKind | ""; profile?: string; cursor?: string } = {}) =>
     api.get<Page<DocumentMeta>>("/documents", { query: filter }),
   get: (id: string) => api.get<DocumentMeta>(`/documents/${encodeURIComponent(id)}`),
-  upload: async (file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal): Promise<DocumentMeta> => {
+  upload: async (file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal): Promise<UploadResult> => {
     if (file.size > DIRECT_UPLOAD_LIMIT) return uploadLarge(file, kind, onProgress, signal);
     try {
-      return await api.upload<DocumentMeta>("/documents", file, {
+      return await api.upload<UploadResult>("/documents", file, {
         query: { kind, name: file.name },
         contentType: mediaTypeOf(file),
         onProgress,
@@ -140,13 +143,6 @@ export const chat = {
   estimate: (body: { profile_id?: string; model?: string; content: string; conversation_id?: string; parent_id?: string | null }, signal?: AbortSignal) =>
     api.post<Estimate>("/chat/estimate", body, { signal }),
 };
-
-export interface Budgets {
-  /** Monthly limit for the whole account, USD. */
-  monthly_usd?: number | null;
-  /** Monthly limits per profile id, USD. */
-  profiles?: Record<string, number>;
-}
 
 export const usage = {
   get: (from: string, to: string) => api.get<UsageReport>("/usage", { query: { from, to } }),

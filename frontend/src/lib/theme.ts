@@ -1,7 +1,7 @@
 // Light, dark or the system's choice; the choice is kept in localStorage (applied before the
 // first paint by index.html) and in the user's preferences on the server.
 
-import type { Theme } from "../api/types";
+import type { Theme } from "../api/models";
 
 const KEY = "ragenie.theme";
 

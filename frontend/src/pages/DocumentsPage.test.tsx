@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api } from "../api/client";
-import type { DocumentMeta } from "../api/types";
+import type { DocumentMeta } from "../api/models";
 import { installFetch, json, problem } from "../test/fakeFetch";
 import DocumentsPage from "./DocumentsPage";
 
@@ -54,9 +54,9 @@ class FakeXhr {
   }
 }
 
-const READY: DocumentMeta = { id: "d1", name: "handbook.md", kind: "dataset", status: "ready", size: 2048, token_count: 512, version: 2, media_type: "text/markdown" };
-const FAILED: DocumentMeta = { id: "d2", name: "scan.pdf", kind: "dataset", status: "failed", failure_reason: "the PDF is encrypted", media_type: "application/pdf" };
-const RULES: DocumentMeta = { id: "d3", name: "style.md", kind: "instructions", status: "ready", media_type: "text/markdown" };
+const READY = { id: "d1", name: "handbook.md", kind: "dataset", status: "ready", size: 2048, token_count: 512, version: 2, media_type: "text/markdown" } as DocumentMeta;
+const FAILED = { id: "d2", name: "scan.pdf", kind: "dataset", status: "failed", failure_reason: "the PDF is encrypted", media_type: "application/pdf" } as DocumentMeta;
+const RULES = { id: "d3", name: "style.md", kind: "instructions", status: "ready", media_type: "text/markdown" } as DocumentMeta;
 
 beforeEach(() => {
   api.setTokens({ access_token: "a", refresh_token: "r" });

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { documents, profiles } from "../api/endpoints";
 import { errorMessage } from "../api/problem";
-import type { DocumentKind, DocumentMeta } from "../api/types";
+import type { DocumentKind, DocumentMeta } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatBytes, formatDate, formatTokens } from "../lib/format";
 import { useAsync } from "../lib/useAsync";

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { MemoryRouter, Route, Routes } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api } from "../api/client";
-import type { Profile } from "../api/types";
+import type { Profile } from "../api/models";
 import { installFetch, json, problem } from "../test/fakeFetch";
 import ProfilesPage from "./ProfilesPage";
 
@@ -111,7 +111,10 @@ describe("ProfilesPage", () => {
       temperature_preset: "custom",
       temperature: 0.9,
       max_output_tokens: 500,
-    } as Profile;
+      created_at: "2026-01-01T00:00:00Z",
+      updated_at: "2026-01-01T00:00:00Z",
+      version: 1,
+    };
     const base = { id: "p0", name: "Base", instruction_ids: [], dataset_ids: [], parent_ids: [] } as unknown as Profile;
     const { calls } = installFetch({
       "GET /profiles": () => json(200, { items: [work, base] }),

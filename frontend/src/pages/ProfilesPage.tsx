@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { NavLink, useNavigate, useParams } from "react-router";
 import { chat, documents, modelItems, preferences, profiles, type ProfileInput } from "../api/endpoints";
-import type { DocumentMeta, Profile, TemperaturePreset } from "../api/types";
+import type { DocumentMeta, Profile, TemperaturePreset } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { useAsync } from "../lib/useAsync";
 

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api } from "../api/client";
-import type { ApiKey } from "../api/types";
+import type { ApiKey } from "../api/models";
 import { installFetch, json } from "../test/fakeFetch";
 import SettingsPage from "./SettingsPage";
 

@@ -3,7 +3,7 @@
 
 import { useEffect, useState, type FormEvent } from "react";
 import { auth, chat, modelItems, preferences, profiles } from "../api/endpoints";
-import type { ApiKey, AuditEvent, Preferences, Theme } from "../api/types";
+import type { ApiKey, AuditEvent, CreatedApiKey, Preferences, Theme } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatDate } from "../lib/format";
 import { applyTheme, savedTheme } from "../lib/theme";
@@ -256,7 +256,7 @@ function PasswordForm() {
 function ApiKeys() {
   const keys = useAsync(() => auth.listKeys(), []);
   const [name, setName] = useState("");
-  const [created, setCreated] = useState<ApiKey | null>(null);
+  const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [copied, setCopied] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
@@ -284,7 +284,7 @@ function ApiKeys() {
     }
   }
 
-  const secret = created ? (created.key ?? created.value ?? created.secret) : undefined;
+  const secret = created?.key;
   return (
     <section className="card" aria-labelledby="keys-title" style={{ display: "flex", flexDirection: "column", gap: "0.8rem" }}>
       <h2 id="keys-title">Personal API keys</h2>

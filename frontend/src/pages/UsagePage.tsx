@@ -2,7 +2,7 @@
 
 import { useEffect, useState, type FormEvent } from "react";
 import { usage } from "../api/endpoints";
-import type { UsageRow } from "../api/types";
+import type { UsageRow } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { formatCost, formatTokens } from "../lib/format";
 import { useAsync } from "../lib/useAsync";

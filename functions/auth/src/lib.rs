@@ -21,8 +21,7 @@ use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::metrics::{self, SignIn};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "auth";
@@ -63,10 +62,10 @@ pub fn router_with(state: AppState, options: AuthOptions) -> Router {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// At least 8 characters, not a common password. Never logged.
-    #[schema(format = Password)]
+    /// At least 8 characters (at most 1,024 bytes), not a common password. Never logged.
+    #[schema(format = Password, min_length = 8)]
     pub password: String,
 }
 
@@ -74,6 +73,7 @@ pub struct Credentials {
 #[derive(Deserialize, ToSchema)]
 pub struct TokenForm {
     /// `password` or `refresh_token`.
+    #[schema(value_type = GrantType)]
     pub grant_type: String,
     /// The email (`grant_type=password`).
     pub username: Option<String>,
@@ -83,6 +83,15 @@ pub struct TokenForm {
     /// Accepted and ignored (OAuth2 clients send it).
     pub scope: Option<String>,
     pub client_id: Option<String>,
+}
+
+/// The OAuth2 grants `/auth/token` takes.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum GrantType {
+    Password,
+    RefreshToken,
 }
 
 /// `POST /auth/refresh`, `POST /auth/logout`.
@@ -98,7 +107,8 @@ pub struct RefreshRequest {
 pub struct ChangePassword {
     #[schema(format = Password)]
     pub current_password: String,
-    #[schema(format = Password)]
+    /// At least 8 characters (at most 1,024 bytes), not a common password, not the current one.
+    #[schema(format = Password, min_length = 8)]
     pub new_password: String,
 }
 
@@ -106,7 +116,12 @@ pub struct ChangePassword {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
-    /// What the key is for (1 to 100 characters).
+    /// What the key is for (1 to 100 characters, no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -553,24 +568,6 @@ async fn export_audit(
     ))
 }
 
-/// Declares the `bearer` security scheme (access token or API key).
-pub struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT access token, or a personal API key (rg_…)")
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// Documents the health route `function_router` adds.
 #[utoipa::path(get, path = "/auth/health", tag = "health",
     responses(
@@ -582,9 +579,9 @@ async fn health() {}
 
 #[derive(OpenApi)]
 #[openapi(
+    components(schemas(GrantType)),
     paths(health, register, login, token, refresh_tokens, logout, me, change_password,
           create_api_key, list_api_keys, revoke_api_key, list_audit, export_audit),
-    modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts, sign-in and tokens"),
         (name = "api-keys", description = "Personal API keys for scripts and OpenAI-compatible clients"),

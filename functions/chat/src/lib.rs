@@ -108,6 +108,8 @@ fn web_event(event: &ChatEvent) -> Event {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
+    /// The question: 1 to 100,000 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 100_000, pattern = r"\S")]
     content: String,
     /// The answer this message follows; another answer than the latest makes a new branch
     /// (this is how an edited message is sent); `""` starts a new branch at the root (editing
@@ -122,7 +124,8 @@ pub struct SendMessage {
 /// the context record), `delta`s, `usage`, `done` (finish reason and the stored message);
 /// `error` when the provider fails (the partial answer is still stored).
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "chat", params(("id" = String, Path)), request_body = SendMessage,
-    responses((status = 200, description = "text/event-stream of ChatEvent", body = ChatEvent), (status = 402, description = "budget spent"), (status = 404)),
+    responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON", content_type = "text/event-stream", body = ChatEvent),
+        (status = 402, description = "budget spent"), (status = 404)),
     security(("bearer" = [])))]
 async fn send(
     auth: AuthUser,
@@ -154,7 +157,8 @@ pub struct Regenerate {
 /// Answer the same question again: a new sibling answer, streamed like `messages`.
 #[utoipa::path(post, path = "/conversations/{id}/messages/{mid}/regenerate", tag = "chat",
     params(("id" = String, Path), ("mid" = String, Path, description = "the answer to regenerate")), request_body = Regenerate,
-    responses((status = 200, description = "text/event-stream of ChatEvent")), security(("bearer" = [])))]
+    responses((status = 200, description = "Server-Sent Events, as for `messages`", content_type = "text/event-stream", body = ChatEvent),
+        (status = 402, description = "budget spent"), (status = 404)), security(("bearer" = [])))]
 async fn regenerate(
     auth: AuthUser,
     State(s): State<ChatState>,
@@ -200,6 +204,8 @@ async fn stop(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EstimateRequest {
+    /// The text being typed, at most 100,000 characters (may be empty).
+    #[schema(max_length = 100_000)]
     content: String,
     conversation_id: Option<String>,
     profile_id: Option<String>,
@@ -210,7 +216,7 @@ pub struct EstimateRequest {
 /// Before sending: tokens by source (instructions, datasets, history, prompt), whether datasets
 /// go whole or retrieved, and the estimated input cost for the model.
 #[utoipa::path(post, path = "/chat/estimate", tag = "chat", request_body = EstimateRequest,
-    responses((status = 200, body = Estimate)), security(("bearer" = [])))]
+    responses((status = 200, body = Estimate), (status = 404, description = "no such conversation or profile")), security(("bearer" = [])))]
 async fn estimate(
     auth: AuthUser,
     State(s): State<ChatState>,

@@ -132,7 +132,9 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
 /// OpenAI-compatible chat completions, grounded in a profile's documents.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest,
     params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer")),
-    responses((status = 200, description = "chat.completion, or text/event-stream of chat.completion.chunk")), security(("bearer" = [])))]
+    responses((status = 200, description = "A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]`",
+        content((Object = "application/json"), (String = "text/event-stream"))),
+        (status = 402, description = "budget spent"), (status = 404, description = "the caller has no such profile")), security(("bearer" = [])))]
 pub async fn completions(
     auth: AuthUser,
     State(s): State<ChatState>,

@@ -67,8 +67,15 @@ pub struct NewConversation {
     /// The profile whose instructions and datasets ground the answers.
     profile_id: Option<String>,
     /// A model id from GET /models; defaults to the profile's, then the user's default; empty
-    /// means "the default at send time".
+    /// means "the default at send time". At most 200 characters.
+    #[schema(max_length = 200)]
     model: Option<String>,
+    /// 1 to 200 characters, no control characters (default: from the first message).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     title: Option<String>,
 }
 
@@ -143,6 +150,8 @@ async fn import(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Items per page, 1 to 100 (default 30).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -199,7 +208,15 @@ async fn read(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationPatch {
+    /// 1 to 200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     title: Option<String>,
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
     model: Option<String>,
     /// `null` detaches the profile.
     #[serde(default, deserialize_with = "double_option")]
@@ -249,7 +266,11 @@ async fn delete(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// Words that must all occur (case-insensitive), at most 500 characters.
+    #[param(min_length = 1, max_length = 500, pattern = r"\S")]
     q: String,
+    /// Most hits, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
@@ -274,13 +295,25 @@ async fn search(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// `md` (the current branch as Markdown) or `json` (the whole tree).
+    /// `md` or `markdown` (the current branch as Markdown, the default) or `json` (the whole tree).
+    #[param(value_type = Option<ExportFormat>)]
     format: Option<String>,
+}
+
+/// The formats a conversation exports to.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ExportFormat {
+    Md,
+    Markdown,
+    Json,
 }
 
 /// Export a conversation as Markdown or JSON.
 #[utoipa::path(get, path = "/conversations/{id}/export", tag = "conversations", params(("id" = String, Path), ExportParams),
-    responses((status = 200, description = "text/markdown or application/json"), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, description = "The conversation as a file",
+        content((String = "text/markdown"), (ConversationDetail = "application/json")))), security(("bearer" = [])))]
 async fn export(
     auth: AuthUser,
     State(s): State<ConversationsState>,
@@ -330,8 +363,10 @@ async fn export(
 #[into_params(parameter_in = Query)]
 pub struct UsageParams {
     /// First day, `YYYY-MM-DD` (default: 30 days ago).
+    #[param(format = Date)]
     from: Option<String>,
-    /// Last day, `YYYY-MM-DD` (default: today).
+    /// Last day, `YYYY-MM-DD`, not before `from` (default: today).
+    #[param(format = Date)]
     to: Option<String>,
 }
 
@@ -379,7 +414,7 @@ async fn put_budget(
 #[derive(OpenApi)]
 #[openapi(
     paths(create, import, list, read, update, delete, search, export, usage, get_budget, put_budget),
-    components(schemas(Conversation, Message, NewConversation, ImportConversation, ImportedMessage, ConversationList, ConversationDetail, ConversationPatch, ConversationHit, ConversationHits, UsageReport, UsageRow, Budgets)),
+    components(schemas(ExportFormat, Conversation, Message, NewConversation, ImportConversation, ImportedMessage, ConversationList, ConversationDetail, ConversationPatch, ConversationHit, ConversationHits, UsageReport, UsageRow, Budgets)),
     tags((name = "conversations", description = "Conversations and their message trees"), (name = "usage", description = "Tokens, cost and budgets"))
 )]
 struct ConversationsApi;

@@ -75,9 +75,12 @@ fn parse_kind(kind: &str) -> ApiResult<DocumentKind> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UploadParams {
-    /// `instructions` or `dataset`.
+    /// `instructions` or `dataset` (with multipart/form-data, a `kind` part may give it instead).
+    #[param(value_type = DocumentKind, required = true)]
     kind: Option<String>,
-    /// The document's name (defaults to the multipart file name).
+    /// The document's name (with multipart/form-data: a `name` part, else the file's name).
+    #[param(value_type = String, required = true, min_length = 1, max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$")]
     name: Option<String>,
 }
 
@@ -105,11 +108,32 @@ fn upload_response((document, created): (Document, bool)) -> Response {
         .into_response()
 }
 
+/// A file's bytes as a request body: never empty.
+struct FileBytes;
+
+impl utoipa::PartialSchema for FileBytes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
+            .min_length(Some(1))
+            .into()
+    }
+}
+
+impl ToSchema for FileBytes {}
+
 /// Upload a document: the raw bytes with their media type as Content-Type, or
 /// `multipart/form-data` with a `file` part (and optional `kind`, `name` parts).
 #[utoipa::path(post, path = "/documents", tag = "documents", params(UploadParams),
-    request_body(content = Vec<u8>, description = "the file's bytes, or multipart/form-data"),
+    request_body(description = "the file's bytes with their media type (or multipart/form-data with `file`, `kind`, `name` parts)",
+        content(
+            (FileBytes = "text/markdown", example = "# Notes"), (FileBytes = "text/plain"), (FileBytes = "text/html"),
+            (FileBytes = "application/pdf"))),
     responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
+        (status = 400, description = "the file is empty"),
         (status = 413, description = "over the direct-upload limit: use /documents/uploads"), (status = 415, description = "unsupported type")),
     security(("bearer" = [])))]
 async fn upload(
@@ -219,18 +243,44 @@ fn multipart_error(status: StatusCode, text: String) -> ApiError {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartUpload {
+    /// 1 to 200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
     /// `instructions` or `dataset`.
+    #[schema(value_type = DocumentKind)]
     kind: String,
     /// The file's media type; the PUT must send the same Content-Type.
+    #[schema(value_type = UploadMediaType)]
     media_type: String,
-    /// Exact size in bytes; the commit refuses any other size.
+    /// Exact size in bytes (at most 64 MiB); the commit refuses any other size.
+    #[schema(minimum = 1, maximum = 67_108_864)]
     size: u64,
+}
+
+/// The media types a presigned upload takes (`application/octet-stream`: guessed at commit).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+enum UploadMediaType {
+    #[schema(rename = "text/markdown")]
+    Markdown,
+    #[schema(rename = "text/plain")]
+    PlainText,
+    #[schema(rename = "text/html")]
+    Html,
+    #[schema(rename = "application/pdf")]
+    Pdf,
+    #[schema(rename = "application/octet-stream")]
+    OctetStream,
 }
 
 /// Start a large upload: returns a presigned PUT URL; PUT the bytes there, then commit.
 #[utoipa::path(post, path = "/documents/uploads", tag = "documents", request_body = StartUpload,
-    responses((status = 201, body = PendingUpload)), security(("bearer" = [])))]
+    responses((status = 201, body = PendingUpload), (status = 415, description = "a media type RaGenie cannot read")),
+    security(("bearer" = [])))]
 async fn start_upload(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -238,6 +288,13 @@ async fn start_upload(
 ) -> ApiResult<(StatusCode, Json<PendingUpload>)> {
     let user_id = *auth.user_id();
     let kind = parse_kind(&body.kind)?;
+    // The announced size is a field of this request, not this request's body: 422, not 413.
+    if body.size == 0 || body.size > ragenie_corpus::MAX_PRESIGNED_UPLOAD_BYTES {
+        return Err(ApiError::validation(
+            "size",
+            format!("1 to {} bytes", ragenie_corpus::MAX_PRESIGNED_UPLOAD_BYTES),
+        ));
+    }
     let pending = s
         .corpus
         .start_upload(user_id, &body.name, kind, &body.media_type, body.size)
@@ -247,7 +304,9 @@ async fn start_upload(
 
 /// Commit a presigned upload: checks the size, then stores and indexes the document.
 #[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path)),
-    responses((status = 201, body = UploadResult), (status = 422, description = "size mismatch; nothing kept")), security(("bearer" = [])))]
+    responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
+        (status = 400, description = "the file is empty"), (status = 415, description = "unreadable content"),
+        (status = 422, description = "nothing uploaded yet, or a size mismatch (nothing kept)")), security(("bearer" = [])))]
 async fn commit_upload(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -260,9 +319,12 @@ async fn commit_upload(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(value_type = Option<DocumentKind>)]
     kind: Option<String>,
     /// Only the documents this profile uses (its own and inherited ones); one page.
     profile: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -290,7 +352,7 @@ async fn profile_document_ids(
 
 /// List documents, oldest first; filter by kind or by profile.
 #[utoipa::path(get, path = "/documents", tag = "documents", params(ListParams),
-    responses((status = 200, body = DocumentList)), security(("bearer" = [])))]
+    responses((status = 200, body = DocumentList), (status = 404, description = "the caller has no such profile")), security(("bearer" = [])))]
 async fn list(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -345,6 +407,12 @@ async fn get_document(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rename {
+    /// 1 to 200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
 }
 
@@ -377,13 +445,24 @@ async fn delete_document(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ContentParams {
-    /// `text` returns the extracted text; otherwise a presigned download URL.
+    /// `text` returns the extracted text; `url` (the default) a presigned download URL.
+    #[param(value_type = Option<ContentFormat>)]
     format: Option<String>,
+}
+
+/// What `GET /documents/{id}/content` answers with.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ContentFormat {
+    Text,
+    Url,
 }
 
 /// Download a document (a presigned URL) or read its extracted text (`?format=text`).
 #[utoipa::path(get, path = "/documents/{id}/content", tag = "documents", params(("id" = String, Path), ContentParams),
-    responses((status = 200, body = PresignedUrl), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, description = "A presigned download URL, or (`format=text`) the extracted text",
+        content((PresignedUrl = "application/json"), (String = "text/plain")))), security(("bearer" = [])))]
 async fn content(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -403,8 +482,10 @@ async fn content(
 
 /// Replace a document's content: a new version (the old ones stay listed).
 #[utoipa::path(put, path = "/documents/{id}/content", tag = "documents", params(("id" = String, Path)),
-    request_body(content = Vec<u8>, description = "the new bytes; Content-Type is their media type"),
-    responses((status = 200, body = Document), (status = 404), (status = 409, description = "identical to another document")), security(("bearer" = [])))]
+    request_body(description = "the new bytes; Content-Type is their media type",
+        content((FileBytes = "text/markdown"), (FileBytes = "text/plain"), (FileBytes = "text/html"), (FileBytes = "application/pdf"))),
+    responses((status = 200, body = Document), (status = 400, description = "the file is empty"), (status = 404), (status = 409, description = "identical to another document"),
+        (status = 415, description = "a media type RaGenie cannot read")), security(("bearer" = [])))]
 async fn replace(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -433,10 +514,13 @@ async fn replace(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// The question, at most 2,000 characters.
+    #[param(max_length = 2000)]
     q: String,
     /// Search this profile's datasets (and inherited ones); all datasets when absent.
     profile: Option<String>,
     /// Number of results, 1..=50 (default 8).
+    #[param(minimum = 1, maximum = 50)]
     k: Option<usize>,
 }
 
@@ -448,7 +532,7 @@ pub struct SearchResults {
 /// Search the datasets of a profile: ranked chunks with document, heading path, offsets and a
 /// highlighted snippet.
 #[utoipa::path(get, path = "/search", tag = "documents", params(SearchParams),
-    responses((status = 200, body = SearchResults)), security(("bearer" = [])))]
+    responses((status = 200, body = SearchResults), (status = 404, description = "the caller has no such profile")), security(("bearer" = [])))]
 async fn search(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -459,7 +543,7 @@ async fn search(
     if !(1..=50).contains(&k) {
         return Err(ApiError::validation("k", "1..=50"));
     }
-    if params.q.len() > 2000 {
+    if params.q.chars().count() > 2000 {
         return Err(ApiError::validation("q", "at most 2000 characters"));
     }
     let scope: HashSet<String> = match &params.profile {
@@ -483,7 +567,7 @@ async fn search(
 #[derive(OpenApi)]
 #[openapi(
     paths(upload, start_upload, commit_upload, list, get_document, rename, delete_document, content, replace, search),
-    components(schemas(Document, DocumentVersion, DocumentKind, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
+    components(schemas(Document, DocumentVersion, DocumentKind, ContentFormat, UploadMediaType, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
     tags((name = "documents", description = "Upload, manage and search documents"))
 )]
 struct DocumentsApi;

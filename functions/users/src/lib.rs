@@ -14,7 +14,6 @@ use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiResult, AppState};
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "users";
@@ -160,18 +159,6 @@ async fn delete_profile(
     Ok(StatusCode::NO_CONTENT)
 }
 
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
 /// Documents the health route `function_router` adds.
 #[utoipa::path(get, path = "/users/health", tag = "health",
     responses(
@@ -185,7 +172,6 @@ async fn health() {}
 #[openapi(
     paths(health, get_preferences, put_preferences, create_profile, list_profiles, get_profile,
           update_profile, delete_profile),
-    modifiers(&BearerAuth),
     tags(
         (name = "users", description = "The caller's preferences"),
         (name = "profiles", description = "Profiles: instructions, datasets, model settings, inheritance"),

@@ -25,7 +25,9 @@ pub struct Preferences {
     /// One of the user's profiles (`default_profile_id` is accepted as an alias on input).
     #[serde(default, alias = "default_profile_id")]
     pub default_profile: Option<ProfileId>,
+    /// A model id, 1 to 200 characters (surrounding spaces are trimmed).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub default_model: Option<String>,
     #[serde(default)]
     pub theme: Theme,

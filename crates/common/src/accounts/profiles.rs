@@ -106,21 +106,28 @@ pub struct NewProfile {
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub instruction_ids: Option<Vec<String>>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub dataset_ids: Option<Vec<String>>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub parent_ids: Option<Vec<ProfileId>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub default_model: Option<Option<String>>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub temperature_preset: Option<TemperaturePreset>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub temperature: Option<f64>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>)]
@@ -128,6 +135,7 @@ pub struct ProfilePatch {
     /// When given, the update applies only if the profile is still at this version (409
     /// otherwise).
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub version: Option<u64>,
 }
 

@@ -58,6 +58,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Items per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -319,7 +319,8 @@ pub struct Blob {
 pub struct PresignedUrl {
     pub url: String,
     pub method: String,
-    /// Headers the request must carry (e.g. the signed Content-Type).
+    /// Headers the request must carry (e.g. the signed Content-Type), as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub headers: Vec<(String, String)>,
     /// Epoch seconds.
     pub expires_at: i64,

@@ -3,20 +3,21 @@ import userEvent from "@testing-library/user-event";
 import { MemoryRouter, Route, Routes } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api } from "../../api/client";
-import type { Message } from "../../api/types";
+import type { Message } from "../../api/models";
 import { installFetch, json, problem, sse, type Handler } from "../../test/fakeFetch";
 import ChatPage from "./ChatPage";
 
-const USER: Message = { id: "m1", parent_id: null, role: "user", content: "How often are zebrafish fed?", created_at: "2026-01-01T00:00:01Z" };
+const USER = { id: "m1", parent_id: null, role: "user", content: "How often are zebrafish fed?", created_at: "2026-01-01T00:00:01Z" } as Message;
 const ANSWER: Message = {
   id: "m2",
+  conversation_id: "c1",
   parent_id: "m1",
   role: "assistant",
   content: "Twice a day [1].",
   model: "gpt-test",
   created_at: "2026-01-01T00:00:02Z",
-  usage: { input: 1200, output: 8 },
-  cost: { total_usd: 0.00312, estimated: false },
+  usage: { input: 1200, output: 8, cache_read: 0, cache_write: 0 },
+  cost: { total_usd: 0.00312, input_usd: 0.003, output_usd: 0.00012, estimated: false },
   finish_reason: "stop",
   citations: [{ n: 1, document_id: "d1", document_name: "handbook.md", version: 1, heading_path: ["Handbook", "Feeding"], start: 24, end: 60 }],
 };
@@ -165,8 +166,8 @@ describe("ChatPage", () => {
   });
 
   it("sends an edited question as a new branch after the same answer", async () => {
-    const Q2: Message = { id: "m4", parent_id: "m2", role: "user", content: "And larvae?", created_at: "2026-01-01T00:00:04Z" };
-    const A2: Message = { id: "m5", parent_id: "m4", role: "assistant", content: "Paramecia.", created_at: "2026-01-01T00:00:05Z" };
+    const Q2 = { id: "m4", parent_id: "m2", role: "user", content: "And larvae?", created_at: "2026-01-01T00:00:04Z" } as Message;
+    const A2 = { id: "m5", parent_id: "m4", role: "assistant", content: "Paramecia.", created_at: "2026-01-01T00:00:05Z" } as Message;
     const { calls } = base({
       "GET /conversations/c1": () => json(200, { id: "c1", title: "T", profile_id: "p1", model: "gpt-test", head_id: "m5", messages: [USER, ANSWER, Q2, A2] }),
       "POST /conversations/c1/messages": () => sse(['event: delta\ndata: {"text":"Paramecia, then brine shrimp."}\n\n', "event: done\ndata: {}\n\n"]),

@@ -6,7 +6,7 @@ import { useNavigate, useParams } from "react-router";
 import { api } from "../../api/client";
 import { chat, conversations, isOffline, modelItems, modelPrices, preferences, profiles } from "../../api/endpoints";
 import { ApiError, errorFromResponse } from "../../api/problem";
-import type { Citation, Conversation, Message, ModelInfo } from "../../api/types";
+import type { Citation, Conversation, Message, ModelInfo } from "../../api/models";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { formatPrice, formatTokens } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";

@@ -3,7 +3,7 @@
 
 import { useEffect, useRef, useState } from "react";
 import { documents } from "../../api/endpoints";
-import type { Citation } from "../../api/types";
+import type { Citation } from "../../api/models";
 import { ErrorAlert } from "../../components/ErrorAlert";
 
 export function citationNumber(c: Citation, index: number): number {

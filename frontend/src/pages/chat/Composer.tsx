@@ -4,7 +4,7 @@
 import { forwardRef, useEffect, useState, type FormEvent, type KeyboardEvent } from "react";
 import { chat } from "../../api/endpoints";
 import { errorMessage, isAbort } from "../../api/problem";
-import type { Estimate } from "../../api/types";
+import type { Estimate } from "../../api/models";
 import { formatCost, formatTokens } from "../../lib/format";
 
 interface Props {

@@ -2,7 +2,7 @@
 // regenerate), and the answer still streaming.
 
 import { useState } from "react";
-import type { Message } from "../../api/types";
+import type { Message } from "../../api/models";
 import { formatCost, formatTokens } from "../../lib/format";
 import { copyText } from "./copy";
 import { Markdown } from "./Markdown";

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "react";
 import { NavLink } from "react-router";
 import { conversations } from "../../api/endpoints";
-import type { Conversation, ConversationHit } from "../../api/types";
+import type { Conversation, ConversationHit } from "../../api/models";
 import { ErrorAlert } from "../../components/ErrorAlert";
 
 interface Props {

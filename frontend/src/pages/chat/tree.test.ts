@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { Message } from "../../api/types";
+import type { Message } from "../../api/models";
 import { activePath } from "./tree";
 
 const m = (id: string, parent: string | null, role: Message["role"], t: number): Message => ({
   id,
+  conversation_id: "c1",
   parent_id: parent,
   role,
   content: id,

@@ -1,7 +1,7 @@
 // Messages form a tree (edit and regenerate add siblings); the screen shows one path through
 // it, choosing at each fork the sibling the user picked, or the newest.
 
-import type { Message } from "../../api/types";
+import type { Message } from "../../api/models";
 
 export const ROOT = "";
 

@@ -5,7 +5,6 @@ import { useCallback, useRef, useState } from "react";
 import { api } from "../../api/client";
 import { conversations } from "../../api/endpoints";
 import { errorMessage, isAbort } from "../../api/problem";
-import type { Citation } from "../../api/types";
 import { interpret, type ChatEvent } from "./events";
 
 export interface Pending {
@@ -16,7 +15,6 @@ export interface Pending {
   userText?: string;
   regenerate: boolean;
   text: string;
-  citations?: Citation[];
   inputTokens?: number;
   outputTokens?: number;
   cost?: number;
@@ -30,11 +28,9 @@ export interface Pending {
 export function applyEvent(p: Pending, ev: ChatEvent): Pending {
   switch (ev.type) {
     case "meta":
-      return { ...p, assistantMessageId: ev.assistantMessageId ?? p.assistantMessageId, citations: ev.citations ?? p.citations };
+      return { ...p, assistantMessageId: ev.assistantMessageId };
     case "delta":
       return { ...p, text: p.text + ev.text };
-    case "citations":
-      return { ...p, citations: ev.citations };
     case "usage":
       return { ...p, inputTokens: ev.inputTokens, outputTokens: ev.outputTokens, cost: ev.cost, estimated: ev.estimated };
     case "done":

@@ -1,0 +1,223 @@
+//! The parts of the OpenAPI contract every function shares, applied once to the assembled
+//! document instead of repeated in every handler's attribute: the problem+json schema, the
+//! security schemes, and the error statuses the shared plumbing answers with on any operation
+//! (the auth extractor's 401, the JSON extractor's 400/413/415/422, an id that names nothing's
+//! 404, the store's 503 and the generic 500). Route-specific statuses stay in the handlers'
+//! `#[utoipa::path]` attributes; an error status declared there without a body gets the
+//! problem schema here.
+
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
+    SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::{Modify, PartialSchema, ToSchema};
+
+use crate::error::{PROBLEM_JSON, Problem};
+
+/// The security scheme of an access token or personal API key in `Authorization: Bearer`.
+pub const BEARER: &str = "bearer";
+/// The same credentials in `x-api-key`, as some OpenAI-style clients send them.
+pub const API_KEY_HEADER: &str = "api_key";
+/// How OAuth2 clients obtain the bearer access token: the password grant at `/auth/token`.
+pub const OAUTH2: &str = "oauth2";
+
+/// Completes an assembled document: see the module documentation.
+pub struct Contract;
+
+impl Modify for Contract {
+    fn modify(&self, doc: &mut OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert(Problem::name().into_owned(), Problem::schema());
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token, or a personal API key (rg_…)")
+                    .description(Some(
+                        "An access token from /auth/login, /auth/register or /auth/refresh, \
+                         or a personal API key from /auth/api-keys",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            API_KEY_HEADER,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "The same credentials as `bearer`, for clients that send them in this header",
+            ))),
+        );
+        components.add_security_scheme(
+            OAUTH2,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::with_refresh_url(
+                    "/auth/token",
+                    Scopes::new(),
+                    "/auth/token",
+                ))],
+                "The access token `bearer` carries, from the OAuth2 password grant",
+            )),
+        );
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let operations = [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    // Handler names repeat across functions (`list`, `search`, `health`…);
+                    // operation ids must be unique in the merged document.
+                    operation.operation_id = Some(operation_id(method, path));
+                    complete(path, operation);
+                }
+            }
+        }
+    }
+}
+
+/// `get /documents/{id}/content` → `get_documents_id_content`.
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        id.push('_');
+        id.extend(
+            segment
+                .chars()
+                .filter(|c| !matches!(c, '{' | '}'))
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+        );
+    }
+    id
+}
+
+/// Whether an operation takes the bearer credential (its attribute says `security(("bearer" = []))`).
+fn is_secured(operation: &Operation) -> bool {
+    operation.security.as_ref().is_some_and(|requirements| {
+        requirements.iter().any(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_object().map(|o| o.contains_key(BEARER)))
+                .unwrap_or(false)
+        })
+    })
+}
+
+fn has_query(operation: &Operation) -> bool {
+    operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.parameter_in == ParameterIn::Query)
+}
+
+fn takes_body(body: Option<&RequestBody>) -> bool {
+    body.is_some_and(|b| !b.content.is_empty())
+}
+
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(Problem::name())))
+                .build(),
+        )
+        .build()
+}
+
+fn add(operation: &mut Operation, status: u16, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| RefOr::T(problem(description)));
+}
+
+fn complete(path: &str, operation: &mut Operation) {
+    if path.ends_with("/health") {
+        // Health answers its own JSON, 200 or 503, never a problem.
+        return;
+    }
+    let secured = is_secured(operation);
+    if secured {
+        operation.security = Some(vec![
+            SecurityRequirement::new(BEARER, Vec::<String>::new()),
+            SecurityRequirement::new(API_KEY_HEADER, Vec::<String>::new()),
+            SecurityRequirement::new(OAUTH2, Vec::<String>::new()),
+        ]);
+        add(
+            operation,
+            401,
+            "No credential, or an invalid or expired one (problem+json)",
+        );
+    }
+    let body = takes_body(operation.request_body.as_ref());
+    if body {
+        add(
+            operation,
+            400,
+            "The body cannot be read: malformed JSON (problem+json)",
+        );
+        add(
+            operation,
+            413,
+            "The body is over this endpoint's size limit (problem+json)",
+        );
+        add(
+            operation,
+            415,
+            "The body's Content-Type is not one this endpoint takes (problem+json)",
+        );
+    }
+    if body || has_query(operation) {
+        add(
+            operation,
+            400,
+            "The query string cannot be parsed (problem+json)",
+        );
+        add(
+            operation,
+            422,
+            "A field or parameter is missing, unknown or invalid; `field` names it (problem+json)",
+        );
+    }
+    if path.contains('{') && secured {
+        add(
+            operation,
+            404,
+            "The caller has no such resource (problem+json)",
+        );
+    }
+    add(
+        operation,
+        500,
+        "Something failed on the server's side; it is logged (problem+json)",
+    );
+    add(
+        operation,
+        503,
+        "The store is busy; retry shortly (problem+json)",
+    );
+    // Error statuses declared in an attribute without a body still answer problem+json.
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let is_error = status.starts_with('4') || status.starts_with('5');
+        if let RefOr::T(response) = response
+            && is_error
+            && response.content.is_empty()
+        {
+            let described = problem(&response.description);
+            response.content = described.content;
+        }
+    }
+}
