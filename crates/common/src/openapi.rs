@@ -9,6 +9,7 @@
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
     SecurityRequirement, SecurityScheme,
@@ -136,6 +137,31 @@ fn problem(description: &str) -> Response {
         .build()
 }
 
+const EVENT_STREAM: &str = "text/event-stream";
+
+/// What a `text/event-stream` body is made of, one event at a time (as OpenAPI 3.2's
+/// `itemSchema` and schemathesis read it): the payload is `data`, JSON text whose schema the
+/// response's description names (`ChatEvent` for answers, chat.completion.chunk on `/v1`).
+fn sse_event() -> RefOr<Schema> {
+    let text = || ObjectBuilder::new().schema_type(Type::String);
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "One Server-Sent Event: `event` names it (absent: `message`), `data` is its JSON",
+        ))
+        .property("event", text())
+        .property("data", text())
+        .property("id", text())
+        .property(
+            "retry",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .required("data")
+        .into()
+}
+
 fn add(operation: &mut Operation, status: u16, description: &str) {
     operation
         .responses
@@ -209,6 +235,13 @@ fn complete(path: &str, operation: &mut Operation) {
         503,
         "The store is busy; retry shortly (problem+json)",
     );
+    for response in operation.responses.responses.values_mut() {
+        if let RefOr::T(response) = response
+            && let Some(stream) = response.content.get_mut(EVENT_STREAM)
+        {
+            stream.schema = Some(sse_event());
+        }
+    }
     // Error statuses declared in an attribute without a body still answer problem+json.
     for (status, response) in operation.responses.responses.iter_mut() {
         let is_error = status.starts_with('4') || status.starts_with('5');

@@ -155,6 +155,11 @@ fn parameters_carry_the_ranges_and_enums_the_handlers_enforce() {
         .map(|v| v["properties"]["event"]["enum"][0].as_str().unwrap())
         .collect();
     assert_eq!(events, ["meta", "delta", "error", "usage", "done"]);
+    // A stream is described event by event, as clients (and schemathesis) read it.
+    let stream = &doc["paths"]["/conversations/{id}/messages"]["post"]["responses"]["200"]["content"]
+        ["text/event-stream"]["schema"];
+    assert_eq!(stream["required"], serde_json::json!(["data"]));
+    assert_eq!(stream["properties"]["event"]["type"], "string");
     // Fields a PATCH refuses as null are not nullable.
     let patch = &doc["components"]["schemas"]["ProfilePatch"]["properties"];
     assert_eq!(patch["name"]["type"], "string");

@@ -638,11 +638,9 @@ export interface components {
         ApiKeyId: string;
         /** @description An API key as listed: never its value. */
         ApiKeySummary: {
-            /** @description RFC 3339. */
-            created_at: string;
+            created_at: components["schemas"]["Timestamp"];
             id: components["schemas"]["ApiKeyId"];
-            /** @description RFC 3339, to the minute; null until first used. */
-            last_used_at?: string | null;
+            last_used_at?: null | components["schemas"]["Timestamp"];
             name: string;
             /** @description The first characters of the key, to tell keys apart. */
             prefix: string;
@@ -840,7 +838,7 @@ export interface components {
         Document: {
             /** @description SHA-256 of the current version's bytes. */
             content_hash: string;
-            created_at: string;
+            created_at: components["schemas"]["Timestamp"];
             failure_reason?: string | null;
             id: string;
             kind: components["schemas"]["DocumentKind"];
@@ -857,7 +855,7 @@ export interface components {
              * @description Tokens of the extracted text (what sending it whole costs), once ready.
              */
             token_count?: number | null;
-            updated_at: string;
+            updated_at: components["schemas"]["Timestamp"];
             /** Format: int64 */
             version: number;
         };
@@ -875,7 +873,7 @@ export interface components {
         DocumentStatus: "pending" | "ready" | "failed";
         DocumentVersion: {
             content_hash: string;
-            created_at: string;
+            created_at: components["schemas"]["Timestamp"];
             failure_reason?: string | null;
             media_type: string;
             /** Format: int64 */
@@ -943,11 +941,9 @@ export interface components {
         /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
         ListPage_ApiKeySummary: {
             items: {
-                /** @description RFC 3339. */
-                created_at: string;
+                created_at: components["schemas"]["Timestamp"];
                 id: components["schemas"]["ApiKeyId"];
-                /** @description RFC 3339, to the minute; null until first used. */
-                last_used_at?: string | null;
+                last_used_at?: null | components["schemas"]["Timestamp"];
                 name: string;
                 /** @description The first characters of the key, to tell keys apart. */
                 prefix: string;
@@ -958,8 +954,7 @@ export interface components {
         /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
         ListPage_Profile: {
             items: {
-                /** @description RFC 3339. */
-                created_at: string;
+                created_at: components["schemas"]["Timestamp"];
                 /** @description Dataset (knowledge) documents, in this order. */
                 dataset_ids: string[];
                 default_model?: string | null;
@@ -978,7 +973,7 @@ export interface components {
                  */
                 temperature: number;
                 temperature_preset: components["schemas"]["TemperaturePreset"];
-                updated_at: string;
+                updated_at: components["schemas"]["Timestamp"];
                 /**
                  * Format: int64
                  * @description Increases with every change.
@@ -1141,8 +1136,7 @@ export interface components {
         };
         /** @description A profile as stored and shown. */
         Profile: {
-            /** @description RFC 3339. */
-            created_at: string;
+            created_at: components["schemas"]["Timestamp"];
             /** @description Dataset (knowledge) documents, in this order. */
             dataset_ids: string[];
             default_model?: string | null;
@@ -1161,7 +1155,7 @@ export interface components {
              */
             temperature: number;
             temperature_preset: components["schemas"]["TemperaturePreset"];
-            updated_at: string;
+            updated_at: components["schemas"]["Timestamp"];
             /**
              * Format: int64
              * @description Increases with every change.
@@ -1273,6 +1267,12 @@ export interface components {
         TemperaturePreset: "precise" | "balanced" | "creative" | "custom";
         /** @enum {string} */
         Theme: "system" | "light" | "dark";
+        /**
+         * Format: date-time
+         * @description RFC 3339, UTC
+         * @example 2026-12-03T09:30:00.000000Z
+         */
+        Timestamp: string;
         /** @description `POST /auth/token`: an OAuth2 token request (form-encoded). */
         TokenForm: {
             client_id?: string | null;
@@ -1353,8 +1353,7 @@ export interface components {
         };
         /** @description An account as its owner sees it. */
         User: {
-            /** @description RFC 3339. */
-            created_at: string;
+            created_at: components["schemas"]["Timestamp"];
             email: string;
             id: components["schemas"]["UserId"];
         };
@@ -1429,6 +1428,7 @@ export type StartUpload = components['schemas']['StartUpload'];
 export type Stopping = components['schemas']['Stopping'];
 export type TemperaturePreset = components['schemas']['TemperaturePreset'];
 export type Theme = components['schemas']['Theme'];
+export type Timestamp = components['schemas']['Timestamp'];
 export type TokenForm = components['schemas']['TokenForm'];
 export type TokenResponse = components['schemas']['TokenResponse'];
 export type TokenUsage = components['schemas']['TokenUsage'];
@@ -3013,7 +3013,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ChatEvent"];
+                    "text/event-stream": {
+                        data: string;
+                        event?: string;
+                        id?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description The body cannot be read: malformed JSON (problem+json) */
@@ -3121,7 +3126,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ChatEvent"];
+                    "text/event-stream": {
+                        data: string;
+                        event?: string;
+                        id?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description The body cannot be read: malformed JSON (problem+json) */
@@ -4920,7 +4930,12 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        data: string;
+                        event?: string;
+                        id?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description The body cannot be read: malformed JSON (problem+json) */
