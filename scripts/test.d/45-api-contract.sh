@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web app's API types are the served contract: frontend/src/api/types.ts must be what
 # openapi-typescript generates from the document the server serves (regenerated into a temp
-# file and compared; `npm run gen:api` in frontend/ updates it). scripts/schemathesis.sh checks
+# file and compared; `npm run gen:api` in frontend/ updates it). scripts/test.d/46-schemathesis.sh checks
 # the server against the same document.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
