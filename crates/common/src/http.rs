@@ -105,7 +105,7 @@ fn integral_numbers_as_integers(value: &mut serde_json::Value) {
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64().unwrap_or(f64::NAN);
             // 2^63 and 2^64: the ranges an i64 and a u64 hold exactly.
-            if f.fract() == 0.0 && f >= -9_223_372_036_854_775_808.0 && f < 0.0 {
+            if f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
                 *value = Value::from(f as i64);
             } else if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) {
                 *value = Value::from(f as u64);
