@@ -108,10 +108,6 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for a person.
     pub detail: String,
-    /// The request the problem occurred in (RFC 9457); absent when it says nothing more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
-    pub instance: Option<String>,
     /// The offending field, for validation problems.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(required = false)]
@@ -119,6 +115,7 @@ pub struct Problem {
     /// This occurrence: `urn:ragenie:request:<id>`, where `<id>` is the response's
     /// `x-request-id` and the `request_id` of every log line the request wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     pub instance: Option<String>,
 }
 
@@ -134,7 +131,6 @@ pub fn problem_response(
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail,
-        instance: None,
         field,
         instance: crate::request_id::current().map(|id| id.instance()),
     };

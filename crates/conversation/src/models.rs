@@ -174,5 +174,8 @@ mod tests {
         );
         assert_eq!(requested_model(Some("  ".into())).unwrap(), None);
         assert!(requested_model(Some("m".repeat(201))).is_err());
+        // Characters, not bytes; counted as sent, before trimming (the contract's maxLength).
+        assert!(requested_model(Some("é".repeat(200))).is_ok());
+        assert!(requested_model(Some(format!(" {}", "m".repeat(200)))).is_err());
     }
 }

@@ -39,6 +39,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's security activity, newest first: sign-ins (and refused attempts on the
+         *     account), password changes, API keys created and revoked, sessions ended.
+         */
+        get: operations["get_auth_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's whole audit trail as JSON lines (one event per line, newest first; at most
+         *     10,000 events).
+         */
+        get: operations["get_auth_audit_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/change-password": {
         parameters: {
             query?: never;
@@ -645,6 +685,30 @@ export interface components {
             /** @description The first characters of the key, to tell keys apart. */
             prefix: string;
         };
+        /**
+         * @description What happened.
+         * @enum {string}
+         */
+        AuditAction: "sign_in_succeeded" | "sign_in_failed" | "password_changed" | "password_reset" | "api_key_created" | "api_key_revoked" | "refresh_family_revoked" | "sessions_revoked" | "account_deleted";
+        /** @description A recorded security event. */
+        AuditEvent: {
+            action: components["schemas"]["AuditAction"];
+            /** @description Who did it: a user id, or `anonymous`. */
+            actor: string;
+            /** @description The client address the request came from. */
+            address: string;
+            /** @description When it happened (RFC 3339, UTC). */
+            at: components["schemas"]["Timestamp"];
+            detail?: string | null;
+            /** @description A ULID: events sort by it in time order. */
+            id: string;
+            /** @description The request's `x-request-id`, to find its log lines. */
+            request_id: string;
+            /** @description What it touched: `user:…`, `api_key:…`, `refresh_family:…`. */
+            target: string;
+            /** @description Whose trail the event is in. */
+            user: string;
+        };
         Budgets: {
             /**
              * Format: double
@@ -952,6 +1016,29 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
+        ListPage_AuditEvent: {
+            items: {
+                action: components["schemas"]["AuditAction"];
+                /** @description Who did it: a user id, or `anonymous`. */
+                actor: string;
+                /** @description The client address the request came from. */
+                address: string;
+                /** @description When it happened (RFC 3339, UTC). */
+                at: components["schemas"]["Timestamp"];
+                detail?: string | null;
+                /** @description A ULID: events sort by it in time order. */
+                id: string;
+                /** @description The request's `x-request-id`, to find its log lines. */
+                request_id: string;
+                /** @description What it touched: `user:…`, `api_key:…`, `refresh_family:…`. */
+                target: string;
+                /** @description Whose trail the event is in. */
+                user: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
         ListPage_Profile: {
             items: {
                 created_at: components["schemas"]["Timestamp"];
@@ -1119,7 +1206,10 @@ export interface components {
             detail: string;
             /** @description The offending field, for validation problems. */
             field?: string | null;
-            /** @description The request the problem occurred in (RFC 9457); absent when it says nothing more. */
+            /**
+             * @description This occurrence: `urn:ragenie:request:<id>`, where `<id>` is the response's
+             *     `x-request-id` and the `request_id` of every log line the request wrote.
+             */
             instance?: string | null;
             /**
              * Format: int32
@@ -1235,7 +1325,10 @@ export interface components {
         SendMessage: {
             /** @description The question: 1 to 100,000 characters, not only whitespace. */
             content: string;
-            /** @description Another model for this answer (default: the conversation's). */
+            /**
+             * @description Another model for this answer (default, by the model rule: the conversation's, the
+             *     profile's, the user's, then the catalog's).
+             */
             model?: string | null;
             /**
              * @description The answer this message follows; another answer than the latest makes a new branch
@@ -1343,6 +1436,12 @@ export interface components {
             cost_usd: number;
             /** @description `YYYY-MM-DD`. */
             day: string;
+            /**
+             * Format: int64
+             * @description Of those, answers billed from the tokenizer's count because the provider reported no
+             *     usage (a client that left, a stop, a cut connection).
+             */
+            estimated_messages: number;
             /** Format: int64 */
             input_tokens: number;
             /** Format: int64 */
@@ -1371,6 +1470,8 @@ export interface components {
 }
 export type ApiKeyId = components['schemas']['ApiKeyId'];
 export type ApiKeySummary = components['schemas']['ApiKeySummary'];
+export type AuditAction = components['schemas']['AuditAction'];
+export type AuditEvent = components['schemas']['AuditEvent'];
 export type Budgets = components['schemas']['Budgets'];
 export type ChangePassword = components['schemas']['ChangePassword'];
 export type ChatEvent = components['schemas']['ChatEvent'];
@@ -1401,6 +1502,7 @@ export type GrantType = components['schemas']['GrantType'];
 export type ImportConversation = components['schemas']['ImportConversation'];
 export type ImportedMessage = components['schemas']['ImportedMessage'];
 export type ListPageApiKeySummary = components['schemas']['ListPage_ApiKeySummary'];
+export type ListPageAuditEvent = components['schemas']['ListPage_AuditEvent'];
 export type ListPageProfile = components['schemas']['ListPage_Profile'];
 export type Message = components['schemas']['Message'];
 export type MessageCost = components['schemas']['MessageCost'];
@@ -1645,6 +1747,123 @@ export interface operations {
             };
             /** @description The caller has no such key */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_auth_audit: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 100 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the caller's events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPage_AuditEvent"];
+                };
+            };
+            /** @description The query string cannot be parsed (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid `limit` or `cursor` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_auth_audit_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One JSON event per line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/jsonl": string;
+                };
+            };
+            /** @description Not signed in */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

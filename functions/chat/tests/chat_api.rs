@@ -803,6 +803,30 @@ async fn conversations_are_listed_searched_renamed_exported_and_deleted() {
         app.json(&alice, "/conversations/search?q=gardening").await["items"][0]["conversation"]["id"],
         newer.as_str()
     );
+    // Out-of-range limits and over-long queries are refused as the contract says, not clamped.
+    let long_query = format!("/conversations/search?q={}", "é".repeat(501));
+    for path in [
+        "/conversations/search?q=volcanoes&limit=0",
+        "/conversations/search?q=volcanoes&limit=101",
+        long_query.as_str(),
+    ] {
+        let refused = app
+            .http
+            .get(app.url(path))
+            .header("authorization", &alice)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 422, "{path}");
+    }
+    // 500 characters is within the limit even where they take more than 500 bytes.
+    let at_limit = app
+        .json(
+            &alice,
+            &format!("/conversations/search?q={}", "é".repeat(500)),
+        )
+        .await;
+    assert_eq!(at_limit["items"].as_array().unwrap().len(), 0);
 
     let renamed = app
         .http

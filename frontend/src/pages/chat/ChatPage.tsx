@@ -325,7 +325,8 @@ export default function ChatPage() {
               onCite={(n) => openCitation(step.message, n)}
             />
           ))}
-          {pending ? <PendingView pending={pending} onCite={(n) => openCitation(pending, n)} /> : null}
+          {/* The citations come with the stored answer (the `done` event); until then a [n] opens nothing. */}
+          {pending ? <PendingView pending={pending} onCite={() => undefined} /> : null}
           <div ref={bottomRef} />
         </div>
         <Composer
