@@ -25,6 +25,20 @@ ensure_venv() {
   echo "$dir"
 }
 
+# scratch_with_services : sets $work (a new temporary folder) and pids=() (the background
+# services the script starts, each appended with `pids+=($!)`); on exit every one of them is
+# stopped and reaped, and $work removed.
+scratch_with_services() {
+  work=$(mktemp -d)
+  pids=()
+  trap stop_services_and_scratch EXIT
+}
+stop_services_and_scratch() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+
 # wait_for_http URL SECONDS : poll until the URL answers or the time runs out.
 wait_for_http() {
   local url=$1 limit=${2:-30} waited=0

@@ -10,13 +10,7 @@ venv=$(ensure_venv provider-sdks openai anthropic google-genai)
 cargo build -q -p ragenie-fake-providers --bin fake-providers -p ragenie-local --bin ragenie-server
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_with_services
 
 "$bin/fake-providers" --port 0 >"$work/urls" 2>"$work/fakes.log" &
 pids+=($!)

@@ -17,13 +17,7 @@ venv=$(ensure_venv schemathesis 'schemathesis==4.32.5')
 cargo build -q -p ragenie-local --bin ragenie-server
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_with_services
 
 step "contract: schemathesis against the local server"
 port=$(free_port)
