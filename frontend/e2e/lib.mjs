@@ -2,7 +2,8 @@
 // assert and stop at the first failure with a screenshot, polling, and the results file.
 
 import { strict as assert } from "node:assert";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -11,8 +12,17 @@ export const SHOTS = resolve(process.env.RAGENIE_E2E_SCREENSHOTS ?? "../target/e
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const STEP_TIMEOUT = Number(process.env.RAGENIE_E2E_STEP_TIMEOUT_MS ?? 30_000);
 
-/** Starts the browser and a page; `name` tags the results file and failure screenshots. */
-export async function startSuite(name) {
+/** Screen sizes the suites run at: a desktop window and a phone (390×844, an iPhone 14). */
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+};
+
+/**
+ * Starts the browser and a page; `name` tags the results file and failure screenshots.
+ * `viewport` is a key of VIEWPORTS; every screenshot also checks the layout (checkLayout).
+ */
+export async function startSuite(name, viewport = "desktop") {
   mkdirSync(SHOTS, { recursive: true });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -30,7 +40,9 @@ export async function startSuite(name) {
     ],
     timeout: 60_000,
   });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: BASE });
+  const size = VIEWPORTS[viewport];
+  if (!size) throw new Error(`unknown viewport ${viewport}`);
+  const context = await browser.newContext({ viewport: size, baseURL: BASE, hasTouch: viewport === "phone", isMobile: viewport === "phone" });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE }).catch(() => undefined);
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT);
@@ -47,7 +59,8 @@ export async function startSuite(name) {
   const results = [];
 
   async function finish(code) {
-    writeFileSync(join(SHOTS, `results-${name}.json`), JSON.stringify({ base: BASE, passed, results }, null, 2));
+    writeFileSync(join(SHOTS, `results-${name}.json`), JSON.stringify({ base: BASE, viewport, passed, results }, null, 2));
+    writeAxeResults(name);
     await browser.close().catch(() => undefined);
     process.exit(code);
   }
@@ -74,8 +87,10 @@ export async function startSuite(name) {
     }
   }
 
+  /** Checks the layout of what is on screen, then saves a screenshot named for the viewport. */
   async function shot(file) {
-    await page.screenshot({ path: join(SHOTS, `${file}.png`), fullPage: false });
+    await checkLayout(page, file, size);
+    await page.screenshot({ path: join(SHOTS, `${viewport}-${file}.png`), fullPage: false });
   }
 
   async function done() {
@@ -110,4 +125,122 @@ export async function signUp(page, email, password) {
   await page.getByLabel("Confirm password").fill(password);
   await page.getByRole("button", { name: "Sign up" }).click();
   await page.waitForURL("**/app/chat");
+}
+
+/**
+ * Fails when the page scrolls sideways or a visible control lies (partly) outside the viewport's
+ * width; on the chat screen the composer's text box and Send/Stop, and the model picker, must
+ * also be inside its height. Controls of a closed menu or drawer are hidden, so not checked.
+ * `size` is the screen the suite emulates: a phone's browser widens its layout to fit content
+ * that overflows, so window.innerWidth alone would hide the very overflow looked for.
+ */
+export async function checkLayout(page, where, size) {
+  const problems = await page.evaluate((size) => {
+    const out = [];
+    const width = Math.min(window.innerWidth, size.width);
+    const height = Math.min(window.innerHeight, size.height);
+    const overflow = Math.max(document.documentElement.scrollWidth, window.innerWidth) - width;
+    if (overflow > 1) out.push(`the page scrolls sideways by ${overflow}px`);
+    const controls = document.querySelectorAll("a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex='-1']), [role=button]");
+    const name = (el) => (el.getAttribute("aria-label") || el.textContent || el.getAttribute("name") || el.id || el.tagName).trim().slice(0, 40);
+    for (const el of controls) {
+      const style = getComputedStyle(el);
+      if (style.visibility === "hidden" || style.display === "none") continue;
+      const r = el.getBoundingClientRect();
+      // Zero-sized and visually hidden (1 px, clipped) controls are not on screen to begin with.
+      if (r.width <= 1 || r.height <= 1) continue;
+      if (r.left < -1 || r.right > width + 1) out.push(`${el.tagName.toLowerCase()} "${name(el)}" is outside the screen's width (${Math.round(r.left)}..${Math.round(r.right)} of ${width})`);
+    }
+    for (const sel of ["#composer-input", "form[aria-label='Message composer'] button", "select"]) {
+      if (!document.querySelector("#composer-input")) break;
+      for (const el of document.querySelectorAll(sel)) {
+        if (sel === "select" && !el.closest(".chat-pickers")) continue;
+        const r = el.getBoundingClientRect();
+        if (r.width === 0) continue;
+        if (r.top < -1 || r.bottom > height + 1) out.push(`${el.tagName.toLowerCase()} "${name(el)}" of the chat is outside the screen's height (${Math.round(r.top)}..${Math.round(r.bottom)} of ${height})`);
+      }
+    }
+    return out;
+  }, size);
+  assert.deepEqual(problems, [], `layout of ${where}`);
+}
+
+/** Whether the app shows its phone layout (the navigation folded into a menu). */
+export async function isNarrow(page) {
+  return page.getByRole("button", { name: "Menu" }).isVisible();
+}
+
+/** Goes to a screen through the main navigation, opening the menu first on a phone. */
+export async function navTo(page, label) {
+  if (await isNarrow(page)) await page.getByRole("button", { name: "Menu" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: label }).click();
+}
+
+/** Opens the conversation list (a drawer on a phone; always shown on a desktop). */
+export async function openChats(page) {
+  await page.locator("#composer-input").waitFor(); // the chat screen is loaded (its own chunk)
+  const toggle = page.getByRole("button", { name: "Chats" });
+  if ((await toggle.isVisible()) && (await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
+  await page.getByRole("complementary", { name: "Conversations" }).waitFor();
+}
+
+/** Starts a new chat from the conversation list. */
+export async function newChat(page) {
+  await openChats(page);
+  await page.getByRole("button", { name: "+ New chat" }).click();
+}
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const axeResults = [];
+
+/**
+ * Runs axe-core (WCAG 2.x A and AA rules and best practices) on the page as it is and fails on
+ * any serious or critical violation. Counts by impact are kept for writeAxeResults. axe is
+ * evaluated through the DevTools protocol, so the page's Content-Security-Policy stays in force.
+ */
+export async function checkAccessibility(page, label) {
+  await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+      resultTypes: ["violations"],
+    });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.length,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
+  });
+  const byImpact = { critical: 0, serious: 0, moderate: 0, minor: 0 };
+  for (const v of result) byImpact[v.impact] = (byImpact[v.impact] ?? 0) + v.nodes;
+  axeResults.push({ page: label, byImpact, violations: result });
+  const bad = result.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.targets.join(", ")})`),
+    [],
+    `accessibility of ${label}`,
+  );
+}
+
+/** Writes the axe results of this run (every page checked, violations by impact). */
+export function writeAxeResults(name) {
+  if (axeResults.length) writeFileSync(join(SHOTS, `axe-${name}.json`), JSON.stringify(axeResults, null, 2));
+}
+
+/** Presses Tab until the focused element's name matches `name` (a string or a RegExp). */
+export async function tabTo(page, name, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    const current = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return "";
+      const label = el.getAttribute("aria-label") || el.labels?.[0]?.textContent || el.textContent || "";
+      return label.replace(/\s+/g, " ").trim();
+    });
+    if (typeof name === "string" ? current === name : name.test(current)) return;
+  }
+  throw new Error(`"${name}" cannot be reached with the Tab key`);
 }

@@ -3,16 +3,21 @@
 // the fakes in tests). Started by scripts/test.d/50-e2e.sh, which provides the server; by hand:
 //   RAGENIE_E2E_URL=http://127.0.0.1:8080 node e2e/run.mjs
 // Every step asserts; the first failure stops the suite with a screenshot and exit code 1.
+// RAGENIE_E2E_VIEWPORT=phone runs the same journey on a 390×844 touch screen (default: desktop);
+// every screenshot also checks the layout (lib.mjs checkLayout), and every screen is checked by
+// axe-core in light and dark mode.
 
 import { strict as assert } from "node:assert";
-import { BASE, STEP_TIMEOUT, eventually, startSuite } from "./lib.mjs";
+import { BASE, STEP_TIMEOUT, checkAccessibility, eventually, navTo, newChat, openChats, startSuite, tabTo } from "./lib.mjs";
+
+const VIEWPORT = process.env.RAGENIE_E2E_VIEWPORT ?? "desktop";
 
 /** Which parts of the flow to run (default all); scripts/test.d/50-e2e.sh may narrow it. */
 const PARTS = new Set(
   (process.env.RAGENIE_E2E_PARTS ?? "auth,settings,profiles,documents,chat,usage").split(",").map((s) => s.trim()),
 );
 
-const { context, page, step, shot, done } = await startSuite("main");
+const { context, page, step, shot, done } = await startSuite(`main-${VIEWPORT}`, VIEWPORT);
 
 const email = `e2e-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 const password = "e2e correct horse battery staple";
@@ -31,7 +36,7 @@ Adult zebrafish are fed twice a day with brine shrimp. Larvae start on paramecia
 Keep the water at 28 degrees Celsius.
 `;
 
-console.log(`RaGenie e2e against ${BASE} (parts: ${[...PARTS].join(", ")})`);
+console.log(`RaGenie e2e against ${BASE} at ${VIEWPORT} size (parts: ${[...PARTS].join(", ")})`);
 
 // ---------------------------------------------------------------- accounts
 await step("an anonymous visitor lands on the sign-in screen", async () => {
@@ -39,6 +44,7 @@ await step("an anonymous visitor lands on the sign-in screen", async () => {
   await page.getByRole("heading", { name: "Sign in to RaGenie" }).waitFor();
   assert.match(new URL(page.url()).pathname, /^\/login$/);
   await shot("01-sign-in");
+  await checkAccessibility(page, "sign-in");
 });
 
 await step("sign up with a new account opens the chat screen", async () => {
@@ -48,9 +54,10 @@ await step("sign up with a new account opens the chat screen", async () => {
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByLabel("Confirm password").fill(password);
   await shot("02-sign-up");
+  await checkAccessibility(page, "sign-up");
   await page.getByRole("button", { name: "Sign up" }).click();
   await page.waitForURL("**/app/chat");
-  await page.getByRole("navigation", { name: "Main" }).waitFor();
+  await page.locator("#composer-input").waitFor();
   const stored = await page.evaluate(() => JSON.parse(localStorage.getItem("ragenie.tokens") ?? "null"));
   assert.ok(stored?.access_token && stored?.refresh_token, "tokens are kept after sign-up");
 });
@@ -105,7 +112,7 @@ if (PARTS.has("settings")) {
 // ---------------------------------------------------------------- profiles and documents
 if (PARTS.has("profiles")) {
   await step("create a profile", async () => {
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
+    await navTo(page, "Profiles");
     await page.getByRole("heading", { name: "New profile" }).waitFor();
     await page.getByLabel("Name", { exact: true }).fill(profileName);
     await page.getByLabel("Description").fill("Papers and lab notes");
@@ -122,7 +129,7 @@ if (PARTS.has("profiles")) {
 
 if (PARTS.has("documents")) {
   await step("upload a document with a progress bar and see it ready", async () => {
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Documents" }).click();
+    await navTo(page, "Documents");
     await page.getByRole("heading", { name: "Documents", exact: true }).waitFor();
     await page.getByLabel("Upload as").selectOption("dataset");
     await page.getByLabel("Files to upload").setInputFiles({ name: docName, mimeType: "text/markdown", buffer: Buffer.from(docText) });
@@ -177,7 +184,7 @@ if (PARTS.has("documents")) {
 
   if (PARTS.has("profiles")) {
     await step("add the document to the profile's datasets", async () => {
-      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
+      await navTo(page, "Profiles");
       await page.getByRole("navigation", { name: "Profiles" }).getByRole("link", { name: profileName }).click();
       await page.getByRole("checkbox", { name: docName }).check();
       await page.getByRole("button", { name: "Save" }).click();
@@ -191,8 +198,8 @@ if (PARTS.has("documents")) {
 // ---------------------------------------------------------------- chat
 if (PARTS.has("chat")) {
   await step("ask a question and see the streamed answer with a citation", async () => {
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat" }).click();
-    await page.getByRole("button", { name: "+ New chat" }).click();
+    await navTo(page, "Chat");
+    await newChat(page);
     await page.getByRole("combobox", { name: "Profile" }).selectOption({ label: profileName });
     const modelInfo = page.getByTestId("model-info");
     await modelInfo.waitFor();
@@ -218,11 +225,17 @@ if (PARTS.has("chat")) {
     assert.ok(later.startsWith(early.slice(0, 10)), "the answer grows at its end");
     await page.waitForURL(/\/app\/chat\/[^/]+$/);
     conversationPath = new URL(page.url()).pathname;
-    // The stored answer replaces the streamed copy, with tokens and cost.
-    const usage = page.getByTestId("answer-usage").last();
+    // The stored answer replaces the streamed copy; its model, tokens and cost are a tap away.
+    const answer = page.getByRole("article", { name: "Answer" }).last();
+    await eventually(async () => (await page.getByTestId("pending-answer").count()) === 0, "the stored answer");
+    await answer.getByRole("button", { name: "Details" }).click();
+    const usage = answer.getByTestId("answer-usage");
     await usage.waitFor();
     assert.match((await usage.textContent()) ?? "", /\d+ in · \d+ out · (\$|<\$)/);
-    const answer = page.getByRole("article", { name: "Answer" }).last();
+    await shot("05b-answer-details");
+    await answer.getByRole("button", { name: "Details" }).click();
+    await page.mouse.move(0, 0); // off the button: hovering shows the details too
+    await usage.waitFor({ state: "hidden" });
     assert.match((await answer.textContent()) ?? "", /zebrafish handbook say about feeding/);
     const cite = answer.locator("button.cite").first();
     await cite.waitFor();
@@ -271,8 +284,9 @@ if (PARTS.has("chat")) {
   });
 
   await step("search conversations", async () => {
-    await page.getByRole("button", { name: "+ New chat" }).click();
+    await newChat(page);
     await page.waitForURL("**/app/chat");
+    await openChats(page);
     await page.getByLabel("Search conversations").fill("zebrafish");
     const results = page.getByRole("list", { name: "Search results" });
     await results.waitFor();
@@ -282,19 +296,21 @@ if (PARTS.has("chat")) {
     await hit.click();
     await page.waitForURL(`**${conversationPath}`);
     await page.getByRole("article", { name: "Answer" }).first().waitFor();
+    await openChats(page);
     await page.getByLabel("Search conversations").fill("");
+    await page.keyboard.press("Escape"); // closes the drawer on a phone
   });
 }
 
 if (PARTS.has("chat") && PARTS.has("profiles")) {
   await step("a profile's default model answers a new chat when no model is picked", async () => {
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profiles" }).click();
+    await navTo(page, "Profiles");
     await page.getByRole("navigation", { name: "Profiles" }).getByRole("link", { name: profileName }).click();
     await page.getByLabel("Default model").selectOption("claude-sonnet-4-5");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("status").filter({ hasText: "Saved" }).waitFor();
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat" }).click();
-    await page.getByRole("button", { name: "+ New chat" }).click();
+    await navTo(page, "Chat");
+    await newChat(page);
     await page.waitForURL("**/app/chat");
     await page.getByRole("combobox", { name: "Profile" }).selectOption({ label: profileName });
     // Shown before sending, and used: the stored answer names the model that wrote it.
@@ -306,13 +322,14 @@ if (PARTS.has("chat") && PARTS.has("profiles")) {
     await page.waitForURL(/\/app\/chat\/[^/]+$/);
     const answer = page.getByRole("article", { name: "Answer" }).last();
     await eventually(async () => (await page.getByTestId("pending-answer").count()) === 0, "the stored answer");
+    await answer.getByRole("button", { name: "Details" }).click();
     await answer.getByText("claude-sonnet-4-5", { exact: true }).waitFor();
   });
 }
 
 if (PARTS.has("usage")) {
   await step("usage screen shows a chart", async () => {
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Usage" }).click();
+    await navTo(page, "Usage");
     const chart = page.getByRole("img", { name: /per day/ });
     await chart.waitFor();
     // Today's answers cost something: at least one bar above zero, and the model in the table.
@@ -323,44 +340,50 @@ if (PARTS.has("usage")) {
 }
 
 // ---------------------------------------------------------------- every screen renders
-await step("every screen renders without a blank page, in light and dark", async () => {
+await step("every screen renders, fits the screen and passes axe-core, in light and dark", async () => {
   const screens = [
-    ["chat", "/app/chat"],
+    ["chat", conversationPath || "/app/chat"],
     ["documents", "/app/documents"],
     ["profiles", "/app/profiles"],
     ["usage", "/app/usage"],
     ["settings", "/app/settings"],
   ];
-  for (const [name, path] of screens) {
-    await page.goto(path);
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [name, path] of screens) {
+      await page.goto(path);
+      // The screen's own content, not only the shell: a heading and the composer or a card.
+      await page.locator("main h1").first().waitFor();
+      await page.locator("main #composer-input, main .card").first().waitFor();
+      if (name === "chat" && conversationPath) await page.getByRole("article", { name: "Answer" }).first().waitFor();
+      if (scheme === "dark") {
+        const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        assert.equal(bg, "rgb(17, 18, 23)", "dark mode follows the system");
+      }
+      await shot(`screen-${name}${scheme === "dark" ? "-dark" : ""}`);
+      await checkAccessibility(page, `${name} (${scheme})`);
+    }
+  }
+  // The phone's menu and drawer open: their controls on screen and accessible too.
+  if (VIEWPORT === "phone") {
+    await page.getByRole("button", { name: "Menu" }).click();
     await page.getByRole("navigation", { name: "Main" }).waitFor();
-    // The screen's own content, not only the shell: a heading or the composer.
-    await page.locator("main h1, main #composer-input").first().waitFor();
-    await shot(`screen-${name}`);
+    await shot("menu-open-dark");
+    await checkAccessibility(page, "menu open (dark)");
+    await page.keyboard.press("Escape");
+    await page.getByRole("navigation", { name: "Main" }).waitFor({ state: "hidden" });
+    await navTo(page, "Chat");
+    await openChats(page);
+    await shot("chats-drawer-dark");
+    await checkAccessibility(page, "conversation drawer (dark)");
+    await page.getByRole("complementary", { name: "Conversations" }).getByRole("button", { name: "Close" }).click();
   }
-  await page.emulateMedia({ colorScheme: "dark" });
-  await page.goto("/app/chat");
-  await page.locator("main #composer-input").waitFor();
-  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-  assert.equal(bg, "rgb(17, 18, 23)", "dark mode follows the system");
-  await shot("screen-chat-dark");
   await page.emulateMedia({ colorScheme: "light" });
-});
-
-await step("a phone-sized screen keeps everything within its width", async () => {
-  await page.setViewportSize({ width: 390, height: 844 });
-  for (const path of ["/app/chat", "/app/documents", "/app/profiles", "/app/settings"]) {
-    await page.goto(path);
-    await page.locator("main h1, main #composer-input").first().waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 1, `${path} scrolls sideways by ${overflow}px`);
-    await shot(`phone-${path.split("/").pop()}`);
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
 });
 
 // ---------------------------------------------------------------- sign out
 await step("sign out returns to sign-in and protects the app", async () => {
+  if (VIEWPORT === "phone") await page.getByRole("button", { name: "Menu" }).click();
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in to RaGenie" }).waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem("ragenie.tokens")), null);
@@ -376,5 +399,52 @@ await step("sign in again with the same account", async () => {
   await page.waitForURL("**/app/documents");
   await page.getByRole("heading", { name: "Documents", exact: true }).waitFor();
 });
+
+// ---------------------------------------------------------------- keyboard only
+if (VIEWPORT === "desktop" && PARTS.has("documents") && PARTS.has("chat")) {
+  await step("keyboard only: sign out and in, upload, ask, hear the answer and stop it", async () => {
+    // No clicks from here on: Tab, Enter and typing, as a keyboard or switch user works.
+    const keys = page.keyboard;
+    await tabTo(page, "Sign out");
+    await keys.press("Enter");
+    await page.getByRole("heading", { name: "Sign in to RaGenie" }).waitFor();
+    await tabTo(page, "Email");
+    await keys.type(email);
+    await tabTo(page, "Password");
+    await keys.type(password);
+    await keys.press("Enter");
+    await page.getByRole("navigation", { name: "Main" }).waitFor();
+
+    await tabTo(page, "Documents");
+    await keys.press("Enter");
+    await page.getByRole("heading", { name: "Documents", exact: true }).waitFor();
+    await tabTo(page, "Choose files");
+    const chooser = page.waitForEvent("filechooser");
+    await keys.press("Enter");
+    await (await chooser).setFiles({ name: "keyboard-notes.md", mimeType: "text/markdown", buffer: Buffer.from("# Notes\n\nTyped without a mouse.\n") });
+    const row = page.getByRole("row", { name: /keyboard-notes\.md/ });
+    await eventually(async () => (await row.textContent())?.includes("ready"), "the uploaded document to be ready");
+
+    await tabTo(page, "Chat");
+    await keys.press("Enter");
+    await page.locator("#composer-input").waitFor();
+    await eventually(() => page.evaluate(() => document.activeElement?.id === "composer-input"), "the composer to have the focus");
+    await keys.type("Tell me a long story. [[fake:long=3000 delay=20]]");
+    await keys.press("Enter");
+    const pending = page.getByTestId("pending-answer");
+    await eventually(async () => ((await pending.textContent()) ?? "").length > 60, "the answer to stream");
+    // Screen readers hear the answer politely, sentence by sentence, while it streams.
+    const announcer = page.getByTestId("announcer");
+    assert.equal(await announcer.getAttribute("aria-live"), "polite");
+    await eventually(async () => ((await announcer.textContent()) ?? "").trim().length > 10, "the answer announced");
+    await tabTo(page, /Stop/);
+    await keys.press("Enter");
+    await page.getByRole("button", { name: "Send" }).waitFor();
+    const answer = page.getByRole("article", { name: "Answer" }).last();
+    await answer.getByText("stopped", { exact: true }).waitFor();
+    await eventually(async () => /Answer stopped\./.test((await announcer.textContent()) ?? ""), "the stop announced");
+    await shot("11-keyboard-stopped");
+  });
+}
 
 await done();

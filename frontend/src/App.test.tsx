@@ -101,4 +101,26 @@ describe("App routes", () => {
     expect(await screen.findByLabelText("Password")).toBeTruthy();
     expect(api.signedIn).toBe(false);
   });
+
+  it("folds the navigation into a menu that opens, closes with Escape and closes on going somewhere", async () => {
+    api.setTokens({ access_token: "a", refresh_token: "r" });
+    installFetch(SIGNED_IN);
+    renderAt("/app/usage");
+    const user = userEvent.setup();
+    const toggle = await screen.findByRole("button", { name: "Menu" });
+    const menu = document.getElementById(toggle.getAttribute("aria-controls")!)!;
+    const header = menu.closest("header")!;
+    expect(menu.contains(screen.getByRole("navigation", { name: "Main" }))).toBe(true);
+    expect(menu.contains(screen.getByRole("button", { name: "Sign out" }))).toBe(true);
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    await user.click(toggle);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    expect(header.className).toContain("open");
+    await user.keyboard("{Escape}");
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    expect(document.activeElement).toBe(toggle);
+    await user.click(toggle);
+    await user.click(screen.getByRole("link", { name: "Settings" }));
+    await waitFor(() => expect(toggle.getAttribute("aria-expanded")).toBe("false"));
+  });
 });

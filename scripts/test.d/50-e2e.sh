@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end: the built web app in Debian's Chromium (driven by playwright-core) against the
 # local server (scripts/dev.sh on a free port, a fresh data directory, the fake model providers
-# behind it). Screenshots of each main screen go to target/e2e-screenshots/. Everything started
+# behind it), at desktop and phone (390×844) size, with layout and axe-core checks on every
+# screen. Screenshots of each main screen, and the axe results, go to target/e2e-screenshots/. Everything started
 # here is stopped by PID on exit. Non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -78,13 +79,22 @@ if ! wait_for_http "http://127.0.0.1:$port/health" 900; then
 fi
 echo "RaGenie on http://127.0.0.1:$port"
 
-step "e2e: browser suite (parts: $RAGENIE_E2E_PARTS)"
+step "e2e: browser suite at desktop and phone size, side by side (parts: $RAGENIE_E2E_PARTS)"
 rm -rf target/e2e-screenshots
 mkdir -p target/e2e-screenshots
 (
   cd frontend
-  RAGENIE_E2E_URL="http://127.0.0.1:$port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
-    timeout 600 node e2e/run.mjs
+  export RAGENIE_E2E_URL="http://127.0.0.1:$port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots"
+  # Two accounts, two browsers, one server: the phone run (390×844) beside the desktop run.
+  RAGENIE_E2E_VIEWPORT=phone timeout 600 node e2e/run.mjs >"$work/e2e-phone.log" 2>&1 &
+  phone=$!
+  desktop_status=0
+  RAGENIE_E2E_VIEWPORT=desktop timeout 600 node e2e/run.mjs || desktop_status=$?
+  phone_status=0
+  wait "$phone" || phone_status=$?
+  echo "--- phone (390×844)"
+  cat "$work/e2e-phone.log"
+  [ "$desktop_status" -eq 0 ] && [ "$phone_status" -eq 0 ]
 )
 
 step "e2e: offline mode (a second server, no provider configured)"

@@ -1,6 +1,7 @@
-// The app shell: navigation, sign-out, and the screen inside an error boundary.
+// The app shell: navigation, sign-out, and the screen inside an error boundary. On a narrow
+// screen (a phone) the navigation and sign-out fold into a menu opened by one button.
 
-import { Suspense, useEffect } from "react";
+import { Suspense, useEffect, useRef, useState } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { preferences } from "../api/endpoints";
 import { useAuth } from "../auth";
@@ -19,6 +20,8 @@ export function Layout() {
   const { signOut } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const toggleRef = useRef<HTMLButtonElement>(null);
 
   // The theme follows the account across devices: apply the saved preference once signed in.
   useEffect(() => {
@@ -28,32 +31,53 @@ export function Layout() {
       .catch(() => undefined); // the local choice stays; Settings shows the error
   }, []);
 
+  // Going somewhere closes the menu.
+  useEffect(() => setMenuOpen(false), [location.pathname]);
+
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
         Skip to content
       </a>
-      <header className="topbar">
-        <span className="brand" aria-label="RaGenie">
-          RaGenie
-        </span>
-        <nav aria-label="Main">
-          {LINKS.map((l) => (
-            <NavLink key={l.to} to={l.to} className={({ isActive }) => (isActive ? "active" : undefined)}>
-              {l.label}
-            </NavLink>
-          ))}
-        </nav>
+      <header
+        className={`topbar${menuOpen ? " open" : ""}`}
+        onKeyDown={(e) => {
+          if (e.key === "Escape" && menuOpen) {
+            setMenuOpen(false);
+            toggleRef.current?.focus();
+          }
+        }}
+      >
+        <span className="brand">RaGenie</span>
         <button
+          ref={toggleRef}
           type="button"
-          className="secondary signout"
-          onClick={async () => {
-            await signOut();
-            navigate("/login", { replace: true });
-          }}
+          className="secondary menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="main-menu"
+          onClick={() => setMenuOpen((o) => !o)}
         >
-          Sign out
+          <span aria-hidden="true">☰</span> Menu
         </button>
+        <div className="topbar-menu" id="main-menu">
+          <nav aria-label="Main">
+            {LINKS.map((l) => (
+              <NavLink key={l.to} to={l.to} className={({ isActive }) => (isActive ? "active" : undefined)}>
+                {l.label}
+              </NavLink>
+            ))}
+          </nav>
+          <button
+            type="button"
+            className="secondary signout"
+            onClick={async () => {
+              await signOut();
+              navigate("/login", { replace: true });
+            }}
+          >
+            Sign out
+          </button>
+        </div>
       </header>
       <main id="main" tabIndex={-1}>
         <ErrorBoundary resetKey={location.pathname}>

@@ -42,7 +42,7 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
   }
 
   return (
-    <div className="auth-page">
+    <main className="auth-page">
       <form className="card auth-card" onSubmit={submit} aria-labelledby="auth-title" noValidate>
         <h1 id="auth-title">{signup ? "Create your RaGenie account" : "Sign in to RaGenie"}</h1>
         <p className="muted">Chat with your documents.</p>
@@ -102,6 +102,6 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
           )}
         </p>
       </form>
-    </div>
+    </main>
   );
 }

@@ -6,6 +6,7 @@ import { documents, profiles } from "../api/endpoints";
 import { errorMessage } from "../api/problem";
 import type { DocumentKind, DocumentMeta } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { ReflowTable } from "../components/ReflowTable";
 import { formatBytes, formatDate, formatTokens } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 
@@ -191,8 +192,8 @@ export default function DocumentsPage() {
           return (
             <div key={k}>
               <h3>{title}</h3>
-              <div className="table-wrap">
-<table>
+              <ReflowTable>
+                <table>
                 <thead>
                   <tr>
                     <th>Name</th>
@@ -219,7 +220,7 @@ export default function DocumentsPage() {
                   ))}
                 </tbody>
               </table>
-</div>
+              </ReflowTable>
             </div>
           );
         })}

@@ -5,6 +5,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { auth, chat, modelItems, preferences, profiles } from "../api/endpoints";
 import type { ApiKey, AuditEvent, CreatedApiKey, Preferences, Theme } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { ReflowTable } from "../components/ReflowTable";
 import { formatDate } from "../lib/format";
 import { applyTheme, savedTheme } from "../lib/theme";
 import { useAsync } from "../lib/useAsync";
@@ -78,7 +79,7 @@ function SecurityActivity() {
         events.length === 0 ? (
           <p className="muted">No activity yet.</p>
         ) : (
-          <div className="table-wrap">
+          <ReflowTable>
             <table>
               <thead>
                 <tr>
@@ -104,7 +105,7 @@ function SecurityActivity() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ReflowTable>
         )
       ) : null}
       {next ? (
@@ -323,8 +324,8 @@ function ApiKeys() {
         keys.data.items.length === 0 ? (
           <p className="muted">No keys yet.</p>
         ) : (
-          <div className="table-wrap">
-<table>
+          <ReflowTable>
+            <table>
             <thead>
               <tr>
                 <th>Name</th>
@@ -354,7 +355,7 @@ function ApiKeys() {
               ))}
             </tbody>
           </table>
-</div>
+          </ReflowTable>
         )
       ) : null}
     </section>

@@ -4,6 +4,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { usage } from "../api/endpoints";
 import type { UsageRow } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { ReflowTable } from "../components/ReflowTable";
 import { formatCost, formatTokens } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { BarChart } from "./BarChart";
@@ -80,8 +81,8 @@ export default function UsagePage() {
             {models.length === 0 ? (
               <p className="muted">No usage in this period.</p>
             ) : (
-              <div className="table-wrap">
-<table>
+              <ReflowTable>
+                <table>
                 <thead>
                   <tr>
                     <th>Model</th>
@@ -103,7 +104,7 @@ export default function UsagePage() {
                   ))}
                 </tbody>
               </table>
-</div>
+              </ReflowTable>
             )}
           </section>
         </>

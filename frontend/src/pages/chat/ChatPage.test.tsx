@@ -220,4 +220,161 @@ describe("ChatPage", () => {
     await vi.waitFor(() => expect(calls.filter((c) => c.path === "/conversations/c1/messages").length).toBe(2));
     expect(calls.filter((c) => c.path === "/conversations/c1/messages")[1].body).toMatchObject({ content: "Second", model: "gpt-test" });
   });
+
+  it("starts a new chat with the last profile and the model the user picked", async () => {
+    const { calls } = base({
+      "GET /profiles": () =>
+        json(200, {
+          items: [
+            { id: "p1", name: "Lab", instruction_ids: [], dataset_ids: [], parent_ids: [] },
+            { id: "p2", name: "Home", instruction_ids: [], dataset_ids: [], parent_ids: [] },
+          ],
+        }),
+      "GET /models": () =>
+        json(200, {
+          default_model: "gpt-test",
+          items: [
+            { id: "gpt-test", provider: "openai", context_window: 128000 },
+            { id: "claude-test", provider: "anthropic", context_window: 200000 },
+          ],
+        }),
+      "POST /conversations": () => json(201, { id: "c1", profile_id: "p2", model: "claude-test", title: null }),
+      "POST /conversations/c1/messages": () => sse(["event: done\ndata: {}\n\n"]),
+      "GET /conversations/c1": () => json(200, { id: "c1", profile_id: "p2", model: "claude-test", messages: [USER, ANSWER] }),
+    });
+    const first = renderChat();
+    const user = userEvent.setup();
+    const profile = () => screen.getByRole("combobox", { name: "Profile" }) as HTMLSelectElement;
+    const model = () => screen.getByRole("combobox", { name: "Model" }) as HTMLSelectElement;
+    await vi.waitFor(() => expect(profile().value).toBe("p1"));
+    await user.selectOptions(profile(), "p2");
+    await user.selectOptions(model(), "claude-test");
+    await user.type(screen.getByLabelText("Message"), "First{Enter}");
+    await vi.waitFor(() => expect(calls.some((c) => c.path === "/conversations/c1/messages")).toBe(true));
+    expect(calls.find((c) => c.method === "POST" && c.path === "/conversations")?.body).toEqual({ profile_id: "p2", model: "claude-test" });
+    await screen.findByText(/Twice a day/);
+
+    // "New chat" in the same session keeps both.
+    await user.click(screen.getByRole("button", { name: "+ New chat" }));
+    await screen.findByRole("heading", { name: "New chat" });
+    expect(profile().value).toBe("p2");
+    expect(model().value).toBe("claude-test");
+    expect(profile().disabled).toBe(false);
+
+    // And so does the next visit (a reload), from what this device remembers.
+    first.unmount();
+    renderChat();
+    await vi.waitFor(() => expect(profile().value).toBe("p2"));
+    await vi.waitFor(() => expect(model().value).toBe("claude-test"));
+  });
+
+  it("renames the conversation in place: Enter saves, Escape cancels", async () => {
+    let title = "Zebrafish feeding";
+    const { calls } = base({
+      "GET /conversations/c1": () => json(200, { id: "c1", title, profile_id: "p1", model: "gpt-test", messages: [USER, ANSWER] }),
+      "PATCH /conversations/c1": ({ body }) => {
+        title = (body as { title: string }).title;
+        return json(200, { id: "c1", title, profile_id: "p1", model: "gpt-test" });
+      },
+    });
+    renderChat("/app/chat/c1");
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: /^Zebrafish feeding\s*\(rename\)$/ }));
+    const field = screen.getByLabelText("Conversation title") as HTMLInputElement;
+    expect(field.value).toBe("Zebrafish feeding");
+    await user.clear(field);
+    await user.type(field, "Feeding schedule{Escape}");
+    expect(screen.queryByLabelText("Conversation title")).toBeNull();
+    expect(calls.some((c) => c.method === "PATCH")).toBe(false);
+
+    await user.click(screen.getByRole("button", { name: /^Zebrafish feeding\s*\(rename\)$/ }));
+    await user.clear(screen.getByLabelText("Conversation title"));
+    await user.type(screen.getByLabelText("Conversation title"), "Feeding schedule{Enter}");
+    expect(await screen.findByRole("button", { name: /^Feeding schedule\s*\(rename\)$/ })).toBeTruthy();
+    expect(calls.find((c) => c.method === "PATCH")?.body).toEqual({ title: "Feeding schedule" });
+  });
+
+  it("keeps the title field open with the text when the rename is refused", async () => {
+    base({
+      "GET /conversations/c1": () => json(200, { id: "c1", title: "T", profile_id: "p1", model: "gpt-test", messages: [] }),
+      "PATCH /conversations/c1": () => problem(422, "the title is too long"),
+    });
+    renderChat("/app/chat/c1");
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: /^T\s*\(rename\)$/ }));
+    await user.type(screen.getByLabelText("Conversation title"), "x{Enter}");
+    expect((await screen.findByText("The title is too long")).closest("[role=alert]")).toBeTruthy();
+    expect((screen.getByLabelText("Conversation title") as HTMLInputElement).value).toBe("Tx");
+  });
+
+  it("shows an answer's model, tokens, cost and sources behind Details", async () => {
+    const withContext: Message = {
+      ...ANSWER,
+      context: {
+        instructions_tokens: 0,
+        datasets_tokens: 1190,
+        history_tokens: 0,
+        prompt_tokens: 10,
+        documents: [{ document_id: "d1", name: "handbook.md", kind: "dataset", mode: "whole", tokens: 1190 }],
+      },
+    };
+    base({ "GET /conversations/c1": () => json(200, { id: "c1", title: "T", profile_id: "p1", model: "gpt-test", messages: [USER, withContext] }) });
+    renderChat("/app/chat/c1");
+    const user = userEvent.setup();
+    const answer = await screen.findByRole("article", { name: "Answer" });
+    const toggle = within(answer).getByRole("button", { name: "Details" });
+    const details = within(answer).getByTestId("message-details");
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    expect(details.className).not.toContain("open");
+    await user.click(toggle);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    expect(details.className).toContain("open");
+    expect(toggle.getAttribute("aria-controls")).toBe(details.id);
+    expect(details.textContent).toContain("gpt-test");
+    expect(details.textContent).toContain("1,200 in · 8 out · $0.0031");
+    expect(details.textContent).toContain("handbook.md (whole, 1,190 tokens)");
+    await user.keyboard("{Escape}");
+    expect(details.className).not.toContain("open");
+  });
+
+  it("opens the conversation list as a drawer and closes it with Escape, Close or a pick", async () => {
+    base({ "GET /conversations": () => json(200, { items: [{ id: "c9", title: "Older chat" }], next_cursor: null }) });
+    renderChat();
+    const user = userEvent.setup();
+    const toggle = screen.getByRole("button", { name: "Chats" });
+    const drawer = screen.getByRole("complementary", { name: "Conversations" });
+    expect(toggle.getAttribute("aria-controls")).toBe(drawer.id);
+    await user.click(toggle);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    expect(drawer.className).toContain("open");
+    expect(document.activeElement).toBe(within(drawer).getByRole("button", { name: "+ New chat" }));
+    await user.keyboard("{Escape}");
+    expect(drawer.className).not.toContain("open");
+    expect(document.activeElement).toBe(toggle);
+    await user.click(toggle);
+    await user.click(within(drawer).getByRole("button", { name: "Close" }));
+    expect(drawer.className).not.toContain("open");
+    await user.click(toggle);
+    await user.click(await within(drawer).findByRole("link", { name: "Older chat" }));
+    expect(drawer.className).not.toContain("open");
+  });
+
+  it("announces the streamed answer politely for screen readers", async () => {
+    base({
+      "POST /conversations": () => json(201, { id: "c1", profile_id: "p1", model: "gpt-test", title: null }),
+      "POST /conversations/c1/messages": () =>
+        sse(['event: delta\ndata: {"event":"delta","text":"Twice a day. "}\n\n', 'event: done\ndata: {"event":"done","finish_reason":"stop"}\n\n'], 100),
+      "GET /conversations/c1": () => json(200, { id: "c1", profile_id: "p1", model: "gpt-test", messages: [USER, ANSWER] }),
+    });
+    renderChat();
+    const user = userEvent.setup();
+    const region = screen.getByTestId("announcer");
+    expect(region.getAttribute("aria-live")).toBe("polite");
+    const heard: string[] = [];
+    new MutationObserver(() => heard.push(region.textContent ?? "")).observe(region, { childList: true, subtree: true, characterData: true });
+    await user.type(screen.getByLabelText("Message"), "How often?{Enter}");
+    await vi.waitFor(() => expect(heard.at(-1)).toMatch(/Answer complete\.$/), { timeout: 10_000 });
+    // Each thing said once: the sentence as it streamed, then the end.
+    expect(heard.join(" ").replace(/\s+/g, " ")).toBe("Twice a day. Answer complete.");
+  });
 });

@@ -1,5 +1,6 @@
-// The chat screen: conversations on the left, the selected path of the message tree in the
-// middle with streamed answers, citations in a side panel.
+// The chat screen: conversations on the left (a drawer on a phone), the selected path of the
+// message tree in the middle with streamed answers (spoken politely to screen readers),
+// citations in a side panel.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useNavigate, useParams } from "react-router";
@@ -10,10 +11,12 @@ import type { Citation, Conversation, Message, ModelInfo } from "../../api/model
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { formatPrice, formatTokens } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
+import { useAnnouncement } from "./announce";
 import { CitationPanel, citationNumber } from "./CitationPanel";
 import { Composer } from "./Composer";
+import { ConversationTitle } from "./ConversationTitle";
 import { MessageView, PendingView } from "./MessageView";
-import { effectiveModel } from "./model";
+import { effectiveModel, lastChoice, rememberChoice } from "./model";
 import { Sidebar } from "./Sidebar";
 import { activePath, parentKey, ROOT, type PathStep } from "./tree";
 import { type StreamOutcome, useChatStream } from "./useChatStream";
@@ -40,8 +43,14 @@ export default function ChatPage() {
   );
 
   const [profileId, setProfileId] = useState<string>("");
-  /** The model the user picked for what they send next; "" until they pick one. */
-  const [pickedModel, setPickedModel] = useState<string>("");
+  /**
+   * The model the user picked for what they send next; "" until they pick one. A new chat
+   * starts with the last one picked (kept on this device), as it does with the last profile.
+   */
+  const [pickedModel, setPickedModel] = useState<string>(() => (conversationId ? "" : lastChoice().model));
+  /** The conversation list, as a drawer on a narrow screen. */
+  const [drawerOpen, setDrawerOpen] = useState(false);
+  const drawerToggleRef = useRef<HTMLButtonElement>(null);
   const [selection, setSelection] = useState<Record<string, number>>({});
   const { pending, setPending, streaming, conversationRef: streamConversation, begin, fail, stream, stop } = useChatStream();
   const [input, setInput] = useState("");
@@ -56,35 +65,44 @@ export default function ChatPage() {
   const conv = conversation.data ?? null;
   const messages = useMemo(() => conv?.messages ?? [], [conv]);
 
-  // The profile: the conversation's, else (a new chat) the user's default, else the first.
+  // The profile: the conversation's, else (a new chat) the one of the chat before, the last
+  // one chosen, the user's default, the first — whichever still exists.
   useEffect(() => {
     if (conv?.profile_id) setProfileId(conv.profile_id);
-    else if (!conversationId) setProfileId((p) => p || prefs.data?.default_profile || profileList.data?.items?.[0]?.id || "");
+    else if (!conversationId && profileList.data) {
+      const ids = new Set((profileList.data.items ?? []).map((p) => p.id));
+      setProfileId(
+        (p) => [p, lastChoice().profile, prefs.data?.default_profile ?? "", profileList.data?.items?.[0]?.id ?? ""].find((id) => id && ids.has(id)) ?? "",
+      );
+    }
   }, [conv, conversationId, prefs.data, profileList.data]);
   const profileItems = profileList.data?.items ?? [];
+  // A remembered pick counts only while that model is offered and available.
+  const chosenModel = pickedModel && modelList.some((m) => m.id === pickedModel && m.available !== false) ? pickedModel : "";
   // The model shown: the one picked, else what the server's rule will use (conversation →
   // profile → preferences → catalog default). Only a picked model is sent: the server applies
   // the rule itself, so a profile's default model is used when nothing was picked.
   const modelId =
-    pickedModel ||
+    chosenModel ||
     effectiveModel({
       conversation: conv?.model,
       profile: profileItems.find((p) => p.id === profileId)?.default_model,
       preferences: prefs.data?.default_model,
       catalog: models.data?.default_model || modelList.find((x) => x.available !== false)?.id || modelList[0]?.id,
     });
-  const explicitModel = pickedModel || undefined;
+  const explicitModel = chosenModel || undefined;
 
   // A new conversation: fresh branch choices, focus on the composer.
   useEffect(() => {
     setSelection({});
     setCitation(null);
     setEditing(null);
-    // Another conversation: its own model unless the user picks one. (The conversation just
-    // created for the message being sent keeps the pick it was created with.)
+    setDrawerOpen(false);
+    // Another conversation: its own model unless the user picks one; a new chat: the last pick.
+    // (The conversation just created for the message being sent keeps the pick it was created with.)
     if (streamConversation.current !== conversationId) {
       setPending(null);
-      setPickedModel("");
+      setPickedModel((m) => (conversationId ? "" : m || lastChoice().model));
     }
     composerRef.current?.focus();
   }, [conversationId]);
@@ -115,6 +133,7 @@ export default function ChatPage() {
       let outcome: StreamOutcome = {};
       try {
         if (!id) {
+          rememberChoice({ profile: profileId, model: explicitModel ?? "" });
           const created = await conversations.create({ profile_id: profileId || undefined, model: explicitModel });
           id = created.id;
           streamConversation.current = id;
@@ -193,16 +212,22 @@ export default function ChatPage() {
     setCitation({ n, citation: found });
   };
 
-  async function rename() {
+  async function rename(title: string) {
     if (!conv) return;
-    const title = window.prompt("Rename the conversation", conv.title ?? "");
-    if (title === null || !title.trim()) return;
+    setActionError(null);
     try {
-      conversation.setData({ ...conv, ...(await conversations.rename(conv.id, title.trim())), messages: conv.messages });
+      conversation.setData({ ...conv, ...(await conversations.rename(conv.id, title)), messages: conv.messages });
       void list.reload();
     } catch (e) {
       setActionError(e);
+      throw e;
     }
+  }
+
+  function closeDrawer() {
+    if (!drawerOpen) return;
+    setDrawerOpen(false);
+    drawerToggleRef.current?.focus();
   }
 
   async function remove() {
@@ -233,6 +258,7 @@ export default function ChatPage() {
   }
 
   const selectedModel = modelList.find((m) => m.id === modelId);
+  const announcement = useAnnouncement(pending);
 
   return (
     <div className={`chat${citation ? " with-panel" : ""}`}>
@@ -241,59 +267,87 @@ export default function ChatPage() {
         error={list.error}
         onRetry={list.reload}
         onNew={() => {
+          setDrawerOpen(false);
           navigate("/app/chat");
           composerRef.current?.focus();
         }}
+        open={drawerOpen}
+        onClose={closeDrawer}
       />
+      {drawerOpen ? <div className="drawer-backdrop" onClick={closeDrawer} /> : null}
       <section className="chat-main" aria-label="Conversation">
         <div className="chat-toolbar">
-          <label>
-            Profile
-            <select value={profileId} onChange={(e) => setProfileId(e.target.value)} disabled={!!conv?.profile_id || streaming}>
-              <option value="">{profileItems.length ? "— choose —" : "No profile"}</option>
-              {profileItems.map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Model
-            <select value={modelId} onChange={(e) => setPickedModel(e.target.value)} disabled={streaming}>
-              {modelList.length === 0 ? <option value="">No models</option> : null}
-              {modelList.map((m) => (
-                <option key={m.id} value={m.id} disabled={m.available === false}>
-                  {modelLabel(m)}
-                </option>
-              ))}
-            </select>
-          </label>
-          {selectedModel ? (
-            <span className="muted small" data-testid="model-info">
-              {selectedModel.provider ? `${selectedModel.provider} · ` : ""}
-              context {formatTokens(selectedModel.context_window)} tokens · {formatPrice(modelPrices(selectedModel).input)} input,{" "}
-              {formatPrice(modelPrices(selectedModel).output)} output
-            </span>
-          ) : null}
-          <span className="spacer" />
-          {conv ? (
-            <div className="row">
-              <strong title={conv.title ?? undefined}>{conv.title || "Untitled"}</strong>
-              <button type="button" className="icon" onClick={rename}>
-                Rename
-              </button>
-              <button type="button" className="icon" onClick={() => exportAs("md")}>
-                Export .md
-              </button>
-              <button type="button" className="icon" onClick={() => exportAs("json")}>
-                .json
-              </button>
-              <button type="button" className="icon" onClick={remove}>
-                Delete
-              </button>
-            </div>
-          ) : null}
+          <div className="chat-head">
+            <button
+              ref={drawerToggleRef}
+              type="button"
+              className="secondary drawer-toggle"
+              aria-expanded={drawerOpen}
+              aria-controls="conversations"
+              onClick={() => setDrawerOpen((o) => !o)}
+            >
+              <span aria-hidden="true">☰</span> Chats
+            </button>
+            <h1 className="conv-title">{conv ? <ConversationTitle key={conv.id} title={conv.title} onRename={rename} /> : "New chat"}</h1>
+            {conv ? (
+              <div className="row conv-actions">
+                <button type="button" className="icon" onClick={() => exportAs("md")}>
+                  Export .md
+                </button>
+                <button type="button" className="icon" onClick={() => exportAs("json")}>
+                  .json
+                </button>
+                <button type="button" className="icon" onClick={remove}>
+                  Delete
+                </button>
+              </div>
+            ) : null}
+          </div>
+          <div className="chat-pickers">
+            <label>
+              Profile
+              <select
+                value={profileId}
+                onChange={(e) => {
+                  setProfileId(e.target.value);
+                  rememberChoice({ profile: e.target.value });
+                }}
+                disabled={!!conv?.profile_id || streaming}
+              >
+                <option value="">{profileItems.length ? "— choose —" : "No profile"}</option>
+                {profileItems.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Model
+              <select
+                value={modelId}
+                onChange={(e) => {
+                  setPickedModel(e.target.value);
+                  rememberChoice({ model: e.target.value });
+                }}
+                disabled={streaming}
+              >
+                {modelList.length === 0 ? <option value="">No models</option> : null}
+                {modelList.map((m) => (
+                  <option key={m.id} value={m.id} disabled={m.available === false}>
+                    {modelLabel(m)}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {selectedModel ? (
+              <span className="muted small" data-testid="model-info">
+                {selectedModel.provider ? `${selectedModel.provider} · ` : ""}
+                context {formatTokens(selectedModel.context_window)} tokens · {formatPrice(modelPrices(selectedModel).input)} input,{" "}
+                {formatPrice(modelPrices(selectedModel).output)} output
+              </span>
+            ) : null}
+          </div>
         </div>
         {offline ? (
           <div className="alert warn" role="status" data-testid="offline-banner">
@@ -305,7 +359,10 @@ export default function ChatPage() {
         <ErrorAlert error={profileList.error} onRetry={profileList.reload} context="Profiles" />
         <ErrorAlert error={conversation.error} onRetry={conversation.reload} context="Conversation" />
         <ErrorAlert error={actionError} />
-        <div className="messages" aria-live="polite" aria-busy={streaming}>
+        <div className="visually-hidden" aria-live="polite" data-testid="announcer">
+          {announcement}
+        </div>
+        <div className="messages">
           {shown.length === 0 && !pending ? (
             <div className="empty">
               <h2>Ask your documents</h2>

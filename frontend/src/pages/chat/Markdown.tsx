@@ -1,12 +1,28 @@
 // A rendered answer: Markdown with highlighted code, copy buttons on code blocks, and citation
 // buttons that call `onCite`.
 
-import { useMemo, type MouseEvent } from "react";
-import { renderMarkdown } from "./markdown";
+import { useEffect, useMemo, useState, type MouseEvent } from "react";
 import { copyText } from "./copy";
+import { highlighterReady, loadHighlighter } from "./highlight";
+import { renderMarkdown } from "./markdown";
 
 export function Markdown({ text, onCite, streaming }: { text: string; onCite?: (n: number) => void; streaming?: boolean }) {
-  const html = useMemo(() => renderMarkdown(text), [text]);
+  // Code blocks show as plain text until highlight.js (its own chunk) has loaded; then again.
+  const [highlighted, setHighlighted] = useState(highlighterReady);
+  // `highlighted` is a dependency on purpose: the same text renders again, highlighted.
+  const html = useMemo(() => renderMarkdown(text), [text, highlighted]);
+  const hasCode = html.includes("<pre>");
+  useEffect(() => {
+    if (!hasCode || highlighted) return;
+    let live = true;
+    loadHighlighter().then(
+      () => live && setHighlighted(true),
+      () => undefined, // plain code blocks are still readable
+    );
+    return () => {
+      live = false;
+    };
+  }, [hasCode, highlighted]);
 
   function click(e: MouseEvent<HTMLDivElement>) {
     const target = e.target as HTMLElement;

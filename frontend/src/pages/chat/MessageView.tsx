@@ -1,5 +1,5 @@
-// One message of the conversation (with its branch switcher, usage, copy, edit and
-// regenerate), and the answer still streaming.
+// One message of the conversation (with its branch switcher, copy, edit and regenerate, and its
+// model, tokens, cost and sources on hover or tap of "Details"), and the answer still streaming.
 
 import { useState } from "react";
 import type { Message } from "../../api/models";
@@ -27,6 +27,7 @@ interface MessageProps {
 export function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegenerate, onPick, onCite }: MessageProps) {
   const m = step.message;
   const [copied, setCopied] = useState(false);
+  const [details, setDetails] = useState(false);
   const usage = messageUsage(m);
   const failed = m.finish_reason === "error" || !!m.error;
   const isUser = m.role === "user";
@@ -90,12 +91,35 @@ export function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegen
             </button>
           </span>
         ) : null}
-        {!isUser && m.model ? <span>{m.model}</span> : null}
-        {!isUser && (usage.input !== undefined || usage.output !== undefined) ? (
-          <span data-testid="answer-usage">
-            {formatTokens(usage.input)} in · {formatTokens(usage.output)} out · {formatCost(usage.cost)}
-            {usage.estimated ? " (estimate)" : ""}
-          </span>
+        {!isUser ? (
+          <>
+            <button
+              type="button"
+              className="icon details-toggle"
+              aria-expanded={details}
+              aria-controls={`details-${m.id}`}
+              onClick={() => setDetails((d) => !d)}
+              onKeyDown={(e) => e.key === "Escape" && setDetails(false)}
+            >
+              Details
+            </button>
+            <div id={`details-${m.id}`} className={`message-details${details ? " open" : ""}`} data-testid="message-details">
+              {m.model ? <div>{m.model}</div> : null}
+              {usage.input !== undefined || usage.output !== undefined ? (
+                <div data-testid="answer-usage">
+                  {formatTokens(usage.input)} in · {formatTokens(usage.output)} out · {formatCost(usage.cost)}
+                  {usage.estimated ? " (estimate)" : ""}
+                </div>
+              ) : null}
+              {m.context?.documents?.length ? (
+                <div>
+                  Sources:{" "}
+                  {m.context.documents.map((d) => `${d.name} (${d.mode}, ${formatTokens(d.tokens)} tokens)`).join(", ")}
+                </div>
+              ) : null}
+              {!m.model && usage.input === undefined && usage.output === undefined ? <div>No usage recorded.</div> : null}
+            </div>
+          </>
         ) : null}
         {m.finish_reason && m.finish_reason !== "stop" && m.finish_reason !== "end_turn" ? <span className="badge">{m.finish_reason}</span> : null}
         <button

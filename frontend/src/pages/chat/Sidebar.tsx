@@ -1,6 +1,7 @@
-// The conversation list with search (titles and message text, server-side).
+// The conversation list with search (titles and message text, server-side). Beside the chat on
+// a wide screen; on a phone a drawer over it, opened from the chat's toolbar (styles.css).
 
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { NavLink } from "react-router";
 import { conversations } from "../../api/endpoints";
 import type { Conversation, ConversationHit } from "../../api/models";
@@ -11,9 +12,13 @@ interface Props {
   error: unknown;
   onRetry: () => void;
   onNew: () => void;
+  /** The drawer is open (narrow screens; a wide screen always shows the list). */
+  open: boolean;
+  onClose: () => void;
 }
 
-export function Sidebar({ items, error, onRetry, onNew }: Props) {
+export function Sidebar({ items, error, onRetry, onNew, open, onClose }: Props) {
+  const newRef = useRef<HTMLButtonElement>(null);
   const [query, setQuery] = useState("");
   const [hits, setHits] = useState<ConversationHit[] | null>(null);
   const [searchError, setSearchError] = useState<unknown>(null);
@@ -47,12 +52,33 @@ export function Sidebar({ items, error, onRetry, onNew }: Props) {
     };
   }, [query]);
 
+  // An opened drawer takes the focus to its first control.
+  useEffect(() => {
+    if (open) newRef.current?.focus();
+  }, [open]);
+
   const shown: { conversation: Conversation; snippet?: string }[] = hits ?? (items ?? []).map((conversation) => ({ conversation }));
   return (
-    <aside className="sidebar" aria-label="Conversations">
-      <button type="button" onClick={onNew}>
-        + New chat
-      </button>
+    <aside
+      id="conversations"
+      className={`sidebar${open ? " open" : ""}`}
+      aria-label="Conversations"
+      onKeyDown={(e) => {
+        if (e.key === "Escape" && open) {
+          e.stopPropagation();
+          onClose();
+        }
+      }}
+    >
+      <div className="row">
+        <button ref={newRef} type="button" onClick={onNew}>
+          + New chat
+        </button>
+        <span className="spacer" />
+        <button type="button" className="secondary drawer-close" onClick={onClose}>
+          Close
+        </button>
+      </div>
       <label>
         <span className="visually-hidden">Search conversations</span>
         <input
@@ -69,7 +95,7 @@ export function Sidebar({ items, error, onRetry, onNew }: Props) {
       <ul aria-label={hits ? "Search results" : "Conversation list"}>
         {shown.map(({ conversation: c, snippet }) => (
           <li key={c.id}>
-            <NavLink to={`/app/chat/${c.id}`} className={({ isActive }) => (isActive ? "active" : undefined)} title={c.title ?? undefined}>
+            <NavLink to={`/app/chat/${c.id}`} onClick={onClose} className={({ isActive }) => (isActive ? "active" : undefined)} title={c.title ?? undefined}>
               {c.title || "Untitled conversation"}
               {snippet ? <span className="snippet">{stripTags(snippet)}</span> : null}
             </NavLink>

