@@ -420,6 +420,9 @@ if (VIEWPORT === "desktop" && PARTS.has("documents") && PARTS.has("chat")) {
     await page.getByRole("heading", { name: "Documents", exact: true }).waitFor();
     await tabTo(page, "Choose files");
     const chooser = page.waitForEvent("filechooser");
+    // Listening turns on file-chooser interception over the DevTools protocol; a round trip
+    // after it makes sure it is on before the key press opens the chooser.
+    await page.evaluate(() => document.activeElement?.textContent);
     await keys.press("Enter");
     await (await chooser).setFiles({ name: "keyboard-notes.md", mimeType: "text/markdown", buffer: Buffer.from("# Notes\n\nTyped without a mouse.\n") });
     const row = page.getByRole("row", { name: /keyboard-notes\.md/ });
