@@ -39,8 +39,7 @@ await step("offline: an answer made of the most relevant passages, with a citati
   const box = page.getByRole("textbox", { name: "Message", exact: true });
   await box.fill("How often should I descale the kettle?");
   await box.press("Enter");
-  const usage = page.getByTestId("answer-usage").last();
-  await usage.waitFor();
+  await eventually(async () => (await page.getByTestId("pending-answer").count()) === 0, "the stored answer");
   const answer = page.getByRole("article", { name: "Answer" }).last();
   assert.match((await answer.textContent()) ?? "", /vinegar/i, "the answer quotes the passage");
   await answer.locator("button.cite").first().click();
