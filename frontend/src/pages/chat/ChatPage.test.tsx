@@ -315,7 +315,10 @@ describe("ChatPage", () => {
         datasets_tokens: 1190,
         history_tokens: 0,
         prompt_tokens: 10,
-        documents: [{ document_id: "d1", name: "handbook.md", kind: "dataset", mode: "whole", tokens: 1190 }],
+        datasets_mode: "whole",
+        history_messages_dropped: 0,
+        history_messages_sent: 0,
+        documents: [{ document_id: "d1", name: "handbook.md", version: 1, kind: "dataset", mode: "whole", tokens: 1190 }],
       },
     };
     base({ "GET /conversations/c1": () => json(200, { id: "c1", title: "T", profile_id: "p1", model: "gpt-test", messages: [USER, withContext] }) });
@@ -363,7 +366,7 @@ describe("ChatPage", () => {
     base({
       "POST /conversations": () => json(201, { id: "c1", profile_id: "p1", model: "gpt-test", title: null }),
       "POST /conversations/c1/messages": () =>
-        sse(['event: delta\ndata: {"event":"delta","text":"Twice a day. "}\n\n', 'event: done\ndata: {"event":"done","finish_reason":"stop"}\n\n'], 100),
+        sse(['event: delta\ndata: {"event":"delta","text":"Twice a day. "}\n\n', 'event: done\ndata: {"event":"done","finish_reason":"stop","message":{"id":"m2"}}\n\n'], 100),
       "GET /conversations/c1": () => json(200, { id: "c1", profile_id: "p1", model: "gpt-test", messages: [USER, ANSWER] }),
     });
     renderChat();
