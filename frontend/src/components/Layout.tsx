@@ -7,6 +7,7 @@ import { preferences } from "../api/endpoints";
 import { useAuth } from "../auth";
 import { applyTheme } from "../lib/theme";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { MenuButton } from "./MenuButton";
 
 const LINKS = [
   { to: "/app/chat", label: "Chat" },
@@ -49,16 +50,14 @@ export function Layout() {
         }}
       >
         <span className="brand">RaGenie</span>
-        <button
+        <MenuButton
           ref={toggleRef}
-          type="button"
-          className="secondary menu-toggle"
-          aria-expanded={menuOpen}
-          aria-controls="main-menu"
-          onClick={() => setMenuOpen((o) => !o)}
-        >
-          <span aria-hidden="true">☰</span> Menu
-        </button>
+          className="menu-toggle"
+          open={menuOpen}
+          controls="main-menu"
+          label="Menu"
+          onToggle={() => setMenuOpen((o) => !o)}
+        />
         <div className="topbar-menu" id="main-menu">
           <nav aria-label="Main">
             {LINKS.map((l) => (

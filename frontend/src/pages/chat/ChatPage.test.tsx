@@ -24,6 +24,15 @@ const ANSWER: Message = {
 const HANDBOOK = "# Handbook\n\n## Feeding\n\nAdult zebrafish are fed twice a day. Larvae eat paramecia.";
 const REGENERATED: Message = { ...ANSWER, id: "m3", content: "Two times daily [1].", created_at: "2026-01-01T00:00:03Z" };
 
+/** A catalog of two models, gpt-test the default. */
+const TWO_MODELS = {
+  default_model: "gpt-test",
+  items: [
+    { id: "gpt-test", provider: "openai", context_window: 128000 },
+    { id: "claude-test", provider: "anthropic", context_window: 200000 },
+  ],
+};
+
 function base(overrides: Record<string, Handler> = {}) {
   return installFetch({
     "GET /conversations": () => json(200, { items: [], next_cursor: null }),
@@ -191,14 +200,7 @@ describe("ChatPage", () => {
     const { calls } = base({
       "GET /profiles": () =>
         json(200, { items: [{ id: "p1", name: "Lab", instruction_ids: [], dataset_ids: [], parent_ids: [], default_model: "claude-test" }] }),
-      "GET /models": () =>
-        json(200, {
-          default_model: "gpt-test",
-          items: [
-            { id: "gpt-test", provider: "openai", context_window: 128000 },
-            { id: "claude-test", provider: "anthropic", context_window: 200000 },
-          ],
-        }),
+      "GET /models": () => json(200, TWO_MODELS),
       "GET /users/me/preferences": () => json(200, { default_model: "gpt-test" }),
       "POST /conversations": () => json(201, { id: "c1", profile_id: "p1", model: "claude-test", title: null }),
       "POST /conversations/c1/messages": () => sse(["event: done\ndata: {}\n\n"]),
@@ -230,14 +232,7 @@ describe("ChatPage", () => {
             { id: "p2", name: "Home", instruction_ids: [], dataset_ids: [], parent_ids: [] },
           ],
         }),
-      "GET /models": () =>
-        json(200, {
-          default_model: "gpt-test",
-          items: [
-            { id: "gpt-test", provider: "openai", context_window: 128000 },
-            { id: "claude-test", provider: "anthropic", context_window: 200000 },
-          ],
-        }),
+      "GET /models": () => json(200, TWO_MODELS),
       "POST /conversations": () => json(201, { id: "c1", profile_id: "p2", model: "claude-test", title: null }),
       "POST /conversations/c1/messages": () => sse(["event: done\ndata: {}\n\n"]),
       "GET /conversations/c1": () => json(200, { id: "c1", profile_id: "p2", model: "claude-test", messages: [USER, ANSWER] }),

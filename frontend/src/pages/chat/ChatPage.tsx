@@ -9,6 +9,7 @@ import { chat, conversations, isOffline, modelItems, modelPrices, preferences, p
 import { ApiError, errorFromResponse } from "../../api/problem";
 import type { Citation, Conversation, Message, ModelInfo } from "../../api/models";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { MenuButton } from "../../components/MenuButton";
 import { formatPrice, formatTokens } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
 import { useAnnouncement } from "./announce";
@@ -278,16 +279,14 @@ export default function ChatPage() {
       <section className="chat-main" aria-label="Conversation">
         <div className="chat-toolbar">
           <div className="chat-head">
-            <button
+            <MenuButton
               ref={drawerToggleRef}
-              type="button"
-              className="secondary drawer-toggle"
-              aria-expanded={drawerOpen}
-              aria-controls="conversations"
-              onClick={() => setDrawerOpen((o) => !o)}
-            >
-              <span aria-hidden="true">☰</span> Chats
-            </button>
+              className="drawer-toggle"
+              open={drawerOpen}
+              controls="conversations"
+              label="Chats"
+              onToggle={() => setDrawerOpen((o) => !o)}
+            />
             <h1 className="conv-title">{conv ? <ConversationTitle key={conv.id} title={conv.title} onRename={rename} /> : "New chat"}</h1>
             {conv ? (
               <div className="row conv-actions">
