@@ -420,4 +420,20 @@ impl ChatService {
         self.store.get(user_id, conv_id).await?;
         self.pipeline.request_stop(user_id, conv_id).await
     }
+
+    /// Asks a streaming stateless completion (see [`Self::complete`]) to stop, by its answer id
+    /// (the `Started` event's); seen within half a second. Nothing records which completions
+    /// are running, so any well-formed id is accepted: the flag is under the caller's own key
+    /// and expires unread when no answer has that id.
+    pub async fn request_completion_stop(
+        &self,
+        user_id: UserId,
+        answer_id: &str,
+    ) -> ConversationResult<()> {
+        let answer = ulid::Ulid::from_string(answer_id)
+            .map_err(|_| ConversationError::NotFound("completion"))?;
+        self.pipeline
+            .request_stop(user_id, &answer.to_string())
+            .await
+    }
 }

@@ -65,6 +65,7 @@ pub fn router(state: ProviderState) -> Router {
         .route("/chat/estimate", post(estimate))
         .route("/models", get(models))
         .route("/v1/chat/completions", post(openai::completions))
+        .route("/v1/chat/completions/{id}/stop", post(openai::stop))
         .route("/v1/models", get(openai::models))
         .with_state(s);
     function_router(FUNCTION, Router::new().merge(routes), state)
@@ -310,7 +311,7 @@ async fn models(_auth: AuthUser, State(s): State<ChatState>) -> Json<ModelList> 
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(send, regenerate, stop, estimate, models, openai::completions, openai::models),
+    paths(send, regenerate, stop, estimate, models, openai::completions, openai::stop, openai::models),
     components(schemas(SendMessage, Regenerate, Stopping, EstimateRequest, Estimate, ModelInfo, ModelList, ChatEvent)),
     tags((name = "chat", description = "Streamed grounded answers"), (name = "openai", description = "OpenAI-compatible API"))
 )]

@@ -5,12 +5,17 @@
 //! This is a translation and nothing more: the request into a [`Completion`], the answer
 //! pipeline's events (the same pipeline as the web chat: stop flag, keep-alives, billing —
 //! also of a client that leaves) into `chat.completion` or `chat.completion.chunk`s.
+//!
+//! Stop: OpenAI clients stop by closing the stream, which ends the answer where the server sees
+//! the client leave (the local server does at once). On Lambda the function runs on after a
+//! disconnect, so `POST /v1/chat/completions/{id}/stop` (a RaGenie addition; OpenAI's API has no
+//! such call) sets the pipeline's stop flag under the completion's id, as the web chat's stop does.
 
 use std::convert::Infallible;
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -23,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 
-use crate::ChatState;
+use crate::{ChatState, Stopping};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OpenAiMessage {
@@ -224,8 +229,32 @@ async fn whole(mut rx: Receiver<AnswerEvent>, mut wire: Wire) -> ApiResult<Respo
     )))
 }
 
+/// What a completion's `id` starts with; the rest is the answer id, lowercased.
+const COMPLETION_PREFIX: &str = "chatcmpl-";
+
 fn completion_id(answer_id: &str) -> String {
-    format!("chatcmpl-{}", answer_id.to_lowercase())
+    format!("{COMPLETION_PREFIX}{}", answer_id.to_lowercase())
+}
+
+/// Stop a streaming completion: the answer ends within half a second, and what was used is
+/// billed (estimated when the provider had not yet reported usage). For clients that cannot
+/// rely on closing the stream to stop it (on Lambda the function runs on after a disconnect).
+#[utoipa::path(post, path = "/v1/chat/completions/{id}/stop", tag = "openai",
+    params(("id" = String, Path, description = "the completion's `id` (`chatcmpl-…`), from its first chunk")),
+    responses((status = 202, body = Stopping), (status = 404, description = "not a completion id")),
+    security(("bearer" = [])))]
+pub async fn stop(
+    auth: AuthUser,
+    State(s): State<ChatState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Stopping>)> {
+    let answer = id
+        .strip_prefix(COMPLETION_PREFIX)
+        .ok_or_else(|| ApiError::NotFound("no such completion".into()))?;
+    s.service
+        .request_completion_stop(*auth.user_id(), answer)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(Stopping { stopping: true })))
 }
 
 type Chunks = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Event, Infallible>> + Send>>;

@@ -1121,6 +1121,79 @@ async fn an_openai_client_that_leaves_mid_stream_is_billed_an_estimate_of_what_w
 }
 
 #[tokio::test]
+async fn the_v1_stop_call_ends_a_streaming_completion_which_is_billed_what_was_used() {
+    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let (_, alice) = test_user();
+    let (_, mallory) = test_user();
+    let response = app
+        .post(
+            &alice,
+            "/v1/chat/completions",
+            json!({"model": "gpt-4.1", "stream": true,
+                   "messages": [{"role": "user", "content": "Tell me everything [[fake:long=3000]]"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    while seen.matches("\"content\"").count() < 3 {
+        seen.push_str(&String::from_utf8_lossy(
+            &body.next().await.unwrap().unwrap(),
+        ));
+    }
+    let first: Value =
+        serde_json::from_str(seen.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+    let id = first["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("chatcmpl-"), "{id}");
+
+    // Not a completion id, and someone else's stop: neither touches the answer.
+    let refused = app
+        .post(&alice, "/v1/chat/completions/not-an-id/stop", json!({}))
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let others = app
+        .post(
+            &mallory,
+            &format!("/v1/chat/completions/{id}/stop"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(others.status(), StatusCode::ACCEPTED);
+    let before = seen.len();
+    let _ = tokio::time::timeout(Duration::from_millis(1500), async {
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+    })
+    .await;
+    assert!(
+        seen.len() > before && !seen.contains("[DONE]"),
+        "another user's stop flag is their own: the answer goes on"
+    );
+
+    let stop = app
+        .post(
+            &alice,
+            &format!("/v1/chat/completions/{id}/stop"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(stop.status(), StatusCode::ACCEPTED);
+    let rest = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream ends soon after the stop");
+    assert!(seen.contains("data: [DONE]"), "the stream ends properly");
+    let (messages, _, input, output, cost) = usage_today(&app, &alice).await;
+    assert_eq!(messages, 1, "billed once");
+    assert!(input > 0 && output > 0 && cost > 0.0);
+    assert!(output < 3000, "only what was generated before the stop");
+}
+
+#[tokio::test]
 async fn a_profiles_default_model_answers_a_new_conversation_when_none_is_picked() {
     let app = app().await;
     let (alice_id, alice) = test_user();
