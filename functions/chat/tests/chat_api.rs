@@ -493,13 +493,8 @@ async fn the_stop_call_ends_a_long_answer_and_the_partial_text_is_saved() {
         .post(&alice, &format!("/conversations/{conv}/stop"), json!({}))
         .await;
     assert_eq!(stop.status(), StatusCode::ACCEPTED);
-    let rest = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(chunk) = body.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        }
-    })
-    .await;
-    assert!(rest.is_ok(), "the stream ends soon after the stop");
+    let ended = read_to_end(&mut body, &mut seen, Duration::from_secs(20)).await;
+    assert!(ended, "the stream ends soon after the stop");
     let sse = Sse::parse(&seen);
     let done = sse.first("done");
     assert_eq!(done["finish_reason"], "stopped");
@@ -1082,13 +1077,34 @@ async fn the_web_chat_and_the_openai_api_bill_the_same_exchange_the_same_cache_t
     );
 }
 
-#[tokio::test]
-async fn an_openai_client_that_leaves_mid_stream_is_billed_an_estimate_of_what_was_used() {
-    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
-    let (_, alice) = test_user();
+/// Reads the stream into `seen` until it ends or `limit` passes; whether it ended.
+async fn read_to_end(
+    body: &mut (impl futures::Stream<Item = reqwest::Result<Bytes>> + Unpin),
+    seen: &mut String,
+    limit: Duration,
+) -> bool {
+    tokio::time::timeout(limit, async {
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// A streaming `/v1` completion of a long answer, read until `chunks` content chunks arrived:
+/// the body (to read on, or drop) and what was read.
+async fn long_v1_stream(
+    app: &App,
+    bearer: &str,
+    chunks: usize,
+) -> (
+    impl futures::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+    String,
+) {
     let response = app
         .post(
-            &alice,
+            bearer,
             "/v1/chat/completions",
             json!({"model": "gpt-4.1", "stream": true,
                    "messages": [{"role": "user", "content": "Tell me everything [[fake:long=3000]]"}]}),
@@ -1097,11 +1113,19 @@ async fn an_openai_client_that_leaves_mid_stream_is_billed_an_estimate_of_what_w
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     let mut seen = String::new();
-    while seen.matches("\"content\"").count() < 4 {
+    while seen.matches("\"content\"").count() < chunks {
         seen.push_str(&String::from_utf8_lossy(
             &body.next().await.unwrap().unwrap(),
         ));
     }
+    (body, seen)
+}
+
+#[tokio::test]
+async fn an_openai_client_that_leaves_mid_stream_is_billed_an_estimate_of_what_was_used() {
+    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let (_, alice) = test_user();
+    let (body, _) = long_v1_stream(&app, &alice, 4).await;
     drop(body);
     let mut billed = (0, 0, 0, 0, 0.0);
     for _ in 0..100 {
@@ -1125,22 +1149,7 @@ async fn the_v1_stop_call_ends_a_streaming_completion_which_is_billed_what_was_u
     let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
     let (_, alice) = test_user();
     let (_, mallory) = test_user();
-    let response = app
-        .post(
-            &alice,
-            "/v1/chat/completions",
-            json!({"model": "gpt-4.1", "stream": true,
-                   "messages": [{"role": "user", "content": "Tell me everything [[fake:long=3000]]"}]}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    let mut body = response.bytes_stream();
-    let mut seen = String::new();
-    while seen.matches("\"content\"").count() < 3 {
-        seen.push_str(&String::from_utf8_lossy(
-            &body.next().await.unwrap().unwrap(),
-        ));
-    }
+    let (mut body, mut seen) = long_v1_stream(&app, &alice, 3).await;
     let first: Value =
         serde_json::from_str(seen.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
     let id = first["id"].as_str().unwrap().to_owned();
@@ -1160,12 +1169,7 @@ async fn the_v1_stop_call_ends_a_streaming_completion_which_is_billed_what_was_u
         .await;
     assert_eq!(others.status(), StatusCode::ACCEPTED);
     let before = seen.len();
-    let _ = tokio::time::timeout(Duration::from_millis(1500), async {
-        while let Some(chunk) = body.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        }
-    })
-    .await;
+    read_to_end(&mut body, &mut seen, Duration::from_millis(1500)).await;
     assert!(
         seen.len() > before && !seen.contains("[DONE]"),
         "another user's stop flag is their own: the answer goes on"
@@ -1179,13 +1183,8 @@ async fn the_v1_stop_call_ends_a_streaming_completion_which_is_billed_what_was_u
         )
         .await;
     assert_eq!(stop.status(), StatusCode::ACCEPTED);
-    let rest = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(chunk) = body.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        }
-    })
-    .await;
-    assert!(rest.is_ok(), "the stream ends soon after the stop");
+    let ended = read_to_end(&mut body, &mut seen, Duration::from_secs(20)).await;
+    assert!(ended, "the stream ends soon after the stop");
     assert!(seen.contains("data: [DONE]"), "the stream ends properly");
     let (messages, _, input, output, cost) = usage_today(&app, &alice).await;
     assert_eq!(messages, 1, "billed once");
