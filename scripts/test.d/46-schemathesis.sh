@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
 # Examples per operation and phase: bounds the run (~1,800 requests, the same ones each run with
-# the fixed seed; measured 2026-12-03 on 2 busy cores: ~40 s for schemathesis, ~17 s more for a
+# the fixed seed; measured 2026-12-03 on 2 busy cores: 40-90 s for schemathesis, ~17 s more for a
 # fresh pip install). The timeout stops a run that stalls instead of eating the test budget.
 examples=${RAGENIE_SCHEMATHESIS_EXAMPLES:-4}
 
