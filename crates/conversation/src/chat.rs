@@ -18,7 +18,7 @@ use crate::answer::{
     Admission, Admitted, AnswerEvent, AnswerGuard, AnswerJob, AnswerPipeline, Destination,
     LedgerGuard,
 };
-use crate::context::{ContextInputs, assemble, reserved_output};
+use crate::context::{ContextInputs, WithoutProfile, assemble, reserved_output};
 use crate::error::{ConversationError, ConversationResult};
 use crate::model::{ContextRecord, Conversation, Message, MessageRole};
 use crate::models::{ModelChoice, RETRIEVAL_ONLY_MODEL, model_spec, requested_model};
@@ -199,6 +199,8 @@ impl ChatService {
             ContextInputs {
                 user_id,
                 chain: chain.as_ref(),
+                // The estimate is for the web chat's next message.
+                without_profile: WithoutProfile::AllDatasets,
                 history: &history,
                 prompt: content,
                 model: &spec,
@@ -389,11 +391,16 @@ impl ChatService {
         let max_output = ask
             .max_output_tokens
             .or(ask.chain.and_then(|c| c.profile.max_output_tokens));
+        let without_profile = match destination {
+            Destination::Conversation { .. } => WithoutProfile::AllDatasets,
+            Destination::UsageOnly => WithoutProfile::Nothing,
+        };
         let assembled = assemble(
             &self.corpus,
             ContextInputs {
                 user_id: ask.user_id,
                 chain: ask.chain,
+                without_profile,
                 history: ask.history,
                 prompt: ask.prompt,
                 model: &spec,

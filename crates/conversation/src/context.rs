@@ -2,7 +2,8 @@
 //!
 //! Instructions always, whole, in profile order (inherited profiles first). Datasets whole when
 //! everything fits the window minus the reserved output (as Ragbot did); otherwise the best
-//! retrieved chunks. History trimmed oldest first. Every passage sent is a numbered source the
+//! retrieved chunks. A web chat without a profile draws on all of the user's datasets (and no
+//! instructions); the stateless OpenAI-compatible API without one, on nothing. History trimmed oldest first. Every passage sent is a numbered source the
 //! answer cites as `[n]`.
 
 use std::collections::{HashMap, HashSet};
@@ -70,14 +71,34 @@ fn count(model: &ModelSpec, text: &str) -> u64 {
     estimate_tokens(model, text) as u64
 }
 
-/// Loads the profile's ready documents in profile order: (instructions, datasets).
+/// What an answer without a profile draws on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithoutProfile {
+    /// Every ready dataset of the user (a web chat: documents serve any chat).
+    AllDatasets,
+    /// Nothing but what the caller sends (the stateless OpenAI-compatible API).
+    Nothing,
+}
+
+/// Loads the profile's ready documents in profile order: (instructions, datasets); without a
+/// profile, what `without` says.
 async fn profile_documents(
     corpus: &Corpus,
     user: UserId,
     chain: Option<&ProfileChain>,
+    without: WithoutProfile,
 ) -> ConversationResult<(Vec<Document>, Vec<Document>)> {
     let Some(chain) = chain else {
-        return Ok((Vec::new(), Vec::new()));
+        let datasets = match without {
+            WithoutProfile::Nothing => Vec::new(),
+            WithoutProfile::AllDatasets => corpus
+                .all(user)
+                .await?
+                .into_iter()
+                .filter(|d| d.status == DocumentStatus::Ready && d.kind == DocumentKind::Dataset)
+                .collect(),
+        };
+        return Ok((Vec::new(), datasets));
     };
     let all: HashMap<String, Document> = corpus
         .all(user)
@@ -106,6 +127,8 @@ async fn profile_documents(
 pub struct ContextInputs<'a> {
     pub user_id: UserId,
     pub chain: Option<&'a ProfileChain>,
+    /// What to draw on when `chain` is None.
+    pub without_profile: WithoutProfile,
     /// Earlier messages of the branch, oldest first (not including the prompt).
     pub history: &'a [Message],
     pub prompt: &'a str,
@@ -120,7 +143,8 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Conversation
     let window = u64::from(model.context_window.max(1));
     let reserve = reserved_output(model, input.max_output_tokens);
     let user = input.user_id;
-    let (instruction_docs, dataset_docs) = profile_documents(corpus, user, input.chain).await?;
+    let (instruction_docs, dataset_docs) =
+        profile_documents(corpus, user, input.chain, input.without_profile).await?;
 
     let mut record = ContextRecord {
         datasets_mode: "none".into(),

@@ -295,6 +295,92 @@ async fn each_provider_streams_a_grounded_answer_that_is_stored_with_tokens_cost
 }
 
 #[tokio::test]
+async fn a_chat_without_a_profile_draws_on_all_of_the_users_datasets_and_no_instructions() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    // Uploaded into a profile, and one more dataset in none: a chat without a profile uses both.
+    let (_, mut datasets) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
+    let corpus = Corpus::new(app.state.table.clone(), app.state.blobs.clone());
+    let (loose, _) = corpus
+        .upload(
+            alice_id,
+            NewDocument {
+                name: "grinder.md".into(),
+                kind: DocumentKind::Dataset,
+                media_type: "text/markdown".into(),
+                bytes: Bytes::from_static(
+                    b"# Grinder\n\nGrind fine for espresso, a little coarser than flour.\n",
+                ),
+            },
+        )
+        .await
+        .unwrap();
+    datasets.push(loose.id);
+
+    let r = app
+        .post(
+            &alice,
+            "/chat/estimate",
+            json!({"content": "How fine should I grind?", "model": "gpt-4.1"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let estimate: Value = r.json().await.unwrap();
+    assert_eq!(estimate["context"]["datasets_mode"], "whole", "{estimate}");
+    assert!(estimate["context"]["datasets_tokens"].as_u64().unwrap() > 0);
+
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let sse = app
+        .send(
+            &alice,
+            &conv,
+            json!({"content": "How fine should I grind?"}),
+        )
+        .await;
+    let context = &sse.first("meta")["context"];
+    assert_eq!(context["datasets_mode"], "whole", "{context}");
+    assert_eq!(
+        context["instructions_tokens"], 0,
+        "a profile's instructions stay with the profile: {context}"
+    );
+    let mut used: Vec<&str> = context["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["kind"], "dataset");
+            d["document_id"].as_str().unwrap()
+        })
+        .collect();
+    used.sort_unstable();
+    datasets.sort_unstable();
+    assert_eq!(used, datasets);
+    let citations = sse.first("done")["message"]["citations"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!citations.is_empty(), "the answer cites the documents");
+
+    // The OpenAI-compatible API without a profile stays ungrounded: only what the client sends.
+    let r = app
+        .post(
+            &alice,
+            "/v1/chat/completions",
+            json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "How fine should I grind?"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let completion: Value = r.json().await.unwrap();
+    assert_eq!(
+        completion["x_ragenie"]["citations"]
+            .as_array()
+            .map_or(0, Vec::len),
+        0,
+        "{completion}"
+    );
+}
+
+#[tokio::test]
 async fn the_estimate_reports_tokens_by_source_and_the_cost_before_sending() {
     let app = app().await;
     let (alice_id, alice) = test_user();

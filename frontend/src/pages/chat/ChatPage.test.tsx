@@ -247,6 +247,7 @@ describe("ChatPage", () => {
     await user.type(screen.getByLabelText("Message"), "First{Enter}");
     await vi.waitFor(() => expect(calls.some((c) => c.path === "/conversations/c1/messages")).toBe(true));
     expect(calls.find((c) => c.method === "POST" && c.path === "/conversations")?.body).toEqual({ profile_id: "p2", model: "claude-test" });
+    expect(screen.getByRole("option", { name: "No profile: all your datasets" })).toBeTruthy();
     await screen.findByText(/Twice a day/);
 
     // "New chat" in the same session keeps both.

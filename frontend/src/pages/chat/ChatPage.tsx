@@ -313,7 +313,8 @@ export default function ChatPage() {
                 }}
                 disabled={!!conv?.profile_id || streaming}
               >
-                <option value="">{profileItems.length ? "— choose —" : "No profile"}</option>
+                {/* Without a profile a chat draws on all of the user's datasets (no instructions). */}
+                <option value="">No profile: all your datasets</option>
                 {profileItems.map((p) => (
                   <option key={p.id} value={p.id}>
                     {p.name}
@@ -365,7 +366,10 @@ export default function ChatPage() {
           {shown.length === 0 && !pending ? (
             <div className="empty">
               <h2>Ask your documents</h2>
-              <p>Pick a profile and a model, then type a question. Answers cite the passages they use.</p>
+              <p>
+                Pick a profile (or none, to ask all your datasets) and a model, then type a question. Answers cite the
+                passages they use.
+              </p>
             </div>
           ) : null}
           {shown.map((step) => (
