@@ -124,6 +124,7 @@ if (PARTS.has("profiles")) {
     await page.reload();
     await eventually(async () => (await page.getByLabel("Description").inputValue()) === "Papers and lab notes", "the saved description");
     await shot("03-profile");
+    await checkAccessibility(page, "profile editor");
   });
 }
 
@@ -141,6 +142,7 @@ if (PARTS.has("documents")) {
     await row.getByRole("button", { name: `Preview ${docName}` }).click();
     await eventually(async () => (await page.getByTestId("document-preview").textContent())?.includes("brine shrimp"), "the extracted text");
     await shot("04-documents");
+    await checkAccessibility(page, "documents with a preview");
   });
 
   await step("drop a file, rename it, replace it with a new version, delete it", async () => {
@@ -233,6 +235,7 @@ if (PARTS.has("chat")) {
     await usage.waitFor();
     assert.match((await usage.textContent()) ?? "", /\d+ in · \d+ out · (\$|<\$)/);
     await shot("05b-answer-details");
+    await checkAccessibility(page, "chat with an answer's details");
     await answer.getByRole("button", { name: "Details" }).click();
     await page.mouse.move(0, 0); // off the button: hovering shows the details too
     await usage.waitFor({ state: "hidden" });
@@ -246,6 +249,7 @@ if (PARTS.has("chat")) {
     await eventually(async () => (await panel.textContent())?.includes(docName), "the cited document in the panel");
     await eventually(async () => (await panel.getByTestId("cited-passage").textContent())?.includes("brine shrimp"), "the cited passage");
     await shot("06-citation");
+    await checkAccessibility(page, "chat with a citation open");
     await panel.getByRole("button", { name: "Close" }).click();
   });
 
