@@ -54,7 +54,7 @@ export function CitationPanel({ n, citation, onClose }: { n: number; citation: C
   const [before, passage, after] = ranged ? sliceChars(text, start, end) : ["", text ?? "", ""];
 
   return (
-    <aside className="panel" role="dialog" aria-label={`Citation ${n}`} onKeyDown={(e) => e.key === "Escape" && onClose()}>
+    <div className="panel" role="dialog" aria-label={`Citation ${n}`} onKeyDown={(e) => e.key === "Escape" && onClose()}>
       <div className="row">
         <h2>Source [{n}]</h2>
         <span className="spacer" />
@@ -89,7 +89,7 @@ export function CitationPanel({ n, citation, onClose }: { n: number; citation: C
           ) : null}
         </>
       )}
-    </aside>
+    </div>
   );
 }
 
