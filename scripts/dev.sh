@@ -4,6 +4,10 @@
 # embedded store, no AWS account needed. Builds what it needs first. Provider keys come from the
 # environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY); without any, RaGenie runs in
 # offline mode.
+#
+# The server is built with the `local` cargo profile (optimised, tuned for build time; see
+# Cargo.toml), so what you see is representative. RAGENIE_BUILD_PROFILE=dev serves a debug build
+# instead (the test suites do: `scripts/test.sh` has built one already).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -17,8 +21,13 @@ if [ -f frontend/package.json ] && [ -z "${RAGENIE_SKIP_FRONTEND:-}" ]; then
   (cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
 fi
 
-step "building the server"
-cargo build --bin ragenie-server
+profile="${RAGENIE_BUILD_PROFILE:-local}"
+case "$profile" in
+  dev | debug) profile_args=(); profile_dir=debug ;;
+  *) profile_args=(--profile "$profile"); profile_dir=$profile ;;
+esac
+step "building the server (cargo profile ${profile})"
+cargo build "${profile_args[@]}" --bin ragenie-server
 
 step "RaGenie on http://127.0.0.1:$RAGENIE_PORT (data in $RAGENIE_DATA_DIR); Ctrl-C stops it"
-exec target/debug/ragenie-server
+exec "target/$profile_dir/ragenie-server"

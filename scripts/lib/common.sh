@@ -80,3 +80,33 @@ PY
   fi
   echo "$dir"
 }
+
+# start_moto : moto's server (installed into .tools/ from PyPI) on a free 127.0.0.1 port unless
+# AWS_ENDPOINT_URL or RAGENIE_TEST_REAL_AWS is already set; exports the AWS_* variables and
+# MOTO_PID. The caller stops it with stop_moto (e.g. from an EXIT trap).
+start_moto() {
+  if [ -n "${AWS_ENDPOINT_URL:-}" ] || [ -n "${RAGENIE_TEST_REAL_AWS:-}" ]; then
+    export AWS_REGION="${AWS_REGION:-us-east-1}"
+    return 0
+  fi
+  local venv port log
+  venv=$(ensure_venv moto 'moto[server]==5.2.5')
+  port=$(free_port)
+  log=$(mktemp -t moto.XXXXXX.log)
+  timeout 3600 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  if ! wait_for_http "http://127.0.0.1:$port/moto-api/" 60; then
+    cat "$log" >&2
+    return 1
+  fi
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+  echo "moto server (pid $MOTO_PID) at $AWS_ENDPOINT_URL"
+}
+
+stop_moto() {
+  if [ -n "${MOTO_PID:-}" ]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+  fi
+}

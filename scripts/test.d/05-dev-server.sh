@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
+# scripts/test.sh has built the workspace in debug already; the optimised `local` build that
+# scripts/dev.sh uses by default would add a cold release build to the test command.
+export RAGENIE_BUILD_PROFILE="${RAGENIE_BUILD_PROFILE:-dev}"
+
 port=$(free_port)
 data=$(mktemp -d)
 log=$(mktemp -t ragenie-dev.XXXXXX.log)

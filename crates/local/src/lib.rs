@@ -191,3 +191,24 @@ pub fn app(providers: ProviderState, frontend_dir: Option<PathBuf>) -> Router {
         .route("/metrics", get(ragenie_common::metrics::prometheus::serve))
         .merge(frontend(frontend_dir.as_deref()))
 }
+
+/// Serves `app` on `listener` until `shutdown` completes, as `ragenie-server` does (the
+/// benchmarks serve the same way).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Streamed answers are many small writes: without TCP_NODELAY, Nagle's algorithm and the
+    // client's delayed ACK hold the first events back by ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
+    // Peer addresses let login throttling count by client when no proxy sets X-Forwarded-For.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

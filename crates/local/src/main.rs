@@ -25,18 +25,7 @@ async fn main() -> anyhow::Result<()> {
         "RaGenie listening on http://{addr}"
     );
     let app = ragenie_local::app(state, Some(frontend));
-    // Streamed answers are many small writes: without TCP_NODELAY, Nagle's algorithm and the
-    // client's delayed ACK hold the first events back by ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // Peer addresses let login throttling count by client when no proxy sets X-Forwarded-For.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    ragenie_local::serve(listener, app, shutdown()).await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 pub mod aws;
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
+pub mod counting;
 mod cursor;
 pub mod embedded;
 pub mod instrumented;

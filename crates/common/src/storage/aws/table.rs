@@ -276,6 +276,9 @@ where
     StoreError::Unexpected(anyhow::Error::new(err).context(context))
 }
 
+/// Retries of a transaction cancelled by a conflicting one.
+const TRANSACTION_CONFLICT_RETRIES: u32 = 8;
+
 impl DynamoTable {
     async fn run_query(&self, query: Query, index: bool) -> StoreResult<Page> {
         query.validate()?;
@@ -530,13 +533,32 @@ impl Table for DynamoTable {
             };
             items.push(write);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|err| write_error(err, "writing a transaction"))?;
-        Ok(())
+        // A transaction that meets another one on the same item is cancelled with
+        // `TransactionConflict` and wrote nothing (e.g. two uploads of one user both bumping the
+        // user's corpus version): retried with jittered backoff, as AWS advises.
+        let mut attempt = 0u32;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+                .map_err(|err| write_error(err, "writing a transaction"));
+            match sent {
+                Err(StoreError::TransactionCanceled(reason))
+                    if reason.contains("TransactionConflict")
+                        && attempt < TRANSACTION_CONFLICT_RETRIES =>
+                {
+                    attempt += 1;
+                    let ceiling = 10u64 << attempt.min(6);
+                    let wait = rand::Rng::gen_range(&mut rand::thread_rng(), ceiling / 2..=ceiling);
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+                Err(e) => return Err(e),
+                Ok(_) => return Ok(()),
+            }
+        }
     }
 }
 

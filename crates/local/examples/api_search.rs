@@ -1,0 +1,467 @@
+//! `scripts/bench.sh api-search`: search and upload through the HTTP API of the local server
+//! (every function's router, served as `ragenie-server` serves it, on 127.0.0.1) for one user
+//! with thousands of one-chunk documents. The table is wrapped in a counter, so the reads a
+//! search costs are those of the HTTP path.
+//!
+//! Per library size: upload rate (concurrent clients), warm search p50/p95 (the server's caches
+//! filled), cold search p50/p95 (a fresh server, as a new Lambda instance: every cache empty,
+//! segments read through the `Blobs` port) and table reads per search.
+//!
+//! `api_search --store embedded|aws --sizes 1000,10000 --prefix KEY_PREFIX --out FILE.json`;
+//! `--store aws` creates its own table, bucket and secret through `AWS_ENDPOINT_URL`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ragenie_common::AppState;
+use ragenie_common::accounts::AccountsAuthenticator;
+use ragenie_common::config::{Settings, StoreSettings};
+use ragenie_common::storage::Blobs;
+use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
+use ragenie_common::storage::counting::CountingTable;
+use rand::distributions::{Distribution, WeightedIndex};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value, json};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Store {
+    Embedded,
+    Aws,
+}
+
+struct Args {
+    store: Store,
+    sizes: Vec<usize>,
+    prefix: String,
+    out: PathBuf,
+    queries: usize,
+    cold: usize,
+    clients: usize,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        store: Store::Embedded,
+        sizes: vec![1000, 10_000, 50_000],
+        prefix: String::new(),
+        out: "target/bench/api-search.json".into(),
+        queries: 200,
+        cold: 20,
+        clients: 8,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--store" => {
+                args.store = match value.as_str() {
+                    "embedded" => Store::Embedded,
+                    "aws" => Store::Aws,
+                    other => bail!("--store embedded|aws, not {other}"),
+                }
+            }
+            "--sizes" => {
+                args.sizes = value
+                    .split(',')
+                    .map(|s| s.trim().parse())
+                    .collect::<Result<_, _>>()
+                    .context("--sizes 1000,10000")?
+            }
+            "--prefix" => args.prefix = value,
+            "--out" => args.out = value.into(),
+            "--queries" => args.queries = value.parse()?,
+            "--cold" => args.cold = value.parse()?,
+            "--clients" => args.clients = value.parse()?,
+            other => bail!("unknown flag {other}"),
+        }
+    }
+    Ok(args)
+}
+
+/// A synthetic vocabulary with a Zipf-like frequency curve, so common words hit many
+/// documents and rare ones few, as in real text.
+struct Vocabulary {
+    words: Vec<String>,
+    weights: WeightedIndex<f64>,
+}
+
+impl Vocabulary {
+    fn new(size: usize) -> Self {
+        const ONSETS: [&str; 16] = [
+            "b", "c", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br",
+        ];
+        const NUCLEI: [&str; 6] = ["a", "e", "i", "o", "u", "ai"];
+        let syllable = |n: usize| format!("{}{}", ONSETS[n % 16], NUCLEI[(n / 16) % 6]);
+        let words = (0..size)
+            .map(|i| {
+                let (a, b, c) = (i % 96, (i / 96) % 96, i / (96 * 96));
+                format!("{}{}{}x", syllable(a), syllable(b), syllable(c))
+            })
+            .collect();
+        let weights = WeightedIndex::new((1..=size).map(|rank| 1.0 / (rank as f64).powf(1.05)))
+            .expect("weights");
+        Self { words, weights }
+    }
+
+    fn document(&self, rng: &mut StdRng, words: usize) -> String {
+        let body: Vec<&str> = (0..words)
+            .map(|_| self.words[self.weights.sample(rng)].as_str())
+            .collect();
+        format!("{}.\n", body.join(" "))
+    }
+
+    /// Two or three words of middling frequency: the kind of query that matches some
+    /// documents, not all.
+    fn query(&self, rng: &mut StdRng) -> String {
+        let n = rng.gen_range(2..=3);
+        (0..n)
+            .map(|_| self.words[rng.gen_range(20..2000)].as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+struct Server {
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(state: AppState) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let app = ragenie_local::app(state, None);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(ragenie_local::serve(listener, app, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { base, stop, task })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// A new, empty store of the chosen kind, its table counted.
+async fn fresh_state(
+    store: Store,
+    dir: &std::path::Path,
+) -> anyhow::Result<(AppState, Arc<CountingTable>)> {
+    let settings = match store {
+        Store::Embedded => Settings::embedded(dir, "http://127.0.0.1:1"),
+        Store::Aws => {
+            let sdk = load_sdk_config().await;
+            let (table, bucket, secret) = (
+                unique("ragenie-bench"),
+                unique("ragenie-bench"),
+                unique("ragenie/bench-jwt"),
+            );
+            DynamoTable::new(&sdk, table.clone()).create_table().await?;
+            S3Blobs::new(&sdk, bucket.clone())
+                .client()
+                .create_bucket()
+                .bucket(&bucket)
+                .send()
+                .await?;
+            AwsSecrets::new(&sdk)
+                .client()
+                .create_secret()
+                .name(&secret)
+                .secret_string(format!("{:064}", rand::random::<u64>()))
+                .send()
+                .await?;
+            Settings {
+                store: StoreSettings::Aws {
+                    table,
+                    bucket,
+                    jwt_secret_id: secret,
+                    provider_keys_secret_id: None,
+                },
+                ..Settings::embedded(dir, "http://127.0.0.1:1")
+            }
+        }
+    };
+    let mut state = AppState::connect(settings).await?;
+    let counting = Arc::new(CountingTable::new(state.table.clone()));
+    state.table = counting.clone();
+    let auth = AccountsAuthenticator::new(counting.clone(), state.jwt.clone());
+    Ok((state.with_authenticator(Arc::new(auth)), counting))
+}
+
+async fn register(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let response = http
+        .post(format!("{base}/auth/register"))
+        .json(
+            &json!({"email": format!("{}@bench.example", unique("user")),
+                      "password": "a long bench passphrase 7319"}),
+        )
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    if !status.is_success() {
+        bail!("register: {status} {body}");
+    }
+    Ok(format!(
+        "Bearer {}",
+        body["access_token"].as_str().context("access_token")?
+    ))
+}
+
+/// Uploads `count` one-chunk documents with `clients` concurrent clients; returns docs/s.
+async fn upload_all(
+    http: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    vocabulary: &Arc<Vocabulary>,
+    count: usize,
+    clients: usize,
+) -> anyhow::Result<f64> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (http, base, auth, vocabulary, next) = (
+            http.clone(),
+            base.to_owned(),
+            auth.to_owned(),
+            vocabulary.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(client as u64);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                // A unique first word keeps every document's content (and hash) distinct.
+                let body = format!("doc{i} {}", vocabulary.document(&mut rng, 60));
+                let response = http
+                    .post(format!("{base}/documents?kind=dataset&name=note-{i:06}.md"))
+                    .header("authorization", &auth)
+                    .header("content-type", "text/markdown")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                if status.as_u16() != 201 {
+                    bail!("upload {i}: {status} {}", response.text().await?);
+                }
+                if i > 0 && i % 5000 == 0 {
+                    eprintln!("  {i} documents uploaded");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+/// One search through the API: (milliseconds, hits).
+async fn search(
+    http: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    q: &str,
+) -> anyhow::Result<(f64, usize)> {
+    let started = Instant::now();
+    let response = http
+        .get(format!("{base}/search"))
+        .query(&[("q", q), ("k", "8")])
+        .header("authorization", auth)
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if !status.is_success() {
+        bail!("search: {status} {body}");
+    }
+    Ok((ms, body["items"].as_array().map_or(0, Vec::len)))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn summary(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    (percentile(&ms, 50.0), percentile(&ms, 95.0))
+}
+
+fn label(size: usize) -> String {
+    if size >= 1000 && size % 1000 == 0 {
+        format!("{}k", size / 1000)
+    } else {
+        size.to_string()
+    }
+}
+
+fn round(x: f64) -> Value {
+    json!((x * 100.0).round() / 100.0)
+}
+
+/// Waits until the background compaction a first search starts has written its merged
+/// segment (or a minute passes), so warm figures are not taken while it runs.
+async fn settle(blobs: &dyn Blobs, merged_key: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = blobs.head(merged_key).await {
+            // The compaction checks its merged segment once written; let that finish too.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn run_size(
+    args: &Args,
+    size: usize,
+    vocabulary: &Arc<Vocabulary>,
+    out: &mut Map<String, Value>,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (state, counter) = fresh_state(args.store, dir.path()).await?;
+    let server = Server::start(state.clone()).await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .pool_max_idle_per_host(args.clients * 2)
+        .build()?;
+    let auth = register(&http, &server.base).await?;
+    let user_id = http
+        .get(format!("{}/auth/me", server.base))
+        .header("authorization", &auth)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?["id"]
+        .as_str()
+        .context("user id")?
+        .to_owned();
+
+    eprintln!("{size} documents: uploading with {} clients", args.clients);
+    let rate = upload_all(&http, &server.base, &auth, vocabulary, size, args.clients).await?;
+
+    let mut rng = StdRng::seed_from_u64(size as u64);
+    let (first_ms, _) = search(&http, &server.base, &auth, &vocabulary.query(&mut rng)).await?;
+    settle(
+        state.blobs.as_ref(),
+        &format!("users/{user_id}/segments/_merged.seg"),
+    )
+    .await;
+    for _ in 0..5 {
+        search(&http, &server.base, &auth, &vocabulary.query(&mut rng)).await?;
+    }
+
+    let (mut warm, mut warm_reads, mut hits) = (Vec::new(), 0u64, 0usize);
+    for _ in 0..args.queries {
+        let q = vocabulary.query(&mut rng);
+        let before = counter.calls();
+        let (ms, n) = search(&http, &server.base, &auth, &q).await?;
+        warm_reads += (counter.calls() - before).reads;
+        warm.push(ms);
+        hits += n;
+    }
+    server.stop().await;
+
+    // Cold: a fresh server on the same store per query (new routers: empty segment caches).
+    let (mut cold, mut cold_reads) = (Vec::new(), 0u64);
+    for _ in 0..args.cold {
+        let server = Server::start(state.clone()).await?;
+        let q = vocabulary.query(&mut rng);
+        let before = counter.calls();
+        let (ms, _) = search(&http, &server.base, &auth, &q).await?;
+        cold_reads += (counter.calls() - before).reads;
+        cold.push(ms);
+        server.stop().await;
+    }
+
+    let l = label(size);
+    let p = &args.prefix;
+    let (w50, w95) = summary(warm);
+    let (c50, c95) = summary(cold);
+    let reads = warm_reads as f64 / args.queries.max(1) as f64;
+    let creads = cold_reads as f64 / args.cold.max(1) as f64;
+    println!(
+        "{:>8} {:>10.1} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.1} {:>10.1} {:>10.1} {:>8.1}",
+        size,
+        rate,
+        w50,
+        w95,
+        c50,
+        c95,
+        reads,
+        creads,
+        first_ms,
+        hits as f64 / args.queries.max(1) as f64
+    );
+    out.insert(format!("{p}upload_docs_per_s_{l}"), round(rate));
+    out.insert(format!("{p}warm_p50_ms_{l}"), round(w50));
+    out.insert(format!("{p}warm_p95_ms_{l}"), round(w95));
+    out.insert(format!("{p}cold_p50_ms_{l}"), round(c50));
+    out.insert(format!("{p}cold_p95_ms_{l}"), round(c95));
+    out.insert(format!("{p}reads_per_search_{l}"), round(reads));
+    out.insert(format!("{p}cold_reads_per_search_{l}"), round(creads));
+    out.insert(format!("{p}first_search_ms_{l}"), round(first_ms));
+    // The overall upload rate is that of the largest library.
+    out.insert(format!("{p}upload_docs_per_s"), round(rate));
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let vocabulary = Arc::new(Vocabulary::new(30_000));
+    let mut out = match std::fs::read_to_string(&args.out) {
+        Ok(text) => serde_json::from_str::<Map<String, Value>>(&text).unwrap_or_default(),
+        Err(_) => Map::new(),
+    };
+    println!(
+        "store: {}; {} warm and {} cold searches (k=8, all datasets) per size; {} upload clients",
+        if args.store == Store::Aws {
+            "AWS adapters (AWS_ENDPOINT_URL)"
+        } else {
+            "embedded"
+        },
+        args.queries,
+        args.cold,
+        args.clients
+    );
+    println!(
+        "{:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "docs",
+        "upload/s",
+        "warm p50",
+        "warm p95",
+        "cold p50",
+        "cold p95",
+        "reads",
+        "cold rds",
+        "first ms",
+        "hits"
+    );
+    for &size in &args.sizes {
+        run_size(&args, size, &vocabulary, &mut out).await?;
+        std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
+    }
+    Ok(())
+}

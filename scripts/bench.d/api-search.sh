@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# scripts/bench.sh api-search [SIZES] [EMULATOR_SIZES]: search and upload through the HTTP API of
+# the local server (built with the `local` profile, as scripts/dev.sh serves it) for one user with
+# 1,000 / 10,000 / 50,000 one-chunk documents (default), then the same on the AWS adapters against
+# moto's server for 1,000 / 10,000. Upload rate, warm and cold search p50/p95, table reads per
+# search. Writes target/bench/api-search.json (emulator keys start with `emulator_`).
+#
+# Not covered: network latency to a real DynamoDB/S3 (moto on 127.0.0.1 stands in), Lambda cold
+# starts (scripts/bench.sh cold-start), hybrid retrieval (BM25 only: no embedding model set).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib/common.sh
+
+sizes=${1:-1000,10000,50000}
+emulator_sizes=${2:-1000,10000}
+out=target/bench/api-search.json
+mkdir -p target/bench
+rm -f "$out"
+
+step "cargo build --profile local -p ragenie-local --example api_search"
+cargo build --profile local -p ragenie-local --example api_search
+bench=target/local/examples/api_search
+
+step "api-search on the embedded store: $sizes documents"
+# No provider keys: the bench measures RaGenie, not a provider.
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY RUST_LOG=warn \
+  "$bench" --store embedded --sizes "$sizes" --out "$out"
+
+if [ "$emulator_sizes" != "none" ]; then
+  step "api-search on the AWS adapters against moto: $emulator_sizes documents"
+  trap stop_moto EXIT
+  start_moto
+  env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY RUST_LOG=warn \
+    "$bench" --store aws --sizes "$emulator_sizes" --prefix emulator_ --queries 50 --cold 10 \
+    --out "$out"
+fi
+
+step "target/bench/api-search.json"
+cat "$out"
