@@ -100,15 +100,11 @@ async fn profile_documents(
         };
         return Ok((Vec::new(), datasets));
     };
-    let all: HashMap<String, Document> = corpus
-        .all(user)
-        .await?
-        .into_iter()
-        .map(|d| (d.id.clone(), d))
-        .collect();
+    // The cached catalog: one read when the user's documents have not changed.
+    let catalog = corpus.catalog(user).await?;
     let pick = |ids: Vec<String>, kind: DocumentKind| -> Vec<Document> {
         ids.iter()
-            .filter_map(|id| all.get(id))
+            .filter_map(|id| catalog.get(id))
             .filter(|d| d.status == DocumentStatus::Ready && d.kind == kind)
             .cloned()
             .collect()

@@ -69,22 +69,45 @@ impl Corpus {
         all_documents(self.table.as_ref(), user).await
     }
 
+    /// Every document of the user as of now: one table read when this process already holds
+    /// the catalog of the user's current corpus version, the whole list only after a change.
+    pub async fn catalog(&self, user: UserId) -> CorpusResult<Arc<Catalog>> {
+        let pk = user.partition();
+        // The version is read before the list: a change landing in between makes the list
+        // newer than the version it is cached under, so the next search reads it again.
+        let version = catalog::current_version(self.table.as_ref(), &pk).await?;
+        if let Some(cached) = self.catalogs.lock().expect("catalogs lock").get(&user)
+            && cached.version() == version
+        {
+            return Ok(cached.clone());
+        }
+        let documents = all_documents(self.table.as_ref(), user).await?;
+        let fresh = Arc::new(Catalog::new(version, documents));
+        let mut catalogs = self.catalogs.lock().expect("catalogs lock");
+        if catalogs.len() >= crate::segments::SET_CACHE_CAPACITY {
+            catalogs.clear();
+        }
+        catalogs.insert(user, fresh.clone());
+        Ok(fresh)
+    }
+
     pub async fn rename(&self, user: UserId, doc_id: &str, name: &str) -> CorpusResult<Document> {
         let name = validate_name(name)?;
         let update = Update::new()
             .set("name", name)
             .set("updated_at", clock::now());
-        match self
-            .table
-            .update(
-                &user.partition(),
-                &keys::document_sk(doc_id),
+        let pk = user.partition();
+        let ops = vec![
+            TxOp::Update {
+                pk: pk.clone(),
+                sk: keys::document_sk(doc_id),
                 update,
-                Condition::Exists,
-            )
-            .await
-        {
-            Ok(item) => Ok(item.decode()?),
+                condition: Condition::Exists,
+            },
+            catalog::bump(&pk),
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => self.get(user, doc_id).await,
             Err(StoreError::ConditionFailed) => Err(CorpusError::NotFound),
             Err(e) => Err(e.into()),
         }
@@ -96,11 +119,15 @@ impl Corpus {
         let pk = user.partition();
         // The metadata goes first: from then on lists and searches no longer see the document,
         // whatever happens to the cleanup below.
-        match self
-            .table
-            .delete(&pk, &keys::document_sk(doc_id), Condition::Exists)
-            .await
-        {
+        let ops = vec![
+            TxOp::Delete {
+                pk: pk.clone(),
+                sk: keys::document_sk(doc_id),
+                condition: Condition::Exists,
+            },
+            catalog::bump(&pk),
+        ];
+        match self.table.transact(ops).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed) => return Err(CorpusError::NotFound),
             Err(e) => return Err(e.into()),

@@ -119,6 +119,7 @@ impl Corpus {
                 item: hash_item(&pk, &hash, &doc_id, 1),
                 condition: Condition::NotExists,
             },
+            catalog::bump(&pk),
         ];
         match self.table.transact(ops).await {
             Ok(()) => {}
@@ -271,11 +272,12 @@ impl Corpus {
                 condition: current,
             },
             TxOp::Update {
-                pk,
+                pk: pk.clone(),
                 sk: keys::version_sk(&doc.id, doc.version),
                 update: version_update,
                 condition: Condition::Exists,
             },
+            catalog::bump(&pk),
         ];
         match self.table.transact(ops).await {
             Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
@@ -341,6 +343,7 @@ impl Corpus {
                 item: hash_item(&pk, &hash, doc_id, doc.version),
                 condition: Condition::NotExists,
             },
+            catalog::bump(&pk),
         ];
         match self.table.transact(ops).await {
             Ok(()) => self.ingest(user, doc, &bytes).await,

@@ -60,6 +60,9 @@ pub fn merged_segment_blob(user: UserId) -> String {
     format!("{}_merged.seg", segments_prefix(user))
 }
 
+/// The user's corpus version: bumped by every document change (see `catalog`).
+pub const CORPUS_VERSION_SK: &str = "CORPUS";
+
 #[cfg(test)]
 mod tests {
     use super::*;

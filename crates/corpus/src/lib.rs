@@ -4,6 +4,7 @@
 //!
 //! Used by the documents function (the API) and the chat function (context assembly).
 
+pub mod catalog;
 mod documents;
 pub mod embedding;
 mod ingest;
@@ -30,6 +31,7 @@ use ragenie_retrieval::{
 };
 use sha2::{Digest, Sha256};
 
+pub use catalog::Catalog;
 pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion};
 pub use providers::{ProviderState, ProviderUse, StartupError};
 
@@ -125,11 +127,15 @@ pub struct Corpus {
     blobs: Arc<dyn Blobs>,
     chunking: ChunkConfig,
     cache: Mutex<HashMap<String, Arc<Segment>>>,
-    /// Per user: the searchable set of the ready documents' segments, with the fingerprint of
-    /// the document versions it was built from (rebuilt when any changes).
-    sets: Mutex<HashMap<UserId, (u64, Arc<SegmentSet>)>>,
+    /// Per user: the catalog of their documents as of a corpus version (see [`catalog`]).
+    catalogs: Mutex<HashMap<UserId, Arc<Catalog>>>,
+    /// Per user: the searchable set of the ready documents' segments, with the corpus version
+    /// it was built from (rebuilt when the version moves).
+    sets: Mutex<HashMap<UserId, (i64, Arc<SegmentSet>)>>,
     /// Hybrid retrieval: chunks are embedded at ingest and queries at search time.
     embeddings: Option<Embeddings>,
+    /// The background compaction started last (see `segments`).
+    compaction: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 struct Embeddings {
@@ -184,8 +190,10 @@ impl Corpus {
             blobs,
             chunking: ChunkConfig::default(),
             cache: Mutex::new(HashMap::new()),
+            catalogs: Mutex::new(HashMap::new()),
             sets: Mutex::new(HashMap::new()),
             embeddings: None,
+            compaction: Mutex::new(None),
         }
     }
 
@@ -231,6 +239,190 @@ mod tests {
             media_type: "text/markdown".into(),
             bytes: Bytes::from(body.to_owned()),
         }
+    }
+
+    /// Uploads documents `from..to`, a few at a time (each a distinct one-chunk text).
+    async fn upload_many(corpus: &Corpus, user: UserId, from: usize, to: usize) {
+        let mut next = from;
+        while next < to {
+            let batch = (next..to.min(next + 16)).map(|i| {
+                corpus.upload(
+                    user,
+                    text(&format!("note-{i}.md"), &format!("note{i} shared words")),
+                )
+            });
+            for result in futures::future::join_all(batch).await {
+                result.unwrap();
+            }
+            next = to.min(next + 16);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_warm_search_reads_the_table_once_whatever_the_number_of_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let table = Arc::new(ragenie_common::storage::counting::CountingTable::new(
+            state.table.clone(),
+        ));
+        let corpus = Corpus::new(table.clone(), state.blobs.clone());
+        let (user, _) = test_user();
+        let mut warm_reads = Vec::new();
+        let mut uploaded = 0;
+        for size in [10, 1000] {
+            upload_many(&corpus, user, uploaded, size).await;
+            uploaded = size;
+            // The first search after a change reads the document list again.
+            let before = table.calls();
+            assert_eq!(
+                corpus
+                    .search_datasets(user, "shared", 5)
+                    .await
+                    .unwrap()
+                    .len(),
+                5
+            );
+            assert!((table.calls() - before).reads > 1);
+            // A compaction that search started reads the table in the background.
+            corpus.compaction_finished().await;
+            for query in ["shared words", "note3"] {
+                let before = table.calls();
+                let hits = corpus.search_datasets(user, query, 5).await.unwrap();
+                assert!(!hits.is_empty(), "{query}");
+                warm_reads.push((table.calls() - before).reads);
+            }
+            let scope: HashSet<String> = corpus
+                .list(user, None, 3, None)
+                .await
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|d| d.id)
+                .collect();
+            let before = table.calls();
+            let hits = corpus
+                .search(user, Some(&scope), "shared", 50)
+                .await
+                .unwrap();
+            assert_eq!(hits.len(), 3, "only the profile's documents");
+            warm_reads.push((table.calls() - before).reads);
+        }
+        assert_eq!(
+            warm_reads, [1; 6],
+            "reads per warm search at 10 and 1,000 documents"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_search_sees_every_change_to_the_documents_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let corpus = Corpus::new(state.table.clone(), state.blobs.clone());
+        let (user, _) = test_user();
+        let (doc, _) = corpus.upload(user, text("a.md", "apples")).await.unwrap();
+        let first = corpus.search_datasets(user, "apples", 5).await.unwrap();
+        assert_eq!(first[0].document_name, "a.md");
+        let catalog = corpus.catalog(user).await.unwrap();
+
+        corpus.rename(user, &doc.id, "renamed.md").await.unwrap();
+        let hits = corpus.search_datasets(user, "apples", 5).await.unwrap();
+        assert_eq!(hits[0].document_name, "renamed.md");
+        assert!(corpus.catalog(user).await.unwrap().version() > catalog.version());
+
+        corpus
+            .replace(user, &doc.id, "text/markdown", Bytes::from("pears"))
+            .await
+            .unwrap();
+        assert!(
+            corpus
+                .search_datasets(user, "apples", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            corpus
+                .search_datasets(user, "pears", 5)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        corpus.upload(user, text("b.md", "plums")).await.unwrap();
+        assert_eq!(
+            corpus
+                .search_datasets(user, "plums", 5)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        corpus.delete(user, &doc.id).await.unwrap();
+        assert!(
+            corpus
+                .search_datasets(user, "pears", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(corpus.catalog(user).await.unwrap().get(&doc.id).is_none());
+    }
+
+    #[tokio::test]
+    async fn another_process_sees_this_ones_changes_through_the_corpus_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        // Two Lambda instances: each caches its own catalog and segment set.
+        let writer = Corpus::new(state.table.clone(), state.blobs.clone());
+        let reader = Corpus::new(state.table.clone(), state.blobs.clone());
+        let (user, _) = test_user();
+        writer.upload(user, text("a.md", "apples")).await.unwrap();
+        assert_eq!(
+            reader
+                .search_datasets(user, "apples", 5)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let (b, _) = writer
+            .upload(user, text("b.md", "apples pears"))
+            .await
+            .unwrap();
+        assert_eq!(
+            reader
+                .search_datasets(user, "apples", 5)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        writer.delete(user, &b.id).await.unwrap();
+        assert_eq!(
+            reader
+                .search_datasets(user, "apples", 5)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_search_without_a_profile_covers_datasets_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let corpus = Corpus::new(state.table.clone(), state.blobs.clone());
+        let (user, _) = test_user();
+        corpus.upload(user, text("a.md", "apples")).await.unwrap();
+        let mut rule = text("rule.md", "always mention apples");
+        rule.kind = DocumentKind::Instructions;
+        corpus.upload(user, rule).await.unwrap();
+        let hits = corpus.search_datasets(user, "apples", 5).await.unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].document_name, "a.md");
     }
 
     /// Counts the texts it embeds; every text gets the same direction.

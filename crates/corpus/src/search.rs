@@ -47,11 +47,35 @@ impl Corpus {
         query: &str,
         k: usize,
     ) -> CorpusResult<Vec<SearchHit>> {
+        let selection = match scope {
+            Some(ids) => Selection::Documents(ids),
+            None => Selection::Ready,
+        };
+        self.search_timed(user, selection, query, k).await
+    }
+
+    /// [`search`](Self::search) over every ready dataset of the user (no profile chosen).
+    pub async fn search_datasets(
+        &self,
+        user: UserId,
+        query: &str,
+        k: usize,
+    ) -> CorpusResult<Vec<SearchHit>> {
+        self.search_timed(user, Selection::Datasets, query, k).await
+    }
+
+    async fn search_timed(
+        &self,
+        user: UserId,
+        selection: Selection<'_>,
+        query: &str,
+        k: usize,
+    ) -> CorpusResult<Vec<SearchHit>> {
         use tracing::Instrument;
         let span = tracing::info_span!("search", k, hybrid = tracing::field::Empty);
         let started = std::time::Instant::now();
         let (hits, hybrid) = self
-            .search_inner(user, scope, query, k)
+            .search_inner(user, selection, query, k)
             .instrument(span.clone())
             .await?;
         span.record("hybrid", hybrid);
@@ -59,30 +83,39 @@ impl Corpus {
         Ok(hits)
     }
 
+    /// The cost of a search does not grow with the library: one read of the corpus version
+    /// decides whether the catalog and segment set in memory are current.
     async fn search_inner(
         &self,
         user: UserId,
-        scope: Option<&HashSet<String>>,
+        selection: Selection<'_>,
         query: &str,
         k: usize,
     ) -> CorpusResult<(Vec<SearchHit>, bool)> {
         // The set covers every ready document (so one cached set serves every profile); the
-        // scope selects documents within it, statistics included.
-        let ready: Vec<Document> = self
-            .all(user)
-            .await?
-            .into_iter()
-            .filter(|d| d.status == DocumentStatus::Ready)
-            .collect();
-        let docs: Vec<Document> = ready
-            .iter()
-            .filter(|d| scope.is_none_or(|s| s.contains(&d.id)))
-            .cloned()
-            .collect();
-        if docs.is_empty() || query.trim().is_empty() {
+        // selection picks documents within it, statistics included.
+        let catalog = self.catalog(user).await?;
+        let is_ready = |id: &String| {
+            catalog
+                .get(id)
+                .is_some_and(|d| d.status == DocumentStatus::Ready)
+        };
+        let doc_ids: Option<Arc<HashSet<String>>> = match selection {
+            Selection::Ready => None,
+            Selection::Datasets => Some(catalog.ready_datasets().clone()),
+            Selection::Documents(ids) => Some(Arc::new(
+                ids.iter().filter(|id| is_ready(id)).cloned().collect(),
+            )),
+        };
+        let selected = doc_ids
+            .as_ref()
+            .map_or(catalog.ready_count(), |ids| ids.len());
+        if selected == 0 || query.trim().is_empty() {
             return Ok((Vec::new(), false));
         }
-        let set = self.segment_set(user, &ready).await?;
+        // A selection of every ready document filters nothing: skip the per-query filter.
+        let doc_ids = doc_ids.filter(|_| selected < catalog.ready_count());
+        let set = self.segment_set(user, &catalog).await?;
         let model = self.embedding_model().unwrap_or_default().to_owned();
         // Only documents embedded with the configured model can use the question's embedding;
         // for the others the provider call would be cost and latency for nothing.
@@ -92,13 +125,9 @@ impl Corpus {
             None
         };
         let hybrid = query_vector.is_some();
-        let names: HashMap<&str, &str> = docs
-            .iter()
-            .map(|d| (d.id.as_str(), d.name.as_str()))
-            .collect();
         let options = SearchOptions {
             k,
-            doc_ids: Some(docs.iter().map(|d| d.id.clone()).collect()),
+            doc_ids,
             ..SearchOptions::default()
         };
         let query = query.to_owned();
@@ -114,10 +143,9 @@ impl Corpus {
         let hits: Vec<SearchHit> = hits
             .into_iter()
             .map(|h| SearchHit {
-                document_name: names
-                    .get(h.doc_id.as_str())
-                    .copied()
-                    .unwrap_or(&h.title)
+                document_name: catalog
+                    .get(&h.doc_id)
+                    .map_or(h.title.as_str(), |d| d.name.as_str())
                     .to_owned(),
                 document_id: h.doc_id,
                 version: h.version,
@@ -133,4 +161,11 @@ impl Corpus {
             .collect();
         Ok((hits, hybrid))
     }
+}
+
+/// Which of the user's ready documents a search covers.
+enum Selection<'a> {
+    Ready,
+    Datasets,
+    Documents(&'a HashSet<String>),
 }

@@ -12,16 +12,17 @@ pub(crate) const COMPACT_AFTER: usize = 16;
 /// Users whose searchable sets stay in memory.
 pub(crate) const SET_CACHE_CAPACITY: usize = 256;
 
-pub(crate) fn fingerprint(docs: &[Document]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut pairs: Vec<(&str, u64)> = docs.iter().map(|d| (d.id.as_str(), d.version)).collect();
-    pairs.sort_unstable();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    pairs.hash(&mut hasher);
-    hasher.finish()
-}
-
 impl Corpus {
+    /// Waits for the background compaction started last, if any (tests: its reads and writes
+    /// must not land inside a measurement).
+    #[cfg(test)]
+    pub(crate) async fn compaction_finished(&self) {
+        let running = self.compaction.lock().expect("compaction lock").take();
+        if let Some(task) = running {
+            let _ = task.await;
+        }
+    }
+
     pub(crate) async fn load_segment(&self, key: &str) -> CorpusResult<Option<Arc<Segment>>> {
         if let Some(hit) = self.cache.lock().expect("cache lock").get(key) {
             return Ok(Some(hit.clone()));
@@ -49,14 +50,15 @@ impl Corpus {
     pub(crate) async fn segment_set(
         &self,
         user: UserId,
-        docs: &[Document],
+        catalog: &Catalog,
     ) -> CorpusResult<Arc<SegmentSet>> {
-        let key = fingerprint(docs);
+        let key = catalog.version();
         if let Some((k, set)) = self.sets.lock().expect("sets lock").get(&user)
             && *k == key
         {
             return Ok(set.clone());
         }
+        let docs: Vec<&Document> = catalog.ready().collect();
         let merged_key = keys::merged_segment_blob(user);
         let merged = match self.blobs.get(&merged_key).await? {
             Some(blob) => tokio::task::spawn_blocking(move || Segment::from_bytes(&blob.body).ok())
@@ -70,7 +72,7 @@ impl Corpus {
             .collect();
         let mut segments: Vec<Arc<Segment>> = merged.map(Arc::new).into_iter().collect();
         let mut separate = 0;
-        for doc in docs {
+        for doc in &docs {
             if covered.contains(&(doc.id.clone(), doc.version)) {
                 continue;
             }
@@ -88,7 +90,7 @@ impl Corpus {
             let covered: HashSet<String> = live.iter().map(|(id, _)| id.clone()).collect();
             let (table, blobs, parts) = (self.table.clone(), self.blobs.clone(), segments.clone());
             let model = self.embedding_model().map(str::to_owned);
-            tokio::spawn(async move {
+            let compaction = tokio::spawn(async move {
                 let merged = tokio::task::spawn_blocking(move || {
                     let owned: Vec<Segment> = parts.iter().map(|s| (**s).clone()).collect();
                     let keep = |d: &str, v: u64| live.contains(&(d.to_owned(), v));
@@ -109,6 +111,7 @@ impl Corpus {
                     tracing::warn!(error = %e, "could not check the merged segment");
                 }
             });
+            *self.compaction.lock().expect("compaction lock") = Some(compaction);
         }
         let set = tokio::task::spawn_blocking(move || Arc::new(SegmentSet::new(segments)))
             .await

@@ -22,6 +22,7 @@ use ragenie_common::config::{Settings, StoreSettings};
 use ragenie_common::storage::Blobs;
 use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
 use ragenie_common::storage::counting::CountingTable;
+use ragenie_corpus::{ProviderState, ProviderUse};
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -135,7 +136,9 @@ impl Server {
     async fn start(state: AppState) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
-        let app = ragenie_local::app(state, None);
+        // Built as the local server builds it (provider keys and base URLs from the environment).
+        let providers = ProviderState::connect(state, ProviderUse::Chat).await?;
+        let app = ragenie_local::app(providers, None);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(ragenie_local::serve(listener, app, async move {
             let _ = stopped.await;
@@ -308,7 +311,7 @@ fn summary(mut ms: Vec<f64>) -> (f64, f64) {
 }
 
 fn label(size: usize) -> String {
-    if size >= 1000 && size % 1000 == 0 {
+    if size >= 1000 && size.is_multiple_of(1000) {
         format!("{}k", size / 1000)
     } else {
         size.to_string()

@@ -42,8 +42,9 @@ pub struct SearchOptions {
     pub k: usize,
     pub params: Bm25Params,
     /// Only these documents (all versions rules still apply); `None` means every document.
-    /// Statistics are computed over the selected documents only.
-    pub doc_ids: Option<HashSet<String>>,
+    /// Statistics are computed over the selected documents only. Shared, so a large selection
+    /// a caller keeps (a user's datasets) is not copied per query.
+    pub doc_ids: Option<Arc<HashSet<String>>>,
     /// At most this many chunks of one document in the hits (`Some(1)` ranks documents).
     pub max_chunks_per_doc: Option<usize>,
     /// Approximate length of each hit's snippet, in characters; 0 skips snippets.

@@ -112,7 +112,10 @@ fn vectors_of_another_model_or_outside_the_scope_are_not_compared() {
 
     let set = library(Some("toy"));
     let scoped = SearchOptions {
-        doc_ids: Some(HashSet::from(["clinic".to_owned(), "market".to_owned()])),
+        doc_ids: Some(std::sync::Arc::new(HashSet::from([
+            "clinic".to_owned(),
+            "market".to_owned(),
+        ]))),
         ..SearchOptions::default()
     };
     let hits = hybrid(&set, "car", "toy", &scoped);

@@ -359,7 +359,7 @@ fn restricting_to_some_documents_searches_only_them_with_their_own_statistics() 
     let all = SegmentSet::new(segments.clone());
     let only: HashSet<String> = ["cats", "dogs"].into_iter().map(String::from).collect();
     let options = SearchOptions {
-        doc_ids: Some(only.clone()),
+        doc_ids: Some(std::sync::Arc::new(only.clone())),
         ..SearchOptions::default()
     };
     let hits = all.search("training cats and dogs", &options);

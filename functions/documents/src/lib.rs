@@ -366,10 +366,10 @@ async fn list(
     }
     if let Some(profile) = params.profile {
         let ids = profile_document_ids(&s.app, user_id, &profile, false).await?;
-        let all = s.corpus.all(user_id).await?;
+        let catalog = s.corpus.catalog(user_id).await?;
         let items = ids
             .iter()
-            .filter_map(|id| all.iter().find(|d| &d.id == id))
+            .filter_map(|id| catalog.get(id))
             .filter(|d| kind.is_none_or(|k| d.kind == k))
             .cloned()
             .collect();
@@ -546,21 +546,16 @@ async fn search(
     if params.q.chars().count() > 2000 {
         return Err(ApiError::validation("q", "at most 2000 characters"));
     }
-    let scope: HashSet<String> = match &params.profile {
-        Some(profile) => profile_document_ids(&s.app, user_id, profile, true)
-            .await?
-            .into_iter()
-            .collect(),
-        None => s
-            .corpus
-            .all(user_id)
-            .await?
-            .into_iter()
-            .filter(|d| d.kind == DocumentKind::Dataset)
-            .map(|d| d.id)
-            .collect(),
+    let items = match &params.profile {
+        Some(profile) => {
+            let scope: HashSet<String> = profile_document_ids(&s.app, user_id, profile, true)
+                .await?
+                .into_iter()
+                .collect();
+            s.corpus.search(user_id, Some(&scope), &params.q, k).await?
+        }
+        None => s.corpus.search_datasets(user_id, &params.q, k).await?,
     };
-    let items = s.corpus.search(user_id, Some(&scope), &params.q, k).await?;
     Ok(Json(SearchResults { items }))
 }
 
