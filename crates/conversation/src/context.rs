@@ -88,20 +88,19 @@ async fn profile_documents(
     chain: Option<&ProfileChain>,
     without: WithoutProfile,
 ) -> ConversationResult<(Vec<Document>, Vec<Document>)> {
-    let Some(chain) = chain else {
-        let datasets = match without {
-            WithoutProfile::Nothing => Vec::new(),
-            WithoutProfile::AllDatasets => corpus
-                .all(user)
-                .await?
-                .into_iter()
-                .filter(|d| d.status == DocumentStatus::Ready && d.kind == DocumentKind::Dataset)
-                .collect(),
-        };
-        return Ok((Vec::new(), datasets));
-    };
+    if chain.is_none() && without == WithoutProfile::Nothing {
+        return Ok((Vec::new(), Vec::new()));
+    }
     // The cached catalog: one read when the user's documents have not changed.
     let catalog = corpus.catalog(user).await?;
+    let Some(chain) = chain else {
+        let datasets = catalog
+            .ready()
+            .filter(|d| d.kind == DocumentKind::Dataset)
+            .cloned()
+            .collect();
+        return Ok((Vec::new(), datasets));
+    };
     let pick = |ids: Vec<String>, kind: DocumentKind| -> Vec<Document> {
         ids.iter()
             .filter_map(|id| catalog.get(id))
