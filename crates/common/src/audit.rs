@@ -53,10 +53,12 @@ pub enum AuditAction {
     /// Every session of the account was revoked.
     SessionsRevoked,
     AccountDeleted,
+    /// An admin changed the account's role, status or quota (`detail` says which).
+    AccountChangedByAdmin,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 10] = [
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
         AuditAction::PasswordChanged,
@@ -66,6 +68,7 @@ impl AuditAction {
         AuditAction::RefreshFamilyRevoked,
         AuditAction::SessionsRevoked,
         AuditAction::AccountDeleted,
+        AuditAction::AccountChangedByAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +82,7 @@ impl AuditAction {
             AuditAction::RefreshFamilyRevoked => "refresh_family_revoked",
             AuditAction::SessionsRevoked => "sessions_revoked",
             AuditAction::AccountDeleted => "account_deleted",
+            AuditAction::AccountChangedByAdmin => "account_changed_by_admin",
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::accounts::operator::OperatorDefaults;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("{name} is required{why}")]
@@ -45,6 +47,8 @@ pub struct Settings {
     pub embedding: Option<EmbeddingSettings>,
     /// How long security events stay in the audit trail (`RAGENIE_AUDIT_RETENTION_DAYS`).
     pub audit_retention_days: u32,
+    /// Registration policy, admins, quota and limits before an admin changes them.
+    pub operator: OperatorDefaults,
 }
 
 /// Audit events are kept a year unless configured otherwise.
@@ -155,7 +159,10 @@ impl Settings {
                 reason: format!("expected 1 to {MAX_AUDIT_RETENTION_DAYS} days"),
             });
         }
+        let operator =
+            OperatorDefaults::from_lookup(&lookup, matches!(store, StoreSettings::Aws { .. }))?;
         Ok(Self {
+            operator,
             store,
             public_url,
             max_json_body: parse(&lookup, "RAGENIE_MAX_JSON_BYTES", 1024 * 1024)?,
@@ -185,6 +192,7 @@ impl Settings {
             max_upload_body: 6 * 1024 * 1024,
             embedding: None,
             audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
+            operator: OperatorDefaults::default(),
         }
     }
 }

@@ -37,6 +37,10 @@ pub enum ApiError {
     },
     #[error("{0}")]
     PaymentRequired(String),
+    /// The account exists but may not act: `slug` says why (`account-pending`,
+    /// `account-suspended`), so a client can show the right screen.
+    #[error("{detail}")]
+    AccountInactive { slug: &'static str, detail: String },
     #[error("{0}")]
     BadGateway(String),
     #[error("{0}")]
@@ -69,6 +73,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
+            ApiError::AccountInactive { .. } => StatusCode::FORBIDDEN,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,6 +92,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::PaymentRequired(_) => "budget-exhausted",
+            ApiError::AccountInactive { slug, .. } => slug,
             ApiError::BadGateway(_) => "upstream",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Unexpected(_) => "internal",

@@ -18,10 +18,15 @@ use crate::storage::{Blobs, Secrets, Table};
 fn accounts_auth(
     table: &Arc<dyn Table>,
     signing_key: &str,
+    settings: &Settings,
 ) -> anyhow::Result<(SharedAuthenticator, Arc<JwtKeys>)> {
     let jwt = Arc::new(JwtKeys::from_secret(signing_key.as_bytes())?);
     Ok((
-        Arc::new(AccountsAuthenticator::new(table.clone(), jwt.clone())),
+        Arc::new(AccountsAuthenticator::new(
+            table.clone(),
+            jwt.clone(),
+            settings.operator.clone(),
+        )),
         jwt,
     ))
 }
@@ -59,7 +64,7 @@ impl AppState {
                 let jwt_key = secrets
                     .get_or_generate(JWT_SIGNING_SECRET)
                     .context("creating the JWT signing key")?;
-                let (auth, jwt) = accounts_auth(&table, &jwt_key)?;
+                let (auth, jwt) = accounts_auth(&table, &jwt_key, &settings)?;
                 let blobs = Arc::new(EmbeddedBlobs::open(
                     &data_dir.join("blobs"),
                     UrlSigner::new(signing_key.into_bytes()),
@@ -92,7 +97,7 @@ impl AppState {
                     .with_context(|| {
                         format!("the JWT signing secret {jwt_secret_id} does not exist")
                     })?;
-                let (auth, jwt) = accounts_auth(&table, &jwt_key)?;
+                let (auth, jwt) = accounts_auth(&table, &jwt_key, &settings)?;
                 Ok(Self {
                     table: Arc::new(TracedTable(table)),
                     blobs: Arc::new(TracedBlobs(Arc::new(S3Blobs::new(&sdk, bucket)))),

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! [`AnswerGuard`] is the seam where whatever must hold for every answer is enforced, once:
-//! today monthly budgets (admit) and the usage ledger (settle); quotas (reserve at admit,
-//! settle with the bill), rate limits and metrics belong there too.
+//! [`LedgerGuard`] keeps the user's own monthly budgets (admit) and the usage ledger (settle);
+//! [`crate::limits::OperatorGuard`] adds the operator's quota (reserve the worst case at admit,
+//! settle to the bill), requests per minute and concurrent answers around it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,12 +105,24 @@ pub struct Admission<'a> {
     pub user_id: UserId,
     pub profile_id: Option<&'a str>,
     pub model: &'a str,
+    /// The most the answer can cost: its whole assembled prompt plus the most output it may
+    /// produce, at the model's prices (0 when the model has no known price).
+    pub worst_case_usd: f64,
 }
 
-/// Proof that the guard admitted an answer; [`AnswerPipeline::start`] takes it, so no answer
-/// skips admission. (A quota reservation would ride here to be settled.)
+/// What a guard holds for an admitted answer until it is settled or abandoned.
+#[derive(Debug, Default)]
+pub struct Hold {
+    /// Money reserved against the operator's quota.
+    pub reservation: Option<ragenie_common::accounts::limits::Reservation>,
+    /// The concurrent-answer slot taken.
+    pub slot: Option<ragenie_common::accounts::limits::Slot>,
+}
+
+/// Proof that the guard admitted an answer, carrying what it holds; [`AnswerPipeline::start`]
+/// takes it (so no answer skips admission) and hands it to the guard's settle.
 #[derive(Debug)]
-pub struct Admitted(());
+pub struct Admitted(Hold);
 
 /// What an answer cost, as the guard settles it.
 pub struct Bill<'a> {
@@ -118,14 +131,20 @@ pub struct Bill<'a> {
     pub model: &'a str,
     pub usage: &'a TokenUsage,
     pub cost: &'a MessageCost,
+    /// False when the model has no known price: `cost` is then zero but not free.
+    pub priced: bool,
 }
 
 /// Everything enforced once per answer: before (may refuse) and after (the bill).
 #[async_trait]
 pub trait AnswerGuard: Send + Sync {
-    async fn admit(&self, admission: &Admission<'_>) -> ConversationResult<()>;
-    /// Called once per answer that reached the provider, whatever became of the client.
-    async fn settle(&self, bill: &Bill<'_>);
+    async fn admit(&self, admission: &Admission<'_>) -> ConversationResult<Hold>;
+    /// Called once per answer that reached the provider, whatever became of the client
+    /// (completed, stopped, failed or disconnected), with what `admit` held.
+    async fn settle(&self, bill: &Bill<'_>, hold: Hold);
+    /// An admitted answer that never started (saving the question failed): give back what
+    /// `admit` held.
+    async fn release(&self, _hold: Hold) {}
 }
 
 /// Monthly budgets refuse new answers once spent; every bill goes to the usage ledger.
@@ -133,11 +152,12 @@ pub struct LedgerGuard(pub UsageLedger);
 
 #[async_trait]
 impl AnswerGuard for LedgerGuard {
-    async fn admit(&self, a: &Admission<'_>) -> ConversationResult<()> {
-        self.0.check_budget(a.user_id, a.profile_id).await
+    async fn admit(&self, a: &Admission<'_>) -> ConversationResult<Hold> {
+        self.0.check_budget(a.user_id, a.profile_id).await?;
+        Ok(Hold::default())
     }
 
-    async fn settle(&self, bill: &Bill<'_>) {
+    async fn settle(&self, bill: &Bill<'_>, _hold: Hold) {
         if let Err(e) = self
             .0
             .record(
@@ -178,15 +198,19 @@ impl AnswerPipeline {
 
     /// The one place an answer may be refused before the provider is asked.
     pub async fn admit(&self, admission: &Admission<'_>) -> ConversationResult<Admitted> {
-        self.guard.admit(admission).await?;
-        Ok(Admitted(()))
+        Ok(Admitted(self.guard.admit(admission).await?))
+    }
+
+    /// An admitted answer that will not be started: the guard gives back what it held.
+    pub async fn abandon(&self, admitted: Admitted) {
+        self.guard.release(admitted.0).await;
     }
 
     /// Starts answering on a task of its own: the answer is saved and billed whatever becomes
     /// of the receiver (a client that leaves stops the provider and is billed what was used).
-    pub fn start(&self, job: AnswerJob, _admitted: Admitted) -> mpsc::Receiver<AnswerEvent> {
+    pub fn start(&self, job: AnswerJob, admitted: Admitted) -> mpsc::Receiver<AnswerEvent> {
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(self.clone().run(job, tx));
+        tokio::spawn(self.clone().run(job, admitted.0, tx));
         rx
     }
 
@@ -221,7 +245,7 @@ impl AnswerPipeline {
             .await;
     }
 
-    async fn run(self, job: AnswerJob, tx: mpsc::Sender<AnswerEvent>) {
+    async fn run(self, job: AnswerJob, hold: Hold, tx: mpsc::Sender<AnswerEvent>) {
         let answer_id = new_message_id();
         let (conversation_id, question_id) = match &job.destination {
             Destination::Conversation {
@@ -295,13 +319,18 @@ impl AnswerPipeline {
             Destination::UsageOnly => None,
         };
         self.guard
-            .settle(&Bill {
-                user_id: job.user_id,
-                profile_id: job.profile_id.as_deref(),
-                model: &job.spec.id,
-                usage: &usage,
-                cost: &cost,
-            })
+            .settle(
+                &Bill {
+                    user_id: job.user_id,
+                    profile_id: job.profile_id.as_deref(),
+                    model: &job.spec.id,
+                    usage: &usage,
+                    cost: &cost,
+                    priced: offline
+                        || ragenie_gateway::Cost::estimate(&job.spec, &Usage::default()).priced,
+                },
+                hold,
+            )
             .await;
         if streamed.finish == "stopped" {
             self.clear_stop(job.user_id, &stop_key).await;

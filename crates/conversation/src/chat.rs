@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ragenie_common::accounts::UserId;
+use ragenie_common::accounts::operator::OperatorDefaults;
 use ragenie_common::accounts::profiles::ProfileChain;
 use ragenie_common::storage::Table;
 use ragenie_corpus::Corpus;
@@ -16,17 +17,16 @@ use utoipa::ToSchema;
 
 use crate::answer::{
     Admission, Admitted, AnswerEvent, AnswerGuard, AnswerJob, AnswerPipeline, Destination,
-    LedgerGuard,
 };
 use crate::context::{ContextInputs, WithoutProfile, assemble, reserved_output};
 use crate::error::{ConversationError, ConversationResult};
+use crate::limits::OperatorGuard;
 use crate::model::{ContextRecord, Conversation, Message, MessageRole};
 use crate::models::{ModelChoice, RETRIEVAL_ONLY_MODEL, model_spec, requested_model};
 use crate::profiles::{preferences_of, scoped_profile_opt};
 use crate::store::{
     ConversationStore, DEFAULT_TITLE, branch_to, new_message_id, now_stamp, title_from,
 };
-use crate::usage::UsageLedger;
 
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 
@@ -106,9 +106,15 @@ struct Ask<'a> {
 }
 
 impl ChatService {
-    /// The service with the default guard: budgets and the usage ledger.
-    pub fn new(table: Arc<dyn Table>, corpus: Arc<Corpus>, gateway: Arc<Gateway>) -> Self {
-        let guard = Arc::new(LedgerGuard(UsageLedger::new(table.clone())));
+    /// The service with the default guard: the operator's limits (`operator`: what
+    /// configuration says until an admin changes it), the user's budgets and the usage ledger.
+    pub fn new(
+        table: Arc<dyn Table>,
+        corpus: Arc<Corpus>,
+        gateway: Arc<Gateway>,
+        operator: OperatorDefaults,
+    ) -> Self {
+        let guard = Arc::new(OperatorGuard::new(table.clone(), operator));
         Self::with_guard(table, corpus, gateway, guard)
     }
 
@@ -147,17 +153,25 @@ impl ChatService {
         model_spec(&self.gateway, &model)
     }
 
-    async fn admit(
-        &self,
-        user_id: UserId,
-        profile_id: Option<&str>,
-        spec: &ModelSpec,
-    ) -> ConversationResult<Admitted> {
+    /// Asks the guard, once the answer's worst case is known: the whole assembled prompt plus
+    /// the most output it may produce, at the model's prices.
+    async fn admit(&self, job: &AnswerJob) -> ConversationResult<Admitted> {
+        let r = &job.assembled.record;
+        let input = r.instructions_tokens + r.datasets_tokens + r.history_tokens + r.prompt_tokens;
+        let worst = Cost::estimate(
+            &job.spec,
+            &Usage {
+                input,
+                output: reserved_output(&job.spec, job.max_output_tokens),
+                ..Usage::default()
+            },
+        );
         self.pipeline
             .admit(&Admission {
-                user_id,
-                profile_id,
-                model: &spec.id,
+                user_id: job.user_id,
+                profile_id: job.profile_id.as_deref(),
+                model: &job.spec.id,
+                worst_case_usd: worst.total_usd,
             })
             .await
     }
@@ -251,11 +265,10 @@ impl ChatService {
         let spec = self
             .choose(user_id, model, Some(&conv), chain.as_ref())
             .await?;
-        let admitted = self
-            .admit(user_id, conv.profile_id.as_deref(), &spec)
-            .await?;
 
-        let (question, history, conv) = match turn {
+        // The question to answer, and for a new message the title it gives the conversation
+        // (stored only once the answer is admitted).
+        let (question, history, new_message) = match turn {
             Turn::Send { content, parent_id } => {
                 check_content(&content)?;
                 let parent = match parent_id {
@@ -289,9 +302,7 @@ impl ChatService {
                 };
                 let title = (conv.title == DEFAULT_TITLE && messages.is_empty())
                     .then(|| title_from(&message.content));
-                // Stored before anything else can fail: what the user typed is never lost.
-                let conv = self.store.append(user_id, &conv, &message, title).await?;
-                (message, history, conv)
+                (message, history, Some(title))
             }
             Turn::Regenerate { message_id } => {
                 let answer = messages
@@ -313,7 +324,7 @@ impl ChatService {
                     .cloned()
                     .ok_or(ConversationError::NotFound("message"))?;
                 let history = branch_to(&messages, question.parent_id.as_deref());
-                (question, history, conv)
+                (question, history, None)
             }
         };
 
@@ -327,11 +338,23 @@ impl ChatService {
             temperature: None,
             max_output_tokens: None,
         };
-        let destination = Destination::Conversation {
-            conversation: Box::new(conv.clone()),
-            question: Box::new(question.clone()),
+        let mut job = self.job(ask, spec, Destination::UsageOnly).await?;
+        let admitted = self.admit(&job).await?;
+        let conv = match new_message {
+            // Stored once admitted, before the answer starts: what the user typed is never lost.
+            Some(title) => match self.store.append(user_id, &conv, &question, title).await {
+                Ok(conv) => conv,
+                Err(e) => {
+                    self.pipeline.abandon(admitted).await;
+                    return Err(e);
+                }
+            },
+            None => conv,
         };
-        let job = self.job(ask, spec, destination).await?;
+        job.destination = Destination::Conversation {
+            conversation: Box::new(conv),
+            question: Box::new(question),
+        };
         Ok(self.pipeline.start(job, admitted))
     }
 
@@ -358,9 +381,6 @@ impl ChatService {
                 "the OpenAI-compatible API needs a language model; see GET /v1/models",
             ));
         }
-        let admitted = self
-            .admit(user_id, completion.profile_id.as_deref(), &spec)
-            .await?;
         let history: Vec<Message> = completion
             .history
             .into_iter()
@@ -377,6 +397,7 @@ impl ChatService {
             max_output_tokens: completion.max_output_tokens,
         };
         let job = self.job(ask, spec, Destination::UsageOnly).await?;
+        let admitted = self.admit(&job).await?;
         Ok(self.pipeline.start(job, admitted))
     }
 

@@ -3,6 +3,7 @@
 
 use ragenie_common::ApiError;
 use ragenie_common::accounts::AccountError;
+use ragenie_common::accounts::limits::Refusal;
 use ragenie_common::storage::StoreError;
 use ragenie_corpus::CorpusError;
 use ragenie_gateway::GatewayError;
@@ -25,6 +26,10 @@ pub enum ConversationError {
     /// A monthly budget is spent: new answers are refused.
     #[error("{0}")]
     BudgetSpent(String),
+    /// An operator limit refused the answer: the quota (402), requests per minute or
+    /// concurrent answers (429 with `Retry-After`).
+    #[error("{0}")]
+    Refused(ragenie_common::accounts::limits::Refusal),
     /// The model provider refused before the answer started.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
@@ -69,6 +74,13 @@ impl From<ConversationError> for ApiError {
             ConversationError::Invalid { field, message } => ApiError::validation(field, message),
             ConversationError::Conflict(m) => ApiError::Conflict(m),
             ConversationError::BudgetSpent(m) => ApiError::PaymentRequired(m),
+            ConversationError::Refused(r) => match r {
+                Refusal::QuotaSpent { .. } => ApiError::PaymentRequired(r.to_string()),
+                _ => ApiError::TooManyRequests {
+                    detail: r.to_string(),
+                    retry_after_secs: r.retry_after_secs(),
+                },
+            },
             ConversationError::Gateway(e) => gateway_problem(e),
             ConversationError::Corpus(e) => e.into(),
             ConversationError::Store(e) => e.into(),

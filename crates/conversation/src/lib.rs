@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod error;
 pub mod events;
 pub mod keys;
+pub mod limits;
 pub mod model;
 pub mod models;
 pub mod profiles;
@@ -21,6 +22,7 @@ pub use answer::{AnswerEvent, AnswerGuard, AnswerPipeline, Finished, KEEP_ALIVE,
 pub use chat::{ChatService, Completion, Estimate, Turn};
 pub use error::{ConversationError, ConversationResult};
 pub use events::ChatEvent;
+pub use limits::OperatorGuard;
 pub use model::{
     Citation, ContextDocument, ContextRecord, Conversation, Message, MessageCost, MessageRole,
     TokenUsage,

@@ -1,6 +1,8 @@
 //! The `auth` function: registration, login (JSON and OAuth2 password form), refresh-token
-//! rotation, logout, the caller's account, password change and personal API keys. Served on
-//! Lambda, by the local server and in tests.
+//! rotation, logout, the caller's account, password change and personal API keys, and the
+//! admin console's API (`admin`). Served on Lambda, by the local server and in tests.
+
+pub mod admin;
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use ragenie_common::accounts::api_keys::{self, ApiKeySummary, CreatedApiKey};
+use ragenie_common::accounts::operator::{self, AccountStatus};
 use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id};
@@ -54,6 +57,7 @@ pub fn router_with(state: AppState, options: AuthOptions) -> Router {
         .route("/auth/api-keys/{id}", delete(revoke_api_key))
         .route("/auth/audit", axum::routing::get(list_audit))
         .route("/auth/audit/export", axum::routing::get(export_audit))
+        .merge(admin::routes())
         .layer(Extension(Arc::new(options)));
     function_router(FUNCTION, routes, state)
 }
@@ -67,6 +71,20 @@ pub struct Credentials {
     /// At least 8 characters (at most 1,024 bytes), not a common password. Never logged.
     #[schema(format = Password, min_length = 8)]
     pub password: String,
+}
+
+/// `POST /auth/register`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// At least 8 characters, not a common password. Never logged.
+    #[schema(format = Password)]
+    pub password: String,
+    /// The token of an invite link, when the server's registration policy is `invite`.
+    #[serde(default)]
+    pub invite: Option<String>,
 }
 
 /// `POST /auth/token`: an OAuth2 token request (form-encoded).
@@ -171,6 +189,13 @@ async fn password_login(
         return Err(e.into());
     }
     match users::verify_login(table, &email, password).await {
+        // A pending account signs in to see that it waits; a suspended one does not.
+        Ok(user)
+            if user.status == AccountStatus::Suspended
+                && !state.settings.operator.names_admin(&user.email) =>
+        {
+            Err(AccountError::Suspended.into())
+        }
         Ok(user) => {
             let tokens = issue_tokens(state, user.id).await?;
             metrics::sign_in(SignIn::Succeeded);
@@ -210,20 +235,31 @@ async fn record_failed_sign_in(state: &AppState, audit: &Audit, email: &str, why
     }
 }
 
-/// Creates an account and signs it in.
+/// Creates an account and signs it in, under the server's registration policy: the first
+/// account becomes admin; under `approval` the new account is `pending` (its tokens answer 403
+/// `account-pending` until an admin approves); under `invite` it needs `invite`; under
+/// `closed` it is refused.
 #[utoipa::path(post, path = "/auth/register", tag = "auth",
-    request_body = Credentials,
+    request_body = Registration,
     responses(
         (status = 201, description = "Account created; signed in", body = TokenResponse),
+        (status = 403, description = "Registration is closed on this server", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email is already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid email, or a short or common password (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email, a short or common password, or a missing or invalid invite (`field` names it)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn register(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<Credentials>,
+    ApiJson(body): ApiJson<Registration>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
-    let user = users::register(state.table.as_ref(), &body.email, body.password).await?;
-    tracing::info!(user = %user.id, "account registered");
+    let user = operator::register(
+        state.table.as_ref(),
+        &state.settings.operator,
+        &body.email,
+        body.password,
+        body.invite.as_deref(),
+    )
+    .await?;
+    tracing::info!(user = %user.id, role = ?user.role, status = ?user.status, "account registered");
     Ok((
         StatusCode::CREATED,
         Json(issue_tokens(&state, user.id).await?),
@@ -380,16 +416,20 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The signed-in account.
+/// The signed-in account, with the role it acts with (`RAGENIE_ADMINS` included).
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = User),
         (status = 401, description = "No valid access token or API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account waits for approval (`type` ends in `account-pending`) or is suspended (`account-suspended`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<User>> {
     let user = *auth.user_id();
     match users::get(state.table.as_ref(), user).await {
-        Ok(u) => Ok(Json(u)),
+        Ok(u) => Ok(Json(User {
+            role: operator::effective_role(&u, &state.settings.operator),
+            ..u
+        })),
         Err(AccountError::NotFound(_)) => Err(ApiError::Unauthorized(
             "the account no longer exists".into(),
         )),
@@ -585,11 +625,14 @@ async fn health() {}
     tags(
         (name = "auth", description = "Accounts, sign-in and tokens"),
         (name = "api-keys", description = "Personal API keys for scripts and OpenAI-compatible clients"),
+        (name = "admin", description = "The admin console: users, registration, quotas and limits (admins only)"),
     )
 )]
 struct AuthApi;
 
 /// This function's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    AuthApi::openapi()
+    let mut doc = AuthApi::openapi();
+    doc.merge(admin::AdminApi::openapi());
+    doc
 }

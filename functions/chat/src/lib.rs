@@ -50,7 +50,12 @@ pub fn router(state: ProviderState) -> Router {
         gateway,
         corpus,
     } = state;
-    let service = Arc::new(ChatService::new(state.table.clone(), corpus, gateway));
+    let service = Arc::new(ChatService::new(
+        state.table.clone(),
+        corpus,
+        gateway,
+        state.settings.operator.clone(),
+    ));
     let s = ChatState {
         app: state.clone(),
         service,

@@ -62,6 +62,7 @@ async fn aws_state() -> AppState {
         max_upload_body: 6 * 1024 * 1024,
         embedding: None,
         audit_retention_days: 365,
+        operator: Default::default(),
     };
     AppState::connect(settings).await.expect("connecting")
 }

@@ -82,6 +82,7 @@ async fn app() -> App {
             dimensions: Some(256),
         }),
         audit_retention_days: 365,
+        operator: Default::default(),
     };
     let state = AppState::connect(settings)
         .await

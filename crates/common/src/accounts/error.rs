@@ -29,6 +29,15 @@ pub enum AccountError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// Allowed for nobody in the caller's position (registration closed, not an admin…).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The account waits for an administrator's approval.
+    #[error("your account is waiting for an administrator's approval")]
+    Pending,
+    /// An administrator suspended the account: its sessions and API keys stop working.
+    #[error("this account is suspended; ask an administrator")]
+    Suspended,
     #[error("too many failed attempts; retry in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: u64 },
     #[error(transparent)]
@@ -58,6 +67,15 @@ impl From<AccountError> for ApiError {
             | AccountError::TokenReused { .. } => ApiError::Unauthorized(e.to_string()),
             AccountError::WrongCurrentPassword => ApiError::Forbidden(e.to_string()),
             AccountError::NotFound(what) => ApiError::not_found(what),
+            AccountError::Forbidden(m) => ApiError::Forbidden(m),
+            AccountError::Pending => ApiError::AccountInactive {
+                slug: "account-pending",
+                detail: e.to_string(),
+            },
+            AccountError::Suspended => ApiError::AccountInactive {
+                slug: "account-suspended",
+                detail: e.to_string(),
+            },
             AccountError::Conflict(m) => ApiError::Conflict(m),
             AccountError::Throttled { retry_after_secs } => ApiError::TooManyRequests {
                 detail: e.to_string(),

@@ -81,6 +81,46 @@ pub fn throttle(scope: &str, subject_hash: &str, window_start: i64) -> Key {
     )
 }
 
+/// The operator's settings as admins set them (registration policy, default quota, limits).
+pub fn operator_settings() -> Key {
+    key("OPERATOR".into(), "SETTINGS")
+}
+
+/// Claimed, by a conditional write, by the first account of a deployment: it becomes admin.
+pub fn first_admin() -> Key {
+    key("OPERATOR".into(), "FIRST_ADMIN")
+}
+
+/// What an admin set for one user (quota override).
+pub fn user_limits(user: UserId) -> Key {
+    key(user.partition(), "LIMITS")
+}
+
+/// A single-use invite, by the SHA-256 of its token (expires by TTL).
+pub fn invite(token_hash: &str) -> Key {
+    key(format!("INVITE#{token_hash}"), "INVITE")
+}
+
+/// A user's quota standing for a month (`YYYY-MM`): committed and settled micro-dollars.
+pub fn quota_month(user: UserId, month: &str) -> Key {
+    key(user.partition(), format!("QUOTA#{month}"))
+}
+
+/// A user's request counter for the minute starting at `window_start` (epoch seconds).
+pub fn rate_window(user: UserId, window_start: i64) -> Key {
+    key(user.partition(), format!("RATE#{window_start:012}"))
+}
+
+/// One of a user's concurrent-answer slots.
+pub fn answer_slot(user: UserId, n: u32) -> Key {
+    key(user.partition(), format!("SLOT#{n:03}"))
+}
+
+/// The deployment's usage totals for a day and model (`model` empty: the day's first key).
+pub fn operator_usage_day(day: &str, model: &str) -> Key {
+    key("OPERATOR#USAGE".into(), format!("D#{day}#{model}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +137,7 @@ mod tests {
             profile(u, ProfileId::new()),
             preferences(u),
             audit_event(u, "01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+            user_limits(u),
         ] {
             assert_eq!(k.pk, pk);
         }

@@ -13,6 +13,8 @@ mod error;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
+pub mod limits;
+pub mod operator;
 pub mod passwords;
 pub mod preferences;
 pub mod profiles;

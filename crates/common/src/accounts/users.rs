@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{AccountError, AccountResult};
 use super::ids::UserId;
+use super::operator::{AccountStatus, Role};
 use super::{keys, passwords};
 use crate::clock::{self, Timestamp};
 use crate::storage::{Condition, Item, StoreError, Table, TxOp, Update};
@@ -19,6 +20,11 @@ struct UserRecord {
     password_hash: String,
     created_at: Timestamp,
     password_changed_at: Timestamp,
+    /// Accounts stored before roles existed read as active users.
+    #[serde(default)]
+    role: Role,
+    #[serde(default)]
+    status: AccountStatus,
 }
 
 /// An account as its owner sees it.
@@ -27,6 +33,12 @@ pub struct User {
     pub id: UserId,
     pub email: String,
     pub created_at: Timestamp,
+    /// `admin` or `user` (as stored; `RAGENIE_ADMINS` may make a `user` an admin too).
+    #[serde(default)]
+    pub role: Role,
+    /// `active`, `pending` (waits for approval) or `suspended`.
+    #[serde(default)]
+    pub status: AccountStatus,
 }
 
 impl From<UserRecord> for User {
@@ -35,9 +47,23 @@ impl From<UserRecord> for User {
             id: r.id,
             email: r.email,
             created_at: r.created_at,
+            role: r.role,
+            status: r.status,
         }
     }
 }
+
+/// Where a new account stands, and what else its registration writes in the same transaction
+/// (the first-admin claim, a consumed invite).
+#[derive(Clone, Debug, Default)]
+pub struct Standing {
+    pub role: Role,
+    pub status: AccountStatus,
+    pub also: Vec<TxOp>,
+}
+
+/// The secondary-index partition listing every account (the admin console), by creation time.
+pub const USERS_INDEX_PK: &str = "USERS";
 
 /// Trims and lower-cases an email and checks its shape (`local@domain.tld`, no spaces or
 /// control characters, within RFC 5321's lengths). `field` names it in errors.
@@ -84,47 +110,130 @@ async fn load(table: &dyn Table, user: UserId) -> AccountResult<Option<UserRecor
     }
 }
 
-/// Creates an account. The password must already pass [`passwords::check_policy`]; the email is
-/// normalised here.
+/// Creates an active user account. The email is normalised and the password checked here.
 pub async fn register(table: &dyn Table, email: &str, password: String) -> AccountResult<User> {
     let email = normalise_email(email, "email")?;
     passwords::check_policy(&password, &email, "password")?;
-    // Cheap refusal before the expensive hash; the transaction below is what guarantees it.
-    let claim = keys::email(&email);
+    let hash = hash_new_password(table, &email, password).await?;
+    create(table, &email, hash, Standing::default()).await
+}
+
+/// Hashes the password of a new account, after a cheap refusal of a taken email (the
+/// transaction in [`create`] is what guarantees uniqueness).
+pub async fn hash_new_password(
+    table: &dyn Table,
+    email: &str,
+    password: String,
+) -> AccountResult<String> {
+    let claim = keys::email(email);
     if table.get(&claim.pk, &claim.sk).await?.is_some() {
         return Err(AccountError::EmailTaken);
     }
-    let password_hash = passwords::hash(password).await?;
+    passwords::hash(password).await
+}
+
+/// Writes a new account (email already normalised, password already hashed) with its standing;
+/// `EmailTaken` when the email is claimed, `TransactionCanceled` when one of `standing.also`
+/// failed its condition.
+pub async fn create(
+    table: &dyn Table,
+    email: &str,
+    password_hash: String,
+    standing: Standing,
+) -> AccountResult<User> {
     let now = clock::now();
     let record = UserRecord {
         id: UserId::new(),
-        email: email.clone(),
+        email: email.to_owned(),
         password_hash,
         created_at: now,
         password_changed_at: now,
+        role: standing.role,
+        status: standing.status,
     };
     let k = keys::user(record.id);
-    let user_item = Item::encode(k.pk, k.sk, &record)?;
+    let user_item =
+        Item::encode(k.pk, k.sk, &record)?.indexed(USERS_INDEX_PK, format!("{now}#{}", record.id));
+    let claim = keys::email(email);
     let email_item = Item::new(claim.pk, claim.sk).with("user_id", record.id.to_string());
-    match table
-        .transact(vec![
-            TxOp::Put {
-                item: email_item,
-                condition: Condition::NotExists,
-            },
-            TxOp::Put {
-                item: user_item,
-                condition: Condition::NotExists,
-            },
-        ])
-        .await
-    {
+    let mut ops = vec![
+        TxOp::Put {
+            item: email_item,
+            condition: Condition::NotExists,
+        },
+        TxOp::Put {
+            item: user_item,
+            condition: Condition::NotExists,
+        },
+    ];
+    let extra = !standing.also.is_empty();
+    ops.extend(standing.also);
+    match table.transact(ops).await {
         Ok(()) => Ok(record.into()),
         Err(StoreError::TransactionCanceled(_) | StoreError::ConditionFailed) => {
-            Err(AccountError::EmailTaken)
+            // Which condition failed is not reported the same way everywhere: ask the email.
+            if extra && id_for_email(table, email).await?.is_none() {
+                Err(AccountError::Store(StoreError::TransactionCanceled(
+                    "a condition of the registration failed".into(),
+                )))
+            } else {
+                Err(AccountError::EmailTaken)
+            }
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sets an account's role and status (the admin console); `NotFound` for no such account.
+pub async fn set_standing(
+    table: &dyn Table,
+    user: UserId,
+    role: Option<Role>,
+    status: Option<AccountStatus>,
+) -> AccountResult<User> {
+    let k = keys::user(user);
+    let mut update = Update::new();
+    if let Some(role) = role {
+        update = update.set(
+            "role",
+            serde_json::to_value(role).map_err(anyhow::Error::from)?,
+        );
+    }
+    if let Some(status) = status {
+        update = update.set(
+            "status",
+            serde_json::to_value(status).map_err(anyhow::Error::from)?,
+        );
+    }
+    if update.set.is_empty() {
+        return get(table, user).await;
+    }
+    match table.update(&k.pk, &k.sk, update, Condition::Exists).await {
+        Ok(item) => Ok(item.decode::<UserRecord>()?.into()),
+        Err(StoreError::ConditionFailed) => Err(AccountError::NotFound("user")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One page of every account, oldest first (the admin console).
+pub async fn list_all(
+    table: &dyn Table,
+    limit: usize,
+    cursor: Option<String>,
+) -> AccountResult<(Vec<User>, Option<String>)> {
+    let page = table
+        .query_index(
+            crate::storage::Query::partition(USERS_INDEX_PK)
+                .limit(limit)
+                .after(cursor),
+        )
+        .await?;
+    let users = page
+        .items
+        .iter()
+        .map(|i| i.decode::<UserRecord>().map(User::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((users, page.next_cursor))
 }
 
 /// The account an email (normalised) is registered to, if any.

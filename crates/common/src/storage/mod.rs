@@ -72,6 +72,9 @@ pub enum Condition {
     Exists,
     /// The item must exist and its attribute must equal the value.
     AttrEquals(String, Value),
+    /// The numeric attribute must be absent (or the item absent or expired) or at most the
+    /// value: with an atomic `add`, a reservation that cannot overshoot a limit.
+    AttrAtMost(String, i64),
 }
 
 /// An update of some attributes of one item; creates the item when absent (upsert), like

@@ -64,10 +64,15 @@ pub async fn app() -> App {
 }
 
 pub async fn app_with(options: AuthOptions) -> App {
+    app_configured(options, |_| {}).await
+}
+
+/// An app whose settings `configure` adjusts first (the operator's defaults, say).
+pub async fn app_configured(options: AuthOptions, configure: impl FnOnce(&mut Settings)) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState::connect(Settings::embedded(dir.path(), "http://127.0.0.1:1"))
-        .await
-        .unwrap();
+    let mut settings = Settings::embedded(dir.path(), "http://127.0.0.1:1");
+    configure(&mut settings);
+    let state = AppState::connect(settings).await.unwrap();
     let router = with_fallback(ragenie_auth::router_with(state.clone(), options));
     App { router, state, dir }
 }

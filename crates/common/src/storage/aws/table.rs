@@ -197,6 +197,15 @@ impl Expr {
                 let v = self.value(to_attr(value));
                 Some(format!("attribute_exists({pk}) AND {live} AND {n} = {v}"))
             }
+            Condition::AttrAtMost(name, max) => {
+                let exp = self.name(attr::EXPIRES_AT);
+                let now = self.value(AttributeValue::N(now.to_string()));
+                let n = self.name(name);
+                let v = self.value(AttributeValue::N(max.to_string()));
+                Some(format!(
+                    "(attribute_not_exists({pk}) OR {exp} <= {now} OR attribute_not_exists({n}) OR {n} <= {v})"
+                ))
+            }
         }
     }
 

@@ -118,6 +118,10 @@ pub(super) fn condition_holds(condition: &Condition, existing: Option<&Item>, no
         Condition::NotExists => live.is_none(),
         Condition::Exists => live.is_some(),
         Condition::AttrEquals(name, value) => live.and_then(|i| i.get(name)) == Some(value),
+        Condition::AttrAtMost(name, max) => match live.and_then(|i| i.get(name)) {
+            None => true,
+            Some(v) => v.as_i64().is_some_and(|v| v <= *max),
+        },
     }
 }
 

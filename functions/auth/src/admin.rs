@@ -1,0 +1,388 @@
+//! The admin console's API: users (list and search with this month's spending, approve,
+//! suspend, reactivate, role, quota override), the operator settings (registration policy,
+//! default quota, rate limit, concurrent answers), invites, and the deployment's usage by day
+//! and model. Every route takes [`AdminUser`]: anyone else gets 403.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use ragenie_common::accounts::limits::{self, MonthSpend, OperatorUsageRow};
+use ragenie_common::accounts::operator::{
+    self, AccountStatus, AdminUser, CreatedInvite, DEFAULT_INVITE_HOURS, Invite, OperatorSettings,
+    Role, UserLimits,
+};
+use ragenie_common::accounts::users::{self, User};
+use ragenie_common::accounts::web::path_id;
+use ragenie_common::accounts::{ListPage, UserId, page_size, refresh};
+use ragenie_common::audit::{Audit, AuditAction, AuditEntry};
+use ragenie_common::error::Problem;
+use ragenie_common::http::ApiJson;
+use ragenie_common::{ApiError, ApiResult, AppState};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users", get(list_users))
+        .route("/admin/users/{id}", patch(update_user).get(get_user))
+        .route("/admin/settings", get(get_settings).put(put_settings))
+        .route("/admin/invites", post(create_invite).get(list_invites))
+        .route("/admin/usage", get(usage))
+}
+
+/// A user as the admin console shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AdminUserView {
+    #[serde(flatten)]
+    pub user: User,
+    /// This user's own quota override (USD a month); `null`: the operator's default.
+    pub monthly_quota_usd: Option<f64>,
+    /// This month's spending against the quota.
+    pub month: MonthSpend,
+}
+
+async fn view(state: &AppState, user: User) -> ApiResult<AdminUserView> {
+    let table = state.table.as_ref();
+    let limits = operator::user_limits(table, user.id).await?;
+    let month = limits::month_spend(table, user.id).await?;
+    Ok(AdminUserView {
+        user: User {
+            role: operator::effective_role(&user, &state.settings.operator),
+            ..user
+        },
+        monthly_quota_usd: limits.monthly_quota_usd,
+        month,
+    })
+}
+
+/// `?q=&status=&limit=&cursor=` of the user list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Part of the email (case-insensitive).
+    pub q: Option<String>,
+    /// Only accounts with this status (`pending` lists those waiting for approval).
+    pub status: Option<AccountStatus>,
+    /// Items per page, 1 to 100 (default 50).
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+const SCAN_PAGES: usize = 20;
+
+/// Every account, oldest first, with this month's spending; `q` searches emails.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])),
+    params(UserQuery),
+    responses(
+        (status = 200, description = "A page of accounts", body = ListPage<AdminUserView>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<ListPage<AdminUserView>>> {
+    let Query(query) = query.map_err(|e| ApiError::validation("query", e.body_text()))?;
+    let limit = page_size(query.limit)?;
+    let needle = query.q.as_deref().map(|q| q.trim().to_lowercase());
+    let mut found = Vec::new();
+    let mut cursor = query.cursor;
+    // Filtering reads a few pages at most; the cursor resumes where reading stopped.
+    for _ in 0..SCAN_PAGES {
+        let (page, next) = users::list_all(state.table.as_ref(), limit, cursor.take()).await?;
+        found.extend(page.into_iter().filter(|u| {
+            needle.as_deref().is_none_or(|n| u.email.contains(n))
+                && query.status.is_none_or(|s| u.status == s)
+        }));
+        cursor = next;
+        if found.len() >= limit || cursor.is_none() {
+            break;
+        }
+    }
+    let mut items = Vec::with_capacity(found.len());
+    for user in found {
+        items.push(view(&state, user).await?);
+    }
+    Ok(Json(ListPage {
+        items,
+        next_cursor: cursor,
+    }))
+}
+
+/// One account with this month's spending.
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The account", body = AdminUserView),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_user(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AdminUserView>> {
+    let id: UserId = path_id(&id, "user")?;
+    let user = users::get(state.table.as_ref(), id).await?;
+    Ok(Json(view(&state, user).await?))
+}
+
+/// A field that may be sent as `null` (set to none) or left out (unchanged).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// `PATCH /admin/users/{id}`: only the fields sent change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    /// `active` approves a pending account or reactivates a suspended one; `suspended` locks
+    /// the account out at its next request (sessions and API keys alike).
+    pub status: Option<AccountStatus>,
+    pub role: Option<Role>,
+    /// USD a month; `null` returns the user to the operator's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1000000)]
+    pub monthly_quota_usd: Option<Option<f64>>,
+}
+
+/// Approves, suspends, reactivates, changes the role or the quota of an account.
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    request_body = UserChange,
+    responses(
+        (status = 200, description = "The account as it is now", body = AdminUserView),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An admin cannot suspend or demote themselves", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad field (`field` names it)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn update_user(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    audit: Audit,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<UserChange>,
+) -> ApiResult<Json<AdminUserView>> {
+    let id: UserId = path_id(&id, "user")?;
+    let table = state.table.as_ref();
+    if change.status == Some(AccountStatus::Pending) {
+        return Err(ApiError::validation(
+            "status",
+            "`active` (approve or reactivate) or `suspended`",
+        ));
+    }
+    if id == admin.user.id
+        && (change.status.is_some_and(|s| s != AccountStatus::Active)
+            || change.role == Some(Role::User))
+    {
+        return Err(ApiError::Conflict(
+            "you cannot suspend or demote yourself; ask another admin".into(),
+        ));
+    }
+    let before = users::get(table, id).await?;
+    if let Some(quota) = change.monthly_quota_usd {
+        operator::set_user_limits(
+            table,
+            id,
+            &UserLimits {
+                monthly_quota_usd: quota,
+            },
+        )
+        .await?;
+    }
+    let user = users::set_standing(table, id, change.role, change.status).await?;
+    if change.status == Some(AccountStatus::Suspended) {
+        // Access tokens and keys are refused by the authenticator already; refresh tokens go
+        // too, so nothing of the old sessions survives a reactivation.
+        refresh::revoke_all(table, id).await?;
+    }
+    let mut what = Vec::new();
+    if before.status != user.status {
+        what.push(format!("status:{:?}", user.status).to_lowercase());
+    }
+    if before.role != user.role {
+        what.push(format!("role:{:?}", user.role).to_lowercase());
+    }
+    if change.monthly_quota_usd.is_some() {
+        what.push("quota".into());
+    }
+    if !what.is_empty() {
+        audit
+            .record(
+                AuditEntry::new(AuditAction::AccountChangedByAdmin, id)
+                    .actor(admin.user.id)
+                    .detail(what.join(",")),
+            )
+            .await;
+    }
+    tracing::info!(admin = %admin.user.id, user = %id, change = ?what, "account changed by an admin");
+    Ok(Json(view(&state, user).await?))
+}
+
+/// The operator settings in force (stored by an admin, else the configuration's defaults).
+#[utoipa::path(get, path = "/admin/settings", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The settings", body = OperatorSettings),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_settings(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> ApiResult<Json<OperatorSettings>> {
+    Ok(Json(
+        operator::settings(state.table.as_ref(), &state.settings.operator).await?,
+    ))
+}
+
+/// Replaces the operator settings; every instance applies them at its next request.
+#[utoipa::path(put, path = "/admin/settings", tag = "admin", security(("bearer" = [])),
+    request_body = OperatorSettings,
+    responses(
+        (status = 200, description = "The settings as stored", body = OperatorSettings),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A value out of range (`field` names it)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn put_settings(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    ApiJson(settings): ApiJson<OperatorSettings>,
+) -> ApiResult<Json<OperatorSettings>> {
+    operator::save_settings(state.table.as_ref(), &settings).await?;
+    tracing::info!(admin = %admin.user.id, registration = ?settings.registration, "operator settings changed");
+    Ok(Json(settings))
+}
+
+/// `POST /admin/invites`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvite {
+    /// Hours the invite stays valid (default 72, at most 2160).
+    #[schema(minimum = 1, maximum = 2160)]
+    pub expires_in_hours: Option<u32>,
+}
+
+/// Creates a single-use invite; its token is shown once (the link is
+/// `<public url>/register?invite=<token>`).
+#[utoipa::path(post, path = "/admin/invites", tag = "admin", security(("bearer" = [])),
+    request_body = NewInvite,
+    responses(
+        (status = 201, description = "The invite and its token", body = CreatedInvite),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad expiry", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_invite(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    ApiJson(body): ApiJson<NewInvite>,
+) -> ApiResult<(StatusCode, Json<CreatedInvite>)> {
+    let created = operator::create_invite(
+        state.table.as_ref(),
+        admin.user.id,
+        body.expires_in_hours.unwrap_or(DEFAULT_INVITE_HOURS),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Invites neither used nor expired.
+#[utoipa::path(get, path = "/admin/invites", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Open invites, oldest first", body = ListPage<Invite>),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_invites(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> ApiResult<Json<ListPage<Invite>>> {
+    Ok(Json(ListPage {
+        items: operator::list_invites(state.table.as_ref()).await?,
+        next_cursor: None,
+    }))
+}
+
+/// `?from=&to=` (inclusive days, `YYYY-MM-DD`; default: this month so far).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The deployment's usage across users.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OperatorUsage {
+    pub from: String,
+    pub to: String,
+    /// One row per day and model.
+    pub days: Vec<OperatorUsageRow>,
+    pub total_cost_usd: f64,
+    pub total_answers: i64,
+}
+
+fn day_param(value: &str, field: &str) -> ApiResult<()> {
+    time::Date::parse(
+        value,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map(|_| ())
+    .map_err(|_| ApiError::validation(field, "a date as YYYY-MM-DD"))
+}
+
+/// Totals across users by day and model (answers, tokens, cost).
+#[utoipa::path(get, path = "/admin/usage", tag = "admin", security(("bearer" = [])),
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "Totals by day and model", body = OperatorUsage),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad date", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn usage(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<OperatorUsage>> {
+    let Query(query) = query.map_err(|e| ApiError::validation("query", e.body_text()))?;
+    let today = limits::today();
+    let from = query.from.unwrap_or_else(|| format!("{}-01", &today[..7]));
+    let to = query.to.unwrap_or(today);
+    day_param(&from, "from")?;
+    day_param(&to, "to")?;
+    if to < from {
+        return Err(ApiError::validation("to", "not before `from`"));
+    }
+    let days = limits::operator_usage(state.table.as_ref(), &from, &to).await?;
+    Ok(Json(OperatorUsage {
+        total_cost_usd: days.iter().map(|d| d.cost_usd).sum(),
+        total_answers: days.iter().map(|d| d.answers).sum(),
+        from,
+        to,
+        days,
+    }))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    list_users,
+    get_user,
+    update_user,
+    get_settings,
+    put_settings,
+    create_invite,
+    list_invites,
+    usage
+))]
+pub struct AdminApi;

@@ -1,0 +1,522 @@
+//! Operator control through the auth function's router: the first account is admin, the
+//! registration policies (open, approval, invite, closed), `RAGENIE_ADMINS`, suspension that
+//! locks sessions and API keys out at the next request, and the admin API — which refuses
+//! everyone but admins on every route.
+
+mod helpers;
+
+use axum::http::StatusCode;
+use helpers::{App, PASSWORD, Tokens, app, app_configured};
+use ragenie_auth::AuthOptions;
+use ragenie_common::accounts::UserId;
+use ragenie_common::accounts::operator::RegistrationPolicy;
+use ragenie_common::accounts::users;
+use ragenie_common::clock;
+use serde_json::{Value, json};
+
+async fn policy_app(policy: RegistrationPolicy, admins: &[&str]) -> App {
+    let admins: Vec<String> = admins.iter().map(|a| a.to_string()).collect();
+    app_configured(AuthOptions::default(), move |s| {
+        s.operator.registration = policy;
+        s.operator.admins = admins;
+    })
+    .await
+}
+
+async fn register(app: &App, email: &str, invite: Option<&str>) -> helpers::Resp {
+    let mut body = json!({"email": email, "password": PASSWORD});
+    if let Some(invite) = invite {
+        body["invite"] = json!(invite);
+    }
+    app.call("POST", "/auth/register", None, Some(body)).await
+}
+
+async fn me(app: &App, bearer: &str) -> helpers::Resp {
+    app.call("GET", "/auth/me", Some(bearer), None).await
+}
+
+fn problem_type(r: &helpers::Resp) -> String {
+    r.body["type"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_first_account_is_admin_and_the_second_waits_for_approval_until_an_admin_approves() {
+    let app = policy_app(RegistrationPolicy::Approval, &[]).await;
+    let admin = app.register("first@example.com").await;
+    let r = me(&app, &admin.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["role"], "admin");
+    assert_eq!(r.body["status"], "active");
+
+    // The second registers and gets tokens, but they only say that the account waits.
+    let second = Tokens::from(&register(&app, "second@example.com", None).await);
+    let r = me(&app, &second.access).await;
+    r.problem(403);
+    assert!(problem_type(&r).ends_with("account-pending"), "{}", r.text);
+    let r = app
+        .call("GET", "/auth/api-keys", Some(&second.access), None)
+        .await;
+    r.problem(403);
+    // Signing in again works (to see the waiting screen), and still only shows that.
+    let login = app.login("second@example.com", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    assert!(problem_type(&me(&app, &login.str("access_token")).await).ends_with("account-pending"));
+
+    // The admin sees it pending and approves it.
+    let list = app
+        .call(
+            "GET",
+            "/admin/users?status=pending",
+            Some(&admin.access),
+            None,
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", list.text);
+    assert_eq!(items[0]["email"], "second@example.com");
+    assert_eq!(items[0]["role"], "user");
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{id}"),
+            Some(&admin.access),
+            Some(json!({"status": "active"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["status"], "active");
+    let r = me(&app, &second.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["role"], "user");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_sign_ups_make_exactly_one_admin() {
+    let app = policy_app(RegistrationPolicy::Approval, &[]).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let router = app.router.clone();
+            tokio::spawn(async move {
+                let body = json!({"email": format!("racer{i}@example.com"), "password": PASSWORD});
+                let request = axum::http::Request::post("/auth/register")
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap();
+                let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut admins = 0;
+    let mut pending = 0;
+    for i in 0..8 {
+        let id = users::id_for_email(app.state.table.as_ref(), &format!("racer{i}@example.com"))
+            .await
+            .unwrap()
+            .unwrap();
+        let user = users::get(app.state.table.as_ref(), id).await.unwrap();
+        match (
+            serde_json::to_value(user.role).unwrap(),
+            serde_json::to_value(user.status).unwrap(),
+        ) {
+            (r, s) if r == "admin" && s == "active" => admins += 1,
+            (r, s) if r == "user" && s == "pending" => pending += 1,
+            other => panic!("unexpected standing {other:?}"),
+        }
+    }
+    assert_eq!((admins, pending), (1, 7));
+}
+
+#[tokio::test]
+async fn every_admin_route_refuses_users_with_403_and_strangers_with_401() {
+    let app = app().await;
+    let admin = app.register("admin@example.com").await;
+    let user = app.register("user@example.com").await;
+    let user_id = me(&app, &user.access).await.str("id");
+    let key = app
+        .call(
+            "POST",
+            "/auth/api-keys",
+            Some(&user.access),
+            Some(json!({"name": "script"})),
+        )
+        .await
+        .str("key");
+    let routes: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", "/admin/users".into(), None),
+        ("GET", format!("/admin/users/{user_id}"), None),
+        (
+            "PATCH",
+            format!("/admin/users/{user_id}"),
+            Some(json!({"monthly_quota_usd": 1.0})),
+        ),
+        ("GET", "/admin/settings".into(), None),
+        (
+            "PUT",
+            "/admin/settings".into(),
+            Some(
+                json!({"registration": "open", "default_monthly_quota_usd": null,
+                        "requests_per_minute": 60, "max_concurrent_answers": 3}),
+            ),
+        ),
+        ("POST", "/admin/invites".into(), Some(json!({}))),
+        ("GET", "/admin/invites".into(), None),
+        ("GET", "/admin/usage".into(), None),
+    ];
+    for (method, path, body) in &routes {
+        for bearer in [&user.access, &key] {
+            let r = app.call(method, path, Some(bearer), body.clone()).await;
+            assert_eq!(
+                r.status,
+                StatusCode::FORBIDDEN,
+                "{method} {path}: {}",
+                r.text
+            );
+            r.problem(403);
+        }
+        let r = app.call(method, path, None, body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        // The admin gets through (a 2xx), so the 403 above was about the role.
+        let r = app
+            .call(method, path, Some(&admin.access), body.clone())
+            .await;
+        assert!(r.status.is_success(), "{method} {path}: {}", r.text);
+    }
+    // Made an admin, the user's key gets in too.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{user_id}"),
+            Some(&admin.access),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.body["role"], "admin", "{}", r.text);
+    let r = app.call("GET", "/admin/users", Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_suspended_user_is_locked_out_at_the_next_request_sessions_and_keys_alike() {
+    let app = app().await;
+    let admin = app.register("admin@example.com").await;
+    let user = app.register("user@example.com").await;
+    let user_id = me(&app, &user.access).await.str("id");
+    let key = app
+        .call(
+            "POST",
+            "/auth/api-keys",
+            Some(&user.access),
+            Some(json!({"name": "script"})),
+        )
+        .await
+        .str("key");
+    assert_eq!(me(&app, &key).await.status, StatusCode::OK);
+
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{user_id}"),
+            Some(&admin.access),
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for bearer in [&user.access, &key] {
+        let r = me(&app, bearer).await;
+        r.problem(403);
+        assert!(
+            problem_type(&r).ends_with("account-suspended"),
+            "{}",
+            r.text
+        );
+    }
+    // Nor can it sign in again or refresh its session.
+    app.login("user@example.com", PASSWORD).await.problem(403);
+    let r = app
+        .call(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": user.refresh})),
+        )
+        .await;
+    r.problem(401);
+
+    // Reactivated, it signs in again.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{user_id}"),
+            Some(&admin.access),
+            Some(json!({"status": "active"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let login = app.login("user@example.com", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    assert_eq!(me(&app, &key).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_admin_cannot_suspend_or_demote_themselves() {
+    let app = app().await;
+    let admin = app.register("admin@example.com").await;
+    let id = me(&app, &admin.access).await.str("id");
+    for change in [json!({"status": "suspended"}), json!({"role": "user"})] {
+        let r = app
+            .call(
+                "PATCH",
+                &format!("/admin/users/{id}"),
+                Some(&admin.access),
+                Some(change),
+            )
+            .await;
+        r.problem(409);
+    }
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{}", UserId::new()),
+            Some(&admin.access),
+            Some(json!({"status": "active"})),
+        )
+        .await;
+    r.problem(404);
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{id}"),
+            Some(&admin.access),
+            Some(json!({"status": "pending"})),
+        )
+        .await;
+    assert_eq!(r.problem(422).as_deref(), Some("status"));
+}
+
+#[tokio::test]
+async fn invites_are_single_use_and_expire() {
+    let app = policy_app(RegistrationPolicy::Invite, &[]).await;
+    let admin = app.register("admin@example.com").await;
+    let r = register(&app, "nobody@example.com", None).await;
+    assert_eq!(r.problem(422).as_deref(), Some("invite"));
+    let r = register(&app, "nobody@example.com", Some("made-up")).await;
+    assert_eq!(r.problem(422).as_deref(), Some("invite"));
+
+    let invite = app
+        .call(
+            "POST",
+            "/admin/invites",
+            Some(&admin.access),
+            Some(json!({"expires_in_hours": 1})),
+        )
+        .await;
+    assert_eq!(invite.status, StatusCode::CREATED, "{}", invite.text);
+    let token = invite.str("token");
+    let listed = app
+        .call("GET", "/admin/invites", Some(&admin.access), None)
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    let r = register(&app, "guest@example.com", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let guest = Tokens::from(&r);
+    assert_eq!(me(&app, &guest.access).await.body["status"], "active");
+    // Used up.
+    let r = register(&app, "second-guest@example.com", Some(&token)).await;
+    assert_eq!(r.problem(422).as_deref(), Some("invite"));
+    let listed = app
+        .call("GET", "/admin/invites", Some(&admin.access), None)
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 0);
+
+    // Bad expiries are refused.
+    let r = app
+        .call(
+            "POST",
+            "/admin/invites",
+            Some(&admin.access),
+            Some(json!({"expires_in_hours": 0})),
+        )
+        .await;
+    assert_eq!(r.problem(422).as_deref(), Some("expires_in_hours"));
+    // An invite past its expiry does not work.
+    let late = app
+        .call(
+            "POST",
+            "/admin/invites",
+            Some(&admin.access),
+            Some(json!({"expires_in_hours": 1})),
+        )
+        .await
+        .str("token");
+    let _later = clock::testing::freeze(
+        clock::Timestamp::from_unix_seconds(clock::unix_now() + 2 * 3600).unwrap(),
+    );
+    let r = register(&app, "late@example.com", Some(&late)).await;
+    assert_eq!(r.problem(422).as_deref(), Some("invite"));
+}
+
+#[tokio::test]
+async fn closed_registration_refuses_everyone_but_the_admins_configuration_names() {
+    let app = policy_app(RegistrationPolicy::Closed, &["boss@example.com"]).await;
+    // The very first account still becomes admin (someone must run the deployment).
+    app.register("first@example.com").await;
+    register(&app, "someone@example.com", None)
+        .await
+        .problem(403);
+    let boss = Tokens::from(&register(&app, "Boss@Example.com", None).await);
+    let r = me(&app, &boss.access).await;
+    assert_eq!(r.body["role"], "admin", "{}", r.text);
+}
+
+#[tokio::test]
+async fn settings_are_stored_by_admins_and_checked() {
+    let app = policy_app(RegistrationPolicy::Approval, &[]).await;
+    let admin = app.register("admin@example.com").await;
+    let r = app
+        .call("GET", "/admin/settings", Some(&admin.access), None)
+        .await;
+    assert_eq!(r.body["registration"], "approval", "{}", r.text);
+    assert_eq!(r.body["max_concurrent_answers"], 3);
+    let open = json!({"registration": "open", "default_monthly_quota_usd": 5.0,
+                      "requests_per_minute": 10, "max_concurrent_answers": 2});
+    let r = app
+        .call("PUT", "/admin/settings", Some(&admin.access), Some(open))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Now a new account is active at once.
+    let user = Tokens::from(&register(&app, "user@example.com", None).await);
+    assert_eq!(me(&app, &user.access).await.status, StatusCode::OK);
+    for (field, bad) in [
+        ("requests_per_minute", json!(0)),
+        ("max_concurrent_answers", json!(1000)),
+        ("default_monthly_quota_usd", json!(-1.0)),
+    ] {
+        let mut body = json!({"registration": "open", "default_monthly_quota_usd": null,
+                              "requests_per_minute": 10, "max_concurrent_answers": 2});
+        body[field] = bad;
+        let r = app
+            .call("PUT", "/admin/settings", Some(&admin.access), Some(body))
+            .await;
+        assert_eq!(r.problem(422).as_deref(), Some(field), "{}", r.text);
+    }
+    let r = app
+        .call(
+            "PUT",
+            "/admin/settings",
+            Some(&admin.access),
+            Some(
+                json!({"registration": "sometimes", "default_monthly_quota_usd": null,
+                        "requests_per_minute": 10, "max_concurrent_answers": 2}),
+            ),
+        )
+        .await;
+    r.problem(422);
+}
+
+#[tokio::test]
+async fn the_admin_sets_a_users_quota_and_searches_users() {
+    let app = app().await;
+    let admin = app.register("admin@example.com").await;
+    app.register("ada@example.com").await;
+    app.register("grace@example.com").await;
+    let r = app
+        .call("GET", "/admin/users?q=ADA", Some(&admin.access), None)
+        .await;
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", r.text);
+    assert_eq!(items[0]["month"]["spent_usd"], 0.0);
+    assert_eq!(items[0]["monthly_quota_usd"], Value::Null);
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{id}"),
+            Some(&admin.access),
+            Some(json!({"monthly_quota_usd": 2.5})),
+        )
+        .await;
+    assert_eq!(r.body["monthly_quota_usd"], 2.5, "{}", r.text);
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{id}"),
+            Some(&admin.access),
+            Some(json!({"monthly_quota_usd": -3})),
+        )
+        .await;
+    assert_eq!(r.problem(422).as_deref(), Some("monthly_quota_usd"));
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/admin/users/{id}"),
+            Some(&admin.access),
+            Some(json!({"monthly_quota_usd": null})),
+        )
+        .await;
+    assert_eq!(r.body["monthly_quota_usd"], Value::Null, "{}", r.text);
+    // Paging with a page size of 1 walks every account once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/admin/users?limit=1&cursor={c}"),
+            None => "/admin/users?limit=1".into(),
+        };
+        let r = app.call("GET", &uri, Some(&admin.access), None).await;
+        for i in r.body["items"].as_array().unwrap() {
+            seen.push(i["email"].as_str().unwrap().to_owned());
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ["admin@example.com", "ada@example.com", "grace@example.com"]
+    );
+}
+
+#[tokio::test]
+async fn the_usage_totals_add_up_across_users_by_day_and_model() {
+    let app = app().await;
+    let admin = app.register("admin@example.com").await;
+    let table = app.state.table.as_ref();
+    use ragenie_common::accounts::limits::record_operator_usage;
+    record_operator_usage(table, "gpt-4o", 100, 20, 0.5, false)
+        .await
+        .unwrap();
+    record_operator_usage(table, "gpt-4o", 10, 2, 0.25, false)
+        .await
+        .unwrap();
+    record_operator_usage(table, "local/llama", 10, 2, 0.0, true)
+        .await
+        .unwrap();
+    let r = app
+        .call("GET", "/admin/usage", Some(&admin.access), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["total_answers"], 3);
+    assert_eq!(r.body["total_cost_usd"], 0.75);
+    let days = r.body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2);
+    let gpt = days.iter().find(|d| d["model"] == "gpt-4o").unwrap();
+    assert_eq!(gpt["input_tokens"], 110);
+    let llama = days.iter().find(|d| d["model"] == "local/llama").unwrap();
+    assert_eq!(llama["unpriced_answers"], 1);
+    let r = app
+        .call(
+            "GET",
+            "/admin/usage?from=2026-13-01",
+            Some(&admin.access),
+            None,
+        )
+        .await;
+    assert_eq!(r.problem(422).as_deref(), Some("from"));
+}
