@@ -157,7 +157,11 @@ impl ChatService {
     /// the most output it may produce, at the model's prices.
     async fn admit(&self, job: &AnswerJob) -> ConversationResult<Admitted> {
         let r = &job.assembled.record;
-        let input = r.instructions_tokens + r.datasets_tokens + r.history_tokens + r.prompt_tokens;
+        let counted =
+            r.instructions_tokens + r.datasets_tokens + r.history_tokens + r.prompt_tokens;
+        // The tokenizer's count is an estimate and the request adds framing: a margin keeps
+        // the reservation above what the provider will bill.
+        let input = counted + counted / 10 + 64;
         let worst = Cost::estimate(
             &job.spec,
             &Usage {

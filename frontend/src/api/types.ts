@@ -4,6 +4,97 @@
  */
 
 export interface paths {
+    "/admin/invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Invites neither used nor expired. */
+        get: operations["get_admin_invites"];
+        put?: never;
+        /**
+         * Creates a single-use invite; its token is shown once (the link is
+         *     `<public url>/register?invite=<token>`).
+         */
+        post: operations["post_admin_invites"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The operator settings in force (stored by an admin, else the configuration's defaults). */
+        get: operations["get_admin_settings"];
+        /** Replaces the operator settings; every instance applies them at its next request. */
+        put: operations["put_admin_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Totals across users by day and model (answers, tokens, cost). */
+        get: operations["get_admin_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every account, oldest first, with this month's spending; `q` searches emails. */
+        get: operations["get_admin_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One account with this month's spending. */
+        get: operations["get_admin_users_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Approves, suspends, reactivates, changes the role or the quota of an account. */
+        patch: operations["patch_admin_users_id"];
+        trace?: never;
+    };
     "/auth/api-keys": {
         parameters: {
             query?: never;
@@ -160,7 +251,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in account. */
+        /** The signed-in account, with the role it acts with (`RAGENIE_ADMINS` included). */
         get: operations["get_auth_me"];
         put?: never;
         post?: never;
@@ -199,7 +290,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates an account and signs it in. */
+        /**
+         * Creates an account and signs it in, under the server's registration policy: the first
+         *     account becomes admin; under `approval` the new account is `pending` (its tokens answer 403
+         *     `account-pending` until an admin approves); under `invite` it needs `invite`; under
+         *     `closed` it is refused.
+         */
         post: operations["post_auth_register"];
         delete?: never;
         options?: never;
@@ -692,6 +788,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @enum {string} */
+        AccountStatus: "active" | "pending" | "suspended";
+        /** @description A user as the admin console shows it. */
+        AdminUserView: components["schemas"]["User"] & {
+            /** @description This month's spending against the quota. */
+            month: components["schemas"]["MonthSpend"];
+            /**
+             * Format: double
+             * @description This user's own quota override (USD a month); `null`: the operator's default.
+             */
+            monthly_quota_usd?: number | null;
+        };
         /**
          * @description A ULID (26 characters)
          * @example 01JDQ5Y8ZKXG2M4N6P8R0T2V4W
@@ -710,7 +818,7 @@ export interface components {
          * @description What happened.
          * @enum {string}
          */
-        AuditAction: "sign_in_succeeded" | "sign_in_failed" | "password_changed" | "password_reset" | "api_key_created" | "api_key_revoked" | "refresh_family_revoked" | "sessions_revoked" | "account_deleted";
+        AuditAction: "sign_in_succeeded" | "sign_in_failed" | "password_changed" | "password_reset" | "api_key_created" | "api_key_revoked" | "refresh_family_revoked" | "sessions_revoked" | "account_deleted" | "account_changed_by_admin";
         /** @description A recorded security event. */
         AuditEvent: {
             action: components["schemas"]["AuditAction"];
@@ -907,6 +1015,10 @@ export interface components {
             /** @description The key itself; store it now, it is not shown again. */
             key: string;
         };
+        /** @description An invite just created: `token` goes in the link (`/register?invite=<token>`). */
+        CreatedInvite: components["schemas"]["Invite"] & {
+            token: string;
+        };
         /** @description `POST /auth/register`, `POST /auth/login`. */
         Credentials: {
             /**
@@ -1023,6 +1135,31 @@ export interface components {
             content: string;
             role: components["schemas"]["MessageRole"];
         };
+        /** @description An invite as admins list it (the token itself is shown once, when created). */
+        Invite: {
+            created_at: components["schemas"]["Timestamp"];
+            created_by: components["schemas"]["UserId"];
+            /**
+             * Format: int64
+             * @description Epoch seconds after which it no longer works.
+             */
+            expires_at: number;
+            id: string;
+        };
+        /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
+        ListPage_AdminUserView: {
+            items: (components["schemas"]["User"] & {
+                /** @description This month's spending against the quota. */
+                month: components["schemas"]["MonthSpend"];
+                /**
+                 * Format: double
+                 * @description This user's own quota override (USD a month); `null`: the operator's default.
+                 */
+                monthly_quota_usd?: number | null;
+            })[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
         /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
         ListPage_ApiKeySummary: {
             items: {
@@ -1055,6 +1192,21 @@ export interface components {
                 target: string;
                 /** @description Whose trail the event is in. */
                 user: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
+        ListPage_Invite: {
+            items: {
+                created_at: components["schemas"]["Timestamp"];
+                created_by: components["schemas"]["UserId"];
+                /**
+                 * Format: int64
+                 * @description Epoch seconds after which it no longer works.
+                 */
+                expires_at: number;
+                id: string;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
@@ -1156,6 +1308,19 @@ export interface components {
             /** @description No provider is configured: answers come from the documents alone. */
             offline: boolean;
         };
+        /** @description A user's quota standing this month. */
+        MonthSpend: {
+            /**
+             * Format: double
+             * @description Spending plus what answers in progress hold, USD.
+             */
+            committed_usd: number;
+            /**
+             * Format: double
+             * @description Settled spending this month, USD.
+             */
+            spent_usd: number;
+        };
         /** @description `POST /auth/api-keys`. */
         NewApiKey: {
             /** @description What the key is for (1 to 100 characters, no control characters). */
@@ -1171,6 +1336,14 @@ export interface components {
             profile_id?: string | null;
             /** @description 1 to 200 characters, no control characters (default: from the first message). */
             title?: string | null;
+        };
+        /** @description `POST /admin/invites`. */
+        NewInvite: {
+            /**
+             * Format: int32
+             * @description Hours the invite stays valid (default 72, at most 2160).
+             */
+            expires_in_hours?: number | null;
         };
         /** @description `POST /profiles`. */
         NewProfile: {
@@ -1193,6 +1366,55 @@ export interface components {
             /** @description A string, or an array of `{"type":"text","text":…}` parts. */
             content: Record<string, never>;
             role: string;
+        };
+        /** @description The operator's settings as admins set them (`GET|PUT /admin/settings`). */
+        OperatorSettings: {
+            /**
+             * Format: double
+             * @description Each user's monthly spending limit in USD unless their own override says otherwise;
+             *     `null`: no limit.
+             */
+            default_monthly_quota_usd?: number | null;
+            /**
+             * Format: int32
+             * @description Answers a user may have streaming at once.
+             */
+            max_concurrent_answers: number;
+            registration: components["schemas"]["RegistrationPolicy"];
+            /**
+             * Format: int32
+             * @description Answers a user may start per minute, web chat and `/v1` together.
+             */
+            requests_per_minute: number;
+        };
+        /** @description The deployment's usage across users. */
+        OperatorUsage: {
+            /** @description One row per day and model. */
+            days: components["schemas"]["OperatorUsageRow"][];
+            from: string;
+            to: string;
+            /** Format: int64 */
+            total_answers: number;
+            /** Format: double */
+            total_cost_usd: number;
+        };
+        /** @description The deployment's totals for one day and model. */
+        OperatorUsageRow: {
+            /** Format: int64 */
+            answers: number;
+            /** Format: double */
+            cost_usd: number;
+            day: string;
+            /** Format: int64 */
+            input_tokens: number;
+            model: string;
+            /** Format: int64 */
+            output_tokens: number;
+            /**
+             * Format: int64
+             * @description Answers of models without a known price (their cost is not in `cost_usd`).
+             */
+            unpriced_answers: number;
         };
         /** @description What starting a presigned upload returns. */
         PendingUpload: {
@@ -1308,10 +1530,29 @@ export interface components {
         Regenerate: {
             model?: string | null;
         };
+        /** @description `POST /auth/register`. */
+        Registration: {
+            /** @example ada@example.com */
+            email: string;
+            /** @description The token of an invite link, when the server's registration policy is `invite`. */
+            invite?: string | null;
+            /**
+             * Format: password
+             * @description At least 8 characters, not a common password. Never logged.
+             */
+            password: string;
+        };
+        /**
+         * @description Who may create an account.
+         * @enum {string}
+         */
+        RegistrationPolicy: "open" | "approval" | "invite" | "closed";
         Rename: {
             /** @description 1 to 200 characters, no control characters. */
             name: string;
         };
+        /** @enum {string} */
+        Role: "admin" | "user";
         /** @description One search result, with where it comes from. */
         SearchHit: {
             /** Format: int32 */
@@ -1371,6 +1612,11 @@ export interface components {
              */
             size: number;
         };
+        /**
+         * @description The statuses an admin can give (an account is `pending` only from registration).
+         * @enum {string}
+         */
+        StatusChange: "active" | "suspended";
         Stopping: {
             stopping: boolean;
         };
@@ -1476,6 +1722,20 @@ export interface components {
             created_at: components["schemas"]["Timestamp"];
             email: string;
             id: components["schemas"]["UserId"];
+            /** @description `admin` or `user` (as stored; `RAGENIE_ADMINS` may make a `user` an admin too). */
+            role?: components["schemas"]["Role"];
+            /** @description `active`, `pending` (waits for approval) or `suspended`. */
+            status?: components["schemas"]["AccountStatus"];
+        };
+        /** @description `PATCH /admin/users/{id}`: only the fields sent change. */
+        UserChange: {
+            /**
+             * Format: double
+             * @description USD a month; `null` returns the user to the operator's default.
+             */
+            monthly_quota_usd?: number | null;
+            role?: null | components["schemas"]["Role"];
+            status?: null | components["schemas"]["StatusChange"];
         };
         /**
          * @description A ULID (26 characters)
@@ -1489,6 +1749,8 @@ export interface components {
     headers: never;
     pathItems: never;
 }
+export type AccountStatus = components['schemas']['AccountStatus'];
+export type AdminUserView = components['schemas']['AdminUserView'];
 export type ApiKeyId = components['schemas']['ApiKeyId'];
 export type ApiKeySummary = components['schemas']['ApiKeySummary'];
 export type AuditAction = components['schemas']['AuditAction'];
@@ -1508,6 +1770,7 @@ export type ConversationHits = components['schemas']['ConversationHits'];
 export type ConversationList = components['schemas']['ConversationList'];
 export type ConversationPatch = components['schemas']['ConversationPatch'];
 export type CreatedApiKey = components['schemas']['CreatedApiKey'];
+export type CreatedInvite = components['schemas']['CreatedInvite'];
 export type Credentials = components['schemas']['Credentials'];
 export type Document = components['schemas']['Document'];
 export type DocumentDetail = components['schemas']['DocumentDetail'];
@@ -1522,18 +1785,26 @@ export type FileBytes = components['schemas']['FileBytes'];
 export type GrantType = components['schemas']['GrantType'];
 export type ImportConversation = components['schemas']['ImportConversation'];
 export type ImportedMessage = components['schemas']['ImportedMessage'];
+export type Invite = components['schemas']['Invite'];
+export type ListPageAdminUserView = components['schemas']['ListPage_AdminUserView'];
 export type ListPageApiKeySummary = components['schemas']['ListPage_ApiKeySummary'];
 export type ListPageAuditEvent = components['schemas']['ListPage_AuditEvent'];
+export type ListPageInvite = components['schemas']['ListPage_Invite'];
 export type ListPageProfile = components['schemas']['ListPage_Profile'];
 export type Message = components['schemas']['Message'];
 export type MessageCost = components['schemas']['MessageCost'];
 export type MessageRole = components['schemas']['MessageRole'];
 export type ModelInfo = components['schemas']['ModelInfo'];
 export type ModelList = components['schemas']['ModelList'];
+export type MonthSpend = components['schemas']['MonthSpend'];
 export type NewApiKey = components['schemas']['NewApiKey'];
 export type NewConversation = components['schemas']['NewConversation'];
+export type NewInvite = components['schemas']['NewInvite'];
 export type NewProfile = components['schemas']['NewProfile'];
 export type OpenAiMessage = components['schemas']['OpenAiMessage'];
+export type OperatorSettings = components['schemas']['OperatorSettings'];
+export type OperatorUsage = components['schemas']['OperatorUsage'];
+export type OperatorUsageRow = components['schemas']['OperatorUsageRow'];
 export type PendingUpload = components['schemas']['PendingUpload'];
 export type Preferences = components['schemas']['Preferences'];
 export type PresignedUrl = components['schemas']['PresignedUrl'];
@@ -1543,11 +1814,15 @@ export type ProfileId = components['schemas']['ProfileId'];
 export type ProfilePatch = components['schemas']['ProfilePatch'];
 export type RefreshRequest = components['schemas']['RefreshRequest'];
 export type Regenerate = components['schemas']['Regenerate'];
+export type Registration = components['schemas']['Registration'];
+export type RegistrationPolicy = components['schemas']['RegistrationPolicy'];
 export type Rename = components['schemas']['Rename'];
+export type Role = components['schemas']['Role'];
 export type SearchHit = components['schemas']['SearchHit'];
 export type SearchResults = components['schemas']['SearchResults'];
 export type SendMessage = components['schemas']['SendMessage'];
 export type StartUpload = components['schemas']['StartUpload'];
+export type StatusChange = components['schemas']['StatusChange'];
 export type Stopping = components['schemas']['Stopping'];
 export type TemperaturePreset = components['schemas']['TemperaturePreset'];
 export type Theme = components['schemas']['Theme'];
@@ -1560,9 +1835,661 @@ export type UploadResult = components['schemas']['UploadResult'];
 export type UsageReport = components['schemas']['UsageReport'];
 export type UsageRow = components['schemas']['UsageRow'];
 export type User = components['schemas']['User'];
+export type UserChange = components['schemas']['UserChange'];
 export type UserId = components['schemas']['UserId'];
 export type $defs = Record<string, never>;
 export interface operations {
+    get_admin_invites: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open invites, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPage_Invite"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_admin_invites: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewInvite"];
+            };
+        };
+        responses: {
+            /** @description The invite and its token */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedInvite"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad expiry */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_admin_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorSettings"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_admin_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperatorSettings"];
+            };
+        };
+        responses: {
+            /** @description The settings as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorSettings"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A value out of range (`field` names it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_admin_usage: {
+        parameters: {
+            query?: {
+                /** @description First day (default: the first of this month). */
+                from?: string;
+                /** @description Last day, not before `from` (default: today). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Totals by day and model */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorUsage"];
+                };
+            };
+            /** @description The query string cannot be parsed (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad date */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_admin_users: {
+        parameters: {
+            query?: {
+                /** @description Part of the email (case-insensitive). */
+                q?: string;
+                /** @description Only accounts with this status (`pending` lists those waiting for approval). */
+                status?: components["schemas"]["AccountStatus"];
+                /** @description Items per page, 1 to 100 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of accounts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPage_AdminUserView"];
+                };
+            };
+            /** @description The query string cannot be parsed (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_admin_users_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserView"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patch_admin_users_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserChange"];
+            };
+        };
+        responses: {
+            /** @description The account as it is now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserView"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An admin cannot suspend or demote themselves */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad field (`field` names it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_auth_api_keys: {
         parameters: {
             query?: {
@@ -2243,6 +3170,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The account waits for approval (`type` ends in `account-pending`) or is suspended (`account-suspended`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server's side; it is logged (problem+json) */
             500: {
                 headers: {
@@ -2359,7 +3295,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Credentials"];
+                "application/json": components["schemas"]["Registration"];
             };
         };
         responses: {
@@ -2374,6 +3310,15 @@ export interface operations {
             };
             /** @description The body cannot be read: malformed JSON (problem+json) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Registration is closed on this server */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2408,7 +3353,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid email, or a short or common password (`field` names it) */
+            /** @description Invalid email, a short or common password, or a missing or invalid invite (`field` names it) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3279,7 +4224,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description budget spent */
+            /** @description a budget or the operator's monthly quota is spent */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -3316,6 +4261,15 @@ export interface operations {
             };
             /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many answers this minute or at once; see `Retry-After` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3392,7 +4346,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description budget spent */
+            /** @description a budget or the operator's monthly quota is spent */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -3429,6 +4383,15 @@ export interface operations {
             };
             /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many answers this minute or at once; see `Retry-After` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5196,7 +6159,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description budget spent */
+            /** @description a budget or the operator's monthly quota is spent */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -5234,6 +6197,15 @@ export interface operations {
             };
             /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many answers this minute or at once; see `Retry-After` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -66,6 +66,7 @@ pub struct UserQuery {
     /// Only accounts with this status (`pending` lists those waiting for approval).
     pub status: Option<AccountStatus>,
     /// Items per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -89,9 +90,13 @@ async fn list_users(
 ) -> ApiResult<Json<ListPage<AdminUserView>>> {
     let Query(query) = query.map_err(|e| ApiError::validation("query", e.body_text()))?;
     let limit = page_size(query.limit)?;
-    let needle = query.q.as_deref().map(|q| q.trim().to_lowercase());
+    let needle = query
+        .q
+        .as_deref()
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
     let mut found = Vec::new();
-    let mut cursor = query.cursor;
+    let mut cursor = query.cursor.filter(|c| !c.is_empty());
     // Filtering reads a few pages at most; the cursor resumes where reading stopped.
     for _ in 0..SCAN_PAGES {
         let (page, next) = users::list_all(state.table.as_ref(), limit, cursor.take()).await?;
@@ -144,12 +149,29 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 pub struct UserChange {
     /// `active` approves a pending account or reactivates a suspended one; `suspended` locks
     /// the account out at its next request (sessions and API keys alike).
-    pub status: Option<AccountStatus>,
+    pub status: Option<StatusChange>,
     pub role: Option<Role>,
     /// USD a month; `null` returns the user to the operator's default.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 1000000)]
     pub monthly_quota_usd: Option<Option<f64>>,
+}
+
+/// The statuses an admin can give (an account is `pending` only from registration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusChange {
+    Active,
+    Suspended,
+}
+
+impl From<StatusChange> for AccountStatus {
+    fn from(s: StatusChange) -> Self {
+        match s {
+            StatusChange::Active => AccountStatus::Active,
+            StatusChange::Suspended => AccountStatus::Suspended,
+        }
+    }
 }
 
 /// Approves, suspends, reactivates, changes the role or the quota of an account.
@@ -173,15 +195,9 @@ async fn update_user(
 ) -> ApiResult<Json<AdminUserView>> {
     let id: UserId = path_id(&id, "user")?;
     let table = state.table.as_ref();
-    if change.status == Some(AccountStatus::Pending) {
-        return Err(ApiError::validation(
-            "status",
-            "`active` (approve or reactivate) or `suspended`",
-        ));
-    }
+    let status = change.status.map(AccountStatus::from);
     if id == admin.user.id
-        && (change.status.is_some_and(|s| s != AccountStatus::Active)
-            || change.role == Some(Role::User))
+        && (status.is_some_and(|s| s != AccountStatus::Active) || change.role == Some(Role::User))
     {
         return Err(ApiError::Conflict(
             "you cannot suspend or demote yourself; ask another admin".into(),
@@ -198,8 +214,8 @@ async fn update_user(
         )
         .await?;
     }
-    let user = users::set_standing(table, id, change.role, change.status).await?;
-    if change.status == Some(AccountStatus::Suspended) {
+    let user = users::set_standing(table, id, change.role, status).await?;
+    if status == Some(AccountStatus::Suspended) {
         // Access tokens and keys are refused by the authenticator already; refresh tokens go
         // too, so nothing of the old sessions survives a reactivation.
         refresh::revoke_all(table, id).await?;
@@ -317,7 +333,11 @@ async fn list_invites(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
+    /// First day (default: the first of this month).
+    #[param(format = Date)]
     pub from: Option<String>,
+    /// Last day, not before `from` (default: today).
+    #[param(format = Date)]
     pub to: Option<String>,
 }
 

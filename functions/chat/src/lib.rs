@@ -131,7 +131,7 @@ pub struct SendMessage {
 /// `error` when the provider fails (the partial answer is still stored).
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "chat", params(("id" = String, Path)), request_body = SendMessage,
     responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON", content_type = "text/event-stream", body = ChatEvent),
-        (status = 402, description = "budget spent"), (status = 404)),
+        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404)),
     security(("bearer" = [])))]
 async fn send(
     auth: AuthUser,
@@ -164,7 +164,7 @@ pub struct Regenerate {
 #[utoipa::path(post, path = "/conversations/{id}/messages/{mid}/regenerate", tag = "chat",
     params(("id" = String, Path), ("mid" = String, Path, description = "the answer to regenerate")), request_body = Regenerate,
     responses((status = 200, description = "Server-Sent Events, as for `messages`", content_type = "text/event-stream", body = ChatEvent),
-        (status = 402, description = "budget spent"), (status = 404)), security(("bearer" = [])))]
+        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404)), security(("bearer" = [])))]
 async fn regenerate(
     auth: AuthUser,
     State(s): State<ChatState>,

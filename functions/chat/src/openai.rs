@@ -139,7 +139,7 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
     params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer")),
     responses((status = 200, description = "A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]`",
         content((Object = "application/json"), (String = "text/event-stream"))),
-        (status = 402, description = "budget spent"), (status = 404, description = "the caller has no such profile")), security(("bearer" = [])))]
+        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404, description = "the caller has no such profile")), security(("bearer" = [])))]
 pub async fn completions(
     auth: AuthUser,
     State(s): State<ChatState>,

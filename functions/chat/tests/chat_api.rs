@@ -1371,3 +1371,273 @@ async fn a_silent_provider_gets_keep_alives_on_both_entry_points() {
     assert!(web.contains("event: delta"), "{web}");
     assert!(v1.contains("chat.completion.chunk"), "{v1}");
 }
+
+// ---- Operator limits: the quota, requests per minute and the stream cap, enforced in the one
+// answer pipeline for the web chat and /v1 alike, with concurrent clients on a local server.
+
+async fn operator_limits(app: &App, quota: Option<f64>, per_minute: u32, at_once: u32) {
+    use ragenie_common::accounts::operator::{self, OperatorSettings, RegistrationPolicy};
+    operator::save_settings(
+        app.state.table.as_ref(),
+        &OperatorSettings {
+            registration: RegistrationPolicy::Open,
+            default_monthly_quota_usd: quota,
+            requests_per_minute: per_minute,
+            max_concurrent_answers: at_once,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// Brings a user's month to `spent` dollars (settled), as earlier answers would have.
+async fn spend(app: &App, user: UserId, spent: f64) {
+    use ragenie_common::accounts::limits;
+    let table = app.state.table.as_ref();
+    let r = limits::reserve(table, user, 1_000_000.0, spent)
+        .await
+        .unwrap()
+        .unwrap();
+    limits::settle(table, &r, spent).await.unwrap();
+}
+
+async fn month(app: &App, user: UserId) -> ragenie_common::accounts::limits::MonthSpend {
+    ragenie_common::accounts::limits::month_spend(app.state.table.as_ref(), user)
+        .await
+        .unwrap()
+}
+
+/// 20 completions at once; returns how many were answered and how many refused with 402.
+async fn fire_twenty(app: &App, bearer: &str) -> (usize, usize) {
+    let body = json!({"model": "gpt-4.1", "max_tokens": 50,
+                      "messages": [{"role": "user", "content": "How do quotas work?"}]});
+    let sends = (0..20).map(|_| async {
+        let r = app.post(bearer, "/v1/chat/completions", body.clone()).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (status, text)
+    });
+    let mut answered = 0;
+    let mut refused = 0;
+    for (status, text) in futures::future::join_all(sends).await {
+        match status {
+            StatusCode::OK => answered += 1,
+            StatusCode::PAYMENT_REQUIRED => {
+                assert!(
+                    text.contains("quota") && text.contains("renews on"),
+                    "{text}"
+                );
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {text}"),
+        }
+    }
+    (answered, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_sends_at_a_nearly_spent_quota_pass_it_by_at_most_one_reservation() {
+    let app = app_with(true, Catalog::built_in(), Duration::from_millis(10)).await;
+    let (alice_id, alice) = test_user();
+    let spec = Catalog::built_in().get("gpt-4.1").unwrap().clone();
+    // An upper bound of one answer's reservation here: the prompt is far below 2,000 tokens and
+    // the output is capped at 50.
+    let reservation_bound = ragenie_gateway::Cost::estimate(
+        &spec,
+        &ragenie_gateway::Usage {
+            input: 2_000,
+            output: 50,
+            ..Default::default()
+        },
+    )
+    .total_usd;
+
+    // A cent a month, nearly spent: room for a few answers, not twenty.
+    let limit = 0.01;
+    spend(&app, alice_id, limit - 0.0015).await;
+    operator_limits(&app, Some(limit), 10_000, 100).await;
+    let (answered, refused) = fire_twenty(&app, &alice).await;
+    let after = month(&app, alice_id).await;
+    println!(
+        "quota concurrency: fired 20, answered {answered}, refused {refused}; spent ${:.6} of ${limit:.6} (over by ${:.6}; one reservation is at most ${reservation_bound:.6})",
+        after.spent_usd,
+        (after.spent_usd - limit).max(0.0)
+    );
+    assert_eq!(answered + refused, 20);
+    assert!(answered >= 1, "there was room for at least one answer");
+    assert!(refused >= 1, "twenty answers do not fit in $0.0015");
+    assert!(after.spent_usd <= limit + reservation_bound);
+    assert!(
+        (after.committed_usd - after.spent_usd).abs() < 1e-9,
+        "every reservation was settled: {after:?}"
+    );
+
+    // One micro-dollar left: exactly one of twenty concurrent sends gets through.
+    operator_limits(&app, Some(after.spent_usd + 0.000_001), 10_000, 100).await;
+    let (answered, refused) = fire_twenty(&app, &alice).await;
+    let last = month(&app, alice_id).await;
+    println!(
+        "quota concurrency (1 µ$ left): fired 20, answered {answered}, refused {refused}; spent ${:.6} of ${:.6}",
+        last.spent_usd,
+        after.spent_usd + 0.000_001
+    );
+    assert_eq!((answered, refused), (1, 19));
+    assert!(last.spent_usd <= after.spent_usd + 0.000_001 + reservation_bound);
+
+    // The user's own budget can only be lower: the operator's quota is not raised by it.
+    let other_user_budget = app
+        .http
+        .put(app.url("/usage/budget"))
+        .header("authorization", &alice)
+        .json(&json!({"monthly_usd": 1000.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_user_budget.status(), 200);
+    let (answered, _) = fire_twenty(&app, &alice).await;
+    assert_eq!(answered, 0, "a generous own budget does not lift the quota");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_cap_refuses_a_fourth_concurrent_answer_with_429_until_one_ends() {
+    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let (alice_id, alice) = test_user();
+    let (_, bob) = test_user();
+    operator_limits(&app, Some(100.0), 10_000, 3).await;
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+        let r = app
+            .post(
+                &alice,
+                &format!("/conversations/{conv}/messages"),
+                json!({"content": "Go on and on [[fake:long=3000]]"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        streams.push(r);
+    }
+    // A fourth, through the web chat or /v1, waits for one of them.
+    let r = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": "and one more"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let problem: Value = r.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 answers at once")
+    );
+    let v1 = json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]});
+    let r = app.post(&alice, "/v1/chat/completions", v1.clone()).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Nothing the refused message said was stored.
+    let messages = app.json(&alice, &format!("/conversations/{conv}")).await;
+    assert!(!messages.to_string().contains("and one more"), "{messages}");
+    // Another user is not held up.
+    assert_eq!(
+        app.post(&bob, "/v1/chat/completions", v1.clone())
+            .await
+            .status(),
+        200
+    );
+
+    // A client that leaves ends its answer, which is settled and frees its slot.
+    drop(streams.pop());
+    let freed = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let r = app.post(&alice, "/v1/chat/completions", v1.clone()).await;
+            if r.status() == 200 {
+                break;
+            }
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(freed.is_ok(), "the departed client's slot came back");
+    drop(streams);
+    // Once everything ended, every reservation is settled (failed answers too).
+    let failed = app.post(&alice, "/v1/chat/completions",
+        json!({"model": "gpt-4.1", "stream": true, "messages": [{"role": "user", "content": "[[fake:error]]"}]})).await;
+    let _ = failed.text().await;
+    let settled = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let m = month(&app, alice_id).await;
+            if (m.committed_usd - m.spent_usd).abs() < 1e-9 {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(settled.is_ok(), "no reservation is left hanging");
+}
+
+#[tokio::test]
+async fn requests_per_minute_count_the_web_chat_and_v1_together() {
+    use ragenie_common::clock;
+    // Early in a minute, so the window does not turn during the test.
+    let now = clock::unix_now();
+    let _frozen = clock::testing::freeze(
+        clock::Timestamp::from_unix_seconds(now - now.rem_euclid(60) + 60 + 1).unwrap(),
+    );
+    let app = app().await;
+    let (_, alice) = test_user();
+    operator_limits(&app, None, 3, 10).await;
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    app.send(&alice, &conv, json!({"content": "one"})).await;
+    app.send(&alice, &conv, json!({"content": "two"})).await;
+    let v1 = json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "three"}]});
+    assert_eq!(
+        app.post(&alice, "/v1/chat/completions", v1.clone())
+            .await
+            .status(),
+        200
+    );
+    let r = app.post(&alice, "/v1/chat/completions", v1.clone()).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry, 59, "until the minute turns");
+    let r = app
+        .post(
+            &alice,
+            &format!("/conversations/{conv}/messages"),
+            json!({"content": "four"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let problem: Value = r.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("retry in 59 seconds")
+    );
+    // The next minute starts afresh.
+    drop(_frozen);
+    let now = clock::unix_now();
+    let _next = clock::testing::freeze(
+        clock::Timestamp::from_unix_seconds(now - now.rem_euclid(60) + 180 + 1).unwrap(),
+    );
+    assert_eq!(
+        app.post(&alice, "/v1/chat/completions", v1).await.status(),
+        200
+    );
+}
