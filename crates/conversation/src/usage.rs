@@ -2,6 +2,8 @@
 //! atomic increments, and the optional monthly budgets that refuse new messages once spent.
 
 use ragenie_common::accounts::UserId;
+/// Costs are kept in micro-dollars (integers add atomically and exactly); days are UTC.
+pub use ragenie_common::accounts::limits::{micro, today};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -13,23 +15,8 @@ use utoipa::ToSchema;
 use crate::keys;
 use crate::model::{MessageCost, TokenUsage};
 
-/// Costs are kept in micro-dollars: integers add atomically and exactly.
-fn micro(usd: f64) -> i64 {
-    (usd * 1_000_000.0).round() as i64
-}
-
 fn month_of(day: &str) -> &str {
     &day[..7]
-}
-
-pub fn today() -> String {
-    let now = ragenie_common::clock::now().date();
-    format!(
-        "{:04}-{:02}-{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day()
-    )
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -35,6 +35,21 @@ async fn me(app: &App, bearer: &str) -> helpers::Resp {
     app.call("GET", "/auth/me", Some(bearer), None).await
 }
 
+/// The user's id and a new personal API key of theirs.
+async fn id_and_key(app: &App, user: &Tokens) -> (String, String) {
+    let id = me(app, &user.access).await.str("id");
+    let key = app
+        .call(
+            "POST",
+            "/auth/api-keys",
+            Some(&user.access),
+            Some(json!({"name": "script"})),
+        )
+        .await
+        .str("key");
+    (id, key)
+}
+
 fn problem_type(r: &helpers::Resp) -> String {
     r.body["type"].as_str().unwrap_or_default().to_owned()
 }
@@ -137,16 +152,7 @@ async fn every_admin_route_refuses_users_with_403_and_strangers_with_401() {
     let app = app().await;
     let admin = app.register("admin@example.com").await;
     let user = app.register("user@example.com").await;
-    let user_id = me(&app, &user.access).await.str("id");
-    let key = app
-        .call(
-            "POST",
-            "/auth/api-keys",
-            Some(&user.access),
-            Some(json!({"name": "script"})),
-        )
-        .await
-        .str("key");
+    let (user_id, key) = id_and_key(&app, &user).await;
     let routes: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", "/admin/users".into(), None),
         ("GET", format!("/admin/users/{user_id}"), None),
@@ -206,16 +212,7 @@ async fn a_suspended_user_is_locked_out_at_the_next_request_sessions_and_keys_al
     let app = app().await;
     let admin = app.register("admin@example.com").await;
     let user = app.register("user@example.com").await;
-    let user_id = me(&app, &user.access).await.str("id");
-    let key = app
-        .call(
-            "POST",
-            "/auth/api-keys",
-            Some(&user.access),
-            Some(json!({"name": "script"})),
-        )
-        .await
-        .str("key");
+    let (user_id, key) = id_and_key(&app, &user).await;
     assert_eq!(me(&app, &key).await.status, StatusCode::OK);
 
     let r = app
