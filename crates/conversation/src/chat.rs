@@ -342,7 +342,11 @@ impl ChatService {
             temperature: None,
             max_output_tokens: None,
         };
-        let mut job = self.job(ask, spec, Destination::UsageOnly).await?;
+        let destination = Destination::Conversation {
+            conversation: Box::new(conv.clone()),
+            question: Box::new(question.clone()),
+        };
+        let mut job = self.job(ask, spec, destination).await?;
         let admitted = self.admit(&job).await?;
         let conv = match new_message {
             // Stored once admitted, before the answer starts: what the user typed is never lost.
