@@ -198,7 +198,11 @@ async fn fresh_state(
     let mut state = AppState::connect(settings).await?;
     let counting = Arc::new(CountingTable::new(state.table.clone()));
     state.table = counting.clone();
-    let auth = AccountsAuthenticator::new(counting.clone(), state.jwt.clone());
+    let auth = AccountsAuthenticator::new(
+        counting.clone(),
+        state.jwt.clone(),
+        state.settings.operator.clone(),
+    );
     Ok((state.with_authenticator(Arc::new(auth)), counting))
 }
 
