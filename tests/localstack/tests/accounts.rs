@@ -342,3 +342,118 @@ async fn login_throttling_holds_in_the_table_across_instances() {
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
 }
+
+#[tokio::test]
+async fn the_first_account_is_admin_and_a_suspension_reaches_every_instance_on_dynamodb() {
+    let state = aws_state().await;
+    // Two routers on the same table stand for two Lambda instances.
+    let (one, two) = (app(&state), app(&state));
+    let (status, admin) = call(
+        &one,
+        "POST",
+        "/auth/register",
+        None,
+        Some(json!({"email": "admin@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{admin}");
+    let admin = s(&admin, "access_token");
+    let (_, user) = call(
+        &two,
+        "POST",
+        "/auth/register",
+        None,
+        Some(json!({"email": "user@example.com", "password": PASSWORD})),
+    )
+    .await;
+    let user = s(&user, "access_token");
+    let (_, me) = call(&one, "GET", "/auth/me", Some(&admin), None).await;
+    assert_eq!(me["role"], "admin", "{me}");
+    let (_, me) = call(&two, "GET", "/auth/me", Some(&user), None).await;
+    assert_eq!(me["role"], "user", "{me}");
+    let (status, _) = call(&two, "GET", "/admin/users", Some(&user), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, changed) = call(
+        &one,
+        "PATCH",
+        &format!("/admin/users/{}", s(&me, "id")),
+        Some(&admin),
+        Some(json!({"status": "suspended"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let (status, problem) = call(&two, "GET", "/auth/me", Some(&user), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert_eq!(problem["type"], "urn:ragenie:problem:account-suspended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_limits_hold_in_dynamodb_across_instances() {
+    use ragenie_common::accounts::UserId;
+    use ragenie_common::accounts::limits::{self, Refusal};
+    let state = aws_state().await;
+    let user = UserId::new();
+    // Ten answers start at once against a cap of three: conditional puts let exactly three in.
+    let tries = (0..10).map(|_| {
+        let table = state.table.clone();
+        tokio::spawn(async move { limits::acquire_slot(table.as_ref(), user, 3).await })
+    });
+    let mut held = Vec::new();
+    for t in tries {
+        match t.await.unwrap().unwrap() {
+            Ok(slot) => held.push(slot),
+            Err(Refusal::TooManyAnswers { max: 3, .. }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(held.len(), 3, "exactly the cap: {held:?}");
+    limits::release_slot(state.table.as_ref(), &held[0])
+        .await
+        .unwrap();
+    let again = limits::acquire_slot(state.table.as_ref(), user, 3)
+        .await
+        .unwrap();
+    assert!(again.is_ok(), "a released slot is free again");
+
+    // Requests per minute: the limit, then a refusal until the minute turns. (Sequential:
+    // moto loses concurrent ADDs, see TOOLCHAIN_NOTES; DynamoDB does not.)
+    for _ in 0..5 {
+        limits::count_request(state.table.as_ref(), user, 5)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let refused = limits::count_request(state.table.as_ref(), user, 5)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(refused, Refusal::RateLimited { .. }),
+        "{refused:?}"
+    );
+
+    // The quota: reservations while below the limit, then a refusal; settling gives back.
+    let mut reservations = Vec::new();
+    loop {
+        match limits::reserve(state.table.as_ref(), user, 0.01, 0.004)
+            .await
+            .unwrap()
+        {
+            Ok(r) => reservations.push(r),
+            Err(Refusal::QuotaSpent { .. }) => break,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(reservations.len(), 3, "0, 0.004, 0.008 are below 0.01");
+    for r in &reservations {
+        limits::settle(state.table.as_ref(), r, 0.001)
+            .await
+            .unwrap();
+    }
+    let month = limits::month_spend(state.table.as_ref(), user)
+        .await
+        .unwrap();
+    assert!((month.spent_usd - 0.003).abs() < 1e-9, "{month:?}");
+    assert!((month.committed_usd - 0.003).abs() < 1e-9, "{month:?}");
+}
