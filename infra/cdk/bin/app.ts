@@ -2,7 +2,9 @@
 //! The CDK app: one RaGenie stack. Context (`cdk synth -c key=value`):
 //!   stackName (default RaGenie), alarmEmail, appOrigins (comma-separated extra CORS origins),
 //!   requireBuiltLambdas=true (deploy.sh: refuse the placeholder bootstrap),
-//!   embeddingModel, embeddingDimensions (hybrid retrieval; unset: BM25 alone).
+//!   embeddingModel, embeddingDimensions (hybrid retrieval; unset: BM25 alone),
+//!   reservedConcurrency=true (reserve each function's share of the account's concurrency),
+//!   wafRateLimit=N (a WAF rate-based rule: N requests per address per 5 minutes; us-east-1).
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { RaGenieStack } from '../lib/ragenie-stack';
@@ -28,4 +30,6 @@ new RaGenieStack(app, ctx('stackName') ?? 'RaGenie', {
   alarmEmail: ctx('alarmEmail'),
   embeddingModel: ctx('embeddingModel'),
   embeddingDimensions: ctx('embeddingDimensions') ? Number(ctx('embeddingDimensions')) : undefined,
+  reservedConcurrency: ctx('reservedConcurrency') === 'true',
+  wafRateLimit: ctx('wafRateLimit') ? Number(ctx('wafRateLimit')) : undefined,
 });

@@ -30,6 +30,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { apiRoutes, cloudFrontBehaviours, FunctionName, HttpMethodName, Route, STREAMING_FUNCTION } from './routes';
@@ -46,17 +47,19 @@ export interface FunctionSpec {
   readonly timeout: Duration;
   readonly bucket: 'none' | 'read' | 'readwrite';
   readonly providerKeys: boolean;
+  /** Concurrent executions set aside for this function when `reservedConcurrency` is on. */
+  readonly reserved: number;
 }
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
   // Argon2id is CPU-bound and Lambda's CPU share grows with memory.
-  { name: 'ragenie-auth', id: 'Auth', memoryMb: 1024, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false },
-  { name: 'ragenie-users', id: 'Users', memoryMb: 512, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false },
+  { name: 'ragenie-auth', id: 'Auth', memoryMb: 1024, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false, reserved: 10 },
+  { name: 'ragenie-users', id: 'Users', memoryMb: 512, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false, reserved: 10 },
   // Text extraction, chunking and embedding calls; API Gateway gives up after 30 s anyway.
-  { name: 'ragenie-documents', id: 'Documents', memoryMb: 1024, timeout: Duration.seconds(29), bucket: 'readwrite', providerKeys: true },
-  { name: 'ragenie-conversations', id: 'Conversations', memoryMb: 512, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false },
+  { name: 'ragenie-documents', id: 'Documents', memoryMb: 1024, timeout: Duration.seconds(29), bucket: 'readwrite', providerKeys: true, reserved: 10 },
+  { name: 'ragenie-conversations', id: 'Conversations', memoryMb: 512, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false, reserved: 10 },
   // A long answer streams for minutes through the Function URL.
-  { name: 'ragenie-chat', id: 'Chat', memoryMb: 1024, timeout: Duration.minutes(5), bucket: 'read', providerKeys: true },
+  { name: 'ragenie-chat', id: 'Chat', memoryMb: 1024, timeout: Duration.minutes(5), bucket: 'read', providerKeys: true, reserved: 20 },
 ];
 
 /** DynamoDB actions of the item-table port: no Scan, no table management. */
@@ -92,6 +95,18 @@ export interface RaGenieStackProps extends StackProps {
   readonly embeddingModel?: string;
   /** The embedding size to request (default: the model's own). */
   readonly embeddingDimensions?: number;
+  /**
+   * Reserve each function's share of the account's concurrency (`FUNCTIONS[].reserved`), so a
+   * flood on one (chat) cannot starve the others. Off by default: an account needs at least
+   * 100 unreserved executions beyond the 60 reserved here, which new accounts lack.
+   */
+  readonly reservedConcurrency?: boolean;
+  /**
+   * A WAF web ACL on the distribution with a rate-based rule: at most this many requests per
+   * client address in 5 minutes (10 to 2,000,000,000). CloudFront web ACLs live in us-east-1,
+   * so deploy the stack there to use it.
+   */
+  readonly wafRateLimit?: number;
 }
 
 export class RaGenieStack extends Stack {
@@ -199,6 +214,7 @@ export class RaGenieStack extends Stack {
         code: artefact(spec.name),
         memorySize: spec.memoryMb,
         timeout: spec.timeout,
+        reservedConcurrentExecutions: props.reservedConcurrency ? spec.reserved : undefined,
         role,
         logGroup,
         environment: {
@@ -302,8 +318,29 @@ export class RaGenieStack extends Stack {
     for (const b of cloudFrontBehaviours(props.routes)) {
       additionalBehaviors[b.pattern] = dynamic(b.origin === 'stream' ? streamOrigin : apiOrigin);
     }
+    let webAclId: string | undefined;
+    if (props.wafRateLimit !== undefined) {
+      const limit = props.wafRateLimit;
+      if (!Number.isInteger(limit) || limit < 10 || limit > 2_000_000_000) {
+        throw new Error(`wafRateLimit must be a whole number from 10 to 2000000000, not ${limit}`);
+      }
+      const acl = new wafv2.CfnWebACL(this, 'WebAcl', {
+        scope: 'CLOUDFRONT',
+        defaultAction: { allow: {} },
+        visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${this.stackName}-waf`, sampledRequestsEnabled: true },
+        rules: [{
+          name: 'rate-per-address',
+          priority: 0,
+          action: { block: {} },
+          statement: { rateBasedStatement: { limit, aggregateKeyType: 'IP' } },
+          visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${this.stackName}-rate`, sampledRequestsEnabled: true },
+        }],
+      });
+      webAclId = acl.attrArn;
+    }
     const distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `${this.stackName}: RaGenie app, API and streaming chat`,
+      webAclId,
       defaultRootObject: 'index.html',
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       priceClass: cloudfront.PriceClass.PRICE_CLASS_100,

@@ -316,3 +316,29 @@ test('stack names that cannot name a bucket are refused', () => {
   assert.throws(() => synth({}, 'RaGenieWithAVeryLongStageName'), /must be at most 24 letters/);
   assert.doesNotThrow(() => synth({}, 'ragenie-staging'));
 });
+
+test('reserved concurrency (opt in) gives every function its own share, chat the largest', () => {
+  for (const [, fn] of ofType(resources, 'AWS::Lambda::Function')) {
+    assert.equal(fn.Properties.ReservedConcurrentExecutions, undefined, 'off by default');
+  }
+  const reserved = synth({ reservedConcurrency: true }, 'RaGenieReserved');
+  const shares: Record<string, number> = {};
+  for (const name of FUNCTION_NAMES) {
+    const fn = reserved.resources[logicalId(reserved.stack.functions[name])];
+    shares[name] = fn.Properties.ReservedConcurrentExecutions;
+    assert.ok(shares[name] >= 10, `${name} has a share of its own`);
+  }
+  assert.equal(Math.max(...Object.values(shares)), shares['ragenie-chat']);
+});
+
+test('the optional WAF rate rule blocks an address past the limit and guards the distribution', () => {
+  assert.equal(ofType(resources, 'AWS::WAFv2::WebACL').length, 0, 'off by default');
+  const waf = synth({ wafRateLimit: 1000 }, 'RaGenieWaf');
+  const [aclId, acl] = ofType(waf.resources, 'AWS::WAFv2::WebACL')[0];
+  assert.equal(acl.Properties.Scope, 'CLOUDFRONT');
+  assert.deepEqual(acl.Properties.Rules[0].Statement.RateBasedStatement, { Limit: 1000, AggregateKeyType: 'IP' });
+  assert.deepEqual(acl.Properties.Rules[0].Action, { Block: {} });
+  const [, dist] = ofType(waf.resources, 'AWS::CloudFront::Distribution')[0];
+  assert.deepEqual(dist.Properties.DistributionConfig.WebACLId, { 'Fn::GetAtt': [aclId, 'Arn'] });
+  assert.throws(() => synth({ wafRateLimit: 5 }, 'RaGenieWafBad'), /wafRateLimit/);
+});
