@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod lambda;
 pub mod metrics;
 pub mod openapi;

@@ -16,6 +16,7 @@ use ragenie_common::accounts::profiles::resolve_profile_chain;
 use ragenie_common::accounts::{ProfileId, UserId};
 use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::idempotency::{self, Idempotency, IdempotencyKey};
 use ragenie_common::storage::PresignedUrl;
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_corpus::{
@@ -92,20 +93,24 @@ pub struct UploadResult {
     duplicate: bool,
 }
 
-fn upload_response((document, created): (Document, bool)) -> Response {
+/// An upload's status and body, as a retry with the same `Idempotency-Key` gets them again.
+fn upload_outcome((document, created): (Document, bool)) -> ApiResult<(u16, serde_json::Value)> {
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    (
-        status,
-        Json(UploadResult {
-            document,
-            duplicate: !created,
-        }),
-    )
-        .into_response()
+    let body = serde_json::to_value(UploadResult {
+        document,
+        duplicate: !created,
+    })
+    .map_err(|e| ApiError::Unexpected(e.into()))?;
+    Ok((status.as_u16(), body))
+}
+
+fn json_response((status, body): (u16, serde_json::Value)) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (status, Json(body)).into_response()
 }
 
 /// A file's bytes as a request body: never empty.
@@ -127,18 +132,22 @@ impl ToSchema for FileBytes {}
 
 /// Upload a document: the raw bytes with their media type as Content-Type, or
 /// `multipart/form-data` with a `file` part (and optional `kind`, `name` parts).
-#[utoipa::path(post, path = "/documents", tag = "documents", params(UploadParams),
+#[utoipa::path(post, path = "/documents", tag = "documents", params(UploadParams,
+        ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
     request_body(description = "the file's bytes with their media type (or multipart/form-data with `file`, `kind`, `name` parts)",
         content(
             (FileBytes = "text/markdown", example = "# Notes"), (FileBytes = "text/plain"), (FileBytes = "text/html"),
             (FileBytes = "application/pdf"))),
     responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
-        (status = 400, description = "the file is empty"),
-        (status = 413, description = "over the direct-upload limit: use /documents/uploads"), (status = 415, description = "unsupported type")),
+        (status = 400, description = "the file is empty, or a malformed Idempotency-Key"),
+        (status = 409, description = "a request with this Idempotency-Key is still in progress"),
+        (status = 413, description = "over the direct-upload limit: use /documents/uploads"), (status = 415, description = "unsupported type"),
+        (status = 422, description = "this Idempotency-Key was used with a different upload")),
     security(("bearer" = [])))]
 async fn upload(
     auth: AuthUser,
     State(s): State<DocumentsState>,
+    key: IdempotencyKey,
     Query(params): Query<UploadParams>,
     request: Request,
 ) -> ApiResult<Response> {
@@ -221,13 +230,23 @@ async fn upload(
     )?;
     let name =
         name.ok_or_else(|| ApiError::validation("name", "name the document (query `name=`)"))?;
+    let fingerprint = idempotency::fingerprint(&[
+        kind.as_str().as_bytes(),
+        name.as_bytes(),
+        media_type.as_bytes(),
+        &bytes,
+    ]);
     let new = NewDocument {
         name,
         kind,
         media_type,
         bytes,
     };
-    Ok(upload_response(s.corpus.upload(user_id, new).await?))
+    let work = async { upload_outcome(s.corpus.upload(user_id, new).await?) };
+    let outcome = Idempotency::new(s.app.table.clone())
+        .once_json(user_id, "documents.upload", &key, &fingerprint, work)
+        .await?;
+    Ok(json_response(outcome))
 }
 
 fn multipart_error(status: StatusCode, text: String) -> ApiError {
@@ -303,17 +322,25 @@ async fn start_upload(
 }
 
 /// Commit a presigned upload: checks the size, then stores and indexes the document.
-#[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
     responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
         (status = 400, description = "the file is empty"), (status = 415, description = "unreadable content"),
-        (status = 422, description = "nothing uploaded yet, or a size mismatch (nothing kept)")), security(("bearer" = [])))]
+        (status = 409, description = "a request with this Idempotency-Key is still in progress"),
+        (status = 422, description = "nothing uploaded yet, a size mismatch (nothing kept), or an Idempotency-Key used with another upload")), security(("bearer" = [])))]
 async fn commit_upload(
     auth: AuthUser,
     State(s): State<DocumentsState>,
+    key: IdempotencyKey,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let user_id = *auth.user_id();
-    Ok(upload_response(s.corpus.commit_upload(user_id, &id).await?))
+    let fingerprint = idempotency::fingerprint(&[id.as_bytes()]);
+    let work = async { upload_outcome(s.corpus.commit_upload(user_id, &id).await?) };
+    let outcome = Idempotency::new(s.app.table.clone())
+        .once_json(user_id, "documents.commit", &key, &fingerprint, work)
+        .await?;
+    Ok(json_response(outcome))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -815,3 +815,120 @@ async fn many_small_documents_are_compacted_into_one_merged_segment_that_searche
             .all(|h| h["document_id"] != id)
     );
 }
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_upload_and_commit_return_the_original() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let (_, bob) = test_user();
+    let upload = |bearer: &str, key: &str, text: &str| {
+        app.http
+            .post(format!("{}/documents", app.base))
+            .query(&[("kind", "dataset"), ("name", "notes.md")])
+            .header("authorization", bearer)
+            .header("content-type", "text/markdown")
+            .header("idempotency-key", key)
+            .body(text.to_owned())
+            .send()
+    };
+    let (status, first) = body(
+        upload(&alice, "k-1", "# Notes\n\nThe first.")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // The retry gets the original answer (201, not the 200 `duplicate` a plain re-upload gets).
+    let (status, again) = body(
+        upload(&alice, "k-1", "# Notes\n\nThe first.")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &first));
+    // The same key with another body is refused, and stores nothing.
+    let (status, problem) = body(
+        upload(&alice, "k-1", "# Other\n\nNot the same.")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
+        "{problem}"
+    );
+    assert_eq!(
+        app.json(&alice, "/documents").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Keys are per user: Bob's same key with Alice's conflicting body is his own first upload.
+    let (status, bobs) = body(
+        upload(&bob, "k-1", "# Other\n\nNot the same.")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{bobs}");
+    assert_ne!(bobs["id"], first["id"]);
+    assert_eq!(
+        app.json(&bob, "/documents").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A malformed key is a 400.
+    let (status, _) = body(upload(&alice, "two words", "# x").await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A retried commit of a presigned upload returns the committed document again.
+    let content = "# Big\n\nCommitted once.";
+    let (_, pending) = body(
+        app.http
+            .post(format!("{}/documents/uploads", app.base))
+            .header("authorization", &alice)
+            .json(&json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": content.len()}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = pending["document_id"].as_str().unwrap();
+    let put = app
+        .http
+        .put(pending["upload"]["url"].as_str().unwrap())
+        .header("content-type", "text/markdown")
+        .body(content)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let commit = |key: &str| {
+        app.http
+            .post(format!("{}/documents/{id}/commit", app.base))
+            .header("authorization", &alice)
+            .header("idempotency-key", key)
+            .send()
+    };
+    let (status, committed) = body(commit("c-1").await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{committed}");
+    let (status, again) = body(commit("c-1").await.unwrap()).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &committed));
+    // Without the key, a second commit is not a success: the replay above came from the record.
+    let (status, _) = body(commit("c-2").await.unwrap()).await;
+    assert!(!status.is_success(), "{status}");
+    assert_eq!(
+        app.json(&alice, "/documents").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
