@@ -18,13 +18,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use ragenie_common::accounts::UserId;
+use ragenie_common::idempotency::{Claim, Claimed, Idempotency};
 use ragenie_common::storage::{Condition, Item, Table};
 use ragenie_gateway::{ChatRequest, FinishReason, Gateway, LlmEvent, LlmStream, ModelSpec, Usage};
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval, interval_at};
 
 use crate::context::{Assembled, Source, cited};
-use crate::error::ConversationResult;
+use crate::error::{ConversationError, ConversationResult};
 use crate::keys;
 use crate::model::{
     Citation, ContextRecord, Conversation, Message, MessageCost, MessageRole, TokenUsage,
@@ -98,6 +100,45 @@ pub struct AnswerJob {
     pub temperature: Option<f32>,
     pub max_output_tokens: Option<u32>,
     pub destination: Destination,
+    /// The request's `Idempotency-Key` claim: completed with the answer's outcome, so that a
+    /// retry replays it instead of answering (and billing) again.
+    pub once: Option<Claim>,
+}
+
+/// A request's `Idempotency-Key` and the fingerprint of what it asks.
+#[derive(Clone, Debug)]
+pub struct Once {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// What an idempotent answer left for a retry: a saved answer is read back from its
+/// conversation; a stateless one (the OpenAI-compatible API) is kept whole in the record.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Outcome {
+    Saved {
+        conversation_id: String,
+        answer_id: String,
+    },
+    Completed {
+        answer_id: String,
+        model: String,
+        finish_reason: String,
+        text: String,
+        error: Option<String>,
+        citations: Vec<Citation>,
+        usage: TokenUsage,
+        cost: MessageCost,
+        context: Box<ContextRecord>,
+    },
+}
+
+/// How an answer request begins: fresh (holding the key's claim, when it has a key), or as the
+/// replay of the answer an earlier request with the same key produced.
+pub enum Begin {
+    Fresh(Option<Claim>),
+    Replay(mpsc::Receiver<AnswerEvent>),
 }
 
 /// Who asks for an answer, as the guard sees it before the provider is called.
@@ -180,6 +221,7 @@ pub struct AnswerPipeline {
     store: ConversationStore,
     table: Arc<dyn Table>,
     guard: Arc<dyn AnswerGuard>,
+    idempotency: Idempotency,
 }
 
 impl AnswerPipeline {
@@ -187,8 +229,143 @@ impl AnswerPipeline {
         Self {
             gateway,
             store: ConversationStore::new(table.clone()),
+            idempotency: Idempotency::new(table.clone()),
             table,
             guard,
+        }
+    }
+
+    /// Claims the request's key for `operation`, or replays what the earlier request with it
+    /// answered (nothing is admitted, asked or billed again).
+    pub async fn begin(
+        &self,
+        user_id: UserId,
+        operation: &str,
+        once: Option<&Once>,
+    ) -> ConversationResult<Begin> {
+        let Some(once) = once else {
+            return Ok(Begin::Fresh(None));
+        };
+        match self
+            .idempotency
+            .claim(user_id, operation, &once.key, &once.fingerprint)
+            .await?
+        {
+            Claimed::Fresh(claim) => Ok(Begin::Fresh(Some(claim))),
+            Claimed::Done(outcome) => Ok(Begin::Replay(self.replay(user_id, outcome).await?)),
+        }
+    }
+
+    /// Gives the key back when the request failed before its answer started.
+    pub async fn give_back(&self, claim: Option<Claim>) {
+        if let Some(claim) = claim {
+            self.idempotency.release(&claim).await;
+        }
+    }
+
+    /// The stored answer as the events the original stream sent: `Started`, its text as one
+    /// `Delta`, its error, `Finished`.
+    async fn replay(
+        &self,
+        user_id: UserId,
+        outcome: serde_json::Value,
+    ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
+        let outcome: Outcome = serde_json::from_value(outcome)
+            .map_err(|e| anyhow::anyhow!("an unreadable idempotency record: {e}"))?;
+        let events = match outcome {
+            Outcome::Saved {
+                conversation_id,
+                answer_id,
+            } => {
+                let conversation = self.store.get(user_id, &conversation_id).await?;
+                let answer = self
+                    .store
+                    .messages(user_id, &conversation_id)
+                    .await?
+                    .into_iter()
+                    .find(|m| m.id == answer_id)
+                    .ok_or(ConversationError::NotFound("message"))?;
+                let started = Started {
+                    answer_id: answer.id.clone(),
+                    conversation_id: Some(conversation_id),
+                    question_id: answer.parent_id.clone(),
+                    model: answer.model.clone().unwrap_or_default(),
+                    context: answer.context.clone().unwrap_or_default(),
+                };
+                let finished = Finished {
+                    answer_id: answer.id.clone(),
+                    finish_reason: answer.finish_reason.clone().unwrap_or_default(),
+                    text: answer.content.clone(),
+                    citations: answer.citations.clone(),
+                    usage: answer.usage.unwrap_or_default(),
+                    cost: answer.cost.clone().unwrap_or_default(),
+                    saved: None,
+                };
+                let error = answer.error.clone();
+                replayed(
+                    started,
+                    error,
+                    Finished {
+                        saved: Some((Box::new(answer), Box::new(conversation))),
+                        ..finished
+                    },
+                )
+            }
+            Outcome::Completed {
+                answer_id,
+                model,
+                finish_reason,
+                text,
+                error,
+                citations,
+                usage,
+                cost,
+                context,
+            } => replayed(
+                Started {
+                    answer_id: answer_id.clone(),
+                    conversation_id: None,
+                    question_id: None,
+                    model,
+                    context: *context,
+                },
+                error,
+                Finished {
+                    answer_id,
+                    finish_reason,
+                    text,
+                    citations,
+                    usage,
+                    cost,
+                    saved: None,
+                },
+            ),
+        };
+        let (tx, rx) = mpsc::channel(events.len());
+        for event in events {
+            // The channel holds them all; the receiver is still here.
+            let _ = tx.try_send(event);
+        }
+        Ok(rx)
+    }
+
+    /// Records an idempotent answer's outcome for retries (a saved answer by its ids); an
+    /// answer that could not be saved gives the key back.
+    async fn settle_once(&self, claim: &Claim, outcome: Option<Outcome>) {
+        let Some(outcome) = outcome else {
+            self.idempotency.release(claim).await;
+            return;
+        };
+        let recorded = match serde_json::to_value(&outcome) {
+            Ok(value) => self
+                .idempotency
+                .complete(claim, value)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "could not record an idempotent answer");
         }
     }
 
@@ -335,6 +512,28 @@ impl AnswerPipeline {
         if streamed.finish == "stopped" {
             self.clear_stop(job.user_id, &stop_key).await;
         }
+        if let Some(claim) = &job.once {
+            // Before `Finished`: a client that saw the end and retries gets the replay.
+            let outcome = match (&job.destination, &saved) {
+                (Destination::Conversation { conversation, .. }, Some(_)) => Some(Outcome::Saved {
+                    conversation_id: conversation.id.clone(),
+                    answer_id: answer_id.clone(),
+                }),
+                (Destination::Conversation { .. }, None) => None,
+                (Destination::UsageOnly, _) => Some(Outcome::Completed {
+                    answer_id: answer_id.clone(),
+                    model: job.spec.id.clone(),
+                    finish_reason: streamed.finish.clone(),
+                    text: streamed.text.clone(),
+                    error: streamed.error.clone(),
+                    citations: citations.clone(),
+                    usage,
+                    cost: cost.clone(),
+                    context: Box::new(job.assembled.record.clone()),
+                }),
+            };
+            self.settle_once(claim, outcome).await;
+        }
         tracing::info!(model = %job.spec.id, finish = %streamed.finish, input = usage.input, output = usage.output,
             cache_read = usage.cache_read, cache_write = usage.cache_write, cost_usd = cost.total_usd, estimated = cost.estimated, "answer billed");
         out.send(AnswerEvent::Finished(Box::new(Finished {
@@ -431,6 +630,17 @@ impl Outbox {
             self.gone = true;
         }
     }
+}
+
+/// A stored answer's events, in the order the pipeline sends them.
+fn replayed(started: Started, error: Option<String>, finished: Finished) -> Vec<AnswerEvent> {
+    let mut events = vec![AnswerEvent::Started(Box::new(started))];
+    if !finished.text.is_empty() {
+        events.push(AnswerEvent::Delta(finished.text.clone()));
+    }
+    events.extend(error.map(AnswerEvent::Error));
+    events.push(AnswerEvent::Finished(Box::new(finished)));
+    events
 }
 
 /// What came back from the provider.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::operator::OperatorDefaults;
 use ragenie_common::accounts::profiles::ProfileChain;
+use ragenie_common::idempotency::Claim;
 use ragenie_common::storage::Table;
 use ragenie_corpus::Corpus;
 use ragenie_gateway::{Cost, Gateway, ModelSpec, Usage};
@@ -16,7 +17,8 @@ use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use crate::answer::{
-    Admission, Admitted, AnswerEvent, AnswerGuard, AnswerJob, AnswerPipeline, Destination,
+    Admission, Admitted, AnswerEvent, AnswerGuard, AnswerJob, AnswerPipeline, Begin, Destination,
+    Once,
 };
 use crate::context::{ContextInputs, WithoutProfile, assemble, reserved_output};
 use crate::error::{ConversationError, ConversationResult};
@@ -250,12 +252,44 @@ impl ChatService {
     /// Starts answering in a conversation. Errors before the answer starts (unknown
     /// conversation, spent budget, unusable model) come back as `Err`; after that everything
     /// arrives as events, and the answer is saved and billed whatever becomes of the receiver.
+    ///
+    /// With `once` (a send's `Idempotency-Key`), a retry of a send whose answer was saved
+    /// replays that answer, from the conversation, instead of storing the question again.
     pub async fn start(
         &self,
         user_id: UserId,
         conv_id: &str,
         turn: Turn,
         model: Option<String>,
+        once: Option<Once>,
+    ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
+        let claim = match self
+            .pipeline
+            .begin(user_id, "chat.send", once.as_ref())
+            .await?
+        {
+            Begin::Replay(rx) => return Ok(rx),
+            Begin::Fresh(claim) => claim,
+        };
+        match self
+            .start_fresh(user_id, conv_id, turn, model, claim.clone())
+            .await
+        {
+            Ok(rx) => Ok(rx),
+            Err(e) => {
+                self.pipeline.give_back(claim).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_fresh(
+        &self,
+        user_id: UserId,
+        conv_id: &str,
+        turn: Turn,
+        model: Option<String>,
+        once: Option<Claim>,
     ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
         let conv = self.store.get(user_id, conv_id).await?;
         let messages = self.store.messages(user_id, conv_id).await?;
@@ -347,6 +381,7 @@ impl ChatService {
             question: Box::new(question.clone()),
         };
         let mut job = self.job(ask, spec, destination).await?;
+        job.once = once;
         let admitted = self.admit(&job).await?;
         let conv = match new_message {
             // Stored once admitted, before the answer starts: what the user typed is never lost.
@@ -366,11 +401,39 @@ impl ChatService {
         Ok(self.pipeline.start(job, admitted))
     }
 
-    /// Starts a stateless completion grounded in a profile (nothing is stored but usage).
+    /// Starts a stateless completion grounded in a profile (nothing is stored but usage and,
+    /// with `once`, the answer for a retry to replay).
     pub async fn complete(
         &self,
         user_id: UserId,
         completion: Completion,
+        once: Option<Once>,
+    ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
+        let claim = match self
+            .pipeline
+            .begin(user_id, "openai.completion", once.as_ref())
+            .await?
+        {
+            Begin::Replay(rx) => return Ok(rx),
+            Begin::Fresh(claim) => claim,
+        };
+        match self
+            .complete_fresh(user_id, completion, claim.clone())
+            .await
+        {
+            Ok(rx) => Ok(rx),
+            Err(e) => {
+                self.pipeline.give_back(claim).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn complete_fresh(
+        &self,
+        user_id: UserId,
+        completion: Completion,
+        once: Option<Claim>,
     ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
         check_content(&completion.prompt)?;
         let chain = scoped_profile_opt(
@@ -404,7 +467,10 @@ impl ChatService {
             temperature: completion.temperature,
             max_output_tokens: completion.max_output_tokens,
         };
-        let job = self.job(ask, spec, Destination::UsageOnly).await?;
+        let job = AnswerJob {
+            once,
+            ..self.job(ask, spec, Destination::UsageOnly).await?
+        };
         let admitted = self.admit(&job).await?;
         Ok(self.pipeline.start(job, admitted))
     }
@@ -448,6 +514,7 @@ impl ChatService {
             spec,
             assembled,
             destination,
+            once: None,
         })
     }
 

@@ -4,6 +4,7 @@
 use ragenie_common::ApiError;
 use ragenie_common::accounts::AccountError;
 use ragenie_common::accounts::limits::Refusal;
+use ragenie_common::idempotency::IdempotencyError;
 use ragenie_common::storage::StoreError;
 use ragenie_corpus::CorpusError;
 use ragenie_gateway::GatewayError;
@@ -37,6 +38,9 @@ pub enum ConversationError {
     Corpus(#[from] CorpusError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An `Idempotency-Key` reused with another request, or while its request still runs.
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -84,6 +88,7 @@ impl From<ConversationError> for ApiError {
             ConversationError::Gateway(e) => gateway_problem(e),
             ConversationError::Corpus(e) => e.into(),
             ConversationError::Store(e) => e.into(),
+            ConversationError::Idempotency(e) => e.into(),
             ConversationError::Unexpected(e) => ApiError::Unexpected(e),
         }
     }

@@ -18,7 +18,9 @@ pub mod search;
 pub mod store;
 pub mod usage;
 
-pub use answer::{AnswerEvent, AnswerGuard, AnswerPipeline, Finished, KEEP_ALIVE, Started};
+pub use answer::{
+    AnswerEvent, AnswerGuard, AnswerPipeline, Begin, Finished, KEEP_ALIVE, Once, Started,
+};
 pub use chat::{ChatService, Completion, Estimate, Turn};
 pub use error::{ConversationError, ConversationResult};
 pub use events::ChatEvent;

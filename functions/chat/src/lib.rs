@@ -17,9 +17,11 @@ use futures::Stream;
 use ragenie_common::accounts::UserId;
 use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, decode_json, function_router};
+use ragenie_common::idempotency::{self, IdempotencyKey};
 use ragenie_common::{ApiResult, AppState};
 use ragenie_conversation::{
-    AnswerEvent, ChatEvent, ChatService, Estimate, RETRIEVAL_ONLY_MODEL, Turn, catalog_default,
+    AnswerEvent, ChatEvent, ChatService, Estimate, Once, RETRIEVAL_ONLY_MODEL, Turn,
+    catalog_default,
 };
 use ragenie_corpus::ProviderState;
 use ragenie_gateway::ModelKind;
@@ -129,16 +131,30 @@ pub struct SendMessage {
 /// Send a message and stream the grounded answer as Server-Sent Events: `meta` (message ids and
 /// the context record), `delta`s, `usage`, `done` (finish reason and the stored message);
 /// `error` when the provider fails (the partial answer is still stored).
-#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "chat", params(("id" = String, Path)), request_body = SendMessage,
-    responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON", content_type = "text/event-stream", body = ChatEvent),
-        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404)),
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "chat", params(("id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
+    request_body = SendMessage,
+    responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON (a retry with the Idempotency-Key of a send whose answer was saved replays that answer: `meta`, one `delta`, `usage`, `done`)", content_type = "text/event-stream", body = ChatEvent),
+        (status = 400, description = "a malformed Idempotency-Key"),
+        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),
+        (status = 409, description = "the send with this Idempotency-Key is still being answered"),
+        (status = 422, description = "an invalid field, or an Idempotency-Key used with another message")),
     security(("bearer" = [])))]
 async fn send(
     auth: AuthUser,
     State(s): State<ChatState>,
+    key: IdempotencyKey,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendMessage>,
 ) -> ApiResult<EventStream> {
+    let once = key.0.map(|key| Once {
+        key,
+        fingerprint: idempotency::fingerprint(&[
+            id.as_bytes(),
+            body.content.as_bytes(),
+            &serde_json::to_vec(&(&body.parent_id, &body.model)).unwrap_or_default(),
+        ]),
+    });
     let rx = s
         .service
         .start(
@@ -149,6 +165,7 @@ async fn send(
                 parent_id: body.parent_id,
             },
             body.model,
+            once,
         )
         .await?;
     Ok(sse(rx))
@@ -183,6 +200,7 @@ async fn regenerate(
             &id,
             Turn::Regenerate { message_id: mid },
             body.model,
+            None,
         )
         .await?;
     Ok(sse(rx))

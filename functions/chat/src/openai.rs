@@ -21,16 +21,19 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use ragenie_common::auth::AuthUser;
 use ragenie_common::http::ApiJson;
+use ragenie_common::idempotency::{self, IdempotencyKey};
 use ragenie_common::{ApiError, ApiResult};
-use ragenie_conversation::{AnswerEvent, Completion, Finished, MessageRole, Started, TokenUsage};
+use ragenie_conversation::{
+    AnswerEvent, Completion, Finished, MessageRole, Once, Started, TokenUsage,
+};
 use ragenie_gateway::ModelKind;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 
 use crate::{ChatState, Stopping};
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct OpenAiMessage {
     role: String,
     /// A string, or an array of `{"type":"text","text":…}` parts.
@@ -38,7 +41,7 @@ pub struct OpenAiMessage {
     content: Value,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CompletionRequest {
     /// A model id, optionally with `@<profile id>`.
     model: String,
@@ -136,13 +139,18 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
 
 /// OpenAI-compatible chat completions, grounded in a profile's documents.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest,
-    params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer")),
-    responses((status = 200, description = "A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]`",
+    params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
+    responses((status = 200, description = "A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]` (a retry with the Idempotency-Key of a finished completion replays it, the text in one chunk)",
         content((Object = "application/json"), (String = "text/event-stream"))),
-        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404, description = "the caller has no such profile")), security(("bearer" = [])))]
+        (status = 400, description = "a malformed Idempotency-Key"),
+        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404, description = "the caller has no such profile"),
+        (status = 409, description = "the completion with this Idempotency-Key is still running"),
+        (status = 422, description = "an invalid field, or an Idempotency-Key used with another request")), security(("bearer" = [])))]
 pub async fn completions(
     auth: AuthUser,
     State(s): State<ChatState>,
+    key: IdempotencyKey,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CompletionRequest>,
 ) -> ApiResult<Response> {
@@ -151,6 +159,13 @@ pub async fn completions(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| body.model.split_once('@').map(|(_, p)| p.to_owned()));
+    let once = key.0.map(|key| Once {
+        key,
+        fingerprint: idempotency::fingerprint(&[
+            profile.as_deref().unwrap_or("").as_bytes(),
+            &serde_json::to_vec(&body).unwrap_or_default(),
+        ]),
+    });
     let include_usage = body
         .stream_options
         .as_ref()
@@ -161,7 +176,7 @@ pub async fn completions(
     let model_name = body.model.clone();
     let rx = s
         .service
-        .complete(*auth.user_id(), completion(body, profile)?)
+        .complete(*auth.user_id(), completion(body, profile)?, once)
         .await?;
     let wire = Wire {
         model: model_name,

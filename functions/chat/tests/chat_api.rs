@@ -1641,3 +1641,121 @@ async fn requests_per_minute_count_the_web_chat_and_v1_together() {
         200
     );
 }
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_send_or_completion_replay_the_original_answer() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (bob_id, bob) = test_user();
+    let (profile, _) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
+    let conv = app
+        .conversation(&alice, json!({"profile_id": profile, "model": "gpt-4.1"}))
+        .await;
+    let send = |bearer: &str, conv: &str, key: &str, content: &str| {
+        app.http
+            .post(app.url(&format!("/conversations/{conv}/messages")))
+            .header("authorization", bearer)
+            .header("idempotency-key", key)
+            .json(&json!({"content": content}))
+            .send()
+    };
+    let first = send(&alice, &conv, "send-1", "How hard to tamp?")
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let first = Sse::parse(&first.text().await.unwrap());
+    let retry = send(&alice, &conv, "send-1", "How hard to tamp?")
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 200);
+    let retry = Sse::parse(&retry.text().await.unwrap());
+    assert_eq!(retry.names(), ["meta", "delta", "usage", "done"]);
+    for id in ["user_message_id", "assistant_message_id", "conversation_id"] {
+        assert_eq!(retry.first("meta")[id], first.first("meta")[id], "{id}");
+    }
+    assert_eq!(retry.text(), first.text());
+    assert_eq!(
+        retry.first("done")["message"],
+        first.first("done")["message"]
+    );
+    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    assert_eq!(
+        stored["messages"].as_array().unwrap().len(),
+        2,
+        "one question, one answer: {stored}"
+    );
+    assert_eq!(usage_today(&app, &alice).await.0, 1, "billed once");
+
+    // The same key with another message is refused and stores nothing.
+    let other = send(&alice, &conv, "send-1", "Something else?")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    assert_eq!(stored["messages"].as_array().unwrap().len(), 2);
+
+    // Keys are per user: Bob's same key is his own send.
+    app.profile(bob_id, &[("espresso.md", GUIDE)]).await;
+    let bobs_conv = app.conversation(&bob, json!({"model": "gpt-4.1"})).await;
+    let bobs = send(&bob, &bobs_conv, "send-1", "Something else?")
+        .await
+        .unwrap();
+    assert_eq!(bobs.status(), 200);
+    let bobs = Sse::parse(&bobs.text().await.unwrap());
+    assert_ne!(
+        bobs.first("meta")["assistant_message_id"],
+        first.first("meta")["assistant_message_id"]
+    );
+
+    // The OpenAI-compatible API: a retried completion is the same completion, billed once.
+    let body = json!({"model": format!("gpt-4.1@{profile}"), "messages": [{"role": "user", "content": "Tamping?"}]});
+    let complete = |key: &str, body: &Value| {
+        app.http
+            .post(app.url("/v1/chat/completions"))
+            .header("authorization", &alice)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+    };
+    let one: Value = complete("c-1", &body).await.unwrap().json().await.unwrap();
+    let two: Value = complete("c-1", &body).await.unwrap().json().await.unwrap();
+    assert_eq!(one["id"], two["id"]);
+    assert_eq!(one["choices"], two["choices"]);
+    assert_eq!(
+        usage_today(&app, &alice).await.0,
+        2,
+        "the retry is not billed"
+    );
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let refused = complete("c-1", &streamed).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A retried stream replays the answer as chunks.
+    let stream_once = || async {
+        let text = complete("s-1", &streamed)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let chunks: Vec<Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter(|c| *c != "[DONE]")
+            .map(|c| serde_json::from_str(c).unwrap())
+            .collect();
+        let content: String = chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        (
+            chunks[0]["id"].clone(),
+            content,
+            text.ends_with("data: [DONE]\n\n"),
+        )
+    };
+    let (id, content, done) = stream_once().await;
+    assert!(done && !content.is_empty());
+    assert_eq!(stream_once().await, (id, content, true));
+    assert_eq!(usage_today(&app, &alice).await.0, 3);
+}
