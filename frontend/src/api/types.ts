@@ -4180,7 +4180,10 @@ export interface operations {
     post_conversations_id_messages: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description a client-chosen key (1 to 255 visible ASCII characters) that makes retries safe: the same key with the same request within 24 hours returns the original result instead of doing the work again; with another request it is a 422; while the first attempt runs, a 409 */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -4192,7 +4195,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON */
+            /** @description Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON (a retry with the Idempotency-Key of a send whose answer was saved replays that answer: `meta`, one `delta`, `usage`, `done`) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4206,7 +4209,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body cannot be read: malformed JSON (problem+json) */
+            /** @description a malformed Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4241,6 +4244,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the send with this Idempotency-Key is still being answered */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is over this endpoint's size limit (problem+json) */
             413: {
                 headers: {
@@ -4259,7 +4271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description an invalid field, or an Idempotency-Key used with another message */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4563,7 +4575,10 @@ export interface operations {
                 /** @description The document's name (with multipart/form-data: a `name` part, else the file's name). */
                 name: string;
             };
-            header?: never;
+            header?: {
+                /** @description a client-chosen key (1 to 255 visible ASCII characters) that makes retries safe: the same key with the same request within 24 hours returns the original result instead of doing the work again; with another request it is a 422; while the first attempt runs, a 409 */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4595,7 +4610,7 @@ export interface operations {
                     "application/json": components["schemas"]["UploadResult"];
                 };
             };
-            /** @description the file is empty */
+            /** @description the file is empty, or a malformed Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4606,6 +4621,15 @@ export interface operations {
             };
             /** @description No credential, or an invalid or expired one (problem+json) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a request with this Idempotency-Key is still in progress */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4631,7 +4655,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description this Idempotency-Key was used with a different upload */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4955,7 +4979,10 @@ export interface operations {
     post_documents_id_commit: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description a client-chosen key (1 to 255 visible ASCII characters) that makes retries safe: the same key with the same request within 24 hours returns the original result instead of doing the work again; with another request it is a 422; while the first attempt runs, a 409 */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -5007,6 +5034,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a request with this Idempotency-Key is still in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description unreadable content */
             415: {
                 headers: {
@@ -5016,7 +5052,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description nothing uploaded yet, or a size mismatch (nothing kept) */
+            /** @description nothing uploaded yet, a size mismatch (nothing kept), or an Idempotency-Key used with another upload */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6116,6 +6152,8 @@ export interface operations {
             header?: {
                 /** @description profile whose documents ground the answer */
                 "X-RaGenie-Profile"?: string | null;
+                /** @description a client-chosen key (1 to 255 visible ASCII characters) that makes retries safe: the same key with the same request within 24 hours returns the original result instead of doing the work again; with another request it is a 422; while the first attempt runs, a 409 */
+                "Idempotency-Key"?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -6126,7 +6164,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]` */
+            /** @description A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]` (a retry with the Idempotency-Key of a finished completion replays it, the text in one chunk) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6141,7 +6179,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body cannot be read: malformed JSON (problem+json) */
+            /** @description a malformed Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6177,6 +6215,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the completion with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is over this endpoint's size limit (problem+json) */
             413: {
                 headers: {
@@ -6195,7 +6242,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description an invalid field, or an Idempotency-Key used with another request */
             422: {
                 headers: {
                     [name: string]: unknown;
