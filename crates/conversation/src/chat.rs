@@ -263,18 +263,34 @@ impl ChatService {
         model: Option<String>,
         once: Option<Once>,
     ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
+        self.once(user_id, "chat.send", once, |claim| {
+            self.start_fresh(user_id, conv_id, turn, model, claim)
+        })
+        .await
+    }
+
+    /// Runs `fresh` holding the key's claim (given back if it fails before the answer starts),
+    /// or replays the answer an earlier request with the key produced.
+    async fn once<F, Fut>(
+        &self,
+        user_id: UserId,
+        operation: &str,
+        once: Option<Once>,
+        fresh: F,
+    ) -> ConversationResult<mpsc::Receiver<AnswerEvent>>
+    where
+        F: FnOnce(Option<Claim>) -> Fut,
+        Fut: Future<Output = ConversationResult<mpsc::Receiver<AnswerEvent>>>,
+    {
         let claim = match self
             .pipeline
-            .begin(user_id, "chat.send", once.as_ref())
+            .begin(user_id, operation, once.as_ref())
             .await?
         {
             Begin::Replay(rx) => return Ok(rx),
             Begin::Fresh(claim) => claim,
         };
-        match self
-            .start_fresh(user_id, conv_id, turn, model, claim.clone())
-            .await
-        {
+        match fresh(claim.clone()).await {
             Ok(rx) => Ok(rx),
             Err(e) => {
                 self.pipeline.give_back(claim).await;
@@ -409,24 +425,10 @@ impl ChatService {
         completion: Completion,
         once: Option<Once>,
     ) -> ConversationResult<mpsc::Receiver<AnswerEvent>> {
-        let claim = match self
-            .pipeline
-            .begin(user_id, "openai.completion", once.as_ref())
-            .await?
-        {
-            Begin::Replay(rx) => return Ok(rx),
-            Begin::Fresh(claim) => claim,
-        };
-        match self
-            .complete_fresh(user_id, completion, claim.clone())
-            .await
-        {
-            Ok(rx) => Ok(rx),
-            Err(e) => {
-                self.pipeline.give_back(claim).await;
-                Err(e)
-            }
-        }
+        self.once(user_id, "openai.completion", once, |claim| {
+            self.complete_fresh(user_id, completion, claim)
+        })
+        .await
     }
 
     async fn complete_fresh(
