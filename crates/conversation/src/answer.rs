@@ -578,7 +578,9 @@ impl AnswerPipeline {
                     Some(LlmEvent::Usage(u)) => s.usage = Some(u),
                     Some(LlmEvent::Finish { reason }) => finish = Some(reason.as_str().to_owned()),
                     Some(LlmEvent::Error(e)) => {
-                        s.error = Some(e.to_string());
+                        // The provider's own text stays in the logs; the user sees the kind of failure.
+                        tracing::warn!(error = %e, "model provider failed");
+                        s.error = Some(e.user_message());
                         finish = Some("error".into());
                     }
                     Some(LlmEvent::Start { .. }) => s.started = true,

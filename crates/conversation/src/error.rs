@@ -105,7 +105,10 @@ fn gateway_problem(e: GatewayError) -> ApiError {
             format!("no API key is configured for {provider}; pick another model"),
         ),
         GatewayError::InvalidRequest(m) => ApiError::BadRequest(m),
-        other => ApiError::BadGateway(other.to_string()),
+        other => {
+            tracing::warn!(error = %other, "model provider failed before the answer");
+            ApiError::BadGateway(other.user_message())
+        }
     }
 }
 

@@ -1759,3 +1759,30 @@ async fn an_idempotency_key_makes_a_retried_send_or_completion_replay_the_origin
     assert_eq!(stream_once().await, (id, content, true));
     assert_eq!(usage_today(&app, &alice).await.0, 3);
 }
+
+/// A provider's own error text (which can echo account ids, request details or parts of a key)
+/// stays in the logs; the user sees what kind of failure it was.
+#[tokio::test]
+async fn provider_error_text_is_reduced_to_a_safe_message() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    for (content, expect) in [
+        ("Refused [[fake:500]]", "HTTP 500"),
+        ("Midway [[fake:long=50 error]]", "during the answer"),
+    ] {
+        let sse = app.send(&alice, &conv, json!({"content": content})).await;
+        let shown = sse.first("error")["message"].as_str().unwrap().to_owned();
+        let stored = sse.first("done")["message"]["error"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for text in [&shown, &stored] {
+            assert!(
+                !text.contains("injected") && !text.to_lowercase().contains("server had an error"),
+                "the provider's text leaked: {text}"
+            );
+            assert!(text.contains(expect), "{text}");
+        }
+    }
+}
