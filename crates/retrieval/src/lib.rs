@@ -9,7 +9,9 @@ pub mod beir;
 pub mod chunk;
 mod codec;
 pub mod dense;
-pub mod extract;
+/// Extraction lives in its own crate (small enough to build with the release profile in the
+/// hostile-file suite); `ragenie_retrieval::extract` is it.
+pub use ragenie_extract as extract;
 pub mod search;
 pub mod segment;
 mod snippet;

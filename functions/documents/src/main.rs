@@ -4,8 +4,15 @@
 
 use ragenie_corpus::{ProviderState, ProviderUse};
 
+fn main() -> Result<(), lambda_http::Error> {
+    // Uploads are extracted in limited child processes of this binary (a hostile PDF must not
+    // end the function); as such a child, this process does its one job and exits here.
+    ragenie_extract::sandbox::init();
+    serve()
+}
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn serve() -> Result<(), lambda_http::Error> {
     let app = ragenie_common::lambda::init().await?;
     let state = ProviderState::connect(app, ProviderUse::EmbeddingsOnly).await?;
     lambda_http::run(ragenie_common::http::with_fallback(

@@ -1,9 +1,31 @@
 //! Text extraction: turns uploaded bytes (Markdown, plain text, HTML, PDF) into plain text
 //! whose headings are Markdown `#` lines, so chunking can follow the document's structure.
+//!
+//! Uploads are hostile until proven otherwise. Extraction caps what it reads (HTML size, PDF
+//! pages, decompressed PDF streams, extracted text) and fails with a reason past a cap; and in
+//! the shipped binaries, which abort on panic (`panic = "abort"`, so `catch_unwind` cannot
+//! help), it runs in a child process with memory, CPU and time limits ([`sandbox`]): a panic,
+//! a stack overflow or an allocation bomb ends the child, never the server.
 
+use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use scraper::{Html, Node};
+
+pub mod sandbox;
+
+/// Largest HTML file parsed: the DOM of an HTML file takes many times its size in memory.
+pub const MAX_HTML_BYTES: usize = 16 * 1024 * 1024;
+/// Most pages read from a PDF.
+pub const MAX_PDF_PAGES: usize = 2_000;
+/// Most bytes all of a PDF's compressed streams may inflate to (a zip bomb stops here).
+pub const MAX_PDF_DECOMPRESSED_BYTES: u64 = 256 * 1024 * 1024;
+/// Most text one document may yield (Markdown and plain text files are their own text).
+pub const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
 
 pub const MARKDOWN: &str = "text/markdown";
 pub const PLAIN_TEXT: &str = "text/plain";
@@ -34,16 +56,52 @@ pub enum ExtractError {
     Encrypted,
     #[error("the file contains no text")]
     Empty,
+    /// Past one of the caps above; the message names it.
+    #[error("the file is too large to index: {0}")]
+    TooLarge(String),
 }
 
 /// Extracts the text of `bytes` read as `media_type` (parameters such as `; charset=utf-8` are
-/// ignored; common aliases such as `text/x-markdown` are accepted).
+/// ignored; common aliases such as `text/x-markdown` are accepted). In a process that called
+/// [`sandbox::init`], PDF and HTML are read in a limited child process; everything else here.
 pub fn extract(media_type: &str, bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let media_type = normalize_media_type(media_type).ok_or_else(|| ExtractError::Unsupported {
         accepted: ACCEPTED_MEDIA_TYPES.to_vec(),
     })?;
     if bytes.is_empty() {
         return Err(ExtractError::Empty);
+    }
+    // Markdown and plain text are checked string handling; the parsers of the complex formats
+    // are what a hostile file attacks.
+    if matches!(media_type, PDF | HTML)
+        && let Some(outcome) = sandbox::run(media_type, bytes)
+    {
+        return outcome;
+    }
+    extract_here(media_type, bytes)
+}
+
+/// [`extract`] in this process, with every cap.
+pub fn extract_here(media_type: &str, bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let media_type = normalize_media_type(media_type).ok_or_else(|| ExtractError::Unsupported {
+        accepted: ACCEPTED_MEDIA_TYPES.to_vec(),
+    })?;
+    if bytes.is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    if media_type == HTML && bytes.len() > MAX_HTML_BYTES {
+        return Err(ExtractError::TooLarge(format!(
+            "the HTML file is {}; RaGenie reads HTML files up to {}",
+            mb(bytes.len() as u64),
+            mb(MAX_HTML_BYTES as u64)
+        )));
+    }
+    if media_type != PDF && bytes.len() > MAX_TEXT_BYTES {
+        return Err(ExtractError::TooLarge(format!(
+            "the text is {}; RaGenie indexes up to {} of text per document",
+            mb(bytes.len() as u64),
+            mb(MAX_TEXT_BYTES as u64)
+        )));
     }
     let (text, title) = match media_type {
         MARKDOWN => {
@@ -57,6 +115,13 @@ pub fn extract(media_type: &str, bytes: &[u8]) -> Result<Extracted, ExtractError
     };
     if text.trim().is_empty() {
         return Err(ExtractError::Empty);
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(ExtractError::TooLarge(format!(
+            "the document yields {} of text; RaGenie indexes up to {} per document",
+            mb(text.len() as u64),
+            mb(MAX_TEXT_BYTES as u64)
+        )));
     }
     Ok(Extracted {
         media_type,
@@ -371,9 +436,43 @@ fn is_bare_heading(line: &str) -> bool {
     !trimmed.is_empty() && trimmed.chars().all(|c| c == '#')
 }
 
+/// Inflates every Flate-compressed stream of the document into nothing, counting, so a small
+/// file that inflates to gigabytes is refused before anything holds the inflated bytes.
+fn check_decompressed_size(document: &lopdf::Document) -> Result<(), ExtractError> {
+    let mut budget = MAX_PDF_DECOMPRESSED_BYTES;
+    for object in document.objects.values() {
+        let lopdf::Object::Stream(stream) = object else {
+            continue;
+        };
+        let flate = match stream.dict.get(b"Filter") {
+            Ok(lopdf::Object::Name(name)) => name.as_slice() == b"FlateDecode",
+            Ok(lopdf::Object::Array(filters)) => filters
+                .iter()
+                .any(|f| matches!(f, lopdf::Object::Name(n) if n.as_slice() == b"FlateDecode")),
+            _ => false,
+        };
+        let inflated = if flate {
+            let mut decoder =
+                flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(budget + 1);
+            // A corrupt stream inflates as far as it can; the reader reports it later.
+            std::io::copy(&mut decoder, &mut std::io::sink()).unwrap_or(0)
+        } else {
+            stream.content.len() as u64
+        };
+        budget = budget.checked_sub(inflated).ok_or_else(|| {
+            ExtractError::TooLarge(format!(
+                "the PDF's compressed streams inflate to more than {}",
+                mb(MAX_PDF_DECOMPRESSED_BYTES)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 fn pdf_to_text(bytes: &[u8]) -> Result<String, ExtractError> {
-    // pdf-extract and lopdf index and unwrap freely on malformed files; a panic on a user's
-    // upload must become a "corrupt" status, never a crashed function.
+    // pdf-extract and lopdf index and unwrap freely on malformed files. In a build that unwinds
+    // (tests) a panic becomes "corrupt" here; in the shipped build (abort) the sandbox's child
+    // process is what survives it.
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<String, ExtractError> {
         let mut document = lopdf::Document::load_mem(bytes)
             .map_err(|e| ExtractError::Corrupt(format!("not a readable PDF: {e}")))?;
@@ -382,6 +481,13 @@ fn pdf_to_text(bytes: &[u8]) -> Result<String, ExtractError> {
             // those open without asking anyone for anything, so we read them too.
             document.decrypt("").map_err(|_| ExtractError::Encrypted)?;
         }
+        let pages = document.get_pages().len();
+        if pages > MAX_PDF_PAGES {
+            return Err(ExtractError::TooLarge(format!(
+                "the PDF has {pages} pages; RaGenie reads PDFs of up to {MAX_PDF_PAGES} pages"
+            )));
+        }
+        check_decompressed_size(&document)?;
         let mut text = String::new();
         {
             let mut output = pdf_extract::PlainTextOutput::new(&mut text);
