@@ -1,12 +1,17 @@
 //! The local server: every function's router merged under one origin, the presigned-URL routes
 //! of the embedded blob store, the built web app (or a placeholder page), `GET /health`
 //! naming each function and its status, and `GET /metrics` (Prometheus text, loopback only).
+//! On a shared machine it stays safe: it answers only
+//! requests addressed to it by name (DNS rebinding), sends the same security headers CloudFront
+//! adds on AWS, and listens on loopback unless `RAGENIE_BIND` says otherwise.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,6 +23,105 @@ use ragenie_corpus::{ProviderState, ProviderUse};
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The Content-Security-Policy of the web app, here and on CloudFront (`infra/cdk` and
+/// `template.yaml` carry the same string; a test keeps them equal). Scripts, styles, fonts and
+/// connections only from the app's own origin; images only from it or `data:`/`blob:`, so a
+/// Markdown answer cannot make the browser fetch `https://attacker/?q=<secrets>`; no plugins,
+/// no framing, no `<base>` rewriting, forms post only here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self'; \
+font-src 'self' data:; connect-src 'self'; object-src 'none'; frame-src 'none'; \
+worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The other response headers both deployments send (HSTS only on AWS, which is HTTPS).
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+/// The address the local server listens on: `RAGENIE_BIND` (an IP address), loopback by
+/// default. Anything else is an explicit choice; `main` warns that TLS belongs in front then.
+pub fn bind_address(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<IpAddr> {
+    match lookup("RAGENIE_BIND") {
+        None => Ok(IpAddr::from([127, 0, 0, 1])),
+        Some(raw) => raw.trim().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "RAGENIE_BIND={raw:?} is not valid: expected an IP address such as 127.0.0.1 or 0.0.0.0"
+            )
+        }),
+    }
+}
+
+/// Host names the server answers to: `localhost`, the host of `RAGENIE_PUBLIC_URL`, and any IP
+/// literal (a rebinding attack needs a name the attacker controls; an address cannot be
+/// re-pointed). A request without `Host` (HTTP/1.0, in-process tests) has no name to check.
+#[derive(Clone, Debug)]
+pub struct AllowedHosts {
+    public_host: Option<String>,
+}
+
+impl AllowedHosts {
+    pub fn from_public_url(public_url: &str) -> Self {
+        let public_host = url::Url::parse(public_url).ok().and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+        });
+        Self { public_host }
+    }
+
+    pub fn allows(&self, host_header: &str) -> bool {
+        let authority = host_header.trim();
+        // `[::1]:8080`, `127.0.0.1:8080`, `name:8080`, or any of them without a port.
+        let name = if let Some(rest) = authority.strip_prefix('[') {
+            rest.split(']').next().unwrap_or_default()
+        } else {
+            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+        }
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+        name.parse::<IpAddr>().is_ok()
+            || name == "localhost"
+            || self.public_host.as_deref() == Some(name.as_str())
+    }
+}
+
+async fn check_host(State(allowed): State<AllowedHosts>, request: Request, next: Next) -> Response {
+    if let Some(host) = request.headers().get(header::HOST) {
+        let ok = host.to_str().is_ok_and(|h| allowed.allows(h));
+        if !ok {
+            tracing::warn!(host = ?host, "refused a request addressed to another host name");
+            return ApiError::Forbidden(
+                "this server does not answer to that host name; set RAGENIE_PUBLIC_URL to the \
+                 address clients use"
+                    .into(),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Host check outermost, then the security headers on every response (API and web app alike).
+fn harden(router: Router, public_url: &str) -> Router {
+    let mut router = router.layer(SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    ));
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.layer(axum::middleware::from_fn_with_state(
+        AllowedHosts::from_public_url(public_url),
+        check_host,
+    ))
+}
 
 type BuildRouter = fn(ProviderState) -> Router;
 
@@ -180,7 +284,8 @@ pub fn app(providers: ProviderState, frontend_dir: Option<PathBuf>) -> Router {
         store: state.store_kind(),
     };
     let document = Json(openapi());
-    router
+    let public_url = state.settings.public_url.clone();
+    let router = router
         .merge(
             Router::new()
                 .route("/health", get(health))
@@ -189,7 +294,8 @@ pub fn app(providers: ProviderState, frontend_dir: Option<PathBuf>) -> Router {
         .route("/openapi.json", get(move || async move { document }))
         // Prometheus text for this process, to loopback callers only.
         .route("/metrics", get(ragenie_common::metrics::prometheus::serve))
-        .merge(frontend(frontend_dir.as_deref()))
+        .merge(frontend(frontend_dir.as_deref()));
+    harden(router, &public_url)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, as `ragenie-server` does (the

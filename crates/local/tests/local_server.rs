@@ -154,3 +154,115 @@ async fn the_openapi_document_describes_every_auth_and_users_route() {
     let name = register.as_str().unwrap().rsplit('/').next().unwrap();
     assert!(doc["components"]["schemas"][name].is_object(), "{name}");
 }
+
+async fn get_with_host(app: &axum::Router, uri: &str, host: &str) -> axum::response::Response {
+    app.clone()
+        .oneshot(
+            Request::get(uri)
+                .header("host", host)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+}
+
+/// DNS rebinding: a page on `attacker.example` whose name the attacker re-points at 127.0.0.1
+/// reaches the server with `Host: attacker.example`; it is refused, names the server answers
+/// to are not.
+#[tokio::test]
+async fn requests_addressed_to_a_foreign_host_name_are_refused() {
+    let (app, _dir) = app(None).await;
+    for host in [
+        "attacker.example",
+        "attacker.example:8080",
+        "localhost.attacker.example",
+        "127.0.0.1.nip.io:8080",
+    ] {
+        let response = get_with_host(&app, "/health", host).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{host}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let response = get_with_host(&app, "/", host).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "page for {host}");
+    }
+    for host in [
+        "127.0.0.1:8080",
+        "localhost:8080",
+        "LOCALHOST",
+        "[::1]:8080",
+        "192.168.1.20:8080",
+    ] {
+        let response = get_with_host(&app, "/health", host).await;
+        assert_eq!(response.status(), StatusCode::OK, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn the_public_url_host_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::connect(Settings::embedded(
+        dir.path().join("data"),
+        "https://ragenie.internal.example",
+    ))
+    .await
+    .unwrap();
+    let app = ragenie_local::app(state, None);
+    let ok = get_with_host(&app, "/health", "ragenie.internal.example").await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let refused = get_with_host(&app, "/health", "other.internal.example").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn pages_and_api_answers_carry_the_security_headers() {
+    let (app, _dir) = app(None).await;
+    for uri in ["/", "/app/chat", "/health", "/auth/me", "/no/such/api"] {
+        let response = get_with_host(&app, uri, "127.0.0.1:8080").await;
+        let headers = response.headers();
+        assert_eq!(
+            headers["content-security-policy"],
+            ragenie_local::CONTENT_SECURITY_POLICY,
+            "{uri}"
+        );
+        let csp = ragenie_local::CONTENT_SECURITY_POLICY;
+        assert!(csp.contains("img-src 'self' data: blob:;"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{uri}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{uri}");
+    }
+}
+
+#[test]
+fn the_server_binds_to_loopback_unless_told_otherwise() {
+    let none = |_: &str| None;
+    assert_eq!(
+        ragenie_local::bind_address(none).unwrap().to_string(),
+        "127.0.0.1"
+    );
+    let all = |_: &str| Some("0.0.0.0".to_owned());
+    assert_eq!(
+        ragenie_local::bind_address(all).unwrap().to_string(),
+        "0.0.0.0"
+    );
+    let bad = |_: &str| Some("everywhere".to_owned());
+    let err = ragenie_local::bind_address(bad).unwrap_err().to_string();
+    assert!(err.contains("RAGENIE_BIND"), "{err}");
+}
+
+/// The local server and CloudFront (infra/security-headers.json, read by the CDK app and
+/// checked against template.yaml) send the same policy.
+#[test]
+fn the_local_policy_is_the_one_cloudfront_sends() {
+    let shared: Value = serde_json::from_str(include_str!("../../../infra/security-headers.json"))
+        .expect("infra/security-headers.json");
+    assert_eq!(
+        shared["content_security_policy"],
+        ragenie_local::CONTENT_SECURITY_POLICY
+    );
+    assert_eq!(shared["referrer_policy"], "no-referrer");
+    assert_eq!(shared["frame_options"], "DENY");
+}

@@ -5,6 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, logicalId, ofType, synth } from './helpers';
+import { loadSecurityHeaders } from '../lib/ragenie-stack';
 import { cloudFrontBehaviours, cloudFrontMatches, loadRoutes, Route, samplePath, STREAMING_FUNCTION } from '../lib/routes';
 
 const { stack, resources } = synth();
@@ -107,4 +108,21 @@ test('API and chat origins speak HTTPS only, and the chat origin waits long enou
   }
   const chat = config.Origins.find((o: any) => JSON.stringify(o.DomainName).includes(urlId));
   assert.ok(chat.CustomOriginConfig.OriginReadTimeout >= 60);
+});
+
+test('every answer (app and API) carries the security headers of infra/security-headers.json', () => {
+  const headers = loadSecurityHeaders();
+  const [[policyId, policy]] = ofType(resources, 'AWS::CloudFront::ResponseHeadersPolicy');
+  const sec = policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+  assert.equal(sec.ContentSecurityPolicy.ContentSecurityPolicy, headers.content_security_policy);
+  assert.match(headers.content_security_policy, /img-src 'self' data: blob:;/);
+  assert.match(headers.content_security_policy, /frame-ancestors 'none'/);
+  assert.equal(sec.StrictTransportSecurity.AccessControlMaxAgeSec, headers.hsts_max_age_seconds);
+  assert.equal(sec.StrictTransportSecurity.IncludeSubdomains, true);
+  assert.equal(sec.FrameOptions.FrameOption, 'DENY');
+  assert.equal(sec.ContentTypeOptions.Override, true);
+  assert.equal(sec.ReferrerPolicy.ReferrerPolicy, 'no-referrer');
+  for (const b of [config.DefaultCacheBehavior, ...(config.CacheBehaviors ?? [])]) {
+    assert.deepEqual(b.ResponseHeadersPolicyId, { Ref: policyId }, `behaviour ${b.PathPattern ?? 'default'}`);
+  }
 });
