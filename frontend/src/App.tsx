@@ -9,6 +9,7 @@ import { Navigate, Route, Routes, useLocation } from "react-router";
 import { useAuth } from "./auth";
 import { Layout } from "./components/Layout";
 import { AuthPage } from "./pages/AuthPage";
+import { ForgotPasswordPage, ResetPasswordPage } from "./pages/PasswordResetPages";
 
 const ChatPage = lazy(() => import("./pages/chat/ChatPage"));
 const DocumentsPage = lazy(() => import("./pages/DocumentsPage"));
@@ -36,6 +37,9 @@ export function App() {
     <Routes>
       <Route path="/login" element={<AnonymousOnly><AuthPage mode="signin" /></AnonymousOnly>} />
       <Route path="/signup" element={<AnonymousOnly><AuthPage mode="signup" /></AnonymousOnly>} />
+      <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+      {/* Not sign-in only: a link from the mail must work in a browser that is signed in. */}
+      <Route path="/reset-password" element={<ResetPasswordPage />} />
       <Route
         element={
           <RequireAuth>

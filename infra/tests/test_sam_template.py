@@ -30,6 +30,7 @@ STREAMING = "ragenie-chat"
 API_ROUTES = sorted(f"{r['function']} {r['method']} {r['path']}" for r in ROUTES if r["function"] != STREAMING)
 
 SAM = yaml_parse((REPO / "template.yaml").read_text())
+HEADERS = json.loads((REPO / "infra" / "security-headers.json").read_text())
 
 
 def translate(sam):
@@ -117,6 +118,12 @@ def grants(resources, binary):
     out = set()
     for doc in documents:
         for s in doc["Statement"]:
+            # A conditional statement: with the default (empty) parameters its condition is
+            # false, so the second branch stands (AWS::NoValue: no statement).
+            if isinstance(s, dict) and "Fn::If" in s:
+                s = s["Fn::If"][2]
+                if s == {"Ref": "AWS::NoValue"}:
+                    continue
             assert s["Effect"] == "Allow" and "Condition" not in s, s
             for a in as_list(s["Action"]):
                 for res in as_list(s["Resource"]):
@@ -125,7 +132,7 @@ def grants(resources, binary):
 
 
 def expected_grants(binary):
-    table = ["BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem"]
+    table = ["ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem"]
     want = {f"logs:{a} on {binary}-logs" for a in ("CreateLogStream", "PutLogEvents")}
     want |= {f"dynamodb:{a} on {r}" for a in table for r in ("table", "table/index/gsi1")}
     want.add("secretsmanager:GetSecretValue on jwt-secret")
@@ -134,6 +141,9 @@ def expected_grants(binary):
         want |= {"s3:GetObject on documents-bucket/*", "s3:ListBucket on documents-bucket"}
     if binary == "ragenie-documents":
         want |= {"s3:PutObject on documents-bucket/*", "s3:DeleteObject on documents-bucket/*"}
+    if binary == "ragenie-auth":
+        # Deleting an account removes its files: list and delete, never read.
+        want |= {"s3:DeleteObject on documents-bucket/*", "s3:ListBucket on documents-bucket"}
     return want
 
 
@@ -188,9 +198,12 @@ class SamTemplate(unittest.TestCase):
             # Hybrid retrieval's settings go to the functions that call providers.
             embedding = ["RAGENIE_EMBEDDING_MODEL", "RAGENIE_EMBEDDING_DIMENSIONS"] \
                 if binary in ("ragenie-documents", "ragenie-chat") else []
+            # Password-reset mail and the links' origin go to the auth function only.
+            mail = ["RAGENIE_MAIL_FROM", "RAGENIE_SES_REGION", "RAGENIE_PUBLIC_URL"] \
+                if binary == "ragenie-auth" else []
             self.assertEqual(sorted(p["Environment"]["Variables"]), sorted([
                 "RAGENIE_STORE", "RAGENIE_TABLE", "RAGENIE_BUCKET", "RAGENIE_JWT_SECRET_ID",
-                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RAGENIE_METRICS_NAMESPACE", "RUST_LOG"] + embedding), lid)
+                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RAGENIE_METRICS_NAMESPACE", "RUST_LOG"] + embedding + mail), lid)
 
     def test_only_chat_streams_through_a_public_function_url(self):
         urls = [r for r in CFN.values() if r["Type"] == "AWS::Lambda::Url"]
@@ -259,6 +272,38 @@ class SamTemplate(unittest.TestCase):
         self.assertEqual(fn["Properties"]["FunctionCode"], SPA_CODE, "same SPA fallback code as the CDK app")
 
 
+def security_headers(resources):
+    """The security headers of the one response headers policy, and whether every behaviour
+    (the app's and each API path's) uses it."""
+    [(pid, policy)] = [(k, r) for k, r in resources.items() if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"]
+    sec = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    [dist] = [r for r in resources.values() if r["Type"] == "AWS::CloudFront::Distribution"]
+    config = dist["Properties"]["DistributionConfig"]
+    behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
+    everywhere = all(b.get("ResponseHeadersPolicyId") == {"Ref": pid} for b in behaviours)
+    return {
+        "csp": sec["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        "hsts": (sec["StrictTransportSecurity"]["AccessControlMaxAgeSec"], sec["StrictTransportSecurity"]["IncludeSubdomains"]),
+        "frame": sec["FrameOptions"]["FrameOption"],
+        "nosniff": sec["ContentTypeOptions"]["Override"],
+        "referrer": sec["ReferrerPolicy"]["ReferrerPolicy"],
+        "on_every_behaviour": everywhere,
+    }
+
+
+class SecurityHeaders(unittest.TestCase):
+    def test_every_answer_carries_the_shared_security_headers(self):
+        self.assertEqual(security_headers(CFN), {
+            "csp": HEADERS["content_security_policy"],
+            "hsts": (HEADERS["hsts_max_age_seconds"], True),
+            "frame": HEADERS["frame_options"],
+            "nosniff": True,
+            "referrer": HEADERS["referrer_policy"],
+            "on_every_behaviour": True,
+        })
+        self.assertIn("img-src 'self' data: blob:;", HEADERS["content_security_policy"])
+
+
 class SameStackAsCdk(unittest.TestCase):
     """The SAM template and the CDK app describe the same stack."""
 
@@ -289,6 +334,9 @@ class SameStackAsCdk(unittest.TestCase):
                 out.append((b["PathPattern"], target, b["CachePolicyId"], b["OriginRequestPolicyId"], b["ViewerProtocolPolicy"]))
             return out
         self.assertEqual(behaviours(self.cdk), behaviours(CFN))
+
+    def test_security_headers_are_the_same(self):
+        self.assertEqual(security_headers(self.cdk), security_headers(CFN))
 
     def test_alarms_are_the_same(self):
         def watched(p):

@@ -101,6 +101,13 @@ mkdir -p target/e2e-screenshots
   [ "$desktop_status" -eq 0 ] && [ "$phone_status" -eq 0 ]
 )
 
+step "e2e: security (password reset through the local outbox; no request to a foreign origin)"
+(
+  cd frontend
+  RAGENIE_E2E_URL="http://127.0.0.1:$port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
+    RAGENIE_E2E_OUTBOX="$RAGENIE_DATA_DIR/outbox" timeout 300 node e2e/security.mjs
+)
+
 step "e2e: offline mode (a second server, no provider configured)"
 offline_port=$(free_port)
 mkdir -p "$work/data-offline"

@@ -49,6 +49,38 @@ pub struct Settings {
     pub audit_retention_days: u32,
     /// Registration policy, admins, quota and limits before an admin changes them.
     pub operator: OperatorDefaults,
+    /// How account mail (password-reset links) leaves.
+    pub mail: MailSettings,
+}
+
+/// Account mail: the sender (`RAGENIE_MAIL_FROM`) and the way out — SMTP when
+/// `RAGENIE_SMTP_URL` is set (self-hosting), Amazon SES when `RAGENIE_SES_REGION` is set (AWS),
+/// else the outbox folder of the data directory and the server log (local, offline, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    pub from: String,
+    pub transport: MailTransport,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    Outbox,
+    /// `smtps://user:pass@host:465` or `smtp://host:587?tls=required` (lettre's URL form).
+    Smtp {
+        url: String,
+    },
+    Ses {
+        region: String,
+    },
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            from: "RaGenie <no-reply@ragenie.invalid>".into(),
+            transport: MailTransport::Outbox,
+        }
+    }
 }
 
 /// Audit events are kept a year unless configured otherwise.
@@ -161,6 +193,44 @@ impl Settings {
         }
         let operator =
             OperatorDefaults::from_lookup(&lookup, matches!(store, StoreSettings::Aws { .. }))?;
+        let mail = {
+            let from = lookup("RAGENIE_MAIL_FROM");
+            let transport = match (lookup("RAGENIE_SMTP_URL"), lookup("RAGENIE_SES_REGION")) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::Invalid {
+                        name: "RAGENIE_SES_REGION",
+                        value: "set".into(),
+                        reason: "set either RAGENIE_SMTP_URL or RAGENIE_SES_REGION, not both"
+                            .into(),
+                    });
+                }
+                (Some(url), None) => {
+                    let parsed = url::Url::parse(&url).ok().filter(|u| {
+                        matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some()
+                    });
+                    if parsed.is_none() {
+                        return Err(ConfigError::Invalid {
+                            name: "RAGENIE_SMTP_URL",
+                            value: "(hidden: it may hold a password)".into(),
+                            reason: "expected smtps://user:password@host:465 or smtp://host:587?tls=required".into(),
+                        });
+                    }
+                    MailTransport::Smtp { url }
+                }
+                (None, Some(region)) => MailTransport::Ses { region },
+                (None, None) => MailTransport::Outbox,
+            };
+            match (from, &transport) {
+                (Some(from), _) => MailSettings { from, transport },
+                (None, MailTransport::Outbox) => MailSettings::default(),
+                (None, _) => {
+                    return Err(ConfigError::Missing {
+                        name: "RAGENIE_MAIL_FROM",
+                        why: " when RAGENIE_SMTP_URL or RAGENIE_SES_REGION is set",
+                    });
+                }
+            }
+        };
         Ok(Self {
             operator,
             store,
@@ -169,6 +239,7 @@ impl Settings {
             max_upload_body: parse(&lookup, "RAGENIE_MAX_UPLOAD_BYTES", 6 * 1024 * 1024)?,
             embedding,
             audit_retention_days,
+            mail,
         })
     }
 
@@ -193,6 +264,15 @@ impl Settings {
             embedding: None,
             audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
             operator: OperatorDefaults::default(),
+            mail: MailSettings::default(),
+        }
+    }
+
+    /// Where the outbox mailer writes (embedded store only).
+    pub fn outbox_dir(&self) -> Option<PathBuf> {
+        match &self.store {
+            StoreSettings::Embedded { data_dir } => Some(data_dir.join("outbox")),
+            StoreSettings::Aws { .. } => None,
         }
     }
 }
@@ -290,6 +370,36 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn mail_goes_to_the_outbox_unless_smtp_or_ses_is_configured() {
+        assert_eq!(from(&[]).unwrap().mail.transport, MailTransport::Outbox);
+        let smtp = from(&[
+            ("RAGENIE_SMTP_URL", "smtps://me:secret@mail.example.com:465"),
+            ("RAGENIE_MAIL_FROM", "RaGenie <no-reply@example.com>"),
+        ])
+        .unwrap();
+        assert!(matches!(smtp.mail.transport, MailTransport::Smtp { .. }));
+        let ses = from(&[
+            ("RAGENIE_SES_REGION", "eu-west-1"),
+            ("RAGENIE_MAIL_FROM", "no-reply@example.com"),
+        ])
+        .unwrap();
+        assert_eq!(
+            ses.mail.transport,
+            MailTransport::Ses {
+                region: "eu-west-1".into()
+            }
+        );
+        let err = from(&[("RAGENIE_SES_REGION", "eu-west-1")]).unwrap_err();
+        assert!(err.to_string().contains("RAGENIE_MAIL_FROM"), "{err}");
+        let err = from(&[("RAGENIE_SMTP_URL", "http://user:pw@x")]).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("RAGENIE_SMTP_URL") && !shown.contains("pw"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod openapi;
 pub mod request_id;
+pub mod mail;
 pub mod state;
 pub mod storage;
 pub mod telemetry;

@@ -103,3 +103,155 @@ impl Drop for TestServer {
         self.task.abort();
     }
 }
+
+/// An account with something of every kind, made through the public API of a server that
+/// serves every function at `base`: a personal API key, a document (bytes, text, segment), a
+/// pending presigned upload, a profile, a conversation with a question and its answer (the
+/// built-in retrieval-only model, so usage is recorded too).
+pub struct PopulatedAccount {
+    pub user_id: String,
+    pub email: String,
+    pub password: String,
+    pub access_token: String,
+    pub api_key: String,
+}
+
+pub async fn populated_account(base: &str) -> PopulatedAccount {
+    use serde_json::{Value, json};
+    let http = reqwest::Client::new();
+    let email = format!("everything-{}@example.com", ulid::Ulid::new()).to_lowercase();
+    let password = "a long and unusual passphrase".to_owned();
+    let tokens: Value = http
+        .post(format!("{base}/auth/register"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("tokens");
+    let access_token = tokens["access_token"].as_str().expect("access").to_owned();
+    let bearer = format!("Bearer {access_token}");
+    let me: Value = http
+        .get(format!("{base}/auth/me"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let post = |path: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .header("authorization", &bearer)
+            .json(&body)
+            .send()
+    };
+    let key: Value = post("/auth/api-keys", json!({"name": "script"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let doc: Value = http
+        .post(format!("{base}/documents"))
+        .query(&[("kind", "dataset"), ("name", "notes.md")])
+        .header("authorization", &bearer)
+        .header("content-type", "text/markdown")
+        .body("# Notes\n\nThe backup runs every night at two.\n")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["status"], "ready", "{doc}");
+    let upload = post(
+        "/documents/uploads",
+        json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": 10}),
+    )
+    .await
+    .unwrap();
+    assert!(upload.status().is_success(), "{}", upload.status());
+    let profile: Value = post(
+        "/profiles",
+        json!({"name": "Work", "dataset_ids": [doc["id"]]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let conv: Value = post(
+        "/conversations",
+        json!({"profile_id": profile["id"], "model": "ragenie-retrieval-only"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let conv_id = conv["id"].as_str().expect("conversation id");
+    let answer = post(
+        &format!("/conversations/{conv_id}/messages"),
+        json!({"content": "When does the backup run?"}),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(answer.contains("event: done"), "{answer}");
+    PopulatedAccount {
+        user_id: me["id"].as_str().expect("id").to_owned(),
+        email,
+        password,
+        access_token,
+        api_key: key["key"].as_str().expect("key").to_owned(),
+    }
+}
+
+/// What the store still holds of a user: items of its partition, its email claim, its API
+/// keys' lookups (by the key's value) and its files.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Remains {
+    pub items: usize,
+    pub email_claim: bool,
+    pub api_key_lookup: bool,
+    pub files: usize,
+}
+
+pub async fn remains(state: &AppState, account: &PopulatedAccount) -> Remains {
+    use crate::accounts::{UserId, keys};
+    use sha2::Digest;
+    let user = UserId::parse(&account.user_id).expect("user id");
+    let items = crate::accounts::all_items(state.table.as_ref(), user, "")
+        .await
+        .expect("query")
+        .len();
+    let claim = keys::email(&account.email);
+    let lookup = keys::api_key_lookup(&hex::encode(sha2::Sha256::digest(
+        account.api_key.as_bytes(),
+    )));
+    Remains {
+        items,
+        email_claim: state
+            .table
+            .get(&claim.pk, &claim.sk)
+            .await
+            .unwrap()
+            .is_some(),
+        api_key_lookup: state
+            .table
+            .get(&lookup.pk, &lookup.sk)
+            .await
+            .unwrap()
+            .is_some(),
+        files: state
+            .blobs
+            .list(&user.blob_prefix())
+            .await
+            .unwrap()
+            .len(),
+    }
+}

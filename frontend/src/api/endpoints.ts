@@ -23,6 +23,26 @@ import type {
   UsageReport,
 } from "./models";
 
+export interface Session {
+  id: string;
+  created_at: string;
+  last_used_at: string | null;
+  current: boolean;
+}
+
+export interface AccountRemoved {
+  documents: number;
+  conversations: number;
+  messages: number;
+  profiles: number;
+  usage_records: number;
+  api_keys: number;
+  sessions: number;
+  items: number;
+  files: number;
+  file_bytes: number;
+}
+
 export const auth = {
   register: (email: string, password: string) =>
     api.post<Tokens>("/auth/register", { email, password }, { anonymous: true }),
@@ -30,12 +50,24 @@ export const auth = {
   logout: (refresh_token: string) => api.post<void>("/auth/logout", { refresh_token }),
   me: () => api.get<Me>("/auth/me"),
   /** Other sessions are signed out; the answer carries fresh tokens for this one. */
-  changePassword: async (current_password: string, new_password: string) => {
-    const tokens = await api.post<Tokens | undefined>("/auth/change-password", { current_password, new_password });
+  changePassword: async (current_password: string, new_password: string, revoke_api_keys = true) => {
+    const tokens = await api.post<Tokens | undefined>("/auth/change-password", { current_password, new_password, revoke_api_keys });
     if (tokens?.access_token && tokens.refresh_token) api.setTokens(tokens);
   },
+  /** Mails a reset link if an account has the email; the answer is the same either way. */
+  requestPasswordReset: (email: string) =>
+    api.post<{ detail: string }>("/auth/password-reset", { email }, { anonymous: true }),
+  confirmPasswordReset: (token: string, new_password: string) =>
+    api.post<void>("/auth/password-reset/confirm", { token, new_password }, { anonymous: true }),
+  /** Deletes the account and everything it owns; says what went. */
+  deleteAccount: (password: string) => api.request<{ removed: AccountRemoved }>("DELETE", "/auth/me", { body: { password } }),
   listKeys: () => api.get<Page<ApiKey>>("/auth/api-keys"),
-  createKey: (name: string) => api.post<CreatedApiKey>("/auth/api-keys", { name }),
+  /** `password` is needed when the last sign-in is over 5 minutes old. */
+  createKey: (name: string, password?: string) =>
+    api.post<CreatedApiKey>("/auth/api-keys", password ? { name, password } : { name }),
+  listSessions: () => api.get<Page<Session>>("/auth/sessions"),
+  /** Signs out every session, this one included. */
+  revokeAllSessions: () => api.post<void>("/auth/sessions/revoke-all", {}),
   revokeKey: (id: string) => api.delete<void>(`/auth/api-keys/${encodeURIComponent(id)}`),
   /** The caller's security activity, newest first. */
   audit: (cursor?: string | null) =>

@@ -45,7 +45,9 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
     <main className="auth-page">
       <form className="card auth-card" onSubmit={submit} aria-labelledby="auth-title" noValidate>
         <h1 id="auth-title">{signup ? "Create your RaGenie account" : "Sign in to RaGenie"}</h1>
-        <p className="muted">Chat with your documents.</p>
+        <p className="muted">
+          {(location.state as { notice?: string } | null)?.notice ?? "Chat with your documents."}
+        </p>
         <label>
           Email
           <input
@@ -97,7 +99,7 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
             </>
           ) : (
             <>
-              New here? <Link to="/signup">Create an account</Link>
+              New here? <Link to="/signup">Create an account</Link> · <Link to="/forgot-password">Forgot your password?</Link>
             </>
           )}
         </p>

@@ -1,6 +1,6 @@
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter } from "react-router";
+import { MemoryRouter, Route, Routes, useLocation } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api } from "../api/client";
 import type { ApiKey } from "../api/models";
@@ -22,6 +22,8 @@ function routes(keys: ApiKey[], extra = {}) {
     "GET /models": () => json(200, { items: [{ id: "gpt-test" }] }),
     "GET /auth/api-keys": () => json(200, { items: keys, next_cursor: null }),
     "GET /auth/audit": () => json(200, { items: [], next_cursor: null }),
+    "GET /auth/sessions": () =>
+      json(200, { items: [{ id: "s1", created_at: "2026-01-01T00:00:00Z", last_used_at: null, current: true }], next_cursor: null }),
     ...extra,
   });
 }
@@ -122,8 +124,58 @@ describe("SettingsPage", () => {
     expect(calls.find((c) => c.path === "/auth/change-password")!.body).toEqual({
       current_password: "old password here",
       new_password: "a brand new password",
+      revoke_api_keys: true,
     });
     expect(api.accessToken).toBe("a2");
     expect(api.refreshToken).toBe("r2");
   });
+
+  it("deletes the account after the password is entered again, then shows what was removed", async () => {
+    const { calls } = routes([], {
+      "DELETE /auth/me": () =>
+        json(200, { removed: { documents: 3, conversations: 2, messages: 8, profiles: 1, usage_records: 4, api_keys: 1, sessions: 2, items: 30, files: 9, file_bytes: 1234 } }),
+    });
+    vi.spyOn(window, "confirm").mockReturnValue(true);
+    render(
+      <MemoryRouter initialEntries={["/app/settings"]}>
+        <Routes>
+          <Route path="/app/settings" element={<SettingsPage />} />
+          <Route path="/login" element={<LoginNotice />} />
+        </Routes>
+      </MemoryRouter>,
+    );
+    const user = userEvent.setup();
+    const form = (await screen.findByRole("heading", { name: "Delete account" })).closest("form")!;
+    await user.type(within(form).getByLabelText("Password"), "my password");
+    await user.click(within(form).getByRole("button", { name: "Delete my account" }));
+    expect((await screen.findByTestId("notice")).textContent).toMatch(/3 documents, 2 conversations, 9 files and 30 records removed/);
+    expect(calls.find((c) => c.method === "DELETE")).toEqual({ method: "DELETE", path: "/auth/me", body: { password: "my password" } });
+    expect(api.signedIn).toBe(false);
+  });
 });
+
+describe("Sessions", () => {
+  it("lists the signed-in sessions and signs out everywhere", async () => {
+    const { calls } = routes([], { "POST /auth/sessions/revoke-all": () => new Response(null, { status: 204 }) });
+    vi.spyOn(window, "confirm").mockReturnValue(true);
+    render(
+      <MemoryRouter initialEntries={["/app/settings"]}>
+        <Routes>
+          <Route path="/app/settings" element={<SettingsPage />} />
+          <Route path="/login" element={<LoginNotice />} />
+        </Routes>
+      </MemoryRouter>,
+    );
+    const user = userEvent.setup();
+    expect(await screen.findByText("this session")).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Sign out everywhere" }));
+    expect((await screen.findByTestId("notice")).textContent).toBe("You are signed out everywhere.");
+    expect(calls.some((c) => c.method === "POST" && c.path === "/auth/sessions/revoke-all")).toBe(true);
+    expect(api.signedIn).toBe(false);
+  });
+});
+
+function LoginNotice() {
+  const location = useLocation();
+  return <p data-testid="notice">{(location.state as { notice?: string } | null)?.notice}</p>;
+}

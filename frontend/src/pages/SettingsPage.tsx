@@ -1,7 +1,9 @@
 // Settings: password, personal API keys (the value shown once), default profile and model,
-// theme, and the account's security activity (its audit trail).
+// theme, the account's sessions and security activity (its audit trail), and deleting the account.
 
 import { useEffect, useState, type FormEvent } from "react";
+import { useNavigate } from "react-router";
+import { api } from "../api/client";
 import { auth, chat, modelItems, preferences, profiles } from "../api/endpoints";
 import type { ApiKey, AuditEvent, CreatedApiKey, Preferences, Theme } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
@@ -21,7 +23,9 @@ export default function SettingsPage() {
       <Defaults />
       <PasswordForm />
       <ApiKeys />
+      <Sessions />
       <SecurityActivity />
+      <DeleteAccount />
     </div>
   );
 }
@@ -203,6 +207,7 @@ function PasswordForm() {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const [confirm, setConfirm] = useState("");
+  const [revokeKeys, setRevokeKeys] = useState(true);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState(false);
 
@@ -215,7 +220,7 @@ function PasswordForm() {
       return;
     }
     try {
-      await auth.changePassword(current, next);
+      await auth.changePassword(current, next, revokeKeys);
       setDone(true);
       setCurrent("");
       setNext("");
@@ -243,6 +248,10 @@ function PasswordForm() {
           <input type="password" autoComplete="new-password" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
         </label>
       </div>
+      <label className="inline">
+        <input type="checkbox" checked={revokeKeys} onChange={(e) => setRevokeKeys(e.target.checked)} />
+        Also revoke my API keys
+      </label>
       <ErrorAlert error={error} />
       {done ? <p role="status" className="alert ok">Password changed.</p> : null}
       <div>
@@ -257,6 +266,7 @@ function PasswordForm() {
 function ApiKeys() {
   const keys = useAsync(() => auth.listKeys(), []);
   const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [copied, setCopied] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -266,8 +276,9 @@ function ApiKeys() {
     setError(null);
     setCopied(false);
     try {
-      setCreated(await auth.createKey(name.trim()));
+      setCreated(await auth.createKey(name.trim(), password || undefined));
       setName("");
+      setPassword("");
       await keys.reload();
     } catch (err) {
       setError(err);
@@ -296,6 +307,17 @@ function ApiKeys() {
         <label className="inline">
           Key name
           <input required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. laptop script" />
+        </label>
+        <label className="inline">
+          Your password
+          <input
+            type="password"
+            name="key-password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            placeholder="not needed right after signing in"
+          />
         </label>
         <button type="submit" disabled={!name.trim()}>
           Create key
@@ -358,6 +380,110 @@ function ApiKeys() {
           </ReflowTable>
         )
       ) : null}
+    </section>
+  );
+}
+
+function DeleteAccount() {
+  const navigate = useNavigate();
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    if (!window.confirm("Delete your account and everything in it? This cannot be undone.")) return;
+    setBusy(true);
+    try {
+      const { removed } = await auth.deleteAccount(password);
+      const notice =
+        `Your account is deleted: ${removed.documents} documents, ${removed.conversations} conversations, ` +
+        `${removed.files} files and ${removed.items} records removed.`;
+      api.setTokens(null);
+      navigate("/login", { replace: true, state: { notice } });
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="card danger-zone" onSubmit={submit} aria-labelledby="delete-title" style={{ display: "flex", flexDirection: "column", gap: "0.8rem" }}>
+      <h2 id="delete-title">Delete account</h2>
+      <p className="muted">
+        Deletes your documents and their files, profiles, conversations, usage, sessions and API keys, at once and for
+        good. Export what you want to keep first (each conversation&apos;s Export, or <code>ragenie export</code>).
+      </p>
+      <label>
+        Password
+        <input
+          type="password"
+          name="delete-password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </label>
+      <ErrorAlert error={error} context="Deleting the account" />
+      <button type="submit" className="danger" disabled={busy || !password}>
+        {busy ? "Deleting…" : "Delete my account"}
+      </button>
+    </form>
+  );
+}
+
+function Sessions() {
+  const sessions = useAsync(() => auth.listSessions(), []);
+  const navigate = useNavigate();
+  const [error, setError] = useState<unknown>(null);
+
+  async function everywhere() {
+    if (!window.confirm("Sign out on every device, this one included?")) return;
+    setError(null);
+    try {
+      await auth.revokeAllSessions();
+      api.setTokens(null);
+      navigate("/login", { replace: true, state: { notice: "You are signed out everywhere." } });
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="sessions-title" style={{ display: "flex", flexDirection: "column", gap: "0.8rem" }}>
+      <h2 id="sessions-title">Signed-in sessions</h2>
+      <p className="muted small">Browsers and apps signed in to your account. API keys and their last use are listed above.</p>
+      <ErrorAlert error={error} />
+      <ErrorAlert error={sessions.error} onRetry={sessions.reload} context="Sessions" />
+      {sessions.data ? (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>Signed in</th>
+                <th>Last active</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {sessions.data.items.map((s) => (
+                <tr key={s.id}>
+                  <td>{formatDate(s.created_at)}</td>
+                  <td>{s.last_used_at ? formatDate(s.last_used_at) : "—"}</td>
+                  <td>{s.current ? <span className="badge">this session</span> : null}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <div>
+        <button type="button" className="danger" onClick={everywhere}>
+          Sign out everywhere
+        </button>
+      </div>
     </section>
   );
 }

@@ -1,26 +1,32 @@
 //! The `auth` function: registration, login (JSON and OAuth2 password form), refresh-token
-//! rotation, logout, the caller's account, password change and personal API keys, and the
-//! admin console's API (`admin`). Served on Lambda, by the local server and in tests.
+//! rotation, logout, the caller's account, password change and reset, personal API keys, and
+//! the admin console's API (`admin`). Served on Lambda, by the local server and in tests.
 
 pub mod admin;
+pub mod mail;
 
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Extension, Form, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use ragenie_common::accounts::api_keys::{self, ApiKeySummary, CreatedApiKey};
+use ragenie_common::accounts::deletion::DeletionReport;
 use ragenie_common::accounts::operator::{self, AccountStatus};
+use ragenie_common::accounts::refresh::SessionSummary;
 use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
-use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id};
-use ragenie_common::accounts::{AccountError, ApiKeyId, ListPage, UserId, passwords, refresh};
+use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id, user_id};
+use ragenie_common::accounts::{
+    AccountError, ApiKeyId, ListPage, UserId, deletion, passwords, refresh, reset,
+};
 use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
 use ragenie_common::auth::AuthUser;
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::mail::Mailer;
 use ragenie_common::metrics::{self, SignIn};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
@@ -30,16 +36,28 @@ use utoipa::{OpenApi, ToSchema};
 pub const FUNCTION: &str = "auth";
 
 /// What differs between deployments and tests.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct AuthOptions {
     pub throttle: ThrottlePolicy,
+    /// How password-reset links are mailed; `None`: what the settings name
+    /// ([`mail::from_settings`]).
+    pub mailer: Option<Arc<dyn Mailer>>,
 }
 
 pub fn router(state: AppState) -> Router {
     router_with(state, AuthOptions::default())
 }
 
-pub fn router_with(state: AppState, options: AuthOptions) -> Router {
+pub fn router_with(state: AppState, mut options: AuthOptions) -> Router {
+    if options.mailer.is_none() {
+        options.mailer = Some(mail::from_settings(&state.settings).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the mail settings are not usable; mail goes to the temporary outbox");
+            Arc::new(ragenie_common::mail::OutboxMailer::new(
+                std::env::temp_dir().join("ragenie-outbox"),
+                state.settings.mail.from.clone(),
+            ))
+        }));
+    }
     // The dummy hash unknown accounts are checked against is made now, not at the first such
     // login (which would then answer slower than a wrong password).
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -51,9 +69,13 @@ pub fn router_with(state: AppState, options: AuthOptions) -> Router {
         .route("/auth/token", post(token))
         .route("/auth/refresh", post(refresh_tokens))
         .route("/auth/logout", post(logout))
-        .route("/auth/me", axum::routing::get(me))
+        .route("/auth/me", axum::routing::get(me).delete(delete_me))
         .route("/auth/change-password", post(change_password))
+        .route("/auth/password-reset", post(request_password_reset))
+        .route("/auth/password-reset/confirm", post(confirm_password_reset))
         .route("/auth/api-keys", post(create_api_key).get(list_api_keys))
+        .route("/auth/sessions", axum::routing::get(list_sessions))
+        .route("/auth/sessions/revoke-all", post(revoke_all_sessions))
         .route("/auth/api-keys/{id}", delete(revoke_api_key))
         .route("/auth/audit", axum::routing::get(list_audit))
         .route("/auth/audit/export", axum::routing::get(export_audit))
@@ -128,6 +150,49 @@ pub struct ChangePassword {
     /// At least 8 characters (at most 1,024 bytes), not a common password, not the current one.
     #[schema(format = Password, min_length = 8)]
     pub new_password: String,
+    /// Also revoke every personal API key (default: true — a changed password usually means
+    /// something leaked).
+    #[serde(default)]
+    pub revoke_api_keys: Option<bool>,
+}
+
+/// `POST /auth/password-reset`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+}
+
+/// The answer to a reset request: the same whether or not an account has the email.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PasswordResetRequested {
+    pub detail: String,
+}
+
+/// `POST /auth/password-reset/confirm`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    /// The token from the mailed link (after `#token=`).
+    pub token: String,
+    #[schema(format = Password)]
+    pub new_password: String,
+}
+
+/// `DELETE /auth/me`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccount {
+    /// The account's password, entered again.
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// What an account deletion removed.
+#[derive(Serialize, ToSchema)]
+pub struct AccountDeleted {
+    pub removed: DeletionReport,
 }
 
 /// `POST /auth/api-keys`.
@@ -141,7 +206,14 @@ pub struct NewApiKey {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
     )]
     pub name: String,
+    /// The account's password; not needed within 5 minutes of signing in.
+    #[serde(default)]
+    #[schema(format = Password)]
+    pub password: Option<String>,
 }
+
+/// A sensitive operation wants the password proved at most this long ago.
+pub const RECENT_AUTH_SECS: i64 = 5 * 60;
 
 /// An OAuth2 token response.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -157,8 +229,8 @@ pub struct TokenResponse {
 }
 
 async fn issue_tokens(state: &AppState, user: UserId) -> ApiResult<TokenResponse> {
-    let access = state.jwt.issue(user)?;
-    let refresh_token = refresh::start_family(state.table.as_ref(), user).await?;
+    let (refresh_token, session) = refresh::start_family(state.table.as_ref(), user).await?;
+    let access = state.jwt.issue_for_session(user, &session)?;
     Ok(TokenResponse {
         access_token: access.token,
         refresh_token,
@@ -167,8 +239,9 @@ async fn issue_tokens(state: &AppState, user: UserId) -> ApiResult<TokenResponse
     })
 }
 
-/// Checks the throttle, then the password; a failure counts against the account and address.
-/// Every attempt is counted; attempts on an existing account go to its audit trail.
+/// Reserves an attempt in the throttle, then checks the password; a correct one gives the
+/// attempt back, a wrong one keeps it counted against the account, the address and the pair.
+/// Attempts on an existing account go to its audit trail.
 async fn password_login(
     state: &AppState,
     options: &AuthOptions,
@@ -180,14 +253,17 @@ async fn password_login(
     let table = state.table.as_ref();
     let address = audit.context().address.as_str();
     let email = users::normalise_email(email, email_field)?;
-    if let Err(e) = options.throttle.check(table, &email, address).await {
-        if matches!(e, AccountError::Throttled { .. }) {
-            metrics::sign_in(SignIn::Throttled);
-            metrics::throttled(FUNCTION, "sign_in");
-            record_failed_sign_in(state, audit, &email, "throttled").await;
+    let attempt = match options.throttle.begin(table, &email, address).await {
+        Ok(attempt) => attempt,
+        Err(e) => {
+            if matches!(e, AccountError::Throttled { .. }) {
+                metrics::sign_in(SignIn::Throttled);
+                metrics::throttled(FUNCTION, "sign_in");
+                record_failed_sign_in(state, audit, &email, "throttled").await;
+            }
+            return Err(e.into());
         }
-        return Err(e.into());
-    }
+    };
     match users::verify_login(table, &email, password).await {
         // A pending account signs in to see that it waits; a suspended one does not.
         Ok(user)
@@ -197,6 +273,7 @@ async fn password_login(
             Err(AccountError::Suspended.into())
         }
         Ok(user) => {
+            attempt.succeeded(table).await?;
             let tokens = issue_tokens(state, user.id).await?;
             metrics::sign_in(SignIn::Succeeded);
             audit
@@ -205,11 +282,8 @@ async fn password_login(
             Ok(tokens)
         }
         Err(AccountError::InvalidCredentials) => {
+            // The reserved attempt stays counted.
             metrics::sign_in(SignIn::Failed);
-            options
-                .throttle
-                .record_failure(table, &email, address)
-                .await?;
             record_failed_sign_in(state, audit, &email, "wrong_password").await;
             Err(AccountError::InvalidCredentials.into())
         }
@@ -246,11 +320,18 @@ async fn record_failed_sign_in(state: &AppState, audit: &Audit, email: &str, why
         (status = 403, description = "Registration is closed on this server", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email is already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email, a short or common password, or a missing or invalid invite (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn register(
     State(state): State<AppState>,
+    Extension(options): Extension<Arc<AuthOptions>>,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<Registration>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
+    options
+        .throttle
+        .register(state.table.as_ref(), &address)
+        .await?;
     let user = operator::register(
         state.table.as_ref(),
         &state.settings.operator,
@@ -352,7 +433,8 @@ async fn token(
 }
 
 async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<TokenResponse> {
-    let (user, refresh_token) = match refresh::rotate(state.table.as_ref(), token).await {
+    let (user, refresh_token, session) = match refresh::rotate(state.table.as_ref(), token).await
+    {
         Ok(rotated) => rotated,
         Err(AccountError::TokenReused { user, family }) => {
             // Whoever presented the used token may be a thief: nobody is named as the actor.
@@ -368,7 +450,7 @@ async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<Token
         }
         Err(e) => return Err(e.into()),
     };
-    let access = state.jwt.issue(user)?;
+    let access = state.jwt.issue_for_session(user, &session)?;
     Ok(TokenResponse {
         access_token: access.token,
         refresh_token,
@@ -437,6 +519,59 @@ async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Use
     }
 }
 
+/// Deletes the account and everything it owns — documents and their files, index segments,
+/// profiles, conversations, usage, sessions and API keys — after the password is entered
+/// again. The answer says what was removed. (Export your data first: it cannot be undone.)
+#[utoipa::path(delete, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    request_body = DeleteAccount,
+    responses(
+        (status = 200, description = "Deleted; what was removed", body = AccountDeleted),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong password, or called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_me(
+    State(state): State<AppState>,
+    Extension(options): Extension<Arc<AuthOptions>>,
+    ClientAddress(address): ClientAddress,
+    audit: Audit,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<DeleteAccount>,
+) -> ApiResult<Json<AccountDeleted>> {
+    let user = session_user_id(&auth)?;
+    let table = state.table.as_ref();
+    let account = match users::get(table, user).await {
+        Ok(a) => a,
+        Err(AccountError::NotFound(_)) => {
+            return Err(ApiError::Unauthorized(
+                "the account no longer exists".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let attempt = options
+        .throttle
+        .begin(table, &account.email, &address)
+        .await?;
+    if users::verify_login(table, &account.email, body.password)
+        .await
+        .is_err()
+    {
+        return Err(AccountError::WrongCurrentPassword.into());
+    }
+    attempt.succeeded(table).await?;
+    let removed = deletion::delete_account(table, state.blobs.as_ref(), user).await?;
+    tracing::info!(user = %user, items = removed.items, files = removed.files, "account deleted by its owner");
+    // The one thing left of the account: this event, in the security trail (no content of the
+    // account; it expires with the trail's retention).
+    audit
+        .record(
+            AuditEntry::new(AuditAction::AccountDeleted, user).detail(format!("items={} files={}", removed.items, removed.files)),
+        )
+        .await;
+    Ok(Json(AccountDeleted { removed }))
+}
+
 /// Changes the password. Every refresh token of the account is revoked (other devices are
 /// signed out); the answer carries fresh tokens for this one.
 #[utoipa::path(post, path = "/auth/change-password", tag = "auth", security(("bearer" = [])),
@@ -459,29 +594,104 @@ async fn change_password(
     let user = session_user_id(&auth)?;
     let table = state.table.as_ref();
     let account = users::get(table, user).await?;
-    options
+    let attempt = options
         .throttle
-        .check(table, &account.email, &address)
+        .begin(table, &account.email, &address)
         .await?;
     match users::change_password(table, user, body.current_password, body.new_password).await {
-        Ok(_) => {}
-        Err(AccountError::WrongCurrentPassword) => {
-            options
-                .throttle
-                .record_failure(table, &account.email, &address)
-                .await?;
-            return Err(AccountError::WrongCurrentPassword.into());
+        Ok(_) => attempt.succeeded(table).await?,
+        // A wrong current password is a guess: it stays counted.
+        Err(e @ AccountError::WrongCurrentPassword) => return Err(e.into()),
+        // A new password the policy refuses is not a guess.
+        Err(e) => {
+            attempt.succeeded(table).await?;
+            return Err(e.into());
         }
-        Err(e) => return Err(e.into()),
     }
     let revoked = refresh::revoke_all(table, user).await?;
-    tracing::info!(user = %user, revoked, "password changed; refresh tokens revoked");
+    let keys_revoked = if body.revoke_api_keys.unwrap_or(true) {
+        api_keys::revoke_all(table, user).await?
+    } else {
+        0
+    };
+    tracing::info!(user = %user, revoked, keys_revoked, "password changed; sessions revoked");
+    let detail = if keys_revoked > 0 {
+        "other_sessions_signed_out;api_keys_revoked"
+    } else {
+        "other_sessions_signed_out"
+    };
     audit
-        .record(
-            AuditEntry::new(AuditAction::PasswordChanged, user).detail("other_sessions_signed_out"),
-        )
+        .record(AuditEntry::new(AuditAction::PasswordChanged, user).detail(detail))
         .await;
     issue_tokens(&state, user).await.map(Json)
+}
+
+/// Starts a password reset: when an account has this email, a single-use link valid for 30
+/// minutes is mailed to it. The answer is the same either way.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth",
+    request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "Accepted; a link is mailed if an account has the email", body = PasswordResetRequested),
+        (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    Extension(options): Extension<Arc<AuthOptions>>,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<PasswordResetRequest>,
+) -> ApiResult<(StatusCode, Json<PasswordResetRequested>)> {
+    let table = state.table.as_ref();
+    let email = users::normalise_email(&body.email, "email")?;
+    if options
+        .throttle
+        .reset_request(table, &email, &address)
+        .await?
+    {
+        let mailer = options.mailer.as_deref().expect("set in router_with");
+        reset::request(table, mailer, &email, &state.settings.public_url).await?;
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PasswordResetRequested {
+            detail: "If an account has this email, a link to reset its password is on its way. \
+                     It works once, for 30 minutes."
+                .into(),
+        }),
+    ))
+}
+
+/// Sets a new password with the token of a reset link. The token works once; every session of
+/// the account is signed out.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth",
+    request_body = PasswordResetConfirm,
+    responses(
+        (status = 204, description = "The password is changed; sign in with it"),
+        (status = 401, description = "The link is invalid, used or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The new password is too short or common", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn confirm_password_reset(
+    State(state): State<AppState>,
+    audit: Audit,
+    ApiJson(body): ApiJson<PasswordResetConfirm>,
+) -> ApiResult<StatusCode> {
+    let user = reset::confirm(state.table.as_ref(), &body.token, body.new_password)
+        .await
+        .map_err(|e| match e {
+            AccountError::InvalidToken => ApiError::Unauthorized(
+                "this reset link is invalid, already used or expired; ask for a new one".into(),
+            ),
+            other => other.into(),
+        })?;
+    // Whoever holds the mailed link is not signed in: nobody is named as the actor.
+    audit
+        .record(
+            AuditEntry::new(AuditAction::PasswordReset, user)
+                .anonymous()
+                .detail("every_session_signed_out"),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Creates a personal API key. Its value is in this answer only.
@@ -489,17 +699,47 @@ async fn change_password(
     request_body = NewApiKey,
     responses(
         (status = 201, description = "The key, with its value (shown once)", body = CreatedApiKey),
-        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_api_key(
     State(state): State<AppState>,
     audit: Audit,
+    Extension(options): Extension<Arc<AuthOptions>>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
     auth: AuthUser,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let user = session_user_id(&auth)?;
-    let created = api_keys::create(state.table.as_ref(), user, &body.name).await?;
+    let table = state.table.as_ref();
+    // A stolen access token alone must not mint a lasting credential: the password, or a
+    // sign-in in the last few minutes.
+    let auth_time = bearer_from(&headers)
+        .and_then(|t| state.jwt.claims(t).ok())
+        .and_then(|c| c.auth_time)
+        .unwrap_or(0);
+    let recent = ragenie_common::clock::unix_now() - auth_time <= RECENT_AUTH_SECS;
+    if !recent {
+        let Some(password) = body.password else {
+            return Err(ApiError::Forbidden(
+                "enter your password to create an API key (or sign in again)".into(),
+            ));
+        };
+        let account = users::get(table, user).await?;
+        let attempt = options
+            .throttle
+            .begin(table, &account.email, &address)
+            .await?;
+        if users::verify_login(table, &account.email, password)
+            .await
+            .is_err()
+        {
+            return Err(AccountError::WrongCurrentPassword.into());
+        }
+        attempt.succeeded(table).await?;
+    }
+    let created = api_keys::create(table, user, &body.name).await?;
     tracing::info!(user = %user, key = %created.summary.id, "API key created");
     audit
         .record(
@@ -508,6 +748,63 @@ async fn create_api_key(
         )
         .await;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+fn bearer_from(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
+/// The caller's signed-in sessions (browsers and other clients holding a refresh token), oldest
+/// first; `current` marks this one. API keys and their last use are at `GET /auth/api-keys`.
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The sessions", body = ListPage<SessionSummary>),
+        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    auth: AuthUser,
+) -> ApiResult<Json<ListPage<SessionSummary>>> {
+    let user = session_user_id(&auth)?;
+    let current = bearer_from(&headers)
+        .and_then(|t| state.jwt.claims(t).ok())
+        .and_then(|c| c.sid);
+    let items = refresh::list_sessions(state.table.as_ref(), user, current.as_deref()).await?;
+    Ok(Json(ListPage {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Signs out everywhere: revokes every session of the account, this one included (its access
+/// token lapses within 15 minutes). API keys stay; revoke them one by one.
+#[utoipa::path(post, path = "/auth/sessions/revoke-all", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session is signed out"),
+        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    audit: Audit,
+    auth: AuthUser,
+) -> ApiResult<StatusCode> {
+    let user = session_user_id(&auth)?;
+    let revoked = refresh::revoke_all(state.table.as_ref(), user).await?;
+    tracing::info!(user = %user, revoked, "signed out everywhere");
+    audit
+        .record(
+            AuditEntry::new(AuditAction::SessionsRevoked, user)
+                .detail(format!("sessions={revoked}")),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller's API keys (never their values), oldest first.
@@ -620,7 +917,9 @@ async fn health() {}
 #[derive(OpenApi)]
 #[openapi(
     components(schemas(GrantType)),
-    paths(health, register, login, token, refresh_tokens, logout, me, change_password,
+    paths(health, register, login, token, refresh_tokens, logout, me, delete_me, change_password,
+          request_password_reset, confirm_password_reset,
+          list_sessions, revoke_all_sessions,
           create_api_key, list_api_keys, revoke_api_key, list_audit, export_audit),
     tags(
         (name = "auth", description = "Accounts, sign-in and tokens"),

@@ -14,7 +14,7 @@ use helpers::{App, PASSWORD, Tokens, app, app_with};
 use ragenie_auth::AuthOptions;
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::jwt::{AUDIENCE, ISSUER};
-use ragenie_common::accounts::throttle::ThrottlePolicy;
+use ragenie_common::accounts::throttle::{Budget, ThrottlePolicy};
 use serde_json::{Value, json};
 
 async fn me(app: &App, bearer: &str) -> helpers::Resp {
@@ -613,48 +613,149 @@ async fn the_signing_key_is_generated_once_and_survives_a_restart() {
 }
 
 fn strict() -> AuthOptions {
+    let budget = |max| Budget {
+        window_secs: 900,
+        max,
+    };
     AuthOptions {
         throttle: ThrottlePolicy {
-            window_secs: 900,
-            max_account_failures: 3,
-            max_address_failures: 5,
+            account_address: budget(3),
+            address: budget(5),
+            account: budget(6),
+            registrations: budget(20),
+            ..ThrottlePolicy::default()
         },
+        ..AuthOptions::default()
     }
 }
 
 #[tokio::test]
-async fn repeated_failures_for_one_account_get_429_with_retry_after_even_with_the_right_password() {
+async fn repeated_failures_from_one_address_get_429_but_the_owner_elsewhere_signs_in() {
     let app = app_with(strict()).await;
     app.register("target@example.com").await;
-    for i in 0..3 {
-        app.login_from(
-            "target@example.com",
-            "guess guess guess",
-            &format!("10.0.0.{i}"),
-        )
-        .await
-        .problem(401);
+    for _ in 0..3 {
+        app.login_from("target@example.com", "guess guess guess", "10.0.0.1")
+            .await
+            .problem(401);
     }
     let r = app
-        .login_from("target@example.com", PASSWORD, "10.0.1.1")
+        .login_from("target@example.com", PASSWORD, "10.0.0.1")
         .await;
     r.problem(429);
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
-    // The OAuth2 form is throttled alike; other accounts are not.
-    let form = Request::post("/auth/token")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-forwarded-for", "10.0.2.2")
-        .body(Body::from("grant_type=password&username=target%40example.com&password=correct+horse+battery+staple"))
-        .unwrap();
-    app.send(form).await.problem(429);
-    app.register("bystander@example.com").await;
+    // The owner, from another address, is not locked out by the guesser.
     assert_eq!(
-        app.login_from("bystander@example.com", PASSWORD, "10.0.3.3")
+        app.login_from("target@example.com", PASSWORD, "192.0.2.44")
             .await
             .status,
         StatusCode::OK
     );
+    // The OAuth2 form is throttled alike for the guesser's address.
+    let form = Request::post("/auth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [10, 0, 0, 1],
+            1234,
+        ))))
+        .body(Body::from("grant_type=password&username=target%40example.com&password=correct+horse+battery+staple"))
+        .unwrap();
+    app.send(form).await.problem(429);
+}
+
+#[tokio::test]
+async fn a_guesser_rotating_addresses_hits_the_per_account_budget() {
+    let app = app_with(strict()).await;
+    app.register("target@example.com").await;
+    for i in 0..6 {
+        app.login_from(
+            "target@example.com",
+            "guess guess guess",
+            &format!("10.0.1.{i}"),
+        )
+        .await
+        .problem(401);
+    }
+    app.login_from("target@example.com", "guess guess guess", "10.0.1.99")
+        .await
+        .problem(429);
+    app.register("bystander@example.com").await;
+    assert_eq!(
+        app.login_from("bystander@example.com", PASSWORD, "10.0.1.99")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+/// `X-Forwarded-For` is written by the client: a fresh value per guess must not buy a fresh
+/// budget, and the owner's address written into it must not get the owner throttled.
+#[tokio::test]
+async fn a_client_written_x_forwarded_for_neither_dodges_nor_redirects_the_throttle() {
+    let app = app_with(strict()).await;
+    app.register("target@example.com").await;
+    for i in 0..3 {
+        let forged = format!("198.51.100.{i}");
+        app.login_with(
+            "target@example.com",
+            "guess guess guess",
+            "203.0.113.9",
+            &[("x-forwarded-for", forged.as_str())],
+        )
+        .await
+        .problem(401);
+    }
+    app.login_with(
+        "target@example.com",
+        "guess guess guess",
+        "203.0.113.9",
+        &[("x-forwarded-for", "198.51.100.200")],
+    )
+    .await
+    .problem(429);
+    // The forged addresses were never charged: the owner at 198.51.100.0 signs in.
+    assert_eq!(
+        app.login_from("target@example.com", PASSWORD, "198.51.100.0")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+/// Behind CloudFront every request's socket is CloudFront's; the viewer's address is the
+/// `CloudFront-Viewer-Address` CloudFront sets.
+#[tokio::test]
+async fn behind_cloudfront_the_viewer_address_is_counted() {
+    let app = app_with(strict()).await;
+    app.register("target@example.com").await;
+    for _ in 0..3 {
+        app.login_with(
+            "target@example.com",
+            "guess guess guess",
+            "10.9.9.9",
+            &[("cloudfront-viewer-address", "203.0.113.9:51000")],
+        )
+        .await
+        .problem(401);
+    }
+    app.login_with(
+        "target@example.com",
+        PASSWORD,
+        "10.9.9.9",
+        &[("cloudfront-viewer-address", "203.0.113.9:51001")],
+    )
+    .await
+    .problem(429);
+    // Another viewer through the same CloudFront edge is not affected.
+    let ok = app
+        .login_with(
+            "target@example.com",
+            PASSWORD,
+            "10.9.9.9",
+            &[("cloudfront-viewer-address", "2001:db8::7:443")],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
 
 #[tokio::test]
@@ -665,7 +766,7 @@ async fn repeated_failures_from_one_address_get_429_across_accounts() {
         app.login_from(
             &format!("probe{i}@example.com"),
             "guess guess guess",
-            "203.0.113.9, 10.0.0.1",
+            "203.0.113.9",
         )
         .await
         .problem(401);
@@ -682,6 +783,62 @@ async fn repeated_failures_from_one_address_get_429_across_accounts() {
             .status,
         StatusCode::OK
     );
+}
+
+/// Parallel guesses all passed the old check before any failure was recorded.
+#[tokio::test]
+async fn parallel_guesses_cannot_exceed_the_budget() {
+    let app = std::sync::Arc::new(app_with(strict()).await);
+    app.register("target@example.com").await;
+    let guesses: Vec<_> = (0..20)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.login_from("target@example.com", "guess guess guess", "10.0.0.1")
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for g in guesses {
+        if g.await.unwrap() == StatusCode::UNAUTHORIZED {
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 3,
+        "only the budget's worth of passwords were checked"
+    );
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_are_throttled() {
+    let mut options = strict();
+    options.throttle.registrations = Budget {
+        window_secs: 3600,
+        max: 2,
+    };
+    let app = app_with(options).await;
+    let from = |email: &str| {
+        Request::post("/auth/register")
+            .header("content-type", "application/json")
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [203, 0, 113, 5],
+                1,
+            ))))
+            .body(Body::from(
+                json!({"email": email, "password": PASSWORD}).to_string(),
+            ))
+            .unwrap()
+    };
+    assert_eq!(
+        app.send(from("a@example.com")).await.status,
+        StatusCode::CREATED
+    );
+    // Probing for an existing email uses the same budget.
+    app.send(from("a@example.com")).await.problem(409);
+    app.send(from("c@example.com")).await.problem(429);
 }
 
 #[tokio::test]
@@ -858,4 +1015,369 @@ async fn bad_input_is_a_4xx_problem_naming_the_field_never_a_500() {
     app.call("GET", "/auth/nowhere", None, None)
         .await
         .problem(404);
+}
+
+fn with_mailer() -> (
+    AuthOptions,
+    std::sync::Arc<ragenie_common::mail::MemoryMailer>,
+) {
+    let mailer = std::sync::Arc::new(ragenie_common::mail::MemoryMailer::default());
+    let options = AuthOptions {
+        mailer: Some(mailer.clone()),
+        ..AuthOptions::default()
+    };
+    (options, mailer)
+}
+
+fn token_in(mail: &ragenie_common::mail::Mail) -> String {
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/reset-password#token="))
+        .unwrap_or_else(|| panic!("no link in {}", mail.text));
+    assert!(
+        link.starts_with("http://127.0.0.1:1/reset-password#token="),
+        "{link}"
+    );
+    link.split_once("#token=").unwrap().1.to_owned()
+}
+
+#[tokio::test]
+async fn a_reset_link_is_mailed_only_to_an_existing_account_and_the_answer_does_not_tell() {
+    let (options, mailer) = with_mailer();
+    let app = app_with(options).await;
+    app.register("ada@example.com").await;
+    let known = app
+        .call(
+            "POST",
+            "/auth/password-reset",
+            None,
+            Some(json!({"email": " Ada@Example.com "})),
+        )
+        .await;
+    let unknown = app
+        .call(
+            "POST",
+            "/auth/password-reset",
+            None,
+            Some(json!({"email": "nobody@example.com"})),
+        )
+        .await;
+    assert_eq!(known.status, StatusCode::ACCEPTED);
+    assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
+    let sent = mailer.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "ada@example.com");
+    // Only its hash is stored.
+    let token = token_in(&sent[0]);
+    let secret = token.split_once('.').unwrap().1;
+    let user = UserId::parse(token.split_once('.').unwrap().0).unwrap();
+    let items = app
+        .state
+        .table
+        .query(ragenie_common::storage::Query::partition(format!("USER#{user}")).limit(100))
+        .await
+        .unwrap();
+    assert!(
+        items
+            .items
+            .iter()
+            .all(|i| !format!("{i:?}").contains(secret)),
+        "the token is stored hashed"
+    );
+    app.call(
+        "POST",
+        "/auth/password-reset",
+        None,
+        Some(json!({"email": "not-an-email"})),
+    )
+    .await
+    .problem(422);
+}
+
+#[tokio::test]
+async fn a_reset_link_sets_the_password_once_and_signs_out_every_session() {
+    let (options, mailer) = with_mailer();
+    let app = app_with(options).await;
+    let before = app.register("ada@example.com").await;
+    app.call(
+        "POST",
+        "/auth/password-reset",
+        None,
+        Some(json!({"email": "ada@example.com"})),
+    )
+    .await;
+    let token = token_in(&mailer.sent.lock().unwrap()[0]);
+    let new_password = "a completely new passphrase";
+    app.call(
+        "POST",
+        "/auth/password-reset/confirm",
+        None,
+        Some(json!({"token": token, "new_password": "short"})),
+    )
+    .await
+    .problem(422);
+    let done = app
+        .call(
+            "POST",
+            "/auth/password-reset/confirm",
+            None,
+            Some(json!({"token": token, "new_password": new_password})),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text);
+    app.login("ada@example.com", PASSWORD).await.problem(401);
+    assert_eq!(
+        app.login("ada@example.com", new_password).await.status,
+        StatusCode::OK
+    );
+    refresh(&app, &before.refresh).await.problem(401);
+    // Used once: the same link again is refused.
+    app.call(
+        "POST",
+        "/auth/password-reset/confirm",
+        None,
+        Some(json!({"token": token, "new_password": "yet another passphrase"})),
+    )
+    .await
+    .problem(401);
+    // A forged token for the same account is refused.
+    let forged = format!("{}.{}", token.split_once('.').unwrap().0, "A".repeat(43));
+    app.call(
+        "POST",
+        "/auth/password-reset/confirm",
+        None,
+        Some(json!({"token": forged, "new_password": "yet another passphrase"})),
+    )
+    .await
+    .problem(401);
+}
+
+#[tokio::test]
+async fn an_expired_reset_link_is_refused() {
+    let (options, mailer) = with_mailer();
+    let app = app_with(options).await;
+    app.register("ada@example.com").await;
+    app.call(
+        "POST",
+        "/auth/password-reset",
+        None,
+        Some(json!({"email": "ada@example.com"})),
+    )
+    .await;
+    let token = token_in(&mailer.sent.lock().unwrap()[0]);
+    let user = token.split_once('.').unwrap().0.to_owned();
+    let table = &app.state.table;
+    let page = table
+        .query(
+            ragenie_common::storage::Query::partition(format!("USER#{user}"))
+                .prefix("PWRESET#")
+                .limit(10),
+        )
+        .await
+        .unwrap();
+    let item = &page.items[0];
+    // 31 minutes later.
+    table
+        .update(
+            &item.pk,
+            &item.sk,
+            ragenie_common::storage::Update::new().set(
+                "expires_at",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64
+                    - 60,
+            ),
+            ragenie_common::storage::Condition::Exists,
+        )
+        .await
+        .unwrap();
+    app.call(
+        "POST",
+        "/auth/password-reset/confirm",
+        None,
+        Some(json!({"token": token, "new_password": "a completely new passphrase"})),
+    )
+    .await
+    .problem(401);
+}
+
+#[tokio::test]
+async fn reset_mails_to_one_address_are_capped_silently() {
+    let (options, mailer) = with_mailer();
+    let app = app_with(options).await;
+    app.register("ada@example.com").await;
+    for _ in 0..6 {
+        let r = app
+            .call(
+                "POST",
+                "/auth/password-reset",
+                None,
+                Some(json!({"email": "ada@example.com"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+    }
+    assert_eq!(
+        mailer.sent.lock().unwrap().len(),
+        3,
+        "a mailbox cannot be flooded"
+    );
+}
+
+fn user_of(access: &str) -> UserId {
+    let payload = access.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    UserId::parse(claims["sub"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_signing_out_everywhere_ends_them_all() {
+    let app = app().await;
+    let first = app.register("ada@example.com").await;
+    let second = Tokens::from(&app.login("ada@example.com", PASSWORD).await);
+    let list = app
+        .call("GET", "/auth/sessions", Some(&second.access), None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", list.text);
+    assert_eq!(
+        items.iter().filter(|s| s["current"] == true).count(),
+        1,
+        "{}",
+        list.text
+    );
+    let done = app
+        .call(
+            "POST",
+            "/auth/sessions/revoke-all",
+            Some(&first.access),
+            None,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text);
+    refresh(&app, &first.refresh).await.problem(401);
+    refresh(&app, &second.refresh).await.problem(401);
+    let after = app
+        .call("GET", "/auth/sessions", Some(&first.access), None)
+        .await;
+    assert_eq!(after.body["items"], json!([]));
+}
+
+/// A stolen access token alone must not mint a lasting API key.
+#[tokio::test]
+async fn creating_an_api_key_needs_the_password_or_a_recent_sign_in() {
+    let app = app().await;
+    let fresh = app.register("ada@example.com").await;
+    let created = app
+        .call(
+            "POST",
+            "/auth/api-keys",
+            Some(&fresh.access),
+            Some(json!({"name": "now"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+
+    let user = user_of(&fresh.access);
+    let stale = app
+        .state
+        .jwt
+        .issue_for_session(
+            user,
+            &ragenie_common::accounts::jwt::SessionClaims {
+                id: "old-session".into(),
+                auth_time: ragenie_common::accounts::now_epoch_secs() - 600,
+            },
+        )
+        .unwrap()
+        .token;
+    app.call(
+        "POST",
+        "/auth/api-keys",
+        Some(&stale),
+        Some(json!({"name": "later"})),
+    )
+    .await
+    .problem(403);
+    app.call(
+        "POST",
+        "/auth/api-keys",
+        Some(&stale),
+        Some(json!({"name": "later", "password": "not the password"})),
+    )
+    .await
+    .problem(403);
+    let ok = app
+        .call(
+            "POST",
+            "/auth/api-keys",
+            Some(&stale),
+            Some(json!({"name": "later", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
+    // A refreshed token keeps the sign-in time of its session.
+    let rotated = refresh(&app, &fresh.refresh).await;
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(rotated.str("access_token").split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+}
+
+#[tokio::test]
+async fn changing_the_password_revokes_api_keys_unless_asked_not_to() {
+    let app = app().await;
+    let tokens = app.register("ada@example.com").await;
+    let key = app
+        .call(
+            "POST",
+            "/auth/api-keys",
+            Some(&tokens.access),
+            Some(json!({"name": "k"})),
+        )
+        .await
+        .str("key");
+    let changed = app
+        .call(
+            "POST",
+            "/auth/change-password",
+            Some(&tokens.access),
+            Some(json!({"current_password": PASSWORD, "new_password": "the second passphrase"})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    app.call("GET", "/auth/me", Some(&key), None)
+        .await
+        .problem(401);
+
+    let tokens = Tokens::from(&changed);
+    let kept = app
+        .call(
+            "POST",
+            "/auth/api-keys",
+            Some(&tokens.access),
+            Some(json!({"name": "k2"})),
+        )
+        .await
+        .str("key");
+    let changed = app
+        .call(
+            "POST",
+            "/auth/change-password",
+            Some(&tokens.access),
+            Some(json!({"current_password": "the second passphrase", "new_password": "the third passphrase", "revoke_api_keys": false})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(
+        app.call("GET", "/auth/me", Some(&kept), None).await.status,
+        StatusCode::OK
+    );
 }

@@ -5,6 +5,7 @@
 //!   embeddingModel, embeddingDimensions (hybrid retrieval; unset: BM25 alone),
 //!   reservedConcurrency=true (reserve each function's share of the account's concurrency),
 //!   wafRateLimit=N (a WAF rate-based rule: N requests per address per 5 minutes; us-east-1).
+//!   mailFrom + sesRegion (password-reset mail through SES), publicUrl (where reset links point).
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { RaGenieStack } from '../lib/ragenie-stack';
@@ -32,4 +33,6 @@ new RaGenieStack(app, ctx('stackName') ?? 'RaGenie', {
   embeddingDimensions: ctx('embeddingDimensions') ? Number(ctx('embeddingDimensions')) : undefined,
   reservedConcurrency: ctx('reservedConcurrency') === 'true',
   wafRateLimit: ctx('wafRateLimit') ? Number(ctx('wafRateLimit')) : undefined,
+  mail: ctx('mailFrom') && ctx('sesRegion') ? { from: ctx('mailFrom')!, sesRegion: ctx('sesRegion')! } : undefined,
+  publicUrl: ctx('publicUrl'),
 });

@@ -45,7 +45,8 @@ export interface FunctionSpec {
   readonly id: string;
   readonly memoryMb: number;
   readonly timeout: Duration;
-  readonly bucket: 'none' | 'read' | 'readwrite';
+  /** `delete`: list and delete only (auth, deleting an account's files). */
+  readonly bucket: 'none' | 'read' | 'readwrite' | 'delete';
   readonly providerKeys: boolean;
   /** Concurrent executions set aside for this function when `reservedConcurrency` is on. */
   readonly reserved: number;
@@ -53,7 +54,7 @@ export interface FunctionSpec {
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
   // Argon2id is CPU-bound and Lambda's CPU share grows with memory.
-  { name: 'ragenie-auth', id: 'Auth', memoryMb: 1024, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false, reserved: 10 },
+  { name: 'ragenie-auth', id: 'Auth', memoryMb: 1024, timeout: Duration.seconds(29), bucket: 'delete', providerKeys: false, reserved: 10 },
   { name: 'ragenie-users', id: 'Users', memoryMb: 512, timeout: Duration.seconds(10), bucket: 'none', providerKeys: false, reserved: 10 },
   // Text extraction, chunking and embedding calls; API Gateway gives up after 30 s anyway.
   { name: 'ragenie-documents', id: 'Documents', memoryMb: 1024, timeout: Duration.seconds(29), bucket: 'readwrite', providerKeys: true, reserved: 10 },
@@ -64,8 +65,6 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
 
 /** DynamoDB actions of the item-table port: no Scan, no table management. */
 export const TABLE_ACTIONS = [
-  'dynamodb:BatchGetItem',
-  'dynamodb:BatchWriteItem',
   'dynamodb:ConditionCheckItem',
   'dynamodb:DeleteItem',
   'dynamodb:GetItem',
@@ -75,6 +74,27 @@ export const TABLE_ACTIONS = [
 ];
 
 export const PROVIDER_KEYS_PLACEHOLDER = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '' };
+
+/** infra/security-headers.json: the response headers CloudFront and the local server send. */
+export const SECURITY_HEADERS_FILE = path.resolve(__dirname, '..', '..', '..', 'security-headers.json');
+
+export interface SecurityHeaders {
+  content_security_policy: string;
+  referrer_policy: string;
+  frame_options: string;
+  hsts_max_age_seconds: number;
+}
+
+export function loadSecurityHeaders(file: string = SECURITY_HEADERS_FILE): SecurityHeaders {
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  if (typeof raw.content_security_policy !== 'string' || typeof raw.hsts_max_age_seconds !== 'number') {
+    throw new Error(`${file}: needs content_security_policy (string) and hsts_max_age_seconds (number)`);
+  }
+  if (raw.referrer_policy !== 'no-referrer' || raw.frame_options !== 'DENY') {
+    throw new Error(`${file}: the stack sets referrer_policy no-referrer and frame_options DENY; change both together`);
+  }
+  return raw as SecurityHeaders;
+}
 
 export interface RaGenieStackProps extends StackProps {
   readonly routes: readonly Route[];
@@ -107,6 +127,22 @@ export interface RaGenieStackProps extends StackProps {
    * so deploy the stack there to use it.
    */
   readonly wafRateLimit?: number;
+  /**
+   * Password-reset mail through Amazon SES: the sender (a verified identity, `name@domain` or
+   * `Name <name@domain>`) and the SES region. The auth function may send only as that address
+   * or its domain. Unset: reset links are written to the auth function's log only.
+   */
+  readonly mail?: { readonly from: string; readonly sesRegion: string };
+  /** The web app's origin as users reach it (CloudFront or a custom domain): reset links point here. */
+  readonly publicUrl?: string;
+}
+
+/** The SES identities a sender may be authorised by: its address and its domain. */
+export function sesIdentities(from: string): string[] {
+  const address = (from.match(/<([^>]+)>/)?.[1] ?? from).trim();
+  const domain = address.split('@')[1];
+  if (!domain) throw new Error(`mail.from must be an email address, not ${from}`);
+  return [address, domain];
 }
 
 export class RaGenieStack extends Stack {
@@ -193,11 +229,19 @@ export class RaGenieStack extends Stack {
           resources: [providerKeysSecret.secretArn],
         }));
       }
+      if (spec.name === 'ragenie-auth' && props.mail) {
+        role.addToPolicy(new iam.PolicyStatement({
+          actions: ['ses:SendEmail'],
+          resources: sesIdentities(props.mail.from).map(
+            (identity) => `arn:${Aws.PARTITION}:ses:${props.mail!.sesRegion}:${Aws.ACCOUNT_ID}:identity/${identity}`,
+          ),
+        }));
+      }
       if (spec.bucket !== 'none') {
         role.addToPolicy(new iam.PolicyStatement({
           actions: spec.bucket === 'readwrite'
             ? ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']
-            : ['s3:GetObject'],
+            : spec.bucket === 'delete' ? ['s3:DeleteObject'] : ['s3:GetObject'],
           resources: [`${documentsBucketArn}/*`],
         }));
         role.addToPolicy(new iam.PolicyStatement({
@@ -226,6 +270,10 @@ export class RaGenieStack extends Stack {
           RUST_LOG: 'info',
           RAGENIE_METRICS_NAMESPACE: METRICS_NAMESPACE,
           ...(spec.providerKeys && props.embeddingModel ? { RAGENIE_EMBEDDING_MODEL: props.embeddingModel } : {}),
+          ...(spec.name === 'ragenie-auth' && props.mail
+            ? { RAGENIE_MAIL_FROM: props.mail.from, RAGENIE_SES_REGION: props.mail.sesRegion }
+            : {}),
+          ...(spec.name === 'ragenie-auth' && props.publicUrl ? { RAGENIE_PUBLIC_URL: props.publicUrl } : {}),
           ...(spec.providerKeys && props.embeddingModel && props.embeddingDimensions
             ? { RAGENIE_EMBEDDING_DIMENSIONS: String(props.embeddingDimensions) }
             : {}),
@@ -304,8 +352,27 @@ export class RaGenieStack extends Stack {
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
     });
     const streamOrigin = new origins.FunctionUrlOrigin(chatUrl, { readTimeout: Duration.seconds(60) });
+    // The same security headers on every answer, app and API alike (values shared with the
+    // local server through infra/security-headers.json): the CSP keeps a rendered answer from
+    // loading anything from another origin; HSTS, no framing, no sniffing, no referrer.
+    const headers = loadSecurityHeaders();
+    const securityHeaders = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      comment: 'RaGenie: CSP, HSTS, frame-ancestors, nosniff, referrer policy',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: { contentSecurityPolicy: headers.content_security_policy, override: true },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.seconds(headers.hsts_max_age_seconds),
+          includeSubdomains: true,
+          override: true,
+        },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        contentTypeOptions: { override: true },
+        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
+      },
+    });
     const dynamic = (origin: cloudfront.IOrigin): cloudfront.BehaviorOptions => ({
       origin,
+      responseHeadersPolicy: securityHeaders,
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
       cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
@@ -349,6 +416,7 @@ export class RaGenieStack extends Stack {
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
         functionAssociations: [{ function: spaRewrite, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+        responseHeadersPolicy: securityHeaders,
         compress: true,
       },
       additionalBehaviors,

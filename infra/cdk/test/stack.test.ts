@@ -24,10 +24,11 @@ const documentsBucket = resources[documentsBucketId];
 const documentsArn = `arn:{AWS::Partition}:s3:::${describe(documentsBucket.Properties.BucketName)}`;
 
 // What the brief grants each function, written out independently of the stack's own table.
-const TABLE_RW = ['BatchGetItem', 'BatchWriteItem', 'ConditionCheckItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem']
+const TABLE_RW = ['ConditionCheckItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem']
   .map((a) => `dynamodb:${a}`);
-const NEEDS: Record<FunctionName, { bucket: 'none' | 'read' | 'readwrite'; providerKeys: boolean }> = {
-  'ragenie-auth': { bucket: 'none', providerKeys: false },
+const NEEDS: Record<FunctionName, { bucket: 'none' | 'read' | 'readwrite' | 'delete'; providerKeys: boolean }> = {
+  // Deleting an account removes its files: list and delete, never read.
+  'ragenie-auth': { bucket: 'delete', providerKeys: false },
   'ragenie-users': { bucket: 'none', providerKeys: false },
   'ragenie-conversations': { bucket: 'none', providerKeys: false },
   'ragenie-documents': { bucket: 'readwrite', providerKeys: true },
@@ -41,7 +42,9 @@ function expectedGrants(name: FunctionName): string[] {
   grants.push(`secretsmanager:GetSecretValue on {${jwtSecretId}}`);
   const need = NEEDS[name];
   if (need.providerKeys) grants.push(`secretsmanager:GetSecretValue on {${providerKeysId}}`);
-  if (need.bucket !== 'none') {
+  if (need.bucket === 'delete') {
+    grants.push(`s3:DeleteObject on ${documentsArn}/*`, `s3:ListBucket on ${documentsArn}`);
+  } else if (need.bucket !== 'none') {
     grants.push(`s3:GetObject on ${documentsArn}/*`, `s3:ListBucket on ${documentsArn}`);
     if (need.bucket === 'readwrite') grants.push(`s3:PutObject on ${documentsArn}/*`, `s3:DeleteObject on ${documentsArn}/*`);
   }
@@ -341,4 +344,24 @@ test('the optional WAF rate rule blocks an address past the limit and guards the
   const [, dist] = ofType(waf.resources, 'AWS::CloudFront::Distribution')[0];
   assert.deepEqual(dist.Properties.DistributionConfig.WebACLId, { 'Fn::GetAtt': [aclId, 'Arn'] });
   assert.throws(() => synth({ wafRateLimit: 5 }, 'RaGenieWafBad'), /wafRateLimit/);
+});
+
+test('with SES mail configured, auth may send only as that sender, and gets its settings', () => {
+  const { stack, resources } = synth({ mail: { from: 'RaGenie <no-reply@mail.example.com>', sesRegion: 'eu-west-1' }, publicUrl: 'https://app.example.com' });
+  const auth = resources[logicalId(stack.functions['ragenie-auth'])];
+  const env = auth.Properties.Environment.Variables;
+  assert.equal(env.RAGENIE_MAIL_FROM, 'RaGenie <no-reply@mail.example.com>');
+  assert.equal(env.RAGENIE_SES_REGION, 'eu-west-1');
+  assert.equal(env.RAGENIE_PUBLIC_URL, 'https://app.example.com');
+  const ses = JSON.stringify(resources).match(/"ses:[A-Za-z]+"/g) ?? [];
+  assert.deepEqual([...new Set(ses)], ['"ses:SendEmail"']);
+  const policies = ofType(resources, 'AWS::IAM::Policy').map(([, p]) => JSON.stringify(p));
+  const withSes = policies.filter((p) => p.includes('ses:SendEmail'));
+  assert.equal(withSes.length, 1, 'one role may send');
+  assert.match(withSes[0], /identity\/no-reply@mail\.example\.com/);
+  assert.match(withSes[0], /identity\/mail\.example\.com/);
+  assert.doesNotMatch(withSes[0], /identity\/\*/);
+  for (const name of ['ragenie-users', 'ragenie-documents', 'ragenie-chat', 'ragenie-conversations'] as const) {
+    assert.equal(resources[logicalId(stack.functions[name])].Properties.Environment.Variables.RAGENIE_SES_REGION, undefined);
+  }
 });

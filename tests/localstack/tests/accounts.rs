@@ -63,6 +63,7 @@ async fn aws_state() -> AppState {
         embedding: None,
         audit_retention_days: 365,
         operator: Default::default(),
+        mail: Default::default(),
     };
     AppState::connect(settings).await.expect("connecting")
 }
@@ -456,4 +457,50 @@ async fn answer_limits_hold_in_dynamodb_across_instances() {
         .unwrap();
     assert!((month.spent_usd - 0.003).abs() < 1e-9, "{month:?}");
     assert!((month.committed_usd - 0.003).abs() < 1e-9, "{month:?}");
+}
+
+/// Account deletion on DynamoDB and S3: everything of the user goes (items, document bytes,
+/// text, segments, uploads, conversations, usage, sessions, keys); the count of what is left
+/// is nothing, and another user's data stays.
+#[tokio::test]
+async fn deleting_an_account_leaves_nothing_of_it_on_dynamodb_and_s3() {
+    use ragenie_common::testing::{Remains, TestServer, populated_account, remains};
+    let state = aws_state().await;
+    let router = with_fallback(
+        ragenie_auth::router(state.clone())
+            .merge(ragenie_users::router(state.clone()))
+            .merge(ragenie_documents::router(state.clone()))
+            .merge(ragenie_conversations::router(state.clone()))
+            .merge(ragenie_chat::router(state.clone())),
+    );
+    let server = TestServer::start(router).await;
+    let account = populated_account(&server.base).await;
+    let other = populated_account(&server.base).await;
+    let before = remains(&state, &account).await;
+    assert!(before.items > 10 && before.files >= 3, "{before:?}");
+    let other_before = remains(&state, &other).await;
+
+    let response = reqwest::Client::new()
+        .delete(server.url("/auth/me"))
+        .header("authorization", format!("Bearer {}", account.access_token))
+        .json(&json!({"password": account.password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let removed: Value = response.json().await.unwrap();
+    assert_eq!(
+        removed["removed"]["files"].as_u64().unwrap() as usize,
+        before.files
+    );
+    assert_eq!(
+        remains(&state, &account).await,
+        Remains {
+            items: 0,
+            email_claim: false,
+            api_key_lookup: false,
+            files: 0
+        }
+    );
+    assert_eq!(remains(&state, &other).await, other_before);
 }

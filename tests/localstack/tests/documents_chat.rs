@@ -83,6 +83,7 @@ async fn app() -> App {
         }),
         audit_retention_days: 365,
         operator: Default::default(),
+        mail: Default::default(),
     };
     let state = AppState::connect(settings)
         .await

@@ -187,6 +187,24 @@ pub async fn revoke(table: &dyn Table, user: UserId, id: ApiKeyId) -> AccountRes
     }
 }
 
+/// Revokes every key of the user (a password change, by default); returns how many.
+pub async fn revoke_all(table: &dyn Table, user: UserId) -> AccountResult<usize> {
+    let mut revoked = 0;
+    loop {
+        let page = list(table, user, 100, None).await?;
+        if page.items.is_empty() {
+            return Ok(revoked);
+        }
+        for key in page.items {
+            match revoke(table, user, key.id).await {
+                Ok(()) => revoked += 1,
+                Err(AccountError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 /// The principal a key belongs to; records its use (at most once a minute).
 pub async fn authenticate(table: &dyn Table, key: &str) -> AccountResult<Principal> {
     if !key.starts_with(KEY_PREFIX)

@@ -26,6 +26,20 @@ pub struct Claims {
     pub sub: String,
     pub iat: i64,
     pub exp: i64,
+    /// The session (refresh-token family) the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// When the user last proved the password in this session (OpenID Connect's `auth_time`):
+    /// sensitive operations want it recent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+/// The session an access token belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionClaims {
+    pub id: String,
+    pub auth_time: i64,
 }
 
 /// A signed access token and its lifetime.
@@ -79,12 +93,32 @@ impl JwtKeys {
 
     /// A token as if issued at `now` (epoch seconds).
     pub fn issue_at(&self, user: UserId, now: i64) -> AccountResult<AccessToken> {
+        self.sign(user, now, None)
+    }
+
+    /// A token for a session: carries its id and when the password was last proved in it.
+    pub fn issue_for_session(
+        &self,
+        user: UserId,
+        session: &SessionClaims,
+    ) -> AccountResult<AccessToken> {
+        self.sign(user, crate::clock::unix_now(), Some(session))
+    }
+
+    fn sign(
+        &self,
+        user: UserId,
+        now: i64,
+        session: Option<&SessionClaims>,
+    ) -> AccountResult<AccessToken> {
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             sub: user.to_string(),
             iat: now,
             exp: now + ACCESS_TOKEN_TTL_SECS,
+            sid: session.map(|s| s.id.clone()),
+            auth_time: session.map(|s| s.auth_time),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?;
@@ -96,16 +130,23 @@ impl JwtKeys {
 
     /// The user a token was issued to, if it is genuine, unexpired and meant for this API.
     pub fn verify(&self, token: &str) -> AccountResult<UserId> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = self.claims(token)?;
+        UserId::parse(&claims.sub).ok_or(AccountError::InvalidToken)
+    }
+
+    /// The claims of a genuine, unexpired token meant for this API.
+    pub fn claims(&self, token: &str) -> AccountResult<Claims> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
             .map_err(|e| {
                 tracing::debug!(reason = %e, "access token refused");
                 AccountError::InvalidToken
             })?;
-        if data.claims.exp.saturating_add(LEEWAY_SECS as i64) < crate::clock::unix_now() {
+        if claims.exp.saturating_add(LEEWAY_SECS as i64) < crate::clock::unix_now() {
             tracing::debug!("access token refused: expired");
             return Err(AccountError::InvalidToken);
         }
-        UserId::parse(&data.claims.sub).ok_or(AccountError::InvalidToken)
+        Ok(claims)
     }
 }
 

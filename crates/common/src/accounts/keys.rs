@@ -52,6 +52,15 @@ pub fn api_key_lookup(key_hash: &str) -> Key {
     key(format!("APIKEYHASH#{key_hash}"), "APIKEY")
 }
 
+pub const PASSWORD_RESET_PREFIX: &str = "PWRESET#";
+/// A password-reset token, by the SHA-256 of its value (expires by TTL).
+pub fn password_reset(user: UserId, token_hash: &str) -> Key {
+    key(
+        user.partition(),
+        format!("{PASSWORD_RESET_PREFIX}{token_hash}"),
+    )
+}
+
 pub const PROFILE_PREFIX: &str = "PROFILE#";
 pub fn profile(user: UserId, id: ProfileId) -> Key {
     key(user.partition(), format!("{PROFILE_PREFIX}{id}"))
@@ -138,6 +147,7 @@ mod tests {
             preferences(u),
             audit_event(u, "01ARZ3NDEKTSV4RRFFQ69G5FAV"),
             user_limits(u),
+            password_reset(u, "ab"),
         ] {
             assert_eq!(k.pk, pk);
         }

@@ -9,6 +9,7 @@
 
 pub mod api_keys;
 mod authenticator;
+pub mod deletion;
 mod error;
 pub mod ids;
 pub mod jwt;
@@ -19,6 +20,7 @@ pub mod passwords;
 pub mod preferences;
 pub mod profiles;
 pub mod refresh;
+pub mod reset;
 pub mod throttle;
 pub mod users;
 pub mod web;
@@ -30,6 +32,29 @@ pub use jwt::JwtKeys;
 
 /// The name of the JWT signing secret in the embedded store's secrets folder.
 pub const JWT_SIGNING_SECRET: &str = "jwt-signing-key";
+
+/// Every item of a user's partition whose sort key starts with `prefix` (all of them for
+/// `""`), reading every page.
+pub async fn all_items(
+    table: &dyn crate::storage::Table,
+    user: UserId,
+    prefix: &str,
+) -> AccountResult<Vec<crate::storage::Item>> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let mut query = crate::storage::Query::partition(user.partition()).limit(500);
+        if !prefix.is_empty() {
+            query = query.prefix(prefix);
+        }
+        let page = table.query(query.after(cursor)).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
 
 /// A page of a list endpoint: `{"items":[…],"next_cursor":…}`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]

@@ -14,9 +14,11 @@ use sha2::{Digest, Sha256};
 
 use super::error::{AccountError, AccountResult};
 use super::ids::{RefreshFamilyId, UserId};
+use super::all_items;
+use super::jwt::SessionClaims;
 use super::keys;
 use crate::clock::{self, Timestamp};
-use crate::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
+use crate::storage::{Condition, Item, StoreError, Table, TxOp, Update};
 
 /// A refresh token (and its family) lives 30 days from its last use.
 pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
@@ -62,8 +64,24 @@ fn token_item(user: UserId, token: &str, family: RefreshFamilyId, now: i64) -> A
     Ok(Item::encode(k.pk, k.sk, &record)?.expires_at(now + REFRESH_TOKEN_TTL_SECS))
 }
 
-/// Starts a family (a login) and returns its first token.
-pub async fn start_family(table: &dyn Table, user: UserId) -> AccountResult<String> {
+/// A signed-in session (a refresh-token family), as its owner lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SessionSummary {
+    pub id: String,
+    /// RFC 3339: when it signed in.
+    pub created_at: String,
+    /// RFC 3339: its last token refresh (null: never refreshed).
+    pub last_used_at: Option<String>,
+    /// The session this request comes from.
+    pub current: bool,
+}
+
+/// Starts a family (a login: the password was just proved) and returns its first token and the
+/// session claims its access tokens carry.
+pub async fn start_family(
+    table: &dyn Table,
+    user: UserId,
+) -> AccountResult<(String, SessionClaims)> {
     let now = clock::unix_now();
     let family = RefreshFamilyId::new();
     let token = new_token(user);
@@ -71,6 +89,7 @@ pub async fn start_family(table: &dyn Table, user: UserId) -> AccountResult<Stri
     let family_item = Item::new(fk.pk, fk.sk)
         .with("revoked", false)
         .with("created_at", clock::now())
+        .with("auth_time", now)
         .expires_at(now + REFRESH_TOKEN_TTL_SECS);
     table
         .transact(vec![
@@ -84,7 +103,13 @@ pub async fn start_family(table: &dyn Table, user: UserId) -> AccountResult<Stri
             },
         ])
         .await?;
-    Ok(token)
+    Ok((
+        token,
+        SessionClaims {
+            id: family.to_string(),
+            auth_time: now,
+        },
+    ))
 }
 
 async fn revoke_family(
@@ -107,10 +132,14 @@ async fn revoke_family(
     }
 }
 
-/// Exchanges a refresh token for its successor; returns the owner and the new token. A used,
-/// revoked, expired or unknown token is `InvalidToken`; a used one also revokes its family and
-/// is `TokenReused` (the same answer to the client, but the caller can record it).
-pub async fn rotate(table: &dyn Table, token: &str) -> AccountResult<(UserId, String)> {
+/// Exchanges a refresh token for its successor; returns the owner, the new token and the
+/// session's claims. A used, revoked, expired or unknown token is `InvalidToken`; a used one
+/// also revokes its family and is `TokenReused` (the same answer to the client, but the caller
+/// can record it).
+pub async fn rotate(
+    table: &dyn Table,
+    token: &str,
+) -> AccountResult<(UserId, String, SessionClaims)> {
     let (user, token_hash) = parse(token)?;
     let k = keys::refresh_token(user, &token_hash);
     let record: TokenRecord = table
@@ -138,9 +167,11 @@ pub async fn rotate(table: &dyn Table, token: &str) -> AccountResult<(UserId, St
                 condition: Condition::AttrEquals("used".into(), false.into()),
             },
             TxOp::Update {
-                pk: fk.pk,
-                sk: fk.sk,
-                update: Update::new().set("expires_at", now + REFRESH_TOKEN_TTL_SECS),
+                pk: fk.pk.clone(),
+                sk: fk.sk.clone(),
+                update: Update::new()
+                    .set("expires_at", now + REFRESH_TOKEN_TTL_SECS)
+                    .set("last_used_at", clock::now()),
                 condition: Condition::AttrEquals("revoked".into(), false.into()),
             },
             TxOp::Put {
@@ -150,7 +181,19 @@ pub async fn rotate(table: &dyn Table, token: &str) -> AccountResult<(UserId, St
         ])
         .await;
     match result {
-        Ok(()) => Ok((user, next)),
+        Ok(()) => {
+            // Sessions started before `auth_time` was recorded count as proved at their start.
+            let auth_time = table
+                .get(&fk.pk, &fk.sk)
+                .await?
+                .and_then(|f| f.i64("auth_time"))
+                .unwrap_or(0);
+            let session = SessionClaims {
+                id: record.family.to_string(),
+                auth_time,
+            };
+            Ok((user, next, session))
+        }
         // The family was revoked, or the same token was used concurrently: only one use of a
         // token may ever succeed, so the other is treated as reuse.
         Err(StoreError::TransactionCanceled(_) | StoreError::ConditionFailed) => {
@@ -182,41 +225,55 @@ pub async fn revoke(
     Ok(Some((user, record.family)))
 }
 
+/// The user's live sessions, oldest first; `current` marks the one with id `current`.
+pub async fn list_sessions(
+    table: &dyn Table,
+    user: UserId,
+    current: Option<&str>,
+) -> AccountResult<Vec<SessionSummary>> {
+    let live = all_items(table, user, keys::REFRESH_FAMILY_PREFIX)
+        .await?
+        .into_iter()
+        .filter(|item| item.get("revoked") == Some(&serde_json::Value::Bool(false)));
+    Ok(live
+        .map(|item| {
+            let id = item
+                .sk
+                .strip_prefix(keys::REFRESH_FAMILY_PREFIX)
+                .unwrap_or_default()
+                .to_owned();
+            SessionSummary {
+                current: current == Some(id.as_str()),
+                id,
+                created_at: item.str("created_at").unwrap_or_default().to_owned(),
+                last_used_at: item.str("last_used_at").map(str::to_owned),
+            }
+        })
+        .collect())
+}
+
 /// Revokes every family of the user (password change).
 pub async fn revoke_all(table: &dyn Table, user: UserId) -> AccountResult<usize> {
-    let mut cursor = None;
     let mut revoked = 0;
-    loop {
-        let page = table
-            .query(
-                Query::partition(user.partition())
-                    .prefix(keys::REFRESH_FAMILY_PREFIX)
-                    .limit(100)
-                    .after(cursor),
-            )
-            .await?;
-        for item in &page.items {
-            if item.get("revoked") == Some(&serde_json::Value::Bool(false)) {
-                match table
-                    .update(
-                        &item.pk,
-                        &item.sk,
-                        Update::new().set("revoked", true),
-                        Condition::Exists,
-                    )
-                    .await
-                {
-                    Ok(_) => revoked += 1,
-                    Err(StoreError::ConditionFailed) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+    for item in all_items(table, user, keys::REFRESH_FAMILY_PREFIX).await? {
+        if item.get("revoked") != Some(&serde_json::Value::Bool(false)) {
+            continue;
         }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(revoked),
+        match table
+            .update(
+                &item.pk,
+                &item.sk,
+                Update::new().set("revoked", true),
+                Condition::Exists,
+            )
+            .await
+        {
+            Ok(_) => revoked += 1,
+            Err(StoreError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
         }
     }
+    Ok(revoked)
 }
 
 #[cfg(test)]

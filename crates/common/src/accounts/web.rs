@@ -23,21 +23,43 @@ pub fn session_user_id(auth: &AuthUser) -> Result<UserId, ApiError> {
     }
 }
 
-/// Where a request came from: the first `X-Forwarded-For` hop (API Gateway and CloudFront set
-/// it), else the socket's peer address, else `unknown`.
+/// Where a request came from, as the platform vouches for it — never a hop of a client-written
+/// `X-Forwarded-For`, which anyone can fill with a fresh address per guess (or with the owner's
+/// address, to get the owner throttled):
+/// 1. `CloudFront-Viewer-Address` (`ip:port`), which CloudFront sets itself on origin requests;
+/// 2. the source address in API Gateway's (or a Function URL's) request context;
+/// 3. the socket's peer address (the local server);
+/// 4. else `unknown`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientAddress(pub String);
+
+/// The IP of a `CloudFront-Viewer-Address` value: `198.51.100.10:46532`, or an IPv6 address
+/// followed by `:port` (with or without brackets).
+fn viewer_address(value: &str) -> Option<IpAddr> {
+    let (ip, port) = value.trim().rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    ip.trim_matches(['[', ']']).parse().ok()
+}
+
+fn lambda_source_ip(parts: &Parts) -> Option<IpAddr> {
+    use lambda_http::request::RequestContext;
+    let raw = match parts.extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone(),
+        _ => None,
+    }?;
+    raw.parse().ok()
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let forwarded = parts
+        let cloudfront = parts
             .headers
-            .get("x-forwarded-for")
+            .get("cloudfront-viewer-address")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|hop| hop.trim().parse::<IpAddr>().ok());
+            .and_then(viewer_address);
         let peer = || {
             parts
                 .extensions
@@ -45,7 +67,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
                 .map(|ConnectInfo(addr)| addr.ip())
         };
         Ok(ClientAddress(
-            forwarded
+            cloudfront
+                .or_else(|| lambda_source_ip(parts))
                 .or_else(peer)
                 .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
         ))

@@ -149,16 +149,30 @@ impl App {
         .await
     }
 
+    /// Logs in as a client whose socket address is `address` (what the local server sees).
     pub async fn login_from(&self, email: &str, password: &str, address: &str) -> Resp {
+        self.login_with(email, password, address, &[]).await
+    }
+
+    /// Logs in from the peer `address`, with extra headers (e.g. a forged `X-Forwarded-For`).
+    pub async fn login_with(
+        &self,
+        email: &str,
+        password: &str,
+        address: &str,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let body = json!({"email": email, "password": password}).to_string();
-        self.raw(
-            "POST",
-            "/auth/login",
-            None,
-            Some(body),
-            &[("x-forwarded-for", address)],
-        )
-        .await
+        let peer: std::net::IpAddr = address.parse().expect("an IP address");
+        let mut request = Request::post("/auth/login")
+            .header("content-type", "application/json")
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                peer, 40000,
+            )));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
     }
 }
 
