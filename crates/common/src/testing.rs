@@ -211,30 +211,51 @@ pub async fn populated_account(base: &str) -> PopulatedAccount {
     }
 }
 
-/// What the store still holds of a user: items of its partition, its email claim, its API
-/// keys' lookups (by the key's value) and its files.
+/// What the store still holds of a user: items of its partition (its security audit trail
+/// apart), its email claim, its API keys' lookups (by the key's value) and its files.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Remains {
     pub items: usize,
+    /// The actions of the audit events in its partition, oldest first.
+    pub audit_events: Vec<String>,
     pub email_claim: bool,
     pub api_key_lookup: bool,
     pub files: usize,
+}
+
+impl Remains {
+    /// What a deleted account leaves: the one audit event recording its deletion.
+    pub fn deleted() -> Self {
+        Self {
+            items: 0,
+            audit_events: vec!["account_deleted".into()],
+            email_claim: false,
+            api_key_lookup: false,
+            files: 0,
+        }
+    }
 }
 
 pub async fn remains(state: &AppState, account: &PopulatedAccount) -> Remains {
     use crate::accounts::{UserId, keys};
     use sha2::Digest;
     let user = UserId::parse(&account.user_id).expect("user id");
-    let items = crate::accounts::all_items(state.table.as_ref(), user, "")
-        .await
-        .expect("query")
-        .len();
+    let (audit, items): (Vec<_>, Vec<_>) =
+        crate::accounts::all_items(state.table.as_ref(), user, "")
+            .await
+            .expect("query")
+            .into_iter()
+            .partition(|i| i.sk.starts_with(keys::AUDIT_PREFIX));
     let claim = keys::email(&account.email);
     let lookup = keys::api_key_lookup(&hex::encode(sha2::Sha256::digest(
         account.api_key.as_bytes(),
     )));
     Remains {
-        items,
+        items: items.len(),
+        audit_events: audit
+            .iter()
+            .map(|i| i.str("action").unwrap_or_default().to_owned())
+            .collect(),
         email_claim: state
             .table
             .get(&claim.pk, &claim.sk)
@@ -247,11 +268,6 @@ pub async fn remains(state: &AppState, account: &PopulatedAccount) -> Remains {
             .await
             .unwrap()
             .is_some(),
-        files: state
-            .blobs
-            .list(&user.blob_prefix())
-            .await
-            .unwrap()
-            .len(),
+        files: state.blobs.list(&user.blob_prefix()).await.unwrap().len(),
     }
 }

@@ -2,7 +2,8 @@
 //! HTML file each end with a reason, and the process that extracts them lives on.
 //!
 //! The shipped binaries abort on panic, so the proof that counts runs against a build with the
-//! workspace's release profile: `extract-probe`, built once into `target/extract-release`
+//! release profile's panic strategy (the `extract-probe` profile inherits it and skips the
+//! size optimisations): `extract-probe`, built once into `target/extract-release`
 //! (its own target directory, so it neither waits for nor invalidates the workspace build),
 //! extracts every file through the sandbox, as the documents function does.
 
@@ -144,7 +145,8 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `extract-probe` with the release profile (as shipped: `panic = "abort"`).
+/// Builds `extract-probe` with the `extract-probe` profile: the release profile (as shipped:
+/// `panic = "abort"`) without its slow size optimisations.
 fn release_probe() -> PathBuf {
     let root = workspace_root();
     let target = root.join("target").join("extract-release");
@@ -153,7 +155,8 @@ fn release_probe() -> PathBuf {
         .current_dir(&root)
         .args([
             "build",
-            "--release",
+            "--profile",
+            "extract-probe",
             "--quiet",
             "-p",
             "ragenie-extract",
@@ -164,7 +167,7 @@ fn release_probe() -> PathBuf {
         .status()
         .expect("cargo build");
     assert!(status.success(), "building extract-probe in release failed");
-    target.join("release").join("extract-probe")
+    target.join("extract-probe").join("extract-probe")
 }
 
 #[test]
@@ -178,6 +181,15 @@ fn the_release_build_survives_hostile_files_and_fails_each_with_a_reason() {
     assert!(
         release.contains("panic = \"abort\""),
         "this suite proves the sandbox under the shipped abort-on-panic profile"
+    );
+    let probe_profile = profile
+        .split("[profile.extract-probe]")
+        .nth(1)
+        .and_then(|s| s.split("\n[").next())
+        .unwrap();
+    assert!(
+        probe_profile.contains("inherits = \"release\"") && !probe_profile.contains("panic"),
+        "the probe inherits the shipped panic strategy: {probe_profile}"
     );
 
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,6 @@
 //! bytes, text and segments, uploads, conversations, usage, sessions and API keys. The count
 //! of what is left is nothing. (`tests/localstack` runs the same on DynamoDB and S3.)
 
-use ragenie_common::AppState;
 use ragenie_common::config::Settings;
 use ragenie_common::testing::{Remains, TestServer, populated_account, remains};
 use serde_json::{Value, json};
@@ -11,10 +10,12 @@ use serde_json::{Value, json};
 async fn deleting_an_account_leaves_nothing_of_it() {
     let dir = tempfile::tempdir().unwrap();
     let listener = TestServer::bind().await;
-    let state = AppState::connect(Settings::embedded(dir.path().join("data"), &listener.base))
-        .await
-        .unwrap();
-    let server = listener.serve(ragenie_local::app(state.clone(), None));
+    let providers =
+        ragenie_local::connect(Settings::embedded(dir.path().join("data"), &listener.base))
+            .await
+            .unwrap();
+    let state = providers.app.clone();
+    let server = listener.serve(ragenie_local::app(providers, None));
     let account = populated_account(&server.base).await;
     let other = populated_account(&server.base).await;
     let before = remains(&state, &account).await;
@@ -55,9 +56,11 @@ async fn deleting_an_account_leaves_nothing_of_it() {
     assert!(removed["usage_records"].as_u64().unwrap() >= 1, "{removed}");
     assert_eq!(removed["api_keys"], 1, "{removed}");
     assert_eq!(removed["profiles"], 1, "{removed}");
+    // Its audit trail (sign-ins, the API key) went too.
+    assert!(!before.audit_events.is_empty(), "{before:?}");
     assert_eq!(
         removed["items"].as_u64().unwrap() as usize,
-        before.items,
+        before.items + before.audit_events.len(),
         "{removed}"
     );
     assert_eq!(
@@ -66,15 +69,8 @@ async fn deleting_an_account_leaves_nothing_of_it() {
         "{removed}"
     );
 
-    assert_eq!(
-        remains(&state, &account).await,
-        Remains {
-            items: 0,
-            email_claim: false,
-            api_key_lookup: false,
-            files: 0
-        }
-    );
+    // Nothing is left but the record of the deletion in the security trail.
+    assert_eq!(remains(&state, &account).await, Remains::deleted());
     // The other account is untouched.
     assert_eq!(remains(&state, &other).await, remains(&state, &other).await);
     assert!(remains(&state, &other).await.items > 10);

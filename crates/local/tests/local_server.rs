@@ -203,7 +203,7 @@ async fn requests_addressed_to_a_foreign_host_name_are_refused() {
 #[tokio::test]
 async fn the_public_url_host_is_answered() {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState::connect(Settings::embedded(
+    let state = ragenie_local::connect(Settings::embedded(
         dir.path().join("data"),
         "https://ragenie.internal.example",
     ))

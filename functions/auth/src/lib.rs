@@ -18,7 +18,7 @@ use ragenie_common::accounts::operator::{self, AccountStatus};
 use ragenie_common::accounts::refresh::SessionSummary;
 use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
-use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id, user_id};
+use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id};
 use ragenie_common::accounts::{
     AccountError, ApiKeyId, ListPage, UserId, deletion, passwords, refresh, reset,
 };
@@ -433,8 +433,7 @@ async fn token(
 }
 
 async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<TokenResponse> {
-    let (user, refresh_token, session) = match refresh::rotate(state.table.as_ref(), token).await
-    {
+    let (user, refresh_token, session) = match refresh::rotate(state.table.as_ref(), token).await {
         Ok(rotated) => rotated,
         Err(AccountError::TokenReused { user, family }) => {
             // Whoever presented the used token may be a thief: nobody is named as the actor.
@@ -566,7 +565,8 @@ async fn delete_me(
     // account; it expires with the trail's retention).
     audit
         .record(
-            AuditEntry::new(AuditAction::AccountDeleted, user).detail(format!("items={} files={}", removed.items, removed.files)),
+            AuditEntry::new(AuditAction::AccountDeleted, user)
+                .detail(format!("items={} files={}", removed.items, removed.files)),
         )
         .await;
     Ok(Json(AccountDeleted { removed }))

@@ -1290,7 +1290,7 @@ async fn creating_an_api_key_needs_the_password_or_a_recent_sign_in() {
             user,
             &ragenie_common::accounts::jwt::SessionClaims {
                 id: "old-session".into(),
-                auth_time: ragenie_common::accounts::now_epoch_secs() - 600,
+                auth_time: ragenie_common::clock::unix_now() - 600,
             },
         )
         .unwrap()

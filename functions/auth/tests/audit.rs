@@ -51,7 +51,7 @@ async fn send_from(
         uri,
         bearer,
         Some(body.to_string()),
-        &[("x-forwarded-for", address)],
+        &[("cloudfront-viewer-address", &format!("{address}:443"))],
     )
     .await
 }
@@ -140,7 +140,7 @@ async fn each_security_event_is_recorded_once_with_actor_target_time_address_and
             &format!("/auth/api-keys/{key_id}"),
             Some(&session.access),
             None,
-            &[("x-forwarded-for", addr)],
+            &[("cloudfront-viewer-address", &format!("{addr}:443"))],
         )
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text);
@@ -263,6 +263,119 @@ async fn each_security_event_is_recorded_once_with_actor_target_time_address_and
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines, events, "the export holds the same events");
+}
+
+/// The account lifecycle's events: a password reset by mailed link (nobody signed in, so no
+/// actor), signing out everywhere, and the deletion of the account, which is the one record
+/// left of it.
+#[tokio::test]
+async fn a_password_reset_signing_out_everywhere_and_an_account_deletion_are_recorded() {
+    let mailer = Arc::new(ragenie_common::mail::MemoryMailer::default());
+    let app = helpers::app_with(ragenie_auth::AuthOptions {
+        mailer: Some(mailer.clone()),
+        ..Default::default()
+    })
+    .await;
+    let email = "ada@example.com";
+    let first = app.register(email).await;
+    let ada = me(&app, &first.access).await;
+    let addr = "198.51.100.20";
+
+    let everywhere = app
+        .raw(
+            "POST",
+            "/auth/sessions/revoke-all",
+            Some(&first.access),
+            None,
+            &[("cloudfront-viewer-address", &format!("{addr}:443"))],
+        )
+        .await;
+    assert_eq!(
+        everywhere.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        everywhere.text
+    );
+
+    let asked = send_from(
+        &app,
+        "POST",
+        "/auth/password-reset",
+        None,
+        json!({"email": email}),
+        addr,
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text);
+    let text = mailer.sent.lock().unwrap()[0].text.clone();
+    let token = text
+        .split_whitespace()
+        .find_map(|w| w.split_once("#token=").map(|(_, t)| t.to_owned()))
+        .expect("a link in the mail");
+    let new_password = "a completely new passphrase";
+    let reset = send_from(
+        &app,
+        "POST",
+        "/auth/password-reset/confirm",
+        None,
+        json!({"token": token, "new_password": new_password}),
+        addr,
+    )
+    .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT, "{}", reset.text);
+
+    let session = Tokens::from(&app.login(email, new_password).await);
+    let events = trail(&app, &session.access).await;
+    let find = |rid: &str| {
+        let found: Vec<&Value> = events.iter().filter(|e| e["request_id"] == rid).collect();
+        assert_eq!(found.len(), 1, "{rid}: {events:#?}");
+        found[0].clone()
+    };
+    let e = find(&request_id(&everywhere));
+    assert_eq!(e["action"], "sessions_revoked");
+    assert_eq!(e["actor"], ada.as_str());
+    assert_eq!(e["address"], addr);
+    assert_eq!(e["detail"], "sessions=1");
+    let e = find(&request_id(&reset));
+    assert_eq!(e["action"], "password_reset");
+    assert_eq!(
+        e["actor"], "anonymous",
+        "whoever holds the link is not signed in"
+    );
+    assert_eq!(e["target"], format!("user:{ada}"));
+    assert_eq!(e["address"], addr);
+    assert_eq!(e["detail"], "every_session_signed_out");
+    // Asking for a link is not an event of the account (it would tell who has one).
+    assert!(
+        events
+            .iter()
+            .all(|e| e["request_id"] != request_id(&asked).as_str()),
+        "{events:#?}"
+    );
+
+    let deleted = send_from(
+        &app,
+        "DELETE",
+        "/auth/me",
+        Some(&session.access),
+        json!({"password": new_password}),
+        addr,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    // The account is gone, so its trail is read from the store: the deletion is all that is left.
+    let user = ragenie_common::accounts::UserId::parse(&ada).unwrap();
+    let left = ragenie_common::accounts::all_items(app.state.table.as_ref(), user, "")
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "{left:#?}");
+    let e = &left[0];
+    assert_eq!(e.str("action"), Some("account_deleted"));
+    assert_eq!(e.str("actor"), Some(ada.as_str()));
+    assert_eq!(e.str("address"), Some(addr));
+    assert_eq!(e.str("request_id"), Some(request_id(&deleted).as_str()));
+    assert!(e.str("detail").unwrap().starts_with("items="), "{e:?}");
+    assert!(e.i64("expires_at").is_some(), "it ages out with the trail");
 }
 
 #[tokio::test]

@@ -12,9 +12,9 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::all_items;
 use super::error::{AccountError, AccountResult};
 use super::ids::{RefreshFamilyId, UserId};
-use super::all_items;
 use super::jwt::SessionClaims;
 use super::keys;
 use crate::clock::{self, Timestamp};

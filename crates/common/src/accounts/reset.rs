@@ -26,7 +26,7 @@ const SECRET_CHARS: usize = 43;
 #[derive(Debug, Serialize, Deserialize)]
 struct ResetRecord {
     used: bool,
-    created_at: String,
+    created_at: clock::Timestamp,
 }
 
 fn hash(token: &str) -> String {
