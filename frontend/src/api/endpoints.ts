@@ -3,6 +3,7 @@
 import { api, type Tokens } from "./client";
 import { ApiError } from "./problem";
 import type {
+  AccountDeleted,
   ApiKey,
   AuditEvent,
   Budgets,
@@ -19,29 +20,10 @@ import type {
   Preferences,
   PendingUpload,
   Profile,
+  Session,
   UploadResult,
   UsageReport,
 } from "./models";
-
-export interface Session {
-  id: string;
-  created_at: string;
-  last_used_at: string | null;
-  current: boolean;
-}
-
-export interface AccountRemoved {
-  documents: number;
-  conversations: number;
-  messages: number;
-  profiles: number;
-  usage_records: number;
-  api_keys: number;
-  sessions: number;
-  items: number;
-  files: number;
-  file_bytes: number;
-}
 
 export const auth = {
   register: (email: string, password: string) =>
@@ -60,7 +42,7 @@ export const auth = {
   confirmPasswordReset: (token: string, new_password: string) =>
     api.post<void>("/auth/password-reset/confirm", { token, new_password }, { anonymous: true }),
   /** Deletes the account and everything it owns; says what went. */
-  deleteAccount: (password: string) => api.request<{ removed: AccountRemoved }>("DELETE", "/auth/me", { body: { password } }),
+  deleteAccount: (password: string) => api.request<AccountDeleted>("DELETE", "/auth/me", { body: { password } }),
   listKeys: () => api.get<Page<ApiKey>>("/auth/api-keys"),
   /** `password` is needed when the last sign-in is over 5 minutes old. */
   createKey: (name: string, password?: string) =>

@@ -17,6 +17,10 @@ export type ApiKey = Schemas["ApiKeySummary"];
 export type CreatedApiKey = Schemas["CreatedApiKey"];
 /** One security event of the caller's audit trail (`GET /auth/audit`). */
 export type AuditEvent = Schemas["AuditEvent"];
+/** A signed-in session of the caller (`GET /auth/sessions`). */
+export type Session = Schemas["SessionSummary"];
+/** The answer to deleting the account: what was removed. */
+export type AccountDeleted = Schemas["AccountDeleted"];
 export type Theme = Schemas["Theme"];
 export type Preferences = Schemas["Preferences"];
 export type TemperaturePreset = Schemas["TemperaturePreset"];
