@@ -539,26 +539,7 @@ async fn delete_me(
 ) -> ApiResult<Json<AccountDeleted>> {
     let user = session_user_id(&auth)?;
     let table = state.table.as_ref();
-    let account = match users::get(table, user).await {
-        Ok(a) => a,
-        Err(AccountError::NotFound(_)) => {
-            return Err(ApiError::Unauthorized(
-                "the account no longer exists".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let attempt = options
-        .throttle
-        .begin(table, &account.email, &address)
-        .await?;
-    if users::verify_login(table, &account.email, body.password)
-        .await
-        .is_err()
-    {
-        return Err(AccountError::WrongCurrentPassword.into());
-    }
-    attempt.succeeded(table).await?;
+    prove_password(table, &options, user, &address, body.password).await?;
     let removed = deletion::delete_account(table, state.blobs.as_ref(), user).await?;
     tracing::info!(user = %user, items = removed.items, files = removed.files, "account deleted by its owner");
     // The one thing left of the account: this event, in the security trail (no content of the
@@ -570,6 +551,38 @@ async fn delete_me(
         )
         .await;
     Ok(Json(AccountDeleted { removed }))
+}
+
+/// The signed-in user enters the password again (throttled like a sign-in: a wrong one stays
+/// counted). 401 when the account is gone, 403 when the password is wrong.
+async fn prove_password(
+    table: &dyn ragenie_common::storage::Table,
+    options: &AuthOptions,
+    user: UserId,
+    address: &str,
+    password: String,
+) -> ApiResult<()> {
+    let account = match users::get(table, user).await {
+        Ok(a) => a,
+        Err(AccountError::NotFound(_)) => {
+            return Err(ApiError::Unauthorized(
+                "the account no longer exists".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let attempt = options
+        .throttle
+        .begin(table, &account.email, address)
+        .await?;
+    if users::verify_login(table, &account.email, password)
+        .await
+        .is_err()
+    {
+        return Err(AccountError::WrongCurrentPassword.into());
+    }
+    attempt.succeeded(table).await?;
+    Ok(())
 }
 
 /// Changes the password. Every refresh token of the account is revoked (other devices are
@@ -726,18 +739,7 @@ async fn create_api_key(
                 "enter your password to create an API key (or sign in again)".into(),
             ));
         };
-        let account = users::get(table, user).await?;
-        let attempt = options
-            .throttle
-            .begin(table, &account.email, &address)
-            .await?;
-        if users::verify_login(table, &account.email, password)
-            .await
-            .is_err()
-        {
-            return Err(AccountError::WrongCurrentPassword.into());
-        }
-        attempt.succeeded(table).await?;
+        prove_password(table, &options, user, &address, password).await?;
     }
     let created = api_keys::create(table, user, &body.name).await?;
     tracing::info!(user = %user, key = %created.summary.id, "API key created");
