@@ -390,7 +390,7 @@ await step("every screen renders, fits the screen and passes axe-core, in light 
 // ---------------------------------------------------------------- sign out
 await step("sign out returns to sign-in and protects the app", async () => {
   if (VIEWPORT === "phone") await page.getByRole("button", { name: "Menu" }).click();
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.getByRole("heading", { name: "Sign in to RaGenie" }).waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem("ragenie.tokens")), null);
   await page.goto("/app/documents");

