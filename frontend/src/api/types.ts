@@ -255,6 +255,51 @@ export interface paths {
         get: operations["get_auth_me"];
         put?: never;
         post?: never;
+        /**
+         * Deletes the account and everything it owns — documents and their files, index segments,
+         *     profiles, conversations, usage, sessions and API keys — after the password is entered
+         *     again. The answer says what was removed. (Export your data first: it cannot be undone.)
+         */
+        delete: operations["delete_auth_me"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts a password reset: when an account has this email, a single-use link valid for 30
+         *     minutes is mailed to it. The answer is the same either way.
+         */
+        post: operations["post_auth_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sets a new password with the token of a reset link. The token works once; every session of
+         *     the account is signed out.
+         */
+        post: operations["post_auth_password_reset_confirm"];
         delete?: never;
         options?: never;
         head?: never;
@@ -297,6 +342,46 @@ export interface paths {
          *     `closed` it is refused.
          */
         post: operations["post_auth_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's signed-in sessions (browsers and other clients holding a refresh token), oldest
+         *     first; `current` marks this one. API keys and their last use are at `GET /auth/api-keys`.
+         */
+        get: operations["get_auth_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sessions/revoke-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Signs out everywhere: revokes every session of the account, this one included (its access
+         *     token lapses within 15 minutes). API keys stay; revoke them one by one.
+         */
+        post: operations["post_auth_sessions_revoke_all"];
         delete?: never;
         options?: never;
         head?: never;
@@ -788,6 +873,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What an account deletion removed. */
+        AccountDeleted: {
+            removed: components["schemas"]["DeletionReport"];
+        };
         /** @enum {string} */
         AccountStatus: "active" | "pending" | "suspended";
         /** @description A user as the admin console shows it. */
@@ -861,6 +950,11 @@ export interface components {
              * @description At least 8 characters (at most 1,024 bytes), not a common password, not the current one.
              */
             new_password: string;
+            /**
+             * @description Also revoke every personal API key (default: true — a changed password usually means
+             *     something leaked).
+             */
+            revoke_api_keys?: boolean | null;
         };
         /**
          * @description What a streamed answer sends, in order: one `Meta`, `Delta`s, one `Usage`, one `Done`
@@ -1031,6 +1125,31 @@ export interface components {
              * @description At least 8 characters (at most 1,024 bytes), not a common password. Never logged.
              */
             password: string;
+        };
+        /** @description `DELETE /auth/me`. */
+        DeleteAccount: {
+            /**
+             * Format: password
+             * @description The account's password, entered again.
+             */
+            password: string;
+        };
+        /** @description What a deletion removed. */
+        DeletionReport: {
+            api_keys: number;
+            conversations: number;
+            document_versions: number;
+            documents: number;
+            /** Format: int64 */
+            file_bytes: number;
+            /** @description Stored files: document bytes, extracted text, index segments, uploads. */
+            files: number;
+            /** @description Every table item removed, the above included. */
+            items: number;
+            messages: number;
+            profiles: number;
+            sessions: number;
+            usage_records: number;
         };
         Document: {
             /** @description SHA-256 of the current version's bytes. */
@@ -1243,6 +1362,20 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
         };
+        /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
+        ListPage_SessionSummary: {
+            items: {
+                /** @description RFC 3339: when it signed in. */
+                created_at: string;
+                /** @description The session this request comes from. */
+                current: boolean;
+                id: string;
+                /** @description RFC 3339: its last token refresh (null: never refreshed). */
+                last_used_at?: string | null;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
         Message: {
             citations?: components["schemas"]["Citation"][];
             content: string;
@@ -1325,6 +1458,11 @@ export interface components {
         NewApiKey: {
             /** @description What the key is for (1 to 100 characters, no control characters). */
             name: string;
+            /**
+             * Format: password
+             * @description The account's password; not needed within 5 minutes of signing in.
+             */
+            password?: string | null;
         };
         NewConversation: {
             /**
@@ -1415,6 +1553,22 @@ export interface components {
              * @description Answers of models without a known price (their cost is not in `cost_usd`).
              */
             unpriced_answers: number;
+        };
+        /** @description `POST /auth/password-reset/confirm`. */
+        PasswordResetConfirm: {
+            /** Format: password */
+            new_password: string;
+            /** @description The token from the mailed link (after `#token=`). */
+            token: string;
+        };
+        /** @description `POST /auth/password-reset`. */
+        PasswordResetRequest: {
+            /** @example ada@example.com */
+            email: string;
+        };
+        /** @description The answer to a reset request: the same whether or not an account has the email. */
+        PasswordResetRequested: {
+            detail: string;
         };
         /** @description What starting a presigned upload returns. */
         PendingUpload: {
@@ -1599,6 +1753,16 @@ export interface components {
              */
             parent_id?: string | null;
         };
+        /** @description A signed-in session (a refresh-token family), as its owner lists it. */
+        SessionSummary: {
+            /** @description RFC 3339: when it signed in. */
+            created_at: string;
+            /** @description The session this request comes from. */
+            current: boolean;
+            id: string;
+            /** @description RFC 3339: its last token refresh (null: never refreshed). */
+            last_used_at?: string | null;
+        };
         StartUpload: {
             /** @description `instructions` or `dataset`. */
             kind: components["schemas"]["DocumentKind"];
@@ -1749,6 +1913,7 @@ export interface components {
     headers: never;
     pathItems: never;
 }
+export type AccountDeleted = components['schemas']['AccountDeleted'];
 export type AccountStatus = components['schemas']['AccountStatus'];
 export type AdminUserView = components['schemas']['AdminUserView'];
 export type ApiKeyId = components['schemas']['ApiKeyId'];
@@ -1772,6 +1937,8 @@ export type ConversationPatch = components['schemas']['ConversationPatch'];
 export type CreatedApiKey = components['schemas']['CreatedApiKey'];
 export type CreatedInvite = components['schemas']['CreatedInvite'];
 export type Credentials = components['schemas']['Credentials'];
+export type DeleteAccount = components['schemas']['DeleteAccount'];
+export type DeletionReport = components['schemas']['DeletionReport'];
 export type Document = components['schemas']['Document'];
 export type DocumentDetail = components['schemas']['DocumentDetail'];
 export type DocumentKind = components['schemas']['DocumentKind'];
@@ -1791,6 +1958,7 @@ export type ListPageApiKeySummary = components['schemas']['ListPage_ApiKeySummar
 export type ListPageAuditEvent = components['schemas']['ListPage_AuditEvent'];
 export type ListPageInvite = components['schemas']['ListPage_Invite'];
 export type ListPageProfile = components['schemas']['ListPage_Profile'];
+export type ListPageSessionSummary = components['schemas']['ListPage_SessionSummary'];
 export type Message = components['schemas']['Message'];
 export type MessageCost = components['schemas']['MessageCost'];
 export type MessageRole = components['schemas']['MessageRole'];
@@ -1805,6 +1973,9 @@ export type OpenAiMessage = components['schemas']['OpenAiMessage'];
 export type OperatorSettings = components['schemas']['OperatorSettings'];
 export type OperatorUsage = components['schemas']['OperatorUsage'];
 export type OperatorUsageRow = components['schemas']['OperatorUsageRow'];
+export type PasswordResetConfirm = components['schemas']['PasswordResetConfirm'];
+export type PasswordResetRequest = components['schemas']['PasswordResetRequest'];
+export type PasswordResetRequested = components['schemas']['PasswordResetRequested'];
 export type PendingUpload = components['schemas']['PendingUpload'];
 export type Preferences = components['schemas']['Preferences'];
 export type PresignedUrl = components['schemas']['PresignedUrl'];
@@ -1821,6 +1992,7 @@ export type Role = components['schemas']['Role'];
 export type SearchHit = components['schemas']['SearchHit'];
 export type SearchResults = components['schemas']['SearchResults'];
 export type SendMessage = components['schemas']['SendMessage'];
+export type SessionSummary = components['schemas']['SessionSummary'];
 export type StartUpload = components['schemas']['StartUpload'];
 export type StatusChange = components['schemas']['StatusChange'];
 export type Stopping = components['schemas']['Stopping'];
@@ -2609,7 +2781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Called with an API key */
+            /** @description Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3199,6 +3371,283 @@ export interface operations {
             };
         };
     };
+    delete_auth_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteAccount"];
+            };
+        };
+        responses: {
+            /** @description Deleted; what was removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountDeleted"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong password, or called with an API key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many wrong passwords; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_auth_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; a link is mailed if an account has the email */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordResetRequested"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an email address */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_auth_password_reset_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description The password is changed; sign in with it */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The link is invalid, used or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The new password is too short or common */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     post_auth_refresh: {
         parameters: {
             query?: never;
@@ -3355,6 +3804,125 @@ export interface operations {
             };
             /** @description Invalid email, a short or common password, or a missing or invalid invite (`field` names it) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many registrations from this address; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_auth_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPage_SessionSummary"];
+                };
+            };
+            /** @description No credential, or an invalid or expired one (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Called with an API key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_auth_sessions_revoke_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every session is signed out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credential, or an invalid or expired one (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Called with an API key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
