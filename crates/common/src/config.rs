@@ -90,12 +90,18 @@ pub const MAX_AUDIT_RETENTION_DAYS: u32 = 3650;
 
 /// The embedding model documents and queries are embedded with (`RAGENIE_EMBEDDING_MODEL`, a
 /// catalog embedding model or a model on the OpenAI-compatible endpoint) and its output size
-/// (`RAGENIE_EMBEDDING_DIMENSIONS`, default: the model's own).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (`RAGENIE_EMBEDDING_DIMENSIONS`, default: the model's own). `local:<name>` is the built-in
+/// model whose weights are in `RAGENIE_EMBEDDING_MODEL_DIR`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EmbeddingSettings {
     pub model: String,
     pub dimensions: Option<u32>,
+    /// The built-in model's weights folder (required for `local:` models, unused otherwise).
+    pub model_dir: Option<PathBuf>,
 }
+
+/// The prefix of `RAGENIE_EMBEDDING_MODEL` that names a built-in model.
+pub const LOCAL_EMBEDDING_PREFIX: &str = "local:";
 
 /// The largest embedding RaGenie stores (the biggest common models use 3,072 dimensions).
 pub const MAX_EMBEDDING_DIMENSIONS: u32 = 8192;
@@ -169,8 +175,33 @@ impl Settings {
         let model = lookup("RAGENIE_EMBEDDING_MODEL")
             .map(|m| m.trim().to_owned())
             .filter(|m| !m.is_empty());
+        let model_dir = lookup("RAGENIE_EMBEDDING_MODEL_DIR").map(PathBuf::from);
         let embedding = match model {
-            Some(model) => Some(EmbeddingSettings { model, dimensions }),
+            Some(model) if model.starts_with(LOCAL_EMBEDDING_PREFIX) => {
+                if model[LOCAL_EMBEDDING_PREFIX.len()..].trim().is_empty() {
+                    return Err(ConfigError::Invalid {
+                        name: "RAGENIE_EMBEDDING_MODEL",
+                        value: model,
+                        reason: "expected local:<name>, e.g. local:all-MiniLM-L6-v2".into(),
+                    });
+                }
+                if model_dir.is_none() {
+                    return Err(ConfigError::Missing {
+                        name: "RAGENIE_EMBEDDING_MODEL_DIR",
+                        why: " when RAGENIE_EMBEDDING_MODEL is a built-in (local:) model",
+                    });
+                }
+                Some(EmbeddingSettings {
+                    model,
+                    dimensions,
+                    model_dir,
+                })
+            }
+            Some(model) => Some(EmbeddingSettings {
+                model,
+                dimensions,
+                model_dir: None,
+            }),
             None if dimensions.is_some() => {
                 return Err(ConfigError::Missing {
                     name: "RAGENIE_EMBEDDING_MODEL",
@@ -340,7 +371,8 @@ mod tests {
             s.embedding,
             Some(EmbeddingSettings {
                 model: "text-embedding-3-small".into(),
-                dimensions: Some(512)
+                dimensions: Some(512),
+                model_dir: None,
             })
         );
         for bad in ["0", "many", "9000"] {
@@ -400,6 +432,41 @@ mod tests {
             shown.contains("RAGENIE_SMTP_URL") && !shown.contains("pw"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_built_in_model_needs_its_weights_folder() {
+        let err = from(&[("RAGENIE_EMBEDDING_MODEL", "local:all-MiniLM-L6-v2")]).unwrap_err();
+        assert!(
+            err.to_string().contains("RAGENIE_EMBEDDING_MODEL_DIR"),
+            "{err}"
+        );
+        let err = from(&[
+            ("RAGENIE_EMBEDDING_MODEL", "local: "),
+            ("RAGENIE_EMBEDDING_MODEL_DIR", "/m"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("local:<name>"), "{err}");
+        let s = from(&[
+            ("RAGENIE_EMBEDDING_MODEL", "local:all-MiniLM-L6-v2"),
+            ("RAGENIE_EMBEDDING_MODEL_DIR", "/models/minilm"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.embedding,
+            Some(EmbeddingSettings {
+                model: "local:all-MiniLM-L6-v2".into(),
+                dimensions: None,
+                model_dir: Some("/models/minilm".into()),
+            })
+        );
+        // A provider's model ignores the folder.
+        let s = from(&[
+            ("RAGENIE_EMBEDDING_MODEL", "text-embedding-3-small"),
+            ("RAGENIE_EMBEDDING_MODEL_DIR", "/models/minilm"),
+        ])
+        .unwrap();
+        assert_eq!(s.embedding.unwrap().model_dir, None);
     }
 
     #[test]

@@ -156,10 +156,11 @@ impl Corpus {
             self.table
                 .delete(&pk, &keys::version_sk(doc_id, v.version), Condition::None)
                 .await?;
+            let prefix = format!("{}#", keys::segment_blob(user, doc_id, v.version));
             self.cache
                 .lock()
                 .expect("cache lock")
-                .remove(&keys::segment_blob(user, doc_id, v.version));
+                .retain(|k, _| !k.starts_with(&prefix));
         }
         // The merged segment still holds the deleted text: drop it (the next search rebuilds one).
         self.blobs.delete(&keys::merged_segment_blob(user)).await?;

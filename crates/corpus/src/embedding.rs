@@ -1,10 +1,12 @@
-//! Embeddings for hybrid retrieval: the LLM gateway's embedding call behind the retrieval
-//! crate's `Embedder` port, chosen by `RAGENIE_EMBEDDING_MODEL`.
+//! Embeddings for hybrid retrieval: the LLM gateway's embedding call, or the built-in model
+//! (`local:<name>`, run in-process), behind the retrieval crate's `Embedder` port, chosen by
+//! `RAGENIE_EMBEDDING_MODEL`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use ragenie_common::config::EmbeddingSettings;
+use ragenie_embedder::{BlockingEmbedder, EmbedderError, local_model_name};
 use ragenie_gateway::{Gateway, GatewayError};
 use ragenie_retrieval::{DenseError, Embedder};
 
@@ -41,17 +43,70 @@ pub fn model_label(settings: &EmbeddingSettings) -> String {
     }
 }
 
+/// Why the configured embeddings could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddingSetupError {
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error("the built-in model `{model}` could not be loaded: {source}")]
+    Local {
+        model: String,
+        source: EmbedderError,
+    },
+    #[error(
+        "`{model}` makes {native}-dimension vectors; RAGENIE_EMBEDDING_DIMENSIONS={asked} cannot be honoured"
+    )]
+    Dimensions {
+        model: String,
+        native: usize,
+        asked: u32,
+    },
+    #[error("RAGENIE_EMBEDDING_MODEL_DIR is required for the built-in model `{0}`")]
+    NoModelDir(String),
+}
+
 /// `corpus` with the configured embeddings turned on, or unchanged when no embedding model is
-/// set. An unknown model or a provider without a key is an error: the process should not
-/// start half-configured.
+/// set. An unknown model, a provider without a key or a built-in model whose weights do not
+/// load is an error: the process should not start half-configured. A built-in model is loaded
+/// here, at start-up, once per process (the routers of one process share it).
 pub fn with_configured_embeddings(
     corpus: Corpus,
     settings: Option<&EmbeddingSettings>,
     gateway: &Gateway,
-) -> Result<Corpus, GatewayError> {
+) -> Result<Corpus, EmbeddingSetupError> {
     let Some(settings) = settings else {
         return Ok(corpus);
     };
+    if let Some(name) = local_model_name(&settings.model) {
+        let embedder = local_embedder(name, settings)?;
+        return Ok(corpus.with_embedder(Arc::new(embedder), model_label(settings)));
+    }
     let embedder = gateway.embedder(&settings.model, settings.dimensions)?;
     Ok(corpus.with_embedder(Arc::new(GatewayEmbedder(embedder)), model_label(settings)))
+}
+
+/// The built-in model `name` from the configured weights folder.
+fn local_embedder(
+    name: &str,
+    settings: &EmbeddingSettings,
+) -> Result<BlockingEmbedder, EmbeddingSetupError> {
+    let dir = settings
+        .model_dir
+        .as_deref()
+        .ok_or_else(|| EmbeddingSetupError::NoModelDir(settings.model.clone()))?;
+    let model =
+        ragenie_embedder::shared(name, dir).map_err(|source| EmbeddingSetupError::Local {
+            model: settings.model.clone(),
+            source,
+        })?;
+    if let Some(asked) = settings.dimensions
+        && asked as usize != model.dimensions()
+    {
+        return Err(EmbeddingSetupError::Dimensions {
+            model: settings.model.clone(),
+            native: model.dimensions(),
+            asked,
+        });
+    }
+    Ok(BlockingEmbedder(model))
 }

@@ -4,29 +4,25 @@
 use super::*;
 
 impl Corpus {
-    /// Embeds a new version's chunks into its segment. A provider failure leaves the version
-    /// searchable by BM25 alone: an outage must not make uploads fail.
+    /// Embeds a new version's chunks into its segment, waiting at most `timeout`; returns the
+    /// model when the vectors were attached. A provider failure leaves the version searchable
+    /// by BM25 alone: an outage must not make uploads fail.
     pub(crate) async fn embed_chunks(
         &self,
         doc_id: &str,
         title: &str,
         segment: &mut Segment,
         chunks: &[ragenie_retrieval::Chunk],
-    ) {
-        let Some(embeddings) = &self.embeddings else {
-            return;
-        };
+        timeout: Duration,
+    ) -> Option<String> {
+        let embeddings = self.embeddings.as_ref()?;
         if chunks.is_empty() {
-            return;
+            return None;
         }
         // The title and headings go with the text: a chunk's meaning often depends on them.
         let texts: Vec<String> = chunks
             .iter()
-            .map(|c| {
-                let mut context = vec![title];
-                context.extend(c.heading_path.iter().map(String::as_str));
-                format!("{}\n\n{}", context.join(" › "), c.text)
-            })
+            .map(|c| ragenie_retrieval::chunk_embedding_text(title, c))
             .collect();
         let embed_all = async {
             let mut vectors = Vec::with_capacity(texts.len());
@@ -35,23 +31,47 @@ impl Corpus {
             }
             Ok::<_, ragenie_retrieval::DenseError>(vectors)
         };
-        let vectors = match tokio::time::timeout(embeddings.ingest_timeout, embed_all).await {
+        let vectors = match tokio::time::timeout(timeout, embed_all).await {
             Ok(Ok(vectors)) => vectors,
             Ok(Err(e)) => {
                 tracing::warn!(doc_id, error = %e, "chunks not embedded; the document ranks by BM25 alone");
-                return;
+                return None;
             }
             Err(_) => {
                 tracing::warn!(
                     doc_id,
                     "embedding the chunks timed out; the document ranks by BM25 alone"
                 );
-                return;
+                return None;
             }
         };
-        if let Err(e) = segment.attach_vectors(&embeddings.model, &vectors) {
-            tracing::warn!(doc_id, error = %e, "embeddings unusable; the document ranks by BM25 alone");
+        match segment.attach_vectors(&embeddings.model, &vectors) {
+            Ok(()) => Some(embeddings.model.clone()),
+            Err(e) => {
+                tracing::warn!(doc_id, error = %e, "embeddings unusable; the document ranks by BM25 alone");
+                None
+            }
         }
+    }
+
+    /// Extracts, chunks and indexes `doc`'s current version from its bytes, on the blocking pool.
+    pub(crate) async fn index(
+        &self,
+        doc: &Document,
+        bytes: Bytes,
+    ) -> CorpusResult<Result<ragenie_retrieval::IndexedDocument, ExtractError>> {
+        let (id, version, name, media_type, chunking) = (
+            doc.id.clone(),
+            doc.version,
+            doc.name.clone(),
+            doc.media_type.clone(),
+            self.chunking,
+        );
+        tokio::task::spawn_blocking(move || {
+            ragenie_retrieval::index_document(&id, version, &name, &media_type, &bytes, &chunking)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("indexing task failed: {e}").into())
     }
 
     /// Stores a new document and indexes it. Identical content already stored by this user
@@ -98,6 +118,8 @@ impl Corpus {
             failure_reason: None,
             created_at: stamp,
             updated_at: stamp,
+            embedding_model: None,
+            reindex: None,
         };
         let pk = user.partition();
         let doc_item = Item::encode(pk.clone(), keys::document_sk(&doc_id), &doc)?
@@ -187,29 +209,20 @@ impl Corpus {
         mut doc: Document,
         bytes: &Bytes,
     ) -> CorpusResult<Document> {
-        let (id, version, name, media_type, bytes_owned, chunking) = (
-            doc.id.clone(),
-            doc.version,
-            doc.name.clone(),
-            doc.media_type.clone(),
-            bytes.clone(),
-            self.chunking,
-        );
-        let indexed = tokio::task::spawn_blocking(move || {
-            ragenie_retrieval::index_document(
-                &id,
-                version,
-                &name,
-                &media_type,
-                &bytes_owned,
-                &chunking,
-            )
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("indexing task failed: {e}"))?;
-        match indexed {
+        match self.index(&doc, bytes.clone()).await? {
             Ok(mut indexed) => {
-                self.embed_chunks(&doc.id, &doc.name, &mut indexed.segment, &indexed.chunks)
+                let timeout = self
+                    .embeddings
+                    .as_ref()
+                    .map_or(Duration::ZERO, |e| e.ingest_timeout);
+                doc.embedding_model = self
+                    .embed_chunks(
+                        &doc.id,
+                        &doc.name,
+                        &mut indexed.segment,
+                        &indexed.chunks,
+                        timeout,
+                    )
                     .await;
                 let segment = Bytes::from(indexed.segment.to_bytes());
                 let text = Bytes::from(indexed.extracted.text.clone());
@@ -248,6 +261,10 @@ impl Corpus {
         let mut update = Update::new()
             .set("status", status.clone())
             .set("updated_at", doc.updated_at);
+        update = match &doc.embedding_model {
+            Some(model) => update.set("embedding_model", model.clone()),
+            None => update.remove("embedding_model"),
+        };
         let mut version_update = Update::new().set("status", status);
         match (&doc.failure_reason, doc.token_count) {
             (Some(reason), _) => {
@@ -319,6 +336,8 @@ impl Corpus {
         doc.status = DocumentStatus::Pending;
         doc.token_count = None;
         doc.failure_reason = None;
+        doc.embedding_model = None;
+        doc.reindex = None;
         doc.updated_at = clock::now();
         let pk = user.partition();
         let doc_item = Item::encode(pk.clone(), keys::document_sk(doc_id), &doc)?.indexed(

@@ -11,6 +11,7 @@ mod ingest;
 pub mod keys;
 mod model;
 pub mod providers;
+mod reindex;
 mod search;
 mod segments;
 mod uploads;
@@ -32,7 +33,8 @@ use ragenie_retrieval::{
 use sha2::{Digest, Sha256};
 
 pub use catalog::Catalog;
-pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion};
+pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion, ReindexState};
+pub use reindex::ReindexProgress;
 pub use providers::{ProviderState, ProviderUse, StartupError};
 
 /// The largest file a presigned upload may commit.
@@ -134,6 +136,8 @@ pub struct Corpus {
     sets: Mutex<HashMap<UserId, (i64, Arc<SegmentSet>)>>,
     /// Hybrid retrieval: chunks are embedded at ingest and queries at search time.
     embeddings: Option<Embeddings>,
+    /// Users whose re-index queue a task of this process is working through.
+    reindexing: Mutex<HashSet<UserId>>,
     /// The background compaction started last (see `segments`).
     compaction: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -193,6 +197,7 @@ impl Corpus {
             catalogs: Mutex::new(HashMap::new()),
             sets: Mutex::new(HashMap::new()),
             embeddings: None,
+            reindexing: Mutex::default(),
             compaction: Mutex::new(None),
         }
     }
@@ -564,7 +569,8 @@ mod tests {
             parts.push(Segment::from_bytes(&blob.body).unwrap());
         }
         let merged = Bytes::from(Segment::merge(&parts).to_bytes());
-        let covered: HashSet<String> = [kept.id.clone(), gone.id.clone()].into();
+        let covered: HashMap<String, Option<String>> =
+            [(kept.id.clone(), None), (gone.id.clone(), None)].into();
         // Writes the merged segment as a finishing compaction does, then runs its check.
         let compaction_finishes = || async {
             state

@@ -67,6 +67,37 @@ pub struct Document {
     pub failure_reason: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The embedding model the current version's chunks carry vectors of; absent: the document
+    /// ranks by BM25 alone (uploaded before a model was set, or the provider failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
+    /// The document's place in a background re-index (`POST /documents/reindex`); absent when
+    /// none is under way for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reindex: Option<ReindexState>,
+}
+
+/// Where a document is in a background re-index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReindexState {
+    /// Waiting for its turn.
+    Queued,
+    /// Being embedded now.
+    Embedding,
+    /// Its chunks could not be embedded (the document still ranks by BM25); a new re-index
+    /// tries again.
+    Failed,
+}
+
+impl ReindexState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReindexState::Queued => "queued",
+            ReindexState::Embedding => "embedding",
+            ReindexState::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]

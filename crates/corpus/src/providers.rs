@@ -21,7 +21,7 @@ pub enum StartupError {
     #[error("{0}")]
     Gateway(GatewayError),
     #[error("RAGENIE_EMBEDDING_MODEL: {0}")]
-    Embedding(GatewayError),
+    Embedding(crate::embedding::EmbeddingSetupError),
 }
 
 /// What a function needs of the providers, so one that only embeds reads no keys without an
@@ -54,7 +54,13 @@ impl ProviderState {
     /// (`RAGENIE_*_BASE_URL`), and builds the corpus. Start-up, not a request: every error
     /// names the variable to fix.
     pub async fn connect(app: AppState, needs: ProviderUse) -> Result<Self, StartupError> {
-        let keys = if needs == ProviderUse::Chat || app.settings.embedding.is_some() {
+        // The built-in model (`local:<name>`) runs in-process and needs no key.
+        let provider_embeddings = app
+            .settings
+            .embedding
+            .as_ref()
+            .is_some_and(|e| ragenie_embedder::local_model_name(&e.model).is_none());
+        let keys = if needs == ProviderUse::Chat || provider_embeddings {
             load_provider_keys(&app).await?
         } else {
             ProviderKeys::default()

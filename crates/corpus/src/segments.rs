@@ -23,8 +23,15 @@ impl Corpus {
         }
     }
 
-    pub(crate) async fn load_segment(&self, key: &str) -> CorpusResult<Option<Arc<Segment>>> {
-        if let Some(hit) = self.cache.lock().expect("cache lock").get(key) {
+    /// A version's segment, cached by its key and embedding model: a re-index rewrites the
+    /// blob with vectors, and a process that cached it before must read it again.
+    pub(crate) async fn load_segment(
+        &self,
+        key: &str,
+        embedding_model: Option<&str>,
+    ) -> CorpusResult<Option<Arc<Segment>>> {
+        let cache_key = format!("{key}#{}", embedding_model.unwrap_or_default());
+        if let Some(hit) = self.cache.lock().expect("cache lock").get(&cache_key) {
             return Ok(Some(hit.clone()));
         }
         let Some(blob) = self.blobs.get(key).await? else {
@@ -39,7 +46,7 @@ impl Corpus {
         if cache.len() >= SEGMENT_CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(key.to_owned(), segment.clone());
+        cache.insert(cache_key, segment.clone());
         Ok(Some(segment))
     }
 
@@ -77,7 +84,10 @@ impl Corpus {
                 continue;
             }
             if let Some(segment) = self
-                .load_segment(&keys::segment_blob(user, &doc.id, doc.version))
+                .load_segment(
+                    &keys::segment_blob(user, &doc.id, doc.version),
+                    doc.embedding_model.as_deref(),
+                )
                 .await?
             {
                 segments.push(segment);
@@ -87,7 +97,10 @@ impl Corpus {
         if separate >= COMPACT_AFTER {
             let live: std::collections::HashSet<(String, u64)> =
                 docs.iter().map(|d| (d.id.clone(), d.version)).collect();
-            let covered: HashSet<String> = live.iter().map(|(id, _)| id.clone()).collect();
+            let covered: HashMap<String, Option<String>> = docs
+                .iter()
+                .map(|d| (d.id.clone(), d.embedding_model.clone()))
+                .collect();
             let (table, blobs, parts) = (self.table.clone(), self.blobs.clone(), segments.clone());
             let model = self.embedding_model().map(str::to_owned);
             let compaction = tokio::spawn(async move {
@@ -135,14 +148,18 @@ pub(crate) async fn discard_merged_if_stale(
     table: &dyn Table,
     blobs: &dyn Blobs,
     user: UserId,
-    covered: &HashSet<String>,
+    covered: &HashMap<String, Option<String>>,
 ) -> CorpusResult<bool> {
-    let existing: HashSet<String> = all_documents(table, user)
+    let existing: HashMap<String, Option<String>> = all_documents(table, user)
         .await?
         .into_iter()
-        .map(|d| d.id)
+        .map(|d| (d.id, d.embedding_model))
         .collect();
-    if covered.iter().all(|id| existing.contains(id)) {
+    // Deleted since, or re-embedded since (the merged copy would carry the old vectors).
+    if covered
+        .iter()
+        .all(|(id, model)| existing.get(id) == Some(model))
+    {
         return Ok(false);
     }
     blobs.delete(&keys::merged_segment_blob(user)).await?;

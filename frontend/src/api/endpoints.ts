@@ -20,6 +20,7 @@ import type {
   Preferences,
   PendingUpload,
   Profile,
+  ReindexProgress,
   Session,
   UploadResult,
   UsageReport,
@@ -140,6 +141,9 @@ export const documents = {
   rename: (id: string, name: string) => api.patch<DocumentMeta>(`/documents/${encodeURIComponent(id)}`, { name }),
   remove: (id: string) => api.delete<void>(`/documents/${encodeURIComponent(id)}`),
   text: (id: string) => api.text(`/documents/${encodeURIComponent(id)}/content`, { query: { format: "text" } }),
+  reindexProgress: () => api.get<ReindexProgress>("/documents/reindex"),
+  reindex: () => api.post<ReindexProgress>("/documents/reindex"),
+  reindexOne: (id: string) => api.post<ReindexProgress>(`/documents/${encodeURIComponent(id)}/reindex`),
 };
 
 export const conversations = {

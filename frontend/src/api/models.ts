@@ -33,6 +33,8 @@ export type DocumentMeta = Schemas["Document"];
 /** The answer to an upload: the document, and whether identical content was already stored. */
 export type UploadResult = Schemas["UploadResult"];
 export type PendingUpload = Schemas["PendingUpload"];
+/** Re-indexing with the configured embedding model (`GET /documents/reindex`). */
+export type ReindexProgress = Schemas["ReindexProgress"];
 export type ModelInfo = Schemas["ModelInfo"];
 export type ModelList = Schemas["ModelList"];
 export type Citation = Schemas["Citation"];

@@ -596,6 +596,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/documents/reindex": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The re-index progress over the caller's ready documents (each document also shows its own
+         *     `reindex` state and `embedding_model`). Resumes a re-index left unfinished by a restart.
+         */
+        get: operations["get_documents_reindex"];
+        put?: never;
+        /**
+         * Start re-indexing: every ready document without the configured embedding model's vectors
+         *     is embedded again in the background (resumable, idempotent; uploads are not held up).
+         */
+        post: operations["post_documents_reindex"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/documents/uploads": {
         parameters: {
             query?: never;
@@ -661,6 +685,23 @@ export interface paths {
         /** Replace a document's content: a new version (the old ones stay listed). */
         put: operations["put_documents_id_content"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/documents/{id}/reindex": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Re-index one document (as `POST /documents/reindex`, for this document only). */
+        post: operations["post_documents_id_reindex"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1155,11 +1196,17 @@ export interface components {
             /** @description SHA-256 of the current version's bytes. */
             content_hash: string;
             created_at: components["schemas"]["Timestamp"];
+            /**
+             * @description The embedding model the current version's chunks carry vectors of; absent: the document
+             *     ranks by BM25 alone (uploaded before a model was set, or the provider failed).
+             */
+            embedding_model?: string | null;
             failure_reason?: string | null;
             id: string;
             kind: components["schemas"]["DocumentKind"];
             media_type: string;
             name: string;
+            reindex?: null | components["schemas"]["ReindexState"];
             /**
              * Format: int64
              * @description Bytes of the current version.
@@ -1701,6 +1748,26 @@ export interface components {
          * @enum {string}
          */
         RegistrationPolicy: "open" | "approval" | "invite" | "closed";
+        /** @description A user's re-index, counted over their ready documents. */
+        ReindexProgress: {
+            /** @description Ready documents. */
+            documents: number;
+            /** @description Of them, those whose chunks carry the configured model's vectors (hybrid search). */
+            embedded: number;
+            /** @description Whose embedding failed (they still rank by BM25; a new re-index tries them again). */
+            failed: number;
+            /** @description The configured embedding model; absent: search is BM25 alone, nothing to re-index. */
+            model?: string | null;
+            /** @description Waiting for, or being, embedded. */
+            queued: number;
+            /** @description Whether this process is working through the user's queue right now. */
+            running: boolean;
+        };
+        /**
+         * @description Where a document is in a background re-index.
+         * @enum {string}
+         */
+        ReindexState: "queued" | "embedding" | "failed";
         Rename: {
             /** @description 1 to 200 characters, no control characters. */
             name: string;
@@ -1987,6 +2054,8 @@ export type RefreshRequest = components['schemas']['RefreshRequest'];
 export type Regenerate = components['schemas']['Regenerate'];
 export type Registration = components['schemas']['Registration'];
 export type RegistrationPolicy = components['schemas']['RegistrationPolicy'];
+export type ReindexProgress = components['schemas']['ReindexProgress'];
+export type ReindexState = components['schemas']['ReindexState'];
 export type Rename = components['schemas']['Rename'];
 export type Role = components['schemas']['Role'];
 export type SearchHit = components['schemas']['SearchHit'];
@@ -5252,6 +5321,107 @@ export interface operations {
             };
         };
     };
+    get_documents_reindex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReindexProgress"];
+                };
+            };
+            /** @description No credential, or an invalid or expired one (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_documents_reindex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReindexProgress"];
+                };
+            };
+            /** @description No credential, or an invalid or expired one (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no embedding model is configured */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     post_documents_uploads: {
         parameters: {
             query?: never;
@@ -5811,6 +5981,71 @@ export interface operations {
             };
             /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_documents_id_reindex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReindexProgress"];
+                };
+            };
+            /** @description No credential, or an invalid or expired one (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no embedding model, or the document is not ready */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -294,6 +294,45 @@ describe("DocumentsPage", () => {
     await user.click(screen.getByRole("button", { name: "Close" }));
     expect(screen.queryByRole("heading", { name: /Extracted text/ })).toBeNull();
   });
+
+  it("shows which documents rank by BM25 alone and starts a re-index that reports its progress", async () => {
+    const model = "local:all-MiniLM-L6-v2";
+    const embedded: DocumentMeta = { ...RULES, embedding_model: model };
+    let started = false;
+    const { calls } = installFetch({
+      "GET /documents": () => json(200, { items: [started ? { ...READY, reindex: "embedding" } : READY, embedded] }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "GET /documents/reindex": () =>
+        json(200, { model, documents: 2, embedded: 1, queued: started ? 1 : 0, failed: 0, running: started }),
+      "POST /documents/reindex": () => {
+        started = true;
+        return json(202, { model, documents: 2, embedded: 1, queued: 1, failed: 0, running: true });
+      },
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await screen.findByText("handbook.md");
+    const status = await screen.findByRole("status", { name: "Search index" });
+    expect(status.textContent).toContain("1 of 2 documents embedded");
+    expect(screen.getByTestId("index-d1").textContent).toBe("BM25 only");
+    expect(screen.getByTestId("index-d3").textContent).toBe("hybrid");
+    await userEvent.setup().click(within(status).getByRole("button", { name: "Re-index 1 document" }));
+    expect(calls.some((c) => c.method === "POST" && c.path === "/documents/reindex")).toBe(true);
+    expect((await screen.findByRole("status", { name: "Search index" })).textContent).toContain("1 re-indexing");
+    expect(await screen.findByLabelText("Re-index progress")).toBeTruthy();
+    await screen.findByText("embedding…");
+  });
+
+  it("hides the search index panel when no embedding model is configured", async () => {
+    installFetch({
+      "GET /documents": () => json(200, { items: [READY] }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "GET /documents/reindex": () => json(200, { model: null, documents: 1, embedded: 0, queued: 0, failed: 0, running: false }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await screen.findByText("handbook.md");
+    expect(screen.queryByRole("status", { name: "Search index" })).toBeNull();
+    expect(screen.queryByTestId("index-d1")).toBeNull();
+  });
 });
 
 /** The query strings of the document list requests, as objects, in order. */

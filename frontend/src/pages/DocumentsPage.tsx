@@ -1,10 +1,11 @@
 // Documents: drag-and-drop upload with progress, the list by kind and profile with status,
-// rename, replace, delete, and a preview of the extracted text.
+// rename, replace, delete, a preview of the extracted text, and the search index: which
+// documents carry the embedding model's vectors (hybrid search) and a background re-index.
 
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { documents, profiles } from "../api/endpoints";
 import { errorMessage } from "../api/problem";
-import type { DocumentKind, DocumentMeta } from "../api/models";
+import type { DocumentKind, DocumentMeta, ReindexProgress } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { ReflowTable } from "../components/ReflowTable";
 import { formatBytes, formatDate, formatTokens } from "../lib/format";
@@ -33,19 +34,24 @@ export default function DocumentsPage() {
   const fileInput = useRef<HTMLInputElement>(null);
   const list = useAsync(() => documents.list({ kind, profile }), [kind, profile]);
   const profileList = useAsync(() => profiles.list(), []);
+  // Optional: a server without the re-index endpoint (or an error) just hides the panel.
+  const index = useAsync(() => documents.reindexProgress().catch(() => null), []);
   const items = list.data?.items ?? [];
 
-  // Extraction runs after upload: poll while any document is pending (at most 2 minutes).
+  // Extraction runs after upload, embedding during a re-index: poll while either is under
+  // way (extraction at most 2 minutes; a re-index as long as it reports progress).
   const pendingCount = items.filter((d) => d.status === "pending").length;
+  const reindexing = (index.data?.queued ?? 0) > 0;
   const polls = useRef(0);
   useEffect(() => {
-    if (pendingCount === 0 || polls.current > 60) return;
+    if (!reindexing && (pendingCount === 0 || polls.current > 60)) return;
     const t = window.setTimeout(() => {
       polls.current++;
       void list.reload();
+      if (reindexing) void index.reload();
     }, 2000);
     return () => window.clearTimeout(t);
-  }, [pendingCount, list]);
+  }, [pendingCount, reindexing, list, index]);
 
   async function uploadFiles(files: FileList | File[]) {
     const chosen = Array.from(files);
@@ -182,6 +188,17 @@ export default function DocumentsPage() {
             </select>
           </label>
         </div>
+        {index.data?.model ? (
+          <SearchIndex
+            progress={index.data}
+            onReindex={() =>
+              act(async () => {
+                await documents.reindex();
+                await index.reload();
+              })
+            }
+          />
+        ) : null}
         <ErrorAlert error={list.error} onRetry={list.reload} context="Documents" />
         <ErrorAlert error={actionError} />
         {list.loading && !list.data ? <p className="loading" role="status">Loading…</p> : null}
@@ -216,6 +233,13 @@ export default function DocumentsPage() {
                       onRename={(name) => act(() => documents.rename(d.id, name))}
                       onReplace={(file) => act(() => documents.replace(d.id, file))}
                       onDelete={() => act(() => documents.remove(d.id))}
+                      model={index.data?.model ?? null}
+                      onReindex={() =>
+                        act(async () => {
+                          await documents.reindexOne(d.id);
+                          await index.reload();
+                        })
+                      }
                     />
                   ))}
                 </tbody>
@@ -249,19 +273,55 @@ export default function DocumentsPage() {
   );
 }
 
+/** Hybrid search coverage: how many ready documents carry the model's vectors, and re-index. */
+function SearchIndex({ progress, onReindex }: { progress: ReindexProgress; onReindex: () => void }) {
+  const { model, documents: total, embedded, queued, failed } = progress;
+  return (
+    <div className="row" role="status" aria-label="Search index">
+      <span className="small">
+        Hybrid search with <strong>{model}</strong>: {embedded} of {total} documents embedded
+        {queued ? `, ${queued} re-indexing…` : ""}
+        {failed ? `, ${failed} failed` : ""}
+      </span>
+      <span className="spacer" />
+      {total > 0 && embedded < total && !queued ? (
+        <button type="button" className="secondary" onClick={onReindex}>
+          Re-index {total - embedded} document{total - embedded === 1 ? "" : "s"}
+        </button>
+      ) : null}
+      {queued ? <progress max={Math.max(1, total)} value={embedded} aria-label="Re-index progress" /> : null}
+    </div>
+  );
+}
+
+/** How a document ranks: hybrid with the model, BM25 alone, or its re-index state. */
+function indexLabel(doc: DocumentMeta, model: string | null): string | null {
+  if (doc.status !== "ready" || !model) return null;
+  if (doc.reindex === "queued") return "re-index queued";
+  if (doc.reindex === "embedding") return "embedding…";
+  if (doc.reindex === "failed") return "embedding failed (BM25 only)";
+  return doc.embedding_model === model ? "hybrid" : "BM25 only";
+}
+
 function DocumentRow({
   doc,
   onPreview,
   onRename,
   onReplace,
   onDelete,
+  model,
+  onReindex,
 }: {
   doc: DocumentMeta;
   onPreview: () => void;
   onRename: (name: string) => void;
   onReplace: (file: File) => void;
   onDelete: () => void;
+  model: string | null;
+  onReindex: () => void;
 }) {
+  const index = indexLabel(doc, model);
+  const canReindex = index === "BM25 only" || index === "embedding failed (BM25 only)";
   const replaceInput = useRef<HTMLInputElement>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
   const reason = doc.failure_reason;
@@ -291,6 +351,11 @@ function DocumentRow({
       <td>
         <span className={`badge ${doc.status}`}>{doc.status}</span>
         {doc.status === "failed" && reason ? <div className="small" style={{ color: "var(--danger)" }}>{reason}</div> : null}
+        {index ? (
+          <div className="muted small" data-testid={`index-${doc.id}`}>
+            {index}
+          </div>
+        ) : null}
       </td>
       <td className="num">{formatTokens(doc.token_count)}</td>
       <td className="num">{formatBytes(doc.size)}</td>
@@ -307,6 +372,11 @@ function DocumentRow({
           <button type="button" className="icon" onClick={() => replaceInput.current?.click()} aria-label={`Replace ${doc.name}`}>
             Replace
           </button>
+          {canReindex ? (
+            <button type="button" className="icon" onClick={onReindex} aria-label={`Re-index ${doc.name}`}>
+              Re-index
+            </button>
+          ) : null}
           <input
             ref={replaceInput}
             type="file"

@@ -21,7 +21,7 @@ use ragenie_common::storage::PresignedUrl;
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_corpus::{
     Corpus, Document, DocumentKind, DocumentVersion, NewDocument, PendingUpload, ProviderState,
-    SearchHit,
+    ReindexProgress, ReindexState, SearchHit,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -56,6 +56,11 @@ pub fn router(state: ProviderState) -> Router {
         .route("/documents", post(upload).layer(upload_limit).get(list))
         .route("/documents/uploads", post(start_upload))
         .route("/documents/{id}/commit", post(commit_upload))
+        .route(
+            "/documents/reindex",
+            post(reindex_all).get(reindex_progress),
+        )
+        .route("/documents/{id}/reindex", post(reindex_one))
         .route(
             "/documents/{id}",
             get(get_document).patch(rename).delete(delete_document),
@@ -257,6 +262,52 @@ fn multipart_error(status: StatusCode, text: String) -> ApiError {
     } else {
         ApiError::BadRequest(text)
     }
+}
+
+/// Start re-indexing: every ready document without the configured embedding model's vectors
+/// is embedded again in the background (resumable, idempotent; uploads are not held up).
+#[utoipa::path(post, path = "/documents/reindex", tag = "documents",
+    responses((status = 202, body = ReindexProgress), (status = 409, description = "no embedding model is configured")),
+    security(("bearer" = [])))]
+async fn reindex_all(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
+    let user_id = *auth.user_id();
+    let progress = s.corpus.queue_reindex(user_id, None).await?;
+    s.corpus.start_reindex(user_id);
+    Ok((StatusCode::ACCEPTED, Json(progress)))
+}
+
+/// Re-index one document (as `POST /documents/reindex`, for this document only).
+#[utoipa::path(post, path = "/documents/{id}/reindex", tag = "documents", params(("id" = String, Path)),
+    responses((status = 202, body = ReindexProgress), (status = 404), (status = 409, description = "no embedding model, or the document is not ready")),
+    security(("bearer" = [])))]
+async fn reindex_one(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
+    let user_id = *auth.user_id();
+    let progress = s.corpus.queue_reindex(user_id, Some(&id)).await?;
+    s.corpus.start_reindex(user_id);
+    Ok((StatusCode::ACCEPTED, Json(progress)))
+}
+
+/// The re-index progress over the caller's ready documents (each document also shows its own
+/// `reindex` state and `embedding_model`). Resumes a re-index left unfinished by a restart.
+#[utoipa::path(get, path = "/documents/reindex", tag = "documents",
+    responses((status = 200, body = ReindexProgress)), security(("bearer" = [])))]
+async fn reindex_progress(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+) -> ApiResult<Json<ReindexProgress>> {
+    let user_id = *auth.user_id();
+    let progress = s.corpus.reindex_progress(user_id).await?;
+    if progress.queued > 0 && !progress.running {
+        s.corpus.start_reindex(user_id);
+    }
+    Ok(Json(progress))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -588,8 +639,8 @@ async fn search(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(upload, start_upload, commit_upload, list, get_document, rename, delete_document, content, replace, search),
-    components(schemas(Document, DocumentVersion, DocumentKind, ContentFormat, UploadMediaType, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
+    paths(upload, start_upload, commit_upload, list, get_document, rename, delete_document, content, replace, search, reindex_all, reindex_one, reindex_progress),
+    components(schemas(Document, DocumentVersion, DocumentKind, ContentFormat, UploadMediaType, ReindexProgress, ReindexState, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
     tags((name = "documents", description = "Upload, manage and search documents"))
 )]
 struct DocumentsApi;

@@ -13,8 +13,10 @@ use ragenie_corpus::ProviderState;
 use ragenie_fake_providers::{FakeConfig, FakeHandle};
 use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
 use ragenie_retrieval::Segment;
-use reqwest::{Client, StatusCode};
+use reqwest::Client;
 use serde_json::Value;
+
+mod support;
 
 struct App {
     base: String,
@@ -54,6 +56,7 @@ async fn app(openai_base: Option<String>) -> App {
     settings.embedding = Some(EmbeddingSettings {
         model: "text-embedding-3-small".into(),
         dimensions: Some(256),
+        model_dir: None,
     });
     state.settings = Arc::new(settings);
     let providers = ProviderState::with_gateway(state.clone(), Arc::new(gateway)).unwrap();
@@ -74,32 +77,11 @@ async fn app(openai_base: Option<String>) -> App {
 
 impl App {
     async fn upload(&self, bearer: &str, name: &str, text: &str) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/documents", self.base))
-            .query(&[("kind", "dataset"), ("name", name)])
-            .header("authorization", bearer)
-            .header("content-type", "text/markdown")
-            .body(text.to_owned())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.json().await.unwrap()
+        support::upload(&self.http, &self.base, bearer, name, text).await
     }
 
     async fn search(&self, bearer: &str, q: &str) -> Vec<Value> {
-        let response = self
-            .http
-            .get(format!("{}/search", self.base))
-            .query(&[("q", q)])
-            .header("authorization", bearer)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.unwrap();
-        body["items"].as_array().cloned().unwrap_or_default()
+        support::search(&self.http, &self.base, bearer, q).await
     }
 
     async fn segment(&self, user: UserId, doc: &Value) -> Segment {
@@ -164,6 +146,7 @@ async fn state_embedding_with(model: &str, dir: &std::path::Path) -> AppState {
     settings.embedding = Some(EmbeddingSettings {
         model: model.into(),
         dimensions: None,
+        model_dir: None,
     });
     state.settings = Arc::new(settings);
     state

@@ -6,6 +6,8 @@
 //!   reservedConcurrency=true (reserve each function's share of the account's concurrency),
 //!   wafRateLimit=N (a WAF rate-based rule: N requests per address per 5 minutes; us-east-1).
 //!   mailFrom + sesRegion (password-reset mail through SES), publicUrl (where reset links point).
+//!   embeddingModel=local:<name> with embeddingModelDir (default .tools/models/<name>): the
+//!   built-in model, its weights shipped as a Lambda layer.
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { RaGenieStack } from '../lib/ragenie-stack';
@@ -35,4 +37,8 @@ new RaGenieStack(app, ctx('stackName') ?? 'RaGenie', {
   wafRateLimit: ctx('wafRateLimit') ? Number(ctx('wafRateLimit')) : undefined,
   mail: ctx('mailFrom') && ctx('sesRegion') ? { from: ctx('mailFrom')!, sesRegion: ctx('sesRegion')! } : undefined,
   publicUrl: ctx('publicUrl'),
+  embeddingModelDir: ctx('embeddingModelDir') ??
+    (ctx('embeddingModel')?.startsWith('local:')
+      ? path.join(repo, '.tools', 'models', ctx('embeddingModel')!.slice('local:'.length))
+      : undefined),
 });

@@ -14,6 +14,7 @@ import {
   SecretValue,
   Stack,
   StackProps,
+  SymlinkFollowMode,
 } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
@@ -128,6 +129,12 @@ export interface RaGenieStackProps extends StackProps {
    */
   readonly wafRateLimit?: number;
   /**
+   * For a built-in model (`embeddingModel: 'local:<name>'`): the folder with its weights
+   * (model.safetensors, tokenizer.json, config.json; scripts/lib/common.sh `ensure_minilm`).
+   * They ship as a Lambda layer on the documents and chat functions, at /opt/models/<name>.
+   */
+  readonly embeddingModelDir?: string;
+  /**
    * Password-reset mail through Amazon SES: the sender (a verified identity, `name@domain` or
    * `Name <name@domain>`) and the SES region. The auth function may send only as that address
    * or its domain. Unset: reset links are written to the auth function's log only.
@@ -145,6 +152,23 @@ export function sesIdentities(from: string): string[] {
   return [address, domain];
 }
 
+/** The files of a built-in model's folder the embedder reads (the rest stays out of the layer). */
+export const EMBEDDING_MODEL_FILES = [
+  'model.safetensors',
+  'tokenizer.json',
+  'config.json',
+  'sentence_bert_config.json',
+  path.join('1_Pooling', 'config.json'),
+];
+
+/** Where a built-in model's layer puts its folder in the function's file system. */
+export function embeddingModelPath(name: string): string {
+  return `/opt/models/${name}`;
+}
+
+/** Memory (so CPU: a full vCPU from 1,769 MB) of a function that runs the built-in model. */
+export const LOCAL_EMBEDDING_MEMORY_MB = 2048;
+
 export class RaGenieStack extends Stack {
   readonly functions: Record<FunctionName, lambda.Function>;
 
@@ -156,6 +180,17 @@ export class RaGenieStack extends Stack {
       if (!Number.isInteger(props.embeddingDimensions) || props.embeddingDimensions < 1 || props.embeddingDimensions > 8192) {
         throw new Error(`embeddingDimensions must be a whole number from 1 to 8192, not ${props.embeddingDimensions}`);
       }
+    }
+    const localModel = props.embeddingModel?.startsWith('local:') ? props.embeddingModel.slice('local:'.length).trim() : undefined;
+    let modelLayer: lambda.LayerVersion | undefined;
+    if (localModel !== undefined) {
+      if (!/^[A-Za-z0-9._-]+$/.test(localModel)) throw new Error(`embeddingModel local:<name> needs a plain name, not "${localModel}"`);
+      modelLayer = new lambda.LayerVersion(this, 'EmbeddingModelLayer', {
+        description: `RaGenie built-in embedding model ${localModel} (at ${embeddingModelPath(localModel)})`,
+        code: embeddingModelLayerCode(localModel, props.embeddingModelDir),
+        compatibleArchitectures: [lambda.Architecture.ARM_64],
+        compatibleRuntimes: [lambda.Runtime.PROVIDED_AL2023],
+      });
     }
 
     // ---- data --------------------------------------------------------------------------
@@ -256,7 +291,8 @@ export class RaGenieStack extends Stack {
         architecture: lambda.Architecture.ARM_64,
         handler: 'bootstrap',
         code: artefact(spec.name),
-        memorySize: spec.memoryMb,
+        memorySize: spec.providerKeys && modelLayer ? Math.max(spec.memoryMb, LOCAL_EMBEDDING_MEMORY_MB) : spec.memoryMb,
+        layers: spec.providerKeys && modelLayer ? [modelLayer] : undefined,
         timeout: spec.timeout,
         reservedConcurrentExecutions: props.reservedConcurrency ? spec.reserved : undefined,
         role,
@@ -277,6 +313,7 @@ export class RaGenieStack extends Stack {
           ...(spec.providerKeys && props.embeddingModel && props.embeddingDimensions
             ? { RAGENIE_EMBEDDING_DIMENSIONS: String(props.embeddingDimensions) }
             : {}),
+          ...(spec.providerKeys && localModel ? { RAGENIE_EMBEDDING_MODEL_DIR: embeddingModelPath(localModel) } : {}),
         },
       });
     }
@@ -639,6 +676,31 @@ function httpMethod(m: HttpMethodName): apigwv2.HttpMethod {
  * `bootstrap`, else (tests, offline synth) one placeholder directory whose bootstrap only
  * exits with an error, so a synthesized template never needs a 20-minute release build.
  */
+/**
+ * The layer of a built-in model: its folder's files under `models/<name>/` (a layer unpacks at
+ * /opt). Staged as symbolic links in a temporary folder and followed when CDK packs the asset,
+ * so the 90 MB of weights are not copied at every synth.
+ */
+function embeddingModelLayerCode(name: string, dir: string | undefined): lambda.Code {
+  if (!dir || !fs.existsSync(path.join(dir, 'model.safetensors'))) {
+    throw new Error(`embeddingModel local:${name} needs embeddingModelDir, a folder with model.safetensors (scripts/lib/common.sh: ensure_minilm), not ${dir ?? 'none'}`);
+  }
+  const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'ragenie-embedding-layer-'));
+  for (const file of EMBEDDING_MODEL_FILES) {
+    const source = path.resolve(dir, file);
+    if (!fs.existsSync(source)) {
+      if (file === 'model.safetensors' || file === 'tokenizer.json' || file === 'config.json') {
+        throw new Error(`embeddingModelDir ${dir} has no ${file}`);
+      }
+      continue;
+    }
+    const target = path.join(stage, 'models', name, file);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.symlinkSync(source, target);
+  }
+  return lambda.Code.fromAsset(stage, { followSymlinks: SymlinkFollowMode.ALWAYS });
+}
+
 function lambdaArtefacts(scope: Construct, dir: string, requireBuilt: boolean): (name: FunctionName) => lambda.Code {
   let placeholder: string | undefined;
   return (name) => {

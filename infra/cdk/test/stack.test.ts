@@ -97,6 +97,40 @@ test('an embedding model reaches the functions that call providers, and only tho
   }
 });
 
+test('a built-in embedding model ships as a layer on documents and chat, with its folder in the environment', () => {
+  const dir = tempDir('ragenie-model-');
+  for (const file of ['model.safetensors', 'tokenizer.json', 'config.json', 'sentence_bert_config.json']) {
+    fs.writeFileSync(path.join(dir, file), 'x');
+  }
+  fs.writeFileSync(path.join(dir, 'README.md'), 'not shipped');
+  const { resources: r } = synth({ embeddingModel: 'local:all-MiniLM-L6-v2', embeddingModelDir: dir });
+  const layers = ofType(r, 'AWS::Lambda::LayerVersion');
+  assert.equal(layers.length, 1);
+  const [layerId, layer] = layers[0];
+  assert.deepEqual(layer.Properties.CompatibleArchitectures, ['arm64']);
+  assert.deepEqual(layer.Properties.CompatibleRuntimes, ['provided.al2023']);
+  for (const name of FUNCTION_NAMES) {
+    const p = r[fnId(name)].Properties;
+    const env = p.Environment.Variables;
+    if (name === 'ragenie-documents' || name === 'ragenie-chat') {
+      assert.deepEqual(p.Layers, [{ Ref: layerId }], name);
+      assert.equal(env.RAGENIE_EMBEDDING_MODEL, 'local:all-MiniLM-L6-v2', name);
+      assert.equal(env.RAGENIE_EMBEDDING_MODEL_DIR, '/opt/models/all-MiniLM-L6-v2', name);
+      assert.ok(p.MemorySize >= 2048, `${name}: a full vCPU for the model (${p.MemorySize} MB)`);
+    } else {
+      assert.equal(p.Layers, undefined, name);
+      assert.equal(env.RAGENIE_EMBEDDING_MODEL_DIR, undefined, name);
+    }
+  }
+});
+
+test('a built-in embedding model without its weights fails at synth', () => {
+  assert.throws(() => synth({ embeddingModel: 'local:all-MiniLM-L6-v2' }), /embeddingModelDir/);
+  assert.throws(() => synth({ embeddingModel: 'local:all-MiniLM-L6-v2', embeddingModelDir: tempDir('ragenie-empty-') }),
+    /model\.safetensors/);
+  assert.throws(() => synth({ embeddingModel: 'local:../etc', embeddingModelDir: tempDir('ragenie-empty-') }), /plain name/);
+});
+
 test('embedding dimensions without a model, or not a size, fail at synth', () => {
   assert.throws(() => synth({ embeddingDimensions: 512 }), /needs embeddingModel/);
   assert.throws(() => synth({ embeddingModel: 'm', embeddingDimensions: Number('many') }), /whole number/);

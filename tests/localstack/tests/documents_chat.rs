@@ -80,6 +80,7 @@ async fn app() -> App {
         embedding: Some(EmbeddingSettings {
             model: "text-embedding-3-small".into(),
             dimensions: Some(256),
+            model_dir: None,
         }),
         audit_retention_days: 365,
         operator: Default::default(),
