@@ -34,8 +34,8 @@ use sha2::{Digest, Sha256};
 
 pub use catalog::Catalog;
 pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion, ReindexState};
-pub use reindex::ReindexProgress;
 pub use providers::{ProviderState, ProviderUse, StartupError};
+pub use reindex::ReindexProgress;
 
 /// The largest file a presigned upload may commit.
 pub const MAX_PRESIGNED_UPLOAD_BYTES: u64 = 64 * 1024 * 1024;
