@@ -42,4 +42,5 @@ step "building the server (cargo profile ${profile})"
 cargo build "${profile_args[@]}" --bin ragenie-server
 
 step "RaGenie on http://127.0.0.1:$RAGENIE_PORT (data in $RAGENIE_DATA_DIR); Ctrl-C stops it"
-exec "target/$profile_dir/ragenie-server"
+# Where cargo put it: a target folder outside the checkout (CARGO_TARGET_DIR) works too.
+exec "${CARGO_TARGET_DIR:-target}/$profile_dir/ragenie-server"
