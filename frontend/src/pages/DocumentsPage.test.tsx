@@ -322,6 +322,22 @@ describe("DocumentsPage", () => {
     await screen.findByText("embedding…");
   });
 
+  it("counts a new upload in the search index summary without a page reload", async () => {
+    let uploaded = false;
+    installFetch({
+      "GET /documents": () => json(200, { items: uploaded ? [{ ...READY, embedding_model: "local:m" }] : [] }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "GET /documents/reindex": () =>
+        json(200, { model: "local:m", documents: uploaded ? 1 : 0, embedded: uploaded ? 1 : 0, queued: 0, failed: 0, running: false }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await screen.findByText(/0 of 0 documents embedded/);
+    uploaded = true;
+    const file = new File(["# Notes\nhello"], "notes.md", { type: "text/markdown" });
+    await userEvent.setup().upload(screen.getByLabelText("Files to upload"), file);
+    await screen.findByText(/1 of 1 documents embedded/);
+  });
+
   it("hides the search index panel when no embedding model is configured", async () => {
     installFetch({
       "GET /documents": () => json(200, { items: [READY] }),

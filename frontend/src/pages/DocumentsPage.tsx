@@ -48,7 +48,7 @@ export default function DocumentsPage() {
     const t = window.setTimeout(() => {
       polls.current++;
       void list.reload();
-      if (reindexing) void index.reload();
+      void index.reload();
     }, 2000);
     return () => window.clearTimeout(t);
   }, [pendingCount, reindexing, list, index]);
@@ -72,6 +72,8 @@ export default function DocumentsPage() {
     );
     polls.current = 0;
     void list.reload();
+    // The search index summary counts ready documents: it changes with every upload.
+    void index.reload();
   }
 
   function drop(e: DragEvent) {
@@ -84,7 +86,7 @@ export default function DocumentsPage() {
     setActionError(null);
     try {
       await fn();
-      await list.reload();
+      await Promise.all([list.reload(), index.reload()]);
     } catch (e) {
       setActionError(e);
     }
