@@ -39,7 +39,12 @@ case "$profile" in
   *) profile_args=(--profile "$profile"); profile_dir=$profile ;;
 esac
 step "building the server (cargo profile ${profile})"
-cargo build "${profile_args[@]}" --bin ragenie-server
+if [ "$profile_dir" = debug ]; then
+  # The debug server is the one the test build made (same package selection, same features).
+  build_debug_binaries
+else
+  cargo build "${profile_args[@]}" --bin ragenie-server
+fi
 
 step "RaGenie on http://127.0.0.1:$RAGENIE_PORT (data in $RAGENIE_DATA_DIR); Ctrl-C stops it"
 # Where cargo put it: a target folder outside the checkout (CARGO_TARGET_DIR) works too.

@@ -7,5 +7,6 @@
 # and any non-empty OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -q -p ragenie-fake-providers --bin fake-providers >&2
+source scripts/lib/common.sh
+build_debug_binaries >&2
 exec "${CARGO_TARGET_DIR:-target}/debug/fake-providers" "$@"

@@ -1,6 +1,15 @@
 # Shared helpers for the scripts in scripts/. Sourced, not run.
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Each step shows the seconds since the script started, so a slow run's log says where time went.
+step() { printf '\n\033[1m==> %s\033[0m  [%d s]\n' "$*" "$SECONDS"; }
+
+# build_debug_binaries : the workspace's debug binaries (server, fake providers, OpenAPI printer…),
+# selected exactly as `cargo test --workspace --exclude localstack-tests` selects packages, so
+# dependency features unify the same way and everything the test build compiled is reused.
+# (`cargo build -p X` resolves features for X alone and would compile the workspace again.)
+build_debug_binaries() {
+  cargo build -q --workspace --exclude localstack-tests --bins --tests
+}
 
 # The tool venv lives outside the work tree's sources but inside the checkout, so a fresh clone
 # builds its own and nothing depends on what was installed by hand.

@@ -11,7 +11,7 @@ venv=$(ensure_venv provider-sdks openai anthropic google-genai)
 "$venv/bin/python" -c 'import openai, anthropic, google.genai; print("openai", openai.__version__, "| anthropic", anthropic.__version__, "| google-genai", google.genai.__version__)'
 
 step "building fake-providers"
-cargo build -q -p ragenie-fake-providers --bin fake-providers
+build_debug_binaries
 bin="${CARGO_TARGET_DIR:-target}/debug/fake-providers"
 
 work=$(mktemp -d)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
 venv=$(ensure_venv provider-sdks openai anthropic google-genai)
-cargo build -q -p ragenie-fake-providers --bin fake-providers -p ragenie-local --bin ragenie-server
+build_debug_binaries
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
 scratch_with_services

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
-cargo build -q -p ragenie-local --bin ragenie-openapi
+build_debug_binaries
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
 work=$(mktemp -d)

@@ -14,7 +14,7 @@ source scripts/lib/common.sh
 examples=${RAGENIE_SCHEMATHESIS_EXAMPLES:-4}
 
 venv=$(ensure_venv schemathesis 'schemathesis==4.32.5')
-cargo build -q -p ragenie-local --bin ragenie-server
+build_debug_binaries
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
 scratch_with_services
