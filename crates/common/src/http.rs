@@ -235,3 +235,19 @@ pub fn with_fallback(router: Router) -> Router {
         .layer(map_response(problems_everywhere))
         .layer(from_fn(request_id::assign))
 }
+
+/// For `PATCH` bodies: a field that may be absent but not `null` (it has no "unset" meaning);
+/// use with `#[serde(default, deserialize_with = "not_null")]`.
+pub fn not_null<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    de: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(de).map(Some)
+}
+
+/// For `PATCH` bodies: distinguishes an absent field (`None`) from an explicit `null`
+/// (`Some(None)`); use with `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    de: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(de).map(Some)
+}

@@ -149,6 +149,8 @@ pub struct Admission<'a> {
     /// The most the answer can cost: its whole assembled prompt plus the most output it may
     /// produce, at the model's prices (0 when the model has no known price).
     pub worst_case_usd: f64,
+    /// False when the model has no known price (`worst_case_usd` is then not a bound).
+    pub priced: bool,
 }
 
 /// What a guard holds for an admitted answer until it is settled or abandoned.
@@ -453,11 +455,11 @@ impl AnswerPipeline {
         let stream = if offline {
             offline_stream(retrieval_only_answer(&job.assembled.sources))
         } else {
-            connecting(self.gateway.clone(), request.clone())
+            connecting(self.gateway.clone(), job.spec.clone(), request.clone())
         };
         let streamed = self.stream(stream, &mut out, job.user_id, &stop_key).await;
 
-        let (usage, cost) = bill(&self.gateway, &request, &streamed, offline);
+        let (usage, cost) = bill(&job.spec, &request, &streamed, offline);
         let citations = cited(&streamed.text, &job.assembled.sources);
         if let Some(message) = &streamed.error {
             out.send(AnswerEvent::Error(message.clone())).await;
@@ -675,10 +677,10 @@ pub fn provider_request(job: &AnswerJob) -> ChatRequest {
 
 /// The provider's stream, connected lazily so that the wait for the first byte is watched
 /// like the rest (keep-alives, stop, departure); a refusal becomes the stream's error event.
-fn connecting(gateway: Arc<Gateway>, request: ChatRequest) -> LlmStream {
+fn connecting(gateway: Arc<Gateway>, spec: ModelSpec, request: ChatRequest) -> LlmStream {
     Box::pin(
         futures::stream::once(async move {
-            match gateway.stream(&request).await {
+            match gateway.stream_model(&spec, &request).await {
                 Ok(stream) => stream,
                 Err(e) => Box::pin(futures::stream::iter([LlmEvent::Error(e)])) as LlmStream,
             }
@@ -693,7 +695,7 @@ fn connecting(gateway: Arc<Gateway>, request: ChatRequest) -> LlmStream {
 /// marked as an estimate. The offline model, and a request the provider refused before it
 /// started, cost nothing.
 fn bill(
-    gateway: &Gateway,
+    spec: &ModelSpec,
     request: &ChatRequest,
     streamed: &Streamed,
     offline: bool,
@@ -706,29 +708,22 @@ fn bill(
         usage: streamed.usage,
         ..Default::default()
     };
-    match gateway.cost(request, &answer) {
-        Ok((u, c)) => (
-            TokenUsage {
-                input: u.input,
-                output: u.output,
-                cache_read: u.cache_read,
-                cache_write: u.cache_write,
-            },
-            MessageCost {
-                total_usd: c.total_usd,
-                input_usd: c.input_usd + c.cache_read_usd + c.cache_write_usd,
-                output_usd: c.output_usd,
-                estimated: c.estimated,
-            },
-        ),
-        Err(_) => (
-            TokenUsage::default(),
-            MessageCost {
-                estimated: true,
-                ..MessageCost::default()
-            },
-        ),
-    }
+    let (u, c) = Gateway::bill(spec, request, &answer);
+    (
+        TokenUsage {
+            input: u.input,
+            output: u.output,
+            cache_read: u.cache_read,
+            cache_write: u.cache_write,
+        },
+        MessageCost {
+            total_usd: c.total_usd,
+            input_usd: c.input_usd + c.cache_read_usd + c.cache_write_usd,
+            output_usd: c.output_usd,
+            estimated: c.estimated,
+            unpriced: !c.priced,
+        },
+    )
 }
 
 /// The offline answer: the best passages, quoted with their citations.

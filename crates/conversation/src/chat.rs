@@ -24,8 +24,9 @@ use crate::context::{ContextInputs, WithoutProfile, assemble, reserved_output};
 use crate::error::{ConversationError, ConversationResult};
 use crate::limits::OperatorGuard;
 use crate::model::{ContextRecord, Conversation, Message, MessageRole};
-use crate::models::{ModelChoice, RETRIEVAL_ONLY_MODEL, model_spec, requested_model};
+use crate::models::{ModelChoice, RETRIEVAL_ONLY_MODEL, requested_model};
 use crate::profiles::{preferences_of, scoped_profile_opt};
+use crate::registry::ModelRegistry;
 use crate::store::{
     ConversationStore, DEFAULT_TITLE, branch_to, new_message_id, now_stamp, title_from,
 };
@@ -76,6 +77,8 @@ pub struct ChatService {
     pub store: ConversationStore,
     pub corpus: Arc<Corpus>,
     pub gateway: Arc<Gateway>,
+    /// The models users may pick, with admins' rules and allow-lists.
+    pub models: ModelRegistry,
     pub pipeline: AnswerPipeline,
     table: Arc<dyn Table>,
 }
@@ -129,6 +132,7 @@ impl ChatService {
         Self {
             store: ConversationStore::new(table.clone()),
             pipeline: AnswerPipeline::new(gateway.clone(), table.clone(), guard),
+            models: ModelRegistry::new(table.clone(), gateway.clone()),
             corpus,
             gateway,
             table,
@@ -145,14 +149,19 @@ impl ChatService {
     ) -> ConversationResult<ModelSpec> {
         let explicit = requested_model(explicit)?;
         let prefs = preferences_of(self.table.as_ref(), user_id).await?;
-        let model = ModelChoice {
+        let named = ModelChoice {
             explicit: explicit.as_deref(),
             conversation: conversation.map(|c| c.model.as_str()),
             profile: chain.and_then(|c| c.profile.default_model.as_deref()),
             preferences: prefs.default_model.as_deref(),
         }
-        .resolve(&self.gateway);
-        model_spec(&self.gateway, &model)
+        .named()
+        .map(str::to_owned);
+        let model = match named {
+            Some(m) => m,
+            None => ModelRegistry::default_of(&self.models.for_user(user_id).await?),
+        };
+        self.models.spec(user_id, &model).await
     }
 
     /// Asks the guard, once the answer's worst case is known: the whole assembled prompt plus
@@ -178,6 +187,7 @@ impl ChatService {
                 profile_id: job.profile_id.as_deref(),
                 model: &job.spec.id,
                 worst_case_usd: worst.total_usd,
+                priced: worst.priced || job.spec.id == RETRIEVAL_ONLY_MODEL,
             })
             .await
     }

@@ -31,6 +31,9 @@ pub enum ConversationError {
     /// concurrent answers (429 with `Retry-After`).
     #[error("{0}")]
     Refused(ragenie_common::accounts::limits::Refusal),
+    /// The model is disabled by an admin or not on the user's allow-list (403).
+    #[error("{0}")]
+    ModelRefused(String),
     /// The model provider refused before the answer started.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
@@ -80,11 +83,13 @@ impl From<ConversationError> for ApiError {
             ConversationError::BudgetSpent(m) => ApiError::PaymentRequired(m),
             ConversationError::Refused(r) => match r {
                 Refusal::QuotaSpent { .. } => ApiError::PaymentRequired(r.to_string()),
+                Refusal::UnpricedModel { .. } => ApiError::Forbidden(r.to_string()),
                 _ => ApiError::TooManyRequests {
                     detail: r.to_string(),
                     retry_after_secs: r.retry_after_secs(),
                 },
             },
+            ConversationError::ModelRefused(m) => ApiError::Forbidden(m),
             ConversationError::Gateway(e) => gateway_problem(e),
             ConversationError::Corpus(e) => e.into(),
             ConversationError::Store(e) => e.into(),

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod model;
 pub mod models;
 pub mod profiles;
+pub mod registry;
 pub mod search;
 pub mod store;
 pub mod usage;
@@ -29,7 +30,8 @@ pub use model::{
     Citation, ContextDocument, ContextRecord, Conversation, Message, MessageCost, MessageRole,
     TokenUsage,
 };
-pub use models::{ModelChoice, RETRIEVAL_ONLY_MODEL, catalog_default};
+pub use models::{ModelChoice, RETRIEVAL_ONLY_MODEL};
+pub use registry::{ListedModel, ModelRegistry};
 pub use search::ConversationHit;
 pub use store::{ConversationStore, ImportedMessage, NewImport, branch_to, export_markdown};
 pub use usage::{Budgets, UsageLedger, UsageReport, UsageRow};

@@ -57,6 +57,7 @@ fn refused(r: Refusal) -> ConversationError {
         Refusal::QuotaSpent { .. } => metrics::budget_refused(FUNCTION, "quota"),
         Refusal::RateLimited { .. } => metrics::throttled(FUNCTION, "requests_per_minute"),
         Refusal::TooManyAnswers { .. } => metrics::throttled(FUNCTION, "concurrent_answers"),
+        Refusal::UnpricedModel { .. } => metrics::budget_refused(FUNCTION, "unpriced_model"),
     }
     ConversationError::Refused(r)
 }
@@ -87,6 +88,13 @@ impl AnswerGuard for OperatorGuard {
                 None => settings.default_monthly_quota_usd,
             };
             if let Some(limit) = quota {
+                // An unknown price cannot be held against a quota: refuse rather than let the
+                // answer through as if it were free.
+                if !a.priced {
+                    return Err(refused(Refusal::UnpricedModel {
+                        model: a.model.to_owned(),
+                    }));
+                }
                 let reservation = limits::reserve(table, a.user_id, limit, a.worst_case_usd)
                     .await?
                     .map_err(refused)?;

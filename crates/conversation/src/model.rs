@@ -38,6 +38,10 @@ pub struct MessageCost {
     pub output_usd: f64,
     /// True when the provider reported no usage and the figures are estimates.
     pub estimated: bool,
+    /// True when the model's price is unknown: the amounts are zero, but the answer was not
+    /// free (an admin can set the price under Admin → Models).
+    #[serde(default)]
+    pub unpriced: bool,
 }
 
 /// Where one cited passage comes from.

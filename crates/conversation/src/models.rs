@@ -1,8 +1,9 @@
 //! Which model answers: the one rule, `explicit → conversation → profile → preferences →
-//! catalog default`, used by conversation create, send, regenerate, the estimate and the
-//! OpenAI-compatible API alike; and the catalog entry of a usable chat model.
+//! default` (the default is the registry's: the first usable model the user may pick), used by
+//! conversation create, send, regenerate, the estimate and the OpenAI-compatible API alike.
+//! What a named model resolves to, and whether the user may use it, is [`crate::registry`]'s.
 
-use ragenie_gateway::{Gateway, GatewayError, ModelKind, ModelSpec, ProviderKind};
+use ragenie_gateway::{ModelSpec, ProviderKind};
 
 use crate::error::{ConversationError, ConversationResult};
 
@@ -39,13 +40,6 @@ impl<'a> ModelChoice<'a> {
         .map(str::trim)
         .find(|m| !m.is_empty())
     }
-
-    /// The model to answer with: the first named, else the catalog's default.
-    pub fn resolve(&self, gateway: &Gateway) -> String {
-        self.named()
-            .map(str::to_owned)
-            .unwrap_or_else(|| catalog_default(gateway))
-    }
 }
 
 /// A model named in a request: at most [`MAX_MODEL_CHARS`]; blank means "not named".
@@ -63,22 +57,6 @@ pub fn requested_model(model: Option<String>) -> ConversationResult<Option<Strin
     Ok(model.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()))
 }
 
-/// The catalog's default: the first available flagship chat model, else the first available
-/// chat model, else the built-in retrieval-only model (offline).
-pub fn catalog_default(gateway: &Gateway) -> String {
-    let models = gateway.models();
-    let chat = || {
-        models
-            .iter()
-            .filter(|m| m.available && m.model.kind == ModelKind::Chat)
-    };
-    chat()
-        .find(|m| m.model.flagship)
-        .or_else(|| chat().next())
-        .map(|m| m.model.id.clone())
-        .unwrap_or_else(|| RETRIEVAL_ONLY_MODEL.to_owned())
-}
-
 pub(crate) fn retrieval_only_spec() -> ModelSpec {
     let mut spec = ModelSpec::unknown(RETRIEVAL_ONLY_MODEL, ProviderKind::OpenAiCompatible);
     spec.display_name = "Retrieval only (offline)".into();
@@ -88,30 +66,9 @@ pub(crate) fn retrieval_only_spec() -> ModelSpec {
     spec
 }
 
-/// The catalog entry of a usable chat model: unknown models and providers without a key are
-/// refused (the mapping at the edge makes both a 422 naming `model`).
-pub fn model_spec(gateway: &Gateway, model: &str) -> ConversationResult<ModelSpec> {
-    if model == RETRIEVAL_ONLY_MODEL {
-        return Ok(retrieval_only_spec());
-    }
-    let spec = gateway
-        .catalog()
-        .get(model)
-        .filter(|m| m.kind == ModelKind::Chat)
-        .ok_or_else(|| GatewayError::UnknownModel(model.to_owned()))?;
-    if !gateway.is_available(spec.provider) {
-        return Err(GatewayError::MissingKey {
-            provider: spec.provider.to_string(),
-        }
-        .into());
-    }
-    Ok(spec.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ragenie_gateway::{GatewayConfig, ProviderKeys};
 
     fn choice<'a>(names: [Option<&'a str>; 4]) -> ModelChoice<'a> {
         ModelChoice {
@@ -144,25 +101,6 @@ mod tests {
         assert_eq!(
             choice([Some(" "), Some(""), Some("p"), Some("u")]).named(),
             Some("p")
-        );
-    }
-
-    #[test]
-    fn with_nothing_named_the_catalog_default_answers() {
-        let offline = Gateway::new(GatewayConfig::default(), ProviderKeys::default()).unwrap();
-        assert_eq!(choice([None; 4]).resolve(&offline), RETRIEVAL_ONLY_MODEL);
-        let keys = ProviderKeys::from_lookup(|n| (n == "OPENAI_API_KEY").then(|| "k".into()));
-        let online = Gateway::new(GatewayConfig::default(), keys).unwrap();
-        let default = choice([None; 4]).resolve(&online);
-        let spec = online.catalog().get(&default).unwrap();
-        assert_eq!(
-            (spec.provider, spec.kind),
-            (ProviderKind::OpenAi, ModelKind::Chat)
-        );
-        assert_eq!(
-            choice([None, None, Some("p"), None]).resolve(&online),
-            "p",
-            "a named model is never replaced by the default"
         );
     }
 

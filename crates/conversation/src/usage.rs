@@ -40,6 +40,9 @@ pub struct UsageRow {
     /// Of those, answers billed from the tokenizer's count because the provider reported no
     /// usage (a client that left, a stop, a cut connection).
     pub estimated_messages: i64,
+    /// Of those, answers of a model with no known price: their cost is counted as 0 but was
+    /// not free.
+    pub unpriced_messages: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cost_usd: f64,
@@ -85,6 +88,7 @@ impl UsageLedger {
             Update::new()
                 .add("messages", 1)
                 .add("estimated_messages", i64::from(cost.estimated))
+                .add("unpriced_messages", i64::from(cost.unpriced))
                 .add("input_tokens", input)
                 .add("output_tokens", usage.output as i64)
                 .add("cost_micro_usd", micro(cost.total_usd))
@@ -233,6 +237,7 @@ impl UsageLedger {
                     model: item.str("model").unwrap_or_default().to_owned(),
                     messages: item.i64("messages").unwrap_or(0),
                     estimated_messages: item.i64("estimated_messages").unwrap_or(0),
+                    unpriced_messages: item.i64("unpriced_messages").unwrap_or(0),
                     input_tokens: item.i64("input_tokens").unwrap_or(0),
                     output_tokens: item.i64("output_tokens").unwrap_or(0),
                     cost_usd: item.i64("cost_micro_usd").unwrap_or(0) as f64 / 1_000_000.0,
@@ -251,6 +256,7 @@ impl UsageLedger {
             });
             total.messages += row.messages;
             total.estimated_messages += row.estimated_messages;
+            total.unpriced_messages += row.unpriced_messages;
             total.input_tokens += row.input_tokens;
             total.output_tokens += row.output_tokens;
             total.cost_usd += row.cost_usd;

@@ -240,6 +240,36 @@ impl Catalog {
         self.models.iter().find(|m| m.id == id)
     }
 
+    /// The entry for a model id as people write it today, beside the catalog's own ids:
+    /// LiteLLM's `provider/model` (Ragbot's engines.yaml: `anthropic/claude-sonnet-4-5`,
+    /// `openai/gpt-4.1`) and dated snapshots (`claude-sonnet-4-5-20250929`,
+    /// `gpt-4.1-2025-04-14`, `claude-sonnet-4-20250514` → `claude-sonnet-4-0`). A dated id keeps
+    /// its own id (it is what the provider is asked for) with the entry's limits and prices.
+    /// `None` when the catalog has no entry (see [`split_provider`] for the provider it names).
+    pub fn resolve(&self, id: &str) -> Option<ModelSpec> {
+        let (entry, wire) = self.lookup(id)?;
+        Some(ModelSpec {
+            id: wire.to_owned(),
+            ..entry.clone()
+        })
+    }
+
+    /// The catalog entry an id resolves to (see [`Self::resolve`]) and the id the provider is
+    /// asked for (the entry's own, or the dated snapshot named).
+    pub fn lookup<'a>(&'a self, id: &'a str) -> Option<(&'a ModelSpec, &'a str)> {
+        let (provider, bare) = split_provider(id);
+        let matches = |m: &&ModelSpec| provider.is_none_or(|p| p == m.provider);
+        if let Some(m) = self.get(bare).filter(matches) {
+            return Some((m, m.id.as_str()));
+        }
+        let base = strip_date(bare)?;
+        let entry = self
+            .get(base)
+            .or_else(|| self.get(&format!("{base}-0")))
+            .filter(matches)?;
+        Some((entry, bare))
+    }
+
     /// Adds a model or replaces the entry with the same id.
     pub fn upsert(&mut self, spec: ModelSpec) {
         match self.models.iter_mut().find(|m| m.id == spec.id) {
@@ -363,6 +393,75 @@ pub struct EnginesReport {
     pub updated: Vec<String>,
     pub added: Vec<String>,
     pub skipped_engines: Vec<String>,
+}
+
+/// Splits LiteLLM's `provider/model` into the provider and the provider's own id; an id
+/// without a known provider prefix is returned whole (an OpenAI-compatible server's ids may
+/// contain slashes: `meta-llama/Llama-3-8B`).
+pub fn split_provider(id: &str) -> (Option<ProviderKind>, &str) {
+    let id = id.trim();
+    if let Some((prefix, rest)) = id.split_once('/')
+        && !rest.is_empty()
+    {
+        let provider = match prefix.to_ascii_lowercase().as_str() {
+            "ollama_chat" | "hosted_vllm" | "openai_like" => Some(ProviderKind::OpenAiCompatible),
+            // Google's own `models/` prefix is not a provider.
+            "models" => None,
+            p => ProviderKind::parse(p),
+        };
+        if let Some(p) = provider {
+            return (Some(p), rest.trim());
+        }
+    }
+    (None, id)
+}
+
+/// The provider a model id belongs to by its family name (`gpt-…`, `o3…`, `claude-…`,
+/// `gemini-…`), for ids the catalog does not list yet.
+pub fn provider_by_family(id: &str) -> Option<ProviderKind> {
+    let id = id.trim().to_ascii_lowercase();
+    let id = id.strip_prefix("models/").unwrap_or(&id);
+    let reasoning = ["o1", "o3", "o4"]
+        .iter()
+        .any(|p| id == *p || id.starts_with(&format!("{p}-")));
+    if id.starts_with("gpt-") || id.starts_with("chatgpt-") || id.starts_with("ft:gpt") || reasoning
+    {
+        Some(ProviderKind::OpenAi)
+    } else if id.starts_with("claude-") {
+        Some(ProviderKind::Anthropic)
+    } else if id.starts_with("gemini-") {
+        Some(ProviderKind::Gemini)
+    } else {
+        None
+    }
+}
+
+/// `claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`; `gpt-4.1-2025-04-14` → `gpt-4.1`.
+fn strip_date(id: &str) -> Option<&str> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some((base, date)) = id.rsplit_once('-')
+        && date.len() == 8
+        && digits(date)
+        && date.starts_with("20")
+    {
+        return Some(base);
+    }
+    // OpenAI's `-YYYY-MM-DD`.
+    let bytes = id.len();
+    if bytes > 11 {
+        let (base, date) = id.split_at(bytes - 11);
+        let parts: Vec<&str> = date.split('-').collect();
+        if parts.len() == 4
+            && parts[0].is_empty()
+            && parts[1].len() == 4
+            && parts[2].len() == 2
+            && parts[3].len() == 2
+            && parts[1..].iter().all(|p| digits(p))
+        {
+            return Some(base);
+        }
+    }
+    None
 }
 
 fn normalize_id(id: &str) -> &str {
@@ -532,6 +631,68 @@ engines:
         );
         assert_eq!(c.default_provider(), Some(ProviderKind::Anthropic));
         assert_eq!(c.temperature_presets()["creative"], 0.9);
+    }
+
+    #[test]
+    fn dated_and_litellm_ids_resolve_to_the_catalog_entry_and_its_prices() {
+        let c = Catalog::built_in();
+        let sonnet = c.get("claude-sonnet-4-5").unwrap().clone();
+        let dated = c.resolve("claude-sonnet-4-5-20250929").unwrap();
+        assert_eq!(
+            dated.id, "claude-sonnet-4-5-20250929",
+            "the provider gets the dated id"
+        );
+        assert_eq!(dated.pricing, sonnet.pricing);
+        assert_eq!(dated.context_window, sonnet.context_window);
+        // Anthropic's first snapshot of a family is the `-0` alias.
+        assert_eq!(
+            c.resolve("claude-sonnet-4-20250514").unwrap().pricing,
+            c.get("claude-sonnet-4-0").unwrap().pricing
+        );
+        let gpt = c.resolve("gpt-4.1-2025-04-14").unwrap();
+        assert_eq!(gpt.pricing, c.get("gpt-4.1").unwrap().pricing);
+        assert_eq!(gpt.id, "gpt-4.1-2025-04-14");
+        let litellm = c.resolve("anthropic/claude-sonnet-4-5-20250929").unwrap();
+        assert_eq!(litellm.id, "claude-sonnet-4-5-20250929");
+        assert_eq!(litellm.provider, ProviderKind::Anthropic);
+        assert_eq!(c.resolve("openai/gpt-4o").unwrap().id, "gpt-4o");
+        assert_eq!(
+            c.resolve("gemini/gemini-2.5-pro").unwrap().id,
+            "gemini-2.5-pro"
+        );
+        // A provider prefix that contradicts the catalog is not silently re-routed.
+        assert!(c.resolve("anthropic/gpt-4o").is_none());
+        assert!(c.resolve("gpt-4.1-20251").is_none());
+        assert!(c.resolve("claude-unknown-20250101").is_none());
+    }
+
+    #[test]
+    fn provider_prefixes_and_families_name_the_provider_of_unlisted_models() {
+        assert_eq!(
+            split_provider("ollama/llama3.1"),
+            (Some(ProviderKind::OpenAiCompatible), "llama3.1")
+        );
+        assert_eq!(
+            split_provider("hosted_vllm/Qwen/Qwen2.5-7B"),
+            (Some(ProviderKind::OpenAiCompatible), "Qwen/Qwen2.5-7B")
+        );
+        assert_eq!(
+            split_provider("meta-llama/Llama-3-8B"),
+            (None, "meta-llama/Llama-3-8B")
+        );
+        assert_eq!(split_provider("openai/"), (None, "openai/"));
+        assert_eq!(provider_by_family("gpt-6"), Some(ProviderKind::OpenAi));
+        assert_eq!(provider_by_family("o3-pro"), Some(ProviderKind::OpenAi));
+        assert_eq!(
+            provider_by_family("claude-5"),
+            Some(ProviderKind::Anthropic)
+        );
+        assert_eq!(
+            provider_by_family("gemini-4-pro"),
+            Some(ProviderKind::Gemini)
+        );
+        assert_eq!(provider_by_family("llama3"), None);
+        assert_eq!(provider_by_family("o1x"), None);
     }
 
     #[test]

@@ -120,12 +120,23 @@ impl Gateway {
     fn resolve(
         &self,
         req: &ChatRequest,
-    ) -> Result<(&ModelSpec, &dyn LlmProvider, ChatRequest), GatewayError> {
+    ) -> Result<(ModelSpec, &dyn LlmProvider, ChatRequest), GatewayError> {
         let spec = self
             .catalog
             .get(&req.model)
             .filter(|m| m.kind == ModelKind::Chat)
             .ok_or_else(|| GatewayError::UnknownModel(req.model.clone()))?;
+        let (provider, req) = self.prepare(spec, req)?;
+        Ok((spec.clone(), provider, req))
+    }
+
+    /// The provider and the request as it is sent: the model's id, the catalog's limits
+    /// applied (temperature, output limit, system role).
+    fn prepare(
+        &self,
+        spec: &ModelSpec,
+        req: &ChatRequest,
+    ) -> Result<(&dyn LlmProvider, ChatRequest), GatewayError> {
         if !self.is_available(spec.provider) {
             return Err(GatewayError::MissingKey {
                 provider: spec.provider.to_string(),
@@ -149,7 +160,63 @@ impl Gateway {
             .or(spec.default_max_tokens)
             .map(|n| n.min(spec.max_output_tokens.max(1)));
         req.max_output_tokens = max;
-        Ok((spec, provider, req))
+        Ok((provider, req))
+    }
+
+    /// The chat model an id names, as people write ids today: a catalog id, a dated snapshot
+    /// or LiteLLM's `provider/model` (both priced as their catalog entry, see
+    /// [`Catalog::resolve`]), or any other model of a configured provider — named by its
+    /// `provider/` prefix, its family (`gpt-…`, `claude-…`, `gemini-…`), or served by the
+    /// OpenAI-compatible endpoint — with no known price (its cost is reported as unknown, never
+    /// as free). Refused: an id no configured provider can serve, and a provider without a key.
+    pub fn chat_model(&self, id: &str) -> Result<ModelSpec, GatewayError> {
+        if let Some(spec) = self.catalog.resolve(id) {
+            if spec.kind != ModelKind::Chat {
+                return Err(GatewayError::UnknownModel(id.to_owned()));
+            }
+            if !self.is_available(spec.provider) {
+                return Err(GatewayError::MissingKey {
+                    provider: spec.provider.to_string(),
+                });
+            }
+            return Ok(spec);
+        }
+        let (named, bare) = crate::split_provider(id);
+        if bare.is_empty() {
+            return Err(GatewayError::UnknownModel(id.to_owned()));
+        }
+        let compat = self
+            .compat
+            .is_some()
+            .then_some(ProviderKind::OpenAiCompatible);
+        let provider = match named {
+            Some(p) if self.is_available(p) => p,
+            Some(p) => {
+                return Err(GatewayError::MissingKey {
+                    provider: p.to_string(),
+                });
+            }
+            // A family guess gives way to the compatible server (Ollama serves `gemma-…`).
+            None => match crate::provider_by_family(bare) {
+                Some(p) if self.is_available(p) => p,
+                Some(p) => compat.ok_or_else(|| GatewayError::MissingKey {
+                    provider: p.to_string(),
+                })?,
+                None => compat.ok_or_else(|| GatewayError::UnknownModel(id.to_owned()))?,
+            },
+        };
+        Ok(ModelSpec::unknown(bare, provider))
+    }
+
+    /// Streams an answer from `spec`'s provider (a spec from [`Self::chat_model`] or the
+    /// operator's model settings), with its limits applied; measured like [`Self::stream`].
+    pub async fn stream_model(
+        &self,
+        spec: &ModelSpec,
+        req: &ChatRequest,
+    ) -> Result<LlmStream, GatewayError> {
+        let (provider, req) = self.prepare(spec, req)?;
+        self.observed_stream(spec, provider, &req).await
     }
 
     /// Streams an answer from the model's provider, with the catalog's limits applied
@@ -159,10 +226,19 @@ impl Gateway {
     /// The call runs in a `provider_call` span and is measured (see [`crate::observe`]).
     pub async fn stream(&self, req: &ChatRequest) -> Result<LlmStream, GatewayError> {
         let (spec, provider, req) = self.resolve(req)?;
+        self.observed_stream(&spec, provider, &req).await
+    }
+
+    async fn observed_stream(
+        &self,
+        spec: &ModelSpec,
+        provider: &dyn LlmProvider,
+        req: &ChatRequest,
+    ) -> Result<LlmStream, GatewayError> {
         let label = spec.provider.as_str();
         let span = tracing::info_span!("provider_call", provider = label, model = %spec.id, operation = "stream");
         let started = Instant::now();
-        match provider.stream(&req).instrument(span.clone()).await {
+        match provider.stream(req).instrument(span.clone()).await {
             Ok(stream) => Ok(Box::pin(Observed::new(
                 stream,
                 span,
@@ -214,7 +290,12 @@ impl Gateway {
             .catalog
             .get(&req.model)
             .ok_or_else(|| GatewayError::UnknownModel(req.model.clone()))?;
-        Ok(match answer.usage {
+        Ok(Self::bill(spec, req, answer))
+    }
+
+    /// [`Self::cost`] at `spec`'s prices (the spec the answer was streamed with).
+    pub fn bill(spec: &ModelSpec, req: &ChatRequest, answer: &Answer) -> (Usage, Cost) {
+        match answer.usage {
             Some(u) => (u, Cost::from_usage(spec, &u)),
             None => {
                 let u = Usage {
@@ -224,7 +305,7 @@ impl Gateway {
                 };
                 (u, Cost::estimate(spec, &u))
             }
-        })
+        }
     }
 
     /// An embedder for a catalog embedding model (or any id on the compatible endpoint).
@@ -292,6 +373,62 @@ mod tests {
         assert_send_sync::<std::sync::Arc<dyn LlmProvider>>();
         fn stream_is_send(_: &LlmStream) -> impl Send + '_ {}
         let _ = stream_is_send;
+    }
+
+    fn gateway(keys: &[&str], compat: bool) -> Gateway {
+        let lookup = |n: &str| -> Option<String> {
+            if n == crate::OPENAI_COMPAT_BASE_URL_VAR && compat {
+                return Some("http://127.0.0.1:1/v1".into());
+            }
+            keys.contains(&n).then(|| "k".into())
+        };
+        Gateway::new(
+            GatewayConfig::from_lookup(lookup).unwrap(),
+            ProviderKeys::from_lookup(lookup),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn any_model_of_a_configured_provider_is_usable_and_unlisted_ones_have_no_price() {
+        let gw = gateway(&["OPENAI_API_KEY", "ANTHROPIC_API_KEY"], false);
+        let dated = gw.chat_model("claude-haiku-4-5-20251001").unwrap();
+        assert!(dated.pricing.is_some(), "a dated id is priced as its entry");
+        let new = gw.chat_model("gpt-6-turbo").unwrap();
+        assert_eq!(new.provider, ProviderKind::OpenAi);
+        assert!(new.pricing.is_none(), "unknown price, never free");
+        let prefixed = gw.chat_model("openai/o9-mini").unwrap();
+        assert_eq!(
+            (prefixed.id.as_str(), prefixed.provider),
+            ("o9-mini", ProviderKind::OpenAi)
+        );
+        assert!(matches!(
+            gw.chat_model("gemini-9"),
+            Err(GatewayError::MissingKey { .. })
+        ));
+        assert!(matches!(
+            gw.chat_model("llama3"),
+            Err(GatewayError::UnknownModel(_))
+        ));
+        assert!(matches!(
+            gw.chat_model("text-embedding-3-small"),
+            Err(GatewayError::UnknownModel(_))
+        ));
+        let with_compat = gateway(&[], true);
+        let llama = with_compat.chat_model("ollama/llama3.1").unwrap();
+        assert_eq!(
+            (llama.id.as_str(), llama.provider),
+            ("llama3.1", ProviderKind::OpenAiCompatible)
+        );
+        // Without a Gemini key, a gemma/gemini name goes to the compatible server.
+        assert_eq!(
+            with_compat.chat_model("gemini-local").unwrap().provider,
+            ProviderKind::OpenAiCompatible
+        );
+        assert!(matches!(
+            with_compat.chat_model("anthropic/claude-x"),
+            Err(GatewayError::MissingKey { .. })
+        ));
     }
 
     #[test]

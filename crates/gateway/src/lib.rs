@@ -18,7 +18,7 @@ mod transport;
 
 pub use catalog::{
     Catalog, EnginesReport, ModelAvailability, ModelKind, ModelSpec, Pricing, ProviderKind,
-    TemperatureRange,
+    TemperatureRange, provider_by_family, split_provider,
 };
 pub use config::{
     ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL_VAR, ApiKey, GEMINI_API_KEY, GEMINI_BASE_URL_VAR,

@@ -102,3 +102,82 @@ fn the_openapi_document_describes_exactly_the_routes_in_routes_json() {
         "documented routes missing from infra/routes.json: {undeclared:?}"
     );
 }
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// Every `/admin` route of every function, as `infra/routes.json` lists them (so a new admin
+/// route is covered without touching this test), on the local server with real accounts.
+#[tokio::test]
+async fn every_admin_route_of_every_function_refuses_users_with_403_and_strangers_with_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = ragenie_local::connect(ragenie_common::config::Settings::embedded(
+        dir.path().join("data"),
+        "http://127.0.0.1:1",
+    ))
+    .await
+    .unwrap();
+    let app = ragenie_local::app(state, None);
+    let mut tokens = Vec::new();
+    for email in ["admin@example.com", "user@example.com"] {
+        let body = format!(r#"{{"email":"{email}","password":"correct horse battery staple 9"}}"#);
+        let (status, r) = call(&app, "POST", "/auth/register", None, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        tokens.push(r["access_token"].as_str().unwrap().to_owned());
+    }
+    let (admin, user) = (&tokens[0], &tokens[1]);
+    let (_, me) = call(&app, "GET", "/auth/me", Some(user), "").await;
+    let user_id = me["id"].as_str().unwrap().to_owned();
+    let admin_routes: Vec<_> = routes()
+        .into_iter()
+        .filter(|(_, _, path)| path.starts_with("/admin"))
+        .collect();
+    assert!(admin_routes.len() >= 12, "{admin_routes:?}");
+    for (function, method, path) in admin_routes {
+        let id = if path.starts_with("/admin/models") {
+            "gpt-4.1"
+        } else {
+            user_id.as_str()
+        };
+        let uri = path.replace("{id}", id);
+        let (status, _) = call(&app, &method, &uri, None, "{}").await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} ({function}) without a token"
+        );
+        let (status, problem) = call(&app, &method, &uri, Some(user), "{}").await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{method} {path} ({function}) as a user: {problem}"
+        );
+        // The admin gets past the role check (a bad `{}` body may still be a 4xx of its own).
+        let (status, problem) = call(&app, &method, &uri, Some(admin), "{}").await;
+        assert!(
+            status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+            "{method} {path} ({function}) as the admin: {status} {problem}"
+        );
+    }
+}

@@ -25,6 +25,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every chat model (catalog and added), with what admins set. */
+        get: operations["get_admin_models"];
+        put?: never;
+        /** Adds a model of a configured provider, with its limits and prices. */
+        post: operations["post_admin_models"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/models/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Removes an added model, or returns a catalog model to the catalog's values (enabled). */
+        delete: operations["delete_admin_models_id"];
+        options?: never;
+        head?: never;
+        /** Enables or disables a model, or changes its display name, limits or prices. */
+        patch: operations["patch_admin_models_id"];
+        trace?: never;
+    };
     "/admin/settings": {
         parameters: {
             query?: never;
@@ -91,7 +127,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Approves, suspends, reactivates, changes the role or the quota of an account. */
+        /**
+         * Approves, suspends, reactivates, changes the role, the quota or the allowed models of an
+         *     account.
+         */
         patch: operations["patch_admin_users_id"];
         trace?: never;
     };
@@ -715,7 +754,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The model catalog with availability (a provider without a key is listed as unavailable). */
+        /**
+         * The models the caller may pick: enabled by the operator and on the caller's allow-list, with
+         *     availability (a provider without a key is listed as unavailable).
+         */
         get: operations["get_models"];
         put?: never;
         post?: never;
@@ -900,7 +942,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The available models in OpenAI's list format. */
+        /** The models the caller may use (enabled, allowed and available) in OpenAI's list format. */
         get: operations["get_v1_models"];
         put?: never;
         post?: never;
@@ -920,8 +962,40 @@ export interface components {
         };
         /** @enum {string} */
         AccountStatus: "active" | "pending" | "suspended";
+        /** @description A chat model as the admin console shows it. */
+        AdminModel: {
+            /** @description Its provider is configured on this server (a key, or the compatible server's URL). */
+            available: boolean;
+            /** Format: int32 */
+            context_window: number;
+            display_name: string;
+            /** @description Users may pick it (subject to their allow-list). */
+            enabled: boolean;
+            /** @description The id users pick (for a model on the OpenAI-compatible server: its id there). */
+            id: string;
+            /**
+             * Format: double
+             * @description USD per million input tokens; `null`: unknown.
+             */
+            input_price?: number | null;
+            /** Format: int32 */
+            max_output_tokens: number;
+            /**
+             * Format: double
+             * @description USD per million output tokens; `null`: unknown.
+             */
+            output_price?: number | null;
+            /** @description An admin set the prices (else they are the catalog's, or unknown). */
+            price_set_by_admin: boolean;
+            /** @description `openai`, `anthropic`, `gemini` or `openai_compatible`. */
+            provider: string;
+            source: components["schemas"]["ModelSource"];
+            unavailable_reason?: string | null;
+        };
         /** @description A user as the admin console shows it. */
         AdminUserView: components["schemas"]["User"] & {
+            /** @description The only models this user may use; `null`: every enabled model. */
+            allowed_models?: string[] | null;
             /** @description This month's spending against the quota. */
             month: components["schemas"]["MonthSpend"];
             /**
@@ -1313,8 +1387,44 @@ export interface components {
             id: string;
         };
         /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
+        ListPage_AdminModel: {
+            items: {
+                /** @description Its provider is configured on this server (a key, or the compatible server's URL). */
+                available: boolean;
+                /** Format: int32 */
+                context_window: number;
+                display_name: string;
+                /** @description Users may pick it (subject to their allow-list). */
+                enabled: boolean;
+                /** @description The id users pick (for a model on the OpenAI-compatible server: its id there). */
+                id: string;
+                /**
+                 * Format: double
+                 * @description USD per million input tokens; `null`: unknown.
+                 */
+                input_price?: number | null;
+                /** Format: int32 */
+                max_output_tokens: number;
+                /**
+                 * Format: double
+                 * @description USD per million output tokens; `null`: unknown.
+                 */
+                output_price?: number | null;
+                /** @description An admin set the prices (else they are the catalog's, or unknown). */
+                price_set_by_admin: boolean;
+                /** @description `openai`, `anthropic`, `gemini` or `openai_compatible`. */
+                provider: string;
+                source: components["schemas"]["ModelSource"];
+                unavailable_reason?: string | null;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list endpoint: `{"items":[…],"next_cursor":…}`. */
         ListPage_AdminUserView: {
             items: (components["schemas"]["User"] & {
+                /** @description The only models this user may use; `null`: every enabled model. */
+                allowed_models?: string[] | null;
                 /** @description This month's spending against the quota. */
                 month: components["schemas"]["MonthSpend"];
                 /**
@@ -1454,9 +1564,36 @@ export interface components {
             output_usd: number;
             /** Format: double */
             total_usd: number;
+            /**
+             * @description True when the model's price is unknown: the amounts are zero, but the answer was not
+             *     free (an admin can set the price under Admin → Models).
+             */
+            unpriced?: boolean;
         };
         /** @enum {string} */
         MessageRole: "user" | "assistant";
+        /**
+         * @description `PATCH /admin/models/{id}`: only the fields sent change; `null` returns a field to the
+         *     catalog's value (for an added model: to the defaults, or an unknown price).
+         */
+        ModelChange: {
+            /** Format: int32 */
+            context_window?: number | null;
+            display_name?: string | null;
+            enabled?: boolean | null;
+            /**
+             * Format: double
+             * @description USD per million input tokens; set both prices or clear both.
+             */
+            input_price?: number | null;
+            /** Format: int32 */
+            max_output_tokens?: number | null;
+            /**
+             * Format: double
+             * @description USD per million output tokens.
+             */
+            output_price?: number | null;
+        };
         ModelInfo: {
             available: boolean;
             /** Format: double */
@@ -1471,7 +1608,8 @@ export interface components {
             id: string;
             /**
              * Format: double
-             * @description USD per million tokens.
+             * @description USD per million tokens; `null`: the price is unknown (answers are usable, their cost is
+             *     reported as unknown, never as free).
              */
             input_price?: number | null;
             /** Format: int32 */
@@ -1488,6 +1626,11 @@ export interface components {
             /** @description No provider is configured: answers come from the documents alone. */
             offline: boolean;
         };
+        /**
+         * @description Where a model comes from.
+         * @enum {string}
+         */
+        ModelSource: "catalog" | "added";
         /** @description A user's quota standing this month. */
         MonthSpend: {
             /**
@@ -1529,6 +1672,40 @@ export interface components {
              * @description Hours the invite stays valid (default 72, at most 2160).
              */
             expires_in_hours?: number | null;
+        };
+        /** @description `POST /admin/models`: a model the catalog lacks, for a provider configured here. */
+        NewModel: {
+            /**
+             * Format: int32
+             * @description Input + output tokens it accepts (default 128,000).
+             */
+            context_window?: number | null;
+            /** @description Default: the id. */
+            display_name?: string | null;
+            /** @description Default true. */
+            enabled?: boolean | null;
+            /** @description The provider's id for it (e.g. `llama3.1:8b` on Ollama), 1 to 200 characters. */
+            id: string;
+            /**
+             * Format: double
+             * @description USD per million input tokens; with `output_price`, or neither (unknown price).
+             */
+            input_price?: number | null;
+            /**
+             * Format: int32
+             * @description Default 8,192.
+             */
+            max_output_tokens?: number | null;
+            /**
+             * Format: double
+             * @description USD per million output tokens.
+             */
+            output_price?: number | null;
+            /**
+             * @description `openai`, `anthropic`, `gemini` or `openai_compatible` (Ollama, vLLM…); must be
+             *     configured on this server.
+             */
+            provider: string;
         };
         /** @description `POST /profiles`. */
         NewProfile: {
@@ -1947,6 +2124,12 @@ export interface components {
             model: string;
             /** Format: int64 */
             output_tokens: number;
+            /**
+             * Format: int64
+             * @description Of those, answers of a model with no known price: their cost is counted as 0 but was
+             *     not free.
+             */
+            unpriced_messages: number;
         };
         /** @description An account as its owner sees it. */
         User: {
@@ -1960,6 +2143,11 @@ export interface components {
         };
         /** @description `PATCH /admin/users/{id}`: only the fields sent change. */
         UserChange: {
+            /**
+             * @description The only models this user may use (model ids as `GET /admin/models` lists them, at most
+             *     200); `null` lifts the restriction (every enabled model).
+             */
+            allowed_models?: string[] | null;
             /**
              * Format: double
              * @description USD a month; `null` returns the user to the operator's default.
@@ -1982,6 +2170,7 @@ export interface components {
 }
 export type AccountDeleted = components['schemas']['AccountDeleted'];
 export type AccountStatus = components['schemas']['AccountStatus'];
+export type AdminModel = components['schemas']['AdminModel'];
 export type AdminUserView = components['schemas']['AdminUserView'];
 export type ApiKeyId = components['schemas']['ApiKeyId'];
 export type ApiKeySummary = components['schemas']['ApiKeySummary'];
@@ -2020,6 +2209,7 @@ export type GrantType = components['schemas']['GrantType'];
 export type ImportConversation = components['schemas']['ImportConversation'];
 export type ImportedMessage = components['schemas']['ImportedMessage'];
 export type Invite = components['schemas']['Invite'];
+export type ListPageAdminModel = components['schemas']['ListPage_AdminModel'];
 export type ListPageAdminUserView = components['schemas']['ListPage_AdminUserView'];
 export type ListPageApiKeySummary = components['schemas']['ListPage_ApiKeySummary'];
 export type ListPageAuditEvent = components['schemas']['ListPage_AuditEvent'];
@@ -2029,12 +2219,15 @@ export type ListPageSessionSummary = components['schemas']['ListPage_SessionSumm
 export type Message = components['schemas']['Message'];
 export type MessageCost = components['schemas']['MessageCost'];
 export type MessageRole = components['schemas']['MessageRole'];
+export type ModelChange = components['schemas']['ModelChange'];
 export type ModelInfo = components['schemas']['ModelInfo'];
 export type ModelList = components['schemas']['ModelList'];
+export type ModelSource = components['schemas']['ModelSource'];
 export type MonthSpend = components['schemas']['MonthSpend'];
 export type NewApiKey = components['schemas']['NewApiKey'];
 export type NewConversation = components['schemas']['NewConversation'];
 export type NewInvite = components['schemas']['NewInvite'];
+export type NewModel = components['schemas']['NewModel'];
 export type NewProfile = components['schemas']['NewProfile'];
 export type OpenAiMessage = components['schemas']['OpenAiMessage'];
 export type OperatorSettings = components['schemas']['OperatorSettings'];
@@ -2204,6 +2397,359 @@ export interface operations {
                 };
             };
             /** @description A bad expiry */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_admin_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every chat model, catalog first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPage_AdminModel"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_admin_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewModel"];
+            };
+        };
+        responses: {
+            /** @description The model as listed now */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminModel"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The model is already listed (change it with PATCH), or another admin changed the models meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad field (`field` names it), or a provider not configured here */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_admin_models_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model id as listed (URL-encoded: `/` is `%2F`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed or reset */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another admin changed the models meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patch_admin_models_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model id as listed (URL-encoded: `/` is `%2F`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelChange"];
+            };
+        };
+        responses: {
+            /** @description The model as listed now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminModel"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another admin changed the models meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad field (`field` names it) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4154,6 +4700,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the model is disabled or not allowed for this account */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description no such conversation or profile */
             404: {
                 headers: {
@@ -4181,7 +4736,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description an invalid field, or an unknown model */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4873,6 +5428,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the model is disabled or not allowed for this account, or has no known price while the account has an operator quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5004,6 +5568,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the model is disabled or not allowed for this account, or has no known price while the account has an operator quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5030,7 +5603,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description an unknown model, or one whose provider is not configured */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6090,7 +6663,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
-            /** @description No credential, or an invalid or expired one (problem+json) */
+            /** @description Not signed in */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7009,6 +7582,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the model is disabled or not allowed for this account, or has no known price while the account has an operator quota */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the caller has no such profile */
             404: {
                 headers: {
@@ -7157,7 +7739,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description No credential, or an invalid or expired one (problem+json) */
+            /** @description Not signed in */
             401: {
                 headers: {
                     [name: string]: unknown;

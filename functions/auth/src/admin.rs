@@ -10,16 +10,16 @@ use axum::{Json, Router};
 use ragenie_common::accounts::limits::{self, MonthSpend, OperatorUsageRow};
 use ragenie_common::accounts::operator::{
     self, AccountStatus, AdminUser, CreatedInvite, DEFAULT_INVITE_HOURS, Invite, OperatorSettings,
-    Role, UserLimits,
+    Role,
 };
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::path_id;
 use ragenie_common::accounts::{ListPage, UserId, page_size, refresh};
 use ragenie_common::audit::{Audit, AuditAction, AuditEntry};
 use ragenie_common::error::Problem;
-use ragenie_common::http::ApiJson;
+use ragenie_common::http::{ApiJson, present};
 use ragenie_common::{ApiError, ApiResult, AppState};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
@@ -38,6 +38,8 @@ pub struct AdminUserView {
     pub user: User,
     /// This user's own quota override (USD a month); `null`: the operator's default.
     pub monthly_quota_usd: Option<f64>,
+    /// The only models this user may use; `null`: every enabled model.
+    pub allowed_models: Option<Vec<String>>,
     /// This month's spending against the quota.
     pub month: MonthSpend,
 }
@@ -52,6 +54,7 @@ async fn view(state: &AppState, user: User) -> ApiResult<AdminUserView> {
             ..user
         },
         monthly_quota_usd: limits.monthly_quota_usd,
+        allowed_models: limits.allowed_models,
         month,
     })
 }
@@ -138,11 +141,6 @@ async fn get_user(
     Ok(Json(view(&state, user).await?))
 }
 
-/// A field that may be sent as `null` (set to none) or left out (unchanged).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 /// `PATCH /admin/users/{id}`: only the fields sent change.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -155,6 +153,11 @@ pub struct UserChange {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 1000000)]
     pub monthly_quota_usd: Option<Option<f64>>,
+    /// The only models this user may use (model ids as `GET /admin/models` lists them, at most
+    /// 200); `null` lifts the restriction (every enabled model).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 200)]
+    pub allowed_models: Option<Option<Vec<String>>>,
 }
 
 /// The statuses an admin can give (an account is `pending` only from registration).
@@ -174,7 +177,8 @@ impl From<StatusChange> for AccountStatus {
     }
 }
 
-/// Approves, suspends, reactivates, changes the role or the quota of an account.
+/// Approves, suspends, reactivates, changes the role, the quota or the allowed models of an
+/// account.
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id")),
     request_body = UserChange,
@@ -204,15 +208,18 @@ async fn update_user(
         ));
     }
     let before = users::get(table, id).await?;
-    if let Some(quota) = change.monthly_quota_usd {
-        operator::set_user_limits(
-            table,
-            id,
-            &UserLimits {
-                monthly_quota_usd: quota,
-            },
-        )
-        .await?;
+    if change.monthly_quota_usd.is_some() || change.allowed_models.is_some() {
+        let mut limits = operator::user_limits(table, id).await?;
+        if let Some(quota) = change.monthly_quota_usd {
+            limits.monthly_quota_usd = quota;
+        }
+        if let Some(models) = change.allowed_models.clone() {
+            limits.allowed_models = models.map(|mut m| {
+                m.dedup();
+                m
+            });
+        }
+        operator::set_user_limits(table, id, &limits).await?;
     }
     let user = users::set_standing(table, id, change.role, status).await?;
     if status == Some(AccountStatus::Suspended) {
@@ -229,6 +236,9 @@ async fn update_user(
     }
     if change.monthly_quota_usd.is_some() {
         what.push("quota".into());
+    }
+    if change.allowed_models.is_some() {
+        what.push("models".into());
     }
     if !what.is_empty() {
         audit

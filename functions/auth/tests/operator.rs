@@ -517,3 +517,31 @@ async fn the_usage_totals_add_up_across_users_by_day_and_model() {
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("from"));
 }
+
+#[tokio::test]
+async fn an_admin_sets_and_lifts_a_users_allowed_models_without_touching_their_quota() {
+    let app = app().await;
+    let admin = app.register("admin@example.com").await;
+    let user = app.register("user@example.com").await;
+    let (user_id, _) = id_and_key(&app, &user).await;
+    let path = format!("/admin/users/{user_id}");
+    let patch = |body: Value| app.call("PATCH", &path, Some(&admin.access), Some(body));
+    let r = patch(json!({"monthly_quota_usd": 3.0})).await;
+    assert_eq!(r.body["allowed_models"], Value::Null, "{}", r.text);
+    let r = patch(json!({"allowed_models": ["gpt-4.1", "llama3.1"]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["allowed_models"], json!(["gpt-4.1", "llama3.1"]));
+    assert_eq!(r.body["monthly_quota_usd"], 3.0, "the quota stays");
+    let read = app.call("GET", &path, Some(&admin.access), None).await;
+    assert_eq!(read.body["allowed_models"], json!(["gpt-4.1", "llama3.1"]));
+    patch(json!({"allowed_models": [" gpt-4.1"]}))
+        .await
+        .problem(422);
+    let r = patch(json!({"allowed_models": null})).await;
+    assert_eq!(
+        r.body["allowed_models"],
+        Value::Null,
+        "null lifts the restriction"
+    );
+    assert_eq!(r.body["monthly_quota_usd"], 3.0);
+}

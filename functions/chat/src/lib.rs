@@ -2,6 +2,7 @@
 //! estimate before sending, the model list, and an OpenAI-compatible API. On Lambda it runs with
 //! response streaming behind a Function URL; locally the same router streams the same events.
 
+mod admin_models;
 mod openai;
 
 use std::convert::Infallible;
@@ -20,11 +21,9 @@ use ragenie_common::http::{ApiJson, decode_json, function_router};
 use ragenie_common::idempotency::{self, IdempotencyKey};
 use ragenie_common::{ApiResult, AppState};
 use ragenie_conversation::{
-    AnswerEvent, ChatEvent, ChatService, Estimate, Once, RETRIEVAL_ONLY_MODEL, Turn,
-    catalog_default,
+    AnswerEvent, ChatEvent, ChatService, Estimate, ModelRegistry, Once, RETRIEVAL_ONLY_MODEL, Turn,
 };
 use ragenie_corpus::ProviderState;
-use ragenie_gateway::ModelKind;
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::{OpenApi, ToSchema};
@@ -74,6 +73,7 @@ pub fn router(state: ProviderState) -> Router {
         .route("/v1/chat/completions", post(openai::completions))
         .route("/v1/chat/completions/{id}/stop", post(openai::stop))
         .route("/v1/models", get(openai::models))
+        .merge(admin_models::routes())
         .with_state(s);
     function_router(FUNCTION, Router::new().merge(routes), state)
 }
@@ -137,6 +137,7 @@ pub struct SendMessage {
     responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON (a retry with the Idempotency-Key of a send whose answer was saved replays that answer: `meta`, one `delta`, `usage`, `done`)", content_type = "text/event-stream", body = ChatEvent),
         (status = 400, description = "a malformed Idempotency-Key"),
         (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),
+        (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"),
         (status = 409, description = "the send with this Idempotency-Key is still being answered"),
         (status = 422, description = "an invalid field, or an Idempotency-Key used with another message")),
     security(("bearer" = [])))]
@@ -181,7 +182,8 @@ pub struct Regenerate {
 #[utoipa::path(post, path = "/conversations/{id}/messages/{mid}/regenerate", tag = "chat",
     params(("id" = String, Path), ("mid" = String, Path, description = "the answer to regenerate")), request_body = Regenerate,
     responses((status = 200, description = "Server-Sent Events, as for `messages`", content_type = "text/event-stream", body = ChatEvent),
-        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404)), security(("bearer" = [])))]
+        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),
+        (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"), (status = 422, description = "an unknown model, or one whose provider is not configured")), security(("bearer" = [])))]
 async fn regenerate(
     auth: AuthUser,
     State(s): State<ChatState>,
@@ -240,7 +242,8 @@ pub struct EstimateRequest {
 /// Before sending: tokens by source (instructions, datasets, history, prompt), whether datasets
 /// go whole or retrieved, and the estimated input cost for the model.
 #[utoipa::path(post, path = "/chat/estimate", tag = "chat", request_body = EstimateRequest,
-    responses((status = 200, body = Estimate), (status = 404, description = "no such conversation or profile")), security(("bearer" = [])))]
+    responses((status = 200, body = Estimate), (status = 404, description = "no such conversation or profile"),
+        (status = 403, description = "the model is disabled or not allowed for this account"), (status = 422, description = "an invalid field, or an unknown model")), security(("bearer" = [])))]
 async fn estimate(
     auth: AuthUser,
     State(s): State<ChatState>,
@@ -267,7 +270,8 @@ pub struct ModelInfo {
     display_name: String,
     context_window: u32,
     max_output_tokens: u32,
-    /// USD per million tokens.
+    /// USD per million tokens; `null`: the price is unknown (answers are usable, their cost is
+    /// reported as unknown, never as free).
     input_price: Option<f64>,
     output_price: Option<f64>,
     cache_read_price: Option<f64>,
@@ -286,28 +290,30 @@ pub struct ModelList {
     offline: bool,
 }
 
-/// The model catalog with availability (a provider without a key is listed as unavailable).
-#[utoipa::path(get, path = "/models", tag = "chat", responses((status = 200, body = ModelList)), security(("bearer" = [])))]
-async fn models(_auth: AuthUser, State(s): State<ChatState>) -> Json<ModelList> {
-    let mut items: Vec<ModelInfo> = s
-        .service
-        .gateway
-        .models()
+/// The models the caller may pick: enabled by the operator and on the caller's allow-list, with
+/// availability (a provider without a key is listed as unavailable).
+#[utoipa::path(get, path = "/models", tag = "chat", responses((status = 200, body = ModelList), (status = 401, description = "Not signed in")), security(("bearer" = [])))]
+async fn models(auth: AuthUser, State(s): State<ChatState>) -> ApiResult<Json<ModelList>> {
+    let listed = s.service.models.for_user(user_id(&auth)).await?;
+    let default_model = ModelRegistry::default_of(&listed);
+    let mut items: Vec<ModelInfo> = listed
         .into_iter()
-        .filter(|m| m.model.kind == ModelKind::Chat)
-        .map(|m| ModelInfo {
-            id: m.model.id.clone(),
-            provider: m.model.provider.to_string(),
-            display_name: m.model.display_name.clone(),
-            context_window: m.model.context_window,
-            max_output_tokens: m.model.max_output_tokens,
-            input_price: m.model.pricing.as_ref().map(|p| p.input),
-            output_price: m.model.pricing.as_ref().map(|p| p.output),
-            cache_read_price: m.model.pricing.as_ref().and_then(|p| p.cache_read),
-            cache_write_price: m.model.pricing.as_ref().and_then(|p| p.cache_write),
-            available: m.available,
-            unavailable_reason: m.unavailable_reason,
-            default_temperature: m.model.temperature.default,
+        .map(|m| {
+            let pricing = m.spec.pricing;
+            ModelInfo {
+                id: m.spec.id,
+                provider: m.spec.provider.to_string(),
+                display_name: m.spec.display_name,
+                context_window: m.spec.context_window,
+                max_output_tokens: m.spec.max_output_tokens,
+                input_price: pricing.map(|p| p.input),
+                output_price: pricing.map(|p| p.output),
+                cache_read_price: pricing.and_then(|p| p.cache_read),
+                cache_write_price: pricing.and_then(|p| p.cache_write),
+                available: m.available,
+                unavailable_reason: m.unavailable_reason,
+                default_temperature: m.spec.temperature.default,
+            }
         })
         .collect();
     let offline = !items.iter().any(|m| m.available);
@@ -325,11 +331,11 @@ async fn models(_auth: AuthUser, State(s): State<ChatState>) -> Json<ModelList> 
         unavailable_reason: None,
         default_temperature: 0.0,
     });
-    Json(ModelList {
-        default_model: catalog_default(&s.service.gateway),
+    Ok(Json(ModelList {
+        default_model,
         offline,
         items,
-    })
+    }))
 }
 
 #[derive(OpenApi)]
@@ -342,5 +348,7 @@ struct ChatApi;
 
 /// This function's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ChatApi::openapi()
+    let mut doc = ChatApi::openapi();
+    doc.merge(admin_models::AdminModelsApi::openapi());
+    doc
 }

@@ -26,7 +26,6 @@ use ragenie_common::{ApiError, ApiResult};
 use ragenie_conversation::{
     AnswerEvent, Completion, Finished, MessageRole, Once, Started, TokenUsage,
 };
-use ragenie_gateway::ModelKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
@@ -145,6 +144,7 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
         content((Object = "application/json"), (String = "text/event-stream"))),
         (status = 400, description = "a malformed Idempotency-Key"),
         (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404, description = "the caller has no such profile"),
+        (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"),
         (status = 409, description = "the completion with this Idempotency-Key is still running"),
         (status = 422, description = "an invalid field, or an Idempotency-Key used with another request")), security(("bearer" = [])))]
 pub async fn completions(
@@ -307,16 +307,17 @@ fn chunks(rx: Receiver<AnswerEvent>, mut wire: Wire, include_usage: bool) -> Chu
     Box::pin(events)
 }
 
-/// The available models in OpenAI's list format.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI model list")), security(("bearer" = [])))]
-pub async fn models(_auth: AuthUser, State(s): State<ChatState>) -> Json<Value> {
+/// The models the caller may use (enabled, allowed and available) in OpenAI's list format.
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI model list"), (status = 401, description = "Not signed in")), security(("bearer" = [])))]
+pub async fn models(auth: AuthUser, State(s): State<ChatState>) -> ApiResult<Json<Value>> {
     let data: Vec<Value> = s
         .service
-        .gateway
-        .models()
+        .models
+        .for_user(*auth.user_id())
+        .await?
         .into_iter()
-        .filter(|m| m.available && m.model.kind == ModelKind::Chat)
-        .map(|m| json!({"id": m.model.id, "object": "model", "created": 0, "owned_by": m.model.provider.to_string()}))
+        .filter(|m| m.available)
+        .map(|m| json!({"id": m.spec.id, "object": "model", "created": 0, "owned_by": m.spec.provider.to_string()}))
         .collect();
-    Json(json!({"object": "list", "data": data}))
+    Ok(Json(json!({"object": "list", "data": data})))
 }

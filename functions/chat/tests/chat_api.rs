@@ -25,11 +25,13 @@ struct App {
     _server: TestServer,
 }
 
-fn gateway_for(urls: Option<&FakeUrls>, catalog: Catalog) -> Gateway {
+fn gateway_for(urls: Option<&FakeUrls>, catalog: Catalog, compat: bool) -> Gateway {
     let urls = urls.cloned();
     let lookup = |name: &str| -> Option<String> {
         let u = urls.as_ref()?;
         match name {
+            // The OpenAI fake stands in for an Ollama or vLLM server.
+            "RAGENIE_OPENAI_COMPAT_BASE_URL" if compat => Some(u.openai.clone()),
             "RAGENIE_OPENAI_BASE_URL" => Some(u.openai.clone()),
             "RAGENIE_ANTHROPIC_BASE_URL" => Some(u.anthropic.clone()),
             "RAGENIE_GEMINI_BASE_URL" => Some(u.gemini.clone()),
@@ -42,6 +44,10 @@ fn gateway_for(urls: Option<&FakeUrls>, catalog: Catalog) -> Gateway {
 }
 
 async fn app_with(online: bool, catalog: Catalog, chunk_delay: Duration) -> App {
+    app_full(online, catalog, chunk_delay, false).await
+}
+
+async fn app_full(online: bool, catalog: Catalog, chunk_delay: Duration, compat: bool) -> App {
     let dir = tempfile::tempdir().unwrap();
     let (fakes, urls) = if online {
         let (handle, urls) = ragenie_fake_providers::spawn(FakeConfig {
@@ -57,7 +63,7 @@ async fn app_with(online: bool, catalog: Catalog, chunk_delay: Duration) -> App 
     let listener = TestServer::bind().await;
     let base = listener.base.clone();
     let state = embedded_state(dir.path(), &base).await;
-    let gateway = Arc::new(gateway_for(urls.as_ref(), catalog));
+    let gateway = Arc::new(gateway_for(urls.as_ref(), catalog, compat));
     let router = ragenie_common::http::with_fallback(
         ragenie_chat::router(ProviderState::with_gateway(state.clone(), gateway).unwrap())
             .merge(ragenie_conversations::router(state.clone())),
@@ -1785,4 +1791,359 @@ async fn provider_error_text_is_reduced_to_a_safe_message() {
             assert!(text.contains(expect), "{text}");
         }
     }
+}
+
+/// An admin account (the deployment's first) and its bearer.
+async fn admin(app: &App) -> String {
+    use ragenie_common::accounts::operator::{self, OperatorDefaults};
+    let user = operator::register(
+        app.state.table.as_ref(),
+        &OperatorDefaults::default(),
+        "admin@example.com",
+        "a long enough password for tests".into(),
+        None,
+    )
+    .await
+    .unwrap();
+    format!("Bearer test:{}", user.id)
+}
+
+impl App {
+    async fn call(
+        &self,
+        bearer: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .header("authorization", bearer);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// The model ids `GET /models` and `GET /v1/models` list for `bearer` (checked equal, but
+    /// for the retrieval-only model and unavailable ones, which only `/models` lists).
+    async fn model_ids(&self, bearer: &str) -> Vec<String> {
+        let listed = self.json(bearer, "/models").await;
+        let ids: Vec<String> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["available"] == true && m["id"] != "ragenie-retrieval-only")
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
+        let v1 = self.json(bearer, "/v1/models").await;
+        let v1: Vec<String> = v1["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, v1, "/models and /v1/models agree");
+        ids
+    }
+
+    /// Sends `content` with `model` in a new conversation: the status and, when answered, the
+    /// stream's `usage` event and the stored answer's model.
+    async fn ask(&self, bearer: &str, model: &str) -> (StatusCode, Value, Value) {
+        let conv = self.conversation(bearer, json!({})).await;
+        let r = self
+            .post(
+                bearer,
+                &format!("/conversations/{conv}/messages"),
+                json!({"content": "How hard should I tamp?", "model": model}),
+            )
+            .await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        if status != StatusCode::OK {
+            return (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::Null),
+                Value::Null,
+            );
+        }
+        let sse = Sse::parse(&text);
+        (
+            status,
+            sse.first("usage").clone(),
+            sse.first("done")["message"]["model"].clone(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_they_may() {
+    let app = app_full(true, Catalog::built_in(), Duration::ZERO, true).await;
+    let admin = admin(&app).await;
+    let (alice_id, alice) = test_user();
+
+    let (status, _) = app.call(&alice, "GET", "/admin/models", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "users cannot manage models");
+    let (status, list) = app.call(&admin, "GET", "/admin/models", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let gpt = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "gpt-4.1")
+        .unwrap();
+    assert_eq!(
+        (gpt["enabled"].as_bool(), gpt["source"].as_str()),
+        (Some(true), Some("catalog"))
+    );
+    assert_eq!(gpt["input_price"], 2.0);
+
+    // Disabled: gone from both lists, refused by id, dated snapshot and LiteLLM name alike.
+    let (status, changed) = app
+        .call(
+            &admin,
+            "PATCH",
+            "/admin/models/gpt-4.1",
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(
+        (status, changed["enabled"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    assert!(!app.model_ids(&alice).await.contains(&"gpt-4.1".to_owned()));
+    for name in ["gpt-4.1", "gpt-4.1-2025-04-14", "openai/gpt-4.1"] {
+        let (status, problem, _) = app.ask(&alice, name).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("disabled"),
+            "{problem}"
+        );
+    }
+
+    // An Ollama/vLLM model added with its price: listed, answers, billed at that price.
+    let (status, added) = app
+        .call(
+            &admin,
+            "POST",
+            "/admin/models",
+            Some(json!({"id": "llama3.1", "provider": "openai_compatible",
+            "context_window": 8192, "input_price": 0.5, "output_price": 1.5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(
+        (added["source"].as_str(), added["context_window"].as_u64()),
+        (Some("added"), Some(8192))
+    );
+    assert!(app.model_ids(&alice).await.contains(&"llama3.1".to_owned()));
+    let (status, usage, model) = app.ask(&alice, "llama3.1").await;
+    assert_eq!((status, model.as_str()), (StatusCode::OK, Some("llama3.1")));
+    let input = usage["usage"]["input"].as_f64().unwrap();
+    let output = usage["usage"]["output"].as_f64().unwrap();
+    let expected = (input * 0.5 + output * 1.5) / 1e6;
+    assert!(
+        (usage["cost"]["total_usd"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{usage}"
+    );
+    assert_eq!(usage["cost"]["unpriced"], false);
+
+    let (status, _) = app
+        .call(
+            &admin,
+            "POST",
+            "/admin/models",
+            Some(json!({"id": "gpt-4o", "provider": "openai"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a catalog model is changed, not added"
+    );
+    let (status, problem) = app
+        .call(
+            &admin,
+            "POST",
+            "/admin/models",
+            Some(json!({"id": "m", "provider": "mistral"})),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("provider"))
+    );
+    let (status, problem) = app
+        .call(
+            &admin,
+            "POST",
+            "/admin/models",
+            Some(json!({"id": "m", "provider": "openai", "input_price": 1.0})),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("output_price"))
+    );
+
+    // Ids the providers use today work without a code change.
+    let (status, usage, model) = app.ask(&alice, "claude-sonnet-4-5-20250929").await;
+    assert_eq!(
+        (status, model.as_str()),
+        (StatusCode::OK, Some("claude-sonnet-4-5-20250929"))
+    );
+    assert!(
+        usage["cost"]["total_usd"].as_f64().unwrap() > 0.0,
+        "priced as claude-sonnet-4-5: {usage}"
+    );
+    let (status, usage, model) = app.ask(&alice, "anthropic/claude-haiku-4-5").await;
+    assert_eq!(
+        (status, model.as_str()),
+        (StatusCode::OK, Some("claude-haiku-4-5"))
+    );
+    assert!(usage["cost"]["total_usd"].as_f64().unwrap() > 0.0);
+    let (status, usage, _) = app.ask(&alice, "gpt-6-preview").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a new model of a configured provider answers"
+    );
+    assert_eq!(
+        (
+            usage["cost"]["unpriced"].as_bool(),
+            usage["cost"]["total_usd"].as_f64()
+        ),
+        (Some(true), Some(0.0)),
+        "its cost is flagged unknown, not free: {usage}"
+    );
+    let report = app.json(&alice, "/usage").await;
+    let row = report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "gpt-6-preview")
+        .unwrap();
+    assert_eq!(row["unpriced_messages"], 1, "{report}");
+
+    // An allow-list: only those models, listed and usable (a dated id counts as its entry).
+    use ragenie_common::accounts::operator::{self, UserLimits};
+    operator::set_user_limits(
+        app.state.table.as_ref(),
+        alice_id,
+        &UserLimits {
+            allowed_models: Some(vec!["claude-haiku-4-5".into()]),
+            ..UserLimits::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.model_ids(&alice).await, ["claude-haiku-4-5"]);
+    let (status, problem, _) = app.ask(&alice, "gpt-4o").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("may not use"),
+        "{problem}"
+    );
+    let (status, _, model) = app.ask(&alice, "claude-haiku-4-5-20251001").await;
+    assert_eq!(
+        (status, model.as_str()),
+        (StatusCode::OK, Some("claude-haiku-4-5-20251001"))
+    );
+    assert_eq!(
+        app.json(&alice, "/models").await["default_model"],
+        "claude-haiku-4-5"
+    );
+    let conv = app.conversation(&alice, json!({})).await;
+    let sse = app.send(&alice, &conv, json!({"content": "hi"})).await;
+    assert_eq!(
+        sse.first("done")["message"]["model"],
+        "claude-haiku-4-5",
+        "the default is one they may use"
+    );
+
+    // Reset: the catalog's values again; unknown ids are 404.
+    let (status, _) = app
+        .call(&admin, "DELETE", "/admin/models/gpt-4.1", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = app.call(&admin, "GET", "/admin/models", None).await;
+    let gpt = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "gpt-4.1")
+        .unwrap();
+    assert_eq!(gpt["enabled"], true);
+    let (status, _) = app
+        .call(&admin, "DELETE", "/admin/models/no-such-model", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            &admin,
+            "PATCH",
+            "/admin/models/no-such-model",
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(&admin, "DELETE", "/admin/models/llama3.1", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = app.call(&admin, "GET", "/admin/models", None).await;
+    assert!(
+        !list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "llama3.1")
+    );
+}
+
+#[tokio::test]
+async fn under_an_operator_quota_a_model_without_a_price_is_refused_until_an_admin_prices_it() {
+    let app = app().await;
+    let admin = admin(&app).await;
+    let (_, alice) = test_user();
+    operator_limits(&app, Some(5.0), 100, 3).await;
+    let (status, problem, _) = app.ask(&alice, "gpt-6-preview").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no known price"),
+        "{problem}"
+    );
+    let (status, _, _) = app.ask(&alice, "gpt-4.1").await;
+    assert_eq!(status, StatusCode::OK, "priced models still answer");
+    let (status, added) = app
+        .call(
+            &admin,
+            "POST",
+            "/admin/models",
+            Some(json!({"id": "gpt-6-preview", "provider": "openai",
+            "input_price": 3.0, "output_price": 12.0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["price_set_by_admin"], true);
+    let (status, usage, _) = app.ask(&alice, "gpt-6-preview").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        usage["cost"]["total_usd"].as_f64().unwrap() > 0.0,
+        "{usage}"
+    );
+    // Without a quota, an unpriced model answers (flagged unknown).
+    operator_limits(&app, None, 100, 3).await;
+    let (status, usage, _) = app.ask(&alice, "gpt-7").await;
+    assert_eq!(
+        (status, usage["cost"]["unpriced"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
 }

@@ -95,6 +95,11 @@ pub fn operator_settings() -> Key {
     key("OPERATOR".into(), "SETTINGS")
 }
 
+/// What admins set for models (enable/disable, limits, prices, added models): one item.
+pub fn model_settings() -> Key {
+    key("OPERATOR".into(), "MODELS")
+}
+
 /// Claimed, by a conditional write, by the first account of a deployment: it becomes admin.
 pub fn first_admin() -> Key {
     key("OPERATOR".into(), "FIRST_ADMIN")

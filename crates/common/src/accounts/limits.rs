@@ -73,6 +73,9 @@ pub enum Refusal {
     },
     /// Too many answers streaming at once.
     TooManyAnswers { max: u32, retry_after_secs: u64 },
+    /// The model has no known price and the user has an operator quota: its cost could not be
+    /// held against the quota, so it is refused until an admin sets its price.
+    UnpricedModel { model: String },
 }
 
 impl Refusal {
@@ -87,6 +90,7 @@ impl Refusal {
             | Refusal::TooManyAnswers {
                 retry_after_secs, ..
             } => *retry_after_secs,
+            Refusal::UnpricedModel { .. } => 0,
         }
     }
 }
@@ -117,6 +121,12 @@ impl std::fmt::Display for Refusal {
             } => write!(
                 f,
                 "at most {max} answers at once; wait for one to finish (retry in {retry_after_secs} seconds)"
+            ),
+            Refusal::UnpricedModel { model } => write!(
+                f,
+                "the model `{model}` has no known price and your account has a spending quota, so \
+                 its cost cannot be counted; pick a priced model, or ask an administrator to set \
+                 its price (Admin → Models)"
             ),
         }
     }

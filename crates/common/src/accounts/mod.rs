@@ -15,6 +15,7 @@ pub mod ids;
 pub mod jwt;
 pub mod keys;
 pub mod limits;
+pub mod model_settings;
 pub mod operator;
 pub mod passwords;
 pub mod preferences;

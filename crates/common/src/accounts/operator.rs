@@ -271,6 +271,24 @@ pub struct UserLimits {
     /// This user's monthly quota in USD, instead of the default; `null`: the default.
     #[serde(default)]
     pub monthly_quota_usd: Option<f64>,
+    /// The only models this user may use (ids as `GET /admin/models` lists them); `null`: every
+    /// enabled model.
+    #[serde(default)]
+    pub allowed_models: Option<Vec<String>>,
+}
+
+/// The most models one allow-list names.
+pub const MAX_ALLOWED_MODELS: usize = 200;
+
+impl UserLimits {
+    /// Whether this user may use a model known by any of `ids` (its id as requested and the
+    /// catalog entry it resolves to).
+    pub fn allows<'a>(&self, mut ids: impl Iterator<Item = &'a str>) -> bool {
+        match &self.allowed_models {
+            None => true,
+            Some(list) => ids.any(|id| list.iter().any(|a| a == id)),
+        }
+    }
 }
 
 pub async fn user_limits(table: &dyn Table, user: UserId) -> AccountResult<UserLimits> {
@@ -291,6 +309,24 @@ pub async fn set_user_limits(
             "monthly_quota_usd",
             "0 to 1,000,000 dollars, or null for the default",
         ));
+    }
+    if let Some(list) = &limits.allowed_models {
+        if list.len() > MAX_ALLOWED_MODELS {
+            return Err(AccountError::invalid(
+                "allowed_models",
+                format!("at most {MAX_ALLOWED_MODELS} models"),
+            ));
+        }
+        if list.iter().any(|m| {
+            m.trim().is_empty()
+                || m.trim() != m
+                || m.chars().count() > super::model_settings::MAX_MODEL_ID_CHARS
+        }) {
+            return Err(AccountError::invalid(
+                "allowed_models",
+                "model ids of 1 to 200 characters, without surrounding spaces",
+            ));
+        }
     }
     let k = keys::user_limits(user);
     table

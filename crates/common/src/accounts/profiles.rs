@@ -9,7 +9,9 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+
+use crate::http::{not_null, present};
 use utoipa::ToSchema;
 
 use super::error::{AccountError, AccountResult};
@@ -137,18 +139,6 @@ pub struct ProfilePatch {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false)]
     pub version: Option<u64>,
-}
-
-/// A field that may be absent but not `null` (it has no "unset" meaning).
-fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(de).map(Some)
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    de: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(de).map(Some)
 }
 
 fn check_text(field: &str, value: &str, max: usize, required: bool) -> AccountResult<String> {
