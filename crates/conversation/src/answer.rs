@@ -27,12 +27,13 @@ use tokio::time::{Instant, interval, interval_at};
 
 use crate::context::{Assembled, Source, cited};
 use crate::error::{ConversationError, ConversationResult};
+use crate::inflight;
 use crate::keys;
 use crate::model::{
     Citation, ContextRecord, Conversation, Message, MessageCost, MessageRole, TokenUsage,
 };
 use crate::models::RETRIEVAL_ONLY_MODEL;
-use crate::store::{ConversationStore, new_message_id, now_stamp};
+use crate::store::{ConversationStore, now_stamp};
 use crate::usage::UsageLedger;
 
 /// How often a streaming answer checks for an explicit stop request.
@@ -93,6 +94,8 @@ pub enum Destination {
 
 /// One answer to produce.
 pub struct AnswerJob {
+    /// The answer's message id, known before it starts (its in-flight marker names it).
+    pub answer_id: String,
     pub user_id: UserId,
     pub profile_id: Option<String>,
     pub spec: ModelSpec,
@@ -166,6 +169,13 @@ pub struct Hold {
 /// takes it (so no answer skips admission) and hands it to the guard's settle.
 #[derive(Debug)]
 pub struct Admitted(Hold);
+
+impl Admitted {
+    /// What the guard holds for the answer.
+    pub fn hold(&self) -> &Hold {
+        &self.0
+    }
+}
 
 /// What an answer cost, as the guard settles it.
 pub struct Bill<'a> {
@@ -375,6 +385,19 @@ impl AnswerPipeline {
         &self.gateway
     }
 
+    pub(crate) fn table(&self) -> &Arc<dyn Table> {
+        &self.table
+    }
+
+    pub(crate) fn store(&self) -> &ConversationStore {
+        &self.store
+    }
+
+    /// Gives back what the guard held for an answer that will not be billed.
+    pub(crate) async fn release(&self, hold: Hold) {
+        self.guard.release(hold).await;
+    }
+
     /// The one place an answer may be refused before the provider is asked.
     pub async fn admit(&self, admission: &Admission<'_>) -> ConversationResult<Admitted> {
         Ok(Admitted(self.guard.admit(admission).await?))
@@ -425,7 +448,7 @@ impl AnswerPipeline {
     }
 
     async fn run(self, job: AnswerJob, hold: Hold, tx: mpsc::Sender<AnswerEvent>) {
-        let answer_id = new_message_id();
+        let answer_id = job.answer_id.clone();
         let (conversation_id, question_id) = match &job.destination {
             Destination::Conversation {
                 conversation,
@@ -489,6 +512,15 @@ impl AnswerPipeline {
                     Ok(conv) => Some((Box::new(message), Box::new(conv))),
                     Err(e) => {
                         tracing::error!(error = %e, conversation = %conversation.id, "could not save the answer");
+                        // Nothing will save it later: the marker goes (best effort).
+                        let _ = self
+                            .table
+                            .transact(vec![inflight::done(
+                                job.user_id,
+                                &conversation.id,
+                                &answer_id,
+                            )])
+                            .await;
                         out.send(AnswerEvent::Error("the answer could not be saved".into()))
                             .await;
                         None
@@ -564,6 +596,8 @@ impl AnswerPipeline {
         let mut poll = interval(STOP_POLL);
         poll.tick().await;
         let mut beat = interval_at(Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+        let interrupted = inflight::interrupted();
+        tokio::pin!(interrupted);
         loop {
             if out.gone {
                 finish = Some("stopped".into());
@@ -596,6 +630,11 @@ impl AnswerPipeline {
                     }
                 }
                 _ = out.tx.closed() => out.gone = true,
+                () = &mut interrupted => {
+                    s.error = Some(inflight::INTERRUPTED_BY_SHUTDOWN.into());
+                    finish = Some(inflight::INTERRUPTED.into());
+                    break;
+                }
             }
         }
         // Dropping the stream here closes the provider connection: generation stops.
@@ -618,7 +657,10 @@ impl AnswerPipeline {
         message: &Message,
     ) -> ConversationResult<Conversation> {
         let current = self.store.get(user_id, conv_id).await?;
-        self.store.append(user_id, &current, message, None).await
+        let done = inflight::done(user_id, conv_id, &message.id);
+        self.store
+            .append_with(user_id, &current, message, None, vec![done])
+            .await
     }
 }
 

@@ -9,7 +9,7 @@ use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::operator::OperatorDefaults;
 use ragenie_common::accounts::profiles::ProfileChain;
 use ragenie_common::idempotency::Claim;
-use ragenie_common::storage::Table;
+use ragenie_common::storage::{Condition, Table};
 use ragenie_corpus::Corpus;
 use ragenie_gateway::{Cost, Gateway, ModelSpec, Usage};
 use serde::Serialize;
@@ -22,6 +22,7 @@ use crate::answer::{
 };
 use crate::context::{ContextInputs, WithoutProfile, assemble, reserved_output};
 use crate::error::{ConversationError, ConversationResult};
+use crate::inflight::InFlight;
 use crate::limits::OperatorGuard;
 use crate::model::{ContextRecord, Conversation, Message, MessageRole};
 use crate::models::{ModelChoice, RETRIEVAL_ONLY_MODEL, requested_model};
@@ -409,16 +410,41 @@ impl ChatService {
         let mut job = self.job(ask, spec, destination).await?;
         job.once = once;
         let admitted = self.admit(&job).await?;
-        let conv = match new_message {
+        // Marks the answer in flight until it is saved (see `inflight`).
+        let marker = InFlight::new(
+            user_id,
+            &conv.id,
+            &question.id,
+            &job.answer_id,
+            &job.spec.id,
+            admitted.hold(),
+        );
+        let stored = match new_message {
             // Stored once admitted, before the answer starts: what the user typed is never lost.
-            Some(title) => match self.store.append(user_id, &conv, &question, title).await {
-                Ok(conv) => conv,
-                Err(e) => {
-                    self.pipeline.abandon(admitted).await;
-                    return Err(e);
+            Some(title) => match marker.put() {
+                Ok(put) => {
+                    self.store
+                        .append_with(user_id, &conv, &question, title, vec![put])
+                        .await
                 }
+                Err(e) => Err(e),
             },
-            None => conv,
+            None => match marker.item() {
+                Ok(item) => self
+                    .table
+                    .put(item, Condition::NotExists)
+                    .await
+                    .map(|()| conv)
+                    .map_err(Into::into),
+                Err(e) => Err(e),
+            },
+        };
+        let conv = match stored {
+            Ok(conv) => conv,
+            Err(e) => {
+                self.pipeline.abandon(admitted).await;
+                return Err(e);
+            }
         };
         job.destination = Destination::Conversation {
             conversation: Box::new(conv),
@@ -517,6 +543,7 @@ impl ChatService {
         )
         .await?;
         Ok(AnswerJob {
+            answer_id: new_message_id(),
             user_id: ask.user_id.to_owned(),
             profile_id: ask.profile_id,
             temperature: ask

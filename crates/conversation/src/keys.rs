@@ -33,6 +33,11 @@ pub fn messages_prefix(conv_id: &str) -> String {
 
 pub const MESSAGE_PREFIX: &str = "MSG#";
 
+/// An answer being written (removed when it is saved; see `inflight`).
+pub fn answering_sk(conv_id: &str, answer_id: &str) -> String {
+    format!("ANSWERING#{conv_id}#{answer_id}")
+}
+
 /// A stop request for the conversation's streaming answer (short-lived, TTL).
 pub fn stop_sk(conv_id: &str) -> String {
     format!("STOP#{conv_id}")

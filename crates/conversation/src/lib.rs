@@ -9,6 +9,7 @@ pub mod context;
 pub mod conversations;
 pub mod error;
 pub mod events;
+pub mod inflight;
 pub mod keys;
 pub mod limits;
 pub mod model;
@@ -25,6 +26,7 @@ pub use answer::{
 pub use chat::{ChatService, Completion, Estimate, Turn};
 pub use error::{ConversationError, ConversationResult};
 pub use events::ChatEvent;
+pub use inflight::{INTERRUPTED, interrupt_answers};
 pub use limits::OperatorGuard;
 pub use model::{
     Citation, ContextDocument, ContextRecord, Conversation, Message, MessageCost, MessageRole,

@@ -290,6 +290,20 @@ impl ConversationStore {
         message: &Message,
         title: Option<String>,
     ) -> ConversationResult<Conversation> {
+        self.append_with(user_id, conv, message, title, Vec::new())
+            .await
+    }
+
+    /// `append`, with more writes of the user's in the same transaction (an in-flight answer's
+    /// marker, put with its question or removed with the answer).
+    pub async fn append_with(
+        &self,
+        user_id: UserId,
+        conv: &Conversation,
+        message: &Message,
+        title: Option<String>,
+        extra: Vec<TxOp>,
+    ) -> ConversationResult<Conversation> {
         let pk = keys::user_pk(user_id);
         let mut next = conv.clone();
         next.head_id = Some(message.id.clone());
@@ -307,7 +321,7 @@ impl ConversationStore {
                 keys::recent_index_sk(&next.updated_at, &conv.id),
             )
             .add("message_count", 1);
-        let ops = vec![
+        let mut ops = vec![
             TxOp::Put {
                 item: Item::encode(pk.clone(), keys::message_sk(&conv.id, &message.id), message)?,
                 condition: Condition::NotExists,
@@ -319,6 +333,7 @@ impl ConversationStore {
                 condition: Condition::Exists,
             },
         ];
+        ops.extend(extra);
         match self.table.transact(ops).await {
             Ok(()) => Ok(next),
             Err(StoreError::ConditionFailed) => Err(ConversationError::NotFound("conversation")),

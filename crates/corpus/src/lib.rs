@@ -11,6 +11,7 @@ mod ingest;
 pub mod keys;
 mod model;
 pub mod providers;
+mod recovery;
 mod reindex;
 mod search;
 mod segments;

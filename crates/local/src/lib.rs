@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -296,6 +297,97 @@ pub fn app(providers: ProviderState, frontend_dir: Option<PathBuf>) -> Router {
         .route("/metrics", get(ragenie_common::metrics::prometheus::serve))
         .merge(frontend(frontend_dir.as_deref()));
     harden(router, &public_url)
+}
+
+/// How long a stopping server lets requests in flight (streamed answers above all) finish:
+/// `RAGENIE_SHUTDOWN_GRACE_SECS`, 0 to 600, default 10.
+pub fn shutdown_grace(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Duration> {
+    match lookup("RAGENIE_SHUTDOWN_GRACE_SECS") {
+        None => Ok(Duration::from_secs(10)),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(secs) if secs <= 600 => Ok(Duration::from_secs(secs)),
+            _ => anyhow::bail!(
+                "RAGENIE_SHUTDOWN_GRACE_SECS={raw:?} is not valid: expected whole seconds, 0 to 600"
+            ),
+        },
+    }
+}
+
+/// Once the grace period is over and the answers were interrupted, how long their clients get
+/// to read the end of their streams before the process exits anyway.
+const INTERRUPTED_STREAMS_GRACE: Duration = Duration::from_secs(5);
+
+/// What a previous process left unfinished, put right before serving: answers it was streaming
+/// are saved as `interrupted` (their quota and concurrency slots given back), documents it was
+/// ingesting are ingested again.
+pub async fn recover(state: &ProviderState) -> anyhow::Result<()> {
+    let answers = ragenie_chat::recover_interrupted_answers(state).await?;
+    if answers > 0 {
+        tracing::warn!(
+            answers,
+            "the previous run stopped while answering: those answers were saved as interrupted"
+        );
+    }
+    // Uploads whose ingestion was cut short are ingested again (every user's, page by page).
+    let mut cursor = None;
+    let mut documents = 0;
+    loop {
+        let (users, next) =
+            ragenie_common::accounts::users::list_all(state.app.table.as_ref(), 100, cursor)
+                .await?;
+        for user in users {
+            documents += state.corpus.resume_pending(user.id).await?;
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    if documents > 0 {
+        tracing::warn!(
+            documents,
+            "the previous run stopped while ingesting: those documents were ingested again"
+        );
+    }
+    Ok(())
+}
+
+/// Serves until `signal` completes, then drains: no new connections, requests in flight get
+/// `grace` to finish; answers still streaming after it are interrupted (saved as they stand,
+/// their clients told with an `error` event and the stream's end) and given a few more
+/// seconds to close. Returns when every connection is closed or that time is up.
+pub async fn serve_and_drain(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = serve(listener, app, async move {
+        signal.await;
+        let _ = stopping.send(());
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result,
+        _ = stopped => {}
+    }
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "stopping: requests in flight may finish"
+    );
+    if let Ok(result) = tokio::time::timeout(grace, &mut server).await {
+        return result;
+    }
+    tracing::warn!("requests still in flight after the grace period: interrupting the answers");
+    ragenie_chat::interrupt_answers();
+    match tokio::time::timeout(INTERRUPTED_STREAMS_GRACE, &mut server).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!("connections still open: exiting anyway");
+            Ok(())
+        }
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, as `ragenie-server` does (the

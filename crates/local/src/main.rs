@@ -21,7 +21,9 @@ async fn serve() -> anyhow::Result<()> {
         .map(Into::into)
         .unwrap_or_else(|| "frontend/dist".into());
     let bind = ragenie_local::bind_address(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
+    let grace = ragenie_local::shutdown_grace(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
     let state = ragenie_local::connect(settings).await?;
+    ragenie_local::recover(&state).await?;
     let listener = tokio::net::TcpListener::bind((bind, port))
         .await
         .with_context(|| format!("binding {bind}:{port} (set RAGENIE_PORT to use another port)"))?;
@@ -38,7 +40,8 @@ async fn serve() -> anyhow::Result<()> {
         "RaGenie listening on http://{addr}"
     );
     let app = ragenie_local::app(state, Some(frontend));
-    ragenie_local::serve(listener, app, shutdown()).await?;
+    ragenie_local::serve_and_drain(listener, app, shutdown(), grace).await?;
+    tracing::info!("stopped");
     Ok(())
 }
 

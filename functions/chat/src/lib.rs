@@ -78,6 +78,25 @@ pub fn router(state: ProviderState) -> Router {
     function_router(FUNCTION, Router::new().merge(routes), state)
 }
 
+/// Saves the answers a stopped process left unfinished as `interrupted` and gives back what
+/// they held (quota, concurrent-answer slots); returns how many. The local server runs it at
+/// start-up, before it serves.
+pub async fn recover_interrupted_answers(state: &ProviderState) -> anyhow::Result<usize> {
+    let service = ChatService::new(
+        state.app.table.clone(),
+        state.corpus.clone(),
+        state.gateway.clone(),
+        state.app.settings.operator.clone(),
+    );
+    Ok(service.pipeline.recover_interrupted().await?)
+}
+
+/// Ends every answer this process is streaming: each is saved as it stands, `interrupted`, and
+/// its client gets an `error` event and the end of the stream (a draining server's last step).
+pub fn interrupt_answers() {
+    ragenie_conversation::interrupt_answers();
+}
+
 fn user_id(auth: &AuthUser) -> UserId {
     *auth.user_id()
 }
