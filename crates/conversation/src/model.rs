@@ -97,8 +97,7 @@ pub struct Message {
     /// Assistant messages: the model that answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Assistant messages: `stop`, `length`, `stopped` (by the user), `error`, `interrupted` (the
-    /// server stopped or was killed mid-answer), …
+    /// Assistant messages: `stop`, `length`, `stopped` (by the user), `error`, `interrupted` (the server stopped mid-answer), …
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

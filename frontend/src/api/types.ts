@@ -1541,7 +1541,7 @@ export interface components {
             cost?: null | components["schemas"]["MessageCost"];
             created_at: string;
             error?: string | null;
-            /** @description Assistant messages: `stop`, `length`, `stopped` (by the user), `error`, … */
+            /** @description Assistant messages: `stop`, `length`, `stopped` (by the user), `error`, `interrupted` (the server stopped mid-answer), … */
             finish_reason?: string | null;
             id: string;
             /** @description Assistant messages: the model that answered. */
