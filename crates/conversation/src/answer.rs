@@ -96,6 +96,8 @@ pub enum Destination {
 pub struct AnswerJob {
     /// The answer's message id, known before it starts (its in-flight marker names it).
     pub answer_id: String,
+    /// When it was asked for: a stop requested since then is for this answer.
+    pub asked_at: String,
     pub user_id: UserId,
     pub profile_id: Option<String>,
     pub spec: ModelSpec,
@@ -428,12 +430,19 @@ impl AnswerPipeline {
     }
 
     async fn stop_requested(&self, user_id: UserId, key: &str) -> bool {
-        matches!(
-            self.table
-                .get(&keys::user_pk(user_id), &keys::stop_sk(key))
-                .await,
-            Ok(Some(_))
-        )
+        self.stop_request(user_id, key).await.is_some()
+    }
+
+    /// When the pending stop request under `key` was made, if there is one.
+    async fn stop_request(&self, user_id: UserId, key: &str) -> Option<String> {
+        match self
+            .table
+            .get(&keys::user_pk(user_id), &keys::stop_sk(key))
+            .await
+        {
+            Ok(Some(item)) => Some(item.str("requested_at").unwrap_or_default().to_owned()),
+            _ => None,
+        }
     }
 
     async fn clear_stop(&self, user_id: UserId, key: &str) {
@@ -458,9 +467,13 @@ impl AnswerPipeline {
         };
         // A conversation's stop flag outlives an answer; a stateless answer's is its own id.
         let stop_key = conversation_id.clone().unwrap_or_else(|| answer_id.clone());
-        // A stale stop request must not cut the new answer short (checked first: a read is
-        // far cheaper than a write, and there is rarely anything to delete).
-        if conversation_id.is_some() && self.stop_requested(job.user_id, &stop_key).await {
+        // A stale stop request (for an earlier answer) must not cut the new answer short; one
+        // made since this answer was asked for is for it, and the first poll sees it (checked
+        // first: a read is far cheaper than a write, and there is rarely anything to delete).
+        if conversation_id.is_some()
+            && let Some(at) = self.stop_request(job.user_id, &stop_key).await
+            && at < job.asked_at
+        {
             self.clear_stop(job.user_id, &stop_key).await;
         }
         let mut out = Outbox { tx, gone: false };

@@ -544,6 +544,7 @@ impl ChatService {
         .await?;
         Ok(AnswerJob {
             answer_id: new_message_id(),
+            asked_at: now_stamp(),
             user_id: ask.user_id.to_owned(),
             profile_id: ask.profile_id,
             temperature: ask

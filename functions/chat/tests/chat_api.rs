@@ -603,6 +603,57 @@ async fn the_stop_call_ends_a_long_answer_and_the_partial_text_is_saved() {
     );
 }
 
+/// A stop request is for the answer asked for before it, never for a later one: one made
+/// before the answer task runs (a fast client, a slow server) still stops it; one left from an
+/// earlier answer does not cut the next short.
+#[tokio::test]
+async fn a_stop_made_after_the_question_stops_its_answer_and_an_older_one_does_not() {
+    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let (user, alice) = test_user();
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let flag = |requested_at: &str| {
+        ragenie_common::storage::Item::new(
+            user.partition(),
+            ragenie_conversation::keys::stop_sk(&conv),
+        )
+        .with("requested_at", requested_at.to_owned())
+        .expires_at(ragenie_common::clock::unix_now() + 300)
+    };
+    async fn finish(app: &App, alice: &str, conv: &str) -> Value {
+        let response = app
+            .post(
+                alice,
+                &format!("/conversations/{conv}/messages"),
+                json!({"content": "Tell me everything [[fake:long=400]]"}),
+            )
+            .await;
+        let mut body = response.bytes_stream();
+        let mut seen = String::new();
+        assert!(read_to_end(&mut body, &mut seen, Duration::from_secs(30)).await);
+        Sse::parse(&seen).first("done")["finish_reason"].clone()
+    }
+    // Left from an earlier answer.
+    app.state
+        .table
+        .put(
+            flag("2000-01-01T00:00:00.000000Z"),
+            ragenie_common::storage::Condition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(finish(&app, &alice, &conv).await, "stop");
+    // Made after the question (a stamp from the future stands for "since it was asked").
+    app.state
+        .table
+        .put(
+            flag("9999-01-01T00:00:00.000000Z"),
+            ragenie_common::storage::Condition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(finish(&app, &alice, &conv).await, "stopped");
+}
+
 #[tokio::test]
 async fn closing_the_stream_stops_the_answer_and_keeps_both_messages() {
     let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
