@@ -6,7 +6,8 @@
 #   * when the built-in embedding model's weights are installed (.tools/models/all-MiniLM-L6-v2),
 #     its Lambda layer, target/lambda-layers/all-MiniLM-L6-v2.zip (models/<name>/ inside, so it
 #     unpacks at /opt/models/<name>), with the sizes Lambda limits.
-# Usage: scripts/build-lambdas.sh [function…]   (default: every function named in infra/routes.json)
+# Usage: scripts/build-lambdas.sh [function…]   (default: every function named in infra/routes.json,
+# and ragenie-ingest, the function of the ingest queue's events)
 # A cold release build takes ~20 minutes on 2 cores; the tests never run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ if [ $# -gt 0 ]; then
   functions=("$@")
 else
   mapfile -t functions < <(python3 -c 'import json
-for f in sorted({r["function"] for r in json.load(open("infra/routes.json"))}): print(f)')
+for f in sorted({r["function"] for r in json.load(open("infra/routes.json"))} | {"ragenie-ingest"}): print(f)')
 fi
 
 step "cargo-lambda and zig (venv .tools/lambda-build)"

@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 ROUTES = json.loads((REPO / "infra" / "routes.json").read_text())
 SPA_CODE = (REPO / "infra" / "cdk" / "lib" / "cloudfront" / "spa-rewrite.js").read_text()
 CDK_TEMPLATE = REPO / "infra" / "cdk" / "cdk.out" / "RaGenie.template.json"
-FUNCTIONS = ["ragenie-auth", "ragenie-users", "ragenie-documents", "ragenie-conversations", "ragenie-chat"]
+FUNCTIONS = ["ragenie-auth", "ragenie-users", "ragenie-documents", "ragenie-conversations", "ragenie-chat", "ragenie-ingest"]
+# The function of SQS events (no HTTP routes): the documents function queues its jobs.
+INGEST = "ragenie-ingest"
 STREAMING = "ragenie-chat"
 
 # What the HTTP API serves: every route but the streaming function's (its URL serves those).
@@ -78,6 +80,8 @@ def canonical_names(resources):
             names[lid] = "table"
         elif t == "AWS::SecretsManager::Secret":
             names[lid] = "provider-keys-secret" if "provider" in r["Properties"]["Description"].lower() else "jwt-secret"
+        elif t == "AWS::SQS::Queue":
+            names[lid] = "ingest-queue" if "RedrivePolicy" in r["Properties"] else "ingest-dead-letter-queue"
     for binary, (_, r) in functions_by_binary(resources).items():
         names[r["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]] = f"{binary}-logs"
     return names
@@ -136,11 +140,17 @@ def expected_grants(binary):
     want = {f"logs:{a} on {binary}-logs" for a in ("CreateLogStream", "PutLogEvents")}
     want |= {f"dynamodb:{a} on {r}" for a in table for r in ("table", "table/index/gsi1")}
     want.add("secretsmanager:GetSecretValue on jwt-secret")
-    if binary in ("ragenie-documents", "ragenie-chat"):
+    if binary in ("ragenie-documents", "ragenie-chat", INGEST):
         want.add("secretsmanager:GetSecretValue on provider-keys-secret")
         want |= {"s3:GetObject on documents-bucket/*", "s3:ListBucket on documents-bucket"}
+    if binary in ("ragenie-documents", INGEST):
+        want.add("s3:PutObject on documents-bucket/*")
     if binary == "ragenie-documents":
-        want |= {"s3:PutObject on documents-bucket/*", "s3:DeleteObject on documents-bucket/*"}
+        want |= {"s3:DeleteObject on documents-bucket/*", "sqs:SendMessage on ingest-queue"}
+    if binary == INGEST:
+        # What the SQS event source mapping needs of the queue; nothing of the dead-letter queue.
+        want |= {f"sqs:{a} on ingest-queue" for a in (
+            "ReceiveMessage", "ChangeMessageVisibility", "GetQueueUrl", "DeleteMessage", "GetQueueAttributes")}
     if binary == "ragenie-auth":
         # Deleting an account removes its files: list and delete, never read.
         want |= {"s3:DeleteObject on documents-bucket/*", "s3:ListBucket on documents-bucket"}
@@ -164,6 +174,8 @@ class SamTemplate(unittest.TestCase):
         events = []
         for binary, (lid, fn) in functions_by_binary(SAM["Resources"]).items():
             for name, e in fn["Properties"].get("Events", {}).items():
+                if binary == INGEST:
+                    continue  # its SQS event: test_ingest_runs_on_the_queue_with_a_dead_letter_queue
                 self.assertEqual(e["Type"], "HttpApi", f"{lid}.{name}")
                 self.assertEqual(e["Properties"]["ApiId"], {"Ref": "HttpApi"}, f"{lid}.{name}")
                 events.append(f"{binary} {e['Properties']['Method']} {e['Properties']['Path']}")
@@ -197,13 +209,28 @@ class SamTemplate(unittest.TestCase):
             self.assertEqual((p["Runtime"], p["Architectures"], p["Handler"]), ("provided.al2023", ["arm64"], "bootstrap"), lid)
             # Hybrid retrieval's settings go to the functions that call providers.
             embedding = ["RAGENIE_EMBEDDING_MODEL", "RAGENIE_EMBEDDING_DIMENSIONS", "RAGENIE_EMBEDDING_MODEL_DIR"] \
-                if binary in ("ragenie-documents", "ragenie-chat") else []
+                if binary in ("ragenie-documents", "ragenie-chat", INGEST) else []
+            # The documents function sends ingest jobs; the ingest function knows the attempts.
+            embedding += {"ragenie-documents": ["RAGENIE_INGEST_QUEUE_URL"],
+                          INGEST: ["RAGENIE_INGEST_MAX_ATTEMPTS"]}.get(binary, [])
             # Password-reset mail and the links' origin go to the auth function only.
             mail = ["RAGENIE_MAIL_FROM", "RAGENIE_SES_REGION", "RAGENIE_PUBLIC_URL"] \
                 if binary == "ragenie-auth" else []
             self.assertEqual(sorted(p["Environment"]["Variables"]), sorted([
                 "RAGENIE_STORE", "RAGENIE_TABLE", "RAGENIE_BUCKET", "RAGENIE_JWT_SECRET_ID",
                 "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RAGENIE_METRICS_NAMESPACE", "RUST_LOG"] + embedding + mail), lid)
+
+    def test_ingest_runs_on_the_queue_with_a_dead_letter_queue(self):
+        queue_id, ingest_id = "IngestQueue", functions_by_binary(CFN)[INGEST][0]
+        [mapping] = [r["Properties"] for r in CFN.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+        self.assertEqual(mapping["FunctionName"], {"Ref": ingest_id})
+        self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": [queue_id, "Arn"]})
+        self.assertEqual((mapping["BatchSize"], mapping["FunctionResponseTypes"]), (1, ["ReportBatchItemFailures"]))
+        queue = CFN[queue_id]["Properties"]
+        self.assertEqual(queue["RedrivePolicy"], {"deadLetterTargetArn": {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}, "maxReceiveCount": 3})
+        fn = CFN[ingest_id]["Properties"]
+        self.assertEqual(fn["Environment"]["Variables"]["RAGENIE_INGEST_MAX_ATTEMPTS"], "3")
+        self.assertGreater(queue["VisibilityTimeout"], fn["Timeout"], "a message stays hidden while it is worked on")
 
     def test_only_chat_streams_through_a_public_function_url(self):
         urls = [r for r in CFN.values() if r["Type"] == "AWS::Lambda::Url"]
@@ -312,6 +339,18 @@ class SameStackAsCdk(unittest.TestCase):
         if not CDK_TEMPLATE.exists():
             raise AssertionError(f"{CDK_TEMPLATE} is missing: run `cdk synth` in infra/cdk first")
         cls.cdk = json.loads(CDK_TEMPLATE.read_text())["Resources"]
+
+    def test_the_ingest_queues_are_the_same(self):
+        def queues(resources):
+            names = canonical_names(resources)
+            out = {}
+            for lid, r in resources.items():
+                if r["Type"] == "AWS::SQS::Queue":
+                    p = r["Properties"]
+                    redrive = p.get("RedrivePolicy", {}).get("maxReceiveCount")
+                    out[names[lid]] = (p.get("VisibilityTimeout"), p.get("MessageRetentionPeriod"), p.get("SqsManagedSseEnabled"), redrive)
+            return out
+        self.assertEqual(queues(self.cdk), queues(CFN))
 
     def test_functions_have_the_same_size_timeout_and_grants(self):
         cdk_fns, sam_fns = functions_by_binary(self.cdk), functions_by_binary(CFN)

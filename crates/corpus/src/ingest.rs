@@ -1,5 +1,6 @@
 //! Storing a document version and indexing it: upload, replace, extract → chunk → embed →
-//! one immutable segment per version, and the status that ends `ready` or `failed`.
+//! one immutable segment per version, and the status that ends `ready` or `failed` (inline or
+//! by a queue's consumer, see `ingestion`).
 
 use super::*;
 
@@ -156,7 +157,7 @@ impl Corpus {
             }
             Err(e) => return Err(e.into()),
         }
-        Ok((self.ingest(user, doc, &new.bytes).await?, true))
+        Ok((self.start_ingest(user, doc, Some(new.bytes)).await?, true))
     }
 
     /// The document whose current or past version holds this content, if any.
@@ -277,7 +278,11 @@ impl Corpus {
                 update = update.set("token_count", tokens).remove("failure_reason");
                 version_update = version_update.set("token_count", tokens);
             }
-            (None, None) => {}
+            // Waiting or being ingested (again): no reason, no count yet.
+            (None, None) => {
+                update = update.remove("failure_reason").remove("token_count");
+                version_update = version_update.remove("failure_reason");
+            }
         }
         // Only the version being ingested may set the document's status: a newer replace wins.
         let current = Condition::AttrEquals("version".into(), doc.version.into());
@@ -365,7 +370,7 @@ impl Corpus {
             catalog::bump(&pk),
         ];
         match self.table.transact(ops).await {
-            Ok(()) => self.ingest(user, doc, &bytes).await,
+            Ok(()) => self.start_ingest(user, doc, Some(bytes)).await,
             Err(StoreError::ConditionFailed) => Err(CorpusError::Conflict(
                 "the document changed meanwhile; retry".into(),
             )),

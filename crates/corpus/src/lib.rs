@@ -8,6 +8,7 @@ pub mod catalog;
 mod documents;
 pub mod embedding;
 mod ingest;
+mod ingestion;
 pub mod keys;
 mod model;
 pub mod providers;
@@ -34,12 +35,13 @@ use ragenie_retrieval::{
 use sha2::{Digest, Sha256};
 
 pub use catalog::Catalog;
+pub use ingestion::{INGEST_STALLED_AFTER, IngestJob, IngestOutcome};
 pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion, ReindexState};
 pub use providers::{ProviderState, ProviderUse, StartupError};
 pub use reindex::ReindexProgress;
 
-/// The largest file a presigned upload may commit.
-pub const MAX_PRESIGNED_UPLOAD_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest file a presigned upload may commit (100 MiB; the ingest function is sized for it).
+pub const MAX_PRESIGNED_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 /// How long a presigned upload URL stays valid.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a download URL stays valid.
@@ -141,6 +143,10 @@ pub struct Corpus {
     reindexing: Mutex<HashSet<UserId>>,
     /// The background compaction started last (see `segments`).
     compaction: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Inside the request, or through a queue (see `ingestion`).
+    ingestion: ingestion::Ingestion,
+    /// When a `pending`/`processing` document may be retried.
+    stall_after: Duration,
 }
 
 struct Embeddings {
@@ -200,6 +206,8 @@ impl Corpus {
             embeddings: None,
             reindexing: Mutex::default(),
             compaction: Mutex::new(None),
+            ingestion: ingestion::Ingestion::Inline,
+            stall_after: INGEST_STALLED_AFTER,
         }
     }
 

@@ -33,8 +33,13 @@ impl DocumentKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentStatus {
+    /// Stored, waiting to be ingested.
     Pending,
+    /// Being extracted, chunked, embedded and indexed.
+    Processing,
+    /// Searchable.
     Ready,
+    /// Not ingested; `failure_reason` says why. Can be retried.
     Failed,
 }
 
@@ -42,6 +47,7 @@ impl DocumentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             DocumentStatus::Pending => "pending",
+            DocumentStatus::Processing => "processing",
             DocumentStatus::Ready => "ready",
             DocumentStatus::Failed => "failed",
         }

@@ -8,10 +8,16 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use ragenie_common::AppState;
 use ragenie_common::config::StoreSettings;
+use ragenie_common::storage::LocalQueue;
+use ragenie_common::storage::aws::{SqsQueue, load_sdk_config};
 use ragenie_gateway::{Gateway, GatewayConfig, GatewayError, ProviderKeys};
 
 use crate::Corpus;
 use crate::embedding::with_configured_embeddings;
+
+/// The SQS queue the `ingest` function consumes (AWS; the documents function sends to it). Unset
+/// on AWS: uploads are ingested inside the request.
+pub const INGEST_QUEUE_URL_ENV: &str = "RAGENIE_INGEST_QUEUE_URL";
 
 /// Why a function could not start; each names the setting to fix.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +38,14 @@ pub enum ProviderUse {
     Chat,
     /// Embeddings only: keys are read only when an embedding model is configured.
     EmbeddingsOnly,
+    /// The `ingest` function: as `EmbeddingsOnly`, never queues (it is the queue's consumer),
+    /// and waits up to [`INGEST_FUNCTION_EMBED_TIMEOUT`] for an upload's embeddings.
+    Ingest,
 }
+
+/// How long the ingest function waits for an upload's chunk embeddings: nobody waits on it, and
+/// its 15-minute timeout leaves room for extraction and the segment write.
+pub const INGEST_FUNCTION_EMBED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Clone)]
 pub struct ProviderState {
@@ -51,8 +64,9 @@ impl FromRef<ProviderState> for AppState {
 impl ProviderState {
     /// Reads the provider keys (the Secrets Manager secret named by
     /// `RAGENIE_PROVIDER_KEYS_SECRET_ID` on AWS, else the environment) and the gateway settings
-    /// (`RAGENIE_*_BASE_URL`), and builds the corpus. Start-up, not a request: every error
-    /// names the variable to fix.
+    /// (`RAGENIE_*_BASE_URL`), and builds the corpus with its ingestion (a local background
+    /// worker, or the SQS queue of `RAGENIE_INGEST_QUEUE_URL`). Start-up, not a request: every
+    /// error names the variable to fix.
     pub async fn connect(app: AppState, needs: ProviderUse) -> Result<Self, StartupError> {
         // The built-in model (`local:<name>`) runs in-process and needs no key.
         let provider_embeddings = app
@@ -69,18 +83,48 @@ impl ProviderState {
         let gateway = Gateway::new(config, keys).map_err(StartupError::Gateway)?;
         // Token counting needs the tiktoken tables: build them off the request path.
         ragenie_gateway::preload_tokenizers();
-        Self::with_gateway(app, Arc::new(gateway))
+        let gateway = Arc::new(gateway);
+        let mut corpus = configured_corpus(&app, &gateway)?;
+        if needs == ProviderUse::Ingest {
+            corpus = corpus
+                .with_embedding_timeouts(crate::QUERY_EMBED_TIMEOUT, INGEST_FUNCTION_EMBED_TIMEOUT);
+            return Ok(Self {
+                app,
+                gateway,
+                corpus: Arc::new(corpus),
+            });
+        }
+        // Ingestion: locally a background task of this process; on AWS the queue the `ingest`
+        // function consumes, when this function has one (the documents function).
+        let (corpus, local_jobs) = match &app.settings.store {
+            StoreSettings::Embedded { .. } => {
+                let (queue, receiver) = LocalQueue::new();
+                (corpus.with_queue(Arc::new(queue)), Some(receiver))
+            }
+            StoreSettings::Aws { .. } => match std::env::var(INGEST_QUEUE_URL_ENV) {
+                Ok(url) if !url.is_empty() => {
+                    let sdk = load_sdk_config().await;
+                    (corpus.with_queue(Arc::new(SqsQueue::new(&sdk, url))), None)
+                }
+                _ => (corpus, None),
+            },
+        };
+        let corpus = Arc::new(corpus);
+        if let Some(receiver) = local_jobs {
+            corpus.spawn_local_worker(receiver);
+        }
+        Ok(Self {
+            app,
+            gateway,
+            corpus,
+        })
     }
 
     /// The state with this gateway (tests and benches: one on fake providers). An embedding
     /// model the gateway cannot serve is an error.
+    /// Uploads are ingested inside the request (no queue).
     pub fn with_gateway(app: AppState, gateway: Arc<Gateway>) -> Result<Self, StartupError> {
-        let corpus = with_configured_embeddings(
-            Corpus::new(app.table.clone(), app.blobs.clone()),
-            app.settings.embedding.as_ref(),
-            &gateway,
-        )
-        .map_err(StartupError::Embedding)?;
+        let corpus = configured_corpus(&app, &gateway)?;
         Ok(Self {
             app,
             gateway,
@@ -101,6 +145,16 @@ impl ProviderState {
         self.corpus = Arc::new(corpus);
         self
     }
+}
+
+/// The corpus on the app's stores, with the configured embeddings.
+fn configured_corpus(app: &AppState, gateway: &Arc<Gateway>) -> Result<Corpus, StartupError> {
+    with_configured_embeddings(
+        Corpus::new(app.table.clone(), app.blobs.clone()),
+        app.settings.embedding.as_ref(),
+        gateway,
+    )
+    .map_err(StartupError::Embedding)
 }
 
 /// Provider keys for this process: from the Secrets Manager secret named by

@@ -20,8 +20,8 @@ use ragenie_common::idempotency::{self, Idempotency, IdempotencyKey};
 use ragenie_common::storage::PresignedUrl;
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_corpus::{
-    Corpus, Document, DocumentKind, DocumentVersion, NewDocument, PendingUpload, ProviderState,
-    ReindexProgress, ReindexState, SearchHit,
+    Corpus, Document, DocumentKind, DocumentStatus, DocumentVersion, NewDocument, PendingUpload,
+    ProviderState, ReindexProgress, ReindexState, SearchHit,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -279,9 +279,12 @@ async fn reindex_all(
     Ok((StatusCode::ACCEPTED, Json(progress)))
 }
 
-/// Re-index one document (as `POST /documents/reindex`, for this document only).
+/// Re-index one document (as `POST /documents/reindex`, for this document only); for a document
+/// whose ingestion failed or stalled (`pending`/`processing` for 20 minutes), ingest it again
+/// from its stored bytes (it turns `pending`, then as an upload).
 #[utoipa::path(post, path = "/documents/{id}/reindex", tag = "documents", params(("id" = String, Path)),
-    responses((status = 202, body = ReindexProgress), (status = 404), (status = 409, description = "no embedding model, or the document is not ready")),
+    responses((status = 202, body = ReindexProgress), (status = 404),
+        (status = 409, description = "a ready document without an embedding model to re-index with, or an ingestion still under way")),
     security(("bearer" = [])))]
 async fn reindex_one(
     auth: AuthUser,
@@ -289,6 +292,11 @@ async fn reindex_one(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
     let user_id = *auth.user_id();
+    if s.corpus.get(user_id, &id).await?.status != DocumentStatus::Ready {
+        s.corpus.retry_ingest(user_id, &id).await?;
+        let progress = s.corpus.reindex_progress(user_id).await?;
+        return Ok((StatusCode::ACCEPTED, Json(progress)));
+    }
     let progress = s.corpus.queue_reindex(user_id, Some(&id)).await?;
     s.corpus.start_reindex(user_id);
     Ok((StatusCode::ACCEPTED, Json(progress)))
@@ -326,8 +334,8 @@ pub struct StartUpload {
     /// The file's media type; the PUT must send the same Content-Type.
     #[schema(value_type = UploadMediaType)]
     media_type: String,
-    /// Exact size in bytes (at most 64 MiB); the commit refuses any other size.
-    #[schema(minimum = 1, maximum = 67_108_864)]
+    /// Exact size in bytes (at most 100 MiB); the commit refuses any other size.
+    #[schema(minimum = 1, maximum = 104_857_600)]
     size: u64,
 }
 
@@ -372,7 +380,8 @@ async fn start_upload(
     Ok((StatusCode::CREATED, Json(pending)))
 }
 
-/// Commit a presigned upload: checks the size, then stores and indexes the document.
+/// Commit a presigned upload: checks the size and stores the document; it is indexed in the
+/// background (`pending`, `processing`, then `ready` or `failed`) where ingestion is queued.
 #[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
     responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),

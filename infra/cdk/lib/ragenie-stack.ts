@@ -31,6 +31,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -63,6 +65,20 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   // A long answer streams for minutes through the Function URL.
   { name: 'ragenie-chat', id: 'Chat', memoryMb: 1024, timeout: Duration.minutes(5), bucket: 'read', providerKeys: true, reserved: 20 },
 ];
+
+/**
+ * The ingest function (functions/ingest): no HTTP routes; SQS events from the ingest queue the
+ * documents function sends a job to after storing an upload. Sized for 100 MB files: the
+ * extraction sandbox may use 2 GB, and extraction, embedding and the segment write 15 minutes.
+ */
+export const INGEST = {
+  name: 'ragenie-ingest',
+  id: 'Ingest',
+  memoryMb: 3008,
+  timeout: Duration.minutes(15),
+  /** Deliveries before the dead-letter queue (the function's RAGENIE_INGEST_MAX_ATTEMPTS). */
+  maxAttempts: 3,
+} as const;
 
 /** DynamoDB actions of the item-table port: no Scan, no table management. */
 export const TABLE_ACTIONS = [
@@ -171,6 +187,8 @@ export const LOCAL_EMBEDDING_MEMORY_MB = 2048;
 
 export class RaGenieStack extends Stack {
   readonly functions: Record<FunctionName, lambda.Function>;
+  /** The SQS-triggered ingest function (no HTTP routes). */
+  readonly ingestFunction: lambda.Function;
 
   constructor(scope: Construct, id: string, props: RaGenieStackProps) {
     super(scope, id, props);
@@ -318,6 +336,88 @@ export class RaGenieStack extends Stack {
       });
     }
     this.functions = fns;
+
+    // ---- asynchronous ingestion: queue, dead-letter queue, ingest function ----------------
+    const ingestDeadLetters = new sqs.Queue(this, 'IngestDeadLetterQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const ingestQueue = new sqs.Queue(this, 'IngestQueue', {
+      // A message is invisible while an invocation works on it: the function's whole timeout.
+      visibilityTimeout: INGEST.timeout.plus(Duration.minutes(1)),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: ingestDeadLetters, maxReceiveCount: INGEST.maxAttempts },
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const ingestLogs = new logs.LogGroup(this, `${INGEST.id}Logs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const ingestRole = new iam.Role(this, `${INGEST.id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `RaGenie ${INGEST.name}: least privilege`,
+    });
+    ingestRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [ingestLogs.logGroupArn],
+    }));
+    ingestRole.addToPolicy(new iam.PolicyStatement({
+      actions: TABLE_ACTIONS,
+      resources: [table.tableArn, `${table.tableArn}/index/gsi1`],
+    }));
+    // The JWT key: every function's state loads it at start; the provider keys: embeddings.
+    ingestRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [jwtSecret.secretArn, providerKeysSecret.secretArn],
+    }));
+    // Reads the stored bytes, writes the extracted text and the index segment; deletes nothing.
+    ingestRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject', 's3:PutObject'],
+      resources: [`${documentsBucketArn}/*`],
+    }));
+    // Without ListBucket a missing object reads as 403 instead of 404.
+    ingestRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [documentsBucketArn],
+    }));
+    const ingestFunction = new lambda.Function(this, `${INGEST.id}Function`, {
+      description: `RaGenie ${INGEST.name}`,
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'bootstrap',
+      code: artefact(INGEST.name),
+      memorySize: INGEST.memoryMb,
+      layers: modelLayer ? [modelLayer] : undefined,
+      timeout: INGEST.timeout,
+      role: ingestRole,
+      logGroup: ingestLogs,
+      environment: {
+        RAGENIE_STORE: 'aws',
+        RAGENIE_TABLE: table.tableName,
+        RAGENIE_BUCKET: documentsBucketName,
+        RAGENIE_JWT_SECRET_ID: jwtSecret.secretArn,
+        RAGENIE_PROVIDER_KEYS_SECRET_ID: providerKeysSecret.secretArn,
+        RAGENIE_INGEST_MAX_ATTEMPTS: String(INGEST.maxAttempts),
+        RUST_LOG: 'info',
+        RAGENIE_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ...(props.embeddingModel ? { RAGENIE_EMBEDDING_MODEL: props.embeddingModel } : {}),
+        ...(props.embeddingModel && props.embeddingDimensions
+          ? { RAGENIE_EMBEDDING_DIMENSIONS: String(props.embeddingDimensions) }
+          : {}),
+        ...(localModel ? { RAGENIE_EMBEDDING_MODEL_DIR: embeddingModelPath(localModel) } : {}),
+      },
+    });
+    // One message per invocation (a 100 MB file fills one); failures go back one by one.
+    ingestFunction.addEventSource(new SqsEventSource(ingestQueue, { batchSize: 1, reportBatchItemFailures: true }));
+    this.ingestFunction = ingestFunction;
+    // The documents function only sends jobs.
+    fns['ragenie-documents'].addEnvironment('RAGENIE_INGEST_QUEUE_URL', ingestQueue.queueUrl);
+    fns['ragenie-documents'].addToRolePolicy(new iam.PolicyStatement({
+      actions: ['sqs:SendMessage'],
+      resources: [ingestQueue.queueArn],
+    }));
 
     // The chat router answers with Server-Sent Events, which API Gateway would buffer, so it
     // is also served by a streaming Function URL. Auth is NONE at the URL: the router checks
@@ -527,6 +627,13 @@ export class RaGenieStack extends Stack {
       alarm(`${spec.id}DurationP99Alarm`, `${spec.name}: p99 duration above 80% of the timeout`,
         fn.metricDuration({ period: fiveMinutes, statistic: 'p99' }), spec.timeout.toMilliseconds() * 0.8, 3);
     }
+    alarm(`${INGEST.id}ErrorsAlarm`, `${INGEST.name}: invocations failed (unhandled errors or timeouts)`,
+      ingestFunction.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), 1);
+    alarm(`${INGEST.id}DurationP99Alarm`, `${INGEST.name}: p99 duration above 80% of the timeout`,
+      ingestFunction.metricDuration({ period: fiveMinutes, statistic: 'p99' }), INGEST.timeout.toMilliseconds() * 0.8, 3);
+    // A job that failed every attempt: its document is `failed` and waits for the user's retry.
+    alarm('IngestDeadLettersAlarm', 'ingest jobs failed every attempt (dead-letter queue not empty)',
+      ingestDeadLetters.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }), 1);
     alarm('HttpApi5xxAlarm', 'HTTP API answered 5xx', api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }), 5);
     const chatUrl5xx = new cloudwatch.Metric({
       namespace: 'AWS/Lambda',
@@ -701,7 +808,7 @@ function embeddingModelLayerCode(name: string, dir: string | undefined): lambda.
   return lambda.Code.fromAsset(stage, { followSymlinks: SymlinkFollowMode.ALWAYS });
 }
 
-function lambdaArtefacts(scope: Construct, dir: string, requireBuilt: boolean): (name: FunctionName) => lambda.Code {
+function lambdaArtefacts(scope: Construct, dir: string, requireBuilt: boolean): (name: string) => lambda.Code {
   let placeholder: string | undefined;
   return (name) => {
     const built = path.join(dir, name);

@@ -22,6 +22,8 @@ const providerKeysId = logicalId(stack.node.findChild('ProviderKeysSecret'));
 const documentsBucketId = logicalId(stack.node.findChild('DocumentsBucket'));
 const documentsBucket = resources[documentsBucketId];
 const documentsArn = `arn:{AWS::Partition}:s3:::${describe(documentsBucket.Properties.BucketName)}`;
+const ingestQueueId = logicalId(stack.node.findChild('IngestQueue'));
+const ingestDeadLettersId = logicalId(stack.node.findChild('IngestDeadLetterQueue'));
 
 // What the brief grants each function, written out independently of the stack's own table.
 const TABLE_RW = ['ConditionCheckItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem']
@@ -48,12 +50,15 @@ function expectedGrants(name: FunctionName): string[] {
     grants.push(`s3:GetObject on ${documentsArn}/*`, `s3:ListBucket on ${documentsArn}`);
     if (need.bucket === 'readwrite') grants.push(`s3:PutObject on ${documentsArn}/*`, `s3:DeleteObject on ${documentsArn}/*`);
   }
+  // The documents function queues ingestion jobs (and does nothing else with the queue).
+  if (name === 'ragenie-documents') grants.push(`sqs:SendMessage on {${ingestQueueId}}`);
   return grants.sort();
 }
 
 /** Every (action, resource) pair any policy gives the function's role. */
-function actualGrants(name: FunctionName): string[] {
-  const roleId = resources[fnId(name)].Properties.Role['Fn::GetAtt'][0];
+function actualGrants(name: FunctionName | 'ragenie-ingest'): string[] {
+  const id = name === 'ragenie-ingest' ? logicalId(stack.ingestFunction) : fnId(name);
+  const roleId = resources[id].Properties.Role['Fn::GetAtt'][0];
   const role = resources[roleId];
   assert.equal(role.Properties.ManagedPolicyArns, undefined, `${name}: no managed policies`);
   assert.equal(role.Properties.Policies, undefined, `${name}: no inline policies on the role`);
@@ -145,7 +150,8 @@ test('functions are arm64 provided.al2023 with the agreed environment and a log 
     assert.equal(p.Handler, 'bootstrap');
     assert.ok(p.MemorySize >= 256 && p.MemorySize <= 3008, `${name} memory ${p.MemorySize}`);
     const env = p.Environment.Variables;
-    assert.deepEqual(Object.keys(env).sort(), ['RAGENIE_BUCKET', 'RAGENIE_JWT_SECRET_ID', 'RAGENIE_METRICS_NAMESPACE',
+    assert.deepEqual(Object.keys(env).sort(), ['RAGENIE_BUCKET',
+      ...(name === 'ragenie-documents' ? ['RAGENIE_INGEST_QUEUE_URL'] : []), 'RAGENIE_JWT_SECRET_ID', 'RAGENIE_METRICS_NAMESPACE',
       'RAGENIE_PROVIDER_KEYS_SECRET_ID', 'RAGENIE_STORE', 'RAGENIE_TABLE', 'RUST_LOG']);
     assert.equal(env.RAGENIE_STORE, 'aws');
     assert.equal(env.RUST_LOG, 'info');
@@ -157,6 +163,44 @@ test('functions are arm64 provided.al2023 with the agreed environment and a log 
     assert.equal(logGroup.Type, 'AWS::Logs::LogGroup');
     assert.ok(logGroup.Properties.RetentionInDays > 0, `${name}: log retention`);
   }
+});
+
+test('ingestion: the documents function queues jobs; the ingest function consumes them with retries, a dead-letter queue and an alarm', () => {
+  const ingestId = logicalId(stack.ingestFunction);
+  const fn = resources[ingestId].Properties;
+  assert.ok(fn.MemorySize >= 3008 && fn.Timeout === 900, 'sized for 100 MB files');
+  assert.deepEqual([fn.Architectures, fn.Runtime], [['arm64'], 'provided.al2023']);
+  assert.equal(fn.Environment.Variables.RAGENIE_INGEST_MAX_ATTEMPTS, '3');
+  assert.equal(fn.Environment.Variables.RAGENIE_INGEST_QUEUE_URL, undefined, 'the consumer never queues');
+  assert.deepEqual(resources[fnId('ragenie-documents')].Properties.Environment.Variables.RAGENIE_INGEST_QUEUE_URL,
+    { Ref: ingestQueueId });
+  const [, mapping] = only('AWS::Lambda::EventSourceMapping');
+  assert.deepEqual(mapping.Properties.FunctionName, { Ref: ingestId });
+  assert.deepEqual(mapping.Properties.EventSourceArn, { 'Fn::GetAtt': [ingestQueueId, 'Arn'] });
+  assert.equal(mapping.Properties.BatchSize, 1);
+  assert.deepEqual(mapping.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  const queue = resources[ingestQueueId].Properties;
+  assert.deepEqual(queue.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': [ingestDeadLettersId, 'Arn'] }, maxReceiveCount: 3 });
+  assert.ok(queue.VisibilityTimeout > fn.Timeout, 'a message stays hidden while an invocation works on it');
+  for (const id of [ingestQueueId, ingestDeadLettersId]) {
+    assert.equal(resources[id].Properties.SqsManagedSseEnabled, true, `${id}: encrypted`);
+    const [, policy] = ofType(resources, 'AWS::SQS::QueuePolicy').find(([, p]) => asList(p.Properties.Queues).some((q: any) => q.Ref === id))!;
+    assert.ok(policy.Properties.PolicyDocument.Statement.some((s: any) => s.Effect === 'Deny'
+      && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'), `${id}: TLS only`);
+  }
+  const logs = logicalId(stack.ingestFunction.logGroup);
+  const expected = [`logs:CreateLogStream on {${logs}}`, `logs:PutLogEvents on {${logs}}`,
+    `secretsmanager:GetSecretValue on {${jwtSecretId}}`, `secretsmanager:GetSecretValue on {${providerKeysId}}`,
+    `s3:GetObject on ${documentsArn}/*`, `s3:PutObject on ${documentsArn}/*`, `s3:ListBucket on ${documentsArn}`,
+    ...['ReceiveMessage', 'ChangeMessageVisibility', 'GetQueueUrl', 'DeleteMessage', 'GetQueueAttributes']
+      .map((a) => `sqs:${a} on {${ingestQueueId}}`)];
+  for (const a of TABLE_RW) expected.push(`${a} on {${tableId}}`, `${a} on {${tableId}}/index/gsi1`);
+  assert.deepEqual(actualGrants('ragenie-ingest'), expected.sort());
+  const alarms = ofType(resources, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+  assert.ok(alarms.some((a) => a.Namespace === 'AWS/SQS' && a.MetricName === 'ApproximateNumberOfMessagesVisible'
+    && a.Dimensions.some((d: any) => JSON.stringify(d.Value).includes(ingestDeadLettersId))), 'dead-letter alarm');
+  assert.ok(alarms.some((a) => a.MetricName === 'Errors'
+    && a.Dimensions?.some((d: any) => d.Value.Ref === ingestId)), 'ingest errors alarm');
 });
 
 test('the chat function, and only it, has a streaming Function URL', () => {
@@ -326,7 +370,7 @@ test('built functions are packaged from target/lambda/<name>; deploys can refuse
   assert.equal(placeholderKeys.size, 1, 'unbuilt: one shared placeholder asset');
 
   const built = tempDir('ragenie-built-');
-  for (const n of FUNCTION_NAMES) {
+  for (const n of [...FUNCTION_NAMES, 'ragenie-ingest']) {
     fs.mkdirSync(path.join(built, n));
     fs.writeFileSync(path.join(built, n, 'bootstrap'), `binary of ${n}`);
   }

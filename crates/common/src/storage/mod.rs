@@ -13,6 +13,7 @@ mod cursor;
 pub mod embedded;
 pub mod instrumented;
 mod item;
+mod queue;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use serde_json::Value;
 
 pub use cursor::Cursor;
 pub use item::{Attrs, Item, item_size};
+pub use queue::{LocalQueue, Queue};
 
 /// Attribute names with a meaning to the table itself.
 pub mod attr {

@@ -1,6 +1,6 @@
-//! The AWS adapters: DynamoDB for items, S3 for blobs, Secrets Manager for secrets. Clients are
-//! built once per process (cold start) and shared. `AWS_ENDPOINT_URL` points them at an
-//! emulator, S3 then using path-style addressing.
+//! The AWS adapters: DynamoDB for items, S3 for blobs, Secrets Manager for secrets, SQS for
+//! queues. Clients are built once per process (cold start) and shared. `AWS_ENDPOINT_URL`
+//! points them at an emulator, S3 then using path-style addressing.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,9 +40,11 @@ fn unexpected<E: std::error::Error + Send + Sync + 'static>(
 
 mod blobs;
 mod presign;
+mod queue;
 mod secrets;
 mod table;
 
 pub use blobs::S3Blobs;
+pub use queue::SqsQueue;
 pub use secrets::AwsSecrets;
 pub use table::DynamoTable;

@@ -31,7 +31,7 @@ use crate::clock;
 use crate::error::ApiError;
 
 /// The largest object a presigned PUT accepts locally (the product promises at least 50 MB).
-pub const MAX_PRESIGNED_PUT_BYTES: usize = 64 * 1024 * 1024;
+pub const MAX_PRESIGNED_PUT_BYTES: usize = 100 * 1024 * 1024;
 
 fn unexpected(e: impl Into<anyhow::Error>) -> StoreError {
     StoreError::Unexpected(e.into())
