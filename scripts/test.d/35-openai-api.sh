@@ -35,6 +35,13 @@ key=$(curl -sf -X POST "$base/auth/api-keys" -H "authorization: Bearer $token" -
   -d '{"name":"sdk test"}' | json '["key"]')
 doc=$(curl -sf -X POST "$base/documents?kind=dataset&name=espresso.md" -H "authorization: Bearer $key" \
   -H 'content-type: text/markdown' --data-binary $'# Espresso\n\n## Tamping\n\nTamp with thirty pounds of pressure.\n' | json '["id"]')
+# The server indexes the upload in the background: wait until it is ready.
+for _ in $(seq 1 300); do
+  status=$(curl -sf "$base/documents/$doc" -H "authorization: Bearer $key" | json '["status"]')
+  [ "$status" = ready ] && break
+  sleep 0.1
+done
+[ "$status" = ready ] || { echo "the document is still $status" >&2; exit 1; }
 profile=$(curl -sf -X POST "$base/profiles" -H "authorization: Bearer $key" -H 'content-type: application/json' \
   -d "{\"name\":\"Coffee\",\"dataset_ids\":[\"$doc\"]}" | json '["id"]')
 

@@ -111,6 +111,8 @@ pub struct Document {
     pub status: String,
     #[serde(default)]
     pub token_count: Option<u64>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -453,6 +455,12 @@ impl Client {
 
     pub async fn documents(&self) -> ApiResult<Vec<Document>> {
         self.all_pages("/documents", 200).await
+    }
+
+    /// One document's current state (its status moves `pending → processing → ready | failed`).
+    pub async fn document(&self, id: &str) -> ApiResult<Document> {
+        self.get_json(&format!("/documents/{}", encode_query(id)))
+            .await
     }
 
     /// Uploads raw bytes; the answer says whether identical content was already stored.

@@ -171,6 +171,8 @@ pub async fn execute_with_progress(
         .map(|d| (d.content_hash, d.id))
         .collect();
     let mut doc_ids: Vec<Option<String>> = Vec::with_capacity(plan.documents.len());
+    // Uploads RaGenie indexes in the background: (source, id), waited for below.
+    let mut indexing: Vec<(String, String)> = Vec::new();
     let total = plan.documents.len();
     if total > 0 {
         progress(&format!("documents: {}", count(total, "distinct file")));
@@ -204,11 +206,10 @@ pub async fn execute_with_progress(
                 } else {
                     report.documents_created += 1;
                 }
-                if up.document.status == "failed" {
-                    report.notes.push(format!(
-                        "{}: uploaded, but RaGenie could not extract its text",
-                        doc.source
-                    ));
+                if matches!(up.document.status.as_str(), "pending" | "processing") {
+                    indexing.push((doc.source.clone(), up.document.id.clone()));
+                } else if up.document.status == "failed" {
+                    report.notes.push(not_extracted(&doc.source));
                 }
                 doc_ids.push(Some(up.document.id));
             }
@@ -224,6 +225,17 @@ pub async fn execute_with_progress(
                     reason,
                 });
                 doc_ids.push(None);
+            }
+        }
+    }
+
+    // The server indexes uploads in the background: wait, so the profiles are usable (and
+    // a file it cannot read is reported) when the import says it is done.
+    if !indexing.is_empty() {
+        progress(&format!("indexing: {}", count(indexing.len(), "document")));
+        for (source, id) in &indexing {
+            if wait_for_ingestion(client, id).await? == "failed" {
+                report.notes.push(not_extracted(source));
             }
         }
     }
@@ -654,5 +666,29 @@ mod tests {
             Some("gpt-4o")
         );
         assert!(find_model(&models, "claude-2").is_none());
+    }
+}
+
+fn not_extracted(source: &str) -> String {
+    format!("{source}: uploaded, but RaGenie could not extract its text")
+}
+
+/// How long an import waits for one document to be indexed.
+const INGESTION_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Polls a document until its ingestion settles; returns its final status (`ready`, `failed`, or
+/// the status it still had when the wait ran out).
+async fn wait_for_ingestion(client: &Client, id: &str) -> Result<String, ApiError> {
+    let deadline = std::time::Instant::now() + INGESTION_WAIT;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        let status = client.document(id).await?.status;
+        if !matches!(status.as_str(), "pending" | "processing")
+            || std::time::Instant::now() >= deadline
+        {
+            return Ok(status);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(2));
     }
 }

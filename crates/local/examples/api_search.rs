@@ -3,7 +3,7 @@
 //! with thousands of one-chunk documents. The table is wrapped in a counter, so the reads a
 //! search costs are those of the HTTP path.
 //!
-//! Per library size: upload rate (concurrent clients), warm search p50/p95 (the server's caches
+//! Per library size: upload rate (concurrent clients, until every document is ingested and ready), warm search p50/p95 (the server's caches
 //! filled), cold search p50/p95 (a fresh server, as a new Lambda instance: every cache empty,
 //! segments read through the `Blobs` port) and table reads per search.
 //!
@@ -275,7 +275,36 @@ async fn upload_all(
     for task in tasks {
         task.await??;
     }
+    // The server ingests in the background: the rate counts until every document is ready.
+    wait_until_ready(http, base, auth, count).await?;
     Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Waits until the user has `count` ready documents (the re-index progress counts them).
+async fn wait_until_ready(
+    http: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(120 + count as u64 / 10);
+    loop {
+        let progress: Value = http
+            .get(format!("{base}/documents/reindex"))
+            .header("authorization", auth)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let ready = progress["documents"].as_u64().unwrap_or(0) as usize;
+        if ready >= count {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {ready} of {count} documents ready");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// One search through the API: (milliseconds, hits).

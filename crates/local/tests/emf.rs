@@ -142,7 +142,29 @@ async fn requests_answers_and_failures_are_written_as_valid_emf_lines() {
         .send()
         .await
         .unwrap();
-    assert_eq!(broken.json::<Value>().await.unwrap()["status"], "failed");
+    // Ingested in the background: wait until the document settles.
+    let id = broken.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut status = Value::Null;
+    for _ in 0..600 {
+        let doc: Value = http
+            .get(url(&format!("/documents/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status = doc["status"].clone();
+        if status != "pending" && status != "processing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "failed");
     for content in ["Hello there", "Again [[fake:500]]"] {
         let conv: Value = http
             .post(url("/conversations"))

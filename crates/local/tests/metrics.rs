@@ -89,6 +89,19 @@ impl Session {
         r.json().await.unwrap()
     }
 
+    /// The document once the server's background ingestion has settled it (ready or failed).
+    async fn settled(&self, token: &str, doc: &Value) -> Value {
+        let path = format!("/documents/{}", doc["id"].as_str().unwrap());
+        for _ in 0..600 {
+            let (_, now) = self.call("GET", &path, Some(token), None).await;
+            if !matches!(now["status"].as_str(), Some("pending" | "processing")) {
+                return now;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{path} still being ingested after 30 s");
+    }
+
     async fn chat(&self, token: &str, model: &str, content: &str) -> String {
         let (status, conv) = self
             .call(
@@ -179,6 +192,7 @@ async fn a_scripted_session_shows_up_in_metrics_and_the_audit_trail() {
             b"# Backups\n\nNightly backups go to the NAS.\n".to_vec(),
         )
         .await;
+    let ok = s.settled(&token, &ok).await;
     assert_eq!(ok["status"], "ready", "{ok}");
     let broken = s
         .upload(
@@ -188,6 +202,7 @@ async fn a_scripted_session_shows_up_in_metrics_and_the_audit_trail() {
             b"%PDF-1.7 this is not a PDF at all".to_vec(),
         )
         .await;
+    let broken = s.settled(&token, &broken).await;
     assert_eq!(broken["status"], "failed", "{broken}");
     let (status, _) = s.call("GET", "/search?q=backups", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK);

@@ -1,0 +1,344 @@
+//! Asynchronous ingestion on the emulator: a large PDF (16 MB in the test command;
+//! `scripts/bench.sh ingest` runs it with 100 MB through `RAGENIE_INGEST_TEST_MB`) uploaded through a presigned S3 PUT and committed is
+//! stored `pending`, its job lands on the SQS queue the documents function sends to, and the
+//! ingest function's handler, given that very message as Lambda delivers it, makes it `ready`
+//! and searchable. A document that fails is retried through the API: a new job on the queue.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lopdf::content::{Content, Operation};
+use lopdf::{Document, Object, Stream, dictionary};
+use ragenie_common::AppState;
+use ragenie_common::config::{Settings, StoreSettings};
+use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, SqsQueue, load_sdk_config};
+use ragenie_common::testing::{TestServer, TestTokens, test_user};
+use ragenie_corpus::{Corpus, ProviderState};
+use rand::RngCore;
+use serde_json::{Value, json};
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// A one-page PDF that says `text`, padded to about `size` bytes by an incompressible image
+/// the page carries (as scanned or photo-heavy PDFs are big).
+fn big_pdf(text: &str, size: usize) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let mut pixels = vec![0u8; size];
+    rand::thread_rng().fill_bytes(&mut pixels);
+    let side = ((size / 3) as f64).sqrt() as i64;
+    let image_id = doc.add_object(Stream::new(
+        dictionary! {
+            "Type" => "XObject", "Subtype" => "Image", "Width" => side, "Height" => side,
+            "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8,
+        },
+        pixels,
+    ));
+    let content = Content {
+        operations: vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 12.into()]),
+            Operation::new("Td", vec![72.into(), 720.into()]),
+            Operation::new("Tj", vec![Object::string_literal(text)]),
+            Operation::new("ET", vec![]),
+        ],
+    };
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+        "Resources" => dictionary! {
+            "Font" => dictionary! { "F1" => font_id },
+            "XObject" => dictionary! { "Im1" => image_id },
+        },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::with_capacity(size + 4096);
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+struct App {
+    base: String,
+    http: reqwest::Client,
+    corpus: Arc<Corpus>,
+    queue: SqsQueue,
+    _server: TestServer,
+}
+
+async fn app() -> App {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("RAGENIE_TEST_REAL_AWS").is_some(),
+        "run these through tests/localstack/run.sh"
+    );
+    let sdk = load_sdk_config().await;
+    let (table, bucket, secret) = (
+        unique("ragenie-ingest"),
+        unique("ragenie-ingest"),
+        unique("ragenie/jwt"),
+    );
+    DynamoTable::new(&sdk, table.clone())
+        .create_table()
+        .await
+        .unwrap();
+    S3Blobs::new(&sdk, bucket.clone())
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    AwsSecrets::new(&sdk)
+        .client()
+        .create_secret()
+        .name(&secret)
+        .secret_string("k".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    let queue_name = unique("ragenie-ingest");
+    let url = aws_sdk_sqs::Client::new(&sdk)
+        .create_queue()
+        .queue_name(&queue_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let settings = Settings {
+        store: StoreSettings::Aws {
+            table,
+            bucket,
+            jwt_secret_id: secret,
+            provider_keys_secret_id: None,
+        },
+        public_url: "http://127.0.0.1:1".into(),
+        max_json_body: 1024 * 1024,
+        max_upload_body: 6 * 1024 * 1024,
+        embedding: None,
+        audit_retention_days: 365,
+        operator: Default::default(),
+        mail: Default::default(),
+    };
+    let state = AppState::connect(settings)
+        .await
+        .unwrap()
+        .with_authenticator(Arc::new(TestTokens));
+    // The documents function as deployed: it queues ingestion on SQS.
+    let corpus = Arc::new(
+        Corpus::new(state.table.clone(), state.blobs.clone())
+            .with_queue(Arc::new(SqsQueue::new(&sdk, url.clone()))),
+    );
+    let mut providers = ProviderState::offline(state.clone()).unwrap();
+    providers.corpus = corpus.clone();
+    let router = ragenie_common::http::with_fallback(ragenie_documents::router(providers));
+    let listener = TestServer::bind().await;
+    let base = listener.base.clone();
+    App {
+        base,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap(),
+        corpus,
+        queue: SqsQueue::new(&sdk, url),
+        _server: listener.serve(router),
+    }
+}
+
+impl App {
+    /// The next message on the queue, as Lambda hands it to the ingest function.
+    async fn next_event(&self) -> (SqsEvent, String) {
+        let received = self
+            .queue
+            .client()
+            .receive_message()
+            .queue_url(self.queue.url())
+            .max_number_of_messages(1)
+            .wait_time_seconds(5)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let [message] = received.messages.unwrap_or_default().try_into().unwrap();
+        let attributes: serde_json::Map<String, Value> = message
+            .attributes()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), Value::from(v.as_str())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event = json!({"Records": [{
+            "messageId": message.message_id(),
+            "receiptHandle": message.receipt_handle(),
+            "body": message.body(),
+            "attributes": attributes,
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "awsRegion": "us-east-1",
+        }]});
+        (
+            serde_json::from_value(event).unwrap(),
+            message.receipt_handle().unwrap().to_owned(),
+        )
+    }
+
+    /// Runs the ingest function's handler on the next message; deletes it when it succeeded,
+    /// as the event source mapping does.
+    async fn ingest_next(&self) {
+        let (event, receipt) = self.next_event().await;
+        let response = ragenie_ingest::handle(&self.corpus, event, 3).await;
+        assert!(response.batch_item_failures.is_empty());
+        self.queue
+            .client()
+            .delete_message()
+            .queue_url(self.queue.url())
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn document(&self, bearer: &str, id: &str) -> Value {
+        self.http
+            .get(format!("{}/documents/{id}", self.base))
+            .header("authorization", bearer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_large_pdf_uploaded_presigned_is_ingested_from_the_queue_by_the_ingest_function() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let mb: usize = std::env::var("RAGENIE_INGEST_TEST_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let pdf = big_pdf(
+        "Descale the boiler with citric acid monthly.",
+        mb * 1_000_000,
+    );
+    let started = Instant::now();
+    let start: Value = app
+        .http
+        .post(format!("{}/documents/uploads", app.base))
+        .header("authorization", &alice)
+        .json(&json!({"name": "manual.pdf", "kind": "dataset", "media_type": "application/pdf", "size": pdf.len()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut put = app
+        .http
+        .put(start["upload"]["url"].as_str().unwrap())
+        .body(pdf.clone());
+    for pair in start["upload"]["headers"].as_array().unwrap() {
+        put = put.header(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+    let id = start["document_id"].as_str().unwrap();
+    let commit = app
+        .http
+        .post(format!("{}/documents/{id}/commit", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(commit.status(), 201);
+    let committed: Value = commit.json().await.unwrap();
+    assert_eq!(committed["status"], "pending", "{committed}");
+    assert_eq!(committed["size"], pdf.len());
+    let uploaded = started.elapsed();
+
+    app.ingest_next().await;
+    let doc = app.document(&alice, id).await;
+    assert_eq!(doc["status"], "ready", "{doc}");
+    let ingested = started.elapsed() - uploaded;
+    eprintln!(
+        "{mb} MB PDF: uploaded and committed in {:.1} s, ingested in {:.1} s more",
+        uploaded.as_secs_f64(),
+        ingested.as_secs_f64()
+    );
+    if let Ok(out) = std::env::var("RAGENIE_INGEST_BENCH_OUT") {
+        let figures = json!({
+            "pdf_mb": mb,
+            "upload_and_commit_s": (uploaded.as_secs_f64() * 10.0).round() / 10.0,
+            "ingest_s": (ingested.as_secs_f64() * 10.0).round() / 10.0,
+            "emulator": "moto server (S3, DynamoDB, SQS) on 127.0.0.1",
+            "build": "debug (the emulator suite's test binary)",
+        });
+        std::fs::write(out, figures.to_string()).unwrap();
+    }
+    let hits: Value = app
+        .http
+        .get(format!("{}/search?q=citric%20acid", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hits["items"][0]["document_id"], id, "{hits}");
+}
+
+#[tokio::test]
+async fn a_failed_ingestion_is_retried_through_the_api_with_a_new_job_on_the_queue() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    let upload = app
+        .http
+        .post(format!(
+            "{}/documents?kind=dataset&name=broken.pdf",
+            app.base
+        ))
+        .header("authorization", &alice)
+        .header("content-type", "application/pdf")
+        .body(&b"%PDF-1.7\n1 0 obj garbage"[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 201);
+    let doc: Value = upload.json().await.unwrap();
+    assert_eq!(doc["status"], "pending");
+    let id = doc["id"].as_str().unwrap();
+    app.ingest_next().await;
+    let failed = app.document(&alice, id).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["failure_reason"].is_string(), "{failed}");
+
+    let retry = app
+        .http
+        .post(format!("{}/documents/{id}/reindex", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 202);
+    assert_eq!(app.document(&alice, id).await["status"], "pending");
+    app.ingest_next().await;
+    assert_eq!(app.document(&alice, id).await["status"], "failed");
+}
