@@ -3,9 +3,10 @@
 //! with thousands of one-chunk documents. The table is wrapped in a counter, so the reads a
 //! search costs are those of the HTTP path.
 //!
-//! Per library size: upload rate (concurrent clients, until every document is ingested and ready), warm search p50/p95 (the server's caches
-//! filled), cold search p50/p95 (a fresh server, as a new Lambda instance: every cache empty,
-//! segments read through the `Blobs` port) and table reads per search.
+//! Per library size: upload rate (concurrent clients, counted until every document is ingested
+//! and ready), warm search p50/p95 (the server's caches filled), cold search p50/p95 (a fresh
+//! server, as a new Lambda instance: every cache empty, segments read through the `Blobs` port)
+//! and table reads per search.
 //!
 //! `api_search --store embedded|aws --sizes 1000,10000 --prefix KEY_PREFIX --out FILE.json`;
 //! `--store aws` creates its own table, bucket and secret through `AWS_ENDPOINT_URL`.

@@ -932,3 +932,109 @@ async fn an_idempotency_key_makes_a_retried_upload_and_commit_return_the_origina
         2
     );
 }
+
+/// The documents router with ingestion on a local queue and its background worker, as the local
+/// server runs it.
+async fn queued_app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TestServer::bind().await;
+    let base = listener.base.clone();
+    let state = embedded_state(dir.path(), &base).await;
+    let (queue, jobs) = ragenie_common::storage::LocalQueue::new();
+    let corpus = std::sync::Arc::new(
+        ragenie_corpus::Corpus::new(state.table.clone(), state.blobs.clone())
+            .with_queue(std::sync::Arc::new(queue)),
+    );
+    corpus.spawn_local_worker(jobs);
+    let mut providers = ragenie_corpus::ProviderState::offline(state.clone()).unwrap();
+    providers.corpus = corpus;
+    let server = listener.serve(ragenie_common::http::with_fallback(
+        ragenie_documents::router(providers),
+    ));
+    App {
+        base,
+        http: Client::new(),
+        state,
+        _dir: dir,
+        _server: server,
+    }
+}
+
+impl App {
+    /// The document once background ingestion has settled it.
+    async fn settled(&self, bearer: &str, id: &str) -> Value {
+        for _ in 0..600 {
+            let doc = self.json(bearer, &format!("/documents/{id}")).await;
+            if doc["status"] != "pending" && doc["status"] != "processing" {
+                return doc;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{id} still being ingested after 30 s");
+    }
+}
+
+#[tokio::test]
+async fn an_upload_answers_pending_is_ingested_in_the_background_and_a_failed_one_is_retried() {
+    let app = queued_app().await;
+    let (_, alice) = test_user();
+    let (status, doc) = body(
+        app.upload(&alice, "dataset", "guide.md", "text/markdown", GUIDE)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(
+        doc["status"] == "pending" || doc["status"] == "processing",
+        "{doc}"
+    );
+    let id = doc["id"].as_str().unwrap();
+    assert_eq!(app.settled(&alice, id).await["status"], "ready");
+    let hits = app.json(&alice, "/search?q=tamp").await;
+    assert_eq!(hits["items"][0]["document_id"], id);
+
+    let (_, broken) = body(
+        app.upload(
+            &alice,
+            "dataset",
+            "broken.pdf",
+            "application/pdf",
+            b"%PDF-1.7\n1 0 obj garbage".to_vec(),
+        )
+        .await,
+    )
+    .await;
+    let broken_id = broken["id"].as_str().unwrap();
+    let failed = app.settled(&alice, broken_id).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["failure_reason"].is_string(), "{failed}");
+    let retry = |id: String| {
+        let (http, url, bearer) = (
+            app.http.clone(),
+            format!("{}/documents/{id}/reindex", app.base),
+            alice.clone(),
+        );
+        async move {
+            http.post(url)
+                .header("authorization", bearer)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(retry(broken_id.to_owned()).await.status(), 202);
+    let again = app.settled(&alice, broken_id).await;
+    assert_eq!(again["status"], "failed", "retried, and unreadable again");
+    // Another user cannot retry it.
+    let (_, mallory) = test_user();
+    let foreign = app
+        .http
+        .post(format!("{}/documents/{broken_id}/reindex", app.base))
+        .header("authorization", &mallory)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+    // Without an embedding model, a ready document has nothing to re-index: 409.
+    assert_eq!(retry(id.to_owned()).await.status(), 409);
+}
