@@ -1307,7 +1307,7 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @enum {string} */
-        DocumentStatus: "pending" | "ready" | "failed";
+        DocumentStatus: "pending" | "processing" | "ready" | "failed";
         DocumentVersion: {
             content_hash: string;
             created_at: components["schemas"]["Timestamp"];

@@ -281,6 +281,55 @@ describe("DocumentsPage", () => {
     }
   });
 
+  it("shows background ingestion (waiting, indexing with progress) and follows it until ready", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      const states = ["pending", "processing", "ready"];
+      let listed = 0;
+      installFetch({
+        "GET /documents": () => {
+          const status = states[Math.min(listed++, states.length - 1)];
+          return json(200, { items: [{ ...READY, status, updated_at: new Date().toISOString() }] });
+        },
+        "GET /profiles": () => json(200, { items: [] }),
+      });
+      render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+      expect(await screen.findByText("waiting to be indexed")).toBeTruthy();
+      expect(screen.queryByRole("button", { name: "Retry indexing handbook.md" })).toBeNull();
+      await vi.advanceTimersByTimeAsync(2100);
+      expect(await screen.findByLabelText("Indexing handbook.md")).toBeTruthy();
+      await vi.advanceTimersByTimeAsync(2100);
+      expect(await screen.findByText("ready")).toBeTruthy();
+      expect(screen.queryByLabelText("Indexing handbook.md")).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("retries a failed document's ingestion, and a stalled one's, then follows it again", async () => {
+    const hourAgo = new Date(Date.now() - 60 * 60 * 1000).toISOString();
+    const STALLED = { ...READY, id: "d4", name: "big.pdf", status: "processing", updated_at: hourAgo } as DocumentMeta;
+    let retried = false;
+    const { calls } = installFetch({
+      "GET /documents": () =>
+        json(200, { items: [retried ? { ...FAILED, status: "pending", failure_reason: undefined, updated_at: new Date().toISOString() } : FAILED, STALLED] }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "POST /documents/d2/reindex": () => {
+        retried = true;
+        return json(202, { model: null, documents: 1, embedded: 0, queued: 0, failed: 0, running: false });
+      },
+      "POST /documents/d4/reindex": () => json(202, { model: null, documents: 1, embedded: 0, queued: 0, failed: 0, running: false }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await screen.findByText("the PDF is encrypted");
+    await userEvent.click(screen.getByRole("button", { name: "Retry indexing big.pdf" }));
+    await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.path === "/documents/d4/reindex")).toBe(true));
+    await userEvent.click(screen.getByRole("button", { name: "Retry indexing scan.pdf" }));
+    expect(await screen.findByText("waiting to be indexed")).toBeTruthy();
+    expect(screen.queryByText("the PDF is encrypted")).toBeNull();
+    expect(screen.queryByRole("button", { name: "Retry indexing scan.pdf" })).toBeNull();
+  });
+
   it("shows a preview's error and closes the preview", async () => {
     installFetch({
       "GET /documents": () => json(200, { items: [READY] }),

@@ -1,6 +1,7 @@
-// Documents: drag-and-drop upload with progress, the list by kind and profile with status,
-// rename, replace, delete, a preview of the extracted text, and the search index: which
-// documents carry the embedding model's vectors (hybrid search) and a background re-index.
+// Documents: drag-and-drop upload with progress, the list by kind and profile with status
+// (ingested in the background: pending → processing → ready | failed, with retry), rename,
+// replace, delete, a preview of the extracted text, and the search index: which documents
+// carry the embedding model's vectors (hybrid search) and a background re-index.
 
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { documents, profiles } from "../api/endpoints";
@@ -21,6 +22,22 @@ interface Upload {
   note?: string;
 }
 
+/** After this long `pending` or `processing`, ingestion counts as stalled and may be retried
+ * (the server's INGEST_STALLED_AFTER, crates/corpus/src/ingestion.rs). */
+const INGEST_STALLED_AFTER_MS = 20 * 60 * 1000;
+
+/** Whether the document waits for (or is in) ingestion. */
+function ingesting(doc: DocumentMeta): boolean {
+  return doc.status === "pending" || doc.status === "processing";
+}
+
+/** Whether the user may retry the document's ingestion: it failed, or stalled. */
+function canRetry(doc: DocumentMeta, now = Date.now()): boolean {
+  if (doc.status === "failed") return true;
+  const since = Date.parse(doc.updated_at ?? doc.created_at ?? "");
+  return ingesting(doc) && Number.isFinite(since) && now - since >= INGEST_STALLED_AFTER_MS;
+}
+
 const ACCEPT = ".md,.markdown,.txt,.text,.html,.htm,.pdf,text/markdown,text/plain,text/html,application/pdf";
 
 export default function DocumentsPage() {
@@ -38,13 +55,14 @@ export default function DocumentsPage() {
   const index = useAsync(() => documents.reindexProgress().catch(() => null), []);
   const items = list.data?.items ?? [];
 
-  // Extraction runs after upload, embedding during a re-index: poll while either is under
-  // way (extraction at most 2 minutes; a re-index as long as it reports progress).
-  const pendingCount = items.filter((d) => d.status === "pending").length;
+  // Ingestion runs after upload, embedding during a re-index: poll while either is under
+  // way (ingestion up to 15 minutes, a large PDF's worst case; a re-index as long as it
+  // reports progress).
+  const pendingCount = items.filter(ingesting).length;
   const reindexing = (index.data?.queued ?? 0) > 0;
   const polls = useRef(0);
   useEffect(() => {
-    if (!reindexing && (pendingCount === 0 || polls.current > 60)) return;
+    if (!reindexing && (pendingCount === 0 || polls.current > 450)) return;
     const t = window.setTimeout(() => {
       polls.current++;
       void list.reload();
@@ -242,6 +260,13 @@ export default function DocumentsPage() {
                           await index.reload();
                         })
                       }
+                      onRetry={() =>
+                        act(async () => {
+                          // The same route: for a failed or stalled document it ingests again.
+                          await documents.reindexOne(d.id);
+                          polls.current = 0;
+                        })
+                      }
                     />
                   ))}
                 </tbody>
@@ -313,6 +338,7 @@ function DocumentRow({
   onDelete,
   model,
   onReindex,
+  onRetry,
 }: {
   doc: DocumentMeta;
   onPreview: () => void;
@@ -321,6 +347,7 @@ function DocumentRow({
   onDelete: () => void;
   model: string | null;
   onReindex: () => void;
+  onRetry: () => void;
 }) {
   const index = indexLabel(doc, model);
   const canReindex = index === "BM25 only" || index === "embedding failed (BM25 only)";
@@ -352,6 +379,12 @@ function DocumentRow({
       </td>
       <td>
         <span className={`badge ${doc.status}`}>{doc.status}</span>
+        {doc.status === "pending" ? <div className="muted small">waiting to be indexed</div> : null}
+        {doc.status === "processing" ? (
+          <div className="muted small">
+            indexing… <progress aria-label={`Indexing ${doc.name}`} />
+          </div>
+        ) : null}
         {doc.status === "failed" && reason ? <div className="small" style={{ color: "var(--danger)" }}>{reason}</div> : null}
         {index ? (
           <div className="muted small" data-testid={`index-${doc.id}`}>
@@ -374,6 +407,11 @@ function DocumentRow({
           <button type="button" className="icon" onClick={() => replaceInput.current?.click()} aria-label={`Replace ${doc.name}`}>
             Replace
           </button>
+          {canRetry(doc) ? (
+            <button type="button" className="icon" onClick={onRetry} aria-label={`Retry indexing ${doc.name}`}>
+              Retry
+            </button>
+          ) : null}
           {canReindex ? (
             <button type="button" className="icon" onClick={onReindex} aria-label={`Re-index ${doc.name}`}>
               Re-index
