@@ -111,8 +111,6 @@ pub struct Document {
     pub status: String,
     #[serde(default)]
     pub token_count: Option<u64>,
-    #[serde(default)]
-    pub failure_reason: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

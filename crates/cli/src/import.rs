@@ -637,6 +637,30 @@ async fn apply_preferences(
     Ok(())
 }
 
+fn not_extracted(source: &str) -> String {
+    format!("{source}: uploaded, but RaGenie could not extract its text")
+}
+
+/// How long an import waits for one document to be indexed.
+const INGESTION_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Polls a document until its ingestion settles; returns its final status (`ready`, `failed`, or
+/// the status it still had when the wait ran out).
+async fn wait_for_ingestion(client: &Client, id: &str) -> Result<String, ApiError> {
+    let deadline = std::time::Instant::now() + INGESTION_WAIT;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        let status = client.document(id).await?.status;
+        if !matches!(status.as_str(), "pending" | "processing")
+            || std::time::Instant::now() >= deadline
+        {
+            return Ok(status);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(2));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -666,29 +690,5 @@ mod tests {
             Some("gpt-4o")
         );
         assert!(find_model(&models, "claude-2").is_none());
-    }
-}
-
-fn not_extracted(source: &str) -> String {
-    format!("{source}: uploaded, but RaGenie could not extract its text")
-}
-
-/// How long an import waits for one document to be indexed.
-const INGESTION_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Polls a document until its ingestion settles; returns its final status (`ready`, `failed`, or
-/// the status it still had when the wait ran out).
-async fn wait_for_ingestion(client: &Client, id: &str) -> Result<String, ApiError> {
-    let deadline = std::time::Instant::now() + INGESTION_WAIT;
-    let mut pause = std::time::Duration::from_millis(50);
-    loop {
-        let status = client.document(id).await?.status;
-        if !matches!(status.as_str(), "pending" | "processing")
-            || std::time::Instant::now() >= deadline
-        {
-            return Ok(status);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_secs(2));
     }
 }

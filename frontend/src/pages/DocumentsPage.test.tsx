@@ -330,6 +330,36 @@ describe("DocumentsPage", () => {
     expect(screen.queryByRole("button", { name: "Retry indexing scan.pdf" })).toBeNull();
   });
 
+  it("pages through every document with Load more, and a refresh keeps the pages shown", async () => {
+    const doc = (i: number) => ({ ...READY, id: `p${i}`, name: `note-${i}.md` });
+    const pages: Record<string, { items: DocumentMeta[]; next_cursor: string | null }> = {
+      "": { items: [doc(1), doc(2)], next_cursor: "c2" },
+      c2: { items: [doc(3), doc(4)], next_cursor: "c3" },
+      c3: { items: [doc(5)], next_cursor: null },
+    };
+    const { calls } = installFetch({
+      "GET /documents": ({ url }) => json(200, pages[url.searchParams.get("cursor") ?? ""]),
+      "GET /profiles": () => json(200, { items: [] }),
+      "PATCH /documents/p5": () => json(200, { ...doc(5), name: "renamed.md" }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await screen.findByText("note-2.md");
+    expect(screen.queryByText("note-3.md")).toBeNull();
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("button", { name: "Load more documents" }));
+    await screen.findByText("note-4.md");
+    await user.click(screen.getByRole("button", { name: "Load more documents" }));
+    await screen.findByText("note-5.md");
+    expect(screen.queryByRole("button", { name: "Load more documents" })).toBeNull();
+    // An action reloads the list: all three pages again, not just the first.
+    await user.click(screen.getByRole("button", { name: "Rename note-5.md" }));
+    await user.clear(screen.getByLabelText("New name for note-5.md"));
+    await user.type(screen.getByLabelText("New name for note-5.md"), "renamed.md{Enter}");
+    await waitFor(() => expect(calls.filter((c) => c.method === "GET" && c.path === "/documents").length).toBe(6));
+    expect(screen.getByText("note-1.md")).toBeTruthy();
+    expect(screen.getByText("note-5.md")).toBeTruthy();
+  });
+
   it("shows a preview's error and closes the preview", async () => {
     installFetch({
       "GET /documents": () => json(200, { items: [READY] }),

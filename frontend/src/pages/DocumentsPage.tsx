@@ -11,6 +11,7 @@ import { ErrorAlert } from "../components/ErrorAlert";
 import { ReflowTable } from "../components/ReflowTable";
 import { formatBytes, formatDate, formatTokens } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
+import { usePaged } from "../lib/usePaged";
 
 interface Upload {
   key: string;
@@ -49,7 +50,7 @@ export default function DocumentsPage() {
   const [preview, setPreview] = useState<{ doc: DocumentMeta; text?: string; error?: unknown } | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   const fileInput = useRef<HTMLInputElement>(null);
-  const list = useAsync(() => documents.list({ kind, profile }), [kind, profile]);
+  const list = usePaged((cursor) => documents.list({ kind, profile, cursor }), [kind, profile]);
   const profileList = useAsync(() => profiles.list(), []);
   // Optional: a server without the re-index endpoint (or an error) just hides the panel.
   const index = useAsync(() => documents.reindexProgress().catch(() => null), []);
@@ -275,6 +276,11 @@ export default function DocumentsPage() {
             </div>
           );
         })}
+        {list.hasMore ? (
+          <button type="button" className="secondary" onClick={() => void list.loadMore()} disabled={list.loadingMore}>
+            {list.loadingMore ? "Loading…" : "Load more documents"}
+          </button>
+        ) : null}
       </section>
 
       {preview ? (

@@ -210,5 +210,24 @@ describe("ProfilesPage", () => {
     expect(await screen.findByText("This profile does not exist.")).toBeTruthy();
     expect(screen.queryByRole("button", { name: "Delete" })).toBeNull();
   });
+
+  it("the document picker pages through every document", async () => {
+    installFetch({
+      "GET /profiles": () => json(200, { items: [] }),
+      "GET /documents": ({ url }) =>
+        url.searchParams.get("cursor") === "next"
+          ? json(200, { items: [{ id: "d9", name: "late.md", kind: "dataset", status: "ready" }], next_cursor: null })
+          : json(200, { ...DOCS, next_cursor: "next" }),
+      "GET /models": () => json(200, { items: [{ id: "claude-test" }] }),
+      "GET /users/me/preferences": () => json(200, { default_profile: null, default_model: null, theme: "system" }),
+    });
+    renderAt("/app/profiles");
+    const user = userEvent.setup();
+    await screen.findByRole("checkbox", { name: /papers\.md/ });
+    expect(screen.queryByRole("checkbox", { name: /late\.md/ })).toBeNull();
+    await user.click(screen.getByRole("button", { name: "Load more documents" }));
+    await screen.findByRole("checkbox", { name: /late\.md/ });
+    expect(screen.queryByRole("button", { name: "Load more documents" })).toBeNull();
+  });
 });
 

@@ -7,6 +7,7 @@ import { chat, documents, modelItems, preferences, profiles, type ProfileInput }
 import type { DocumentMeta, Profile, TemperaturePreset } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { useAsync } from "../lib/useAsync";
+import { usePaged } from "../lib/usePaged";
 
 const EMPTY: ProfileInput = {
   name: "",
@@ -24,7 +25,8 @@ export default function ProfilesPage() {
   const { profileId } = useParams();
   const navigate = useNavigate();
   const list = useAsync(() => profiles.list(), []);
-  const docs = useAsync(() => documents.list(), []);
+  // The picker pages through every document ("Load more"), not only the first page.
+  const docs = usePaged((cursor) => documents.list({ cursor }), []);
   const models = useAsync(() => chat.models(), []);
   const prefs = useAsync(() => preferences.get(), []);
   const creating = profileId === "new" || !profileId;
@@ -212,6 +214,11 @@ export default function ProfilesPage() {
             <legend>Datasets (knowledge to search)</legend>
             {datasetDocs.length === 0 ? <p className="muted small">No dataset documents yet. Upload some on the Documents page.</p> : null}
             <DocChecklist docs={datasetDocs} selected={form.dataset_ids} onChange={(ids) => set("dataset_ids", ids)} />
+            {docs.hasMore ? (
+              <button type="button" className="secondary" onClick={() => void docs.loadMore()} disabled={docs.loadingMore}>
+                {docs.loadingMore ? "Loading…" : "Load more documents"}
+              </button>
+            ) : null}
           </fieldset>
 
           <fieldset>

@@ -72,6 +72,22 @@ afterEach(() => {
 });
 
 describe("ChatPage", () => {
+  it("the conversation list pages through every conversation with Load more", async () => {
+    const conv = (i: number) => ({ id: `c${i}`, title: `Chat ${i}`, profile_id: "p1", model: "gpt-test" });
+    base({
+      "GET /conversations": ({ url }) =>
+        url.searchParams.get("cursor") === "page2"
+          ? json(200, { items: [conv(3)], next_cursor: null })
+          : json(200, { items: [conv(1), conv(2)], next_cursor: "page2" }),
+    });
+    renderChat();
+    await screen.findByText("Chat 2");
+    expect(screen.queryByText("Chat 3")).toBeNull();
+    await userEvent.click(screen.getByRole("button", { name: "Load more conversations" }));
+    await screen.findByText("Chat 3");
+    expect(screen.queryByRole("button", { name: "Load more conversations" })).toBeNull();
+  });
+
   it("streams an answer into a new conversation, then shows the stored answer with its cost and citation", async () => {
     let stored = false;
     const { calls } = base({

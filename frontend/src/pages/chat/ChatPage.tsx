@@ -12,6 +12,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { MenuButton } from "../../components/MenuButton";
 import { formatPrice, formatTokens } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
+import { usePaged } from "../../lib/usePaged";
 import { useAnnouncement } from "./announce";
 import { CitationPanel, citationNumber } from "./CitationPanel";
 import { Composer } from "./Composer";
@@ -34,7 +35,7 @@ export function modelLabel(m: ModelInfo): string {
 export default function ChatPage() {
   const { conversationId } = useParams();
   const navigate = useNavigate();
-  const list = useAsync(() => conversations.list(), []);
+  const list = usePaged((cursor) => conversations.list(cursor), []);
   const profileList = useAsync(() => profiles.list(), []);
   const models = useAsync(() => chat.models(), []);
   const prefs = useAsync(() => preferences.get(), []);
@@ -267,6 +268,9 @@ export default function ChatPage() {
         items={list.data?.items}
         error={list.error}
         onRetry={list.reload}
+        hasMore={list.hasMore}
+        loadingMore={list.loadingMore}
+        onLoadMore={list.loadMore}
         onNew={() => {
           setDrawerOpen(false);
           navigate("/app/chat");

@@ -11,13 +11,17 @@ interface Props {
   items: Conversation[] | undefined;
   error: unknown;
   onRetry: () => void;
+  /** More conversations than shown: the next page loads on demand. */
+  hasMore?: boolean;
+  loadingMore?: boolean;
+  onLoadMore?: () => void;
   onNew: () => void;
   /** The drawer is open (narrow screens; a wide screen always shows the list). */
   open: boolean;
   onClose: () => void;
 }
 
-export function Sidebar({ items, error, onRetry, onNew, open, onClose }: Props) {
+export function Sidebar({ items, error, onRetry, hasMore, loadingMore, onLoadMore, onNew, open, onClose }: Props) {
   const newRef = useRef<HTMLButtonElement>(null);
   const [query, setQuery] = useState("");
   const [hits, setHits] = useState<ConversationHit[] | null>(null);
@@ -104,6 +108,11 @@ export function Sidebar({ items, error, onRetry, onNew, open, onClose }: Props) 
       </ul>
       {hits && hits.length === 0 && !searching ? <p className="muted small">No conversation matches “{query}”.</p> : null}
       {!hits && items && items.length === 0 ? <p className="muted small">No conversations yet.</p> : null}
+      {!hits && hasMore && onLoadMore ? (
+        <button type="button" className="secondary" onClick={onLoadMore} disabled={loadingMore}>
+          {loadingMore ? "Loading…" : "Load more conversations"}
+        </button>
+      ) : null}
     </aside>
   );
 }
