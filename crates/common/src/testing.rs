@@ -165,6 +165,8 @@ pub async fn populated_account(base: &str) -> PopulatedAccount {
         .json()
         .await
         .unwrap();
+    // Where the server ingests in the background, wait until the document is ready.
+    let doc = settled_document(&http, base, &bearer, doc["id"].as_str().expect("id")).await;
     assert_eq!(doc["status"], "ready", "{doc}");
     let upload = post(
         "/documents/uploads",
@@ -270,4 +272,30 @@ pub async fn remains(state: &AppState, account: &PopulatedAccount) -> Remains {
             .is_some(),
         files: state.blobs.list(&user.blob_prefix()).await.unwrap().len(),
     }
+}
+
+/// A document once background ingestion has settled it (`ready` or `failed`): polls
+/// `GET /documents/{id}` as `bearer` (an `Authorization` value) for up to 30 s.
+pub async fn settled_document(
+    http: &reqwest::Client,
+    base: &str,
+    bearer: &str,
+    id: &str,
+) -> serde_json::Value {
+    for _ in 0..600 {
+        let doc: serde_json::Value = http
+            .get(format!("{base}/documents/{id}"))
+            .header("authorization", bearer)
+            .send()
+            .await
+            .expect("GET /documents/{id}")
+            .json()
+            .await
+            .expect("a document");
+        if doc["status"] != "pending" && doc["status"] != "processing" {
+            return doc;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("document {id} still being ingested after 30 s");
 }

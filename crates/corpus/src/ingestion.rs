@@ -261,7 +261,7 @@ impl Corpus {
 mod tests {
     use super::*;
     use crate::{DocumentKind, NewDocument};
-    use ragenie_common::storage::{Blob, BlobMeta, Blobs, LocalQueue, PresignedUrl, StoreResult};
+    use ragenie_common::storage::LocalQueue;
     use ragenie_common::testing::{embedded_state, test_user};
     use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -407,55 +407,21 @@ mod tests {
         );
     }
 
-    /// The embedded blob store, except that reading a document's stored bytes fails.
-    struct UnreadableContent(Arc<dyn Blobs>);
-
-    #[async_trait::async_trait]
-    impl Blobs for UnreadableContent {
-        async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta> {
-            self.0.put(key, body, content_type).await
-        }
-        async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
-            if key.contains("/content/") {
-                return Err(anyhow::anyhow!("the store is down").into());
-            }
-            self.0.get(key).await
-        }
-        async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
-            self.0.head(key).await
-        }
-        async fn delete(&self, key: &str) -> StoreResult<()> {
-            self.0.delete(key).await
-        }
-        async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
-            self.0.list(prefix).await
-        }
-        async fn presign_put(
-            &self,
-            key: &str,
-            content_type: &str,
-            expires_in: Duration,
-        ) -> StoreResult<PresignedUrl> {
-            self.0.presign_put(key, content_type, expires_in).await
-        }
-        async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-            self.0.presign_get(key, expires_in).await
-        }
-    }
-
     #[tokio::test]
     async fn a_store_failure_is_delivered_again_and_fails_the_document_on_the_last_attempt() {
         let dir = tempfile::tempdir().unwrap();
         let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
-        let (queue, mut jobs) = LocalQueue::new();
-        let blobs: Arc<dyn Blobs> = Arc::new(UnreadableContent(state.blobs.clone()));
-        let corpus = Corpus::new(state.table.clone(), blobs).with_queue(Arc::new(queue));
+        let (corpus, mut jobs) = queued(&state);
         let (user, _) = test_user();
         let (doc, _) = corpus
             .upload(user, file("a.md", "text/markdown", b"apples"))
             .await
             .unwrap();
         let message = jobs.try_recv().unwrap();
+        // The blob store breaks: its folder is now a file, so reading the bytes fails.
+        let blobs = dir.path().join("blobs");
+        std::fs::rename(&blobs, dir.path().join("moved")).unwrap();
+        std::fs::write(&blobs, b"not a folder").unwrap();
         assert!(corpus.handle_ingest_message(&message, 1, 2).await.is_err());
         let doc_now = corpus.get(user, &doc.id).await.unwrap();
         assert_eq!(doc_now.status, DocumentStatus::Processing);

@@ -147,24 +147,14 @@ async fn requests_answers_and_failures_are_written_as_valid_emf_lines() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut status = Value::Null;
-    for _ in 0..600 {
-        let doc: Value = http
-            .get(url(&format!("/documents/{id}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        status = doc["status"].clone();
-        if status != "pending" && status != "processing" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, "failed");
+    let doc = ragenie_common::testing::settled_document(
+        &http,
+        &server.base,
+        &format!("Bearer {token}"),
+        &id,
+    )
+    .await;
+    assert_eq!(doc["status"], "failed");
     for content in ["Hello there", "Again [[fake:500]]"] {
         let conv: Value = http
             .post(url("/conversations"))

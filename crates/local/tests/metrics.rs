@@ -91,15 +91,14 @@ impl Session {
 
     /// The document once the server's background ingestion has settled it (ready or failed).
     async fn settled(&self, token: &str, doc: &Value) -> Value {
-        let path = format!("/documents/{}", doc["id"].as_str().unwrap());
-        for _ in 0..600 {
-            let (_, now) = self.call("GET", &path, Some(token), None).await;
-            if !matches!(now["status"].as_str(), Some("pending" | "processing")) {
-                return now;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("{path} still being ingested after 30 s");
+        let id = doc["id"].as_str().unwrap();
+        ragenie_common::testing::settled_document(
+            &self.http,
+            &self.base,
+            &format!("Bearer {token}"),
+            id,
+        )
+        .await
     }
 
     async fn chat(&self, token: &str, model: &str, content: &str) -> String {

@@ -963,14 +963,7 @@ async fn queued_app() -> App {
 impl App {
     /// The document once background ingestion has settled it.
     async fn settled(&self, bearer: &str, id: &str) -> Value {
-        for _ in 0..600 {
-            let doc = self.json(bearer, &format!("/documents/{id}")).await;
-            if doc["status"] != "pending" && doc["status"] != "processing" {
-                return doc;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{id} still being ingested after 30 s");
+        ragenie_common::testing::settled_document(&self.http, &self.base, bearer, id).await
     }
 }
 
