@@ -704,7 +704,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Commit a presigned upload: checks the size, then stores and indexes the document. */
+        /**
+         * Commit a presigned upload: checks the size and stores the document; it is indexed in the
+         *     background (`pending`, `processing`, then `ready` or `failed`) where ingestion is queued.
+         */
         post: operations["post_documents_id_commit"];
         delete?: never;
         options?: never;
@@ -739,7 +742,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-index one document (as `POST /documents/reindex`, for this document only). */
+        /**
+         * Re-index one document (as `POST /documents/reindex`, for this document only); for a document
+         *     whose ingestion failed or stalled (`pending`/`processing` for 20 minutes), ingest it again
+         *     from its stored bytes (it turns `pending`, then as an upload).
+         */
         post: operations["post_documents_id_reindex"];
         delete?: never;
         options?: never;
@@ -2016,7 +2023,7 @@ export interface components {
             name: string;
             /**
              * Format: int64
-             * @description Exact size in bytes (at most 64 MiB); the commit refuses any other size.
+             * @description Exact size in bytes (at most 100 MiB); the commit refuses any other size.
              */
             size: number;
         };
@@ -6617,7 +6624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no embedding model, or the document is not ready */
+            /** @description a ready document without an embedding model to re-index with, or an ingestion still under way */
             409: {
                 headers: {
                     [name: string]: unknown;
