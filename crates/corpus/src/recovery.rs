@@ -1,21 +1,25 @@
-//! After a crash: documents whose ingestion a stopped process left half-done (`pending`, their
-//! bytes stored) are ingested again, so no upload stays `pending` for ever.
+//! After a crash: documents whose ingestion a stopped process left half-done (`pending` or
+//! `processing`, their bytes stored) are ingested again, so no upload stays `pending` for ever.
 
 use super::*;
 
 impl Corpus {
-    /// Ingests again every `pending` document of `user` (from its stored bytes; one whose bytes
-    /// are missing fails with a reason). Returns how many. Run at start-up, before serving.
+    /// Ingests again every `pending` or `processing` document of `user` (from its stored bytes,
+    /// inline or through the queue; one whose bytes are missing fails with a reason). Returns
+    /// how many. Run at start-up, before serving.
     pub async fn resume_pending(&self, user: UserId) -> CorpusResult<usize> {
         let mut resumed = 0;
         for doc in self.all(user).await? {
-            if doc.status != DocumentStatus::Pending {
+            if !matches!(
+                doc.status,
+                DocumentStatus::Pending | DocumentStatus::Processing
+            ) {
                 continue;
             }
             let key = keys::content_blob(user, &doc.content_hash);
             match self.blobs.get(&key).await? {
                 Some(blob) => {
-                    self.ingest(user, doc, &blob.body).await?;
+                    self.start_ingest(user, doc, Some(blob.body)).await?;
                 }
                 None => {
                     let mut doc = doc;

@@ -163,6 +163,8 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("uploading {} notes of ~250 words", args.docs);
     let started = Instant::now();
     let ids = upload_library(&http, &base, &auth, args.docs).await?;
+    // The server indexes uploads in the background: the library is ready when all are.
+    support::wait_until_settled(&http, &base, &auth, &ids).await?;
     let upload_s = started.elapsed().as_secs_f64();
     // A profile of every note: two profiles of at most 500 datasets, the second inheriting
     // the first (a profile lists at most 500).

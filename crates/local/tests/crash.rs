@@ -164,8 +164,21 @@ async fn a_killed_server_restarts_with_every_acknowledged_write_and_its_answers_
     assert_eq!(status, 200);
     let auth = auth.unwrap();
 
-    // Every acknowledged upload is there, ready, with the bytes that were sent.
+    // Every acknowledged upload is there, ready, with the bytes that were sent (the restarted
+    // server queues the interrupted ones again: wait for its background ingestion).
     let acknowledged = acknowledged.lock().unwrap().clone();
+    let before = support::get_json(&http, &base, &auth, "/documents?limit=200")
+        .await
+        .unwrap();
+    let all: Vec<String> = before["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    support::wait_until_settled(&http, &base, &auth, &all)
+        .await
+        .unwrap();
     for (id, text) in &acknowledged {
         let doc = support::get_json(&http, &base, &auth, &format!("/documents/{id}"))
             .await

@@ -244,6 +244,31 @@ pub async fn upload(
 }
 
 /// GET `path` as JSON (an error unless 2xx).
+/// Waits until none of these documents is still being ingested (the server indexes uploads in
+/// the background), for up to two minutes.
+pub async fn wait_until_settled(
+    http: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    for id in ids {
+        loop {
+            let doc = get_json(http, base, auth, &format!("/documents/{id}")).await?;
+            if doc["status"] != "pending" && doc["status"] != "processing" {
+                break;
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "document {id} still being ingested"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
 pub async fn get_json(
     http: &reqwest::Client,
     base: &str,

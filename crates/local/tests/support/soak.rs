@@ -660,6 +660,9 @@ pub async fn run(server: &ServerProcess, config: &SoakConfig) -> anyhow::Result<
     let mut errors = tally.errors.clone();
     for user in users {
         let user = user.into_inner().expect("user");
+        // Uploads are indexed in the background: the last ones may still be on their way.
+        let uploaded: Vec<String> = user.docs.iter().cloned().collect();
+        super::wait_until_settled(&http, &server.base, &user.auth, &uploaded).await?;
         let listed = listed_documents(&http, &server.base, &user.auth).await?;
         documents += user.docs.len();
         for id in &user.docs {
