@@ -271,8 +271,10 @@ async fn main() -> anyhow::Result<()> {
     let (a50, a95) = (percentile(&added, 50.0), percentile(&added, 95.0));
     println!(
         "chat-ttfb: {} datasets in the profile (retrieval: {mode}), model {MODEL} on the fake OpenAI server; \
-         {} messages after {warmup} warm-up; `local` profile server process",
-        args.docs, args.rounds
+         {} messages after {warmup} warm-up; server process {}",
+        args.docs,
+        args.rounds,
+        args.server.display()
     );
     println!("| measure | p50 ms | p95 ms |");
     println!("| --- | ---: | ---: |");
@@ -310,6 +312,7 @@ async fn main() -> anyhow::Result<()> {
         "messages": args.rounds,
         "datasets_mode": mode,
         "model": MODEL,
+        "server": args.server.display().to_string(),
         "upload_s": r(upload_s),
         "limits": format!("one user; RAGENIE_MAX_CONCURRENT_ANSWERS={MAX_CONCURRENT} RAGENIE_REQUESTS_PER_MINUTE={REQUESTS_PER_MINUTE} set for the bench"),
         "not_covered": "network to a real provider, Lambda (the embedded store, one process), hybrid retrieval (BM25 only)",
