@@ -7,7 +7,7 @@ import { auth } from "./api/endpoints";
 interface AuthState {
   signedIn: boolean;
   signIn(email: string, password: string): Promise<void>;
-  signUp(email: string, password: string): Promise<void>;
+  signUp(email: string, password: string, invite?: string): Promise<void>;
   signOut(): Promise<void>;
 }
 
@@ -22,8 +22,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     api.setTokens(await auth.login(email, password));
   }, []);
 
-  const signUp = useCallback(async (email: string, password: string) => {
-    api.setTokens(await auth.register(email, password));
+  const signUp = useCallback(async (email: string, password: string, invite?: string) => {
+    api.setTokens(await auth.register(email, password, invite));
   }, []);
 
   const signOut = useCallback(async () => {

@@ -2,8 +2,9 @@
 # End-to-end: the built web app in Debian's Chromium (driven by playwright-core) against the
 # local server (scripts/dev.sh on a free port, a fresh data directory, the fake model providers
 # behind it), at desktop and phone (390×844) size, with layout and axe-core checks on every
-# screen. Screenshots of each main screen, and the axe results, go to target/e2e-screenshots/. Everything started
-# here is stopped by PID on exit. Non-zero on any failure.
+# screen; then the operator flow (frontend/e2e/admin.mjs) on a fresh server of its own.
+# Screenshots of each main screen, and the axe results, go to target/e2e-screenshots/. Everything
+# started here is stopped by PID on exit. Non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
@@ -108,6 +109,13 @@ step "e2e: security (password reset through the local outbox; no request to a fo
     RAGENIE_E2E_OUTBOX="$RAGENIE_DATA_DIR/outbox" timeout 300 node e2e/security.mjs
 )
 
+# A fresh server for the operator flow (its first account must be the first of the server),
+# started now so that it starts while the offline suite runs.
+admin_port=$(free_port)
+mkdir -p "$work/data-admin"
+RAGENIE_PORT=$admin_port RAGENIE_DATA_DIR="$work/data-admin" setsid scripts/dev.sh >"$work/server-admin.log" 2>&1 &
+pids+=($!)
+
 step "e2e: offline mode (a second server, no provider configured)"
 offline_port=$(free_port)
 mkdir -p "$work/data-offline"
@@ -124,5 +132,16 @@ fi
   cd frontend
   RAGENIE_E2E_URL="http://127.0.0.1:$offline_port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
     timeout 300 node e2e/offline.mjs
+)
+
+step "e2e: operator (a fresh server: first account admin, approval, suspension; Admin page axe at both sizes)"
+if ! wait_for_http "http://127.0.0.1:$admin_port/health" 300; then
+  echo "the operator suite's server did not become healthy" >&2
+  exit 1
+fi
+(
+  cd frontend
+  RAGENIE_E2E_URL="http://127.0.0.1:$admin_port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
+    timeout 300 node e2e/admin.mjs
 )
 ls target/e2e-screenshots

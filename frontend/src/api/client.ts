@@ -93,10 +93,22 @@ export interface UploadOptions {
 
 type FetchLike = typeof fetch;
 
+/** Why a signed-in account may not act: its 403 problem's type names it. */
+export type Standing = "pending" | "suspended";
+
+/** The standing a problem announces (`urn:ragenie:problem:account-pending` / `-suspended`). */
+export function standingOf(problem: { type?: string } | undefined): Standing | undefined {
+  const type = problem?.type ?? "";
+  if (type.endsWith("account-pending")) return "pending";
+  if (type.endsWith("account-suspended")) return "suspended";
+  return undefined;
+}
+
 export class ApiClient {
   private tokens: Tokens | null;
   private refreshing: Promise<boolean> | null = null;
   private listeners = new Set<(signedIn: boolean) => void>();
+  private standingListeners = new Set<(standing: Standing) => void>();
 
   constructor(
     private readonly baseUrl = "",
@@ -138,6 +150,30 @@ export class ApiClient {
   onAuthChange(listener: (signedIn: boolean) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Called when any answer says the account waits for approval or is suspended, so the app
+   * shows that instead of a broken screen, whichever request found out first.
+   */
+  onStanding(listener: (standing: Standing) => void): () => void {
+    this.standingListeners.add(listener);
+    return () => this.standingListeners.delete(listener);
+  }
+
+  private announceStanding(problem: { type?: string }) {
+    const standing = standingOf(problem);
+    if (standing) for (const l of this.standingListeners) l(standing);
+  }
+
+  /** Reads a 403's problem (from a copy: the caller still reads the original). */
+  private async checkStanding(response: Response) {
+    try {
+      const copy = response.clone();
+      this.announceStanding(problemFromText(await copy.text(), copy.headers.get("Content-Type") ?? ""));
+    } catch {
+      // an unreadable body says nothing about the account
+    }
   }
 
   url(path: string, query?: RequestOptions["query"]): string {
@@ -228,6 +264,7 @@ export class ApiClient {
       const refreshed = this.tokens.access_token !== usedToken || (await this.refresh());
       if (refreshed) response = await attempt();
     }
+    if (response.status === 403 && !options.anonymous) await this.checkStanding(response);
     return response;
   }
 
@@ -322,6 +359,7 @@ export class ApiClient {
       const refreshed = this.tokens.access_token !== usedToken || (await this.refresh());
       if (refreshed) result = await once();
     }
+    if (result.status === 403 && !options.external) this.announceStanding(problemFromText(result.text, result.type));
     if (result.status < 200 || result.status >= 300) {
       const retry = result.retryAfter && /^\d+$/.test(result.retryAfter) ? Number(result.retryAfter) : undefined;
       throw new ApiError(result.status, problemFromText(result.text, result.type), retry);

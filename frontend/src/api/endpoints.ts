@@ -4,6 +4,14 @@ import { api, type Tokens } from "./client";
 import { ApiError } from "./problem";
 import type {
   AccountDeleted,
+  AccountStatus,
+  AdminUser,
+  CreatedInvite,
+  Invite,
+  OperatorSettings,
+  OperatorUsage,
+  ResetLink,
+  UserChange,
   ApiKey,
   AuditEvent,
   Budgets,
@@ -27,8 +35,9 @@ import type {
 } from "./models";
 
 export const auth = {
-  register: (email: string, password: string) =>
-    api.post<Tokens>("/auth/register", { email, password }, { anonymous: true }),
+  /** `invite`: the token of an invite link, when the server's policy is `invite`. */
+  register: (email: string, password: string, invite?: string) =>
+    api.post<Tokens>("/auth/register", invite ? { email, password, invite } : { email, password }, { anonymous: true }),
   login: (email: string, password: string) => api.post<Tokens>("/auth/login", { email, password }, { anonymous: true }),
   logout: (refresh_token: string) => api.post<void>("/auth/logout", { refresh_token }),
   me: () => api.get<Me>("/auth/me"),
@@ -166,6 +175,26 @@ export const usage = {
   get: (from: string, to: string) => api.get<UsageReport>("/usage", { query: { from, to } }),
   budget: () => api.get<Budgets>("/usage/budget"),
   setBudget: (b: Budgets) => api.put<Budgets>("/usage/budget", b),
+};
+
+const userPath = (id: string) => `/admin/users/${encodeURIComponent(id)}`;
+
+/** The admin console (admins only: the server answers 403 to anyone else). */
+export const admin = {
+  users: (filter: { q?: string; status?: AccountStatus | ""; cursor?: string | null } = {}) =>
+    api.get<Page<AdminUser>>("/admin/users", { query: filter }),
+  /** Approve or reactivate (`status: "active"`), suspend, change the role or the quota override. */
+  update: (id: string, change: UserChange) => api.patch<AdminUser>(userPath(id), change),
+  /** Deletes the account and everything it owns. */
+  remove: (id: string) => api.delete<AccountDeleted>(userPath(id)),
+  /** A one-time password-reset link to pass on to the user. */
+  resetLink: (id: string) => api.post<ResetLink>(`${userPath(id)}/password-reset`),
+  settings: () => api.get<OperatorSettings>("/admin/settings"),
+  saveSettings: (s: OperatorSettings) => api.put<OperatorSettings>("/admin/settings", s),
+  invites: () => api.get<Page<Invite>>("/admin/invites"),
+  createInvite: (expires_in_hours: number) => api.post<CreatedInvite>("/admin/invites", { expires_in_hours }),
+  revokeInvite: (id: string) => api.delete<void>(`/admin/invites/${encodeURIComponent(id)}`),
+  usage: (from: string, to: string) => api.get<OperatorUsage>("/admin/usage", { query: { from, to } }),
 };
 
 export function modelItems(list: ModelList | undefined): ModelInfo[] {

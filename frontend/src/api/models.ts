@@ -55,3 +55,19 @@ export type Budgets = Schemas["Budgets"];
 export type StreamEvent = Schemas["ChatEvent"];
 /** The event names the server sends. */
 export type StreamEventName = StreamEvent["event"];
+
+/** An account as the admin console lists it, with this month's spending. */
+export type AdminUser = Schemas["AdminUserView"];
+export type AccountStatus = Schemas["AccountStatus"];
+export type Role = Schemas["Role"];
+export type UserChange = Schemas["UserChange"];
+export type RegistrationPolicy = Schemas["RegistrationPolicy"];
+/** Who may sign up, the default quota and the per-user limits. */
+export type OperatorSettings = Schemas["OperatorSettings"];
+export type Invite = Schemas["Invite"];
+/** An invite just created: its token is shown this once. */
+export type CreatedInvite = Schemas["CreatedInvite"];
+export type OperatorUsage = Schemas["OperatorUsage"];
+export type OperatorUsageRow = Schemas["OperatorUsageRow"];
+/** A one-time password-reset link an admin passes on. */
+export type ResetLink = Schemas["ResetLink"];

@@ -3,11 +3,13 @@
 
 import { Suspense, useEffect, useRef, useState } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
+import { useAccount } from "../account";
 import { preferences } from "../api/endpoints";
 import { useAuth } from "../auth";
 import { applyTheme } from "../lib/theme";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { MenuButton } from "./MenuButton";
+import { StandingScreen } from "./StandingScreen";
 
 const LINKS = [
   { to: "/app/chat", label: "Chat" },
@@ -16,9 +18,11 @@ const LINKS = [
   { to: "/app/usage", label: "Usage" },
   { to: "/app/settings", label: "Settings" },
 ];
+const ADMIN_LINK = { to: "/app/admin", label: "Admin" };
 
 export function Layout() {
   const { signOut } = useAuth();
+  const account = useAccount();
   const navigate = useNavigate();
   const location = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
@@ -34,6 +38,16 @@ export function Layout() {
 
   // Going somewhere closes the menu.
   useEffect(() => setMenuOpen(false), [location.pathname]);
+
+  const leave = async () => {
+    await signOut();
+    navigate("/login", { replace: true });
+  };
+
+  if (account.standing === "pending" || account.standing === "suspended") {
+    return <StandingScreen standing={account.standing} onCheck={account.reload} onSignOut={leave} />;
+  }
+  const links = account.isAdmin ? [...LINKS, ADMIN_LINK] : LINKS;
 
   return (
     <div className="shell">
@@ -60,7 +74,7 @@ export function Layout() {
         />
         <div className="topbar-menu" id="main-menu">
           <nav aria-label="Main">
-            {LINKS.map((l) => (
+            {links.map((l) => (
               <NavLink key={l.to} to={l.to} className={({ isActive }) => (isActive ? "active" : undefined)}>
                 {l.label}
               </NavLink>
@@ -69,10 +83,7 @@ export function Layout() {
           <button
             type="button"
             className="secondary signout"
-            onClick={async () => {
-              await signOut();
-              navigate("/login", { replace: true });
-            }}
+            onClick={leave}
           >
             Sign out
           </button>

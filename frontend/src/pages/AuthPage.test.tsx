@@ -14,6 +14,7 @@ function renderAt(path: string) {
         <Routes>
           <Route path="/login" element={<AuthPage mode="signin" />} />
           <Route path="/signup" element={<AuthPage mode="signup" />} />
+          <Route path="/register" element={<AuthPage mode="signup" />} />
           <Route path="/app/chat" element={<p>chat screen</p>} />
         </Routes>
       </AuthProvider>
@@ -64,5 +65,42 @@ describe("AuthPage", () => {
     await user.click(screen.getByRole("button", { name: "Sign up" }));
     expect((await screen.findByRole("alert")).textContent).toMatch(/differ/);
     expect(calls).toHaveLength(0);
+  });
+
+  it("signs up with the invite of an invite link", async () => {
+    const { calls } = installFetch({
+      "POST /auth/register": () => json(201, { access_token: "a", refresh_token: "r", token_type: "bearer", expires_in: 900 }),
+    });
+    renderAt("/register?invite=TOKEN123");
+    const user = userEvent.setup();
+    expect(screen.getByText("You were invited: choose your email and password.")).toBeTruthy();
+    await user.type(screen.getByLabelText("Email"), "guest@example.com");
+    await user.type(screen.getByLabelText("Password"), "correct horse battery");
+    await user.type(screen.getByLabelText("Confirm password"), "correct horse battery");
+    await user.click(screen.getByRole("button", { name: "Sign up" }));
+    await screen.findByText("chat screen");
+    expect(calls[0].body).toEqual({ email: "guest@example.com", password: "correct horse battery", invite: "TOKEN123" });
+  });
+
+  it("asks for an invite code when the server needs one", async () => {
+    let attempt = 0;
+    const { calls } = installFetch({
+      "POST /auth/register": () =>
+        ++attempt === 1
+          ? json(422, { type: "urn:ragenie:problem:validation", title: "Unprocessable Entity", status: 422, detail: "registration needs an invite on this server", field: "invite" })
+          : json(201, { access_token: "a", refresh_token: "r", token_type: "bearer", expires_in: 900 }),
+    });
+    renderAt("/signup");
+    const user = userEvent.setup();
+    expect(screen.queryByLabelText("Invite code")).toBeNull();
+    await user.type(screen.getByLabelText("Email"), "guest@example.com");
+    await user.type(screen.getByLabelText("Password"), "correct horse battery");
+    await user.type(screen.getByLabelText("Confirm password"), "correct horse battery");
+    await user.click(screen.getByRole("button", { name: "Sign up" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("registration needs an invite");
+    await user.type(screen.getByLabelText("Invite code"), "CODE9");
+    await user.click(screen.getByRole("button", { name: "Sign up" }));
+    await screen.findByText("chat screen");
+    expect(calls[1].body).toEqual({ email: "guest@example.com", password: "correct horse battery", invite: "CODE9" });
   });
 });

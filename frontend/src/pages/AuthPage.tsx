@@ -2,7 +2,7 @@
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate } from "react-router";
-import { errorMessage } from "../api/problem";
+import { ApiError, errorMessage } from "../api/problem";
 import { useAuth } from "../auth";
 
 export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
@@ -16,6 +16,10 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
   const [busy, setBusy] = useState(false);
   const emailRef = useRef<HTMLInputElement>(null);
   const signup = mode === "signup";
+  // An invite link (/register?invite=…) carries its token; the server may also ask for one.
+  const linkInvite = new URLSearchParams(location.search).get("invite") ?? "";
+  const [invite, setInvite] = useState(linkInvite);
+  const [askInvite, setAskInvite] = useState(false);
 
   useEffect(() => {
     setError(null);
@@ -31,11 +35,12 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
     }
     setBusy(true);
     try {
-      if (signup) await signUp(email.trim(), password);
+      if (signup) await signUp(email.trim(), password, invite.trim() || undefined);
       else await signIn(email.trim(), password);
       const from = (location.state as { from?: string } | null)?.from;
       navigate(from?.startsWith("/app/") ? from : "/app/chat", { replace: true });
     } catch (err) {
+      if (err instanceof ApiError && err.field === "invite") setAskInvite(true);
       setError(errorMessage(err));
       setBusy(false);
     }
@@ -46,7 +51,8 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
       <form className="card auth-card" onSubmit={submit} aria-labelledby="auth-title" noValidate>
         <h1 id="auth-title">{signup ? "Create your RaGenie account" : "Sign in to RaGenie"}</h1>
         <p className="muted">
-          {(location.state as { notice?: string } | null)?.notice ?? "Chat with your documents."}
+          {(location.state as { notice?: string } | null)?.notice ??
+            (signup && linkInvite ? "You were invited: choose your email and password." : "Chat with your documents.")}
         </p>
         <label>
           Email
@@ -82,6 +88,12 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
               value={confirm}
               onChange={(e) => setConfirm(e.target.value)}
             />
+          </label>
+        ) : null}
+        {signup && (askInvite || (invite && !linkInvite)) ? (
+          <label>
+            Invite code
+            <input name="invite" autoComplete="off" value={invite} onChange={(e) => setInvite(e.target.value)} />
           </label>
         ) : null}
         {error ? (

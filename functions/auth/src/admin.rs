@@ -1,11 +1,12 @@
 //! The admin console's API: users (list and search with this month's spending, approve,
 //! suspend, reactivate, role, quota override), the operator settings (registration policy,
-//! default quota, rate limit, concurrent answers), invites, and the deployment's usage by day
-//! and model. Every route takes [`AdminUser`]: anyone else gets 403.
+//! default quota, rate limit, concurrent answers), invites, one-time password-reset links,
+//! deleting an account, and the deployment's usage by day and model. Every route takes
+//! [`AdminUser`]: anyone else gets 403.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use ragenie_common::accounts::limits::{self, MonthSpend, OperatorUsageRow};
 use ragenie_common::accounts::operator::{
@@ -14,7 +15,7 @@ use ragenie_common::accounts::operator::{
 };
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::path_id;
-use ragenie_common::accounts::{ListPage, UserId, page_size, refresh};
+use ragenie_common::accounts::{ListPage, UserId, deletion, page_size, refresh, reset};
 use ragenie_common::audit::{Audit, AuditAction, AuditEntry};
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, present};
@@ -25,9 +26,14 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(list_users))
-        .route("/admin/users/{id}", patch(update_user).get(get_user))
+        .route(
+            "/admin/users/{id}",
+            patch(update_user).get(get_user).delete(delete_user),
+        )
+        .route("/admin/users/{id}/password-reset", post(reset_link))
         .route("/admin/settings", get(get_settings).put(put_settings))
         .route("/admin/invites", post(create_invite).get(list_invites))
+        .route("/admin/invites/{id}", delete(revoke_invite))
         .route("/admin/usage", get(usage))
 }
 
@@ -253,6 +259,93 @@ async fn update_user(
     Ok(Json(view(&state, user).await?))
 }
 
+/// Deletes an account and everything it owns (the account-deletion path of `DELETE /auth/me`,
+/// without the owner's password). The answer says what was removed.
+#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Deleted; what was removed", body = crate::AccountDeleted),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An admin deletes their own account in Settings, with their password", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_user(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    audit: Audit,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::AccountDeleted>> {
+    let id: UserId = path_id(&id, "user")?;
+    if id == admin.user.id {
+        return Err(ApiError::Conflict(
+            "delete your own account in Settings, with your password".into(),
+        ));
+    }
+    let table = state.table.as_ref();
+    users::get(table, id).await?;
+    let removed = deletion::delete_account(table, state.blobs.as_ref(), id).await?;
+    tracing::info!(admin = %admin.user.id, user = %id, items = removed.items, files = removed.files, "account deleted by an admin");
+    audit
+        .record(
+            AuditEntry::new(AuditAction::AccountDeleted, id)
+                .actor(admin.user.id)
+                .detail(format!(
+                    "by_admin items={} files={}",
+                    removed.items, removed.files
+                )),
+        )
+        .await;
+    Ok(Json(crate::AccountDeleted { removed }))
+}
+
+/// A one-time password-reset link an admin hands to the account's owner.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResetLink {
+    /// `<public url>/reset-password#token=…`: works once.
+    pub link: String,
+    /// Epoch seconds after which the link no longer works.
+    pub expires_at: i64,
+}
+
+/// Issues a single-use password-reset link for an account (valid 30 minutes), for the admin to
+/// pass on; using it sets a new password and signs out every session of the account. Nothing
+/// is mailed.
+#[utoipa::path(post, path = "/admin/users/{id}/password-reset", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 201, description = "The link", body = ResetLink),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn reset_link(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    audit: Audit,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<ResetLink>)> {
+    let id: UserId = path_id(&id, "user")?;
+    let table = state.table.as_ref();
+    users::get(table, id).await?;
+    let token = reset::issue(table, id).await?;
+    audit
+        .record(
+            AuditEntry::new(AuditAction::AccountChangedByAdmin, id)
+                .actor(admin.user.id)
+                .detail("password_reset_link"),
+        )
+        .await;
+    tracing::info!(admin = %admin.user.id, user = %id, "password-reset link issued by an admin");
+    Ok((
+        StatusCode::CREATED,
+        Json(ResetLink {
+            link: reset::link(&state.settings.public_url, &token),
+            expires_at: ragenie_common::clock::unix_now() + reset::RESET_TOKEN_TTL_SECS,
+        }),
+    ))
+}
+
 /// The operator settings in force (stored by an admin, else the configuration's defaults).
 #[utoipa::path(get, path = "/admin/settings", tag = "admin", security(("bearer" = [])),
     responses(
@@ -338,6 +431,25 @@ async fn list_invites(
     }))
 }
 
+/// Withdraws an open invite: its link stops working at once.
+#[utoipa::path(delete, path = "/admin/invites/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The invite's id, as listed")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No open invite has this id", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn revoke_invite(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    operator::revoke_invite(state.table.as_ref(), &id).await?;
+    tracing::info!(admin = %admin.user.id, invite = %id, "invite revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `?from=&to=` (inclusive days, `YYYY-MM-DD`; default: this month so far).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -409,10 +521,13 @@ async fn usage(
     list_users,
     get_user,
     update_user,
+    delete_user,
+    reset_link,
     get_settings,
     put_settings,
     create_invite,
     list_invites,
+    revoke_invite,
     usage
 ))]
 pub struct AdminApi;

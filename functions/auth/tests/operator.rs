@@ -153,6 +153,17 @@ async fn every_admin_route_refuses_users_with_403_and_strangers_with_401() {
     let admin = app.register("admin@example.com").await;
     let user = app.register("user@example.com").await;
     let (user_id, key) = id_and_key(&app, &user).await;
+    let other = app.register("other@example.com").await;
+    let other_id = me(&app, &other.access).await.str("id");
+    let invite_id = app
+        .call(
+            "POST",
+            "/admin/invites",
+            Some(&admin.access),
+            Some(json!({})),
+        )
+        .await
+        .str("id");
     let routes: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", "/admin/users".into(), None),
         ("GET", format!("/admin/users/{user_id}"), None),
@@ -172,7 +183,15 @@ async fn every_admin_route_refuses_users_with_403_and_strangers_with_401() {
         ),
         ("POST", "/admin/invites".into(), Some(json!({}))),
         ("GET", "/admin/invites".into(), None),
+        ("DELETE", format!("/admin/invites/{invite_id}"), None),
         ("GET", "/admin/usage".into(), None),
+        (
+            "POST",
+            format!("/admin/users/{user_id}/password-reset"),
+            None,
+        ),
+        // Last: the admin's call deletes the account.
+        ("DELETE", format!("/admin/users/{other_id}"), None),
     ];
     for (method, path, body) in &routes {
         for bearer in [&user.access, &key] {
@@ -356,6 +375,141 @@ async fn invites_are_single_use_and_expire() {
     );
     let r = register(&app, "late@example.com", Some(&late)).await;
     assert_eq!(r.problem(422).as_deref(), Some("invite"));
+}
+
+#[tokio::test]
+async fn a_revoked_invite_no_longer_works() {
+    let app = policy_app(RegistrationPolicy::Invite, &[]).await;
+    let admin = app.register("admin@example.com").await;
+    let invite = app
+        .call(
+            "POST",
+            "/admin/invites",
+            Some(&admin.access),
+            Some(json!({})),
+        )
+        .await;
+    let (id, token) = (invite.str("id"), invite.str("token"));
+    let path = format!("/admin/invites/{id}");
+    let r = app.call("DELETE", &path, Some(&admin.access), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let listed = app
+        .call("GET", "/admin/invites", Some(&admin.access), None)
+        .await;
+    assert_eq!(listed.body["items"], json!([]), "{}", listed.text);
+    let r = register(&app, "guest@example.com", Some(&token)).await;
+    assert_eq!(r.problem(422).as_deref(), Some("invite"));
+    app.call("DELETE", &path, Some(&admin.access), None)
+        .await
+        .problem(404);
+}
+
+#[tokio::test]
+async fn an_admins_reset_link_sets_a_new_password_once_and_ends_the_users_sessions() {
+    let app = app().await;
+    let admin = app.register("admin@example.com").await;
+    let user = app.register("user@example.com").await;
+    let id = me(&app, &user.access).await.str("id");
+    let r = app
+        .call(
+            "POST",
+            &format!("/admin/users/{id}/password-reset"),
+            Some(&admin.access),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let link = r.str("link");
+    let (origin, token) = link.split_once("/reset-password#token=").unwrap();
+    assert_eq!(origin, app.state.settings.public_url, "{link}");
+    let expires = r.body["expires_at"].as_i64().unwrap();
+    assert!(
+        (expires - clock::unix_now() - 30 * 60).abs() <= 5,
+        "{expires}"
+    );
+
+    let confirm = json!({"token": token, "new_password": "a brand new passphrase"});
+    let r = app
+        .call(
+            "POST",
+            "/auth/password-reset/confirm",
+            None,
+            Some(confirm.clone()),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = app
+        .call(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": user.refresh})),
+        )
+        .await;
+    r.problem(401);
+    let r = app
+        .login("user@example.com", "a brand new passphrase")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Once only.
+    app.call("POST", "/auth/password-reset/confirm", None, Some(confirm))
+        .await
+        .problem(401);
+    app.call(
+        "POST",
+        &format!("/admin/users/{}/password-reset", UserId::new()),
+        Some(&admin.access),
+        None,
+    )
+    .await
+    .problem(404);
+}
+
+#[tokio::test]
+async fn an_admin_deletes_an_account_and_everything_it_owns_but_not_their_own() {
+    let app = app().await;
+    let admin = app.register("admin@example.com").await;
+    let admin_id = me(&app, &admin.access).await.str("id");
+    let user = app.register("user@example.com").await;
+    let (id, key) = id_and_key(&app, &user).await;
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/admin/users/{id}"),
+            Some(&admin.access),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["removed"]["api_keys"], 1, "{}", r.text);
+    assert_eq!(me(&app, &key).await.status, StatusCode::UNAUTHORIZED);
+    app.login("user@example.com", PASSWORD).await.problem(401);
+    app.call(
+        "GET",
+        &format!("/admin/users/{id}"),
+        Some(&admin.access),
+        None,
+    )
+    .await
+    .problem(404);
+    app.call(
+        "DELETE",
+        &format!("/admin/users/{id}"),
+        Some(&admin.access),
+        None,
+    )
+    .await
+    .problem(404);
+    // Their own account: in Settings, with the password.
+    app.call(
+        "DELETE",
+        &format!("/admin/users/{admin_id}"),
+        Some(&admin.access),
+        None,
+    )
+    .await
+    .problem(409);
+    assert_eq!(me(&app, &admin.access).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

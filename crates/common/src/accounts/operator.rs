@@ -440,6 +440,23 @@ pub async fn list_invites(table: &dyn Table) -> AccountResult<Vec<Invite>> {
         .collect()
 }
 
+/// Withdraws an open invite (by the `id` it is listed with): its link stops working at once.
+pub async fn revoke_invite(table: &dyn Table, id: &str) -> AccountResult<()> {
+    let page = table
+        .query_index(Query::partition(INVITES_INDEX_PK).limit(100))
+        .await?;
+    let item = page
+        .items
+        .iter()
+        .find(|i| i.str("id") == Some(id))
+        .ok_or(AccountError::NotFound("invite"))?;
+    match table.delete(&item.pk, &item.sk, Condition::Exists).await {
+        // Used or expired meanwhile: gone either way.
+        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Creates an account under the registration policy in force. The first account of a
 /// deployment becomes an active admin; emails in `RAGENIE_ADMINS` are active admins; otherwise
 /// the policy decides (`approval`: pending; `invite`: needs `invite`, which is used up in the

@@ -56,19 +56,10 @@ pub async fn account_of(table: &dyn Table, email: &str) -> AccountResult<Option<
         .and_then(|item| item.str("user_id").and_then(UserId::parse)))
 }
 
-/// Mails a reset link to `email` when an account has it; otherwise does nothing. `public_url`
-/// is the web app's origin (configuration, never the request's `Host`, which a caller could
-/// point at their own site).
-pub async fn request(
-    table: &dyn Table,
-    mailer: &dyn Mailer,
-    email: &str,
-    public_url: &str,
-) -> AccountResult<()> {
-    let Some(user) = account_of(table, email).await? else {
-        tracing::info!("password reset asked for an email no account has");
-        return Ok(());
-    };
+/// Creates a single-use reset token for `user`, valid [`RESET_TOKEN_TTL_SECS`]: mailed by
+/// [`request`], or handed to an administrator who passes the link on (`POST
+/// /admin/users/{id}/password-reset`).
+pub async fn issue(table: &dyn Table, user: UserId) -> AccountResult<String> {
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let token = format!("{user}.{}", URL_SAFE_NO_PAD.encode(secret));
@@ -83,8 +74,29 @@ pub async fn request(
             Condition::NotExists,
         )
         .await?;
-    // The token travels in the fragment: browsers never send it to a server or in a Referer.
-    let link = format!("{public_url}/reset-password#token={token}");
+    Ok(token)
+}
+
+/// The page that takes a reset token. The token travels in the fragment: browsers never send
+/// it to a server or in a Referer.
+pub fn link(public_url: &str, token: &str) -> String {
+    format!("{public_url}/reset-password#token={token}")
+}
+
+/// Mails a reset link to `email` when an account has it; otherwise does nothing. `public_url`
+/// is the web app's origin (configuration, never the request's `Host`, which a caller could
+/// point at their own site).
+pub async fn request(
+    table: &dyn Table,
+    mailer: &dyn Mailer,
+    email: &str,
+    public_url: &str,
+) -> AccountResult<()> {
+    let Some(user) = account_of(table, email).await? else {
+        tracing::info!("password reset asked for an email no account has");
+        return Ok(());
+    };
+    let link = link(public_url, &issue(table, user).await?);
     let mail = Mail {
         to: email.to_owned(),
         subject: "Reset your RaGenie password".into(),

@@ -147,8 +147,32 @@ describe("ChatPage", () => {
     renderChat("/app/chat/c1");
     const user = userEvent.setup();
     await user.type(screen.getByLabelText("Message"), "One more question{Enter}");
-    expect((await screen.findByText("The monthly budget of this profile is spent")).closest("[role=alert]")).toBeTruthy();
+    const notice = await screen.findByTestId("limit-notice");
+    expect(notice.getAttribute("role")).toBe("alert");
+    expect(notice.textContent).toContain("Monthly spending limit reached.");
+    expect(notice.textContent).toContain("The monthly budget of this profile is spent.");
+    expect(notice.textContent).toContain("It renews on");
     await vi.waitFor(() => expect((screen.getByLabelText("Message") as HTMLTextAreaElement).value).toBe("One more question"));
+  });
+
+  it("says when a rate-limited message can be sent again, with a countdown", async () => {
+    base({
+      "GET /conversations/c1": () => json(200, { id: "c1", profile_id: "p1", model: "gpt-test", messages: [] }),
+      "POST /conversations/c1/messages": () =>
+        new Response(JSON.stringify({ type: "urn:ragenie:problem:rate-limited", title: "Too Many Requests", status: 429, detail: "at most 60 answers a minute; retry in 30 seconds" }), {
+          status: 429,
+          headers: { "Content-Type": "application/problem+json", "Retry-After": "30" },
+        }),
+    });
+    renderChat("/app/chat/c1");
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText("Message"), "Quick one{Enter}");
+    const notice = await screen.findByTestId("limit-notice");
+    expect(notice.textContent).toContain("Too many requests for now.");
+    expect(notice.textContent).toContain("At most 60 answers a minute");
+    expect(within(notice).getByTestId("retry-countdown").textContent).toMatch(/^(30|29) s$/);
+    expect(screen.getByTestId("pending-answer").textContent).toContain("not sent");
+    await vi.waitFor(() => expect((screen.getByLabelText("Message") as HTMLTextAreaElement).value).toBe("Quick one"));
   });
 
   it("regenerates into a sibling and navigates between the branches", async () => {

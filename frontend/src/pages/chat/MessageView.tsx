@@ -3,6 +3,7 @@
 
 import { useState } from "react";
 import type { Message } from "../../api/models";
+import { LimitNotice } from "../../components/LimitNotice";
 import { formatCost, formatTokens } from "../../lib/format";
 import { copyText } from "./copy";
 import { Markdown } from "./Markdown";
@@ -170,7 +171,11 @@ export function PendingView({ pending, onCite }: { pending: Pending; onCite: (n:
           ) : !pending.done ? (
             <span className="muted typing">Thinking</span>
           ) : null}
-          {pending.error ? <div role="alert" className="alert error">{pending.error}</div> : null}
+          {pending.limit ? (
+            <LimitNotice limit={pending.limit} />
+          ) : pending.error ? (
+            <div role="alert" className="alert error">{pending.error}</div>
+          ) : null}
         </div>
         <div className="meta">
           {pending.finishReason ? <span className="badge">{pending.finishReason}</span> : null}

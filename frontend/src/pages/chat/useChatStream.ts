@@ -5,6 +5,7 @@ import { useCallback, useRef, useState } from "react";
 import { api } from "../../api/client";
 import { conversations } from "../../api/endpoints";
 import { errorMessage, isAbort } from "../../api/problem";
+import { limitOf, type Limit } from "../../lib/limits";
 import { interpret, type ChatEvent } from "./events";
 
 export interface Pending {
@@ -21,6 +22,8 @@ export interface Pending {
   estimated?: boolean;
   finishReason?: string;
   error?: string;
+  /** The send was refused by a quota or rate limit (shown with when to try again). */
+  limit?: Limit;
   done: boolean;
 }
 
@@ -62,7 +65,10 @@ export function useChatStream() {
   /** Marks the pending answer failed (e.g. the conversation could not be created). */
   const fail = useCallback((e: unknown) => {
     if (isAbort(e)) setPending((p) => (p ? { ...p, done: true, finishReason: "stopped" } : p));
-    else setPending((p) => (p ? { ...p, done: true, error: errorMessage(e), finishReason: "error" } : p));
+    else {
+      const limit = limitOf(e) ?? undefined;
+      setPending((p) => (p ? { ...p, done: true, error: errorMessage(e), limit, finishReason: limit ? "not sent" : "error" } : p));
+    }
   }, []);
 
   /** Streams `path` into the pending answer until it ends, fails or is stopped. */

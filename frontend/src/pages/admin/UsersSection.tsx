@@ -1,0 +1,335 @@
+// Accounts: search by email, filter by status, this month's spending against the quota, and what
+// an admin does to an account (approve, suspend, reactivate, role, quota override, reset link,
+// delete).
+
+import { useEffect, useState, type FormEvent } from "react";
+import { useAccount } from "../../account";
+import { admin } from "../../api/endpoints";
+import type { AccountStatus, AdminUser, ResetLink, Role, UserChange } from "../../api/models";
+import { CopyField } from "../../components/CopyField";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { ReflowTable } from "../../components/ReflowTable";
+import { formatCost, formatDate } from "../../lib/format";
+import { useAsync } from "../../lib/useAsync";
+
+const STATUS_LABEL: Record<AccountStatus, string> = { active: "active", pending: "waiting for approval", suspended: "suspended" };
+
+/** The one status change the row offers: approve a pending account, suspend an active one… */
+function statusAction(u: AdminUser): { label: string; to: "active" | "suspended" } {
+  if (u.status === "pending") return { label: "Approve", to: "active" };
+  if (u.status === "suspended") return { label: "Reactivate", to: "active" };
+  return { label: "Suspend", to: "suspended" };
+}
+
+export function UsersSection() {
+  const { me } = useAccount();
+  const [search, setSearch] = useState("");
+  const [q, setQ] = useState("");
+  const [status, setStatus] = useState<AccountStatus | "">("");
+  const list = useAsync(() => admin.users({ q, status }), [q, status]);
+  const [more, setMore] = useState<AdminUser[]>([]);
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const [managing, setManaging] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  // A new search starts from its first page.
+  useEffect(() => {
+    setMore([]);
+    setCursor(undefined);
+  }, [list.data]);
+
+  const users = [...(list.data?.items ?? []), ...more];
+  const next = cursor === undefined ? list.data?.next_cursor : cursor;
+  const selected = users.find((u) => u.id === managing) ?? null;
+
+  function replace(updated: AdminUser) {
+    if (list.data) list.setData({ ...list.data, items: list.data.items.map((u) => (u.id === updated.id ? updated : u)) });
+    setMore((m) => m.map((u) => (u.id === updated.id ? updated : u)));
+  }
+
+  async function act(work: () => Promise<string>) {
+    setError(null);
+    setNotice(null);
+    try {
+      setNotice(await work());
+    } catch (e) {
+      setError(e);
+    }
+  }
+
+  const changeStatus = (u: AdminUser) =>
+    act(async () => {
+      const { to } = statusAction(u);
+      replace(await admin.update(u.id, { status: to }));
+      return `${u.email}: ${u.status === "pending" ? "approved" : to === "active" ? "reactivated" : "suspended"}.`;
+    });
+
+  async function loadMore() {
+    if (!next) return;
+    setError(null);
+    try {
+      const page = await admin.users({ q, status, cursor: next });
+      setMore((m) => [...m, ...page.items]);
+      setCursor(page.next_cursor ?? null);
+    } catch (e) {
+      setError(e);
+    }
+  }
+
+  return (
+    <section className="card stack" aria-labelledby="users-title">
+      <h2 id="users-title">Users</h2>
+      <form
+        className="row"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQ(search.trim());
+        }}
+      >
+        <label className="inline">
+          Email contains
+          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
+        </label>
+        <button type="submit" className="secondary">
+          Search
+        </button>
+        <label className="inline">
+          Status
+          <select value={status} onChange={(e) => setStatus(e.target.value as AccountStatus | "")}>
+            <option value="">All</option>
+            <option value="pending">Waiting for approval</option>
+            <option value="active">Active</option>
+            <option value="suspended">Suspended</option>
+          </select>
+        </label>
+      </form>
+      <ErrorAlert error={list.error} onRetry={list.reload} context="Users" />
+      <ErrorAlert error={error} />
+      {notice ? (
+        <p role="status" className="alert ok">
+          {notice}
+        </p>
+      ) : null}
+      {list.loading && !list.data ? (
+        <p className="loading" role="status">
+          Loading…
+        </p>
+      ) : null}
+      {list.data && users.length === 0 ? <p className="muted">No account matches.</p> : null}
+      {users.length > 0 ? (
+        <ReflowTable>
+          <table>
+            <thead>
+              <tr>
+                <th>Email</th>
+                <th>Role</th>
+                <th>Status</th>
+                <th className="num">This month</th>
+                <th className="num">Quota</th>
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {users.map((u) => {
+                const self = u.id === me?.id;
+                const action = statusAction(u);
+                return (
+                  <tr key={u.id} data-testid="admin-user-row">
+                    <td>
+                      {u.email}
+                      {self ? <span className="muted small"> (you)</span> : null}
+                    </td>
+                    <td>{u.role ?? "user"}</td>
+                    <td>
+                      <span className={`badge ${u.status === "active" ? "ready" : u.status === "suspended" ? "failed" : "pending"}`}>
+                        {STATUS_LABEL[u.status ?? "active"]}
+                      </span>
+                    </td>
+                    <td className="num">
+                      {formatCost(u.month.spent_usd)}
+                      {u.month.committed_usd > u.month.spent_usd ? (
+                        <span className="muted small"> ({formatCost(u.month.committed_usd)} held)</span>
+                      ) : null}
+                    </td>
+                    <td className="num">{u.monthly_quota_usd != null ? formatCost(u.monthly_quota_usd) : <span className="muted">default</span>}</td>
+                    <td>
+                      <div className="row">
+                        {self && action.to === "suspended" ? null : (
+                          <button type="button" className={action.to === "suspended" ? "secondary" : undefined} onClick={() => changeStatus(u)}>
+                            {action.label} <span className="visually-hidden">{u.email}</span>
+                          </button>
+                        )}
+                        <button
+                          type="button"
+                          className="secondary"
+                          aria-expanded={managing === u.id}
+                          aria-controls="manage-user"
+                          onClick={() => setManaging((m) => (m === u.id ? null : u.id))}
+                        >
+                          Manage <span className="visually-hidden">{u.email}</span>
+                        </button>
+                      </div>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </ReflowTable>
+      ) : null}
+      {next ? (
+        <button type="button" className="secondary" onClick={loadMore}>
+          Show more accounts
+        </button>
+      ) : null}
+      {selected ? (
+        <ManageUser
+          key={selected.id}
+          user={selected}
+          self={selected.id === me?.id}
+          onChanged={replace}
+          onDeleted={(message) => {
+            setManaging(null);
+            setNotice(message);
+            void list.reload();
+          }}
+          onClose={() => setManaging(null)}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function ManageUser({
+  user,
+  self,
+  onChanged,
+  onDeleted,
+  onClose,
+}: {
+  user: AdminUser;
+  self: boolean;
+  onChanged: (u: AdminUser) => void;
+  onDeleted: (message: string) => void;
+  onClose: () => void;
+}) {
+  const [role, setRole] = useState<Role>(user.role ?? "user");
+  const [quota, setQuota] = useState(user.monthly_quota_usd != null ? String(user.monthly_quota_usd) : "");
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [reset, setReset] = useState<ResetLink | null>(null);
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    setSaved(null);
+    const amount = quota.trim() === "" ? null : Number(quota);
+    if (amount !== null && (!Number.isFinite(amount) || amount < 0)) {
+      setError(new Error("The quota is an amount in US dollars, 0 or more, or empty for the default."));
+      return;
+    }
+    try {
+      const change: UserChange = {};
+      if (role !== (user.role ?? "user")) change.role = role;
+      if (amount !== (user.monthly_quota_usd ?? null)) change.monthly_quota_usd = amount;
+      if (Object.keys(change).length === 0) {
+        setSaved("Nothing to change.");
+        return;
+      }
+      onChanged(await admin.update(user.id, change));
+      setSaved("Changes saved.");
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  async function issueReset() {
+    setError(null);
+    try {
+      setReset(await admin.resetLink(user.id));
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  async function remove() {
+    if (!window.confirm(`Delete ${user.email} and everything it owns (documents, conversations, usage, API keys)? This cannot be undone.`)) return;
+    setError(null);
+    try {
+      const { removed } = await admin.remove(user.id);
+      onDeleted(`${user.email} deleted: ${removed.documents} documents, ${removed.conversations} conversations, ${removed.files} files.`);
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  return (
+    <section className="card stack nested" id="manage-user" aria-labelledby="manage-title">
+      <div className="row spread">
+        <h3 id="manage-title">Manage {user.email}</h3>
+        <button type="button" className="secondary" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <p className="muted small">Joined {formatDate(user.created_at)}.</p>
+      <form className="stack" onSubmit={save}>
+        <div className="form-grid">
+          <label>
+            Role
+            <select value={role} disabled={self} onChange={(e) => setRole(e.target.value as Role)}>
+              <option value="user">User</option>
+              <option value="admin">Admin</option>
+            </select>
+          </label>
+          <label>
+            Monthly quota (USD)
+            <input type="number" min={0} step="0.01" placeholder="operator default" value={quota} onChange={(e) => setQuota(e.target.value)} />
+          </label>
+        </div>
+        <p className="muted small">
+          Empty: the default quota of the sign-up and limits settings. The user's own budgets can only be lower.
+          {self ? " You cannot demote yourself; ask another admin." : ""}
+        </p>
+        <div>
+          <button type="submit">Save changes</button>
+        </div>
+      </form>
+      {saved ? (
+        <p role="status" className="alert ok">
+          {saved}
+        </p>
+      ) : null}
+      <div className="stack">
+        <h4>Password reset</h4>
+        <p className="muted small">A link that sets a new password once, within 30 minutes, and signs the account out everywhere. Send it to the user yourself: nothing is mailed.</p>
+        <div>
+          <button type="button" className="secondary" onClick={issueReset}>
+            Create a reset link
+          </button>
+        </div>
+        {reset ? (
+          <>
+            <CopyField label="Reset link" value={reset.link} />
+            <span className="muted small">Works once, until {new Date(reset.expires_at * 1000).toLocaleTimeString(undefined, { timeStyle: "short" })}.</span>
+          </>
+        ) : null}
+      </div>
+      {self ? null : (
+        <div className="stack">
+          <h4>Delete the account</h4>
+          <p className="muted small">Removes the account and everything it owns. It cannot be undone.</p>
+          <div>
+            <button type="button" className="danger" onClick={remove}>
+              Delete {user.email}
+            </button>
+          </div>
+        </div>
+      )}
+      <ErrorAlert error={error} />
+    </section>
+  );
+}
