@@ -91,10 +91,9 @@ function renderAdmin() {
 const row = (email: string) => screen.getByRole("cell", { name: new RegExp(`^${email}`) }).closest("tr")!;
 
 describe("AdminPage: users", () => {
-  it("lists accounts with this month's spending, filters by status and searches by email", async () => {
-    const { calls } = server();
+  it("lists accounts with this month's spending and what each can have done", async () => {
+    server();
     renderAdmin();
-    const user = userEvent.setup();
     await screen.findByRole("cell", { name: "newbie@example.com" });
     expect(within(row("ada@example.com")).getAllByRole("cell").map((c) => c.textContent)).toEqual([
       "ada@example.com",
@@ -107,7 +106,13 @@ describe("AdminPage: users", () => {
     // The admin's own row offers no suspension.
     await waitFor(() => expect(within(row("boss@example.com")).queryByRole("button", { name: /Suspend/ })).toBeNull());
     expect(row("boss@example.com").textContent).toContain("(you)");
+  });
 
+  it("filters by status and searches by email", async () => {
+    const { calls } = server();
+    renderAdmin();
+    const user = userEvent.setup();
+    await screen.findByRole("cell", { name: "newbie@example.com" });
     await user.selectOptions(screen.getByLabelText("Status"), "pending");
     await waitFor(() => expect(screen.queryByRole("cell", { name: "ada@example.com" })).toBeNull());
     expect(screen.getByRole("cell", { name: "newbie@example.com" })).toBeTruthy();

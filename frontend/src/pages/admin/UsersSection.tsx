@@ -2,7 +2,7 @@
 // an admin does to an account (approve, suspend, reactivate, role, quota override, reset link,
 // delete).
 
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useAccount } from "../../account";
 import { admin } from "../../api/endpoints";
 import type { AccountStatus, AdminUser, ResetLink, Role, UserChange } from "../../api/models";
@@ -140,8 +140,10 @@ export function UsersSection() {
                 return (
                   <tr key={u.id} data-testid="admin-user-row">
                     <td>
-                      {u.email}
-                      {self ? <span className="muted small"> (you)</span> : null}
+                      <span>
+                        {u.email}
+                        {self ? <span className="muted small"> (you)</span> : null}
+                      </span>
                     </td>
                     <td>{u.role ?? "user"}</td>
                     <td>
@@ -222,6 +224,10 @@ function ManageUser({
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [reset, setReset] = useState<ResetLink | null>(null);
+  const panel = useRef<HTMLElement>(null);
+
+  // Opened below a long list: bring it into view.
+  useEffect(() => panel.current?.scrollIntoView?.({ block: "nearest" }), []);
 
   async function save(e: FormEvent) {
     e.preventDefault();
@@ -268,7 +274,7 @@ function ManageUser({
   }
 
   return (
-    <section className="card stack nested" id="manage-user" aria-labelledby="manage-title">
+    <section ref={panel} className="card stack nested" id="manage-user" aria-labelledby="manage-title">
       <div className="row spread">
         <h3 id="manage-title">Manage {user.email}</h3>
         <button type="button" className="secondary" onClick={onClose}>
