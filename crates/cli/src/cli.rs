@@ -107,6 +107,11 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<ExportFormat>,
     },
+    /// Operator commands (an admin's API key): accounts, sign-up policy, invites, models.
+    Admin {
+        #[command(subcommand)]
+        command: crate::admin::AdminCommand,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -165,6 +170,10 @@ pub async fn run(args: impl IntoIterator<Item = OsString>, io: Io<'_>) -> anyhow
 pub async fn execute(cli: Cli, io: Io<'_>) -> anyhow::Result<()> {
     let mut ctx = context(&cli)?;
     match cli.command {
+        Command::Admin { command } => {
+            let client = Client::new(&ctx.url, ctx.key.clone())?;
+            crate::admin::run(&client, command, io.out).await
+        }
         Command::Login {
             email,
             password_stdin,

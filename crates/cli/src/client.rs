@@ -387,6 +387,25 @@ impl Client {
         }
     }
 
+    /// Any call with an optional JSON body; the JSON answer (`null` for an empty one, e.g. 204).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> ApiResult<Value> {
+        let response = self
+            .send(method, path, |b| match body {
+                Some(body) => b.json(body),
+                None => b,
+            })
+            .await?;
+        if response.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        Self::decode(path, response).await
+    }
+
     pub async fn register(&self, email: &str, password: &str) -> ApiResult<Tokens> {
         let body = json!({"email": email, "password": password});
         Ok(self

@@ -3,6 +3,7 @@
 //! `engines.yaml`) and export to the Ragbot workspace layout or one JSON archive. The binary
 //! (`src/main.rs`) only hands the process's arguments and streams to [`cli::run`].
 
+pub mod admin;
 pub mod chat;
 pub mod cli;
 pub mod client;

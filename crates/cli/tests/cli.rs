@@ -585,3 +585,175 @@ fn one_file_in_place_of_a_folder_is_read_for_what_it_is() {
             .contains("not a RaGenie archive")
     );
 }
+
+// `ragenie admin …`: the first account is the admin; a second one is held for approval,
+// approved, given a quota, models and a role, suspended and reactivated; models are listed,
+// disabled, priced; a plain user's key is refused.
+
+/// Runs `ragenie --url … --api-key <key> admin <args>`: what it printed, or its error.
+async fn admin(server: &helpers::Server, key: &str, args: &[&str]) -> Result<String, String> {
+    let config = tempfile::tempdir().unwrap();
+    let config_file = config.path().join("config.json");
+    let mut argv = vec![
+        "ragenie",
+        "--url",
+        &server.base,
+        "--config",
+        config_file.to_str().unwrap(),
+        "--api-key",
+        key,
+        "admin",
+    ];
+    argv.extend_from_slice(args);
+    let mut stdin: &[u8] = b"";
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let io = ragenie_cli::cli::Io {
+        stdin: &mut stdin,
+        stdin_is_terminal: false,
+        out: &mut out,
+        err: &mut err,
+    };
+    match ragenie_cli::cli::run(argv.into_iter().map(std::ffi::OsString::from), io).await {
+        Ok(()) => Ok(String::from_utf8(out).unwrap()),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// The API key of a new account on `server`.
+async fn key_of(server: &helpers::Server, email: &str) -> String {
+    let anonymous = Client::new(&server.base, None).unwrap();
+    let tokens = anonymous.register(email, helpers::PASSWORD).await.unwrap();
+    anonymous
+        .with_bearer(tokens.access_token)
+        .create_api_key("t")
+        .await
+        .map(|k| k.key)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_admin_governs_accounts_sign_ups_and_models_from_the_command_line() {
+    let server = server().await;
+    let key = key_of(&server, "admin@example.test").await;
+    let me = Client::new(&server.base, Some(key.clone()))
+        .unwrap()
+        .me()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "admin", "the first account is the admin");
+
+    let out = admin(&server, &key, &["registration", "approval"])
+        .await
+        .unwrap();
+    assert_eq!(out.trim(), "Registration: approval");
+    // A new account now waits (it cannot even create an API key).
+    assert_eq!(key_of(&server, "bob@example.test").await, "");
+    let pending = admin(&server, &key, &["users", "--status", "pending"])
+        .await
+        .unwrap();
+    assert!(
+        pending.contains("bob@example.test") && pending.contains("pending"),
+        "{pending}"
+    );
+    assert_eq!(pending.lines().count(), 1, "{pending}");
+
+    let out = admin(&server, &key, &["approve", "bob@example.test"])
+        .await
+        .unwrap();
+    assert!(out.contains("active"), "{out}");
+    let out = admin(&server, &key, &["quota", "bob@example.test", "2.5"])
+        .await
+        .unwrap();
+    assert!(out.contains("quota $2.50"), "{out}");
+    let out = admin(&server, &key, &["quota", "bob@example.test", "default"])
+        .await
+        .unwrap();
+    assert!(out.contains("default quota"), "{out}");
+    let out = admin(
+        &server,
+        &key,
+        &[
+            "allow-models",
+            "bob@example.test",
+            "gpt-4.1",
+            "claude-haiku-4-5",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("models gpt-4.1,claude-haiku-4-5"), "{out}");
+    let out = admin(
+        &server,
+        &key,
+        &["allow-models", "bob@example.test", "--all"],
+    )
+    .await
+    .unwrap();
+    assert!(!out.contains("models "), "{out}");
+    let out = admin(&server, &key, &["role", "bob@example.test", "admin"])
+        .await
+        .unwrap();
+    assert!(out.contains(" admin "), "{out}");
+    admin(&server, &key, &["role", "bob@example.test", "user"])
+        .await
+        .unwrap();
+    let out = admin(&server, &key, &["suspend", "bob@example.test"])
+        .await
+        .unwrap();
+    assert!(out.contains("suspended"), "{out}");
+    let out = admin(&server, &key, &["reactivate", "bob@example.test"])
+        .await
+        .unwrap();
+    assert!(out.contains("active"), "{out}");
+    let err = admin(&server, &key, &["approve", "nobody@example.test"])
+        .await
+        .unwrap_err();
+    assert!(err.contains("no account with the email"), "{err}");
+
+    let out = admin(&server, &key, &["invite", "--hours", "5"])
+        .await
+        .unwrap();
+    let token = out.lines().last().unwrap().trim();
+    assert_eq!(token.len(), 40, "{out}");
+
+    let list = admin(&server, &key, &["models", "list"]).await.unwrap();
+    assert!(list.lines().any(|l| l.starts_with("+ gpt-4.1 ")), "{list}");
+    let out = admin(&server, &key, &["models", "disable", "gpt-4.1"])
+        .await
+        .unwrap();
+    assert!(out.starts_with("- gpt-4.1 "), "{out}");
+    let out = admin(&server, &key, &["models", "price", "gpt-4.1", "1", "2"])
+        .await
+        .unwrap();
+    assert!(out.contains("$1/$2 per M"), "{out}");
+    let out = admin(&server, &key, &["models", "enable", "gpt-4.1"])
+        .await
+        .unwrap();
+    assert!(out.starts_with("+ gpt-4.1 "), "{out}");
+    // No compatible server on this one: the server's reason comes through.
+    let err = admin(
+        &server,
+        &key,
+        &[
+            "models",
+            "add",
+            "llama3.1",
+            "--provider",
+            "openai_compatible",
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("not configured"), "{err}");
+
+    let out = admin(&server, &key, &["backfill-users"]).await.unwrap();
+    assert_eq!(out.trim(), "2 accounts read, 0 added to the admin list.");
+
+    // A plain user's key is refused by the server.
+    admin(&server, &key, &["registration", "open"])
+        .await
+        .unwrap();
+    let user_key = key_of(&server, "carol@example.test").await;
+    let err = admin(&server, &user_key, &["users"]).await.unwrap_err();
+    assert!(err.contains("403"), "{err}");
+}

@@ -142,6 +142,11 @@ pub const FUNCTIONS: [(&str, BuildRouter); 5] = [
 /// once from the environment's provider keys and base URLs.
 pub async fn connect(settings: Settings) -> anyhow::Result<ProviderState> {
     let app = AppState::connect(settings).await?;
+    // Accounts from before the admin list's index get into it (idempotent; a data directory is
+    // small enough to read whole at start). On AWS an admin runs `ragenie admin backfill-users`.
+    ragenie_common::accounts::users::backfill_users_index(app.table.as_ref(), None, usize::MAX)
+        .await
+        .map_err(|e| anyhow::anyhow!("indexing older accounts for the admin list: {e}"))?;
     Ok(ProviderState::connect(app, ProviderUse::Chat).await?)
 }
 

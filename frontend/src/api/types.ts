@@ -130,6 +130,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users-index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Adds accounts created before the admin list's index to it (idempotent). Reads part of the
+         *     table per call (a scan); call again with `next_cursor` until it is `null`.
+         */
+        post: operations["post_admin_users_index"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users/{id}": {
         parameters: {
             query?: never;
@@ -1090,6 +1110,26 @@ export interface components {
             target: string;
             /** @description Whose trail the event is in. */
             user: string;
+        };
+        /** @description What one run of [`backfill_users_index`] did. */
+        Backfill: {
+            /**
+             * Format: int64
+             * @description Accounts that were missing from the admin list and were added to it.
+             */
+            indexed: number;
+            /** @description Set when the table has more to read: pass it back to continue. */
+            next_cursor?: string | null;
+            /**
+             * Format: int64
+             * @description Accounts read.
+             */
+            scanned: number;
+        };
+        /** @description `POST /admin/users-index`. */
+        BackfillRequest: {
+            /** @description The `next_cursor` of the previous run (default: from the start). */
+            cursor?: string | null;
         };
         Budgets: {
             /**
@@ -2235,6 +2275,8 @@ export type ApiKeyId = components['schemas']['ApiKeyId'];
 export type ApiKeySummary = components['schemas']['ApiKeySummary'];
 export type AuditAction = components['schemas']['AuditAction'];
 export type AuditEvent = components['schemas']['AuditEvent'];
+export type Backfill = components['schemas']['Backfill'];
+export type BackfillRequest = components['schemas']['BackfillRequest'];
 export type Budgets = components['schemas']['Budgets'];
 export type ChangePassword = components['schemas']['ChangePassword'];
 export type ChatEvent = components['schemas']['ChatEvent'];
@@ -3190,6 +3232,102 @@ export interface operations {
                 };
             };
             /** @description A bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_admin_users_index: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillRequest"];
+            };
+        };
+        responses: {
+            /** @description What this run read and indexed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backfill"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad cursor */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/invites", post(create_invite).get(list_invites))
         .route("/admin/invites/{id}", delete(revoke_invite))
         .route("/admin/usage", get(usage))
+        .route("/admin/users-index", post(backfill_users))
 }
 
 /// A user as the admin console shows it.
@@ -516,6 +517,34 @@ async fn usage(
     }))
 }
 
+/// `POST /admin/users-index`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillRequest {
+    /// The `next_cursor` of the previous run (default: from the start).
+    pub cursor: Option<String>,
+}
+
+/// Adds accounts created before the admin list's index to it (idempotent). Reads part of the
+/// table per call (a scan); call again with `next_cursor` until it is `null`.
+#[utoipa::path(post, path = "/admin/users-index", tag = "admin", security(("bearer" = [])),
+    request_body = BackfillRequest,
+    responses(
+        (status = 200, description = "What this run read and indexed", body = users::Backfill),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad cursor", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn backfill_users(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    ApiJson(body): ApiJson<BackfillRequest>,
+) -> ApiResult<Json<users::Backfill>> {
+    let run = users::backfill_users_index(state.table.as_ref(), body.cursor, 10).await?;
+    tracing::info!(admin = %admin.user.id, indexed = run.indexed, "users index backfill");
+    Ok(Json(run))
+}
+
 #[derive(OpenApi)]
 #[openapi(paths(
     list_users,
@@ -528,6 +557,7 @@ async fn usage(
     create_invite,
     list_invites,
     revoke_invite,
-    usage
+    usage,
+    backfill_users
 ))]
 pub struct AdminApi;

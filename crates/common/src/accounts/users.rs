@@ -8,7 +8,7 @@ use super::ids::UserId;
 use super::operator::{AccountStatus, Role};
 use super::{keys, passwords};
 use crate::clock::{self, Timestamp};
-use crate::storage::{Condition, Item, StoreError, Table, TxOp, Update};
+use crate::storage::{Condition, Item, Scan, StoreError, Table, TxOp, Update, attr};
 
 pub const MAX_EMAIL_BYTES: usize = 254;
 
@@ -236,6 +236,68 @@ pub async fn list_all(
     Ok((users, page.next_cursor))
 }
 
+/// What one run of [`backfill_users_index`] did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Backfill {
+    /// Accounts read.
+    pub scanned: u64,
+    /// Accounts that were missing from the admin list and were added to it.
+    pub indexed: u64,
+    /// Set when the table has more to read: pass it back to continue.
+    pub next_cursor: Option<String>,
+}
+
+/// Puts accounts created before the `USERS` index existed into it, so the admin console lists
+/// them: reads the table (a scan: maintenance, not a request path) for account items without an
+/// index entry and adds one (`created_at#id`, as registration writes it). Idempotent: indexed
+/// accounts are skipped, so running it again changes nothing. Reads at most `pages` pages from
+/// `cursor`; `next_cursor` resumes.
+pub async fn backfill_users_index(
+    table: &dyn Table,
+    cursor: Option<String>,
+    pages: usize,
+) -> AccountResult<Backfill> {
+    let mut done = Backfill::default();
+    let mut cursor = cursor;
+    for _ in 0..pages.max(1) {
+        let page = table
+            .scan(Scan::sort_key("USER").limit(500).after(cursor.take()))
+            .await?;
+        for item in &page.items {
+            if !item.pk.starts_with("USER#") {
+                continue;
+            }
+            done.scanned += 1;
+            if item.str(attr::GSI1_PK).is_some() {
+                continue;
+            }
+            let record: UserRecord = item.decode()?;
+            let update = Update::new().set(attr::GSI1_PK, USERS_INDEX_PK).set(
+                attr::GSI1_SK,
+                format!("{}#{}", record.created_at, record.id),
+            );
+            // Exists: an account deleted meanwhile is not brought back.
+            match table
+                .update(&item.pk, &item.sk, update, Condition::Exists)
+                .await
+            {
+                Ok(_) => done.indexed += 1,
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    done.next_cursor = cursor;
+    if done.indexed > 0 {
+        tracing::info!(indexed = done.indexed, "accounts added to the admin list");
+    }
+    Ok(done)
+}
+
 /// The account an email (normalised) is registered to, if any.
 pub async fn id_for_email(table: &dyn Table, email: &str) -> AccountResult<Option<UserId>> {
     let claim = keys::email(email);
@@ -351,5 +413,38 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(normalise_email(&long, "email").is_err());
+    }
+
+    #[tokio::test]
+    async fn accounts_from_before_the_users_index_are_backfilled_once_and_listed() {
+        use crate::storage::embedded::EmbeddedTable;
+        let dir = tempfile::tempdir().unwrap();
+        let table = EmbeddedTable::open(&dir.path().join("t.redb")).unwrap();
+        let mut old = Vec::new();
+        for email in ["a@example.com", "b@example.com", "c@example.com"] {
+            let user = create(&table, email, "hash".into(), Standing::default())
+                .await
+                .unwrap();
+            old.push(user.id);
+        }
+        // Accounts written before the index existed: their items have no index entry.
+        for id in &old[..2] {
+            let k = keys::user(*id);
+            let update = Update::new().remove(attr::GSI1_PK).remove(attr::GSI1_SK);
+            table
+                .update(&k.pk, &k.sk, update, Condition::Exists)
+                .await
+                .unwrap();
+        }
+        async fn listed(t: &dyn Table) -> Vec<UserId> {
+            let (users, _) = list_all(t, 100, None).await.unwrap();
+            users.into_iter().map(|u| u.id).collect()
+        }
+        assert_eq!(listed(&table).await, [old[2]]);
+        let run = backfill_users_index(&table, None, 10).await.unwrap();
+        assert_eq!((run.scanned, run.indexed, run.next_cursor), (3, 2, None));
+        assert_eq!(listed(&table).await, old, "listed in creation order");
+        let again = backfill_users_index(&table, None, 10).await.unwrap();
+        assert_eq!((again.scanned, again.indexed), (3, 0), "idempotent");
     }
 }

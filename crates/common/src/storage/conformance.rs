@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{Blobs, Condition, Item, Order, Query, SortKey, StoreError, Table, TxOp, Update};
+use super::{Blobs, Condition, Item, Order, Query, Scan, SortKey, StoreError, Table, TxOp, Update};
 use crate::clock;
 
 /// The stores under test; `guard` keeps whatever backs them (a temp dir, a server) alive.
@@ -39,7 +39,8 @@ macro_rules! storage_conformance_tests {
             an_oversize_item_is_refused_with_a_clear_error,
             concurrent_conditional_writes_let_exactly_one_win,
             an_at_most_condition_caps_an_atomic_counter,
-            a_cursor_from_another_partition_is_refused
+            a_cursor_from_another_partition_is_refused,
+            a_scan_reads_every_partition_once_filtered_by_sort_key
         );
         $crate::storage_conformance_tests!(@blobs $factory;
             blobs_put_get_head_and_delete_round_trip,
@@ -689,6 +690,56 @@ pub async fn a_cursor_from_another_partition_is_refused(table: &Arc<dyn Table>) 
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidCursor), "{err:?}");
+}
+
+pub async fn a_scan_reads_every_partition_once_filtered_by_sort_key(table: &Arc<dyn Table>) {
+    for i in 0..7 {
+        let pk = format!("SCAN#{i}");
+        table
+            .put(Item::new(&pk, "USER").with("n", i), Condition::None)
+            .await
+            .unwrap();
+        table
+            .put(Item::new(&pk, "OTHER"), Condition::None)
+            .await
+            .unwrap();
+    }
+    table
+        .put(
+            Item::new("SCAN#gone", "USER").expires_at(clock::unix_now() - 10),
+            Condition::None,
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = table
+            .scan(Scan::sort_key("USER").limit(3).after(cursor))
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|i| {
+            assert_eq!(i.sk, "USER");
+            i.pk.clone()
+        }));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+        assert!(pages < 100, "the scan must end");
+    }
+    seen.sort();
+    let want: Vec<String> = (0..7).map(|i| format!("SCAN#{i}")).collect();
+    assert_eq!(seen, want, "each live item once, expired ones not at all");
+    assert!(matches!(
+        table
+            .scan(Scan::sort_key("USER").after(Some("not a cursor".into())))
+            .await,
+        Err(StoreError::InvalidCursor)
+    ));
 }
 
 pub async fn blobs_put_get_head_and_delete_round_trip(blobs: &dyn Blobs) {

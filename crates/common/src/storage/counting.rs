@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::{Condition, Item, Page, Query, StoreResult, Table, TxOp, Update};
+use super::{Condition, Item, Page, Query, Scan, StoreResult, Table, TxOp, Update};
 
 /// Calls made through a [`CountingTable`] so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableCalls {
-    /// `get`, `query` and `query_index` calls (one query page is one call).
+    /// `get`, `query`, `query_index` and `scan` calls (one page is one call).
     pub reads: u64,
     /// `put`, `update`, `delete` and `transact` calls.
     pub writes: u64,
@@ -100,6 +100,11 @@ impl Table for CountingTable {
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         self.write();
         self.inner.transact(ops).await
+    }
+
+    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+        self.read();
+        self.inner.scan(scan).await
     }
 }
 

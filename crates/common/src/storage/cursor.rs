@@ -23,6 +23,22 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(json)
     }
 
+    /// Decodes a cursor of a table scan (no partition to check it against).
+    pub fn decode_scan(raw: &str) -> StoreResult<Self> {
+        if raw.len() > 4096 {
+            return Err(StoreError::InvalidCursor);
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(raw)
+            .map_err(|_| StoreError::InvalidCursor)?;
+        let cursor: Cursor =
+            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        if cursor.index.is_some() {
+            return Err(StoreError::InvalidCursor);
+        }
+        Ok(cursor)
+    }
+
     /// Decodes a cursor and checks it belongs to `query` (of the table, or of the index when
     /// `for_index`).
     pub fn decode_for(raw: &str, query: &Query, for_index: bool) -> StoreResult<Self> {

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use super::{
-    Blob, BlobMeta, Blobs, Condition, Item, Page, PresignedUrl, Query, StoreResult, Table, TxOp,
-    Update,
+    Blob, BlobMeta, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan, StoreResult, Table,
+    TxOp, Update,
 };
 
 /// The entity part of a key (`USER`, `DOC`…), so spans show which kind of item was touched
@@ -68,6 +68,10 @@ impl Table for TracedTable {
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         let span = tracing::debug_span!("storage", op = "transact", items = ops.len());
         self.0.transact(ops).instrument(span).await
+    }
+    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+        let span = tracing::debug_span!("storage", op = "scan");
+        self.0.scan(scan).instrument(span).await
     }
 }
 

@@ -210,6 +210,44 @@ impl Query {
     }
 }
 
+/// A read of the whole table, for maintenance (backfills, consistency checks), never on a
+/// request path: every item whose sort key matches `sort`, in no particular order, a page at a
+/// time (a page may hold fewer than `limit` items, even none, while `next_cursor` is set).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scan {
+    pub sort: SortKey,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl Scan {
+    /// Items whose sort key is exactly `sk`.
+    pub fn sort_key(sk: impl Into<String>) -> Self {
+        let sk = sk.into();
+        Self {
+            sort: SortKey::Between(sk.clone(), sk),
+            limit: 100,
+            cursor: None,
+        }
+    }
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+    pub fn after(mut self, cursor: Option<String>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+    fn validate(&self) -> StoreResult<()> {
+        if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
+            return Err(StoreError::Invalid(format!(
+                "limit must be 1..={MAX_PAGE_SIZE}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// One page of a query; `next_cursor` is present when more items may follow.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Page {
@@ -302,6 +340,12 @@ pub trait Table: Send + Sync + 'static {
     async fn query_index(&self, query: Query) -> StoreResult<Page>;
     /// All writes happen or none does.
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()>;
+    /// Reads the whole table ([`Scan`]): maintenance only. Tables that cannot (test doubles)
+    /// refuse.
+    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+        let _ = scan;
+        Err(StoreError::Invalid("this table cannot be scanned".into()))
+    }
 }
 
 /// What the blob store knows of one object.

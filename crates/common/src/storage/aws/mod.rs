@@ -19,7 +19,7 @@ use serde_json::{Map, Number, Value};
 
 use super::cursor::Cursor;
 use super::{
-    Blob, BlobMeta, Blobs, Condition, Item, MAX_ITEM_BYTES, Order, Page, PresignedUrl, Query,
+    Blob, BlobMeta, Blobs, Condition, Item, MAX_ITEM_BYTES, Order, Page, PresignedUrl, Query, Scan,
     Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, attr, validate_blob_key,
     validate_transaction,
 };

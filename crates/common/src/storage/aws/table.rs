@@ -469,6 +469,68 @@ impl Table for DynamoTable {
         self.run_query(query, true).await
     }
 
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+        scan.validate()?;
+        let cursor = scan
+            .cursor
+            .as_deref()
+            .map(Cursor::decode_scan)
+            .transpose()?;
+        let mut e = Expr::default();
+        let sk = e.name(attr::SK);
+        let s = |v: &String| AttributeValue::S(v.clone());
+        let sort = match &scan.sort {
+            SortKey::All => None,
+            SortKey::Prefix(p) => Some(format!("begins_with({sk}, {})", e.value(s(p)))),
+            SortKey::Between(lo, hi) => {
+                let (lo, hi) = (e.value(s(lo)), e.value(s(hi)));
+                Some(format!("{sk} BETWEEN {lo} AND {hi}"))
+            }
+            SortKey::AtLeast(lo) => Some(format!("{sk} >= {}", e.value(s(lo)))),
+            SortKey::AtMost(hi) => Some(format!("{sk} <= {}", e.value(s(hi)))),
+        };
+        if sort.is_none() {
+            e.names.retain(|_, a| a != attr::SK);
+        }
+        let live = e.live(clock::unix_now());
+        let filter = match sort {
+            Some(sort) => format!("({live}) AND {sort}"),
+            None => live,
+        };
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(filter)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .consistent_read(true)
+            .limit(scan.limit as i32)
+            .set_exclusive_start_key(cursor.map(|c| key_map(&c.pk, &c.sk)))
+            .send()
+            .await
+            .map_err(|err| write_error(err, "scanning the table"))?;
+        let items = output
+            .items()
+            .iter()
+            .map(from_map)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = output.last_evaluated_key().map(|key| {
+            let get = |n: &str| match key.get(n) {
+                Some(AttributeValue::S(s)) => s.clone(),
+                _ => String::new(),
+            };
+            Cursor {
+                pk: get(attr::PK),
+                sk: get(attr::SK),
+                index: None,
+            }
+            .encode()
+        });
+        Ok(Page { items, next_cursor })
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(writes = ops.len()))]
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;

@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use super::cursor::Cursor;
 use super::{
-    Blob, BlobMeta, Blobs, Condition, Item, Order, Page, PresignedUrl, Query, Secrets, SortKey,
-    StoreError, StoreResult, Table, TxOp, Update, validate_blob_key, validate_transaction,
+    Blob, BlobMeta, Blobs, Condition, Item, Order, Page, PresignedUrl, Query, Scan, Secrets,
+    SortKey, StoreError, StoreResult, Table, TxOp, Update, validate_blob_key, validate_transaction,
 };
 use crate::clock;
 use crate::error::ApiError;

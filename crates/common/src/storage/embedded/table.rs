@@ -467,6 +467,41 @@ impl Table for EmbeddedTable {
         .await
     }
 
+    async fn scan(&self, request: Scan) -> StoreResult<Page> {
+        request.validate()?;
+        let cursor = request
+            .cursor
+            .as_deref()
+            .map(Cursor::decode_scan)
+            .transpose()?;
+        let now = clock::unix_now();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unexpected)?;
+            let items = txn.open_table(ITEMS).map_err(unexpected)?;
+            let mut bounds = (Bound::Unbounded, Bound::Unbounded);
+            if let Some(c) = cursor {
+                bounds = after_cursor(bounds, item_key(&c.pk, &c.sk), Order::Ascending);
+            }
+            let (page, more) = scan(&items, bounds, Order::Ascending, request.limit, |_, v| {
+                let item = Item::from_json(serde_json::from_slice(v).map_err(unexpected)?)?;
+                Ok((!item.is_expired_at(now) && request.sort.matches(&item.sk)).then_some(item))
+            })?;
+            let next_cursor = more.then(|| page.last()).flatten().map(|last| {
+                Cursor {
+                    pk: last.pk.clone(),
+                    sk: last.sk.clone(),
+                    index: None,
+                }
+                .encode()
+            });
+            Ok(Page {
+                items: page,
+                next_cursor,
+            })
+        })
+        .await
+    }
+
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;
         // Read on this thread: the blocking pool does not see a test's frozen clock.
