@@ -8,6 +8,9 @@
 // axe-core in light and dark mode.
 
 import { strict as assert } from "node:assert";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { BASE, STEP_TIMEOUT, checkAccessibility, eventually, navTo, newChat, openChats, startSuite, tabTo } from "./lib.mjs";
 
 const VIEWPORT = process.env.RAGENIE_E2E_VIEWPORT ?? "desktop";
@@ -184,6 +187,27 @@ if (PARTS.has("documents")) {
     await page.reload();
     await page.getByRole("row", { name: new RegExp(docName) }).waitFor();
     assert.equal(await page.getByRole("row", { name: /house-style\.md/ }).count(), 0, "deleted for good");
+  });
+
+  await step("upload a folder: its files keep their paths, the tree counts them", async () => {
+    await page.getByLabel("Upload as").selectOption("dataset");
+    // A Ragbot-style folder with two same-named files, chosen with the directory picker.
+    const dir = mkdtempSync(join(tmpdir(), "ragenie-e2e-"));
+    for (const [sub, text] of [["a", "# A\n\nAlpha notes."], ["b", "# B\n\nBravo notes."]]) {
+      mkdirSync(join(dir, "project", sub), { recursive: true });
+      writeFileSync(join(dir, "project", sub, "README.md"), text);
+    }
+    await page.getByLabel("Folder to upload").setInputFiles(join(dir, "project"));
+    const tree = page.getByRole("navigation", { name: "Folders" });
+    await tree.getByRole("button", { name: "project: 2 documents" }).waitFor();
+    await tree.getByRole("button", { name: "project/a: 1 document" }).click();
+    await page.getByRole("heading", { name: "Documents in project/a" }).waitFor();
+    const row = page.getByRole("row", { name: /README\.md/ });
+    await eventually(async () => (await row.count()) === 1 && (await row.textContent())?.includes("project/a/"), "project/a/README.md listed alone");
+    await shot("04b-folders");
+    await checkAccessibility(page, "documents with a folder tree");
+    await tree.getByRole("button", { name: /All documents/ }).click();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   if (PARTS.has("profiles")) {

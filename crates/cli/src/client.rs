@@ -101,6 +101,9 @@ pub struct Profile {
 pub struct Document {
     pub id: String,
     pub name: String,
+    /// The folder path (`a/b`; `""`: the root).
+    #[serde(default)]
+    pub folder: String,
     pub kind: String,
     #[serde(default)]
     pub media_type: String,
@@ -484,14 +487,16 @@ impl Client {
     pub async fn upload_document(
         &self,
         name: &str,
+        folder: &str,
         kind: &str,
         media_type: &str,
         bytes: Vec<u8>,
     ) -> ApiResult<Upload> {
         let path = format!(
-            "/documents?kind={}&name={}",
+            "/documents?kind={}&name={}&folder={}",
             encode_query(kind),
-            encode_query(name)
+            encode_query(name),
+            encode_query(folder)
         );
         let response = self
             .send(reqwest::Method::POST, &path, |b| {

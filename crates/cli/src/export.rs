@@ -505,9 +505,26 @@ fn unique(name: String, taken: &mut HashSet<String>) -> String {
     unreachable!("an unbounded counter always finds a free name")
 }
 
-/// The file name a document is written under: its name's last component, with an extension
-/// that makes it read back as the same media type.
+/// The relative path a document is written under: its folder, then its name's last component
+/// with an extension that makes it read back as the same media type — so same-named files of
+/// different folders stay apart.
 fn file_name(doc: &ArchivedDocument) -> String {
+    let name = leaf_name(doc);
+    let folders: Vec<String> = doc
+        .document
+        .folder
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(|p| sanitize(p, "folder"))
+        .collect();
+    if folders.is_empty() {
+        name
+    } else {
+        format!("{}/{name}", folders.join("/"))
+    }
+}
+
+fn leaf_name(doc: &ArchivedDocument) -> String {
     let last = doc
         .document
         .name
@@ -600,8 +617,21 @@ pub fn archive_plan(path: &Path, max_file_bytes: u64) -> Plan {
             index.insert(&doc.document.id, i);
             continue;
         }
+        // Archives from before folders may carry a path in the name (`a/b/c.md`).
+        let (name, folder) = match doc.document.name.rsplit_once(['/', '\\']) {
+            Some((dir, leaf)) if !leaf.trim().is_empty() => (
+                leaf.to_owned(),
+                ragenie_common::folders::normalize_folder(&format!(
+                    "{}/{dir}",
+                    doc.document.folder
+                ))
+                .unwrap_or_else(|_| doc.document.folder.clone()),
+            ),
+            _ => (doc.document.name.clone(), doc.document.folder.clone()),
+        };
         plan.documents.push(PlannedDoc {
-            name: doc.document.name.clone(),
+            name,
+            folder,
             kind: Kind::parse(&doc.document.kind).unwrap_or(Kind::Dataset),
             media_type: doc.document.media_type.clone(),
             bytes,
@@ -726,6 +756,7 @@ mod tests {
             document: Document {
                 id: "d".into(),
                 name: name.into(),
+                folder: String::new(),
                 kind: "dataset".into(),
                 media_type: media.into(),
                 size: 1,
@@ -743,5 +774,9 @@ mod tests {
         assert_eq!(file_name(&doc("Notes", "text/markdown")), "Notes.md");
         assert_eq!(file_name(&doc("x.py", "text/plain")), "x.py");
         assert_eq!(file_name(&doc("x.md", "text/plain")), "x.md.txt");
+        // The folder comes along: same-named files of two folders do not collide.
+        let mut in_folder = doc("README.md", "text/markdown");
+        in_folder.document.folder = "a/b".into();
+        assert_eq!(file_name(&in_folder), "a/b/README.md");
     }
 }

@@ -194,6 +194,7 @@ pub async fn execute_with_progress(
         match client
             .upload_document(
                 &doc.name,
+                &doc.folder,
                 doc.kind.as_str(),
                 &doc.media_type,
                 doc.bytes.clone(),

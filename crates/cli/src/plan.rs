@@ -68,7 +68,10 @@ impl Kind {
 /// A document to upload (once, however many profiles use it).
 #[derive(Clone, Debug)]
 pub struct PlannedDoc {
+    /// The file's name (unique in its folder).
     pub name: String,
+    /// Its folder relative to the data folder (`a/b`; `""`: the top).
+    pub folder: String,
     /// The kind of its first use; a profile may still list it under the other kind.
     pub kind: Kind,
     pub media_type: String,

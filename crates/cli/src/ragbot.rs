@@ -147,8 +147,27 @@ impl Reader {
             .unwrap_or_else(|_| path.to_string_lossy().into_owned())
     }
 
-    fn doc_name(&self, path: &Path) -> String {
-        let name = self.display(path);
+    /// (folder, name) of a file: its folder relative to the data folder (`""` for a file at the
+    /// top or outside it, links resolved) and its file name, so `a/README.md` and
+    /// `b/README.md` stay two documents with their paths.
+    fn doc_place(&self, path: &Path, canonical: &Path) -> Result<(String, String), String> {
+        let folder = canonical
+            .strip_prefix(&self.canonical_root)
+            .ok()
+            .and_then(Path::parent)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let folder = ragenie_common::folders::normalize_folder(&folder)
+            .map_err(|e| format!("its folder path cannot be kept: {e}"))?;
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.display(path));
+        Ok((folder, Self::doc_name(&file)))
+    }
+
+    fn doc_name(name: &str) -> String {
+        let name = name.to_owned();
         let count = name.chars().count();
         if count <= MAX_DOCUMENT_NAME_CHARS {
             return name;
@@ -182,12 +201,18 @@ impl Reader {
             self.seen.insert(canonical, None);
             return None;
         }
-        let result = self.read_document(path, &shown, kind);
+        let result = self.read_document(path, &canonical, &shown, kind);
         self.seen.insert(canonical, result);
         result
     }
 
-    fn read_document(&mut self, path: &Path, shown: &str, kind: Kind) -> Option<usize> {
+    fn read_document(
+        &mut self,
+        path: &Path,
+        canonical: &Path,
+        shown: &str,
+        kind: Kind,
+    ) -> Option<usize> {
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) => {
@@ -221,7 +246,13 @@ impl Reader {
                 return None;
             }
         };
-        let name = self.doc_name(path);
+        let (folder, name) = match self.doc_place(path, canonical) {
+            Ok(place) => place,
+            Err(reason) => {
+                self.plan.skip(shown, reason);
+                return None;
+            }
+        };
         let media_type = match classify(&name, &bytes) {
             Ok(m) => m,
             Err(reason) => {
@@ -243,6 +274,7 @@ impl Reader {
         }
         self.plan.documents.push(PlannedDoc {
             name,
+            folder,
             kind,
             media_type: media_type.into(),
             bytes,

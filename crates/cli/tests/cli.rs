@@ -450,6 +450,7 @@ async fn export_then_import_into_fresh_accounts_loses_nothing() {
     source
         .upload_document(
             "loose notes.md",
+            "",
             "dataset",
             "text/markdown",
             b"# Loose\n\nNo profile uses me.\n".to_vec(),
@@ -756,4 +757,50 @@ async fn an_admin_governs_accounts_sign_ups_and_models_from_the_command_line() {
     let user_key = key_of(&server, "carol@example.test").await;
     let err = admin(&server, &user_key, &["users"]).await.unwrap_err();
     assert!(err.contains("403"), "{err}");
+}
+
+/// A Ragbot folder holding whole source trees: same-named files in different folders stay
+/// distinct documents, each with its path relative to the data folder, and a second import
+/// creates nothing.
+#[tokio::test]
+async fn a_nested_folder_imports_same_named_files_with_their_paths() {
+    let server = server().await;
+    let (client, _) = account(&server).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for (dir, body) in [("a", "alpha"), ("b", "bravo"), ("c/deep", "charlie")] {
+        let folder = root.join("curated-datasets/project").join(dir);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("README.md"),
+            format!("# {dir}\n\n{body} notes\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        root.join("profiles.yaml"),
+        "profiles:\n  - name: Project\n    datasets:\n      - curated-datasets/project/\n",
+    )
+    .unwrap();
+    let report = import_dir(&client, root, DEFAULT_MAX_FILE_BYTES, false).await;
+    assert_eq!(report.documents_created, 3, "{}", report.render());
+    let mut placed: Vec<(String, String)> = client
+        .documents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.folder, d.name))
+        .collect();
+    placed.sort();
+    assert_eq!(
+        placed,
+        [
+            ("curated-datasets/project/a".into(), "README.md".into()),
+            ("curated-datasets/project/b".into(), "README.md".into()),
+            ("curated-datasets/project/c/deep".into(), "README.md".into()),
+        ]
+    );
+    let again = import_dir(&client, root, DEFAULT_MAX_FILE_BYTES, false).await;
+    assert_eq!((again.documents_created, again.documents_existing), (0, 3));
+    assert_eq!(client.documents().await.unwrap().len(), 3);
 }

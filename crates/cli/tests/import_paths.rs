@@ -45,8 +45,17 @@ fn import_refuses_paths_outside_the_data_folder_unless_allowed() {
     unsafe { std::env::set_var("HOME", &home) };
 
     let plan = build_plan(Some(&root), &[], None, opts(DEFAULT_MAX_FILE_BYTES)).unwrap();
-    let names: Vec<&str> = plan.documents.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["curated-datasets/inside.md"], "{:#?}", plan.skipped);
+    let places: Vec<(&str, &str)> = plan
+        .documents
+        .iter()
+        .map(|d| (d.folder.as_str(), d.name.as_str()))
+        .collect();
+    assert_eq!(
+        places,
+        [("curated-datasets", "inside.md")],
+        "{:#?}",
+        plan.skipped
+    );
     let refused: Vec<&str> = plan
         .skipped
         .iter()

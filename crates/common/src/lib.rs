@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod folders;
 pub mod http;
 pub mod idempotency;
 pub mod lambda;

@@ -520,6 +520,7 @@ impl AnswerPipeline {
                     context: Some(job.assembled.record.clone()),
                     citations: citations.clone(),
                     tokens: None,
+                    attachments: Vec::new(),
                 };
                 match self.save(job.user_id, &conversation.id, &message).await {
                     Ok(conv) => Some((Box::new(message), Box::new(conv))),

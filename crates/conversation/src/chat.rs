@@ -24,7 +24,7 @@ use crate::context::{ContextInputs, WithoutProfile, assemble, reserved_output};
 use crate::error::{ConversationError, ConversationResult};
 use crate::inflight::InFlight;
 use crate::limits::OperatorGuard;
-use crate::model::{ContextRecord, Conversation, Message, MessageRole};
+use crate::model::{Attachment, ContextRecord, Conversation, Message, MessageRole};
 use crate::models::{ModelChoice, RETRIEVAL_ONLY_MODEL, requested_model};
 use crate::profiles::{preferences_of, scoped_profile_opt};
 use crate::registry::ModelRegistry;
@@ -33,6 +33,8 @@ use crate::store::{
 };
 
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
+/// Documents one message may attach.
+pub const MAX_ATTACHMENTS: usize = 20;
 
 /// What to answer: a new user message (possibly on a new branch) or a regenerated answer.
 #[derive(Clone, Debug)]
@@ -40,6 +42,8 @@ pub enum Turn {
     Send {
         content: String,
         parent_id: Option<String>,
+        /// Ids of the caller's documents to attach (at most [`MAX_ATTACHMENTS`], ready).
+        attachments: Vec<String>,
     },
     Regenerate {
         message_id: String,
@@ -57,6 +61,18 @@ pub struct Estimate {
     pub estimated_cost_usd: f64,
     /// Prices are known for this model.
     pub priced: bool,
+}
+
+/// What an estimate is for: the message being typed, where it would go.
+#[derive(Clone, Debug, Default)]
+pub struct EstimateAsk<'a> {
+    pub conversation_id: Option<&'a str>,
+    pub profile_id: Option<&'a str>,
+    pub model: Option<String>,
+    pub content: &'a str,
+    pub parent_id: Option<&'a str>,
+    /// Documents the message would attach.
+    pub attachments: &'a [String],
 }
 
 /// A stateless completion (the OpenAI-compatible API), in domain terms.
@@ -107,11 +123,53 @@ struct Ask<'a> {
     prompt: &'a str,
     /// The client's own instructions (the OpenAI-compatible API's system messages).
     instructions: Option<&'a str>,
+    /// Documents attached to the question.
+    attachments: &'a [String],
     temperature: Option<f32>,
     max_output_tokens: Option<u32>,
 }
 
 impl ChatService {
+    /// The attachments as stored on the question: each one of the caller's ready documents,
+    /// listed once; 422 naming the entry otherwise. Read from the cached catalog.
+    pub async fn check_attachments(
+        &self,
+        user_id: UserId,
+        ids: &[String],
+    ) -> ConversationResult<Vec<Attachment>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ids.len() > MAX_ATTACHMENTS {
+            return Err(ConversationError::invalid(
+                "attachments",
+                format!("at most {MAX_ATTACHMENTS} documents"),
+            ));
+        }
+        let catalog = self.corpus.catalog(user_id).await?;
+        let mut out: Vec<Attachment> = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let field = format!("attachments[{i}]");
+            let doc = catalog
+                .get(id)
+                .ok_or_else(|| ConversationError::invalid(field.clone(), "no such document"))?;
+            if doc.status != ragenie_corpus::DocumentStatus::Ready {
+                return Err(ConversationError::invalid(
+                    field,
+                    format!("the document is {}", doc.status.as_str()),
+                ));
+            }
+            if out.iter().any(|a| a.document_id == *id) {
+                return Err(ConversationError::invalid(field, "is listed twice"));
+            }
+            out.push(Attachment {
+                document_id: id.clone(),
+                name: doc.name.clone(),
+            });
+        }
+        Ok(out)
+    }
+
     /// The service with the default guard: the operator's limits (`operator`: what
     /// configuration says until an admin changes it), the user's budgets and the usage ledger.
     pub fn new(
@@ -197,15 +255,20 @@ impl ChatService {
     pub async fn estimate(
         &self,
         user_id: UserId,
-        conversation_id: Option<&str>,
-        profile_id: Option<&str>,
-        model: Option<String>,
-        content: &str,
-        parent_id: Option<&str>,
+        ask: EstimateAsk<'_>,
     ) -> ConversationResult<Estimate> {
+        let EstimateAsk {
+            conversation_id,
+            profile_id,
+            model,
+            content,
+            parent_id,
+            attachments,
+        } = ask;
         if content.chars().count() > MAX_MESSAGE_CHARS {
             return Err(ConversationError::invalid("content", "too long"));
         }
+        self.check_attachments(user_id, attachments).await?;
         let (conv, history) = match conversation_id {
             Some(id) => {
                 let conv = self.store.get(user_id, id).await?;
@@ -237,6 +300,7 @@ impl ChatService {
                 model: &spec,
                 max_output_tokens: max_output,
                 extra_instructions: None,
+                attachments,
             },
         )
         .await?;
@@ -334,8 +398,13 @@ impl ChatService {
         // The question to answer, and for a new message the title it gives the conversation
         // (stored only once the answer is admitted).
         let (question, history, new_message) = match turn {
-            Turn::Send { content, parent_id } => {
+            Turn::Send {
+                content,
+                parent_id,
+                attachments,
+            } => {
                 check_content(&content)?;
+                let attachments = self.check_attachments(user_id, &attachments).await?;
                 let parent = match parent_id {
                     // An empty parent starts a new branch at the root (editing the first question).
                     Some(p) if p.is_empty() => None,
@@ -363,6 +432,7 @@ impl ChatService {
                     conversation_id: conv.id.clone(),
                     parent_id: parent,
                     created_at: now_stamp(),
+                    attachments,
                     ..Message::plain(MessageRole::User, content)
                 };
                 let title = (conv.title == DEFAULT_TITLE && messages.is_empty())
@@ -393,6 +463,11 @@ impl ChatService {
             }
         };
 
+        let attached: Vec<String> = question
+            .attachments
+            .iter()
+            .map(|a| a.document_id.clone())
+            .collect();
         let ask = Ask {
             user_id,
             profile_id: conv.profile_id.clone(),
@@ -400,6 +475,7 @@ impl ChatService {
             history: &history,
             prompt: &question.content,
             instructions: None,
+            attachments: &attached,
             temperature: None,
             max_output_tokens: None,
         };
@@ -502,6 +578,7 @@ impl ChatService {
             history: &history,
             prompt: &completion.prompt,
             instructions: Some(&completion.instructions),
+            attachments: &[],
             temperature: completion.temperature,
             max_output_tokens: completion.max_output_tokens,
         };
@@ -539,6 +616,7 @@ impl ChatService {
                 model: &spec,
                 max_output_tokens: max_output,
                 extra_instructions: ask.instructions,
+                attachments: ask.attachments,
             },
         )
         .await?;

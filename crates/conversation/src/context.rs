@@ -113,10 +113,39 @@ async fn profile_documents(
     let mut datasets = pick(chain.dataset_ids(), DocumentKind::Dataset);
     instructions.extend(pick(chain.dataset_ids(), DocumentKind::Instructions));
     datasets.extend(pick(chain.instruction_ids(), DocumentKind::Dataset));
+    // The datasets of the profile's folders (subfolders included), from the catalog's folder
+    // index: however many there are, no further read.
+    datasets.extend(
+        catalog
+            .in_folders(&chain.folders())
+            .into_iter()
+            .filter(|d| d.status == DocumentStatus::Ready && d.kind == DocumentKind::Dataset)
+            .cloned(),
+    );
     let mut seen = HashSet::new();
     instructions.retain(|d| seen.insert(d.id.clone()));
     datasets.retain(|d| seen.insert(d.id.clone()));
     Ok((instructions, datasets))
+}
+
+/// The attached documents that are ready, in the order given (each once).
+async fn attached_documents(
+    corpus: &Corpus,
+    user: UserId,
+    ids: &[String],
+) -> ConversationResult<Vec<Document>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let catalog = corpus.catalog(user).await?;
+    let mut seen = HashSet::new();
+    Ok(ids
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .filter_map(|id| catalog.get(id))
+        .filter(|d| d.status == DocumentStatus::Ready)
+        .cloned()
+        .collect())
 }
 
 pub struct ContextInputs<'a> {
@@ -131,6 +160,8 @@ pub struct ContextInputs<'a> {
     pub max_output_tokens: Option<u32>,
     /// Extra instructions from the caller (an OpenAI client's system messages).
     pub extra_instructions: Option<&'a str>,
+    /// Documents attached to the question (ids): sent whole when they fit, else retrieved.
+    pub attachments: &'a [String],
 }
 
 pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> ConversationResult<Assembled> {
@@ -138,8 +169,11 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Conversation
     let window = u64::from(model.context_window.max(1));
     let reserve = reserved_output(model, input.max_output_tokens);
     let user = input.user_id;
-    let (instruction_docs, dataset_docs) =
+    let (instruction_docs, mut dataset_docs) =
         profile_documents(corpus, user, input.chain, input.without_profile).await?;
+    let attached_docs = attached_documents(corpus, user, input.attachments).await?;
+    // An attached document is sent once, as an attachment.
+    dataset_docs.retain(|d| !attached_docs.iter().any(|a| a.id == d.id));
 
     let mut record = ContextRecord {
         datasets_mode: "none".into(),
@@ -159,6 +193,7 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Conversation
             kind: "instructions".into(),
             mode: "whole".into(),
             tokens,
+            attached: false,
         });
         instructions.push(text);
     }
@@ -188,88 +223,43 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Conversation
             ),
         ));
     }
-    let free = window - fixed;
+    let mut free = window - fixed;
     let mut sources = Vec::new();
-    let history_budget;
-    if dataset_docs.is_empty() {
-        history_budget = free;
-    } else if datasets_total + history_total <= free {
-        record.datasets_mode = "whole".into();
-        for doc in &dataset_docs {
-            let Ok((_, text)) = corpus.text(user, &doc.id).await else {
-                continue;
-            };
-            let tokens = doc.token_count.unwrap_or_else(|| count(model, &text));
-            record.datasets_tokens += tokens;
-            record.documents.push(ContextDocument {
-                document_id: doc.id.clone(),
-                name: doc.name.clone(),
-                version: doc.version,
-                kind: "dataset".into(),
-                mode: "whole".into(),
-                tokens,
-            });
-            sources.push(Source {
-                n: sources.len() as u32 + 1,
-                document_id: doc.id.clone(),
-                document_name: doc.name.clone(),
-                version: doc.version,
-                heading_path: Vec::new(),
-                start: 0,
-                end: text.chars().count() as u64,
-                text,
-            });
-        }
-        history_budget = free - record.datasets_tokens;
-    } else {
-        record.datasets_mode = "retrieved".into();
-        let chunk_budget = ((free as f64) * RETRIEVED_SHARE) as u64;
-        let scope: HashSet<String> = dataset_docs.iter().map(|d| d.id.clone()).collect();
-        // The question plus the previous user turn: follow-ups ("and the second one?") need it.
-        let previous_user = input
-            .history
+    // The question plus the previous user turn: follow-ups ("and the second one?") need it.
+    let previous_user = input
+        .history
+        .iter()
+        .rev()
+        .find(|m| m.role == MessageRole::User)
+        .map(|m| m.content.as_str())
+        .unwrap_or("");
+    let query = format!("{} {previous_user}", input.prompt);
+    let mut place = Placement {
+        corpus,
+        user,
+        model,
+        query: &query,
+        record: &mut record,
+        sources: &mut sources,
+    };
+    // Attachments first: the user pointed at them for this question.
+    if !attached_docs.is_empty() {
+        let total: u64 = attached_docs
             .iter()
-            .rev()
-            .find(|m| m.role == MessageRole::User)
-            .map(|m| m.content.as_str())
-            .unwrap_or("");
-        let query = format!("{} {previous_user}", input.prompt);
-        let hits = corpus
-            .search(user, Some(&scope), &query, RETRIEVE_K)
-            .await?;
-        let mut per_doc: HashMap<String, u64> = HashMap::new();
-        for hit in hits {
-            let tokens = u64::from(hit.token_count).max(1);
-            if record.datasets_tokens + tokens > chunk_budget {
-                continue;
-            }
-            record.datasets_tokens += tokens;
-            *per_doc.entry(hit.document_id.clone()).or_default() += tokens;
-            sources.push(Source {
-                n: sources.len() as u32 + 1,
-                document_id: hit.document_id,
-                document_name: hit.document_name,
-                version: hit.version,
-                heading_path: hit.heading_path,
-                start: hit.start,
-                end: hit.end,
-                text: hit.text,
-            });
-        }
-        for doc in &dataset_docs {
-            if let Some(tokens) = per_doc.get(&doc.id) {
-                record.documents.push(ContextDocument {
-                    document_id: doc.id.clone(),
-                    name: doc.name.clone(),
-                    version: doc.version,
-                    kind: "dataset".into(),
-                    mode: "retrieved".into(),
-                    tokens: *tokens,
-                });
-            }
-        }
-        history_budget = free - record.datasets_tokens;
+            .map(|d| d.token_count.unwrap_or(0))
+            .sum();
+        let whole = total + history_total <= free;
+        let used = place.include(&attached_docs, whole, free, true).await?;
+        place.record.datasets_mode = if whole { "whole" } else { "retrieved" }.into();
+        free -= used;
     }
+    if !dataset_docs.is_empty() {
+        let whole = datasets_total + history_total <= free;
+        let used = place.include(&dataset_docs, whole, free, false).await?;
+        place.record.datasets_mode = if whole { "whole" } else { "retrieved" }.into();
+        free -= used;
+    }
+    let history_budget = free;
 
     // Newest history first until the budget is spent; what does not fit is dropped oldest first.
     let mut kept = 0usize;
@@ -301,6 +291,92 @@ pub async fn assemble(corpus: &Corpus, input: ContextInputs<'_>) -> Conversation
         record,
         sources,
     })
+}
+
+/// Puts documents into the context as numbered sources, recording each.
+struct Placement<'a> {
+    corpus: &'a Corpus,
+    user: UserId,
+    model: &'a ModelSpec,
+    query: &'a str,
+    record: &'a mut ContextRecord,
+    sources: &'a mut Vec<Source>,
+}
+
+impl Placement<'_> {
+    /// Sends `docs` whole, or (not `whole`) their best chunks within a share of `free`; returns
+    /// the tokens used.
+    async fn include(
+        &mut self,
+        docs: &[Document],
+        whole: bool,
+        free: u64,
+        attached: bool,
+    ) -> ConversationResult<u64> {
+        let mut used = 0u64;
+        let entry = |doc: &Document, mode: &str, tokens: u64| ContextDocument {
+            document_id: doc.id.clone(),
+            name: doc.name.clone(),
+            version: doc.version,
+            kind: doc.kind.as_str().into(),
+            mode: mode.into(),
+            tokens,
+            attached,
+        };
+        if whole {
+            for doc in docs {
+                let Ok((_, text)) = self.corpus.text(self.user, &doc.id).await else {
+                    continue;
+                };
+                let tokens = doc.token_count.unwrap_or_else(|| count(self.model, &text));
+                used += tokens;
+                self.record.documents.push(entry(doc, "whole", tokens));
+                self.sources.push(Source {
+                    n: self.sources.len() as u32 + 1,
+                    document_id: doc.id.clone(),
+                    document_name: doc.name.clone(),
+                    version: doc.version,
+                    heading_path: Vec::new(),
+                    start: 0,
+                    end: text.chars().count() as u64,
+                    text,
+                });
+            }
+        } else {
+            let chunk_budget = ((free as f64) * RETRIEVED_SHARE) as u64;
+            let scope: HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
+            let hits = self
+                .corpus
+                .search(self.user, Some(&scope), self.query, RETRIEVE_K)
+                .await?;
+            let mut per_doc: HashMap<String, u64> = HashMap::new();
+            for hit in hits {
+                let tokens = u64::from(hit.token_count).max(1);
+                if used + tokens > chunk_budget {
+                    continue;
+                }
+                used += tokens;
+                *per_doc.entry(hit.document_id.clone()).or_default() += tokens;
+                self.sources.push(Source {
+                    n: self.sources.len() as u32 + 1,
+                    document_id: hit.document_id,
+                    document_name: hit.document_name,
+                    version: hit.version,
+                    heading_path: hit.heading_path,
+                    start: hit.start,
+                    end: hit.end,
+                    text: hit.text,
+                });
+            }
+            for doc in docs {
+                if let Some(tokens) = per_doc.get(&doc.id) {
+                    self.record.documents.push(entry(doc, "retrieved", *tokens));
+                }
+            }
+        }
+        self.record.datasets_tokens += used;
+        Ok(used)
+    }
 }
 
 /// Instructions first, then the numbered sources with the rule for citing them.

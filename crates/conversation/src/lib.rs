@@ -23,14 +23,14 @@ pub mod usage;
 pub use answer::{
     AnswerEvent, AnswerGuard, AnswerPipeline, Begin, Finished, KEEP_ALIVE, Once, Started,
 };
-pub use chat::{ChatService, Completion, Estimate, Turn};
+pub use chat::{ChatService, Completion, Estimate, EstimateAsk, Turn};
 pub use error::{ConversationError, ConversationResult};
 pub use events::ChatEvent;
 pub use inflight::{INTERRUPTED, interrupt_answers};
 pub use limits::OperatorGuard;
 pub use model::{
-    Citation, ContextDocument, ContextRecord, Conversation, Message, MessageCost, MessageRole,
-    TokenUsage,
+    Attachment, Citation, ContextDocument, ContextRecord, Conversation, Message, MessageCost,
+    MessageRole, TokenUsage,
 };
 pub use models::{ModelChoice, RETRIEVAL_ONLY_MODEL};
 pub use registry::{ListedModel, ModelRegistry};

@@ -69,6 +69,17 @@ pub struct ContextDocument {
     /// `whole` or `retrieved`.
     pub mode: String,
     pub tokens: u64,
+    /// Attached to the message (rather than drawn from the profile or all datasets).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attached: bool,
+}
+
+/// A document attached to a user message: sent whole when it fits, else its best chunks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Attachment {
+    pub document_id: String,
+    /// The document's name when it was attached.
+    pub name: String,
 }
 
 /// What was sent to the model, by source.
@@ -113,6 +124,9 @@ pub struct Message {
     /// User messages: tokens of the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
+    /// User messages: the documents attached to the question.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl Message {
@@ -133,6 +147,7 @@ impl Message {
             context: None,
             citations: Vec::new(),
             tokens: None,
+            attachments: Vec::new(),
         }
     }
 }

@@ -92,34 +92,149 @@ impl Corpus {
     }
 
     pub async fn rename(&self, user: UserId, doc_id: &str, name: &str) -> CorpusResult<Document> {
-        let name = validate_name(name)?;
-        let update = Update::new()
-            .set("name", name)
-            .set("updated_at", clock::now());
+        self.update(user, doc_id, Some(name), None).await
+    }
+
+    /// Renames a document and/or moves it to another folder. The name must be free in the
+    /// target folder (409 otherwise); the document keeps its id, versions and profiles.
+    pub async fn update(
+        &self,
+        user: UserId,
+        doc_id: &str,
+        name: Option<&str>,
+        folder: Option<&str>,
+    ) -> CorpusResult<Document> {
+        let name = name.map(validate_name).transpose()?;
+        let folder = folder.map(validate_folder).transpose()?;
+        let current = self.get(user, doc_id).await?;
+        let name = name.unwrap_or_else(|| current.name.clone());
+        let folder = folder.unwrap_or_else(|| current.folder.clone());
+        if name == current.name && folder == current.folder {
+            return Ok(current);
+        }
+        if let Some(holder) = self.name_holder(user, &folder, &name).await?
+            && holder != doc_id
+        {
+            return Err(name_taken(&folder, &name, &holder));
+        }
         let pk = user.partition();
-        let ops = vec![
+        let update = Update::new()
+            .set("name", name.clone())
+            .set("folder", folder.clone())
+            .set("updated_at", clock::now());
+        let mut ops = vec![
             TxOp::Update {
                 pk: pk.clone(),
                 sk: keys::document_sk(doc_id),
                 update,
-                condition: Condition::Exists,
+                condition: Condition::AttrEquals("name".into(), current.name.clone().into()),
+            },
+            TxOp::Put {
+                item: ingest::claim_item(&pk, &folder, &name, doc_id),
+                condition: Condition::NotExists,
             },
             catalog::bump(&pk),
         ];
+        // Documents stored before folders existed hold no claim on their old name.
+        if self
+            .name_holder(user, &current.folder, &current.name)
+            .await?
+            .is_some_and(|holder| holder == doc_id)
+        {
+            ops.push(TxOp::Delete {
+                pk: pk.clone(),
+                sk: keys::name_claim_sk(&current.folder, &current.name),
+                condition: Condition::AttrEquals("doc_id".into(), doc_id.into()),
+            });
+        }
         match self.table.transact(ops).await {
             Ok(()) => self.get(user, doc_id).await,
-            Err(StoreError::ConditionFailed) => Err(CorpusError::NotFound),
+            Err(StoreError::ConditionFailed) => {
+                self.get(user, doc_id).await?;
+                match self.name_holder(user, &folder, &name).await? {
+                    Some(holder) if holder != doc_id => Err(name_taken(&folder, &name, &holder)),
+                    _ => Err(CorpusError::Conflict(
+                        "the document changed meanwhile; retry".into(),
+                    )),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }
 
+    /// A page of the documents in `folder` (with `recursive`, also those in every folder below
+    /// it), ordered by folder path, then oldest first. Read from the cached catalog.
+    pub async fn list_folder(
+        &self,
+        user: UserId,
+        folder: &str,
+        recursive: bool,
+        kind: Option<DocumentKind>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> CorpusResult<(Vec<Document>, Option<String>)> {
+        let folder = validate_folder(folder)?;
+        let after = cursor.map(decode_folder_cursor).transpose()?;
+        let catalog = self.catalog(user).await?;
+        let docs: Vec<&Document> = if recursive {
+            catalog.in_folders(std::slice::from_ref(&folder))
+        } else {
+            catalog.in_folder(&folder).collect()
+        };
+        let mut page = docs
+            .into_iter()
+            .filter(|d| kind.is_none_or(|k| d.kind == k))
+            .filter(|d| {
+                after.as_ref().is_none_or(|(f, id)| {
+                    (d.folder.as_str(), d.id.as_str()) > (f.as_str(), id.as_str())
+                })
+            })
+            .take(limit + 1)
+            .cloned()
+            .collect::<Vec<_>>();
+        let next = (page.len() > limit).then(|| {
+            page.truncate(limit);
+            let last = page.last().expect("a full page");
+            encode_folder_cursor(&last.folder, &last.id)
+        });
+        Ok((page, next))
+    }
+
+    /// A page of the user's folders (every folder holding documents and its ancestors), in tree
+    /// order (each folder followed by its subfolders), with direct and total document counts. Read from the cached catalog.
+    pub async fn folders(
+        &self,
+        user: UserId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> CorpusResult<(Vec<FolderSummary>, Option<String>)> {
+        let after = cursor.map(decode_folder_cursor).transpose()?;
+        let catalog = self.catalog(user).await?;
+        let mut page: Vec<FolderSummary> = catalog
+            .folder_summaries()
+            .into_iter()
+            .filter(|f| {
+                after.as_ref().is_none_or(|(path, _)| {
+                    catalog::tree_order(&f.path, path) == std::cmp::Ordering::Greater
+                })
+            })
+            .take(limit + 1)
+            .collect();
+        let next = (page.len() > limit).then(|| {
+            page.truncate(limit);
+            encode_folder_cursor(&page.last().expect("a full page").path, "")
+        });
+        Ok((page, next))
+    }
+
     /// Deletes the document, every version's bytes, extracted text and index segment.
     pub async fn delete(&self, user: UserId, doc_id: &str) -> CorpusResult<()> {
+        let doc = self.get(user, doc_id).await?;
         let versions = self.versions(user, doc_id).await?;
         let pk = user.partition();
         // The metadata goes first: from then on lists and searches no longer see the document,
         // whatever happens to the cleanup below.
-        let ops = vec![
+        let mut ops = vec![
             TxOp::Delete {
                 pk: pk.clone(),
                 sk: keys::document_sk(doc_id),
@@ -127,6 +242,18 @@ impl Corpus {
             },
             catalog::bump(&pk),
         ];
+        // The name becomes free in its folder (documents from before folders hold no claim).
+        if self
+            .name_holder(user, &doc.folder, &doc.name)
+            .await?
+            .is_some_and(|holder| holder == doc_id)
+        {
+            ops.push(TxOp::Delete {
+                pk: pk.clone(),
+                sk: keys::name_claim_sk(&doc.folder, &doc.name),
+                condition: Condition::AttrEquals("doc_id".into(), doc_id.into()),
+            });
+        }
         match self.table.transact(ops).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed) => return Err(CorpusError::NotFound),
@@ -223,4 +350,24 @@ pub(crate) async fn all_documents(table: &dyn Table, user: UserId) -> CorpusResu
             None => return Ok(out),
         }
     }
+}
+
+/// Folder-list cursors: opaque to clients, `f` + hex of `folder NUL id`.
+fn encode_folder_cursor(folder: &str, id: &str) -> String {
+    format!("f{}", hex::encode(format!("{folder}\0{id}")))
+}
+
+fn decode_folder_cursor(cursor: &str) -> CorpusResult<(String, String)> {
+    let invalid = || CorpusError::Invalid {
+        field: "cursor",
+        message: "not a cursor this list issued".into(),
+    };
+    let raw = cursor.strip_prefix('f').ok_or_else(invalid)?;
+    if raw.len() > 2 * 1024 {
+        return Err(invalid());
+    }
+    let bytes = hex::decode(raw).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (folder, id) = text.split_once('\0').ok_or_else(invalid)?;
+    Ok((folder.to_owned(), id.to_owned()))
 }

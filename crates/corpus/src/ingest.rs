@@ -89,6 +89,7 @@ impl Corpus {
         new: NewDocument,
     ) -> CorpusResult<(Document, bool)> {
         let name = validate_name(&new.name)?;
+        let folder = validate_folder(&new.folder)?;
         if new.bytes.is_empty() {
             return Err(CorpusError::Empty);
         }
@@ -96,6 +97,9 @@ impl Corpus {
         let hash = sha256_hex(&new.bytes);
         if let Some(existing) = self.owner_of(user, &hash).await? {
             return Ok((existing, false));
+        }
+        if let Some(holder) = self.name_holder(user, &folder, &name).await? {
+            return Err(name_taken(&folder, &name, &holder));
         }
         let doc_id = doc_id.to_owned();
         self.blobs
@@ -109,6 +113,7 @@ impl Corpus {
         let doc = Document {
             id: doc_id.clone(),
             name,
+            folder,
             kind: new.kind,
             media_type: media_type.into(),
             size: new.bytes.len() as u64,
@@ -142,22 +147,44 @@ impl Corpus {
                 item: hash_item(&pk, &hash, &doc_id, 1),
                 condition: Condition::NotExists,
             },
+            TxOp::Put {
+                item: claim_item(&pk, &doc.folder, &doc.name, &doc_id),
+                condition: Condition::NotExists,
+            },
             catalog::bump(&pk),
         ];
         match self.table.transact(ops).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed) => {
                 // The same content won a race with us: hand back the winner.
-                return match self.owner_of(user, &hash).await? {
-                    Some(existing) => Ok((existing, false)),
-                    None => Err(CorpusError::Conflict(
-                        "a concurrent upload conflicted; retry".into(),
-                    )),
-                };
+                if let Some(existing) = self.owner_of(user, &hash).await? {
+                    return Ok((existing, false));
+                }
+                // Or another document took the name in this folder meanwhile.
+                if let Some(holder) = self.name_holder(user, &doc.folder, &doc.name).await? {
+                    return Err(name_taken(&doc.folder, &doc.name, &holder));
+                }
+                return Err(CorpusError::Conflict(
+                    "a concurrent upload conflicted; retry".into(),
+                ));
             }
             Err(e) => return Err(e.into()),
         }
         Ok((self.start_ingest(user, doc, Some(new.bytes)).await?, true))
+    }
+
+    /// The id of the document holding `name` in `folder`, if any.
+    pub(crate) async fn name_holder(
+        &self,
+        user: UserId,
+        folder: &str,
+        name: &str,
+    ) -> CorpusResult<Option<String>> {
+        Ok(self
+            .table
+            .get(&user.partition(), &keys::name_claim_sk(folder, name))
+            .await?
+            .and_then(|item| item.str("doc_id").map(str::to_owned)))
     }
 
     /// The document whose current or past version holds this content, if any.
@@ -420,6 +447,11 @@ pub(crate) fn failure_reason(e: &ExtractError) -> String {
         ExtractError::Encrypted => "the file is encrypted; upload a decrypted copy".into(),
         other => other.to_string(),
     }
+}
+
+/// The item that reserves `name` in `folder` for a document.
+pub(crate) fn claim_item(pk: &str, folder: &str, name: &str, doc_id: &str) -> Item {
+    Item::new(pk, keys::name_claim_sk(folder, name)).with("doc_id", doc_id)
 }
 
 pub(crate) fn hash_item(pk: &str, hash: &str, doc_id: &str, version: u64) -> Item {

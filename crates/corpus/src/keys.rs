@@ -25,6 +25,18 @@ pub fn content_hash_sk(sha256: &str) -> String {
     format!("HASH#{sha256}")
 }
 
+/// Claims a name in a folder for one document: names are unique per folder (the item holds
+/// `doc_id`). Hashed so any folder and name make a bounded key.
+pub fn name_claim_sk(folder: &str, name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(folder.as_bytes())
+        .chain_update([0u8])
+        .chain_update(name.as_bytes())
+        .finalize();
+    format!("NAME#{}", hex::encode(digest))
+}
+
 /// A pending presigned upload.
 pub fn upload_sk(doc_id: &str) -> String {
     format!("UPLOAD#{doc_id}")

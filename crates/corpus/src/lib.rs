@@ -34,7 +34,7 @@ use ragenie_retrieval::{
 };
 use sha2::{Digest, Sha256};
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, FolderSummary};
 pub use ingestion::{INGEST_STALLED_AFTER, IngestJob, IngestOutcome};
 pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion, ReindexState};
 pub use providers::{ProviderState, ProviderUse, StartupError};
@@ -94,6 +94,8 @@ pub type CorpusResult<T> = Result<T, CorpusError>;
 /// A file to store as a new document.
 pub struct NewDocument {
     pub name: String,
+    /// The folder path as given (normalised and checked on upload); `""`: the root.
+    pub folder: String,
     pub kind: DocumentKind,
     /// As sent; `application/octet-stream` or empty means "guess from the name and bytes".
     pub media_type: String,
@@ -191,7 +193,36 @@ pub fn validate_name(name: &str) -> CorpusResult<String> {
             message: format!("at most {MAX_NAME_CHARS} characters, no control characters"),
         });
     }
+    if name.contains(['/', '\\']) {
+        return Err(CorpusError::Invalid {
+            field: "name",
+            message:
+                "a name cannot contain `/` or `\\`; put the document in a folder with `folder`"
+                    .into(),
+        });
+    }
     Ok(name.to_owned())
+}
+
+/// A folder path in its normalised form (see [`ragenie_common::folders::normalize_folder`]).
+pub fn validate_folder(folder: &str) -> CorpusResult<String> {
+    ragenie_common::folders::normalize_folder(folder).map_err(|e| CorpusError::Invalid {
+        field: "folder",
+        message: e.0,
+    })
+}
+
+/// The error for a name already taken in a folder.
+fn name_taken(folder: &str, name: &str, holder: &str) -> CorpusError {
+    let place = if folder.is_empty() {
+        "at the root".to_owned()
+    } else {
+        format!("in folder `{folder}`")
+    };
+    CorpusError::Conflict(format!(
+        "a document named `{name}` is already {place} ({holder}); names are unique per folder: \
+         choose another name or folder, or replace its content with PUT /documents/{holder}/content"
+    ))
 }
 
 impl Corpus {
@@ -249,6 +280,7 @@ mod tests {
     fn text(name: &str, body: &str) -> NewDocument {
         NewDocument {
             name: name.into(),
+            folder: String::new(),
             kind: DocumentKind::Dataset,
             media_type: "text/markdown".into(),
             bytes: Bytes::from(body.to_owned()),
@@ -260,10 +292,9 @@ mod tests {
         let mut next = from;
         while next < to {
             let batch = (next..to.min(next + 16)).map(|i| {
-                corpus.upload(
-                    user,
-                    text(&format!("note-{i}.md"), &format!("note{i} shared words")),
-                )
+                let mut doc = text(&format!("note-{i}.md"), &format!("note{i} shared words"));
+                doc.folder = format!("notes/{}", i % 3);
+                corpus.upload(user, doc)
             });
             for result in futures::future::join_all(batch).await {
                 result.unwrap();
@@ -320,9 +351,25 @@ mod tests {
                 .unwrap();
             assert_eq!(hits.len(), 3, "only the profile's documents");
             warm_reads.push((table.calls() - before).reads);
+            // A profile's folder scope resolves against the cached catalog: no document list.
+            let before = table.calls();
+            let catalog = corpus.catalog(user).await.unwrap();
+            let in_folder: HashSet<String> = catalog
+                .in_folders(&["notes/1".to_owned()])
+                .into_iter()
+                .map(|d| d.id.clone())
+                .collect();
+            assert_eq!(in_folder.len(), size / 3);
+            let hits = corpus
+                .search(user, Some(&in_folder), "shared", 50)
+                .await
+                .unwrap();
+            assert_eq!(hits.len(), 50.min(size / 3));
+            warm_reads.push((table.calls() - before).reads);
         }
         assert_eq!(
-            warm_reads, [1; 6],
+            warm_reads,
+            [1, 1, 1, 2, 1, 1, 1, 2],
             "reads per warm search at 10 and 1,000 documents"
         );
     }

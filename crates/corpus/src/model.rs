@@ -58,6 +58,10 @@ impl DocumentStatus {
 pub struct Document {
     pub id: String,
     pub name: String,
+    /// The folder path the document is in (`a/b`, normalised); `""` is the root (documents
+    /// uploaded before folders existed are there). Names are unique per folder.
+    #[serde(default)]
+    pub folder: String,
     pub kind: DocumentKind,
     pub media_type: String,
     /// Bytes of the current version.

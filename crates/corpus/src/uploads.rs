@@ -9,11 +9,13 @@ impl Corpus {
         &self,
         user: UserId,
         name: &str,
+        folder: &str,
         kind: DocumentKind,
         media_type: &str,
         size: u64,
     ) -> CorpusResult<PendingUpload> {
         let name = validate_name(name)?;
+        let folder = validate_folder(folder)?;
         if size == 0 {
             return Err(CorpusError::Empty);
         }
@@ -41,6 +43,7 @@ impl Corpus {
         let expires = clock::unix_now() + UPLOAD_URL_TTL.as_secs() as i64 + 3600;
         let record = Item::new(user.partition(), keys::upload_sk(&doc_id))
             .with("name", name)
+            .with("folder", folder)
             .with("kind", kind.as_str())
             .with("media_type", essence.clone())
             .with("size", size)
@@ -57,12 +60,15 @@ impl Corpus {
     }
 
     /// Finishes a presigned upload: checks the bytes arrived whole, then stores and indexes them
-    /// like a direct upload. A size mismatch is refused and nothing is kept.
+    /// like a direct upload. A size mismatch is refused and nothing is kept. `folder`, when
+    /// given, overrides the one the upload was started with.
     pub async fn commit_upload(
         &self,
         user: UserId,
         doc_id: &str,
+        folder: Option<&str>,
     ) -> CorpusResult<(Document, bool)> {
+        let folder = folder.map(validate_folder).transpose()?;
         let pk = user.partition();
         let record = self
             .table
@@ -98,6 +104,7 @@ impl Corpus {
             .ok_or_else(|| anyhow::anyhow!("upload record without kind"))?;
         let new = NewDocument {
             name: record.str("name").unwrap_or_default().to_owned(),
+            folder: folder.unwrap_or_else(|| record.str("folder").unwrap_or_default().to_owned()),
             kind,
             media_type: record.str("media_type").unwrap_or_default().to_owned(),
             bytes: blob.body,

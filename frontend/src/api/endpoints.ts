@@ -21,6 +21,7 @@ import type {
   DocumentKind,
   DocumentMeta,
   Estimate,
+  FolderSummary,
   Me,
   ModelInfo,
   ModelList,
@@ -107,9 +108,9 @@ export function mediaTypeOf(file: File): string {
 type Progress = (loaded: number, total: number) => void;
 
 /** Large files: a presigned PUT straight to the blob store, then a commit. */
-async function uploadLarge(file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal): Promise<UploadResult> {
+async function uploadLarge(file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal, folder = ""): Promise<UploadResult> {
   const media_type = mediaTypeOf(file);
-  const pending = await api.post<PendingUpload>("/documents/uploads", { name: file.name, kind, media_type, size: file.size });
+  const pending = await api.post<PendingUpload>("/documents/uploads", { name: file.name, folder, kind, media_type, size: file.size });
   const url = new URL(pending.upload.url, window.location.origin).toString();
   await api.upload<void>(url, file, {
     method: pending.upload.method || "PUT",
@@ -123,21 +124,25 @@ async function uploadLarge(file: File, kind: DocumentKind, onProgress?: Progress
 }
 
 export const documents = {
-  list: (filter: { kind?: DocumentKind | ""; profile?: string; cursor?: string } = {}) =>
-    api.get<Page<DocumentMeta>>("/documents", { query: filter }),
+  list: (
+    filter: { kind?: DocumentKind | ""; profile?: string; folder?: string; recursive?: boolean; limit?: number; cursor?: string } = {},
+  ) => api.get<Page<DocumentMeta>>("/documents", { query: filter }),
+  /** The folder tree's rows: every folder with its direct and total document counts. */
+  folders: () => api.get<Page<FolderSummary>>("/documents/folders", { query: { limit: "1000" } }),
   get: (id: string) => api.get<DocumentMeta>(`/documents/${encodeURIComponent(id)}`),
-  upload: async (file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal): Promise<UploadResult> => {
-    if (file.size > DIRECT_UPLOAD_LIMIT) return uploadLarge(file, kind, onProgress, signal);
+  /** Uploads `file` as a document of `kind` into `folder` (`a/b`; `""`: the root). */
+  upload: async (file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal, folder = ""): Promise<UploadResult> => {
+    if (file.size > DIRECT_UPLOAD_LIMIT) return uploadLarge(file, kind, onProgress, signal, folder);
     try {
       return await api.upload<UploadResult>("/documents", file, {
-        query: { kind, name: file.name },
+        query: { kind, name: file.name, folder },
         contentType: mediaTypeOf(file),
         onProgress,
         signal,
       });
     } catch (e) {
       // The server's direct limit may be lower than ours: go the presigned way.
-      if (e instanceof ApiError && e.status === 413) return uploadLarge(file, kind, onProgress, signal);
+      if (e instanceof ApiError && e.status === 413) return uploadLarge(file, kind, onProgress, signal, folder);
       throw e;
     }
   },
@@ -148,6 +153,7 @@ export const documents = {
       onProgress,
     }),
   rename: (id: string, name: string) => api.patch<DocumentMeta>(`/documents/${encodeURIComponent(id)}`, { name }),
+  move: (id: string, folder: string) => api.patch<DocumentMeta>(`/documents/${encodeURIComponent(id)}`, { folder }),
   remove: (id: string) => api.delete<void>(`/documents/${encodeURIComponent(id)}`),
   text: (id: string) => api.text(`/documents/${encodeURIComponent(id)}/content`, { query: { format: "text" } }),
   reindexProgress: () => api.get<ReindexProgress>("/documents/reindex"),
@@ -167,7 +173,7 @@ export const conversations = {
 
 export const chat = {
   models: () => api.get<ModelList>("/models"),
-  estimate: (body: { profile_id?: string; model?: string; content: string; conversation_id?: string; parent_id?: string | null }, signal?: AbortSignal) =>
+  estimate: (body: { profile_id?: string; model?: string; content: string; conversation_id?: string; parent_id?: string | null; attachments?: string[] }, signal?: AbortSignal) =>
     api.post<Estimate>("/chat/estimate", body, { signal }),
 };
 

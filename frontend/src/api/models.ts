@@ -30,6 +30,8 @@ export type ProfilePatch = Schemas["ProfilePatch"];
 export type DocumentKind = Schemas["DocumentKind"];
 export type DocumentStatus = Schemas["DocumentStatus"];
 export type DocumentMeta = Schemas["Document"];
+export type FolderSummary = Schemas["FolderSummary"];
+export type Attachment = Schemas["Attachment"];
 /** The answer to an upload: the document, and whether identical content was already stored. */
 export type UploadResult = Schemas["UploadResult"];
 export type PendingUpload = Schemas["PendingUpload"];

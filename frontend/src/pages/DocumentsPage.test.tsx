@@ -134,6 +134,7 @@ describe("DocumentsPage", () => {
     await screen.findByText("uploaded");
     expect(calls.find((c) => c.path === "/documents/uploads")!.body).toEqual({
       name: "big.pdf",
+      folder: "",
       kind: "dataset",
       media_type: "application/pdf",
       size: big.size,
@@ -437,3 +438,89 @@ function documentQueries(mock: { mock: { calls: unknown[][] } }) {
     .filter((u) => u.pathname === "/documents")
     .map((u) => Object.fromEntries(u.searchParams));
 }
+
+describe("DocumentsPage folders", () => {
+  const TREE = [
+    { path: "", documents: 0, total: 2 },
+    { path: "notes", documents: 1, total: 2 },
+    { path: "notes/old", documents: 1, total: 1 },
+  ];
+
+  it("shows the folder tree, lists a chosen folder with its subfolders, and uploads into it", async () => {
+    const { mock } = installFetch({
+      "GET /documents": () => json(200, { items: [{ ...READY, folder: "notes/old" }] }),
+      "GET /documents/folders": () => json(200, { items: TREE, next_cursor: null }),
+      "GET /profiles": () => json(200, { items: [] }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "notes: 2 documents" }));
+    await waitFor(() => expect(documentQueries(mock).at(-1)).toEqual({ folder: "notes", recursive: "true" }));
+    expect(screen.getByRole("heading", { name: "Documents in notes" })).toBeTruthy();
+    expect(screen.getByText("handbook.md").closest("tr")!.textContent).toContain("notes/old/");
+    expect((screen.getByLabelText("Into folder") as HTMLInputElement).value).toBe("notes");
+    await user.upload(screen.getByLabelText("Files to upload"), new File(["# N"], "n.md", { type: "text/markdown" }));
+    await screen.findByText("uploaded");
+    expect(FakeXhr.sent[0].url).toBe("/documents?kind=dataset&name=n.md&folder=notes");
+  });
+
+  it("uploads a chosen folder keeping each file's path", async () => {
+    installFetch({
+      "GET /documents": () => json(200, { items: [] }),
+      "GET /profiles": () => json(200, { items: [] }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await screen.findByText(/No documents here yet/);
+    const picker = screen.getByLabelText("Folder to upload") as HTMLInputElement;
+    expect(picker.hasAttribute("webkitdirectory")).toBe(true);
+    const file = (path: string) => {
+      const f = new File(["# R"], path.split("/").pop()!, { type: "text/markdown" });
+      Object.defineProperty(f, "webkitRelativePath", { value: path });
+      return f;
+    };
+    await userEvent.setup().upload(picker, [file("data/a/README.md"), file("data/b/README.md")]);
+    await waitFor(() => expect(FakeXhr.sent).toHaveLength(2));
+    expect(FakeXhr.sent.map((s) => s.url).sort()).toEqual([
+      "/documents?kind=dataset&name=README.md&folder=data%2Fa",
+      "/documents?kind=dataset&name=README.md&folder=data%2Fb",
+    ]);
+  });
+
+  it("walks a dropped folder and uploads its files with their folders", async () => {
+    installFetch({
+      "GET /documents": () => json(200, { items: [] }),
+      "GET /profiles": () => json(200, { items: [] }),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    await screen.findByText(/No documents here yet/);
+    const fileEntry = (name: string) => ({
+      isFile: true,
+      isDirectory: false,
+      name,
+      file: (ok: (f: File) => void) => ok(new File(["# x"], name, { type: "text/markdown" })),
+    });
+    const dir = (name: string, children: unknown[]) => ({
+      isFile: false,
+      isDirectory: true,
+      name,
+      createReader: () => {
+        let given = false;
+        return {
+          readEntries: (ok: (e: unknown[]) => void) => {
+            ok(given ? [] : children);
+            given = true;
+          },
+        };
+      },
+    });
+    const root = dir("ragbot", [fileEntry("top.md"), dir("a", [fileEntry("README.md")]), fileEntry(".hidden")]);
+    fireEvent.drop(screen.getByTestId("dropzone"), {
+      dataTransfer: { files: [], items: [{ webkitGetAsEntry: () => root }] },
+    });
+    await waitFor(() => expect(FakeXhr.sent).toHaveLength(2));
+    expect(FakeXhr.sent.map((s) => s.url).sort()).toEqual([
+      "/documents?kind=dataset&name=README.md&folder=ragbot%2Fa",
+      "/documents?kind=dataset&name=top.md&folder=ragbot",
+    ]);
+  });
+});

@@ -1,5 +1,7 @@
 // Documents: drag-and-drop upload with progress, the list by kind and profile with status
-// (ingested in the background: pending → processing → ready | failed, with retry), rename,
+// (ingested in the background: pending → processing → ready | failed, with retry), files or
+// whole folders keeping their structure, a folder tree with counts, the list by folder, rename,
+// move,
 // replace, delete, a preview of the extracted text, and the search index: which documents
 // carry the embedding model's vectors (hybrid search) and a background re-index.
 
@@ -8,6 +10,8 @@ import { documents, profiles } from "../api/endpoints";
 import { errorMessage } from "../api/problem";
 import type { DocumentKind, DocumentMeta, ReindexProgress } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { FolderTree } from "../components/FolderTree";
+import { joinFolder, placedFromDrop, placedFromInput, type PlacedFile } from "../lib/folderFiles";
 import { ReflowTable } from "../components/ReflowTable";
 import { formatBytes, formatDate, formatTokens } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
@@ -44,13 +48,20 @@ const ACCEPT = ".md,.markdown,.txt,.text,.html,.htm,.pdf,text/markdown,text/plai
 export default function DocumentsPage() {
   const [kind, setKind] = useState<DocumentKind | "">("");
   const [profile, setProfile] = useState("");
+  const [folder, setFolder] = useState<string | null>(null);
+  const [target, setTarget] = useState("");
   const [uploadKind, setUploadKind] = useState<DocumentKind>("dataset");
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [over, setOver] = useState(false);
   const [preview, setPreview] = useState<{ doc: DocumentMeta; text?: string; error?: unknown } | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   const fileInput = useRef<HTMLInputElement>(null);
-  const list = usePaged((cursor) => documents.list({ kind, profile, cursor }), [kind, profile]);
+  const folderInput = useRef<HTMLInputElement>(null);
+  const list = usePaged(
+    (cursor) => documents.list({ kind, profile, cursor, ...(folder !== null ? { folder, recursive: true } : {}) }),
+    [kind, profile, folder],
+  );
+  const tree = useAsync(() => documents.folders().catch(() => null), []);
   const profileList = useAsync(() => profiles.list(), []);
   // Optional: a server without the re-index endpoint (or an error) just hides the panel.
   const index = useAsync(() => documents.reindexProgress().catch(() => null), []);
@@ -68,20 +79,29 @@ export default function DocumentsPage() {
       polls.current++;
       void list.reload();
       void index.reload();
+      void tree.reload();
     }, 2000);
     return () => window.clearTimeout(t);
-  }, [pendingCount, reindexing, list, index]);
+  }, [pendingCount, reindexing, list, index, tree]);
 
-  async function uploadFiles(files: FileList | File[]) {
-    const chosen = Array.from(files);
-    const batch = chosen.map((f, i) => ({ key: `${Date.now()}-${i}-${f.name}`, name: f.name, loaded: 0, total: f.size }));
+  /** Uploads files into the target folder, each below it in the folder it was chosen or
+   * dropped from. */
+  async function uploadFiles(placed: PlacedFile[]) {
+    const chosen = placed.map((p) => p.file);
+    const folders = placed.map((p) => joinFolder(target, p.folder));
+    const batch = chosen.map((f, i) => ({
+      key: `${Date.now()}-${i}-${folders[i]}/${f.name}`,
+      name: folders[i] ? `${folders[i]}/${f.name}` : f.name,
+      loaded: 0,
+      total: f.size,
+    }));
     setUploads((u) => [...batch, ...u].slice(0, 20));
     await Promise.all(
       chosen.map(async (file, i) => {
         const key = batch[i].key;
         const update = (patch: Partial<Upload>) => setUploads((u) => u.map((x) => (x.key === key ? { ...x, ...patch } : x)));
         try {
-          const doc = await documents.upload(file, uploadKind, (loaded, total) => update({ loaded, total }));
+          const doc = await documents.upload(file, uploadKind, (loaded, total) => update({ loaded, total }), undefined, folders[i]);
           const note = doc?.duplicate ? `already stored as “${doc.name}”` : "uploaded";
           update({ done: true, loaded: file.size, total: file.size, note });
         } catch (e) {
@@ -91,6 +111,7 @@ export default function DocumentsPage() {
     );
     polls.current = 0;
     void list.reload();
+    void tree.reload();
     // The search index summary counts ready documents: it changes with every upload.
     void index.reload();
   }
@@ -98,14 +119,16 @@ export default function DocumentsPage() {
   function drop(e: DragEvent) {
     e.preventDefault();
     setOver(false);
-    if (e.dataTransfer.files.length) void uploadFiles(e.dataTransfer.files);
+    void placedFromDrop(e.dataTransfer).then((placed) => {
+      if (placed.length) void uploadFiles(placed);
+    });
   }
 
   async function act(fn: () => Promise<unknown>) {
     setActionError(null);
     try {
       await fn();
-      await Promise.all([list.reload(), index.reload()]);
+      await Promise.all([list.reload(), index.reload(), tree.reload()]);
     } catch (e) {
       setActionError(e);
     }
@@ -138,6 +161,10 @@ export default function DocumentsPage() {
               <option value="instructions">Instructions (always included)</option>
             </select>
           </label>
+          <label className="inline">
+            Into folder
+            <input value={target} placeholder="(top level)" onChange={(e) => setTarget(e.target.value)} maxLength={400} />
+          </label>
         </div>
         <div
           className={`dropzone${over ? " over" : ""}`}
@@ -149,10 +176,30 @@ export default function DocumentsPage() {
           onDrop={drop}
           data-testid="dropzone"
         >
-          <p>Drop Markdown, text, HTML or PDF files here, or</p>
-          <button type="button" onClick={() => fileInput.current?.click()}>
-            Choose files
-          </button>
+          <p>Drop Markdown, text, HTML or PDF files — or a whole folder — here, or</p>
+          <div className="row center">
+            <button type="button" onClick={() => fileInput.current?.click()}>
+              Choose files
+            </button>
+            <button type="button" className="secondary" onClick={() => folderInput.current?.click()}>
+              Choose a folder
+            </button>
+          </div>
+          <input
+            ref={(el) => {
+              folderInput.current = el;
+              // Not in React's typings: the browser's directory picker.
+              el?.setAttribute("webkitdirectory", "");
+            }}
+            type="file"
+            multiple
+            hidden
+            aria-label="Folder to upload"
+            onChange={(e) => {
+              if (e.target.files?.length) void uploadFiles(placedFromInput(e.target.files));
+              e.target.value = "";
+            }}
+          />
           <input
             ref={fileInput}
             type="file"
@@ -161,7 +208,7 @@ export default function DocumentsPage() {
             hidden
             aria-label="Files to upload"
             onChange={(e) => {
-              if (e.target.files?.length) void uploadFiles(e.target.files);
+              if (e.target.files?.length) void uploadFiles(placedFromInput(e.target.files));
               e.target.value = "";
             }}
           />
@@ -185,9 +232,20 @@ export default function DocumentsPage() {
         ) : null}
       </section>
 
-      <section className="card" aria-labelledby="list-title">
+      <section className="card docs-layout" aria-labelledby="list-title">
+        {tree.data?.items.length ? (
+          <FolderTree
+            folders={tree.data.items}
+            selected={folder}
+            onSelect={(path) => {
+              setFolder(path);
+              setTarget(path ?? "");
+            }}
+          />
+        ) : null}
+        <div className="docs-main">
         <div className="row">
-          <h2 id="list-title">Your documents</h2>
+          <h2 id="list-title">{folder ? `Documents in ${folder}` : "Your documents"}</h2>
           <span className="spacer" />
           <label className="inline">
             Kind
@@ -252,6 +310,7 @@ export default function DocumentsPage() {
                       doc={d}
                       onPreview={() => showPreview(d)}
                       onRename={(name) => act(() => documents.rename(d.id, name))}
+                      onMove={(to) => act(() => documents.move(d.id, to))}
                       onReplace={(file) => act(() => documents.replace(d.id, file))}
                       onDelete={() => act(() => documents.remove(d.id))}
                       model={index.data?.model ?? null}
@@ -281,6 +340,7 @@ export default function DocumentsPage() {
             {list.loadingMore ? "Loading…" : "Load more documents"}
           </button>
         ) : null}
+        </div>
       </section>
 
       {preview ? (
@@ -340,6 +400,7 @@ function DocumentRow({
   doc,
   onPreview,
   onRename,
+  onMove,
   onReplace,
   onDelete,
   model,
@@ -349,6 +410,7 @@ function DocumentRow({
   doc: DocumentMeta;
   onPreview: () => void;
   onRename: (name: string) => void;
+  onMove: (folder: string) => void;
   onReplace: (file: File) => void;
   onDelete: () => void;
   model: string | null;
@@ -359,6 +421,7 @@ function DocumentRow({
   const canReindex = index === "BM25 only" || index === "embedding failed (BM25 only)";
   const replaceInput = useRef<HTMLInputElement>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
+  const [moving, setMoving] = useState<string | null>(null);
   const reason = doc.failure_reason;
   return (
     <tr>
@@ -378,10 +441,28 @@ function DocumentRow({
               Cancel
             </button>
           </form>
+        ) : moving !== null ? (
+          <form
+            className="row"
+            onSubmit={(e) => {
+              e.preventDefault();
+              onMove(moving.trim());
+              setMoving(null);
+            }}
+          >
+            <input aria-label={`Folder for ${doc.name}`} autoFocus value={moving} placeholder="(top level)" onChange={(e) => setMoving(e.target.value)} />
+            <button type="submit">Move</button>
+            <button type="button" className="secondary" onClick={() => setMoving(null)}>
+              Cancel
+            </button>
+          </form>
         ) : (
           <span>{doc.name}</span>
         )}
-        <div className="muted small">{doc.media_type}</div>
+        <div className="muted small">
+          {doc.folder ? <span className="doc-folder">{doc.folder}/ · </span> : null}
+          {doc.media_type}
+        </div>
       </td>
       <td>
         <span className={`badge ${doc.status}`}>{doc.status}</span>
@@ -409,6 +490,9 @@ function DocumentRow({
           </button>
           <button type="button" className="icon" onClick={() => setRenaming(doc.name)} aria-label={`Rename ${doc.name}`}>
             Rename
+          </button>
+          <button type="button" className="icon" onClick={() => setMoving(doc.folder ?? "")} aria-label={`Move ${doc.name}`}>
+            Move
           </button>
           <button type="button" className="icon" onClick={() => replaceInput.current?.click()} aria-label={`Replace ${doc.name}`}>
             Replace

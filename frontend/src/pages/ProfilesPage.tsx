@@ -14,6 +14,7 @@ const EMPTY: ProfileInput = {
   description: "",
   instruction_ids: [],
   dataset_ids: [],
+  folders: [],
   parent_ids: [],
   default_model: null,
   temperature_preset: "balanced",
@@ -27,6 +28,7 @@ export default function ProfilesPage() {
   const list = useAsync(() => profiles.list(), []);
   // The picker pages through every document ("Load more"), not only the first page.
   const docs = usePaged((cursor) => documents.list({ cursor }), []);
+  const folderTree = useAsync(() => documents.folders().catch(() => null), []);
   const models = useAsync(() => chat.models(), []);
   const prefs = useAsync(() => preferences.get(), []);
   const creating = profileId === "new" || !profileId;
@@ -222,6 +224,30 @@ export default function ProfilesPage() {
           </fieldset>
 
           <fieldset>
+            <legend>Folders (every dataset in them and below, files added later included)</legend>
+            {(folderTree.data?.items ?? []).filter((f) => f.path).length === 0 && !(form.folders ?? []).length ? (
+              <p className="muted small">No folders yet. Upload a folder on the Documents page.</p>
+            ) : null}
+            {[...new Set([...(folderTree.data?.items ?? []).map((f) => f.path).filter(Boolean), ...(form.folders ?? [])])].map((path) => {
+              const count = folderTree.data?.items.find((f) => f.path === path)?.total;
+              const chosen = (form.folders ?? []).includes(path);
+              return (
+                <label key={path} className="inline">
+                  <input
+                    type="checkbox"
+                    checked={chosen}
+                    onChange={(e) =>
+                      set("folders", e.target.checked ? [...(form.folders ?? []), path] : (form.folders ?? []).filter((x) => x !== path))
+                    }
+                  />
+                  <span className="doc-folder">{path}</span>
+                  {count !== undefined ? <span className="badge">{count}</span> : null}
+                </label>
+              );
+            })}
+          </fieldset>
+
+          <fieldset>
             <legend>Inherits from</legend>
             {otherProfiles.length === 0 ? <p className="muted small">No other profiles.</p> : null}
             {otherProfiles.map((p) => (
@@ -324,6 +350,7 @@ function stripIds(p: Profile): ProfileInput {
     ...rest,
     instruction_ids: rest.instruction_ids ?? [],
     dataset_ids: rest.dataset_ids ?? [],
+    folders: rest.folders ?? [],
     parent_ids: rest.parent_ids ?? [],
   };
 }

@@ -21,7 +21,8 @@ use ragenie_common::http::{ApiJson, decode_json, function_router};
 use ragenie_common::idempotency::{self, IdempotencyKey};
 use ragenie_common::{ApiResult, AppState};
 use ragenie_conversation::{
-    AnswerEvent, ChatEvent, ChatService, Estimate, ModelRegistry, Once, RETRIEVAL_ONLY_MODEL, Turn,
+    AnswerEvent, ChatEvent, ChatService, Estimate, EstimateAsk, ModelRegistry, Once,
+    RETRIEVAL_ONLY_MODEL, Turn,
 };
 use ragenie_corpus::ProviderState;
 use serde::{Deserialize, Serialize};
@@ -145,6 +146,12 @@ pub struct SendMessage {
     /// Another model for this answer (default, by the model rule: the conversation's, the
     /// profile's, the user's, then the catalog's).
     model: Option<String>,
+    /// Ids of the caller's ready documents to attach (at most 20): sent whole when they fit
+    /// the model's window, else their best chunks; shown on the message and named in its
+    /// context record.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    attachments: Vec<String>,
 }
 
 /// Send a message and stream the grounded answer as Server-Sent Events: `meta` (message ids and
@@ -172,7 +179,8 @@ async fn send(
         fingerprint: idempotency::fingerprint(&[
             id.as_bytes(),
             body.content.as_bytes(),
-            &serde_json::to_vec(&(&body.parent_id, &body.model)).unwrap_or_default(),
+            &serde_json::to_vec(&(&body.parent_id, &body.model, &body.attachments))
+                .unwrap_or_default(),
         ]),
     });
     let rx = s
@@ -183,6 +191,7 @@ async fn send(
             Turn::Send {
                 content: body.content,
                 parent_id: body.parent_id,
+                attachments: body.attachments,
             },
             body.model,
             once,
@@ -256,13 +265,18 @@ pub struct EstimateRequest {
     profile_id: Option<String>,
     model: Option<String>,
     parent_id: Option<String>,
+    /// Documents to be attached to the message (ids, at most 20).
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    attachments: Vec<String>,
 }
 
 /// Before sending: tokens by source (instructions, datasets, history, prompt), whether datasets
 /// go whole or retrieved, and the estimated input cost for the model.
 #[utoipa::path(post, path = "/chat/estimate", tag = "chat", request_body = EstimateRequest,
     responses((status = 200, body = Estimate), (status = 404, description = "no such conversation or profile"),
-        (status = 403, description = "the model is disabled or not allowed for this account"), (status = 422, description = "an invalid field, or an unknown model")), security(("bearer" = [])))]
+        (status = 403, description = "the model is disabled or not allowed for this account"),
+        (status = 422, description = "an invalid field, an unknown model, or an attachment that is not one of the caller's ready documents")), security(("bearer" = [])))]
 async fn estimate(
     auth: AuthUser,
     State(s): State<ChatState>,
@@ -272,11 +286,14 @@ async fn estimate(
         .service
         .estimate(
             user_id(&auth),
-            body.conversation_id.as_deref(),
-            body.profile_id.as_deref(),
-            body.model,
-            &body.content,
-            body.parent_id.as_deref(),
+            EstimateAsk {
+                conversation_id: body.conversation_id.as_deref(),
+                profile_id: body.profile_id.as_deref(),
+                model: body.model,
+                content: &body.content,
+                parent_id: body.parent_id.as_deref(),
+                attachments: &body.attachments,
+            },
         )
         .await?;
     Ok(Json(estimate))

@@ -182,6 +182,7 @@ impl App {
         let corpus = Corpus::new(self.state.table.clone(), self.state.blobs.clone());
         let upload = |name: &str, kind, text: &str| NewDocument {
             name: name.into(),
+            folder: String::new(),
             kind,
             media_type: "text/markdown".into(),
             bytes: Bytes::from(text.to_owned()),
@@ -312,6 +313,7 @@ async fn a_chat_without_a_profile_draws_on_all_of_the_users_datasets_and_no_inst
             alice_id,
             NewDocument {
                 name: "grinder.md".into(),
+                folder: String::new(),
                 kind: DocumentKind::Dataset,
                 media_type: "text/markdown".into(),
                 bytes: Bytes::from_static(
@@ -2196,5 +2198,164 @@ async fn under_an_operator_quota_a_model_without_a_price_is_refused_until_an_adm
     assert_eq!(
         (status, usage["cost"]["unpriced"].as_bool()),
         (StatusCode::OK, Some(true))
+
+/// Stores `text` as one of `user`'s Markdown datasets in `folder`; its id.
+async fn dataset(app: &App, user: UserId, folder: &str, name: &str, text: &str) -> String {
+    Corpus::new(app.state.table.clone(), app.state.blobs.clone())
+        .upload(
+            user,
+            NewDocument {
+                name: name.into(),
+                folder: folder.into(),
+                kind: DocumentKind::Dataset,
+                media_type: "text/markdown".into(),
+                bytes: Bytes::from(text.to_owned()),
+            },
+        )
+        .await
+        .unwrap()
+        .0
+        .id
+}
+
+#[tokio::test]
+async fn an_attached_file_in_a_chat_without_a_profile_is_sent_whole_shown_and_cited() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (_, mallory) = test_user();
+    let attached = dataset(
+        &app,
+        alice_id,
+        "inbox",
+        "invoice.md",
+        "# Invoice\n\nThe invoice total is 412 euros.\n",
+    )
+    .await;
+    dataset(
+        &app,
+        alice_id,
+        "",
+        "grinder.md",
+        "# Grinder\n\nGrind fine for espresso.\n",
+    )
+    .await;
+    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let sse = app
+        .send(
+            &alice,
+            &conv,
+            json!({"content": "What is the invoice total?", "attachments": [attached]}),
+        )
+        .await;
+    let context = &sse.first("meta")["context"];
+    let first = &context["documents"][0];
+    assert_eq!(
+        (
+            first["document_id"].as_str(),
+            first["attached"].as_bool(),
+            first["mode"].as_str()
+        ),
+        (Some(attached.as_str()), Some(true), Some("whole")),
+        "the context record names the attachment: {context}"
+    );
+    let done = sse.first("done");
+    assert_eq!(
+        done["message"]["citations"][0]["document_id"],
+        attached.as_str(),
+        "{done}"
+    );
+    assert_eq!(
+        done["message"]["citations"][0]["document_name"],
+        "invoice.md"
+    );
+    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    assert_eq!(
+        stored["messages"][0]["attachments"],
+        json!([{"document_id": attached, "name": "invoice.md"}]),
+        "the question shows its attachment"
+    );
+    assert!(stored["messages"][1].get("attachments").is_none());
+
+    // The estimate counts it; an unknown id, or another user's document, is refused.
+    let r = app
+        .post(
+            &alice,
+            "/chat/estimate",
+            json!({"content": "total?", "model": "gpt-4.1", "attachments": [attached]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let estimate: Value = r.json().await.unwrap();
+    assert_eq!(
+        estimate["context"]["documents"][0]["attached"], true,
+        "{estimate}"
+    );
+    let mallory_conv = app
+        .conversation(&mallory, json!({"model": "gpt-4.1"}))
+        .await;
+    for (bearer, conv, ids) in [
+        (&alice, &conv, json!(["01ARZ3NDEKTSV4RRFFQ69G5FAV"])),
+        (&alice, &conv, json!([attached, attached])),
+        (&mallory, &mallory_conv, json!([attached])),
+    ] {
+        let r = app
+            .post(
+                bearer,
+                &format!("/conversations/{conv}/messages"),
+                json!({"content": "total?", "attachments": ids}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem["field"]
+                .as_str()
+                .unwrap()
+                .starts_with("attachments["),
+            "{problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_attachment_too_large_for_the_window_is_retrieved_and_cited() {
+    let catalog = Catalog::from_json(
+        r#"{"models": [{"id": "tiny", "provider": "openai", "display_name": "Tiny", "context_window": 2500, "max_output_tokens": 300,
+            "pricing": {"input": 1.0, "output": 2.0}, "tokenizer": "o200k_base"}]}"#,
+    )
+    .unwrap();
+    let app = app_with(true, catalog, Duration::ZERO).await;
+    let (alice_id, alice) = test_user();
+    let mut manual = String::from("# Manual\n\n");
+    for i in 0..150 {
+        manual.push_str(&format!("## Section {i}\n\nSection {i} covers routine maintenance item number {i} in detail, with torque values and checks.\n\n"));
+    }
+    manual.push_str("## Descaling\n\nDescale the boiler with citric acid every three months.\n");
+    let id = dataset(&app, alice_id, "manuals", "manual.md", &manual).await;
+    let conv = app.conversation(&alice, json!({"model": "tiny"})).await;
+    let sse = app
+        .send(
+            &alice,
+            &conv,
+            json!({"content": "How often should I descale the boiler?", "attachments": [id]}),
+        )
+        .await;
+    let context = &sse.first("meta")["context"];
+    let doc = &context["documents"][0];
+    assert_eq!(
+        (
+            doc["document_id"].as_str(),
+            doc["attached"].as_bool(),
+            doc["mode"].as_str()
+        ),
+        (Some(id.as_str()), Some(true), Some("retrieved")),
+        "{context}"
+    );
+    let citation = &sse.first("done")["message"]["citations"][0];
+    assert_eq!(citation["document_id"], id.as_str());
+    assert_eq!(
+        citation["heading_path"],
+        json!(["Manual", "Descaling"]),
+        "{citation}"
     );
 }

@@ -20,7 +20,8 @@ use ragenie_common::idempotency::{self, Idempotency, IdempotencyKey};
 use ragenie_common::storage::PresignedUrl;
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_corpus::{
-    Corpus, Document, DocumentKind, DocumentStatus, DocumentVersion, NewDocument, PendingUpload,
+    Corpus, Document, DocumentKind, DocumentStatus, DocumentVersion, FolderSummary, NewDocument,
+    PendingUpload,
     ProviderState, ReindexProgress, ReindexState, SearchHit,
 };
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,7 @@ pub fn router(state: ProviderState) -> Router {
     let routes = Router::new()
         .route("/documents", post(upload).layer(upload_limit).get(list))
         .route("/documents/uploads", post(start_upload))
+        .route("/documents/folders", get(folders))
         .route("/documents/{id}/commit", post(commit_upload))
         .route(
             "/documents/reindex",
@@ -84,9 +86,15 @@ pub struct UploadParams {
     /// `instructions` or `dataset` (with multipart/form-data, a `kind` part may give it instead).
     #[param(value_type = DocumentKind, required = true)]
     kind: Option<String>,
-    /// The document's name (with multipart/form-data: a `name` part, else the file's name).
+    /// The folder to put the document in (`a/b`; absent: the root). With multipart/form-data a
+    /// `folder` part may give it instead. `.`/`..` names, control characters, more than 16
+    /// levels or 400 characters are refused (422).
+    #[param(max_length = 400)]
+    folder: Option<String>,
+    /// The document's name, unique in its folder (with multipart/form-data: a `name` part, else
+    /// the file's name).
     #[param(value_type = String, required = true, min_length = 1, max_length = 200,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+        pattern = r"^[^/\\\u0000-\u001f\u007f-\u009f]*[^/\\\s\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*$")]
     name: Option<String>,
 }
 
@@ -145,9 +153,9 @@ impl ToSchema for FileBytes {}
             (FileBytes = "application/pdf"))),
     responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
         (status = 400, description = "the file is empty, or a malformed Idempotency-Key"),
-        (status = 409, description = "a request with this Idempotency-Key is still in progress"),
+        (status = 409, description = "a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress"),
         (status = 413, description = "over the direct-upload limit: use /documents/uploads"), (status = 415, description = "unsupported type"),
-        (status = 422, description = "this Idempotency-Key was used with a different upload")),
+        (status = 422, description = "a bad name or folder path, or this Idempotency-Key was used with a different upload")),
     security(("bearer" = [])))]
 async fn upload(
     auth: AuthUser,
@@ -165,6 +173,7 @@ async fn upload(
         .to_owned();
     let mut kind = params.kind;
     let mut name = params.name;
+    let mut folder = params.folder;
     let (bytes, media_type) = if content_type.starts_with("multipart/form-data") {
         let mut multipart = Multipart::from_request(request, &s)
             .await
@@ -207,10 +216,18 @@ async fn upload(
                             .map_err(|e| ApiError::BadRequest(e.body_text()))?,
                     )
                 }
+                "folder" => {
+                    folder = Some(
+                        field
+                            .text()
+                            .await
+                            .map_err(|e| ApiError::BadRequest(e.body_text()))?,
+                    )
+                }
                 other => {
                     return Err(ApiError::validation(
                         other.to_owned(),
-                        "unknown form field; send `file`, `kind`, `name`",
+                        "unknown form field; send `file`, `kind`, `name`, `folder`",
                     ));
                 }
             }
@@ -235,14 +252,17 @@ async fn upload(
     )?;
     let name =
         name.ok_or_else(|| ApiError::validation("name", "name the document (query `name=`)"))?;
+    let folder = ragenie_corpus::validate_folder(folder.as_deref().unwrap_or(""))?;
     let fingerprint = idempotency::fingerprint(&[
         kind.as_str().as_bytes(),
         name.as_bytes(),
+        folder.as_bytes(),
         media_type.as_bytes(),
         &bytes,
     ]);
     let new = NewDocument {
         name,
+        folder,
         kind,
         media_type,
         bytes,
@@ -325,9 +345,13 @@ pub struct StartUpload {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        pattern = r"^[^/\\\u0000-\u001f\u007f-\u009f]*[^/\\\s\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*$"
     )]
     name: String,
+    /// The folder to put the document in (`a/b`; absent: the root); the commit may override it.
+    #[serde(default)]
+    #[schema(max_length = 400)]
+    folder: Option<String>,
     /// `instructions` or `dataset`.
     #[schema(value_type = DocumentKind)]
     kind: String,
@@ -357,7 +381,8 @@ enum UploadMediaType {
 
 /// Start a large upload: returns a presigned PUT URL; PUT the bytes there, then commit.
 #[utoipa::path(post, path = "/documents/uploads", tag = "documents", request_body = StartUpload,
-    responses((status = 201, body = PendingUpload), (status = 415, description = "a media type RaGenie cannot read")),
+    responses((status = 201, body = PendingUpload), (status = 415, description = "a media type RaGenie cannot read"),
+        (status = 422, description = "a bad name, folder path or size")),
     security(("bearer" = [])))]
 async fn start_upload(
     auth: AuthUser,
@@ -375,28 +400,46 @@ async fn start_upload(
     }
     let pending = s
         .corpus
-        .start_upload(user_id, &body.name, kind, &body.media_type, body.size)
+        .start_upload(
+            user_id,
+            &body.name,
+            body.folder.as_deref().unwrap_or(""),
+            kind,
+            &body.media_type,
+            body.size,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(pending)))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommitParams {
+    /// Put the document in this folder instead of the one given when the upload started.
+    #[param(max_length = 400)]
+    folder: Option<String>,
+}
+
 /// Commit a presigned upload: checks the size and stores the document; it is indexed in the
 /// background (`pending`, `processing`, then `ready` or `failed`) where ingestion is queued.
-#[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path),
+#[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path), CommitParams,
         ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
     responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
         (status = 400, description = "the file is empty"), (status = 415, description = "unreadable content"),
-        (status = 409, description = "a request with this Idempotency-Key is still in progress"),
-        (status = 422, description = "nothing uploaded yet, a size mismatch (nothing kept), or an Idempotency-Key used with another upload")), security(("bearer" = [])))]
+        (status = 409, description = "a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress"),
+        (status = 422, description = "nothing uploaded yet, a size mismatch (nothing kept), a bad folder path, or an Idempotency-Key used with another upload")), security(("bearer" = [])))]
 async fn commit_upload(
     auth: AuthUser,
     State(s): State<DocumentsState>,
     key: IdempotencyKey,
     Path(id): Path<String>,
+    Query(params): Query<CommitParams>,
 ) -> ApiResult<Response> {
     let user_id = *auth.user_id();
-    let fingerprint = idempotency::fingerprint(&[id.as_bytes()]);
-    let work = async { upload_outcome(s.corpus.commit_upload(user_id, &id).await?) };
+    let folder = params.folder.unwrap_or_default();
+    let fingerprint = idempotency::fingerprint(&[id.as_bytes(), folder.as_bytes()]);
+    let folder = (!folder.is_empty()).then_some(folder.as_str());
+    let work = async { upload_outcome(s.corpus.commit_upload(user_id, &id, folder).await?) };
     let outcome = Idempotency::new(s.app.table.clone())
         .once_json(user_id, "documents.commit", &key, &fingerprint, work)
         .await?;
@@ -408,8 +451,15 @@ async fn commit_upload(
 pub struct ListParams {
     #[param(value_type = Option<DocumentKind>)]
     kind: Option<String>,
-    /// Only the documents this profile uses (its own and inherited ones); one page.
+    /// Only the documents this profile uses (its own and inherited ones, then those in its
+    /// folders).
     profile: Option<String>,
+    /// Only the documents in this folder (`a/b`; `""` or `/`: the root), ordered by folder then
+    /// age.
+    #[param(max_length = 400)]
+    folder: Option<String>,
+    /// With `folder`: also the documents in every folder below it.
+    recursive: Option<bool>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
@@ -422,24 +472,51 @@ pub struct DocumentList {
     next_cursor: Option<String>,
 }
 
-async fn profile_document_ids(
-    app: &AppState,
+/// The documents a profile uses, in order: its (and its ancestors') listed documents, then the
+/// datasets of the folders it references — resolved against the cached catalog, so this reads
+/// the profiles and the corpus version, never the document list when it has not changed.
+async fn profile_documents(
+    s: &DocumentsState,
     user_id: UserId,
     profile: &str,
     datasets_only: bool,
-) -> ApiResult<Vec<String>> {
+) -> ApiResult<Vec<Document>> {
     let profile_id = ProfileId::parse(profile).ok_or_else(|| ApiError::not_found("profile"))?;
-    let chain = resolve_profile_chain(app.table.as_ref(), user_id, profile_id).await?;
+    let chain = resolve_profile_chain(s.app.table.as_ref(), user_id, profile_id).await?;
+    let catalog = s.corpus.catalog(user_id).await?;
     let mut ids = chain.dataset_ids();
     if !datasets_only {
         ids.splice(0..0, chain.instruction_ids());
     }
-    Ok(ids)
+    let mut seen = HashSet::new();
+    let listed = ids.iter().filter_map(|id| catalog.get(id));
+    let folders = chain.folders();
+    let in_folders = catalog
+        .in_folders(&folders)
+        .into_iter()
+        .filter(|d| d.kind == DocumentKind::Dataset);
+    Ok(listed
+        .chain(in_folders)
+        .filter(|d| seen.insert(d.id.clone()))
+        .cloned()
+        .collect())
 }
 
-/// List documents, oldest first; filter by kind or by profile.
+/// Offset cursors of a profile's document list (`o<n>`).
+fn offset_cursor(cursor: Option<&str>) -> ApiResult<usize> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c
+            .strip_prefix('o')
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ApiError::validation("cursor", "not a cursor this list issued")),
+    }
+}
+
+/// List documents, oldest first; filter by kind, by profile or by folder.
 #[utoipa::path(get, path = "/documents", tag = "documents", params(ListParams),
-    responses((status = 200, body = DocumentList), (status = 404, description = "the caller has no such profile")), security(("bearer" = [])))]
+    responses((status = 200, body = DocumentList), (status = 404, description = "the caller has no such profile"),
+        (status = 422, description = "a bad kind, limit, cursor or folder path")), security(("bearer" = [])))]
 async fn list(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -452,21 +529,73 @@ async fn list(
         return Err(ApiError::validation("limit", "1..=200"));
     }
     if let Some(profile) = params.profile {
-        let ids = profile_document_ids(&s.app, user_id, &profile, false).await?;
-        let catalog = s.corpus.catalog(user_id).await?;
-        let items = ids
-            .iter()
-            .filter_map(|id| catalog.get(id))
+        let start = offset_cursor(params.cursor.as_deref())?;
+        let mut items: Vec<Document> = profile_documents(&s, user_id, &profile, false)
+            .await?
+            .into_iter()
             .filter(|d| kind.is_none_or(|k| d.kind == k))
-            .cloned()
+            .skip(start)
+            .take(limit + 1)
             .collect();
-        return Ok(Json(DocumentList {
-            items,
-            next_cursor: None,
-        }));
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            format!("o{}", start + limit)
+        });
+        return Ok(Json(DocumentList { items, next_cursor }));
+    }
+    if let Some(folder) = params.folder {
+        let (items, next_cursor) = s
+            .corpus
+            .list_folder(
+                user_id,
+                &folder,
+                params.recursive.unwrap_or(false),
+                kind,
+                limit,
+                params.cursor.as_deref(),
+            )
+            .await?;
+        return Ok(Json(DocumentList { items, next_cursor }));
     }
     let (items, next_cursor) = s.corpus.list(user_id, kind, limit, params.cursor).await?;
     Ok(Json(DocumentList { items, next_cursor }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FolderParams {
+    /// Folders per page, 1 to 1000 (default 200).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FolderList {
+    items: Vec<FolderSummary>,
+    next_cursor: Option<String>,
+}
+
+/// The caller's folders as a tree's rows: every folder holding documents and its ancestors,
+/// in tree order (the root `""` first, each folder followed by its subfolders), each with its direct and total document counts.
+#[utoipa::path(get, path = "/documents/folders", tag = "documents", params(FolderParams),
+    responses((status = 200, body = FolderList), (status = 422, description = "a bad limit or cursor")),
+    security(("bearer" = [])))]
+async fn folders(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    Query(params): Query<FolderParams>,
+) -> ApiResult<Json<FolderList>> {
+    let user_id = *auth.user_id();
+    let limit = params.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::validation("limit", "1..=1000"));
+    }
+    let (items, next_cursor) = s
+        .corpus
+        .folders(user_id, limit, params.cursor.as_deref())
+        .await?;
+    Ok(Json(FolderList { items, next_cursor }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -494,18 +623,22 @@ async fn get_document(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rename {
-    /// 1 to 200 characters, no control characters.
+    /// The new name, unique in the folder: 1 to 200 characters, no control characters, no `/`.
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        pattern = r"^[^/\\\u0000-\u001f\u007f-\u009f]*[^/\\\s\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*$"
     )]
-    name: String,
+    name: Option<String>,
+    /// Move to this folder (`a/b`; `""`: the root).
+    #[schema(max_length = 400)]
+    folder: Option<String>,
 }
 
-/// Rename a document.
+/// Rename a document and/or move it to another folder.
 #[utoipa::path(patch, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)), request_body = Rename,
-    responses((status = 200, body = Document), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = Document), (status = 404), (status = 409, description = "a document of this name is already in the target folder"),
+        (status = 422, description = "a bad name or folder path")), security(("bearer" = [])))]
 async fn rename(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -513,7 +646,11 @@ async fn rename(
     ApiJson(body): ApiJson<Rename>,
 ) -> ApiResult<Json<Document>> {
     let user_id = *auth.user_id();
-    Ok(Json(s.corpus.rename(user_id, &id, &body.name).await?))
+    Ok(Json(
+        s.corpus
+            .update(user_id, &id, body.name.as_deref(), body.folder.as_deref())
+            .await?,
+    ))
 }
 
 /// Delete a document: its bytes, metadata, versions and index segments.
@@ -604,7 +741,8 @@ pub struct SearchParams {
     /// The question, at most 2,000 characters.
     #[param(max_length = 2000)]
     q: String,
-    /// Search this profile's datasets (and inherited ones); all datasets when absent.
+    /// Search this profile's datasets (listed, inherited and in its folders); all datasets
+    /// when absent.
     profile: Option<String>,
     /// Number of results, 1..=50 (default 8).
     #[param(minimum = 1, maximum = 50)]
@@ -635,9 +773,10 @@ async fn search(
     }
     let items = match &params.profile {
         Some(profile) => {
-            let scope: HashSet<String> = profile_document_ids(&s.app, user_id, profile, true)
+            let scope: HashSet<String> = profile_documents(&s, user_id, profile, true)
                 .await?
                 .into_iter()
+                .map(|d| d.id)
                 .collect();
             s.corpus.search(user_id, Some(&scope), &params.q, k).await?
         }
@@ -648,8 +787,8 @@ async fn search(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(upload, start_upload, commit_upload, list, get_document, rename, delete_document, content, replace, search, reindex_all, reindex_one, reindex_progress),
-    components(schemas(Document, DocumentVersion, DocumentKind, ContentFormat, UploadMediaType, ReindexProgress, ReindexState, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
+    paths(upload, start_upload, commit_upload, list, folders, get_document, rename, delete_document, content, replace, search, reindex_all, reindex_one, reindex_progress),
+    components(schemas(Document, FolderSummary, FolderList, DocumentVersion, DocumentKind, ContentFormat, UploadMediaType, ReindexProgress, ReindexState, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
     tags((name = "documents", description = "Upload, manage and search documents"))
 )]
 struct DocumentsApi;

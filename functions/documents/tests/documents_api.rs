@@ -1031,3 +1031,390 @@ async fn an_upload_answers_pending_is_ingested_in_the_background_and_a_failed_on
     // Without an embedding model, a ready document has nothing to re-index: 409.
     assert_eq!(retry(id.to_owned()).await.status(), 409);
 }
+
+impl App {
+    /// Uploads `text` as a Markdown dataset named `name` into `folder`; (status, body).
+    async fn upload_in(
+        &self,
+        bearer: &str,
+        folder: &str,
+        name: &str,
+        text: &str,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/documents", self.base))
+            .query(&[("kind", "dataset"), ("name", name), ("folder", folder)])
+            .header("authorization", bearer)
+            .header("content-type", "text/markdown")
+            .body(text.to_owned())
+            .send()
+            .await
+            .unwrap();
+        body(response).await
+    }
+
+    async fn patch(&self, bearer: &str, id: &str, change: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .patch(format!("{}/documents/{id}", self.base))
+            .header("authorization", bearer)
+            .json(&change)
+            .send()
+            .await
+            .unwrap();
+        body(response).await
+    }
+}
+
+fn names_and_folders(list: &Value) -> Vec<(String, String)> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["folder"].as_str().unwrap().to_owned(),
+                d["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn folders_keep_paths_names_are_unique_per_folder_and_bad_paths_get_422() {
+    let app = app().await;
+    let (_, alice) = test_user();
+    // Three README.md from three folders stay three documents with their paths.
+    let (status, a) = app
+        .upload_in(&alice, "a", "README.md", "# A\n\nalpha")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{a}");
+    assert_eq!(a["folder"], "a");
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "dataset")
+        .text("folder", "b")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"# B\n\nbravo".to_vec())
+                .file_name("README.md")
+                .mime_str("text/markdown")
+                .unwrap(),
+        );
+    let (status, b) = body(
+        app.http
+            .post(format!("{}/documents", app.base))
+            .header("authorization", &alice)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, b["folder"].as_str()),
+        (StatusCode::CREATED, Some("b")),
+        "{b}"
+    );
+    let (status, c) = app
+        .upload_in(&alice, "/c//d/", "README.md", "# C\n\ncharlie")
+        .await;
+    assert_eq!(
+        (status, c["folder"].as_str()),
+        (StatusCode::CREATED, Some("c/d")),
+        "{c}"
+    );
+
+    // The same name in the same folder is refused; elsewhere it is fine.
+    let (status, taken) = app
+        .upload_in(&alice, "a", "README.md", "# A2\n\nanother")
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{taken}");
+    assert!(
+        taken["detail"].as_str().unwrap().contains("folder `a`"),
+        "{taken}"
+    );
+
+    // Bad paths and names: 422 naming the field, nothing stored.
+    for (folder, name, field) in [
+        ("../etc", "x.md", "folder"),
+        ("a/./b", "x.md", "folder"),
+        (&"deep/".repeat(17), "x.md", "folder"),
+        (&"n".repeat(101), "x.md", "folder"),
+        ("a", "sub/x.md", "name"),
+    ] {
+        let (status, problem) = app.upload_in(&alice, folder, name, "# X\n\nx").await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{folder}: {problem}"
+        );
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+
+    // Listing by folder, recursively or not, and the tree with its counts.
+    let in_a = app.json(&alice, "/documents?folder=a").await;
+    assert_eq!(names_and_folders(&in_a), [("a".into(), "README.md".into())]);
+    assert!(
+        app.json(&alice, "/documents?folder=c").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let under_c = app.json(&alice, "/documents?folder=c&recursive=true").await;
+    assert_eq!(
+        names_and_folders(&under_c),
+        [("c/d".into(), "README.md".into())]
+    );
+    let page = app
+        .json(&alice, "/documents?folder=&recursive=true&limit=2")
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = app
+        .json(
+            &alice,
+            &format!("/documents?folder=&recursive=true&limit=2&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(
+        names_and_folders(&rest),
+        [("c/d".into(), "README.md".into())]
+    );
+    assert!(rest["next_cursor"].is_null());
+    let bad_cursor = app.get(&alice, "/documents?folder=a&cursor=zzz").await;
+    assert_eq!(bad_cursor.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let tree = app.json(&alice, "/documents/folders").await;
+    let rows: Vec<(String, u64, u64)> = tree["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_owned(),
+                f["documents"].as_u64().unwrap(),
+                f["total"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("".into(), 0, 3),
+            ("a".into(), 1, 1),
+            ("b".into(), 1, 1),
+            ("c".into(), 0, 1),
+            ("c/d".into(), 1, 1)
+        ]
+    );
+    let first = app.json(&alice, "/documents/folders?limit=2").await;
+    let next = first["next_cursor"].as_str().unwrap();
+    let second = app
+        .json(&alice, &format!("/documents/folders?limit=2&cursor={next}"))
+        .await;
+    assert_eq!(second["items"][0]["path"], "b");
+
+    // Moving: into a folder holding the name is refused; elsewhere it frees the old name.
+    let a_id = a["id"].as_str().unwrap();
+    let (status, _) = app.patch(&alice, a_id, json!({"folder": "b"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, moved) = app.patch(&alice, a_id, json!({"folder": "e/f"})).await;
+    assert_eq!(
+        (status, moved["folder"].as_str()),
+        (StatusCode::OK, Some("e/f")),
+        "{moved}"
+    );
+    let (status, _) = app
+        .upload_in(&alice, "a", "README.md", "# A2\n\nanother")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "the name is free in `a` again");
+    let (status, renamed) = app
+        .patch(&alice, a_id, json!({"name": "INDEX.md", "folder": "a"}))
+        .await;
+    assert_eq!(
+        (status, renamed["name"].as_str(), renamed["folder"].as_str()),
+        (StatusCode::OK, Some("INDEX.md"), Some("a"))
+    );
+    for change in [json!({"folder": "../x"}), json!({"name": "x/y.md"})] {
+        let (status, problem) = app.patch(&alice, a_id, change).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    }
+    // Deleting frees the name too.
+    let c_id = c["id"].as_str().unwrap();
+    let deleted = app
+        .http
+        .delete(format!("{}/documents/{c_id}", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .upload_in(&alice, "c/d", "README.md", "# C2\n\ncharlie two")
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // A presigned upload takes its folder when it starts, or from the commit.
+    let content = "# Big\n\nin a folder";
+    let (status, pending) = body(
+        app.http
+            .post(format!("{}/documents/uploads", app.base))
+            .header("authorization", &alice)
+            .json(&json!({"name": "big.md", "folder": "p", "kind": "dataset", "media_type": "text/markdown", "size": content.len()}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{pending}");
+    let put = app
+        .http
+        .put(pending["upload"]["url"].as_str().unwrap())
+        .header("content-type", "text/markdown")
+        .body(content)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let id = pending["document_id"].as_str().unwrap();
+    let (status, doc) = body(
+        app.http
+            .post(format!("{}/documents/{id}/commit?folder=q/r", app.base))
+            .header("authorization", &alice)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, doc["folder"].as_str()),
+        (StatusCode::CREATED, Some("q/r")),
+        "{doc}"
+    );
+}
+
+#[tokio::test]
+async fn a_folder_scoped_profile_picks_up_a_file_added_later_and_other_users_see_nothing() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (_, mallory) = test_user();
+    let (_, first) = app
+        .upload_in(
+            &alice,
+            "proj",
+            "one.md",
+            "# One\n\nThe launch code word is heron.",
+        )
+        .await;
+    let (_, outside) = app
+        .upload_in(
+            &alice,
+            "other",
+            "two.md",
+            "# Two\n\nThe heron nests by the lake.",
+        )
+        .await;
+    let profile = profiles::create(
+        app.state.table.as_ref(),
+        alice_id,
+        NewProfile {
+            name: "Project".into(),
+            folders: vec!["/proj/".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(profile.folders, ["proj"]);
+    let found = |hits: Value| -> Vec<String> {
+        let mut ids: Vec<String> = hits["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["document_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let search = format!("/search?q=heron&profile={}", profile.id);
+    assert_eq!(
+        found(app.json(&alice, &search).await),
+        [first["id"].as_str().unwrap()]
+    );
+
+    // A file added to a folder below it later joins the profile.
+    let (status, later) = app
+        .upload_in(
+            &alice,
+            "proj/notes",
+            "three.md",
+            "# Three\n\nA heron was seen at dawn.",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut want = vec![
+        first["id"].as_str().unwrap().to_owned(),
+        later["id"].as_str().unwrap().to_owned(),
+    ];
+    want.sort();
+    assert_eq!(found(app.json(&alice, &search).await), want);
+    assert!(
+        !found(app.json(&alice, &search).await)
+            .contains(&outside["id"].as_str().unwrap().to_owned())
+    );
+    let listed = app
+        .json(&alice, &format!("/documents?profile={}", profile.id))
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    let one = app
+        .json(
+            &alice,
+            &format!("/documents?profile={}&limit=1", profile.id),
+        )
+        .await;
+    assert_eq!(one["next_cursor"], "o1");
+
+    // Another user: nothing in the tree or the folder, 404 on moving or committing into one.
+    assert!(
+        app.json(&mallory, "/documents/folders").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.json(&mallory, "/documents?folder=proj&recursive=true")
+            .await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = app
+        .patch(
+            &mallory,
+            first["id"].as_str().unwrap(),
+            json!({"folder": "stolen"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .upload_in(&mallory, "proj", "one.md", "# Mine\n\nmallory's")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "names are per user: mallory's own proj/one.md"
+    );
+    assert_eq!(
+        app.json(&alice, "/documents?folder=proj").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        found(app.json(&alice, &search).await),
+        want,
+        "alice's profile is unchanged"
+    );
+}

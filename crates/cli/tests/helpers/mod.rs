@@ -237,7 +237,14 @@ pub async fn view(client: &Client) -> View {
     View {
         documents: docs
             .iter()
-            .map(|d| (d.content_hash.clone(), (d.name.clone(), d.kind.clone())))
+            .map(|d| {
+                let path = if d.folder.is_empty() {
+                    d.name.clone()
+                } else {
+                    format!("{}/{}", d.folder, d.name)
+                };
+                (d.content_hash.clone(), (path, d.kind.clone()))
+            })
             .collect(),
         profiles: profiles
             .iter()

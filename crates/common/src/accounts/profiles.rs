@@ -25,6 +25,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 pub const MAX_INSTRUCTIONS: usize = 50;
 pub const MAX_DATASETS: usize = 500;
 pub const MAX_PARENTS: usize = 10;
+/// Folders a profile may reference (each brings every dataset in it and below it).
+pub const MAX_FOLDERS: usize = 50;
 pub const MAX_DOCUMENT_ID_CHARS: usize = 64;
 pub const MAX_MODEL_CHARS: usize = 200;
 pub const MAX_OUTPUT_TOKENS: u32 = 1_000_000;
@@ -65,6 +67,10 @@ pub struct Profile {
     pub instruction_ids: Vec<String>,
     /// Dataset (knowledge) documents, in this order.
     pub dataset_ids: Vec<String>,
+    /// Folders whose datasets the profile uses, subfolders included: a file added to one later
+    /// joins the profile. Normalised paths (`a/b`).
+    #[serde(default)]
+    pub folders: Vec<String>,
     /// Profiles this one inherits instructions and datasets from, in this order.
     pub parent_ids: Vec<ProfileId>,
     pub default_model: Option<String>,
@@ -89,6 +95,10 @@ pub struct NewProfile {
     pub instruction_ids: Vec<String>,
     #[serde(default)]
     pub dataset_ids: Vec<String>,
+    /// Folders whose datasets (subfolders included) the profile uses; at most 50.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub folders: Vec<String>,
     #[serde(default)]
     pub parent_ids: Vec<ProfileId>,
     #[serde(default)]
@@ -119,6 +129,9 @@ pub struct ProfilePatch {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false)]
     pub dataset_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, max_items = 50)]
+    pub folders: Option<Vec<String>>,
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false)]
     pub parent_ids: Option<Vec<ProfileId>>,
@@ -194,6 +207,33 @@ fn check_document_ids(field: &str, ids: &[String], max: usize) -> AccountResult<
         }
     }
     Ok(())
+}
+
+/// Normalises the folder paths; refuses the root, duplicates and more than [`MAX_FOLDERS`].
+fn check_folders(folders: Vec<String>) -> AccountResult<Vec<String>> {
+    if folders.len() > MAX_FOLDERS {
+        return Err(AccountError::invalid(
+            "folders",
+            format!("at most {MAX_FOLDERS} folders"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(folders.len());
+    for (i, raw) in folders.iter().enumerate() {
+        let field = format!("folders[{i}]");
+        let path = crate::folders::normalize_folder(raw)
+            .map_err(|e| AccountError::invalid(field.clone(), e.0))?;
+        if path.is_empty() {
+            return Err(AccountError::invalid(
+                field,
+                "is the root (every document); name a folder",
+            ));
+        }
+        if out.contains(&path) {
+            return Err(AccountError::invalid(field, "is listed twice"));
+        }
+        out.push(path);
+    }
+    Ok(out)
 }
 
 fn check_model(model: Option<String>) -> AccountResult<Option<String>> {
@@ -352,6 +392,7 @@ pub async fn create(table: &dyn Table, user: UserId, new: NewProfile) -> Account
     )?;
     check_document_ids("instruction_ids", &new.instruction_ids, MAX_INSTRUCTIONS)?;
     check_document_ids("dataset_ids", &new.dataset_ids, MAX_DATASETS)?;
+    let folders = check_folders(new.folders)?;
     let default_model = check_model(new.default_model)?;
     let max_output_tokens = check_max_output(new.max_output_tokens)?;
     let temperature = effective_temperature(new.temperature_preset, new.temperature)?;
@@ -364,6 +405,7 @@ pub async fn create(table: &dyn Table, user: UserId, new: NewProfile) -> Account
         description,
         instruction_ids: new.instruction_ids,
         dataset_ids: new.dataset_ids,
+        folders,
         parent_ids: new.parent_ids,
         default_model,
         temperature_preset: new.temperature_preset,
@@ -443,6 +485,9 @@ pub async fn update(
     if let Some(ids) = patch.dataset_ids {
         check_document_ids("dataset_ids", &ids, MAX_DATASETS)?;
         next.dataset_ids = ids;
+    }
+    if let Some(folders) = patch.folders {
+        next.folders = check_folders(folders)?;
     }
     if let Some(model) = patch.default_model {
         next.default_model = check_model(model)?;
@@ -543,6 +588,11 @@ impl ProfileChain {
     /// Every dataset document, ancestors' first, each once.
     pub fn dataset_ids(&self) -> Vec<String> {
         dedup(self.profiles().flat_map(|p| p.dataset_ids.iter()))
+    }
+
+    /// Every folder the profiles reference, ancestors' first, each once.
+    pub fn folders(&self) -> Vec<String> {
+        dedup(self.profiles().flat_map(|p| p.folders.iter()))
     }
 }
 

@@ -15,6 +15,7 @@ import { useAsync } from "../../lib/useAsync";
 import { usePaged } from "../../lib/usePaged";
 import { useAnnouncement } from "./announce";
 import { CitationPanel, citationNumber } from "./CitationPanel";
+import type { ComposerAttachment } from "./Attachments";
 import { Composer } from "./Composer";
 import { ConversationTitle } from "./ConversationTitle";
 import { MessageView, PendingView } from "./MessageView";
@@ -56,6 +57,7 @@ export default function ChatPage() {
   const [selection, setSelection] = useState<Record<string, number>>({});
   const { pending, setPending, streaming, conversationRef: streamConversation, begin, fail, stream, stop } = useChatStream();
   const [input, setInput] = useState("");
+  const [attachments, setAttachments] = useState<ComposerAttachment[]>([]);
   const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
   const [citation, setCitation] = useState<{ n: number; citation?: Citation } | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
@@ -125,7 +127,7 @@ export default function ChatPage() {
   const lastId = path.length ? path[path.length - 1].message.id : null;
 
   const run = useCallback(
-    async (kind: { send: string; parentId: string | null } | { regenerateOf: Message; userMessageId: string }) => {
+    async (kind: { send: string; parentId: string | null; attachments?: string[] } | { regenerateOf: Message; userMessageId: string }) => {
       setActionError(null);
       setCitation(null);
       let id = conversationId;
@@ -149,7 +151,10 @@ export default function ChatPage() {
         const path = isSend
           ? `/conversations/${encodeURIComponent(id)}/messages`
           : `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(kind.regenerateOf.id)}/regenerate`;
-        const body = isSend ? { content: kind.send, parent_id: kind.parentId ?? undefined, model: explicitModel } : { model: explicitModel };
+        const attached = isSend ? kind.attachments ?? [] : [];
+        const body = isSend
+          ? { content: kind.send, parent_id: kind.parentId ?? undefined, model: explicitModel, ...(attached.length ? { attachments: attached } : {}) }
+          : { model: explicitModel };
         outcome = await stream(id, path, body);
       }
       // Nothing typed is lost: a message the server refused goes back into the composer.
@@ -188,7 +193,9 @@ export default function ChatPage() {
     const text = input.trim();
     if (!text || streaming) return;
     setInput("");
-    void run({ send: text, parentId: lastId });
+    const ids = attachments.flatMap((a) => (a.id ? [a.id] : []));
+    setAttachments([]);
+    void run({ send: text, parentId: lastId, attachments: ids });
   };
 
   const regenerate = (assistant: Message) => {
@@ -400,6 +407,8 @@ export default function ChatPage() {
           onSend={send}
           onStop={stop}
           streaming={streaming}
+          attachments={attachments}
+          onAttachmentsChange={setAttachments}
           estimateFor={{ profile_id: profileId || undefined, model: explicitModel, conversation_id: conversationId, parent_id: lastId }}
         />
       </section>

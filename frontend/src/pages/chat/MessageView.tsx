@@ -6,6 +6,7 @@ import type { Message } from "../../api/models";
 import { LimitNotice } from "../../components/LimitNotice";
 import { formatCost, formatTokens } from "../../lib/format";
 import { copyText } from "./copy";
+import { AttachmentChips } from "./Attachments";
 import { Markdown } from "./Markdown";
 import type { PathStep } from "./tree";
 import type { Pending } from "./useChatStream";
@@ -69,6 +70,7 @@ export function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegen
       ) : (
         <div className="bubble">
           {isUser ? m.content : <Markdown text={m.content} onCite={onCite} />}
+          {isUser ? <AttachmentChips items={m.attachments ?? []} /> : null}
           {m.error ? <div role="alert" className="alert error">The answer failed: {m.error}</div> : null}
         </div>
       )}
@@ -115,7 +117,9 @@ export function MessageView({ step, busy, editing, onEdit, onSubmitEdit, onRegen
               {m.context?.documents?.length ? (
                 <div>
                   Sources:{" "}
-                  {m.context.documents.map((d) => `${d.name} (${d.mode}, ${formatTokens(d.tokens)} tokens)`).join(", ")}
+                  {m.context.documents
+                    .map((d) => `${d.name} (${d.attached ? "attached, " : ""}${d.mode}, ${formatTokens(d.tokens)} tokens)`)
+                    .join(", ")}
                 </div>
               ) : null}
               {!m.model && usage.input === undefined && usage.output === undefined ? <div>No usage recorded.</div> : null}
