@@ -135,18 +135,7 @@ impl Corpus {
             },
             catalog::bump(&pk),
         ];
-        // Documents stored before folders existed hold no claim on their old name.
-        if self
-            .name_holder(user, &current.folder, &current.name)
-            .await?
-            .is_some_and(|holder| holder == doc_id)
-        {
-            ops.push(TxOp::Delete {
-                pk: pk.clone(),
-                sk: keys::name_claim_sk(&current.folder, &current.name),
-                condition: Condition::AttrEquals("doc_id".into(), doc_id.into()),
-            });
-        }
+        ops.extend(self.release_name(user, &current).await?);
         match self.table.transact(ops).await {
             Ok(()) => self.get(user, doc_id).await,
             Err(StoreError::ConditionFailed) => {
@@ -160,6 +149,20 @@ impl Corpus {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The write that frees `doc`'s name in its folder, if it holds the claim (documents stored
+    /// before folders existed hold none); conditional, so it cannot free another's claim.
+    async fn release_name(&self, user: UserId, doc: &Document) -> CorpusResult<Option<TxOp>> {
+        let held = self
+            .name_holder(user, &doc.folder, &doc.name)
+            .await?
+            .is_some_and(|holder| holder == doc.id);
+        Ok(held.then(|| TxOp::Delete {
+            pk: user.partition(),
+            sk: keys::name_claim_sk(&doc.folder, &doc.name),
+            condition: Condition::AttrEquals("doc_id".into(), doc.id.clone().into()),
+        }))
     }
 
     /// A page of the documents in `folder` (with `recursive`, also those in every folder below
@@ -242,18 +245,7 @@ impl Corpus {
             },
             catalog::bump(&pk),
         ];
-        // The name becomes free in its folder (documents from before folders hold no claim).
-        if self
-            .name_holder(user, &doc.folder, &doc.name)
-            .await?
-            .is_some_and(|holder| holder == doc_id)
-        {
-            ops.push(TxOp::Delete {
-                pk: pk.clone(),
-                sk: keys::name_claim_sk(&doc.folder, &doc.name),
-                condition: Condition::AttrEquals("doc_id".into(), doc_id.into()),
-            });
-        }
+        ops.extend(self.release_name(user, &doc).await?);
         match self.table.transact(ops).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed) => return Err(CorpusError::NotFound),

@@ -64,6 +64,7 @@ describe("ProfilesPage", () => {
       description: "",
       instruction_ids: ["i2", "i1"],
       dataset_ids: ["d1"],
+      folders: [],
       parent_ids: [],
       default_model: "claude-test",
       temperature_preset: "custom",
