@@ -683,7 +683,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List documents, oldest first; filter by kind or by profile. */
+        /** List documents, oldest first; filter by kind, by profile or by folder. */
         get: operations["get_documents"];
         put?: never;
         /**
@@ -691,6 +691,26 @@ export interface paths {
          *     `multipart/form-data` with a `file` part (and optional `kind`, `name` parts).
          */
         post: operations["post_documents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/documents/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's folders as a tree's rows: every folder holding documents and its ancestors,
+         *     in tree order (the root `""` first, each folder followed by its subfolders), each with its direct and total document counts.
+         */
+        get: operations["get_documents_folders"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -753,7 +773,7 @@ export interface paths {
         delete: operations["delete_documents_id"];
         options?: never;
         head?: never;
-        /** Rename a document. */
+        /** Rename a document and/or move it to another folder. */
         patch: operations["patch_documents_id"];
         trace?: never;
     };
@@ -1087,6 +1107,12 @@ export interface components {
             /** @description The first characters of the key, to tell keys apart. */
             prefix: string;
         };
+        /** @description A document attached to a user message: sent whole when it fits, else its best chunks. */
+        Attachment: {
+            document_id: string;
+            /** @description The document's name when it was attached. */
+            name: string;
+        };
         /**
          * @description What happened.
          * @enum {string}
@@ -1233,6 +1259,8 @@ export interface components {
         ContentFormat: "text" | "url";
         /** @description One document in the context of an answer. */
         ContextDocument: {
+            /** @description Attached to the message (rather than drawn from the profile or all datasets). */
+            attached?: boolean;
             document_id: string;
             /** @description `instructions` or `dataset`. */
             kind: string;
@@ -1365,6 +1393,11 @@ export interface components {
              */
             embedding_model?: string | null;
             failure_reason?: string | null;
+            /**
+             * @description The folder path the document is in (`a/b`, normalised); `""` is the root (documents
+             *     uploaded before folders existed are there). Names are unique per folder.
+             */
+            folder?: string;
             id: string;
             kind: components["schemas"]["DocumentKind"];
             media_type: string;
@@ -1426,6 +1459,8 @@ export interface components {
             total_input_tokens: number;
         };
         EstimateRequest: {
+            /** @description Documents to be attached to the message (ids, at most 20). */
+            attachments?: string[];
             /** @description The text being typed, at most 100,000 characters (may be empty). */
             content: string;
             conversation_id?: string | null;
@@ -1440,6 +1475,25 @@ export interface components {
         ExportFormat: "md" | "markdown" | "json";
         /** Format: binary */
         FileBytes: string;
+        FolderList: {
+            items: components["schemas"]["FolderSummary"][];
+            next_cursor?: string | null;
+        };
+        /** @description A folder of the user's documents with how many it holds. */
+        FolderSummary: {
+            /**
+             * Format: int64
+             * @description Documents directly in this folder.
+             */
+            documents: number;
+            /** @description Normalised path (`a/b`); `""` is the root. */
+            path: string;
+            /**
+             * Format: int64
+             * @description Documents in this folder and every folder below it.
+             */
+            total: number;
+        };
         /**
          * @description The OAuth2 grants `/auth/token` takes.
          * @enum {string}
@@ -1584,6 +1638,11 @@ export interface components {
                 dataset_ids: string[];
                 default_model?: string | null;
                 description: string;
+                /**
+                 * @description Folders whose datasets the profile uses, subfolders included: a file added to one later
+                 *     joins the profile. Normalised paths (`a/b`).
+                 */
+                folders?: string[];
                 id: components["schemas"]["ProfileId"];
                 /** @description Instruction documents, always included whole, in this order. */
                 instruction_ids: string[];
@@ -1623,6 +1682,8 @@ export interface components {
             next_cursor?: string | null;
         };
         Message: {
+            /** @description User messages: the documents attached to the question. */
+            attachments?: components["schemas"]["Attachment"][];
             citations?: components["schemas"]["Citation"][];
             content: string;
             context?: null | components["schemas"]["ContextRecord"];
@@ -1801,6 +1862,8 @@ export interface components {
             dataset_ids?: string[];
             default_model?: string | null;
             description?: string;
+            /** @description Folders whose datasets (subfolders included) the profile uses; at most 50. */
+            folders?: string[];
             instruction_ids?: string[];
             /** Format: int32 */
             max_output_tokens?: number | null;
@@ -1941,6 +2004,11 @@ export interface components {
             dataset_ids: string[];
             default_model?: string | null;
             description: string;
+            /**
+             * @description Folders whose datasets the profile uses, subfolders included: a file added to one later
+             *     joins the profile. Normalised paths (`a/b`).
+             */
+            folders?: string[];
             id: components["schemas"]["ProfileId"];
             /** @description Instruction documents, always included whole, in this order. */
             instruction_ids: string[];
@@ -1975,6 +2043,7 @@ export interface components {
             dataset_ids?: string[];
             default_model?: string | null;
             description?: string;
+            folders?: string[];
             instruction_ids?: string[];
             /** Format: int32 */
             max_output_tokens?: number | null;
@@ -2035,8 +2104,10 @@ export interface components {
          */
         ReindexState: "queued" | "embedding" | "failed";
         Rename: {
-            /** @description 1 to 200 characters, no control characters. */
-            name: string;
+            /** @description Move to this folder (`a/b`; `""`: the root). */
+            folder?: string | null;
+            /** @description The new name, unique in the folder: 1 to 200 characters, no control characters, no `/`. */
+            name?: string | null;
         };
         /** @description A one-time password-reset link an admin hands to the account's owner. */
         ResetLink: {
@@ -2082,6 +2153,12 @@ export interface components {
             items: components["schemas"]["SearchHit"][];
         };
         SendMessage: {
+            /**
+             * @description Ids of the caller's ready documents to attach (at most 20): sent whole when they fit
+             *     the model's window, else their best chunks; shown on the message and named in its
+             *     context record.
+             */
+            attachments?: string[];
             /** @description The question: 1 to 100,000 characters, not only whitespace. */
             content: string;
             /**
@@ -2107,6 +2184,8 @@ export interface components {
             last_used_at?: string | null;
         };
         StartUpload: {
+            /** @description The folder to put the document in (`a/b`; absent: the root); the commit may override it. */
+            folder?: string | null;
             /** @description `instructions` or `dataset`. */
             kind: components["schemas"]["DocumentKind"];
             /** @description The file's media type; the PUT must send the same Content-Type. */
@@ -2273,6 +2352,7 @@ export type AdminModel = components['schemas']['AdminModel'];
 export type AdminUserView = components['schemas']['AdminUserView'];
 export type ApiKeyId = components['schemas']['ApiKeyId'];
 export type ApiKeySummary = components['schemas']['ApiKeySummary'];
+export type Attachment = components['schemas']['Attachment'];
 export type AuditAction = components['schemas']['AuditAction'];
 export type AuditEvent = components['schemas']['AuditEvent'];
 export type Backfill = components['schemas']['Backfill'];
@@ -2306,6 +2386,8 @@ export type Estimate = components['schemas']['Estimate'];
 export type EstimateRequest = components['schemas']['EstimateRequest'];
 export type ExportFormat = components['schemas']['ExportFormat'];
 export type FileBytes = components['schemas']['FileBytes'];
+export type FolderList = components['schemas']['FolderList'];
+export type FolderSummary = components['schemas']['FolderSummary'];
 export type GrantType = components['schemas']['GrantType'];
 export type ImportConversation = components['schemas']['ImportConversation'];
 export type ImportedMessage = components['schemas']['ImportedMessage'];
@@ -5145,7 +5227,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description an invalid field, or an unknown model */
+            /** @description an invalid field, an unknown model, or an attachment that is not one of the caller's ready documents */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6110,8 +6192,18 @@ export interface operations {
         parameters: {
             query?: {
                 kind?: components["schemas"]["DocumentKind"];
-                /** @description Only the documents this profile uses (its own and inherited ones); one page. */
+                /**
+                 * @description Only the documents this profile uses (its own and inherited ones, then those in its
+                 *     folders).
+                 */
                 profile?: string;
+                /**
+                 * @description Only the documents in this folder (`a/b`; `""` or `/`: the root), ordered by folder then
+                 *     age.
+                 */
+                folder?: string;
+                /** @description With `folder`: also the documents in every folder below it. */
+                recursive?: boolean;
                 /** @description Items per page, 1 to 200 (default 50). */
                 limit?: number;
                 cursor?: string;
@@ -6157,7 +6249,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description a bad kind, limit, cursor or folder path */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6191,7 +6283,16 @@ export interface operations {
             query: {
                 /** @description `instructions` or `dataset` (with multipart/form-data, a `kind` part may give it instead). */
                 kind: components["schemas"]["DocumentKind"];
-                /** @description The document's name (with multipart/form-data: a `name` part, else the file's name). */
+                /**
+                 * @description The folder to put the document in (`a/b`; absent: the root). With multipart/form-data a
+                 *     `folder` part may give it instead. `.`/`..` names, control characters, more than 16
+                 *     levels or 400 characters are refused (422).
+                 */
+                folder?: string | null;
+                /**
+                 * @description The document's name, unique in its folder (with multipart/form-data: a `name` part, else
+                 *     the file's name).
+                 */
                 name: string;
             };
             header?: {
@@ -6247,7 +6348,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a request with this Idempotency-Key is still in progress */
+            /** @description a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6274,7 +6375,75 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description this Idempotency-Key was used with a different upload */
+            /** @description a bad name or folder path, or this Idempotency-Key was used with a different upload */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_documents_folders: {
+        parameters: {
+            query?: {
+                /** @description Folders per page, 1 to 1000 (default 200). */
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderList"];
+                };
+            };
+            /** @description The query string cannot be parsed (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or an invalid or expired one (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a bad limit or cursor */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6461,7 +6630,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description a bad name, folder path or size */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6649,6 +6818,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a document of this name is already in the target folder */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is over this endpoint's size limit (problem+json) */
             413: {
                 headers: {
@@ -6667,7 +6845,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description a bad name or folder path */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6698,7 +6876,10 @@ export interface operations {
     };
     post_documents_id_commit: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Put the document in this folder instead of the one given when the upload started. */
+                folder?: string;
+            };
             header?: {
                 /** @description a client-chosen key (1 to 255 visible ASCII characters) that makes retries safe: the same key with the same request within 24 hours returns the original result instead of doing the work again; with another request it is a 422; while the first attempt runs, a 409 */
                 "Idempotency-Key"?: string | null;
@@ -6754,7 +6935,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a request with this Idempotency-Key is still in progress */
+            /** @description a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6772,7 +6953,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description nothing uploaded yet, a size mismatch (nothing kept), or an Idempotency-Key used with another upload */
+            /** @description nothing uploaded yet, a size mismatch (nothing kept), a bad folder path, or an Idempotency-Key used with another upload */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7496,7 +7677,10 @@ export interface operations {
             query: {
                 /** @description The question, at most 2,000 characters. */
                 q: string;
-                /** @description Search this profile's datasets (and inherited ones); all datasets when absent. */
+                /**
+                 * @description Search this profile's datasets (listed, inherited and in its folders); all datasets
+                 *     when absent.
+                 */
                 profile?: string;
                 /** @description Number of results, 1..=50 (default 8). */
                 k?: number;
