@@ -2198,6 +2198,8 @@ async fn under_an_operator_quota_a_model_without_a_price_is_refused_until_an_adm
     assert_eq!(
         (status, usage["cost"]["unpriced"].as_bool()),
         (StatusCode::OK, Some(true))
+    );
+}
 
 /// Stores `text` as one of `user`'s Markdown datasets in `folder`; its id.
 async fn dataset(app: &App, user: UserId, folder: &str, name: &str, text: &str) -> String {
