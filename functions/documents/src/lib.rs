@@ -21,8 +21,7 @@ use ragenie_common::storage::PresignedUrl;
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_corpus::{
     Corpus, Document, DocumentKind, DocumentStatus, DocumentVersion, FolderSummary, NewDocument,
-    PendingUpload,
-    ProviderState, ReindexProgress, ReindexState, SearchHit,
+    PendingUpload, ProviderState, ReindexProgress, ReindexState, SearchHit,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
