@@ -45,6 +45,13 @@ pub enum ApiError {
     BadGateway(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Something this request needs is busy or unreachable for a moment (the store throttled
+    /// or timed out): 503 with `Retry-After`, and nothing half-done is left behind.
+    #[error("{detail}")]
+    Busy {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -75,7 +82,7 @@ impl ApiError {
             ApiError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::AccountInactive { .. } => StatusCode::FORBIDDEN,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,7 +101,7 @@ impl ApiError {
             ApiError::PaymentRequired(_) => "budget-exhausted",
             ApiError::AccountInactive { slug, .. } => slug,
             ApiError::BadGateway(_) => "upstream",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::Busy { .. } => "unavailable",
             ApiError::Unexpected(_) => "internal",
         }
     }
@@ -165,6 +172,9 @@ impl IntoResponse for ApiError {
         let mut response = problem_response(status, self.slug(), detail, field);
         if let ApiError::TooManyRequests {
             retry_after_secs, ..
+        }
+        | ApiError::Busy {
+            retry_after_secs, ..
         } = self
         {
             response.headers_mut().insert(
@@ -192,8 +202,12 @@ impl From<StoreError> for ApiError {
                 ApiError::validation("cursor", "the cursor is not valid for this list")
             }
             StoreError::Invalid(m) => ApiError::BadRequest(m),
-            StoreError::Throttled => {
-                ApiError::Unavailable("the store is busy; retry shortly".into())
+            e @ (StoreError::Throttled | StoreError::Timeout | StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "the store failed transiently; the client is told to retry");
+                ApiError::Busy {
+                    detail: "the store is busy; retry shortly".into(),
+                    retry_after_secs: STORE_RETRY_AFTER_SECS,
+                }
             }
             StoreError::Unexpected(e) => ApiError::Unexpected(e),
         }
@@ -201,3 +215,32 @@ impl From<StoreError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What `Retry-After` says when the store failed transiently: the SDK already retried with
+/// backoff inside the request, so a second later is a fair first retry.
+pub const STORE_RETRY_AFTER_SECS: u64 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transient_store_failure_is_a_503_with_retry_after_and_an_unexpected_one_a_500() {
+        for e in [
+            StoreError::Throttled,
+            StoreError::Timeout,
+            StoreError::Unavailable("connection refused".into()),
+        ] {
+            assert!(e.is_transient());
+            let response = ApiError::from(e).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        }
+        let broken = StoreError::Unexpected(anyhow::anyhow!("corrupt"));
+        assert!(!broken.is_transient());
+        let response = ApiError::from(broken).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    }
+}

@@ -11,6 +11,8 @@ pub mod conformance;
 pub mod counting;
 mod cursor;
 pub mod embedded;
+#[cfg(any(test, feature = "test-support"))]
+pub mod faults;
 pub mod instrumented;
 mod item;
 mod queue;
@@ -56,8 +58,25 @@ pub enum StoreError {
     Invalid(String),
     #[error("the store is throttling requests")]
     Throttled,
+    /// The call got no answer in time; it may or may not have been applied.
+    #[error("the store did not answer in time")]
+    Timeout,
+    /// The store could not be reached or failed on its side (5xx, connection); worth retrying.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    /// A failure that says nothing about the request and may pass on its own: the client is
+    /// told to retry (503 with `Retry-After`), and idempotent steps may retry it themselves.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Throttled | StoreError::Timeout | StoreError::Unavailable(_)
+        )
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -20,6 +20,7 @@ impl S3Blobs {
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let conf = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(path_style)
+            .timeout_config(policy::timeout_config(policy::Service::S3))
             .build();
         Self {
             client: aws_sdk_s3::Client::from_conf(conf),
@@ -47,7 +48,7 @@ impl Blobs for S3Blobs {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(unexpected("writing an object"))?;
+            .map_err(sdk_error("writing an object"))?;
         Ok(BlobMeta {
             key: key.into(),
             size,
@@ -71,7 +72,7 @@ impl Blobs for S3Blobs {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                 return Ok(None);
             }
-            Err(err) => return Err(unexpected("reading an object")(err)),
+            Err(err) => return Err(sdk_error("reading an object")(err)),
         };
         let meta = BlobMeta {
             key: key.into(),
@@ -86,7 +87,10 @@ impl Blobs for S3Blobs {
             .body
             .collect()
             .await
-            .map_err(unexpected("reading an object's bytes"))?
+            .map_err(|e| {
+                tracing::warn!(error = %e, "an object's bytes stopped arriving");
+                StoreError::Unavailable("an object's bytes stopped arriving".into())
+            })?
             .into_bytes();
         Ok(Some(Blob { meta, body }))
     }
@@ -112,7 +116,7 @@ impl Blobs for S3Blobs {
                 etag: strip_quotes(o.e_tag()),
             })),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-            Err(err) => Err(unexpected("reading an object's metadata")(err)),
+            Err(err) => Err(sdk_error("reading an object's metadata")(err)),
         }
     }
 
@@ -125,7 +129,7 @@ impl Blobs for S3Blobs {
             .key(key)
             .send()
             .await
-            .map_err(unexpected("deleting an object"))?;
+            .map_err(sdk_error("deleting an object"))?;
         Ok(())
     }
 
@@ -140,7 +144,7 @@ impl Blobs for S3Blobs {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(unexpected("listing objects"))?;
+            let page = page.map_err(sdk_error("listing objects"))?;
             for object in page.contents() {
                 out.push(BlobMeta {
                     key: object.key().unwrap_or_default().to_owned(),

@@ -25,20 +25,67 @@ use super::{
 };
 use crate::clock;
 
-/// Loads the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) once.
+/// Loads the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) once, with
+/// the retry and timeout policy of [`policy`] (each client sets its own service's timeouts).
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    policy::apply(aws_config::defaults(aws_config::BehaviorVersion::latest()))
         .load()
         .await
 }
 
-fn unexpected<E: std::error::Error + Send + Sync + 'static>(
-    context: &'static str,
-) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError::Unexpected(anyhow::Error::new(e).context(context))
+/// An SDK failure as the port's error: throttling, timeouts, connection failures and the
+/// service's own 5xx are transient (the client is told to retry); the rest is unexpected.
+fn sdk_error<E>(context: &'static str) -> impl FnOnce(SdkError<E>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |err| match transient(&err) {
+        Some(e) => {
+            tracing::warn!(error = %e, context, "the store failed transiently after the SDK's retries");
+            e
+        }
+        None => StoreError::Unexpected(anyhow::Error::new(err).context(context)),
+    }
+}
+
+/// Error codes of DynamoDB, S3 and Secrets Manager that mean "slow down".
+const THROTTLING_CODES: [&str; 6] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "Throttling",
+    "SlowDown",
+    "TooManyRequestsException",
+];
+
+fn transient<E>(err: &SdkError<E>) -> Option<StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err {
+        SdkError::TimeoutError(_) => Some(StoreError::Timeout),
+        SdkError::DispatchFailure(f) if f.is_timeout() => Some(StoreError::Timeout),
+        SdkError::DispatchFailure(f) if f.is_io() => Some(StoreError::Unavailable(
+            "the store could not be reached".into(),
+        )),
+        SdkError::ResponseError(_) => Some(StoreError::Unavailable(
+            "the store's answer could not be read".into(),
+        )),
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            if THROTTLING_CODES.contains(&code) {
+                return Some(StoreError::Throttled);
+            }
+            let status = service.raw().status().as_u16();
+            (status >= 500 || code == "RequestTimeout")
+                .then(|| StoreError::Unavailable(format!("the store answered {status} {code}")))
+        }
+        _ => None,
+    }
 }
 
 mod blobs;
+pub mod policy;
 mod presign;
 mod queue;
 mod secrets;

@@ -11,7 +11,11 @@ pub struct AwsSecrets {
 impl AwsSecrets {
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
-            client: aws_sdk_secretsmanager::Client::new(sdk),
+            client: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(sdk)
+                    .timeout_config(policy::timeout_config(policy::Service::SecretsManager))
+                    .build(),
+            ),
         }
     }
 
@@ -33,7 +37,7 @@ impl Secrets for AwsSecrets {
             {
                 Ok(None)
             }
-            Err(err) => Err(unexpected("reading a secret")(err)),
+            Err(err) => Err(sdk_error("reading a secret")(err)),
         }
     }
 }

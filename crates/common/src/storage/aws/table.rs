@@ -12,7 +12,11 @@ pub struct DynamoTable {
 impl DynamoTable {
     pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_dynamodb::Client::new(sdk),
+            client: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(sdk)
+                    .timeout_config(policy::timeout_config(policy::Service::DynamoDb))
+                    .build(),
+            ),
             table: table.into(),
         }
     }
@@ -257,13 +261,6 @@ where
     if let Some(service) = err.as_service_error() {
         match service.code() {
             Some("ConditionalCheckFailedException") => return StoreError::ConditionFailed,
-            Some(
-                "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded",
-            ) => {
-                return StoreError::Throttled;
-            }
             Some("ValidationException")
                 if service.message().is_some_and(|m| m.contains("size")) =>
             {
@@ -277,12 +274,15 @@ where
                 if message.contains("ConditionalCheckFailed") {
                     return StoreError::ConditionFailed;
                 }
+                if message.contains("ThrottlingError") {
+                    return StoreError::Throttled;
+                }
                 return StoreError::TransactionCanceled(message.to_owned());
             }
             _ => {}
         }
     }
-    StoreError::Unexpected(anyhow::Error::new(err).context(context))
+    sdk_error(context)(err)
 }
 
 /// Retries of a transaction cancelled by a conflicting one.
