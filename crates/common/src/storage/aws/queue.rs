@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::unexpected;
+use super::sdk_error;
 use crate::storage::{Queue, StoreResult};
 
 pub struct SqsQueue {
@@ -38,7 +38,7 @@ impl Queue for SqsQueue {
             .message_body(message)
             .send()
             .await
-            .map_err(unexpected("sqs send_message"))?;
+            .map_err(sdk_error("sqs send_message"))?;
         Ok(())
     }
 }
