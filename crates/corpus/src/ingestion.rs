@@ -268,6 +268,7 @@ mod tests {
     fn file(name: &str, media_type: &str, body: &[u8]) -> NewDocument {
         NewDocument {
             name: name.into(),
+            folder: String::new(),
             kind: DocumentKind::Dataset,
             media_type: media_type.into(),
             bytes: Bytes::from(body.to_vec()),

@@ -33,6 +33,7 @@ fn event(records: &[(&str, &str, u32)]) -> SqsEvent {
 fn markdown(name: &str, text: &str) -> NewDocument {
     NewDocument {
         name: name.into(),
+        folder: String::new(),
         kind: DocumentKind::Dataset,
         media_type: "text/markdown".into(),
         bytes: Bytes::from(text.to_owned()),
