@@ -495,7 +495,8 @@ impl Table for DynamoTable {
         }
         let live = e.live(clock::unix_now());
         let filter = match sort {
-            Some(sort) => format!("({live}) AND {sort}"),
+            // `live` is parenthesised already; DynamoDB refuses redundant parentheses.
+            Some(sort) => format!("{live} AND {sort}"),
             None => live,
         };
         let output = self
