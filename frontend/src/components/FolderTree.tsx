@@ -40,7 +40,6 @@ export function FolderTree({
                 type="button"
                 className={`folder${current ? " current" : ""}`}
                 aria-current={current ? "true" : undefined}
-                aria-label={`${f.path}: ${f.total} document${f.total === 1 ? "" : "s"}`}
                 title={f.documents === f.total ? f.path : `${f.path}: ${f.documents} here, ${f.total} with subfolders`}
                 onClick={() => onSelect(f.path)}
               >
