@@ -199,8 +199,8 @@ if (PARTS.has("documents")) {
     }
     await page.getByLabel("Folder to upload").setInputFiles(join(dir, "project"));
     const tree = page.getByRole("navigation", { name: "Folders" });
-    await tree.getByRole("button", { name: "project2", exact: true }).waitFor();
-    await tree.getByRole("button", { name: "a1", exact: true }).click();
+    await tree.getByRole("button", { name: /^project\s*2$/ }).waitFor();
+    await tree.getByRole("button", { name: /^a\s*1$/ }).click();
     await page.getByRole("heading", { name: "Documents in project/a" }).waitFor();
     const row = page.getByRole("row", { name: /README\.md/ });
     await eventually(async () => (await row.count()) === 1 && (await row.textContent())?.includes("project/a/"), "project/a/README.md listed alone");
