@@ -73,6 +73,24 @@ describe("ProfilesPage", () => {
     });
   });
 
+  it("tells same-named datasets of different folders apart in the picker", async () => {
+    installFetch({
+      "GET /profiles": () => json(200, { items: [] }),
+      "GET /documents": () =>
+        json(200, {
+          items: [
+            { id: "a", name: "README.md", folder: "project/a", kind: "dataset", status: "ready" },
+            { id: "b", name: "README.md", folder: "project/b", kind: "dataset", status: "ready" },
+          ],
+        }),
+      "GET /models": () => json(200, { items: [] }),
+      "GET /users/me/preferences": () => json(200, {}),
+    });
+    renderAt("/app/profiles/new");
+    expect(await screen.findByRole("checkbox", { name: "project/a/README.md" })).toBeTruthy();
+    expect(screen.getByRole("checkbox", { name: "project/b/README.md" })).toBeTruthy();
+  });
+
   it("shows the field the server refused", async () => {
     installFetch({
       "GET /profiles": () => json(200, { items: [] }),

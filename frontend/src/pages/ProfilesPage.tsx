@@ -365,7 +365,11 @@ function DocChecklist({ docs, selected, onChange }: { docs: DocumentMeta[]; sele
             checked={selected.includes(d.id)}
             onChange={(e) => onChange(e.target.checked ? [...selected, d.id] : selected.filter((x) => x !== d.id))}
           />
-          {d.name}
+          {/* Same-named files of different folders must be told apart. */}
+          <span className="doc-folder">
+            {d.folder ? <span className="muted">{d.folder}/</span> : null}
+            {d.name}
+          </span>
           {d.status !== "ready" ? <span className={`badge ${d.status}`}>{d.status}</span> : null}
         </label>
       ))}
