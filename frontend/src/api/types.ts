@@ -1730,7 +1730,7 @@ export interface components {
             /** Format: int32 */
             context_window?: number | null;
             display_name?: string | null;
-            enabled?: boolean | null;
+            enabled?: boolean;
             /**
              * Format: double
              * @description USD per million input tokens; set both prices or clear both.

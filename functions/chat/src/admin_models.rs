@@ -226,6 +226,7 @@ async fn add(
 #[serde(deny_unknown_fields)]
 pub struct ModelChange {
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub enabled: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
