@@ -275,7 +275,8 @@ class SamTemplate(unittest.TestCase):
         docs = CFN["DocumentsBucket"]["Properties"]
         self.assertEqual(docs["VersioningConfiguration"]["Status"], "Enabled")
         self.assertEqual(sorted(docs["CorsConfiguration"]["CorsRules"][0]["AllowedMethods"]), ["GET", "HEAD", "PUT"])
-        [jwt] = [r for r in by_type("AWS::SecretsManager::Secret") if "GenerateSecretString" in r["Properties"]]
+        [jwt] = [r for r in by_type("AWS::SecretsManager::Secret") if "GenerateSecretString" in r["Properties"]
+                 and "access tokens" in r["Properties"]["Description"]]
         self.assertEqual(jwt["Properties"]["GenerateSecretString"]["PasswordLength"], 64)
         [keys] = [r for r in by_type("AWS::SecretsManager::Secret") if "SecretString" in r["Properties"]]
         self.assertEqual(json.loads(keys["Properties"]["SecretString"]), {"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "", "GEMINI_API_KEY": ""})
@@ -390,6 +391,14 @@ class SameStackAsCdk(unittest.TestCase):
             return Counter((watched(a["Properties"]), a["Properties"]["Threshold"], a["Properties"]["EvaluationPeriods"])
                            for a in resources.values() if a["Type"] == "AWS::CloudWatch::Alarm")
         self.assertEqual(alarms(self.cdk), alarms(CFN))
+
+    def test_documents_bucket_lifecycle_is_the_same(self):
+        def rules(resources):
+            [bucket] = [r for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket" and k.startswith("DocumentsBucket")]
+            return sorted(json.dumps({k: v for k, v in r.items() if k != "Id"}, sort_keys=True)
+                          for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"])
+        self.assertEqual(rules(self.cdk), rules(CFN))
+        self.assertTrue(any('"Prefix": "uploads/"' in r and '"ExpirationInDays": 1' in r for r in rules(CFN)))
 
     def test_table_is_the_same(self):
         [c] = [r["Properties"] for r in self.cdk.values() if r["Type"] == "AWS::DynamoDB::Table"]

@@ -198,6 +198,9 @@ impl From<StoreError> for ApiError {
             StoreError::ItemTooLarge { size, limit } => ApiError::PayloadTooLarge(format!(
                 "the record would be {size} bytes; the limit is {limit}"
             )),
+            StoreError::TooLarge { limit } => {
+                ApiError::PayloadTooLarge(format!("the file is larger than {limit} bytes"))
+            }
             StoreError::InvalidCursor => {
                 ApiError::validation("cursor", "the cursor is not valid for this list")
             }

@@ -270,7 +270,8 @@ pub async fn remains(state: &AppState, account: &PopulatedAccount) -> Remains {
             .await
             .unwrap()
             .is_some(),
-        files: state.blobs.list(&user.blob_prefix()).await.unwrap().len(),
+        files: state.blobs.list(&user.blob_prefix()).await.unwrap().len()
+            + state.blobs.list(&user.upload_prefix()).await.unwrap().len(),
     }
 }
 

@@ -53,6 +53,7 @@ async fn a_tampered_or_expired_presigned_url_is_refused_and_writes_nothing() {
         .presign_put(
             "users/u/uploads/a.txt",
             "text/plain",
+            5,
             Duration::from_secs(60),
         )
         .await
@@ -116,6 +117,7 @@ async fn a_tampered_or_expired_presigned_url_is_refused_and_writes_nothing() {
         .presign_put(
             "users/u/uploads/a.txt",
             "text/plain",
+            5,
             Duration::from_secs(0),
         )
         .await
@@ -129,6 +131,31 @@ async fn a_tampered_or_expired_presigned_url_is_refused_and_writes_nothing() {
         .unwrap();
     assert_eq!(response.status(), 403);
     assert!(blobs.head("users/u/uploads/a.txt").await.unwrap().is_none());
+
+    // The signed length holds both ways, as S3 holds a signed Content-Length.
+    for body in ["hello, and a great deal more than was announced", "hell"] {
+        let response = http
+            .put(&put.url)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{body:?}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    assert!(blobs.head("users/u/uploads/a.txt").await.unwrap().is_none());
+    assert_eq!(
+        put.headers,
+        vec![
+            ("content-type".to_owned(), "text/plain".to_owned()),
+            ("content-length".to_owned(), "5".to_owned())
+        ],
+        "the URL tells the client the headers it must send"
+    );
 
     let ok = http
         .put(&put.url)
@@ -148,6 +175,38 @@ async fn a_tampered_or_expired_presigned_url_is_refused_and_writes_nothing() {
             .as_ref(),
         b"hello"
     );
+}
+
+#[tokio::test]
+async fn presigned_downloads_are_attachments_that_are_never_sniffed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (blobs, _server) = embedded_blobs(dir.path()).await;
+    blobs
+        .put(
+            "users/u/content/page.html",
+            "<script>alert(1)</script>".into(),
+            "text/html",
+        )
+        .await
+        .unwrap();
+    let get = blobs
+        .presign_get("users/u/content/page.html", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let response = reqwest::get(&get.url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("content-disposition").as_deref(),
+        Some("attachment; filename=\"page.html\"")
+    );
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
 }
 
 #[tokio::test]

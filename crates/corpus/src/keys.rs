@@ -51,8 +51,9 @@ pub fn content_blob(user: UserId, sha256: &str) -> String {
     format!("{}content/{sha256}", user.blob_prefix())
 }
 
+/// A presigned upload's bytes until the commit (removed after a day if it never comes).
 pub fn upload_blob(user: UserId, doc_id: &str) -> String {
-    format!("{}uploads/{doc_id}", user.blob_prefix())
+    format!("{}{doc_id}", user.upload_prefix())
 }
 
 pub fn text_blob(user: UserId, doc_id: &str, version: u64) -> String {
@@ -101,11 +102,16 @@ mod tests {
         );
         for blob in [
             content_blob(u, "h"),
-            upload_blob(u, "d"),
             text_blob(u, "d", 1),
             segment_blob(u, "d", 1),
         ] {
             assert!(blob.starts_with(&u.blob_prefix()), "{blob}");
         }
+        // Uploads wait under the one prefix the bucket's lifecycle rule expires, then the user's.
+        assert_eq!(
+            upload_blob(u, "d"),
+            "uploads/users/01JDQ5Y8ZKXG2M4N6P8R0T2V4W/d"
+        );
+        assert!(upload_blob(u, "d").starts_with(&u.upload_prefix()));
     }
 }

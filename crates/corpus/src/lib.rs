@@ -40,8 +40,13 @@ pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion, Reindex
 pub use providers::{ProviderState, ProviderUse, StartupError};
 pub use reindex::ReindexProgress;
 
-/// The largest file a presigned upload may commit (100 MiB; the ingest function is sized for it).
+/// The largest file a presigned upload may announce and commit (100 MiB; the ingest function is
+/// sized for it): the presign and the commit's HEAD check both compare against this one value.
 pub const MAX_PRESIGNED_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+// The local store's `/_blobs` must take every upload the presign allows.
+const _: () = assert!(
+    MAX_PRESIGNED_UPLOAD_BYTES <= ragenie_common::storage::embedded::MAX_PRESIGNED_PUT_BYTES as u64
+);
 /// How long a presigned upload URL stays valid.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a download URL stays valid.

@@ -1,5 +1,11 @@
 //! Large uploads: a presigned PUT straight to the blob store, then a commit that checks the
 //! bytes and ingests them like a direct upload.
+//!
+//! The size is held three times: the PUT URL signs the announced length (the store refuses any
+//! other body), the commit reads the object's size with a HEAD and refuses an object over the
+//! limit or of another size before reading a byte, and the read itself stops one byte past the
+//! announced size. Uploads never committed expire with the bucket's lifecycle rule on
+//! `uploads/` after a day.
 
 use super::*;
 
@@ -51,7 +57,12 @@ impl Corpus {
         self.table.put(record, Condition::NotExists).await?;
         let upload = self
             .blobs
-            .presign_put(&keys::upload_blob(user, &doc_id), &essence, UPLOAD_URL_TTL)
+            .presign_put(
+                &keys::upload_blob(user, &doc_id),
+                &essence,
+                size,
+                UPLOAD_URL_TTL,
+            )
             .await?;
         Ok(PendingUpload {
             document_id: doc_id,
@@ -76,7 +87,7 @@ impl Corpus {
             .await?
             .ok_or(CorpusError::NotFound)?;
         let blob_key = keys::upload_blob(user, doc_id);
-        let Some(blob) = self.blobs.get(&blob_key).await? else {
+        let Some(head) = self.blobs.head(&blob_key).await? else {
             return Err(CorpusError::Invalid {
                 field: "upload",
                 message: "nothing was uploaded to the URL yet".into(),
@@ -90,15 +101,38 @@ impl Corpus {
                 .delete(&pk, &keys::upload_sk(doc_id), Condition::None)
                 .await;
         };
+        if head.size > MAX_PRESIGNED_UPLOAD_BYTES {
+            cleanup.await;
+            return Err(CorpusError::TooLarge {
+                size: head.size,
+                limit: MAX_PRESIGNED_UPLOAD_BYTES,
+            });
+        }
+        if head.size as i64 != expected {
+            cleanup.await;
+            return Err(size_mismatch(head.size, expected));
+        }
+        let blob = match self.blobs.get_at_most(&blob_key, head.size).await {
+            Ok(Some(blob)) => blob,
+            Ok(None) => {
+                return Err(CorpusError::Invalid {
+                    field: "upload",
+                    message: "the upload disappeared; upload again".into(),
+                });
+            }
+            // Replaced by a larger object since the HEAD.
+            Err(StoreError::TooLarge { .. }) => {
+                cleanup.await;
+                return Err(CorpusError::Invalid {
+                    field: "size",
+                    message: "the upload changed while it was committed; upload again".into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         if blob.body.len() as i64 != expected {
             cleanup.await;
-            return Err(CorpusError::Invalid {
-                field: "size",
-                message: format!(
-                    "{} bytes arrived but {expected} were announced; upload again",
-                    blob.body.len()
-                ),
-            });
+            return Err(size_mismatch(blob.body.len() as u64, expected));
         }
         let kind = DocumentKind::parse(record.str("kind").unwrap_or_default())
             .ok_or_else(|| anyhow::anyhow!("upload record without kind"))?;
@@ -112,5 +146,12 @@ impl Corpus {
         let result = self.create(user, doc_id, new).await;
         cleanup.await;
         result
+    }
+}
+
+fn size_mismatch(arrived: u64, announced: i64) -> CorpusError {
+    CorpusError::Invalid {
+        field: "size",
+        message: format!("{arrived} bytes arrived but {announced} were announced; upload again"),
     }
 }

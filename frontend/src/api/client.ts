@@ -339,6 +339,9 @@ export class ApiClient {
         const set = (k: string, v: string) => headers.set(k.toLowerCase(), [k, v]);
         set("Content-Type", options.contentType || file.type || "application/octet-stream");
         for (const [k, v] of Object.entries(options.headers ?? {})) set(k, v);
+        // The browser sends the body's length itself (a script may not set it); a presigned
+        // URL's signed Content-Length is that same length.
+        headers.delete("content-length");
         for (const [k, v] of headers.values()) xhr.setRequestHeader(k, v);
         xhr.upload.onprogress = (e) => options.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
         xhr.onload = () =>

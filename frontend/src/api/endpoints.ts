@@ -107,7 +107,8 @@ export function mediaTypeOf(file: File): string {
 
 type Progress = (loaded: number, total: number) => void;
 
-/** Large files: a presigned PUT straight to the blob store, then a commit. */
+/** Large files: a presigned PUT straight to the blob store (which holds it to the announced
+ * size), then a commit. */
 async function uploadLarge(file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal, folder = ""): Promise<UploadResult> {
   const media_type = mediaTypeOf(file);
   const pending = await api.post<PendingUpload>("/documents/uploads", { name: file.name, folder, kind, media_type, size: file.size });

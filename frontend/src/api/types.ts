@@ -750,7 +750,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a large upload: returns a presigned PUT URL; PUT the bytes there, then commit. */
+        /**
+         * Start a large upload: returns a presigned PUT URL; PUT the bytes there (with the returned
+         *     headers: the signed Content-Type and Content-Length), then commit.
+         */
         post: operations["post_documents_uploads"];
         delete?: never;
         options?: never;
@@ -787,8 +790,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Commit a presigned upload: checks the size and stores the document; it is indexed in the
-         *     background (`pending`, `processing`, then `ready` or `failed`) where ingestion is queued.
+         * Commit a presigned upload: checks the object's size (HEAD) before reading it and stores the
+         *     document; it is indexed in the background (`pending`, `processing`, then `ready` or
+         *     `failed`) where ingestion is queued.
          */
         post: operations["post_documents_id_commit"];
         delete?: never;
@@ -6937,6 +6941,15 @@ export interface operations {
             };
             /** @description a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the uploaded object is over the limit (checked before it is read; nothing kept) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -122,7 +122,12 @@ describe("DocumentsPage", () => {
       "POST /documents/uploads": () =>
         json(201, {
           document_id: "d7",
-          upload: { url: "/_blobs/put/abc?sig=1", method: "PUT", headers: [["content-type", "application/pdf"]], expires_at: 0 },
+          upload: {
+            url: "/_blobs/put/abc?sig=1",
+            method: "PUT",
+            headers: [["content-type", "application/pdf"], ["content-length", String(6 * 1024 * 1024)]],
+            expires_at: 0,
+          },
         }),
       "POST /documents/d7/commit": () => json(201, { id: "d7", name: "big.pdf", kind: "dataset", status: "ready", duplicate: false }),
     });
@@ -143,7 +148,9 @@ describe("DocumentsPage", () => {
     expect(FakeXhr.sent[0].method).toBe("PUT");
     expect(FakeXhr.sent[0].url).toBe("http://localhost:3000/_blobs/put/abc?sig=1");
     expect(FakeXhr.sent[0].headers.Authorization).toBeUndefined();
+    // The signed length is the body's: the browser sends it (a script setting it is refused).
     expect(FakeXhr.sent[0].headers).toEqual({ Accept: "application/json", "content-type": "application/pdf" });
+    expect(FakeXhr.sent[0].body.size).toBe(6 * 1024 * 1024);
     expect(calls.some((c) => c.method === "POST" && c.path === "/documents/d7/commit")).toBe(true);
   });
 

@@ -378,7 +378,8 @@ enum UploadMediaType {
     OctetStream,
 }
 
-/// Start a large upload: returns a presigned PUT URL; PUT the bytes there, then commit.
+/// Start a large upload: returns a presigned PUT URL; PUT the bytes there (with the returned
+/// headers: the signed Content-Type and Content-Length), then commit.
 #[utoipa::path(post, path = "/documents/uploads", tag = "documents", request_body = StartUpload,
     responses((status = 201, body = PendingUpload), (status = 415, description = "a media type RaGenie cannot read"),
         (status = 422, description = "a bad name, folder path or size")),
@@ -419,13 +420,15 @@ pub struct CommitParams {
     folder: Option<String>,
 }
 
-/// Commit a presigned upload: checks the size and stores the document; it is indexed in the
-/// background (`pending`, `processing`, then `ready` or `failed`) where ingestion is queued.
+/// Commit a presigned upload: checks the object's size (HEAD) before reading it and stores the
+/// document; it is indexed in the background (`pending`, `processing`, then `ready` or
+/// `failed`) where ingestion is queued.
 #[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path), CommitParams,
         ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
     responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
         (status = 400, description = "the file is empty"), (status = 415, description = "unreadable content"),
         (status = 409, description = "a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress"),
+        (status = 413, description = "the uploaded object is over the limit (checked before it is read; nothing kept)"),
         (status = 422, description = "nothing uploaded yet, a size mismatch (nothing kept), a bad folder path, or an Idempotency-Key used with another upload")), security(("bearer" = [])))]
 async fn commit_upload(
     auth: AuthUser,

@@ -1,7 +1,13 @@
 //! The documents API through its router on the embedded store, served on a port-0 server so the
 //! presigned-URL flow runs over real HTTP.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use ragenie_common::storage::{Blob, BlobMeta, Blobs, PresignedUrl, StoreResult};
 
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::storage::embedded::presigned_routes;
@@ -18,10 +24,16 @@ struct App {
 }
 
 async fn app() -> App {
+    app_with_blobs(|blobs| blobs).await
+}
+
+/// The app with its blob store wrapped (e.g. to watch what the API reads).
+async fn app_with_blobs(wrap: impl FnOnce(Arc<dyn Blobs>) -> Arc<dyn Blobs>) -> App {
     let dir = tempfile::tempdir().unwrap();
     let listener = TestServer::bind().await;
     let base = listener.base.clone();
     let mut state = embedded_state(dir.path(), &base).await;
+    state.blobs = wrap(state.blobs.clone());
     let mut settings = (*state.settings).clone();
     settings.max_upload_body = 256 * 1024;
     state.settings = std::sync::Arc::new(settings);
@@ -521,9 +533,14 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
         id
     );
 
-    // Announce one size, send another: refused, and nothing half-written remains.
+    // Announce one size, send another: the store refuses the PUT (the length is signed), and
+    // nothing half-written remains.
     let (_, pending) = body(start(10).await.unwrap()).await;
     let id2 = pending["document_id"].as_str().unwrap();
+    assert_eq!(
+        pending["upload"]["headers"],
+        json!([["content-type", "text/markdown"], ["content-length", "10"]])
+    );
     let put = app
         .http
         .put(pending["upload"]["url"].as_str().unwrap())
@@ -532,7 +549,15 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
         .send()
         .await
         .unwrap();
-    assert_eq!(put.status(), 200);
+    assert_eq!(put.status(), StatusCode::FORBIDDEN);
+    let upload_key = format!("uploads/users/{alice_id}/{id2}");
+    assert!(app.state.blobs.head(&upload_key).await.unwrap().is_none());
+    // Were a store to take it anyway (moto checks no signature), the commit refuses it.
+    app.state
+        .blobs
+        .put(&upload_key, "more than ten bytes".into(), "text/markdown")
+        .await
+        .unwrap();
     let commit = app
         .http
         .post(format!("{}/documents/{id2}/commit", app.base))
@@ -552,7 +577,7 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
     assert!(
         app.state
             .blobs
-            .list(&format!("users/{alice_id}/uploads/"))
+            .list(&format!("uploads/users/{alice_id}/"))
             .await
             .unwrap()
             .is_empty()
@@ -568,6 +593,131 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
     assert_eq!(
         (status, problem["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("size"))
+    );
+}
+
+/// A blob store that counts the object bytes read through it (`get`, `get_at_most`).
+struct ReadCounting {
+    inner: Arc<dyn Blobs>,
+    bytes_read: AtomicU64,
+}
+
+#[async_trait]
+impl Blobs for ReadCounting {
+    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta> {
+        self.inner.put(key, body, content_type).await
+    }
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
+        let blob = self.inner.get(key).await?;
+        let n = blob.as_ref().map_or(0, |b| b.body.len() as u64);
+        self.bytes_read.fetch_add(n, Ordering::SeqCst);
+        Ok(blob)
+    }
+    async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>> {
+        let blob = self.inner.get_at_most(key, max_bytes).await?;
+        let n = blob.as_ref().map_or(0, |b| b.body.len() as u64);
+        self.bytes_read.fetch_add(n, Ordering::SeqCst);
+        Ok(blob)
+    }
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
+        self.inner.list(prefix).await
+    }
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> StoreResult<PresignedUrl> {
+        self.inner
+            .presign_put(key, content_type, content_length, expires_in)
+            .await
+    }
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
+        self.inner.presign_get(key, expires_in).await
+    }
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_is_refused_at_commit_before_it_is_read_and_nothing_is_indexed() {
+    let counter: Arc<std::sync::OnceLock<Arc<ReadCounting>>> = Default::default();
+    let app = {
+        let counter = counter.clone();
+        app_with_blobs(move |inner| {
+            let counting = Arc::new(ReadCounting {
+                inner,
+                bytes_read: AtomicU64::new(0),
+            });
+            let _ = counter.set(counting.clone());
+            counting
+        })
+        .await
+    };
+    let reads = counter.get().unwrap();
+    let (alice_id, alice) = test_user();
+    let (status, pending) = body(
+        app.http
+            .post(format!("{}/documents/uploads", app.base))
+            .header("authorization", &alice)
+            .json(&json!({"name": "huge.md", "kind": "dataset", "media_type": "text/markdown", "size": 1000}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{pending}");
+    let id = pending["document_id"].as_str().unwrap();
+    // What a store that enforces no signed length (moto) would let through: one byte over the
+    // limit, whatever was announced.
+    let over = ragenie_corpus::MAX_PRESIGNED_UPLOAD_BYTES as usize + 1;
+    let key = format!("uploads/users/{alice_id}/{id}");
+    app.state
+        .blobs
+        .put(&key, Bytes::from(vec![b'a'; over]), "text/markdown")
+        .await
+        .unwrap();
+    let before = reads.bytes_read.load(Ordering::SeqCst);
+    let commit = app
+        .http
+        .post(format!("{}/documents/{id}/commit", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(commit.headers()["content-type"], "application/problem+json");
+    let (status, problem) = body(commit).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&over.to_string()),
+        "{problem}"
+    );
+    assert_eq!(
+        reads.bytes_read.load(Ordering::SeqCst) - before,
+        0,
+        "refused from its size (HEAD), not after reading it"
+    );
+    assert_eq!(
+        app.get(&alice, &format!("/documents/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        app.json(&alice, "/documents").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.state.blobs.head(&key).await.unwrap().is_none(),
+        "removed"
     );
 }
 

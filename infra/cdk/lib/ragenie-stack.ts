@@ -40,6 +40,8 @@ import { apiRoutes, cloudFrontBehaviours, FunctionName, HttpMethodName, Route, S
 
 /** The CloudWatch namespace of RaGenie's own metrics (EMF lines written by the functions). */
 export const METRICS_NAMESPACE = 'RaGenie';
+/** Where presigned uploads wait for their commit: `UPLOADS_PREFIX` in crates/common/src/accounts/ids.rs. */
+export const UPLOADS_PREFIX = 'uploads/';
 
 /** What each function may touch beyond its own log group: least privilege, spelled out. */
 export interface FunctionSpec {
@@ -595,6 +597,10 @@ export class RaGenieStack extends Stack {
       }],
       lifecycleRules: [
         { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Presigned uploads wait under one prefix until their commit moves them into the
+        // user's documents; those never committed (and the bytes a commit left behind as a
+        // noncurrent version) go after a day.
+        { id: 'expire-uncommitted-uploads', prefix: UPLOADS_PREFIX, expiration: Duration.days(1), noncurrentVersionExpiration: Duration.days(1) },
         { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
       ],
     });

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { asList, describe, logicalId, ofType, Resource, synth, tempDir } from './helpers';
 import { FUNCTION_NAMES, FunctionName, loadRoutes } from '../lib/routes';
-import { METRICS_NAMESPACE } from '../lib/ragenie-stack';
+import { METRICS_NAMESPACE, UPLOADS_PREFIX } from '../lib/ragenie-stack';
 
 const { stack, template, resources } = synth();
 const fnId = (name: FunctionName) => logicalId(stack.functions[name]);
@@ -263,6 +263,19 @@ test('documents bucket: versioned, old versions and stale multipart uploads expi
   const [distributionId] = only('AWS::CloudFront::Distribution');
   assert.deepEqual(cors.AllowedOrigins.map(describe), [`https://{${distributionId}}`]);
   assert.equal((documentsBucket as any).DeletionPolicy, 'Retain', 'documents outlive the stack');
+});
+
+test('documents bucket: uploads never committed are removed after a day, under the prefix the code writes them to', () => {
+  const rules = documentsBucket.Properties.LifecycleConfiguration.Rules.filter((r: any) => r.Status === 'Enabled');
+  const uploads = rules.filter((r: any) => r.Prefix === UPLOADS_PREFIX);
+  assert.equal(uploads.length, 1, 'one rule for the uploads prefix');
+  assert.equal(uploads[0].ExpirationInDays, 1);
+  assert.equal(uploads[0].NoncurrentVersionExpiration?.NoncurrentDays, 1, 'versioned bucket: the bytes go too');
+  // The prefix is the one the Rust code puts uploads under (and nothing else lives there).
+  const ids = fs.readFileSync(path.join(__dirname, '../../../../crates/common/src/accounts/ids.rs'), 'utf8');
+  assert.match(ids, new RegExp(`pub const UPLOADS_PREFIX: &str = "${UPLOADS_PREFIX}";`));
+  const keys = fs.readFileSync(path.join(__dirname, '../../../../crates/corpus/src/keys.rs'), 'utf8');
+  assert.match(keys, /pub fn upload_blob\(user: UserId, doc_id: &str\) -> String \{\s*format!\("\{\}\{doc_id\}", user\.upload_prefix\(\)\)/);
 });
 
 test('extra app origins (a custom domain) are added to the documents bucket CORS', () => {

@@ -25,6 +25,42 @@ struct App {
     _server: TestServer,
 }
 
+impl App {
+    /// Starts a presigned upload of a Markdown dataset announced at `size` bytes.
+    async fn start_upload(&self, auth: &str, name: &str, size: usize) -> Value {
+        self.http
+            .post(format!("{}/documents/uploads", self.base))
+            .header("authorization", auth)
+            .json(&json!({"name": name, "kind": "dataset", "media_type": "text/markdown", "size": size}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The PUT of `body` to a started upload's URL with its headers; without the signed
+    /// `Content-Length` when `signed_length` is false (reqwest then sends the body's own).
+    fn presigned_put(
+        &self,
+        start: &Value,
+        body: reqwest::Body,
+        signed_length: bool,
+    ) -> reqwest::RequestBuilder {
+        let mut put = self
+            .http
+            .put(start["upload"]["url"].as_str().unwrap())
+            .body(body);
+        for pair in start["upload"]["headers"].as_array().unwrap() {
+            if signed_length || pair[0] != "content-length" {
+                put = put.header(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+            }
+        }
+        put
+    }
+}
+
 async fn app() -> App {
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some()
@@ -152,24 +188,8 @@ async fn documents_are_uploaded_searched_and_deleted_on_dynamodb_and_s3() {
         "# Manual\n\n{}\n\nDescale with citric acid.",
         "filler words here. ".repeat(20_000)
     );
-    let start: Value = app
-        .http
-        .post(format!("{}/documents/uploads", app.base))
-        .header("authorization", &alice)
-        .json(&json!({"name": "manual.md", "kind": "dataset", "media_type": "text/markdown", "size": text.len()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut put = app
-        .http
-        .put(start["upload"]["url"].as_str().unwrap())
-        .body(text.clone());
-    for pair in start["upload"]["headers"].as_array().unwrap() {
-        put = put.header(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
-    }
+    let start = app.start_upload(&alice, "manual.md", text.len()).await;
+    let put = app.presigned_put(&start, text.clone().into(), true);
     assert!(put.send().await.unwrap().status().is_success());
     let manual_id = start["document_id"].as_str().unwrap();
     let commit = app
@@ -180,6 +200,38 @@ async fn documents_are_uploaded_searched_and_deleted_on_dynamodb_and_s3() {
         .await
         .unwrap();
     assert_eq!(commit.status(), 201);
+
+    // Announce 10 bytes, send 21 to the URL: S3 would refuse it (the length is signed); moto
+    // verifies no signature and stores it, so the commit's HEAD on S3 is what refuses it here,
+    // before reading it, and nothing is kept.
+    let start = app.start_upload(&alice, "small.md", 10).await;
+    let put = app.presigned_put(&start, "twenty-one bytes, no.".into(), false);
+    let stored = put.send().await.unwrap().status().is_success();
+    let small_id = start["document_id"].as_str().unwrap();
+    let commit = app
+        .http
+        .post(format!("{}/documents/{small_id}/commit", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    if stored {
+        assert_eq!(commit.status(), 422);
+        let problem: Value = commit.json().await.unwrap();
+        assert_eq!(problem["field"], "size", "{problem}");
+    } else {
+        assert_eq!(commit.status(), 422, "nothing arrived to commit");
+    }
+    assert_eq!(
+        app.http
+            .get(format!("{}/documents/{small_id}", app.base))
+            .header("authorization", &alice)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     let search = |q: &'static str, who: &'static str| {
         let bearer = if who == "alice" {

@@ -85,11 +85,13 @@ pub async fn delete_account(
         table.delete(&item.pk, &item.sk, Condition::None).await?;
     }
 
-    let prefix = user.blob_prefix();
-    for blob in blobs.list(&prefix).await? {
-        blobs.delete(&blob.key).await?;
-        report.files += 1;
-        report.file_bytes += blob.size;
+    let prefixes = [user.blob_prefix(), user.upload_prefix()];
+    for prefix in &prefixes {
+        for blob in blobs.list(prefix).await? {
+            blobs.delete(&blob.key).await?;
+            report.files += 1;
+            report.file_bytes += blob.size;
+        }
     }
 
     for item in items.iter().filter(|i| i.sk != account.sk) {
@@ -105,10 +107,12 @@ pub async fn delete_account(
             report.count(&item.sk);
         }
     }
-    for blob in blobs.list(&prefix).await? {
-        blobs.delete(&blob.key).await?;
-        report.files += 1;
-        report.file_bytes += blob.size;
+    for prefix in &prefixes {
+        for blob in blobs.list(prefix).await? {
+            blobs.delete(&blob.key).await?;
+            report.files += 1;
+            report.file_bytes += blob.size;
+        }
     }
 
     // Last, the account and its email, together.

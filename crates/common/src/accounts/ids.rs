@@ -103,7 +103,18 @@ impl UserId {
     pub fn blob_prefix(&self) -> String {
         format!("users/{self}/")
     }
+
+    /// Where the user's presigned uploads wait for their commit: `uploads/users/<id>/`. Under
+    /// one bucket-wide prefix ([`UPLOADS_PREFIX`]), so a lifecycle rule removes the ones never
+    /// committed (S3 lifecycle filters take a literal prefix, not a pattern).
+    pub fn upload_prefix(&self) -> String {
+        format!("{UPLOADS_PREFIX}{}", self.blob_prefix())
+    }
 }
+
+/// The blob-store prefix of every uncommitted upload; the bucket's lifecycle rule
+/// (`infra/cdk`, `template.yaml`) expires objects under it after a day.
+pub const UPLOADS_PREFIX: &str = "uploads/";
 
 ulid_id!(
     /// One of a user's profiles.
@@ -138,6 +149,10 @@ mod tests {
         let id = UserId::parse("01JDQ5Y8ZKXG2M4N6P8R0T2V4W").unwrap();
         assert_eq!(id.partition(), "USER#01JDQ5Y8ZKXG2M4N6P8R0T2V4W");
         assert_eq!(id.blob_prefix(), "users/01JDQ5Y8ZKXG2M4N6P8R0T2V4W/");
+        assert_eq!(
+            id.upload_prefix(),
+            "uploads/users/01JDQ5Y8ZKXG2M4N6P8R0T2V4W/"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub mod web;
 
 pub use authenticator::AccountsAuthenticator;
 pub use error::{AccountError, AccountResult};
-pub use ids::{ApiKeyId, ProfileId, RefreshFamilyId, UserId};
+pub use ids::{ApiKeyId, ProfileId, RefreshFamilyId, UPLOADS_PREFIX, UserId};
 pub use jwt::JwtKeys;
 
 /// The name of the JWT signing secret in the embedded store's secrets folder.

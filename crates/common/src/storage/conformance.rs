@@ -45,6 +45,7 @@ macro_rules! storage_conformance_tests {
         $crate::storage_conformance_tests!(@blobs $factory;
             blobs_put_get_head_and_delete_round_trip,
             blobs_list_by_prefix_in_key_order,
+            reading_at_most_a_limit_refuses_a_larger_object,
             a_presigned_put_then_get_works_over_plain_http
         );
     };
@@ -811,6 +812,50 @@ pub async fn blobs_list_by_prefix_in_key_order(blobs: &dyn Blobs) {
     assert!(blobs.list("users/nobody/").await.unwrap().is_empty());
 }
 
+pub async fn reading_at_most_a_limit_refuses_a_larger_object(blobs: &dyn Blobs) {
+    let key = "users/u5/uploads/x";
+    blobs
+        .put(key, Bytes::from(vec![1u8; 100]), "text/plain")
+        .await
+        .unwrap();
+    let blob = blobs.get_at_most(key, 100).await.unwrap().unwrap();
+    assert_eq!((blob.body.len(), blob.meta.size), (100, 100));
+    assert_eq!(blob.meta.content_type, "text/plain");
+    assert_eq!(
+        blobs
+            .get_at_most(key, 1000)
+            .await
+            .unwrap()
+            .unwrap()
+            .body
+            .len(),
+        100
+    );
+    assert!(
+        matches!(
+            blobs.get_at_most(key, 99).await,
+            Err(StoreError::TooLarge { limit: 99 })
+        ),
+        "one byte over the limit is refused"
+    );
+    assert!(
+        blobs
+            .get_at_most("users/u5/uploads/none", 99)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    blobs
+        .put("users/u5/uploads/empty", Bytes::new(), "text/plain")
+        .await
+        .unwrap();
+    let empty = blobs
+        .get_at_most("users/u5/uploads/empty", 10)
+        .await
+        .unwrap();
+    assert_eq!(empty.map(|b| b.body.len()), Some(0));
+}
+
 pub async fn a_presigned_put_then_get_works_over_plain_http(blobs: &dyn Blobs) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -820,11 +865,20 @@ pub async fn a_presigned_put_then_get_works_over_plain_http(blobs: &dyn Blobs) {
         .presign_put(
             "users/u4/uploads/big.pdf",
             "application/pdf",
+            256 * 1024,
             Duration::from_secs(300),
         )
         .await
         .unwrap();
     assert_eq!(put.method, "PUT");
+    // The URL names the length the store will hold the body to (S3: a signed header).
+    assert!(
+        put.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-length") && v == "262144"),
+        "{:?}",
+        put.headers
+    );
     let body = vec![7u8; 256 * 1024];
     let mut request = http.put(&put.url).body(body.clone());
     for (name, value) in &put.headers {

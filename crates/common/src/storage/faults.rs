@@ -373,6 +373,12 @@ impl Blobs for FaultyBlobs {
             .run(Op::BlobGet, &[key], self.inner.get(key))
             .await
     }
+    /// A bounded read is a read: faults on `BlobGet` apply to it too.
+    async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>> {
+        self.faults
+            .run(Op::BlobGet, &[key], self.inner.get_at_most(key, max_bytes))
+            .await
+    }
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
         self.faults
             .run(Op::BlobHead, &[key], self.inner.head(key))
@@ -392,13 +398,15 @@ impl Blobs for FaultyBlobs {
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_in: Duration,
     ) -> StoreResult<PresignedUrl> {
         self.faults
             .run(
                 Op::PresignPut,
                 &[key],
-                self.inner.presign_put(key, content_type, expires_in),
+                self.inner
+                    .presign_put(key, content_type, content_length, expires_in),
             )
             .await
     }

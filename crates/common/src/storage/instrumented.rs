@@ -95,6 +95,12 @@ impl Blobs for TracedBlobs {
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
         self.0.head(key).instrument(span!("blob_head", key)).await
     }
+    async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>> {
+        self.0
+            .get_at_most(key, max_bytes)
+            .instrument(span!("blob_get", key))
+            .await
+    }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.0
             .delete(key)
@@ -111,9 +117,12 @@ impl Blobs for TracedBlobs {
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_in: Duration,
     ) -> StoreResult<PresignedUrl> {
-        self.0.presign_put(key, content_type, expires_in).await
+        self.0
+            .presign_put(key, content_type, content_length, expires_in)
+            .await
     }
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
         self.0.presign_get(key, expires_in).await

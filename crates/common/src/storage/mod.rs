@@ -56,6 +56,8 @@ pub enum StoreError {
     InvalidCursor,
     #[error("invalid request to the store: {0}")]
     Invalid(String),
+    #[error("the object is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
     #[error("the store is throttling requests")]
     Throttled,
     /// The call got no answer in time; it may or may not have been applied.
@@ -401,14 +403,22 @@ pub trait Blobs: Send + Sync + 'static {
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta>;
     async fn get(&self, key: &str) -> StoreResult<Option<Blob>>;
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>>;
+    /// Reads an object of at most `max_bytes`: the store stops sending after one byte more
+    /// (S3: a ranged GET), so an object that grew past what its caller checked with `head`
+    /// costs no more memory than the limit. Larger objects are [`StoreError::TooLarge`].
+    async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>>;
     /// Deleting an absent object is not an error.
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Every object whose key starts with the prefix, in key order.
     async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>>;
+    /// A URL to PUT exactly `content_length` bytes of `content_type` to `key`. The length is
+    /// part of the signature (S3: a signed `Content-Length` header), so the store itself refuses
+    /// a body of any other size before taking it.
     async fn presign_put(
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_in: Duration,
     ) -> StoreResult<PresignedUrl>;
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl>;

@@ -1,4 +1,6 @@
-//! Presigned S3 PUT and GET URLs.
+//! Presigned S3 PUT and GET URLs. A PUT URL signs `Content-Length` (it is one of the URL's
+//! `X-Amz-SignedHeaders`), so S3 refuses a body of any other size: the signature it computes
+//! from the request's actual length does not match.
 
 use super::*;
 
@@ -8,6 +10,7 @@ impl S3Blobs {
         method: &str,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_in: Duration,
     ) -> StoreResult<PresignedUrl> {
         validate_blob_key(key)?;
@@ -22,6 +25,11 @@ impl S3Blobs {
                 .bucket(&self.bucket)
                 .key(key)
                 .content_type(content_type)
+                .content_length(
+                    i64::try_from(content_length).map_err(|_| {
+                        StoreError::Invalid(format!("content length {content_length}"))
+                    })?,
+                )
                 .presigned(config)
                 .await
                 .map_err(presign_error)?

@@ -151,6 +151,20 @@ impl Blobs for EmbeddedBlobs {
         Ok(found.map(|(meta, body)| Blob { meta, body }))
     }
 
+    async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>> {
+        // The size is in the file's length: check it before reading the body.
+        match self.head(key).await? {
+            None => Ok(None),
+            Some(meta) if meta.size > max_bytes => Err(StoreError::TooLarge { limit: max_bytes }),
+            Some(_) => match self.get(key).await? {
+                Some(blob) if blob.body.len() as u64 > max_bytes => {
+                    Err(StoreError::TooLarge { limit: max_bytes })
+                }
+                found => Ok(found),
+            },
+        }
+    }
+
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
         validate_blob_key(key)?;
         let (path, key) = (self.object_path(key), key.to_owned());
@@ -201,12 +215,13 @@ impl Blobs for EmbeddedBlobs {
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_in: Duration,
     ) -> StoreResult<PresignedUrl> {
-        self.presign("PUT", key, content_type, expires_in)
+        self.presign("PUT", key, content_type, content_length, expires_in)
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.presign("GET", key, "", expires_in)
+        self.presign("GET", key, "", 0, expires_in)
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +43,7 @@ mod secrets;
 mod table;
 
 pub use blobs::EmbeddedBlobs;
-pub use presign::{UrlSigner, presigned_routes};
+pub use presign::{Grant, UrlSigner, presigned_routes};
 pub use secrets::EmbeddedSecrets;
 pub use table::EmbeddedTable;
 #[cfg(test)]
@@ -63,12 +63,20 @@ mod tests {
     #[test]
     fn a_signature_fails_for_any_changed_field() {
         let s = UrlSigner::new(b"k".to_vec());
-        let sig = s.sign("PUT", "a/b", 10, "text/plain");
-        assert!(s.verify("PUT", "a/b", 10, "text/plain", &sig));
-        assert!(!s.verify("GET", "a/b", 10, "text/plain", &sig));
-        assert!(!s.verify("PUT", "a/c", 10, "text/plain", &sig));
-        assert!(!s.verify("PUT", "a/b", 11, "text/plain", &sig));
-        assert!(!s.verify("PUT", "a/b", 10, "text/html", &sig));
-        assert!(!s.verify("PUT", "a/b", 10, "text/plain", "zz"));
+        let grant = |method, key, expires, content_type, content_length| Grant {
+            method,
+            key,
+            expires,
+            content_type,
+            content_length,
+        };
+        let sig = s.sign(&grant("PUT", "a/b", 10, "text/plain", 5));
+        assert!(s.verify(&grant("PUT", "a/b", 10, "text/plain", 5), &sig));
+        assert!(!s.verify(&grant("GET", "a/b", 10, "text/plain", 5), &sig));
+        assert!(!s.verify(&grant("PUT", "a/c", 10, "text/plain", 5), &sig));
+        assert!(!s.verify(&grant("PUT", "a/b", 11, "text/plain", 5), &sig));
+        assert!(!s.verify(&grant("PUT", "a/b", 10, "text/html", 5), &sig));
+        assert!(!s.verify(&grant("PUT", "a/b", 10, "text/plain", 6), &sig));
+        assert!(!s.verify(&grant("PUT", "a/b", 10, "text/plain", 5), "zz"));
     }
 }

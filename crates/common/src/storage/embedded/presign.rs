@@ -13,37 +13,43 @@ impl UrlSigner {
         Self { key: Arc::new(key) }
     }
 
-    fn mac(&self, method: &str, key: &str, expires: i64, content_type: &str) -> Hmac<Sha256> {
+    fn mac(&self, grant: &Grant<'_>) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(format!("{method}\n{key}\n{expires}\n{content_type}").as_bytes());
+        let Grant {
+            method,
+            key,
+            expires,
+            content_type,
+            content_length,
+        } = grant;
+        mac.update(
+            format!("{method}\n{key}\n{expires}\n{content_type}\n{content_length}").as_bytes(),
+        );
         mac
     }
 
-    pub fn sign(&self, method: &str, key: &str, expires: i64, content_type: &str) -> String {
-        hex::encode(
-            self.mac(method, key, expires, content_type)
-                .finalize()
-                .into_bytes(),
-        )
+    pub fn sign(&self, grant: &Grant<'_>) -> String {
+        hex::encode(self.mac(grant).finalize().into_bytes())
     }
 
     /// Constant-time check of a signature.
-    pub fn verify(
-        &self,
-        method: &str,
-        key: &str,
-        expires: i64,
-        content_type: &str,
-        signature: &str,
-    ) -> bool {
+    pub fn verify(&self, grant: &Grant<'_>, signature: &str) -> bool {
         let Ok(sig) = hex::decode(signature) else {
             return false;
         };
-        self.mac(method, key, expires, content_type)
-            .verify_slice(&sig)
-            .is_ok()
+        self.mac(grant).verify_slice(&sig).is_ok()
     }
+}
+
+/// What a local presigned URL allows: one method on one key until `expires`; a PUT only of
+/// `content_type` and exactly `content_length` bytes (0 for a GET).
+pub struct Grant<'a> {
+    pub method: &'a str,
+    pub key: &'a str,
+    pub expires: i64,
+    pub content_type: &'a str,
+    pub content_length: u64,
 }
 
 impl EmbeddedBlobs {
@@ -52,20 +58,35 @@ impl EmbeddedBlobs {
         method: &str,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_in: Duration,
     ) -> StoreResult<PresignedUrl> {
         validate_blob_key(key)?;
         let expires_at = clock::unix_now() + expires_in.as_secs() as i64;
-        let sig = self.signer.sign(method, key, expires_at, content_type);
+        let sig = self.signer.sign(&Grant {
+            method,
+            key,
+            expires: expires_at,
+            content_type,
+            content_length,
+        });
         let mut url =
             url::Url::parse(&format!("{}/_blobs/{key}", self.public_url)).map_err(unexpected)?;
         url.query_pairs_mut()
             .append_pair("method", method)
             .append_pair("expires", &expires_at.to_string())
-            .append_pair("content_type", content_type)
-            .append_pair("signature", &sig);
+            .append_pair("content_type", content_type);
+        if method == "PUT" {
+            url.query_pairs_mut()
+                .append_pair("content_length", &content_length.to_string());
+        }
+        url.query_pairs_mut().append_pair("signature", &sig);
+        // As S3's URL does: the headers the PUT must carry, its length among them.
         let headers = if method == "PUT" {
-            vec![("content-type".into(), content_type.into())]
+            vec![
+                ("content-type".into(), content_type.into()),
+                ("content-length".into(), content_length.to_string()),
+            ]
         } else {
             vec![]
         };
@@ -84,6 +105,8 @@ pub(super) struct SignedParams {
     expires: i64,
     #[serde(default)]
     content_type: String,
+    #[serde(default)]
+    content_length: u64,
     signature: String,
 }
 
@@ -93,11 +116,14 @@ pub(super) fn check_signature(
     key: &str,
     p: &SignedParams,
 ) -> Result<(), ApiError> {
-    if p.method != method
-        || !blobs
-            .signer
-            .verify(method, key, p.expires, &p.content_type, &p.signature)
-    {
+    let grant = Grant {
+        method,
+        key,
+        expires: p.expires,
+        content_type: &p.content_type,
+        content_length: p.content_length,
+    };
+    if p.method != method || !blobs.signer.verify(&grant, &p.signature) {
         return Err(ApiError::Forbidden(
             "the URL's signature does not match".into(),
         ));
@@ -115,10 +141,14 @@ pub(super) async fn presigned_get(
 ) -> Result<Response, ApiError> {
     check_signature(&blobs, "GET", &key, &p)?;
     match blobs.get(&key).await? {
+        // A download, never a page of this origin: an uploaded HTML or SVG file must not run
+        // here (attachment), nor be sniffed into something that would (nosniff).
         Some(blob) => Ok((
             [
                 (header::CONTENT_TYPE, blob.meta.content_type),
                 (header::ETAG, format!("\"{}\"", blob.meta.etag)),
+                (header::CONTENT_DISPOSITION, attachment(&key)),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
             ],
             blob.body,
         )
@@ -132,7 +162,7 @@ pub(super) async fn presigned_put(
     UrlPath(key): UrlPath<String>,
     UrlQuery(p): UrlQuery<SignedParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     check_signature(&blobs, "PUT", &key, &p)?;
     let sent_type = headers
@@ -144,12 +174,44 @@ pub(super) async fn presigned_put(
             "Content-Type differs from the signed one".into(),
         ));
     }
+    // As S3 does with a signed Content-Length: a body of another size is refused before it is
+    // read, and no more than the signed length is ever read.
+    let sent_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::BadRequest("send the body with a Content-Length".into()))?;
+    if sent_length != p.content_length {
+        return Err(ApiError::Forbidden(format!(
+            "Content-Length {sent_length} differs from the signed {}",
+            p.content_length
+        )));
+    }
+    let limit = usize::try_from(p.content_length)
+        .unwrap_or(usize::MAX)
+        .min(MAX_PRESIGNED_PUT_BYTES);
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(format!("more than {limit} bytes")))?;
+    if body.len() as u64 != p.content_length {
+        return Err(ApiError::BadRequest(format!(
+            "{} bytes arrived of the {} signed",
+            body.len(),
+            p.content_length
+        )));
+    }
     let meta = blobs.put(&key, body, &p.content_type).await?;
     Ok((
         StatusCode::OK,
         [(header::ETAG, format!("\"{}\"", meta.etag))],
     )
         .into_response())
+}
+
+/// `attachment; filename="…"` naming the key's last segment (blob keys are plain ASCII).
+fn attachment(key: &str) -> String {
+    let name = key.rsplit('/').next().unwrap_or("download");
+    format!("attachment; filename=\"{name}\"")
 }
 
 /// The routes that answer this store's presigned URLs; the local server mounts them.
