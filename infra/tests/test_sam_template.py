@@ -79,7 +79,9 @@ def canonical_names(resources):
         if t == "AWS::DynamoDB::Table":
             names[lid] = "table"
         elif t == "AWS::SecretsManager::Secret":
-            names[lid] = "provider-keys-secret" if "provider" in r["Properties"]["Description"].lower() else "jwt-secret"
+            description = r["Properties"]["Description"].lower()
+            names[lid] = ("provider-keys-secret" if "provider" in description
+                          else "origin-secret" if "cloudfront" in description else "jwt-secret")
         elif t == "AWS::SQS::Queue":
             names[lid] = "ingest-queue" if "RedrivePolicy" in r["Properties"] else "ingest-dead-letter-queue"
     for binary, (_, r) in functions_by_binary(resources).items():
@@ -151,6 +153,9 @@ def expected_grants(binary):
         # What the SQS event source mapping needs of the queue; nothing of the dead-letter queue.
         want |= {f"sqs:{a} on ingest-queue" for a in (
             "ReceiveMessage", "ChangeMessageVisibility", "GetQueueUrl", "DeleteMessage", "GetQueueAttributes")}
+    if binary == "ragenie-chat":
+        # The Function URL's function reads the value only CloudFront sends.
+        want.add("secretsmanager:GetSecretValue on origin-secret")
     if binary == "ragenie-auth":
         # Deleting an account removes its files: list and delete, never read.
         want |= {"s3:DeleteObject on documents-bucket/*", "s3:ListBucket on documents-bucket"}
@@ -216,9 +221,10 @@ class SamTemplate(unittest.TestCase):
             # Password-reset mail and the links' origin go to the auth function only.
             mail = ["RAGENIE_MAIL_FROM", "RAGENIE_SES_REGION", "RAGENIE_PUBLIC_URL"] \
                 if binary == "ragenie-auth" else []
+            origin = ["RAGENIE_ORIGIN_SECRET_ID"] if binary == STREAMING else []
             self.assertEqual(sorted(p["Environment"]["Variables"]), sorted([
                 "RAGENIE_STORE", "RAGENIE_TABLE", "RAGENIE_BUCKET", "RAGENIE_JWT_SECRET_ID",
-                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RAGENIE_METRICS_NAMESPACE", "RUST_LOG"] + embedding + mail), lid)
+                "RAGENIE_PROVIDER_KEYS_SECRET_ID", "RAGENIE_METRICS_NAMESPACE", "RUST_LOG"] + embedding + mail + origin), lid)
 
     def test_ingest_runs_on_the_queue_with_a_dead_letter_queue(self):
         queue_id, ingest_id = "IngestQueue", functions_by_binary(CFN)[INGEST][0]
@@ -244,6 +250,24 @@ class SamTemplate(unittest.TestCase):
         self.assertEqual(sorted(p["Action"] for p in permissions), ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"])
         self.assertTrue(all(p["FunctionName"] == {"Ref": chat_id} for p in permissions))
         self.assertTrue(any(p.get("InvokedViaFunctionUrl") for p in permissions))
+
+    def test_the_function_url_answers_only_cloudfront(self):
+        """CloudFront adds the generated origin secret to requests for the chat URL (and no other
+        origin); the chat function is told which secret to require."""
+        [(secret_id, secret)] = [(k, r) for k, r in CFN.items() if r["Type"] == "AWS::SecretsManager::Secret"
+                                 and "cloudfront" in r["Properties"]["Description"].lower()]
+        self.assertNotIn("SecretString", secret["Properties"])
+        self.assertGreaterEqual(secret["Properties"]["GenerateSecretString"]["PasswordLength"], 32)
+        chat_id, chat = functions_by_binary(CFN)[STREAMING]
+        self.assertEqual(chat["Properties"]["Environment"]["Variables"]["RAGENIE_ORIGIN_SECRET_ID"], {"Ref": secret_id})
+        [dist] = [r for r in CFN.values() if r["Type"] == "AWS::CloudFront::Distribution"]
+        for o in dist["Properties"]["DistributionConfig"]["Origins"]:
+            headers = {h["HeaderName"]: h["HeaderValue"] for h in o.get("OriginCustomHeaders", [])}
+            if "ChatFunctionUrl" in json.dumps(o["DomainName"]):
+                self.assertEqual(headers, {"x-ragenie-origin-verify": {
+                    "Fn::Sub": "{{resolve:secretsmanager:${%s}:SecretString:::}}" % secret_id}})
+            else:
+                self.assertNotIn("x-ragenie-origin-verify", headers, o["Id"])
 
     def test_each_role_has_exactly_the_permissions_its_function_needs(self):
         for binary in FUNCTIONS:

@@ -30,7 +30,8 @@ pub async fn init() -> Result<AppState, lambda_http::Error> {
 /// Serves a buffered (JSON) function on Lambda.
 pub async fn serve(router: impl FnOnce(AppState) -> Router) -> Result<(), lambda_http::Error> {
     let state = init().await?;
-    lambda_http::run(with_emf_flush(with_fallback(router(state)))).await
+    let app = wrap(router(state.clone()), &state).await?;
+    lambda_http::run(app).await
 }
 
 /// Serves a streaming function (Server-Sent Events) on Lambda through a Function URL in
@@ -39,7 +40,23 @@ pub async fn serve_streaming(
     router: impl FnOnce(AppState) -> Router,
 ) -> Result<(), lambda_http::Error> {
     let state = init().await?;
-    lambda_http::run_with_streaming_response(with_emf_flush(with_fallback(router(state)))).await
+    let app = wrap(router(state.clone()), &state).await?;
+    lambda_http::run_with_streaming_response(app).await
+}
+
+/// What every function's router is wrapped in on Lambda: problem+json for every error and
+/// request ids ([`with_fallback`]), the CloudFront origin check when `RAGENIE_ORIGIN_SECRET_ID`
+/// names its secret ([`crate::origin`]: a Function URL answers nothing that did not come
+/// through CloudFront), and the EMF flush after each response.
+pub async fn wrap(router: Router, state: &AppState) -> Result<Router, lambda_http::Error> {
+    let mut app = with_fallback(router);
+    let expected = crate::origin::expected_from_env(state.secrets.as_ref())
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "origin check not configured"))?;
+    if let Some(expected) = expected {
+        app = crate::origin::require_header(app, expected);
+    }
+    Ok(with_emf_flush(app))
 }
 
 /// Writes the metrics a request recorded as EMF lines once its response body is done (or

@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
+pub mod origin;
 pub mod request_id;
 pub mod state;
 pub mod storage;

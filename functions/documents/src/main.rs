@@ -14,9 +14,7 @@ fn main() -> Result<(), lambda_http::Error> {
 #[tokio::main]
 async fn serve() -> Result<(), lambda_http::Error> {
     let app = ragenie_common::lambda::init().await?;
-    let state = ProviderState::connect(app, ProviderUse::EmbeddingsOnly).await?;
-    lambda_http::run(ragenie_common::http::with_fallback(
-        ragenie_documents::router(state),
-    ))
-    .await
+    let state = ProviderState::connect(app.clone(), ProviderUse::EmbeddingsOnly).await?;
+    let router = ragenie_common::lambda::wrap(ragenie_documents::router(state), &app).await?;
+    lambda_http::run(router).await
 }

@@ -42,6 +42,10 @@ import { apiRoutes, cloudFrontBehaviours, FunctionName, HttpMethodName, Route, S
 export const METRICS_NAMESPACE = 'RaGenie';
 /** Where presigned uploads wait for their commit: `UPLOADS_PREFIX` in crates/common/src/accounts/ids.rs. */
 export const UPLOADS_PREFIX = 'uploads/';
+/** The origin header CloudFront adds for the chat Function URL, and the variable naming its
+ * secret to the function: `HEADER` and `SECRET_ENV` in crates/common/src/origin.rs. */
+export const ORIGIN_HEADER = 'x-ragenie-origin-verify';
+export const ORIGIN_SECRET_ENV = 'RAGENIE_ORIGIN_SECRET_ID';
 
 /** What each function may touch beyond its own log group: least privilege, spelled out. */
 export interface FunctionSpec {
@@ -253,6 +257,14 @@ export class RaGenieStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // The chat Function URL is public (AuthType NONE: see below); CloudFront proves a request
+    // came through it with this generated value in an origin header, and the function refuses
+    // every request without it (crates/common/src/origin.rs).
+    const originSecret = new secretsmanager.Secret(this, 'OriginVerifySecret', {
+      description: 'RaGenie: value CloudFront sends to the chat Function URL (generated; only CloudFront may call the URL)',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+    });
+
     // ---- functions ---------------------------------------------------------------------
     const artefact = lambdaArtefacts(this, props.lambdaArtifactsDir, props.requireBuiltLambdas ?? false);
     const fns = {} as Record<FunctionName, lambda.Function>;
@@ -282,6 +294,12 @@ export class RaGenieStack extends Stack {
         role.addToPolicy(new iam.PolicyStatement({
           actions: ['secretsmanager:GetSecretValue'],
           resources: [providerKeysSecret.secretArn],
+        }));
+      }
+      if (spec.name === STREAMING_FUNCTION) {
+        role.addToPolicy(new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [originSecret.secretArn],
         }));
       }
       if (spec.name === 'ragenie-auth' && props.mail) {
@@ -325,6 +343,7 @@ export class RaGenieStack extends Stack {
           RAGENIE_PROVIDER_KEYS_SECRET_ID: providerKeysSecret.secretArn,
           RUST_LOG: 'info',
           RAGENIE_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          ...(spec.name === STREAMING_FUNCTION ? { [ORIGIN_SECRET_ENV]: originSecret.secretArn } : {}),
           ...(spec.providerKeys && props.embeddingModel ? { RAGENIE_EMBEDDING_MODEL: props.embeddingModel } : {}),
           ...(spec.name === 'ragenie-auth' && props.mail
             ? { RAGENIE_MAIL_FROM: props.mail.from, RAGENIE_SES_REGION: props.mail.sesRegion }
@@ -425,7 +444,8 @@ export class RaGenieStack extends Stack {
     // is also served by a streaming Function URL. Auth is NONE at the URL: the router checks
     // the JWT or API key on every request itself, and CloudFront's origin access control for
     // Lambda (AWS_IAM) would overwrite the client's Authorization header and require clients
-    // to send x-amz-content-sha256 of every POST body, which OpenAI SDKs do not.
+    // to send x-amz-content-sha256 of every POST body, which OpenAI SDKs do not. Instead only
+    // CloudFront knows the origin secret it adds (ORIGIN_HEADER): direct calls get a 403.
     const chatUrl = fns[STREAMING_FUNCTION].addFunctionUrl({
       authType: lambda.FunctionUrlAuthType.NONE,
       invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
@@ -490,7 +510,12 @@ export class RaGenieStack extends Stack {
     const apiOrigin = new origins.HttpOrigin(Fn.select(2, Fn.split('/', api.apiEndpoint)), {
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
     });
-    const streamOrigin = new origins.FunctionUrlOrigin(chatUrl, { readTimeout: Duration.seconds(60) });
+    const streamOrigin = new origins.FunctionUrlOrigin(chatUrl, {
+      readTimeout: Duration.seconds(60),
+      // A dynamic reference: CloudFormation reads the secret at deploy time; it is in no
+      // template or source file. CloudFront replaces a viewer's header of the same name.
+      customHeaders: { [ORIGIN_HEADER]: originSecret.secretValue.unsafeUnwrap() },
+    });
     // The same security headers on every answer, app and API alike (values shared with the
     // local server through infra/security-headers.json): the CSP keeps a rendered answer from
     // loading anything from another origin; HSTS, no framing, no sniffing, no referrer.
