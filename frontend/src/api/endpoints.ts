@@ -5,9 +5,12 @@ import { ApiError } from "./problem";
 import type {
   AccountDeleted,
   AccountStatus,
+  AdminModel,
   AdminUser,
   CreatedInvite,
   Invite,
+  ModelChange,
+  NewModel,
   OperatorSettings,
   OperatorUsage,
   ResetLink,
@@ -202,6 +205,11 @@ export const admin = {
   createInvite: (expires_in_hours: number) => api.post<CreatedInvite>("/admin/invites", { expires_in_hours }),
   revokeInvite: (id: string) => api.delete<void>(`/admin/invites/${encodeURIComponent(id)}`),
   usage: (from: string, to: string) => api.get<OperatorUsage>("/admin/usage", { query: { from, to } }),
+  models: () => api.get<Page<AdminModel>>("/admin/models"),
+  addModel: (m: NewModel) => api.post<AdminModel>("/admin/models", m),
+  updateModel: (id: string, change: ModelChange) => api.patch<AdminModel>(`/admin/models/${encodeURIComponent(id)}`, change),
+  /** Removes an added model, or returns a catalog one to its defaults. */
+  removeModel: (id: string) => api.delete<void>(`/admin/models/${encodeURIComponent(id)}`),
 };
 
 export function modelItems(list: ModelList | undefined): ModelInfo[] {

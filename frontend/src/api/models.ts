@@ -73,3 +73,7 @@ export type OperatorUsage = Schemas["OperatorUsage"];
 export type OperatorUsageRow = Schemas["OperatorUsageRow"];
 /** A one-time password-reset link an admin passes on. */
 export type ResetLink = Schemas["ResetLink"];
+/** A chat model as admins manage it (catalog or added). */
+export type AdminModel = Schemas["AdminModel"];
+export type NewModel = Schemas["NewModel"];
+export type ModelChange = Schemas["ModelChange"];

@@ -47,6 +47,7 @@ function server() {
     },
     "POST /admin/users/u3/password-reset": () => json(201, { link: "http://127.0.0.1:8080/reset-password#token=u3.secret", expires_at: Math.floor(Date.now() / 1000) + 1800 }),
     "GET /admin/settings": () => json(200, settings),
+    "GET /admin/models": () => json(200, { items: [], next_cursor: null }),
     "PUT /admin/settings": ({ body }) => {
       settings = body as OperatorSettings;
       return json(200, settings);
