@@ -4,7 +4,7 @@ import { MemoryRouter } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AccountProvider } from "../../account";
 import { api } from "../../api/client";
-import type { AdminUser, Invite, OperatorSettings } from "../../api/models";
+import type { AdminModel, AdminUser, Invite, OperatorSettings } from "../../api/models";
 import { installFetch, json, problem } from "../../test/fakeFetch";
 import AdminPage from "./AdminPage";
 import { byModel } from "./AdminUsageSection";
@@ -22,6 +22,13 @@ const PENDING: AdminUser = { id: "u2", email: "newbie@example.com", role: "user"
 const ACTIVE: AdminUser = { id: "u3", email: "ada@example.com", role: "user", status: "active", created_at: "2026-12-02T10:00:00Z", month: month(0.25), monthly_quota_usd: 5 };
 
 /** A small admin API over an in-memory list, recording calls. */
+const MODEL_BASE = { provider: "openai", source: "catalog", available: true, context_window: 128000, max_output_tokens: 8192, input_price: 1, output_price: 2, price_set_by_admin: false } as const;
+const MODELS: AdminModel[] = [
+  { ...MODEL_BASE, id: "gpt-a", display_name: "GPT A", enabled: true },
+  { ...MODEL_BASE, id: "gpt-b", display_name: "GPT B", enabled: true },
+  { ...MODEL_BASE, id: "gpt-old", display_name: "GPT Old", enabled: false },
+];
+
 function server() {
   let users = [ADMIN, PENDING, ACTIVE].map((u) => ({ ...u }));
   let settings: OperatorSettings = { registration: "open", default_monthly_quota_usd: null, requests_per_minute: 60, max_concurrent_answers: 3 };
@@ -47,7 +54,7 @@ function server() {
     },
     "POST /admin/users/u3/password-reset": () => json(201, { link: "http://127.0.0.1:8080/reset-password#token=u3.secret", expires_at: Math.floor(Date.now() / 1000) + 1800 }),
     "GET /admin/settings": () => json(200, settings),
-    "GET /admin/models": () => json(200, { items: [], next_cursor: null }),
+    "GET /admin/models": () => json(200, { items: MODELS, next_cursor: null }),
     "PUT /admin/settings": ({ body }) => {
       settings = body as OperatorSettings;
       return json(200, settings);
@@ -139,6 +146,35 @@ describe("AdminPage: users", () => {
     await user.click(screen.getByRole("button", { name: "Reactivate ada@example.com" }));
     await screen.findByText("ada@example.com: reactivated.");
     expect(calls.filter((c) => c.method === "PATCH" && c.path === "/admin/users/u3").map((c) => c.body)).toEqual([{ status: "suspended" }, { status: "active" }]);
+  });
+
+  it("restricts a user to the ticked models and lifts the restriction again", async () => {
+    const { calls } = server();
+    renderAdmin();
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Manage ada@example.com" }));
+    const panel = screen.getByRole("region", { name: "Manage ada@example.com" });
+    expect(within(panel).getByRole("radio", { name: "Every enabled model" })).toHaveProperty("checked", true);
+    await waitFor(() => expect(calls.some((c) => c.path === "/admin/models")).toBe(true));
+    await user.click(within(panel).getByRole("radio", { name: "Only the models ticked below" }));
+    // Starts from what the user can use today: every enabled model.
+    const picks = within(panel).getByRole("list", { name: "Allowed models" });
+    expect(within(picks).getByRole("checkbox", { name: "GPT A" })).toHaveProperty("checked", true);
+    expect(within(picks).getByRole("checkbox", { name: /GPT Old/ })).toHaveProperty("checked", false);
+    await user.click(within(picks).getByRole("checkbox", { name: "GPT B" }));
+    await user.click(within(panel).getByRole("button", { name: "Save changes" }));
+    await within(panel).findByText("Changes saved.");
+    expect(calls.filter((c) => c.method === "PATCH").at(-1)!.body).toEqual({ allowed_models: ["gpt-a"] });
+
+    // None ticked is refused here, not sent.
+    await user.click(within(picks).getByRole("checkbox", { name: "GPT A" }));
+    await user.click(within(panel).getByRole("button", { name: "Save changes" }));
+    await within(panel).findByText(/at least one model/);
+    expect(calls.filter((c) => c.method === "PATCH")).toHaveLength(1);
+
+    await user.click(within(panel).getByRole("radio", { name: "Every enabled model" }));
+    await user.click(within(panel).getByRole("button", { name: "Save changes" }));
+    await waitFor(() => expect(calls.filter((c) => c.method === "PATCH").at(-1)!.body).toEqual({ allowed_models: null }));
   });
 
   it("changes the role and the quota, issues a reset link, and deletes only after confirmation", async () => {

@@ -69,4 +69,37 @@ describe("ModelsSection", () => {
     await screen.findByText("llama3.1:8b: removed.");
     await waitFor(() => expect(screen.queryByRole("cell", { name: /^llama3\.1:8b/ })).toBeNull());
   });
+
+  it("sets the prices of a model, refuses one price alone, and clears them", async () => {
+    let models = [{ ...GPT, id: "llama", display_name: "llama", source: "added" as const, input_price: null, output_price: null }];
+    const { calls } = installFetch({
+      "GET /admin/models": () => json(200, { items: models, next_cursor: null }),
+      "PATCH /admin/models/llama": ({ body }) => {
+        models = models.map((m) => ({ ...m, ...(body as object) }));
+        return json(200, models[0]);
+      },
+    });
+    render(<ModelsSection />);
+    const user = userEvent.setup();
+    const row = (await screen.findByRole("cell", { name: /^llama/ })).closest("tr")!;
+    await user.click(within(row).getByRole("button", { name: "Prices llama" }));
+    const form = within(row).getByRole("form", { name: "Prices of llama" });
+    await user.type(within(form).getByLabelText("In"), "0.5");
+    await user.click(within(form).getByRole("button", { name: "Save" }));
+    await screen.findByText(/Set both prices/);
+    expect(calls.some((c) => c.method === "PATCH")).toBe(false);
+    await user.type(within(form).getByLabelText("Out"), "1.5");
+    await user.click(within(form).getByRole("button", { name: "Save" }));
+    await screen.findByText("llama: prices saved.");
+    expect(calls.find((c) => c.method === "PATCH")!.body).toEqual({ input_price: 0.5, output_price: 1.5 });
+    expect(within(row).getByText("$0.5/M in · $1.50/M out")).toBeTruthy();
+
+    await user.click(within(row).getByRole("button", { name: "Prices llama" }));
+    const again = within(row).getByRole("form", { name: "Prices of llama" });
+    await user.clear(within(again).getByLabelText("In"));
+    await user.clear(within(again).getByLabelText("Out"));
+    await user.click(within(again).getByRole("button", { name: "Save" }));
+    await screen.findByText("llama: price cleared.");
+    expect(calls.filter((c) => c.method === "PATCH").at(-1)!.body).toEqual({ input_price: null, output_price: null });
+  });
 });

@@ -32,6 +32,8 @@ export function ModelsSection() {
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [form, setForm] = useState({ id: "", provider: "openai_compatible", context: "", input: "", output: "" });
+  // The model whose prices are being edited, with the fields as typed.
+  const [pricing, setPricing] = useState<{ id: string; input: string; output: string } | null>(null);
 
   async function act(work: () => Promise<string>) {
     setError(null);
@@ -59,6 +61,22 @@ export function ModelsSection() {
       return `${m.display_name}: ${added ? "removed" : "back to the catalog's settings"}.`;
     });
   };
+
+  function savePrices(e: FormEvent, m: AdminModel) {
+    e.preventDefault();
+    if (!pricing) return;
+    const input = optionalNumber(pricing.input);
+    const output = optionalNumber(pricing.output);
+    if ((input === undefined) !== (output === undefined)) {
+      setError(new Error("Set both prices, or clear both to make the price unknown."));
+      return;
+    }
+    void act(async () => {
+      await admin.updateModel(m.id, { input_price: input ?? null, output_price: output ?? null });
+      setPricing(null);
+      return input === undefined ? `${m.display_name}: price cleared.` : `${m.display_name}: prices saved.`;
+    });
+  }
 
   function add(e: FormEvent) {
     e.preventDefault();
@@ -123,7 +141,26 @@ export function ModelsSection() {
                     </span>
                   </td>
                   <td className="num">{formatTokens(m.context_window)}</td>
-                  <td>{prices(m)}</td>
+                  <td>
+                    {pricing?.id === m.id ? (
+                      <form className="row" onSubmit={(e) => savePrices(e, m)} aria-label={`Prices of ${m.id}`}>
+                        <label className="inline">
+                          In
+                          <input type="number" min={0} step="0.001" placeholder="unknown" value={pricing.input} onChange={(e) => setPricing({ ...pricing, input: e.target.value })} />
+                        </label>
+                        <label className="inline">
+                          Out
+                          <input type="number" min={0} step="0.001" placeholder="unknown" value={pricing.output} onChange={(e) => setPricing({ ...pricing, output: e.target.value })} />
+                        </label>
+                        <button type="submit">Save</button>
+                        <button type="button" className="secondary" onClick={() => setPricing(null)}>
+                          Cancel
+                        </button>
+                      </form>
+                    ) : (
+                      prices(m)
+                    )}
+                  </td>
                   <td>
                     <span className={`badge ${m.enabled ? "ready" : "failed"}`}>{m.enabled ? "enabled" : "disabled"}</span>
                   </td>
@@ -131,6 +168,13 @@ export function ModelsSection() {
                     <div className="row">
                       <button type="button" className="secondary" onClick={() => toggle(m)}>
                         {m.enabled ? "Disable" : "Enable"} <span className="visually-hidden">{m.id}</span>
+                      </button>
+                      <button
+                        type="button"
+                        className="secondary"
+                        onClick={() => setPricing({ id: m.id, input: m.input_price != null ? String(m.input_price) : "", output: m.output_price != null ? String(m.output_price) : "" })}
+                      >
+                        Prices <span className="visually-hidden">{m.id}</span>
                       </button>
                       {m.source === "added" || m.price_set_by_admin ? (
                         <button type="button" className="secondary" onClick={() => remove(m)}>

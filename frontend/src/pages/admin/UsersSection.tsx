@@ -1,6 +1,6 @@
 // Accounts: search by email, filter by status, this month's spending against the quota, and what
 // an admin does to an account (approve, suspend, reactivate, role, quota override, reset link,
-// delete).
+// allowed models, delete).
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useAccount } from "../../account";
@@ -221,6 +221,9 @@ function ManageUser({
 }) {
   const [role, setRole] = useState<Role>(user.role ?? "user");
   const [quota, setQuota] = useState(user.monthly_quota_usd != null ? String(user.monthly_quota_usd) : "");
+  // null: every enabled model; a list: only those.
+  const [allowed, setAllowed] = useState<string[] | null>(user.allowed_models ?? null);
+  const models = useAsync(() => admin.models(), []);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [reset, setReset] = useState<ResetLink | null>(null);
@@ -242,6 +245,11 @@ function ManageUser({
       const change: UserChange = {};
       if (role !== (user.role ?? "user")) change.role = role;
       if (amount !== (user.monthly_quota_usd ?? null)) change.monthly_quota_usd = amount;
+      if (!sameModels(allowed, user.allowed_models ?? null)) change.allowed_models = allowed;
+      if (allowed !== null && allowed.length === 0) {
+        setError(new Error("Choose at least one model, or allow every enabled model."));
+        return;
+      }
       if (Object.keys(change).length === 0) {
         setSaved("Nothing to change.");
         return;
@@ -296,6 +304,51 @@ function ManageUser({
             <input type="number" min={0} step="0.01" placeholder="operator default" value={quota} onChange={(e) => setQuota(e.target.value)} />
           </label>
         </div>
+        <fieldset className="stack">
+          <legend>Models this user may use</legend>
+          <label className="inline">
+            <input type="radio" name="model-scope" checked={allowed === null} onChange={() => setAllowed(null)} />
+            Every enabled model
+          </label>
+          <label className="inline">
+            <input
+              type="radio"
+              name="model-scope"
+              checked={allowed !== null}
+              onChange={() => setAllowed(allowed ?? (models.data?.items ?? []).filter((m) => m.enabled).map((m) => m.id))}
+            />
+            Only the models ticked below
+          </label>
+          {allowed !== null ? (
+            <ul className="list-plain model-picks" aria-label="Allowed models">
+              {(models.data?.items ?? []).map((m) => (
+                <li key={m.id}>
+                  <label className="inline">
+                    <input
+                      type="checkbox"
+                      checked={allowed.includes(m.id)}
+                      onChange={(e) => setAllowed(e.target.checked ? [...allowed, m.id] : allowed.filter((id) => id !== m.id))}
+                    />
+                    {m.display_name}
+                    {m.enabled ? null : <span className="muted small"> (disabled for everyone)</span>}
+                  </label>
+                </li>
+              ))}
+              {/* A model the list no longer has (removed since) stays visible so it can be unticked. */}
+              {allowed
+                .filter((id) => !(models.data?.items ?? []).some((m) => m.id === id))
+                .map((id) => (
+                  <li key={id}>
+                    <label className="inline">
+                      <input type="checkbox" checked onChange={() => setAllowed(allowed.filter((x) => x !== id))} />
+                      {id} <span className="muted small">(no longer offered)</span>
+                    </label>
+                  </li>
+                ))}
+            </ul>
+          ) : null}
+          <ErrorAlert error={models.error} onRetry={models.reload} context="Models" />
+        </fieldset>
         <p className="muted small">
           Empty: the default quota of the sign-up and limits settings. The user's own budgets can only be lower.
           {self ? " You cannot demote yourself; ask another admin." : ""}
@@ -338,4 +391,9 @@ function ManageUser({
       <ErrorAlert error={error} />
     </section>
   );
+}
+
+function sameModels(a: string[] | null, b: string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && [...a].sort().join("\n") === [...b].sort().join("\n");
 }
