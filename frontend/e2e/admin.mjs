@@ -93,7 +93,13 @@ await step("the admin suspends it, and its next request shows that it is suspend
 await step("the Admin page fits and passes axe-core at desktop and phone size, light and dark", async () => {
   await page.getByLabel("Status").selectOption("");
   await usersCard().getByRole("button", { name: `Manage ${userEmail}` }).click();
-  await page.getByRole("region", { name: `Manage ${userEmail}` }).waitFor();
+  const manage = page.getByRole("region", { name: `Manage ${userEmail}` });
+  await manage.waitFor();
+  // The controls that appear on demand are checked too: the allowed-models list and a price form.
+  await manage.getByRole("radio", { name: "Only the models ticked below" }).check();
+  await manage.getByRole("list", { name: "Allowed models" }).getByRole("checkbox").first().waitFor();
+  await page.getByRole("button", { name: /^Prices / }).first().click();
+  await page.getByRole("form", { name: /^Prices of / }).waitFor();
   await page.emulateMedia({ colorScheme: "dark" });
   await shot("admin-manage-dark");
   await checkAccessibility(page, "admin with a user open (dark)");
