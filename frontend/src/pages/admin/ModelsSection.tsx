@@ -143,7 +143,7 @@ export function ModelsSection() {
                   <td className="num">{formatTokens(m.context_window)}</td>
                   <td>
                     {pricing?.id === m.id ? (
-                      <form className="row" onSubmit={(e) => savePrices(e, m)} aria-label={`Prices of ${m.id}`}>
+                      <form className="row price-form" onSubmit={(e) => savePrices(e, m)} aria-label={`Prices of ${m.id}`}>
                         <label className="inline">
                           In
                           <input type="number" min={0} step="0.001" placeholder="unknown" value={pricing.input} onChange={(e) => setPricing({ ...pricing, input: e.target.value })} />
