@@ -1,4 +1,4 @@
-import { render, screen, within } from "@testing-library/react";
+import { fireEvent, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter, Route, Routes } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -137,6 +137,38 @@ describe("ChatPage", () => {
     expect((await within(panel).findByTestId("cited-passage")).textContent).toBe("Adult zebrafish are fed twice a day.");
     await user.click(within(panel).getByRole("button", { name: "Show it in the document" }));
     expect(within(panel).getByTestId("cited-context").querySelector("mark")?.textContent).toBe("Adult zebrafish are fed twice a day.");
+  });
+
+  it("shows the attachments of the question just sent as chips while its answer streams", async () => {
+    // The answer's stream stays open until the test has looked.
+    let finish: () => void = () => undefined;
+    const held = new ReadableStream<Uint8Array>({
+      start(c) {
+        const enc = new TextEncoder();
+        c.enqueue(enc.encode('event: meta\ndata: {"event":"meta","conversation_id":"c1","user_message_id":"m1","assistant_message_id":"m2","parent_id":null,"model":"gpt-test","context":{}}\n\n'));
+        c.enqueue(enc.encode('event: delta\ndata: {"event":"delta","text":"Reading it"}\n\n'));
+        finish = () => c.close();
+      },
+    });
+    const { calls } = base({
+      "GET /conversations/c1": () => json(200, { id: "c1", profile_id: "p1", model: "gpt-test", messages: [] }),
+      "GET /documents": () => json(200, { items: [{ id: "d7", name: "invoice.md", folder: "", kind: "dataset", status: "ready" }] }),
+      "POST /conversations/c1/messages": () => new Response(held, { status: 200, headers: { "Content-Type": "text/event-stream" } }),
+    });
+    renderChat("/app/chat/c1");
+    const user = userEvent.setup();
+    const picker = screen.getByLabelText("Attach a document");
+    fireEvent.focus(picker);
+    await screen.findByRole("option", { name: "invoice.md" });
+    await user.selectOptions(picker, "d7");
+    await user.type(screen.getByLabelText("Message"), "What is the total?{Enter}");
+    await screen.findByText("Reading it");
+    const question = screen.getByRole("article", { name: "Your message" });
+    expect(within(within(question).getByRole("list", { name: "Attachments" })).getByText(/invoice\.md/)).toBeTruthy();
+    expect(calls.find((c) => c.path === "/conversations/c1/messages")!.body).toMatchObject({ content: "What is the total?", attachments: ["d7"] });
+    // The composer is empty again: the chips moved to the message.
+    expect(screen.queryByRole("list", { name: "Attached to this message" })).toBeNull();
+    finish();
   });
 
   it("keeps the typed message when the server refuses it, and says why", async () => {

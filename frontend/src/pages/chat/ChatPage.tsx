@@ -127,13 +127,13 @@ export default function ChatPage() {
   const lastId = path.length ? path[path.length - 1].message.id : null;
 
   const run = useCallback(
-    async (kind: { send: string; parentId: string | null; attachments?: string[] } | { regenerateOf: Message; userMessageId: string }) => {
+    async (kind: { send: string; parentId: string | null; attachments?: { id: string; name: string }[] } | { regenerateOf: Message; userMessageId: string }) => {
       setActionError(null);
       setCitation(null);
       let id = conversationId;
       const isSend = "send" in kind;
       const parentId = isSend ? kind.parentId : kind.userMessageId;
-      begin({ parentId, userText: isSend ? kind.send : undefined, regenerate: !isSend });
+      begin({ parentId, userText: isSend ? kind.send : undefined, userAttachments: isSend ? kind.attachments : undefined, regenerate: !isSend });
       let outcome: StreamOutcome = {};
       try {
         if (!id) {
@@ -151,7 +151,7 @@ export default function ChatPage() {
         const path = isSend
           ? `/conversations/${encodeURIComponent(id)}/messages`
           : `/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(kind.regenerateOf.id)}/regenerate`;
-        const attached = isSend ? kind.attachments ?? [] : [];
+        const attached = isSend ? (kind.attachments ?? []).map((a) => a.id) : [];
         const body = isSend
           ? { content: kind.send, parent_id: kind.parentId ?? undefined, model: explicitModel, ...(attached.length ? { attachments: attached } : {}) }
           : { model: explicitModel };
@@ -193,9 +193,9 @@ export default function ChatPage() {
     const text = input.trim();
     if (!text || streaming) return;
     setInput("");
-    const ids = attachments.flatMap((a) => (a.id ? [a.id] : []));
+    const attached = attachments.flatMap((a) => (a.id ? [{ id: a.id, name: a.name }] : []));
     setAttachments([]);
-    void run({ send: text, parentId: lastId, attachments: ids });
+    void run({ send: text, parentId: lastId, attachments: attached });
   };
 
   const regenerate = (assistant: Message) => {

@@ -165,7 +165,10 @@ export function PendingView({ pending, onCite }: { pending: Pending; onCite: (n:
     <>
       {pending.userText !== undefined ? (
         <article className="message user" aria-label="Your message">
-          <div className="bubble">{pending.userText}</div>
+          <div className="bubble">
+            {pending.userText}
+            <AttachmentChips items={pending.userAttachments ?? []} />
+          </div>
         </article>
       ) : null}
       <article className={`message assistant${pending.error ? " failed" : ""}`} aria-label="Answer" data-testid="pending-answer">

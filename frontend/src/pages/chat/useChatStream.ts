@@ -14,6 +14,8 @@ export interface Pending {
   /** Where the new branch hangs: the parent of the new user message, or for a regenerate the user message. */
   parentId: string | null;
   userText?: string;
+  /** What the question just sent attaches, shown as chips until the stored message replaces it. */
+  userAttachments?: { id: string; name: string }[];
   regenerate: boolean;
   text: string;
   inputTokens?: number;
@@ -58,7 +60,7 @@ export function useChatStream() {
   /** The conversation whose answer is streaming (for stop, and to keep it across navigation). */
   const conversationRef = useRef<string | null>(null);
 
-  const begin = useCallback((p: Pick<Pending, "parentId" | "userText" | "regenerate">) => {
+  const begin = useCallback((p: Pick<Pending, "parentId" | "userText" | "userAttachments" | "regenerate">) => {
     setPending({ ...p, text: "", done: false });
   }, []);
 
