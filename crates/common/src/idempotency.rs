@@ -155,6 +155,17 @@ impl Idempotency {
             match self.table.put(item.clone(), Condition::NotExists).await {
                 Ok(()) => return Ok(Claimed::Fresh(claim)),
                 Err(StoreError::ConditionFailed) => {}
+                Err(e) if e.is_transient() => {
+                    // The claim may have landed although its answer was lost: it is ours if it
+                    // carries this attempt; else it must not hold the key against the retry.
+                    if let Ok(Some(existing)) = self.table.get(&pk, &sk).await
+                        && existing.str("attempt") == Some(claim.attempt.as_str())
+                    {
+                        return Ok(Claimed::Fresh(claim));
+                    }
+                    self.release(&claim).await;
+                    return Err(e.into());
+                }
                 Err(e) => return Err(e.into()),
             }
             let Some(existing) = self.table.get(&pk, &sk).await? else {
@@ -200,15 +211,16 @@ impl Idempotency {
 
     /// Forgets the claim: the work failed, and a retry should do it again.
     pub async fn release(&self, claim: &Claim) {
-        if let Err(e) = self
-            .table
-            .delete(
+        // A claim left behind would answer 409 to every retry for the lease's 15 minutes.
+        let released = crate::storage::retry_transient(|| {
+            self.table.delete(
                 &claim.pk,
                 &claim.sk,
                 Condition::AttrEquals("attempt".into(), claim.attempt.clone().into()),
             )
-            .await
-        {
+        })
+        .await;
+        if let Err(e) = released {
             tracing::warn!(error = %e, "could not release an idempotency claim");
         }
     }

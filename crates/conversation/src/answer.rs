@@ -181,6 +181,8 @@ impl Admitted {
 
 /// What an answer cost, as the guard settles it.
 pub struct Bill<'a> {
+    /// The answer billed: recording its usage twice is refused, so a retried record is safe.
+    pub answer_id: &'a str,
     pub user_id: UserId,
     pub profile_id: Option<&'a str>,
     pub model: &'a str,
@@ -216,6 +218,7 @@ impl AnswerGuard for LedgerGuard {
         if let Err(e) = self
             .0
             .record(
+                bill.answer_id,
                 bill.user_id,
                 bill.profile_id,
                 bill.model,
@@ -546,6 +549,7 @@ impl AnswerPipeline {
         self.guard
             .settle(
                 &Bill {
+                    answer_id: &answer_id,
                     user_id: job.user_id,
                     profile_id: job.profile_id.as_deref(),
                     model: &job.spec.id,
@@ -663,17 +667,21 @@ impl AnswerPipeline {
         s
     }
 
-    /// Appends the answer to the conversation as it is now (it may have changed meanwhile).
+    /// Appends the answer to the conversation as it is now (it may have changed meanwhile),
+    /// trying again when the store fails for a moment: nobody will send this answer again.
     async fn save(
         &self,
         user_id: UserId,
         conv_id: &str,
         message: &Message,
     ) -> ConversationResult<Conversation> {
-        let current = self.store.get(user_id, conv_id).await?;
+        let current =
+            ragenie_common::storage::retry_transient(|| self.store.get_raw(user_id, conv_id))
+                .await?
+                .ok_or(ConversationError::NotFound("conversation"))?;
         let done = inflight::done(user_id, conv_id, &message.id);
         self.store
-            .append_with(user_id, &current, message, None, vec![done])
+            .append_durably(user_id, &current, message, None, vec![done])
             .await
     }
 }

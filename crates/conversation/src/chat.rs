@@ -500,7 +500,7 @@ impl ChatService {
             Some(title) => match marker.put() {
                 Ok(put) => {
                     self.store
-                        .append_with(user_id, &conv, &question, title, vec![put])
+                        .append_durably(user_id, &conv, &question, title, vec![put])
                         .await
                 }
                 Err(e) => Err(e),

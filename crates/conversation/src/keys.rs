@@ -60,6 +60,11 @@ pub fn usage_day_sk(day: &str, model: &str) -> String {
 
 pub const USAGE_DAY_PREFIX: &str = "USAGE#D#";
 
+/// The record that an answer's usage was added to the totals (so it is added once).
+pub fn billed_sk(answer_id: &str) -> String {
+    format!("BILLED#{answer_id}")
+}
+
 /// The user's budgets (monthly, overall and per profile).
 pub const BUDGET_SK: &str = "BUDGET";
 

@@ -9,6 +9,7 @@ pub mod context;
 pub mod conversations;
 pub mod error;
 pub mod events;
+pub mod fsck;
 pub mod inflight;
 pub mod keys;
 pub mod limits;

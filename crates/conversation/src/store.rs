@@ -118,6 +118,19 @@ impl ConversationStore {
         Ok(conv)
     }
 
+    /// The conversation, or `None`; only the store's own errors (for retries of them).
+    pub async fn get_raw(
+        &self,
+        user_id: UserId,
+        conv_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let item = self
+            .table
+            .get(&keys::user_pk(user_id), &keys::conversation_sk(conv_id))
+            .await?;
+        item.map(|i| i.decode()).transpose()
+    }
+
     pub async fn get(&self, user_id: UserId, conv_id: &str) -> ConversationResult<Conversation> {
         let item = self
             .table
@@ -199,21 +212,25 @@ impl ConversationStore {
         }
     }
 
-    /// Deletes the conversation and every message in it.
+    /// Deletes the conversation and every message in it: the conversation first (lists no
+    /// longer show it), then its messages; a deletion the store interrupted is finished by
+    /// deleting again.
     pub async fn delete(&self, user_id: UserId, conv_id: &str) -> ConversationResult<()> {
         let pk = keys::user_pk(user_id);
+        let messages = self.message_items(user_id, conv_id).await?;
         match self
             .table
             .delete(&pk, &keys::conversation_sk(conv_id), Condition::Exists)
             .await
         {
             Ok(()) => {}
-            Err(StoreError::ConditionFailed) => {
+            Err(StoreError::ConditionFailed) if messages.is_empty() => {
                 return Err(ConversationError::NotFound("conversation"));
             }
+            // Gone already: an interrupted deletion, finished below.
+            Err(StoreError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
-        let messages = self.message_items(user_id, conv_id).await?;
         for batch in messages.chunks(25) {
             let ops = batch
                 .iter()
@@ -278,6 +295,43 @@ impl ConversationStore {
             match page.next_cursor {
                 Some(c) => cursor = Some(c),
                 None => return Ok(out),
+            }
+        }
+    }
+
+    /// [`Self::append_with`], tried again when the store fails for a moment; a write that timed out
+    /// but landed counts as done (never a second copy of the message).
+    pub async fn append_durably(
+        &self,
+        user_id: UserId,
+        conv: &Conversation,
+        message: &Message,
+        title: Option<String>,
+        extra: Vec<TxOp>,
+    ) -> ConversationResult<Conversation> {
+        let mut wait = std::time::Duration::from_millis(20);
+        let mut attempt = 1;
+        loop {
+            match self
+                .append_with(user_id, conv, message, title.clone(), extra.clone())
+                .await
+            {
+                Err(ConversationError::Store(e)) if e.is_transient() => {
+                    let key = keys::message_sk(&conv.id, &message.id);
+                    if let Ok(Some(_)) = self.table.get(&keys::user_pk(user_id), &key).await
+                        && let Ok(Some(now)) = self.get_raw(user_id, &conv.id).await
+                    {
+                        return Ok(now);
+                    }
+                    if attempt >= ragenie_common::storage::STEP_ATTEMPTS {
+                        return Err(e.into());
+                    }
+                    tracing::debug!(error = %e, "storing a message failed transiently; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                    attempt += 1;
+                }
+                other => return other,
             }
         }
     }

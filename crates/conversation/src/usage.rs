@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{ConversationError, ConversationResult};
-use ragenie_common::storage::{Condition, Item, Query, SortKey, Table, Update};
+use ragenie_common::storage::{Condition, Item, Query, SortKey, StoreError, Table, TxOp, Update};
+
+/// How long the record that an answer was billed is kept (retries come within seconds).
+const BILLED_TTL_SECS: i64 = 2 * 24 * 3600;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -73,9 +76,12 @@ impl UsageLedger {
         Self { table }
     }
 
-    /// Adds one answer's usage to every total it belongs to.
+    /// Adds one answer's usage to every total it belongs to, in one transaction with a record
+    /// that the answer was billed (kept two days): all totals move or none, and a retry after
+    /// an answer lost in a timeout cannot count the answer twice.
     pub async fn record(
         &self,
+        answer_id: &str,
         user_id: UserId,
         profile_id: Option<&str>,
         model: &str,
@@ -94,33 +100,36 @@ impl UsageLedger {
                 .add("cost_micro_usd", micro(cost.total_usd))
         };
         let pk = keys::user_pk(user_id);
-        self.table
-            .update(
-                &pk,
-                &keys::usage_month_sk(month_of(&day)),
-                add(),
-                Condition::None,
-            )
-            .await?;
-        self.table
-            .update(
-                &pk,
-                &keys::usage_day_sk(&day, model),
+        let total = |sk: String, update: Update| TxOp::Update {
+            pk: pk.clone(),
+            sk,
+            update,
+            condition: Condition::None,
+        };
+        let mut ops = vec![
+            TxOp::Put {
+                item: Item::new(pk.clone(), keys::billed_sk(answer_id))
+                    .with("day", day.clone())
+                    .expires_at(ragenie_common::clock::unix_now() + BILLED_TTL_SECS),
+                condition: Condition::NotExists,
+            },
+            total(keys::usage_month_sk(month_of(&day)), add()),
+            total(
+                keys::usage_day_sk(&day, model),
                 add().set("day", day.clone()).set("model", model),
-                Condition::None,
-            )
-            .await?;
+            ),
+        ];
         if let Some(profile) = profile_id {
-            self.table
-                .update(
-                    &pk,
-                    &keys::usage_profile_month_sk(profile, month_of(&day)),
-                    add(),
-                    Condition::None,
-                )
-                .await?;
+            ops.push(total(
+                keys::usage_profile_month_sk(profile, month_of(&day)),
+                add(),
+            ));
         }
-        Ok(())
+        match ragenie_common::storage::retry_transient(|| self.table.transact(ops.clone())).await {
+            // Recorded already (by an attempt whose answer was lost).
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn budgets(&self, user_id: UserId) -> ConversationResult<Budgets> {

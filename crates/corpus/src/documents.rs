@@ -16,15 +16,7 @@ impl Corpus {
 
     pub async fn versions(&self, user: UserId, doc_id: &str) -> CorpusResult<Vec<DocumentVersion>> {
         self.get(user, doc_id).await?;
-        let query = Query::partition(user.partition())
-            .prefix(keys::versions_prefix(doc_id))
-            .descending()
-            .limit(1000);
-        let page = self.table.query(query).await?;
-        page.items
-            .iter()
-            .map(|i| i.decode().map_err(Into::into))
-            .collect()
+        self.version_records(user, doc_id).await
     }
 
     /// A page of the user's documents, oldest first; of one kind when given.
@@ -230,27 +222,42 @@ impl Corpus {
         Ok((page, next))
     }
 
-    /// Deletes the document, every version's bytes, extracted text and index segment.
+    /// Deletes the document, every version's bytes, extracted text and index segment. The
+    /// metadata goes first, the versions' records last: a deletion the store interrupted is
+    /// finished by deleting again (the document is gone, its versions are not).
     pub async fn delete(&self, user: UserId, doc_id: &str) -> CorpusResult<()> {
-        let doc = self.get(user, doc_id).await?;
-        let versions = self.versions(user, doc_id).await?;
         let pk = user.partition();
-        // The metadata goes first: from then on lists and searches no longer see the document,
-        // whatever happens to the cleanup below.
-        let mut ops = vec![
-            TxOp::Delete {
-                pk: pk.clone(),
-                sk: keys::document_sk(doc_id),
-                condition: Condition::Exists,
-            },
-            catalog::bump(&pk),
-        ];
-        ops.extend(self.release_name(user, &doc).await?);
-        match self.table.transact(ops).await {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed) => return Err(CorpusError::NotFound),
-            Err(e) => return Err(e.into()),
+        let versions = self.version_records(user, doc_id).await?;
+        let doc = match self.get(user, doc_id).await {
+            Ok(doc) => Some(doc),
+            // Gone already: an interrupted deletion, finished below.
+            Err(CorpusError::NotFound) if !versions.is_empty() => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(doc) = doc {
+            // From here lists and searches no longer see the document, whatever happens to the
+            // cleanup below.
+            let mut ops = vec![
+                TxOp::Delete {
+                    pk: pk.clone(),
+                    sk: keys::document_sk(doc_id),
+                    condition: Condition::Exists,
+                },
+                catalog::bump(&pk),
+            ];
+            ops.extend(self.release_name(user, &doc).await?);
+            match self.table.transact(ops).await {
+                Ok(()) => {}
+                Err(StoreError::ConditionFailed) if versions.is_empty() => {
+                    return Err(CorpusError::NotFound);
+                }
+                // Deleted meanwhile by another request: finished below.
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        // The merged segment still holds the deleted text: drop it (the next search rebuilds one).
+        self.blobs.delete(&keys::merged_segment_blob(user)).await?;
         for v in versions {
             self.blobs
                 .delete(&keys::segment_blob(user, doc_id, v.version))
@@ -261,16 +268,24 @@ impl Corpus {
             let owned = Condition::AttrEquals("doc_id".into(), doc_id.into());
             match self
                 .table
-                .delete(&pk, &keys::content_hash_sk(&v.content_hash), owned)
-                .await
+                .get(&pk, &keys::content_hash_sk(&v.content_hash))
+                .await?
             {
-                Ok(()) => {
+                Some(claim) if claim.str("doc_id") == Some(doc_id) => {
+                    // The bytes go before their claim, so a retry still knows they are ours.
                     self.blobs
                         .delete(&keys::content_blob(user, &v.content_hash))
-                        .await?
+                        .await?;
+                    match self
+                        .table
+                        .delete(&pk, &keys::content_hash_sk(&v.content_hash), owned)
+                        .await
+                    {
+                        Ok(()) | Err(StoreError::ConditionFailed) => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
-                Err(StoreError::ConditionFailed) => {}
-                Err(e) => return Err(e.into()),
+                _ => {}
             }
             self.table
                 .delete(&pk, &keys::version_sk(doc_id, v.version), Condition::None)
@@ -281,9 +296,24 @@ impl Corpus {
                 .expect("cache lock")
                 .retain(|k, _| !k.starts_with(&prefix));
         }
-        // The merged segment still holds the deleted text: drop it (the next search rebuilds one).
-        self.blobs.delete(&keys::merged_segment_blob(user)).await?;
         Ok(())
+    }
+
+    /// The version records of a document, whether or not the document itself still exists.
+    async fn version_records(
+        &self,
+        user: UserId,
+        doc_id: &str,
+    ) -> CorpusResult<Vec<DocumentVersion>> {
+        let query = Query::partition(user.partition())
+            .prefix(keys::versions_prefix(doc_id))
+            .descending()
+            .limit(1000);
+        let page = self.table.query(query).await?;
+        page.items
+            .iter()
+            .map(|i| i.decode().map_err(Into::into))
+            .collect()
     }
 
     /// The extracted text of the current version.

@@ -96,19 +96,30 @@ impl Corpus {
         let media_type = resolve_media_type(&new.media_type, &name, &new.bytes)?;
         let hash = sha256_hex(&new.bytes);
         if let Some(existing) = self.owner_of(user, &hash).await? {
+            // A retry of an upload whose ingestion the store interrupted starts it again.
+            if existing.content_hash == hash && existing.failed_for_a_moment() {
+                let doc = self.restart_ingest(user, existing, Some(new.bytes)).await?;
+                return Ok((doc, true));
+            }
             return Ok((existing, false));
         }
         if let Some(holder) = self.name_holder(user, &folder, &name).await? {
             return Err(name_taken(&folder, &name, &holder));
         }
         let doc_id = doc_id.to_owned();
-        self.blobs
+        if let Err(e) = self
+            .blobs
             .put(
                 &keys::content_blob(user, &hash),
                 new.bytes.clone(),
                 media_type,
             )
-            .await?;
+            .await
+        {
+            // A timeout may have stored them all the same.
+            self.forget_content(user, &hash).await;
+            return Err(e.into());
+        }
         let stamp = clock::now();
         let doc = Document {
             id: doc_id.clone(),
@@ -168,7 +179,20 @@ impl Corpus {
                     "a concurrent upload conflicted; retry".into(),
                 ));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // A timeout may hide a write that landed: then go on and ingest it (else the
+                // document would wait `pending` for a job nobody sent).
+                let doc_sk = keys::document_sk(&doc_id);
+                let landed = e.is_transient()
+                    && matches!(
+                        retry_transient(|| self.table.get(&pk, &doc_sk)).await,
+                        Ok(Some(_))
+                    );
+                if !landed {
+                    self.forget_content(user, &hash).await;
+                    return Err(e.into());
+                }
+            }
         }
         Ok((self.start_ingest(user, doc, Some(new.bytes)).await?, true))
     }
@@ -185,6 +209,19 @@ impl Corpus {
             .get(&user.partition(), &keys::name_claim_sk(folder, name))
             .await?
             .and_then(|item| item.str("doc_id").map(str::to_owned)))
+    }
+
+    /// Removes stored bytes that no document version came to claim (the upload failed after
+    /// storing them). Best effort: what stays is found by `fsck`, and a retried upload reuses it.
+    async fn forget_content(&self, user: UserId, hash: &str) {
+        let (pk, sk) = (user.partition(), keys::content_hash_sk(hash));
+        let claimed = retry_transient(|| self.table.get(&pk, &sk)).await;
+        if let Ok(None) = claimed {
+            let key = keys::content_blob(user, hash);
+            if let Err(e) = retry_transient(|| self.blobs.delete(&key)).await {
+                tracing::warn!(error = %e, "unclaimed document bytes stay behind");
+            }
+        }
     }
 
     /// The document whose current or past version holds this content, if any.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use ragenie_common::accounts::UserId;
 use ragenie_common::clock;
-use ragenie_common::storage::Queue;
+use ragenie_common::storage::{Queue, StoreError, retry_transient};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -33,6 +33,16 @@ pub(crate) enum Ingestion {
 /// retried: the ingest function's timeout (15 minutes) and a queue delay are well inside it.
 /// The web app offers retry after the same time (`frontend/src/pages/DocumentsPage.tsx`).
 pub const INGEST_STALLED_AFTER: Duration = Duration::from_secs(20 * 60);
+
+/// Why a document failed whose ingestion the store interrupted (inline ingestion).
+pub const STORE_FAILURE_REASON: &str =
+    "storing the document's index failed for a moment; retry, or upload the same file again";
+
+/// Why a document failed whose job the queue would not take.
+const QUEUE_FAILURE_REASON: &str = "ingestion could not be queued; retry in a moment";
+
+/// How the reason of a document whose queued ingestion failed on its last attempt begins.
+const ATTEMPTS_FAILURE_PREFIX: &str = "ingestion failed after ";
 
 /// Ingestion jobs the local worker runs at once (extraction is CPU-bound).
 const LOCAL_WORKERS: usize = 2;
@@ -73,6 +83,19 @@ impl Document {
             self.status,
             DocumentStatus::Pending | DocumentStatus::Processing
         ) && self.updated_at.plus(after) <= clock::now()
+    }
+}
+
+impl Document {
+    /// Whether this document failed because the store or the queue did for a moment (not
+    /// because of its content): an identical upload starts its ingestion again.
+    pub fn failed_for_a_moment(&self) -> bool {
+        self.status == DocumentStatus::Failed
+            && self.failure_reason.as_deref().is_some_and(|r| {
+                r == STORE_FAILURE_REASON
+                    || r == QUEUE_FAILURE_REASON
+                    || r.starts_with(ATTEMPTS_FAILURE_PREFIX)
+            })
     }
 }
 
@@ -131,27 +154,67 @@ impl Corpus {
         match &self.ingestion {
             Ingestion::Inline => {
                 let bytes = match bytes {
-                    Some(bytes) => bytes,
-                    None => self.stored_bytes(user, &doc).await?.ok_or_else(|| {
-                        CorpusError::Unexpected(anyhow::anyhow!("the document's bytes are gone"))
-                    })?,
+                    Some(bytes) => Ok(bytes),
+                    None => self.stored_bytes(user, &doc).await.and_then(|b| {
+                        b.ok_or_else(|| {
+                            CorpusError::Unexpected(anyhow::anyhow!(
+                                "the document's bytes are gone"
+                            ))
+                        })
+                    }),
                 };
-                self.ingest(user, doc, &bytes).await
+                match bytes {
+                    Ok(bytes) => match self.ingest(user, doc.clone(), &bytes).await {
+                        Ok(doc) => Ok(doc),
+                        Err(e) => Err(self.interrupted(user, doc, e).await),
+                    },
+                    Err(e) => Err(self.interrupted(user, doc, e).await),
+                }
             }
             Ingestion::Queued(queue) => {
                 let job = serde_json::to_string(&IngestJob::of(user, &doc))
                     .map_err(anyhow::Error::from)?;
                 if let Err(e) = queue.send(job).await {
                     tracing::error!(doc_id = %doc.id, error = %e, "ingestion could not be queued");
-                    doc.status = DocumentStatus::Failed;
-                    doc.failure_reason =
-                        Some("ingestion could not be queued; retry in a moment".into());
-                    doc.updated_at = clock::now();
-                    self.write_status(user, &doc).await?;
+                    doc = self.fail(user, doc, QUEUE_FAILURE_REASON.into()).await?;
                 }
                 Ok(doc)
             }
         }
+    }
+
+    /// Inline ingestion failed (the store, mostly): the document ends `failed` with a reason
+    /// that says to retry, rather than `pending` with nothing left to finish it.
+    async fn interrupted(&self, user: UserId, doc: Document, error: CorpusError) -> CorpusError {
+        tracing::warn!(doc_id = %doc.id, error = %error, "ingesting a document was interrupted");
+        if let Err(e) = self.fail(user, doc, STORE_FAILURE_REASON.into()).await {
+            tracing::error!(error = %e, "the document stays pending; fsck lists it");
+        }
+        error
+    }
+
+    /// Marks `doc` failed with `reason`, trying again when the store fails for a moment: a
+    /// failure nobody records leaves the document `pending` until it counts as stalled.
+    async fn fail(
+        &self,
+        user: UserId,
+        mut doc: Document,
+        reason: String,
+    ) -> CorpusResult<Document> {
+        doc.status = DocumentStatus::Failed;
+        doc.failure_reason = Some(reason);
+        doc.token_count = None;
+        doc.embedding_model = None;
+        doc.updated_at = clock::now();
+        retry_transient(|| async {
+            match self.write_status(user, &doc).await {
+                Err(CorpusError::Store(e)) => Err(e),
+                Err(other) => Err(StoreError::Unexpected(anyhow::anyhow!(other.to_string()))),
+                Ok(()) => Ok(()),
+            }
+        })
+        .await?;
+        Ok(doc)
     }
 
     async fn stored_bytes(&self, user: UserId, doc: &Document) -> CorpusResult<Option<Bytes>> {
@@ -184,16 +247,8 @@ impl Corpus {
             Ok(outcome) => Ok(outcome),
             Err(e) if attempt >= max_attempts => {
                 tracing::error!(doc_id = %job.document_id, attempt, error = %e, "ingestion failed on its last attempt");
-                if let Ok(mut doc) = self.get(job.user_id, &job.document_id).await
-                    && doc.version == job.version
-                    && doc.status != DocumentStatus::Ready
-                {
-                    doc.status = DocumentStatus::Failed;
-                    doc.failure_reason = Some(format!(
-                        "ingestion failed after {attempt} attempt(s); retry to try again"
-                    ));
-                    doc.updated_at = clock::now();
-                    self.write_status(job.user_id, &doc).await?;
+                if let Err(failing) = self.fail_job(&job, attempt).await {
+                    tracing::error!(doc_id = %job.document_id, error = %failing, "the document stays processing until it counts as stalled");
                 }
                 Err(e)
             }
@@ -202,6 +257,22 @@ impl Corpus {
                 Err(e)
             }
         }
+    }
+
+    /// The job's last attempt failed: its document (if still this version and not ready)
+    /// ends `failed`, so the user sees it and can retry.
+    async fn fail_job(&self, job: &IngestJob, attempt: u32) -> CorpusResult<()> {
+        let (pk, sk) = (job.user_id.partition(), keys::document_sk(&job.document_id));
+        let Some(item) = retry_transient(|| self.table.get(&pk, &sk)).await? else {
+            return Ok(());
+        };
+        let doc: Document = item.decode()?;
+        if doc.version == job.version && doc.status != DocumentStatus::Ready {
+            let reason =
+                format!("{ATTEMPTS_FAILURE_PREFIX}{attempt} attempt(s); retry to try again");
+            self.fail(job.user_id, doc, reason).await?;
+        }
+        Ok(())
     }
 
     async fn run_job(&self, job: &IngestJob) -> CorpusResult<IngestOutcome> {
@@ -240,7 +311,7 @@ impl Corpus {
     /// Ingests a failed or stalled document again from its stored bytes: `pending`, then as an
     /// upload. Anything else is a conflict (a ready document is re-indexed, not retried).
     pub async fn retry_ingest(&self, user: UserId, doc_id: &str) -> CorpusResult<Document> {
-        let mut doc = self.get(user, doc_id).await?;
+        let doc = self.get(user, doc_id).await?;
         if doc.status != DocumentStatus::Failed && !doc.ingestion_stalled(self.stall_after) {
             return Err(CorpusError::Conflict(format!(
                 "the document is {}; only a failed ingestion, or one stalled for {} minutes, can be retried",
@@ -248,12 +319,22 @@ impl Corpus {
                 self.stall_after.as_secs() / 60
             )));
         }
+        self.restart_ingest(user, doc, None).await
+    }
+
+    /// Ingests `doc` again: `pending`, then as an upload (from `bytes`, else its stored ones).
+    pub(crate) async fn restart_ingest(
+        &self,
+        user: UserId,
+        mut doc: Document,
+        bytes: Option<Bytes>,
+    ) -> CorpusResult<Document> {
         doc.status = DocumentStatus::Pending;
         doc.failure_reason = None;
         doc.token_count = None;
         doc.updated_at = clock::now();
         self.write_status(user, &doc).await?;
-        self.start_ingest(user, doc, None).await
+        self.start_ingest(user, doc, bytes).await
     }
 }
 

@@ -27,7 +27,7 @@ use ragenie_common::accounts::UserId;
 use ragenie_common::clock;
 use ragenie_common::error::ApiError;
 use ragenie_common::storage::{
-    Blobs, Condition, Item, PresignedUrl, Query, StoreError, Table, TxOp, Update,
+    Blobs, Condition, Item, PresignedUrl, Query, StoreError, Table, TxOp, Update, retry_transient,
 };
 use ragenie_retrieval::{
     ChunkConfig, Embedder, ExtractError, Hit, QueryVector, SearchOptions, Segment, SegmentSet,
@@ -35,7 +35,7 @@ use ragenie_retrieval::{
 use sha2::{Digest, Sha256};
 
 pub use catalog::{Catalog, FolderSummary};
-pub use ingestion::{INGEST_STALLED_AFTER, IngestJob, IngestOutcome};
+pub use ingestion::{INGEST_STALLED_AFTER, IngestJob, IngestOutcome, STORE_FAILURE_REASON};
 pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion, ReindexState};
 pub use providers::{ProviderState, ProviderUse, StartupError};
 pub use reindex::ReindexProgress;

@@ -94,12 +94,19 @@ impl Corpus {
             });
         };
         let expected = record.i64("size").unwrap_or(-1);
+        // The upload's bytes and record go once it is stored or refused; the record only after
+        // the bytes, so what stays behind is still an upload the client can commit again.
+        let upload_sk = keys::upload_sk(doc_id);
         let cleanup = async {
-            let _ = self.blobs.delete(&blob_key).await;
-            let _ = self
-                .table
-                .delete(&pk, &keys::upload_sk(doc_id), Condition::None)
-                .await;
+            match retry_transient(|| self.blobs.delete(&blob_key)).await {
+                Ok(()) => {
+                    let _ = retry_transient(|| self.table.delete(&pk, &upload_sk, Condition::None))
+                        .await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "an upload's bytes stay until fsck or its retry")
+                }
+            }
         };
         if head.size > MAX_PRESIGNED_UPLOAD_BYTES {
             cleanup.await;
@@ -144,7 +151,11 @@ impl Corpus {
             bytes: blob.body,
         };
         let result = self.create(user, doc_id, new).await;
-        cleanup.await;
+        // A transient failure keeps the upload, so the client's retry of the commit finishes it
+        // without sending the bytes again.
+        if !matches!(&result, Err(CorpusError::Store(e)) if e.is_transient()) {
+            cleanup.await;
+        }
         result
     }
 }

@@ -93,6 +93,9 @@ ulid_id!(
     UserId
 );
 impl UserId {
+    /// Where every user's objects live in the blob store (the integrity check lists it).
+    pub const BLOB_ROOT: &'static str = "users/";
+
     /// The table partition holding everything the user owns: `USER#<id>`. Every key builder
     /// of a user's items starts here, so nothing is reachable without the user's id.
     pub fn partition(&self) -> String {
@@ -101,7 +104,7 @@ impl UserId {
 
     /// The blob-store prefix under which the user's objects live: `users/<id>/`.
     pub fn blob_prefix(&self) -> String {
-        format!("users/{self}/")
+        format!("{}{self}/", Self::BLOB_ROOT)
     }
 
     /// Where the user's presigned uploads wait for their commit: `uploads/users/<id>/`. Under

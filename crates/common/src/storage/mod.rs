@@ -83,6 +83,32 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Attempts of [`retry_transient`], the first included.
+pub const STEP_ATTEMPTS: u32 = 3;
+
+/// Runs an idempotent store step again when it fails transiently (a few times, 20 then 80 ms
+/// apart): for the steps whose failure would leave something behind that no request will
+/// come back for (cleanup after the answer was given, the answer's own save). The AWS SDK has
+/// already retried each call; this covers what lasts a little longer.
+pub async fn retry_transient<T, F, Fut>(mut step: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut wait = Duration::from_millis(20);
+    for _ in 1..STEP_ATTEMPTS {
+        match step().await {
+            Err(e) if e.is_transient() => {
+                tracing::debug!(error = %e, "a store step failed transiently; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 4;
+            }
+            other => return other,
+        }
+    }
+    step().await
+}
+
 /// A condition a single-item write must satisfy, evaluated atomically with the write.
 /// Expired items (TTL passed) count as absent, as they would once DynamoDB reaps them.
 #[derive(Clone, Debug, Default, PartialEq)]

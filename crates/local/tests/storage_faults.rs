@@ -1,0 +1,1095 @@
+//! Storage faults under the whole application: the table and the blob store fail underneath
+//! uploads, presigned commits, ingestion (the local server's background worker, and inline
+//! ingestion where no queue is set), chat (before the question is stored, mid-stream, at the
+//! answer's save, at billing), document, conversation and account deletion — throttled, timed
+//! out before or after the write landed, unavailable, or at a seeded rate. Every request ends
+//! completed or with a retryable 503 problem+json carrying `Retry-After`; every document ends
+//! `ready` or `failed` (never `pending` with nothing left to finish it); the retry completes; and
+//! the integrity check (`fsck`) finds nothing left behind: no file or item that nothing
+//! references, no question lost, usage counted once.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use ragenie_common::AppState;
+use ragenie_common::accounts::UserId;
+use ragenie_common::config::Settings;
+use ragenie_common::storage::faults::{Fault, Faults, FaultyBlobs, FaultyTable, Op, Rule};
+use ragenie_common::storage::{LocalQueue, Queue, StoreError, StoreResult};
+use ragenie_common::testing::{Remains, TestServer, populated_account, remains};
+use ragenie_conversation::fsck::{self, FsckReport};
+use ragenie_corpus::{Corpus, ProviderState};
+use ragenie_fake_providers::{FakeConfig, FakeHandle};
+use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The fake provider's answer: long enough, at its pace, to stream for about a second.
+const REPLY: &str = "The backup runs every night at two, after the index is compacted and the \
+    logs are rotated; a second copy goes to the other region at three. Restores are tested \
+    every Sunday morning.";
+
+struct App {
+    base: String,
+    http: reqwest::Client,
+    faults: Arc<Faults>,
+    /// The state under the faults: what the store really holds.
+    raw: AppState,
+    corpus: Arc<Corpus>,
+    /// The ingestion queue's receiving end (none: ingestion runs inside the request).
+    jobs: Option<Mutex<UnboundedReceiver<String>>>,
+    /// Sends to the queue that fail from now on (the queue refusing a job).
+    queue_refusals: Arc<AtomicU32>,
+    /// How many faults had been injected when the current rules were armed.
+    armed_at: AtomicUsize,
+    _server: TestServer,
+    _fakes: FakeHandle,
+    _dir: tempfile::TempDir,
+}
+
+struct User {
+    id: UserId,
+    bearer: String,
+}
+
+/// The local queue, refusing as many sends as it is told to.
+struct RefusingQueue {
+    inner: LocalQueue,
+    refusals: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl Queue for RefusingQueue {
+    async fn send(&self, message: String) -> StoreResult<()> {
+        let refused = self
+            .refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            return Err(StoreError::Unavailable("the queue refused the job".into()));
+        }
+        self.inner.send(message).await
+    }
+}
+
+/// How uploads are ingested.
+#[derive(Clone, Copy, PartialEq)]
+enum Ingestion {
+    /// As the local server does (and AWS with a queue): a job per upload, run by the worker
+    /// ([`App::drain`] runs it as the local worker does: one attempt).
+    Queued,
+    /// By the local server's own background worker (the tests that need ingestion done, not
+    /// faulted).
+    Background,
+    /// Inside the upload's request (AWS without a queue).
+    Inline,
+}
+
+async fn app() -> App {
+    app_with(Ingestion::Queued).await
+}
+
+async fn app_with(ingestion: Ingestion) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let (fakes, urls) = ragenie_fake_providers::spawn(FakeConfig {
+        chunk_delay: Duration::from_millis(2),
+        reply: Some(REPLY.into()),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let listener = TestServer::bind().await;
+    let raw = AppState::connect(Settings::embedded(dir.path().join("data"), &listener.base))
+        .await
+        .unwrap();
+    let faults = Faults::new();
+    let mut faulty = raw.clone();
+    faulty.table = Arc::new(FaultyTable::new(raw.table.clone(), faults.clone()));
+    faulty.blobs = Arc::new(FaultyBlobs::new(raw.blobs.clone(), faults.clone()));
+    let lookup = |name: &str| match name {
+        "RAGENIE_OPENAI_BASE_URL" => Some(urls.openai.clone()),
+        "OPENAI_API_KEY" => Some("test-key".to_owned()),
+        _ => None,
+    };
+    let gateway = Gateway::new(
+        GatewayConfig::from_lookup(lookup).unwrap(),
+        ProviderKeys::from_lookup(lookup),
+    )
+    .unwrap();
+    let mut providers = ProviderState::with_gateway(faulty.clone(), Arc::new(gateway)).unwrap();
+    // Stalled at once (20 minutes in production), so a document the store left `pending` can be
+    // retried by the test without waiting.
+    let corpus =
+        Corpus::new(faulty.table.clone(), faulty.blobs.clone()).with_stall_after(Duration::ZERO);
+    let queue_refusals = Arc::new(AtomicU32::new(0));
+    let mut jobs = None;
+    let corpus = match ingestion {
+        Ingestion::Queued => {
+            let (inner, receiver) = LocalQueue::new();
+            jobs = Some(Mutex::new(receiver));
+            let queue = RefusingQueue {
+                inner,
+                refusals: queue_refusals.clone(),
+            };
+            Arc::new(corpus.with_queue(Arc::new(queue)))
+        }
+        Ingestion::Background => {
+            let (queue, receiver) = LocalQueue::new();
+            let corpus = Arc::new(corpus.with_queue(Arc::new(queue)));
+            corpus.spawn_local_worker(receiver);
+            corpus
+        }
+        Ingestion::Inline => Arc::new(corpus),
+    };
+    providers.corpus = corpus;
+    let corpus = providers.corpus.clone();
+    let server = listener.serve(ragenie_local::app(providers, None));
+    App {
+        base: server.base.clone(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        faults,
+        raw,
+        corpus,
+        jobs,
+        queue_refusals,
+        armed_at: AtomicUsize::new(0),
+        _server: server,
+        _fakes: fakes,
+        _dir: dir,
+    }
+}
+
+/// Asserts a response is a success or a retryable 503 problem with `Retry-After`; true when it
+/// succeeded.
+async fn completed_or_retryable(response: Response, what: &str) -> (bool, Value) {
+    let status = response.status();
+    if status.is_success() {
+        let text = response.text().await.unwrap();
+        return (
+            true,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        );
+    }
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{what}: {status} {}",
+        response.text().await.unwrap()
+    );
+    assert!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
+        "{what}: no Retry-After"
+    );
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "{what}"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], 503, "{what}: {problem}");
+    (false, problem)
+}
+
+impl App {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn user(&self) -> User {
+        let email = format!("u-{}@example.com", ulid::Ulid::new()).to_lowercase();
+        let bearer = support::register(&self.http, &self.base, &email)
+            .await
+            .unwrap();
+        let me = self.get_as(&bearer, "/auth/me").await;
+        User {
+            id: UserId::parse(me["id"].as_str().unwrap()).unwrap(),
+            bearer,
+        }
+    }
+
+    /// Runs every queued ingestion job as the local server's worker does (one attempt each;
+    /// under whatever faults are set).
+    async fn drain(&self) {
+        let Some(jobs) = &self.jobs else { return };
+        let mut jobs = jobs.lock().await;
+        while let Ok(message) = jobs.try_recv() {
+            let _ = self.corpus.handle_ingest_message(&message, 1, 1).await;
+        }
+    }
+
+    /// Runs `rules` alone from now on.
+    fn arm(&self, rules: Vec<Rule>) {
+        self.faults.clear();
+        self.armed_at
+            .store(self.faults.injected().len(), Ordering::SeqCst);
+        for rule in rules {
+            self.faults.add(rule);
+        }
+    }
+
+    /// Runs `rule` alone from now on.
+    fn only(&self, rule: Rule) {
+        self.arm(vec![rule]);
+    }
+
+    /// Removes the rules, which must have injected a fault since they were armed (a rule that
+    /// matches nothing would make its scenario pass for nothing).
+    fn disarm(&self, what: &str) {
+        self.faults.clear();
+        assert!(
+            self.faults.injected().len() > self.armed_at.load(Ordering::SeqCst),
+            "{what}: no fault was injected"
+        );
+    }
+
+    async fn fsck(&self, user: &User) -> FsckReport {
+        fsck::check_user(
+            self.raw.table.as_ref(),
+            self.raw.blobs.as_ref(),
+            user.id,
+            Duration::ZERO,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn assert_clean(&self, user: &User, what: &str) {
+        let report = self.fsck(user).await;
+        assert!(report.is_clean(), "{what}: {:#?}", report.findings);
+    }
+
+    /// Uploads `body` under a name of its own (the same for the same body, so a retry is the
+    /// same request).
+    async fn upload(&self, user: &User, body: &str, key: &str) -> Response {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut hasher);
+        let name = format!("notes-{:016x}.md", hasher.finish());
+        self.http
+            .post(self.url("/documents"))
+            .query(&[("kind", "dataset"), ("name", name.as_str())])
+            .header("authorization", &user.bearer)
+            .header("content-type", "text/markdown")
+            .header("idempotency-key", key)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, user: &User, path: &str) -> Value {
+        self.get_as(&user.bearer, path).await
+    }
+
+    async fn get_as(&self, bearer: &str, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .header("authorization", bearer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn documents(&self, user: &User) -> Vec<Value> {
+        self.get(user, "/documents").await["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    async fn delete(&self, user: &User, path: &str) -> Response {
+        self.http
+            .delete(self.url(path))
+            .header("authorization", &user.bearer)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, user: &User, path: &str, body: Value, key: Option<&str>) -> Response {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("authorization", &user.bearer)
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn messages(&self, user: &User, conv: &str) -> Vec<Value> {
+        let detail = self.get(user, &format!("/conversations/{conv}")).await;
+        detail["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Answers counted in the user's usage totals this month.
+    async fn billed_answers(&self, user: &User) -> i64 {
+        let month = &ragenie_conversation::usage::today()[..7];
+        self.raw
+            .table
+            .get(&user.id.partition(), &format!("USAGE#M#{month}"))
+            .await
+            .unwrap()
+            .and_then(|i| i.i64("messages"))
+            .unwrap_or(0)
+    }
+}
+
+/// The first call of `op` touching `key` fails with `fault`.
+fn once(op: Op, key: &str, fault: Fault) -> Rule {
+    Rule::on(&[op]).key(key).nth(1).fault(fault)
+}
+
+fn throttle(ops: &[Op], key: &str, nth: u64) -> Rule {
+    Rule::on(ops).key(key).nth(nth).fault(Fault::Throttle)
+}
+
+/// A document's status, read from the store.
+fn status(doc: &Value) -> &str {
+    doc["status"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_upload_interrupted_anywhere_ends_ready_after_its_retry_and_leaves_nothing_behind() {
+    let app = app().await;
+    let content = |n: u64| Rule::on(&[Op::BlobPut]).key("/content/").nth(n);
+    // The document's writes: 1 its record, 2 `processing` (the worker), 3 `ready` or `failed`.
+    let status_write = |n: u64| Rule::on(&[Op::Transact]).key("DOC#").nth(n);
+    let segment = || Rule::on(&[Op::BlobPut]).key("/segments/").nth(1);
+    // (what, rules, the queue refuses the job)
+    let scenarios: Vec<(&str, Vec<Rule>, bool)> = vec![
+        (
+            "the idempotency claim stored, its answer lost",
+            vec![once(Op::Put, "IDEMPOTENCY#", Fault::TimeoutAfterApplying)],
+            false,
+        ),
+        (
+            "bytes throttled",
+            vec![content(1).fault(Fault::Throttle)],
+            false,
+        ),
+        (
+            "bytes stored, answer lost",
+            vec![content(1).fault(Fault::TimeoutAfterApplying)],
+            false,
+        ),
+        (
+            "document record throttled",
+            vec![status_write(1).fault(Fault::Throttle)],
+            false,
+        ),
+        (
+            "document record stored, answer lost",
+            vec![status_write(1).fault(Fault::TimeoutAfterApplying)],
+            false,
+        ),
+        (
+            "document record stored, answer lost, and the first read-back throttled",
+            vec![
+                status_write(1).fault(Fault::TimeoutAfterApplying),
+                once(Op::Get, "DOC#", Fault::Throttle),
+            ],
+            false,
+        ),
+        ("the queue refuses the job", vec![], true),
+        (
+            "extracted text unavailable",
+            vec![once(Op::BlobPut, "/text/", Fault::Unavailable)],
+            false,
+        ),
+        (
+            "segment timed out",
+            vec![segment().fault(Fault::Timeout)],
+            false,
+        ),
+        (
+            "segment unavailable and the failure's record throttled",
+            vec![
+                segment().fault(Fault::Unavailable),
+                status_write(3).fault(Fault::Throttle),
+            ],
+            false,
+        ),
+        (
+            "processing status throttled",
+            vec![status_write(2).fault(Fault::Throttle)],
+            false,
+        ),
+        (
+            "ready status stored, answer lost",
+            vec![status_write(3).fault(Fault::TimeoutAfterApplying)],
+            false,
+        ),
+        (
+            "every call from the fourth unavailable",
+            vec![Rule::any().from(4).fault(Fault::Unavailable)],
+            false,
+        ),
+        (
+            "a quarter of the calls throttled (seed 1)",
+            vec![Rule::any().rate(0.25, 1).fault(Fault::Throttle)],
+            false,
+        ),
+        (
+            "a quarter of the calls throttled (seed 2)",
+            vec![Rule::any().rate(0.25, 2).fault(Fault::Throttle)],
+            false,
+        ),
+        (
+            "a third of the calls timed out after landing (seed 3)",
+            vec![Rule::any().rate(0.33, 3).fault(Fault::TimeoutAfterApplying)],
+            false,
+        ),
+    ];
+    let mut interrupted = 0;
+    for (what, rules, refuse_job) in scenarios {
+        let user = app.user().await;
+        app.arm(rules);
+        app.queue_refusals
+            .store(u32::from(refuse_job), Ordering::SeqCst);
+        let body = format!("# Notes\n\nThe backup runs at two. ({what})\n");
+        let (done, first) =
+            completed_or_retryable(app.upload(&user, &body, "k1").await, what).await;
+        // The worker runs the job under the same faults.
+        app.drain().await;
+        if refuse_job {
+            app.faults.clear();
+        } else {
+            app.disarm(what);
+        }
+        // With the store down for good nothing can be recorded until it is back: the retry
+        // does it.
+        let settles = !what.starts_with("every call");
+        let docs = app.documents(&user).await;
+        if settles {
+            // Whatever happened, nothing is left pending or unreferenced.
+            app.assert_clean(&user, what).await;
+            for doc in &docs {
+                assert!(
+                    matches!(status(doc), "ready" | "failed"),
+                    "{what}: {doc} (first: {first})"
+                );
+            }
+        }
+        if !done {
+            interrupted += 1;
+            // A request the store failed for good could not give its Idempotency-Key back
+            // either (it is held for the lease, 409 meanwhile): that client retries with a new
+            // key.
+            let key = if settles { "k1" } else { "k2" };
+            let retry = app.upload(&user, &body, key).await;
+            assert!(retry.status().is_success(), "{what}: {}", retry.status());
+            app.drain().await;
+        } else if let [doc] = &docs[..]
+            && status(doc) != "ready"
+        {
+            interrupted += 1;
+            if status(doc) == "failed" {
+                // Its ingestion failed: the same file uploaded again (a new request) starts it
+                // again.
+                let again = app.upload(&user, &body, "k3").await;
+                assert_eq!(again.status(), StatusCode::CREATED, "{what}: {doc}");
+            } else {
+                // Left pending by a store that was down for good: retried once it counts as
+                // stalled.
+                let id = doc["id"].as_str().unwrap();
+                let retry = app
+                    .post(&user, &format!("/documents/{id}/reindex"), json!({}), None)
+                    .await;
+                assert_eq!(retry.status(), StatusCode::ACCEPTED, "{what}: {doc}");
+            }
+            app.drain().await;
+        }
+        let docs = app.documents(&user).await;
+        assert_eq!(docs.len(), 1, "{what}: {docs:?}");
+        assert_eq!(
+            status(&docs[0]),
+            "ready",
+            "{what}: {docs:?} (first: {first})"
+        );
+        let hits = app.get(&user, "/search?q=backup").await;
+        assert_eq!(
+            hits["items"].as_array().map(Vec::len),
+            Some(1),
+            "{what}: {hits}"
+        );
+        app.assert_clean(&user, what).await;
+    }
+    assert!(
+        interrupted >= 11,
+        "only {interrupted} uploads were interrupted"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_ingested_inline_that_the_store_interrupts_ends_failed_and_its_retry_finishes_it()
+{
+    let app = app_with(Ingestion::Inline).await;
+    for (what, rule) in [
+        (
+            "segment unavailable",
+            once(Op::BlobPut, "/segments/", Fault::Unavailable),
+        ),
+        (
+            "ready status throttled",
+            Rule::on(&[Op::Transact])
+                .key("DOC#")
+                .nth(2)
+                .fault(Fault::Throttle),
+        ),
+    ] {
+        let user = app.user().await;
+        app.only(rule);
+        let body = format!("# Notes\n\nThe backup runs at two. ({what})\n");
+        let (done, _) = completed_or_retryable(app.upload(&user, &body, "k1").await, what).await;
+        app.disarm(what);
+        assert!(!done, "{what}: the fault did not interrupt");
+        let docs = app.documents(&user).await;
+        assert_eq!(docs.len(), 1, "{what}");
+        assert_eq!(status(&docs[0]), "failed", "{what}: {docs:?}");
+        assert_eq!(
+            docs[0]["failure_reason"],
+            ragenie_corpus::STORE_FAILURE_REASON,
+            "{what}"
+        );
+        app.assert_clean(&user, what).await;
+        // The client's retry (the same key: the failure gave it back) finishes it.
+        let retry = app.upload(&user, &body, "k1").await;
+        assert_eq!(retry.status(), StatusCode::CREATED, "{what}");
+        let doc: Value = retry.json().await.unwrap();
+        assert_eq!(status(&doc), "ready", "{what}: {doc}");
+        assert_eq!(app.documents(&user).await.len(), 1, "{what}");
+        app.assert_clean(&user, what).await;
+    }
+}
+
+#[tokio::test]
+async fn a_presigned_commit_interrupted_by_the_store_is_finished_by_its_retry() {
+    let app = app().await;
+    let scenarios: Vec<(&str, Rule)> = vec![
+        (
+            "looking the upload up throttled",
+            throttle(&[Op::BlobHead], "uploads/users/", 1),
+        ),
+        (
+            "reading the uploaded bytes throttled",
+            throttle(&[Op::BlobGet], "uploads/users/", 1),
+        ),
+        (
+            "the document record throttled",
+            throttle(&[Op::Transact], "DOC#", 1),
+        ),
+        (
+            "the document record stored, its answer lost",
+            once(Op::Transact, "DOC#", Fault::TimeoutAfterApplying),
+        ),
+        (
+            "removing the upload throttled once",
+            throttle(&[Op::BlobDelete], "uploads/users/", 1),
+        ),
+    ];
+    for (what, rule) in scenarios {
+        let user = app.user().await;
+        let body = format!("# Big\n\nA large file about backups. ({what})\n");
+        let started: Value = app
+            .post(
+                &user,
+                "/documents/uploads",
+                json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": body.len()}),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = started["document_id"].as_str().unwrap().to_owned();
+        let upload = &started["upload"];
+        let mut put = app
+            .http
+            .put(upload["url"].as_str().unwrap())
+            .body(body.clone());
+        for pair in upload["headers"].as_array().unwrap() {
+            put = put.header(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        }
+        assert!(put.send().await.unwrap().status().is_success(), "{what}");
+
+        app.only(rule);
+        let commit = format!("/documents/{id}/commit");
+        let (done, _) =
+            completed_or_retryable(app.post(&user, &commit, json!({}), Some("c1")).await, what)
+                .await;
+        app.disarm(what);
+        if !done {
+            app.assert_clean(&user, what).await;
+            let retry = app.post(&user, &commit, json!({}), Some("c1")).await;
+            assert_eq!(retry.status(), StatusCode::CREATED, "{what}");
+        }
+        app.drain().await;
+        let docs = app.documents(&user).await;
+        assert_eq!(docs.len(), 1, "{what}");
+        assert_eq!(docs[0]["status"], "ready", "{what}");
+        let files = app.raw.blobs.list(&user.id.upload_prefix()).await.unwrap();
+        assert!(files.is_empty(), "{what}: the upload stayed: {files:?}");
+        app.assert_clean(&user, what).await;
+    }
+    // Starting an upload: a failure to sign the URL is a 503, and the retry gets one.
+    let user = app.user().await;
+    app.only(Rule::on(&[Op::PresignPut]).nth(1).fault(Fault::Timeout));
+    let start =
+        json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": 10});
+    let (done, _) = completed_or_retryable(
+        app.post(&user, "/documents/uploads", start.clone(), None)
+            .await,
+        "presigning",
+    )
+    .await;
+    assert!(!done);
+    let retry = app.post(&user, "/documents/uploads", start, None).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+}
+
+/// A conversation with one document to ground it, and a question sent through the API.
+async fn ask(app: &App, user: &User, conv: &str, key: &str) -> Response {
+    app.post(
+        user,
+        &format!("/conversations/{conv}/messages"),
+        json!({"content": "When does the backup run?"}),
+        Some(key),
+    )
+    .await
+}
+
+async fn conversation(app: &App, user: &User) -> String {
+    let r = app
+        .upload(user, "# Ops\n\nThe backup runs at two.\n", "doc")
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    app.drain().await;
+    let conv: Value = app
+        .post(user, "/conversations", json!({"model": "gpt-4.1"}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    conv["id"].as_str().unwrap().to_owned()
+}
+
+/// Asks one question per scenario (a user each) under its rule: the stream ends `done` with
+/// the answer saved once, or (`saved` false) with an `error` event and the question kept; usage
+/// is counted once; nothing is left behind.
+async fn chat_scenarios(app: &App, scenarios: Vec<(&str, Rule, bool)>) {
+    for (what, rule, saved) in scenarios {
+        let user = app.user().await;
+        let conv = conversation(app, &user).await;
+        app.only(rule);
+        let response = ask(app, &user, &conv, "q1").await;
+        assert_eq!(response.status(), StatusCode::OK, "{what}");
+        let stream = response.text().await.unwrap();
+        app.disarm(what);
+        let messages = app.messages(&user, &conv).await;
+        let roles: Vec<&str> = messages
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        if saved {
+            assert!(stream.contains("event: done"), "{what}: {stream}");
+            assert!(!stream.contains("event: error"), "{what}: {stream}");
+            assert_eq!(roles, ["user", "assistant"], "{what}");
+            assert_eq!(messages[1]["content"], REPLY, "{what}");
+        } else {
+            // Nothing the user typed is lost; the stream says the answer could not be kept.
+            assert!(stream.contains("event: error"), "{what}: {stream}");
+            assert_eq!(roles, ["user"], "{what}");
+        }
+        assert_eq!(
+            app.billed_answers(&user).await,
+            1,
+            "{what}: usage counted once"
+        );
+        app.assert_clean(&user, what).await;
+    }
+}
+
+#[tokio::test]
+async fn chat_survives_the_store_failing_at_the_question_and_mid_stream() {
+    let app = app().await;
+    let msg = |n: u64| Rule::on(&[Op::Transact]).key("MSG#").nth(n);
+    chat_scenarios(
+        &app,
+        vec![
+            (
+                "the question's write throttled once",
+                msg(1).fault(Fault::Throttle),
+                true,
+            ),
+            (
+                "the question stored, its answer lost",
+                msg(1).fault(Fault::TimeoutAfterApplying),
+                true,
+            ),
+            (
+                "every stop-flag read unavailable while streaming",
+                Rule::on(&[Op::Get]).key("STOP#").fault(Fault::Unavailable),
+                true,
+            ),
+            (
+                "stop-flag reads slow while streaming",
+                Rule::on(&[Op::Get])
+                    .key("STOP#")
+                    .fault(Fault::Delay(Duration::from_millis(300))),
+                true,
+            ),
+        ],
+    )
+    .await;
+
+    // The question cannot be stored at all: a retryable 503, nothing stored or billed; the
+    // retry with the same key answers once.
+    let user = app.user().await;
+    let conv = conversation(&app, &user).await;
+    app.only(Rule::on(&[Op::Transact]).key("MSG#").fault(Fault::Throttle));
+    let (done, _) = completed_or_retryable(ask(&app, &user, &conv, "q1").await, "question").await;
+    assert!(!done);
+    app.disarm("question");
+    assert!(app.messages(&user, &conv).await.is_empty());
+    assert_eq!(app.billed_answers(&user).await, 0);
+    let retry = ask(&app, &user, &conv, "q1").await.text().await.unwrap();
+    assert!(retry.contains("event: done"), "{retry}");
+    assert_eq!(app.messages(&user, &conv).await.len(), 2);
+    assert_eq!(app.billed_answers(&user).await, 1);
+    app.assert_clean(&user, "question").await;
+}
+
+#[tokio::test]
+async fn chat_survives_the_store_failing_at_the_answers_save_and_at_billing() {
+    let app = app().await;
+    let msg = |n: u64| Rule::on(&[Op::Transact]).key("MSG#").nth(n);
+    chat_scenarios(
+        &app,
+        vec![
+            (
+                "the answer's save throttled once",
+                msg(2).fault(Fault::Throttle),
+                true,
+            ),
+            (
+                "the answer stored, its answer lost",
+                msg(2).fault(Fault::TimeoutAfterApplying),
+                true,
+            ),
+            (
+                "the answer's save unavailable for good",
+                Rule::on(&[Op::Transact])
+                    .key("MSG#")
+                    .from(2)
+                    .fault(Fault::Unavailable),
+                false,
+            ),
+            (
+                "billing stored, its answer lost",
+                once(Op::Transact, "USAGE#M#", Fault::TimeoutAfterApplying),
+                true,
+            ),
+            (
+                "billing throttled once",
+                throttle(&[Op::Transact], "USAGE#M#", 1),
+                true,
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_deletion_the_store_interrupts_is_finished_by_deleting_again() {
+    let app = app().await;
+    let scenarios: Vec<(&str, Rule)> = vec![
+        (
+            "the document record throttled",
+            throttle(&[Op::Transact], "DOC#", 1),
+        ),
+        (
+            "the merged segment unavailable",
+            once(Op::BlobDelete, "_merged", Fault::Unavailable),
+        ),
+        (
+            "the segment throttled",
+            throttle(&[Op::BlobDelete], "-00000001.seg", 1),
+        ),
+        (
+            "the text throttled",
+            throttle(&[Op::BlobDelete], "/text/", 1),
+        ),
+        (
+            "the bytes timed out",
+            once(Op::BlobDelete, "/content/", Fault::Timeout),
+        ),
+        (
+            "the content claim throttled",
+            throttle(&[Op::Delete], "HASH#", 1),
+        ),
+        (
+            "the version record throttled",
+            throttle(&[Op::Delete], "DOCV#", 1),
+        ),
+    ];
+    for (what, rule) in scenarios {
+        let user = app.user().await;
+        let doc: Value = app
+            .upload(&user, &format!("# Doomed\n\n{what}\n"), "d")
+            .await
+            .json()
+            .await
+            .unwrap();
+        app.drain().await;
+        let path = format!("/documents/{}", doc["id"].as_str().unwrap());
+        app.only(rule);
+        let (done, _) = completed_or_retryable(app.delete(&user, &path).await, what).await;
+        app.disarm(what);
+        if !done {
+            assert_eq!(
+                app.delete(&user, &path).await.status(),
+                StatusCode::NO_CONTENT,
+                "{what}"
+            );
+        }
+        assert_eq!(
+            app.delete(&user, &path).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert!(app.documents(&user).await.is_empty(), "{what}");
+        let files = app.raw.blobs.list(&user.id.blob_prefix()).await.unwrap();
+        assert!(files.is_empty(), "{what}: {files:?}");
+        app.assert_clean(&user, what).await;
+    }
+
+    // A conversation whose messages could not all be deleted.
+    let user = app.user().await;
+    let conv = conversation(&app, &user).await;
+    assert!(
+        ask(&app, &user, &conv, "q")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("event: done")
+    );
+    app.only(throttle(&[Op::Transact], "MSG#", 1));
+    let path = format!("/conversations/{conv}");
+    let (done, _) = completed_or_retryable(app.delete(&user, &path).await, "conversation").await;
+    assert!(!done);
+    app.disarm("conversation");
+    assert_eq!(
+        app.delete(&user, &path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.delete(&user, &path).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.assert_clean(&user, "conversation").await;
+}
+
+#[tokio::test]
+async fn an_account_deletion_the_store_interrupts_is_finished_by_deleting_again() {
+    let app = app_with(Ingestion::Background).await;
+    let scenarios: Vec<(&str, Rule)> = vec![
+        (
+            "a file unavailable",
+            Rule::on(&[Op::BlobDelete]).nth(2).fault(Fault::Unavailable),
+        ),
+        ("a message throttled", throttle(&[Op::Delete], "MSG#", 1)),
+        (
+            "the account record timed out",
+            once(Op::Transact, "EMAIL#", Fault::Timeout),
+        ),
+    ];
+    for (what, rule) in scenarios {
+        let account = populated_account(&app.base).await;
+        let bearer = format!("Bearer {}", account.access_token);
+        let delete = || {
+            app.http
+                .delete(app.url("/auth/me"))
+                .header("authorization", &bearer)
+                .json(&json!({"password": account.password}))
+                .send()
+        };
+        app.only(rule);
+        let (done, _) = completed_or_retryable(delete().await.unwrap(), what).await;
+        assert!(!done, "{what}: the fault did not interrupt");
+        app.disarm(what);
+        let retry = delete().await.unwrap();
+        assert_eq!(retry.status(), StatusCode::OK, "{what}");
+        assert_eq!(
+            remains(&app.raw, &account).await,
+            Remains::deleted(),
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fsck_finds_what_an_interrupted_write_leaves_behind() {
+    use ragenie_common::storage::{Condition, Item, Update};
+    let app = app().await;
+    let user = app.user().await;
+    let doc: Value = app
+        .upload(&user, "# Kept\n\nA document that stays.\n", "d")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let doc_id = doc["id"].as_str().unwrap();
+    let conv = conversation(&app, &user).await;
+    assert!(
+        ask(&app, &user, &conv, "q")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("event: done")
+    );
+    app.assert_clean(&user, "a healthy account").await;
+
+    let (table, blobs) = (app.raw.table.clone(), app.raw.blobs.clone());
+    let pk = user.id.partition();
+    let prefix = user.id.blob_prefix();
+    let stray = [
+        format!("{prefix}content/feedface"),
+        format!("{prefix}segments/01GONE-00000001.seg"),
+        format!("{prefix}text/01GONE/00000001.txt"),
+        format!("{}01NOUPLOAD", user.id.upload_prefix()),
+    ];
+    for key in &stray {
+        blobs.put(key, "x".into(), "text/plain").await.unwrap();
+    }
+    for sk in ["DOCV#01GONE#00000001", "MSG#01GONECONV#01M"] {
+        table
+            .put(Item::new(&pk, sk), Condition::None)
+            .await
+            .unwrap();
+    }
+    for sk in ["HASH#beef", "NAME#beef"] {
+        table
+            .put(Item::new(&pk, sk).with("doc_id", "01GONE"), Condition::None)
+            .await
+            .unwrap();
+    }
+    // The conversation's document: its worker killed mid-way.
+    let ops_doc = app
+        .documents(&user)
+        .await
+        .into_iter()
+        .find(|d| d["id"] != doc_id)
+        .unwrap();
+    table
+        .update(
+            &pk,
+            &format!("DOC#{}", ops_doc["id"].as_str().unwrap()),
+            Update::new().set("status", "processing"),
+            Condition::Exists,
+        )
+        .await
+        .unwrap();
+    // The kept document: stuck pending, and its segment lost.
+    table
+        .update(
+            &pk,
+            &format!("DOC#{doc_id}"),
+            Update::new().set("status", "pending"),
+            Condition::Exists,
+        )
+        .await
+        .unwrap();
+    table
+        .update(
+            &pk,
+            &format!("CONV#{conv}"),
+            Update::new().set("head_id", "01NOSUCHMESSAGE"),
+            Condition::Exists,
+        )
+        .await
+        .unwrap();
+    let report = app.fsck(&user).await;
+    let counts = report.counts();
+    use ragenie_conversation::fsck::FindingKind::*;
+    assert_eq!(counts.get(&OrphanFile), Some(&4), "{:#?}", report.findings);
+    assert_eq!(counts.get(&OrphanItem), Some(&4), "{:#?}", report.findings);
+    assert_eq!(
+        counts.get(&StuckPending),
+        Some(&2),
+        "{:#?}",
+        report.findings
+    );
+    assert_eq!(
+        counts.get(&DanglingHead),
+        Some(&1),
+        "{:#?}",
+        report.findings
+    );
+    for key in &stray {
+        assert!(report.findings.iter().any(|f| &f.key == key), "{key}");
+    }
+    // A pending document younger than the grace is still being worked on.
+    let lenient = fsck::check_user(table.as_ref(), blobs.as_ref(), user.id, fsck::PENDING_GRACE)
+        .await
+        .unwrap();
+    assert_eq!(lenient.counts().get(&StuckPending), None);
+
+    // A ready document missing its segment; and every account: files of a deleted one.
+    table
+        .update(
+            &pk,
+            &format!("DOC#{doc_id}"),
+            Update::new().set("status", "ready"),
+            Condition::Exists,
+        )
+        .await
+        .unwrap();
+    blobs
+        .delete(&format!("{prefix}segments/{doc_id}-00000001.seg"))
+        .await
+        .unwrap();
+    blobs
+        .put("users/01NOBODY/content/x", "x".into(), "text/plain")
+        .await
+        .unwrap();
+    blobs
+        .put("uploads/users/01NOBODY/01D", "x".into(), "text/plain")
+        .await
+        .unwrap();
+    let all = fsck::check_all(table.as_ref(), blobs.as_ref(), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(all.users_checked, 1);
+    assert_eq!(all.counts().get(&Missing), Some(&1), "{:#?}", all.findings);
+    assert!(
+        all.findings
+            .iter()
+            .any(|f| f.key == "users/01NOBODY/content/x")
+    );
+    assert!(
+        all.findings
+            .iter()
+            .any(|f| f.key == "uploads/users/01NOBODY/01D")
+    );
+}
