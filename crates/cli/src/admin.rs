@@ -62,6 +62,11 @@ pub enum AdminCommand {
     },
     /// Add accounts created before the admin list's index to it (idempotent).
     BackfillUsers,
+    /// Check the store's integrity, against the store itself with the server's settings (not
+    /// through the API): files nothing references, items whose parent is gone, documents stuck
+    /// `pending`/`processing`, ready documents missing their index, messages without a
+    /// conversation. Exits non-zero when it finds any.
+    Fsck(crate::admin_fsck::FsckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +350,8 @@ pub async fn run(
                 "{scanned} accounts read, {indexed} added to the admin list."
             )?;
         }
+        // Not an API call: `cli::execute` runs it against the store before any client exists.
+        AdminCommand::Fsck(args) => crate::admin_fsck::run(args, out).await?,
     }
     Ok(())
 }

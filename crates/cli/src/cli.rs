@@ -107,7 +107,8 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<ExportFormat>,
     },
-    /// Operator commands (an admin's API key): accounts, sign-up policy, invites, models.
+    /// Operator commands (an admin's API key): accounts, sign-up policy, invites, models; and
+    /// the store's integrity check (`admin fsck`, with the server's store settings).
     Admin {
         #[command(subcommand)]
         command: crate::admin::AdminCommand,
@@ -168,6 +169,13 @@ pub async fn run(args: impl IntoIterator<Item = OsString>, io: Io<'_>) -> anyhow
 }
 
 pub async fn execute(cli: Cli, io: Io<'_>) -> anyhow::Result<()> {
+    // The integrity check reads the store itself: no server URL or API key.
+    if let Command::Admin {
+        command: crate::admin::AdminCommand::Fsck(args),
+    } = &cli.command
+    {
+        return crate::admin_fsck::run(args.clone(), io.out).await;
+    }
     let mut ctx = context(&cli)?;
     match cli.command {
         Command::Admin { command } => {

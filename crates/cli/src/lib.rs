@@ -4,6 +4,7 @@
 //! (`src/main.rs`) only hands the process's arguments and streams to [`cli::run`].
 
 pub mod admin;
+pub mod admin_fsck;
 pub mod chat;
 pub mod cli;
 pub mod client;
