@@ -804,3 +804,62 @@ async fn a_nested_folder_imports_same_named_files_with_their_paths() {
     assert_eq!((again.documents_created, again.documents_existing), (0, 3));
     assert_eq!(client.documents().await.unwrap().len(), 3);
 }
+
+/// `ragenie admin fsck` as an operator runs it: the binary, the store named by the server's
+/// settings (here an embedded data directory), no server URL or API key. Clean: exit 0; an
+/// orphan: listed (JSON), exit non-zero.
+#[tokio::test]
+async fn admin_fsck_checks_the_store_itself_and_fails_on_a_finding() {
+    use ragenie_common::accounts::UserId;
+    use ragenie_common::storage::{Condition, Item};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let fsck = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ragenie"))
+            .args(["admin", "fsck"])
+            .args(args)
+            .env("RAGENIE_STORE", "embedded")
+            .env("RAGENIE_DATA_DIR", &data)
+            .env("RAGENIE_URL", "http://127.0.0.1:9")
+            .env_remove("RAGENIE_API_KEY")
+            .output()
+            .unwrap()
+    };
+    let user = UserId::new();
+    {
+        let state = ragenie_common::testing::embedded_state(&data, "http://127.0.0.1:9").await;
+        state
+            .table
+            .put(
+                Item::new(user.partition(), "PROFILE#01KEPT").with("name", "Work"),
+                Condition::None,
+            )
+            .await
+            .unwrap();
+    }
+    let clean = fsck(&[]);
+    let out = String::from_utf8_lossy(&clean.stdout);
+    assert!(
+        clean.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(out.contains("0 problem(s)"), "{out}");
+
+    {
+        let state = ragenie_common::testing::embedded_state(&data, "http://127.0.0.1:9").await;
+        state
+            .table
+            .put(
+                Item::new(user.partition(), "MSG#01GONE#01M"),
+                Condition::None,
+            )
+            .await
+            .unwrap();
+    }
+    let found = fsck(&["--json", "--user", &user.to_string()]);
+    assert!(!found.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(report["findings"][0]["kind"], "orphan_item", "{report}");
+    assert_eq!(report["findings"][0]["key"], "MSG#01GONE#01M", "{report}");
+}
