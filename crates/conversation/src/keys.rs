@@ -43,22 +43,11 @@ pub fn stop_sk(conv_id: &str) -> String {
     format!("STOP#{conv_id}")
 }
 
-/// Monthly totals of the user (`YYYY-MM`).
-pub fn usage_month_sk(month: &str) -> String {
-    format!("USAGE#M#{month}")
-}
-
-/// Monthly totals of one profile.
-pub fn usage_profile_month_sk(profile_id: &str, month: &str) -> String {
-    format!("USAGE#P#{profile_id}#{month}")
-}
-
-/// Daily totals per model (`YYYY-MM-DD`).
-pub fn usage_day_sk(day: &str, model: &str) -> String {
-    format!("USAGE#D#{day}#{model}")
-}
-
-pub const USAGE_DAY_PREFIX: &str = "USAGE#D#";
+/// The usage totals (monthly, per profile, daily per model): built in common, where embedding
+/// calls are metered into the same totals.
+pub use ragenie_common::accounts::keys::{
+    USAGE_DAY_PREFIX, usage_day_sk, usage_month_sk, usage_profile_month_sk,
+};
 
 /// The record that an answer's usage was added to the totals (so it is added once).
 pub fn billed_sk(answer_id: &str) -> String {

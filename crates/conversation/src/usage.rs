@@ -4,6 +4,7 @@
 use ragenie_common::accounts::UserId;
 /// Costs are kept in micro-dollars (integers add atomically and exactly); days are UTC.
 pub use ragenie_common::accounts::limits::{micro, today};
+pub use ragenie_common::accounts::usage::UsageKind;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,11 +37,15 @@ pub struct Budgets {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
 pub struct UsageRow {
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD` (empty in the per-model totals).
     pub day: String,
     pub model: String,
+    /// `chat`: answers of a chat model; `embedding`: calls of the embedding model (a
+    /// document's chunks at ingestion, a search's question), billed like answers.
+    pub kind: UsageKind,
+    /// Answers (chat rows) or embedding calls (embedding rows).
     pub messages: i64,
-    /// Of those, answers billed from the tokenizer's count because the provider reported no
+    /// Of those, answers or calls billed from the tokenizer's count because the provider reported no
     /// usage (a client that left, a stop, a cut connection).
     pub estimated_messages: i64,
     /// Of those, answers of a model with no known price: their cost is counted as 0 but was
@@ -244,6 +249,7 @@ impl UsageLedger {
                 days.push(UsageRow {
                     day: item.str("day").unwrap_or_default().to_owned(),
                     model: item.str("model").unwrap_or_default().to_owned(),
+                    kind: UsageKind::of(item),
                     messages: item.i64("messages").unwrap_or(0),
                     estimated_messages: item.i64("estimated_messages").unwrap_or(0),
                     unpriced_messages: item.i64("unpriced_messages").unwrap_or(0),
@@ -261,6 +267,7 @@ impl UsageLedger {
         for row in &days {
             let total = models.entry(row.model.clone()).or_insert_with(|| UsageRow {
                 model: row.model.clone(),
+                kind: row.kind,
                 ..UsageRow::default()
             });
             total.messages += row.messages;

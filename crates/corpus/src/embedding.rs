@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use ragenie_common::accounts::operator::OperatorDefaults;
 use ragenie_common::config::EmbeddingSettings;
 use ragenie_embedder::{BlockingEmbedder, EmbedderError, local_model_name};
-use ragenie_gateway::{Gateway, GatewayError};
-use ragenie_retrieval::{DenseError, Embedder};
+use ragenie_gateway::{Gateway, GatewayError, ModelSpec, ProviderKind};
+use ragenie_retrieval::{DenseError, Embedded, Embedder};
 
 use crate::Corpus;
+use crate::metering::TableMeter;
 
 /// A gateway embedder seen through the retrieval port.
 pub struct GatewayEmbedder(pub Box<dyn ragenie_gateway::Embedder>);
@@ -18,6 +20,11 @@ pub struct GatewayEmbedder(pub Box<dyn ragenie_gateway::Embedder>);
 #[async_trait]
 impl Embedder for GatewayEmbedder {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, DenseError> {
+        Ok(self.embed_billed(texts).await?.vectors)
+    }
+
+    /// The vectors and the tokens the provider reported in its `usage`.
+    async fn embed_billed(&self, texts: &[String]) -> Result<Embedded, DenseError> {
         let embeddings = self
             .0
             .embed(texts)
@@ -30,7 +37,10 @@ impl Embedder for GatewayEmbedder {
                 texts.len()
             )));
         }
-        Ok(embeddings.vectors)
+        Ok(Embedded {
+            vectors: embeddings.vectors,
+            billed_tokens: embeddings.input_tokens,
+        })
     }
 }
 
@@ -68,11 +78,14 @@ pub enum EmbeddingSetupError {
 /// `corpus` with the configured embeddings turned on, or unchanged when no embedding model is
 /// set. An unknown model, a provider without a key or a built-in model whose weights do not
 /// load is an error: the process should not start half-configured. A built-in model is loaded
-/// here, at start-up, once per process (the routers of one process share it).
+/// here, at start-up, once per process (the routers of one process share it). A provider's
+/// calls are metered: billed to the user they are made for, within the operator's quota
+/// (`operator`: the deployment's defaults; see [`crate::metering`]).
 pub fn with_configured_embeddings(
     corpus: Corpus,
     settings: Option<&EmbeddingSettings>,
     gateway: &Gateway,
+    operator: &OperatorDefaults,
 ) -> Result<Corpus, EmbeddingSetupError> {
     let Some(settings) = settings else {
         return Ok(corpus);
@@ -82,7 +95,16 @@ pub fn with_configured_embeddings(
         return Ok(corpus.with_embedder(Arc::new(embedder), model_label(settings)));
     }
     let embedder = gateway.embedder(&settings.model, settings.dimensions)?;
-    Ok(corpus.with_embedder(Arc::new(GatewayEmbedder(embedder)), model_label(settings)))
+    // A model the catalog does not know (an OpenAI-compatible server's) has no price.
+    let spec = gateway
+        .catalog()
+        .get(&settings.model)
+        .cloned()
+        .unwrap_or_else(|| ModelSpec::unknown(&settings.model, ProviderKind::OpenAiCompatible));
+    let meter = TableMeter::new(corpus.table.clone(), operator.clone(), spec);
+    Ok(corpus
+        .with_embedder(Arc::new(GatewayEmbedder(embedder)), model_label(settings))
+        .with_embedding_meter(Arc::new(meter)))
 }
 
 /// The built-in model `name` from the configured weights folder.

@@ -3,54 +3,47 @@
 //! by a queue's consumer, see `ingestion`).
 
 use super::*;
+use crate::metering::{EmbedFailure, refused_reason};
+use ragenie_common::accounts::limits::Refusal;
 
 impl Corpus {
-    /// Embeds a new version's chunks into its segment, waiting at most `timeout`; returns the
-    /// model when the vectors were attached. A provider failure leaves the version searchable
-    /// by BM25 alone: an outage must not make uploads fail.
+    /// Embeds a new version's chunks into its segment for `user`, waiting at most `timeout`;
+    /// returns the model when the vectors were attached. A provider failure leaves the version
+    /// searchable by BM25 alone: an outage must not make uploads fail. A refusal of the meter
+    /// (the user's quota is spent) is returned: the caller fails the document with its reason.
     pub(crate) async fn embed_chunks(
         &self,
+        user: UserId,
         doc_id: &str,
         title: &str,
         segment: &mut Segment,
         chunks: &[ragenie_retrieval::Chunk],
         timeout: Duration,
-    ) -> Option<String> {
-        let embeddings = self.embeddings.as_ref()?;
+    ) -> Result<Option<String>, Refusal> {
+        let Some(embeddings) = self.embeddings.as_ref() else {
+            return Ok(None);
+        };
         if chunks.is_empty() {
-            return None;
+            return Ok(None);
         }
         // The title and headings go with the text: a chunk's meaning often depends on them.
         let texts: Vec<String> = chunks
             .iter()
             .map(|c| ragenie_retrieval::chunk_embedding_text(title, c))
             .collect();
-        let embed_all = async {
-            let mut vectors = Vec::with_capacity(texts.len());
-            for batch in texts.chunks(EMBED_BATCH) {
-                vectors.extend(embeddings.embedder.embed(batch).await?);
-            }
-            Ok::<_, ragenie_retrieval::DenseError>(vectors)
-        };
-        let vectors = match tokio::time::timeout(timeout, embed_all).await {
-            Ok(Ok(vectors)) => vectors,
-            Ok(Err(e)) => {
+        let vectors = match self.embed_for(user, &texts, EMBED_BATCH, timeout).await {
+            Ok(vectors) => vectors,
+            Err(EmbedFailure::Refused(refusal)) => return Err(refusal),
+            Err(EmbedFailure::Failed(e)) => {
                 tracing::warn!(doc_id, error = %e, "chunks not embedded; the document ranks by BM25 alone");
-                return None;
-            }
-            Err(_) => {
-                tracing::warn!(
-                    doc_id,
-                    "embedding the chunks timed out; the document ranks by BM25 alone"
-                );
-                return None;
+                return Ok(None);
             }
         };
         match segment.attach_vectors(&embeddings.model, &vectors) {
-            Ok(()) => Some(embeddings.model.clone()),
+            Ok(()) => Ok(Some(embeddings.model.clone())),
             Err(e) => {
                 tracing::warn!(doc_id, error = %e, "embeddings unusable; the document ranks by BM25 alone");
-                None
+                Ok(None)
             }
         }
     }
@@ -280,15 +273,30 @@ impl Corpus {
                     .embeddings
                     .as_ref()
                     .map_or(Duration::ZERO, |e| e.ingest_timeout);
-                doc.embedding_model = self
+                match self
                     .embed_chunks(
+                        user,
                         &doc.id,
                         &doc.name,
                         &mut indexed.segment,
                         &indexed.chunks,
                         timeout,
                     )
-                    .await;
+                    .await
+                {
+                    Ok(model) => doc.embedding_model = model,
+                    Err(refusal) => {
+                        // No unbilled work: the document waits, failed with the reason, for a
+                        // retry once the quota allows.
+                        tracing::info!(doc_id = %doc.id, reason = %refusal, "embeddings refused");
+                        doc.status = DocumentStatus::Failed;
+                        doc.failure_reason = Some(refused_reason(&refusal));
+                        doc.embedding_model = None;
+                        doc.updated_at = clock::now();
+                        self.write_status(user, &doc).await?;
+                        return Ok(doc);
+                    }
+                }
                 let segment = Bytes::from(indexed.segment.to_bytes());
                 let text = Bytes::from(indexed.extracted.text.clone());
                 self.blobs

@@ -10,6 +10,7 @@ pub mod embedding;
 mod ingest;
 mod ingestion;
 pub mod keys;
+pub mod metering;
 mod model;
 pub mod providers;
 mod recovery;
@@ -158,6 +159,8 @@ pub struct Corpus {
 
 struct Embeddings {
     embedder: Arc<dyn Embedder>,
+    /// Bills a provider's calls to the user they are made for (none: the built-in model, free).
+    meter: Option<Arc<dyn metering::EmbeddingMeter>>,
     /// The model label segments record (see `embedding::model_label`).
     model: String,
     /// Recent query embeddings per (user, question): the composer's estimate embeds the
@@ -253,11 +256,20 @@ impl Corpus {
     pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, model: impl Into<String>) -> Self {
         self.embeddings = Some(Embeddings {
             embedder,
+            meter: None,
             model: model.into(),
             queries: Mutex::new(HashMap::new()),
             query_timeout: QUERY_EMBED_TIMEOUT,
             ingest_timeout: INGEST_EMBED_TIMEOUT,
         });
+        self
+    }
+
+    /// Bills the embedder's calls through `meter` (with embeddings on; see [`metering`]).
+    pub fn with_embedding_meter(mut self, meter: Arc<dyn metering::EmbeddingMeter>) -> Self {
+        if let Some(e) = self.embeddings.as_mut() {
+            e.meter = Some(meter);
+        }
         self
     }
 
@@ -525,6 +537,93 @@ mod tests {
         assert_eq!(embedded(), 2);
         corpus.search(user, None, "another one", 5).await.unwrap();
         assert_eq!(embedded(), 3);
+    }
+
+    /// Admits while `refuse` is false; keeps what it settles; a token per character.
+    #[derive(Default)]
+    struct RecordingMeter {
+        refuse: std::sync::atomic::AtomicBool,
+        settled: Mutex<Vec<(UserId, metering::Tally)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl metering::EmbeddingMeter for RecordingMeter {
+        fn count_tokens(&self, texts: &[String]) -> u64 {
+            texts.iter().map(|t| t.chars().count() as u64).sum()
+        }
+        async fn admit(
+            &self,
+            user: UserId,
+            _estimated_tokens: u64,
+        ) -> CorpusResult<Result<metering::MeterHold, ragenie_common::accounts::limits::Refusal>>
+        {
+            if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(Err(ragenie_common::accounts::limits::Refusal::QuotaSpent {
+                    limit_usd: 1.0,
+                    committed_usd: 1.0,
+                    renews_on: "2027-01-01".into(),
+                    retry_after_secs: 60,
+                }));
+            }
+            Ok(Ok(metering::MeterHold {
+                user,
+                reservation: None,
+                price: Some(1.0),
+            }))
+        }
+        async fn settle(&self, hold: metering::MeterHold, used: &metering::Tally) {
+            self.settled.lock().unwrap().push((hold.user, used.clone()));
+        }
+    }
+
+    #[tokio::test]
+    async fn embeddings_are_metered_per_user_and_a_refusal_fails_the_upload_without_a_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = embedded_state(dir.path(), "http://127.0.0.1:9").await;
+        let embedder = Arc::new(CountingEmbedder(Default::default()));
+        let meter = Arc::new(RecordingMeter::default());
+        let corpus = Corpus::new(state.table.clone(), state.blobs.clone())
+            .with_embedder(embedder.clone(), "counting")
+            .with_embedding_meter(meter.clone());
+        let embedded = || embedder.0.load(std::sync::atomic::Ordering::SeqCst);
+        let (user, _) = test_user();
+        let (doc, _) = corpus.upload(user, text("a.md", "apples")).await.unwrap();
+        assert_eq!(doc.status, DocumentStatus::Ready);
+        // This embedder reports no tokens: the meter's count is billed, flagged estimated.
+        // What is embedded for the one chunk: the title, then the text.
+        let chunk = "a.md\n\napples";
+        let expected = metering::Tally {
+            calls: 1,
+            tokens: chunk.chars().count() as u64,
+            estimated: true,
+        };
+        assert_eq!(*meter.settled.lock().unwrap(), [(user, expected)]);
+        // The question is billed to the user who asked it.
+        let (other, _) = test_user();
+        corpus.upload(other, text("b.md", "apples")).await.unwrap();
+        corpus.search(other, None, "fruit", 5).await.unwrap();
+        let settled = meter.settled.lock().unwrap().clone();
+        assert_eq!(settled.len(), 3);
+        assert_eq!(settled[2].0, other);
+        assert_eq!(settled[2].1.tokens, "fruit".len() as u64);
+
+        // Refused: the upload fails with the reason, the search ranks by BM25; no provider call.
+        meter
+            .refuse
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let before = embedded();
+        let (doc, _) = corpus.upload(user, text("c.md", "pears")).await.unwrap();
+        assert_eq!(doc.status, DocumentStatus::Failed);
+        let reason = doc.failure_reason.unwrap();
+        assert!(
+            reason.starts_with("monthly spend limit reached"),
+            "{reason}"
+        );
+        assert!(reason.contains("2027-01-01"), "{reason}");
+        let hits = corpus.search(user, None, "apples now", 5).await.unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(embedded(), before);
+        assert_eq!(meter.settled.lock().unwrap().len(), 3, "nothing billed");
     }
 
     /// Never answers, like a provider that accepted the connection and stalled.

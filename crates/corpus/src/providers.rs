@@ -153,6 +153,7 @@ fn configured_corpus(app: &AppState, gateway: &Arc<Gateway>) -> Result<Corpus, S
         Corpus::new(app.table.clone(), app.blobs.clone()),
         app.settings.embedding.as_ref(),
         gateway,
+        &app.settings.operator,
     )
     .map_err(StartupError::Embedding)
 }

@@ -232,8 +232,9 @@ impl Corpus {
             self.mark(user, &doc, Some(ReindexState::Failed)).await?;
             return Ok(false);
         };
-        let Some(model) = self
+        let embedded = self
             .embed_chunks(
+                user,
                 &doc.id,
                 &doc.name,
                 &mut indexed.segment,
@@ -241,7 +242,12 @@ impl Corpus {
                 REINDEX_EMBED_TIMEOUT,
             )
             .await
-        else {
+            .unwrap_or_else(|refusal| {
+                // The document stays ready on BM25; a re-index later tries it again.
+                tracing::info!(doc_id = %doc.id, reason = %refusal, "re-index: embeddings refused");
+                None
+            });
+        let Some(model) = embedded else {
             self.mark(user, &doc, Some(ReindexState::Failed)).await?;
             return Ok(false);
         };

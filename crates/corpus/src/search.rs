@@ -2,19 +2,25 @@
 //! documents carry vectors of the configured model.
 
 use super::*;
+use crate::metering::EmbedFailure;
 
 impl Corpus {
-    /// The query's embedding, or `None` (BM25 alone) without embeddings or when the provider
-    /// fails.
+    /// The query's embedding, or `None` (BM25 alone) without embeddings, when the provider
+    /// fails or when the user's quota refuses the call (metered like every embedding).
     pub(crate) async fn embed_query(&self, user: UserId, query: &str) -> Option<Arc<Vec<f32>>> {
         let embeddings = self.embeddings.as_ref()?;
         let key = (user, query.to_owned());
         if let Some(hit) = embeddings.queries.lock().expect("query cache").get(&key) {
             return Some(hit.clone());
         }
-        let call = embeddings.embedder.embed(std::slice::from_ref(&key.1));
-        match tokio::time::timeout(embeddings.query_timeout, call).await {
-            Ok(Ok(mut vectors)) if vectors.len() == 1 => {
+        let call = self.embed_for(
+            user,
+            std::slice::from_ref(&key.1),
+            1,
+            embeddings.query_timeout,
+        );
+        match call.await {
+            Ok(mut vectors) if vectors.len() == 1 => {
                 let vector = Arc::new(vectors.pop()?);
                 let mut cache = embeddings.queries.lock().expect("query cache");
                 if cache.len() >= QUERY_CACHE_CAPACITY {
@@ -23,13 +29,13 @@ impl Corpus {
                 cache.insert(key, vector.clone());
                 Some(vector)
             }
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "query not embedded; ranking by BM25 alone");
+            Ok(_) => None,
+            Err(EmbedFailure::Refused(refusal)) => {
+                tracing::info!(reason = %refusal, "query embedding refused; ranking by BM25 alone");
                 None
             }
-            Err(_) => {
-                tracing::warn!("query embedding timed out; ranking by BM25 alone");
+            Err(EmbedFailure::Failed(e)) => {
+                tracing::warn!(error = %e, "query not embedded; ranking by BM25 alone");
                 None
             }
         }

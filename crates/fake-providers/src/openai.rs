@@ -289,6 +289,7 @@ async fn embeddings(
     if let Some(status) = injected_failure(&state, provider, &body, &scenario) {
         return injected(status, &scenario);
     }
+    state.record(provider, "/v1/embeddings", &req);
     let dims = req
         .get("dimensions")
         .and_then(Value::as_u64)

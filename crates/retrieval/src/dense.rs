@@ -53,6 +53,24 @@ pub trait DenseRetriever: Send + Sync {
 #[async_trait]
 pub trait Embedder: Send + Sync {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, DenseError>;
+
+    /// [`embed`](Self::embed), with the tokens the provider billed when it reports them (a
+    /// provider embedder overrides this; a built-in model bills nothing).
+    async fn embed_billed(&self, texts: &[String]) -> Result<Embedded, DenseError> {
+        Ok(Embedded {
+            vectors: self.embed(texts).await?,
+            billed_tokens: None,
+        })
+    }
+}
+
+/// What one embedding call returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedded {
+    /// In the order of the texts.
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the provider reported billing; `None` when it reported none.
+    pub billed_tokens: Option<u64>,
 }
 
 /// What is embedded for a chunk: the document's title and the chunk's headings go with its

@@ -19,8 +19,8 @@ pub mod tokens;
 
 pub use chunk::{Chunk, ChunkConfig, chunk_document, chunk_text};
 pub use dense::{
-    ChunkKey, DenseError, DenseHit, DenseRetriever, Embedder, EmbeddingRetriever, VectorIndex,
-    chunk_embedding_text, fuse, reciprocal_rank_fusion, weighted_rank_fusion,
+    ChunkKey, DenseError, DenseHit, DenseRetriever, Embedded, Embedder, EmbeddingRetriever,
+    VectorIndex, chunk_embedding_text, fuse, reciprocal_rank_fusion, weighted_rank_fusion,
 };
 pub use extract::{
     ACCEPTED_MEDIA_TYPES, ExtractError, Extracted, extract, normalize_media_type, sniff_media_type,

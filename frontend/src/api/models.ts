@@ -50,6 +50,7 @@ export type Conversation = Schemas["Conversation"] & Partial<Pick<Schemas["Conve
 export type ConversationDetail = Schemas["ConversationDetail"];
 export type ConversationHit = Schemas["ConversationHit"];
 export type Estimate = Schemas["Estimate"];
+export type UsageKind = Schemas["UsageKind"];
 export type UsageRow = Schemas["UsageRow"];
 export type UsageReport = Schemas["UsageReport"];
 export type Budgets = Schemas["Budgets"];

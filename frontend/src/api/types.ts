@@ -1918,19 +1918,24 @@ export interface components {
         };
         /** @description The deployment's totals for one day and model. */
         OperatorUsageRow: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Answers (chat) or embedding calls (embedding).
+             */
             answers: number;
             /** Format: double */
             cost_usd: number;
             day: string;
             /** Format: int64 */
             input_tokens: number;
+            /** @description `chat` (answers) or `embedding` (calls of the embedding model, at ingestion and search). */
+            kind: components["schemas"]["UsageKind"];
             model: string;
             /** Format: int64 */
             output_tokens: number;
             /**
              * Format: int64
-             * @description Answers of models without a known price (their cost is not in `cost_usd`).
+             * @description Of those, calls of models without a known price (their cost is not in `cost_usd`).
              */
             unpriced_answers: number;
         };
@@ -2269,6 +2274,11 @@ export interface components {
             /** @description True when identical content was already stored: the existing document is returned. */
             duplicate: boolean;
         };
+        /**
+         * @description What a usage row counts.
+         * @enum {string}
+         */
+        UsageKind: "chat" | "embedding";
         UsageReport: {
             budgets: components["schemas"]["Budgets"];
             days: components["schemas"]["UsageRow"][];
@@ -2291,17 +2301,25 @@ export interface components {
         UsageRow: {
             /** Format: double */
             cost_usd: number;
-            /** @description `YYYY-MM-DD`. */
+            /** @description `YYYY-MM-DD` (empty in the per-model totals). */
             day: string;
             /**
              * Format: int64
-             * @description Of those, answers billed from the tokenizer's count because the provider reported no
+             * @description Of those, answers or calls billed from the tokenizer's count because the provider reported no
              *     usage (a client that left, a stop, a cut connection).
              */
             estimated_messages: number;
             /** Format: int64 */
             input_tokens: number;
-            /** Format: int64 */
+            /**
+             * @description `chat`: answers of a chat model; `embedding`: calls of the embedding model (a
+             *     document's chunks at ingestion, a search's question), billed like answers.
+             */
+            kind: components["schemas"]["UsageKind"];
+            /**
+             * Format: int64
+             * @description Answers (chat rows) or embedding calls (embedding rows).
+             */
             messages: number;
             model: string;
             /** Format: int64 */
@@ -2454,6 +2472,7 @@ export type TokenResponse = components['schemas']['TokenResponse'];
 export type TokenUsage = components['schemas']['TokenUsage'];
 export type UploadMediaType = components['schemas']['UploadMediaType'];
 export type UploadResult = components['schemas']['UploadResult'];
+export type UsageKind = components['schemas']['UsageKind'];
 export type UsageReport = components['schemas']['UsageReport'];
 export type UsageRow = components['schemas']['UsageRow'];
 export type User = components['schemas']['User'];

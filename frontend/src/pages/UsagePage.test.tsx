@@ -24,13 +24,15 @@ describe("UsagePage", () => {
           days: [
             { day: today, model: "gpt-test", messages: 2, input_tokens: 1000, output_tokens: 200, cost_usd: 0.5 },
             { day: today, model: "claude-test", messages: 1, input_tokens: 500, output_tokens: 100, cost_usd: 0.25 },
+            { day: today, model: "text-embedding-3-small", kind: "embedding", messages: 3, input_tokens: 5000, output_tokens: 0, cost_usd: 0.0001 },
           ],
           models: [
             { day: "", model: "gpt-test", messages: 2, input_tokens: 1000, output_tokens: 200, cost_usd: 0.5 },
             { day: "", model: "claude-test", messages: 1, input_tokens: 500, output_tokens: 100, cost_usd: 0.25 },
+            { day: "", model: "text-embedding-3-small", kind: "embedding", messages: 3, input_tokens: 5000, output_tokens: 0, cost_usd: 0.0001 },
           ],
-          total_cost_usd: 0.75,
-          total_input_tokens: 1500,
+          total_cost_usd: 0.7501,
+          total_input_tokens: 6500,
           total_output_tokens: 300,
           month_cost_usd: 0.75,
           budgets: { monthly_usd: 10 },
@@ -51,6 +53,16 @@ describe("UsagePage", () => {
     expect(screen.getByText(/this month \$0\.750 of a \$10\.00 budget/)).toBeTruthy();
     const row = screen.getByRole("cell", { name: "claude-test" }).closest("tr")!;
     expect(within(row).getAllByRole("cell").map((c) => c.textContent)).toEqual(["claude-test", "500", "100", "1", "$0.250"]);
+    // The embedding model's row is tagged and counts calls; a note says what they are.
+    const embedding = screen.getByRole("cell", { name: /^text-embedding-3-small/ }).closest("tr")!;
+    expect(within(embedding).getAllByRole("cell").map((c) => c.textContent)).toEqual([
+      "text-embedding-3-small embeddings",
+      "5,000",
+      "0",
+      "3 calls",
+      "$0.0001",
+    ]);
+    expect(screen.getByText(/passages are embedded when they are indexed/)).toBeTruthy();
 
     const input = await screen.findByLabelText("Monthly budget (USD)");
     await vi.waitFor(() => expect((input as HTMLInputElement).value).toBe("10"));

@@ -8,6 +8,7 @@ import { ReflowTable } from "../components/ReflowTable";
 import { formatCost, formatTokens } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { BarChart } from "./BarChart";
+import { KindBadge, countLabel } from "./usageKind";
 
 function isoDay(d: Date): string {
   return d.toISOString().slice(0, 10);
@@ -88,17 +89,20 @@ export default function UsagePage() {
                     <th>Model</th>
                     <th className="num">Input tokens</th>
                     <th className="num">Output tokens</th>
-                    <th className="num">Messages</th>
+                    <th className="num">Messages / calls</th>
                     <th className="num">Cost</th>
                   </tr>
                 </thead>
                 <tbody>
                   {models.map((m) => (
                     <tr key={m.model}>
-                      <td>{m.model}</td>
+                      <td>
+                        {m.model}
+                        <KindBadge kind={m.kind} />
+                      </td>
                       <td className="num">{formatTokens(m.input_tokens)}</td>
                       <td className="num">{formatTokens(m.output_tokens)}</td>
-                      <td className="num">{m.messages ?? ""}</td>
+                      <td className="num">{countLabel(m.messages, m.kind)}</td>
                       <td className="num">{formatCost(m.cost_usd)}</td>
                     </tr>
                   ))}
@@ -106,6 +110,12 @@ export default function UsagePage() {
               </table>
               </ReflowTable>
             )}
+            {models.some((m) => m.kind === "embedding") ? (
+              <p className="muted small">
+                Embeddings: your documents' passages are embedded when they are indexed, and your questions when
+                they are searched. They count toward your monthly budget and your administrator's quota.
+              </p>
+            ) : null}
           </section>
         </>
       ) : null}

@@ -13,7 +13,7 @@ describe("usage chart", () => {
   });
 
   it("sums each day's models and fills quiet days with nothing, one bar per day", () => {
-    const row = (model: string, cost_usd: number) => ({ day: "2026-01-31", model, messages: 1, estimated_messages: 0, unpriced_messages: 0, input_tokens: 10, output_tokens: 5, cost_usd });
+    const row = (model: string, cost_usd: number) => ({ day: "2026-01-31", model, kind: "chat" as const, messages: 1, estimated_messages: 0, unpriced_messages: 0, input_tokens: 10, output_tokens: 5, cost_usd });
     const days = fillDays("2026-01-30", "2026-02-02", [row("a", 1), row("b", 0.5)]);
     expect(days.map(([d, r]) => [d, r?.cost_usd])).toEqual([
       ["2026-01-30", undefined],

@@ -471,7 +471,9 @@ pub struct OperatorUsage {
     pub to: String,
     /// One row per day and model.
     pub days: Vec<OperatorUsageRow>,
+    /// Answers and embedding calls together.
     pub total_cost_usd: f64,
+    /// Answers of chat models (embedding calls are in their rows, not here).
     pub total_answers: i64,
 }
 
@@ -510,7 +512,11 @@ async fn usage(
     let days = limits::operator_usage(state.table.as_ref(), &from, &to).await?;
     Ok(Json(OperatorUsage {
         total_cost_usd: days.iter().map(|d| d.cost_usd).sum(),
-        total_answers: days.iter().map(|d| d.answers).sum(),
+        total_answers: days
+            .iter()
+            .filter(|d| d.kind == limits::UsageKind::Chat)
+            .map(|d| d.answers)
+            .sum(),
         from,
         to,
         days,

@@ -130,6 +130,23 @@ pub fn answer_slot(user: UserId, n: u32) -> Key {
     key(user.partition(), format!("SLOT#{n:03}"))
 }
 
+/// A user's usage totals for a month (`YYYY-MM`), in the user's partition.
+pub fn usage_month_sk(month: &str) -> String {
+    format!("USAGE#M#{month}")
+}
+
+/// A profile's usage totals for a month, in its owner's partition.
+pub fn usage_profile_month_sk(profile_id: &str, month: &str) -> String {
+    format!("USAGE#P#{profile_id}#{month}")
+}
+
+pub const USAGE_DAY_PREFIX: &str = "USAGE#D#";
+
+/// A user's usage totals for a day (`YYYY-MM-DD`) and model, in the user's partition.
+pub fn usage_day_sk(day: &str, model: &str) -> String {
+    format!("{USAGE_DAY_PREFIX}{day}#{model}")
+}
+
 /// The deployment's usage totals for a day and model (`model` empty: the day's first key).
 pub fn operator_usage_day(day: &str, model: &str) -> Key {
     key("OPERATOR#USAGE".into(), format!("D#{day}#{model}"))

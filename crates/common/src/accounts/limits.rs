@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::error::AccountResult;
 use super::ids::UserId;
 use super::keys;
+pub use super::usage::UsageKind;
 use crate::clock;
 use crate::storage::{Condition, Item, Query, StoreError, Table, Update};
 
@@ -307,23 +308,42 @@ pub async fn record_operator_usage(
     cost_usd: f64,
     cost_unknown: bool,
 ) -> AccountResult<()> {
+    add_operator_usage(
+        table,
+        UsageKind::Chat,
+        model,
+        input_tokens,
+        output_tokens,
+        cost_usd,
+        cost_unknown,
+    )
+    .await
+}
+
+/// Adds one call (an answer, or an embedding call) of `kind` to the deployment's totals.
+pub(crate) async fn add_operator_usage(
+    table: &dyn Table,
+    kind: UsageKind,
+    model: &str,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost_usd: f64,
+    cost_unknown: bool,
+) -> AccountResult<()> {
     let day = today();
     let k = keys::operator_usage_day(&day, model);
-    table
-        .update(
-            &k.pk,
-            &k.sk,
-            Update::new()
-                .set("day", day.clone())
-                .set("model", model)
-                .add("answers", 1)
-                .add("unpriced_answers", i64::from(cost_unknown))
-                .add("input_tokens", input_tokens)
-                .add("output_tokens", output_tokens)
-                .add("cost_micro_usd", micro(cost_usd)),
-            Condition::None,
-        )
-        .await?;
+    let mut update = Update::new()
+        .set("day", day.clone())
+        .set("model", model)
+        .add("answers", 1)
+        .add("unpriced_answers", i64::from(cost_unknown))
+        .add("input_tokens", input_tokens)
+        .add("output_tokens", output_tokens)
+        .add("cost_micro_usd", micro(cost_usd));
+    if kind != UsageKind::Chat {
+        update = update.set("kind", kind.as_str());
+    }
+    table.update(&k.pk, &k.sk, update, Condition::None).await?;
     Ok(())
 }
 
@@ -332,8 +352,11 @@ pub async fn record_operator_usage(
 pub struct OperatorUsageRow {
     pub day: String,
     pub model: String,
+    /// `chat` (answers) or `embedding` (calls of the embedding model, at ingestion and search).
+    pub kind: UsageKind,
+    /// Answers (chat) or embedding calls (embedding).
     pub answers: i64,
-    /// Answers of models without a known price (their cost is not in `cost_usd`).
+    /// Of those, calls of models without a known price (their cost is not in `cost_usd`).
     pub unpriced_answers: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
@@ -366,6 +389,7 @@ pub async fn operator_usage(
             rows.push(OperatorUsageRow {
                 day: i.str("day").unwrap_or_default().to_owned(),
                 model: i.str("model").unwrap_or_default().to_owned(),
+                kind: UsageKind::of(i),
                 answers: i.i64("answers").unwrap_or(0),
                 unpriced_answers: i.i64("unpriced_answers").unwrap_or(0),
                 input_tokens: i.i64("input_tokens").unwrap_or(0),

@@ -23,6 +23,7 @@ pub mod profiles;
 pub mod refresh;
 pub mod reset;
 pub mod throttle;
+pub mod usage;
 pub mod users;
 pub mod web;
 

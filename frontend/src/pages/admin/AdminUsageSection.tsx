@@ -1,5 +1,6 @@
 // The deployment's usage across users: totals, then by model and by day and model. Answers of
-// models without a known price are counted apart, never as $0.
+// models without a known price are counted apart, never as $0. Embedding models' rows count
+// calls (documents indexed, questions searched); their cost is in the total.
 
 import { useState } from "react";
 import { admin } from "../../api/endpoints";
@@ -8,6 +9,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { ReflowTable } from "../../components/ReflowTable";
 import { formatCost, formatTokens } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
+import { KindBadge, countLabel } from "../usageKind";
 
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
@@ -50,7 +52,7 @@ function UsageTable({ rows, withDay }: { rows: OperatorUsageRow[]; withDay: bool
           <tr>
             {withDay ? <th>Day</th> : null}
             <th>Model</th>
-            <th className="num">Answers</th>
+            <th className="num">Answers / calls</th>
             <th className="num">Input tokens</th>
             <th className="num">Output tokens</th>
             <th className="num">Cost</th>
@@ -60,8 +62,11 @@ function UsageTable({ rows, withDay }: { rows: OperatorUsageRow[]; withDay: bool
           {rows.map((r) => (
             <tr key={`${r.day}|${r.model}`}>
               {withDay ? <td>{r.day}</td> : null}
-              <td>{r.model}</td>
-              <td className="num">{r.answers}</td>
+              <td>
+                {r.model}
+                <KindBadge kind={r.kind} />
+              </td>
+              <td className="num">{countLabel(r.answers, r.kind)}</td>
               <td className="num">{formatTokens(r.input_tokens)}</td>
               <td className="num">{formatTokens(r.output_tokens)}</td>
               <td className="num">{cost(r)}</td>
