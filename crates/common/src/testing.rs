@@ -36,6 +36,21 @@ pub fn test_user() -> (UserId, String) {
     (id, bearer)
 }
 
+/// Registers the deployment's first account (so an admin) and returns it with the bearer header
+/// value that authenticates as it.
+pub async fn first_admin(table: &dyn crate::storage::Table) -> (UserId, String) {
+    let user = crate::accounts::operator::register(
+        table,
+        &crate::accounts::operator::OperatorDefaults::default(),
+        "admin@example.com",
+        "a long enough password for tests".into(),
+        None,
+    )
+    .await
+    .expect("the first account");
+    (user.id, format!("Bearer test:{}", user.id))
+}
+
 /// An embedded store in `dir` with [`TestTokens`] as authenticator; presigned URLs point at
 /// `public_url`.
 pub async fn embedded_state(dir: &std::path::Path, public_url: &str) -> AppState {

@@ -73,6 +73,18 @@ impl FakeUrls {
             base,
         }
     }
+
+    /// The settings that point RaGenie's gateway at these fakes, with test keys: a lookup for
+    /// `GatewayConfig::from_lookup` and `ProviderKeys::from_lookup`.
+    pub fn env(&self, name: &str) -> Option<String> {
+        match name {
+            "RAGENIE_OPENAI_BASE_URL" => Some(self.openai.clone()),
+            "RAGENIE_ANTHROPIC_BASE_URL" => Some(self.anthropic.clone()),
+            "RAGENIE_GEMINI_BASE_URL" => Some(self.gemini.clone()),
+            "OPENAI_API_KEY" | "ANTHROPIC_API_KEY" | "GEMINI_API_KEY" => Some("test-key".into()),
+            _ => None,
+        }
+    }
 }
 
 /// A request as the fake received it (no headers: they hold keys).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::limits;
-use ragenie_common::accounts::operator::{self, OperatorDefaults, UserLimits};
+use ragenie_common::accounts::operator::{self, UserLimits};
 use ragenie_common::config::EmbeddingSettings;
 use ragenie_common::testing::{TestServer, embedded_state, test_user};
 use ragenie_corpus::ProviderState;
@@ -38,14 +38,10 @@ async fn app() -> App {
     let (fakes, urls) = ragenie_fake_providers::spawn(FakeConfig::default())
         .await
         .unwrap();
-    let lookup = |name: &str| match name {
-        "RAGENIE_OPENAI_BASE_URL" => Some(urls.openai.clone()),
-        "OPENAI_API_KEY" => Some("test-key".to_owned()),
-        _ => None,
-    };
+    let env = |name: &str| urls.env(name);
     let gateway = Gateway::new(
-        GatewayConfig::from_lookup(lookup).unwrap(),
-        ProviderKeys::from_lookup(lookup),
+        GatewayConfig::from_lookup(env).unwrap(),
+        ProviderKeys::from_lookup(env),
     )
     .unwrap();
     let listener = TestServer::bind().await;
@@ -231,21 +227,10 @@ async fn uploads_and_searches_bill_their_embeddings_to_the_user() {
     assert_eq!(app.month(other).await, limits::MonthSpend::default());
 
     // The deployment's totals by day and model have the calls too.
-    let admin = operator::register(
-        app.state.table.as_ref(),
-        &OperatorDefaults::default(),
-        "admin@example.com",
-        "a long enough password for tests".into(),
-        None,
-    )
-    .await
-    .unwrap();
+    let (_, admin) = ragenie_common::testing::first_admin(app.state.table.as_ref()).await;
     let day = limits::today();
     let totals = app
-        .get(
-            &format!("Bearer test:{}", admin.id),
-            &format!("/admin/usage?from={day}&to={day}"),
-        )
+        .get(&admin, &format!("/admin/usage?from={day}&to={day}"))
         .await;
     let row = totals["days"]
         .as_array()

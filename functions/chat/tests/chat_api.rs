@@ -1848,17 +1848,9 @@ async fn provider_error_text_is_reduced_to_a_safe_message() {
 
 /// An admin account (the deployment's first) and its bearer.
 async fn admin(app: &App) -> String {
-    use ragenie_common::accounts::operator::{self, OperatorDefaults};
-    let user = operator::register(
-        app.state.table.as_ref(),
-        &OperatorDefaults::default(),
-        "admin@example.com",
-        "a long enough password for tests".into(),
-        None,
-    )
-    .await
-    .unwrap();
-    format!("Bearer test:{}", user.id)
+    ragenie_common::testing::first_admin(app.state.table.as_ref())
+        .await
+        .1
 }
 
 impl App {
