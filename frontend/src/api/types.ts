@@ -1911,9 +1911,15 @@ export interface components {
             days: components["schemas"]["OperatorUsageRow"][];
             from: string;
             to: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Answers of chat models (embedding calls are in their rows, not here).
+             */
             total_answers: number;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description The cost of answers and embedding calls together, USD.
+             */
             total_cost_usd: number;
         };
         /** @description The deployment's totals for one day and model. */

@@ -471,7 +471,7 @@ pub struct OperatorUsage {
     pub to: String,
     /// One row per day and model.
     pub days: Vec<OperatorUsageRow>,
-    /// Answers and embedding calls together.
+    /// The cost of answers and embedding calls together, USD.
     pub total_cost_usd: f64,
     /// Answers of chat models (embedding calls are in their rows, not here).
     pub total_answers: i64,
