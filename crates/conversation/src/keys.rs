@@ -61,3 +61,24 @@ pub const BUDGET_SK: &str = "BUDGET";
 pub fn import_sk(import_key: &str) -> String {
     format!("IMPORT#{import_key}")
 }
+
+/// The user's conversation-search state: a version bumped by every change to a conversation
+/// or its messages, and the generation and blob of the merged index (see `index`).
+pub const SEARCH_STATE_SK: &str = "CSEARCH";
+
+/// A conversation changed since the merged index was written (see `index`).
+pub fn search_pending_sk(conv_id: &str) -> String {
+    format!("{SEARCH_PENDING_PREFIX}{conv_id}")
+}
+
+pub const SEARCH_PENDING_PREFIX: &str = "CSEARCH#Q#";
+
+/// One generation of the user's merged conversation index (unique per write, so two
+/// processes compacting at once never overwrite each other's blob).
+pub fn search_index_blob(user: UserId, generation: i64) -> String {
+    format!(
+        "{}conversation-index/{generation:010}-{}.idx",
+        user.blob_prefix(),
+        ulid::Ulid::new()
+    )
+}

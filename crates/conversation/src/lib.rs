@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod error;
 pub mod events;
 pub mod fsck;
+pub mod index;
 pub mod inflight;
 pub mod keys;
 pub mod limits;
@@ -27,6 +28,7 @@ pub use answer::{
 pub use chat::{ChatService, Completion, Estimate, EstimateAsk, Turn};
 pub use error::{ConversationError, ConversationResult};
 pub use events::ChatEvent;
+pub use index::ConversationIndex;
 pub use inflight::{INTERRUPTED, interrupt_answers};
 pub use limits::OperatorGuard;
 pub use model::{

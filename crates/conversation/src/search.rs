@@ -1,56 +1,42 @@
-//! Full-text search over a user's conversation titles and message text: every term must match
-//! (case-insensitive); title matches weigh more; the best matching message gives the excerpt.
+//! Conversation search: BM25 over the user's conversation index (see `index`): titles and
+//! message text, stemmed, best conversations first, each with its best message and a
+//! highlighted snippet. One table read per search, however long the history.
 
 use ragenie_common::accounts::UserId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ConversationError, ConversationResult};
-use crate::model::{Conversation, Message};
-use crate::store::ConversationStore;
+use crate::index::ConversationIndex;
+use crate::model::Conversation;
 
 pub const MAX_QUERY_CHARS: usize = 500;
 pub const DEFAULT_HITS: usize = 20;
 pub const MAX_HITS: usize = 100;
+/// Approximate length of a hit's snippet, in characters.
+const SNIPPET_CHARS: usize = 160;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationHit {
     pub conversation: Conversation,
-    /// The best matching message, if the match is in the text rather than the title.
+    /// The best matching message (absent for a conversation without messages, found by its
+    /// title).
     pub message_id: Option<String>,
-    /// An excerpt around the match.
+    /// An excerpt of that message (or the title) around the matches: HTML-escaped, matched
+    /// words wrapped in `<mark>`…`</mark>`.
     pub snippet: String,
-    pub score: u32,
+    /// BM25 relevance (higher is better); comparable within one response only.
+    pub score: f32,
 }
 
-fn excerpt(text: &str, at: usize) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let center = text[..at].chars().count();
-    let start = center.saturating_sub(60);
-    let end = (center + 100).min(chars.len());
-    let mut out: String = chars[start..end].iter().collect();
-    if start > 0 {
-        out.insert(0, '…');
-    }
-    if end < chars.len() {
-        out.push('…');
-    }
-    out
-}
-
-/// The user's conversations matching `q`, best first (then most recently active).
+/// The user's conversations matching `q`, best first.
 pub async fn search(
-    store: &ConversationStore,
+    index: &ConversationIndex,
     user_id: UserId,
     q: &str,
     limit: Option<usize>,
 ) -> ConversationResult<Vec<ConversationHit>> {
-    let terms: Vec<String> = q
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .filter(|t| !t.is_empty())
-        .collect();
-    if terms.is_empty() || q.chars().count() > MAX_QUERY_CHARS {
+    if q.trim().is_empty() || q.chars().count() > MAX_QUERY_CHARS {
         return Err(ConversationError::invalid(
             "q",
             format!("1..={MAX_QUERY_CHARS} characters"),
@@ -63,78 +49,22 @@ pub async fn search(
             format!("1..={MAX_HITS}"),
         ));
     }
-    let conversations = store.all(user_id).await?;
-    let messages = store.all_messages(user_id).await?;
-    let mut hits: Vec<ConversationHit> = conversations
+    let user_index = index.current(user_id).await?;
+    let query = q.to_owned();
+    let found = user_index.clone();
+    let hits = tokio::task::spawn_blocking(move || found.search(&query, limit, SNIPPET_CHARS))
+        .await
+        .map_err(|e| anyhow::anyhow!("search task failed: {e}"))?;
+    Ok(hits
         .into_iter()
-        .filter_map(|conv| rank(conv, &messages, &terms))
-        .collect();
-    hits.sort_by(|a, b| {
-        b.score
-            .cmp(&a.score)
-            .then_with(|| b.conversation.updated_at.cmp(&a.conversation.updated_at))
-    });
-    hits.truncate(limit);
-    Ok(hits)
-}
-
-/// The conversation as a hit, if every term is in its title or its messages.
-fn rank(conv: Conversation, messages: &[Message], terms: &[String]) -> Option<ConversationHit> {
-    let title = conv.title.to_lowercase();
-    let own: Vec<(&Message, String)> = messages
-        .iter()
-        .filter(|m| m.conversation_id == conv.id)
-        .map(|m| (m, m.content.to_lowercase()))
-        .collect();
-    let all_terms_found = terms.iter().all(|t| {
-        title.contains(t.as_str()) || own.iter().any(|(_, text)| text.contains(t.as_str()))
-    });
-    if !all_terms_found {
-        return None;
-    }
-    let mut best: Option<(u32, &Message, usize)> = None;
-    for (m, text) in &own {
-        let count: u32 = terms
-            .iter()
-            .map(|t| text.matches(t.as_str()).count() as u32)
-            .sum();
-        if count > 0 && best.is_none_or(|(c, _, _)| count > c) {
-            let at = text.find(terms[0].as_str()).unwrap_or(0);
-            best = Some((count, m, at));
-        }
-    }
-    let mut score = terms.iter().filter(|t| title.contains(t.as_str())).count() as u32 * 5;
-    let (message_id, snippet) = match best {
-        Some((count, m, at)) => {
-            score += count;
-            // Lowercasing can change byte offsets of some characters; fall back to the start.
-            let at = if m.content.is_char_boundary(at) {
-                at
-            } else {
-                0
-            };
-            (Some(m.id.clone()), excerpt(&m.content, at))
-        }
-        None => (None, conv.title.clone()),
-    };
-    Some(ConversationHit {
-        conversation: conv,
-        message_id,
-        snippet,
-        score,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_excerpt_is_cut_around_the_match_with_ellipses() {
-        let text = format!("{}needle{}", "a".repeat(100), "b".repeat(200));
-        let cut = excerpt(&text, 100);
-        assert!(cut.starts_with('…') && cut.ends_with('…'), "{cut}");
-        assert!(cut.contains("needle"));
-        assert_eq!(excerpt("short needle", 6), "short needle");
-    }
+        .filter_map(|hit| {
+            let conversation = user_index.conversation(&hit.doc_id)?.clone();
+            Some(ConversationHit {
+                conversation,
+                message_id: hit.heading_path.into_iter().next(),
+                snippet: hit.snippet,
+                score: hit.score,
+            })
+        })
+        .collect())
 }

@@ -8,6 +8,7 @@ use ragenie_common::accounts::UserId;
 use ragenie_common::clock::{self, Timestamp};
 use ragenie_common::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
 
+use crate::index;
 use crate::keys;
 use crate::model::{Conversation, Message, MessageRole};
 
@@ -112,9 +113,12 @@ impl ConversationStore {
             created_at: stamp.clone(),
             updated_at: stamp,
         };
-        self.table
-            .put(conversation_item(user_id, &conv)?, Condition::NotExists)
-            .await?;
+        let mut ops = vec![TxOp::Put {
+            item: conversation_item(user_id, &conv)?,
+            condition: Condition::NotExists,
+        }];
+        ops.extend(index::touch(user_id, &conv.id));
+        self.table.transact(ops).await?;
         Ok(conv)
     }
 
@@ -199,11 +203,12 @@ impl ConversationStore {
         let previous = conv.updated_at.clone();
         conv.updated_at = now_stamp();
         let guard = Condition::AttrEquals("updated_at".into(), previous.into());
-        match self
-            .table
-            .put(conversation_item(user_id, &conv)?, guard)
-            .await
-        {
+        let mut ops = vec![TxOp::Put {
+            item: conversation_item(user_id, &conv)?,
+            condition: guard,
+        }];
+        ops.extend(index::touch(user_id, &conv.id));
+        match self.table.transact(ops).await {
             Ok(()) => Ok(conv),
             Err(StoreError::ConditionFailed) => Err(ConversationError::Conflict(
                 "the conversation changed meanwhile; retry".into(),
@@ -218,11 +223,14 @@ impl ConversationStore {
     pub async fn delete(&self, user_id: UserId, conv_id: &str) -> ConversationResult<()> {
         let pk = keys::user_pk(user_id);
         let messages = self.message_items(user_id, conv_id).await?;
-        match self
-            .table
-            .delete(&pk, &keys::conversation_sk(conv_id), Condition::Exists)
-            .await
-        {
+        // The search index learns of the deletion in the same transaction.
+        let mut ops = vec![TxOp::Delete {
+            pk: pk.clone(),
+            sk: keys::conversation_sk(conv_id),
+            condition: Condition::Exists,
+        }];
+        ops.extend(index::touch(user_id, conv_id));
+        match self.table.transact(ops).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed) if messages.is_empty() => {
                 return Err(ConversationError::NotFound("conversation"));
@@ -388,6 +396,7 @@ impl ConversationStore {
             },
         ];
         ops.extend(extra);
+        ops.extend(index::touch(user_id, &conv.id));
         match self.table.transact(ops).await {
             Ok(()) => Ok(next),
             Err(StoreError::ConditionFailed) => Err(ConversationError::NotFound("conversation")),
@@ -520,6 +529,7 @@ impl ConversationStore {
             item: conversation_item(user_id, &conv)?,
             condition: Condition::NotExists,
         }];
+        ops.extend(index::touch(user_id, &conv_id));
         if let Some(key) = &import_key {
             let marker = Item::new(pk.clone(), keys::import_sk(key))
                 .with("conversation_id", conv_id.clone());

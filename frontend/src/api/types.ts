@@ -571,7 +571,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Full-text search over titles and message text (every term must match, case-insensitive). */
+        /**
+         * Full-text search over titles and message text: BM25 over the user's conversation index,
+         *     best conversations first, each with its best message and a highlighted snippet.
+         */
         get: operations["get_conversations_search"];
         put?: never;
         post?: never;
@@ -1318,11 +1321,20 @@ export interface components {
         };
         ConversationHit: {
             conversation: components["schemas"]["Conversation"];
-            /** @description The best matching message, if the match is in the text rather than the title. */
+            /**
+             * @description The best matching message (absent for a conversation without messages, found by its
+             *     title).
+             */
             message_id?: string | null;
-            /** Format: int32 */
+            /**
+             * Format: float
+             * @description BM25 relevance (higher is better); comparable within one response only.
+             */
             score: number;
-            /** @description An excerpt around the match. */
+            /**
+             * @description An excerpt of that message (or the title) around the matches: HTML-escaped, matched
+             *     words wrapped in `<mark>`…`</mark>`.
+             */
             snippet: string;
         };
         ConversationHits: {
@@ -5537,7 +5549,10 @@ export interface operations {
     get_conversations_search: {
         parameters: {
             query: {
-                /** @description Words that must all occur (case-insensitive), at most 500 characters. */
+                /**
+                 * @description Words to look for in titles and messages (stemmed, case-insensitive; conversations with
+                 *     more of them rank first), at most 500 characters.
+                 */
                 q: string;
                 /** @description Most hits, 1 to 100 (default 20). */
                 limit?: number;

@@ -11,10 +11,12 @@ use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_conversation::{
-    Budgets, Conversation, ConversationHit, ConversationStore, ImportedMessage, Message, NewImport,
-    UsageLedger, UsageReport, UsageRow, branch_to, conversations, export_markdown,
+    Budgets, Conversation, ConversationHit, ConversationIndex, ConversationStore, ImportedMessage,
+    Message, NewImport, UsageLedger, UsageReport, UsageRow, branch_to, conversations,
+    export_markdown,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// The name this function's health route and logs carry.
@@ -25,6 +27,7 @@ pub struct ConversationsState {
     app: AppState,
     store: ConversationStore,
     usage: UsageLedger,
+    index: Arc<ConversationIndex>,
 }
 
 impl FromRef<ConversationsState> for AppState {
@@ -37,6 +40,10 @@ pub fn router(state: AppState) -> Router {
     let s = ConversationsState {
         store: ConversationStore::new(state.table.clone()),
         usage: UsageLedger::new(state.table.clone()),
+        index: Arc::new(ConversationIndex::new(
+            state.table.clone(),
+            state.blobs.clone(),
+        )),
         app: state.clone(),
     };
     let routes = Router::new()
@@ -266,7 +273,8 @@ async fn delete(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Words that must all occur (case-insensitive), at most 500 characters.
+    /// Words to look for in titles and messages (stemmed, case-insensitive; conversations with
+    /// more of them rank first), at most 500 characters.
     #[param(min_length = 1, max_length = 500, pattern = r"\S")]
     q: String,
     /// Most hits, 1 to 100 (default 20).
@@ -279,7 +287,8 @@ pub struct ConversationHits {
     items: Vec<ConversationHit>,
 }
 
-/// Full-text search over titles and message text (every term must match, case-insensitive).
+/// Full-text search over titles and message text: BM25 over the user's conversation index,
+/// best conversations first, each with its best message and a highlighted snippet.
 #[utoipa::path(get, path = "/conversations/search", tag = "conversations", params(SearchParams),
     responses((status = 200, body = ConversationHits)), security(("bearer" = [])))]
 async fn search(
@@ -288,7 +297,7 @@ async fn search(
     Query(p): Query<SearchParams>,
 ) -> ApiResult<Json<ConversationHits>> {
     let user_id = user(&auth)?;
-    let items = ragenie_conversation::search::search(&s.store, user_id, &p.q, p.limit).await?;
+    let items = ragenie_conversation::search::search(&s.index, user_id, &p.q, p.limit).await?;
     Ok(Json(ConversationHits { items }))
 }
 

@@ -88,6 +88,26 @@ describe("ChatPage", () => {
     expect(screen.queryByRole("button", { name: "Load more conversations" })).toBeNull();
   });
 
+  it("searches conversations and highlights the matched words of the best message as text", async () => {
+    const conv = { id: "c9", title: "Lab notes", profile_id: "p1", model: "gpt-test" };
+    base({
+      "GET /conversations/search": ({ url }) =>
+        json(200, {
+          items:
+            url.searchParams.get("q") === "zebrafish"
+              ? [{ conversation: conv, message_id: "m1", snippet: "&lt;b&gt; <mark>zebrafish</mark> &amp; larvae", score: 2.5 }]
+              : [],
+        }),
+    });
+    renderChat();
+    await userEvent.type(screen.getByLabelText("Search conversations"), "zebrafish");
+    const results = await screen.findByRole("list", { name: "Search results" });
+    const link = await within(results).findByRole("link", { name: /Lab notes/ });
+    expect(link.textContent).toBe("Lab notes<b> zebrafish & larvae");
+    expect(link.querySelector("mark")?.textContent).toBe("zebrafish");
+    expect(link.querySelector("b")).toBeNull();
+  });
+
   it("streams an answer into a new conversation, then shows the stored answer with its cost and citation", async () => {
     let stored = false;
     const { calls } = base({

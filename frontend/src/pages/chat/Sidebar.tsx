@@ -1,4 +1,4 @@
-// The conversation list with search (titles and message text, server-side). Beside the chat on
+// The conversation list with search (titles and message text, server-side; matches marked). Beside the chat on
 // a wide screen; on a phone a drawer over it, opened from the chat's toolbar (styles.css).
 
 import { useEffect, useRef, useState } from "react";
@@ -6,6 +6,7 @@ import { NavLink } from "react-router";
 import { conversations } from "../../api/endpoints";
 import type { Conversation, ConversationHit } from "../../api/models";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { snippetParts } from "./snippet";
 
 interface Props {
   items: Conversation[] | undefined;
@@ -101,7 +102,7 @@ export function Sidebar({ items, error, onRetry, hasMore, loadingMore, onLoadMor
           <li key={c.id}>
             <NavLink to={`/app/chat/${c.id}`} onClick={onClose} className={({ isActive }) => (isActive ? "active" : undefined)} title={c.title ?? undefined}>
               {c.title || "Untitled conversation"}
-              {snippet ? <span className="snippet">{stripTags(snippet)}</span> : null}
+              {snippet ? <Snippet snippet={snippet} /> : null}
             </NavLink>
           </li>
         ))}
@@ -117,7 +118,11 @@ export function Sidebar({ items, error, onRetry, hasMore, loadingMore, onLoadMor
   );
 }
 
-/** Snippets may carry highlight markup; show them as text. */
-function stripTags(s: string): string {
-  return s.replace(/<[^>]*>/g, "");
+/** The best message's excerpt, its matched words highlighted (rendered as text, never HTML). */
+function Snippet({ snippet }: { snippet: string }) {
+  return (
+    <span className="snippet">
+      {snippetParts(snippet).map((p, i) => (p.marked ? <mark key={i}>{p.text}</mark> : <span key={i}>{p.text}</span>))}
+    </span>
+  );
 }
