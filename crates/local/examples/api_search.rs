@@ -8,8 +8,14 @@
 //! server, as a new Lambda instance: every cache empty, segments read through the `Blobs` port)
 //! and table reads per search.
 //!
-//! `api_search --store embedded|aws --sizes 1000,10000 --prefix KEY_PREFIX --out FILE.json`;
-//! `--store aws` creates its own table, bucket and secret through `AWS_ENDPOINT_URL`.
+//! Conversation search (`--conversations 2000 --messages 20`): one user's conversations imported
+//! through `POST /conversations/import`, then `GET /conversations/search` warm (p50/p95 and
+//! table reads), cold (a fresh server: the merged index read through the `Blobs` port) and
+//! right after a new conversation is saved (the pending part of the index read from the table).
+//!
+//! `api_search --store embedded|aws --sizes 1000,10000|none --prefix KEY_PREFIX --out FILE.json
+//! [--conversations N --messages M]`; `--store aws` creates its own table, bucket and secret
+//! through `AWS_ENDPOINT_URL`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,6 +49,8 @@ struct Args {
     queries: usize,
     cold: usize,
     clients: usize,
+    conversations: usize,
+    messages: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -54,6 +62,8 @@ fn parse_args() -> anyhow::Result<Args> {
         queries: 200,
         cold: 20,
         clients: 8,
+        conversations: 0,
+        messages: 20,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +76,7 @@ fn parse_args() -> anyhow::Result<Args> {
                     other => bail!("--store embedded|aws, not {other}"),
                 }
             }
+            "--sizes" if value == "none" => args.sizes = Vec::new(),
             "--sizes" => {
                 args.sizes = value
                     .split(',')
@@ -78,6 +89,8 @@ fn parse_args() -> anyhow::Result<Args> {
             "--queries" => args.queries = value.parse()?,
             "--cold" => args.cold = value.parse()?,
             "--clients" => args.clients = value.parse()?,
+            "--conversations" => args.conversations = value.parse()?,
+            "--messages" => args.messages = value.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -472,6 +485,9 @@ async fn main() -> anyhow::Result<()> {
         Ok(text) => serde_json::from_str::<Map<String, Value>>(&text).unwrap_or_default(),
         Err(_) => Map::new(),
     };
+    if args.sizes.is_empty() {
+        return run_only_conversations(&args, &vocabulary, out).await;
+    }
     println!(
         "store: {}; {} warm and {} cold searches (k=8, all datasets) per size; {} upload clients",
         if args.store == Store::Aws {
@@ -500,5 +516,278 @@ async fn main() -> anyhow::Result<()> {
         run_size(&args, size, &vocabulary, &mut out).await?;
         std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
     }
+    if args.conversations > 0 {
+        run_conversations(&args, &vocabulary, &mut out).await?;
+        std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
+    }
+    Ok(())
+}
+
+/// Imports `count` conversations of `messages` messages each, `clients` at a time; returns
+/// conversations per second.
+async fn import_conversations(
+    http: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    vocabulary: &Arc<Vocabulary>,
+    (count, messages, clients): (usize, usize, usize),
+) -> anyhow::Result<f64> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (http, base, auth, vocabulary, next) = (
+            http.clone(),
+            base.to_owned(),
+            auth.to_owned(),
+            vocabulary.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(1000 + client as u64);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let body = json!({
+                    "title": format!("chat{i} {}", vocabulary.query(&mut rng)),
+                    "model": "gpt-4.1",
+                    "messages": (0..messages).map(|m| json!({
+                        "role": if m % 2 == 0 { "user" } else { "assistant" },
+                        "content": vocabulary.document(&mut rng, if m % 2 == 0 { 15 } else { 60 }),
+                    })).collect::<Vec<_>>(),
+                });
+                let response = http
+                    .post(format!("{base}/conversations/import"))
+                    .header("authorization", &auth)
+                    .json(&body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                if !status.is_success() {
+                    bail!("import {i}: {status} {}", response.text().await?);
+                }
+                if i > 0 && i % 500 == 0 {
+                    eprintln!("  {i} conversations imported");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+/// One conversation search through the API: (milliseconds, hits).
+async fn conversation_search(
+    http: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    q: &str,
+) -> anyhow::Result<(f64, usize)> {
+    let started = Instant::now();
+    let response = http
+        .get(format!("{base}/conversations/search"))
+        .query(&[("q", q), ("limit", "20")])
+        .header("authorization", auth)
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if !status.is_success() {
+        bail!("conversation search: {status} {body}");
+    }
+    Ok((ms, body["items"].as_array().map_or(0, Vec::len)))
+}
+
+/// Waits until the compaction the first search starts has written the merged index and
+/// removed the pending marks it covered (or a few minutes pass).
+async fn settle_conversations(state: &AppState, user_id: &str) -> anyhow::Result<()> {
+    let user = ragenie_common::accounts::UserId::parse(user_id).context("user id")?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        let pending = state
+            .table
+            .query(
+                ragenie_common::storage::Query::partition(user.partition())
+                    .prefix(ragenie_conversation::keys::SEARCH_PENDING_PREFIX)
+                    .limit(1),
+            )
+            .await?;
+        let written = state
+            .blobs
+            .list(&format!("{}conversation-index/", user.blob_prefix()))
+            .await?;
+        if pending.items.is_empty() && !written.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    bail!("the conversation index was not written within 5 minutes")
+}
+
+/// `--sizes none`: conversation search alone.
+async fn run_only_conversations(
+    args: &Args,
+    vocabulary: &Arc<Vocabulary>,
+    mut out: Map<String, Value>,
+) -> anyhow::Result<()> {
+    if args.conversations > 0 {
+        run_conversations(args, vocabulary, &mut out).await?;
+        std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
+    }
+    Ok(())
+}
+
+async fn run_conversations(
+    args: &Args,
+    vocabulary: &Arc<Vocabulary>,
+    out: &mut Map<String, Value>,
+) -> anyhow::Result<()> {
+    let (count, messages) = (args.conversations, args.messages);
+    let dir = tempfile::tempdir()?;
+    let (state, counter) = fresh_state(args.store, dir.path()).await?;
+    let server = Server::start(state.clone()).await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .pool_max_idle_per_host(args.clients * 2)
+        .build()?;
+    let auth = register(&http, &server.base).await?;
+    let user_id = http
+        .get(format!("{}/auth/me", server.base))
+        .header("authorization", &auth)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?["id"]
+        .as_str()
+        .context("user id")?
+        .to_owned();
+    eprintln!("{count} conversations × {messages} messages: importing");
+    let rate = import_conversations(
+        &http,
+        &server.base,
+        &auth,
+        vocabulary,
+        (count, messages, args.clients),
+    )
+    .await?;
+
+    let mut rng = StdRng::seed_from_u64(7);
+    // The first search indexes what it finds pending (here: everything) and writes the index.
+    let (first_ms, _) =
+        conversation_search(&http, &server.base, &auth, &vocabulary.query(&mut rng)).await?;
+    settle_conversations(&state, &user_id).await?;
+    for _ in 0..5 {
+        conversation_search(&http, &server.base, &auth, &vocabulary.query(&mut rng)).await?;
+    }
+    let (mut warm, mut reads, mut hits) = (Vec::new(), 0u64, 0usize);
+    for _ in 0..args.queries {
+        let q = vocabulary.query(&mut rng);
+        let before = counter.calls();
+        let (ms, n) = conversation_search(&http, &server.base, &auth, &q).await?;
+        reads += (counter.calls() - before).reads;
+        warm.push(ms);
+        hits += n;
+    }
+    server.stop().await;
+
+    // Cold: a fresh server per query (new routers: nothing in memory).
+    let (mut cold, mut cold_reads) = (Vec::new(), 0u64);
+    for _ in 0..args.cold {
+        let server = Server::start(state.clone()).await?;
+        let q = vocabulary.query(&mut rng);
+        let before = counter.calls();
+        let (ms, _) = conversation_search(&http, &server.base, &auth, &q).await?;
+        cold_reads += (counter.calls() - before).reads;
+        cold.push(ms);
+        server.stop().await;
+    }
+
+    // Right after a save: the new conversation is pending, read from the table with the rest
+    // of the pending part (fewer than the compaction threshold here).
+    let server = Server::start(state.clone()).await?;
+    conversation_search(&http, &server.base, &auth, "warm").await?;
+    let rounds = 20;
+    let (mut after_save, mut after_save_reads) = (Vec::new(), 0u64);
+    for round in 0..rounds {
+        let word = format!("fresh{round}x");
+        let body = json!({"title": "New one", "model": "gpt-4.1",
+            "messages": [{"role": "user", "content": format!("a new question about {word}")}]});
+        let response = http
+            .post(format!("{}/conversations/import", server.base))
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("import: {}", response.status());
+        }
+        let before = counter.calls();
+        let (ms, n) = conversation_search(&http, &server.base, &auth, &word).await?;
+        after_save_reads += (counter.calls() - before).reads;
+        if n != 1 {
+            bail!("the conversation saved just before was not found ({n} hits for {word})");
+        }
+        after_save.push(ms);
+    }
+    server.stop().await;
+
+    let (w50, w95) = summary(warm);
+    let (_, s95) = summary(after_save);
+    let (c50, c95) = summary(cold);
+    let per = |n: u64, of: usize| n as f64 / of.max(1) as f64;
+    println!(
+        "conversations ({} store, {} warm and {} cold searches, limit 20): {count} × {messages} messages; import {rate:.1}/s; first search {first_ms:.0} ms (indexes everything)",
+        if args.store == Store::Aws {
+            "AWS"
+        } else {
+            "embedded"
+        },
+        args.queries,
+        args.cold,
+    );
+    println!(
+        "  warm p50 {w50:.2} / p95 {w95:.2} ms, {:.1} table reads ({:.1} hits of 20)",
+        per(reads, args.queries),
+        per(hits as u64, args.queries),
+    );
+    println!(
+        "  cold p50 {c50:.1} / p95 {c95:.1} ms, {:.1} table reads",
+        per(cold_reads, args.cold)
+    );
+    println!(
+        "  right after a save p95 {s95:.2} ms, {:.1} table reads on average (1 to 20 pending)",
+        per(after_save_reads, rounds)
+    );
+    println!("  table reads include the per-request account check of the auth extractor (1)");
+    let p = &args.prefix;
+    out.insert(format!("{p}conversation_search_p95_ms"), round(w95));
+    out.insert(format!("{p}conversation_search_p50_ms"), round(w50));
+    out.insert(
+        format!("{p}conversation_reads_per_search"),
+        round(per(reads, args.queries)),
+    );
+    out.insert(format!("{p}conversation_cold_p50_ms"), round(c50));
+    out.insert(format!("{p}conversation_cold_p95_ms"), round(c95));
+    out.insert(
+        format!("{p}conversation_cold_reads_per_search"),
+        round(per(cold_reads, args.cold)),
+    );
+    out.insert(
+        format!("{p}conversation_search_after_save_p95_ms"),
+        round(s95),
+    );
+    out.insert(
+        format!("{p}conversation_reads_after_save"),
+        round(per(after_save_reads, rounds)),
+    );
+    out.insert(format!("{p}conversation_first_search_ms"), round(first_ms));
+    out.insert(format!("{p}conversation_import_per_s"), round(rate));
+    out.insert(format!("{p}conversations"), json!(count));
+    out.insert(format!("{p}conversation_messages"), json!(count * messages));
     Ok(())
 }

@@ -381,4 +381,36 @@ async fn a_grounded_answer_streams_and_is_stored_on_dynamodb() {
         .await
         .unwrap();
     assert_eq!(usage["models"][0]["model"], "gpt-4.1");
+    // Conversation search: the saved question is in the index (built on DynamoDB and S3), and
+    // the conversation's deletion takes it out at once.
+    let search = || async {
+        app.http
+            .get(format!("{}/conversations/search?q=tamp", app.base))
+            .header("authorization", &alice)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let hits = search().await;
+    assert_eq!(hits["items"][0]["conversation"]["id"], conv_id, "{hits}");
+    assert!(
+        hits["items"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("<mark>tamp</mark>"),
+        "{hits}"
+    );
+    let deleted = app
+        .http
+        .delete(format!("{}/conversations/{conv_id}", app.base))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(search().await["items"], json!([]));
 }
