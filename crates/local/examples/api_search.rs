@@ -240,6 +240,46 @@ async fn register(http: &reqwest::Client, base: &str) -> anyhow::Result<String> 
     ))
 }
 
+/// Makes request `i` of a run, with the client's own seeded generator.
+type MakeRequest = Arc<dyn Fn(usize, &mut StdRng) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// Sends `count` requests from `clients` concurrent clients; fails on the first that does not
+/// succeed.
+async fn send_all(
+    count: usize,
+    clients: usize,
+    seed: u64,
+    what: &'static str,
+    make: MakeRequest,
+) -> anyhow::Result<()> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (next, make) = (next.clone(), make.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(seed + client as u64);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let response = make(i, &mut rng).send().await?;
+                let status = response.status();
+                if !status.is_success() {
+                    bail!("{what} {i}: {status} {}", response.text().await?);
+                }
+                if i > 0 && i % 5000 == 0 {
+                    eprintln!("  {i} {what}s sent");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
 /// Uploads `count` one-chunk documents with `clients` concurrent clients; returns docs/s.
 async fn upload_all(
     http: &reqwest::Client,
@@ -249,46 +289,23 @@ async fn upload_all(
     count: usize,
     clients: usize,
 ) -> anyhow::Result<f64> {
-    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..clients {
-        let (http, base, auth, vocabulary, next) = (
-            http.clone(),
-            base.to_owned(),
-            auth.to_owned(),
-            vocabulary.clone(),
-            next.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut rng = StdRng::seed_from_u64(client as u64);
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    return Ok::<_, anyhow::Error>(());
-                }
-                // A unique first word keeps every document's content (and hash) distinct.
-                let body = format!("doc{i} {}", vocabulary.document(&mut rng, 60));
-                let response = http
-                    .post(format!("{base}/documents?kind=dataset&name=note-{i:06}.md"))
-                    .header("authorization", &auth)
-                    .header("content-type", "text/markdown")
-                    .body(body)
-                    .send()
-                    .await?;
-                let status = response.status();
-                if status.as_u16() != 201 {
-                    bail!("upload {i}: {status} {}", response.text().await?);
-                }
-                if i > 0 && i % 5000 == 0 {
-                    eprintln!("  {i} documents uploaded");
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
+    let (client, url, authorization, words) = (
+        http.clone(),
+        base.to_owned(),
+        auth.to_owned(),
+        vocabulary.clone(),
+    );
+    let make: MakeRequest = Arc::new(move |i, rng| {
+        // A unique first word keeps every document's content (and hash) distinct.
+        let body = format!("doc{i} {}", words.document(rng, 60));
+        client
+            .post(format!("{url}/documents?kind=dataset&name=note-{i:06}.md"))
+            .header("authorization", &authorization)
+            .header("content-type", "text/markdown")
+            .body(body)
+    });
+    send_all(count, clients, 0, "upload", make).await?;
     // The server ingests in the background: the rate counts until every document is ready.
     wait_until_ready(http, base, auth, count).await?;
     Ok(count as f64 / started.elapsed().as_secs_f64())
@@ -321,17 +338,30 @@ async fn wait_until_ready(
     }
 }
 
+/// What a bench searches: documents (`GET /search`, k = 8) or conversations
+/// (`GET /conversations/search`, limit 20).
+#[derive(Clone, Copy)]
+enum Target {
+    Documents,
+    Conversations,
+}
+
 /// One search through the API: (milliseconds, hits).
 async fn search(
     http: &reqwest::Client,
     base: &str,
     auth: &str,
+    target: Target,
     q: &str,
 ) -> anyhow::Result<(f64, usize)> {
+    let (path, params) = match target {
+        Target::Documents => ("search", [("q", q), ("k", "8")]),
+        Target::Conversations => ("conversations/search", [("q", q), ("limit", "20")]),
+    };
     let started = Instant::now();
     let response = http
-        .get(format!("{base}/search"))
-        .query(&[("q", q), ("k", "8")])
+        .get(format!("{base}/{path}"))
+        .query(&params)
         .header("authorization", auth)
         .send()
         .await?;
@@ -339,9 +369,88 @@ async fn search(
     let body: Value = response.json().await?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if !status.is_success() {
-        bail!("search: {status} {body}");
+        bail!("{path}: {status} {body}");
     }
     Ok((ms, body["items"].as_array().map_or(0, Vec::len)))
+}
+
+/// A fresh store with a server on it and a registered user.
+struct Run {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    counter: Arc<CountingTable>,
+    server: Server,
+    http: reqwest::Client,
+    auth: String,
+    user_id: String,
+}
+
+impl Run {
+    async fn start(args: &Args) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let (state, counter) = fresh_state(args.store, dir.path()).await?;
+        let server = Server::start(state.clone()).await?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .pool_max_idle_per_host(args.clients * 2)
+            .build()?;
+        let auth = register(&http, &server.base).await?;
+        let user_id = http
+            .get(format!("{}/auth/me", server.base))
+            .header("authorization", &auth)
+            .send()
+            .await?
+            .json::<Value>()
+            .await?["id"]
+            .as_str()
+            .context("user id")?
+            .to_owned();
+        Ok(Self {
+            _dir: dir,
+            state,
+            counter,
+            server,
+            http,
+            auth,
+            user_id,
+        })
+    }
+
+    async fn search(&self, target: Target, q: &str) -> anyhow::Result<(f64, usize)> {
+        search(&self.http, &self.server.base, &self.auth, target, q).await
+    }
+
+    /// `queries` searches on the running server: (milliseconds each, table reads, hits).
+    async fn warm(
+        &self,
+        target: Target,
+        queries: Vec<String>,
+    ) -> anyhow::Result<(Vec<f64>, u64, usize)> {
+        let (mut ms, mut reads, mut hits) = (Vec::new(), 0u64, 0usize);
+        for q in queries {
+            let before = self.counter.calls();
+            let (took, n) = self.search(target, &q).await?;
+            reads += (self.counter.calls() - before).reads;
+            ms.push(took);
+            hits += n;
+        }
+        Ok((ms, reads, hits))
+    }
+
+    /// Each query on a fresh server on the same store (new routers: every cache empty, as a
+    /// new Lambda instance): (milliseconds each, table reads).
+    async fn cold(&self, target: Target, queries: Vec<String>) -> anyhow::Result<(Vec<f64>, u64)> {
+        let (mut ms, mut reads) = (Vec::new(), 0u64);
+        for q in queries {
+            let server = Server::start(self.state.clone()).await?;
+            let before = self.counter.calls();
+            let (took, _) = search(&self.http, &server.base, &self.auth, target, &q).await?;
+            reads += (self.counter.calls() - before).reads;
+            ms.push(took);
+            server.stop().await;
+        }
+        Ok((ms, reads))
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -389,61 +498,27 @@ async fn run_size(
     vocabulary: &Arc<Vocabulary>,
     out: &mut Map<String, Value>,
 ) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let (state, counter) = fresh_state(args.store, dir.path()).await?;
-    let server = Server::start(state.clone()).await?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(300))
-        .pool_max_idle_per_host(args.clients * 2)
-        .build()?;
-    let auth = register(&http, &server.base).await?;
-    let user_id = http
-        .get(format!("{}/auth/me", server.base))
-        .header("authorization", &auth)
-        .send()
-        .await?
-        .json::<Value>()
-        .await?["id"]
-        .as_str()
-        .context("user id")?
-        .to_owned();
+    let run = Run::start(args).await?;
+    let (http, base, auth) = (&run.http, run.server.base.as_str(), run.auth.as_str());
 
     eprintln!("{size} documents: uploading with {} clients", args.clients);
-    let rate = upload_all(&http, &server.base, &auth, vocabulary, size, args.clients).await?;
+    let rate = upload_all(http, base, auth, vocabulary, size, args.clients).await?;
 
     let mut rng = StdRng::seed_from_u64(size as u64);
-    let (first_ms, _) = search(&http, &server.base, &auth, &vocabulary.query(&mut rng)).await?;
+    let docs = Target::Documents;
+    let (first_ms, _) = run.search(docs, &vocabulary.query(&mut rng)).await?;
     settle(
-        state.blobs.as_ref(),
-        &format!("users/{user_id}/segments/_merged.seg"),
+        run.state.blobs.as_ref(),
+        &format!("users/{}/segments/_merged.seg", run.user_id),
     )
     .await;
     for _ in 0..5 {
-        search(&http, &server.base, &auth, &vocabulary.query(&mut rng)).await?;
+        run.search(docs, &vocabulary.query(&mut rng)).await?;
     }
-
-    let (mut warm, mut warm_reads, mut hits) = (Vec::new(), 0u64, 0usize);
-    for _ in 0..args.queries {
-        let q = vocabulary.query(&mut rng);
-        let before = counter.calls();
-        let (ms, n) = search(&http, &server.base, &auth, &q).await?;
-        warm_reads += (counter.calls() - before).reads;
-        warm.push(ms);
-        hits += n;
-    }
-    server.stop().await;
-
-    // Cold: a fresh server on the same store per query (new routers: empty segment caches).
-    let (mut cold, mut cold_reads) = (Vec::new(), 0u64);
-    for _ in 0..args.cold {
-        let server = Server::start(state.clone()).await?;
-        let q = vocabulary.query(&mut rng);
-        let before = counter.calls();
-        let (ms, _) = search(&http, &server.base, &auth, &q).await?;
-        cold_reads += (counter.calls() - before).reads;
-        cold.push(ms);
-        server.stop().await;
-    }
+    let queries = |n: usize, rng: &mut StdRng| (0..n).map(|_| vocabulary.query(rng)).collect();
+    let (warm, warm_reads, hits) = run.warm(docs, queries(args.queries, &mut rng)).await?;
+    let (cold, cold_reads) = run.cold(docs, queries(args.cold, &mut rng)).await?;
+    run.server.stop().await;
 
     let l = label(size);
     let p = &args.prefix;
@@ -532,75 +607,29 @@ async fn import_conversations(
     vocabulary: &Arc<Vocabulary>,
     (count, messages, clients): (usize, usize, usize),
 ) -> anyhow::Result<f64> {
-    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..clients {
-        let (http, base, auth, vocabulary, next) = (
-            http.clone(),
-            base.to_owned(),
-            auth.to_owned(),
-            vocabulary.clone(),
-            next.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut rng = StdRng::seed_from_u64(1000 + client as u64);
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    return Ok::<_, anyhow::Error>(());
-                }
-                let body = json!({
-                    "title": format!("chat{i} {}", vocabulary.query(&mut rng)),
-                    "model": "gpt-4.1",
-                    "messages": (0..messages).map(|m| json!({
-                        "role": if m % 2 == 0 { "user" } else { "assistant" },
-                        "content": vocabulary.document(&mut rng, if m % 2 == 0 { 15 } else { 60 }),
-                    })).collect::<Vec<_>>(),
-                });
-                let response = http
-                    .post(format!("{base}/conversations/import"))
-                    .header("authorization", &auth)
-                    .json(&body)
-                    .send()
-                    .await?;
-                let status = response.status();
-                if !status.is_success() {
-                    bail!("import {i}: {status} {}", response.text().await?);
-                }
-                if i > 0 && i % 500 == 0 {
-                    eprintln!("  {i} conversations imported");
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
+    let (client, url, authorization, words) = (
+        http.clone(),
+        base.to_owned(),
+        auth.to_owned(),
+        vocabulary.clone(),
+    );
+    let make: MakeRequest = Arc::new(move |i, rng| {
+        let body = json!({
+            "title": format!("chat{i} {}", words.query(rng)),
+            "model": "gpt-4.1",
+            "messages": (0..messages).map(|m| json!({
+                "role": if m % 2 == 0 { "user" } else { "assistant" },
+                "content": words.document(rng, if m % 2 == 0 { 15 } else { 60 }),
+            })).collect::<Vec<_>>(),
+        });
+        client
+            .post(format!("{url}/conversations/import"))
+            .header("authorization", &authorization)
+            .json(&body)
+    });
+    send_all(count, clients, 1000, "import", make).await?;
     Ok(count as f64 / started.elapsed().as_secs_f64())
-}
-
-/// One conversation search through the API: (milliseconds, hits).
-async fn conversation_search(
-    http: &reqwest::Client,
-    base: &str,
-    auth: &str,
-    q: &str,
-) -> anyhow::Result<(f64, usize)> {
-    let started = Instant::now();
-    let response = http
-        .get(format!("{base}/conversations/search"))
-        .query(&[("q", q), ("limit", "20")])
-        .header("authorization", auth)
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if !status.is_success() {
-        bail!("conversation search: {status} {body}");
-    }
-    Ok((ms, body["items"].as_array().map_or(0, Vec::len)))
 }
 
 /// Waits until the compaction the first search starts has written the merged index and
@@ -648,69 +677,32 @@ async fn run_conversations(
     out: &mut Map<String, Value>,
 ) -> anyhow::Result<()> {
     let (count, messages) = (args.conversations, args.messages);
-    let dir = tempfile::tempdir()?;
-    let (state, counter) = fresh_state(args.store, dir.path()).await?;
-    let server = Server::start(state.clone()).await?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(300))
-        .pool_max_idle_per_host(args.clients * 2)
-        .build()?;
-    let auth = register(&http, &server.base).await?;
-    let user_id = http
-        .get(format!("{}/auth/me", server.base))
-        .header("authorization", &auth)
-        .send()
-        .await?
-        .json::<Value>()
-        .await?["id"]
-        .as_str()
-        .context("user id")?
-        .to_owned();
+    let run = Run::start(args).await?;
+    let (http, base, auth) = (&run.http, run.server.base.as_str(), run.auth.as_str());
     eprintln!("{count} conversations × {messages} messages: importing");
     let rate = import_conversations(
-        &http,
-        &server.base,
-        &auth,
+        http,
+        base,
+        auth,
         vocabulary,
         (count, messages, args.clients),
     )
     .await?;
 
     let mut rng = StdRng::seed_from_u64(7);
+    let convs = Target::Conversations;
     // The first search indexes what it finds pending (here: everything) and writes the index.
-    let (first_ms, _) =
-        conversation_search(&http, &server.base, &auth, &vocabulary.query(&mut rng)).await?;
-    settle_conversations(&state, &user_id).await?;
+    let (first_ms, _) = run.search(convs, &vocabulary.query(&mut rng)).await?;
+    settle_conversations(&run.state, &run.user_id).await?;
     for _ in 0..5 {
-        conversation_search(&http, &server.base, &auth, &vocabulary.query(&mut rng)).await?;
+        run.search(convs, &vocabulary.query(&mut rng)).await?;
     }
-    let (mut warm, mut reads, mut hits) = (Vec::new(), 0u64, 0usize);
-    for _ in 0..args.queries {
-        let q = vocabulary.query(&mut rng);
-        let before = counter.calls();
-        let (ms, n) = conversation_search(&http, &server.base, &auth, &q).await?;
-        reads += (counter.calls() - before).reads;
-        warm.push(ms);
-        hits += n;
-    }
-    server.stop().await;
-
-    // Cold: a fresh server per query (new routers: nothing in memory).
-    let (mut cold, mut cold_reads) = (Vec::new(), 0u64);
-    for _ in 0..args.cold {
-        let server = Server::start(state.clone()).await?;
-        let q = vocabulary.query(&mut rng);
-        let before = counter.calls();
-        let (ms, _) = conversation_search(&http, &server.base, &auth, &q).await?;
-        cold_reads += (counter.calls() - before).reads;
-        cold.push(ms);
-        server.stop().await;
-    }
+    let queries = |n: usize, rng: &mut StdRng| (0..n).map(|_| vocabulary.query(rng)).collect();
+    let (warm, reads, hits) = run.warm(convs, queries(args.queries, &mut rng)).await?;
+    let (cold, cold_reads) = run.cold(convs, queries(args.cold, &mut rng)).await?;
 
     // Right after a save: the new conversation is pending, read from the table with the rest
     // of the pending part (fewer than the compaction threshold here).
-    let server = Server::start(state.clone()).await?;
-    conversation_search(&http, &server.base, &auth, "warm").await?;
     let rounds = 20;
     let (mut after_save, mut after_save_reads) = (Vec::new(), 0u64);
     for round in 0..rounds {
@@ -718,23 +710,22 @@ async fn run_conversations(
         let body = json!({"title": "New one", "model": "gpt-4.1",
             "messages": [{"role": "user", "content": format!("a new question about {word}")}]});
         let response = http
-            .post(format!("{}/conversations/import", server.base))
-            .header("authorization", &auth)
+            .post(format!("{base}/conversations/import"))
+            .header("authorization", auth)
             .json(&body)
             .send()
             .await?;
         if !response.status().is_success() {
             bail!("import: {}", response.status());
         }
-        let before = counter.calls();
-        let (ms, n) = conversation_search(&http, &server.base, &auth, &word).await?;
-        after_save_reads += (counter.calls() - before).reads;
+        let (ms, reads, n) = run.warm(convs, vec![word.clone()]).await?;
         if n != 1 {
             bail!("the conversation saved just before was not found ({n} hits for {word})");
         }
-        after_save.push(ms);
+        after_save_reads += reads;
+        after_save.extend(ms);
     }
-    server.stop().await;
+    run.server.stop().await;
 
     let (w50, w95) = summary(warm);
     let (_, s95) = summary(after_save);
