@@ -175,12 +175,9 @@ impl Corpus {
             Err(e) => {
                 // A timeout may hide a write that landed: then go on and ingest it (else the
                 // document would wait `pending` for a job nobody sent).
-                let doc_sk = keys::document_sk(&doc_id);
-                let landed = e.is_transient()
-                    && matches!(
-                        retry_transient(|| self.table.get(&pk, &doc_sk)).await,
-                        Ok(Some(_))
-                    );
+                let landed = self
+                    .landed(&e, &pk, &keys::document_sk(&doc_id), &hash)
+                    .await;
                 if !landed {
                     self.forget_content(user, &hash).await;
                     return Err(e.into());
@@ -202,6 +199,16 @@ impl Corpus {
             .get(&user.partition(), &keys::name_claim_sk(folder, name))
             .await?
             .and_then(|item| item.str("doc_id").map(str::to_owned)))
+    }
+
+    /// Whether a write that failed with `error` landed all the same (a timeout): its item
+    /// `pk`/`sk` is there with this content. Read back with retries.
+    async fn landed(&self, error: &StoreError, pk: &str, sk: &str, hash: &str) -> bool {
+        error.is_transient()
+            && matches!(
+                retry_transient(|| self.table.get(pk, sk)).await,
+                Ok(Some(item)) if item.str("content_hash") == Some(hash)
+            )
     }
 
     /// Removes stored bytes that no document version came to claim (the upload failed after
@@ -394,6 +401,10 @@ impl Corpus {
         let media_type = resolve_media_type(media_type, &current.name, &bytes)?;
         let hash = sha256_hex(&bytes);
         if hash == current.content_hash {
+            // A retry of a replace whose ingestion the store interrupted starts it again.
+            if current.failed_for_a_moment() {
+                return self.restart_ingest(user, current, Some(bytes)).await;
+            }
             return Ok(current);
         }
         if let Some(owner) = self.owner_of(user, &hash).await? {
@@ -402,9 +413,14 @@ impl Corpus {
                 owner.id, owner.name
             )));
         }
-        self.blobs
+        if let Err(e) = self
+            .blobs
             .put(&keys::content_blob(user, &hash), bytes.clone(), media_type)
-            .await?;
+            .await
+        {
+            self.forget_content(user, &hash).await;
+            return Err(e.into());
+        }
         let mut doc = current.clone();
         doc.version = current.version + 1;
         doc.media_type = media_type.into();
@@ -442,12 +458,23 @@ impl Corpus {
             catalog::bump(&pk),
         ];
         match self.table.transact(ops).await {
-            Ok(()) => self.start_ingest(user, doc, Some(bytes)).await,
-            Err(StoreError::ConditionFailed) => Err(CorpusError::Conflict(
-                "the document changed meanwhile; retry".into(),
-            )),
-            Err(e) => Err(e.into()),
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => {
+                self.forget_content(user, &hash).await;
+                return Err(CorpusError::Conflict(
+                    "the document changed meanwhile; retry".into(),
+                ));
+            }
+            // A timeout may hide a new version that landed: then ingest it.
+            Err(e) => {
+                let version_sk = keys::version_sk(doc_id, doc.version);
+                if !self.landed(&e, &pk, &version_sk, &hash).await {
+                    self.forget_content(user, &hash).await;
+                    return Err(e.into());
+                }
+            }
         }
+        self.start_ingest(user, doc, Some(bytes)).await
     }
 }
 

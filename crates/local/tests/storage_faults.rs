@@ -541,6 +541,65 @@ async fn an_upload_interrupted_anywhere_ends_ready_after_its_retry_and_leaves_no
 }
 
 #[tokio::test]
+async fn a_replace_interrupted_by_the_store_ends_ready_after_its_retry_and_leaves_nothing_behind() {
+    let app = app().await;
+    let new_version = |fault| Rule::on(&[Op::Transact]).key("DOCV#").nth(1).fault(fault);
+    let scenarios: Vec<(&str, Rule)> = vec![
+        (
+            "the new bytes stored, their answer lost",
+            once(Op::BlobPut, "/content/", Fault::TimeoutAfterApplying),
+        ),
+        ("the new version throttled", new_version(Fault::Throttle)),
+        (
+            "the new version stored, its answer lost",
+            new_version(Fault::TimeoutAfterApplying),
+        ),
+        (
+            "the new version's segment unavailable",
+            once(Op::BlobPut, "/segments/", Fault::Unavailable),
+        ),
+    ];
+    for (what, rule) in scenarios {
+        let user = app.user().await;
+        let doc: Value = app
+            .upload(&user, &format!("# Notes\n\nFirst. ({what})\n"), "v1")
+            .await
+            .json()
+            .await
+            .unwrap();
+        app.drain().await;
+        let path = format!("/documents/{}/content", doc["id"].as_str().unwrap());
+        let replace = || {
+            app.http
+                .put(app.url(&path))
+                .header("authorization", &user.bearer)
+                .header("content-type", "text/markdown")
+                .body(format!("# Notes\n\nThe backup runs at two. ({what})\n"))
+                .send()
+        };
+        app.only(rule);
+        let (done, _) = completed_or_retryable(replace().await.unwrap(), what).await;
+        app.drain().await;
+        app.disarm(what);
+        app.assert_clean(&user, what).await;
+        let now = &app.documents(&user).await[0];
+        if !done || status(now) == "failed" {
+            // The client sends the new content again.
+            let retry = replace().await.unwrap();
+            assert_eq!(retry.status(), StatusCode::OK, "{what}");
+            app.drain().await;
+        }
+        let docs = app.documents(&user).await;
+        assert_eq!(docs.len(), 1, "{what}");
+        assert_eq!(docs[0]["version"], 2, "{what}: {docs:?}");
+        assert_eq!(status(&docs[0]), "ready", "{what}: {docs:?}");
+        let hits = app.get(&user, "/search?q=backup").await;
+        assert_eq!(hits["items"].as_array().map(Vec::len), Some(1), "{what}");
+        app.assert_clean(&user, what).await;
+    }
+}
+
+#[tokio::test]
 async fn an_upload_ingested_inline_that_the_store_interrupts_ends_failed_and_its_retry_finishes_it()
 {
     let app = app_with(Ingestion::Inline).await;
