@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, ended_early, merge_usage, parse_json, read_json, to_body, u64_at,
+    Endpoint, LlmProvider, end_at_eof, merge_usage, parse_json, read_json, to_body, u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
@@ -153,18 +153,7 @@ fn usage(v: &Value, old: Option<Usage>) -> Option<Usage> {
 
 fn provider_error(v: &Value) -> GatewayError {
     let e = v.get("error").unwrap_or(v);
-    GatewayError::Provider {
-        kind: e
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("error")
-            .to_owned(),
-        message: e
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown error")
-            .to_owned(),
-    }
+    super::provider_error(e.get("type"), e)
 }
 
 fn parse_message(v: &Value, model: &str) -> Result<Answer, GatewayError> {
@@ -256,13 +245,7 @@ impl Decoder for AnthropicDecoder {
     }
 
     fn eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
-        match self.finish.take() {
-            Some(reason) => {
-                finish(out, self.usage, reason);
-                Ok(())
-            }
-            None => Err(ended_early()),
-        }
+        end_at_eof(self.finish.take(), self.usage, out)
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -273,7 +256,7 @@ impl Decoder for AnthropicDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::SseParser;
+    use crate::providers::decode_in_pieces;
 
     const STREAM: &str = concat!(
         "event: message_start\n",
@@ -297,18 +280,7 @@ mod tests {
     );
 
     fn run(input: &str, piece: usize) -> Result<Vec<LlmEvent>, GatewayError> {
-        let mut p = SseParser::new();
-        let mut d = AnthropicDecoder::default();
-        let mut out = Vec::new();
-        for chunk in input.as_bytes().chunks(piece) {
-            for ev in p.push(chunk)? {
-                if d.event(ev, &mut out)? {
-                    return Ok(out);
-                }
-            }
-        }
-        d.eof(&mut out)?;
-        Ok(out)
+        decode_in_pieces(AnthropicDecoder::default(), input, piece)
     }
 
     #[test]

@@ -3,10 +3,12 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Endpoint, LlmProvider, parse_json, read_json, to_body, u64_at};
+use super::{
+    Endpoint, LlmProvider, end_at_eof, parse_json, provider_error, read_json, to_body, u64_at,
+};
 use crate::config::endpoint;
 use crate::sse::SseEvent;
-use crate::transport::{Decoder, finish, sse_stream};
+use crate::transport::{Decoder, sse_stream};
 use crate::{
     Answer, ChatRequest, FinishReason, GatewayError, LlmEvent, LlmStream, ProviderKind, Role, Usage,
 };
@@ -75,6 +77,24 @@ impl GeminiProvider {
             .body(body)
     }
 
+    /// Validates `req` and posts it to `method` (`streamGenerateContent` or `generateContent`),
+    /// with the transport's retries.
+    async fn send(
+        &self,
+        req: &ChatRequest,
+        method: &str,
+    ) -> Result<(reqwest::Response, tokio::time::Instant), GatewayError> {
+        req.validate()?;
+        let key = self.key()?;
+        let body = to_body(&Self::body(req))?;
+        self.ep
+            .transport
+            .send("gemini", || {
+                self.post(key, &req.model, method, body.clone())
+            })
+            .await
+    }
+
     fn key(&self) -> Result<&str, GatewayError> {
         self.ep
             .key
@@ -94,15 +114,8 @@ impl LlmProvider for GeminiProvider {
 
     #[tracing::instrument(skip_all, fields(provider = "gemini", model = %req.model))]
     async fn stream(&self, req: &ChatRequest) -> Result<LlmStream, GatewayError> {
-        req.validate()?;
-        let key = self.key()?;
-        let body = to_body(&Self::body(req))?;
+        let (resp, deadline) = self.send(req, "streamGenerateContent").await?;
         let t = &self.ep.transport;
-        let (resp, deadline) = t
-            .send("gemini", || {
-                self.post(key, &req.model, "streamGenerateContent", body.clone())
-            })
-            .await?;
         Ok(sse_stream(
             resp,
             deadline,
@@ -114,16 +127,8 @@ impl LlmProvider for GeminiProvider {
 
     #[tracing::instrument(skip_all, fields(provider = "gemini", model = %req.model))]
     async fn complete(&self, req: &ChatRequest) -> Result<Answer, GatewayError> {
-        req.validate()?;
-        let key = self.key()?;
-        let body = to_body(&Self::body(req))?;
-        let t = &self.ep.transport;
-        let (resp, deadline) = t
-            .send("gemini", || {
-                self.post(key, &req.model, "generateContent", body.clone())
-            })
-            .await?;
-        let (v, rid) = read_json(t, resp, deadline).await?;
+        let (resp, deadline) = self.send(req, "generateContent").await?;
+        let (v, rid) = read_json(&self.ep.transport, resp, deadline).await?;
         let mut d = GeminiDecoder::default();
         let mut events = Vec::new();
         d.chunk(&v, &mut events)?;
@@ -177,18 +182,7 @@ pub(crate) struct GeminiDecoder {
 impl GeminiDecoder {
     fn chunk(&mut self, v: &Value, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
         if let Some(e) = v.get("error") {
-            return Err(GatewayError::Provider {
-                kind: e
-                    .get("status")
-                    .and_then(Value::as_str)
-                    .unwrap_or("error")
-                    .to_owned(),
-                message: e
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown error")
-                    .to_owned(),
-            });
+            return Err(provider_error(e.get("status"), e));
         }
         if let Some(c) = v.get("candidates").and_then(|c| c.get(0)) {
             if let Some(parts) = c
@@ -234,13 +228,7 @@ impl Decoder for GeminiDecoder {
     }
 
     fn eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
-        match self.finish.take() {
-            Some(reason) => {
-                finish(out, self.usage, reason);
-                Ok(())
-            }
-            None => Err(super::ended_early()),
-        }
+        end_at_eof(self.finish.take(), self.usage, out)
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -251,7 +239,7 @@ impl Decoder for GeminiDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::SseParser;
+    use crate::providers::decode_in_pieces;
 
     const STREAM: &str = concat!(
         "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,\"totalTokenCount\": 9},\"modelVersion\": \"gemini-2.5-flash\"}\r\n\r\n",
@@ -260,19 +248,7 @@ mod tests {
     );
 
     fn run(input: &str, piece: usize) -> Result<Vec<LlmEvent>, GatewayError> {
-        let mut p = SseParser::new();
-        let mut d = GeminiDecoder::default();
-        let mut out = Vec::new();
-        for chunk in input.as_bytes().chunks(piece) {
-            for ev in p.push(chunk)? {
-                d.event(ev, &mut out)?;
-            }
-        }
-        for ev in p.finish() {
-            d.event(ev, &mut out)?;
-        }
-        d.eof(&mut out)?;
-        Ok(out)
+        decode_in_pieces(GeminiDecoder::default(), input, piece)
     }
 
     #[test]

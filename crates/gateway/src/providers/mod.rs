@@ -9,7 +9,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::transport::Transport;
-use crate::{Answer, ChatRequest, GatewayError, LlmEvent, LlmStream, ProviderKind, Usage, collect};
+use crate::{
+    Answer, ChatRequest, FinishReason, GatewayError, LlmEvent, LlmStream, ProviderKind, Usage,
+    collect,
+};
 
 pub mod anthropic;
 pub mod gemini;
@@ -104,6 +107,34 @@ pub(crate) fn ended_early() -> GatewayError {
     GatewayError::Connection("the stream ended before the answer was complete".into())
 }
 
+/// The end of a body without an end marker: the finish reason seen (after the usage known),
+/// or [`ended_early`] when none came.
+pub(crate) fn end_at_eof(
+    finish: Option<FinishReason>,
+    usage: Option<Usage>,
+    out: &mut Vec<LlmEvent>,
+) -> Result<(), GatewayError> {
+    match finish {
+        Some(reason) => {
+            crate::transport::finish(out, usage, reason);
+            Ok(())
+        }
+        None => Err(ended_early()),
+    }
+}
+
+/// A provider's error object: `kind` (when a string, else `error`) and its `message`.
+pub(crate) fn provider_error(kind: Option<&Value>, e: &Value) -> GatewayError {
+    GatewayError::Provider {
+        kind: kind.and_then(Value::as_str).unwrap_or("error").to_owned(),
+        message: e
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error")
+            .to_owned(),
+    }
+}
+
 /// Merges a later usage report into an earlier one, field by field (reports are cumulative).
 pub(crate) fn merge_usage(old: Option<Usage>, new: Usage) -> Option<Usage> {
     Some(match old {
@@ -115,4 +146,30 @@ pub(crate) fn merge_usage(old: Option<Usage>, new: Usage) -> Option<Usage> {
             cache_write: new.cache_write.max(o.cache_write),
         },
     })
+}
+
+/// Runs `decoder` over `input` cut into `piece`-byte chunks, as the stream driver does: events
+/// until one ends the answer, then the parser's remainder, then the end of the body.
+#[cfg(test)]
+pub(crate) fn decode_in_pieces(
+    mut decoder: impl crate::transport::Decoder,
+    input: &str,
+    piece: usize,
+) -> Result<Vec<LlmEvent>, GatewayError> {
+    let mut parser = crate::sse::SseParser::new();
+    let mut out = Vec::new();
+    for chunk in input.as_bytes().chunks(piece) {
+        for ev in parser.push(chunk)? {
+            if decoder.event(ev, &mut out)? {
+                return Ok(out);
+            }
+        }
+    }
+    for ev in parser.finish() {
+        if decoder.event(ev, &mut out)? {
+            return Ok(out);
+        }
+    }
+    decoder.eof(&mut out)?;
+    Ok(out)
 }

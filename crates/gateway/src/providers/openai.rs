@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, answer_stream, ended_early, is_json, parse_json, read_json, to_body,
+    Endpoint, LlmProvider, answer_stream, end_at_eof, is_json, parse_json, read_json, to_body,
     u64_at,
 };
 use crate::config::endpoint;
@@ -153,19 +153,7 @@ pub(crate) fn usage(v: &Value) -> Option<Usage> {
 }
 
 fn provider_error(e: &Value) -> GatewayError {
-    GatewayError::Provider {
-        kind: e
-            .get("type")
-            .or_else(|| e.get("code"))
-            .and_then(Value::as_str)
-            .unwrap_or("error")
-            .to_owned(),
-        message: e
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown error")
-            .to_owned(),
-    }
+    super::provider_error(e.get("type").or_else(|| e.get("code")), e)
 }
 
 fn parse_completion(v: &Value, model: &str) -> Result<Answer, GatewayError> {
@@ -248,13 +236,7 @@ impl Decoder for OpenAiDecoder {
 
     fn eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
         // Tolerated: a server that ends the body after the finish reason without `[DONE]`.
-        match self.finish.take() {
-            Some(reason) => {
-                finish(out, self.usage, reason);
-                Ok(())
-            }
-            None => Err(ended_early()),
-        }
+        end_at_eof(self.finish.take(), self.usage, out)
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -265,25 +247,10 @@ impl Decoder for OpenAiDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::SseParser;
+    use crate::providers::decode_in_pieces;
 
     fn run(input: &str, piece: usize) -> Vec<LlmEvent> {
-        let mut p = SseParser::new();
-        let mut d = OpenAiDecoder::default();
-        let mut out = Vec::new();
-        for chunk in input.as_bytes().chunks(piece) {
-            for ev in p.push(chunk).unwrap() {
-                if d.event(ev, &mut out).unwrap() {
-                    return out;
-                }
-            }
-        }
-        for ev in p.finish() {
-            if d.event(ev, &mut out).unwrap() {
-                return out;
-            }
-        }
-        d.eof(&mut out).map(|_| out).unwrap_or_default()
+        decode_in_pieces(OpenAiDecoder::default(), input, piece).unwrap()
     }
 
     const STREAM: &str = concat!(
