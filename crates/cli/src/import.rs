@@ -216,15 +216,7 @@ pub async fn execute_with_progress(
             }
             Err(e @ (ApiError::Transport { .. } | ApiError::NoCredentials)) => return Err(e.into()),
             Err(e) => {
-                let reason = if e.status() == Some(413) {
-                    format!("oversize: {}", e.reason())
-                } else {
-                    e.reason()
-                };
-                report.skipped.push(Skipped {
-                    path: doc.source.clone(),
-                    reason,
-                });
+                report.skipped.push(refused(&doc.source, &e));
                 doc_ids.push(None);
             }
         }
@@ -488,17 +480,7 @@ pub async fn execute_with_progress(
             }
             Ok((_, false)) => report.conversations_existing += 1,
             Err(e @ ApiError::Transport { .. }) => return Err(e.into()),
-            Err(e) => {
-                let reason = if e.status() == Some(413) {
-                    format!("oversize: {}", e.reason())
-                } else {
-                    e.reason()
-                };
-                report.skipped.push(Skipped {
-                    path: conv.source.clone(),
-                    reason,
-                });
-            }
+            Err(e) => report.skipped.push(refused(&conv.source, &e)),
         }
     }
     if dry_run && !plan.conversations.is_empty() {
@@ -636,6 +618,19 @@ async fn apply_preferences(
         }
     }
     Ok(())
+}
+
+/// A file the server refused (a body too large says `oversize:`).
+fn refused(source: &str, e: &ApiError) -> Skipped {
+    let reason = if e.status() == Some(413) {
+        format!("oversize: {}", e.reason())
+    } else {
+        e.reason()
+    };
+    Skipped {
+        path: source.to_owned(),
+        reason,
+    }
 }
 
 fn not_extracted(source: &str) -> String {

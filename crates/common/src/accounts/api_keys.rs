@@ -12,7 +12,7 @@ use super::ids::{ApiKeyId, UserId};
 use super::{ListPage, keys};
 use crate::auth::{AuthMethod, Principal};
 use crate::clock::{self, Timestamp};
-use crate::storage::{Condition, Item, Query, StoreError, Table, TxOp, Update};
+use crate::storage::{Condition, Item, StoreError, Table, TxOp, Update};
 
 /// What every key starts with, so leaked keys are recognisable (and secret scanners can match).
 pub const KEY_PREFIX: &str = "rg_";
@@ -136,23 +136,11 @@ pub async fn list(
     limit: usize,
     cursor: Option<String>,
 ) -> AccountResult<ListPage<ApiKeySummary>> {
-    let page = table
-        .query(
-            Query::partition(user.partition())
-                .prefix(keys::API_KEY_PREFIX)
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    let items = page
-        .items
-        .iter()
-        .map(|i| i.decode::<KeyRecord>().map(ApiKeySummary::from))
-        .collect::<Result<_, _>>()?;
-    Ok(ListPage {
-        items,
-        next_cursor: page.next_cursor,
-    })
+    Ok(
+        super::list_page::<KeyRecord>(table, user, keys::API_KEY_PREFIX, limit, cursor)
+            .await?
+            .map(ApiKeySummary::from),
+    )
 }
 
 /// Revokes one of the user's keys; `NotFound` when the user has no such key.

@@ -58,12 +58,62 @@ pub async fn all_items(
     }
 }
 
+/// One page of the items of a user's partition whose sort key starts with `prefix`, decoded,
+/// in sort-key order.
+pub async fn list_page<T: serde::de::DeserializeOwned>(
+    table: &dyn crate::storage::Table,
+    user: UserId,
+    prefix: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> AccountResult<ListPage<T>> {
+    let page = table
+        .query(
+            crate::storage::Query::partition(user.partition())
+                .prefix(prefix)
+                .limit(limit)
+                .after(cursor),
+        )
+        .await?;
+    let items = page
+        .items
+        .iter()
+        .map(crate::storage::Item::decode)
+        .collect::<Result<_, _>>()?;
+    Ok(ListPage {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The record a single-use token's key names, decoded; `InvalidToken` when there is none.
+pub(crate) async fn token_record<T: serde::de::DeserializeOwned>(
+    table: &dyn crate::storage::Table,
+    k: &keys::Key,
+) -> AccountResult<T> {
+    Ok(table
+        .get(&k.pk, &k.sk)
+        .await?
+        .ok_or(AccountError::InvalidToken)?
+        .decode()?)
+}
+
 /// A page of a list endpoint: `{"items":[…],"next_cursor":…}`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ListPage<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T> ListPage<T> {
+    /// The same page with each item converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> ListPage<U> {
+        ListPage {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
 }
 
 /// Page sizes of list endpoints.

@@ -437,23 +437,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<String>,
 ) -> AccountResult<ListPage<Profile>> {
-    let page = table
-        .query(
-            Query::partition(user.partition())
-                .prefix(keys::PROFILE_PREFIX)
-                .limit(limit)
-                .after(cursor),
-        )
-        .await?;
-    let items = page
-        .items
-        .iter()
-        .map(Item::decode)
-        .collect::<Result<_, _>>()?;
-    Ok(ListPage {
-        items,
-        next_cursor: page.next_cursor,
-    })
+    super::list_page(table, user, keys::PROFILE_PREFIX, limit, cursor).await
 }
 
 pub async fn update(

@@ -142,11 +142,7 @@ pub async fn rotate(
 ) -> AccountResult<(UserId, String, SessionClaims)> {
     let (user, token_hash) = parse(token)?;
     let k = keys::refresh_token(user, &token_hash);
-    let record: TokenRecord = table
-        .get(&k.pk, &k.sk)
-        .await?
-        .ok_or(AccountError::InvalidToken)?
-        .decode()?;
+    let record: TokenRecord = super::token_record(table, &k).await?;
     if record.used {
         tracing::warn!(user = %user, family = %record.family, "refresh token reused; revoking its family");
         revoke_family(table, user, record.family).await?;

@@ -126,11 +126,7 @@ pub async fn confirm(
 ) -> AccountResult<UserId> {
     let (user, token_hash) = parse(token)?;
     let k = keys::password_reset(user, &token_hash);
-    let record: ResetRecord = table
-        .get(&k.pk, &k.sk)
-        .await?
-        .ok_or(AccountError::InvalidToken)?
-        .decode()?;
+    let record: ResetRecord = super::token_record(table, &k).await?;
     if record.used {
         return Err(AccountError::InvalidToken);
     }
