@@ -18,17 +18,12 @@ use ragenie_common::accounts::throttle::{Budget, ThrottlePolicy};
 use serde_json::{Value, json};
 
 async fn me(app: &App, bearer: &str) -> helpers::Resp {
-    app.call("GET", "/auth/me", Some(bearer), None).await
+    app.get("/auth/me", bearer).await
 }
 
 async fn refresh(app: &App, token: &str) -> helpers::Resp {
-    app.call(
-        "POST",
-        "/auth/refresh",
-        None,
-        Some(json!({"refresh_token": token})),
-    )
-    .await
+    app.post("/auth/refresh", json!({"refresh_token": token}))
+        .await
 }
 
 #[tokio::test]
@@ -54,11 +49,9 @@ async fn registering_the_same_email_twice_in_any_case_is_a_409() {
     let app = app().await;
     app.register("grace@example.com").await;
     let r = app
-        .call(
-            "POST",
+        .post(
             "/auth/register",
-            None,
-            Some(json!({"email": "GRACE@example.com", "password": "another fine passphrase"})),
+            json!({"email": "GRACE@example.com", "password": "another fine passphrase"}),
         )
         .await;
     r.problem(409);
@@ -123,9 +116,7 @@ async fn register_refuses_bad_emails_and_weak_passwords_naming_the_field() {
         ),
     ];
     for (body, field) in cases {
-        let r = app
-            .call("POST", "/auth/register", None, Some(body.clone()))
-            .await;
+        let r = app.post("/auth/register", body.clone()).await;
         assert_eq!(r.problem(422).as_deref(), Some(field), "{body}");
     }
 }
@@ -271,22 +262,12 @@ async fn logout_revokes_the_refresh_token_and_unknown_tokens_are_ignored() {
     let app = app().await;
     let tokens = app.register("bye@example.com").await;
     let r = app
-        .call(
-            "POST",
-            "/auth/logout",
-            None,
-            Some(json!({"refresh_token": tokens.refresh})),
-        )
+        .post("/auth/logout", json!({"refresh_token": tokens.refresh}))
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     refresh(&app, &tokens.refresh).await.problem(401);
     let r = app
-        .call(
-            "POST",
-            "/auth/logout",
-            None,
-            Some(json!({"refresh_token": "whatever"})),
-        )
+        .post("/auth/logout", json!({"refresh_token": "whatever"}))
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
 }
@@ -299,39 +280,39 @@ async fn change_password_revokes_every_refresh_token_and_only_the_new_password_w
     let change =
         |current: &str, new: &str| json!({"current_password": current, "new_password": new});
     let wrong = app
-        .call(
+        .json(
             "POST",
             "/auth/change-password",
-            Some(&a.access),
-            Some(change("not it at all", "a brand new passphrase")),
+            &a.access,
+            change("not it at all", "a brand new passphrase"),
         )
         .await;
     wrong.problem(403);
     let weak = app
-        .call(
+        .json(
             "POST",
             "/auth/change-password",
-            Some(&a.access),
-            Some(change(PASSWORD, "password1")),
+            &a.access,
+            change(PASSWORD, "password1"),
         )
         .await;
     assert_eq!(weak.problem(422).as_deref(), Some("new_password"));
     let same = app
-        .call(
+        .json(
             "POST",
             "/auth/change-password",
-            Some(&a.access),
-            Some(change(PASSWORD, PASSWORD)),
+            &a.access,
+            change(PASSWORD, PASSWORD),
         )
         .await;
     assert_eq!(same.problem(422).as_deref(), Some("new_password"));
 
     let r = app
-        .call(
+        .json(
             "POST",
             "/auth/change-password",
-            Some(&a.access),
-            Some(change(PASSWORD, "a brand new passphrase")),
+            &a.access,
+            change(PASSWORD, "a brand new passphrase"),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -347,14 +328,9 @@ async fn change_password_revokes_every_refresh_token_and_only_the_new_password_w
         StatusCode::OK
     );
     // Unauthenticated: 401.
-    app.call(
-        "POST",
-        "/auth/change-password",
-        None,
-        Some(change(PASSWORD, "x y z w v u")),
-    )
-    .await
-    .problem(401);
+    app.post("/auth/change-password", change(PASSWORD, "x y z w v u"))
+        .await
+        .problem(401);
 }
 
 #[tokio::test]
@@ -362,11 +338,11 @@ async fn an_api_key_is_shown_once_listed_without_its_value_works_as_bearer_until
     let app = app().await;
     let tokens = app.register("keys@example.com").await;
     let r = app
-        .call(
+        .json(
             "POST",
             "/auth/api-keys",
-            Some(&tokens.access),
-            Some(json!({"name": "my script"})),
+            &tokens.access,
+            json!({"name": "my script"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -376,9 +352,7 @@ async fn an_api_key_is_shown_once_listed_without_its_value_works_as_bearer_until
     assert!(key.starts_with(&r.str("prefix")));
     assert_eq!(r.body["last_used_at"], Value::Null);
 
-    let list = app
-        .call("GET", "/auth/api-keys", Some(&tokens.access), None)
-        .await;
+    let list = app.get("/auth/api-keys", &tokens.access).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     assert!(
         !list.text.contains(&key[3..]),
@@ -400,9 +374,7 @@ async fn an_api_key_is_shown_once_listed_without_its_value_works_as_bearer_until
         .raw("GET", "/auth/me", None, None, &[("x-api-key", &key)])
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let list = app
-        .call("GET", "/auth/api-keys", Some(&tokens.access), None)
-        .await;
+    let list = app.get("/auth/api-keys", &tokens.access).await;
     assert!(
         list.body["items"][0]["last_used_at"].as_str().is_some(),
         "{}",
@@ -410,18 +382,11 @@ async fn an_api_key_is_shown_once_listed_without_its_value_works_as_bearer_until
     );
 
     // A key cannot manage keys or the password.
-    app.call(
-        "POST",
-        "/auth/api-keys",
-        Some(&key),
-        Some(json!({"name": "more"})),
-    )
-    .await
-    .problem(403);
-    app.call("GET", "/auth/api-keys", Some(&key), None)
+    app.json("POST", "/auth/api-keys", &key, json!({"name": "more"}))
         .await
         .problem(403);
-    app.call("DELETE", &format!("/auth/api-keys/{id}"), Some(&key), None)
+    app.get("/auth/api-keys", &key).await.problem(403);
+    app.delete(&format!("/auth/api-keys/{id}"), &key)
         .await
         .problem(403);
 
@@ -432,34 +397,17 @@ async fn an_api_key_is_shown_once_listed_without_its_value_works_as_bearer_until
     me(&app, &forged).await.problem(401);
 
     let r = app
-        .call(
-            "DELETE",
-            &format!("/auth/api-keys/{id}"),
-            Some(&tokens.access),
-            None,
-        )
+        .delete(&format!("/auth/api-keys/{id}"), &tokens.access)
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     me(&app, &key).await.problem(401);
-    app.call(
-        "DELETE",
-        &format!("/auth/api-keys/{id}"),
-        Some(&tokens.access),
-        None,
-    )
-    .await
-    .problem(404);
-    app.call(
-        "DELETE",
-        "/auth/api-keys/not-an-id",
-        Some(&tokens.access),
-        None,
-    )
-    .await
-    .problem(404);
-    let list = app
-        .call("GET", "/auth/api-keys", Some(&tokens.access), None)
-        .await;
+    app.delete(&format!("/auth/api-keys/{id}"), &tokens.access)
+        .await
+        .problem(404);
+    app.delete("/auth/api-keys/not-an-id", &tokens.access)
+        .await
+        .problem(404);
+    let list = app.get("/auth/api-keys", &tokens.access).await;
     assert_eq!(list.body["items"], json!([]));
 }
 
@@ -469,11 +417,11 @@ async fn api_key_lists_are_paginated() {
     let tokens = app.register("many@example.com").await;
     for i in 0..5 {
         let r = app
-            .call(
+            .json(
                 "POST",
                 "/auth/api-keys",
-                Some(&tokens.access),
-                Some(json!({"name": format!("k{i}")})),
+                &tokens.access,
+                json!({"name": format!("k{i}")}),
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED);
@@ -481,7 +429,7 @@ async fn api_key_lists_are_paginated() {
     let mut names = Vec::new();
     let mut uri = "/auth/api-keys?limit=2".to_owned();
     loop {
-        let page = app.call("GET", &uri, Some(&tokens.access), None).await;
+        let page = app.get(&uri, &tokens.access).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         for item in page.body["items"].as_array().unwrap() {
             names.push(item["name"].as_str().unwrap().to_owned());
@@ -500,12 +448,7 @@ async fn api_key_lists_are_paginated() {
         "?colour=red",
     ] {
         let r = app
-            .call(
-                "GET",
-                &format!("/auth/api-keys{bad}"),
-                Some(&tokens.access),
-                None,
-            )
+            .get(&format!("/auth/api-keys{bad}"), &tokens.access)
             .await;
         r.problem(422);
     }
@@ -1048,19 +991,15 @@ async fn a_reset_link_is_mailed_only_to_an_existing_account_and_the_answer_does_
     let app = app_with(options).await;
     app.register("ada@example.com").await;
     let known = app
-        .call(
-            "POST",
+        .post(
             "/auth/password-reset",
-            None,
-            Some(json!({"email": " Ada@Example.com "})),
+            json!({"email": " Ada@Example.com "}),
         )
         .await;
     let unknown = app
-        .call(
-            "POST",
+        .post(
             "/auth/password-reset",
-            None,
-            Some(json!({"email": "nobody@example.com"})),
+            json!({"email": "nobody@example.com"}),
         )
         .await;
     assert_eq!(known.status, StatusCode::ACCEPTED);
@@ -1085,14 +1024,9 @@ async fn a_reset_link_is_mailed_only_to_an_existing_account_and_the_answer_does_
             .all(|i| !format!("{i:?}").contains(secret)),
         "the token is stored hashed"
     );
-    app.call(
-        "POST",
-        "/auth/password-reset",
-        None,
-        Some(json!({"email": "not-an-email"})),
-    )
-    .await
-    .problem(422);
+    app.post("/auth/password-reset", json!({"email": "not-an-email"}))
+        .await
+        .problem(422);
 }
 
 #[tokio::test]
@@ -1100,29 +1034,20 @@ async fn a_reset_link_sets_the_password_once_and_signs_out_every_session() {
     let (options, mailer) = with_mailer();
     let app = app_with(options).await;
     let before = app.register("ada@example.com").await;
-    app.call(
-        "POST",
-        "/auth/password-reset",
-        None,
-        Some(json!({"email": "ada@example.com"})),
-    )
-    .await;
+    app.post("/auth/password-reset", json!({"email": "ada@example.com"}))
+        .await;
     let token = token_in(&mailer.sent.lock().unwrap()[0]);
     let new_password = "a completely new passphrase";
-    app.call(
-        "POST",
+    app.post(
         "/auth/password-reset/confirm",
-        None,
-        Some(json!({"token": token, "new_password": "short"})),
+        json!({"token": token, "new_password": "short"}),
     )
     .await
     .problem(422);
     let done = app
-        .call(
-            "POST",
+        .post(
             "/auth/password-reset/confirm",
-            None,
-            Some(json!({"token": token, "new_password": new_password})),
+            json!({"token": token, "new_password": new_password}),
         )
         .await;
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text);
@@ -1133,21 +1058,17 @@ async fn a_reset_link_sets_the_password_once_and_signs_out_every_session() {
     );
     refresh(&app, &before.refresh).await.problem(401);
     // Used once: the same link again is refused.
-    app.call(
-        "POST",
+    app.post(
         "/auth/password-reset/confirm",
-        None,
-        Some(json!({"token": token, "new_password": "yet another passphrase"})),
+        json!({"token": token, "new_password": "yet another passphrase"}),
     )
     .await
     .problem(401);
     // A forged token for the same account is refused.
     let forged = format!("{}.{}", token.split_once('.').unwrap().0, "A".repeat(43));
-    app.call(
-        "POST",
+    app.post(
         "/auth/password-reset/confirm",
-        None,
-        Some(json!({"token": forged, "new_password": "yet another passphrase"})),
+        json!({"token": forged, "new_password": "yet another passphrase"}),
     )
     .await
     .problem(401);
@@ -1158,13 +1079,8 @@ async fn an_expired_reset_link_is_refused() {
     let (options, mailer) = with_mailer();
     let app = app_with(options).await;
     app.register("ada@example.com").await;
-    app.call(
-        "POST",
-        "/auth/password-reset",
-        None,
-        Some(json!({"email": "ada@example.com"})),
-    )
-    .await;
+    app.post("/auth/password-reset", json!({"email": "ada@example.com"}))
+        .await;
     let token = token_in(&mailer.sent.lock().unwrap()[0]);
     let user = token.split_once('.').unwrap().0.to_owned();
     let table = &app.state.table;
@@ -1194,11 +1110,9 @@ async fn an_expired_reset_link_is_refused() {
         )
         .await
         .unwrap();
-    app.call(
-        "POST",
+    app.post(
         "/auth/password-reset/confirm",
-        None,
-        Some(json!({"token": token, "new_password": "a completely new passphrase"})),
+        json!({"token": token, "new_password": "a completely new passphrase"}),
     )
     .await
     .problem(401);
@@ -1211,12 +1125,7 @@ async fn reset_mails_to_one_address_are_capped_silently() {
     app.register("ada@example.com").await;
     for _ in 0..6 {
         let r = app
-            .call(
-                "POST",
-                "/auth/password-reset",
-                None,
-                Some(json!({"email": "ada@example.com"})),
-            )
+            .post("/auth/password-reset", json!({"email": "ada@example.com"}))
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED);
     }
@@ -1238,9 +1147,7 @@ async fn sessions_are_listed_and_signing_out_everywhere_ends_them_all() {
     let app = app().await;
     let first = app.register("ada@example.com").await;
     let second = Tokens::from(&app.login("ada@example.com", PASSWORD).await);
-    let list = app
-        .call("GET", "/auth/sessions", Some(&second.access), None)
-        .await;
+    let list = app.get("/auth/sessions", &second.access).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     let items = list.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{}", list.text);
@@ -1261,9 +1168,7 @@ async fn sessions_are_listed_and_signing_out_everywhere_ends_them_all() {
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text);
     refresh(&app, &first.refresh).await.problem(401);
     refresh(&app, &second.refresh).await.problem(401);
-    let after = app
-        .call("GET", "/auth/sessions", Some(&first.access), None)
-        .await;
+    let after = app.get("/auth/sessions", &first.access).await;
     assert_eq!(after.body["items"], json!([]));
 }
 
@@ -1273,11 +1178,11 @@ async fn creating_an_api_key_needs_the_password_or_a_recent_sign_in() {
     let app = app().await;
     let fresh = app.register("ada@example.com").await;
     let created = app
-        .call(
+        .json(
             "POST",
             "/auth/api-keys",
-            Some(&fresh.access),
-            Some(json!({"name": "now"})),
+            &fresh.access,
+            json!({"name": "now"}),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
@@ -1295,28 +1200,23 @@ async fn creating_an_api_key_needs_the_password_or_a_recent_sign_in() {
         )
         .unwrap()
         .token;
-    app.call(
+    app.json("POST", "/auth/api-keys", &stale, json!({"name": "later"}))
+        .await
+        .problem(403);
+    app.json(
         "POST",
         "/auth/api-keys",
-        Some(&stale),
-        Some(json!({"name": "later"})),
-    )
-    .await
-    .problem(403);
-    app.call(
-        "POST",
-        "/auth/api-keys",
-        Some(&stale),
-        Some(json!({"name": "later", "password": "not the password"})),
+        &stale,
+        json!({"name": "later", "password": "not the password"}),
     )
     .await
     .problem(403);
     let ok = app
-        .call(
+        .json(
             "POST",
             "/auth/api-keys",
-            Some(&stale),
-            Some(json!({"name": "later", "password": PASSWORD})),
+            &stale,
+            json!({"name": "later", "password": PASSWORD}),
         )
         .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
@@ -1336,48 +1236,38 @@ async fn changing_the_password_revokes_api_keys_unless_asked_not_to() {
     let app = app().await;
     let tokens = app.register("ada@example.com").await;
     let key = app
-        .call(
+        .json(
             "POST",
             "/auth/api-keys",
-            Some(&tokens.access),
-            Some(json!({"name": "k"})),
+            &tokens.access,
+            json!({"name": "k"}),
         )
         .await
         .str("key");
     let changed = app
-        .call(
+        .json(
             "POST",
             "/auth/change-password",
-            Some(&tokens.access),
-            Some(json!({"current_password": PASSWORD, "new_password": "the second passphrase"})),
+            &tokens.access,
+            json!({"current_password": PASSWORD, "new_password": "the second passphrase"}),
         )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
-    app.call("GET", "/auth/me", Some(&key), None)
-        .await
-        .problem(401);
+    app.get("/auth/me", &key).await.problem(401);
 
     let tokens = Tokens::from(&changed);
     let kept = app
-        .call(
+        .json(
             "POST",
             "/auth/api-keys",
-            Some(&tokens.access),
-            Some(json!({"name": "k2"})),
+            &tokens.access,
+            json!({"name": "k2"}),
         )
         .await
         .str("key");
     let changed = app
-        .call(
-            "POST",
-            "/auth/change-password",
-            Some(&tokens.access),
-            Some(json!({"current_password": "the second passphrase", "new_password": "the third passphrase", "revoke_api_keys": false})),
-        )
+        .json("POST", "/auth/change-password", &tokens.access, json!({"current_password": "the second passphrase", "new_password": "the third passphrase", "revoke_api_keys": false}))
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
-    assert_eq!(
-        app.call("GET", "/auth/me", Some(&kept), None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/auth/me", &kept).await.status, StatusCode::OK);
 }

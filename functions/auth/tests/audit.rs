@@ -25,17 +25,13 @@ fn request_id(r: &Resp) -> String {
 }
 
 async fn trail(app: &App, access: &str) -> Vec<Value> {
-    let r = app
-        .call("GET", "/auth/audit?limit=100", Some(access), None)
-        .await;
+    let r = app.get("/auth/audit?limit=100", access).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.body["items"].as_array().unwrap().clone()
 }
 
 async fn me(app: &App, access: &str) -> String {
-    app.call("GET", "/auth/me", Some(access), None)
-        .await
-        .str("id")
+    app.get("/auth/me", access).await.str("id")
 }
 
 async fn send_from(
@@ -252,9 +248,7 @@ async fn each_security_event_is_recorded_once_with_actor_target_time_address_and
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(ids, sorted, "newest first");
 
-    let export = app
-        .call("GET", "/auth/audit/export", Some(&fresh.access), None)
-        .await;
+    let export = app.get("/auth/audit/export", &fresh.access).await;
     assert_eq!(export.status, StatusCode::OK, "{}", export.text);
     assert!(export.content_type().starts_with("application/jsonl"));
     let lines: Vec<Value> = export
@@ -398,15 +392,13 @@ async fn one_user_never_sees_another_users_events() {
     let alices = trail(&app, &alice.access).await;
     assert_eq!(alices.len(), 2, "{alices:#?}");
     assert!(alices.iter().all(|e| e["user"] != bob_id.as_str()));
-    let export = app
-        .call("GET", "/auth/audit/export", Some(&bob.access), None)
-        .await;
+    let export = app.get("/auth/audit/export", &bob.access).await;
     assert_eq!(export.text.lines().count(), 1, "{}", export.text);
 
     app.call("GET", "/auth/audit", None, None)
         .await
         .problem(401);
-    app.call("GET", "/auth/audit?limit=0", Some(&bob.access), None)
+    app.get("/auth/audit?limit=0", &bob.access)
         .await
         .problem(422);
 }
@@ -476,21 +468,16 @@ async fn a_failing_audit_store_never_fails_the_action() {
         .await
         .problem(401);
     let key = app
-        .call(
+        .json(
             "POST",
             "/auth/api-keys",
-            Some(&tokens.access),
-            Some(json!({"name": "k"})),
+            &tokens.access,
+            json!({"name": "k"}),
         )
         .await;
     assert_eq!(key.status, StatusCode::CREATED, "{}", key.text);
     let out = app
-        .call(
-            "POST",
-            "/auth/logout",
-            None,
-            Some(json!({"refresh_token": tokens.refresh})),
-        )
+        .post("/auth/logout", json!({"refresh_token": tokens.refresh}))
         .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
     assert!(trail(&app, &tokens.access).await.is_empty());

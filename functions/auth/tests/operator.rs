@@ -28,22 +28,22 @@ async fn register(app: &App, email: &str, invite: Option<&str>) -> helpers::Resp
     if let Some(invite) = invite {
         body["invite"] = json!(invite);
     }
-    app.call("POST", "/auth/register", None, Some(body)).await
+    app.post("/auth/register", body).await
 }
 
 async fn me(app: &App, bearer: &str) -> helpers::Resp {
-    app.call("GET", "/auth/me", Some(bearer), None).await
+    app.get("/auth/me", bearer).await
 }
 
 /// The user's id and a new personal API key of theirs.
 async fn id_and_key(app: &App, user: &Tokens) -> (String, String) {
     let id = me(app, &user.access).await.str("id");
     let key = app
-        .call(
+        .json(
             "POST",
             "/auth/api-keys",
-            Some(&user.access),
-            Some(json!({"name": "script"})),
+            &user.access,
+            json!({"name": "script"}),
         )
         .await
         .str("key");
@@ -68,9 +68,7 @@ async fn the_first_account_is_admin_and_the_second_waits_for_approval_until_an_a
     let r = me(&app, &second.access).await;
     r.problem(403);
     assert!(problem_type(&r).ends_with("account-pending"), "{}", r.text);
-    let r = app
-        .call("GET", "/auth/api-keys", Some(&second.access), None)
-        .await;
+    let r = app.get("/auth/api-keys", &second.access).await;
     r.problem(403);
     // Signing in again works (to see the waiting screen), and still only shows that.
     let login = app.login("second@example.com", PASSWORD).await;
@@ -78,14 +76,7 @@ async fn the_first_account_is_admin_and_the_second_waits_for_approval_until_an_a
     assert!(problem_type(&me(&app, &login.str("access_token")).await).ends_with("account-pending"));
 
     // The admin sees it pending and approves it.
-    let list = app
-        .call(
-            "GET",
-            "/admin/users?status=pending",
-            Some(&admin.access),
-            None,
-        )
-        .await;
+    let list = app.get("/admin/users?status=pending", &admin.access).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     let items = list.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", list.text);
@@ -93,11 +84,11 @@ async fn the_first_account_is_admin_and_the_second_waits_for_approval_until_an_a
     assert_eq!(items[0]["role"], "user");
     let id = items[0]["id"].as_str().unwrap().to_owned();
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{id}"),
-            Some(&admin.access),
-            Some(json!({"status": "active"})),
+            &admin.access,
+            json!({"status": "active"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -156,12 +147,7 @@ async fn every_admin_route_refuses_users_with_403_and_strangers_with_401() {
     let other = app.register("other@example.com").await;
     let other_id = me(&app, &other.access).await.str("id");
     let invite_id = app
-        .call(
-            "POST",
-            "/admin/invites",
-            Some(&admin.access),
-            Some(json!({})),
-        )
+        .json("POST", "/admin/invites", &admin.access, json!({}))
         .await
         .str("id");
     let routes: Vec<(&str, String, Option<Value>)> = vec![
@@ -214,15 +200,15 @@ async fn every_admin_route_refuses_users_with_403_and_strangers_with_401() {
     }
     // Made an admin, the user's key gets in too.
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{user_id}"),
-            Some(&admin.access),
-            Some(json!({"role": "admin"})),
+            &admin.access,
+            json!({"role": "admin"}),
         )
         .await;
     assert_eq!(r.body["role"], "admin", "{}", r.text);
-    let r = app.call("GET", "/admin/users", Some(&key), None).await;
+    let r = app.get("/admin/users", &key).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
@@ -235,11 +221,11 @@ async fn a_suspended_user_is_locked_out_at_the_next_request_sessions_and_keys_al
     assert_eq!(me(&app, &key).await.status, StatusCode::OK);
 
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{user_id}"),
-            Some(&admin.access),
-            Some(json!({"status": "suspended"})),
+            &admin.access,
+            json!({"status": "suspended"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -255,22 +241,17 @@ async fn a_suspended_user_is_locked_out_at_the_next_request_sessions_and_keys_al
     // Nor can it sign in again or refresh its session.
     app.login("user@example.com", PASSWORD).await.problem(403);
     let r = app
-        .call(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": user.refresh})),
-        )
+        .post("/auth/refresh", json!({"refresh_token": user.refresh}))
         .await;
     r.problem(401);
 
     // Reactivated, it signs in again.
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{user_id}"),
-            Some(&admin.access),
-            Some(json!({"status": "active"})),
+            &admin.access,
+            json!({"status": "active"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -286,30 +267,30 @@ async fn an_admin_cannot_suspend_or_demote_themselves() {
     let id = me(&app, &admin.access).await.str("id");
     for change in [json!({"status": "suspended"}), json!({"role": "user"})] {
         let r = app
-            .call(
+            .json(
                 "PATCH",
                 &format!("/admin/users/{id}"),
-                Some(&admin.access),
-                Some(change),
+                &admin.access,
+                change,
             )
             .await;
         r.problem(409);
     }
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{}", UserId::new()),
-            Some(&admin.access),
-            Some(json!({"status": "active"})),
+            &admin.access,
+            json!({"status": "active"}),
         )
         .await;
     r.problem(404);
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{id}"),
-            Some(&admin.access),
-            Some(json!({"status": "pending"})),
+            &admin.access,
+            json!({"status": "pending"}),
         )
         .await;
     r.problem(422);
@@ -325,18 +306,16 @@ async fn invites_are_single_use_and_expire() {
     assert_eq!(r.problem(422).as_deref(), Some("invite"));
 
     let invite = app
-        .call(
+        .json(
             "POST",
             "/admin/invites",
-            Some(&admin.access),
-            Some(json!({"expires_in_hours": 1})),
+            &admin.access,
+            json!({"expires_in_hours": 1}),
         )
         .await;
     assert_eq!(invite.status, StatusCode::CREATED, "{}", invite.text);
     let token = invite.str("token");
-    let listed = app
-        .call("GET", "/admin/invites", Some(&admin.access), None)
-        .await;
+    let listed = app.get("/admin/invites", &admin.access).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
     let r = register(&app, "guest@example.com", Some(&token)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -345,28 +324,26 @@ async fn invites_are_single_use_and_expire() {
     // Used up.
     let r = register(&app, "second-guest@example.com", Some(&token)).await;
     assert_eq!(r.problem(422).as_deref(), Some("invite"));
-    let listed = app
-        .call("GET", "/admin/invites", Some(&admin.access), None)
-        .await;
+    let listed = app.get("/admin/invites", &admin.access).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 0);
 
     // Bad expiries are refused.
     let r = app
-        .call(
+        .json(
             "POST",
             "/admin/invites",
-            Some(&admin.access),
-            Some(json!({"expires_in_hours": 0})),
+            &admin.access,
+            json!({"expires_in_hours": 0}),
         )
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("expires_in_hours"));
     // An invite past its expiry does not work.
     let late = app
-        .call(
+        .json(
             "POST",
             "/admin/invites",
-            Some(&admin.access),
-            Some(json!({"expires_in_hours": 1})),
+            &admin.access,
+            json!({"expires_in_hours": 1}),
         )
         .await
         .str("token");
@@ -382,26 +359,17 @@ async fn a_revoked_invite_no_longer_works() {
     let app = policy_app(RegistrationPolicy::Invite, &[]).await;
     let admin = app.register("admin@example.com").await;
     let invite = app
-        .call(
-            "POST",
-            "/admin/invites",
-            Some(&admin.access),
-            Some(json!({})),
-        )
+        .json("POST", "/admin/invites", &admin.access, json!({}))
         .await;
     let (id, token) = (invite.str("id"), invite.str("token"));
     let path = format!("/admin/invites/{id}");
-    let r = app.call("DELETE", &path, Some(&admin.access), None).await;
+    let r = app.delete(&path, &admin.access).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let listed = app
-        .call("GET", "/admin/invites", Some(&admin.access), None)
-        .await;
+    let listed = app.get("/admin/invites", &admin.access).await;
     assert_eq!(listed.body["items"], json!([]), "{}", listed.text);
     let r = register(&app, "guest@example.com", Some(&token)).await;
     assert_eq!(r.problem(422).as_deref(), Some("invite"));
-    app.call("DELETE", &path, Some(&admin.access), None)
-        .await
-        .problem(404);
+    app.delete(&path, &admin.access).await.problem(404);
 }
 
 #[tokio::test]
@@ -430,21 +398,11 @@ async fn an_admins_reset_link_sets_a_new_password_once_and_ends_the_users_sessio
 
     let confirm = json!({"token": token, "new_password": "a brand new passphrase"});
     let r = app
-        .call(
-            "POST",
-            "/auth/password-reset/confirm",
-            None,
-            Some(confirm.clone()),
-        )
+        .post("/auth/password-reset/confirm", confirm.clone())
         .await;
     assert!(r.status.is_success(), "{}", r.text);
     let r = app
-        .call(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": user.refresh})),
-        )
+        .post("/auth/refresh", json!({"refresh_token": user.refresh}))
         .await;
     r.problem(401);
     let r = app
@@ -452,7 +410,7 @@ async fn an_admins_reset_link_sets_a_new_password_once_and_ends_the_users_sessio
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     // Once only.
-    app.call("POST", "/auth/password-reset/confirm", None, Some(confirm))
+    app.post("/auth/password-reset/confirm", confirm)
         .await
         .problem(401);
     app.call(
@@ -473,42 +431,22 @@ async fn an_admin_deletes_an_account_and_everything_it_owns_but_not_their_own() 
     let user = app.register("user@example.com").await;
     let (id, key) = id_and_key(&app, &user).await;
     let r = app
-        .call(
-            "DELETE",
-            &format!("/admin/users/{id}"),
-            Some(&admin.access),
-            None,
-        )
+        .delete(&format!("/admin/users/{id}"), &admin.access)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["removed"]["api_keys"], 1, "{}", r.text);
     assert_eq!(me(&app, &key).await.status, StatusCode::UNAUTHORIZED);
     app.login("user@example.com", PASSWORD).await.problem(401);
-    app.call(
-        "GET",
-        &format!("/admin/users/{id}"),
-        Some(&admin.access),
-        None,
-    )
-    .await
-    .problem(404);
-    app.call(
-        "DELETE",
-        &format!("/admin/users/{id}"),
-        Some(&admin.access),
-        None,
-    )
-    .await
-    .problem(404);
+    app.get(&format!("/admin/users/{id}"), &admin.access)
+        .await
+        .problem(404);
+    app.delete(&format!("/admin/users/{id}"), &admin.access)
+        .await
+        .problem(404);
     // Their own account: in Settings, with the password.
-    app.call(
-        "DELETE",
-        &format!("/admin/users/{admin_id}"),
-        Some(&admin.access),
-        None,
-    )
-    .await
-    .problem(409);
+    app.delete(&format!("/admin/users/{admin_id}"), &admin.access)
+        .await
+        .problem(409);
     assert_eq!(me(&app, &admin.access).await.status, StatusCode::OK);
 }
 
@@ -529,15 +467,13 @@ async fn closed_registration_refuses_everyone_but_the_admins_configuration_names
 async fn settings_are_stored_by_admins_and_checked() {
     let app = policy_app(RegistrationPolicy::Approval, &[]).await;
     let admin = app.register("admin@example.com").await;
-    let r = app
-        .call("GET", "/admin/settings", Some(&admin.access), None)
-        .await;
+    let r = app.get("/admin/settings", &admin.access).await;
     assert_eq!(r.body["registration"], "approval", "{}", r.text);
     assert_eq!(r.body["max_concurrent_answers"], 3);
     let open = json!({"registration": "open", "default_monthly_quota_usd": 5.0,
                       "requests_per_minute": 10, "max_concurrent_answers": 2});
     let r = app
-        .call("PUT", "/admin/settings", Some(&admin.access), Some(open))
+        .json("PUT", "/admin/settings", &admin.access, open)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     // Now a new account is active at once.
@@ -552,19 +488,17 @@ async fn settings_are_stored_by_admins_and_checked() {
                               "requests_per_minute": 10, "max_concurrent_answers": 2});
         body[field] = bad;
         let r = app
-            .call("PUT", "/admin/settings", Some(&admin.access), Some(body))
+            .json("PUT", "/admin/settings", &admin.access, body)
             .await;
         assert_eq!(r.problem(422).as_deref(), Some(field), "{}", r.text);
     }
     let r = app
-        .call(
+        .json(
             "PUT",
             "/admin/settings",
-            Some(&admin.access),
-            Some(
-                json!({"registration": "sometimes", "default_monthly_quota_usd": null,
+            &admin.access,
+            json!({"registration": "sometimes", "default_monthly_quota_usd": null,
                         "requests_per_minute": 10, "max_concurrent_answers": 2}),
-            ),
         )
         .await;
     r.problem(422);
@@ -576,38 +510,36 @@ async fn the_admin_sets_a_users_quota_and_searches_users() {
     let admin = app.register("admin@example.com").await;
     app.register("ada@example.com").await;
     app.register("grace@example.com").await;
-    let r = app
-        .call("GET", "/admin/users?q=ADA", Some(&admin.access), None)
-        .await;
+    let r = app.get("/admin/users?q=ADA", &admin.access).await;
     let items = r.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", r.text);
     assert_eq!(items[0]["month"]["spent_usd"], 0.0);
     assert_eq!(items[0]["monthly_quota_usd"], Value::Null);
     let id = items[0]["id"].as_str().unwrap().to_owned();
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{id}"),
-            Some(&admin.access),
-            Some(json!({"monthly_quota_usd": 2.5})),
+            &admin.access,
+            json!({"monthly_quota_usd": 2.5}),
         )
         .await;
     assert_eq!(r.body["monthly_quota_usd"], 2.5, "{}", r.text);
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{id}"),
-            Some(&admin.access),
-            Some(json!({"monthly_quota_usd": -3})),
+            &admin.access,
+            json!({"monthly_quota_usd": -3}),
         )
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("monthly_quota_usd"));
     let r = app
-        .call(
+        .json(
             "PATCH",
             &format!("/admin/users/{id}"),
-            Some(&admin.access),
-            Some(json!({"monthly_quota_usd": null})),
+            &admin.access,
+            json!({"monthly_quota_usd": null}),
         )
         .await;
     assert_eq!(r.body["monthly_quota_usd"], Value::Null, "{}", r.text);
@@ -619,7 +551,7 @@ async fn the_admin_sets_a_users_quota_and_searches_users() {
             Some(c) => format!("/admin/users?limit=1&cursor={c}"),
             None => "/admin/users?limit=1".into(),
         };
-        let r = app.call("GET", &uri, Some(&admin.access), None).await;
+        let r = app.get(&uri, &admin.access).await;
         for i in r.body["items"].as_array().unwrap() {
             seen.push(i["email"].as_str().unwrap().to_owned());
         }
@@ -649,9 +581,7 @@ async fn the_usage_totals_add_up_across_users_by_day_and_model() {
     record_operator_usage(table, "local/llama", 10, 2, 0.0, true)
         .await
         .unwrap();
-    let r = app
-        .call("GET", "/admin/usage", Some(&admin.access), None)
-        .await;
+    let r = app.get("/admin/usage", &admin.access).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["total_answers"], 3);
     assert_eq!(r.body["total_cost_usd"], 0.75);
@@ -661,14 +591,7 @@ async fn the_usage_totals_add_up_across_users_by_day_and_model() {
     assert_eq!(gpt["input_tokens"], 110);
     let llama = days.iter().find(|d| d["model"] == "local/llama").unwrap();
     assert_eq!(llama["unpriced_answers"], 1);
-    let r = app
-        .call(
-            "GET",
-            "/admin/usage?from=2026-13-01",
-            Some(&admin.access),
-            None,
-        )
-        .await;
+    let r = app.get("/admin/usage?from=2026-13-01", &admin.access).await;
     assert_eq!(r.problem(422).as_deref(), Some("from"));
 }
 
@@ -686,7 +609,7 @@ async fn an_admin_sets_and_lifts_a_users_allowed_models_without_touching_their_q
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["allowed_models"], json!(["gpt-4.1", "llama3.1"]));
     assert_eq!(r.body["monthly_quota_usd"], 3.0, "the quota stays");
-    let read = app.call("GET", &path, Some(&admin.access), None).await;
+    let read = app.get(&path, &admin.access).await;
     assert_eq!(read.body["allowed_models"], json!(["gpt-4.1", "llama3.1"]));
     patch(json!({"allowed_models": [" gpt-4.1"]}))
         .await

@@ -104,6 +104,26 @@ impl App {
             .await
     }
 
+    /// `GET uri` as `bearer`.
+    pub async fn get(&self, uri: &str, bearer: &str) -> Resp {
+        self.call("GET", uri, Some(bearer), None).await
+    }
+
+    /// `DELETE uri` as `bearer`.
+    pub async fn delete(&self, uri: &str, bearer: &str) -> Resp {
+        self.call("DELETE", uri, Some(bearer), None).await
+    }
+
+    /// `POST uri` without a credential, with a JSON body.
+    pub async fn post(&self, uri: &str, body: Value) -> Resp {
+        self.call("POST", uri, None, Some(body)).await
+    }
+
+    /// `method uri` as `bearer`, with a JSON body.
+    pub async fn json(&self, method: &str, uri: &str, bearer: &str, body: Value) -> Resp {
+        self.call(method, uri, Some(bearer), Some(body)).await
+    }
+
     pub async fn raw(
         &self,
         method: &str,
