@@ -10,8 +10,8 @@ use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use ragenie_common::accounts::limits::{self, MonthSpend, OperatorUsageRow};
 use ragenie_common::accounts::operator::{
-    self, AccountStatus, AdminUser, CreatedInvite, DEFAULT_INVITE_HOURS, Invite, OperatorSettings,
-    Role,
+    self, AccountStatus, AdminRefusals, AdminUser, CreatedInvite, DEFAULT_INVITE_HOURS, Invite,
+    OperatorSettings, Role,
 };
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::path_id;
@@ -89,8 +89,7 @@ const SCAN_PAGES: usize = 20;
     params(UserQuery),
     responses(
         (status = 200, description = "A page of accounts", body = ListPage<AdminUserView>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_users(
@@ -134,8 +133,7 @@ async fn list_users(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The account", body = AdminUserView),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_user(
@@ -191,8 +189,7 @@ impl From<StatusChange> for AccountStatus {
     request_body = UserChange,
     responses(
         (status = 200, description = "The account as it is now", body = AdminUserView),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An admin cannot suspend or demote themselves", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad field (`field` names it)", body = Problem, content_type = "application/problem+json"),
@@ -266,8 +263,7 @@ async fn update_user(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Deleted; what was removed", body = crate::AccountDeleted),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An admin deletes their own account in Settings, with their password", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -316,8 +312,7 @@ pub struct ResetLink {
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 201, description = "The link", body = ResetLink),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn reset_link(
@@ -351,8 +346,7 @@ async fn reset_link(
 #[utoipa::path(get, path = "/admin/settings", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The settings", body = OperatorSettings),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
     ))]
 async fn get_settings(
     State(state): State<AppState>,
@@ -368,8 +362,7 @@ async fn get_settings(
     request_body = OperatorSettings,
     responses(
         (status = 200, description = "The settings as stored", body = OperatorSettings),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 422, description = "A value out of range (`field` names it)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_settings(
@@ -397,8 +390,7 @@ pub struct NewInvite {
     request_body = NewInvite,
     responses(
         (status = 201, description = "The invite and its token", body = CreatedInvite),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 422, description = "A bad expiry", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_invite(
@@ -419,8 +411,7 @@ async fn create_invite(
 #[utoipa::path(get, path = "/admin/invites", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "Open invites, oldest first", body = ListPage<Invite>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
     ))]
 async fn list_invites(
     State(state): State<AppState>,
@@ -437,8 +428,7 @@ async fn list_invites(
     params(("id" = String, Path, description = "The invite's id, as listed")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 404, description = "No open invite has this id", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn revoke_invite(
@@ -491,8 +481,7 @@ fn day_param(value: &str, field: &str) -> ApiResult<()> {
     params(UsageQuery),
     responses(
         (status = 200, description = "Totals by day and model", body = OperatorUsage),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 422, description = "A bad date", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn usage(
@@ -537,8 +526,7 @@ pub struct BackfillRequest {
     request_body = BackfillRequest,
     responses(
         (status = 200, description = "What this run read and indexed", body = users::Backfill),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 422, description = "A bad cursor", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn backfill_users(

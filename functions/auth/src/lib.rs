@@ -23,7 +23,7 @@ use ragenie_common::accounts::{
     AccountError, ApiKeyId, ListPage, UserId, deletion, passwords, refresh, reset,
 };
 use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
-use ragenie_common::auth::AuthUser;
+use ragenie_common::auth::{AuthUser, NotSignedIn};
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::mail::Mailer;
@@ -525,7 +525,7 @@ async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Use
     request_body = DeleteAccount,
     responses(
         (status = 200, description = "Deleted; what was removed", body = AccountDeleted),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        NotSignedIn,
         (status = 403, description = "Wrong password, or called with an API key", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -591,7 +591,7 @@ async fn prove_password(
     request_body = ChangePassword,
     responses(
         (status = 200, description = "Changed; new tokens for this session", body = TokenResponse),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        NotSignedIn,
         (status = 403, description = "Wrong current password, or called with an API key", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password is too short, common or unchanged", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong current passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -858,7 +858,7 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
     params(ListParams),
     responses(
         (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        NotSignedIn,
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_audit(
@@ -882,7 +882,7 @@ async fn list_audit(
 #[utoipa::path(get, path = "/auth/audit/export", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "One JSON event per line", content_type = "application/jsonl", body = String),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        NotSignedIn,
     ))]
 async fn export_audit(
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use ragenie_common::accounts::ListPage;
 use ragenie_common::accounts::model_settings::{ModelRule, ModelSettings};
-use ragenie_common::accounts::operator::AdminUser;
+use ragenie_common::accounts::operator::{AdminRefusals, AdminUser};
 use ragenie_common::accounts::{AccountError, AccountResult};
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, not_null, present};
@@ -102,8 +102,7 @@ fn listed(s: &ChatState, settings: &ModelSettings, id: &str) -> Option<AdminMode
 #[utoipa::path(get, path = "/admin/models", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "Every chat model, catalog first", body = ListPage<AdminModel>),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
     ))]
 async fn list(
     State(s): State<ChatState>,
@@ -162,8 +161,7 @@ pub struct NewModel {
     request_body = NewModel,
     responses(
         (status = 201, description = "The model as listed now", body = AdminModel),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 409, description = "The model is already listed (change it with PATCH), or another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad field (`field` names it), or a provider not configured here", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -263,8 +261,7 @@ fn known(s: &ChatState, settings: &ModelSettings, id: &str) -> bool {
     request_body = ModelChange,
     responses(
         (status = 200, description = "The model as listed now", body = AdminModel),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 404, description = "No such model", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad field (`field` names it)", body = Problem, content_type = "application/problem+json"),
@@ -329,8 +326,7 @@ async fn change(
     params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
     responses(
         (status = 204, description = "Removed or reset"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        AdminRefusals,
         (status = 404, description = "No such model", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -9,7 +9,7 @@ use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
 use ragenie_common::accounts::web::{ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId};
-use ragenie_common::auth::AuthUser;
+use ragenie_common::auth::{AuthUser, NotSignedIn};
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiResult, AppState};
@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
 #[utoipa::path(get, path = "/users/me/preferences", tag = "users", security(("bearer" = [])),
     responses(
         (status = 200, description = "Preferences", body = Preferences),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        NotSignedIn,
     ))]
 async fn get_preferences(
     State(state): State<AppState>,

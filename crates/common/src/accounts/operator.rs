@@ -603,6 +603,24 @@ pub struct AdminUser {
     pub user: User,
 }
 
+/// The refusals of [`AdminUser`] (no valid credential, or not an admin), for an admin route's
+/// `responses(...)`.
+#[derive(utoipa::IntoResponses)]
+pub enum AdminRefusals {
+    #[response(
+        status = 401,
+        description = "Not signed in",
+        content_type = "application/problem+json"
+    )]
+    NotSignedIn(crate::error::Problem),
+    #[response(
+        status = 403,
+        description = "Not an admin",
+        content_type = "application/problem+json"
+    )]
+    NotAdmin(crate::error::Problem),
+}
+
 impl<S> FromRequestParts<S> for AdminUser
 where
     S: Send + Sync,
