@@ -98,6 +98,17 @@ pub(crate) async fn token_record<T: serde::de::DeserializeOwned>(
         .decode()?)
 }
 
+/// Marks a single-use token's record used, in a transaction that fails when it already was
+/// (so a token presented twice at the same moment works once).
+pub(crate) fn mark_used(k: &keys::Key) -> crate::storage::TxOp {
+    crate::storage::TxOp::Update {
+        pk: k.pk.clone(),
+        sk: k.sk.clone(),
+        update: crate::storage::Update::new().set("used", true),
+        condition: crate::storage::Condition::AttrEquals("used".into(), false.into()),
+    }
+}
+
 /// A page of a list endpoint: `{"items":[…],"next_cursor":…}`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ListPage<T> {

@@ -156,12 +156,7 @@ pub async fn rotate(
     let fk = keys::refresh_family(user, record.family);
     let result = table
         .transact(vec![
-            TxOp::Update {
-                pk: k.pk.clone(),
-                sk: k.sk.clone(),
-                update: Update::new().set("used", true),
-                condition: Condition::AttrEquals("used".into(), false.into()),
-            },
+            super::mark_used(&k),
             TxOp::Update {
                 pk: fk.pk.clone(),
                 sk: fk.sk.clone(),

@@ -136,12 +136,7 @@ pub async fn confirm(
     let account = keys::user(user);
     match table
         .transact(vec![
-            TxOp::Update {
-                pk: k.pk.clone(),
-                sk: k.sk.clone(),
-                update: Update::new().set("used", true),
-                condition: Condition::AttrEquals("used".into(), false.into()),
-            },
+            super::mark_used(&k),
             TxOp::Update {
                 pk: account.pk,
                 sk: account.sk,
