@@ -86,7 +86,8 @@ export const INGEST = {
   maxAttempts: 3,
 } as const;
 
-/** DynamoDB actions of the item-table port: no Scan, no table management. */
+/** DynamoDB actions of the item-table port: no table management, and Scan only for the auth
+ * function (below). */
 export const TABLE_ACTIONS = [
   'dynamodb:ConditionCheckItem',
   'dynamodb:DeleteItem',
@@ -290,6 +291,14 @@ export class RaGenieStack extends Stack {
         actions: ['secretsmanager:GetSecretValue'],
         resources: [jwtSecret.secretArn],
       }));
+      // The one Scan: an admin's one-off backfill of the user index (POST /admin/users-index)
+      // over accounts made before it existed. The base table only, never the index.
+      if (spec.name === 'ragenie-auth') {
+        role.addToPolicy(new iam.PolicyStatement({
+          actions: ['dynamodb:Scan'],
+          resources: [table.tableArn],
+        }));
+      }
       if (spec.providerKeys) {
         role.addToPolicy(new iam.PolicyStatement({
           actions: ['secretsmanager:GetSecretValue'],

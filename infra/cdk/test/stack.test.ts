@@ -43,6 +43,8 @@ function expectedGrants(name: FunctionName): string[] {
   const grants = [`logs:CreateLogStream on {${logs}}`, `logs:PutLogEvents on {${logs}}`];
   for (const a of TABLE_RW) grants.push(`${a} on {${tableId}}`, `${a} on {${tableId}}/index/gsi1`);
   grants.push(`secretsmanager:GetSecretValue on {${jwtSecretId}}`);
+  // The admin's backfill of the user index reads every account once: Scan, base table only.
+  if (name === 'ragenie-auth') grants.push(`dynamodb:Scan on {${tableId}}`);
   const need = NEEDS[name];
   if (need.providerKeys) grants.push(`secretsmanager:GetSecretValue on {${providerKeysId}}`);
   // The function behind the Function URL reads the value CloudFront proves itself with.
