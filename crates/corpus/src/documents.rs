@@ -99,10 +99,29 @@ impl Corpus {
         let name = name.map(validate_name).transpose()?;
         let folder = folder.map(validate_folder).transpose()?;
         let current = self.get(user, doc_id).await?;
+        if self.relocate(user, &current, name, folder).await? {
+            self.get(user, doc_id).await
+        } else {
+            Ok(current)
+        }
+    }
+
+    /// Gives `current` (as last read) a new name and/or folder, both already normalised, in one
+    /// transaction: the document, the claim of its new name, the release of its old one and the
+    /// corpus version. False when nothing changes. 409 when the name is taken there, or when the
+    /// document changed since `current` was read.
+    pub(crate) async fn relocate(
+        &self,
+        user: UserId,
+        current: &Document,
+        name: Option<String>,
+        folder: Option<String>,
+    ) -> CorpusResult<bool> {
+        let doc_id = current.id.as_str();
         let name = name.unwrap_or_else(|| current.name.clone());
         let folder = folder.unwrap_or_else(|| current.folder.clone());
         if name == current.name && folder == current.folder {
-            return Ok(current);
+            return Ok(false);
         }
         if let Some(holder) = self.name_holder(user, &folder, &name).await?
             && holder != doc_id
@@ -127,9 +146,9 @@ impl Corpus {
             },
             catalog::bump(&pk),
         ];
-        ops.extend(self.release_name(user, &current).await?);
+        ops.extend(self.release_name(user, current).await?);
         match self.table.transact(ops).await {
-            Ok(()) => self.get(user, doc_id).await,
+            Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => {
                 self.get(user, doc_id).await?;
                 match self.name_holder(user, &folder, &name).await? {

@@ -7,6 +7,7 @@
 pub mod catalog;
 mod documents;
 pub mod embedding;
+mod folder_move;
 mod ingest;
 mod ingestion;
 pub mod keys;
@@ -36,6 +37,9 @@ use ragenie_retrieval::{
 use sha2::{Digest, Sha256};
 
 pub use catalog::{Catalog, FolderSummary};
+pub use folder_move::{
+    DEFAULT_MOVE_BATCH, FolderMove, MAX_MOVE_BATCH, MOVE_TIME_BUDGET, map_folder, remap_references,
+};
 pub use ingestion::{INGEST_STALLED_AFTER, IngestJob, IngestOutcome, STORE_FAILURE_REASON};
 pub use model::{Document, DocumentKind, DocumentStatus, DocumentVersion, ReindexState};
 pub use providers::{ProviderState, ProviderUse, StartupError};
@@ -58,6 +62,9 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub enum CorpusError {
     #[error("document not found")]
     NotFound,
+    /// No document is in the folder or below it (and no profile references it).
+    #[error("folder not found")]
+    FolderNotFound,
     #[error("unsupported media type `{media_type}`; accepted: {}", accepted.join(", "))]
     Unsupported {
         media_type: String,
@@ -84,6 +91,7 @@ impl From<CorpusError> for ApiError {
     fn from(e: CorpusError) -> Self {
         match e {
             CorpusError::NotFound => ApiError::not_found("document"),
+            CorpusError::FolderNotFound => ApiError::not_found("folder"),
             e @ CorpusError::Unsupported { .. } => ApiError::UnsupportedMediaType(e.to_string()),
             CorpusError::Empty => ApiError::BadRequest("the file is empty".into()),
             e @ CorpusError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),

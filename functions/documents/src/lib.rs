@@ -20,8 +20,9 @@ use ragenie_common::idempotency::{self, Idempotency, IdempotencyKey};
 use ragenie_common::storage::PresignedUrl;
 use ragenie_common::{ApiError, ApiResult, AppState};
 use ragenie_corpus::{
-    Corpus, Document, DocumentKind, DocumentStatus, DocumentVersion, FolderSummary, NewDocument,
-    PendingUpload, ProviderState, ReindexProgress, ReindexState, SearchHit,
+    Corpus, DEFAULT_MOVE_BATCH, Document, DocumentKind, DocumentStatus, DocumentVersion,
+    FolderMove, FolderSummary, MAX_MOVE_BATCH, NewDocument, PendingUpload, ProviderState,
+    ReindexProgress, ReindexState, SearchHit,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -56,6 +57,7 @@ pub fn router(state: ProviderState) -> Router {
         .route("/documents", post(upload).layer(upload_limit).get(list))
         .route("/documents/uploads", post(start_upload))
         .route("/documents/folders", get(folders))
+        .route("/documents/folders/rename", post(rename_folder))
         .route("/documents/{id}/commit", post(commit_upload))
         .route(
             "/documents/reindex",
@@ -600,6 +602,52 @@ async fn folders(
     Ok(Json(FolderList { items, next_cursor }))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FolderRename {
+    /// The folder to rename or move (`a/b`), with every folder below it.
+    #[schema(min_length = 1, max_length = 400)]
+    from: String,
+    /// Its new path (`c`, `c/d`; a folder's name alone puts it at the top level). Not `from`
+    /// nor inside it; a folder that exists already receives the documents when no name meets
+    /// one there.
+    #[schema(min_length = 1, max_length = 400)]
+    to: String,
+    /// Documents to move in this call, 1 to 500 (default 200).
+    #[schema(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+}
+
+/// Rename or move a folder with its subfolders: every document in it and below it moves
+/// (`a/b/x` becomes `c/x`), and profiles referencing those folders follow. A call moves a
+/// bounded batch and answers how many remain: repeat it until `done`. Name conflicts at the
+/// destination are refused before anything moves.
+#[utoipa::path(post, path = "/documents/folders/rename", tag = "documents", request_body = FolderRename,
+    responses((status = 200, body = FolderMove),
+        (status = 404, description = "no document is in `from` or below it, and no profile references it"),
+        (status = 409, description = "names already taken at the destination (named; nothing moved), or a name taken while the move ran (saying how far it got; repeat once resolved)"),
+        (status = 422, description = "a bad path or limit, the top level, or a destination inside the folder itself")),
+    security(("bearer" = [])))]
+async fn rename_folder(
+    auth: AuthUser,
+    State(s): State<DocumentsState>,
+    ApiJson(body): ApiJson<FolderRename>,
+) -> ApiResult<Json<FolderMove>> {
+    let user_id = *auth.user_id();
+    let limit = body.limit.unwrap_or(DEFAULT_MOVE_BATCH);
+    if !(1..=MAX_MOVE_BATCH).contains(&limit) {
+        return Err(ApiError::validation(
+            "limit",
+            format!("1..={MAX_MOVE_BATCH}"),
+        ));
+    }
+    Ok(Json(
+        s.corpus
+            .move_folder(user_id, &body.from, &body.to, limit)
+            .await?,
+    ))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentDetail {
     #[serde(flatten)]
@@ -789,8 +837,8 @@ async fn search(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(upload, start_upload, commit_upload, list, folders, get_document, rename, delete_document, content, replace, search, reindex_all, reindex_one, reindex_progress),
-    components(schemas(Document, FolderSummary, FolderList, DocumentVersion, DocumentKind, ContentFormat, UploadMediaType, ReindexProgress, ReindexState, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
+    paths(upload, start_upload, commit_upload, list, folders, rename_folder, get_document, rename, delete_document, content, replace, search, reindex_all, reindex_one, reindex_progress),
+    components(schemas(Document, FolderSummary, FolderList, FolderRename, FolderMove, DocumentVersion, DocumentKind, ContentFormat, UploadMediaType, ReindexProgress, ReindexState, UploadResult, StartUpload, PendingUpload, PresignedUrl, DocumentList, DocumentDetail, Rename, SearchHit, SearchResults)),
     tags((name = "documents", description = "Upload, manage and search documents"))
 )]
 struct DocumentsApi;

@@ -1204,6 +1204,18 @@ impl App {
         body(response).await
     }
 
+    async fn move_folder(&self, bearer: &str, request: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/documents/folders/rename", self.base))
+            .header("authorization", bearer)
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        body(response).await
+    }
+
     async fn patch(&self, bearer: &str, id: &str, change: Value) -> (StatusCode, Value) {
         let response = self
             .http
@@ -1566,5 +1578,166 @@ async fn a_folder_scoped_profile_picks_up_a_file_added_later_and_other_users_see
         found(app.json(&alice, &search).await),
         want,
         "alice's profile is unchanged"
+    );
+}
+
+#[tokio::test]
+async fn a_folder_moves_with_its_subfolders_in_batches_its_profile_follows_and_strangers_get_404() {
+    let app = app().await;
+    let (alice_id, alice) = test_user();
+    let (_, mallory) = test_user();
+    for (folder, name) in [
+        ("proj", "a.md"),
+        ("proj", "b.md"),
+        ("proj/sub", "c.md"),
+        ("other", "x.md"),
+    ] {
+        let text = format!("# {name}\n\nThe kestrel hovers over {folder}.");
+        let (status, _) = app.upload_in(&alice, folder, name, &text).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let profile = profiles::create(
+        app.state.table.as_ref(),
+        alice_id,
+        NewProfile {
+            name: "Project".into(),
+            folders: vec!["proj".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let in_tree = |tree: &Value| -> Vec<(String, u64)> {
+        tree["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_owned(),
+                    f["total"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let before = in_tree(&app.json(&alice, "/documents/folders").await);
+
+    // Another user cannot move (or learn about) alice's folder.
+    let (status, problem) = app
+        .move_folder(&mallory, json!({"from": "proj", "to": "stolen"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_eq!(
+        in_tree(&app.json(&alice, "/documents/folders").await),
+        before
+    );
+
+    // A bounded batch, then the same call again finishes it.
+    let (status, first) = app
+        .move_folder(
+            &alice,
+            json!({"from": "proj", "to": "archive/proj", "limit": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        first,
+        json!({"from": "proj", "to": "archive/proj", "moved": 2, "remaining": 1,
+            "profiles_updated": 1, "done": false})
+    );
+    let (status, last) = app
+        .move_folder(&alice, json!({"from": "proj", "to": "archive/proj"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{last}");
+    assert_eq!(
+        (&last["moved"], &last["remaining"], &last["done"]),
+        (&json!(1), &json!(0), &json!(true))
+    );
+    assert_eq!(
+        in_tree(&app.json(&alice, "/documents/folders").await),
+        [
+            ("".into(), 4),
+            ("archive".into(), 3),
+            ("archive/proj".into(), 3),
+            ("archive/proj/sub".into(), 1),
+            ("other".into(), 1)
+        ]
+    );
+    let profile_now = profiles::get(app.state.table.as_ref(), alice_id, profile.id)
+        .await
+        .unwrap();
+    assert_eq!(profile_now.folders, ["archive/proj"]);
+    // The profile still brings every moved document, to lists and to search.
+    let listed = app
+        .json(&alice, &format!("/documents?profile={}", profile.id))
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3);
+    let hits = app
+        .json(
+            &alice,
+            &format!("/search?q=kestrel&profile={}&k=10", profile.id),
+        )
+        .await;
+    assert_eq!(hits["items"].as_array().unwrap().len(), 3);
+    // A repeat of the finished move is done with nothing to move.
+    let (status, repeat) = app
+        .move_folder(&alice, json!({"from": "proj", "to": "archive/proj"}))
+        .await;
+    assert_eq!(
+        (status, &repeat["moved"], &repeat["done"]),
+        (StatusCode::OK, &json!(0), &json!(true))
+    );
+
+    // A name taken at the destination: 409 naming it, nothing moved.
+    let (status, _) = app
+        .upload_in(&alice, "other", "a.md", "# Another a\n\nnot the same")
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, conflict) = app
+        .move_folder(&alice, json!({"from": "archive/proj", "to": "other"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    let detail = conflict["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`archive/proj/a.md` → `other/a.md`"),
+        "{detail}"
+    );
+    assert!(detail.starts_with("nothing moved"), "{detail}");
+    assert_eq!(
+        app.json(&alice, "/documents?folder=archive/proj&recursive=true")
+            .await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Into itself, from the top level, bad limits and fields: 422 naming the field.
+    for (request, field) in [
+        (json!({"from": "other", "to": "other"}), "to"),
+        (
+            json!({"from": "archive", "to": "archive/proj/deeper"}),
+            "to",
+        ),
+        (json!({"from": "/", "to": "x"}), "from"),
+        (json!({"from": "other", "to": "../x"}), "to"),
+        (json!({"from": "other", "to": "x", "limit": 0}), "limit"),
+        (json!({"from": "other", "to": "x", "limit": 501}), "limit"),
+    ] {
+        let (status, problem) = app.move_folder(&alice, request.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{request}: {problem}"
+        );
+        assert_eq!(problem["field"], field, "{request}: {problem}");
+    }
+    let (status, _) = app
+        .move_folder(&alice, json!({"from": "other", "to": "x", "force": true}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        in_tree(&app.json(&alice, "/documents/folders").await)[4],
+        ("other".into(), 2)
     );
 }
