@@ -206,6 +206,18 @@ if (PARTS.has("documents")) {
     await eventually(async () => (await row.count()) === 1 && (await row.textContent())?.includes("project/a/"), "project/a/README.md listed alone");
     await shot("04b-folders");
     await checkAccessibility(page, "documents with a folder tree");
+    // Rename the chosen folder from the keyboard: its document moves and the list follows it.
+    await tree.getByRole("button", { name: "Rename or move folder project/a" }).focus();
+    await page.keyboard.press("Enter");
+    const newPath = tree.getByLabel(/New path for project\/a/);
+    await newPath.fill("archive/alpha");
+    await shot("04c-folder-rename");
+    await newPath.press("Enter");
+    await page.getByRole("status", { name: "Folder move" }).filter({ hasText: "Moved project/a to archive/alpha: 1 document." }).waitFor();
+    await page.getByRole("heading", { name: "Documents in archive/alpha" }).waitFor();
+    await tree.getByRole("button", { name: /^alpha\s*1$/ }).waitFor();
+    assert.equal(await tree.getByRole("button", { name: /^a\s*1$/ }).count(), 0, "project/a moved away");
+    await eventually(async () => (await row.textContent())?.includes("archive/alpha/"), "the README listed in its new folder");
     await tree.getByRole("button", { name: /All documents/ }).click();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -24,6 +24,7 @@ import type {
   DocumentKind,
   DocumentMeta,
   Estimate,
+  FolderMove,
   FolderSummary,
   Me,
   ModelInfo,
@@ -133,6 +134,8 @@ export const documents = {
   ) => api.get<Page<DocumentMeta>>("/documents", { query: filter }),
   /** The folder tree's rows: every folder with its direct and total document counts. */
   folders: () => api.get<Page<FolderSummary>>("/documents/folders", { query: { limit: "1000" } }),
+  /** Moves a batch of the folder `from` (subfolders included) to `to`; repeat until `done`. */
+  renameFolder: (from: string, to: string) => api.post<FolderMove>("/documents/folders/rename", { from, to }),
   get: (id: string) => api.get<DocumentMeta>(`/documents/${encodeURIComponent(id)}`),
   /** Uploads `file` as a document of `kind` into `folder` (`a/b`; `""`: the root). */
   upload: async (file: File, kind: DocumentKind, onProgress?: Progress, signal?: AbortSignal, folder = ""): Promise<UploadResult> => {

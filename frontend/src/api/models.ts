@@ -31,6 +31,8 @@ export type DocumentKind = Schemas["DocumentKind"];
 export type DocumentStatus = Schemas["DocumentStatus"];
 export type DocumentMeta = Schemas["Document"];
 export type FolderSummary = Schemas["FolderSummary"];
+/** One call of a folder rename or move: how many documents moved and how many remain. */
+export type FolderMove = Schemas["FolderMove"];
 export type Attachment = Schemas["Attachment"];
 /** The answer to an upload: the document, and whether identical content was already stored. */
 export type UploadResult = Schemas["UploadResult"];

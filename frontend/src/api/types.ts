@@ -720,6 +720,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/documents/folders/rename": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rename or move a folder with its subfolders: every document in it and below it moves
+         *     (`a/b/x` becomes `c/x`), and profiles referencing those folders follow. A call moves a
+         *     bounded batch and answers how many remain: repeat it until `done`. Name conflicts at the
+         *     destination are refused before anything moves.
+         */
+        post: operations["post_documents_folders_rename"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/documents/reindex": {
         parameters: {
             query?: never;
@@ -1494,6 +1516,42 @@ export interface components {
         FolderList: {
             items: components["schemas"]["FolderSummary"][];
             next_cursor?: string | null;
+        };
+        /** @description What one call of a folder move did, and what is left. */
+        FolderMove: {
+            /** @description Everything moved and every profile points at the new paths. */
+            done: boolean;
+            /** @description The folder moved (normalised). */
+            from: string;
+            /**
+             * Format: int64
+             * @description Documents this call moved.
+             */
+            moved: number;
+            /**
+             * Format: int64
+             * @description Profiles whose folder references this call changed.
+             */
+            profiles_updated: number;
+            /**
+             * Format: int64
+             * @description Documents still in `from` or below it: repeat the same call to move them.
+             */
+            remaining: number;
+            /** @description Its new path (normalised). */
+            to: string;
+        };
+        FolderRename: {
+            /** @description The folder to rename or move (`a/b`), with every folder below it. */
+            from: string;
+            /** @description Documents to move in this call, 1 to 500 (default 200). */
+            limit?: number | null;
+            /**
+             * @description Its new path (`c`, `c/d`; a folder's name alone puts it at the top level). Not `from`
+             *     nor inside it; a folder that exists already receives the documents when no name meets
+             *     one there.
+             */
+            to: string;
         };
         /** @description A folder of the user's documents with how many it holds. */
         FolderSummary: {
@@ -2427,6 +2485,8 @@ export type EstimateRequest = components['schemas']['EstimateRequest'];
 export type ExportFormat = components['schemas']['ExportFormat'];
 export type FileBytes = components['schemas']['FileBytes'];
 export type FolderList = components['schemas']['FolderList'];
+export type FolderMove = components['schemas']['FolderMove'];
+export type FolderRename = components['schemas']['FolderRename'];
 export type FolderSummary = components['schemas']['FolderSummary'];
 export type GrantType = components['schemas']['GrantType'];
 export type ImportConversation = components['schemas']['ImportConversation'];
@@ -6488,6 +6548,110 @@ export interface operations {
                 };
             };
             /** @description a bad limit or cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server's side; it is logged (problem+json) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy; retry shortly (problem+json) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_documents_folders_rename: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderRename"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderMove"];
+                };
+            };
+            /** @description The body cannot be read: malformed JSON (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or an invalid or expired one (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no document is in `from` or below it, and no profile references it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description names already taken at the destination (named; nothing moved), or a name taken while the move ran (saying how far it got; repeat once resolved) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over this endpoint's size limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's Content-Type is not one this endpoint takes (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a bad path or limit, the top level, or a destination inside the folder itself */
             422: {
                 headers: {
                     [name: string]: unknown;

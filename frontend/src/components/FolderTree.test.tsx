@@ -21,12 +21,48 @@ describe("FolderTree", () => {
     expect(b.getAttribute("aria-current")).toBe("true");
     expect(screen.getByRole("button", { name: /All documents/ }).getAttribute("aria-current")).toBeNull();
     // Deeper folders are indented further.
-    const indent = (name: string) => parseFloat((screen.getByRole("button", { name }).parentElement as HTMLElement).style.paddingInlineStart);
+    const indent = (name: string) => parseFloat((screen.getByRole("button", { name }).closest("li") as HTMLElement).style.paddingInlineStart);
     expect(indent("a1")).toBeGreaterThan(indent("project4"));
     const user = userEvent.setup();
     await user.click(screen.getByRole("button", { name: "project4" }));
     expect(onSelect).toHaveBeenLastCalledWith("project");
     await user.click(screen.getByRole("button", { name: /All documents/ }));
     expect(onSelect).toHaveBeenLastCalledWith(null);
+  });
+
+  it("renames a folder from the keyboard: the path is edited in place, Escape gives up", async () => {
+    const onRename = vi.fn();
+    render(<FolderTree folders={FOLDERS} selected={null} onSelect={vi.fn()} onRename={onRename} />);
+    const user = userEvent.setup();
+    const rename = screen.getByRole("button", { name: "Rename or move folder project/a" });
+    rename.focus();
+    await user.keyboard("{Enter}");
+    expect(rename.getAttribute("aria-expanded")).toBe("true");
+    const input = screen.getByLabelText(/New path for project\/a/) as HTMLInputElement;
+    expect(document.activeElement).toBe(input);
+    expect(input.value).toBe("project/a");
+    await user.keyboard("{Escape}");
+    expect(screen.queryByLabelText(/New path for project\/a/)).toBeNull();
+    expect(document.activeElement).toBe(rename);
+    expect(onRename).not.toHaveBeenCalled();
+
+    await user.keyboard("{Enter}");
+    await user.clear(screen.getByLabelText(/New path for project\/a/));
+    await user.keyboard("archive/a/{Enter}");
+    expect(onRename).toHaveBeenCalledWith("project/a", "archive/a");
+    expect(screen.queryByLabelText(/New path for/)).toBeNull();
+    // The same path, or none, moves nothing.
+    await user.click(screen.getByRole("button", { name: "Rename or move folder project" }));
+    await user.keyboard("{Enter}");
+    expect(onRename).toHaveBeenCalledTimes(1);
+  });
+
+  it("offers no rename without a handler, and none while a move runs", () => {
+    const { rerender } = render(<FolderTree folders={FOLDERS} selected={null} onSelect={vi.fn()} />);
+    expect(screen.queryByRole("button", { name: /Rename or move/ })).toBeNull();
+    rerender(<FolderTree folders={FOLDERS} selected={null} onSelect={vi.fn()} onRename={vi.fn()} busy />);
+    const buttons = screen.getAllByRole("button", { name: /Rename or move/ });
+    expect(buttons).toHaveLength(3);
+    expect(buttons.every((b) => (b as HTMLButtonElement).disabled)).toBe(true);
   });
 });

@@ -530,4 +530,55 @@ describe("DocumentsPage folders", () => {
       "/documents?kind=dataset&name=top.md&folder=ragbot",
     ]);
   });
+
+  it("renames a folder with its subfolders, repeating the call until the server says it is done", async () => {
+    let tree = TREE;
+    const steps = [
+      { from: "notes", to: "archive/notes", moved: 2, remaining: 1, profiles_updated: 1, done: false },
+      { from: "notes", to: "archive/notes", moved: 1, remaining: 0, profiles_updated: 1, done: true },
+    ];
+    const { calls } = installFetch({
+      "GET /documents": () => json(200, { items: [{ ...READY, folder: "notes/old" }] }),
+      "GET /documents/folders": () => json(200, { items: tree, next_cursor: null }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "POST /documents/folders/rename": () => {
+        const step = steps.shift()!;
+        if (step.done) tree = [TREE[0], { path: "archive", documents: 0, total: 2 }, { path: "archive/notes", documents: 1, total: 2 }, { path: "archive/notes/old", documents: 1, total: 1 }];
+        return json(200, step);
+      },
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: /^old\s?1$/ }));
+    await user.click(screen.getByRole("button", { name: "Rename or move folder notes" }));
+    const input = screen.getByLabelText(/New path for notes/);
+    await user.clear(input);
+    await user.type(input, "archive/notes{Enter}");
+    const status = await screen.findByRole("status", { name: "Folder move" });
+    await waitFor(() => expect(status.textContent).toBe("Moved notes to archive/notes: 3 documents."));
+    expect(calls.filter((c) => c.path === "/documents/folders/rename").map((c) => c.body)).toEqual([
+      { from: "notes", to: "archive/notes" },
+      { from: "notes", to: "archive/notes" },
+    ]);
+    // The chosen folder moved with it: the list and the upload target follow.
+    expect(await screen.findByRole("heading", { name: "Documents in archive/notes/old" })).toBeTruthy();
+    expect((screen.getByLabelText("Into folder") as HTMLInputElement).value).toBe("archive/notes/old");
+    expect(await screen.findByRole("button", { name: "Rename or move folder archive/notes/old" })).toBeTruthy();
+  });
+
+  it("shows a refused folder move and moves nothing more", async () => {
+    const { calls } = installFetch({
+      "GET /documents": () => json(200, { items: [] }),
+      "GET /documents/folders": () => json(200, { items: TREE, next_cursor: null }),
+      "GET /profiles": () => json(200, { items: [] }),
+      "POST /documents/folders/rename": () => problem(409, "nothing moved: 1 name is already taken at the destination"),
+    });
+    render(<MemoryRouter><DocumentsPage /></MemoryRouter>);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Rename or move folder notes/old" }));
+    await user.type(screen.getByLabelText(/New path for notes\/old/), "er{Enter}");
+    expect((await screen.findByRole("alert")).textContent).toContain("already taken at the destination");
+    expect(calls.filter((c) => c.path === "/documents/folders/rename")).toHaveLength(1);
+    expect(screen.queryByRole("status", { name: "Folder move" })).toBeNull();
+  });
 });

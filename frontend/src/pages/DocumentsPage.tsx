@@ -1,8 +1,7 @@
 // Documents: drag-and-drop upload with progress, the list by kind and profile with status
 // (ingested in the background: pending → processing → ready | failed, with retry), files or
-// whole folders keeping their structure, a folder tree with counts, the list by folder, rename,
-// move,
-// replace, delete, a preview of the extracted text, and the search index: which documents
+// whole folders keeping their structure, a folder tree with counts, the list by folder, folders
+// renamed or moved with their subfolders, document rename, move, replace, delete, a preview of the extracted text, and the search index: which documents
 // carry the embedding model's vectors (hybrid search) and a background re-index.
 
 import { useEffect, useRef, useState, type DragEvent } from "react";
@@ -55,6 +54,7 @@ export default function DocumentsPage() {
   const [over, setOver] = useState(false);
   const [preview, setPreview] = useState<{ doc: DocumentMeta; text?: string; error?: unknown } | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
+  const [folderMove, setFolderMove] = useState<{ from: string; to: string; moved: number; remaining: number | null; done: boolean } | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const folderInput = useRef<HTMLInputElement>(null);
   const list = usePaged(
@@ -132,6 +132,37 @@ export default function DocumentsPage() {
     } catch (e) {
       setActionError(e);
     }
+  }
+
+  /** Renames or moves a folder with its subfolders: the server moves a batch per call and says
+   * what remains, so this repeats the call until it is done, showing the progress. */
+  async function renameFolder(from: string, to: string) {
+    setActionError(null);
+    let moved = 0;
+    let left = Infinity;
+    setFolderMove({ from, to, moved, remaining: null, done: false });
+    try {
+      for (;;) {
+        const step = await documents.renameFolder(from, to);
+        moved += step.moved;
+        setFolderMove({ from: step.from, to: step.to, moved, remaining: step.remaining, done: step.done });
+        if (step.done) {
+          const within = (p: string) => p === step.from || p.startsWith(`${step.from}/`);
+          const mapped = (p: string) => `${step.to}${p.slice(step.from.length)}`;
+          if (folder !== null && within(folder)) setFolder(mapped(folder));
+          if (within(target)) setTarget(mapped(target));
+          break;
+        }
+        // Each call takes at least one document out of the folder: a call that does not stops
+        // the loop instead of repeating forever.
+        if (step.remaining >= left) throw new Error(`Moving ${from} made no progress; try again.`);
+        left = step.remaining;
+      }
+    } catch (e) {
+      setFolderMove(null);
+      setActionError(e);
+    }
+    await Promise.all([list.reload(), tree.reload()]);
   }
 
   async function showPreview(doc: DocumentMeta) {
@@ -241,6 +272,8 @@ export default function DocumentsPage() {
               setFolder(path);
               setTarget(path ?? "");
             }}
+            onRename={(from, to) => void renameFolder(from, to)}
+            busy={folderMove !== null && !folderMove.done}
           />
         ) : null}
         <div className="docs-main">
@@ -280,6 +313,13 @@ export default function DocumentsPage() {
         ) : null}
         <ErrorAlert error={list.error} onRetry={list.reload} context="Documents" />
         <ErrorAlert error={actionError} />
+        {folderMove ? (
+          <p role="status" className="small" aria-label="Folder move">
+            {folderMove.done
+              ? `Moved ${folderMove.from} to ${folderMove.to}: ${folderMove.moved} document${folderMove.moved === 1 ? "" : "s"}.`
+              : `Moving ${folderMove.from} to ${folderMove.to}… ${folderMove.moved} moved${folderMove.remaining !== null ? `, ${folderMove.remaining} to go` : ""}.`}
+          </p>
+        ) : null}
         {list.loading && !list.data ? <p className="loading" role="status">Loading…</p> : null}
         {list.data && items.length === 0 ? <p className="muted">No documents here yet. Upload some above.</p> : null}
         {groups.map(([k, title]) => {
