@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use ragenie_common::storage::{Blob, BlobMeta, Blobs, PresignedUrl, StoreResult};
 
+use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::storage::embedded::presigned_routes;
 use ragenie_common::testing::{TestServer, embedded_state, test_user};
@@ -1204,6 +1205,18 @@ impl App {
         body(response).await
     }
 
+    /// A profile named "Project" built from one folder.
+    async fn folder_profile(&self, user: UserId, folder: &str) -> profiles::Profile {
+        let new = NewProfile {
+            name: "Project".into(),
+            folders: vec![folder.into()],
+            ..Default::default()
+        };
+        profiles::create(self.state.table.as_ref(), user, new)
+            .await
+            .unwrap()
+    }
+
     async fn move_folder(&self, bearer: &str, request: Value) -> (StatusCode, Value) {
         let response = self
             .http
@@ -1476,17 +1489,7 @@ async fn a_folder_scoped_profile_picks_up_a_file_added_later_and_other_users_see
             "# Two\n\nThe heron nests by the lake.",
         )
         .await;
-    let profile = profiles::create(
-        app.state.table.as_ref(),
-        alice_id,
-        NewProfile {
-            name: "Project".into(),
-            folders: vec!["/proj/".into()],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let profile = app.folder_profile(alice_id, "/proj/").await;
     assert_eq!(profile.folders, ["proj"]);
     let found = |hits: Value| -> Vec<String> {
         let mut ids: Vec<String> = hits["items"]
@@ -1596,17 +1599,7 @@ async fn a_folder_moves_with_its_subfolders_in_batches_its_profile_follows_and_s
         let (status, _) = app.upload_in(&alice, folder, name, &text).await;
         assert_eq!(status, StatusCode::CREATED);
     }
-    let profile = profiles::create(
-        app.state.table.as_ref(),
-        alice_id,
-        NewProfile {
-            name: "Project".into(),
-            folders: vec!["proj".into()],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let profile = app.folder_profile(alice_id, "proj").await;
     let in_tree = |tree: &Value| -> Vec<(String, u64)> {
         tree["items"]
             .as_array()
