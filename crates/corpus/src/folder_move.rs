@@ -44,7 +44,7 @@ pub struct FolderMove {
     pub moved: u64,
     /// Documents still in `from` or below it: repeat the same call to move them.
     pub remaining: u64,
-    /// Profiles whose folder references this call changed.
+    /// Profiles whose folder references this call changed (each counted once).
     pub profiles_updated: u64,
     /// Everything moved and every profile points at the new paths.
     pub done: bool,
@@ -144,11 +144,12 @@ impl Corpus {
             done: false,
         };
         if pending.is_empty() {
-            progress.profiles_updated = self
+            let updated = self
                 .remap_profiles(user, profiles, &from, &to, false)
                 .await?;
+            progress.profiles_updated = updated.len() as u64;
             let arrived = !catalog.in_folders(std::slice::from_ref(&to)).is_empty();
-            if progress.profiles_updated == 0 && !arrived {
+            if updated.is_empty() && !arrived {
                 return Err(CorpusError::FolderNotFound);
             }
             // Nothing left to move: a repeat of a finished move, or one whose last call ended
@@ -156,7 +157,7 @@ impl Corpus {
             progress.done = true;
             return Ok(progress);
         }
-        progress.profiles_updated = self
+        let mut updated = self
             .remap_profiles(user, profiles, &from, &to, true)
             .await?;
         for doc in pending.iter().take(limit.clamp(1, MAX_MOVE_BATCH)) {
@@ -182,11 +183,13 @@ impl Corpus {
         }
         if progress.remaining == 0 {
             let profiles = self.profiles_within(user, &from).await?;
-            progress.profiles_updated += self
-                .remap_profiles(user, profiles, &from, &to, false)
-                .await?;
+            updated.extend(
+                self.remap_profiles(user, profiles, &from, &to, false)
+                    .await?,
+            );
             progress.done = true;
         }
+        progress.profiles_updated = updated.len() as u64;
         tracing::info!(
             moved = progress.moved,
             remaining = progress.remaining,
@@ -341,7 +344,7 @@ impl Corpus {
     }
 
     /// Points the profiles' references in or below `from` at `to` (see [`remap_references`]);
-    /// returns how many profiles changed. A profile edited meanwhile is read again and retried.
+    /// returns the profiles changed. A profile edited meanwhile is read again and retried.
     async fn remap_profiles(
         &self,
         user: UserId,
@@ -349,8 +352,8 @@ impl Corpus {
         from: &str,
         to: &str,
         keep_old: bool,
-    ) -> CorpusResult<u64> {
-        let mut changed = 0;
+    ) -> CorpusResult<BTreeSet<ProfileId>> {
+        let mut changed = BTreeSet::new();
         for mut profile in profiles {
             for attempt in 1..=PROFILE_ATTEMPTS {
                 let folders = remap_references(&profile.folders, from, to, keep_old);
@@ -364,7 +367,7 @@ impl Corpus {
                 };
                 match profiles::update(self.table.as_ref(), user, profile.id, patch).await {
                     Ok(_) => {
-                        changed += 1;
+                        changed.insert(profile.id);
                         break;
                     }
                     Err(AccountError::NotFound(_)) => break,
@@ -663,6 +666,10 @@ mod tests {
             .unwrap();
         let done = f.corpus.move_folder(user, "src", "dst", 10).await.unwrap();
         assert_eq!((done.moved, done.done), (3, true));
+        assert_eq!(
+            done.profiles_updated, 1,
+            "changed twice in the call, counted once"
+        );
         assert_eq!(f.folders_of(user, profile).await, ["dst"]);
     }
 

@@ -1530,7 +1530,7 @@ export interface components {
             moved: number;
             /**
              * Format: int64
-             * @description Profiles whose folder references this call changed.
+             * @description Profiles whose folder references this call changed (each counted once).
              */
             profiles_updated: number;
             /**
