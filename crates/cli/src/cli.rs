@@ -107,6 +107,15 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<ExportFormat>,
     },
+    /// Rename or move a folder of your documents with its subfolders (`a/b` → `c`: `a/b/x`
+    /// becomes `c/x`); profiles using those folders follow. Repeats the server's bounded
+    /// batches until the move is done.
+    MoveFolder {
+        /// The folder to move (`a/b`).
+        from: String,
+        /// Its new path (`c`, `c/d`).
+        to: String,
+    },
     /// Operator commands (an admin's API key): accounts, sign-up policy, invites, models; and
     /// the store's integrity check (`admin fsck`, with the server's store settings).
     Admin {
@@ -229,6 +238,10 @@ pub async fn execute(cli: Cli, io: Io<'_>) -> anyhow::Result<()> {
                 )?;
             }
             Ok(())
+        }
+        Command::MoveFolder { from, to } => {
+            let client = Client::new(&ctx.url, ctx.key.clone())?;
+            move_folder(&client, &from, &to, io.out).await
         }
         Command::Models { json } => {
             let client = Client::new(&ctx.url, ctx.key.clone())?;
@@ -568,5 +581,49 @@ async fn interactive_chat(
             }
             Err(e) => writeln!(io.err, "error: {e:#}")?,
         }
+    }
+}
+
+/// `ragenie move-folder`: the server moves a bounded batch per call and says what remains, so
+/// the same call is repeated until it answers `done` (each call takes at least one document out
+/// of the folder; one that does not stops the loop).
+async fn move_folder(
+    client: &Client,
+    from: &str,
+    to: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let body = serde_json::json!({"from": from, "to": to});
+    let (mut moved, mut left, mut profiles) = (0, u64::MAX, 0);
+    loop {
+        let step = client
+            .call(
+                reqwest::Method::POST,
+                "/documents/folders/rename",
+                Some(&body),
+            )
+            .await?;
+        let count = |k: &str| step[k].as_u64().unwrap_or(0);
+        moved += count("moved");
+        profiles += count("profiles_updated");
+        let remaining = count("remaining");
+        let (from, to) = (
+            step["from"].as_str().unwrap_or(from),
+            step["to"].as_str().unwrap_or(to),
+        );
+        if step["done"].as_bool() == Some(true) {
+            writeln!(
+                out,
+                "Moved {from} to {to}: {moved} document{}, {profiles} profile update{}.",
+                if moved == 1 { "" } else { "s" },
+                if profiles == 1 { "" } else { "s" }
+            )?;
+            return Ok(());
+        }
+        if remaining >= left {
+            bail!("moving {from} made no progress ({remaining} documents left); try again");
+        }
+        left = remaining;
+        writeln!(out, "{moved} moved, {remaining} to go…")?;
     }
 }

@@ -803,6 +803,55 @@ async fn a_nested_folder_imports_same_named_files_with_their_paths() {
     let again = import_dir(&client, root, DEFAULT_MAX_FILE_BYTES, false).await;
     assert_eq!((again.documents_created, again.documents_existing), (0, 3));
     assert_eq!(client.documents().await.unwrap().len(), 3);
+
+    // `ragenie move-folder` moves the tree, and a profile built from a folder in it follows.
+    let deep = client
+        .create_profile(
+            &serde_json::json!({"name": "Deep", "folders": ["curated-datasets/project/c"]}),
+        )
+        .await
+        .unwrap();
+    let key = client.bearer().map(str::to_owned);
+    let args = ["move-folder", "curated-datasets/project", "archive/project"];
+    let (result, out, err) = ragenie(&client, key.as_deref(), &args).await;
+    assert!(result.is_ok(), "{result:?} {err}");
+    assert_eq!(
+        out,
+        "Moved curated-datasets/project to archive/project: 3 documents, 1 profile update.\n"
+    );
+    let mut placed: Vec<String> = client
+        .documents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.folder)
+        .collect();
+    placed.sort();
+    assert_eq!(
+        placed,
+        [
+            "archive/project/a",
+            "archive/project/b",
+            "archive/project/c/deep"
+        ]
+    );
+    let deep = client
+        .call(
+            reqwest::Method::GET,
+            &format!("/profiles/{}", deep.id),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(deep["folders"], serde_json::json!(["archive/project/c"]));
+    let (refused, _, _) = ragenie(
+        &client,
+        key.as_deref(),
+        &["move-folder", "archive", "archive/in"],
+    )
+    .await;
+    let refused = format!("{:#}", refused.unwrap_err());
+    assert!(refused.contains("inside it"), "{refused}");
 }
 
 /// `ragenie admin fsck` as an operator runs it: the binary, the store named by the server's
