@@ -39,6 +39,15 @@ async fn embedded() -> StoreFixture {
 
 ragenie_common::storage_conformance_tests!(embedded);
 
+#[tokio::test]
+async fn a_copy_from_a_replaced_source_copies_nothing() {
+    let fixture = embedded().await;
+    ragenie_common::storage::conformance::a_copy_from_a_replaced_source_copies_nothing(
+        fixture.blobs.as_ref(),
+    )
+    .await;
+}
+
 fn tamper(url: &str, find: &str, replace: &str) -> String {
     assert!(url.contains(find), "{url} lacks {find}");
     url.replacen(find, replace, 1)

@@ -71,27 +71,49 @@ impl Corpus {
     /// Stores a new document and indexes it. Identical content already stored by this user
     /// returns the existing document instead (`false`): one copy serves every profile.
     pub async fn upload(&self, user: UserId, new: NewDocument) -> CorpusResult<(Document, bool)> {
-        self.create(user, &ulid::Ulid::new().to_string(), new).await
-    }
-
-    /// `upload` under a chosen id (the presigned flow announces the id before the bytes).
-    pub(crate) async fn create(
-        &self,
-        user: UserId,
-        doc_id: &str,
-        new: NewDocument,
-    ) -> CorpusResult<(Document, bool)> {
         let name = validate_name(&new.name)?;
         let folder = validate_folder(&new.folder)?;
         if new.bytes.is_empty() {
             return Err(CorpusError::Empty);
         }
-        let media_type = resolve_media_type(&new.media_type, &name, &new.bytes)?;
-        let hash = sha256_hex(&new.bytes);
+        let media_type = resolve_media_type(&new.media_type, || {
+            ragenie_retrieval::sniff_media_type(&name, &new.bytes)
+        })?;
+        let content = NewContent {
+            hash: sha256_hex(&new.bytes),
+            size: new.bytes.len() as u64,
+            media_type,
+            source: ContentSource::Bytes(new.bytes),
+        };
+        let doc_id = ulid::Ulid::new().to_string();
+        self.store_new(user, &doc_id, name, folder, new.kind, content)
+            .await
+    }
+
+    /// Stores a new document under `doc_id` from content already checked and hashed (a direct
+    /// upload's bytes or a presigned upload's object) and starts its ingestion. Identical
+    /// content already stored by this user returns the existing document instead (`false`).
+    pub(crate) async fn store_new(
+        &self,
+        user: UserId,
+        doc_id: &str,
+        name: String,
+        folder: String,
+        kind: DocumentKind,
+        content: NewContent,
+    ) -> CorpusResult<(Document, bool)> {
+        let NewContent {
+            hash,
+            size,
+            media_type,
+            source,
+        } = content;
         if let Some(existing) = self.owner_of(user, &hash).await? {
             // A retry of an upload whose ingestion the store interrupted starts it again.
             if existing.content_hash == hash && existing.failed_for_a_moment() {
-                let doc = self.restart_ingest(user, existing, Some(new.bytes)).await?;
+                let doc = self
+                    .restart_ingest(user, existing, source.into_bytes())
+                    .await?;
                 return Ok((doc, true));
             }
             return Ok((existing, false));
@@ -100,27 +122,15 @@ impl Corpus {
             return Err(name_taken(&folder, &name, &holder));
         }
         let doc_id = doc_id.to_owned();
-        if let Err(e) = self
-            .blobs
-            .put(
-                &keys::content_blob(user, &hash),
-                new.bytes.clone(),
-                media_type,
-            )
-            .await
-        {
-            // A timeout may have stored them all the same.
-            self.forget_content(user, &hash).await;
-            return Err(e.into());
-        }
+        self.store_content(user, &hash, media_type, &source).await?;
         let stamp = clock::now();
         let doc = Document {
             id: doc_id.clone(),
             name,
             folder,
-            kind: new.kind,
+            kind,
             media_type: media_type.into(),
-            size: new.bytes.len() as u64,
+            size,
             content_hash: hash.clone(),
             token_count: None,
             version: 1,
@@ -184,7 +194,49 @@ impl Corpus {
                 }
             }
         }
-        Ok((self.start_ingest(user, doc, Some(new.bytes)).await?, true))
+        Ok((
+            self.start_ingest(user, doc, source.into_bytes()).await?,
+            true,
+        ))
+    }
+
+    /// Puts a new document's bytes under their content key: the request's bytes, or a server
+    /// side copy of a presigned upload's object while it still holds the bytes that were hashed.
+    async fn store_content(
+        &self,
+        user: UserId,
+        hash: &str,
+        media_type: &str,
+        source: &ContentSource,
+    ) -> CorpusResult<()> {
+        let key = keys::content_blob(user, hash);
+        let stored = match source {
+            ContentSource::Bytes(bytes) => self
+                .blobs
+                .put(&key, bytes.clone(), media_type)
+                .await
+                .map(|_| true),
+            ContentSource::Stored { key: from, etag } => {
+                self.blobs.copy(from, &key, media_type, Some(etag)).await
+            }
+        };
+        match stored {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CorpusError::Invalid {
+                field: "upload",
+                message: "the upload disappeared; upload again".into(),
+            }),
+            // Replaced since it was read: its bytes are no longer the ones hashed.
+            Err(StoreError::ConditionFailed) => Err(CorpusError::Invalid {
+                field: "upload",
+                message: "the upload changed while it was committed; upload again".into(),
+            }),
+            Err(e) => {
+                // A timeout may have stored them all the same.
+                self.forget_content(user, hash).await;
+                Err(e.into())
+            }
+        }
     }
 
     /// The id of the document holding `name` in `folder`, if any.
@@ -398,7 +450,9 @@ impl Corpus {
         if bytes.is_empty() {
             return Err(CorpusError::Empty);
         }
-        let media_type = resolve_media_type(media_type, &current.name, &bytes)?;
+        let media_type = resolve_media_type(media_type, || {
+            ragenie_retrieval::sniff_media_type(&current.name, &bytes)
+        })?;
         let hash = sha256_hex(&bytes);
         if hash == current.content_hash {
             // A retry of a replace whose ingestion the store interrupted starts it again.
@@ -478,16 +532,42 @@ impl Corpus {
     }
 }
 
+/// A new document's content, checked and hashed, and where its bytes are.
+pub(crate) struct NewContent {
+    /// The SHA-256 of the bytes, hex: the content key and the dedupe key.
+    pub hash: String,
+    pub size: u64,
+    pub media_type: &'static str,
+    pub source: ContentSource,
+}
+
+pub(crate) enum ContentSource {
+    /// Sent with the request.
+    Bytes(Bytes),
+    /// An object of the blob store whose bytes were hashed as they streamed past, while it had
+    /// this ETag (a presigned upload): copied inside the store, never held in memory.
+    Stored { key: String, etag: String },
+}
+
+impl ContentSource {
+    /// The bytes when they are in memory; ingestion reads the stored copy otherwise.
+    fn into_bytes(self) -> Option<Bytes> {
+        match self {
+            ContentSource::Bytes(bytes) => Some(bytes),
+            ContentSource::Stored { .. } => None,
+        }
+    }
+}
+
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The media type to extract the bytes as: the declared one when RaGenie reads it, else a guess
-/// from the name and the bytes; 415 when neither is readable.
+/// The media type to extract the bytes as: the declared one when RaGenie reads it, else the
+/// guess `sniff` makes from the name and the bytes; 415 when neither is readable.
 pub(crate) fn resolve_media_type(
     declared: &str,
-    name: &str,
-    bytes: &[u8],
+    sniff: impl FnOnce() -> &'static str,
 ) -> CorpusResult<&'static str> {
     let declared_essence = declared
         .split(';')
@@ -499,7 +579,7 @@ pub(crate) fn resolve_media_type(
         return Ok(known);
     }
     if declared_essence.is_empty() || declared_essence == "application/octet-stream" {
-        let sniffed = ragenie_retrieval::sniff_media_type(name, bytes);
+        let sniffed = sniff();
         if let Some(known) = ragenie_retrieval::normalize_media_type(sniffed) {
             return Ok(known);
         }

@@ -151,48 +151,114 @@ pub fn normalize_media_type(media_type: &str) -> Option<&'static str> {
 /// extension (a PDF named `notes.txt` is a PDF). Returns `application/octet-stream` for
 /// anything that is neither a known binary format nor UTF-8 text.
 pub fn sniff_media_type(name: &str, bytes: &[u8]) -> &'static str {
-    const MAGIC: [(&[u8], &str); 6] = [
-        (b"%PDF-", PDF),
-        (b"\x89PNG\r\n\x1a\n", "image/png"),
-        (b"\xff\xd8\xff", "image/jpeg"),
-        (b"GIF8", "image/gif"),
-        (b"PK\x03\x04", "application/zip"),
-        (b"\x1f\x8b", "application/gzip"),
-    ];
-    // PDF readers accept a header anywhere in the first KiB; so do we.
-    let head = &bytes[..bytes.len().min(1024)];
-    if head.windows(5).any(|w| w == b"%PDF-") {
-        return PDF;
+    let mut sniffer = MediaSniffer::new();
+    sniffer.feed(bytes);
+    sniffer.media_type(name)
+}
+
+/// The bytes of a file's start [`MediaSniffer`] keeps.
+pub const SNIFF_HEAD_BYTES: usize = 8 * 1024;
+
+/// [`sniff_media_type`] over bytes that arrive in chunks (a streamed upload): it keeps the
+/// first [`SNIFF_HEAD_BYTES`] and whether everything so far is UTF-8 text without NUL, so
+/// memory stays bounded whatever the file's size.
+#[derive(Clone, Debug)]
+pub struct MediaSniffer {
+    head: Vec<u8>,
+    /// The start of a character split across chunks (at most 3 bytes).
+    carry: Vec<u8>,
+    text: bool,
+}
+
+impl Default for MediaSniffer {
+    fn default() -> Self {
+        Self::new()
     }
-    if let Some((_, kind)) = MAGIC.iter().find(|(magic, _)| bytes.starts_with(magic)) {
-        return kind;
+}
+
+impl MediaSniffer {
+    pub fn new() -> Self {
+        Self {
+            head: Vec::new(),
+            carry: Vec::new(),
+            text: true,
+        }
     }
-    let extension = name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .unwrap_or_default();
-    match extension.as_str() {
-        "md" | "markdown" | "mdown" | "mkd" | "mdx" => return MARKDOWN,
-        "html" | "htm" | "xhtml" => return HTML,
-        "pdf" => return PDF,
-        "txt" | "text" | "log" | "csv" | "tsv" => return PLAIN_TEXT,
-        _ => {}
+
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let room = SNIFF_HEAD_BYTES - self.head.len();
+        self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if !self.text {
+            return;
+        }
+        if chunk.contains(&0) {
+            self.text = false;
+            return;
+        }
+        let joined;
+        let data = if self.carry.is_empty() {
+            chunk
+        } else {
+            joined = [self.carry.as_slice(), chunk].concat();
+            &joined
+        };
+        match std::str::from_utf8(data) {
+            Ok(_) => self.carry.clear(),
+            // Cut inside a character: the next chunk may finish it.
+            Err(e) if e.error_len().is_none() => self.carry = data[e.valid_up_to()..].to_vec(),
+            Err(_) => self.text = false,
+        }
     }
-    let Ok(text) = std::str::from_utf8(strip_bom(bytes)) else {
-        return "application/octet-stream";
-    };
-    if text.contains('\0') {
-        return "application/octet-stream";
-    }
-    let start = text
-        .trim_start()
-        .get(..15)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if start.starts_with("<!doctype html") || start.starts_with("<html") {
-        HTML
-    } else {
-        PLAIN_TEXT
+
+    /// The guess for everything fed so far, for a file called `name`.
+    pub fn media_type(&self, name: &str) -> &'static str {
+        const MAGIC: [(&[u8], &str); 6] = [
+            (b"%PDF-", PDF),
+            (b"\x89PNG\r\n\x1a\n", "image/png"),
+            (b"\xff\xd8\xff", "image/jpeg"),
+            (b"GIF8", "image/gif"),
+            (b"PK\x03\x04", "application/zip"),
+            (b"\x1f\x8b", "application/gzip"),
+        ];
+        let bytes = self.head.as_slice();
+        // PDF readers accept a header anywhere in the first KiB; so do we.
+        let head = &bytes[..bytes.len().min(1024)];
+        if head.windows(5).any(|w| w == b"%PDF-") {
+            return PDF;
+        }
+        if let Some((_, kind)) = MAGIC.iter().find(|(magic, _)| bytes.starts_with(magic)) {
+            return kind;
+        }
+        let extension = name
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+            .unwrap_or_default();
+        match extension.as_str() {
+            "md" | "markdown" | "mdown" | "mkd" | "mdx" => return MARKDOWN,
+            "html" | "htm" | "xhtml" => return HTML,
+            "pdf" => return PDF,
+            "txt" | "text" | "log" | "csv" | "tsv" => return PLAIN_TEXT,
+            _ => {}
+        }
+        if !self.text || !self.carry.is_empty() {
+            return "application/octet-stream";
+        }
+        // The head may end inside a character: its whole characters are text.
+        let head = strip_bom(bytes);
+        let text = match std::str::from_utf8(head) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        let start = text
+            .trim_start()
+            .get(..15)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if start.starts_with("<!doctype html") || start.starts_with("<html") {
+            HTML
+        } else {
+            PLAIN_TEXT
+        }
     }
 }
 
@@ -617,6 +683,49 @@ mod tests {
         assert_eq!(
             sniff_media_type("report.docx", b"PK\x03\x04rest"),
             "application/zip"
+        );
+    }
+
+    /// A streamed upload is sniffed a chunk at a time: any cut gives the whole file's answer,
+    /// including a character split between chunks and a bad byte far past the kept head.
+    #[test]
+    fn sniffing_in_chunks_agrees_with_sniffing_the_whole_file() {
+        let mut late_binary = "é".repeat(SNIFF_HEAD_BYTES).into_bytes();
+        late_binary.push(0xff);
+        let mut late_nul = b"<!DOCTYPE html><html>".to_vec();
+        late_nul.extend(std::iter::repeat_n(b'a', 3 * SNIFF_HEAD_BYTES));
+        late_nul.push(0);
+        let files: [(&str, Vec<u8>); 5] = [
+            ("notes", "ünïcödé ".repeat(5000).into_bytes()),
+            ("page", b"  <!DOCTYPE html><html>".to_vec()),
+            ("blob", late_binary),
+            ("blob", late_nul),
+            ("blob", "end cut é".as_bytes()[..9].to_vec()),
+        ];
+        for (name, bytes) in &files {
+            let whole = sniff_media_type(name, bytes);
+            for chunk in [1, 2, 3, 7, 1000, SNIFF_HEAD_BYTES + 1] {
+                let mut sniffer = MediaSniffer::new();
+                bytes.chunks(chunk).for_each(|c| sniffer.feed(c));
+                assert_eq!(
+                    sniffer.media_type(name),
+                    whole,
+                    "{name} in chunks of {chunk}"
+                );
+            }
+        }
+        assert_eq!(sniff_media_type("notes", files[0].1.as_slice()), PLAIN_TEXT);
+        assert_eq!(
+            sniff_media_type("blob", &files[2].1),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            sniff_media_type("blob", &files[3].1),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            sniff_media_type("blob", &files[4].1),
+            "application/octet-stream"
         );
     }
 }

@@ -654,6 +654,14 @@ async fn a_presigned_commit_interrupted_by_the_store_is_finished_by_its_retry() 
             throttle(&[Op::BlobGet], "uploads/users/", 1),
         ),
         (
+            "copying the upload to its content key throttled",
+            throttle(&[Op::BlobCopy], "uploads/users/", 1),
+        ),
+        (
+            "the upload copied, the copy's answer lost",
+            once(Op::BlobCopy, "uploads/users/", Fault::TimeoutAfterApplying),
+        ),
+        (
             "the document record throttled",
             throttle(&[Op::Transact], "DOC#", 1),
         ),

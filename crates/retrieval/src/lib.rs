@@ -23,7 +23,8 @@ pub use dense::{
     VectorIndex, chunk_embedding_text, fuse, reciprocal_rank_fusion, weighted_rank_fusion,
 };
 pub use extract::{
-    ACCEPTED_MEDIA_TYPES, ExtractError, Extracted, extract, normalize_media_type, sniff_media_type,
+    ACCEPTED_MEDIA_TYPES, ExtractError, Extracted, MediaSniffer, extract, normalize_media_type,
+    sniff_media_type,
 };
 pub use search::{
     Bm25Params, FUSION_DEPTH, Fusion, Hit, QueryVector, SearchOptions, SegmentSet, search,

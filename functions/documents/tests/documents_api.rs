@@ -2,12 +2,11 @@
 //! presigned-URL flow runs over real HTTP.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use ragenie_common::storage::{Blob, BlobMeta, Blobs, PresignedUrl, StoreResult};
+use ragenie_common::storage::Blobs;
+use ragenie_common::storage::counting::CountingBlobs;
 
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
@@ -597,64 +596,13 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
     );
 }
 
-/// A blob store that counts the object bytes read through it (`get`, `get_at_most`).
-struct ReadCounting {
-    inner: Arc<dyn Blobs>,
-    bytes_read: AtomicU64,
-}
-
-#[async_trait]
-impl Blobs for ReadCounting {
-    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta> {
-        self.inner.put(key, body, content_type).await
-    }
-    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
-        let blob = self.inner.get(key).await?;
-        let n = blob.as_ref().map_or(0, |b| b.body.len() as u64);
-        self.bytes_read.fetch_add(n, Ordering::SeqCst);
-        Ok(blob)
-    }
-    async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>> {
-        let blob = self.inner.get_at_most(key, max_bytes).await?;
-        let n = blob.as_ref().map_or(0, |b| b.body.len() as u64);
-        self.bytes_read.fetch_add(n, Ordering::SeqCst);
-        Ok(blob)
-    }
-    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
-        self.inner.head(key).await
-    }
-    async fn delete(&self, key: &str) -> StoreResult<()> {
-        self.inner.delete(key).await
-    }
-    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
-        self.inner.list(prefix).await
-    }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.inner
-            .presign_put(key, content_type, content_length, expires_in)
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.inner.presign_get(key, expires_in).await
-    }
-}
-
 #[tokio::test]
 async fn an_upload_over_the_limit_is_refused_at_commit_before_it_is_read_and_nothing_is_indexed() {
-    let counter: Arc<std::sync::OnceLock<Arc<ReadCounting>>> = Default::default();
+    let counter: Arc<std::sync::OnceLock<Arc<CountingBlobs>>> = Default::default();
     let app = {
         let counter = counter.clone();
         app_with_blobs(move |inner| {
-            let counting = Arc::new(ReadCounting {
-                inner,
-                bytes_read: AtomicU64::new(0),
-            });
+            let counting = Arc::new(CountingBlobs::new(inner));
             let _ = counter.set(counting.clone());
             counting
         })
@@ -683,7 +631,7 @@ async fn an_upload_over_the_limit_is_refused_at_commit_before_it_is_read_and_not
         .put(&key, Bytes::from(vec![b'a'; over]), "text/markdown")
         .await
         .unwrap();
-    let before = reads.bytes_read.load(Ordering::SeqCst);
+    let before = reads.calls().bytes_read;
     let commit = app
         .http
         .post(format!("{}/documents/{id}/commit", app.base))
@@ -702,7 +650,7 @@ async fn an_upload_over_the_limit_is_refused_at_commit_before_it_is_read_and_not
         "{problem}"
     );
     assert_eq!(
-        reads.bytes_read.load(Ordering::SeqCst) - before,
+        reads.calls().bytes_read - before,
         0,
         "refused from its size (HEAD), not after reading it"
     );

@@ -41,6 +41,24 @@ async fn aws() -> StoreFixture {
 
 ragenie_common::storage_conformance_tests!(aws);
 
+/// The commit copies an upload only while it has the ETag whose bytes were hashed
+/// (`x-amz-copy-source-if-match`). moto 5.2 ignores that header, so the refusal is asserted
+/// against LocalStack or a real account (`RAGENIE_TEST_S3_COPY_CONDITIONS=1` or
+/// `RAGENIE_TEST_REAL_AWS=1`) and always on the embedded store; on moto the same copy without
+/// the stale condition is covered by the suite above.
+#[tokio::test]
+async fn a_copy_from_a_replaced_source_copies_nothing() {
+    let fixture = aws().await;
+    if std::env::var_os("RAGENIE_TEST_S3_COPY_CONDITIONS").is_some()
+        || std::env::var_os("RAGENIE_TEST_REAL_AWS").is_some()
+    {
+        ragenie_common::storage::conformance::a_copy_from_a_replaced_source_copies_nothing(
+            fixture.blobs.as_ref(),
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn secrets_manager_secrets_are_read_and_missing_ones_are_none() {
     let _ = aws().await;

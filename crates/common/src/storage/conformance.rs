@@ -10,7 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{Blobs, Condition, Item, Order, Query, Scan, SortKey, StoreError, Table, TxOp, Update};
+use super::{
+    Blobs, Condition, Item, Order, Query, Scan, SortKey, StoreError, StoreResult, Table, TxOp,
+    Update,
+};
 use crate::clock;
 
 /// The stores under test; `guard` keeps whatever backs them (a temp dir, a server) alive.
@@ -46,6 +49,8 @@ macro_rules! storage_conformance_tests {
             blobs_put_get_head_and_delete_round_trip,
             blobs_list_by_prefix_in_key_order,
             reading_at_most_a_limit_refuses_a_larger_object,
+            a_streamed_read_returns_every_byte_and_refuses_past_a_limit,
+            a_copy_inside_the_store_keeps_the_bytes_and_takes_the_given_type,
             a_presigned_put_then_get_works_over_plain_http
         );
     };
@@ -854,6 +859,142 @@ pub async fn reading_at_most_a_limit_refuses_a_larger_object(blobs: &dyn Blobs) 
         .await
         .unwrap();
     assert_eq!(empty.map(|b| b.body.len()), Some(0));
+}
+
+/// Reads a stream to its end: the bytes, or the first failure.
+async fn collect(blobs: &dyn Blobs, key: &str, max_bytes: u64) -> StoreResult<Option<Vec<u8>>> {
+    use futures::StreamExt;
+    let Some(mut stream) = blobs.get_stream(key, max_bytes).await? else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.body.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(Some(out))
+}
+
+pub async fn a_streamed_read_returns_every_byte_and_refuses_past_a_limit(blobs: &dyn Blobs) {
+    let key = "users/u6/uploads/big";
+    // Large enough to arrive in several chunks from any store.
+    let body: Vec<u8> = (0..300 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let put = blobs
+        .put(key, Bytes::from(body.clone()), "application/pdf")
+        .await
+        .unwrap();
+    let stream = blobs.get_stream(key, 1 << 20).await.unwrap().unwrap();
+    assert_eq!(
+        (stream.meta.size, stream.meta.etag.as_str()),
+        (body.len() as u64, put.etag.as_str()),
+        "the object's whole size and ETag, before any byte is read"
+    );
+    assert_eq!(stream.meta.content_type, "application/pdf");
+    drop(stream);
+    let exact = body.len() as u64;
+    assert_eq!(
+        collect(blobs, key, exact).await.unwrap(),
+        Some(body.clone())
+    );
+    assert!(
+        matches!(
+            collect(blobs, key, exact - 1).await,
+            Err(StoreError::TooLarge { limit }) if limit == exact - 1
+        ),
+        "one byte over the limit is refused"
+    );
+    assert!(
+        collect(blobs, "users/u6/uploads/none", 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    blobs
+        .put("users/u6/uploads/empty", Bytes::new(), "text/plain")
+        .await
+        .unwrap();
+    assert_eq!(
+        collect(blobs, "users/u6/uploads/empty", 10).await.unwrap(),
+        Some(Vec::new())
+    );
+}
+
+pub async fn a_copy_inside_the_store_keeps_the_bytes_and_takes_the_given_type(blobs: &dyn Blobs) {
+    let (from, to) = ("users/u7/uploads/a", "users/u7/content/a");
+    let body = Bytes::from_static(b"%PDF-1.7 copied, not re-sent");
+    let put = blobs
+        .put(from, body.clone(), "application/octet-stream")
+        .await
+        .unwrap();
+    assert!(
+        blobs
+            .copy(from, to, "application/pdf", Some(&put.etag))
+            .await
+            .unwrap()
+    );
+    let copied = blobs.get(to).await.unwrap().unwrap();
+    assert_eq!(copied.body, body);
+    assert_eq!(
+        copied.meta.content_type, "application/pdf",
+        "the given type"
+    );
+    assert_eq!(copied.meta.etag, put.etag, "the same bytes, the same ETag");
+    assert!(
+        blobs.head(from).await.unwrap().is_some(),
+        "the source stays"
+    );
+    blobs
+        .put(from, Bytes::from_static(b"other bytes"), "text/plain")
+        .await
+        .unwrap();
+    // Without a condition the copy replaces what the target held.
+    assert!(blobs.copy(from, to, "text/plain", None).await.unwrap());
+    assert_eq!(
+        blobs.get(to).await.unwrap().unwrap().body,
+        Bytes::from_static(b"other bytes")
+    );
+    assert!(
+        !blobs
+            .copy(
+                "users/u7/uploads/none",
+                "users/u7/content/c",
+                "text/plain",
+                None
+            )
+            .await
+            .unwrap(),
+        "a missing source copies nothing"
+    );
+    assert!(blobs.head("users/u7/content/c").await.unwrap().is_none());
+    assert!(
+        blobs
+            .copy(from, "../escape", "text/plain", None)
+            .await
+            .is_err()
+    );
+}
+
+/// Not in [`storage_conformance_tests!`]: moto 5.2 ignores `x-amz-copy-source-if-match` (it
+/// implements only `-if-none-match`), so the AWS adapter runs this against LocalStack or a real
+/// account only (`tests/localstack/tests/aws_store.rs`); the embedded store always.
+pub async fn a_copy_from_a_replaced_source_copies_nothing(blobs: &dyn Blobs) {
+    let (from, to) = ("users/u8/uploads/a", "users/u8/content/a");
+    let read = blobs
+        .put(
+            from,
+            Bytes::from_static(b"the bytes that were hashed"),
+            "text/plain",
+        )
+        .await
+        .unwrap();
+    blobs
+        .put(from, Bytes::from_static(b"bytes PUT since"), "text/plain")
+        .await
+        .unwrap();
+    assert!(matches!(
+        blobs.copy(from, to, "text/plain", Some(&read.etag)).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    assert!(blobs.head(to).await.unwrap().is_none());
 }
 
 pub async fn a_presigned_put_then_get_works_over_plain_http(blobs: &dyn Blobs) {

@@ -1,12 +1,19 @@
-//! A [`Table`] that counts the calls made through it, for tests and benchmarks that must show
-//! how many reads an operation costs (DynamoDB bills and throttles per request).
+//! A [`Table`] and a [`Blobs`] that count the calls made through them, for tests and
+//! benchmarks that must show how many reads an operation costs (DynamoDB bills and throttles
+//! per request) or how many bytes it holds at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
 
-use super::{Condition, Item, Page, Query, Scan, StoreResult, Table, TxOp, Update};
+use super::{
+    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan,
+    StoreResult, Table, TxOp, Update,
+};
 
 /// Calls made through a [`CountingTable`] so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,6 +115,143 @@ impl Table for CountingTable {
     }
 }
 
+/// What went through a [`CountingBlobs`] so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlobCalls {
+    /// Object bytes read: whole (`get`, `get_at_most`) or streamed (`get_stream`).
+    pub bytes_read: u64,
+    /// `get` and `get_at_most` calls that returned an object: each held it whole in memory.
+    pub whole_reads: u64,
+    pub puts: u64,
+    pub copies: u64,
+    /// The most bytes one call or one streamed chunk handed over or took at once.
+    pub largest_buffer: u64,
+}
+
+#[derive(Default)]
+struct BlobCounters {
+    bytes_read: AtomicU64,
+    whole_reads: AtomicU64,
+    puts: AtomicU64,
+    copies: AtomicU64,
+    largest_buffer: AtomicU64,
+}
+
+impl BlobCounters {
+    fn buffer(&self, bytes: usize) {
+        self.largest_buffer
+            .fetch_max(bytes as u64, Ordering::SeqCst);
+    }
+
+    fn read(&self, bytes: usize) {
+        self.bytes_read.fetch_add(bytes as u64, Ordering::SeqCst);
+        self.buffer(bytes);
+    }
+
+    fn whole(&self, blob: &Option<Blob>) {
+        if let Some(blob) = blob {
+            self.whole_reads.fetch_add(1, Ordering::SeqCst);
+            self.read(blob.body.len());
+        }
+    }
+}
+
+/// Wraps a blob store and counts what goes through it; behaviour is the inner store's.
+pub struct CountingBlobs {
+    inner: Arc<dyn Blobs>,
+    counters: Arc<BlobCounters>,
+}
+
+impl CountingBlobs {
+    pub fn new(inner: Arc<dyn Blobs>) -> Self {
+        Self {
+            inner,
+            counters: Arc::default(),
+        }
+    }
+
+    pub fn calls(&self) -> BlobCalls {
+        let c = &self.counters;
+        BlobCalls {
+            bytes_read: c.bytes_read.load(Ordering::SeqCst),
+            whole_reads: c.whole_reads.load(Ordering::SeqCst),
+            puts: c.puts.load(Ordering::SeqCst),
+            copies: c.copies.load(Ordering::SeqCst),
+            largest_buffer: c.largest_buffer.load(Ordering::SeqCst),
+        }
+    }
+}
+
+#[async_trait]
+impl Blobs for CountingBlobs {
+    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> StoreResult<BlobMeta> {
+        self.counters.puts.fetch_add(1, Ordering::SeqCst);
+        self.counters.buffer(body.len());
+        self.inner.put(key, body, content_type).await
+    }
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
+        let blob = self.inner.get(key).await?;
+        self.counters.whole(&blob);
+        Ok(blob)
+    }
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
+        self.inner.head(key).await
+    }
+    async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>> {
+        let blob = self.inner.get_at_most(key, max_bytes).await?;
+        self.counters.whole(&blob);
+        Ok(blob)
+    }
+    async fn get_stream(&self, key: &str, max_bytes: u64) -> StoreResult<Option<BlobStream>> {
+        let Some(stream) = self.inner.get_stream(key, max_bytes).await? else {
+            return Ok(None);
+        };
+        let counters = self.counters.clone();
+        let body = stream
+            .body
+            .inspect(move |chunk| {
+                if let Ok(chunk) = chunk {
+                    counters.read(chunk.len());
+                }
+            })
+            .boxed();
+        Ok(Some(BlobStream {
+            meta: stream.meta,
+            body,
+        }))
+    }
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.counters.copies.fetch_add(1, Ordering::SeqCst);
+        self.inner.copy(from, to, content_type, if_match).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
+        self.inner.list(prefix).await
+    }
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> StoreResult<PresignedUrl> {
+        self.inner
+            .presign_put(key, content_type, content_length, expires_in)
+            .await
+    }
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
+        self.inner.presign_get(key, expires_in).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +298,35 @@ mod tests {
                 writes: 2
             }
         );
+    }
+
+    #[tokio::test]
+    async fn blob_reads_are_counted_whole_or_a_chunk_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = crate::storage::embedded::EmbeddedBlobs::open(
+            dir.path(),
+            crate::storage::embedded::UrlSigner::new(b"k".to_vec()),
+            "http://127.0.0.1:9",
+        )
+        .unwrap();
+        let inner: Arc<dyn Blobs> = Arc::new(inner);
+        inner
+            .put("a/b", Bytes::from(vec![7u8; 200 * 1024]), "x/y")
+            .await
+            .unwrap();
+        let blobs = CountingBlobs::new(inner);
+        let mut stream = blobs.get_stream("a/b", 1 << 20).await.unwrap().unwrap();
+        while stream.body.next().await.transpose().unwrap().is_some() {}
+        let streamed = blobs.calls();
+        assert_eq!((streamed.bytes_read, streamed.whole_reads), (200 * 1024, 0));
+        assert!(
+            (1..=64 * 1024).contains(&streamed.largest_buffer),
+            "{streamed:?}"
+        );
+        blobs.get("a/b").await.unwrap();
+        assert!(blobs.copy("a/b", "a/c", "x/y", None).await.unwrap());
+        let after = blobs.calls();
+        assert_eq!((after.bytes_read, after.whole_reads), (400 * 1024, 1));
+        assert_eq!((after.largest_buffer, after.copies), (200 * 1024, 1));
     }
 }

@@ -20,8 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{
-    Blob, BlobMeta, Blobs, Condition, Item, Page, PresignedUrl, Query, StoreError, StoreResult,
-    Table, TxOp, Update,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, StoreError,
+    StoreResult, Table, TxOp, Update,
 };
 
 /// The port operation a call makes.
@@ -39,6 +39,7 @@ pub enum Op {
     BlobHead,
     BlobDelete,
     BlobList,
+    BlobCopy,
     PresignPut,
     PresignGet,
 }
@@ -46,7 +47,7 @@ pub enum Op {
 impl Op {
     pub const TABLE_WRITES: [Op; 4] = [Op::Put, Op::Update, Op::Delete, Op::Transact];
     pub const TABLE_READS: [Op; 3] = [Op::Get, Op::Query, Op::QueryIndex];
-    pub const BLOB_WRITES: [Op; 2] = [Op::BlobPut, Op::BlobDelete];
+    pub const BLOB_WRITES: [Op; 3] = [Op::BlobPut, Op::BlobCopy, Op::BlobDelete];
 }
 
 /// What happens to a call a rule picks.
@@ -377,6 +378,28 @@ impl Blobs for FaultyBlobs {
     async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>> {
         self.faults
             .run(Op::BlobGet, &[key], self.inner.get_at_most(key, max_bytes))
+            .await
+    }
+    /// A streamed read is a read: faults on `BlobGet` apply to opening it.
+    async fn get_stream(&self, key: &str, max_bytes: u64) -> StoreResult<Option<BlobStream>> {
+        self.faults
+            .run(Op::BlobGet, &[key], self.inner.get_stream(key, max_bytes))
+            .await
+    }
+    /// A copy writes `to`: its key is the first, so rules on a key fragment match the target.
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.faults
+            .run(
+                Op::BlobCopy,
+                &[to, from],
+                self.inner.copy(from, to, content_type, if_match),
+            )
             .await
     }
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {

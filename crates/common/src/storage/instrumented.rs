@@ -11,8 +11,8 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use super::{
-    Blob, BlobMeta, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan, StoreResult, Table,
-    TxOp, Update,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan,
+    StoreResult, Table, TxOp, Update,
 };
 
 /// The entity part of a key (`USER`, `DOC`…), so spans show which kind of item was touched
@@ -99,6 +99,25 @@ impl Blobs for TracedBlobs {
         self.0
             .get_at_most(key, max_bytes)
             .instrument(span!("blob_get", key))
+            .await
+    }
+    /// The span covers opening the object; its bytes are read after it closes.
+    async fn get_stream(&self, key: &str, max_bytes: u64) -> StoreResult<Option<BlobStream>> {
+        self.0
+            .get_stream(key, max_bytes)
+            .instrument(span!("blob_get_stream", key))
+            .await
+    }
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.0
+            .copy(from, to, content_type, if_match)
+            .instrument(span!("blob_copy", to))
             .await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {

@@ -411,6 +411,52 @@ pub struct Blob {
     pub body: Bytes,
 }
 
+/// An object's bytes as they arrive, a chunk at a time: memory stays one chunk whatever the
+/// object's size. A failure (the store, or [`StoreError::TooLarge`]) is the last item.
+pub type ByteChunks = futures::stream::BoxStream<'static, StoreResult<Bytes>>;
+
+/// An object being read: its metadata (`size` is the object's, not what will be read) and its
+/// bytes as a stream.
+pub struct BlobStream {
+    pub meta: BlobMeta,
+    pub body: ByteChunks,
+}
+
+impl std::fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Ends `chunks` with [`StoreError::TooLarge`] as soon as more than `max_bytes` have come, and
+/// after the first failure: what every adapter's `get_stream` promises.
+pub(crate) fn at_most(chunks: ByteChunks, max_bytes: u64) -> ByteChunks {
+    use futures::StreamExt;
+    let state = (chunks, 0u64, false);
+    futures::stream::unfold(state, move |(mut chunks, seen, done)| async move {
+        if done {
+            return None;
+        }
+        match chunks.next().await? {
+            Ok(chunk) => {
+                let seen = seen + chunk.len() as u64;
+                if seen > max_bytes {
+                    Some((
+                        Err(StoreError::TooLarge { limit: max_bytes }),
+                        (chunks, seen, true),
+                    ))
+                } else {
+                    Some((Ok(chunk), (chunks, seen, false)))
+                }
+            }
+            Err(e) => Some((Err(e), (chunks, seen, true))),
+        }
+    })
+    .boxed()
+}
+
 /// A URL that lets its holder do one thing to one object until it expires.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct PresignedUrl {
@@ -433,6 +479,22 @@ pub trait Blobs: Send + Sync + 'static {
     /// (S3: a ranged GET), so an object that grew past what its caller checked with `head`
     /// costs no more memory than the limit. Larger objects are [`StoreError::TooLarge`].
     async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>>;
+    /// Reads an object a chunk at a time, of at most `max_bytes` like [`Blobs::get_at_most`]:
+    /// the stream ends with [`StoreError::TooLarge`] once more has come (S3: a ranged GET, so
+    /// no more than one byte past the limit is ever sent), and an adapter that knows the size
+    /// up front refuses before the first byte. `Ok(None)` when the object does not exist.
+    async fn get_stream(&self, key: &str, max_bytes: u64) -> StoreResult<Option<BlobStream>>;
+    /// Copies `from` to `to` inside the store, no byte passing through the caller (S3:
+    /// CopyObject), the copy carrying `content_type`. With `if_match`, only while `from` still
+    /// has that ETag (else [`StoreError::ConditionFailed`]), so the copy holds the bytes the
+    /// caller read. `Ok(false)` when `from` does not exist.
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> StoreResult<bool>;
     /// Deleting an absent object is not an error.
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Every object whose key starts with the prefix, in key order.

@@ -1,5 +1,7 @@
 //! S3 behind the `Blobs` port.
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
+
 use super::*;
 
 /// The documents bucket.
@@ -147,6 +149,104 @@ impl Blobs for S3Blobs {
             },
             body: Bytes::from(body),
         }))
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn get_stream(&self, key: &str, max_bytes: u64) -> StoreResult<Option<BlobStream>> {
+        validate_blob_key(key)?;
+        // As `get_at_most`: one byte past the limit tells "exactly the limit" from "more".
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes=0-{max_bytes}"))
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            // An empty object has no byte 0: S3 answers 416 to any range.
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 416) =>
+            {
+                return Ok(self.get(key).await?.map(|blob| BlobStream {
+                    meta: blob.meta,
+                    body: futures::stream::once(async move { Ok(blob.body) }).boxed(),
+                }));
+            }
+            Err(err) => return Err(sdk_error("reading an object")(err)),
+        };
+        // A ranged answer's Content-Range ends with the object's whole size.
+        let size = output
+            .content_range()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|total| total.parse().ok())
+            .unwrap_or_else(|| output.content_length().unwrap_or_default().max(0) as u64);
+        let meta = BlobMeta {
+            key: key.into(),
+            size,
+            content_type: output
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+            etag: strip_quotes(output.e_tag()),
+        };
+        let chunks = futures::stream::unfold(output.body, |mut body| async move {
+            match body.try_next().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), body)),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "an object's bytes stopped arriving");
+                    let e = StoreError::Unavailable("an object's bytes stopped arriving".into());
+                    Some((Err(e), body))
+                }
+            }
+        });
+        Ok(Some(BlobStream {
+            meta,
+            body: at_most(chunks.boxed(), max_bytes),
+        }))
+    }
+
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> StoreResult<bool> {
+        validate_blob_key(from)?;
+        validate_blob_key(to)?;
+        // Keys hold only characters that need no escaping in a copy source.
+        let request = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(content_type)
+            .set_copy_source_if_match(if_match.map(|etag| format!("\"{etag}\"")));
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let status = err.raw_response().map(|r| r.status().as_u16());
+                let code = err.as_service_error().and_then(|e| e.code());
+                if code == Some("NoSuchKey") || status == Some(404) {
+                    Ok(false)
+                } else if code == Some("PreconditionFailed") || status == Some(412) {
+                    Err(StoreError::ConditionFailed)
+                } else {
+                    Err(sdk_error("copying an object")(err))
+                }
+            }
+        }
     }
 
     #[tracing::instrument(skip(self), level = "debug")]

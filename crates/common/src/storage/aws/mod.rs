@@ -14,14 +14,16 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::MetadataDirective;
 use bytes::Bytes;
+use futures::StreamExt;
 use serde_json::{Map, Number, Value};
 
 use super::cursor::Cursor;
 use super::{
-    Blob, BlobMeta, Blobs, Condition, Item, MAX_ITEM_BYTES, Order, Page, PresignedUrl, Query, Scan,
-    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, attr, validate_blob_key,
-    validate_transaction,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, MAX_ITEM_BYTES, Order, Page, PresignedUrl,
+    Query, Scan, Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, at_most, attr,
+    validate_blob_key, validate_transaction,
 };
 use crate::clock;
 

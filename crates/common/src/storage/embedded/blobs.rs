@@ -46,11 +46,9 @@ pub(super) fn encode_object(meta: &StoredMeta, body: &[u8]) -> Vec<u8> {
     out
 }
 
-pub(super) fn read_object(
-    path: &Path,
-    key: &str,
-    with_body: bool,
-) -> StoreResult<Option<(BlobMeta, Bytes)>> {
+/// An object's file opened just past its header, with its metadata and body size; the open
+/// handle keeps reading this version even if the key is replaced meanwhile (a rename).
+fn open_object(path: &Path) -> StoreResult<Option<(std::fs::File, StoredMeta, u64)>> {
     use std::io::Read;
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -64,7 +62,27 @@ pub(super) fn read_object(
     let mut header = vec![0; header_len];
     file.read_exact(&mut header).map_err(unexpected)?;
     let meta: StoredMeta = serde_json::from_slice(&header).map_err(unexpected)?;
-    let size = total - 4 - header_len as u64;
+    Ok(Some((file, meta, total - 4 - header_len as u64)))
+}
+
+fn blob_meta(key: &str, meta: StoredMeta, size: u64) -> BlobMeta {
+    BlobMeta {
+        key: key.into(),
+        size,
+        content_type: meta.content_type,
+        etag: meta.etag,
+    }
+}
+
+pub(super) fn read_object(
+    path: &Path,
+    key: &str,
+    with_body: bool,
+) -> StoreResult<Option<(BlobMeta, Bytes)>> {
+    use std::io::Read;
+    let Some((mut file, meta, size)) = open_object(path)? else {
+        return Ok(None);
+    };
     let body = if with_body {
         let mut body = Vec::with_capacity(size as usize);
         file.read_to_end(&mut body).map_err(unexpected)?;
@@ -72,15 +90,36 @@ pub(super) fn read_object(
     } else {
         Bytes::new()
     };
-    Ok(Some((
-        BlobMeta {
-            key: key.into(),
-            size,
-            content_type: meta.content_type,
-            etag: meta.etag,
-        },
-        body,
-    )))
+    Ok(Some((blob_meta(key, meta, size), body)))
+}
+
+/// Bytes a streamed read hands over at a time.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Writes a whole object to a temporary file, then renames it into place.
+fn write_object(
+    root: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> StoreResult<()> {
+    let tmp = root.join("tmp").join(ulid::Ulid::new().to_string());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|_| StoreError::Invalid("blob key clashes with an existing object".into()))?;
+    }
+    let written = std::fs::File::create(&tmp).and_then(|mut file| write(&mut file));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(unexpected(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        if path.is_dir() {
+            StoreError::Invalid("blob key clashes with an existing prefix".into())
+        } else {
+            unexpected(e)
+        }
+    })
 }
 
 pub(super) fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
@@ -113,23 +152,11 @@ impl Blobs for EmbeddedBlobs {
             content_type: content_type.into(),
             etag: etag.clone(),
         };
-        let path = self.object_path(key);
-        let tmp = self.root.join("tmp").join(ulid::Ulid::new().to_string());
+        let (root, path) = (self.root.clone(), self.object_path(key));
         let size = body.len() as u64;
-        tokio::task::spawn_blocking(move || -> StoreResult<()> {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|_| {
-                    StoreError::Invalid("blob key clashes with an existing object".into())
-                })?;
-            }
-            std::fs::write(&tmp, encode_object(&meta, &body)).map_err(unexpected)?;
-            std::fs::rename(&tmp, &path).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                if path.is_dir() {
-                    StoreError::Invalid("blob key clashes with an existing prefix".into())
-                } else {
-                    unexpected(e)
-                }
+        tokio::task::spawn_blocking(move || {
+            write_object(&root, &path, |file| {
+                std::io::Write::write_all(file, &encode_object(&meta, &body))
             })
         })
         .await
@@ -163,6 +190,73 @@ impl Blobs for EmbeddedBlobs {
                 found => Ok(found),
             },
         }
+    }
+
+    async fn get_stream(&self, key: &str, max_bytes: u64) -> StoreResult<Option<BlobStream>> {
+        validate_blob_key(key)?;
+        let path = self.object_path(key);
+        let Some((file, meta, size)) = tokio::task::spawn_blocking(move || open_object(&path))
+            .await
+            .map_err(unexpected)??
+        else {
+            return Ok(None);
+        };
+        // The size is in the file's length: refuse before reading the body.
+        if size > max_bytes {
+            return Err(StoreError::TooLarge { limit: max_bytes });
+        }
+        let file = tokio::fs::File::from_std(file);
+        let chunks = futures::stream::unfold(file, |mut file| async move {
+            use tokio::io::AsyncReadExt;
+            let mut chunk = bytes::BytesMut::with_capacity(STREAM_CHUNK_BYTES);
+            match file.read_buf(&mut chunk).await {
+                Ok(0) => None,
+                Ok(_) => Some((Ok(chunk.freeze()), file)),
+                Err(e) => Some((Err(unexpected(e)), file)),
+            }
+        });
+        Ok(Some(BlobStream {
+            meta: blob_meta(key, meta, size),
+            body: at_most(chunks.boxed(), max_bytes),
+        }))
+    }
+
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> StoreResult<bool> {
+        validate_blob_key(from)?;
+        validate_blob_key(to)?;
+        let (root, source, target) = (
+            self.root.clone(),
+            self.object_path(from),
+            self.object_path(to),
+        );
+        let (content_type, if_match) = (content_type.to_owned(), if_match.map(str::to_owned));
+        tokio::task::spawn_blocking(move || {
+            let Some((mut file, meta, _)) = open_object(&source)? else {
+                return Ok(false);
+            };
+            if if_match.is_some_and(|etag| etag != meta.etag) {
+                return Err(StoreError::ConditionFailed);
+            }
+            // The header carries the content type: a new file with the body copied from the
+            // handle opened above (the kernel copies it, nothing is held in memory).
+            let meta = StoredMeta {
+                content_type,
+                etag: meta.etag,
+            };
+            write_object(&root, &target, |out| {
+                std::io::Write::write_all(out, &encode_object(&meta, &[]))?;
+                std::io::copy(&mut file, out).map(|_| ())
+            })?;
+            Ok(true)
+        })
+        .await
+        .map_err(unexpected)?
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {

@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query as UrlQuery, State}
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -24,8 +25,9 @@ use sha2::{Digest, Sha256};
 
 use super::cursor::Cursor;
 use super::{
-    Blob, BlobMeta, Blobs, Condition, Item, Order, Page, PresignedUrl, Query, Scan, Secrets,
-    SortKey, StoreError, StoreResult, Table, TxOp, Update, validate_blob_key, validate_transaction,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Order, Page, PresignedUrl, Query, Scan,
+    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, at_most, validate_blob_key,
+    validate_transaction,
 };
 use crate::clock;
 use crate::error::ApiError;
