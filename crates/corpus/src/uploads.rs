@@ -292,6 +292,41 @@ mod tests {
             pending.document_id
         }
 
+        /// Commits while the first `op` call of the commit waits, the client meanwhile
+        /// PUTting `bytes` to the upload's URL.
+        async fn commit_while(
+            &self,
+            user: UserId,
+            id: &str,
+            op: Op,
+            bytes: Vec<u8>,
+        ) -> CorpusResult<(Document, bool)> {
+            let wait = Duration::from_millis(400);
+            self.faults
+                .add(Rule::on(&[op]).nth(1).fault(Fault::Delay(wait)));
+            let commit = {
+                let (corpus, id) = (self.corpus.clone(), id.to_owned());
+                tokio::spawn(async move { corpus.commit_upload(user, &id, None).await })
+            };
+            while self.faults.injected().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            self.raw
+                .put(
+                    &keys::upload_blob(user, id),
+                    Bytes::from(bytes),
+                    "text/plain",
+                )
+                .await
+                .unwrap();
+            commit.await.unwrap()
+        }
+
+        async fn content_stored(&self, user: UserId, hash: &str) -> bool {
+            let key = keys::content_blob(user, hash);
+            self.raw.head(&key).await.unwrap().is_some()
+        }
+
         async fn upload_left(&self, user: UserId, id: &str) -> (bool, bool) {
             let bytes = self.raw.head(&keys::upload_blob(user, id)).await.unwrap();
             let record = self
@@ -397,40 +432,19 @@ mod tests {
         let body = big_text();
         let id = f.uploaded(user, "notes.txt", &body).await;
         // The copy waits; meanwhile the client PUTs other bytes of the same size to its URL.
-        f.faults.add(
-            Rule::on(&[Op::BlobCopy])
-                .nth(1)
-                .fault(Fault::Delay(Duration::from_millis(500))),
-        );
-        let commit = {
-            let (corpus, id) = (f.corpus.clone(), id.clone());
-            tokio::spawn(async move { corpus.commit_upload(user, &id, None).await })
-        };
-        while f.faults.injected().is_empty() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
         let mut other = body.clone();
         other[0] = b'#';
-        f.raw
-            .put(
-                &keys::upload_blob(user, &id),
-                Bytes::from(other),
-                "text/plain",
-            )
+        let refused = f
+            .commit_while(user, &id, Op::BlobCopy, other)
             .await
-            .unwrap();
-        let refused = commit.await.unwrap().unwrap_err();
+            .unwrap_err();
         assert!(
             matches!(&refused, CorpusError::Invalid { field: "upload", message } if message.contains("changed")),
             "{refused:?}"
         );
         let hash = crate::ingest::sha256_hex(&body);
         assert!(
-            f.raw
-                .head(&keys::content_blob(user, &hash))
-                .await
-                .unwrap()
-                .is_none(),
+            !f.content_stored(user, &hash).await,
             "no content stored under a hash it does not have"
         );
         assert!(matches!(
@@ -459,11 +473,7 @@ mod tests {
         assert_eq!(f.upload_left(user, &id).await, (true, true));
         let hash = crate::ingest::sha256_hex(&body);
         assert!(
-            f.raw
-                .head(&keys::content_blob(user, &hash))
-                .await
-                .unwrap()
-                .is_none(),
+            !f.content_stored(user, &hash).await,
             "the copy that landed unclaimed is removed"
         );
         let (doc, created) = f.corpus.commit_upload(user, &id, None).await.unwrap();
@@ -478,27 +488,10 @@ mod tests {
         let (user, _) = test_user();
         let id = f.uploaded(user, "notes.txt", b"twelve bytes").await;
         // The read waits after the HEAD saw twelve bytes; meanwhile the object grows.
-        f.faults.add(
-            Rule::on(&[Op::BlobGet])
-                .nth(1)
-                .fault(Fault::Delay(Duration::from_millis(300))),
-        );
-        let commit = {
-            let (corpus, id) = (f.corpus.clone(), id.clone());
-            tokio::spawn(async move { corpus.commit_upload(user, &id, None).await })
-        };
-        while f.faults.injected().is_empty() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        f.raw
-            .put(
-                &keys::upload_blob(user, &id),
-                Bytes::from(vec![b'a'; 100]),
-                "text/plain",
-            )
+        let refused = f
+            .commit_while(user, &id, Op::BlobGet, vec![b'a'; 100])
             .await
-            .unwrap();
-        let refused = commit.await.unwrap().unwrap_err();
+            .unwrap_err();
         assert!(
             matches!(&refused, CorpusError::Invalid { field: "size", message } if message.contains("changed")),
             "{refused:?}"

@@ -99,53 +99,18 @@ impl Blobs for S3Blobs {
 
     #[tracing::instrument(skip(self), level = "debug")]
     async fn get_at_most(&self, key: &str, max_bytes: u64) -> StoreResult<Option<Blob>> {
-        validate_blob_key(key)?;
-        // One byte past the limit tells "exactly the limit" from "more": S3 sends no more.
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(format!("bytes=0-{max_bytes}"))
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None);
-            }
-            // An empty object has no byte 0: S3 answers 416 to any range.
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 416) =>
-            {
-                return self.get(key).await;
-            }
-            Err(err) => return Err(sdk_error("reading an object")(err)),
+        let Some(stream) = self.get_stream(key, max_bytes).await? else {
+            return Ok(None);
         };
-        let content_type = output
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_owned();
-        let etag = strip_quotes(output.e_tag());
         let mut body = Vec::new();
-        let mut stream = output.body;
-        while let Some(chunk) = stream.try_next().await.map_err(|e| {
-            tracing::warn!(error = %e, "an object's bytes stopped arriving");
-            StoreError::Unavailable("an object's bytes stopped arriving".into())
-        })? {
-            if (body.len() + chunk.len()) as u64 > max_bytes {
-                return Err(StoreError::TooLarge { limit: max_bytes });
-            }
-            body.extend_from_slice(&chunk);
+        let mut chunks = stream.body;
+        while let Some(chunk) = chunks.next().await {
+            body.extend_from_slice(&chunk?);
         }
         Ok(Some(Blob {
             meta: BlobMeta {
-                key: key.into(),
                 size: body.len() as u64,
-                content_type,
-                etag,
+                ..stream.meta
             },
             body: Bytes::from(body),
         }))
@@ -154,7 +119,7 @@ impl Blobs for S3Blobs {
     #[tracing::instrument(skip(self), level = "debug")]
     async fn get_stream(&self, key: &str, max_bytes: u64) -> StoreResult<Option<BlobStream>> {
         validate_blob_key(key)?;
-        // As `get_at_most`: one byte past the limit tells "exactly the limit" from "more".
+        // One byte past the limit tells "exactly the limit" from "more": S3 sends no more.
         let output = match self
             .client
             .get_object()
