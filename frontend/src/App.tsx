@@ -10,6 +10,7 @@ import { AccountProvider, useAccount } from "./account";
 import { useAuth } from "./auth";
 import { ErrorAlert } from "./components/ErrorAlert";
 import { Layout } from "./components/Layout";
+import { Loading } from "./components/Notice";
 import { AuthPage } from "./pages/AuthPage";
 import { ForgotPasswordPage, ResetPasswordPage } from "./pages/PasswordResetPages";
 
@@ -41,9 +42,7 @@ function AdminOnly({ children }: { children: ReactNode }) {
       ) : error ? (
         <ErrorAlert error={error} context="Account" />
       ) : (
-        <p className="loading" role="status">
-          Loading…
-        </p>
+        <Loading />
       )}
     </div>
   );

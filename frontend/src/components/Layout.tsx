@@ -9,6 +9,7 @@ import { useAuth } from "../auth";
 import { applyTheme } from "../lib/theme";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { MenuButton } from "./MenuButton";
+import { Loading } from "./Notice";
 import { StandingScreen } from "./StandingScreen";
 
 const LINKS = [
@@ -91,7 +92,7 @@ export function Layout() {
       </header>
       <main id="main" tabIndex={-1}>
         <ErrorBoundary resetKey={location.pathname}>
-          <Suspense fallback={<p className="loading" role="status">Loading…</p>}>
+          <Suspense fallback={<Loading />}>
             <Outlet />
           </Suspense>
         </ErrorBoundary>

@@ -41,3 +41,8 @@ export function formatDate(iso: string | null | undefined): string {
   if (Number.isNaN(d.getTime())) return iso;
   return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
+
+/** A date's UTC day, as a date field and the API take it (`2026-12-03`). */
+export function isoDay(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}

@@ -6,6 +6,7 @@ import { NavLink, useNavigate, useParams } from "react-router";
 import { chat, documents, modelItems, preferences, profiles, type ProfileInput } from "../api/endpoints";
 import type { DocumentMeta, Profile, TemperaturePreset } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { Notice } from "../components/Notice";
 import { useAsync } from "../lib/useAsync";
 import { usePaged } from "../lib/usePaged";
 
@@ -318,11 +319,7 @@ export default function ProfilesPage() {
           </fieldset>
 
           <ErrorAlert error={error} />
-          {saved ? (
-            <p role="status" className="alert ok">
-              {saved}
-            </p>
-          ) : null}
+          <Notice>{saved}</Notice>
           <div className="row">
             <button type="submit" disabled={busy || !form.name.trim()}>
               {creating ? "Create profile" : "Save"}

@@ -7,7 +7,8 @@ import { api } from "../api/client";
 import { auth, chat, modelItems, preferences, profiles } from "../api/endpoints";
 import type { ApiKey, AuditEvent, CreatedApiKey, Preferences, Theme } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
-import { ReflowTable } from "../components/ReflowTable";
+import { ACTIONS_COLUMN, DataTable } from "../components/DataTable";
+import { Notice } from "../components/Notice";
 import { formatDate } from "../lib/format";
 import { applyTheme, savedTheme } from "../lib/theme";
 import { useAsync } from "../lib/useAsync";
@@ -80,37 +81,24 @@ function SecurityActivity() {
       <ErrorAlert error={first.error} onRetry={first.reload} context="Security activity" />
       <ErrorAlert error={error} />
       {first.data ? (
-        events.length === 0 ? (
-          <p className="muted">No activity yet.</p>
-        ) : (
-          <ReflowTable>
-            <table>
-              <thead>
-                <tr>
-                  <th>When</th>
-                  <th>What</th>
-                  <th>From</th>
-                  <th>Request id</th>
-                </tr>
-              </thead>
-              <tbody>
-                {events.map((e) => (
-                  <tr key={e.id}>
-                    <td className="small">{formatDate(e.at)}</td>
-                    <td>
-                      {ACTIONS[e.action] ?? e.action}
-                      {e.detail ? <span className="muted small"> ({DETAILS[e.detail] ?? e.detail})</span> : null}
-                    </td>
-                    <td className="small">{e.address}</td>
-                    <td className="small">
-                      <code>{e.request_id}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ReflowTable>
-        )
+        <DataTable
+          columns={["When", "What", "From", "Request id"]}
+          rows={events}
+          empty="No activity yet."
+          row={(e) => (
+            <tr key={e.id}>
+              <td className="small">{formatDate(e.at)}</td>
+              <td>
+                {ACTIONS[e.action] ?? e.action}
+                {e.detail ? <span className="muted small"> ({DETAILS[e.detail] ?? e.detail})</span> : null}
+              </td>
+              <td className="small">{e.address}</td>
+              <td className="small">
+                <code>{e.request_id}</code>
+              </td>
+            </tr>
+          )}
+        />
       ) : null}
       {next ? (
         <button type="button" className="secondary" onClick={loadMore}>
@@ -195,7 +183,7 @@ function Defaults() {
         </label>
       </div>
       <ErrorAlert error={error} />
-      {status ? <p role="status" className="alert ok">{status}</p> : null}
+      <Notice>{status}</Notice>
       <div>
         <button type="submit">Save preferences</button>
       </div>
@@ -253,7 +241,7 @@ function PasswordForm() {
         Also revoke my API keys
       </label>
       <ErrorAlert error={error} />
-      {done ? <p role="status" className="alert ok">Password changed.</p> : null}
+      <Notice>{done && "Password changed."}</Notice>
       <div>
         <button type="submit" disabled={!current || !next || !confirm}>
           Change password
@@ -343,42 +331,26 @@ function ApiKeys() {
       <ErrorAlert error={error} />
       <ErrorAlert error={keys.error} onRetry={keys.reload} context="API keys" />
       {keys.data ? (
-        keys.data.items.length === 0 ? (
-          <p className="muted">No keys yet.</p>
-        ) : (
-          <ReflowTable>
-            <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Prefix</th>
-                <th>Created</th>
-                <th>Last used</th>
-                <th>
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data.items.map((k) => (
-                <tr key={k.id}>
-                  <td>{k.name}</td>
-                  <td>
-                    <code>{k.prefix}…</code>
-                  </td>
-                  <td className="small">{formatDate(k.created_at)}</td>
-                  <td className="small">{k.last_used_at ? formatDate(k.last_used_at) : "never"}</td>
-                  <td>
-                    <button type="button" className="icon" onClick={() => revoke(k)} aria-label={`Revoke ${k.name}`}>
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          </ReflowTable>
-        )
+        <DataTable
+          columns={["Name", "Prefix", "Created", "Last used", ACTIONS_COLUMN]}
+          rows={keys.data.items}
+          empty="No keys yet."
+          row={(k) => (
+            <tr key={k.id}>
+              <td>{k.name}</td>
+              <td>
+                <code>{k.prefix}…</code>
+              </td>
+              <td className="small">{formatDate(k.created_at)}</td>
+              <td className="small">{k.last_used_at ? formatDate(k.last_used_at) : "never"}</td>
+              <td>
+                <button type="button" className="icon" onClick={() => revoke(k)} aria-label={`Revoke ${k.name}`}>
+                  Revoke
+                </button>
+              </td>
+            </tr>
+          )}
+        />
       ) : null}
     </section>
   );

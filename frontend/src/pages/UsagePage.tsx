@@ -4,15 +4,13 @@ import { useEffect, useState, type FormEvent } from "react";
 import { usage } from "../api/endpoints";
 import type { UsageRow } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
-import { ReflowTable } from "../components/ReflowTable";
-import { formatCost, formatTokens } from "../lib/format";
+import { DataTable } from "../components/DataTable";
+import { DateRange } from "../components/DateRange";
+import { Loading, Notice } from "../components/Notice";
+import { formatCost, formatTokens, isoDay } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { BarChart } from "./BarChart";
 import { KindBadge, countLabel } from "./usageKind";
-
-function isoDay(d: Date): string {
-  return d.toISOString().slice(0, 10);
-}
 
 const tokensOf = (r: Pick<UsageRow, "input_tokens" | "output_tokens">) => r.input_tokens + r.output_tokens;
 
@@ -35,14 +33,7 @@ export default function UsagePage() {
     <div className="page">
       <h1>Usage</h1>
       <div className="row">
-        <label className="inline">
-          From
-          <input type="date" value={from} max={to} onChange={(e) => e.target.value && setFrom(e.target.value)} />
-        </label>
-        <label className="inline">
-          To
-          <input type="date" value={to} min={from} onChange={(e) => e.target.value && setTo(e.target.value)} />
-        </label>
+        <DateRange from={from} to={to} onFrom={setFrom} onTo={setTo} />
         <label className="inline">
           Show
           <select value={metric} onChange={(e) => setMetric(e.target.value as "cost" | "tokens")}>
@@ -52,7 +43,7 @@ export default function UsagePage() {
         </label>
       </div>
       <ErrorAlert error={report.error} onRetry={report.reload} context="Usage" />
-      {report.loading && !report.data ? <p className="loading" role="status">Loading…</p> : null}
+      {report.loading && !report.data ? <Loading /> : null}
       {report.data ? (
         <>
           <section className="card">
@@ -79,37 +70,23 @@ export default function UsagePage() {
           </section>
           <section className="card">
             <h2>Per model</h2>
-            {models.length === 0 ? (
-              <p className="muted">No usage in this period.</p>
-            ) : (
-              <ReflowTable>
-                <table>
-                <thead>
-                  <tr>
-                    <th>Model</th>
-                    <th className="num">Input tokens</th>
-                    <th className="num">Output tokens</th>
-                    <th className="num">Messages / calls</th>
-                    <th className="num">Cost</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {models.map((m) => (
-                    <tr key={m.model}>
-                      <td>
-                        {m.model}
-                        <KindBadge kind={m.kind} />
-                      </td>
-                      <td className="num">{formatTokens(m.input_tokens)}</td>
-                      <td className="num">{formatTokens(m.output_tokens)}</td>
-                      <td className="num">{countLabel(m.messages, m.kind)}</td>
-                      <td className="num">{formatCost(m.cost_usd)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              </ReflowTable>
-            )}
+            <DataTable
+              columns={["Model", { label: "Input tokens", num: true }, { label: "Output tokens", num: true }, { label: "Messages / calls", num: true }, { label: "Cost", num: true }]}
+              rows={models}
+              empty="No usage in this period."
+              row={(m) => (
+                <tr key={m.model}>
+                  <td>
+                    {m.model}
+                    <KindBadge kind={m.kind} />
+                  </td>
+                  <td className="num">{formatTokens(m.input_tokens)}</td>
+                  <td className="num">{formatTokens(m.output_tokens)}</td>
+                  <td className="num">{countLabel(m.messages, m.kind)}</td>
+                  <td className="num">{formatCost(m.cost_usd)}</td>
+                </tr>
+              )}
+            />
             {models.some((m) => m.kind === "embedding") ? (
               <p className="muted small">
                 Embeddings: your documents' passages are embedded when they are indexed, and your questions when
@@ -167,7 +144,7 @@ function BudgetForm({ onSaved }: { onSaved: () => void }) {
         <button type="submit">Save budget</button>
       </div>
       <ErrorAlert error={error} />
-      {saved ? <p role="status" className="alert ok">Budget saved.</p> : null}
+      <Notice>{saved && "Budget saved."}</Notice>
     </form>
   );
 }

@@ -6,12 +6,12 @@ import { useState } from "react";
 import { admin } from "../../api/endpoints";
 import type { OperatorUsageRow } from "../../api/models";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { ReflowTable } from "../../components/ReflowTable";
-import { formatCost, formatTokens } from "../../lib/format";
+import { DataTable } from "../../components/DataTable";
+import { DateRange } from "../../components/DateRange";
+import { Loading } from "../../components/Notice";
+import { formatCost, formatTokens, isoDay } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
 import { KindBadge, countLabel } from "../usageKind";
-
-const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 /** Rows of the same model summed over the days. */
 export function byModel(rows: OperatorUsageRow[]): OperatorUsageRow[] {
@@ -46,35 +46,30 @@ function cost(r: OperatorUsageRow) {
 
 function UsageTable({ rows, withDay }: { rows: OperatorUsageRow[]; withDay: boolean }) {
   return (
-    <ReflowTable>
-      <table>
-        <thead>
-          <tr>
-            {withDay ? <th>Day</th> : null}
-            <th>Model</th>
-            <th className="num">Answers / calls</th>
-            <th className="num">Input tokens</th>
-            <th className="num">Output tokens</th>
-            <th className="num">Cost</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={`${r.day}|${r.model}`}>
-              {withDay ? <td>{r.day}</td> : null}
-              <td>
-                {r.model}
-                <KindBadge kind={r.kind} />
-              </td>
-              <td className="num">{countLabel(r.answers, r.kind)}</td>
-              <td className="num">{formatTokens(r.input_tokens)}</td>
-              <td className="num">{formatTokens(r.output_tokens)}</td>
-              <td className="num">{cost(r)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </ReflowTable>
+    <DataTable
+      columns={[
+        withDay && "Day",
+        "Model",
+        { label: "Answers / calls", num: true },
+        { label: "Input tokens", num: true },
+        { label: "Output tokens", num: true },
+        { label: "Cost", num: true },
+      ]}
+      rows={rows}
+      row={(r) => (
+        <tr key={`${r.day}|${r.model}`}>
+          {withDay ? <td>{r.day}</td> : null}
+          <td>
+            {r.model}
+            <KindBadge kind={r.kind} />
+          </td>
+          <td className="num">{countLabel(r.answers, r.kind)}</td>
+          <td className="num">{formatTokens(r.input_tokens)}</td>
+          <td className="num">{formatTokens(r.output_tokens)}</td>
+          <td className="num">{cost(r)}</td>
+        </tr>
+      )}
+    />
   );
 }
 
@@ -90,14 +85,7 @@ export function AdminUsageSection() {
     <section className="card stack" aria-labelledby="admin-usage-title">
       <h2 id="admin-usage-title">Usage across users</h2>
       <div className="row">
-        <label className="inline">
-          From
-          <input type="date" value={from} max={to} onChange={(e) => e.target.value && setFrom(e.target.value)} />
-        </label>
-        <label className="inline">
-          To
-          <input type="date" value={to} min={from} onChange={(e) => e.target.value && setTo(e.target.value)} />
-        </label>
+        <DateRange from={from} to={to} onFrom={setFrom} onTo={setTo} />
       </div>
       <ErrorAlert error={usage.error} onRetry={usage.reload} context="Usage" />
       {usage.data ? (
@@ -118,9 +106,7 @@ export function AdminUsageSection() {
           )}
         </>
       ) : usage.loading ? (
-        <p className="loading" role="status">
-          Loading…
-        </p>
+        <Loading />
       ) : null}
     </section>
   );

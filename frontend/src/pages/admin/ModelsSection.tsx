@@ -6,7 +6,8 @@ import { useState, type FormEvent } from "react";
 import { admin } from "../../api/endpoints";
 import type { AdminModel } from "../../api/models";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { ReflowTable } from "../../components/ReflowTable";
+import { ACTIONS_COLUMN, DataTable } from "../../components/DataTable";
+import { Loading, Notice } from "../../components/Notice";
 import { formatPrice, formatTokens } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
 
@@ -105,93 +106,73 @@ export function ModelsSection() {
       </p>
       <ErrorAlert error={models.error} onRetry={models.reload} context="Models" />
       <ErrorAlert error={error} />
-      {notice ? (
-        <p role="status" className="alert ok">
-          {notice}
-        </p>
-      ) : null}
+      <Notice>{notice}</Notice>
       {items.length > 0 ? (
-        <ReflowTable>
-          <table>
-            <thead>
-              <tr>
-                <th>Model</th>
-                <th>Provider</th>
-                <th className="num">Context</th>
-                <th>Price per million tokens</th>
-                <th>State</th>
-                <th>
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((m) => (
-                <tr key={m.id}>
-                  <td>
-                    <span>
-                      {m.display_name}
-                      {m.display_name !== m.id ? <span className="muted small"> {m.id}</span> : null}
-                    </span>
-                  </td>
-                  <td>
-                    <span>
-                      {m.provider}
-                      {m.available ? null : <span className="muted small"> (not configured)</span>}
-                    </span>
-                  </td>
-                  <td className="num">{formatTokens(m.context_window)}</td>
-                  <td>
-                    {pricing?.id === m.id ? (
-                      <form className="row price-form" onSubmit={(e) => savePrices(e, m)} aria-label={`Prices of ${m.id}`}>
-                        <label className="inline">
-                          In
-                          <input type="number" min={0} step="0.001" placeholder="unknown" value={pricing.input} onChange={(e) => setPricing({ ...pricing, input: e.target.value })} />
-                        </label>
-                        <label className="inline">
-                          Out
-                          <input type="number" min={0} step="0.001" placeholder="unknown" value={pricing.output} onChange={(e) => setPricing({ ...pricing, output: e.target.value })} />
-                        </label>
-                        <button type="submit">Save</button>
-                        <button type="button" className="secondary" onClick={() => setPricing(null)}>
-                          Cancel
-                        </button>
-                      </form>
-                    ) : (
-                      prices(m)
-                    )}
-                  </td>
-                  <td>
-                    <span className={`badge ${m.enabled ? "ready" : "failed"}`}>{m.enabled ? "enabled" : "disabled"}</span>
-                  </td>
-                  <td>
-                    <div className="row">
-                      <button type="button" className="secondary" onClick={() => toggle(m)}>
-                        {m.enabled ? "Disable" : "Enable"} <span className="visually-hidden">{m.id}</span>
-                      </button>
-                      <button
-                        type="button"
-                        className="secondary"
-                        onClick={() => setPricing({ id: m.id, input: m.input_price != null ? String(m.input_price) : "", output: m.output_price != null ? String(m.output_price) : "" })}
-                      >
-                        Prices <span className="visually-hidden">{m.id}</span>
-                      </button>
-                      {m.source === "added" || m.price_set_by_admin ? (
-                        <button type="button" className="secondary" onClick={() => remove(m)}>
-                          {m.source === "added" ? "Remove" : "Reset"} <span className="visually-hidden">{m.id}</span>
-                        </button>
-                      ) : null}
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ReflowTable>
+        <DataTable
+          columns={["Model", "Provider", { label: "Context", num: true }, "Price per million tokens", "State", ACTIONS_COLUMN]}
+          rows={items}
+          row={(m) => (
+            <tr key={m.id}>
+              <td>
+                <span>
+                  {m.display_name}
+                  {m.display_name !== m.id ? <span className="muted small"> {m.id}</span> : null}
+                </span>
+              </td>
+              <td>
+                <span>
+                  {m.provider}
+                  {m.available ? null : <span className="muted small"> (not configured)</span>}
+                </span>
+              </td>
+              <td className="num">{formatTokens(m.context_window)}</td>
+              <td>
+                {pricing?.id === m.id ? (
+                  <form className="row price-form" onSubmit={(e) => savePrices(e, m)} aria-label={`Prices of ${m.id}`}>
+                    <label className="inline">
+                      In
+                      <input type="number" min={0} step="0.001" placeholder="unknown" value={pricing.input} onChange={(e) => setPricing({ ...pricing, input: e.target.value })} />
+                    </label>
+                    <label className="inline">
+                      Out
+                      <input type="number" min={0} step="0.001" placeholder="unknown" value={pricing.output} onChange={(e) => setPricing({ ...pricing, output: e.target.value })} />
+                    </label>
+                    <button type="submit">Save</button>
+                    <button type="button" className="secondary" onClick={() => setPricing(null)}>
+                      Cancel
+                    </button>
+                  </form>
+                ) : (
+                  prices(m)
+                )}
+              </td>
+              <td>
+                <span className={`badge ${m.enabled ? "ready" : "failed"}`}>{m.enabled ? "enabled" : "disabled"}</span>
+              </td>
+              <td>
+                <div className="row">
+                  <button type="button" className="secondary" onClick={() => toggle(m)}>
+                    {m.enabled ? "Disable" : "Enable"} <span className="visually-hidden">{m.id}</span>
+                  </button>
+                  <button
+                    type="button"
+                    className="secondary"
+                    onClick={() => setPricing({ id: m.id, input: m.input_price != null ? String(m.input_price) : "", output: m.output_price != null ? String(m.output_price) : "" })}
+                  >
+                    Prices <span className="visually-hidden">{m.id}</span>
+                  </button>
+                  {m.source === "added" || m.price_set_by_admin ? (
+                    <button type="button" className="secondary" onClick={() => remove(m)}>
+                      {m.source === "added" ? "Remove" : "Reset"} <span className="visually-hidden">{m.id}</span>
+                    </button>
+                  ) : null}
+                </div>
+              </td>
+            </tr>
+          )}
+        />
       ) : models.loading ? (
-        <p className="loading" role="status">
-          Loading…
-        </p>
+        <Loading />
       ) : null}
       <form className="stack" onSubmit={add} aria-labelledby="add-model-title">
         <h3 id="add-model-title">Add a model</h3>

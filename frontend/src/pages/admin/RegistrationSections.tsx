@@ -6,7 +6,8 @@ import { admin } from "../../api/endpoints";
 import type { CreatedInvite, Invite, OperatorSettings, RegistrationPolicy } from "../../api/models";
 import { CopyField } from "../../components/CopyField";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { ReflowTable } from "../../components/ReflowTable";
+import { ACTIONS_COLUMN, DataTable } from "../../components/DataTable";
+import { Loading, Notice } from "../../components/Notice";
 import { formatDate } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
 
@@ -108,19 +109,13 @@ export function RegistrationSection() {
           </div>
           <p className="muted small">Every server applies these at its next request. Quotas cover the web chat and the OpenAI-compatible API alike.</p>
           <ErrorAlert error={error} />
-          {saved ? (
-            <p role="status" className="alert ok">
-              Settings saved.
-            </p>
-          ) : null}
+          <Notice>{saved && "Settings saved."}</Notice>
           <div>
             <button type="submit">Save settings</button>
           </div>
         </>
       ) : settings.loading ? (
-        <p className="loading" role="status">
-          Loading…
-        </p>
+        <Loading />
       ) : null}
     </form>
   );
@@ -194,40 +189,25 @@ export function InvitesSection() {
       <ErrorAlert error={invites.error} onRetry={invites.reload} context="Invites" />
       <ErrorAlert error={error} />
       {invites.data ? (
-        items.length === 0 ? (
-          <p className="muted">No open invites.</p>
-        ) : (
-          <ReflowTable>
-            <table>
-              <thead>
-                <tr>
-                  <th>Invite</th>
-                  <th>Created</th>
-                  <th>Expires</th>
-                  <th>
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((i) => (
-                  <tr key={i.id}>
-                    <td>
-                      <code>{i.id.slice(0, 8)}</code>
-                    </td>
-                    <td className="small">{formatDate(i.created_at)}</td>
-                    <td className="small">{formatDate(new Date(i.expires_at * 1000).toISOString())}</td>
-                    <td>
-                      <button type="button" className="secondary" onClick={() => revoke(i)}>
-                        Revoke <span className="visually-hidden">invite {i.id.slice(0, 8)}</span>
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ReflowTable>
-        )
+        <DataTable
+          columns={["Invite", "Created", "Expires", ACTIONS_COLUMN]}
+          rows={items}
+          empty="No open invites."
+          row={(i) => (
+            <tr key={i.id}>
+              <td>
+                <code>{i.id.slice(0, 8)}</code>
+              </td>
+              <td className="small">{formatDate(i.created_at)}</td>
+              <td className="small">{formatDate(new Date(i.expires_at * 1000).toISOString())}</td>
+              <td>
+                <button type="button" className="secondary" onClick={() => revoke(i)}>
+                  Revoke <span className="visually-hidden">invite {i.id.slice(0, 8)}</span>
+                </button>
+              </td>
+            </tr>
+          )}
+        />
       ) : null}
     </section>
   );

@@ -8,7 +8,8 @@ import { admin } from "../../api/endpoints";
 import type { AccountStatus, AdminUser, ResetLink, Role, UserChange } from "../../api/models";
 import { CopyField } from "../../components/CopyField";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { ReflowTable } from "../../components/ReflowTable";
+import { ACTIONS_COLUMN, DataTable } from "../../components/DataTable";
+import { Loading, Notice } from "../../components/Notice";
 import { formatCost, formatDate } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
 
@@ -107,81 +108,59 @@ export function UsersSection() {
       </form>
       <ErrorAlert error={list.error} onRetry={list.reload} context="Users" />
       <ErrorAlert error={error} />
-      {notice ? (
-        <p role="status" className="alert ok">
-          {notice}
-        </p>
-      ) : null}
-      {list.loading && !list.data ? (
-        <p className="loading" role="status">
-          Loading…
-        </p>
-      ) : null}
-      {list.data && users.length === 0 ? <p className="muted">No account matches.</p> : null}
-      {users.length > 0 ? (
-        <ReflowTable>
-          <table>
-            <thead>
-              <tr>
-                <th>Email</th>
-                <th>Role</th>
-                <th>Status</th>
-                <th className="num">This month</th>
-                <th className="num">Quota</th>
-                <th>
-                  <span className="visually-hidden">Actions</span>
-                </th>
+      <Notice>{notice}</Notice>
+      {list.loading && !list.data ? <Loading /> : null}
+      {list.data || users.length > 0 ? (
+        <DataTable
+          columns={["Email", "Role", "Status", { label: "This month", num: true }, { label: "Quota", num: true }, ACTIONS_COLUMN]}
+          rows={users}
+          empty="No account matches."
+          row={(u) => {
+            const self = u.id === me?.id;
+            const action = statusAction(u);
+            return (
+              <tr key={u.id} data-testid="admin-user-row">
+                <td>
+                  <span>
+                    {u.email}
+                    {self ? <span className="muted small"> (you)</span> : null}
+                  </span>
+                </td>
+                <td>{u.role ?? "user"}</td>
+                <td>
+                  <span className={`badge ${u.status === "active" ? "ready" : u.status === "suspended" ? "failed" : "pending"}`}>
+                    {STATUS_LABEL[u.status ?? "active"]}
+                  </span>
+                </td>
+                <td className="num">
+                  {formatCost(u.month.spent_usd)}
+                  {u.month.committed_usd > u.month.spent_usd ? (
+                    <span className="muted small"> ({formatCost(u.month.committed_usd)} held)</span>
+                  ) : null}
+                </td>
+                <td className="num">{u.monthly_quota_usd != null ? formatCost(u.monthly_quota_usd) : <span className="muted">default</span>}</td>
+                <td>
+                  <div className="row">
+                    {self && action.to === "suspended" ? null : (
+                      <button type="button" className={action.to === "suspended" ? "secondary" : undefined} onClick={() => changeStatus(u)}>
+                        {action.label} <span className="visually-hidden">{u.email}</span>
+                      </button>
+                    )}
+                    <button
+                      type="button"
+                      className="secondary"
+                      aria-expanded={managing === u.id}
+                      aria-controls="manage-user"
+                      onClick={() => setManaging((m) => (m === u.id ? null : u.id))}
+                    >
+                      Manage <span className="visually-hidden">{u.email}</span>
+                    </button>
+                  </div>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {users.map((u) => {
-                const self = u.id === me?.id;
-                const action = statusAction(u);
-                return (
-                  <tr key={u.id} data-testid="admin-user-row">
-                    <td>
-                      <span>
-                        {u.email}
-                        {self ? <span className="muted small"> (you)</span> : null}
-                      </span>
-                    </td>
-                    <td>{u.role ?? "user"}</td>
-                    <td>
-                      <span className={`badge ${u.status === "active" ? "ready" : u.status === "suspended" ? "failed" : "pending"}`}>
-                        {STATUS_LABEL[u.status ?? "active"]}
-                      </span>
-                    </td>
-                    <td className="num">
-                      {formatCost(u.month.spent_usd)}
-                      {u.month.committed_usd > u.month.spent_usd ? (
-                        <span className="muted small"> ({formatCost(u.month.committed_usd)} held)</span>
-                      ) : null}
-                    </td>
-                    <td className="num">{u.monthly_quota_usd != null ? formatCost(u.monthly_quota_usd) : <span className="muted">default</span>}</td>
-                    <td>
-                      <div className="row">
-                        {self && action.to === "suspended" ? null : (
-                          <button type="button" className={action.to === "suspended" ? "secondary" : undefined} onClick={() => changeStatus(u)}>
-                            {action.label} <span className="visually-hidden">{u.email}</span>
-                          </button>
-                        )}
-                        <button
-                          type="button"
-                          className="secondary"
-                          aria-expanded={managing === u.id}
-                          aria-controls="manage-user"
-                          onClick={() => setManaging((m) => (m === u.id ? null : u.id))}
-                        >
-                          Manage <span className="visually-hidden">{u.email}</span>
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </ReflowTable>
+            );
+          }}
+        />
       ) : null}
       {next ? (
         <button type="button" className="secondary" onClick={loadMore}>
@@ -357,11 +336,7 @@ function ManageUser({
           <button type="submit">Save changes</button>
         </div>
       </form>
-      {saved ? (
-        <p role="status" className="alert ok">
-          {saved}
-        </p>
-      ) : null}
+      <Notice>{saved}</Notice>
       <div className="stack">
         <h4>Password reset</h4>
         <p className="muted small">A link that sets a new password once, within 30 minutes, and signs the account out everywhere. Send it to the user yourself: nothing is mailed.</p>
