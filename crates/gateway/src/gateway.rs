@@ -40,6 +40,15 @@ impl Gateway {
         Self::with_catalog(config, keys, Catalog::built_in())
     }
 
+    /// Endpoints and keys both read through `lookup` (the variables `from_env` reads): a
+    /// gateway over fake providers or a test's own settings in one call.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, GatewayError> {
+        Self::new(
+            GatewayConfig::from_lookup(&lookup)?,
+            ProviderKeys::from_lookup(&lookup),
+        )
+    }
+
     pub fn with_catalog(
         config: GatewayConfig,
         keys: ProviderKeys,
@@ -382,11 +391,7 @@ mod tests {
             }
             keys.contains(&n).then(|| "k".into())
         };
-        Gateway::new(
-            GatewayConfig::from_lookup(lookup).unwrap(),
-            ProviderKeys::from_lookup(lookup),
-        )
-        .unwrap()
+        Gateway::from_lookup(lookup).unwrap()
     }
 
     #[test]

@@ -15,7 +15,7 @@ use ragenie_common::testing::{TestServer, embedded_state, test_user};
 use ragenie_corpus::ProviderState;
 use ragenie_fake_providers::scenario::count_tokens;
 use ragenie_fake_providers::{FakeConfig, FakeHandle};
-use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys, Tokenizer};
+use ragenie_gateway::{Gateway, Tokenizer};
 use serde_json::{Value, json};
 
 mod support;
@@ -38,12 +38,7 @@ async fn app() -> App {
     let (fakes, urls) = ragenie_fake_providers::spawn(FakeConfig::default())
         .await
         .unwrap();
-    let env = |name: &str| urls.env(name);
-    let gateway = Gateway::new(
-        GatewayConfig::from_lookup(env).unwrap(),
-        ProviderKeys::from_lookup(env),
-    )
-    .unwrap();
+    let gateway = Gateway::from_lookup(|name| urls.env(name)).unwrap();
     let listener = TestServer::bind().await;
     let base = listener.base.clone();
     let mut state = embedded_state(dir.path(), &base).await;

@@ -25,7 +25,7 @@ use ragenie_common::testing::{Remains, TestServer, populated_account, remains};
 use ragenie_conversation::fsck::{self, FsckReport};
 use ragenie_corpus::{Corpus, ProviderState};
 use ragenie_fake_providers::{FakeConfig, FakeHandle};
-use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
+use ragenie_gateway::Gateway;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -113,15 +113,11 @@ async fn app_with(ingestion: Ingestion) -> App {
     let mut faulty = raw.clone();
     faulty.table = Arc::new(FaultyTable::new(raw.table.clone(), faults.clone()));
     faulty.blobs = Arc::new(FaultyBlobs::new(raw.blobs.clone(), faults.clone()));
-    let lookup = |name: &str| match name {
-        "RAGENIE_OPENAI_BASE_URL" => Some(urls.openai.clone()),
-        "OPENAI_API_KEY" => Some("test-key".to_owned()),
+    // Only the OpenAI fake: every answer comes from it.
+    let gateway = Gateway::from_lookup(|name| match name {
+        "RAGENIE_OPENAI_BASE_URL" | "OPENAI_API_KEY" => urls.env(name),
         _ => None,
-    };
-    let gateway = Gateway::new(
-        GatewayConfig::from_lookup(lookup).unwrap(),
-        ProviderKeys::from_lookup(lookup),
-    )
+    })
     .unwrap();
     let mut providers = ProviderState::with_gateway(faulty.clone(), Arc::new(gateway)).unwrap();
     // Stalled at once (20 minutes in production), so a document the store left `pending` can be
@@ -257,6 +253,20 @@ impl App {
         );
     }
 
+    /// Sends `request` under `rule` alone, then removes the rule (which must have fired):
+    /// whether the request completed, and its body.
+    async fn interrupt(
+        &self,
+        rule: Rule,
+        what: &str,
+        request: impl Future<Output = Response>,
+    ) -> (bool, Value) {
+        self.only(rule);
+        let outcome = completed_or_retryable(request.await, what).await;
+        self.disarm(what);
+        outcome
+    }
+
     async fn fsck(&self, user: &User) -> FsckReport {
         fsck::check_user(
             self.raw.table.as_ref(),
@@ -290,6 +300,13 @@ impl App {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Uploads `body` with no fault and runs its ingestion: the new document.
+    async fn uploaded(&self, user: &User, body: &str, key: &str) -> Value {
+        let doc = self.upload(user, body, key).await.json().await.unwrap();
+        self.drain().await;
+        doc
     }
 
     async fn get(&self, user: &User, path: &str) -> Value {
@@ -357,6 +374,11 @@ impl App {
 /// The first call of `op` touching `key` fails with `fault`.
 fn once(op: Op, key: &str, fault: Fault) -> Rule {
     Rule::on(&[op]).key(key).nth(1).fault(fault)
+}
+
+/// The `n`th transactional write of a message (1: the question, 2: the answer).
+fn message_write(n: u64) -> Rule {
+    Rule::on(&[Op::Transact]).key("MSG#").nth(n)
 }
 
 fn throttle(ops: &[Op], key: &str, nth: u64) -> Rule {
@@ -561,13 +583,9 @@ async fn a_replace_interrupted_by_the_store_ends_ready_after_its_retry_and_leave
     ];
     for (what, rule) in scenarios {
         let user = app.user().await;
-        let doc: Value = app
-            .upload(&user, &format!("# Notes\n\nFirst. ({what})\n"), "v1")
-            .await
-            .json()
-            .await
-            .unwrap();
-        app.drain().await;
+        let doc = app
+            .uploaded(&user, &format!("# Notes\n\nFirst. ({what})\n"), "v1")
+            .await;
         let path = format!("/documents/{}/content", doc["id"].as_str().unwrap());
         let replace = || {
             app.http
@@ -617,10 +635,10 @@ async fn an_upload_ingested_inline_that_the_store_interrupts_ends_failed_and_its
         ),
     ] {
         let user = app.user().await;
-        app.only(rule);
         let body = format!("# Notes\n\nThe backup runs at two. ({what})\n");
-        let (done, _) = completed_or_retryable(app.upload(&user, &body, "k1").await, what).await;
-        app.disarm(what);
+        let (done, _) = app
+            .interrupt(rule, what, app.upload(&user, &body, "k1"))
+            .await;
         assert!(!done, "{what}: the fault did not interrupt");
         let docs = app.documents(&user).await;
         assert_eq!(docs.len(), 1, "{what}");
@@ -699,12 +717,9 @@ async fn a_presigned_commit_interrupted_by_the_store_is_finished_by_its_retry() 
         }
         assert!(put.send().await.unwrap().status().is_success(), "{what}");
 
-        app.only(rule);
         let commit = format!("/documents/{id}/commit");
-        let (done, _) =
-            completed_or_retryable(app.post(&user, &commit, json!({}), Some("c1")).await, what)
-                .await;
-        app.disarm(what);
+        let commit_request = app.post(&user, &commit, json!({}), Some("c1"));
+        let (done, _) = app.interrupt(rule, what, commit_request).await;
         if !done {
             app.assert_clean(&user, what).await;
             let retry = app.post(&user, &commit, json!({}), Some("c1")).await;
@@ -720,15 +735,11 @@ async fn a_presigned_commit_interrupted_by_the_store_is_finished_by_its_retry() 
     }
     // Starting an upload: a failure to sign the URL is a 503, and the retry gets one.
     let user = app.user().await;
-    app.only(Rule::on(&[Op::PresignPut]).nth(1).fault(Fault::Timeout));
     let start =
         json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": 10});
-    let (done, _) = completed_or_retryable(
-        app.post(&user, "/documents/uploads", start.clone(), None)
-            .await,
-        "presigning",
-    )
-    .await;
+    let presign = Rule::on(&[Op::PresignPut]).nth(1).fault(Fault::Timeout);
+    let start_request = app.post(&user, "/documents/uploads", start.clone(), None);
+    let (done, _) = app.interrupt(presign, "presigning", start_request).await;
     assert!(!done);
     let retry = app.post(&user, "/documents/uploads", start, None).await;
     assert_eq!(retry.status(), StatusCode::CREATED);
@@ -743,6 +754,11 @@ async fn ask(app: &App, user: &User, conv: &str, key: &str) -> Response {
         Some(key),
     )
     .await
+}
+
+/// The question's whole event stream.
+async fn answer(app: &App, user: &User, conv: &str, key: &str) -> String {
+    ask(app, user, conv, key).await.text().await.unwrap()
 }
 
 async fn conversation(app: &App, user: &User) -> String {
@@ -799,18 +815,17 @@ async fn chat_scenarios(app: &App, scenarios: Vec<(&str, Rule, bool)>) {
 #[tokio::test]
 async fn chat_survives_the_store_failing_at_the_question_and_mid_stream() {
     let app = app().await;
-    let msg = |n: u64| Rule::on(&[Op::Transact]).key("MSG#").nth(n);
     chat_scenarios(
         &app,
         vec![
             (
                 "the question's write throttled once",
-                msg(1).fault(Fault::Throttle),
+                message_write(1).fault(Fault::Throttle),
                 true,
             ),
             (
                 "the question stored, its answer lost",
-                msg(1).fault(Fault::TimeoutAfterApplying),
+                message_write(1).fault(Fault::TimeoutAfterApplying),
                 true,
             ),
             (
@@ -833,13 +848,14 @@ async fn chat_survives_the_store_failing_at_the_question_and_mid_stream() {
     // retry with the same key answers once.
     let user = app.user().await;
     let conv = conversation(&app, &user).await;
-    app.only(Rule::on(&[Op::Transact]).key("MSG#").fault(Fault::Throttle));
-    let (done, _) = completed_or_retryable(ask(&app, &user, &conv, "q1").await, "question").await;
+    let question = Rule::on(&[Op::Transact]).key("MSG#").fault(Fault::Throttle);
+    let (done, _) = app
+        .interrupt(question, "question", ask(&app, &user, &conv, "q1"))
+        .await;
     assert!(!done);
-    app.disarm("question");
     assert!(app.messages(&user, &conv).await.is_empty());
     assert_eq!(app.billed_answers(&user).await, 0);
-    let retry = ask(&app, &user, &conv, "q1").await.text().await.unwrap();
+    let retry = answer(&app, &user, &conv, "q1").await;
     assert!(retry.contains("event: done"), "{retry}");
     assert_eq!(app.messages(&user, &conv).await.len(), 2);
     assert_eq!(app.billed_answers(&user).await, 1);
@@ -849,18 +865,17 @@ async fn chat_survives_the_store_failing_at_the_question_and_mid_stream() {
 #[tokio::test]
 async fn chat_survives_the_store_failing_at_the_answers_save_and_at_billing() {
     let app = app().await;
-    let msg = |n: u64| Rule::on(&[Op::Transact]).key("MSG#").nth(n);
     chat_scenarios(
         &app,
         vec![
             (
                 "the answer's save throttled once",
-                msg(2).fault(Fault::Throttle),
+                message_write(2).fault(Fault::Throttle),
                 true,
             ),
             (
                 "the answer stored, its answer lost",
-                msg(2).fault(Fault::TimeoutAfterApplying),
+                message_write(2).fault(Fault::TimeoutAfterApplying),
                 true,
             ),
             (
@@ -921,17 +936,11 @@ async fn a_deletion_the_store_interrupts_is_finished_by_deleting_again() {
     ];
     for (what, rule) in scenarios {
         let user = app.user().await;
-        let doc: Value = app
-            .upload(&user, &format!("# Doomed\n\n{what}\n"), "d")
-            .await
-            .json()
-            .await
-            .unwrap();
-        app.drain().await;
+        let doc = app
+            .uploaded(&user, &format!("# Doomed\n\n{what}\n"), "d")
+            .await;
         let path = format!("/documents/{}", doc["id"].as_str().unwrap());
-        app.only(rule);
-        let (done, _) = completed_or_retryable(app.delete(&user, &path).await, what).await;
-        app.disarm(what);
+        let (done, _) = app.interrupt(rule, what, app.delete(&user, &path)).await;
         if !done {
             assert_eq!(
                 app.delete(&user, &path).await.status(),
@@ -953,18 +962,16 @@ async fn a_deletion_the_store_interrupts_is_finished_by_deleting_again() {
     let user = app.user().await;
     let conv = conversation(&app, &user).await;
     assert!(
-        ask(&app, &user, &conv, "q")
+        answer(&app, &user, &conv, "q")
             .await
-            .text()
-            .await
-            .unwrap()
             .contains("event: done")
     );
-    app.only(throttle(&[Op::Transact], "MSG#", 1));
     let path = format!("/conversations/{conv}");
-    let (done, _) = completed_or_retryable(app.delete(&user, &path).await, "conversation").await;
+    let messages = throttle(&[Op::Transact], "MSG#", 1);
+    let (done, _) = app
+        .interrupt(messages, "conversation", app.delete(&user, &path))
+        .await;
     assert!(!done);
-    app.disarm("conversation");
     assert_eq!(
         app.delete(&user, &path).await.status(),
         StatusCode::NO_CONTENT
@@ -993,18 +1000,18 @@ async fn an_account_deletion_the_store_interrupts_is_finished_by_deleting_again(
     for (what, rule) in scenarios {
         let account = populated_account(&app.base).await;
         let bearer = format!("Bearer {}", account.access_token);
-        let delete = || {
+        let delete = || async {
             app.http
                 .delete(app.url("/auth/me"))
                 .header("authorization", &bearer)
                 .json(&json!({"password": account.password}))
                 .send()
+                .await
+                .unwrap()
         };
-        app.only(rule);
-        let (done, _) = completed_or_retryable(delete().await.unwrap(), what).await;
+        let (done, _) = app.interrupt(rule, what, delete()).await;
         assert!(!done, "{what}: the fault did not interrupt");
-        app.disarm(what);
-        let retry = delete().await.unwrap();
+        let retry = delete().await;
         assert_eq!(retry.status(), StatusCode::OK, "{what}");
         assert_eq!(
             remains(&app.raw, &account).await,
@@ -1019,20 +1026,14 @@ async fn fsck_finds_what_an_interrupted_write_leaves_behind() {
     use ragenie_common::storage::{Condition, Item, Update};
     let app = app().await;
     let user = app.user().await;
-    let doc: Value = app
-        .upload(&user, "# Kept\n\nA document that stays.\n", "d")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = app
+        .uploaded(&user, "# Kept\n\nA document that stays.\n", "d")
+        .await;
     let doc_id = doc["id"].as_str().unwrap();
     let conv = conversation(&app, &user).await;
     assert!(
-        ask(&app, &user, &conv, "q")
+        answer(&app, &user, &conv, "q")
             .await
-            .text()
-            .await
-            .unwrap()
             .contains("event: done")
     );
     app.assert_clean(&user, "a healthy account").await;

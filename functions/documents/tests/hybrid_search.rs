@@ -44,11 +44,7 @@ async fn app(openai_base: Option<String>) -> App {
         "OPENAI_API_KEY" => Some("test-key".to_owned()),
         _ => None,
     };
-    let gateway = Gateway::new(
-        GatewayConfig::from_lookup(lookup).unwrap(),
-        ProviderKeys::from_lookup(lookup),
-    )
-    .unwrap();
+    let gateway = Gateway::from_lookup(lookup).unwrap();
     let listener = TestServer::bind().await;
     let base = listener.base.clone();
     let mut state = embedded_state(dir.path(), &base).await;
