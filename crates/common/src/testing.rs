@@ -60,6 +60,107 @@ pub async fn embedded_state(dir: &std::path::Path, public_url: &str) -> AppState
     state.with_authenticator(Arc::new(TestTokens))
 }
 
+/// A response read whole: status, headers, and the body as text and as JSON (`Null` when it is
+/// not JSON).
+pub struct Resp {
+    pub status: axum::http::StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: serde_json::Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub async fn read(response: axum::response::Response) -> Resp {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("the response body");
+        Resp {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The body's string field `name` (panics, with the body, when there is none).
+    #[track_caller]
+    pub fn str(&self, name: &str) -> String {
+        self.body[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `{name}` in {}", self.text))
+            .to_owned()
+    }
+
+    /// Asserts this status and returns the JSON body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &serde_json::Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        &self.body
+    }
+
+    /// Asserts a problem+json answer with this status, and returns its `field`.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> Option<String> {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert!(
+            self.content_type().starts_with("application/problem+json"),
+            "{} {}",
+            self.content_type(),
+            self.text
+        );
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        self.body["field"].as_str().map(str::to_owned)
+    }
+}
+
+/// A request to send through a router: JSON when it has a body, with `Bearer <bearer>` when
+/// given; `headers` are added last.
+pub fn request(
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<String>,
+    headers: &[(&str, &str)],
+) -> axum::http::Request<axum::body::Body> {
+    let mut request = axum::http::Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .body(body.map_or_else(axum::body::Body::empty, axum::body::Body::from))
+        .expect("a valid request")
+}
+
+/// Sends `request` through (a clone of) `router`, as Lambda or the local server would, and
+/// reads the whole answer.
+pub async fn oneshot(
+    router: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> Resp {
+    use tower::ServiceExt;
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("routers are infallible");
+    Resp::read(response).await
+}
+
 /// A router served on a free 127.0.0.1 port for the length of a test, stopped when dropped.
 /// Bind first (`TestServer::bind`) when the router needs its own address, e.g. for presigned
 /// URLs; `TestServer::start` when it does not.

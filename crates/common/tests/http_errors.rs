@@ -4,13 +4,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::post;
-use http_body_util::BodyExt;
 use ragenie_common::AppState;
 use ragenie_common::config::Settings;
 use ragenie_common::http::{ApiJson, function_router, with_fallback};
+use ragenie_common::testing;
 use serde::Deserialize;
 use serde_json::Value;
-use tower::ServiceExt;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,19 +53,8 @@ async fn send(
         .header("content-type", content_type)
         .body(body.into())
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        content_type,
-    )
+    let r = testing::oneshot(app, request).await;
+    (r.status, r.body.clone(), r.content_type().to_owned())
 }
 
 #[tokio::test]

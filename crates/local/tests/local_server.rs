@@ -2,34 +2,14 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use ragenie_common::config::Settings;
+use ragenie_common::testing;
 use serde_json::Value;
 use tower::ServiceExt;
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, String) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
-    (status, content_type, body)
+    let r = testing::oneshot(app, Request::get(uri).body(Body::empty()).unwrap()).await;
+    (r.status, r.content_type().to_owned(), r.text)
 }
 
 async fn app(frontend: Option<std::path::PathBuf>) -> (axum::Router, tempfile::TempDir) {

@@ -337,14 +337,7 @@ async fn change_password_revokes_every_refresh_token_and_only_the_new_password_w
 async fn an_api_key_is_shown_once_listed_without_its_value_works_as_bearer_until_revoked() {
     let app = app().await;
     let tokens = app.register("keys@example.com").await;
-    let r = app
-        .json(
-            "POST",
-            "/auth/api-keys",
-            &tokens.access,
-            json!({"name": "my script"}),
-        )
-        .await;
+    let r = app.create_api_key(&tokens.access, "my script").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let key = r.str("key");
     let id = r.str("id");
@@ -382,9 +375,7 @@ async fn an_api_key_is_shown_once_listed_without_its_value_works_as_bearer_until
     );
 
     // A key cannot manage keys or the password.
-    app.json("POST", "/auth/api-keys", &key, json!({"name": "more"}))
-        .await
-        .problem(403);
+    app.create_api_key(&key, "more").await.problem(403);
     app.get("/auth/api-keys", &key).await.problem(403);
     app.delete(&format!("/auth/api-keys/{id}"), &key)
         .await
@@ -416,14 +407,7 @@ async fn api_key_lists_are_paginated() {
     let app = app().await;
     let tokens = app.register("many@example.com").await;
     for i in 0..5 {
-        let r = app
-            .json(
-                "POST",
-                "/auth/api-keys",
-                &tokens.access,
-                json!({"name": format!("k{i}")}),
-            )
-            .await;
+        let r = app.create_api_key(&tokens.access, format!("k{i}")).await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
     let mut names = Vec::new();
@@ -1177,14 +1161,7 @@ async fn sessions_are_listed_and_signing_out_everywhere_ends_them_all() {
 async fn creating_an_api_key_needs_the_password_or_a_recent_sign_in() {
     let app = app().await;
     let fresh = app.register("ada@example.com").await;
-    let created = app
-        .json(
-            "POST",
-            "/auth/api-keys",
-            &fresh.access,
-            json!({"name": "now"}),
-        )
-        .await;
+    let created = app.create_api_key(&fresh.access, "now").await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
 
     let user = user_of(&fresh.access);
@@ -1200,9 +1177,7 @@ async fn creating_an_api_key_needs_the_password_or_a_recent_sign_in() {
         )
         .unwrap()
         .token;
-    app.json("POST", "/auth/api-keys", &stale, json!({"name": "later"}))
-        .await
-        .problem(403);
+    app.create_api_key(&stale, "later").await.problem(403);
     app.json(
         "POST",
         "/auth/api-keys",
@@ -1235,15 +1210,7 @@ async fn creating_an_api_key_needs_the_password_or_a_recent_sign_in() {
 async fn changing_the_password_revokes_api_keys_unless_asked_not_to() {
     let app = app().await;
     let tokens = app.register("ada@example.com").await;
-    let key = app
-        .json(
-            "POST",
-            "/auth/api-keys",
-            &tokens.access,
-            json!({"name": "k"}),
-        )
-        .await
-        .str("key");
+    let key = app.create_api_key(&tokens.access, "k").await.str("key");
     let changed = app
         .json(
             "POST",
@@ -1256,15 +1223,7 @@ async fn changing_the_password_revokes_api_keys_unless_asked_not_to() {
     app.get("/auth/me", &key).await.problem(401);
 
     let tokens = Tokens::from(&changed);
-    let kept = app
-        .json(
-            "POST",
-            "/auth/api-keys",
-            &tokens.access,
-            json!({"name": "k2"}),
-        )
-        .await
-        .str("key");
+    let kept = app.create_api_key(&tokens.access, "k2").await.str("key");
     let changed = app
         .json("POST", "/auth/change-password", &tokens.access, json!({"current_password": "the second passphrase", "new_password": "the third passphrase", "revoke_api_keys": false}))
         .await;

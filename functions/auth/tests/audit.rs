@@ -52,6 +52,11 @@ async fn send_from(
     .await
 }
 
+/// `POST uri` without a credential, from the client address `address`.
+async fn post_from(app: &App, uri: &str, body: Value, address: &str) -> Resp {
+    send_from(app, "POST", uri, None, body, address).await
+}
+
 #[tokio::test]
 async fn each_security_event_is_recorded_once_with_actor_target_time_address_and_request_id() {
     let app = app().await;
@@ -62,11 +67,9 @@ async fn each_security_event_is_recorded_once_with_actor_target_time_address_and
     // (request id, action, actor, target, detail)
     let mut expected: Vec<(String, &str, String, String, Option<&str>)> = Vec::new();
 
-    let ok = send_from(
+    let ok = post_from(
         &app,
-        "POST",
         "/auth/login",
-        None,
         json!({"email": email, "password": PASSWORD}),
         addr,
     )
@@ -81,11 +84,9 @@ async fn each_security_event_is_recorded_once_with_actor_target_time_address_and
         None,
     ));
 
-    let bad = send_from(
+    let bad = post_from(
         &app,
-        "POST",
         "/auth/login",
-        None,
         json!({"email": email, "password": "wrong password!"}),
         addr,
     )
@@ -100,11 +101,9 @@ async fn each_security_event_is_recorded_once_with_actor_target_time_address_and
     ));
 
     // An unknown email is nobody's event.
-    let unknown = send_from(
+    let unknown = post_from(
         &app,
-        "POST",
         "/auth/login",
-        None,
         json!({"email": "nobody@example.com", "password": PASSWORD}),
         addr,
     )
@@ -149,21 +148,17 @@ async fn each_security_event_is_recorded_once_with_actor_target_time_address_and
     ));
 
     // A refresh token used twice: its family is revoked, by nobody anyone can name.
-    let rotated = send_from(
+    let rotated = post_from(
         &app,
-        "POST",
         "/auth/refresh",
-        None,
         json!({"refresh_token": session.refresh}),
         addr,
     )
     .await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
-    let reused = send_from(
+    let reused = post_from(
         &app,
-        "POST",
         "/auth/refresh",
-        None,
         json!({"refresh_token": session.refresh}),
         addr,
     )
@@ -177,11 +172,9 @@ async fn each_security_event_is_recorded_once_with_actor_target_time_address_and
         Some("token_reuse"),
     ));
 
-    let out = send_from(
+    let out = post_from(
         &app,
-        "POST",
         "/auth/logout",
-        None,
         json!({"refresh_token": first.refresh}),
         addr,
     )
@@ -291,15 +284,7 @@ async fn a_password_reset_signing_out_everywhere_and_an_account_deletion_are_rec
         everywhere.text
     );
 
-    let asked = send_from(
-        &app,
-        "POST",
-        "/auth/password-reset",
-        None,
-        json!({"email": email}),
-        addr,
-    )
-    .await;
+    let asked = post_from(&app, "/auth/password-reset", json!({"email": email}), addr).await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text);
     let text = mailer.sent.lock().unwrap()[0].text.clone();
     let token = text
@@ -307,11 +292,9 @@ async fn a_password_reset_signing_out_everywhere_and_an_account_deletion_are_rec
         .find_map(|w| w.split_once("#token=").map(|(_, t)| t.to_owned()))
         .expect("a link in the mail");
     let new_password = "a completely new passphrase";
-    let reset = send_from(
+    let reset = post_from(
         &app,
-        "POST",
         "/auth/password-reset/confirm",
-        None,
         json!({"token": token, "new_password": new_password}),
         addr,
     )
@@ -467,14 +450,7 @@ async fn a_failing_audit_store_never_fails_the_action() {
     app.login("carol@example.com", "wrong password!")
         .await
         .problem(401);
-    let key = app
-        .json(
-            "POST",
-            "/auth/api-keys",
-            &tokens.access,
-            json!({"name": "k"}),
-        )
-        .await;
+    let key = app.create_api_key(&tokens.access, "k").await;
     assert_eq!(key.status, StatusCode::CREATED, "{}", key.text);
     let out = app
         .post("/auth/logout", json!({"refresh_token": tokens.refresh}))

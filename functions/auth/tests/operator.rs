@@ -12,6 +12,7 @@ use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::operator::RegistrationPolicy;
 use ragenie_common::accounts::users;
 use ragenie_common::clock;
+use ragenie_common::testing;
 use serde_json::{Value, json};
 
 async fn policy_app(policy: RegistrationPolicy, admins: &[&str]) -> App {
@@ -38,15 +39,7 @@ async fn me(app: &App, bearer: &str) -> helpers::Resp {
 /// The user's id and a new personal API key of theirs.
 async fn id_and_key(app: &App, user: &Tokens) -> (String, String) {
     let id = me(app, &user.access).await.str("id");
-    let key = app
-        .json(
-            "POST",
-            "/auth/api-keys",
-            &user.access,
-            json!({"name": "script"}),
-        )
-        .await
-        .str("key");
+    let key = app.create_api_key(&user.access, "script").await.str("key");
     (id, key)
 }
 
@@ -84,12 +77,7 @@ async fn the_first_account_is_admin_and_the_second_waits_for_approval_until_an_a
     assert_eq!(items[0]["role"], "user");
     let id = items[0]["id"].as_str().unwrap().to_owned();
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{id}"),
-            &admin.access,
-            json!({"status": "active"}),
-        )
+        .admin_update(&admin.access, &id, json!({"status": "active"}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["status"], "active");
@@ -106,12 +94,10 @@ async fn concurrent_first_sign_ups_make_exactly_one_admin() {
             let router = app.router.clone();
             tokio::spawn(async move {
                 let body = json!({"email": format!("racer{i}@example.com"), "password": PASSWORD});
-                let request = axum::http::Request::post("/auth/register")
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(body.to_string()))
-                    .unwrap();
-                let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
-                assert_eq!(response.status(), StatusCode::CREATED);
+                let request =
+                    testing::request("POST", "/auth/register", None, Some(body.to_string()), &[]);
+                let response = testing::oneshot(&router, request).await;
+                assert_eq!(response.status, StatusCode::CREATED);
             })
         })
         .collect();
@@ -200,12 +186,7 @@ async fn every_admin_route_refuses_users_with_403_and_strangers_with_401() {
     }
     // Made an admin, the user's key gets in too.
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{user_id}"),
-            &admin.access,
-            json!({"role": "admin"}),
-        )
+        .admin_update(&admin.access, &user_id, json!({"role": "admin"}))
         .await;
     assert_eq!(r.body["role"], "admin", "{}", r.text);
     let r = app.get("/admin/users", &key).await;
@@ -221,12 +202,7 @@ async fn a_suspended_user_is_locked_out_at_the_next_request_sessions_and_keys_al
     assert_eq!(me(&app, &key).await.status, StatusCode::OK);
 
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{user_id}"),
-            &admin.access,
-            json!({"status": "suspended"}),
-        )
+        .admin_update(&admin.access, &user_id, json!({"status": "suspended"}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     for bearer in [&user.access, &key] {
@@ -247,12 +223,7 @@ async fn a_suspended_user_is_locked_out_at_the_next_request_sessions_and_keys_al
 
     // Reactivated, it signs in again.
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{user_id}"),
-            &admin.access,
-            json!({"status": "active"}),
-        )
+        .admin_update(&admin.access, &user_id, json!({"status": "active"}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let login = app.login("user@example.com", PASSWORD).await;
@@ -266,32 +237,15 @@ async fn an_admin_cannot_suspend_or_demote_themselves() {
     let admin = app.register("admin@example.com").await;
     let id = me(&app, &admin.access).await.str("id");
     for change in [json!({"status": "suspended"}), json!({"role": "user"})] {
-        let r = app
-            .json(
-                "PATCH",
-                &format!("/admin/users/{id}"),
-                &admin.access,
-                change,
-            )
-            .await;
+        let r = app.admin_update(&admin.access, &id, change).await;
         r.problem(409);
     }
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{}", UserId::new()),
-            &admin.access,
-            json!({"status": "active"}),
-        )
+        .admin_update(&admin.access, &UserId::new(), json!({"status": "active"}))
         .await;
     r.problem(404);
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{id}"),
-            &admin.access,
-            json!({"status": "pending"}),
-        )
+        .admin_update(&admin.access, &id, json!({"status": "pending"}))
         .await;
     r.problem(422);
 }
@@ -517,30 +471,15 @@ async fn the_admin_sets_a_users_quota_and_searches_users() {
     assert_eq!(items[0]["monthly_quota_usd"], Value::Null);
     let id = items[0]["id"].as_str().unwrap().to_owned();
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{id}"),
-            &admin.access,
-            json!({"monthly_quota_usd": 2.5}),
-        )
+        .admin_update(&admin.access, &id, json!({"monthly_quota_usd": 2.5}))
         .await;
     assert_eq!(r.body["monthly_quota_usd"], 2.5, "{}", r.text);
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{id}"),
-            &admin.access,
-            json!({"monthly_quota_usd": -3}),
-        )
+        .admin_update(&admin.access, &id, json!({"monthly_quota_usd": -3}))
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("monthly_quota_usd"));
     let r = app
-        .json(
-            "PATCH",
-            &format!("/admin/users/{id}"),
-            &admin.access,
-            json!({"monthly_quota_usd": null}),
-        )
+        .admin_update(&admin.access, &id, json!({"monthly_quota_usd": null}))
         .await;
     assert_eq!(r.body["monthly_quota_usd"], Value::Null, "{}", r.text);
     // Paging with a page size of 1 walks every account once.

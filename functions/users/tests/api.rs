@@ -3,16 +3,14 @@
 //! the isolation matrix (user B against user A's ids, profiles and API keys).
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use ragenie_common::AppState;
 use ragenie_common::accounts::profiles::resolve_profile_chain;
 use ragenie_common::accounts::{ProfileId, UserId};
 use ragenie_common::config::Settings;
 use ragenie_common::http::with_fallback;
+use ragenie_common::testing::{self, Resp};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -20,33 +18,6 @@ struct App {
     router: Router,
     state: AppState,
     _dir: tempfile::TempDir,
-}
-
-struct Resp {
-    status: StatusCode,
-    body: Value,
-    text: String,
-    content_type: String,
-}
-
-impl Resp {
-    #[track_caller]
-    fn ok(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "{}", self.text);
-        &self.body
-    }
-
-    /// Asserts a problem+json answer with this status and returns its `field`.
-    #[track_caller]
-    fn problem(&self, status: u16) -> Option<String> {
-        assert_eq!(self.status.as_u16(), status, "{}", self.text);
-        assert!(
-            self.content_type.starts_with("application/problem+json"),
-            "{}",
-            self.content_type
-        );
-        self.body["field"].as_str().map(str::to_owned)
-    }
 }
 
 async fn app() -> App {
@@ -72,31 +43,8 @@ impl App {
         bearer: Option<&str>,
         body: Option<String>,
     ) -> Resp {
-        let mut request = Request::builder().method(method).uri(uri);
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        if let Some(token) = bearer {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let request = request
-            .body(body.map_or_else(Body::empty, Body::from))
-            .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Resp {
-            status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            content_type,
-        }
+        let request = testing::request(method, uri, bearer, body, &[]);
+        testing::oneshot(&self.router, request).await
     }
 
     async fn call(&self, method: &str, uri: &str, bearer: &str, body: Option<Value>) -> Resp {
@@ -120,11 +68,20 @@ impl App {
         (token, id)
     }
 
-    async fn profile(&self, token: &str, body: Value) -> Value {
-        self.call("POST", "/profiles", token, Some(body))
+    /// `POST /profiles` as `token`.
+    async fn create_profile(&self, token: &str, body: Value) -> Resp {
+        self.call("POST", "/profiles", token, Some(body)).await
+    }
+
+    /// `PATCH /profiles/{id}` as `token`.
+    async fn patch_profile(&self, token: &str, id: &str, body: Value) -> Resp {
+        self.call("PATCH", &format!("/profiles/{id}"), token, Some(body))
             .await
-            .ok(201)
-            .clone()
+    }
+
+    /// A new profile (201 expected).
+    async fn profile(&self, token: &str, body: Value) -> Value {
+        self.create_profile(token, body).await.ok(201).clone()
     }
 }
 
@@ -169,12 +126,7 @@ async fn a_profile_is_created_read_listed_updated_and_deleted() {
     assert_eq!(list.body["next_cursor"], Value::Null);
 
     let patched = app
-        .call(
-            "PATCH",
-            &format!("/profiles/{id}"),
-            &t,
-            Some(json!({"description": "Changed", "default_model": null, "temperature_preset": "precise"})),
-        )
+        .patch_profile(&t, &id, json!({"description": "Changed", "default_model": null, "temperature_preset": "precise"}))
         .await;
     let patched = patched.ok(200);
     assert_eq!(patched["description"], "Changed");
@@ -185,12 +137,7 @@ async fn a_profile_is_created_read_listed_updated_and_deleted() {
 
     // A stale version is a conflict and changes nothing.
     let stale = app
-        .call(
-            "PATCH",
-            &format!("/profiles/{id}"),
-            &t,
-            Some(json!({"name": "Late", "version": 1})),
-        )
+        .patch_profile(&t, &id, json!({"name": "Late", "version": 1}))
         .await;
     stale.problem(409);
     let r = app.call("GET", &format!("/profiles/{id}"), &t, None).await;
@@ -233,26 +180,16 @@ async fn presets_set_the_temperature_and_custom_requires_a_value_within_range() 
         json!({"name": "x", "temperature_preset": "custom", "temperature": -0.1}),
         json!({"name": "x", "temperature_preset": "precise", "temperature": 0.3}),
     ] {
-        let r = app.call("POST", "/profiles", &t, Some(body.clone())).await;
+        let r = app.create_profile(&t, body.clone()).await;
         assert_eq!(r.problem(422).as_deref(), Some("temperature"), "{body}");
     }
     let r = app
-        .call(
-            "POST",
-            "/profiles",
-            &t,
-            Some(json!({"name": "x", "temperature_preset": "wild"})),
-        )
+        .create_profile(&t, json!({"name": "x", "temperature_preset": "wild"}))
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("temperature_preset"));
     // A PATCH with only a temperature makes the profile custom.
     let p = app
-        .call(
-            "PATCH",
-            &format!("/profiles/{}", id_of(&custom)),
-            &t,
-            Some(json!({"temperature": 0.1})),
-        )
+        .patch_profile(&t, &id_of(&custom), json!({"temperature": 0.1}))
         .await;
     assert_eq!(p.ok(200)["temperature_preset"], "custom");
     assert_eq!(p.body["temperature"], 0.1);
@@ -280,48 +217,29 @@ async fn parents_must_exist_and_inheritance_cycles_are_refused() {
 
     // Base → Me would close a cycle (Me inherits Team inherits Base).
     let r = app
-        .call(
-            "PATCH",
-            &format!("/profiles/{}", id_of(&base)),
-            &t,
-            Some(json!({"parent_ids": [id_of(&me)]})),
-        )
+        .patch_profile(&t, &id_of(&base), json!({"parent_ids": [id_of(&me)]}))
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("parent_ids"));
     let r = app
-        .call(
-            "PATCH",
-            &format!("/profiles/{}", id_of(&base)),
+        .patch_profile(&t, &id_of(&base), json!({"parent_ids": [id_of(&base)]}))
+        .await;
+    assert_eq!(r.problem(422).as_deref(), Some("parent_ids[0]"));
+    let r = app
+        .create_profile(
             &t,
-            Some(json!({"parent_ids": [id_of(&base)]})),
+            json!({"name": "x", "parent_ids": [ProfileId::new().to_string()]}),
         )
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("parent_ids[0]"));
     let r = app
-        .call(
-            "POST",
-            "/profiles",
+        .create_profile(
             &t,
-            Some(json!({"name": "x", "parent_ids": [ProfileId::new().to_string()]})),
-        )
-        .await;
-    assert_eq!(r.problem(422).as_deref(), Some("parent_ids[0]"));
-    let r = app
-        .call(
-            "POST",
-            "/profiles",
-            &t,
-            Some(json!({"name": "x", "parent_ids": [id_of(&base), id_of(&base)]})),
+            json!({"name": "x", "parent_ids": [id_of(&base), id_of(&base)]}),
         )
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("parent_ids[1]"));
     let r = app
-        .call(
-            "POST",
-            "/profiles",
-            &t,
-            Some(json!({"name": "x", "parent_ids": ["nonsense"]})),
-        )
+        .create_profile(&t, json!({"name": "x", "parent_ids": ["nonsense"]}))
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("parent_ids[0]"));
 
@@ -610,14 +528,9 @@ async fn isolation_matrix_user_b_cannot_see_or_touch_anything_of_user_a() {
     app.call("GET", &format!("/profiles/{pid}"), &b, None)
         .await
         .problem(404);
-    app.call(
-        "PATCH",
-        &format!("/profiles/{pid}"),
-        &b,
-        Some(json!({"name": "pwned"})),
-    )
-    .await
-    .problem(404);
+    app.patch_profile(&b, &pid, json!({"name": "pwned"}))
+        .await
+        .problem(404);
     app.call("DELETE", &format!("/profiles/{pid}"), &b, None)
         .await
         .problem(404);
@@ -634,22 +547,12 @@ async fn isolation_matrix_user_b_cannot_see_or_touch_anything_of_user_a() {
         .problem(404);
     // References to A's profiles inside B's bodies: no such profile.
     let r = app
-        .call(
-            "POST",
-            "/profiles",
-            &b,
-            Some(json!({"name": "leech", "parent_ids": [pid]})),
-        )
+        .create_profile(&b, json!({"name": "leech", "parent_ids": [pid]}))
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("parent_ids[0]"));
     let (b_own, _) = (app.profile(&b, json!({"name": "B's"})).await, ());
     let r = app
-        .call(
-            "PATCH",
-            &format!("/profiles/{}", id_of(&b_own)),
-            &b,
-            Some(json!({"parent_ids": [pid]})),
-        )
+        .patch_profile(&b, &id_of(&b_own), json!({"parent_ids": [pid]}))
         .await;
     assert_eq!(r.problem(422).as_deref(), Some("parent_ids[0]"));
     let r = app

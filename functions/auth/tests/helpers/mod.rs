@@ -5,14 +5,14 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::{Request, StatusCode};
 use ragenie_auth::AuthOptions;
 use ragenie_common::AppState;
 use ragenie_common::config::Settings;
 use ragenie_common::http::with_fallback;
+use ragenie_common::testing;
+pub use ragenie_common::testing::Resp;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -20,43 +20,6 @@ pub struct App {
     pub router: Router,
     pub state: AppState,
     pub dir: tempfile::TempDir,
-}
-
-pub struct Resp {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
-
-impl Resp {
-    pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// Asserts a problem+json answer with this status, and returns its `field`.
-    #[track_caller]
-    pub fn problem(&self, status: u16) -> Option<String> {
-        assert_eq!(self.status.as_u16(), status, "{}", self.text);
-        assert!(
-            self.content_type().starts_with("application/problem+json"),
-            "{} {}",
-            self.content_type(),
-            self.text
-        );
-        assert_eq!(self.body["status"], status, "{}", self.text);
-        self.body["field"].as_str().map(str::to_owned)
-    }
-
-    pub fn str(&self, name: &str) -> String {
-        self.body[name]
-            .as_str()
-            .unwrap_or_else(|| panic!("no string `{name}` in {}", self.text))
-            .to_owned()
-    }
 }
 
 pub async fn app() -> App {
@@ -79,17 +42,7 @@ pub async fn app_configured(options: AuthOptions, configure: impl FnOnce(&mut Se
 
 impl App {
     pub async fn send(&self, request: Request<Body>) -> Resp {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Resp {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            text,
-        }
+        testing::oneshot(&self.router, request).await
     }
 
     /// A JSON request, with a bearer credential when given.
@@ -132,18 +85,30 @@ impl App {
         body: Option<String>,
         headers: &[(&str, &str)],
     ) -> Resp {
-        let mut request = Request::builder().method(method).uri(uri);
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        if let Some(token) = bearer {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let body = body.map_or_else(Body::empty, Body::from);
-        self.send(request.body(body).unwrap()).await
+        self.send(testing::request(method, uri, bearer, body, headers))
+            .await
+    }
+
+    /// `POST /auth/api-keys` as `bearer`: a key named `name`.
+    pub async fn create_api_key(&self, bearer: &str, name: impl Into<Value>) -> Resp {
+        self.json(
+            "POST",
+            "/auth/api-keys",
+            bearer,
+            json!({ "name": name.into() }),
+        )
+        .await
+    }
+
+    /// `PATCH /admin/users/{user}` as `admin`.
+    pub async fn admin_update(
+        &self,
+        admin: &str,
+        user: &dyn std::fmt::Display,
+        change: Value,
+    ) -> Resp {
+        self.json("PATCH", &format!("/admin/users/{user}"), admin, change)
+            .await
     }
 
     pub async fn register(&self, email: &str) -> Tokens {
