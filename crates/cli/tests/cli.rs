@@ -280,33 +280,21 @@ async fn login_key(server: &helpers::Server) -> String {
     let config = tempfile::tempdir().unwrap();
     let config_file = config.path().join("ragenie/config.json");
     let input = format!("{}\n", helpers::PASSWORD);
-    let mut stdin: &[u8] = input.as_bytes();
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let io = ragenie_cli::cli::Io {
-        stdin: &mut stdin,
-        stdin_is_terminal: false,
-        out: &mut out,
-        err: &mut err,
-    };
-    ragenie_cli::cli::run(
-        [
-            "ragenie",
-            "--url",
-            &server.base,
-            "--config",
-            config_file.to_str().unwrap(),
-            "login",
-            "--email",
-            &email,
-            "--password-stdin",
-        ]
-        .map(std::ffi::OsString::from),
-        io,
-    )
-    .await
-    .unwrap();
-    assert!(String::from_utf8_lossy(&out).contains("Signed in"));
+    let argv = [
+        "ragenie",
+        "--url",
+        &server.base,
+        "--config",
+        config_file.to_str().unwrap(),
+        "login",
+        "--email",
+        &email,
+        "--password-stdin",
+    ]
+    .map(std::ffi::OsString::from);
+    let (result, out, _) = helpers::run_cli(argv.into(), input.as_bytes()).await;
+    result.unwrap();
+    assert!(out.contains("Signed in"));
     let stored = ragenie_cli::config::Config::load(&config_file).unwrap();
     stored
         .resolve_key(&server.base, None)
@@ -606,18 +594,18 @@ async fn admin(server: &helpers::Server, key: &str, args: &[&str]) -> Result<Str
         "admin",
     ];
     argv.extend_from_slice(args);
-    let mut stdin: &[u8] = b"";
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let io = ragenie_cli::cli::Io {
-        stdin: &mut stdin,
-        stdin_is_terminal: false,
-        out: &mut out,
-        err: &mut err,
-    };
-    match ragenie_cli::cli::run(argv.into_iter().map(std::ffi::OsString::from), io).await {
-        Ok(()) => Ok(String::from_utf8(out).unwrap()),
-        Err(e) => Err(format!("{e:#}")),
+    let argv = argv.into_iter().map(std::ffi::OsString::from).collect();
+    match helpers::run_cli(argv, b"").await {
+        (Ok(()), out, _) => Ok(out),
+        (Err(e), _, _) => Err(format!("{e:#}")),
     }
+}
+
+/// [`admin`], which must succeed and print `said`: what it printed.
+async fn admin_says(server: &helpers::Server, key: &str, args: &[&str], said: &str) -> String {
+    let out = admin(server, key, args).await.unwrap();
+    assert!(out.contains(said), "{args:?}: {out}");
+    out
 }
 
 /// The API key of a new account on `server`.
@@ -658,54 +646,29 @@ async fn an_admin_governs_accounts_sign_ups_and_models_from_the_command_line() {
     );
     assert_eq!(pending.lines().count(), 1, "{pending}");
 
-    let out = admin(&server, &key, &["approve", "bob@example.test"])
-        .await
-        .unwrap();
-    assert!(out.contains("active"), "{out}");
-    let out = admin(&server, &key, &["quota", "bob@example.test", "2.5"])
-        .await
-        .unwrap();
-    assert!(out.contains("quota $2.50"), "{out}");
-    let out = admin(&server, &key, &["quota", "bob@example.test", "default"])
-        .await
-        .unwrap();
-    assert!(out.contains("default quota"), "{out}");
-    let out = admin(
-        &server,
-        &key,
-        &[
-            "allow-models",
-            "bob@example.test",
-            "gpt-4.1",
-            "claude-haiku-4-5",
-        ],
+    let (s, k) = (&server, key.as_str());
+    admin_says(s, k, &["approve", "bob@example.test"], "active").await;
+    admin_says(s, k, &["quota", "bob@example.test", "2.5"], "quota $2.50").await;
+    admin_says(
+        s,
+        k,
+        &["quota", "bob@example.test", "default"],
+        "default quota",
     )
-    .await
-    .unwrap();
-    assert!(out.contains("models gpt-4.1,claude-haiku-4-5"), "{out}");
-    let out = admin(
-        &server,
-        &key,
-        &["allow-models", "bob@example.test", "--all"],
-    )
-    .await
-    .unwrap();
+    .await;
+    let models = [
+        "allow-models",
+        "bob@example.test",
+        "gpt-4.1",
+        "claude-haiku-4-5",
+    ];
+    admin_says(s, k, &models, "models gpt-4.1,claude-haiku-4-5").await;
+    let out = admin_says(s, k, &["allow-models", "bob@example.test", "--all"], "").await;
     assert!(!out.contains("models "), "{out}");
-    let out = admin(&server, &key, &["role", "bob@example.test", "admin"])
-        .await
-        .unwrap();
-    assert!(out.contains(" admin "), "{out}");
-    admin(&server, &key, &["role", "bob@example.test", "user"])
-        .await
-        .unwrap();
-    let out = admin(&server, &key, &["suspend", "bob@example.test"])
-        .await
-        .unwrap();
-    assert!(out.contains("suspended"), "{out}");
-    let out = admin(&server, &key, &["reactivate", "bob@example.test"])
-        .await
-        .unwrap();
-    assert!(out.contains("active"), "{out}");
+    admin_says(s, k, &["role", "bob@example.test", "admin"], " admin ").await;
+    admin_says(s, k, &["role", "bob@example.test", "user"], "").await;
+    admin_says(s, k, &["suspend", "bob@example.test"], "suspended").await;
+    admin_says(s, k, &["reactivate", "bob@example.test"], "active").await;
     let err = admin(&server, &key, &["approve", "nobody@example.test"])
         .await
         .unwrap_err();
@@ -717,19 +680,18 @@ async fn an_admin_governs_accounts_sign_ups_and_models_from_the_command_line() {
     let token = out.lines().last().unwrap().trim();
     assert_eq!(token.len(), 40, "{out}");
 
-    let list = admin(&server, &key, &["models", "list"]).await.unwrap();
+    let list = admin_says(s, k, &["models", "list"], "").await;
     assert!(list.lines().any(|l| l.starts_with("+ gpt-4.1 ")), "{list}");
-    let out = admin(&server, &key, &["models", "disable", "gpt-4.1"])
-        .await
-        .unwrap();
+    let out = admin_says(s, k, &["models", "disable", "gpt-4.1"], "").await;
     assert!(out.starts_with("- gpt-4.1 "), "{out}");
-    let out = admin(&server, &key, &["models", "price", "gpt-4.1", "1", "2"])
-        .await
-        .unwrap();
-    assert!(out.contains("$1/$2 per M"), "{out}");
-    let out = admin(&server, &key, &["models", "enable", "gpt-4.1"])
-        .await
-        .unwrap();
+    admin_says(
+        s,
+        k,
+        &["models", "price", "gpt-4.1", "1", "2"],
+        "$1/$2 per M",
+    )
+    .await;
+    let out = admin_says(s, k, &["models", "enable", "gpt-4.1"], "").await;
     assert!(out.starts_with("+ gpt-4.1 "), "{out}");
     // No compatible server on this one: the server's reason comes through.
     let err = admin(

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use crate::State;
 use crate::scenario::{Finish, Plan, Prompt, Scenario, injected_failure, plan};
 use crate::wire::{
-    Frames, content_text, error_response, json_response, retry_after_for, stream_response,
+    Frames, content_text, error_response, json_response, required_array, required_str,
+    retry_after_for, stream_response,
 };
 
 fn error(status: u16, kind: &str, message: &str, retry_after: Option<&str>) -> Response {
@@ -27,20 +28,16 @@ fn event(name: &str, data: &Value) -> Bytes {
 }
 
 fn prompt(req: &Value) -> Result<Prompt, String> {
-    let model = req
-        .get("model")
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .ok_or("model: Field required")?;
+    let model = required_str(req, "model", "model: Field required")?;
     let max_tokens = req
         .get("max_tokens")
         .and_then(Value::as_u64)
         .ok_or("max_tokens: Field required")?;
-    let messages = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .filter(|m| !m.is_empty())
-        .ok_or("messages: at least one message is required")?;
+    let messages = required_array(
+        req,
+        "messages",
+        "messages: at least one message is required",
+    )?;
     let mut p = Prompt {
         model: model.to_owned(),
         max_tokens: Some(max_tokens),

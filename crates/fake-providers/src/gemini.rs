@@ -12,7 +12,9 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::scenario::{Finish, Plan, Prompt, Scenario, injected_failure, plan};
-use crate::wire::{Frames, error_response, json_response, retry_after_for, stream_response};
+use crate::wire::{
+    Frames, error_response, json_response, required_array, retry_after_for, stream_response,
+};
 use crate::{State, embed};
 
 fn error(status: u16, message: &str, retry_after: Option<&str>) -> Response {
@@ -45,11 +47,11 @@ fn parts_text(v: Option<&Value>) -> Option<String> {
 }
 
 fn prompt(model: &str, req: &Value) -> Result<Prompt, String> {
-    let contents = req
-        .get("contents")
-        .and_then(Value::as_array)
-        .filter(|c| !c.is_empty())
-        .ok_or("* GenerateContentRequest.contents: contents is not specified")?;
+    let contents = required_array(
+        req,
+        "contents",
+        "* GenerateContentRequest.contents: contents is not specified",
+    )?;
     let mut p = Prompt {
         model: model.to_owned(),
         ..Default::default()

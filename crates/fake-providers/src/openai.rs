@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::scenario::{Finish, Plan, Prompt, Scenario, injected_failure, plan};
 use crate::wire::{
-    Frames, content_text, error_response, json_response, now_secs, retry_after_for, sse_data,
-    stream_response,
+    Frames, content_text, error_response, json_response, now_secs, required_array, required_str,
+    retry_after_for, sse_data, stream_response,
 };
 use crate::{State, embed};
 
@@ -73,6 +73,23 @@ fn auth(headers: &HeaderMap, required: bool) -> Option<Response> {
     None
 }
 
+/// The request's JSON body once the key is checked; or OpenAI's answer (401 for the key, 400
+/// for a body that is not JSON).
+fn keyed_json(headers: &HeaderMap, body: &Bytes, key_required: bool) -> Result<Value, Response> {
+    if let Some(r) = auth(headers, key_required) {
+        return Err(r);
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            400,
+            &format!("We could not parse the JSON body of your request: {e}"),
+            "invalid_request_error",
+            None,
+            None,
+        )
+    })
+}
+
 fn scenario_header(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-fake-scenario").and_then(|v| v.to_str().ok())
 }
@@ -86,16 +103,8 @@ pub async fn chat_open(st: AxState<Arc<State>>, headers: HeaderMap, body: Bytes)
 }
 
 fn prompt(req: &Value) -> Result<Prompt, String> {
-    let model = req
-        .get("model")
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .ok_or("you must provide a model parameter")?;
-    let messages = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .filter(|m| !m.is_empty())
-        .ok_or("'messages' must be a non-empty array")?;
+    let model = required_str(req, "model", "you must provide a model parameter")?;
+    let messages = required_array(req, "messages", "'messages' must be a non-empty array")?;
     let mut p = Prompt {
         model: model.to_owned(),
         ..Default::default()
@@ -143,20 +152,9 @@ async fn chat(
     key_required: bool,
     provider: &str,
 ) -> Response {
-    if let Some(r) = auth(&headers, key_required) {
-        return r;
-    }
-    let req: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(
-                400,
-                &format!("We could not parse the JSON body of your request: {e}"),
-                "invalid_request_error",
-                None,
-                None,
-            );
-        }
+    let req = match keyed_json(&headers, &body, key_required) {
+        Ok(req) => req,
+        Err(refused) => return refused,
     };
     state.record(provider, "/chat/completions", &req);
     let p = match prompt(&req) {
@@ -249,20 +247,9 @@ async fn embeddings(
     key_required: bool,
     provider: &str,
 ) -> Response {
-    if let Some(r) = auth(&headers, key_required) {
-        return r;
-    }
-    let req: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(
-                400,
-                &format!("We could not parse the JSON body of your request: {e}"),
-                "invalid_request_error",
-                None,
-                None,
-            );
-        }
+    let req = match keyed_json(&headers, &body, key_required) {
+        Ok(req) => req,
+        Err(refused) => return refused,
     };
     let model = req
         .get("model")

@@ -185,3 +185,27 @@ pub fn content_text(v: Option<&serde_json::Value>) -> Option<String> {
         _ => None,
     }
 }
+
+/// `req[field]` as a non-empty string, or the provider's message `missing`.
+pub fn required_str<'a>(
+    req: &'a serde_json::Value,
+    field: &str,
+    missing: &str,
+) -> Result<&'a str, String> {
+    req.get(field)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing.to_owned())
+}
+
+/// `req[field]` as a non-empty array, or the provider's message `missing`.
+pub fn required_array<'a>(
+    req: &'a serde_json::Value,
+    field: &str,
+    missing: &str,
+) -> Result<&'a Vec<serde_json::Value>, String> {
+    req.get(field)
+        .and_then(serde_json::Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| missing.to_owned())
+}

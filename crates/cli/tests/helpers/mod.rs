@@ -142,6 +142,12 @@ pub async fn ragenie_with_stdin(
     argv.push("--config".into());
     argv.push(config.into());
     argv.extend(args.iter().map(OsString::from));
+    run_cli(argv, input).await
+}
+
+/// Runs the command line `argv` (from the program name on) with `input` on standard input
+/// (not a terminal); (result, stdout, stderr).
+pub async fn run_cli(argv: Vec<OsString>, input: &[u8]) -> (anyhow::Result<()>, String, String) {
     let mut stdin: &[u8] = input;
     let mut out = Vec::new();
     let mut err = Vec::new();

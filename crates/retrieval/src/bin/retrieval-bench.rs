@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use ragenie_retrieval::beir::{Indexed, Quality, index_corpus, load, load_qrels, markdown_of};
+use ragenie_retrieval::beir::{
+    Dataset, Indexed, Quality, index_corpus, load, load_qrels, markdown_of,
+};
 use ragenie_retrieval::{Bm25Params, ChunkConfig, QueryVector, SearchOptions, Segment, SegmentSet};
 use serde_json::json;
 
@@ -111,19 +113,28 @@ fn header() {
     println!("|{:-<28}|{:->14}|{:->14}|{:->16}|", "", "", "", "");
 }
 
-fn quality(args: &Args) -> Result<()> {
+/// The folder's corpus indexed and merged into one segment, with the queries' judgements of
+/// `split`.
+fn merged_corpus(
+    args: &Args,
+    split: &str,
+) -> Result<(
+    Dataset,
+    Vec<(String, HashMap<String, u32>)>,
+    Indexed,
+    SegmentSet,
+)> {
     let data = load(&args.dir)?;
-    let split = args.split.as_deref().unwrap_or("test");
     let qrels = load_qrels(&args.dir, split)?;
     let indexed = index_corpus(&data.corpus)?;
-    let merged = Arc::new(Segment::merge(
-        &indexed
-            .segments
-            .iter()
-            .map(|s| (**s).clone())
-            .collect::<Vec<_>>(),
-    ));
-    let set = SegmentSet::new(vec![merged]);
+    let segments: Vec<Segment> = indexed.segments.iter().map(|s| (**s).clone()).collect();
+    let set = SegmentSet::new(vec![Arc::new(Segment::merge(&segments))]);
+    Ok((data, qrels, indexed, set))
+}
+
+fn quality(args: &Args) -> Result<()> {
+    let split = args.split.as_deref().unwrap_or("test");
+    let (data, qrels, indexed, set) = merged_corpus(args, split)?;
     let q = evaluate(&set, &data.queries, &qrels, args.params);
     println!(
         "\nretrieval quality on {} ({} documents, {} chunks, {} {split} queries)\n",
@@ -186,18 +197,8 @@ fn quality(args: &Args) -> Result<()> {
 }
 
 fn sweep(args: &Args) -> Result<()> {
-    let data = load(&args.dir)?;
     let split = args.split.as_deref().unwrap_or("train");
-    let qrels = load_qrels(&args.dir, split)?;
-    let indexed = index_corpus(&data.corpus)?;
-    let merged = Arc::new(Segment::merge(
-        &indexed
-            .segments
-            .iter()
-            .map(|s| (**s).clone())
-            .collect::<Vec<_>>(),
-    ));
-    let set = SegmentSet::new(vec![merged]);
+    let (data, qrels, indexed, set) = merged_corpus(args, split)?;
     let mut results = Vec::new();
     for k1 in [0.9, 1.2, 1.5, 1.8] {
         for b in [0.4, 0.6, 0.75, 0.9] {
