@@ -75,18 +75,22 @@ fn auth(headers: &HeaderMap, required: bool) -> Option<Response> {
 
 /// The request's JSON body once the key is checked; or OpenAI's answer (401 for the key, 400
 /// for a body that is not JSON).
-fn keyed_json(headers: &HeaderMap, body: &Bytes, key_required: bool) -> Result<Value, Response> {
+fn keyed_json(
+    headers: &HeaderMap,
+    body: &Bytes,
+    key_required: bool,
+) -> Result<Value, Box<Response>> {
     if let Some(r) = auth(headers, key_required) {
-        return Err(r);
+        return Err(Box::new(r));
     }
     serde_json::from_slice(body).map_err(|e| {
-        error(
+        Box::new(error(
             400,
             &format!("We could not parse the JSON body of your request: {e}"),
             "invalid_request_error",
             None,
             None,
-        )
+        ))
     })
 }
 
@@ -154,7 +158,7 @@ async fn chat(
 ) -> Response {
     let req = match keyed_json(&headers, &body, key_required) {
         Ok(req) => req,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     state.record(provider, "/chat/completions", &req);
     let p = match prompt(&req) {
@@ -249,7 +253,7 @@ async fn embeddings(
 ) -> Response {
     let req = match keyed_json(&headers, &body, key_required) {
         Ok(req) => req,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let model = req
         .get("model")

@@ -1,7 +1,7 @@
 import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { ACTIONS_COLUMN, DataTable } from "./DataTable";
-import { Loading, Notice } from "./Notice";
+import { FormError, Loading, Notice } from "./Notice";
 
 const files = [
   { name: "a.md", tokens: 12 },
@@ -72,5 +72,15 @@ describe("Notice and Loading", () => {
     expect(screen.getByRole("status").textContent).toBe("Loading…");
     rerender(<Loading>Loading the passage…</Loading>);
     expect(screen.getByRole("status").textContent).toBe("Loading the passage…");
+  });
+});
+
+describe("FormError", () => {
+  it("alerts with the message, and shows nothing without one", () => {
+    const { container, rerender } = render(<FormError message="The two passwords differ." />);
+    expect(screen.getByRole("alert").textContent).toBe("The two passwords differ.");
+    expect(screen.getByRole("alert").className).toBe("alert error");
+    rerender(<FormError message={null} />);
+    expect(container.innerHTML).toBe("");
   });
 });

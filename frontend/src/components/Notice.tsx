@@ -1,6 +1,6 @@
-// The two status lines every screen shows: a confirmation of what just happened ("Settings
-// saved.") and the line shown while a screen's data arrives. Both are role="status", so a screen
-// reader announces them without moving focus.
+// The status lines screens show: a confirmation of what just happened ("Settings saved.") and
+// the line shown while a screen's data arrives (role="status": a screen reader announces them
+// without moving focus), and a form's own error (role="alert").
 
 import type { ReactNode } from "react";
 
@@ -20,4 +20,13 @@ export function Loading({ children = "Loading…" }: { children?: ReactNode }) {
       {children}
     </p>
   );
+}
+
+/** A form's error in words (an API error has `ErrorAlert`); nothing without one. */
+export function FormError({ message }: { message: string | null }) {
+  return message ? (
+    <div role="alert" className="alert error">
+      {message}
+    </div>
+  ) : null;
 }

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate } from "react-router";
 import { ApiError, errorMessage } from "../api/problem";
 import { useAuth } from "../auth";
+import { FormError } from "../components/Notice";
 
 export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
   const { signIn, signUp } = useAuth();
@@ -96,11 +97,7 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
             <input name="invite" autoComplete="off" value={invite} onChange={(e) => setInvite(e.target.value)} />
           </label>
         ) : null}
-        {error ? (
-          <div role="alert" className="alert error">
-            {error}
-          </div>
-        ) : null}
+        <FormError message={error} />
         <button type="submit" disabled={busy || !email || !password}>
           {busy ? "Please wait…" : signup ? "Sign up" : "Sign in"}
         </button>

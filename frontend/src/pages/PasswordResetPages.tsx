@@ -1,10 +1,26 @@
 // Password reset, both steps: ask for a link by email, then choose a new password from the
 // link (its token travels in the URL fragment, which the browser never sends to a server).
 
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { Link, useNavigate } from "react-router";
 import { errorMessage } from "../api/problem";
 import { auth } from "../api/endpoints";
+import { FormError } from "../components/Notice";
+
+/** The card of both steps: its title, the step's form, and the way back to sign in. */
+function ResetCard({ id, title, onSubmit, children }: { id: string; title: string; onSubmit: (e: FormEvent) => void; children: ReactNode }) {
+  return (
+    <div className="auth-page">
+      <form className="card auth-card" onSubmit={onSubmit} aria-labelledby={id} noValidate>
+        <h1 id={id}>{title}</h1>
+        {children}
+        <p className="muted">
+          <Link to="/login">Back to sign in</Link>
+        </p>
+      </form>
+    </div>
+  );
+}
 
 export function ForgotPasswordPage() {
   const [email, setEmail] = useState("");
@@ -26,43 +42,33 @@ export function ForgotPasswordPage() {
   }
 
   return (
-    <div className="auth-page">
-      <form className="card auth-card" onSubmit={submit} aria-labelledby="forgot-title" noValidate>
-        <h1 id="forgot-title">Reset your password</h1>
-        {sent ? (
-          <div role="status" className="alert">
-            {sent}
-          </div>
-        ) : (
-          <>
-            <p className="muted">We mail you a link to choose a new password.</p>
-            <label>
-              Email
-              <input
-                type="email"
-                name="email"
-                autoComplete="email"
-                required
-                autoFocus
-                value={email}
-                onChange={(e) => setEmail(e.target.value)}
-              />
-            </label>
-            {error ? (
-              <div role="alert" className="alert error">
-                {error}
-              </div>
-            ) : null}
-            <button type="submit" disabled={busy || !email}>
-              {busy ? "Please wait…" : "Send the link"}
-            </button>
-          </>
-        )}
-        <p className="muted">
-          <Link to="/login">Back to sign in</Link>
-        </p>
-      </form>
-    </div>
+    <ResetCard id="forgot-title" title="Reset your password" onSubmit={submit}>
+      {sent ? (
+        <div role="status" className="alert">
+          {sent}
+        </div>
+      ) : (
+        <>
+          <p className="muted">We mail you a link to choose a new password.</p>
+          <label>
+            Email
+            <input
+              type="email"
+              name="email"
+              autoComplete="email"
+              required
+              autoFocus
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+            />
+          </label>
+          <FormError message={error} />
+          <button type="submit" disabled={busy || !email}>
+            {busy ? "Please wait…" : "Send the link"}
+          </button>
+        </>
+      )}
+    </ResetCard>
   );
 }
 
@@ -99,53 +105,43 @@ export function ResetPasswordPage() {
   }
 
   return (
-    <div className="auth-page">
-      <form className="card auth-card" onSubmit={submit} aria-labelledby="reset-title" noValidate>
-        <h1 id="reset-title">Choose a new password</h1>
-        {!token ? (
-          <div role="alert" className="alert error">
-            This page needs the link from the reset mail. <Link to="/forgot-password">Ask for one</Link>.
-          </div>
-        ) : (
-          <>
-            <p className="muted">Every device signed in to your account will be signed out.</p>
-            <label>
-              New password
-              <input
-                type="password"
-                name="password"
-                autoComplete="new-password"
-                required
-                autoFocus
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-              />
-            </label>
-            <label>
-              Confirm new password
-              <input
-                type="password"
-                name="confirm"
-                autoComplete="new-password"
-                required
-                value={confirm}
-                onChange={(e) => setConfirm(e.target.value)}
-              />
-            </label>
-            {error ? (
-              <div role="alert" className="alert error">
-                {error}
-              </div>
-            ) : null}
-            <button type="submit" disabled={busy || !password}>
-              {busy ? "Please wait…" : "Set the new password"}
-            </button>
-          </>
-        )}
-        <p className="muted">
-          <Link to="/login">Back to sign in</Link>
-        </p>
-      </form>
-    </div>
+    <ResetCard id="reset-title" title="Choose a new password" onSubmit={submit}>
+      {!token ? (
+        <div role="alert" className="alert error">
+          This page needs the link from the reset mail. <Link to="/forgot-password">Ask for one</Link>.
+        </div>
+      ) : (
+        <>
+          <p className="muted">Every device signed in to your account will be signed out.</p>
+          <label>
+            New password
+            <input
+              type="password"
+              name="password"
+              autoComplete="new-password"
+              required
+              autoFocus
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          </label>
+          <label>
+            Confirm new password
+            <input
+              type="password"
+              name="confirm"
+              autoComplete="new-password"
+              required
+              value={confirm}
+              onChange={(e) => setConfirm(e.target.value)}
+            />
+          </label>
+          <FormError message={error} />
+          <button type="submit" disabled={busy || !password}>
+            {busy ? "Please wait…" : "Set the new password"}
+          </button>
+        </>
+      )}
+    </ResetCard>
   );
 }
