@@ -113,28 +113,37 @@ fn header() {
     println!("|{:-<28}|{:->14}|{:->14}|{:->16}|", "", "", "", "");
 }
 
-/// The folder's corpus indexed and merged into one segment, with the queries' judgements of
-/// `split`.
-fn merged_corpus(
-    args: &Args,
-    split: &str,
-) -> Result<(
-    Dataset,
-    Vec<(String, HashMap<String, u32>)>,
-    Indexed,
-    SegmentSet,
-)> {
+/// The folder's corpus indexed and merged into one segment, with the queries' judgements of a
+/// split.
+struct Merged {
+    data: Dataset,
+    qrels: Vec<(String, HashMap<String, u32>)>,
+    indexed: Indexed,
+    set: SegmentSet,
+}
+
+fn merged_corpus(args: &Args, split: &str) -> Result<Merged> {
     let data = load(&args.dir)?;
     let qrels = load_qrels(&args.dir, split)?;
     let indexed = index_corpus(&data.corpus)?;
     let segments: Vec<Segment> = indexed.segments.iter().map(|s| (**s).clone()).collect();
     let set = SegmentSet::new(vec![Arc::new(Segment::merge(&segments))]);
-    Ok((data, qrels, indexed, set))
+    Ok(Merged {
+        data,
+        qrels,
+        indexed,
+        set,
+    })
 }
 
 fn quality(args: &Args) -> Result<()> {
     let split = args.split.as_deref().unwrap_or("test");
-    let (data, qrels, indexed, set) = merged_corpus(args, split)?;
+    let Merged {
+        data,
+        qrels,
+        indexed,
+        set,
+    } = merged_corpus(args, split)?;
     let q = evaluate(&set, &data.queries, &qrels, args.params);
     println!(
         "\nretrieval quality on {} ({} documents, {} chunks, {} {split} queries)\n",
@@ -198,7 +207,9 @@ fn quality(args: &Args) -> Result<()> {
 
 fn sweep(args: &Args) -> Result<()> {
     let split = args.split.as_deref().unwrap_or("train");
-    let (data, qrels, indexed, set) = merged_corpus(args, split)?;
+    let Merged {
+        data, qrels, set, ..
+    } = merged_corpus(args, split)?;
     let mut results = Vec::new();
     for k1 in [0.9, 1.2, 1.5, 1.8] {
         for b in [0.4, 0.6, 0.75, 0.9] {
