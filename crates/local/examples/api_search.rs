@@ -245,17 +245,21 @@ type MakeRequest = Arc<dyn Fn(usize, &mut StdRng) -> reqwest::RequestBuilder + S
 
 /// Sends `count` requests from `clients` concurrent clients; fails on the first that does not
 /// succeed.
+/// Sends `count` requests from `clients` concurrent clients. A 503 or 429 is retried after its
+/// `Retry-After` (as a client of the API should; at most 20 times per request), and the number of
+/// retries is returned so the report shows how often the store pushed back.
 async fn send_all(
     count: usize,
     clients: usize,
     seed: u64,
     what: &'static str,
     make: MakeRequest,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let next = Arc::new(AtomicUsize::new(0));
+    let retries = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for client in 0..clients {
-        let (next, make) = (next.clone(), make.clone());
+        let (next, make, retries) = (next.clone(), make.clone(), retries.clone());
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed + client as u64);
             loop {
@@ -263,10 +267,31 @@ async fn send_all(
                 if i >= count {
                     return Ok::<_, anyhow::Error>(());
                 }
-                let response = make(i, &mut rng).send().await?;
-                let status = response.status();
-                if !status.is_success() {
-                    bail!("{what} {i}: {status} {}", response.text().await?);
+                let mut attempt = 0;
+                loop {
+                    // The same seed state per attempt: a retry sends the same request again.
+                    let mut attempt_rng = rng.clone();
+                    let response = make(i, &mut attempt_rng).send().await?;
+                    let status = response.status();
+                    let pushed_back = status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+                        || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+                    if pushed_back && attempt < 20 {
+                        let wait = response
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(1);
+                        attempt += 1;
+                        retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_secs(wait.min(5))).await;
+                        continue;
+                    }
+                    if !status.is_success() {
+                        bail!("{what} {i}: {status} {}", response.text().await?);
+                    }
+                    rng = attempt_rng;
+                    break;
                 }
                 if i > 0 && i % 5000 == 0 {
                     eprintln!("  {i} {what}s sent");
@@ -277,10 +302,11 @@ async fn send_all(
     for task in tasks {
         task.await??;
     }
-    Ok(())
+    Ok(retries.load(Ordering::Relaxed))
 }
 
-/// Uploads `count` one-chunk documents with `clients` concurrent clients; returns docs/s.
+/// Uploads `count` one-chunk documents with `clients` concurrent clients; returns docs/s and
+/// how many uploads were retried after a 503/429.
 async fn upload_all(
     http: &reqwest::Client,
     base: &str,
@@ -288,7 +314,7 @@ async fn upload_all(
     vocabulary: &Arc<Vocabulary>,
     count: usize,
     clients: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, usize)> {
     let started = Instant::now();
     let (client, url, authorization, words) = (
         http.clone(),
@@ -305,10 +331,10 @@ async fn upload_all(
             .header("content-type", "text/markdown")
             .body(body)
     });
-    send_all(count, clients, 0, "upload", make).await?;
+    let retries = send_all(count, clients, 0, "upload", make).await?;
     // The server ingests in the background: the rate counts until every document is ready.
     wait_until_ready(http, base, auth, count).await?;
-    Ok(count as f64 / started.elapsed().as_secs_f64())
+    Ok((count as f64 / started.elapsed().as_secs_f64(), retries))
 }
 
 /// Waits until the user has `count` ready documents (the re-index progress counts them).
@@ -502,7 +528,8 @@ async fn run_size(
     let (http, base, auth) = (&run.http, run.server.base.as_str(), run.auth.as_str());
 
     eprintln!("{size} documents: uploading with {} clients", args.clients);
-    let rate = upload_all(http, base, auth, vocabulary, size, args.clients).await?;
+    let (rate, upload_retries) =
+        upload_all(http, base, auth, vocabulary, size, args.clients).await?;
 
     let mut rng = StdRng::seed_from_u64(size as u64);
     let docs = Target::Documents;
@@ -519,6 +546,9 @@ async fn run_size(
     let (warm, warm_reads, hits) = run.warm(docs, queries(args.queries, &mut rng)).await?;
     let (cold, cold_reads) = run.cold(docs, queries(args.cold, &mut rng)).await?;
     run.server.stop().await;
+    if upload_retries > 0 {
+        eprintln!("  {upload_retries} uploads retried after a 503/429 (Retry-After honoured)");
+    }
 
     let l = label(size);
     let p = &args.prefix;
@@ -540,6 +570,7 @@ async fn run_size(
         hits as f64 / args.queries.max(1) as f64
     );
     out.insert(format!("{p}upload_docs_per_s_{l}"), round(rate));
+    out.insert(format!("{p}upload_retries_{l}"), json!(upload_retries));
     out.insert(format!("{p}warm_p50_ms_{l}"), round(w50));
     out.insert(format!("{p}warm_p95_ms_{l}"), round(w95));
     out.insert(format!("{p}cold_p50_ms_{l}"), round(c50));
