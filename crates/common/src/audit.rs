@@ -212,6 +212,17 @@ impl Audit {
     }
 }
 
+/// Event ids increase within a process even in the same millisecond (a plain ULID's random part
+/// would order two events of one millisecond by chance), so "newest first" is the order they
+/// happened in.
+fn next_event_id() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    // The random part overflows only after 2^80 ids in one millisecond.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
 async fn write(
     table: &dyn Table,
     retention_secs: i64,
@@ -219,7 +230,7 @@ async fn write(
     entry: AuditEntry,
 ) -> StoreResult<()> {
     let now = clock::now();
-    let id = ulid::Ulid::new().to_string();
+    let id = next_event_id().to_string();
     let event = AuditEvent {
         id: id.clone(),
         user: entry.owner.to_string(),
@@ -422,6 +433,12 @@ mod tests {
         assert_eq!(all.items.len(), 3);
         assert_eq!(all.items[1].actor, ANONYMOUS);
         assert_eq!(all.items[1].user, bob.to_string());
+    }
+
+    #[test]
+    fn event_ids_increase_within_one_millisecond() {
+        let ids: Vec<_> = (0..1000).map(|_| next_event_id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[tokio::test]
