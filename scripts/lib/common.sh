@@ -92,7 +92,10 @@ PY
 
 # start_moto : moto's server (installed into .tools/ from PyPI) on a free 127.0.0.1 port unless
 # AWS_ENDPOINT_URL or RAGENIE_TEST_REAL_AWS is already set; exports the AWS_* variables and
-# MOTO_PID. The caller stops it with stop_moto (e.g. from an EXIT trap).
+# MOTO_PID. The caller stops it with stop_moto (e.g. from an EXIT trap). `start_moto bench`
+# runs it through scripts/lib/moto_bench_server.py (transactions that cost what DynamoDB's do,
+# not the whole table; self-tested first) and without the one-hour limit, for benchmarks at
+# library scale.
 start_moto() {
   if [ -n "${AWS_ENDPOINT_URL:-}" ] || [ -n "${RAGENIE_TEST_REAL_AWS:-}" ]; then
     export AWS_REGION="${AWS_REGION:-us-east-1}"
@@ -102,7 +105,13 @@ start_moto() {
   venv=$(ensure_venv moto 'moto[server]==5.2.5')
   port=$(free_port)
   log=$(mktemp -t moto.XXXXXX.log)
-  timeout 3600 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  if [ "${1:-}" = bench ]; then
+    "$venv/bin/python" scripts/lib/moto_bench_server.py --self-test >&2
+    timeout 21600 "$venv/bin/python" scripts/lib/moto_bench_server.py -H 127.0.0.1 -p "$port" \
+      >"$log" 2>&1 &
+  else
+    timeout 3600 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  fi
   MOTO_PID=$!
   if ! wait_for_http "http://127.0.0.1:$port/moto-api/" 60; then
     cat "$log" >&2

@@ -220,24 +220,67 @@ async fn fresh_state(
     Ok((state.with_authenticator(Arc::new(auth)), counting))
 }
 
-async fn register(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+const BENCH_PASSWORD: &str = "a long bench passphrase 7319";
+
+/// The bench user's `Authorization` header. Access tokens live 15 minutes and a run on the
+/// emulator takes longer, so a background task signs in again every 10 minutes, as a client of
+/// the API would (sign-ins are not counted in any figure).
+struct Bearer {
+    header: Arc<std::sync::RwLock<String>>,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Bearer {
+    /// The `Authorization` header to send now.
+    fn header(&self) -> String {
+        self.header.read().expect("bearer").clone()
+    }
+}
+
+impl Drop for Bearer {
+    fn drop(&mut self) {
+        self.renewer.abort();
+    }
+}
+
+async fn sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    email: &str,
+) -> anyhow::Result<String> {
     let response = http
-        .post(format!("{base}/auth/register"))
-        .json(
-            &json!({"email": format!("{}@bench.example", unique("user")),
-                      "password": "a long bench passphrase 7319"}),
-        )
+        .post(format!("{base}/auth/{path}"))
+        .json(&json!({"email": email, "password": BENCH_PASSWORD}))
         .send()
         .await?;
     let status = response.status();
     let body: Value = response.json().await?;
     if !status.is_success() {
-        bail!("register: {status} {body}");
+        bail!("{path}: {status} {body}");
     }
     Ok(format!(
         "Bearer {}",
         body["access_token"].as_str().context("access_token")?
     ))
+}
+
+async fn register(http: &reqwest::Client, base: &str) -> anyhow::Result<Bearer> {
+    let email = format!("{}@bench.example", unique("user"));
+    let header = Arc::new(std::sync::RwLock::new(
+        sign_in(http, base, "register", &email).await?,
+    ));
+    let (shared, http, base) = (header.clone(), http.clone(), base.to_owned());
+    let renewer = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            match sign_in(&http, &base, "login", &email).await {
+                Ok(fresh) => *shared.write().expect("bearer") = fresh,
+                Err(e) => eprintln!("  signing in again failed (will retry): {e:#}"),
+            }
+        }
+    });
+    Ok(Bearer { header, renewer })
 }
 
 /// Makes request `i` of a run, with the client's own seeded generator.
@@ -310,7 +353,7 @@ async fn send_all(
 async fn upload_all(
     http: &reqwest::Client,
     base: &str,
-    auth: &str,
+    auth: &Bearer,
     vocabulary: &Arc<Vocabulary>,
     count: usize,
     clients: usize,
@@ -319,7 +362,7 @@ async fn upload_all(
     let (client, url, authorization, words) = (
         http.clone(),
         base.to_owned(),
-        auth.to_owned(),
+        auth.header.clone(),
         vocabulary.clone(),
     );
     let make: MakeRequest = Arc::new(move |i, rng| {
@@ -327,7 +370,10 @@ async fn upload_all(
         let body = format!("doc{i} {}", words.document(rng, 60));
         client
             .post(format!("{url}/documents?kind=dataset&name=note-{i:06}.md"))
-            .header("authorization", &authorization)
+            .header(
+                "authorization",
+                authorization.read().expect("bearer").as_str(),
+            )
             .header("content-type", "text/markdown")
             .body(body)
     });
@@ -341,14 +387,14 @@ async fn upload_all(
 async fn wait_until_ready(
     http: &reqwest::Client,
     base: &str,
-    auth: &str,
+    auth: &Bearer,
     count: usize,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + std::time::Duration::from_secs(120 + count as u64 / 10);
     loop {
         let progress: Value = http
             .get(format!("{base}/documents/reindex"))
-            .header("authorization", auth)
+            .header("authorization", auth.header())
             .send()
             .await?
             .json()
@@ -376,7 +422,7 @@ enum Target {
 async fn search(
     http: &reqwest::Client,
     base: &str,
-    auth: &str,
+    auth: &Bearer,
     target: Target,
     q: &str,
 ) -> anyhow::Result<(f64, usize)> {
@@ -388,7 +434,7 @@ async fn search(
     let response = http
         .get(format!("{base}/{path}"))
         .query(&params)
-        .header("authorization", auth)
+        .header("authorization", auth.header())
         .send()
         .await?;
     let status = response.status();
@@ -407,7 +453,7 @@ struct Run {
     counter: Arc<CountingTable>,
     server: Server,
     http: reqwest::Client,
-    auth: String,
+    auth: Bearer,
     user_id: String,
 }
 
@@ -423,7 +469,7 @@ impl Run {
         let auth = register(&http, &server.base).await?;
         let user_id = http
             .get(format!("{}/auth/me", server.base))
-            .header("authorization", &auth)
+            .header("authorization", auth.header())
             .send()
             .await?
             .json::<Value>()
@@ -525,7 +571,7 @@ async fn run_size(
     out: &mut Map<String, Value>,
 ) -> anyhow::Result<()> {
     let run = Run::start(args).await?;
-    let (http, base, auth) = (&run.http, run.server.base.as_str(), run.auth.as_str());
+    let (http, base, auth) = (&run.http, run.server.base.as_str(), &run.auth);
 
     eprintln!("{size} documents: uploading with {} clients", args.clients);
     let (rate, upload_retries) =
@@ -634,7 +680,7 @@ async fn main() -> anyhow::Result<()> {
 async fn import_conversations(
     http: &reqwest::Client,
     base: &str,
-    auth: &str,
+    auth: &Bearer,
     vocabulary: &Arc<Vocabulary>,
     (count, messages, clients): (usize, usize, usize),
 ) -> anyhow::Result<f64> {
@@ -642,7 +688,7 @@ async fn import_conversations(
     let (client, url, authorization, words) = (
         http.clone(),
         base.to_owned(),
-        auth.to_owned(),
+        auth.header.clone(),
         vocabulary.clone(),
     );
     let make: MakeRequest = Arc::new(move |i, rng| {
@@ -656,7 +702,10 @@ async fn import_conversations(
         });
         client
             .post(format!("{url}/conversations/import"))
-            .header("authorization", &authorization)
+            .header(
+                "authorization",
+                authorization.read().expect("bearer").as_str(),
+            )
             .json(&body)
     });
     send_all(count, clients, 1000, "import", make).await?;
@@ -709,7 +758,7 @@ async fn run_conversations(
 ) -> anyhow::Result<()> {
     let (count, messages) = (args.conversations, args.messages);
     let run = Run::start(args).await?;
-    let (http, base, auth) = (&run.http, run.server.base.as_str(), run.auth.as_str());
+    let (http, base, auth) = (&run.http, run.server.base.as_str(), &run.auth);
     eprintln!("{count} conversations × {messages} messages: importing");
     let rate = import_conversations(
         http,
@@ -742,7 +791,7 @@ async fn run_conversations(
             "messages": [{"role": "user", "content": format!("a new question about {word}")}]});
         let response = http
             .post(format!("{base}/conversations/import"))
-            .header("authorization", auth)
+            .header("authorization", auth.header())
             .json(&body)
             .send()
             .await?;
