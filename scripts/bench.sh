@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/bench.sh NAME [ARGS…] runs one benchmark (scripts/bench.d/NAME.sh), prints a table and
 # writes its figures to target/bench/NAME.json. Names: retrieval-quality, retrieval-speed,
-# gateway, chat-ttfb, cold-start, frontend-size, login, coverage, api-search, soak, ingest.
+# gateway, chat-ttfb, cold-start, frontend-size, login, coverage, api-search, soak, ingest,
+# metrics-overhead, faults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:-}

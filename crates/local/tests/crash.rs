@@ -95,7 +95,22 @@ async fn message(http: &reqwest::Client, base: &str, auth: &str, conv: &str, id:
 async fn a_killed_server_restarts_with_every_acknowledged_write_and_its_answers_marked_interrupted()
 {
     let (_fakes, env) = fakes().await;
-    let (_dir, mut server, http, auth) = server_with_user(&env, "crash@crash.example").await;
+    // One kill in the test command; `scripts/bench.sh faults` runs the full form
+    // (`RAGENIE_CRASH_ROUNDS=N`), each round killing the server later in the burst.
+    let rounds: usize = std::env::var("RAGENIE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    for round in 0..rounds {
+        kill_during_a_burst_then_restart(&env, round).await;
+    }
+}
+
+/// Kills the server once `6 + 7 × round` uploads are acknowledged, with three answers
+/// streaming, then checks what the restarted server holds.
+async fn kill_during_a_burst_then_restart(env: &[(&'static str, String)], round: usize) {
+    let email = format!("crash{round}@crash.example");
+    let (_dir, mut server, http, auth) = server_with_user(env, &email).await;
     let (base, data) = (server.base.clone(), server.data_dir.clone());
 
     // Three long answers (the default limit of answers at once), acknowledged before the kill.
@@ -138,7 +153,7 @@ async fn a_killed_server_restarts_with_every_acknowledged_write_and_its_answers_
             .expect("every answer starts")
             .unwrap();
     }
-    while acknowledged.lock().unwrap().len() < 6 {
+    while acknowledged.lock().unwrap().len() < 6 + 7 * round {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.signal("KILL").unwrap();
@@ -154,13 +169,11 @@ async fn a_killed_server_restarts_with_every_acknowledged_write_and_its_answers_
     }
     drop(server);
 
-    let server = ServerProcess::start(server_binary(), &data, &env)
+    let server = ServerProcess::start(server_binary(), &data, env)
         .await
         .unwrap();
     let base = server.base.clone();
-    let (status, auth) = support::login(&http, &base, "crash@crash.example")
-        .await
-        .unwrap();
+    let (status, auth) = support::login(&http, &base, &email).await.unwrap();
     assert_eq!(status, 200);
     let auth = auth.unwrap();
 

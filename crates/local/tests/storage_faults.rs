@@ -386,6 +386,37 @@ fn throttle(ops: &[Op], key: &str, nth: u64) -> Rule {
 }
 
 /// A document's status, read from the store.
+/// Faults at a rate, over the whole upload: a quarter of the calls throttled (seeds 1 and 2)
+/// and a third timed out after landing (seed 3). `scripts/bench.sh faults` runs the full form:
+/// `RAGENIE_FAULT_SEEDS=N` throttles with seeds 1..=N and times out with N / 2 more seeds.
+fn faults_at_a_rate() -> Vec<(String, Vec<Rule>, bool)> {
+    let seeds: u64 = std::env::var("RAGENIE_FAULT_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let throttled = (1..=seeds).map(|seed| {
+        (
+            format!("a quarter of the calls throttled (seed {seed})"),
+            vec![Rule::any().rate(0.25, seed).fault(Fault::Throttle)],
+            false,
+        )
+    });
+    let timed_out = std::iter::once(3)
+        .chain(1001..1000 + seeds / 2)
+        .map(|seed| {
+            (
+                format!("a third of the calls timed out after landing (seed {seed})"),
+                vec![
+                    Rule::any()
+                        .rate(0.33, seed)
+                        .fault(Fault::TimeoutAfterApplying),
+                ],
+                false,
+            )
+        });
+    throttled.chain(timed_out).collect()
+}
+
 fn status(doc: &Value) -> &str {
     doc["status"].as_str().unwrap_or_default()
 }
@@ -466,24 +497,14 @@ async fn an_upload_interrupted_anywhere_ends_ready_after_its_retry_and_leaves_no
             vec![Rule::any().from(4).fault(Fault::Unavailable)],
             false,
         ),
-        (
-            "a quarter of the calls throttled (seed 1)",
-            vec![Rule::any().rate(0.25, 1).fault(Fault::Throttle)],
-            false,
-        ),
-        (
-            "a quarter of the calls throttled (seed 2)",
-            vec![Rule::any().rate(0.25, 2).fault(Fault::Throttle)],
-            false,
-        ),
-        (
-            "a third of the calls timed out after landing (seed 3)",
-            vec![Rule::any().rate(0.33, 3).fault(Fault::TimeoutAfterApplying)],
-            false,
-        ),
     ];
     let mut interrupted = 0;
+    let scenarios = scenarios
+        .into_iter()
+        .map(|(what, rules, refuse)| (what.to_owned(), rules, refuse))
+        .chain(faults_at_a_rate());
     for (what, rules, refuse_job) in scenarios {
+        let what = what.as_str();
         let user = app.user().await;
         app.arm(rules);
         app.queue_refusals
