@@ -489,3 +489,8 @@ fn main() -> Result<()> {
         other => bail!("unknown command {other}: quality or speed"),
     }
 }
+
+/// The allocator every product binary uses (ragenie-common declares it), so the figures are the
+/// server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
