@@ -195,6 +195,18 @@ impl LocalEmbedder {
         self.dimensions
     }
 
+    /// How many tokens the model reads of each text (after truncation, with its special
+    /// tokens): what embedding costs is proportional to their sum.
+    pub fn token_counts(&self, texts: &[String]) -> Result<Vec<usize>, EmbedderError> {
+        Ok(self
+            .tokenizer
+            .encode_batch(texts.iter().map(String::as_str).collect::<Vec<_>>(), true)
+            .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?
+            .iter()
+            .map(|e| e.len())
+            .collect())
+    }
+
     /// Unit-length vectors for `texts`, in their order. Blocks: CPU work.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedderError> {
         let mut encodings = self

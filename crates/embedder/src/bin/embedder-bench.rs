@@ -418,6 +418,9 @@ fn speed(args: &Args) -> Result<()> {
     })?;
     let seconds = started.elapsed().as_secs_f64();
     let chunks_per_second = texts.len() as f64 / seconds;
+    let tokens: usize = model.token_counts(&texts)?.iter().sum();
+    let tokens_per_second = tokens as f64 / seconds;
+    let mean_tokens = tokens as f64 / texts.len().max(1) as f64;
     let mut queries: Vec<String> = data.queries.values().cloned().collect();
     queries.sort();
     queries.truncate(300);
@@ -449,6 +452,12 @@ fn speed(args: &Args) -> Result<()> {
         "≥ 100"
     );
     println!(
+        "| {:<34} | {:>12.0} | {:>10} |",
+        format!("tokens/s ({mean_tokens:.0} per chunk)"),
+        tokens_per_second,
+        "-"
+    );
+    println!(
         "| {:<34} | {:>12.2} | {:>10} |",
         "query embedding p50 (ms)", p50, "-"
     );
@@ -465,6 +474,8 @@ fn speed(args: &Args) -> Result<()> {
             "embedding_model": format!("local:{}", args.name),
             "embedding_chunks_per_second": chunks_per_second,
             "embedding_chunks": texts.len(),
+            "embedding_tokens_per_second": tokens_per_second,
+            "embedding_mean_tokens_per_chunk": mean_tokens,
             "embedding_threads": threads,
             "embedding_model_load_ms": load_ms,
             "query_embedding_p50_ms": p50,
