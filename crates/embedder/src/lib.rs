@@ -242,26 +242,37 @@ impl LocalEmbedder {
             .min(batches.len())
             .max(1);
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let results = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((_, items, longest)) = batches.get(b) else {
-                                return Ok::<_, EmbedderError>(done);
-                            };
-                            done.push((b, self.forward(items, *longest)?));
-                        }
+        let results = if workers == 1 {
+            // A question, or a few chunks: on the calling thread (a new thread's first
+            // allocations fault fresh pages in, a third of a short text's time).
+            let done = batches
+                .iter()
+                .enumerate()
+                .map(|(b, (_, items, longest))| Ok((b, self.forward(items, *longest)?)))
+                .collect::<Result<Vec<_>, EmbedderError>>()?;
+            vec![done]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut done = Vec::new();
+                            loop {
+                                let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some((_, items, longest)) = batches.get(b) else {
+                                    return Ok::<_, EmbedderError>(done);
+                                };
+                                done.push((b, self.forward(items, *longest)?));
+                            }
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("an embedding thread panicked"))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("an embedding thread panicked"))
+                    .collect::<Result<Vec<_>, _>>()
+            })?
+        };
         let mut vectors = vec![Vec::new(); texts.len()];
         for (b, out) in results.into_iter().flatten() {
             for (&i, v) in batches[b].0.iter().zip(out) {

@@ -357,6 +357,7 @@ async fn upload_all(
     vocabulary: &Arc<Vocabulary>,
     count: usize,
     clients: usize,
+    ready_by_segments: Option<(&dyn Blobs, &str)>,
 ) -> anyhow::Result<(f64, usize)> {
     let started = Instant::now();
     let (client, url, authorization, words) = (
@@ -379,8 +380,29 @@ async fn upload_all(
     });
     let retries = send_all(count, clients, 0, "upload", make).await?;
     // The server ingests in the background: the rate counts until every document is ready.
-    wait_until_ready(http, base, auth, count).await?;
+    match ready_by_segments {
+        None => wait_until_ready(http, base, auth, count).await?,
+        Some((blobs, prefix)) => wait_until_indexed(blobs, prefix, count).await?,
+    }
     Ok((count as f64 / started.elapsed().as_secs_f64(), retries))
+}
+
+/// Waits until `count` segments are stored under `prefix` (one per ingested document; its
+/// `ready` status is written right after). On the emulator, `GET /documents/reindex` lists every
+/// document, and moto scans the whole partition for each page of a query: at 10,000 documents
+/// one poll took minutes, where DynamoDB's cost is per page.
+async fn wait_until_indexed(blobs: &dyn Blobs, prefix: &str, count: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120 + count as u64 / 10);
+    loop {
+        let stored = blobs.list(prefix).await?.len();
+        if stored >= count {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {stored} of {count} documents indexed");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// Waits until the user has `count` ready documents (the re-index progress counts them).
@@ -597,8 +619,19 @@ async fn run_size(
     let (http, base, auth) = (&run.http, run.server.base.as_str(), &run.auth);
 
     eprintln!("{size} documents: uploading with {} clients", args.clients);
-    let (rate, upload_retries) =
-        upload_all(http, base, auth, vocabulary, size, args.clients).await?;
+    let segments = format!("users/{}/segments/", run.user_id);
+    let ready_by_segments =
+        (args.store == Store::Aws).then_some((run.state.blobs.as_ref(), segments.as_str()));
+    let (rate, upload_retries) = upload_all(
+        http,
+        base,
+        auth,
+        vocabulary,
+        size,
+        args.clients,
+        ready_by_segments,
+    )
+    .await?;
 
     let mut rng = StdRng::seed_from_u64(size as u64);
     let docs = Target::Documents;
