@@ -20,17 +20,23 @@ mkdir -p target/bench
 
 step "cargo test -p ragenie-local --test storage_faults --test crash (seeds $seeds, crash rounds $rounds)"
 started=$(date +%s)
-status=0
+log=target/bench/faults.log
+set +e
 RAGENIE_FAULT_SEEDS=$seeds RAGENIE_CRASH_ROUNDS=$rounds \
-  cargo test -p ragenie-local --test storage_faults --test crash -- --test-threads 1 || status=$?
+  cargo test -p ragenie-local --test storage_faults --test crash -- --test-threads 1 --nocapture \
+  2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
 seconds=$(($(date +%s) - started))
 
-python3 - "$out" "$seeds" "$rounds" "$status" "$seconds" <<'PY'
-import json, sys
+python3 - "$out" "$seeds" "$rounds" "$status" "$seconds" "$log" <<'PY'
+import json, re, sys
 out, seeds, rounds, status, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+line = re.search(r"faults at a rate: (\d+) of (\d+) scenarios", open(sys.argv[6], errors="replace").read())
 report = {
     "fault_seeds": seeds,
-    "fault_scenarios_at_a_rate": seeds + 1 + max(0, seeds // 2 - 1),
+    "fault_scenarios_at_a_rate": int(line.group(2)) if line else None,
+    "fault_scenarios_at_a_rate_injected": int(line.group(1)) if line else None,
     "crash_rounds": rounds,
     "passed": status == 0,
     "seconds": seconds,

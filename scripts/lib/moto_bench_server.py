@@ -9,6 +9,9 @@ DynamoDB's own cost does not depend on the table's size. This launcher keeps mot
 transaction names, and restores those on rollback. Used by `scripts/bench.sh api-search` only;
 the test command runs moto unchanged.
 
+Its Query on the base table also lists and sorts the whole table for every page; here it
+reads the partition asked for (same items, same order).
+
 Usage: python moto_bench_server.py -H 127.0.0.1 -p PORT (moto_server's arguments).
 """
 
@@ -76,6 +79,41 @@ def transact_write_items(self, transact_items):
 
 DynamoDBBackend.transact_write_items = transact_write_items
 
+# moto's Query on the base table lists the whole table, sorted, for every page
+# (`Table.all_items`), then keeps the partition asked for: at 10,000 documents a page took over
+# DynamoDB's 3 s attempt timeout. While a base-table query runs on this thread, `all_items`
+# returns only that partition, sorted by range key: the same items in the same order.
+_query_partition = threading.local()
+_original_all_items = table_module.Table.all_items
+_original_query = table_module.Table.query
+
+
+def all_items(self):
+    hash_key = getattr(_query_partition, "key", None)
+    if hash_key is None:
+        return _original_all_items(self)
+    partition = self.items.get(hash_key)
+    if not partition:
+        return []
+    if not self.range_key_attr:
+        return [partition]
+    return sorted(partition.values(), key=lambda item: item.range_key)
+
+
+def query(self, hash_key, *args, **kwargs):
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if index_name is not None or hash_key is None:
+        return _original_query(self, hash_key, *args, **kwargs)
+    _query_partition.key = hash_key
+    try:
+        return _original_query(self, hash_key, *args, **kwargs)
+    finally:
+        _query_partition.key = None
+
+
+table_module.Table.all_items = all_items
+table_module.Table.query = query
+
 
 def self_test():
     """A failed transaction leaves no trace and a good one lands, with the patch in place."""
@@ -108,7 +146,32 @@ def self_test():
         ddb.transact_write_items(TransactItems=[put_b, bump_a])
         assert "Item" in ddb.get_item(TableName="t", Key={"pk": {"S": "b"}}), "put lost"
         assert ddb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"]["v"] == {"N": "2"}
-    print("moto_bench_server self-test: rollback and commit as moto's own")
+        # Queries see their partition only, in order, page by page.
+        ddb.create_table(
+            TableName="q",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        for pk in ("u1", "u2"):
+            for i in (3, 1, 2, 5, 4):
+                ddb.put_item(TableName="q", Item={"pk": {"S": pk}, "sk": {"S": f"DOC#{i}"}})
+        seen, start = [], None
+        while True:
+            page = ddb.query(TableName="q", KeyConditionExpression="pk = :p AND begins_with(sk, :d)",
+                             ExpressionAttributeValues={":p": {"S": "u2"}, ":d": {"S": "DOC#"}},
+                             Limit=2, **({"ExclusiveStartKey": start} if start else {}))
+            seen += [(i["pk"]["S"], i["sk"]["S"]) for i in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        assert seen == [("u2", f"DOC#{i}") for i in range(1, 6)], seen
+        backwards = ddb.query(TableName="q", KeyConditionExpression="pk = :p",
+                              ExpressionAttributeValues={":p": {"S": "u1"}}, ScanIndexForward=False)
+        assert [i["sk"]["S"] for i in backwards["Items"]] == [f"DOC#{i}" for i in range(5, 0, -1)]
+        assert len(ddb.scan(TableName="q")["Items"]) == 10
+    print("moto_bench_server self-test: rollback, commit and queries as moto's own")
 
 
 if __name__ == "__main__":
