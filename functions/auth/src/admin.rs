@@ -4,6 +4,7 @@
 //! deleting an account, and the deployment's usage by day and model. Every route takes
 //! [`AdminUser`]: anyone else gets 403.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
@@ -84,6 +85,30 @@ pub struct UserQuery {
 
 const SCAN_PAGES: usize = 20;
 
+/// A query string as its parameters; one that does not parse is 422 on `query`.
+fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::validation("query", e.body_text()))
+}
+
+/// Records what an admin did to an account in its audit trail, naming the admin.
+async fn record_by_admin(
+    audit: &Audit,
+    admin: &AdminUser,
+    action: AuditAction,
+    id: UserId,
+    detail: impl Into<String>,
+) {
+    audit
+        .record(
+            AuditEntry::new(action, id)
+                .actor(admin.user.id)
+                .detail(detail),
+        )
+        .await;
+}
+
 /// Every account, oldest first, with this month's spending; `q` searches emails.
 #[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])),
     params(UserQuery),
@@ -95,9 +120,9 @@ const SCAN_PAGES: usize = 20;
 async fn list_users(
     State(state): State<AppState>,
     _admin: AdminUser,
-    query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<UserQuery>, QueryRejection>,
 ) -> ApiResult<Json<ListPage<AdminUserView>>> {
-    let Query(query) = query.map_err(|e| ApiError::validation("query", e.body_text()))?;
+    let query = query_params(query)?;
     let limit = page_size(query.limit)?;
     let needle = query
         .q
@@ -245,13 +270,14 @@ async fn update_user(
         what.push("models".into());
     }
     if !what.is_empty() {
-        audit
-            .record(
-                AuditEntry::new(AuditAction::AccountChangedByAdmin, id)
-                    .actor(admin.user.id)
-                    .detail(what.join(",")),
-            )
-            .await;
+        record_by_admin(
+            &audit,
+            &admin,
+            AuditAction::AccountChangedByAdmin,
+            id,
+            what.join(","),
+        )
+        .await;
     }
     tracing::info!(admin = %admin.user.id, user = %id, change = ?what, "account changed by an admin");
     Ok(Json(view(&state, user).await?))
@@ -283,16 +309,8 @@ async fn delete_user(
     users::get(table, id).await?;
     let removed = deletion::delete_account(table, state.blobs.as_ref(), id).await?;
     tracing::info!(admin = %admin.user.id, user = %id, items = removed.items, files = removed.files, "account deleted by an admin");
-    audit
-        .record(
-            AuditEntry::new(AuditAction::AccountDeleted, id)
-                .actor(admin.user.id)
-                .detail(format!(
-                    "by_admin items={} files={}",
-                    removed.items, removed.files
-                )),
-        )
-        .await;
+    let detail = format!("by_admin items={} files={}", removed.items, removed.files);
+    record_by_admin(&audit, &admin, AuditAction::AccountDeleted, id, detail).await;
     Ok(Json(crate::AccountDeleted { removed }))
 }
 
@@ -325,13 +343,14 @@ async fn reset_link(
     let table = state.table.as_ref();
     users::get(table, id).await?;
     let token = reset::issue(table, id).await?;
-    audit
-        .record(
-            AuditEntry::new(AuditAction::AccountChangedByAdmin, id)
-                .actor(admin.user.id)
-                .detail("password_reset_link"),
-        )
-        .await;
+    record_by_admin(
+        &audit,
+        &admin,
+        AuditAction::AccountChangedByAdmin,
+        id,
+        "password_reset_link",
+    )
+    .await;
     tracing::info!(admin = %admin.user.id, user = %id, "password-reset link issued by an admin");
     Ok((
         StatusCode::CREATED,
@@ -487,9 +506,9 @@ fn day_param(value: &str, field: &str) -> ApiResult<()> {
 async fn usage(
     State(state): State<AppState>,
     _admin: AdminUser,
-    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<UsageQuery>, QueryRejection>,
 ) -> ApiResult<Json<OperatorUsage>> {
-    let Query(query) = query.map_err(|e| ApiError::validation("query", e.body_text()))?;
+    let query = query_params(query)?;
     let today = limits::today();
     let from = query.from.unwrap_or_else(|| format!("{}-01", &today[..7]));
     let to = query.to.unwrap_or(today);

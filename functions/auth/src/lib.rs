@@ -14,6 +14,7 @@ use axum::routing::{delete, post};
 use axum::{Json, Router};
 use ragenie_common::accounts::api_keys::{self, ApiKeySummary, CreatedApiKey};
 use ragenie_common::accounts::deletion::DeletionReport;
+use ragenie_common::accounts::jwt::SessionClaims;
 use ragenie_common::accounts::operator::{self, AccountStatus};
 use ragenie_common::accounts::refresh::SessionSummary;
 use ragenie_common::accounts::throttle::ThrottlePolicy;
@@ -230,13 +231,32 @@ pub struct TokenResponse {
 
 async fn issue_tokens(state: &AppState, user: UserId) -> ApiResult<TokenResponse> {
     let (refresh_token, session) = refresh::start_family(state.table.as_ref(), user).await?;
-    let access = state.jwt.issue_for_session(user, &session)?;
+    session_tokens(state, user, refresh_token, &session)
+}
+
+/// The answer for a session: a new access token for it, with its refresh token.
+fn session_tokens(
+    state: &AppState,
+    user: UserId,
+    refresh_token: String,
+    session: &SessionClaims,
+) -> ApiResult<TokenResponse> {
+    let access = state.jwt.issue_for_session(user, session)?;
     Ok(TokenResponse {
         access_token: access.token,
         refresh_token,
         token_type: "bearer".into(),
         expires_in: access.expires_in,
     })
+}
+
+/// A signed-in account that no longer exists is 401 (its token outlived it); other errors as
+/// usual.
+fn account_gone(e: AccountError) -> ApiError {
+    match e {
+        AccountError::NotFound(_) => ApiError::Unauthorized("the account no longer exists".into()),
+        e => e.into(),
+    }
 }
 
 /// Reserves an attempt in the throttle, then checks the password; a correct one gives the
@@ -449,13 +469,7 @@ async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<Token
         }
         Err(e) => return Err(e.into()),
     };
-    let access = state.jwt.issue_for_session(user, &session)?;
-    Ok(TokenResponse {
-        access_token: access.token,
-        refresh_token,
-        token_type: "bearer".into(),
-        expires_in: access.expires_in,
-    })
+    session_tokens(state, user, refresh_token, &session)
 }
 
 /// Exchanges a refresh token for new tokens. Each refresh token works once; presenting a used
@@ -506,16 +520,13 @@ async fn logout(
     ))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<User>> {
     let user = *auth.user_id();
-    match users::get(state.table.as_ref(), user).await {
-        Ok(u) => Ok(Json(User {
-            role: operator::effective_role(&u, &state.settings.operator),
-            ..u
-        })),
-        Err(AccountError::NotFound(_)) => Err(ApiError::Unauthorized(
-            "the account no longer exists".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let u = users::get(state.table.as_ref(), user)
+        .await
+        .map_err(account_gone)?;
+    Ok(Json(User {
+        role: operator::effective_role(&u, &state.settings.operator),
+        ..u
+    }))
 }
 
 /// Deletes the account and everything it owns — documents and their files, index segments,
@@ -562,15 +573,7 @@ async fn prove_password(
     address: &str,
     password: String,
 ) -> ApiResult<()> {
-    let account = match users::get(table, user).await {
-        Ok(a) => a,
-        Err(AccountError::NotFound(_)) => {
-            return Err(ApiError::Unauthorized(
-                "the account no longer exists".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let account = users::get(table, user).await.map_err(account_gone)?;
     let attempt = options
         .throttle
         .begin(table, &account.email, address)

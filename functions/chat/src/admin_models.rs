@@ -5,6 +5,8 @@
 //! instances within `model_settings::CACHE_TTL`). Every route takes [`AdminUser`]: anyone else
 //! gets 403. Per-user allow-lists are `allowed_models` of `PATCH /admin/users/{id}`.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -108,13 +110,7 @@ async fn list(
     State(s): State<ChatState>,
     _admin: AdminUser,
 ) -> ApiResult<Json<ListPage<AdminModel>>> {
-    let settings = s
-        .service
-        .models
-        .settings()
-        .get()
-        .await
-        .map_err(ApiError::from)?;
+    let settings = model_settings(&s).await?;
     Ok(Json(ListPage {
         items: s
             .service
@@ -192,26 +188,21 @@ async fn add(
     rule.validate().map_err(ApiError::from)?;
     let catalog_has = s.service.gateway.catalog().lookup(&rule.id).is_some();
     let id = rule.id.clone();
-    let (_, settings) = s
-        .service
-        .models
-        .settings()
-        .update(|settings| {
-            if catalog_has
-                || settings
-                    .rule(&rule.id)
-                    .is_some_and(|r| r.provider.is_some())
-            {
-                return Err(AccountError::Conflict(format!(
-                    "`{}` is already listed; change it with PATCH /admin/models/{{id}}",
-                    rule.id
-                )));
-            }
-            settings.upsert(rule);
-            Ok(())
-        })
-        .await
-        .map_err(ApiError::from)?;
+    let settings = update_settings(&s, |settings| {
+        if catalog_has
+            || settings
+                .rule(&rule.id)
+                .is_some_and(|r| r.provider.is_some())
+        {
+            return Err(AccountError::Conflict(format!(
+                "`{}` is already listed; change it with PATCH /admin/models/{{id}}",
+                rule.id
+            )));
+        }
+        settings.upsert(rule);
+        Ok(())
+    })
+    .await?;
     tracing::info!(admin = %admin.user.id, model = %id, "model added");
     let model = listed(&s, &settings, &id)
         .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("the added model is not listed")))?;
@@ -255,6 +246,41 @@ fn known(s: &ChatState, settings: &ModelSettings, id: &str) -> bool {
             .any(|m| m.spec.id == id)
 }
 
+/// The model settings as stored (through the cache).
+async fn model_settings(s: &ChatState) -> ApiResult<Arc<ModelSettings>> {
+    s.service
+        .models
+        .settings()
+        .get()
+        .await
+        .map_err(ApiError::from)
+}
+
+/// Applies `change` to the stored model settings and saves them (409 when another admin saved
+/// meanwhile); the settings as saved.
+async fn update_settings(
+    s: &ChatState,
+    change: impl FnOnce(&mut ModelSettings) -> AccountResult<()>,
+) -> ApiResult<Arc<ModelSettings>> {
+    let (_, saved) = s
+        .service
+        .models
+        .settings()
+        .update(change)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(saved)
+}
+
+/// The model settings, when `id` is listed; else 404.
+async fn settings_if_known(s: &ChatState, id: &str) -> ApiResult<Arc<ModelSettings>> {
+    let current = model_settings(s).await?;
+    if !known(s, &current, id) {
+        return Err(ApiError::not_found("model"));
+    }
+    Ok(current)
+}
+
 /// Enables or disables a model, or changes its display name, limits or prices.
 #[utoipa::path(patch, path = "/admin/models/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
@@ -272,49 +298,35 @@ async fn change(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ModelChange>,
 ) -> ApiResult<Json<AdminModel>> {
-    let current = s
-        .service
-        .models
-        .settings()
-        .get()
-        .await
-        .map_err(ApiError::from)?;
-    if !known(&s, &current, &id) {
-        return Err(ApiError::not_found("model"));
-    }
-    let (_, settings) = s
-        .service
-        .models
-        .settings()
-        .update(|settings| -> AccountResult<()> {
-            let mut rule = settings
-                .rule(&id)
-                .cloned()
-                .unwrap_or_else(|| ModelRule::new(id.clone()));
-            if let Some(enabled) = body.enabled {
-                rule.enabled = enabled;
-            }
-            if let Some(v) = body.display_name {
-                rule.display_name = v;
-            }
-            if let Some(v) = body.context_window {
-                rule.context_window = v;
-            }
-            if let Some(v) = body.max_output_tokens {
-                rule.max_output_tokens = v;
-            }
-            if let Some(v) = body.input_price {
-                rule.input_price = v;
-            }
-            if let Some(v) = body.output_price {
-                rule.output_price = v;
-            }
-            rule.validate()?;
-            settings.upsert(rule);
-            Ok(())
-        })
-        .await
-        .map_err(ApiError::from)?;
+    settings_if_known(&s, &id).await?;
+    let settings = update_settings(&s, |settings| {
+        let mut rule = settings
+            .rule(&id)
+            .cloned()
+            .unwrap_or_else(|| ModelRule::new(id.clone()));
+        if let Some(enabled) = body.enabled {
+            rule.enabled = enabled;
+        }
+        if let Some(v) = body.display_name {
+            rule.display_name = v;
+        }
+        if let Some(v) = body.context_window {
+            rule.context_window = v;
+        }
+        if let Some(v) = body.max_output_tokens {
+            rule.max_output_tokens = v;
+        }
+        if let Some(v) = body.input_price {
+            rule.input_price = v;
+        }
+        if let Some(v) = body.output_price {
+            rule.output_price = v;
+        }
+        rule.validate()?;
+        settings.upsert(rule);
+        Ok(())
+    })
+    .await?;
     tracing::info!(admin = %admin.user.id, model = %id, "model changed");
     listed(&s, &settings, &id)
         .map(Json)
@@ -335,26 +347,13 @@ async fn remove(
     admin: AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let current = s
-        .service
-        .models
-        .settings()
-        .get()
-        .await
-        .map_err(ApiError::from)?;
-    if !known(&s, &current, &id) {
-        return Err(ApiError::not_found("model"));
-    }
+    let current = settings_if_known(&s, &id).await?;
     if current.rule(&id).is_some() {
-        s.service
-            .models
-            .settings()
-            .update(|settings| {
-                settings.remove(&id);
-                Ok(())
-            })
-            .await
-            .map_err(ApiError::from)?;
+        update_settings(&s, |settings| {
+            settings.remove(&id);
+            Ok(())
+        })
+        .await?;
     }
     tracing::info!(admin = %admin.user.id, model = %id, "model rule removed");
     Ok(StatusCode::NO_CONTENT)

@@ -166,12 +166,7 @@ async fn upload(
     request: Request,
 ) -> ApiResult<Response> {
     let user_id = *auth.user_id();
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let content_type = content_type(&request);
     let mut kind = params.kind;
     let mut name = params.name;
     let mut folder = params.folder;
@@ -201,30 +196,9 @@ async fn upload(
                     }
                     file = Some((data, part_type));
                 }
-                "kind" => {
-                    kind = Some(
-                        field
-                            .text()
-                            .await
-                            .map_err(|e| ApiError::BadRequest(e.body_text()))?,
-                    )
-                }
-                "name" => {
-                    name = Some(
-                        field
-                            .text()
-                            .await
-                            .map_err(|e| ApiError::BadRequest(e.body_text()))?,
-                    )
-                }
-                "folder" => {
-                    folder = Some(
-                        field
-                            .text()
-                            .await
-                            .map_err(|e| ApiError::BadRequest(e.body_text()))?,
-                    )
-                }
+                "kind" => kind = Some(text_part(field).await?),
+                "name" => name = Some(text_part(field).await?),
+                "folder" => folder = Some(text_part(field).await?),
                 other => {
                     return Err(ApiError::validation(
                         other.to_owned(),
@@ -235,16 +209,13 @@ async fn upload(
         }
         file.ok_or_else(|| ApiError::validation("file", "the form has no `file` part"))?
     } else {
-        let bytes = Bytes::from_request(request, &s).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(format!(
-                    "direct uploads take up to {} bytes; use POST /documents/uploads for larger files",
-                    s.app.settings.max_upload_body
-                ))
-            } else {
-                ApiError::BadRequest(e.body_text())
-            }
-        })?;
+        let bytes = body_bytes(request, &s, || {
+            format!(
+                "direct uploads take up to {} bytes; use POST /documents/uploads for larger files",
+                s.app.settings.max_upload_body
+            )
+        })
+        .await?;
         (bytes, content_type)
     };
     let kind = parse_kind(
@@ -275,6 +246,39 @@ async fn upload(
     Ok(json_response(outcome))
 }
 
+/// The request's Content-Type (`""` when absent or not text).
+fn content_type(request: &Request) -> String {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The whole request body; over the body limit: 413 with `too_large`'s message.
+async fn body_bytes(
+    request: Request,
+    s: &DocumentsState,
+    too_large: impl FnOnce() -> String,
+) -> ApiResult<Bytes> {
+    Bytes::from_request(request, s).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(too_large())
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })
+}
+
+/// A text part of a multipart form (`kind`, `name`, `folder`).
+async fn text_part(field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {
+    field
+        .text()
+        .await
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
 fn multipart_error(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(
@@ -294,8 +298,16 @@ async fn reindex_all(
     auth: AuthUser,
     State(s): State<DocumentsState>,
 ) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
-    let user_id = *auth.user_id();
-    let progress = s.corpus.queue_reindex(user_id, None).await?;
+    queue_reindex(&s, *auth.user_id(), None).await
+}
+
+/// Queues `id` (`None`: every ready document) for re-indexing and starts the background run.
+async fn queue_reindex(
+    s: &DocumentsState,
+    user_id: UserId,
+    id: Option<&str>,
+) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
+    let progress = s.corpus.queue_reindex(user_id, id).await?;
     s.corpus.start_reindex(user_id);
     Ok((StatusCode::ACCEPTED, Json(progress)))
 }
@@ -318,9 +330,7 @@ async fn reindex_one(
         let progress = s.corpus.reindex_progress(user_id).await?;
         return Ok((StatusCode::ACCEPTED, Json(progress)));
     }
-    let progress = s.corpus.queue_reindex(user_id, Some(&id)).await?;
-    s.corpus.start_reindex(user_id);
-    Ok((StatusCode::ACCEPTED, Json(progress)))
+    queue_reindex(&s, user_id, Some(&id)).await
 }
 
 /// The re-index progress over the caller's ready documents (each document also shows its own
@@ -506,6 +516,15 @@ async fn profile_documents(
         .collect())
 }
 
+/// `value` when it is 1 to `max`; else 422 naming `field` and the range.
+fn bounded(value: usize, max: usize, field: &str) -> ApiResult<usize> {
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::validation(field, format!("1..={max}")))
+    }
+}
+
 /// Offset cursors of a profile's document list (`o<n>`).
 fn offset_cursor(cursor: Option<&str>) -> ApiResult<usize> {
     match cursor {
@@ -528,10 +547,7 @@ async fn list(
 ) -> ApiResult<Json<DocumentList>> {
     let user_id = *auth.user_id();
     let kind = params.kind.as_deref().map(parse_kind).transpose()?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::validation("limit", "1..=200"));
-    }
+    let limit = bounded(params.limit.unwrap_or(50), 200, "limit")?;
     if let Some(profile) = params.profile {
         let start = offset_cursor(params.cursor.as_deref())?;
         let mut items: Vec<Document> = profile_documents(&s, user_id, &profile, false)
@@ -591,10 +607,7 @@ async fn folders(
     Query(params): Query<FolderParams>,
 ) -> ApiResult<Json<FolderList>> {
     let user_id = *auth.user_id();
-    let limit = params.limit.unwrap_or(200);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::validation("limit", "1..=1000"));
-    }
+    let limit = bounded(params.limit.unwrap_or(200), 1000, "limit")?;
     let (items, next_cursor) = s
         .corpus
         .folders(user_id, limit, params.cursor.as_deref())
@@ -634,13 +647,11 @@ async fn rename_folder(
     ApiJson(body): ApiJson<FolderRename>,
 ) -> ApiResult<Json<FolderMove>> {
     let user_id = *auth.user_id();
-    let limit = body.limit.unwrap_or(DEFAULT_MOVE_BATCH);
-    if !(1..=MAX_MOVE_BATCH).contains(&limit) {
-        return Err(ApiError::validation(
-            "limit",
-            format!("1..={MAX_MOVE_BATCH}"),
-        ));
-    }
+    let limit = bounded(
+        body.limit.unwrap_or(DEFAULT_MOVE_BATCH),
+        MAX_MOVE_BATCH,
+        "limit",
+    )?;
     Ok(Json(
         s.corpus
             .move_folder(user_id, &body.from, &body.to, limit)
@@ -767,19 +778,8 @@ async fn replace(
     request: Request,
 ) -> ApiResult<Json<Document>> {
     let user_id = *auth.user_id();
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let bytes = Bytes::from_request(request, &s).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge("over the direct-upload limit".into())
-        } else {
-            ApiError::BadRequest(e.body_text())
-        }
-    })?;
+    let content_type = content_type(&request);
+    let bytes = body_bytes(request, &s, || "over the direct-upload limit".into()).await?;
     Ok(Json(
         s.corpus.replace(user_id, &id, &content_type, bytes).await?,
     ))
@@ -814,10 +814,7 @@ async fn search(
     Query(params): Query<SearchParams>,
 ) -> ApiResult<Json<SearchResults>> {
     let user_id = *auth.user_id();
-    let k = params.k.unwrap_or(8);
-    if !(1..=50).contains(&k) {
-        return Err(ApiError::validation("k", "1..=50"));
-    }
+    let k = bounded(params.k.unwrap_or(8), 50, "k")?;
     if params.q.chars().count() > 2000 {
         return Err(ApiError::validation("q", "at most 2000 characters"));
     }

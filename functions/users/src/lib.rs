@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
 use ragenie_common::accounts::web::{ListParams, path_id};
-use ragenie_common::accounts::{ListPage, ProfileId};
+use ragenie_common::accounts::{ListPage, ProfileId, UserId};
 use ragenie_common::auth::{AuthUser, NotSignedIn};
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
@@ -100,6 +100,11 @@ async fn list_profiles(
     Ok(Json(page))
 }
 
+/// The caller and the profile id of a `/profiles/{id}` path (404 when it is not one).
+fn caller_profile(auth: &AuthUser, id: &str) -> ApiResult<(UserId, ProfileId)> {
+    Ok((*auth.user_id(), path_id(id, "profile")?))
+}
+
 /// One of the caller's profiles.
 #[utoipa::path(get, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
     params(("id" = String, Path, description = "The profile's id")),
@@ -112,8 +117,7 @@ async fn get_profile(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Profile>> {
-    let user = *auth.user_id();
-    let id: ProfileId = path_id(&id, "profile")?;
+    let (user, id) = caller_profile(&auth, &id)?;
     Ok(Json(profiles::get(state.table.as_ref(), user, id).await?))
 }
 
@@ -133,8 +137,7 @@ async fn update_profile(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ProfilePatch>,
 ) -> ApiResult<Json<Profile>> {
-    let user = *auth.user_id();
-    let id: ProfileId = path_id(&id, "profile")?;
+    let (user, id) = caller_profile(&auth, &id)?;
     Ok(Json(
         profiles::update(state.table.as_ref(), user, id, body).await?,
     ))
@@ -153,8 +156,7 @@ async fn delete_profile(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let user = *auth.user_id();
-    let id: ProfileId = path_id(&id, "profile")?;
+    let (user, id) = caller_profile(&auth, &id)?;
     profiles::delete(state.table.as_ref(), user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
