@@ -236,14 +236,7 @@ impl Embedder for GeminiEmbedder {
     }
     #[tracing::instrument(skip_all, fields(provider = "gemini", model = %self.model, n = texts.len()))]
     async fn embed(&self, texts: &[String]) -> Result<Embeddings, GatewayError> {
-        let key =
-            self.ep
-                .key
-                .as_ref()
-                .map(|k| k.expose())
-                .ok_or_else(|| GatewayError::MissingKey {
-                    provider: "gemini".into(),
-                })?;
+        let key = self.ep.key("gemini")?;
         let mut vectors = Vec::with_capacity(texts.len());
         if let [one] = texts {
             let v = self.call(key, "embedContent", self.request(one)).await?;

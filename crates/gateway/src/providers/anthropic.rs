@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, end_at_eof, merge_usage, parse_json, read_json, to_body, u64_at,
+    Endpoint, LlmProvider, end_at_eof, end_at_marker, merge_usage, parse_json, read_json, to_body,
+    u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
-use crate::transport::{Decoder, finish, sse_stream};
+use crate::transport::{Decoder, sse_stream};
 use crate::{
     Answer, ChatRequest, FinishReason, GatewayError, LlmEvent, LlmStream, ProviderKind, Role, Usage,
 };
@@ -70,16 +71,6 @@ impl AnthropicProvider {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
     }
-
-    fn key(&self) -> Result<&str, GatewayError> {
-        self.ep
-            .key
-            .as_ref()
-            .map(|k| k.expose())
-            .ok_or_else(|| GatewayError::MissingKey {
-                provider: "anthropic".into(),
-            })
-    }
 }
 
 #[async_trait]
@@ -91,7 +82,7 @@ impl LlmProvider for AnthropicProvider {
     #[tracing::instrument(skip_all, fields(provider = "anthropic", model = %req.model))]
     async fn stream(&self, req: &ChatRequest) -> Result<LlmStream, GatewayError> {
         req.validate()?;
-        let key = self.key()?;
+        let key = self.ep.key("anthropic")?;
         let body = to_body(&Self::body(req, true))?;
         let t = &self.ep.transport;
         let (resp, deadline) = t.send("anthropic", || self.post(key, body.clone())).await?;
@@ -107,7 +98,7 @@ impl LlmProvider for AnthropicProvider {
     #[tracing::instrument(skip_all, fields(provider = "anthropic", model = %req.model))]
     async fn complete(&self, req: &ChatRequest) -> Result<Answer, GatewayError> {
         req.validate()?;
-        let key = self.key()?;
+        let key = self.ep.key("anthropic")?;
         let body = to_body(&Self::body(req, false))?;
         let t = &self.ep.transport;
         let (resp, deadline) = t.send("anthropic", || self.post(key, body.clone())).await?;
@@ -230,11 +221,7 @@ impl Decoder for AnthropicDecoder {
                 }
             }
             "message_stop" => {
-                finish(
-                    out,
-                    self.usage,
-                    self.finish.take().unwrap_or(FinishReason::Stop),
-                );
+                end_at_marker(self.finish.take(), self.usage, out);
                 return Ok(true);
             }
             "error" => return Err(provider_error(&v)),
@@ -256,7 +243,7 @@ impl Decoder for AnthropicDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::decode_in_pieces;
+    use crate::providers::{assert_decodes_at_any_split, decode_in_pieces};
 
     const STREAM: &str = concat!(
         "event: message_start\n",
@@ -285,22 +272,19 @@ mod tests {
 
     #[test]
     fn events_become_text_usage_and_finish_at_any_split() {
-        let expected = vec![
-            LlmEvent::TextDelta("Hello".into()),
-            LlmEvent::TextDelta(", ✓".into()),
-            LlmEvent::Usage(Usage {
-                input: 25,
-                output: 15,
-                cache_read: 10,
-                cache_write: 4,
-            }),
-            LlmEvent::Finish {
-                reason: FinishReason::Length,
-            },
-        ];
-        for piece in [1, 2, 5, 13, STREAM.len()] {
-            assert_eq!(run(STREAM, piece).unwrap(), expected, "piece {piece}");
-        }
+        let usage = Usage {
+            input: 25,
+            output: 15,
+            cache_read: 10,
+            cache_write: 4,
+        };
+        assert_decodes_at_any_split::<AnthropicDecoder>(
+            STREAM,
+            &[1, 2, 5, 13, STREAM.len()],
+            &["Hello", ", ✓"],
+            usage,
+            FinishReason::Length,
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl GeminiProvider {
         method: &str,
     ) -> Result<(reqwest::Response, tokio::time::Instant), GatewayError> {
         req.validate()?;
-        let key = self.key()?;
+        let key = self.ep.key("gemini")?;
         let body = to_body(&Self::body(req))?;
         self.ep
             .transport
@@ -93,16 +93,6 @@ impl GeminiProvider {
                 self.post(key, &req.model, method, body.clone())
             })
             .await
-    }
-
-    fn key(&self) -> Result<&str, GatewayError> {
-        self.ep
-            .key
-            .as_ref()
-            .map(|k| k.expose())
-            .ok_or_else(|| GatewayError::MissingKey {
-                provider: "gemini".into(),
-            })
     }
 }
 
@@ -239,7 +229,7 @@ impl Decoder for GeminiDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::decode_in_pieces;
+    use crate::providers::{assert_decodes_at_any_split, decode_in_pieces};
 
     const STREAM: &str = concat!(
         "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,\"totalTokenCount\": 9},\"modelVersion\": \"gemini-2.5-flash\"}\r\n\r\n",
@@ -253,23 +243,19 @@ mod tests {
 
     #[test]
     fn chunks_become_text_usage_and_finish_at_any_split() {
-        let expected = vec![
-            LlmEvent::TextDelta("Hel".into()),
-            LlmEvent::TextDelta("lo ✓".into()),
-            LlmEvent::TextDelta("!".into()),
-            LlmEvent::Usage(Usage {
-                input: 5,
-                output: 5,
-                cache_read: 4,
-                cache_write: 0,
-            }),
-            LlmEvent::Finish {
-                reason: FinishReason::Length,
-            },
-        ];
-        for piece in [1, 2, 3, 11, STREAM.len()] {
-            assert_eq!(run(STREAM, piece).unwrap(), expected, "piece {piece}");
-        }
+        let usage = Usage {
+            input: 5,
+            output: 5,
+            cache_read: 4,
+            cache_write: 0,
+        };
+        assert_decodes_at_any_split::<GeminiDecoder>(
+            STREAM,
+            &[1, 2, 3, 11, STREAM.len()],
+            &["Hel", "lo ✓", "!"],
+            usage,
+            FinishReason::Length,
+        );
     }
 
     #[test]

@@ -46,6 +46,18 @@ pub(crate) struct Endpoint {
     pub key: Option<crate::ApiKey>,
 }
 
+impl Endpoint {
+    /// The API key, which `provider` cannot be called without.
+    pub(crate) fn key(&self, provider: &str) -> Result<&str, GatewayError> {
+        self.key
+            .as_ref()
+            .map(|k| k.expose())
+            .ok_or_else(|| GatewayError::MissingKey {
+                provider: provider.into(),
+            })
+    }
+}
+
 pub(crate) fn to_body(v: &Value) -> Result<Bytes, GatewayError> {
     serde_json::to_vec(v)
         .map(Bytes::from)
@@ -123,6 +135,15 @@ pub(crate) fn end_at_eof(
     }
 }
 
+/// The provider's end marker: the finish reason seen (`stop` when none came), after the usage.
+pub(crate) fn end_at_marker(
+    finish: Option<FinishReason>,
+    usage: Option<Usage>,
+    out: &mut Vec<LlmEvent>,
+) {
+    crate::transport::finish(out, usage, finish.unwrap_or(FinishReason::Stop));
+}
+
 /// A provider's error object: `kind` (when a string, else `error`) and its `message`.
 pub(crate) fn provider_error(kind: Option<&Value>, e: &Value) -> GatewayError {
     GatewayError::Provider {
@@ -172,4 +193,29 @@ pub(crate) fn decode_in_pieces(
     }
     decoder.eof(&mut out)?;
     Ok(out)
+}
+
+/// Asserts that `input`, decoded in pieces of each size in `pieces`, gives the `texts`, then
+/// the `usage`, then the finish with `reason`.
+#[cfg(test)]
+pub(crate) fn assert_decodes_at_any_split<D: crate::transport::Decoder + Default>(
+    input: &str,
+    pieces: &[usize],
+    texts: &[&str],
+    usage: Usage,
+    reason: FinishReason,
+) {
+    let mut expected: Vec<LlmEvent> = texts
+        .iter()
+        .map(|t| LlmEvent::TextDelta((*t).into()))
+        .collect();
+    expected.push(LlmEvent::Usage(usage));
+    expected.push(LlmEvent::Finish { reason });
+    for &piece in pieces {
+        assert_eq!(
+            decode_in_pieces(D::default(), input, piece).unwrap(),
+            expected,
+            "piece {piece}"
+        );
+    }
 }

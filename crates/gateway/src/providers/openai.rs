@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, answer_stream, end_at_eof, is_json, parse_json, read_json, to_body,
-    u64_at,
+    Endpoint, LlmProvider, answer_stream, end_at_eof, end_at_marker, is_json, parse_json,
+    read_json, to_body, u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
-use crate::transport::{Decoder, finish, sse_stream};
+use crate::transport::{Decoder, sse_stream};
 use crate::{
     Answer, ChatRequest, FinishReason, GatewayError, LlmEvent, LlmStream, ProviderKind, Role, Usage,
 };
@@ -200,11 +200,7 @@ impl Decoder for OpenAiDecoder {
     fn event(&mut self, ev: SseEvent, out: &mut Vec<LlmEvent>) -> Result<bool, GatewayError> {
         let data = ev.data.trim();
         if data == "[DONE]" {
-            finish(
-                out,
-                self.usage,
-                self.finish.take().unwrap_or(FinishReason::Stop),
-            );
+            end_at_marker(self.finish.take(), self.usage, out);
             return Ok(true);
         }
         if data.is_empty() {
@@ -247,11 +243,7 @@ impl Decoder for OpenAiDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::decode_in_pieces;
-
-    fn run(input: &str, piece: usize) -> Vec<LlmEvent> {
-        decode_in_pieces(OpenAiDecoder::default(), input, piece).unwrap()
-    }
+    use crate::providers::assert_decodes_at_any_split;
 
     const STREAM: &str = concat!(
         "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}\n\n",
@@ -265,22 +257,19 @@ mod tests {
 
     #[test]
     fn stream_chunks_become_text_then_usage_then_finish_at_any_split() {
-        let expected = vec![
-            LlmEvent::TextDelta("Héllo".into()),
-            LlmEvent::TextDelta(" world".into()),
-            LlmEvent::Usage(Usage {
-                input: 12,
-                output: 3,
-                cache_read: 8,
-                cache_write: 0,
-            }),
-            LlmEvent::Finish {
-                reason: FinishReason::Length,
-            },
-        ];
-        for piece in [1, 2, 3, 7, 64, STREAM.len()] {
-            assert_eq!(run(STREAM, piece), expected, "piece {piece}");
-        }
+        let usage = Usage {
+            input: 12,
+            output: 3,
+            cache_read: 8,
+            cache_write: 0,
+        };
+        assert_decodes_at_any_split::<OpenAiDecoder>(
+            STREAM,
+            &[1, 2, 3, 7, 64, STREAM.len()],
+            &["Héllo", " world"],
+            usage,
+            FinishReason::Length,
+        );
     }
 
     #[test]
