@@ -312,6 +312,11 @@ mod tests {
         }
     }
 
+    /// How many dataset passages a search for `query` finds (at most 5).
+    async fn hit_count(corpus: &Corpus, user: UserId, query: &str) -> usize {
+        corpus.search_datasets(user, query, 5).await.unwrap().len()
+    }
+
     /// Uploads documents `from..to`, a few at a time (each a distinct one-chunk text).
     async fn upload_many(corpus: &Corpus, user: UserId, from: usize, to: usize) {
         let mut next = from;
@@ -344,14 +349,7 @@ mod tests {
             uploaded = size;
             // The first search after a change reads the document list again.
             let before = table.calls();
-            assert_eq!(
-                corpus
-                    .search_datasets(user, "shared", 5)
-                    .await
-                    .unwrap()
-                    .len(),
-                5
-            );
+            assert_eq!(hit_count(&corpus, user, "shared").await, 5);
             assert!((table.calls() - before).reads > 1);
             // A compaction that search started reads the table in the background.
             corpus.compaction_finished().await;
@@ -419,40 +417,14 @@ mod tests {
             .replace(user, &doc.id, "text/markdown", Bytes::from("pears"))
             .await
             .unwrap();
-        assert!(
-            corpus
-                .search_datasets(user, "apples", 5)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(
-            corpus
-                .search_datasets(user, "pears", 5)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(hit_count(&corpus, user, "apples").await, 0);
+        assert_eq!(hit_count(&corpus, user, "pears").await, 1);
 
         corpus.upload(user, text("b.md", "plums")).await.unwrap();
-        assert_eq!(
-            corpus
-                .search_datasets(user, "plums", 5)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(hit_count(&corpus, user, "plums").await, 1);
 
         corpus.delete(user, &doc.id).await.unwrap();
-        assert!(
-            corpus
-                .search_datasets(user, "pears", 5)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!(hit_count(&corpus, user, "pears").await, 0);
         assert!(corpus.catalog(user).await.unwrap().get(&doc.id).is_none());
     }
 
@@ -465,35 +437,14 @@ mod tests {
         let reader = Corpus::new(state.table.clone(), state.blobs.clone());
         let (user, _) = test_user();
         writer.upload(user, text("a.md", "apples")).await.unwrap();
-        assert_eq!(
-            reader
-                .search_datasets(user, "apples", 5)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(hit_count(&reader, user, "apples").await, 1);
         let (b, _) = writer
             .upload(user, text("b.md", "apples pears"))
             .await
             .unwrap();
-        assert_eq!(
-            reader
-                .search_datasets(user, "apples", 5)
-                .await
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(hit_count(&reader, user, "apples").await, 2);
         writer.delete(user, &b.id).await.unwrap();
-        assert_eq!(
-            reader
-                .search_datasets(user, "apples", 5)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(hit_count(&reader, user, "apples").await, 1);
     }
 
     #[tokio::test]
