@@ -14,12 +14,12 @@ impl Corpus {
     pub(crate) async fn embed_chunks(
         &self,
         user: UserId,
-        doc_id: &str,
-        title: &str,
-        segment: &mut Segment,
-        chunks: &[ragenie_retrieval::Chunk],
+        doc: &Document,
+        indexed: &mut ragenie_retrieval::IndexedDocument,
         timeout: Duration,
     ) -> Result<Option<String>, Refusal> {
+        let (doc_id, title) = (doc.id.as_str(), doc.name.as_str());
+        let (segment, chunks) = (&mut indexed.segment, &indexed.chunks);
         let Some(embeddings) = self.embeddings.as_ref() else {
             return Ok(None);
         };
@@ -332,17 +332,7 @@ impl Corpus {
                     .embeddings
                     .as_ref()
                     .map_or(Duration::ZERO, |e| e.ingest_timeout);
-                match self
-                    .embed_chunks(
-                        user,
-                        &doc.id,
-                        &doc.name,
-                        &mut indexed.segment,
-                        &indexed.chunks,
-                        timeout,
-                    )
-                    .await
-                {
+                match self.embed_chunks(user, &doc, &mut indexed, timeout).await {
                     Ok(model) => doc.embedding_model = model,
                     Err(refusal) => {
                         // No unbilled work: the document waits, failed with the reason, for a

@@ -233,14 +233,7 @@ impl Corpus {
             return Ok(false);
         };
         let embedded = self
-            .embed_chunks(
-                user,
-                &doc.id,
-                &doc.name,
-                &mut indexed.segment,
-                &indexed.chunks,
-                REINDEX_EMBED_TIMEOUT,
-            )
+            .embed_chunks(user, &doc, &mut indexed, REINDEX_EMBED_TIMEOUT)
             .await
             .unwrap_or_else(|refusal| {
                 // The document stays ready on BM25; a re-index later tries it again.
