@@ -23,16 +23,20 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(json)
     }
 
-    /// Decodes a cursor of a table scan (no partition to check it against).
-    pub fn decode_scan(raw: &str) -> StoreResult<Self> {
+    /// The cursor `raw` encodes, whatever it belongs to.
+    fn parse(raw: &str) -> StoreResult<Self> {
         if raw.len() > 4096 {
             return Err(StoreError::InvalidCursor);
         }
         let bytes = URL_SAFE_NO_PAD
             .decode(raw)
             .map_err(|_| StoreError::InvalidCursor)?;
-        let cursor: Cursor =
-            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
+    }
+
+    /// Decodes a cursor of a table scan (no partition to check it against).
+    pub fn decode_scan(raw: &str) -> StoreResult<Self> {
+        let cursor = Self::parse(raw)?;
         if cursor.index.is_some() {
             return Err(StoreError::InvalidCursor);
         }
@@ -42,14 +46,7 @@ impl Cursor {
     /// Decodes a cursor and checks it belongs to `query` (of the table, or of the index when
     /// `for_index`).
     pub fn decode_for(raw: &str, query: &Query, for_index: bool) -> StoreResult<Self> {
-        if raw.len() > 4096 {
-            return Err(StoreError::InvalidCursor);
-        }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(raw)
-            .map_err(|_| StoreError::InvalidCursor)?;
-        let cursor: Cursor =
-            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let cursor = Self::parse(raw)?;
         let (pk, sk) = match (&cursor.index, for_index) {
             (Some((ipk, isk)), true) => (ipk.as_str(), isk.as_str()),
             (None, false) => (cursor.pk.as_str(), cursor.sk.as_str()),

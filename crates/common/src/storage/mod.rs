@@ -248,13 +248,18 @@ impl Query {
         if self.pk.is_empty() {
             return Err(StoreError::Invalid("a query needs a partition key".into()));
         }
-        if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
-            return Err(StoreError::Invalid(format!(
-                "limit must be 1..={MAX_PAGE_SIZE}"
-            )));
-        }
-        Ok(())
+        check_limit(self.limit)
     }
+}
+
+/// A query's or a scan's page size: 1 to [`MAX_PAGE_SIZE`].
+fn check_limit(limit: usize) -> StoreResult<()> {
+    if limit == 0 || limit > MAX_PAGE_SIZE {
+        return Err(StoreError::Invalid(format!(
+            "limit must be 1..={MAX_PAGE_SIZE}"
+        )));
+    }
+    Ok(())
 }
 
 /// A read of the whole table, for maintenance (backfills, consistency checks), never on a
@@ -286,12 +291,7 @@ impl Scan {
         self
     }
     fn validate(&self) -> StoreResult<()> {
-        if self.limit == 0 || self.limit > MAX_PAGE_SIZE {
-            return Err(StoreError::Invalid(format!(
-                "limit must be 1..={MAX_PAGE_SIZE}"
-            )));
-        }
-        Ok(())
+        check_limit(self.limit)
     }
 }
 
