@@ -161,11 +161,7 @@ impl ConversationStore {
                     .after(cursor),
             )
             .await?;
-        let items = page
-            .items
-            .iter()
-            .map(|i| i.decode())
-            .collect::<Result<Vec<Conversation>, _>>()?;
+        let items = page.decode_items::<Conversation>()?;
         Ok((items, page.next_cursor))
     }
 

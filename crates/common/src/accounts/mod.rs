@@ -75,11 +75,7 @@ pub async fn list_page<T: serde::de::DeserializeOwned>(
                 .after(cursor),
         )
         .await?;
-    let items = page
-        .items
-        .iter()
-        .map(crate::storage::Item::decode)
-        .collect::<Result<_, _>>()?;
+    let items = page.decode_items()?;
     Ok(ListPage {
         items,
         next_cursor: page.next_cursor,

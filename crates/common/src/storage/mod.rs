@@ -302,6 +302,13 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+impl Page {
+    /// The page's items decoded as `T`, in order; an error names the first malformed one.
+    pub fn decode_items<T: serde::de::DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
+        self.items.iter().map(Item::decode).collect()
+    }
+}
+
 /// One write of a transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TxOp {
