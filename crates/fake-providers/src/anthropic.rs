@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use crate::State;
 use crate::scenario::{Finish, Plan, Prompt, Scenario, injected_failure, plan};
 use crate::wire::{
-    Frames, content_text, error_response, json_response, required_array, required_str,
-    retry_after_for, stream_response,
+    content_text, error_response, json_response, required_array, required_str, retry_after_for,
+    sse_response,
 };
 
 fn error(status: u16, kind: &str, message: &str, retry_after: Option<&str>) -> Response {
@@ -239,16 +239,5 @@ pub async fn messages(
         "error",
         &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
     );
-    stream_response(
-        Frames {
-            head,
-            text,
-            tail,
-            error,
-        },
-        &plan,
-        "text/event-stream; charset=utf-8",
-        rid,
-        crate::ActiveGuard::new(&state),
-    )
+    sse_response(&state, &plan, rid, head, text, tail, error)
 }

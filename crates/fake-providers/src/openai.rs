@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::scenario::{Finish, Plan, Prompt, Scenario, injected_failure, plan};
 use crate::wire::{
-    Frames, content_text, error_response, json_response, now_secs, required_array, required_str,
-    retry_after_for, sse_data, stream_response,
+    content_text, error_response, json_response, now_secs, required_array, required_str,
+    retry_after_for, sse_data, sse_response,
 };
 use crate::{State, embed};
 
@@ -98,12 +98,51 @@ fn scenario_header(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-fake-scenario").and_then(|v| v.to_str().ok())
 }
 
+/// A request to an OpenAI endpoint whose key and JSON body passed the checks.
+struct Call {
+    state: Arc<State>,
+    headers: HeaderMap,
+    body: Bytes,
+    provider: &'static str,
+    req: Value,
+}
+
+impl Call {
+    /// Checks the key and reads the JSON body; or OpenAI's answer (see [`keyed_json`]).
+    fn checked(
+        AxState(state): AxState<Arc<State>>,
+        headers: HeaderMap,
+        body: Bytes,
+        key_required: bool,
+        provider: &'static str,
+    ) -> Result<Self, Box<Response>> {
+        let req = keyed_json(&headers, &body, key_required)?;
+        Ok(Call {
+            state,
+            headers,
+            body,
+            provider,
+            req,
+        })
+    }
+
+    /// The scenario `text` (or the scenario header) asks for; or the failure it injects.
+    fn scenario(&self, text: &str) -> Result<Scenario, Box<Response>> {
+        let scenario = Scenario::parse(text, scenario_header(&self.headers));
+        match injected_failure(&self.state, self.provider, &self.body, &scenario) {
+            Some(status) => Err(Box::new(injected(status, &scenario))),
+            None => Ok(scenario),
+        }
+    }
+}
+
 pub async fn chat_keyed(st: AxState<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
-    chat(st, headers, body, true, "openai").await
+    Call::checked(st, headers, body, true, "openai").map_or_else(|refused| *refused, chat)
 }
 
 pub async fn chat_open(st: AxState<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
-    chat(st, headers, body, false, "openai_compatible").await
+    Call::checked(st, headers, body, false, "openai_compatible")
+        .map_or_else(|refused| *refused, chat)
 }
 
 fn prompt(req: &Value) -> Result<Prompt, String> {
@@ -149,26 +188,17 @@ fn finish(plan: &Plan) -> &'static str {
     }
 }
 
-async fn chat(
-    AxState(state): AxState<Arc<State>>,
-    headers: HeaderMap,
-    body: Bytes,
-    key_required: bool,
-    provider: &str,
-) -> Response {
-    let req = match keyed_json(&headers, &body, key_required) {
-        Ok(req) => req,
-        Err(refused) => return *refused,
-    };
-    state.record(provider, "/chat/completions", &req);
-    let p = match prompt(&req) {
+fn chat(call: Call) -> Response {
+    let (state, req) = (&call.state, &call.req);
+    state.record(call.provider, "/chat/completions", req);
+    let p = match prompt(req) {
         Ok(p) => p,
         Err(m) => return error(400, &m, "invalid_request_error", None, None),
     };
-    let scenario = Scenario::parse(&p.last_user, scenario_header(&headers));
-    if let Some(status) = injected_failure(&state, provider, &body, &scenario) {
-        return injected(status, &scenario);
-    }
+    let scenario = match call.scenario(&p.last_user) {
+        Ok(scenario) => scenario,
+        Err(injected) => return *injected,
+    };
     let plan = plan(&state.config, &p, &scenario);
     let n = state.next_id();
     let id = format!("chatcmpl-fake{n}");
@@ -218,18 +248,7 @@ async fn chat(
     let error = sse_data(
         &json!({"error": {"message": "The server had an error while processing your request (injected mid-stream).", "type": "server_error", "param": null, "code": null}}),
     );
-    stream_response(
-        Frames {
-            head,
-            text,
-            tail,
-            error,
-        },
-        &plan,
-        "text/event-stream; charset=utf-8",
-        rid,
-        crate::ActiveGuard::new(&state),
-    )
+    sse_response(state, &plan, rid, head, text, tail, error)
 }
 
 pub async fn embeddings_keyed(
@@ -237,24 +256,16 @@ pub async fn embeddings_keyed(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    embeddings(st, headers, body, true, "openai").await
+    Call::checked(st, headers, body, true, "openai").map_or_else(|refused| *refused, embeddings)
 }
 
 pub async fn embeddings_open(st: AxState<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
-    embeddings(st, headers, body, false, "openai_compatible").await
+    Call::checked(st, headers, body, false, "openai_compatible")
+        .map_or_else(|refused| *refused, embeddings)
 }
 
-async fn embeddings(
-    AxState(state): AxState<Arc<State>>,
-    headers: HeaderMap,
-    body: Bytes,
-    key_required: bool,
-    provider: &str,
-) -> Response {
-    let req = match keyed_json(&headers, &body, key_required) {
-        Ok(req) => req,
-        Err(refused) => return *refused,
-    };
+fn embeddings(call: Call) -> Response {
+    let (state, req) = (&call.state, &call.req);
     let model = req
         .get("model")
         .and_then(Value::as_str)
@@ -276,11 +287,10 @@ async fn embeddings(
             );
         }
     };
-    let scenario = Scenario::parse(&inputs.join(" "), scenario_header(&headers));
-    if let Some(status) = injected_failure(&state, provider, &body, &scenario) {
-        return injected(status, &scenario);
+    if let Err(injected) = call.scenario(&inputs.join(" ")) {
+        return *injected;
     }
-    state.record(provider, "/v1/embeddings", &req);
+    state.record(call.provider, "/v1/embeddings", req);
     let dims = req
         .get("dimensions")
         .and_then(Value::as_u64)

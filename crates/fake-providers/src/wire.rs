@@ -117,6 +117,31 @@ pub fn stream_response(
     resp
 }
 
+/// A streamed answer as server-sent events, the way OpenAI and Anthropic send it; `state`
+/// counts it as active until the body is dropped.
+pub fn sse_response(
+    state: &std::sync::Arc<crate::State>,
+    plan: &Plan,
+    id_header: (&'static str, String),
+    head: Vec<Bytes>,
+    text: Vec<Bytes>,
+    tail: Vec<Bytes>,
+    error: Bytes,
+) -> Response {
+    stream_response(
+        Frames {
+            head,
+            text,
+            tail,
+            error,
+        },
+        plan,
+        "text/event-stream; charset=utf-8",
+        id_header,
+        crate::ActiveGuard::new(state),
+    )
+}
+
 /// A whole JSON answer, or its first half and a cut connection.
 pub fn json_response(
     body: &serde_json::Value,
