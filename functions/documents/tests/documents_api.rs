@@ -12,7 +12,7 @@ use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::storage::embedded::presigned_routes;
 use ragenie_common::testing::{TestServer, embedded_state, test_user};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
 struct App {
@@ -64,24 +64,25 @@ impl App {
         media_type: &str,
         body: impl Into<reqwest::Body>,
     ) -> Response {
+        let request = self.request(Method::POST, bearer, "/documents");
+        send(
+            request
+                .query(&[("kind", kind), ("name", name)])
+                .header("content-type", media_type)
+                .body(body),
+        )
+        .await
+    }
+
+    /// A request to `path` carrying `bearer`.
+    fn request(&self, method: Method, bearer: &str, path: &str) -> RequestBuilder {
         self.http
-            .post(format!("{}/documents", self.base))
-            .query(&[("kind", kind), ("name", name)])
+            .request(method, format!("{}{path}", self.base))
             .header("authorization", bearer)
-            .header("content-type", media_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
     }
 
     async fn get(&self, bearer: &str, path: &str) -> Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .header("authorization", bearer)
-            .send()
-            .await
-            .unwrap()
+        send(self.request(Method::GET, bearer, path)).await
     }
 
     async fn json(&self, bearer: &str, path: &str) -> Value {
@@ -89,11 +90,122 @@ impl App {
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.unwrap()
     }
+
+    /// `GET path` (expects 200): its `items`.
+    async fn items(&self, bearer: &str, path: &str) -> Vec<Value> {
+        self.json(bearer, path).await["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Uploads `text` as a Markdown dataset named `name`; (status, body).
+    async fn upload_md(
+        &self,
+        bearer: &str,
+        name: &str,
+        text: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        body(
+            self.upload(bearer, "dataset", name, "text/markdown", text)
+                .await,
+        )
+        .await
+    }
+
+    /// Uploads a PDF that cannot be read as the dataset "broken.pdf"; (status, body).
+    async fn upload_broken_pdf(&self, bearer: &str) -> (StatusCode, Value) {
+        let pdf = b"%PDF-1.7\n1 0 obj garbage".to_vec();
+        body(
+            self.upload(bearer, "dataset", "broken.pdf", "application/pdf", pdf)
+                .await,
+        )
+        .await
+    }
+
+    /// `POST path` with no body.
+    async fn post(&self, bearer: &str, path: &str) -> Response {
+        send(self.request(Method::POST, bearer, path)).await
+    }
+
+    /// `DELETE /documents/{id}`: the status.
+    async fn delete(&self, bearer: &str, id: &str) -> StatusCode {
+        let path = format!("/documents/{id}");
+        send(self.request(Method::DELETE, bearer, &path))
+            .await
+            .status()
+    }
+
+    /// `POST /documents/uploads` (a presigned upload starts); (status, body).
+    async fn start_upload(&self, bearer: &str, request: Value) -> (StatusCode, Value) {
+        call(
+            self.request(Method::POST, bearer, "/documents/uploads")
+                .json(&request),
+        )
+        .await
+    }
+
+    /// A multipart upload: `fields` as text parts, then one file part; (status, body).
+    async fn upload_form(
+        &self,
+        bearer: &str,
+        fields: &[(&'static str, &'static str)],
+        (file_name, media_type, bytes): (&'static str, &str, &'static [u8]),
+    ) -> (StatusCode, Value) {
+        let form = fields
+            .iter()
+            .fold(reqwest::multipart::Form::new(), |form, (k, v)| {
+                form.text(*k, *v)
+            })
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(file_name)
+                    .mime_str(media_type)
+                    .unwrap(),
+            );
+        call(
+            self.request(Method::POST, bearer, "/documents")
+                .multipart(form),
+        )
+        .await
+    }
+
+    /// PUTs Markdown `content` to a presigned upload `url`: the status.
+    async fn put_upload(&self, url: &str, content: impl Into<reqwest::Body>) -> StatusCode {
+        let request = self.http.put(url).header("content-type", "text/markdown");
+        send(request.body(content)).await.status()
+    }
+}
+
+async fn send(request: RequestBuilder) -> Response {
+    request.send().await.unwrap()
+}
+
+/// Sends `request`; (status, JSON body or null).
+async fn call(request: RequestBuilder) -> (StatusCode, Value) {
+    body(send(request).await).await
 }
 
 async fn body(response: Response) -> (StatusCode, Value) {
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Asserts an answer's status and the folder its document is in.
+fn assert_in_folder(status: StatusCode, doc: &Value, want: StatusCode, folder: &str) {
+    assert_eq!(
+        (status, doc["folder"].as_str()),
+        (want, Some(folder)),
+        "{doc}"
+    );
+}
+
+/// The characters of `text` from a hit's `start` to its `end`.
+fn span(text: &str, hit: &Value) -> String {
+    let start = hit["start"].as_u64().unwrap() as usize;
+    let end = hit["end"].as_u64().unwrap() as usize;
+    text.chars().skip(start).take(end - start).collect()
 }
 
 const GUIDE: &str = "# Espresso guide\n\n## Grinding\n\nA fine, even grind matters most for espresso extraction.\n\n## Tamping\n\nTamp with thirty pounds of pressure, level and firm.\n";
@@ -102,11 +214,7 @@ const GUIDE: &str = "# Espresso guide\n\n## Grinding\n\nA fine, even grind matte
 async fn an_uploaded_markdown_document_is_ready_listed_readable_and_searchable() {
     let app = app().await;
     let (_, alice) = test_user();
-    let (status, doc) = body(
-        app.upload(&alice, "dataset", "espresso.md", "text/markdown", GUIDE)
-            .await,
-    )
-    .await;
+    let (status, doc) = app.upload_md(&alice, "espresso.md", GUIDE).await;
     assert_eq!(status, StatusCode::CREATED, "{doc}");
     assert_eq!(
         (
@@ -127,9 +235,8 @@ async fn an_uploaded_markdown_document_is_ready_listed_readable_and_searchable()
     let list = app.json(&alice, "/documents?kind=dataset").await;
     assert_eq!(list["items"][0]["id"], id);
     assert!(
-        app.json(&alice, "/documents?kind=instructions").await["items"]
-            .as_array()
-            .unwrap()
+        app.items(&alice, "/documents?kind=instructions")
+            .await
             .is_empty()
     );
 
@@ -149,17 +256,7 @@ async fn an_uploaded_markdown_document_is_ready_listed_readable_and_searchable()
     assert_eq!(top["document_name"], "espresso.md");
     assert_eq!(top["heading_path"], json!(["Espresso guide", "Tamping"]));
     assert!(top["snippet"].as_str().unwrap().contains("<mark>"), "{top}");
-    let (start, end) = (
-        top["start"].as_u64().unwrap() as usize,
-        top["end"].as_u64().unwrap() as usize,
-    );
-    assert!(
-        text.chars()
-            .skip(start)
-            .take(end - start)
-            .collect::<String>()
-            .contains("Tamp")
-    );
+    assert!(span(&text, top).contains("Tamp"));
 
     let url = app.json(&alice, &format!("/documents/{id}/content")).await;
     let downloaded = app
@@ -176,33 +273,15 @@ async fn identical_content_is_stored_once_per_user() {
     let app = app().await;
     let (_, alice) = test_user();
     let (_, bob) = test_user();
-    let (_, first) = body(
-        app.upload(&alice, "dataset", "a.md", "text/markdown", GUIDE)
-            .await,
-    )
-    .await;
-    let (status, second) = body(
-        app.upload(&alice, "dataset", "copy.md", "text/markdown", GUIDE)
-            .await,
-    )
-    .await;
+    let (_, first) = app.upload_md(&alice, "a.md", GUIDE).await;
+    let (status, second) = app.upload_md(&alice, "copy.md", GUIDE).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         (second["id"].clone(), second["duplicate"].clone()),
         (first["id"].clone(), json!(true))
     );
-    assert_eq!(
-        app.json(&alice, "/documents").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    let (status, other) = body(
-        app.upload(&bob, "dataset", "a.md", "text/markdown", GUIDE)
-            .await,
-    )
-    .await;
+    assert_eq!(app.items(&alice, "/documents").await.len(), 1);
+    let (status, other) = app.upload_md(&bob, "a.md", GUIDE).await;
     assert_eq!(
         status,
         StatusCode::CREATED,
@@ -215,24 +294,13 @@ async fn identical_content_is_stored_once_per_user() {
 async fn multipart_uploads_take_the_file_name_and_kind_from_the_form() {
     let app = app().await;
     let (_, alice) = test_user();
-    let form = reqwest::multipart::Form::new()
-        .text("kind", "instructions")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(b"Always answer in French.".to_vec())
-                .file_name("style.txt")
-                .mime_str("text/plain")
-                .unwrap(),
-        );
-    let response = app
-        .http
-        .post(format!("{}/documents", app.base))
-        .header("authorization", &alice)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (status, doc) = body(response).await;
+    let (status, doc) = app
+        .upload_form(
+            &alice,
+            &[("kind", "instructions")],
+            ("style.txt", "text/plain", b"Always answer in French."),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{doc}");
     assert_eq!(
         (
@@ -268,12 +336,7 @@ async fn bad_uploads_get_clear_errors_and_store_nothing() {
         "names the accepted types: {problem}"
     );
     assert_eq!(
-        body(
-            app.upload(&alice, "dataset", "empty.md", "text/markdown", "")
-                .await
-        )
-        .await
-        .0,
+        app.upload_md(&alice, "empty.md", "").await.0,
         StatusCode::BAD_REQUEST
     );
     let (status, problem) = body(
@@ -312,29 +375,14 @@ async fn bad_uploads_get_clear_errors_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        app.json(&alice, "/documents").await["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.items(&alice, "/documents").await.is_empty());
 }
 
 #[tokio::test]
 async fn a_corrupt_pdf_ends_failed_with_a_reason_never_pending() {
     let app = app().await;
     let (_, alice) = test_user();
-    let (status, doc) = body(
-        app.upload(
-            &alice,
-            "dataset",
-            "broken.pdf",
-            "application/pdf",
-            b"%PDF-1.7\n1 0 obj garbage".to_vec(),
-        )
-        .await,
-    )
-    .await;
+    let (status, doc) = app.upload_broken_pdf(&alice).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(doc["status"], "failed");
     assert!(
@@ -357,17 +405,9 @@ async fn a_corrupt_pdf_ends_failed_with_a_reason_never_pending() {
 async fn replacing_makes_a_new_version_that_search_follows() {
     let app = app().await;
     let (_, alice) = test_user();
-    let (_, doc) = body(
-        app.upload(
-            &alice,
-            "dataset",
-            "notes.md",
-            "text/markdown",
-            "# Notes\n\nThe launch code is walrus.",
-        )
-        .await,
-    )
-    .await;
+    let (_, doc) = app
+        .upload_md(&alice, "notes.md", "# Notes\n\nThe launch code is walrus.")
+        .await;
     let id = doc["id"].as_str().unwrap();
     let response = app
         .http
@@ -397,58 +437,28 @@ async fn replacing_makes_a_new_version_that_search_follows() {
         2
     );
     assert!(
-        app.json(&alice, "/search?q=walrus").await["items"]
-            .as_array()
-            .unwrap()
-            .is_empty(),
+        app.items(&alice, "/search?q=walrus").await.is_empty(),
         "old versions are not searched"
     );
 
-    let renamed = app
-        .http
-        .patch(format!("{}/documents/{id}", app.base))
-        .header("authorization", &alice)
-        .json(&json!({"name": "Launch notes"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(body(renamed).await.1["name"], "Launch notes");
+    let (_, renamed) = app.patch(&alice, id, json!({"name": "Launch notes"})).await;
+    assert_eq!(renamed["name"], "Launch notes");
 }
 
 #[tokio::test]
 async fn deleting_removes_metadata_bytes_and_index_segments() {
     let app = app().await;
     let (alice_id, alice) = test_user();
-    let (_, doc) = body(
-        app.upload(
-            &alice,
-            "dataset",
-            "gone.md",
-            "text/markdown",
-            "# Gone\n\nZebras are striped.",
-        )
-        .await,
-    )
-    .await;
+    let (_, doc) = app
+        .upload_md(&alice, "gone.md", "# Gone\n\nZebras are striped.")
+        .await;
     let id = doc["id"].as_str().unwrap();
-    let deleted = app
-        .http
-        .delete(format!("{}/documents/{id}", app.base))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&alice, id).await, StatusCode::NO_CONTENT);
     assert_eq!(
         app.get(&alice, &format!("/documents/{id}")).await.status(),
         StatusCode::NOT_FOUND
     );
-    assert!(
-        app.json(&alice, "/search?q=zebras").await["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.items(&alice, "/search?q=zebras").await.is_empty());
     let leftovers = app
         .state
         .blobs
@@ -458,15 +468,9 @@ async fn deleting_removes_metadata_bytes_and_index_segments() {
     assert!(leftovers.is_empty(), "every blob is gone: {leftovers:?}");
     // The same content can be uploaded again afterwards.
     assert_eq!(
-        app.upload(
-            &alice,
-            "dataset",
-            "again.md",
-            "text/markdown",
-            "# Gone\n\nZebras are striped."
-        )
-        .await
-        .status(),
+        app.upload_md(&alice, "again.md", "# Gone\n\nZebras are striped.")
+            .await
+            .0,
         StatusCode::CREATED
     );
 }
@@ -480,44 +484,24 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
         "filler text. ".repeat(40_000)
     );
     let start = |size: usize| {
-        app.http
-            .post(format!("{}/documents/uploads", app.base))
-            .header("authorization", &alice)
-            .json(&json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": size}))
-            .send()
+        app.start_upload(
+            &alice,
+            json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": size}),
+        )
     };
-    let (status, pending) = body(start(content.len()).await.unwrap()).await;
+    let (status, pending) = start(content.len()).await;
     assert_eq!(status, StatusCode::CREATED, "{pending}");
     let id = pending["document_id"].as_str().unwrap();
     let url = pending["upload"]["url"].as_str().unwrap();
 
     let tampered = url.replace(id, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
-    let refused = app
-        .http
-        .put(&tampered)
-        .header("content-type", "text/markdown")
-        .body(content.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.put_upload(&tampered, content.clone()).await,
+        StatusCode::FORBIDDEN
+    );
 
-    let put = app
-        .http
-        .put(url)
-        .header("content-type", "text/markdown")
-        .body(content.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
-    let commit = app
-        .http
-        .post(format!("{}/documents/{id}/commit", app.base))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(app.put_upload(url, content.clone()).await, 200);
+    let commit = app.post(&alice, &format!("/documents/{id}/commit")).await;
     let (status, doc) = body(commit).await;
     assert_eq!(status, StatusCode::CREATED, "{doc}");
     assert_eq!(
@@ -535,21 +519,20 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
 
     // Announce one size, send another: the store refuses the PUT (the length is signed), and
     // nothing half-written remains.
-    let (_, pending) = body(start(10).await.unwrap()).await;
+    let (_, pending) = start(10).await;
     let id2 = pending["document_id"].as_str().unwrap();
     assert_eq!(
         pending["upload"]["headers"],
         json!([["content-type", "text/markdown"], ["content-length", "10"]])
     );
-    let put = app
-        .http
-        .put(pending["upload"]["url"].as_str().unwrap())
-        .header("content-type", "text/markdown")
-        .body("more than ten bytes")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.put_upload(
+            pending["upload"]["url"].as_str().unwrap(),
+            "more than ten bytes"
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
     let upload_key = format!("uploads/users/{alice_id}/{id2}");
     assert!(app.state.blobs.head(&upload_key).await.unwrap().is_none());
     // Were a store to take it anyway (moto checks no signature), the commit refuses it.
@@ -558,13 +541,7 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
         .put(&upload_key, "more than ten bytes".into(), "text/markdown")
         .await
         .unwrap();
-    let commit = app
-        .http
-        .post(format!("{}/documents/{id2}/commit", app.base))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
+    let commit = app.post(&alice, &format!("/documents/{id2}/commit")).await;
     let (status, problem) = body(commit).await;
     assert_eq!(
         (status, problem["field"].as_str()),
@@ -584,12 +561,12 @@ async fn a_presigned_upload_commits_and_a_wrong_length_or_tampered_url_keeps_not
     );
     // An announced size over the limit is an invalid field of the request (422 naming it), not
     // an oversize request body (413), as /openapi.json declares.
-    let (status, problem) = body(start(1 << 30).await.unwrap()).await;
+    let (status, problem) = start(1 << 30).await;
     assert_eq!(
         (status, problem["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("size"))
     );
-    let (status, problem) = body(start(0).await.unwrap()).await;
+    let (status, problem) = start(0).await;
     assert_eq!(
         (status, problem["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("size"))
@@ -610,16 +587,7 @@ async fn an_upload_over_the_limit_is_refused_at_commit_before_it_is_read_and_not
     };
     let reads = counter.get().unwrap();
     let (alice_id, alice) = test_user();
-    let (status, pending) = body(
-        app.http
-            .post(format!("{}/documents/uploads", app.base))
-            .header("authorization", &alice)
-            .json(&json!({"name": "huge.md", "kind": "dataset", "media_type": "text/markdown", "size": 1000}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, pending) = app.start_upload(&alice, json!({"name": "huge.md", "kind": "dataset", "media_type": "text/markdown", "size": 1000})).await;
     assert_eq!(status, StatusCode::CREATED, "{pending}");
     let id = pending["document_id"].as_str().unwrap();
     // What a store that enforces no signed length (moto) would let through: one byte over the
@@ -632,13 +600,7 @@ async fn an_upload_over_the_limit_is_refused_at_commit_before_it_is_read_and_not
         .await
         .unwrap();
     let before = reads.calls().bytes_read;
-    let commit = app
-        .http
-        .post(format!("{}/documents/{id}/commit", app.base))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
+    let commit = app.post(&alice, &format!("/documents/{id}/commit")).await;
     assert_eq!(commit.headers()["content-type"], "application/problem+json");
     let (status, problem) = body(commit).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
@@ -658,12 +620,7 @@ async fn an_upload_over_the_limit_is_refused_at_commit_before_it_is_read_and_not
         app.get(&alice, &format!("/documents/{id}")).await.status(),
         StatusCode::NOT_FOUND
     );
-    assert!(
-        app.json(&alice, "/documents").await["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.items(&alice, "/documents").await.is_empty());
     assert!(
         app.state.blobs.head(&key).await.unwrap().is_none(),
         "removed"
@@ -679,15 +636,7 @@ async fn twenty_concurrent_uploads_all_end_up_searchable() {
             let (app, alice) = (app.clone(), alice.clone());
             tokio::spawn(async move {
                 let text = format!("# Note {i}\n\nThe secret word number {i} is token{i}x.");
-                app.upload(
-                    &alice,
-                    "dataset",
-                    &format!("note{i}.md"),
-                    "text/markdown",
-                    text,
-                )
-                .await
-                .status()
+                app.upload_md(&alice, &format!("note{i}.md"), text).await.0
             })
         })
         .collect();
@@ -710,13 +659,7 @@ async fn search_by_profile_covers_its_datasets_and_inherited_ones_only() {
     let (alice_id, alice) = test_user();
     let (app_ref, alice_ref) = (&app, &alice);
     let upload = |name: &'static str, text: &'static str| async move {
-        body(
-            app_ref
-                .upload(alice_ref, "dataset", name, "text/markdown", text)
-                .await,
-        )
-        .await
-        .1["id"]
+        app_ref.upload_md(alice_ref, name, text).await.1["id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -785,17 +728,9 @@ async fn another_user_gets_404_on_every_documents_endpoint_and_changes_nothing()
     let app = app().await;
     let (_, alice) = test_user();
     let (_, mallory) = test_user();
-    let (_, doc) = body(
-        app.upload(
-            &alice,
-            "dataset",
-            "secret.md",
-            "text/markdown",
-            "# Secret\n\nThe vault code is 4471.",
-        )
-        .await,
-    )
-    .await;
+    let (_, doc) = app
+        .upload_md(&alice, "secret.md", "# Secret\n\nThe vault code is 4471.")
+        .await;
     let id = doc["id"].as_str().unwrap();
     let before = app.json(&alice, &format!("/documents/{id}")).await;
 
@@ -825,17 +760,11 @@ async fn another_user_gets_404_on_every_documents_endpoint_and_changes_nothing()
         assert_eq!(status, StatusCode::NOT_FOUND, "{:?}", response.url().path());
     }
     assert!(
-        app.json(&mallory, "/search?q=vault%20code").await["items"]
-            .as_array()
-            .unwrap()
+        app.items(&mallory, "/search?q=vault%20code")
+            .await
             .is_empty()
     );
-    assert!(
-        app.json(&mallory, "/documents").await["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.items(&mallory, "/documents").await.is_empty());
     assert_eq!(
         app.json(&alice, &format!("/documents/{id}")).await,
         before,
@@ -857,15 +786,7 @@ async fn many_small_documents_are_compacted_into_one_merged_segment_that_searche
             "# Note {i}\n\nThe code word of note {i} is kiwi{i}. Fruit salad recipes use kiwi."
         );
         assert_eq!(
-            app.upload(
-                &alice,
-                "dataset",
-                &format!("n{i}.md"),
-                "text/markdown",
-                text
-            )
-            .await
-            .status(),
+            app.upload_md(&alice, &format!("n{i}.md"), text).await.0,
             StatusCode::CREATED
         );
     }
@@ -897,19 +818,11 @@ async fn many_small_documents_are_compacted_into_one_merged_segment_that_searche
     assert_eq!(hits[0].document_name, "n7.md");
     // Deleting a document drops the merged segment, so its text does not linger.
     let id = first["items"][0]["document_id"].as_str().unwrap();
-    let deleted = app
-        .http
-        .delete(format!("{}/documents/{id}", app.base))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&alice, id).await, StatusCode::NO_CONTENT);
     assert!(app.state.blobs.head(&merged).await.unwrap().is_none());
     assert!(
-        app.json(&alice, "/search?q=kiwi7").await["items"]
-            .as_array()
-            .unwrap()
+        app.items(&alice, "/search?q=kiwi7")
+            .await
             .iter()
             .all(|h| h["document_id"] != id)
     );
@@ -960,13 +873,7 @@ async fn an_idempotency_key_makes_a_retried_upload_and_commit_return_the_origina
             .contains("Idempotency-Key"),
         "{problem}"
     );
-    assert_eq!(
-        app.json(&alice, "/documents").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.items(&alice, "/documents").await.len(), 1);
     // Keys are per user: Bob's same key with Alice's conflicting body is his own first upload.
     let (status, bobs) = body(
         upload(&bob, "k-1", "# Other\n\nNot the same.")
@@ -976,39 +883,20 @@ async fn an_idempotency_key_makes_a_retried_upload_and_commit_return_the_origina
     .await;
     assert_eq!(status, StatusCode::CREATED, "{bobs}");
     assert_ne!(bobs["id"], first["id"]);
-    assert_eq!(
-        app.json(&bob, "/documents").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.items(&bob, "/documents").await.len(), 1);
     // A malformed key is a 400.
     let (status, _) = body(upload(&alice, "two words", "# x").await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // A retried commit of a presigned upload returns the committed document again.
     let content = "# Big\n\nCommitted once.";
-    let (_, pending) = body(
-        app.http
-            .post(format!("{}/documents/uploads", app.base))
-            .header("authorization", &alice)
-            .json(&json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": content.len()}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, pending) = app.start_upload(&alice, json!({"name": "big.md", "kind": "dataset", "media_type": "text/markdown", "size": content.len()})).await;
     let id = pending["document_id"].as_str().unwrap();
-    let put = app
-        .http
-        .put(pending["upload"]["url"].as_str().unwrap())
-        .header("content-type", "text/markdown")
-        .body(content)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    assert_eq!(
+        app.put_upload(pending["upload"]["url"].as_str().unwrap(), content)
+            .await,
+        200
+    );
     let commit = |key: &str| {
         app.http
             .post(format!("{}/documents/{id}/commit", app.base))
@@ -1023,13 +911,7 @@ async fn an_idempotency_key_makes_a_retried_upload_and_commit_return_the_origina
     // Without the key, a second commit is not a success: the replay above came from the record.
     let (status, _) = body(commit("c-2").await.unwrap()).await;
     assert!(!status.is_success(), "{status}");
-    assert_eq!(
-        app.json(&alice, "/documents").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(app.items(&alice, "/documents").await.len(), 2);
 }
 
 /// The documents router with ingestion on a local queue and its background worker, as the local
@@ -1070,11 +952,7 @@ impl App {
 async fn an_upload_answers_pending_is_ingested_in_the_background_and_a_failed_one_is_retried() {
     let app = queued_app().await;
     let (_, alice) = test_user();
-    let (status, doc) = body(
-        app.upload(&alice, "dataset", "guide.md", "text/markdown", GUIDE)
-            .await,
-    )
-    .await;
+    let (status, doc) = app.upload_md(&alice, "guide.md", GUIDE).await;
     assert_eq!(status, StatusCode::CREATED);
     assert!(
         doc["status"] == "pending" || doc["status"] == "processing",
@@ -1085,17 +963,7 @@ async fn an_upload_answers_pending_is_ingested_in_the_background_and_a_failed_on
     let hits = app.json(&alice, "/search?q=tamp").await;
     assert_eq!(hits["items"][0]["document_id"], id);
 
-    let (_, broken) = body(
-        app.upload(
-            &alice,
-            "dataset",
-            "broken.pdf",
-            "application/pdf",
-            b"%PDF-1.7\n1 0 obj garbage".to_vec(),
-        )
-        .await,
-    )
-    .await;
+    let (_, broken) = app.upload_broken_pdf(&alice).await;
     let broken_id = broken["id"].as_str().unwrap();
     let failed = app.settled(&alice, broken_id).await;
     assert_eq!(failed["status"], "failed");
@@ -1120,12 +988,8 @@ async fn an_upload_answers_pending_is_ingested_in_the_background_and_a_failed_on
     // Another user cannot retry it.
     let (_, mallory) = test_user();
     let foreign = app
-        .http
-        .post(format!("{}/documents/{broken_id}/reindex", app.base))
-        .header("authorization", &mallory)
-        .send()
-        .await
-        .unwrap();
+        .post(&mallory, &format!("/documents/{broken_id}/reindex"))
+        .await;
     assert_eq!(foreign.status(), 404);
     // Without an embedding model, a ready document has nothing to re-index: 409.
     assert_eq!(retry(id.to_owned()).await.status(), 409);
@@ -1140,17 +1004,14 @@ impl App {
         name: &str,
         text: &str,
     ) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(format!("{}/documents", self.base))
-            .query(&[("kind", "dataset"), ("name", name), ("folder", folder)])
-            .header("authorization", bearer)
-            .header("content-type", "text/markdown")
-            .body(text.to_owned())
-            .send()
-            .await
-            .unwrap();
-        body(response).await
+        let request = self.request(Method::POST, bearer, "/documents");
+        call(
+            request
+                .query(&[("kind", "dataset"), ("name", name), ("folder", folder)])
+                .header("content-type", "text/markdown")
+                .body(text.to_owned()),
+        )
+        .await
     }
 
     /// A profile named "Project" built from one folder.
@@ -1166,27 +1027,13 @@ impl App {
     }
 
     async fn move_folder(&self, bearer: &str, request: Value) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(format!("{}/documents/folders/rename", self.base))
-            .header("authorization", bearer)
-            .json(&request)
-            .send()
-            .await
-            .unwrap();
-        body(response).await
+        let path = "/documents/folders/rename";
+        call(self.request(Method::POST, bearer, path).json(&request)).await
     }
 
     async fn patch(&self, bearer: &str, id: &str, change: Value) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .patch(format!("{}/documents/{id}", self.base))
-            .header("authorization", bearer)
-            .json(&change)
-            .send()
-            .await
-            .unwrap();
-        body(response).await
+        let path = format!("/documents/{id}");
+        call(self.request(Method::PATCH, bearer, &path).json(&change)).await
     }
 }
 
@@ -1214,39 +1061,18 @@ async fn folders_keep_paths_names_are_unique_per_folder_and_bad_paths_get_422() 
         .await;
     assert_eq!(status, StatusCode::CREATED, "{a}");
     assert_eq!(a["folder"], "a");
-    let form = reqwest::multipart::Form::new()
-        .text("kind", "dataset")
-        .text("folder", "b")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(b"# B\n\nbravo".to_vec())
-                .file_name("README.md")
-                .mime_str("text/markdown")
-                .unwrap(),
-        );
-    let (status, b) = body(
-        app.http
-            .post(format!("{}/documents", app.base))
-            .header("authorization", &alice)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, b["folder"].as_str()),
-        (StatusCode::CREATED, Some("b")),
-        "{b}"
-    );
+    let (status, b) = app
+        .upload_form(
+            &alice,
+            &[("kind", "dataset"), ("folder", "b")],
+            ("README.md", "text/markdown", b"# B\n\nbravo"),
+        )
+        .await;
+    assert_in_folder(status, &b, StatusCode::CREATED, "b");
     let (status, c) = app
         .upload_in(&alice, "/c//d/", "README.md", "# C\n\ncharlie")
         .await;
-    assert_eq!(
-        (status, c["folder"].as_str()),
-        (StatusCode::CREATED, Some("c/d")),
-        "{c}"
-    );
+    assert_in_folder(status, &c, StatusCode::CREATED, "c/d");
 
     // The same name in the same folder is refused; elsewhere it is fine.
     let (status, taken) = app
@@ -1278,12 +1104,7 @@ async fn folders_keep_paths_names_are_unique_per_folder_and_bad_paths_get_422() 
     // Listing by folder, recursively or not, and the tree with its counts.
     let in_a = app.json(&alice, "/documents?folder=a").await;
     assert_eq!(names_and_folders(&in_a), [("a".into(), "README.md".into())]);
-    assert!(
-        app.json(&alice, "/documents?folder=c").await["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.items(&alice, "/documents?folder=c").await.is_empty());
     let under_c = app.json(&alice, "/documents?folder=c&recursive=true").await;
     assert_eq!(
         names_and_folders(&under_c),
@@ -1342,11 +1163,7 @@ async fn folders_keep_paths_names_are_unique_per_folder_and_bad_paths_get_422() 
     let (status, _) = app.patch(&alice, a_id, json!({"folder": "b"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, moved) = app.patch(&alice, a_id, json!({"folder": "e/f"})).await;
-    assert_eq!(
-        (status, moved["folder"].as_str()),
-        (StatusCode::OK, Some("e/f")),
-        "{moved}"
-    );
+    assert_in_folder(status, &moved, StatusCode::OK, "e/f");
     let (status, _) = app
         .upload_in(&alice, "a", "README.md", "# A2\n\nanother")
         .await;
@@ -1364,14 +1181,7 @@ async fn folders_keep_paths_names_are_unique_per_folder_and_bad_paths_get_422() 
     }
     // Deleting frees the name too.
     let c_id = c["id"].as_str().unwrap();
-    let deleted = app
-        .http
-        .delete(format!("{}/documents/{c_id}", app.base))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&alice, c_id).await, StatusCode::NO_CONTENT);
     let (status, _) = app
         .upload_in(&alice, "c/d", "README.md", "# C2\n\ncharlie two")
         .await;
@@ -1379,41 +1189,20 @@ async fn folders_keep_paths_names_are_unique_per_folder_and_bad_paths_get_422() 
 
     // A presigned upload takes its folder when it starts, or from the commit.
     let content = "# Big\n\nin a folder";
-    let (status, pending) = body(
-        app.http
-            .post(format!("{}/documents/uploads", app.base))
-            .header("authorization", &alice)
-            .json(&json!({"name": "big.md", "folder": "p", "kind": "dataset", "media_type": "text/markdown", "size": content.len()}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, pending) = app.start_upload(&alice, json!({"name": "big.md", "folder": "p", "kind": "dataset", "media_type": "text/markdown", "size": content.len()})).await;
     assert_eq!(status, StatusCode::CREATED, "{pending}");
-    let put = app
-        .http
-        .put(pending["upload"]["url"].as_str().unwrap())
-        .header("content-type", "text/markdown")
-        .body(content)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    assert_eq!(
+        app.put_upload(pending["upload"]["url"].as_str().unwrap(), content)
+            .await,
+        200
+    );
     let id = pending["document_id"].as_str().unwrap();
     let (status, doc) = body(
-        app.http
-            .post(format!("{}/documents/{id}/commit?folder=q/r", app.base))
-            .header("authorization", &alice)
-            .send()
-            .await
-            .unwrap(),
+        app.post(&alice, &format!("/documents/{id}/commit?folder=q/r"))
+            .await,
     )
     .await;
-    assert_eq!(
-        (status, doc["folder"].as_str()),
-        (StatusCode::CREATED, Some("q/r")),
-        "{doc}"
-    );
+    assert_in_folder(status, &doc, StatusCode::CREATED, "q/r");
 }
 
 #[tokio::test]
@@ -1489,17 +1278,10 @@ async fn a_folder_scoped_profile_picks_up_a_file_added_later_and_other_users_see
     assert_eq!(one["next_cursor"], "o1");
 
     // Another user: nothing in the tree or the folder, 404 on moving or committing into one.
+    assert!(app.items(&mallory, "/documents/folders").await.is_empty());
     assert!(
-        app.json(&mallory, "/documents/folders").await["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        app.json(&mallory, "/documents?folder=proj&recursive=true")
-            .await["items"]
-            .as_array()
-            .unwrap()
+        app.items(&mallory, "/documents?folder=proj&recursive=true")
+            .await
             .is_empty()
     );
     let (status, _) = app
@@ -1518,13 +1300,7 @@ async fn a_folder_scoped_profile_picks_up_a_file_added_later_and_other_users_see
         StatusCode::CREATED,
         "names are per user: mallory's own proj/one.md"
     );
-    assert_eq!(
-        app.json(&alice, "/documents?folder=proj").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.items(&alice, "/documents?folder=proj").await.len(), 1);
     assert_eq!(
         found(app.json(&alice, &search).await),
         want,
@@ -1645,10 +1421,8 @@ async fn a_folder_moves_with_its_subfolders_in_batches_its_profile_follows_and_s
     );
     assert!(detail.starts_with("nothing moved"), "{detail}");
     assert_eq!(
-        app.json(&alice, "/documents?folder=archive/proj&recursive=true")
-            .await["items"]
-            .as_array()
-            .unwrap()
+        app.items(&alice, "/documents?folder=archive/proj&recursive=true")
+            .await
             .len(),
         3
     );
