@@ -13,7 +13,7 @@ use ragenie_common::testing::{TestServer, embedded_state, test_user};
 use ragenie_corpus::{Corpus, DocumentKind, NewDocument, ProviderState};
 use ragenie_fake_providers::{FakeConfig, FakeHandle, FakeUrls};
 use ragenie_gateway::{Catalog, Gateway, GatewayConfig, ProviderKeys};
-use reqwest::{Client, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
 struct App {
@@ -83,6 +83,16 @@ async fn app_full(online: bool, catalog: Catalog, chunk_delay: Duration, compat:
     }
 }
 
+/// The app with the fakes answering in chunks 5 ms apart (long answers take a while).
+async fn slow_app() -> App {
+    app_with(true, Catalog::built_in(), Duration::from_millis(5)).await
+}
+
+/// The bearers of `N` new users.
+fn bearers<const N: usize>() -> [String; N] {
+    std::array::from_fn(|_| test_user().1)
+}
+
 async fn app() -> App {
     app_with(true, Catalog::built_in(), Duration::ZERO).await
 }
@@ -138,26 +148,55 @@ impl App {
         format!("{}{path}", self.base)
     }
 
-    async fn post(&self, bearer: &str, path: &str, body: Value) -> reqwest::Response {
+    /// A request to `path` carrying `bearer`.
+    fn request(&self, method: Method, bearer: &str, path: &str) -> RequestBuilder {
         self.http
-            .post(self.url(path))
+            .request(method, self.url(path))
             .header("authorization", bearer)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+    }
+
+    async fn post(&self, bearer: &str, path: &str, body: Value) -> Response {
+        let request = self.request(Method::POST, bearer, path).json(&body);
+        request.send().await.unwrap()
+    }
+
+    /// `POST path` with `body`, expecting 200: the JSON answer.
+    async fn post_ok(&self, bearer: &str, path: &str, body: Value) -> Value {
+        let r = self.post(bearer, path, body).await;
+        assert_eq!(r.status(), 200, "POST {path}");
+        r.json().await.unwrap()
+    }
+
+    /// `POST /conversations/{conv}/messages` with `body`: the response, unread.
+    async fn message(&self, bearer: &str, conv: &str, body: Value) -> Response {
+        let path = format!("/conversations/{conv}/messages");
+        self.post(bearer, &path, body).await
+    }
+
+    async fn get(&self, bearer: &str, path: &str) -> Response {
+        let request = self.request(Method::GET, bearer, path);
+        request.send().await.unwrap()
     }
 
     async fn json(&self, bearer: &str, path: &str) -> Value {
-        let r = self
-            .http
-            .get(self.url(path))
-            .header("authorization", bearer)
-            .send()
-            .await
-            .unwrap();
+        let r = self.get(bearer, path).await;
         assert_eq!(r.status(), 200, "GET {path}");
         r.json().await.unwrap()
+    }
+
+    /// `GET path` (expects 200): its `items`.
+    async fn items(&self, bearer: &str, path: &str) -> Vec<Value> {
+        self.json(bearer, path).await["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// `PUT /usage/budget` with a monthly budget: the status.
+    async fn set_budget(&self, bearer: &str, monthly_usd: f64) -> StatusCode {
+        let request = self.request(Method::PUT, bearer, "/usage/budget");
+        let budget = json!({ "monthly_usd": monthly_usd });
+        request.json(&budget).send().await.unwrap().status()
     }
 
     async fn conversation(&self, bearer: &str, body: Value) -> String {
@@ -169,12 +208,59 @@ impl App {
             .to_owned()
     }
 
+    /// A new user and an empty conversation of theirs with `model`: (bearer, conversation id).
+    async fn new_chat(&self, model: &str) -> (String, String) {
+        let (_, bearer) = test_user();
+        let conv = self.conversation(&bearer, json!({ "model": model })).await;
+        (bearer, conv)
+    }
+
+    /// A new conversation with `model` and the answer to `content` with `attachment` attached,
+    /// whose context record names the attachment first, sent in `mode`.
+    async fn chat_attached(
+        &self,
+        bearer: &str,
+        model: &str,
+        content: &str,
+        attachment: &str,
+        mode: &str,
+    ) -> (String, Sse) {
+        let message = json!({"content": content, "attachments": [attachment]});
+        let (conv, sse) = self.chat(bearer, json!({ "model": model }), message).await;
+        let context = &sse.first("meta")["context"];
+        let doc = &context["documents"][0];
+        assert_eq!(
+            (
+                doc["document_id"].as_str(),
+                doc["attached"].as_bool(),
+                doc["mode"].as_str()
+            ),
+            (Some(attachment), Some(true), Some(mode)),
+            "the context record names the attachment: {context}"
+        );
+        (conv, sse)
+    }
+
+    /// A new conversation with `conversation`, and its first message's answer.
+    async fn chat(&self, bearer: &str, conversation: Value, message: Value) -> (String, Sse) {
+        let conv = self.conversation(bearer, conversation).await;
+        let sse = self.send(bearer, &conv, message).await;
+        (conv, sse)
+    }
+
     async fn send(&self, bearer: &str, conv: &str, body: Value) -> Sse {
         let r = self
             .post(bearer, &format!("/conversations/{conv}/messages"), body)
             .await;
         assert_eq!(r.status(), 200, "{:?}", r.text().await);
         Sse::parse(&r.text().await.unwrap())
+    }
+
+    /// A new user with a profile holding [`GUIDE`]: their id, bearer, profile id and datasets.
+    async fn user_with_guide(&self) -> (UserId, String, String, Vec<String>) {
+        let (user_id, bearer) = test_user();
+        let (profile, datasets) = self.profile(user_id, &[("espresso.md", GUIDE)]).await;
+        (user_id, bearer, profile, datasets)
     }
 
     /// A profile with one instruction document and the given datasets, for `user_id`.
@@ -222,20 +308,71 @@ impl App {
     }
 }
 
+/// An app whose one model, "tiny", has a 2,500-token window, and a manual too long for it whose
+/// last section is about descaling.
+async fn tiny_app_and_manual() -> (App, String) {
+    let catalog = Catalog::from_json(
+        r#"{"models": [{"id": "tiny", "provider": "openai", "display_name": "Tiny", "context_window": 2500, "max_output_tokens": 300,
+            "pricing": {"input": 1.0, "output": 2.0}, "tokenizer": "o200k_base"}]}"#,
+    )
+    .unwrap();
+    let mut manual = String::from("# Manual\n\n");
+    for i in 0..150 {
+        manual.push_str(&format!("## Section {i}\n\nSection {i} covers routine maintenance item number {i} in detail, with torque values and checks.\n\n"));
+    }
+    manual.push_str("## Descaling\n\nDescale the boiler with citric acid every three months.\n");
+    (app_with(true, catalog, Duration::ZERO).await, manual)
+}
+
+/// The characters of `text` from a citation's `start` to its `end`.
+fn span(text: &str, citation: &Value) -> String {
+    let start = citation["start"].as_u64().unwrap() as usize;
+    let end = citation["end"].as_u64().unwrap() as usize;
+    text.chars().skip(start).take(end - start).collect()
+}
+
+/// The tokens a context record adds up to: instructions, datasets, history and the prompt.
+fn context_total(context: &Value) -> u64 {
+    [
+        "instructions_tokens",
+        "datasets_tokens",
+        "history_tokens",
+        "prompt_tokens",
+    ]
+    .iter()
+    .map(|k| context[k].as_u64().unwrap())
+    .sum()
+}
+
+/// The entry of a JSON array whose `key` is `value`.
+fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    let mut entries = list.as_array().unwrap().iter();
+    entries.find(|m| m[key] == value).unwrap()
+}
+
+/// Asserts a 422 that names `field`.
+fn assert_refused_field(status: StatusCode, problem: &Value, field: &str) {
+    let named = problem["field"].as_str();
+    assert_eq!(
+        (status, named),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(field))
+    );
+}
+
 const GUIDE: &str =
     "# Espresso guide\n\n## Tamping\n\nTamp with thirty pounds of pressure, level and firm.\n";
 
 #[tokio::test]
 async fn each_provider_streams_a_grounded_answer_that_is_stored_with_tokens_cost_and_citations() {
     let app = app().await;
-    let (alice_id, alice) = test_user();
-    let (profile, datasets) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
+    let (_, alice, profile, datasets) = app.user_with_guide().await;
     for model in ["gpt-4.1", "claude-sonnet-4-5", "gemini-2.5-flash"] {
-        let conv = app
-            .conversation(&alice, json!({"profile_id": profile, "model": model}))
-            .await;
-        let sse = app
-            .send(&alice, &conv, json!({"content": "How hard should I tamp?"}))
+        let (conv, sse) = app
+            .chat(
+                &alice,
+                json!({"profile_id": profile, "model": model}),
+                json!({"content": "How hard should I tamp?"}),
+            )
             .await;
         assert_eq!(sse.names(), ["meta", "delta", "usage", "done"], "{model}");
         let meta = sse.first("meta");
@@ -325,23 +462,20 @@ async fn a_chat_without_a_profile_draws_on_all_of_the_users_datasets_and_no_inst
         .unwrap();
     datasets.push(loose.id);
 
-    let r = app
-        .post(
+    let estimate = app
+        .post_ok(
             &alice,
             "/chat/estimate",
             json!({"content": "How fine should I grind?", "model": "gpt-4.1"}),
         )
         .await;
-    assert_eq!(r.status(), 200);
-    let estimate: Value = r.json().await.unwrap();
     assert_eq!(estimate["context"]["datasets_mode"], "whole", "{estimate}");
     assert!(estimate["context"]["datasets_tokens"].as_u64().unwrap() > 0);
 
-    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
-    let sse = app
-        .send(
+    let (_, sse) = app
+        .chat(
             &alice,
-            &conv,
+            json!({"model": "gpt-4.1"}),
             json!({"content": "How fine should I grind?"}),
         )
         .await;
@@ -370,15 +504,11 @@ async fn a_chat_without_a_profile_draws_on_all_of_the_users_datasets_and_no_inst
     assert!(!citations.is_empty(), "the answer cites the documents");
 
     // The OpenAI-compatible API without a profile stays ungrounded: only what the client sends.
-    let r = app
-        .post(
+    let completion = app.post_ok(
             &alice,
             "/v1/chat/completions",
             json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "How fine should I grind?"}]}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let completion: Value = r.json().await.unwrap();
+        ).await;
     assert_eq!(
         completion["x_ragenie"]["citations"]
             .as_array()
@@ -391,21 +521,10 @@ async fn a_chat_without_a_profile_draws_on_all_of_the_users_datasets_and_no_inst
 #[tokio::test]
 async fn the_estimate_reports_tokens_by_source_and_the_cost_before_sending() {
     let app = app().await;
-    let (alice_id, alice) = test_user();
-    let (profile, _) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
-    let r = app.post(&alice, "/chat/estimate", json!({"content": "How hard should I tamp?", "profile_id": profile, "model": "gpt-4.1"})).await;
-    assert_eq!(r.status(), 200);
-    let estimate: Value = r.json().await.unwrap();
+    let (_, alice, profile, _) = app.user_with_guide().await;
+    let estimate = app.post_ok(&alice, "/chat/estimate", json!({"content": "How hard should I tamp?", "profile_id": profile, "model": "gpt-4.1"})).await;
     let c = &estimate["context"];
-    let sum = [
-        "instructions_tokens",
-        "datasets_tokens",
-        "history_tokens",
-        "prompt_tokens",
-    ]
-    .iter()
-    .map(|k| c[k].as_u64().unwrap())
-    .sum::<u64>();
+    let sum = context_total(c);
     assert_eq!(estimate["total_input_tokens"].as_u64().unwrap(), sum);
     assert!(c["datasets_tokens"].as_u64().unwrap() > 10);
     assert!(estimate["estimated_cost_usd"].as_f64().unwrap() > 0.0);
@@ -422,40 +541,19 @@ async fn the_estimate_reports_tokens_by_source_and_the_cost_before_sending() {
 
 #[tokio::test]
 async fn datasets_that_do_not_fit_the_window_are_retrieved_as_cited_chunks() {
-    let catalog = Catalog::from_json(
-        r#"{"models": [{"id": "tiny", "provider": "openai", "display_name": "Tiny", "context_window": 2500, "max_output_tokens": 300,
-            "pricing": {"input": 1.0, "output": 2.0}, "tokenizer": "o200k_base"}]}"#,
-    )
-    .unwrap();
-    let app = app_with(true, catalog, Duration::ZERO).await;
+    let (app, manual) = tiny_app_and_manual().await;
     let (alice_id, alice) = test_user();
-    let mut manual = String::from("# Manual\n\n");
-    for i in 0..150 {
-        manual.push_str(&format!("## Section {i}\n\nSection {i} covers routine maintenance item number {i} in detail, with torque values and checks.\n\n"));
-    }
-    manual.push_str("## Descaling\n\nDescale the boiler with citric acid every three months.\n");
     let (profile, datasets) = app.profile(alice_id, &[("manual.md", &manual)]).await;
-    let conv = app
-        .conversation(&alice, json!({"profile_id": profile, "model": "tiny"}))
-        .await;
-    let sse = app
-        .send(
+    let (_, sse) = app
+        .chat(
             &alice,
-            &conv,
+            json!({"profile_id": profile, "model": "tiny"}),
             json!({"content": "How often should I descale the boiler?"}),
         )
         .await;
     let context = &sse.first("meta")["context"];
     assert_eq!(context["datasets_mode"], "retrieved", "{context}");
-    let total = [
-        "instructions_tokens",
-        "datasets_tokens",
-        "history_tokens",
-        "prompt_tokens",
-    ]
-    .iter()
-    .map(|k| context[k].as_u64().unwrap())
-    .sum::<u64>();
+    let total = context_total(context);
     assert!(
         total + 300 <= 2500,
         "the context fits the window: {context}"
@@ -472,24 +570,13 @@ async fn datasets_that_do_not_fit_the_window_are_retrieved_as_cited_chunks() {
         .await
         .unwrap()
         .1;
-    let (start, end) = (
-        citation["start"].as_u64().unwrap() as usize,
-        citation["end"].as_u64().unwrap() as usize,
-    );
-    assert!(
-        text.chars()
-            .skip(start)
-            .take(end - start)
-            .collect::<String>()
-            .contains("citric acid")
-    );
+    assert!(span(&text, citation).contains("citric acid"));
 }
 
 #[tokio::test]
 async fn regenerate_adds_a_sibling_answer_and_editing_starts_a_new_branch() {
     let app = app().await;
-    let (_, alice) = test_user();
-    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let (alice, conv) = app.new_chat("gpt-4.1").await;
     let first = app
         .send(&alice, &conv, json!({"content": "First question"}))
         .await;
@@ -551,9 +638,9 @@ async fn regenerate_adds_a_sibling_answer_and_editing_starts_a_new_branch() {
         "two branches continue from the first answer"
     );
     let bad = app
-        .post(
+        .message(
             &alice,
-            &format!("/conversations/{conv}/messages"),
+            &conv,
             json!({"content": "x", "parent_id": question1}),
         )
         .await;
@@ -566,23 +653,10 @@ async fn regenerate_adds_a_sibling_answer_and_editing_starts_a_new_branch() {
 
 #[tokio::test]
 async fn the_stop_call_ends_a_long_answer_and_the_partial_text_is_saved() {
-    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
-    let (_, alice) = test_user();
-    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
-    let response = app
-        .post(
-            &alice,
-            &format!("/conversations/{conv}/messages"),
-            json!({"content": "Tell me everything [[fake:long=3000]]"}),
-        )
-        .await;
-    let mut body = response.bytes_stream();
-    let mut seen = String::new();
-    while !seen.contains("event: delta") {
-        seen.push_str(&String::from_utf8_lossy(
-            &body.next().await.unwrap().unwrap(),
-        ));
-    }
+    let app = slow_app().await;
+    let (alice, conv) = app.new_chat("gpt-4.1").await;
+    let (mut body, mut seen) =
+        web_stream(&app, &alice, &conv, "Tell me everything [[fake:long=3000]]").await;
     let stop = app
         .post(&alice, &format!("/conversations/{conv}/stop"), json!({}))
         .await;
@@ -610,22 +684,28 @@ async fn the_stop_call_ends_a_long_answer_and_the_partial_text_is_saved() {
 /// earlier answer does not cut the next short.
 #[tokio::test]
 async fn a_stop_made_after_the_question_stops_its_answer_and_an_older_one_does_not() {
-    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let app = slow_app().await;
     let (user, alice) = test_user();
     let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    // A stop flag for `conv`, requested at `requested_at`.
     let flag = |requested_at: &str| {
-        ragenie_common::storage::Item::new(
+        let item = ragenie_common::storage::Item::new(
             user.partition(),
             ragenie_conversation::keys::stop_sk(&conv),
         )
         .with("requested_at", requested_at.to_owned())
-        .expires_at(ragenie_common::clock::unix_now() + 300)
+        .expires_at(ragenie_common::clock::unix_now() + 300);
+        let table = app.state.table.clone();
+        async move {
+            let unconditional = ragenie_common::storage::Condition::None;
+            table.put(item, unconditional).await.unwrap();
+        }
     };
     async fn finish(app: &App, alice: &str, conv: &str) -> Value {
         let response = app
-            .post(
+            .message(
                 alice,
-                &format!("/conversations/{conv}/messages"),
+                conv,
                 json!({"content": "Tell me everything [[fake:long=400]]"}),
             )
             .await;
@@ -635,48 +715,18 @@ async fn a_stop_made_after_the_question_stops_its_answer_and_an_older_one_does_n
         Sse::parse(&seen).first("done")["finish_reason"].clone()
     }
     // Left from an earlier answer.
-    app.state
-        .table
-        .put(
-            flag("2000-01-01T00:00:00.000000Z"),
-            ragenie_common::storage::Condition::None,
-        )
-        .await
-        .unwrap();
+    flag("2000-01-01T00:00:00.000000Z").await;
     assert_eq!(finish(&app, &alice, &conv).await, "stop");
     // Made after the question (a stamp from the future stands for "since it was asked").
-    app.state
-        .table
-        .put(
-            flag("9999-01-01T00:00:00.000000Z"),
-            ragenie_common::storage::Condition::None,
-        )
-        .await
-        .unwrap();
+    flag("9999-01-01T00:00:00.000000Z").await;
     assert_eq!(finish(&app, &alice, &conv).await, "stopped");
 }
 
 #[tokio::test]
 async fn closing_the_stream_stops_the_answer_and_keeps_both_messages() {
-    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
-    let (_, alice) = test_user();
-    let conv = app
-        .conversation(&alice, json!({"model": "claude-sonnet-4-5"}))
-        .await;
-    let response = app
-        .post(
-            &alice,
-            &format!("/conversations/{conv}/messages"),
-            json!({"content": "Go on [[fake:long=3000]]"}),
-        )
-        .await;
-    let mut body = response.bytes_stream();
-    let mut seen = String::new();
-    while !seen.contains("event: delta") {
-        seen.push_str(&String::from_utf8_lossy(
-            &body.next().await.unwrap().unwrap(),
-        ));
-    }
+    let app = slow_app().await;
+    let (alice, conv) = app.new_chat("claude-sonnet-4-5").await;
+    let (body, _) = web_stream(&app, &alice, &conv, "Go on [[fake:long=3000]]").await;
     drop(body);
     let mut stored = Value::Null;
     for _ in 0..100 {
@@ -703,13 +753,10 @@ async fn closing_the_stream_stops_the_answer_and_keeps_both_messages() {
 async fn a_provider_failure_keeps_the_question_and_the_partial_answer_marked_failed() {
     let app = app().await;
     let (_, alice) = test_user();
-    let conv = app
-        .conversation(&alice, json!({"model": "gemini-2.5-flash"}))
-        .await;
-    let sse = app
-        .send(
+    let (conv, sse) = app
+        .chat(
             &alice,
-            &conv,
+            json!({"model": "gemini-2.5-flash"}),
             json!({"content": "Explain it all [[fake:long=200 cut]]"}),
         )
         .await;
@@ -746,45 +793,18 @@ async fn a_provider_failure_keeps_the_question_and_the_partial_answer_marked_fai
 #[tokio::test]
 async fn a_spent_monthly_budget_refuses_new_messages_with_402() {
     let app = app().await;
-    let (_, alice) = test_user();
-    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let (alice, conv) = app.new_chat("gpt-4.1").await;
     app.send(&alice, &conv, json!({"content": "hello"})).await;
-    let r = app
-        .http
-        .put(app.url("/usage/budget"))
-        .header("authorization", &alice)
-        .json(&json!({"monthly_usd": 0.0000001}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let refused = app
-        .post(
-            &alice,
-            &format!("/conversations/{conv}/messages"),
-            json!({"content": "more"}),
-        )
-        .await;
+    assert_eq!(app.set_budget(&alice, 0.0000001).await, 200);
+    let refused = app.message(&alice, &conv, json!({"content": "more"})).await;
     assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
     let problem: Value = refused.json().await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("budget"));
-    let r = app
-        .http
-        .put(app.url("/usage/budget"))
-        .header("authorization", &alice)
-        .json(&json!({"monthly_usd": 100.0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.set_budget(&alice, 100.0).await, 200);
     assert_eq!(
-        app.post(
-            &alice,
-            &format!("/conversations/{conv}/messages"),
-            json!({"content": "more"})
-        )
-        .await
-        .status(),
+        app.message(&alice, &conv, json!({"content": "more"}))
+            .await
+            .status(),
         200
     );
 }
@@ -806,11 +826,12 @@ async fn without_provider_keys_the_retrieval_only_model_answers_from_the_documen
                 && m["unavailable_reason"].is_string())
     );
     let (profile, datasets) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
-    let conv = app
-        .conversation(&alice, json!({"profile_id": profile}))
-        .await;
-    let sse = app
-        .send(&alice, &conv, json!({"content": "tamp pressure"}))
+    let (conv, sse) = app
+        .chat(
+            &alice,
+            json!({"profile_id": profile}),
+            json!({"content": "tamp pressure"}),
+        )
         .await;
     assert!(sse.text().contains("thirty pounds"), "{}", sse.text());
     assert_eq!(
@@ -818,11 +839,7 @@ async fn without_provider_keys_the_retrieval_only_model_answers_from_the_documen
         datasets[0].as_str()
     );
     let r = app
-        .post(
-            &alice,
-            &format!("/conversations/{conv}/messages"),
-            json!({"content": "x", "model": "gpt-4.1"}),
-        )
+        .message(&alice, &conv, json!({"content": "x", "model": "gpt-4.1"}))
         .await;
     assert_eq!(
         r.status(),
@@ -834,8 +851,7 @@ async fn without_provider_keys_the_retrieval_only_model_answers_from_the_documen
 #[tokio::test]
 async fn the_openai_compatible_api_answers_streaming_and_not_with_profile_grounding() {
     let app = app().await;
-    let (alice_id, alice) = test_user();
-    let (profile, _) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
+    let (_, alice, profile, _) = app.user_with_guide().await;
     let models = app.json(&alice, "/v1/models").await;
     assert_eq!(models["object"], "list");
     assert!(
@@ -847,9 +863,7 @@ async fn the_openai_compatible_api_answers_streaming_and_not_with_profile_ground
     );
 
     let body = json!({"model": format!("gpt-4.1@{profile}"), "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "How hard to tamp?"}]});
-    let r = app.post(&alice, "/v1/chat/completions", body).await;
-    assert_eq!(r.status(), 200);
-    let completion: Value = r.json().await.unwrap();
+    let completion = app.post_ok(&alice, "/v1/chat/completions", body).await;
     assert_eq!(completion["object"], "chat.completion");
     assert!(
         completion["choices"][0]["message"]["content"]
@@ -1024,9 +1038,8 @@ async fn conversations_are_listed_searched_renamed_exported_and_deleted() {
         404
     );
     assert!(
-        app.json(&alice, "/conversations/search?q=volcanoes").await["items"]
-            .as_array()
-            .unwrap()
+        app.items(&alice, "/conversations/search?q=volcanoes")
+            .await
             .is_empty(),
         "its messages are gone too"
     );
@@ -1035,11 +1048,13 @@ async fn conversations_are_listed_searched_renamed_exported_and_deleted() {
 #[tokio::test]
 async fn another_user_gets_404_on_every_conversation_endpoint_and_changes_nothing() {
     let app = app().await;
-    let (_, alice) = test_user();
-    let (_, mallory) = test_user();
-    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
-    let sse = app
-        .send(&alice, &conv, json!({"content": "my secret plan"}))
+    let [alice, mallory] = bearers();
+    let (conv, sse) = app
+        .chat(
+            &alice,
+            json!({"model": "gpt-4.1"}),
+            json!({"content": "my secret plan"}),
+        )
         .await;
     let answer = sse.first("done")["message"]["id"]
         .as_str()
@@ -1075,17 +1090,11 @@ async fn another_user_gets_404_on_every_conversation_endpoint_and_changes_nothin
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{}", r.url().path());
     }
     assert!(
-        app.json(&mallory, "/conversations/search?q=secret").await["items"]
-            .as_array()
-            .unwrap()
+        app.items(&mallory, "/conversations/search?q=secret")
+            .await
             .is_empty()
     );
-    assert!(
-        app.json(&mallory, "/conversations").await["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.items(&mallory, "/conversations").await.is_empty());
     assert_eq!(
         app.json(&alice, &format!("/conversations/{conv}")).await,
         before
@@ -1112,13 +1121,7 @@ async fn an_imported_conversation_keeps_its_turns_and_importing_twice_creates_no
     let again = app.post(&alice, "/conversations/import", body).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.json::<Value>().await.unwrap()["id"], conv["id"]);
-    assert_eq!(
-        app.json(&alice, "/conversations").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.items(&alice, "/conversations").await.len(), 1);
     let id = conv["id"].as_str().unwrap();
     let stored = app.json(&alice, &format!("/conversations/{id}")).await;
     let messages = stored["messages"].as_array().unwrap();
@@ -1166,14 +1169,16 @@ async fn usage_today(app: &App, bearer: &str) -> (i64, i64, i64, i64, f64) {
 #[tokio::test]
 async fn the_web_chat_and_the_openai_api_bill_the_same_exchange_the_same_cache_tokens_included() {
     let app = app().await;
-    let (_, alice) = test_user();
-    let (_, bob) = test_user();
+    let [alice, bob] = bearers();
     // The fake reports cache reads and writes for this prompt: they are priced apart.
     let prompt = "How hard should I tamp? [[fake:cache]]";
-    let conv = app
-        .conversation(&alice, json!({"model": "claude-sonnet-4-5"}))
+    let (_, sse) = app
+        .chat(
+            &alice,
+            json!({"model": "claude-sonnet-4-5"}),
+            json!({"content": prompt}),
+        )
         .await;
-    let sse = app.send(&alice, &conv, json!({"content": prompt})).await;
     let web = sse.first("usage").clone();
     assert!(
         web["usage"]["cache_read"].as_u64().unwrap() > 0
@@ -1181,15 +1186,11 @@ async fn the_web_chat_and_the_openai_api_bill_the_same_exchange_the_same_cache_t
         "{web}"
     );
 
-    let r = app
-        .post(
+    let completion = app.post_ok(
             &bob,
             "/v1/chat/completions",
             json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": prompt}]}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let completion: Value = r.json().await.unwrap();
+        ).await;
     assert_eq!(
         completion["x_ragenie"]["usage"], web["usage"],
         "the same tokens"
@@ -1256,9 +1257,39 @@ async fn long_v1_stream(
         )
         .await;
     assert_eq!(response.status(), 200);
+    read_until_count(response, "\"content\"", chunks).await
+}
+
+/// Sends `content` to `conv` and reads the answer's stream until its first delta: the body (to
+/// read on, or drop) and what was read.
+async fn web_stream(
+    app: &App,
+    bearer: &str,
+    conv: &str,
+    content: &str,
+) -> (
+    impl futures::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+    String,
+) {
+    let response = app
+        .message(bearer, conv, json!({ "content": content }))
+        .await;
+    read_until_count(response, "event: delta", 1).await
+}
+
+/// Reads a streamed response until `needle` was seen `count` times: the rest of the body and
+/// what was read.
+async fn read_until_count(
+    response: Response,
+    needle: &str,
+    count: usize,
+) -> (
+    impl futures::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+    String,
+) {
     let mut body = response.bytes_stream();
     let mut seen = String::new();
-    while seen.matches("\"content\"").count() < chunks {
+    while seen.matches(needle).count() < count {
         seen.push_str(&String::from_utf8_lossy(
             &body.next().await.unwrap().unwrap(),
         ));
@@ -1268,7 +1299,7 @@ async fn long_v1_stream(
 
 #[tokio::test]
 async fn an_openai_client_that_leaves_mid_stream_is_billed_an_estimate_of_what_was_used() {
-    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let app = slow_app().await;
     let (_, alice) = test_user();
     let (body, _) = long_v1_stream(&app, &alice, 4).await;
     drop(body);
@@ -1291,9 +1322,8 @@ async fn an_openai_client_that_leaves_mid_stream_is_billed_an_estimate_of_what_w
 
 #[tokio::test]
 async fn the_v1_stop_call_ends_a_streaming_completion_which_is_billed_what_was_used() {
-    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
-    let (_, alice) = test_user();
-    let (_, mallory) = test_user();
+    let app = slow_app().await;
+    let [alice, mallory] = bearers();
     let (mut body, mut seen) = long_v1_stream(&app, &alice, 3).await;
     let first: Value =
         serde_json::from_str(seen.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
@@ -1354,11 +1384,12 @@ async fn a_profiles_default_model_answers_a_new_conversation_when_none_is_picked
     .unwrap()
     .id
     .to_string();
-    let conv = app
-        .conversation(&alice, json!({"profile_id": profile}))
-        .await;
-    let sse = app
-        .send(&alice, &conv, json!({"content": "Tamping?"}))
+    let (conv, sse) = app
+        .chat(
+            &alice,
+            json!({"profile_id": profile}),
+            json!({"content": "Tamping?"}),
+        )
         .await;
     assert_eq!(sse.first("meta")["model"], "gemini-2.5-flash");
     let estimate = app
@@ -1399,17 +1430,10 @@ async fn read_until(response: reqwest::Response, needle: &str) -> String {
 #[tokio::test]
 async fn a_silent_provider_gets_keep_alives_on_both_entry_points() {
     let app = app().await;
-    let (_, alice) = test_user();
-    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let (alice, conv) = app.new_chat("gpt-4.1").await;
     // One chunk, then the provider says nothing for an hour.
     let prompt = "Think hard [[fake:stall]]";
-    let web = app
-        .post(
-            &alice,
-            &format!("/conversations/{conv}/messages"),
-            json!({"content": prompt}),
-        )
-        .await;
+    let web = app.message(&alice, &conv, json!({"content": prompt})).await;
     let v1 = app
         .post(
             &alice,
@@ -1544,22 +1568,14 @@ async fn twenty_concurrent_sends_at_a_nearly_spent_quota_pass_it_by_at_most_one_
     assert!(last.spent_usd <= after.spent_usd + 0.000_001 + reservation_bound);
 
     // The user's own budget can only be lower: the operator's quota is not raised by it.
-    let other_user_budget = app
-        .http
-        .put(app.url("/usage/budget"))
-        .header("authorization", &alice)
-        .json(&json!({"monthly_usd": 1000.0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other_user_budget.status(), 200);
+    assert_eq!(app.set_budget(&alice, 1000.0).await, 200);
     let (answered, _) = fire_twenty(&app, &alice).await;
     assert_eq!(answered, 0, "a generous own budget does not lift the quota");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_cap_refuses_a_fourth_concurrent_answer_with_429_until_one_ends() {
-    let app = app_with(true, Catalog::built_in(), Duration::from_millis(5)).await;
+    let app = slow_app().await;
     let (alice_id, alice) = test_user();
     let (_, bob) = test_user();
     operator_limits(&app, Some(100.0), 10_000, 3).await;
@@ -1568,9 +1584,9 @@ async fn the_stream_cap_refuses_a_fourth_concurrent_answer_with_429_until_one_en
     for _ in 0..3 {
         let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
         let r = app
-            .post(
+            .message(
                 &alice,
-                &format!("/conversations/{conv}/messages"),
+                &conv,
                 json!({"content": "Go on and on [[fake:long=3000]]"}),
             )
             .await;
@@ -1579,11 +1595,7 @@ async fn the_stream_cap_refuses_a_fourth_concurrent_answer_with_429_until_one_en
     }
     // A fourth, through the web chat or /v1, waits for one of them.
     let r = app
-        .post(
-            &alice,
-            &format!("/conversations/{conv}/messages"),
-            json!({"content": "and one more"}),
-        )
+        .message(&alice, &conv, json!({"content": "and one more"}))
         .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = r.headers()["retry-after"]
@@ -1674,13 +1686,7 @@ async fn requests_per_minute_count_the_web_chat_and_v1_together() {
         .parse()
         .unwrap();
     assert_eq!(retry, 59, "until the minute turns");
-    let r = app
-        .post(
-            &alice,
-            &format!("/conversations/{conv}/messages"),
-            json!({"content": "four"}),
-        )
-        .await;
+    let r = app.message(&alice, &conv, json!({"content": "four"})).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let problem: Value = r.json().await.unwrap();
     assert!(
@@ -1824,8 +1830,7 @@ async fn an_idempotency_key_makes_a_retried_send_or_completion_replay_the_origin
 #[tokio::test]
 async fn provider_error_text_is_reduced_to_a_safe_message() {
     let app = app().await;
-    let (_, alice) = test_user();
-    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
+    let (alice, conv) = app.new_chat("gpt-4.1").await;
     for (content, expect) in [
         ("Refused [[fake:500]]", "HTTP 500"),
         ("Midway [[fake:long=50 error]]", "during the answer"),
@@ -1874,6 +1879,11 @@ impl App {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// `POST /admin/models` (an admin adds a model): (status, body).
+    async fn add_model(&self, admin: &str, model: Value) -> (StatusCode, Value) {
+        self.call(admin, "POST", "/admin/models", Some(model)).await
+    }
+
     /// The model ids `GET /models` and `GET /v1/models` list for `bearer` (checked equal, but
     /// for the retrieval-only model and unavailable ones, which only `/models` lists).
     async fn model_ids(&self, bearer: &str) -> Vec<String> {
@@ -1901,9 +1911,9 @@ impl App {
     async fn ask(&self, bearer: &str, model: &str) -> (StatusCode, Value, Value) {
         let conv = self.conversation(bearer, json!({})).await;
         let r = self
-            .post(
+            .message(
                 bearer,
-                &format!("/conversations/{conv}/messages"),
+                &conv,
                 json!({"content": "How hard should I tamp?", "model": model}),
             )
             .await;
@@ -1935,12 +1945,7 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
     assert_eq!(status, StatusCode::FORBIDDEN, "users cannot manage models");
     let (status, list) = app.call(&admin, "GET", "/admin/models", None).await;
     assert_eq!(status, StatusCode::OK);
-    let gpt = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == "gpt-4.1")
-        .unwrap();
+    let gpt = find(&list["items"], "id", "gpt-4.1");
     assert_eq!(
         (gpt["enabled"].as_bool(), gpt["source"].as_str()),
         (Some(true), Some("catalog"))
@@ -1972,12 +1977,10 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
 
     // An Ollama/vLLM model added with its price: listed, answers, billed at that price.
     let (status, added) = app
-        .call(
+        .add_model(
             &admin,
-            "POST",
-            "/admin/models",
-            Some(json!({"id": "llama3.1", "provider": "openai_compatible",
-            "context_window": 8192, "input_price": 0.5, "output_price": 1.5})),
+            json!({"id": "llama3.1", "provider": "openai_compatible",
+            "context_window": 8192, "input_price": 0.5, "output_price": 1.5}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
@@ -1998,12 +2001,7 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
     assert_eq!(usage["cost"]["unpriced"], false);
 
     let (status, _) = app
-        .call(
-            &admin,
-            "POST",
-            "/admin/models",
-            Some(json!({"id": "gpt-4o", "provider": "openai"})),
-        )
+        .add_model(&admin, json!({"id": "gpt-4o", "provider": "openai"}))
         .await;
     assert_eq!(
         status,
@@ -2011,29 +2009,16 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
         "a catalog model is changed, not added"
     );
     let (status, problem) = app
-        .call(
-            &admin,
-            "POST",
-            "/admin/models",
-            Some(json!({"id": "m", "provider": "mistral"})),
-        )
+        .add_model(&admin, json!({"id": "m", "provider": "mistral"}))
         .await;
-    assert_eq!(
-        (status, problem["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("provider"))
-    );
+    assert_refused_field(status, &problem, "provider");
     let (status, problem) = app
-        .call(
+        .add_model(
             &admin,
-            "POST",
-            "/admin/models",
-            Some(json!({"id": "m", "provider": "openai", "input_price": 1.0})),
+            json!({"id": "m", "provider": "openai", "input_price": 1.0}),
         )
         .await;
-    assert_eq!(
-        (status, problem["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("output_price"))
-    );
+    assert_refused_field(status, &problem, "output_price");
 
     // Ids the providers use today work without a code change.
     let (status, usage, model) = app.ask(&alice, "claude-sonnet-4-5-20250929").await;
@@ -2066,12 +2051,7 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
         "its cost is flagged unknown, not free: {usage}"
     );
     let report = app.json(&alice, "/usage").await;
-    let row = report["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["model"] == "gpt-6-preview")
-        .unwrap();
+    let row = find(&report["models"], "model", "gpt-6-preview");
     assert_eq!(row["unpriced_messages"], 1, "{report}");
 
     // An allow-list: only those models, listed and usable (a dated id counts as its entry).
@@ -2102,8 +2082,7 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
         app.json(&alice, "/models").await["default_model"],
         "claude-haiku-4-5"
     );
-    let conv = app.conversation(&alice, json!({})).await;
-    let sse = app.send(&alice, &conv, json!({"content": "hi"})).await;
+    let (_, sse) = app.chat(&alice, json!({}), json!({"content": "hi"})).await;
     assert_eq!(
         sse.first("done")["message"]["model"],
         "claude-haiku-4-5",
@@ -2116,12 +2095,7 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, list) = app.call(&admin, "GET", "/admin/models", None).await;
-    let gpt = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == "gpt-4.1")
-        .unwrap();
+    let gpt = find(&list["items"], "id", "gpt-4.1");
     assert_eq!(gpt["enabled"], true);
     let (status, _) = app
         .call(&admin, "DELETE", "/admin/models/no-such-model", None)
@@ -2168,12 +2142,10 @@ async fn under_an_operator_quota_a_model_without_a_price_is_refused_until_an_adm
     let (status, _, _) = app.ask(&alice, "gpt-4.1").await;
     assert_eq!(status, StatusCode::OK, "priced models still answer");
     let (status, added) = app
-        .call(
+        .add_model(
             &admin,
-            "POST",
-            "/admin/models",
-            Some(json!({"id": "gpt-6-preview", "provider": "openai",
-            "input_price": 3.0, "output_price": 12.0})),
+            json!({"id": "gpt-6-preview", "provider": "openai",
+            "input_price": 3.0, "output_price": 12.0}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
@@ -2233,25 +2205,15 @@ async fn an_attached_file_in_a_chat_without_a_profile_is_sent_whole_shown_and_ci
         "# Grinder\n\nGrind fine for espresso.\n",
     )
     .await;
-    let conv = app.conversation(&alice, json!({"model": "gpt-4.1"})).await;
-    let sse = app
-        .send(
+    let (conv, sse) = app
+        .chat_attached(
             &alice,
-            &conv,
-            json!({"content": "What is the invoice total?", "attachments": [attached]}),
+            "gpt-4.1",
+            "What is the invoice total?",
+            &attached,
+            "whole",
         )
         .await;
-    let context = &sse.first("meta")["context"];
-    let first = &context["documents"][0];
-    assert_eq!(
-        (
-            first["document_id"].as_str(),
-            first["attached"].as_bool(),
-            first["mode"].as_str()
-        ),
-        (Some(attached.as_str()), Some(true), Some("whole")),
-        "the context record names the attachment: {context}"
-    );
     let done = sse.first("done");
     assert_eq!(
         done["message"]["citations"][0]["document_id"],
@@ -2271,15 +2233,13 @@ async fn an_attached_file_in_a_chat_without_a_profile_is_sent_whole_shown_and_ci
     assert!(stored["messages"][1].get("attachments").is_none());
 
     // The estimate counts it; an unknown id, or another user's document, is refused.
-    let r = app
-        .post(
+    let estimate = app
+        .post_ok(
             &alice,
             "/chat/estimate",
             json!({"content": "total?", "model": "gpt-4.1", "attachments": [attached]}),
         )
         .await;
-    assert_eq!(r.status(), 200);
-    let estimate: Value = r.json().await.unwrap();
     assert_eq!(
         estimate["context"]["documents"][0]["attached"], true,
         "{estimate}"
@@ -2293,9 +2253,9 @@ async fn an_attached_file_in_a_chat_without_a_profile_is_sent_whole_shown_and_ci
         (&mallory, &mallory_conv, json!([attached])),
     ] {
         let r = app
-            .post(
+            .message(
                 bearer,
-                &format!("/conversations/{conv}/messages"),
+                conv,
                 json!({"content": "total?", "attachments": ids}),
             )
             .await;
@@ -2313,38 +2273,18 @@ async fn an_attached_file_in_a_chat_without_a_profile_is_sent_whole_shown_and_ci
 
 #[tokio::test]
 async fn an_attachment_too_large_for_the_window_is_retrieved_and_cited() {
-    let catalog = Catalog::from_json(
-        r#"{"models": [{"id": "tiny", "provider": "openai", "display_name": "Tiny", "context_window": 2500, "max_output_tokens": 300,
-            "pricing": {"input": 1.0, "output": 2.0}, "tokenizer": "o200k_base"}]}"#,
-    )
-    .unwrap();
-    let app = app_with(true, catalog, Duration::ZERO).await;
+    let (app, manual) = tiny_app_and_manual().await;
     let (alice_id, alice) = test_user();
-    let mut manual = String::from("# Manual\n\n");
-    for i in 0..150 {
-        manual.push_str(&format!("## Section {i}\n\nSection {i} covers routine maintenance item number {i} in detail, with torque values and checks.\n\n"));
-    }
-    manual.push_str("## Descaling\n\nDescale the boiler with citric acid every three months.\n");
     let id = dataset(&app, alice_id, "manuals", "manual.md", &manual).await;
-    let conv = app.conversation(&alice, json!({"model": "tiny"})).await;
-    let sse = app
-        .send(
+    let (_, sse) = app
+        .chat_attached(
             &alice,
-            &conv,
-            json!({"content": "How often should I descale the boiler?", "attachments": [id]}),
+            "tiny",
+            "How often should I descale the boiler?",
+            &id,
+            "retrieved",
         )
         .await;
-    let context = &sse.first("meta")["context"];
-    let doc = &context["documents"][0];
-    assert_eq!(
-        (
-            doc["document_id"].as_str(),
-            doc["attached"].as_bool(),
-            doc["mode"].as_str()
-        ),
-        (Some(id.as_str()), Some(true), Some("retrieved")),
-        "{context}"
-    );
     let citation = &sse.first("done")["message"]["citations"][0];
     assert_eq!(citation["document_id"], id.as_str());
     assert_eq!(
