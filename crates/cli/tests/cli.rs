@@ -317,12 +317,9 @@ async fn chat_streams_the_answer_then_tokens_and_cost() {
     );
 
     // The offline server answers from the documents (retrieval-only model).
-    let (result, out, err) = ragenie(
+    let (result, out, err) = ragenie_key_flag(
         &client,
-        None,
         &[
-            "--api-key",
-            &api_key_of(&client).await,
             "chat",
             "--profile",
             "personal",
@@ -345,12 +342,9 @@ async fn chat_streams_the_answer_then_tokens_and_cost() {
     // Continue it from a file.
     let prompt = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(prompt.path(), "And the hotel?").unwrap();
-    let (result, _, err) = ragenie(
+    let (result, _, err) = ragenie_key_flag(
         &client,
-        None,
         &[
-            "--api-key",
-            &api_key_of(&client).await,
             "chat",
             "--conversation",
             &chatted.id,
@@ -400,19 +394,7 @@ async fn chat_streams_the_answer_then_tokens_and_cost() {
     .await;
     assert!(result.is_ok(), "{result:?} {err}");
     assert!(out.contains("Mei"), "{out}");
-    let (result, _, _) = ragenie(
-        &client,
-        None,
-        &[
-            "--api-key",
-            &api_key_of(&client).await,
-            "chat",
-            "--profile",
-            "Nope",
-            "hi",
-        ],
-    )
-    .await;
+    let (result, _, _) = ragenie_key_flag(&client, &["chat", "--profile", "Nope", "hi"]).await;
     assert!(
         result
             .unwrap_err()
@@ -424,6 +406,13 @@ async fn chat_streams_the_answer_then_tokens_and_cost() {
 /// The key a helper client authenticates with (tests pass it to the command line).
 async fn api_key_of(client: &Client) -> String {
     client.bearer().unwrap().to_owned()
+}
+
+/// [`ragenie`] with the client's key given as `--api-key` before `args`.
+async fn ragenie_key_flag(client: &Client, args: &[&str]) -> (anyhow::Result<()>, String, String) {
+    let key = api_key_of(client).await;
+    let argv = [&["--api-key", key.as_str()], args].concat();
+    ragenie(client, None, &argv).await
 }
 
 #[tokio::test]
