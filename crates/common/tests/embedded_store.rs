@@ -8,8 +8,9 @@ use ragenie_common::storage::conformance::StoreFixture;
 use ragenie_common::storage::embedded::{
     EmbeddedBlobs, EmbeddedSecrets, EmbeddedTable, UrlSigner, presigned_routes,
 };
-use ragenie_common::storage::{Blobs, Secrets};
+use ragenie_common::storage::{Blobs, PresignedUrl, Secrets};
 use ragenie_common::testing::TestServer;
+use reqwest::Response;
 
 async fn embedded_blobs(dir: &std::path::Path) -> (Arc<EmbeddedBlobs>, TestServer) {
     let listener = TestServer::bind().await;
@@ -48,6 +49,24 @@ async fn a_copy_from_a_replaced_source_copies_nothing() {
     .await;
 }
 
+/// A presigned PUT of 5 bytes of text/plain to `users/u/uploads/a.txt`, valid `secs` seconds.
+async fn presign_a_txt(blobs: &EmbeddedBlobs, secs: u64) -> PresignedUrl {
+    let key = "users/u/uploads/a.txt";
+    let ttl = Duration::from_secs(secs);
+    blobs.presign_put(key, "text/plain", 5, ttl).await.unwrap()
+}
+
+/// PUTs `body` to `url` as `content_type`.
+async fn put_as(
+    http: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    body: &'static str,
+) -> Response {
+    let request = http.put(url).header("content-type", content_type);
+    request.body(body).send().await.unwrap()
+}
+
 fn tamper(url: &str, find: &str, replace: &str) -> String {
     assert!(url.contains(find), "{url} lacks {find}");
     url.replacen(find, replace, 1)
@@ -58,24 +77,10 @@ async fn a_tampered_or_expired_presigned_url_is_refused_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (blobs, _server) = embedded_blobs(dir.path()).await;
     let http = reqwest::Client::new();
-    let put = blobs
-        .presign_put(
-            "users/u/uploads/a.txt",
-            "text/plain",
-            5,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+    let put = presign_a_txt(&blobs, 60).await;
 
     let other_key = tamper(&put.url, "uploads/a.txt", "uploads/b.txt");
-    let response = http
-        .put(&other_key)
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let response = put_as(&http, &other_key, "text/plain", "x").await;
     assert_eq!(response.status(), 403);
     assert_eq!(
         response.headers()["content-type"],
@@ -89,23 +94,11 @@ async fn a_tampered_or_expired_presigned_url_is_refused_and_writes_nothing() {
         &format!("expires={later}"),
     );
     assert_eq!(
-        http.put(&extended)
-            .header("content-type", "text/plain")
-            .body("x")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        put_as(&http, &extended, "text/plain", "x").await.status(),
         403
     );
 
-    let wrong_type = http
-        .put(&put.url)
-        .header("content-type", "text/html")
-        .body("<p>")
-        .send()
-        .await
-        .unwrap();
+    let wrong_type = put_as(&http, &put.url, "text/html", "<p>").await;
     assert_eq!(
         wrong_type.status(),
         403,
@@ -122,34 +115,14 @@ async fn a_tampered_or_expired_presigned_url_is_refused_and_writes_nothing() {
     assert!(blobs.head("users/u/uploads/a.txt").await.unwrap().is_none());
     assert!(blobs.head("users/u/uploads/b.txt").await.unwrap().is_none());
 
-    let expired = blobs
-        .presign_put(
-            "users/u/uploads/a.txt",
-            "text/plain",
-            5,
-            Duration::from_secs(0),
-        )
-        .await
-        .unwrap();
-    let response = http
-        .put(&expired.url)
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let expired = presign_a_txt(&blobs, 0).await;
+    let response = put_as(&http, &expired.url, "text/plain", "x").await;
     assert_eq!(response.status(), 403);
     assert!(blobs.head("users/u/uploads/a.txt").await.unwrap().is_none());
 
     // The signed length holds both ways, as S3 holds a signed Content-Length.
     for body in ["hello, and a great deal more than was announced", "hell"] {
-        let response = http
-            .put(&put.url)
-            .header("content-type", "text/plain")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = put_as(&http, &put.url, "text/plain", body).await;
         assert_eq!(response.status(), 403, "{body:?}");
         assert_eq!(
             response.headers()["content-type"],
@@ -166,13 +139,7 @@ async fn a_tampered_or_expired_presigned_url_is_refused_and_writes_nothing() {
         "the URL tells the client the headers it must send"
     );
 
-    let ok = http
-        .put(&put.url)
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+    let ok = put_as(&http, &put.url, "text/plain", "hello").await;
     assert_eq!(ok.status(), 200);
     assert_eq!(
         blobs
