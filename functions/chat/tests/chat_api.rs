@@ -68,19 +68,20 @@ async fn app_full(online: bool, catalog: Catalog, chunk_delay: Duration, compat:
         ragenie_chat::router(ProviderState::with_gateway(state.clone(), gateway).unwrap())
             .merge(ragenie_conversations::router(state.clone())),
     );
-    let server = listener.serve(router);
-    let http = Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
     App {
+        _server: listener.serve(router),
         base,
-        http,
+        http: long_client(),
         state,
         _fakes: fakes,
         _dir: dir,
-        _server: server,
     }
+}
+
+/// A client that waits a minute for an answer (streams take a while).
+fn long_client() -> Client {
+    let builder = Client::builder().timeout(Duration::from_secs(60));
+    builder.build().unwrap()
 }
 
 /// The app with the fakes answering in chunks 5 ms apart (long answers take a while).
@@ -167,29 +168,42 @@ impl App {
         r.json().await.unwrap()
     }
 
+    /// `POST /chat/estimate` with `body`, expecting 200: the estimate.
+    async fn estimate(&self, bearer: &str, body: Value) -> Value {
+        self.post_ok(bearer, "/chat/estimate", body).await
+    }
+
+    /// A stop request (`POST path` with `{}`): the status.
+    async fn stop(&self, bearer: &str, path: &str) -> StatusCode {
+        self.post(bearer, path, json!({})).await.status()
+    }
+
     /// `POST /conversations/{conv}/messages` with `body`: the response, unread.
     async fn message(&self, bearer: &str, conv: &str, body: Value) -> Response {
         let path = format!("/conversations/{conv}/messages");
         self.post(bearer, &path, body).await
     }
 
-    async fn get(&self, bearer: &str, path: &str) -> Response {
-        let request = self.request(Method::GET, bearer, path);
-        request.send().await.unwrap()
+    /// `method path` with no body: the response.
+    async fn fetch(&self, method: Method, bearer: &str, path: &str) -> Response {
+        self.request(method, bearer, path).send().await.unwrap()
     }
 
     async fn json(&self, bearer: &str, path: &str) -> Value {
-        let r = self.get(bearer, path).await;
+        let r = self.fetch(Method::GET, bearer, path).await;
         assert_eq!(r.status(), 200, "GET {path}");
         r.json().await.unwrap()
     }
 
+    /// The conversation `conv` as stored (`GET /conversations/{conv}`).
+    async fn stored(&self, bearer: &str, conv: &str) -> Value {
+        self.json(bearer, &format!("/conversations/{conv}")).await
+    }
+
     /// `GET path` (expects 200): its `items`.
     async fn items(&self, bearer: &str, path: &str) -> Vec<Value> {
-        self.json(bearer, path).await["items"]
-            .as_array()
-            .unwrap()
-            .clone()
+        let list = self.json(bearer, path).await;
+        list["items"].as_array().unwrap().clone()
     }
 
     /// `PUT /usage/budget` with a monthly budget: the status.
@@ -239,6 +253,20 @@ impl App {
             "the context record names the attachment: {context}"
         );
         (conv, sse)
+    }
+
+    /// A new conversation with `model`, and the answer to `content` in it.
+    async fn chat_with(&self, bearer: &str, model: &str, content: &str) -> (String, Sse) {
+        let conversation = json!({ "model": model });
+        let message = json!({ "content": content });
+        self.chat(bearer, conversation, message).await
+    }
+
+    /// A new conversation on `profile` (its model), and the answer to `content` in it.
+    async fn chat_on_profile(&self, bearer: &str, profile: &str, content: &str) -> (String, Sse) {
+        let conversation = json!({ "profile_id": profile });
+        let message = json!({ "content": content });
+        self.chat(bearer, conversation, message).await
     }
 
     /// A new conversation with `conversation`, and its first message's answer.
@@ -350,6 +378,33 @@ fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
     entries.find(|m| m[key] == value).unwrap()
 }
 
+/// A response's `Retry-After` seconds.
+fn retry_after(response: &Response) -> u64 {
+    let header = response.headers()["retry-after"].to_str().unwrap();
+    header.parse().unwrap()
+}
+
+/// The `data:` payloads of a streamed `/v1` completion.
+fn data_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect()
+}
+
+/// The content a streamed `/v1` completion's chunks carry.
+fn streamed_content(chunks: &[Value]) -> String {
+    let deltas = chunks.iter();
+    deltas
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+/// The `key` string of every entry of a JSON array.
+fn strs<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    let entries = list.as_array().unwrap().iter();
+    entries.map(|m| m[key].as_str().unwrap()).collect()
+}
+
 /// Asserts a 422 that names `field`.
 fn assert_refused_field(status: StatusCode, problem: &Value, field: &str) {
     let named = problem["field"].as_str();
@@ -410,7 +465,7 @@ async fn each_provider_streams_a_grounded_answer_that_is_stored_with_tokens_cost
         );
         assert_eq!(citation["document_name"], "espresso.md");
 
-        let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+        let stored = app.stored(&alice, &conv).await;
         assert_eq!(
             stored["title"], "How hard should I tamp?",
             "the first exchange names the conversation"
@@ -427,12 +482,7 @@ async fn each_provider_streams_a_grounded_answer_that_is_stored_with_tokens_cost
         assert_eq!(stored["head_id"], messages[1]["id"]);
     }
     let usage = app.json(&alice, "/usage").await;
-    let models: Vec<&str> = usage["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["model"].as_str().unwrap())
-        .collect();
+    let models = strs(&usage["models"], "model");
     assert_eq!(models.len(), 3, "{usage}");
     assert!(usage["total_cost_usd"].as_f64().unwrap() > 0.0);
     assert!(usage["month_cost_usd"].as_f64().unwrap() > 0.0);
@@ -444,28 +494,12 @@ async fn a_chat_without_a_profile_draws_on_all_of_the_users_datasets_and_no_inst
     let (alice_id, alice) = test_user();
     // Uploaded into a profile, and one more dataset in none: a chat without a profile uses both.
     let (_, mut datasets) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
-    let corpus = Corpus::new(app.state.table.clone(), app.state.blobs.clone());
-    let (loose, _) = corpus
-        .upload(
-            alice_id,
-            NewDocument {
-                name: "grinder.md".into(),
-                folder: String::new(),
-                kind: DocumentKind::Dataset,
-                media_type: "text/markdown".into(),
-                bytes: Bytes::from_static(
-                    b"# Grinder\n\nGrind fine for espresso, a little coarser than flour.\n",
-                ),
-            },
-        )
-        .await
-        .unwrap();
-    datasets.push(loose.id);
+    let loose = "# Grinder\n\nGrind fine for espresso, a little coarser than flour.\n";
+    datasets.push(dataset(&app, alice_id, "", "grinder.md", loose).await);
 
     let estimate = app
-        .post_ok(
+        .estimate(
             &alice,
-            "/chat/estimate",
             json!({"content": "How fine should I grind?", "model": "gpt-4.1"}),
         )
         .await;
@@ -473,11 +507,7 @@ async fn a_chat_without_a_profile_draws_on_all_of_the_users_datasets_and_no_inst
     assert!(estimate["context"]["datasets_tokens"].as_u64().unwrap() > 0);
 
     let (_, sse) = app
-        .chat(
-            &alice,
-            json!({"model": "gpt-4.1"}),
-            json!({"content": "How fine should I grind?"}),
-        )
+        .chat_with(&alice, "gpt-4.1", "How fine should I grind?")
         .await;
     let context = &sse.first("meta")["context"];
     assert_eq!(context["datasets_mode"], "whole", "{context}");
@@ -522,7 +552,7 @@ async fn a_chat_without_a_profile_draws_on_all_of_the_users_datasets_and_no_inst
 async fn the_estimate_reports_tokens_by_source_and_the_cost_before_sending() {
     let app = app().await;
     let (_, alice, profile, _) = app.user_with_guide().await;
-    let estimate = app.post_ok(&alice, "/chat/estimate", json!({"content": "How hard should I tamp?", "profile_id": profile, "model": "gpt-4.1"})).await;
+    let estimate = app.estimate(&alice, json!({"content": "How hard should I tamp?", "profile_id": profile, "model": "gpt-4.1"})).await;
     let c = &estimate["context"];
     let sum = context_total(c);
     assert_eq!(estimate["total_input_tokens"].as_u64().unwrap(), sum);
@@ -610,13 +640,8 @@ async fn regenerate_adds_a_sibling_answer_and_editing_starts_a_new_branch() {
     assert_ne!(sibling["id"], answer1.as_str());
 
     // Editing the second question = a new user message after the first answer.
-    let edited = app
-        .send(
-            &alice,
-            &conv,
-            json!({"content": "Second question, edited", "parent_id": answer1}),
-        )
-        .await;
+    let edit = json!({"content": "Second question, edited", "parent_id": answer1});
+    let edited = app.send(&alice, &conv, edit).await;
     assert_eq!(
         edited.first("done")["message"]["parent_id"],
         edited.first("meta")["user_message_id"]
@@ -626,7 +651,7 @@ async fn regenerate_adds_a_sibling_answer_and_editing_starts_a_new_branch() {
         2,
         "the branch holds only the first exchange"
     );
-    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let stored = app.stored(&alice, &conv).await;
     let messages = stored["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 7);
     let children_of_answer1 = messages
@@ -657,12 +682,14 @@ async fn the_stop_call_ends_a_long_answer_and_the_partial_text_is_saved() {
     let (alice, conv) = app.new_chat("gpt-4.1").await;
     let (mut body, mut seen) =
         web_stream(&app, &alice, &conv, "Tell me everything [[fake:long=3000]]").await;
-    let stop = app
-        .post(&alice, &format!("/conversations/{conv}/stop"), json!({}))
-        .await;
-    assert_eq!(stop.status(), StatusCode::ACCEPTED);
-    let ended = read_to_end(&mut body, &mut seen, Duration::from_secs(20)).await;
-    assert!(ended, "the stream ends soon after the stop");
+    stop_and_read_to_end(
+        &app,
+        &alice,
+        &format!("/conversations/{conv}/stop"),
+        &mut body,
+        &mut seen,
+    )
+    .await;
     let sse = Sse::parse(&seen);
     let done = sse.first("done");
     assert_eq!(done["finish_reason"], "stopped");
@@ -671,7 +698,7 @@ async fn the_stop_call_ends_a_long_answer_and_the_partial_text_is_saved() {
         !partial.is_empty() && partial.split_whitespace().count() < 3000,
         "a partial answer"
     );
-    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let stored = app.stored(&alice, &conv).await;
     assert_eq!(stored["messages"][1]["finish_reason"], "stopped");
     assert_eq!(
         stored["messages"][0]["content"],
@@ -731,7 +758,7 @@ async fn closing_the_stream_stops_the_answer_and_keeps_both_messages() {
     let mut stored = Value::Null;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+        stored = app.stored(&alice, &conv).await;
         if stored["messages"].as_array().unwrap().len() == 2 {
             break;
         }
@@ -754,10 +781,10 @@ async fn a_provider_failure_keeps_the_question_and_the_partial_answer_marked_fai
     let app = app().await;
     let (_, alice) = test_user();
     let (conv, sse) = app
-        .chat(
+        .chat_with(
             &alice,
-            json!({"model": "gemini-2.5-flash"}),
-            json!({"content": "Explain it all [[fake:long=200 cut]]"}),
+            "gemini-2.5-flash",
+            "Explain it all [[fake:long=200 cut]]",
         )
         .await;
     assert_eq!(sse.names().last(), Some(&"done"));
@@ -777,13 +804,8 @@ async fn a_provider_failure_keeps_the_question_and_the_partial_answer_marked_fai
     // The cut answer is billed what was used; the refused one costs nothing.
     assert!(sse.first("usage")["cost"]["total_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(refused.first("usage")["cost"]["total_usd"], 0.0);
-    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
-    let contents: Vec<&str> = stored["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let stored = app.stored(&alice, &conv).await;
+    let contents = strs(&stored["messages"], "content");
     assert!(
         contents.contains(&"Again [[fake:500]]"),
         "the user's message is never lost: {contents:?}"
@@ -812,7 +834,7 @@ async fn a_spent_monthly_budget_refuses_new_messages_with_402() {
 #[tokio::test]
 async fn without_provider_keys_the_retrieval_only_model_answers_from_the_documents() {
     let app = app_with(false, Catalog::built_in(), Duration::ZERO).await;
-    let (alice_id, alice) = test_user();
+    let (_, alice, profile, datasets) = app.user_with_guide().await;
     let models = app.json(&alice, "/models").await;
     assert_eq!(models["offline"], true);
     assert_eq!(models["default_model"], "ragenie-retrieval-only");
@@ -825,14 +847,7 @@ async fn without_provider_keys_the_retrieval_only_model_answers_from_the_documen
                 && m["available"] == false
                 && m["unavailable_reason"].is_string())
     );
-    let (profile, datasets) = app.profile(alice_id, &[("espresso.md", GUIDE)]).await;
-    let (conv, sse) = app
-        .chat(
-            &alice,
-            json!({"profile_id": profile}),
-            json!({"content": "tamp pressure"}),
-        )
-        .await;
+    let (conv, sse) = app.chat_on_profile(&alice, &profile, "tamp pressure").await;
     assert!(sse.text().contains("thirty pounds"), "{}", sse.text());
     assert_eq!(
         sse.first("done")["message"]["citations"][0]["document_id"],
@@ -854,13 +869,7 @@ async fn the_openai_compatible_api_answers_streaming_and_not_with_profile_ground
     let (_, alice, profile, _) = app.user_with_guide().await;
     let models = app.json(&alice, "/v1/models").await;
     assert_eq!(models["object"], "list");
-    assert!(
-        models["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["id"] == "gpt-4.1")
-    );
+    assert!(strs(&models["data"], "id").contains(&"gpt-4.1"));
 
     let body = json!({"model": format!("gpt-4.1@{profile}"), "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "How hard to tamp?"}]});
     let completion = app.post_ok(&alice, "/v1/chat/completions", body).await;
@@ -879,28 +888,20 @@ async fn the_openai_compatible_api_answers_streaming_and_not_with_profile_ground
     );
 
     let r = app
-        .http
-        .post(app.url("/v1/chat/completions"))
-        .header("authorization", &alice)
+        .request(Method::POST, &alice, "/v1/chat/completions")
         .header("x-ragenie-profile", &profile)
         .json(&json!({"model": "claude-sonnet-4-5", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Tamping?"}]}))
         .send()
         .await
         .unwrap();
     let text = r.text().await.unwrap();
-    let chunks: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
+    let chunks = data_lines(&text);
     assert_eq!(chunks.last(), Some(&"[DONE]"));
     let parsed: Vec<Value> = chunks[..chunks.len() - 1]
         .iter()
         .map(|c| serde_json::from_str(c).unwrap())
         .collect();
-    let content: String = parsed
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let content = streamed_content(&parsed);
     assert!(content.contains("Tamping?"));
     assert!(
         parsed
@@ -964,13 +965,7 @@ async fn conversations_are_listed_searched_renamed_exported_and_deleted() {
         "/conversations/search?q=volcanoes&limit=101",
         long_query.as_str(),
     ] {
-        let refused = app
-            .http
-            .get(app.url(path))
-            .header("authorization", &alice)
-            .send()
-            .await
-            .unwrap();
+        let refused = app.fetch(Method::GET, &alice, path).await;
         assert_eq!(refused.status(), 422, "{path}");
     }
     // 500 characters is within the limit even where they take more than 500 bytes.
@@ -982,22 +977,17 @@ async fn conversations_are_listed_searched_renamed_exported_and_deleted() {
         .await;
     assert_eq!(at_limit["items"].as_array().unwrap().len(), 0);
 
-    let renamed = app
-        .http
-        .patch(app.url(&format!("/conversations/{older}")))
-        .header("authorization", &alice)
-        .json(&json!({"title": "Volcanoes"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(renamed.json::<Value>().await.unwrap()["title"], "Volcanoes");
+    let path = format!("/conversations/{older}");
+    let rename = json!({"title": "Volcanoes"});
+    let (_, renamed) = app.call(&alice, "PATCH", &path, Some(rename)).await;
+    assert_eq!(renamed["title"], "Volcanoes");
     let md = app
-        .http
-        .get(app.url(&format!("/conversations/{older}/export?format=md")))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
+        .fetch(
+            Method::GET,
+            &alice,
+            &format!("/conversations/{older}/export?format=md"),
+        )
+        .await;
     assert!(
         md.headers()["content-type"]
             .to_str()
@@ -1020,20 +1010,12 @@ async fn conversations_are_listed_searched_renamed_exported_and_deleted() {
     assert_eq!(json_export["messages"].as_array().unwrap().len(), 2);
 
     let deleted = app
-        .http
-        .delete(app.url(&format!("/conversations/{older}")))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
+        .fetch(Method::DELETE, &alice, &format!("/conversations/{older}"))
+        .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        app.http
-            .get(app.url(&format!("/conversations/{older}")))
-            .header("authorization", &alice)
-            .send()
+        app.fetch(Method::GET, &alice, &format!("/conversations/{older}"))
             .await
-            .unwrap()
             .status(),
         404
     );
@@ -1049,18 +1031,12 @@ async fn conversations_are_listed_searched_renamed_exported_and_deleted() {
 async fn another_user_gets_404_on_every_conversation_endpoint_and_changes_nothing() {
     let app = app().await;
     let [alice, mallory] = bearers();
-    let (conv, sse) = app
-        .chat(
-            &alice,
-            json!({"model": "gpt-4.1"}),
-            json!({"content": "my secret plan"}),
-        )
-        .await;
+    let (conv, sse) = app.chat_with(&alice, "gpt-4.1", "my secret plan").await;
     let answer = sse.first("done")["message"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let before = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let before = app.stored(&alice, &conv).await;
     let url = |p: String| app.url(&p);
     let attempts = vec![
         app.http.get(url(format!("/conversations/{conv}"))),
@@ -1095,10 +1071,7 @@ async fn another_user_gets_404_on_every_conversation_endpoint_and_changes_nothin
             .is_empty()
     );
     assert!(app.items(&mallory, "/conversations").await.is_empty());
-    assert_eq!(
-        app.json(&alice, &format!("/conversations/{conv}")).await,
-        before
-    );
+    assert_eq!(app.stored(&alice, &conv).await, before);
 }
 
 #[tokio::test]
@@ -1172,13 +1145,7 @@ async fn the_web_chat_and_the_openai_api_bill_the_same_exchange_the_same_cache_t
     let [alice, bob] = bearers();
     // The fake reports cache reads and writes for this prompt: they are priced apart.
     let prompt = "How hard should I tamp? [[fake:cache]]";
-    let (_, sse) = app
-        .chat(
-            &alice,
-            json!({"model": "claude-sonnet-4-5"}),
-            json!({"content": prompt}),
-        )
-        .await;
+    let (_, sse) = app.chat_with(&alice, "claude-sonnet-4-5", prompt).await;
     let web = sse.first("usage").clone();
     assert!(
         web["usage"]["cache_read"].as_u64().unwrap() > 0
@@ -1236,6 +1203,20 @@ async fn read_to_end(
     })
     .await
     .is_ok()
+}
+
+/// Stops an answer with `POST path` and reads its stream on: the stop is accepted, and the
+/// stream ends soon after.
+async fn stop_and_read_to_end(
+    app: &App,
+    bearer: &str,
+    path: &str,
+    body: &mut (impl futures::Stream<Item = reqwest::Result<Bytes>> + Unpin),
+    seen: &mut String,
+) {
+    assert_eq!(app.stop(bearer, path).await, StatusCode::ACCEPTED);
+    let ended = read_to_end(body, seen, Duration::from_secs(20)).await;
+    assert!(ended, "the stream ends soon after the stop");
 }
 
 /// A streaming `/v1` completion of a long answer, read until `chunks` content chunks arrived:
@@ -1331,18 +1312,16 @@ async fn the_v1_stop_call_ends_a_streaming_completion_which_is_billed_what_was_u
     assert!(id.starts_with("chatcmpl-"), "{id}");
 
     // Not a completion id, and someone else's stop: neither touches the answer.
-    let refused = app
-        .post(&alice, "/v1/chat/completions/not-an-id/stop", json!({}))
-        .await;
-    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
-    let others = app
-        .post(
-            &mallory,
-            &format!("/v1/chat/completions/{id}/stop"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(others.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        app.stop(&alice, "/v1/chat/completions/not-an-id/stop")
+            .await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.stop(&mallory, &format!("/v1/chat/completions/{id}/stop"))
+            .await,
+        StatusCode::ACCEPTED
+    );
     let before = seen.len();
     read_to_end(&mut body, &mut seen, Duration::from_millis(1500)).await;
     assert!(
@@ -1350,16 +1329,14 @@ async fn the_v1_stop_call_ends_a_streaming_completion_which_is_billed_what_was_u
         "another user's stop flag is their own: the answer goes on"
     );
 
-    let stop = app
-        .post(
-            &alice,
-            &format!("/v1/chat/completions/{id}/stop"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(stop.status(), StatusCode::ACCEPTED);
-    let ended = read_to_end(&mut body, &mut seen, Duration::from_secs(20)).await;
-    assert!(ended, "the stream ends soon after the stop");
+    stop_and_read_to_end(
+        &app,
+        &alice,
+        &format!("/v1/chat/completions/{id}/stop"),
+        &mut body,
+        &mut seen,
+    )
+    .await;
     assert!(seen.contains("data: [DONE]"), "the stream ends properly");
     let (messages, _, input, output, cost) = usage_today(&app, &alice).await;
     assert_eq!(messages, 1, "billed once");
@@ -1384,13 +1361,7 @@ async fn a_profiles_default_model_answers_a_new_conversation_when_none_is_picked
     .unwrap()
     .id
     .to_string();
-    let (conv, sse) = app
-        .chat(
-            &alice,
-            json!({"profile_id": profile}),
-            json!({"content": "Tamping?"}),
-        )
-        .await;
+    let (conv, sse) = app.chat_on_profile(&alice, &profile, "Tamping?").await;
     assert_eq!(sse.first("meta")["model"], "gemini-2.5-flash");
     let estimate = app
         .post(
@@ -1598,11 +1569,7 @@ async fn the_stream_cap_refuses_a_fourth_concurrent_answer_with_429_until_one_en
         .message(&alice, &conv, json!({"content": "and one more"}))
         .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&r);
     assert!((1..=60).contains(&retry), "{retry}");
     let problem: Value = r.json().await.unwrap();
     assert!(
@@ -1615,7 +1582,7 @@ async fn the_stream_cap_refuses_a_fourth_concurrent_answer_with_429_until_one_en
     let r = app.post(&alice, "/v1/chat/completions", v1.clone()).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     // Nothing the refused message said was stored.
-    let messages = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let messages = app.stored(&alice, &conv).await;
     assert!(!messages.to_string().contains("and one more"), "{messages}");
     // Another user is not held up.
     assert_eq!(
@@ -1680,11 +1647,7 @@ async fn requests_per_minute_count_the_web_chat_and_v1_together() {
     );
     let r = app.post(&alice, "/v1/chat/completions", v1.clone()).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&r);
     assert_eq!(retry, 59, "until the minute turns");
     let r = app.message(&alice, &conv, json!({"content": "four"})).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -1717,12 +1680,14 @@ async fn an_idempotency_key_makes_a_retried_send_or_completion_replay_the_origin
         .conversation(&alice, json!({"profile_id": profile, "model": "gpt-4.1"}))
         .await;
     let send = |bearer: &str, conv: &str, key: &str, content: &str| {
-        app.http
-            .post(app.url(&format!("/conversations/{conv}/messages")))
-            .header("authorization", bearer)
-            .header("idempotency-key", key)
-            .json(&json!({"content": content}))
-            .send()
+        app.request(
+            Method::POST,
+            bearer,
+            &format!("/conversations/{conv}/messages"),
+        )
+        .header("idempotency-key", key)
+        .json(&json!({"content": content}))
+        .send()
     };
     let first = send(&alice, &conv, "send-1", "How hard to tamp?")
         .await
@@ -1743,7 +1708,7 @@ async fn an_idempotency_key_makes_a_retried_send_or_completion_replay_the_origin
         retry.first("done")["message"],
         first.first("done")["message"]
     );
-    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let stored = app.stored(&alice, &conv).await;
     assert_eq!(
         stored["messages"].as_array().unwrap().len(),
         2,
@@ -1756,7 +1721,7 @@ async fn an_idempotency_key_makes_a_retried_send_or_completion_replay_the_origin
         .await
         .unwrap();
     assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let stored = app.stored(&alice, &conv).await;
     assert_eq!(stored["messages"].as_array().unwrap().len(), 2);
 
     // Keys are per user: Bob's same key is his own send.
@@ -1775,9 +1740,7 @@ async fn an_idempotency_key_makes_a_retried_send_or_completion_replay_the_origin
     // The OpenAI-compatible API: a retried completion is the same completion, billed once.
     let body = json!({"model": format!("gpt-4.1@{profile}"), "messages": [{"role": "user", "content": "Tamping?"}]});
     let complete = |key: &str, body: &Value| {
-        app.http
-            .post(app.url("/v1/chat/completions"))
-            .header("authorization", &alice)
+        app.request(Method::POST, &alice, "/v1/chat/completions")
             .header("idempotency-key", key)
             .json(body)
             .send()
@@ -1803,16 +1766,12 @@ async fn an_idempotency_key_makes_a_retried_send_or_completion_replay_the_origin
             .text()
             .await
             .unwrap();
-        let chunks: Vec<Value> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
+        let chunks: Vec<Value> = data_lines(&text)
+            .into_iter()
             .filter(|c| *c != "[DONE]")
             .map(|c| serde_json::from_str(c).unwrap())
             .collect();
-        let content: String = chunks
-            .iter()
-            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-            .collect();
+        let content = streamed_content(&chunks);
         (
             chunks[0]["id"].clone(),
             content,
@@ -1866,10 +1825,7 @@ impl App {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method.parse().unwrap(), self.url(path))
-            .header("authorization", bearer);
+        let mut request = self.request(method.parse().unwrap(), bearer, path);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -1882,6 +1838,19 @@ impl App {
     /// `POST /admin/models` (an admin adds a model): (status, body).
     async fn add_model(&self, admin: &str, model: Value) -> (StatusCode, Value) {
         self.call(admin, "POST", "/admin/models", Some(model)).await
+    }
+
+    /// `PATCH /admin/models/{id}` disabling it: (status, body).
+    async fn disable_model(&self, admin: &str, id: &str) -> (StatusCode, Value) {
+        let path = format!("/admin/models/{id}");
+        let change = json!({"enabled": false});
+        self.call(admin, "PATCH", &path, Some(change)).await
+    }
+
+    /// `DELETE /admin/models/{id}` (back to the catalog's values): the status.
+    async fn reset_model(&self, admin: &str, id: &str) -> StatusCode {
+        let path = format!("/admin/models/{id}");
+        self.call(admin, "DELETE", &path, None).await.0
     }
 
     /// The model ids `GET /models` and `GET /v1/models` list for `bearer` (checked equal, but
@@ -1953,14 +1922,7 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
     assert_eq!(gpt["input_price"], 2.0);
 
     // Disabled: gone from both lists, refused by id, dated snapshot and LiteLLM name alike.
-    let (status, changed) = app
-        .call(
-            &admin,
-            "PATCH",
-            "/admin/models/gpt-4.1",
-            Some(json!({"enabled": false})),
-        )
-        .await;
+    let (status, changed) = app.disable_model(&admin, "gpt-4.1").await;
     assert_eq!(
         (status, changed["enabled"].as_bool()),
         (StatusCode::OK, Some(false))
@@ -2090,30 +2052,23 @@ async fn admins_disable_add_and_price_models_and_users_see_and_use_only_what_the
     );
 
     // Reset: the catalog's values again; unknown ids are 404.
-    let (status, _) = app
-        .call(&admin, "DELETE", "/admin/models/gpt-4.1", None)
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.reset_model(&admin, "gpt-4.1").await,
+        StatusCode::NO_CONTENT
+    );
     let (_, list) = app.call(&admin, "GET", "/admin/models", None).await;
     let gpt = find(&list["items"], "id", "gpt-4.1");
     assert_eq!(gpt["enabled"], true);
-    let (status, _) = app
-        .call(&admin, "DELETE", "/admin/models/no-such-model", None)
-        .await;
+    assert_eq!(
+        app.reset_model(&admin, "no-such-model").await,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = app.disable_model(&admin, "no-such-model").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app
-        .call(
-            &admin,
-            "PATCH",
-            "/admin/models/no-such-model",
-            Some(json!({"enabled": false})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app
-        .call(&admin, "DELETE", "/admin/models/llama3.1", None)
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.reset_model(&admin, "llama3.1").await,
+        StatusCode::NO_CONTENT
+    );
     let (_, list) = app.call(&admin, "GET", "/admin/models", None).await;
     assert!(
         !list["items"]
@@ -2224,7 +2179,7 @@ async fn an_attached_file_in_a_chat_without_a_profile_is_sent_whole_shown_and_ci
         done["message"]["citations"][0]["document_name"],
         "invoice.md"
     );
-    let stored = app.json(&alice, &format!("/conversations/{conv}")).await;
+    let stored = app.stored(&alice, &conv).await;
     assert_eq!(
         stored["messages"][0]["attachments"],
         json!([{"document_id": attached, "name": "invoice.md"}]),
@@ -2234,9 +2189,8 @@ async fn an_attached_file_in_a_chat_without_a_profile_is_sent_whole_shown_and_ci
 
     // The estimate counts it; an unknown id, or another user's document, is refused.
     let estimate = app
-        .post_ok(
+        .estimate(
             &alice,
-            "/chat/estimate",
             json!({"content": "total?", "model": "gpt-4.1", "attachments": [attached]}),
         )
         .await;
