@@ -392,6 +392,29 @@ fn throttle(ops: &[Op], key: &str, nth: u64) -> Rule {
     Rule::on(ops).key(key).nth(nth).fault(Fault::Throttle)
 }
 
+/// Where presigned uploads wait for their commit.
+const UPLOADS: &str = "uploads/users/";
+
+/// A scenario `what`: the first call of `op` touching `key` throttled.
+fn throttled<'a>(what: &'a str, op: Op, key: &str) -> (&'a str, Rule) {
+    (what, throttle(&[op], key, 1))
+}
+
+/// A scenario `what`: the first call of `op` touching `key` applied, its answer lost.
+fn lost<'a>(what: &'a str, op: Op, key: &str) -> (&'a str, Rule) {
+    (what, once(op, key, Fault::TimeoutAfterApplying))
+}
+
+/// A scenario `what`: the first call of `op` touching `key` unavailable.
+fn unavailable<'a>(what: &'a str, op: Op, key: &str) -> (&'a str, Rule) {
+    (what, once(op, key, Fault::Unavailable))
+}
+
+/// A scenario `what`: the first call of `op` touching `key` timed out (not applied).
+fn timed_out<'a>(what: &'a str, op: Op, key: &str) -> (&'a str, Rule) {
+    (what, once(op, key, Fault::Timeout))
+}
+
 /// A document's status, read from the store.
 /// Faults at a rate, over the whole upload: a quarter of the calls throttled (seeds 1 and 2)
 /// and a third timed out after landing (seed 3). `scripts/bench.sh faults` runs the full form:
@@ -704,34 +727,29 @@ async fn an_upload_ingested_inline_that_the_store_interrupts_ends_failed_and_its
 #[tokio::test]
 async fn a_presigned_commit_interrupted_by_the_store_is_finished_by_its_retry() {
     let app = app().await;
-    let scenarios: Vec<(&str, Rule)> = vec![
-        (
-            "looking the upload up throttled",
-            throttle(&[Op::BlobHead], "uploads/users/", 1),
-        ),
-        (
-            "reading the uploaded bytes throttled",
-            throttle(&[Op::BlobGet], "uploads/users/", 1),
-        ),
-        (
+    let scenarios = vec![
+        throttled("looking the upload up throttled", Op::BlobHead, UPLOADS),
+        throttled("reading the uploaded bytes throttled", Op::BlobGet, UPLOADS),
+        throttled(
             "copying the upload to its content key throttled",
-            throttle(&[Op::BlobCopy], "uploads/users/", 1),
+            Op::BlobCopy,
+            UPLOADS,
         ),
-        (
+        lost(
             "the upload copied, the copy's answer lost",
-            once(Op::BlobCopy, "uploads/users/", Fault::TimeoutAfterApplying),
+            Op::BlobCopy,
+            UPLOADS,
         ),
-        (
-            "the document record throttled",
-            throttle(&[Op::Transact], "DOC#", 1),
-        ),
-        (
+        throttled("the document record throttled", Op::Transact, "DOC#"),
+        lost(
             "the document record stored, its answer lost",
-            once(Op::Transact, "DOC#", Fault::TimeoutAfterApplying),
+            Op::Transact,
+            "DOC#",
         ),
-        (
+        throttled(
             "removing the upload throttled once",
-            throttle(&[Op::BlobDelete], "uploads/users/", 1),
+            Op::BlobDelete,
+            UPLOADS,
         ),
     ];
     for (what, rule) in scenarios {
@@ -821,8 +839,9 @@ async fn conversation(app: &App, user: &User) -> String {
 /// Asks one question per scenario (a user each) under its rule: the stream ends `done` with
 /// the answer saved once, or (`saved` false) with an `error` event and the question kept; usage
 /// is counted once; nothing is left behind.
-async fn chat_scenarios(app: &App, scenarios: Vec<(&str, Rule, bool)>) {
+async fn chat_scenarios(app: &App, scenarios: Vec<(impl AsRef<str>, Rule, bool)>) {
     for (what, rule, saved) in scenarios {
+        let what = what.as_ref();
         let user = app.user().await;
         let conv = conversation(app, &user).await;
         app.only(rule);
@@ -854,22 +873,31 @@ async fn chat_scenarios(app: &App, scenarios: Vec<(&str, Rule, bool)>) {
     }
 }
 
+/// The two ways the `n`th message write can fail and still be saved, named after `write` and
+/// `message`: "{write} throttled once", and "{message} stored, its answer lost".
+fn message_write_survives(n: u64, write: &str, message: &str) -> Vec<(String, Rule, bool)> {
+    vec![
+        (
+            format!("{write} throttled once"),
+            message_write(n).fault(Fault::Throttle),
+            true,
+        ),
+        (
+            format!("{message} stored, its answer lost"),
+            message_write(n).fault(Fault::TimeoutAfterApplying),
+            true,
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn chat_survives_the_store_failing_at_the_question_and_mid_stream() {
     let app = app().await;
+    let writes = message_write_survives(1, "the question's write", "the question");
+    chat_scenarios(&app, writes).await;
     chat_scenarios(
         &app,
         vec![
-            (
-                "the question's write throttled once",
-                message_write(1).fault(Fault::Throttle),
-                true,
-            ),
-            (
-                "the question stored, its answer lost",
-                message_write(1).fault(Fault::TimeoutAfterApplying),
-                true,
-            ),
             (
                 "every stop-flag read unavailable while streaming",
                 Rule::on(&[Op::Get]).key("STOP#").fault(Fault::Unavailable),
@@ -911,16 +939,6 @@ async fn chat_survives_the_store_failing_at_the_answers_save_and_at_billing() {
         &app,
         vec![
             (
-                "the answer's save throttled once",
-                message_write(2).fault(Fault::Throttle),
-                true,
-            ),
-            (
-                "the answer stored, its answer lost",
-                message_write(2).fault(Fault::TimeoutAfterApplying),
-                true,
-            ),
-            (
                 "the answer's save unavailable for good",
                 Rule::on(&[Op::Transact])
                     .key("MSG#")
@@ -941,40 +959,21 @@ async fn chat_survives_the_store_failing_at_the_answers_save_and_at_billing() {
         ],
     )
     .await;
+    let writes = message_write_survives(2, "the answer's save", "the answer");
+    chat_scenarios(&app, writes).await;
 }
 
 #[tokio::test]
 async fn a_deletion_the_store_interrupts_is_finished_by_deleting_again() {
     let app = app().await;
-    let scenarios: Vec<(&str, Rule)> = vec![
-        (
-            "the document record throttled",
-            throttle(&[Op::Transact], "DOC#", 1),
-        ),
-        (
-            "the merged segment unavailable",
-            once(Op::BlobDelete, "_merged", Fault::Unavailable),
-        ),
-        (
-            "the segment throttled",
-            throttle(&[Op::BlobDelete], "-00000001.seg", 1),
-        ),
-        (
-            "the text throttled",
-            throttle(&[Op::BlobDelete], "/text/", 1),
-        ),
-        (
-            "the bytes timed out",
-            once(Op::BlobDelete, "/content/", Fault::Timeout),
-        ),
-        (
-            "the content claim throttled",
-            throttle(&[Op::Delete], "HASH#", 1),
-        ),
-        (
-            "the version record throttled",
-            throttle(&[Op::Delete], "DOCV#", 1),
-        ),
+    let scenarios = vec![
+        throttled("the document record throttled", Op::Transact, "DOC#"),
+        unavailable("the merged segment unavailable", Op::BlobDelete, "_merged"),
+        throttled("the segment throttled", Op::BlobDelete, "-00000001.seg"),
+        throttled("the text throttled", Op::BlobDelete, "/text/"),
+        timed_out("the bytes timed out", Op::BlobDelete, "/content/"),
+        throttled("the content claim throttled", Op::Delete, "HASH#"),
+        throttled("the version record throttled", Op::Delete, "DOCV#"),
     ];
     for (what, rule) in scenarios {
         let user = app.user().await;
@@ -1033,11 +1032,8 @@ async fn an_account_deletion_the_store_interrupts_is_finished_by_deleting_again(
             "a file unavailable",
             Rule::on(&[Op::BlobDelete]).nth(2).fault(Fault::Unavailable),
         ),
-        ("a message throttled", throttle(&[Op::Delete], "MSG#", 1)),
-        (
-            "the account record timed out",
-            once(Op::Transact, "EMAIL#", Fault::Timeout),
-        ),
+        throttled("a message throttled", Op::Delete, "MSG#"),
+        timed_out("the account record timed out", Op::Transact, "EMAIL#"),
     ];
     for (what, rule) in scenarios {
         let account = populated_account(&app.base).await;
@@ -1082,6 +1078,17 @@ async fn fsck_finds_what_an_interrupted_write_leaves_behind() {
 
     let (table, blobs) = (app.raw.table.clone(), app.raw.blobs.clone());
     let pk = user.id.partition();
+    // Sets `field` of the item `sk` in the user's partition, behind the API's back.
+    let set = |sk: &str, field: &'static str, value: &'static str| {
+        let (table, pk, sk) = (table.clone(), pk.clone(), sk.to_owned());
+        async move {
+            let change = Update::new().set(field, value);
+            table
+                .update(&pk, &sk, change, Condition::Exists)
+                .await
+                .unwrap();
+        }
+    };
     let prefix = user.id.blob_prefix();
     let stray = [
         format!("{prefix}content/feedface"),
@@ -1111,34 +1118,11 @@ async fn fsck_finds_what_an_interrupted_write_leaves_behind() {
         .into_iter()
         .find(|d| d["id"] != doc_id)
         .unwrap();
-    table
-        .update(
-            &pk,
-            &format!("DOC#{}", ops_doc["id"].as_str().unwrap()),
-            Update::new().set("status", "processing"),
-            Condition::Exists,
-        )
-        .await
-        .unwrap();
+    let ops_doc_sk = format!("DOC#{}", ops_doc["id"].as_str().unwrap());
+    set(&ops_doc_sk, "status", "processing").await;
     // The kept document: stuck pending, and its segment lost.
-    table
-        .update(
-            &pk,
-            &format!("DOC#{doc_id}"),
-            Update::new().set("status", "pending"),
-            Condition::Exists,
-        )
-        .await
-        .unwrap();
-    table
-        .update(
-            &pk,
-            &format!("CONV#{conv}"),
-            Update::new().set("head_id", "01NOSUCHMESSAGE"),
-            Condition::Exists,
-        )
-        .await
-        .unwrap();
+    set(&format!("DOC#{doc_id}"), "status", "pending").await;
+    set(&format!("CONV#{conv}"), "head_id", "01NOSUCHMESSAGE").await;
     let report = app.fsck(&user).await;
     let counts = report.counts();
     use ragenie_conversation::fsck::FindingKind::*;
@@ -1166,15 +1150,7 @@ async fn fsck_finds_what_an_interrupted_write_leaves_behind() {
     assert_eq!(lenient.counts().get(&StuckPending), None);
 
     // A ready document missing its segment; and every account: files of a deleted one.
-    table
-        .update(
-            &pk,
-            &format!("DOC#{doc_id}"),
-            Update::new().set("status", "ready"),
-            Condition::Exists,
-        )
-        .await
-        .unwrap();
+    set(&format!("DOC#{doc_id}"), "status", "ready").await;
     blobs
         .delete(&format!("{prefix}segments/{doc_id}-00000001.seg"))
         .await
