@@ -691,6 +691,8 @@ async fn run_size(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The server's warnings (e.g. which store call failed before a 503) go to stderr.
+    ragenie_common::telemetry::init();
     let args = parse_args()?;
     let vocabulary = Arc::new(Vocabulary::new(30_000));
     let mut out = match std::fs::read_to_string(&args.out) {
