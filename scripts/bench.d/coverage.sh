@@ -23,10 +23,11 @@ TARPAULIN_VERSION=0.37.5
 target_out=target/coverage
 mkdir -p "$target_out/rust" "$target_out/frontend" target/bench
 
-# Not product code: the benchmark drivers (they run in scripts/bench.sh, not in tests) and the
-# test code. Everything else under crates/ and functions/ counts.
+# Not product code: the benchmark drivers (retrieval-bench, embedder-bench: they run in
+# scripts/bench.sh, not in tests) and the test code. Everything else under crates/ and functions/ counts.
 exclude_files=(
   "crates/retrieval/src/bin/*"
+  "crates/embedder/src/bin/*"
   "*/examples/*"
   "tests/*"
   "*/tests/*"
@@ -69,6 +70,11 @@ if [ "${COVERAGE_SKIP_RUST:-0}" != 1 ]; then
       emulator="$AWS_ENDPOINT_URL"
     fi
   fi
+
+  # The built-in embedder's tests need its weights, as in scripts/test.sh (without them they
+  # skip, and the embedder would count as untested).
+  RAGENIE_TEST_MODEL_DIR=$(ensure_minilm)
+  export RAGENIE_TEST_MODEL_DIR RAGENIE_REQUIRE_MODEL=1
 
   step "Rust: instrumented build and tests (cargo tarpaulin --engine llvm, target/coverage)"
   # One test thread per binary keeps the shared machine usable and the timing-sensitive tests
@@ -170,7 +176,7 @@ if front.exists() and os.environ.get("COVERAGE_SKIP_FRONTEND") != "1":
 fig["target_pct"] = 80
 fig["not_measured"] = (
     "the scripts/test.d suites (dev server, SDK fidelity, browser e2e, IaC); "
-    "benchmark drivers (crates/retrieval/src/bin, examples/ of each crate); test code"
+    "benchmark drivers (crates/retrieval/src/bin, crates/embedder/src/bin, examples/ of each crate); test code"
 )
 out.write_text(json.dumps(fig, indent=1) + "\n")
 
