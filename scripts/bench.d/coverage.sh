@@ -8,7 +8,8 @@
 # Instrumented builds go to target/coverage, apart from the normal target/debug.
 # Web app: Vitest with the V8 provider over every file in frontend/src (tests excluded).
 # Writes target/bench/coverage.json (rust_line_coverage_pct, frontend_line_coverage_pct, per
-# crate and per folder figures); the reports stay in target/coverage/.
+# crate and per folder figures); the reports stay in target/coverage/, the instrumented build
+# (tens of GB) is removed at the end unless COVERAGE_KEEP_BUILD=1.
 #
 # Options (environment):
 #   COVERAGE_PACKAGES="ragenie-gateway ragenie-retrieval"  only these crates' tests (iteration;
@@ -201,3 +202,10 @@ if folder_rows:
 print(f"\nnot measured: {fig['not_measured']}")
 print(f"target: 80% each\nfigures written to {out}")
 PY
+
+# The instrumented build is tens of gigabytes (every test binary with coverage counters); the
+# reports above are all that is read afterwards. COVERAGE_KEEP_BUILD=1 keeps it for a quicker rerun.
+if [ "${COVERAGE_KEEP_BUILD:-0}" != 1 ]; then
+  rm -rf "$target_out/build"
+  step "removed the instrumented build ($target_out/build); COVERAGE_KEEP_BUILD=1 keeps it"
+fi
