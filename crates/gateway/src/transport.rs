@@ -266,10 +266,9 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
 pub(crate) trait Decoder: Send + 'static {
     /// Handles one event; returns true when the provider signalled the end of the answer.
     fn event(&mut self, ev: SseEvent, out: &mut Vec<LlmEvent>) -> Result<bool, GatewayError>;
-    /// The body ended without an explicit end marker.
-    fn eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError>;
-    /// The usage known so far, reported before an error ends the stream.
-    fn usage(&self) -> Option<crate::Usage>;
+    /// The finish reason and usage seen so far: the end of a body without an end marker is
+    /// decided from it, and the usage is reported before an error ends the stream.
+    fn end(&mut self) -> &mut crate::providers::StreamEnd;
 }
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
@@ -286,7 +285,7 @@ struct Driver<D> {
 
 impl<D: Decoder> Driver<D> {
     fn fail(&mut self, e: GatewayError) {
-        if let Some(u) = self.decoder.usage() {
+        if let Some(u) = self.decoder.end().usage {
             self.pending.push_back(LlmEvent::Usage(u));
         }
         self.pending.push_back(LlmEvent::Error(e));
@@ -336,7 +335,7 @@ impl<D: Decoder> Driver<D> {
                 self.feed(events);
                 if !self.done {
                     let mut out = Vec::new();
-                    match self.decoder.eof(&mut out) {
+                    match self.decoder.end().at_eof(&mut out) {
                         Ok(()) => {
                             self.pending.extend(out);
                             self.done = true;

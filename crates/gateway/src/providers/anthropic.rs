@@ -4,8 +4,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, end_at_eof, end_at_marker, merge_usage, parse_json, read_json, to_body,
-    u64_at,
+    Endpoint, LlmProvider, StreamEnd, merge_usage, parse_json, read_json, to_body, u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
@@ -181,8 +180,7 @@ fn parse_message(v: &Value, model: &str) -> Result<Answer, GatewayError> {
 
 #[derive(Default)]
 pub(crate) struct AnthropicDecoder {
-    finish: Option<FinishReason>,
-    usage: Option<Usage>,
+    end: StreamEnd,
 }
 
 impl Decoder for AnthropicDecoder {
@@ -196,7 +194,7 @@ impl Decoder for AnthropicDecoder {
         match kind {
             "message_start" => {
                 if let Some(u) = v.get("message").and_then(|m| m.get("usage")) {
-                    self.usage = usage(u, self.usage);
+                    self.end.usage = usage(u, self.end.usage);
                 }
             }
             "content_block_delta" => {
@@ -214,14 +212,14 @@ impl Decoder for AnthropicDecoder {
                     .and_then(|d| d.get("stop_reason"))
                     .and_then(Value::as_str)
                 {
-                    self.finish = Some(stop_reason(r));
+                    self.end.finish = Some(stop_reason(r));
                 }
                 if let Some(u) = v.get("usage") {
-                    self.usage = usage(u, self.usage);
+                    self.end.usage = usage(u, self.end.usage);
                 }
             }
             "message_stop" => {
-                end_at_marker(self.finish.take(), self.usage, out);
+                self.end.at_marker(out);
                 return Ok(true);
             }
             "error" => return Err(provider_error(&v)),
@@ -231,12 +229,8 @@ impl Decoder for AnthropicDecoder {
         Ok(false)
     }
 
-    fn eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
-        end_at_eof(self.finish.take(), self.usage, out)
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage
+    fn end(&mut self) -> &mut StreamEnd {
+        &mut self.end
     }
 }
 

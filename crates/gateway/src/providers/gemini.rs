@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, end_at_eof, parse_json, provider_error, read_json, to_body, u64_at,
+    Endpoint, LlmProvider, StreamEnd, parse_json, provider_error, read_json, to_body, u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
@@ -122,7 +122,7 @@ impl LlmProvider for GeminiProvider {
         let mut d = GeminiDecoder::default();
         let mut events = Vec::new();
         d.chunk(&v, &mut events)?;
-        d.eof(&mut events)?;
+        d.end().at_eof(&mut events)?;
         let mut a = Answer {
             model: v
                 .get("modelVersion")
@@ -165,8 +165,7 @@ fn usage(v: &Value) -> Option<Usage> {
 
 #[derive(Default)]
 pub(crate) struct GeminiDecoder {
-    finish: Option<FinishReason>,
-    usage: Option<Usage>,
+    end: StreamEnd,
 }
 
 impl GeminiDecoder {
@@ -193,17 +192,17 @@ impl GeminiDecoder {
                 }
             }
             if let Some(r) = c.get("finishReason").and_then(Value::as_str) {
-                self.finish = Some(finish_reason(r));
+                self.end.finish = Some(finish_reason(r));
             }
         }
         if v.get("promptFeedback")
             .and_then(|f| f.get("blockReason"))
             .is_some()
         {
-            self.finish = Some(FinishReason::ContentFilter);
+            self.end.finish = Some(FinishReason::ContentFilter);
         }
         if let Some(u) = v.get("usageMetadata").and_then(usage) {
-            self.usage = Some(u);
+            self.end.usage = Some(u);
         }
         Ok(())
     }
@@ -217,12 +216,8 @@ impl Decoder for GeminiDecoder {
         Ok(false)
     }
 
-    fn eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
-        end_at_eof(self.finish.take(), self.usage, out)
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage
+    fn end(&mut self) -> &mut StreamEnd {
+        &mut self.end
     }
 }
 

@@ -119,29 +119,32 @@ pub(crate) fn ended_early() -> GatewayError {
     GatewayError::Connection("the stream ended before the answer was complete".into())
 }
 
-/// The end of a body without an end marker: the finish reason seen (after the usage known),
-/// or [`ended_early`] when none came.
-pub(crate) fn end_at_eof(
-    finish: Option<FinishReason>,
-    usage: Option<Usage>,
-    out: &mut Vec<LlmEvent>,
-) -> Result<(), GatewayError> {
-    match finish {
-        Some(reason) => {
-            crate::transport::finish(out, usage, reason);
-            Ok(())
-        }
-        None => Err(ended_early()),
-    }
+/// What a stream has said about its end so far: the finish reason and the usage reported.
+#[derive(Debug, Default)]
+pub(crate) struct StreamEnd {
+    pub finish: Option<FinishReason>,
+    pub usage: Option<Usage>,
 }
 
-/// The provider's end marker: the finish reason seen (`stop` when none came), after the usage.
-pub(crate) fn end_at_marker(
-    finish: Option<FinishReason>,
-    usage: Option<Usage>,
-    out: &mut Vec<LlmEvent>,
-) {
-    crate::transport::finish(out, usage, finish.unwrap_or(FinishReason::Stop));
+impl StreamEnd {
+    /// The end of a body without an end marker: the finish reason seen (after the usage
+    /// known), or [`ended_early`] when none came.
+    pub fn at_eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
+        match self.finish.take() {
+            Some(reason) => {
+                crate::transport::finish(out, self.usage, reason);
+                Ok(())
+            }
+            None => Err(ended_early()),
+        }
+    }
+
+    /// The provider's end marker: the finish reason seen (`stop` when none came), after the
+    /// usage.
+    pub fn at_marker(&mut self, out: &mut Vec<LlmEvent>) {
+        let reason = self.finish.take().unwrap_or(FinishReason::Stop);
+        crate::transport::finish(out, self.usage, reason);
+    }
 }
 
 /// A provider's error object: `kind` (when a string, else `error`) and its `message`.
@@ -191,7 +194,7 @@ pub(crate) fn decode_in_pieces(
             return Ok(out);
         }
     }
-    decoder.eof(&mut out)?;
+    decoder.end().at_eof(&mut out)?;
     Ok(out)
 }
 

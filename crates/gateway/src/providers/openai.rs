@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, answer_stream, end_at_eof, end_at_marker, is_json, parse_json,
-    read_json, to_body, u64_at,
+    Endpoint, LlmProvider, StreamEnd, answer_stream, is_json, parse_json, read_json, to_body,
+    u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
@@ -190,17 +190,18 @@ fn parse_completion(v: &Value, model: &str) -> Result<Answer, GatewayError> {
     })
 }
 
+/// Ends at `[DONE]`; a server that ends the body after the finish reason without it is
+/// tolerated.
 #[derive(Default)]
 pub(crate) struct OpenAiDecoder {
-    finish: Option<FinishReason>,
-    usage: Option<Usage>,
+    end: StreamEnd,
 }
 
 impl Decoder for OpenAiDecoder {
     fn event(&mut self, ev: SseEvent, out: &mut Vec<LlmEvent>) -> Result<bool, GatewayError> {
         let data = ev.data.trim();
         if data == "[DONE]" {
-            end_at_marker(self.finish.take(), self.usage, out);
+            self.end.at_marker(out);
             return Ok(true);
         }
         if data.is_empty() {
@@ -221,22 +222,17 @@ impl Decoder for OpenAiDecoder {
                 }
             }
             if let Some(r) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.finish = Some(finish_reason(r));
+                self.end.finish = Some(finish_reason(r));
             }
         }
         if let Some(u) = v.get("usage").and_then(usage) {
-            self.usage = Some(u);
+            self.end.usage = Some(u);
         }
         Ok(false)
     }
 
-    fn eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
-        // Tolerated: a server that ends the body after the finish reason without `[DONE]`.
-        end_at_eof(self.finish.take(), self.usage, out)
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage
+    fn end(&mut self) -> &mut StreamEnd {
+        &mut self.end
     }
 }
 
@@ -301,7 +297,7 @@ mod tests {
             Err(GatewayError::Protocol(_))
         ));
         assert!(matches!(
-            d.eof(&mut Vec::new()),
+            d.end().at_eof(&mut Vec::new()),
             Err(GatewayError::Connection(_))
         ));
     }
