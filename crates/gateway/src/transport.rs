@@ -11,6 +11,7 @@ use rand::Rng;
 use reqwest::{RequestBuilder, Response, StatusCode, header::HeaderMap};
 use tokio::time::Instant;
 
+use crate::providers::Decoded;
 use crate::sse::{SseEvent, SseParser};
 use crate::{GatewayError, LlmEvent, LlmStream, RetryPolicy, Timeouts};
 
@@ -23,6 +24,44 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
+    /// Turns a successful streaming response into an event stream: `Start`, then what `decode`
+    /// makes of each SSE event. A body quiet for longer than the idle timeout, or running past
+    /// `deadline`, ends with a timeout error. Dropping the stream drops the body, which closes
+    /// the connection and so cancels the upstream generation.
+    pub(crate) fn sse_stream(
+        &self,
+        resp: Response,
+        deadline: Instant,
+        model: &str,
+        decode: Decode,
+    ) -> LlmStream {
+        let start = LlmEvent::Start {
+            model: model.to_owned(),
+            request_id: request_id(resp.headers()),
+        };
+        let driver = Driver {
+            body: Box::pin(resp.bytes_stream()),
+            parser: SseParser::new(),
+            decode,
+            decoded: Decoded::default(),
+            pending: VecDeque::from([start]),
+            done: false,
+            idle: self.timeouts.idle,
+            deadline,
+        };
+        Box::pin(futures::stream::unfold(driver, |mut d| async move {
+            loop {
+                if let Some(ev) = d.pending.pop_front() {
+                    return Some((ev, d));
+                }
+                if d.done {
+                    return None;
+                }
+                d.step().await;
+            }
+        }))
+    }
+
     pub fn new(timeouts: Timeouts, retry: RetryPolicy) -> Result<Self, GatewayError> {
         let client = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
@@ -262,30 +301,26 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-/// Translates one provider's SSE events into [`LlmEvent`]s.
-pub(crate) trait Decoder: Send + 'static {
-    /// Handles one event; returns true when the provider signalled the end of the answer.
-    fn event(&mut self, ev: SseEvent, out: &mut Vec<LlmEvent>) -> Result<bool, GatewayError>;
-    /// The finish reason and usage seen so far: the end of a body without an end marker is
-    /// decided from it, and the usage is reported before an error ends the stream.
-    fn end(&mut self) -> &mut crate::providers::StreamEnd;
-}
+/// A provider's decoder: translates one SSE event into [`LlmEvent`]s and what it says about the
+/// end of the answer; returns true when the provider signalled that end.
+pub(crate) type Decode = fn(SseEvent, &mut Decoded) -> Result<bool, GatewayError>;
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
-struct Driver<D> {
+struct Driver {
     body: Body,
     parser: SseParser,
-    decoder: D,
+    decode: Decode,
+    decoded: Decoded,
     pending: VecDeque<LlmEvent>,
     done: bool,
     idle: Duration,
     deadline: Instant,
 }
 
-impl<D: Decoder> Driver<D> {
+impl Driver {
     fn fail(&mut self, e: GatewayError) {
-        if let Some(u) = self.decoder.end().usage {
+        if let Some(u) = self.decoded.usage {
             self.pending.push_back(LlmEvent::Usage(u));
         }
         self.pending.push_back(LlmEvent::Error(e));
@@ -293,22 +328,21 @@ impl<D: Decoder> Driver<D> {
     }
 
     fn feed(&mut self, events: Vec<SseEvent>) {
-        let mut out = Vec::new();
         for ev in events {
-            match self.decoder.event(ev, &mut out) {
+            match (self.decode)(ev, &mut self.decoded) {
                 Ok(false) => {}
                 Ok(true) => {
                     self.done = true;
                     break;
                 }
                 Err(e) => {
-                    self.pending.extend(out.drain(..));
+                    self.pending.extend(self.decoded.events.drain(..));
                     self.fail(e);
                     return;
                 }
             }
         }
-        self.pending.extend(out);
+        self.pending.extend(self.decoded.events.drain(..));
     }
 
     async fn step(&mut self) {
@@ -334,57 +368,16 @@ impl<D: Decoder> Driver<D> {
                 let events = self.parser.finish();
                 self.feed(events);
                 if !self.done {
-                    let mut out = Vec::new();
-                    match self.decoder.end().at_eof(&mut out) {
-                        Ok(()) => {
-                            self.pending.extend(out);
-                            self.done = true;
-                        }
-                        Err(e) => {
-                            self.pending.extend(out);
-                            self.fail(e);
-                        }
+                    let ended = self.decoded.at_eof();
+                    self.pending.extend(self.decoded.events.drain(..));
+                    match ended {
+                        Ok(()) => self.done = true,
+                        Err(e) => self.fail(e),
                     }
                 }
             }
         }
     }
-}
-
-/// Turns a successful streaming response into an event stream: `Start`, then what the
-/// decoder makes of each SSE event. Dropping the stream drops the body, which closes the
-/// connection and so cancels the upstream generation.
-pub(crate) fn sse_stream<D: Decoder>(
-    resp: Response,
-    deadline: Instant,
-    idle: Duration,
-    model: String,
-    decoder: D,
-) -> LlmStream {
-    let start = LlmEvent::Start {
-        model,
-        request_id: request_id(resp.headers()),
-    };
-    let driver = Driver {
-        body: Box::pin(resp.bytes_stream()),
-        parser: SseParser::new(),
-        decoder,
-        pending: VecDeque::from([start]),
-        done: false,
-        idle,
-        deadline,
-    };
-    Box::pin(futures::stream::unfold(driver, |mut d| async move {
-        loop {
-            if let Some(ev) = d.pending.pop_front() {
-                return Some((ev, d));
-            }
-            if d.done {
-                return None;
-            }
-            d.step().await;
-        }
-    }))
 }
 
 /// Pushes the end of an answer: usage (when known), then the finish reason.

@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, StreamEnd, merge_usage, parse_json, read_json, to_body, u64_at,
+    Decoded, Endpoint, LlmProvider, answering_model, merge_usage, parse_json, read_json, to_body,
+    u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
-use crate::transport::{Decoder, sse_stream};
 use crate::{
-    Answer, ChatRequest, FinishReason, GatewayError, LlmEvent, LlmStream, ProviderKind, Role, Usage,
+    Answer, ChatRequest, FinishReason, GatewayError, LlmStream, ProviderKind, Role, Usage,
 };
 
 const API_VERSION: &str = "2023-06-01";
@@ -85,13 +85,7 @@ impl LlmProvider for AnthropicProvider {
         let body = to_body(&Self::body(req, true))?;
         let t = &self.ep.transport;
         let (resp, deadline) = t.send("anthropic", || self.post(key, body.clone())).await?;
-        Ok(sse_stream(
-            resp,
-            deadline,
-            t.timeouts.idle,
-            req.model.clone(),
-            AnthropicDecoder::default(),
-        ))
+        Ok(t.sse_stream(resp, deadline, &req.model, decode_event))
     }
 
     #[tracing::instrument(skip_all, fields(provider = "anthropic", model = %req.model))]
@@ -160,11 +154,7 @@ fn parse_message(v: &Value, model: &str) -> Result<Answer, GatewayError> {
         .filter_map(|b| b.get("text").and_then(Value::as_str))
         .collect();
     Ok(Answer {
-        model: v
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or(model)
-            .to_owned(),
+        model: answering_model(v, "model", model),
         request_id: None,
         text,
         usage: v.get("usage").and_then(|u| usage(u, None)),
@@ -178,60 +168,49 @@ fn parse_message(v: &Value, model: &str) -> Result<Answer, GatewayError> {
     })
 }
 
-#[derive(Default)]
-pub(crate) struct AnthropicDecoder {
-    end: StreamEnd,
-}
-
-impl Decoder for AnthropicDecoder {
-    fn event(&mut self, ev: SseEvent, out: &mut Vec<LlmEvent>) -> Result<bool, GatewayError> {
-        let v = parse_json(ev.data.as_bytes(), "a stream event")?;
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .or(ev.event.as_deref())
-            .unwrap_or("");
-        match kind {
-            "message_start" => {
-                if let Some(u) = v.get("message").and_then(|m| m.get("usage")) {
-                    self.end.usage = usage(u, self.end.usage);
-                }
+/// One Messages API stream event; the stream ends at `message_stop`.
+pub(crate) fn decode_event(ev: SseEvent, out: &mut Decoded) -> Result<bool, GatewayError> {
+    let v = parse_json(ev.data.as_bytes(), "a stream event")?;
+    let kind = v
+        .get("type")
+        .and_then(Value::as_str)
+        .or(ev.event.as_deref())
+        .unwrap_or("");
+    match kind {
+        "message_start" => {
+            if let Some(u) = v.get("message").and_then(|m| m.get("usage")) {
+                out.usage = usage(u, out.usage);
             }
-            "content_block_delta" => {
-                let delta = v.get("delta");
-                if delta.and_then(|d| d.get("type")).and_then(Value::as_str) == Some("text_delta")
-                    && let Some(t) = delta.and_then(|d| d.get("text")).and_then(Value::as_str)
-                    && !t.is_empty()
-                {
-                    out.push(LlmEvent::TextDelta(t.to_owned()));
-                }
-            }
-            "message_delta" => {
-                if let Some(r) = v
-                    .get("delta")
-                    .and_then(|d| d.get("stop_reason"))
-                    .and_then(Value::as_str)
-                {
-                    self.end.finish = Some(stop_reason(r));
-                }
-                if let Some(u) = v.get("usage") {
-                    self.end.usage = usage(u, self.end.usage);
-                }
-            }
-            "message_stop" => {
-                self.end.at_marker(out);
-                return Ok(true);
-            }
-            "error" => return Err(provider_error(&v)),
-            // ping, content_block_start/stop, thinking and tool deltas, future event types.
-            _ => {}
         }
-        Ok(false)
+        "content_block_delta" => {
+            let delta = v.get("delta");
+            if delta.and_then(|d| d.get("type")).and_then(Value::as_str) == Some("text_delta")
+                && let Some(t) = delta.and_then(|d| d.get("text")).and_then(Value::as_str)
+            {
+                out.text(t);
+            }
+        }
+        "message_delta" => {
+            if let Some(r) = v
+                .get("delta")
+                .and_then(|d| d.get("stop_reason"))
+                .and_then(Value::as_str)
+            {
+                out.finish = Some(stop_reason(r));
+            }
+            if let Some(u) = v.get("usage") {
+                out.usage = usage(u, out.usage);
+            }
+        }
+        "message_stop" => {
+            out.at_marker();
+            return Ok(true);
+        }
+        "error" => return Err(provider_error(&v)),
+        // ping, content_block_start/stop, thinking and tool deltas, future event types.
+        _ => {}
     }
-
-    fn end(&mut self) -> &mut StreamEnd {
-        &mut self.end
-    }
+    Ok(false)
 }
 
 #[cfg(test)]
@@ -260,10 +239,6 @@ mod tests {
         "data: {\"type\":\"message_stop\"}\n\n",
     );
 
-    fn run(input: &str, piece: usize) -> Result<Vec<LlmEvent>, GatewayError> {
-        decode_in_pieces(AnthropicDecoder::default(), input, piece)
-    }
-
     #[test]
     fn events_become_text_usage_and_finish_at_any_split() {
         let usage = Usage {
@@ -272,7 +247,8 @@ mod tests {
             cache_read: 10,
             cache_write: 4,
         };
-        assert_decodes_at_any_split::<AnthropicDecoder>(
+        assert_decodes_at_any_split(
+            decode_event,
             STREAM,
             &[1, 2, 5, 13, STREAM.len()],
             &["Hello", ", ✓"],
@@ -285,7 +261,7 @@ mod tests {
     fn an_error_event_is_a_provider_error() {
         let s = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
         assert_eq!(
-            run(s, 3).unwrap_err(),
+            decode_in_pieces(decode_event, s, 3).unwrap_err(),
             GatewayError::Provider {
                 kind: "overloaded_error".into(),
                 message: "Overloaded".into()
@@ -296,7 +272,10 @@ mod tests {
     #[test]
     fn a_stream_cut_before_message_delta_is_an_error() {
         let cut = &STREAM[..STREAM.find("event: content_block_stop").unwrap()];
-        assert!(matches!(run(cut, 4), Err(GatewayError::Connection(_))));
+        assert!(matches!(
+            decode_in_pieces(decode_event, cut, 4),
+            Err(GatewayError::Connection(_))
+        ));
     }
 
     #[test]
@@ -320,7 +299,7 @@ mod tests {
 
     #[test]
     fn non_streamed_messages_parse() {
-        let v = json!({"id":"m","type":"message","model":"claude","content":[{"type":"thinking","thinking":"x"},{"type":"text","text":"Hi"},{"type":"text","text":"!"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":2,"cache_read_input_tokens":0,"cache_creation_input_tokens":0}});
+        let v = json!({"id":"m","type":"message","model":"claude","content":[{"type":"thinking","thinking":"x"},{"type":"text","text":"Hi"},{"type":"text","text":"!"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":2,"cache_read_input_tokens":7,"cache_creation_input_tokens":4}});
         let a = parse_message(&v, "x").unwrap();
         assert_eq!(a.text, "Hi!");
         assert_eq!(
@@ -328,7 +307,8 @@ mod tests {
             Some(Usage {
                 input: 3,
                 output: 2,
-                ..Default::default()
+                cache_read: 7,
+                cache_write: 4,
             })
         );
         assert_eq!(a.finish, Some(FinishReason::Stop));

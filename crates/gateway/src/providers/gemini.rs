@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, StreamEnd, parse_json, provider_error, read_json, to_body, u64_at,
+    Decoded, Endpoint, LlmProvider, answering_model, parse_json, provider_error, read_json,
+    to_body, u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
-use crate::transport::{Decoder, sse_stream};
 use crate::{
-    Answer, ChatRequest, FinishReason, GatewayError, LlmEvent, LlmStream, ProviderKind, Role, Usage,
+    Answer, ChatRequest, FinishReason, GatewayError, LlmStream, ProviderKind, Role, Usage,
 };
 
 const API_VERSION: &str = "v1beta";
@@ -106,29 +106,19 @@ impl LlmProvider for GeminiProvider {
     async fn stream(&self, req: &ChatRequest) -> Result<LlmStream, GatewayError> {
         let (resp, deadline) = self.send(req, "streamGenerateContent").await?;
         let t = &self.ep.transport;
-        Ok(sse_stream(
-            resp,
-            deadline,
-            t.timeouts.idle,
-            req.model.clone(),
-            GeminiDecoder::default(),
-        ))
+        Ok(t.sse_stream(resp, deadline, &req.model, decode_event))
     }
 
     #[tracing::instrument(skip_all, fields(provider = "gemini", model = %req.model))]
     async fn complete(&self, req: &ChatRequest) -> Result<Answer, GatewayError> {
         let (resp, deadline) = self.send(req, "generateContent").await?;
         let (v, rid) = read_json(&self.ep.transport, resp, deadline).await?;
-        let mut d = GeminiDecoder::default();
-        let mut events = Vec::new();
-        d.chunk(&v, &mut events)?;
-        d.end().at_eof(&mut events)?;
+        let mut decoded = Decoded::default();
+        decode_chunk(&v, &mut decoded)?;
+        decoded.at_eof()?;
+        let events = decoded.events;
         let mut a = Answer {
-            model: v
-                .get("modelVersion")
-                .and_then(Value::as_str)
-                .unwrap_or(&req.model)
-                .to_owned(),
+            model: answering_model(&v, "modelVersion", &req.model),
             request_id: rid,
             ..Answer::default()
         };
@@ -163,67 +153,55 @@ fn usage(v: &Value) -> Option<Usage> {
     })
 }
 
-#[derive(Default)]
-pub(crate) struct GeminiDecoder {
-    end: StreamEnd,
-}
-
-impl GeminiDecoder {
-    fn chunk(&mut self, v: &Value, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
-        if let Some(e) = v.get("error") {
-            return Err(provider_error(e.get("status"), e));
-        }
-        if let Some(c) = v.get("candidates").and_then(|c| c.get(0)) {
-            if let Some(parts) = c
-                .get("content")
-                .and_then(|c| c.get("parts"))
-                .and_then(Value::as_array)
-            {
-                for p in parts {
-                    // Thought summaries are not part of the answer.
-                    if p.get("thought").and_then(Value::as_bool) == Some(true) {
-                        continue;
-                    }
-                    if let Some(t) = p.get("text").and_then(Value::as_str)
-                        && !t.is_empty()
-                    {
-                        out.push(LlmEvent::TextDelta(t.to_owned()));
-                    }
+/// One `GenerateContentResponse`: a stream chunk, or the whole non-streamed answer.
+fn decode_chunk(v: &Value, out: &mut Decoded) -> Result<(), GatewayError> {
+    if let Some(e) = v.get("error") {
+        return Err(provider_error(e.get("status"), e));
+    }
+    if let Some(c) = v.get("candidates").and_then(|c| c.get(0)) {
+        if let Some(parts) = c
+            .get("content")
+            .and_then(|c| c.get("parts"))
+            .and_then(Value::as_array)
+        {
+            for p in parts {
+                // Thought summaries are not part of the answer.
+                if p.get("thought").and_then(Value::as_bool) == Some(true) {
+                    continue;
+                }
+                if let Some(t) = p.get("text").and_then(Value::as_str) {
+                    out.text(t);
                 }
             }
-            if let Some(r) = c.get("finishReason").and_then(Value::as_str) {
-                self.end.finish = Some(finish_reason(r));
-            }
         }
-        if v.get("promptFeedback")
-            .and_then(|f| f.get("blockReason"))
-            .is_some()
-        {
-            self.end.finish = Some(FinishReason::ContentFilter);
+        if let Some(r) = c.get("finishReason").and_then(Value::as_str) {
+            out.finish = Some(finish_reason(r));
         }
-        if let Some(u) = v.get("usageMetadata").and_then(usage) {
-            self.end.usage = Some(u);
-        }
-        Ok(())
     }
+    if v.get("promptFeedback")
+        .and_then(|f| f.get("blockReason"))
+        .is_some()
+    {
+        out.finish = Some(FinishReason::ContentFilter);
+    }
+    if let Some(u) = v.get("usageMetadata").and_then(usage) {
+        out.usage = Some(u);
+    }
+    Ok(())
 }
 
-impl Decoder for GeminiDecoder {
-    fn event(&mut self, ev: SseEvent, out: &mut Vec<LlmEvent>) -> Result<bool, GatewayError> {
-        let v = parse_json(ev.data.as_bytes(), "a stream chunk")?;
-        self.chunk(&v, out)?;
-        // Gemini has no end marker: usage may follow the finish reason, so wait for EOF.
-        Ok(false)
-    }
-
-    fn end(&mut self) -> &mut StreamEnd {
-        &mut self.end
-    }
+/// One stream chunk. Gemini has no end marker: usage may follow the finish reason, so the
+/// stream ends at EOF.
+pub(crate) fn decode_event(ev: SseEvent, out: &mut Decoded) -> Result<bool, GatewayError> {
+    let v = parse_json(ev.data.as_bytes(), "a stream chunk")?;
+    decode_chunk(&v, out)?;
+    Ok(false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::LlmEvent;
     use crate::providers::{assert_decodes_at_any_split, decode_in_pieces};
 
     const STREAM: &str = concat!(
@@ -231,10 +209,6 @@ mod tests {
         "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"plan\", \"thought\": true},{\"text\": \"lo ✓\"}],\"role\": \"model\"},\"index\": 0}]}\r\n\r\n",
         "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"!\"}],\"role\": \"model\"},\"finishReason\": \"MAX_TOKENS\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,\"cachedContentTokenCount\": 4,\"candidatesTokenCount\": 3,\"thoughtsTokenCount\": 2,\"totalTokenCount\": 14}}\r\n\r\n",
     );
-
-    fn run(input: &str, piece: usize) -> Result<Vec<LlmEvent>, GatewayError> {
-        decode_in_pieces(GeminiDecoder::default(), input, piece)
-    }
 
     #[test]
     fn chunks_become_text_usage_and_finish_at_any_split() {
@@ -244,7 +218,8 @@ mod tests {
             cache_read: 4,
             cache_write: 0,
         };
-        assert_decodes_at_any_split::<GeminiDecoder>(
+        assert_decodes_at_any_split(
+            decode_event,
             STREAM,
             &[1, 2, 3, 11, STREAM.len()],
             &["Hel", "lo ✓", "!"],
@@ -257,20 +232,23 @@ mod tests {
     fn an_error_chunk_and_a_cut_stream_are_errors() {
         let s = "data: {\"error\": {\"code\": 503, \"message\": \"overloaded\", \"status\": \"UNAVAILABLE\"}}\r\n\r\n";
         assert_eq!(
-            run(s, 5).unwrap_err(),
+            decode_in_pieces(decode_event, s, 5).unwrap_err(),
             GatewayError::Provider {
                 kind: "UNAVAILABLE".into(),
                 message: "overloaded".into()
             }
         );
         let cut = &STREAM[..STREAM.rfind("data:").unwrap()];
-        assert!(matches!(run(cut, 7), Err(GatewayError::Connection(_))));
+        assert!(matches!(
+            decode_in_pieces(decode_event, cut, 7),
+            Err(GatewayError::Connection(_))
+        ));
     }
 
     #[test]
     fn a_blocked_prompt_finishes_with_content_filter() {
         let s = "data: {\"promptFeedback\": {\"blockReason\": \"SAFETY\"}, \"usageMetadata\": {\"promptTokenCount\": 3}}\n\n";
-        let out = run(s, 4).unwrap();
+        let out = decode_in_pieces(decode_event, s, 4).unwrap();
         assert_eq!(
             out.last(),
             Some(&LlmEvent::Finish {

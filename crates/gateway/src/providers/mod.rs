@@ -111,6 +111,14 @@ pub(crate) async fn read_json(
     Ok((parse_json(&body, "the response")?, rid))
 }
 
+/// The model a response says answered (under `key`), else the one requested.
+pub(crate) fn answering_model(v: &Value, key: &str, requested: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or(requested)
+        .to_owned()
+}
+
 pub(crate) fn u64_at(v: &Value, key: &str) -> Option<u64> {
     v.get(key).and_then(Value::as_u64)
 }
@@ -119,31 +127,37 @@ pub(crate) fn ended_early() -> GatewayError {
     GatewayError::Connection("the stream ended before the answer was complete".into())
 }
 
-/// What a stream has said about its end so far: the finish reason and the usage reported.
+/// What decoding a stream has produced so far: the events to pass on, and what the stream said
+/// about its end (the finish reason and the usage reported), kept by the stream driver so that
+/// each provider's decoder is a plain function of one event.
 #[derive(Debug, Default)]
-pub(crate) struct StreamEnd {
+pub(crate) struct Decoded {
+    pub events: Vec<LlmEvent>,
     pub finish: Option<FinishReason>,
     pub usage: Option<Usage>,
 }
 
-impl StreamEnd {
+impl Decoded {
+    /// A piece of the answer's text (empty pieces are dropped).
+    pub fn text(&mut self, text: &str) {
+        if !text.is_empty() {
+            self.events.push(LlmEvent::TextDelta(text.to_owned()));
+        }
+    }
+
     /// The end of a body without an end marker: the finish reason seen (after the usage
     /// known), or [`ended_early`] when none came.
-    pub fn at_eof(&mut self, out: &mut Vec<LlmEvent>) -> Result<(), GatewayError> {
-        match self.finish.take() {
-            Some(reason) => {
-                crate::transport::finish(out, self.usage, reason);
-                Ok(())
-            }
-            None => Err(ended_early()),
-        }
+    pub fn at_eof(&mut self) -> Result<(), GatewayError> {
+        let reason = self.finish.take().ok_or_else(ended_early)?;
+        crate::transport::finish(&mut self.events, self.usage, reason);
+        Ok(())
     }
 
     /// The provider's end marker: the finish reason seen (`stop` when none came), after the
     /// usage.
-    pub fn at_marker(&mut self, out: &mut Vec<LlmEvent>) {
+    pub fn at_marker(&mut self) {
         let reason = self.finish.take().unwrap_or(FinishReason::Stop);
-        crate::transport::finish(out, self.usage, reason);
+        crate::transport::finish(&mut self.events, self.usage, reason);
     }
 }
 
@@ -176,32 +190,33 @@ pub(crate) fn merge_usage(old: Option<Usage>, new: Usage) -> Option<Usage> {
 /// until one ends the answer, then the parser's remainder, then the end of the body.
 #[cfg(test)]
 pub(crate) fn decode_in_pieces(
-    mut decoder: impl crate::transport::Decoder,
+    decode: crate::transport::Decode,
     input: &str,
     piece: usize,
 ) -> Result<Vec<LlmEvent>, GatewayError> {
     let mut parser = crate::sse::SseParser::new();
-    let mut out = Vec::new();
+    let mut out = Decoded::default();
     for chunk in input.as_bytes().chunks(piece) {
         for ev in parser.push(chunk)? {
-            if decoder.event(ev, &mut out)? {
-                return Ok(out);
+            if decode(ev, &mut out)? {
+                return Ok(out.events);
             }
         }
     }
     for ev in parser.finish() {
-        if decoder.event(ev, &mut out)? {
-            return Ok(out);
+        if decode(ev, &mut out)? {
+            return Ok(out.events);
         }
     }
-    decoder.end().at_eof(&mut out)?;
-    Ok(out)
+    out.at_eof()?;
+    Ok(out.events)
 }
 
 /// Asserts that `input`, decoded in pieces of each size in `pieces`, gives the `texts`, then
 /// the `usage`, then the finish with `reason`.
 #[cfg(test)]
-pub(crate) fn assert_decodes_at_any_split<D: crate::transport::Decoder + Default>(
+pub(crate) fn assert_decodes_at_any_split(
+    decode: crate::transport::Decode,
     input: &str,
     pieces: &[usize],
     texts: &[&str],
@@ -216,7 +231,7 @@ pub(crate) fn assert_decodes_at_any_split<D: crate::transport::Decoder + Default
     expected.push(LlmEvent::Finish { reason });
     for &piece in pieces {
         assert_eq!(
-            decode_in_pieces(D::default(), input, piece).unwrap(),
+            decode_in_pieces(decode, input, piece).unwrap(),
             expected,
             "piece {piece}"
         );

@@ -4,14 +4,13 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Endpoint, LlmProvider, StreamEnd, answer_stream, is_json, parse_json, read_json, to_body,
-    u64_at,
+    Decoded, Endpoint, LlmProvider, answer_stream, answering_model, is_json, parse_json, read_json,
+    to_body, u64_at,
 };
 use crate::config::endpoint;
 use crate::sse::SseEvent;
-use crate::transport::{Decoder, sse_stream};
 use crate::{
-    Answer, ChatRequest, FinishReason, GatewayError, LlmEvent, LlmStream, ProviderKind, Role, Usage,
+    Answer, ChatRequest, FinishReason, GatewayError, LlmStream, ProviderKind, Role, Usage,
 };
 
 pub struct OpenAiProvider {
@@ -104,13 +103,7 @@ impl LlmProvider for OpenAiProvider {
             a.request_id = rid;
             return Ok(answer_stream(a));
         }
-        Ok(sse_stream(
-            resp,
-            deadline,
-            t.timeouts.idle,
-            req.model.clone(),
-            OpenAiDecoder::default(),
-        ))
+        Ok(t.sse_stream(resp, deadline, &req.model, decode_event))
     }
 
     #[tracing::instrument(skip_all, fields(provider = self.name(), model = %req.model))]
@@ -171,11 +164,7 @@ fn parse_completion(v: &Value, model: &str) -> Result<Answer, GatewayError> {
         .or_else(|| msg.and_then(|m| m.get("refusal")).and_then(Value::as_str))
         .unwrap_or("");
     Ok(Answer {
-        model: v
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or(model)
-            .to_owned(),
+        model: answering_model(v, "model", model),
         request_id: None,
         text: text.to_owned(),
         usage: v.get("usage").and_then(usage),
@@ -190,50 +179,37 @@ fn parse_completion(v: &Value, model: &str) -> Result<Answer, GatewayError> {
     })
 }
 
-/// Ends at `[DONE]`; a server that ends the body after the finish reason without it is
-/// tolerated.
-#[derive(Default)]
-pub(crate) struct OpenAiDecoder {
-    end: StreamEnd,
-}
-
-impl Decoder for OpenAiDecoder {
-    fn event(&mut self, ev: SseEvent, out: &mut Vec<LlmEvent>) -> Result<bool, GatewayError> {
-        let data = ev.data.trim();
-        if data == "[DONE]" {
-            self.end.at_marker(out);
-            return Ok(true);
-        }
-        if data.is_empty() {
-            return Ok(false);
-        }
-        let v = parse_json(data.as_bytes(), "a stream chunk")?;
-        if let Some(e) = v.get("error") {
-            return Err(provider_error(e));
-        }
-        if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
-            if let Some(delta) = choice.get("delta") {
-                for key in ["content", "refusal"] {
-                    if let Some(t) = delta.get(key).and_then(Value::as_str)
-                        && !t.is_empty()
-                    {
-                        out.push(LlmEvent::TextDelta(t.to_owned()));
-                    }
+/// One chat-completions stream chunk. The stream ends at `[DONE]`; a server that ends the body
+/// after the finish reason without it is tolerated.
+pub(crate) fn decode_event(ev: SseEvent, out: &mut Decoded) -> Result<bool, GatewayError> {
+    let data = ev.data.trim();
+    if data == "[DONE]" {
+        out.at_marker();
+        return Ok(true);
+    }
+    if data.is_empty() {
+        return Ok(false);
+    }
+    let v = parse_json(data.as_bytes(), "a stream chunk")?;
+    if let Some(e) = v.get("error") {
+        return Err(provider_error(e));
+    }
+    if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
+        if let Some(delta) = choice.get("delta") {
+            for key in ["content", "refusal"] {
+                if let Some(t) = delta.get(key).and_then(Value::as_str) {
+                    out.text(t);
                 }
             }
-            if let Some(r) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.end.finish = Some(finish_reason(r));
-            }
         }
-        if let Some(u) = v.get("usage").and_then(usage) {
-            self.end.usage = Some(u);
+        if let Some(r) = choice.get("finish_reason").and_then(Value::as_str) {
+            out.finish = Some(finish_reason(r));
         }
-        Ok(false)
     }
-
-    fn end(&mut self) -> &mut StreamEnd {
-        &mut self.end
+    if let Some(u) = v.get("usage").and_then(usage) {
+        out.usage = Some(u);
     }
+    Ok(false)
 }
 
 #[cfg(test)]
@@ -259,7 +235,8 @@ mod tests {
             cache_read: 8,
             cache_write: 0,
         };
-        assert_decodes_at_any_split::<OpenAiDecoder>(
+        assert_decodes_at_any_split(
+            decode_event,
             STREAM,
             &[1, 2, 3, 7, 64, STREAM.len()],
             &["Héllo", " world"],
@@ -270,12 +247,12 @@ mod tests {
 
     #[test]
     fn an_error_chunk_is_a_provider_error() {
-        let mut d = OpenAiDecoder::default();
+        let mut out = Decoded::default();
         let ev = SseEvent {
             data: r#"{"error":{"message":"boom","type":"server_error"}}"#.into(),
             ..Default::default()
         };
-        let e = d.event(ev, &mut Vec::new()).unwrap_err();
+        let e = decode_event(ev, &mut out).unwrap_err();
         assert_eq!(
             e,
             GatewayError::Provider {
@@ -287,19 +264,16 @@ mod tests {
 
     #[test]
     fn garbage_is_a_protocol_error_and_eof_without_finish_is_an_error() {
-        let mut d = OpenAiDecoder::default();
+        let mut out = Decoded::default();
         let ev = SseEvent {
             data: "{not json".into(),
             ..Default::default()
         };
         assert!(matches!(
-            d.event(ev, &mut Vec::new()),
+            decode_event(ev, &mut out),
             Err(GatewayError::Protocol(_))
         ));
-        assert!(matches!(
-            d.end().at_eof(&mut Vec::new()),
-            Err(GatewayError::Connection(_))
-        ));
+        assert!(matches!(out.at_eof(), Err(GatewayError::Connection(_))));
     }
 
     #[test]
