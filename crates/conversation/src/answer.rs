@@ -681,7 +681,7 @@ impl AnswerPipeline {
                 .ok_or(ConversationError::NotFound("conversation"))?;
         let done = inflight::done(user_id, conv_id, &message.id);
         self.store
-            .append_durably(user_id, &current, message, None, vec![done])
+            .append(user_id, &current, message, None, vec![done])
             .await
     }
 }
@@ -800,14 +800,10 @@ fn retrieval_only_answer(sources: &[Source]) -> String {
     let mut out = String::from(
         "RaGenie is in offline mode (no language model is configured). These passages of your documents match best:\n\n",
     );
-    for s in sources.iter().take(5) {
-        let heading = if s.heading_path.is_empty() {
-            String::new()
-        } else {
-            format!(" › {}", s.heading_path.join(" › "))
-        };
-        let excerpt: String = s.text.chars().take(400).collect();
-        let more = if s.text.chars().count() > 400 {
+    for Source { citation: s, text } in sources.iter().take(5) {
+        let heading = s.heading_trail();
+        let excerpt: String = text.chars().take(400).collect();
+        let more = if text.chars().count() > 400 {
             "…"
         } else {
             ""

@@ -500,7 +500,7 @@ impl ChatService {
             Some(title) => match marker.put() {
                 Ok(put) => {
                     self.store
-                        .append_durably(user_id, &conv, &question, title, vec![put])
+                        .append(user_id, &conv, &question, title, vec![put])
                         .await
                 }
                 Err(e) => Err(e),

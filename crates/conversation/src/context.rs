@@ -23,31 +23,11 @@ const RETRIEVED_SHARE: f64 = 0.6;
 /// Chunks asked of the search when retrieving.
 const RETRIEVE_K: usize = 40;
 
-/// A numbered passage the answer may cite.
+/// A numbered passage the answer may cite: where it comes from, and its text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Source {
-    pub n: u32,
-    pub document_id: String,
-    pub document_name: String,
-    pub version: u64,
-    pub heading_path: Vec<String>,
-    pub start: u64,
-    pub end: u64,
+    pub citation: Citation,
     pub text: String,
-}
-
-impl Source {
-    pub fn citation(&self) -> Citation {
-        Citation {
-            n: self.n,
-            document_id: self.document_id.clone(),
-            document_name: self.document_name.clone(),
-            version: self.version,
-            heading_path: self.heading_path.clone(),
-            start: self.start,
-            end: self.end,
-        }
-    }
 }
 
 /// The assembled request content.
@@ -332,13 +312,15 @@ impl Placement<'_> {
                 used += tokens;
                 self.record.documents.push(entry(doc, "whole", tokens));
                 self.sources.push(Source {
-                    n: self.sources.len() as u32 + 1,
-                    document_id: doc.id.clone(),
-                    document_name: doc.name.clone(),
-                    version: doc.version,
-                    heading_path: Vec::new(),
-                    start: 0,
-                    end: text.chars().count() as u64,
+                    citation: Citation {
+                        n: self.sources.len() as u32 + 1,
+                        document_id: doc.id.clone(),
+                        document_name: doc.name.clone(),
+                        version: doc.version,
+                        heading_path: Vec::new(),
+                        start: 0,
+                        end: text.chars().count() as u64,
+                    },
                     text,
                 });
             }
@@ -358,13 +340,15 @@ impl Placement<'_> {
                 used += tokens;
                 *per_doc.entry(hit.document_id.clone()).or_default() += tokens;
                 self.sources.push(Source {
-                    n: self.sources.len() as u32 + 1,
-                    document_id: hit.document_id,
-                    document_name: hit.document_name,
-                    version: hit.version,
-                    heading_path: hit.heading_path,
-                    start: hit.start,
-                    end: hit.end,
+                    citation: Citation {
+                        n: self.sources.len() as u32 + 1,
+                        document_id: hit.document_id,
+                        document_name: hit.document_name,
+                        version: hit.version,
+                        heading_path: hit.heading_path,
+                        start: hit.start,
+                        end: hit.end,
+                    },
                     text: hit.text,
                 });
             }
@@ -392,17 +376,13 @@ pub fn system_prompt(instructions: &[String], sources: &[Source]) -> Option<Stri
              and cite each claim that uses a source right after it as [n] (for example [1] or [2][3]). \
              Do not invent sources; if the sources do not answer the question, say so.\n\n",
         );
-        for s in sources {
-            let heading = if s.heading_path.is_empty() {
-                String::new()
-            } else {
-                format!(" › {}", s.heading_path.join(" › "))
-            };
+        for Source { citation: s, text } in sources {
+            let heading = s.heading_trail();
             out.push_str(&format!(
                 "[{}] {}{heading}\n{}\n\n",
                 s.n,
                 s.document_name,
-                s.text.trim()
+                text.trim()
             ));
         }
     }
@@ -422,7 +402,7 @@ pub fn cited(answer: &str, sources: &[Source]) -> Vec<Citation> {
             for part in inner.split(',') {
                 if let Ok(n) = part.trim().parse::<u32>()
                     && !seen.contains(&n)
-                    && sources.iter().any(|s| s.n == n)
+                    && sources.iter().any(|s| s.citation.n == n)
                 {
                     seen.push(n);
                 }
@@ -430,8 +410,8 @@ pub fn cited(answer: &str, sources: &[Source]) -> Vec<Citation> {
         }
     }
     seen.iter()
-        .filter_map(|n| sources.iter().find(|s| s.n == *n))
-        .map(Source::citation)
+        .filter_map(|n| sources.iter().find(|s| s.citation.n == *n))
+        .map(|s| s.citation.clone())
         .collect()
 }
 
@@ -441,13 +421,15 @@ mod tests {
 
     fn source(n: u32) -> Source {
         Source {
-            n,
-            document_id: format!("d{n}"),
-            document_name: format!("doc {n}"),
-            version: 1,
-            heading_path: vec![],
-            start: 0,
-            end: 1,
+            citation: Citation {
+                n,
+                document_id: format!("d{n}"),
+                document_name: format!("doc {n}"),
+                version: 1,
+                heading_path: vec![],
+                start: 0,
+                end: 1,
+            },
             text: "t".into(),
         }
     }

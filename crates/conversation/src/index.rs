@@ -645,7 +645,7 @@ mod tests {
                 ..Message::plain(MessageRole::User, text.into())
             };
             self.store
-                .append(user, &conv, &message, None)
+                .append(user, &conv, &message, None, Vec::new())
                 .await
                 .unwrap();
             message
@@ -855,7 +855,10 @@ mod tests {
                     conversation_id: conv.id.clone(),
                     ..Message::plain(MessageRole::User, format!("parallel{i}"))
                 };
-                f.store.append(user, &conv, &message, None).await.unwrap();
+                f.store
+                    .append(user, &conv, &message, None, Vec::new())
+                    .await
+                    .unwrap();
             }
         });
         futures::future::join_all(saves).await;

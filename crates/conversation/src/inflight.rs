@@ -177,7 +177,7 @@ impl AnswerPipeline {
         {
             Ok(conv) => {
                 self.store()
-                    .append_with(marker.user_id, &conv, &message, None, vec![done])
+                    .append(marker.user_id, &conv, &message, None, vec![done])
                     .await?;
             }
             // Deleted meanwhile: nothing to save the answer to.

@@ -58,6 +58,16 @@ pub struct Citation {
     pub end: u64,
 }
 
+impl Citation {
+    /// The passage's headings as shown after the document's name: ` › A › B`, or nothing.
+    pub fn heading_trail(&self) -> String {
+        self.heading_path
+            .iter()
+            .map(|h| format!(" › {h}"))
+            .collect()
+    }
+}
+
 /// One document in the context of an answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ContextDocument {

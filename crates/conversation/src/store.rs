@@ -303,100 +303,44 @@ impl ConversationStore {
         }
     }
 
-    /// [`Self::append_with`], tried again when the store fails for a moment; a write that timed out
-    /// but landed counts as done (never a second copy of the message).
-    pub async fn append_durably(
-        &self,
-        user_id: UserId,
-        conv: &Conversation,
-        message: &Message,
-        title: Option<String>,
-        extra: Vec<TxOp>,
-    ) -> ConversationResult<Conversation> {
-        let mut wait = std::time::Duration::from_millis(20);
-        let mut attempt = 1;
-        loop {
-            match self
-                .append_with(user_id, conv, message, title.clone(), extra.clone())
-                .await
-            {
-                Err(ConversationError::Store(e)) if e.is_transient() => {
-                    let key = keys::message_sk(&conv.id, &message.id);
-                    if let Ok(Some(_)) = self.table.get(&keys::user_pk(user_id), &key).await
-                        && let Ok(Some(now)) = self.get_raw(user_id, &conv.id).await
-                    {
-                        return Ok(now);
-                    }
-                    if attempt >= ragenie_common::storage::STEP_ATTEMPTS {
-                        return Err(e.into());
-                    }
-                    tracing::debug!(error = %e, "storing a message failed transiently; trying again");
-                    tokio::time::sleep(wait).await;
-                    wait *= 4;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Stores a message and moves the conversation's head to it, in one transaction.
+    /// Stores a message and moves the conversation's head to it, in one transaction with
+    /// `extra`, more writes of the user's (an in-flight answer's marker, put with its question or
+    /// removed with the answer). Tried again when the store fails for a moment; a write that
+    /// timed out but landed counts as done (never a second copy of the message).
     pub async fn append(
         &self,
         user_id: UserId,
         conv: &Conversation,
         message: &Message,
         title: Option<String>,
-    ) -> ConversationResult<Conversation> {
-        self.append_with(user_id, conv, message, title, Vec::new())
-            .await
-    }
-
-    /// `append`, with more writes of the user's in the same transaction (an in-flight answer's
-    /// marker, put with its question or removed with the answer).
-    pub async fn append_with(
-        &self,
-        user_id: UserId,
-        conv: &Conversation,
-        message: &Message,
-        title: Option<String>,
         extra: Vec<TxOp>,
     ) -> ConversationResult<Conversation> {
-        let pk = keys::user_pk(user_id);
-        let mut next = conv.clone();
-        next.head_id = Some(message.id.clone());
-        next.message_count += 1;
-        next.updated_at = now_stamp();
-        if let Some(title) = title {
-            next.title = title;
-        }
-        let update = Update::new()
-            .set("head_id", message.id.clone())
-            .set("updated_at", next.updated_at.clone())
-            .set("title", next.title.clone())
-            .set(
-                ragenie_common::storage::attr::GSI1_SK,
-                keys::recent_index_sk(&next.updated_at, &conv.id),
-            )
-            .add("message_count", 1);
-        let mut ops = vec![
-            TxOp::Put {
-                item: Item::encode(pk.clone(), keys::message_sk(&conv.id, &message.id), message)?,
-                condition: Condition::NotExists,
-            },
-            TxOp::Update {
-                pk,
-                sk: keys::conversation_sk(&conv.id),
-                update,
-                condition: Condition::Exists,
-            },
-        ];
+        let (next, mut ops) = appended(user_id, conv, message, title)?;
         ops.extend(extra);
-        ops.extend(index::touch(user_id, &conv.id));
-        match self.table.transact(ops).await {
-            Ok(()) => Ok(next),
-            Err(StoreError::ConditionFailed) => Err(ConversationError::NotFound("conversation")),
-            Err(e) => Err(e.into()),
+        let mut wait = std::time::Duration::from_millis(20);
+        let mut attempt = 1;
+        loop {
+            let e = match self.table.transact(ops.clone()).await {
+                Ok(()) => return Ok(next),
+                Err(StoreError::ConditionFailed) => {
+                    return Err(ConversationError::NotFound("conversation"));
+                }
+                Err(e) if e.is_transient() => e,
+                Err(e) => return Err(e.into()),
+            };
+            let key = keys::message_sk(&conv.id, &message.id);
+            if let Ok(Some(_)) = self.table.get(&keys::user_pk(user_id), &key).await
+                && let Ok(Some(now)) = self.get_raw(user_id, &conv.id).await
+            {
+                return Ok(now);
+            }
+            if attempt >= ragenie_common::storage::STEP_ATTEMPTS {
+                return Err(e.into());
+            }
+            tracing::debug!(error = %e, "storing a message failed transiently; trying again");
+            tokio::time::sleep(wait).await;
+            wait *= 4;
+            attempt += 1;
         }
     }
 }
@@ -602,6 +546,47 @@ pub fn export_markdown(conv: &Conversation, branch: &[Message]) -> String {
         }
     }
     out
+}
+
+/// The conversation after `message` is appended (head, count, time, title), and the writes that
+/// make it so: the message, the conversation's new head, the search index's touch.
+fn appended(
+    user_id: UserId,
+    conv: &Conversation,
+    message: &Message,
+    title: Option<String>,
+) -> ConversationResult<(Conversation, Vec<TxOp>)> {
+    let pk = keys::user_pk(user_id);
+    let mut next = conv.clone();
+    next.head_id = Some(message.id.clone());
+    next.message_count += 1;
+    next.updated_at = now_stamp();
+    if let Some(title) = title {
+        next.title = title;
+    }
+    let update = Update::new()
+        .set("head_id", message.id.clone())
+        .set("updated_at", next.updated_at.clone())
+        .set("title", next.title.clone())
+        .set(
+            ragenie_common::storage::attr::GSI1_SK,
+            keys::recent_index_sk(&next.updated_at, &conv.id),
+        )
+        .add("message_count", 1);
+    let mut ops = vec![
+        TxOp::Put {
+            item: Item::encode(pk.clone(), keys::message_sk(&conv.id, &message.id), message)?,
+            condition: Condition::NotExists,
+        },
+        TxOp::Update {
+            pk,
+            sk: keys::conversation_sk(&conv.id),
+            update,
+            condition: Condition::Exists,
+        },
+    ];
+    ops.extend(index::touch(user_id, &conv.id));
+    Ok((next, ops))
 }
 
 #[cfg(test)]
