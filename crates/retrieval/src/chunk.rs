@@ -74,8 +74,13 @@ pub fn chunk_document(text: &str, config: &ChunkConfig) -> (Vec<Chunk>, usize) {
     let mut spans: Vec<(Vec<String>, usize, usize, usize)> = Vec::new();
     for section in sections {
         let mut units = Vec::new();
+        let splitter = Splitter {
+            text,
+            counter: &tokens,
+            max_tokens,
+        };
         for &(start, end) in &section.paragraphs {
-            split_into_units(text, &tokens, start, end, max_tokens, &mut units);
+            splitter.split(start, end, &mut units);
         }
         pack_units(
             &tokens,
@@ -208,29 +213,66 @@ fn trim_span(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
     }
 }
 
-fn split_into_units(
-    text: &str,
-    counter: &TokenStarts,
-    start: usize,
-    end: usize,
+/// Cuts a paragraph into units within the token budget: the whole paragraph, else its
+/// sentences, else windows of its words.
+struct Splitter<'a> {
+    text: &'a str,
+    counter: &'a TokenStarts,
     max_tokens: usize,
-    out: &mut Vec<Unit>,
-) {
-    let tokens = counter.count(start, end);
-    if tokens <= max_tokens {
-        out.push(Unit { start, end, tokens });
-        return;
+}
+
+impl Splitter<'_> {
+    fn split(&self, start: usize, end: usize, out: &mut Vec<Unit>) {
+        let tokens = self.counter.count(start, end);
+        if tokens <= self.max_tokens {
+            out.push(Unit { start, end, tokens });
+            return;
+        }
+        for (s, e) in sentences(self.text, start, end) {
+            let tokens = self.counter.count(s, e);
+            if tokens <= self.max_tokens {
+                out.push(Unit {
+                    start: s,
+                    end: e,
+                    tokens,
+                });
+            } else {
+                self.split_words(s, e, out);
+            }
+        }
     }
-    for (s, e) in sentences(text, start, end) {
-        let tokens = counter.count(s, e);
-        if tokens <= max_tokens {
-            out.push(Unit {
-                start: s,
-                end: e,
-                tokens,
-            });
-        } else {
-            split_words(text, counter, s, e, max_tokens, out);
+
+    /// Windows of whole words within budget; a single word over budget stands alone.
+    fn split_words(&self, start: usize, end: usize, out: &mut Vec<Unit>) {
+        let slice = &self.text[start..end];
+        let mut window: Option<Unit> = None;
+        let mut position = 0;
+        for word in slice.split_inclusive(char::is_whitespace) {
+            let (s, e) = (start + position, start + position + word.trim_end().len());
+            position += word.len();
+            if s == e {
+                continue;
+            }
+            let tokens = self.counter.count(s, e).max(1);
+            match &mut window {
+                Some(w) if w.tokens + tokens <= self.max_tokens => {
+                    w.end = e;
+                    w.tokens += tokens;
+                }
+                _ => {
+                    if let Some(w) = window.take() {
+                        out.push(w);
+                    }
+                    window = Some(Unit {
+                        start: s,
+                        end: e,
+                        tokens,
+                    });
+                }
+            }
+        }
+        if let Some(w) = window {
+            out.push(w);
         }
     }
 }
@@ -261,47 +303,6 @@ fn sentences(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
         spans.push(span);
     }
     spans
-}
-
-/// Windows of whole words within budget; a single word over budget stands alone.
-fn split_words(
-    text: &str,
-    counter: &TokenStarts,
-    start: usize,
-    end: usize,
-    max_tokens: usize,
-    out: &mut Vec<Unit>,
-) {
-    let slice = &text[start..end];
-    let mut window: Option<Unit> = None;
-    let mut position = 0;
-    for word in slice.split_inclusive(char::is_whitespace) {
-        let (s, e) = (start + position, start + position + word.trim_end().len());
-        position += word.len();
-        if s == e {
-            continue;
-        }
-        let tokens = counter.count(s, e).max(1);
-        match &mut window {
-            Some(w) if w.tokens + tokens <= max_tokens => {
-                w.end = e;
-                w.tokens += tokens;
-            }
-            _ => {
-                if let Some(w) = window.take() {
-                    out.push(w);
-                }
-                window = Some(Unit {
-                    start: s,
-                    end: e,
-                    tokens,
-                });
-            }
-        }
-    }
-    if let Some(w) = window {
-        out.push(w);
-    }
 }
 
 /// Greedily packs consecutive units up to the budget; each next chunk starts with as many
