@@ -617,15 +617,14 @@ mod tests {
 
     #[test]
     fn empty_and_blank_files_are_empty() {
-        assert_eq!(extract("text/plain", b"").unwrap_err(), ExtractError::Empty);
-        assert_eq!(
-            extract("text/markdown", b" \n\n\t").unwrap_err(),
-            ExtractError::Empty
-        );
-        assert_eq!(
-            extract("text/html", b"<html><body> </body></html>").unwrap_err(),
-            ExtractError::Empty
-        );
+        let blank: [(&str, &[u8]); 3] = [
+            ("text/plain", b""),
+            ("text/markdown", b" \n\n\t"),
+            ("text/html", b"<html><body> </body></html>"),
+        ];
+        for (kind, bytes) in blank {
+            assert_eq!(extract(kind, bytes), Err(ExtractError::Empty), "{kind}");
+        }
     }
 
     #[test]
