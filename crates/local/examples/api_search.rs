@@ -348,6 +348,32 @@ async fn send_all(
     Ok(retries.load(Ordering::Relaxed))
 }
 
+/// What a request-making closure owns: POSTs to the API as the bench user (the bearer as it is
+/// when the request is made, renewed meanwhile).
+struct AuthorizedPost {
+    http: reqwest::Client,
+    base: String,
+    authorization: Arc<std::sync::RwLock<String>>,
+}
+
+impl AuthorizedPost {
+    fn new(http: &reqwest::Client, base: &str, auth: &Bearer) -> Self {
+        let (http, base) = (http.clone(), base.to_owned());
+        let authorization = auth.header.clone();
+        Self {
+            http,
+            base,
+            authorization,
+        }
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        let authorization = self.authorization.read().expect("bearer").clone();
+        let url = format!("{}{path}", self.base);
+        self.http.post(url).header("authorization", authorization)
+    }
+}
+
 /// Uploads `count` one-chunk documents with `clients` concurrent clients; returns docs/s and
 /// how many uploads were retried after a 503/429.
 async fn upload_all(
@@ -360,21 +386,11 @@ async fn upload_all(
     ready_by_segments: Option<(&dyn Blobs, &str)>,
 ) -> anyhow::Result<(f64, usize)> {
     let started = Instant::now();
-    let (client, url, authorization, words) = (
-        http.clone(),
-        base.to_owned(),
-        auth.header.clone(),
-        vocabulary.clone(),
-    );
+    let (api, words) = (AuthorizedPost::new(http, base, auth), vocabulary.clone());
     let make: MakeRequest = Arc::new(move |i, rng| {
         // A unique first word keeps every document's content (and hash) distinct.
         let body = format!("doc{i} {}", words.document(rng, 60));
-        client
-            .post(format!("{url}/documents?kind=dataset&name=note-{i:06}.md"))
-            .header(
-                "authorization",
-                authorization.read().expect("bearer").as_str(),
-            )
+        api.post(&format!("/documents?kind=dataset&name=note-{i:06}.md"))
             .header("content-type", "text/markdown")
             .body(body)
     });
@@ -747,12 +763,7 @@ async fn import_conversations(
     (count, messages, clients): (usize, usize, usize),
 ) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let (client, url, authorization, words) = (
-        http.clone(),
-        base.to_owned(),
-        auth.header.clone(),
-        vocabulary.clone(),
-    );
+    let (api, words) = (AuthorizedPost::new(http, base, auth), vocabulary.clone());
     let make: MakeRequest = Arc::new(move |i, rng| {
         let body = json!({
             "title": format!("chat{i} {}", words.query(rng)),
@@ -762,13 +773,7 @@ async fn import_conversations(
                 "content": words.document(rng, if m % 2 == 0 { 15 } else { 60 }),
             })).collect::<Vec<_>>(),
         });
-        client
-            .post(format!("{url}/conversations/import"))
-            .header(
-                "authorization",
-                authorization.read().expect("bearer").as_str(),
-            )
-            .json(&body)
+        api.post("/conversations/import").json(&body)
     });
     send_all(count, clients, 1000, "import", make).await?;
     Ok(count as f64 / started.elapsed().as_secs_f64())

@@ -200,12 +200,7 @@ async fn kill_during_a_burst_then_restart(env: &[(&'static str, String)], round:
         let link = support::get_json(&http, &base, &auth, &format!("/documents/{id}/content"))
             .await
             .unwrap();
-        let bytes = http
-            .get(link["url"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .text()
+        let bytes = support::fetch_text(&http, link["url"].as_str().unwrap())
             .await
             .unwrap();
         assert_eq!(&bytes, text);

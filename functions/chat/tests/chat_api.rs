@@ -20,9 +20,8 @@ struct App {
     base: String,
     http: Client,
     state: AppState,
-    _fakes: Option<FakeHandle>,
-    _dir: tempfile::TempDir,
-    _server: TestServer,
+    /// The server, the fake providers and the data directory, kept for the test's length.
+    _running: (TestServer, Option<FakeHandle>, tempfile::TempDir),
 }
 
 fn gateway_for(urls: Option<&FakeUrls>, catalog: Catalog, compat: bool) -> Gateway {
@@ -69,12 +68,10 @@ async fn app_full(online: bool, catalog: Catalog, chunk_delay: Duration, compat:
             .merge(ragenie_conversations::router(state.clone())),
     );
     App {
-        _server: listener.serve(router),
+        _running: (listener.serve(router), fakes, dir),
         base,
         http: long_client(),
         state,
-        _fakes: fakes,
-        _dir: dir,
     }
 }
 

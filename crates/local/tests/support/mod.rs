@@ -269,6 +269,17 @@ pub async fn wait_until_settled(
     Ok(())
 }
 
+/// The body of a plain GET of `url` (a presigned link: no authorization), as text.
+pub async fn fetch_text(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
+    Ok(http
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
+}
+
 pub async fn get_json(
     http: &reqwest::Client,
     base: &str,
