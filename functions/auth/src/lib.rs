@@ -337,10 +337,10 @@ async fn record_failed_sign_in(state: &AppState, audit: &Audit, email: &str, why
     request_body = Registration,
     responses(
         (status = 201, description = "Account created; signed in", body = TokenResponse),
-        (status = 403, description = "Registration is closed on this server", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid email, a short or common password, or a missing or invalid invite (`field` names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Registration is closed on this server"),
+        (status = 409, description = "The email is already registered"),
+        (status = 422, description = "Invalid email, a short or common password, or a missing or invalid invite (`field` names it)"),
+        (status = 429, description = "Too many registrations from this address; see `Retry-After`"),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -372,7 +372,7 @@ async fn register(
     request_body = Credentials,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Unknown email or wrong password (one answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown email or wrong password (one answer for both)"),
         (status = 429, description = "Too many failed attempts for this account or address; see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again"))),
     ))]
@@ -422,9 +422,9 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
-        (status = 401, description = "Wrong credentials or invalid refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unsupported grant_type or a missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Throttled; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong credentials or invalid refresh token"),
+        (status = 422, description = "Unsupported grant_type or a missing field"),
+        (status = 429, description = "Throttled; see `Retry-After`"),
     ))]
 async fn token(
     State(state): State<AppState>,
@@ -478,7 +478,7 @@ async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<Token
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New access and refresh tokens", body = TokenResponse),
-        (status = 401, description = "Unknown, used, revoked or expired refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown, used, revoked or expired refresh token"),
     ))]
 async fn refresh_tokens(
     State(state): State<AppState>,
@@ -515,8 +515,8 @@ async fn logout(
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = User),
-        (status = 401, description = "No valid access token or API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The account waits for approval (`type` ends in `account-pending`) or is suspended (`account-suspended`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token or API key"),
+        (status = 403, description = "The account waits for approval (`type` ends in `account-pending`) or is suspended (`account-suspended`)"),
     ))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<User>> {
     let user = *auth.user_id();
@@ -537,8 +537,8 @@ async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Use
     responses(
         (status = 200, description = "Deleted; what was removed", body = AccountDeleted),
         NotSignedIn,
-        (status = 403, description = "Wrong password, or called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong password, or called with an API key"),
+        (status = 429, description = "Too many wrong passwords; see `Retry-After`"),
     ))]
 async fn delete_me(
     State(state): State<AppState>,
@@ -595,9 +595,9 @@ async fn prove_password(
     responses(
         (status = 200, description = "Changed; new tokens for this session", body = TokenResponse),
         NotSignedIn,
-        (status = 403, description = "Wrong current password, or called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The new password is too short, common or unchanged", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong current passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong current password, or called with an API key"),
+        (status = 422, description = "The new password is too short, common or unchanged"),
+        (status = 429, description = "Too many wrong current passwords; see `Retry-After`"),
     ))]
 async fn change_password(
     State(state): State<AppState>,
@@ -648,8 +648,8 @@ async fn change_password(
     request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Accepted; a link is mailed if an account has the email", body = PasswordResetRequested),
-        (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an email address"),
+        (status = 429, description = "Too many requests from this address; see `Retry-After`"),
     ))]
 async fn request_password_reset(
     State(state): State<AppState>,
@@ -683,8 +683,8 @@ async fn request_password_reset(
     request_body = PasswordResetConfirm,
     responses(
         (status = 204, description = "The password is changed; sign in with it"),
-        (status = 401, description = "The link is invalid, used or expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The new password is too short or common", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The link is invalid, used or expired"),
+        (status = 422, description = "The new password is too short or common"),
     ))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
@@ -715,8 +715,8 @@ async fn confirm_password_reset(
     request_body = NewApiKey,
     responses(
         (status = 201, description = "The key, with its value (shown once)", body = CreatedApiKey),
-        (status = 403, description = "Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong"),
+        (status = 422, description = "Invalid name"),
     ))]
 async fn create_api_key(
     State(state): State<AppState>,
@@ -770,7 +770,7 @@ fn bearer_from(headers: &HeaderMap) -> Option<&str> {
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The sessions", body = ListPage<SessionSummary>),
-        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Called with an API key"),
     ))]
 async fn list_sessions(
     State(state): State<AppState>,
@@ -793,7 +793,7 @@ async fn list_sessions(
 #[utoipa::path(post, path = "/auth/sessions/revoke-all", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session is signed out"),
-        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Called with an API key"),
     ))]
 async fn revoke_all_sessions(
     State(state): State<AppState>,
@@ -817,7 +817,7 @@ async fn revoke_all_sessions(
     params(ListParams),
     responses(
         (status = 200, description = "A page of keys", body = ListPage<ApiKeySummary>),
-        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Called with an API key"),
     ))]
 async fn list_api_keys(
     State(state): State<AppState>,
@@ -834,7 +834,7 @@ async fn list_api_keys(
     params(("id" = String, Path, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "The caller has no such key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The caller has no such key"),
     ))]
 async fn revoke_api_key(
     State(state): State<AppState>,
@@ -862,7 +862,7 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
     responses(
         (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
         NotSignedIn,
-        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `cursor`"),
     ))]
 async fn list_audit(
     State(state): State<AppState>,

@@ -15,7 +15,6 @@ use ragenie_common::accounts::ListPage;
 use ragenie_common::accounts::model_settings::{ModelRule, ModelSettings};
 use ragenie_common::accounts::operator::{AdminRefusals, AdminUser};
 use ragenie_common::accounts::{AccountError, AccountResult};
-use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, not_null, present};
 use ragenie_common::{ApiError, ApiResult};
 use ragenie_conversation::ListedModel;
@@ -158,8 +157,8 @@ pub struct NewModel {
     responses(
         (status = 201, description = "The model as listed now", body = AdminModel),
         AdminRefusals,
-        (status = 409, description = "The model is already listed (change it with PATCH), or another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad field (`field` names it), or a provider not configured here", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The model is already listed (change it with PATCH), or another admin changed the models meanwhile"),
+        (status = 422, description = "A bad field (`field` names it), or a provider not configured here"),
     ))]
 async fn add(
     State(s): State<ChatState>,
@@ -288,9 +287,9 @@ async fn settings_if_known(s: &ChatState, id: &str) -> ApiResult<Arc<ModelSettin
     responses(
         (status = 200, description = "The model as listed now", body = AdminModel),
         AdminRefusals,
-        (status = 404, description = "No such model", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad field (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such model"),
+        (status = 409, description = "Another admin changed the models meanwhile"),
+        (status = 422, description = "A bad field (`field` names it)"),
     ))]
 async fn change(
     State(s): State<ChatState>,
@@ -339,8 +338,8 @@ async fn change(
     responses(
         (status = 204, description = "Removed or reset"),
         AdminRefusals,
-        (status = 404, description = "No such model", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such model"),
+        (status = 409, description = "Another admin changed the models meanwhile"),
     ))]
 async fn remove(
     State(s): State<ChatState>,

@@ -10,7 +10,6 @@ use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch
 use ragenie_common::accounts::web::{ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId, UserId};
 use ragenie_common::auth::{AuthUser, NotSignedIn};
-use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiResult, AppState};
 use utoipa::OpenApi;
@@ -53,7 +52,7 @@ async fn get_preferences(
     request_body = Preferences,
     responses(
         (status = 200, description = "Saved", body = Preferences),
-        (status = 422, description = "Unknown field, unknown theme, or a default profile the caller does not have", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown field, unknown theme, or a default profile the caller does not have"),
     ))]
 async fn put_preferences(
     State(state): State<AppState>,
@@ -71,7 +70,7 @@ async fn put_preferences(
     request_body = NewProfile,
     responses(
         (status = 201, description = "Created", body = Profile),
-        (status = 422, description = "A field is invalid (`field` names it), a parent does not exist, or inheritance would cycle", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (`field` names it), a parent does not exist, or inheritance would cycle"),
     ))]
 async fn create_profile(
     State(state): State<AppState>,
@@ -88,7 +87,7 @@ async fn create_profile(
     params(ListParams),
     responses(
         (status = 200, description = "A page of profiles", body = ListPage<Profile>),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor"),
     ))]
 async fn list_profiles(
     State(state): State<AppState>,
@@ -110,7 +109,7 @@ fn caller_profile(auth: &AuthUser, id: &str) -> ApiResult<(UserId, ProfileId)> {
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 200, description = "The profile", body = Profile),
-        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The caller has no such profile"),
     ))]
 async fn get_profile(
     State(state): State<AppState>,
@@ -127,9 +126,9 @@ async fn get_profile(
     request_body = ProfilePatch,
     responses(
         (status = 200, description = "The updated profile", body = Profile),
-        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`version` is stale, or a concurrent change won", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid, or inheritance would cycle", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The caller has no such profile"),
+        (status = 409, description = "`version` is stale, or a concurrent change won"),
+        (status = 422, description = "A field is invalid, or inheritance would cycle"),
     ))]
 async fn update_profile(
     State(state): State<AppState>,
@@ -148,8 +147,8 @@ async fn update_profile(
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Other profiles inherit from it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The caller has no such profile"),
+        (status = 409, description = "Other profiles inherit from it"),
     ))]
 async fn delete_profile(
     State(state): State<AppState>,
