@@ -18,10 +18,11 @@ use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::path_id;
 use ragenie_common::accounts::{ListPage, UserId, deletion, page_size, refresh, reset};
 use ragenie_common::audit::{Audit, AuditAction, AuditEntry};
+use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, present};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -152,13 +153,22 @@ async fn list_users(
     }))
 }
 
+/// The answer of a `/admin/users/{id}` route naming no account.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "No such account",
+    content_type = "application/problem+json"
+)]
+pub struct NoSuchAccount(pub Problem);
+
 /// One account with this month's spending.
 #[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The account", body = AdminUserView),
         AdminRefusals,
-        (status = 404, description = "No such account"),
+        NoSuchAccount,
     ))]
 async fn get_user(
     State(state): State<AppState>,
@@ -214,7 +224,7 @@ impl From<StatusChange> for AccountStatus {
     responses(
         (status = 200, description = "The account as it is now", body = AdminUserView),
         AdminRefusals,
-        (status = 404, description = "No such account"),
+        NoSuchAccount,
         (status = 409, description = "An admin cannot suspend or demote themselves"),
         (status = 422, description = "A bad field (`field` names it)"),
     ))]
@@ -289,7 +299,7 @@ async fn update_user(
     responses(
         (status = 200, description = "Deleted; what was removed", body = crate::AccountDeleted),
         AdminRefusals,
-        (status = 404, description = "No such account"),
+        NoSuchAccount,
         (status = 409, description = "An admin deletes their own account in Settings, with their password"),
     ))]
 async fn delete_user(
@@ -330,7 +340,7 @@ pub struct ResetLink {
     responses(
         (status = 201, description = "The link", body = ResetLink),
         AdminRefusals,
-        (status = 404, description = "No such account"),
+        NoSuchAccount,
     ))]
 async fn reset_link(
     State(state): State<AppState>,

@@ -19,7 +19,9 @@ use ragenie_common::accounts::operator::{self, AccountStatus};
 use ragenie_common::accounts::refresh::SessionSummary;
 use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
-use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id};
+use ragenie_common::accounts::web::{
+    BadListParams, ClientAddress, ListParams, SessionOnly, path_id, session_user_id,
+};
 use ragenie_common::accounts::{
     AccountError, ApiKeyId, ListPage, UserId, deletion, passwords, refresh, reset,
 };
@@ -770,7 +772,7 @@ fn bearer_from(headers: &HeaderMap) -> Option<&str> {
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The sessions", body = ListPage<SessionSummary>),
-        (status = 403, description = "Called with an API key"),
+        SessionOnly,
     ))]
 async fn list_sessions(
     State(state): State<AppState>,
@@ -793,7 +795,7 @@ async fn list_sessions(
 #[utoipa::path(post, path = "/auth/sessions/revoke-all", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session is signed out"),
-        (status = 403, description = "Called with an API key"),
+        SessionOnly,
     ))]
 async fn revoke_all_sessions(
     State(state): State<AppState>,
@@ -817,7 +819,8 @@ async fn revoke_all_sessions(
     params(ListParams),
     responses(
         (status = 200, description = "A page of keys", body = ListPage<ApiKeySummary>),
-        (status = 403, description = "Called with an API key"),
+        SessionOnly,
+        BadListParams,
     ))]
 async fn list_api_keys(
     State(state): State<AppState>,
@@ -862,7 +865,7 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
     responses(
         (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
         NotSignedIn,
-        (status = 422, description = "Invalid `limit` or `cursor`"),
+        BadListParams,
     ))]
 async fn list_audit(
     State(state): State<AppState>,

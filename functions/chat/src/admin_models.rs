@@ -15,12 +15,13 @@ use ragenie_common::accounts::ListPage;
 use ragenie_common::accounts::model_settings::{ModelRule, ModelSettings};
 use ragenie_common::accounts::operator::{AdminRefusals, AdminUser};
 use ragenie_common::accounts::{AccountError, AccountResult};
+use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, not_null, present};
 use ragenie_common::{ApiError, ApiResult};
 use ragenie_conversation::ListedModel;
 use ragenie_conversation::registry::parse_provider;
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoResponses, OpenApi, ToSchema};
 
 use crate::ChatState;
 
@@ -280,6 +281,25 @@ async fn settings_if_known(s: &ChatState, id: &str) -> ApiResult<Arc<ModelSettin
     Ok(current)
 }
 
+/// The refusals of a route changing a listed model: none has the id, or another admin saved the
+/// models between this route's read and its write.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // never built: a route lists it for its responses
+pub enum ModelRefusals {
+    #[response(
+        status = 404,
+        description = "No such model",
+        content_type = "application/problem+json"
+    )]
+    NoSuchModel(Problem),
+    #[response(
+        status = 409,
+        description = "Another admin changed the models meanwhile",
+        content_type = "application/problem+json"
+    )]
+    ChangedMeanwhile(Problem),
+}
+
 /// Enables or disables a model, or changes its display name, limits or prices.
 #[utoipa::path(patch, path = "/admin/models/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
@@ -287,8 +307,7 @@ async fn settings_if_known(s: &ChatState, id: &str) -> ApiResult<Arc<ModelSettin
     responses(
         (status = 200, description = "The model as listed now", body = AdminModel),
         AdminRefusals,
-        (status = 404, description = "No such model"),
-        (status = 409, description = "Another admin changed the models meanwhile"),
+        ModelRefusals,
         (status = 422, description = "A bad field (`field` names it)"),
     ))]
 async fn change(
@@ -338,8 +357,7 @@ async fn change(
     responses(
         (status = 204, description = "Removed or reset"),
         AdminRefusals,
-        (status = 404, description = "No such model"),
-        (status = 409, description = "Another admin changed the models meanwhile"),
+        ModelRefusals,
     ))]
 async fn remove(
     State(s): State<ChatState>,

@@ -7,12 +7,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
-use ragenie_common::accounts::web::{ListParams, path_id};
+use ragenie_common::accounts::web::{BadListParams, ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId, UserId};
 use ragenie_common::auth::{AuthUser, NotSignedIn};
+use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiResult, AppState};
-use utoipa::OpenApi;
+use utoipa::{IntoResponses, OpenApi};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "users";
@@ -87,7 +88,7 @@ async fn create_profile(
     params(ListParams),
     responses(
         (status = 200, description = "A page of profiles", body = ListPage<Profile>),
-        (status = 422, description = "Invalid limit or cursor"),
+        BadListParams,
     ))]
 async fn list_profiles(
     State(state): State<AppState>,
@@ -104,12 +105,21 @@ fn caller_profile(auth: &AuthUser, id: &str) -> ApiResult<(UserId, ProfileId)> {
     Ok((*auth.user_id(), path_id(id, "profile")?))
 }
 
+/// The answer of a `/profiles/{id}` route naming no profile of the caller.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "The caller has no such profile",
+    content_type = "application/problem+json"
+)]
+pub struct NoSuchProfile(pub Problem);
+
 /// One of the caller's profiles.
 #[utoipa::path(get, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 200, description = "The profile", body = Profile),
-        (status = 404, description = "The caller has no such profile"),
+        NoSuchProfile,
     ))]
 async fn get_profile(
     State(state): State<AppState>,
@@ -126,7 +136,7 @@ async fn get_profile(
     request_body = ProfilePatch,
     responses(
         (status = 200, description = "The updated profile", body = Profile),
-        (status = 404, description = "The caller has no such profile"),
+        NoSuchProfile,
         (status = 409, description = "`version` is stale, or a concurrent change won"),
         (status = 422, description = "A field is invalid, or inheritance would cycle"),
     ))]
@@ -147,7 +157,7 @@ async fn update_profile(
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "The caller has no such profile"),
+        NoSuchProfile,
         (status = 409, description = "Other profiles inherit from it"),
     ))]
 async fn delete_profile(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::ids::UserId;
 use crate::auth::{AuthMethod, AuthUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 
 /// The authenticated caller's id, but refuses API keys: managing credentials needs a signed-in session, so a
 /// leaked key cannot mint more keys or lock its owner out.
@@ -22,6 +22,16 @@ pub fn session_user_id(auth: &AuthUser) -> Result<UserId, ApiError> {
         )),
     }
 }
+
+/// The refusal of [`session_user_id`] (the caller used an API key), for a route's
+/// `responses(...)` when nothing else of the route answers 403.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 403,
+    description = "Called with an API key",
+    content_type = "application/problem+json"
+)]
+pub struct SessionOnly(pub Problem);
 
 /// Where a request came from, as the platform vouches for it — never a hop of a client-written
 /// `X-Forwarded-For`, which anyone can fill with a fresh address per guess (or with the owner's
@@ -114,6 +124,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
         Ok(params)
     }
 }
+
+/// The refusal of [`ListParams`] (a bad `limit` or `cursor`), for a list route's `responses(...)`.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 422,
+    description = "Invalid `limit` or `cursor`",
+    content_type = "application/problem+json"
+)]
+pub struct BadListParams(pub Problem);
 
 impl ListParams {
     pub fn limit(&self) -> usize {
