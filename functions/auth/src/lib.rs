@@ -20,13 +20,13 @@ use ragenie_common::accounts::refresh::SessionSummary;
 use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::{
-    BadListParams, ClientAddress, ListParams, SessionOnly, path_id, session_user_id,
+    BadListParams, Caller, ClientAddress, ListParams, SessionOnly, path_id,
 };
 use ragenie_common::accounts::{
     AccountError, ApiKeyId, ListPage, UserId, deletion, passwords, refresh, reset,
 };
 use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
-use ragenie_common::auth::{AuthUser, NotSignedIn};
+use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::mail::Mailer;
@@ -520,13 +520,12 @@ async fn logout(
         (status = 401, description = "No valid access token or API key"),
         (status = 403, description = "The account waits for approval (`type` ends in `account-pending`) or is suspended (`account-suspended`)"),
     ))]
-async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<User>> {
-    let user = *auth.user_id();
-    let u = users::get(state.table.as_ref(), user)
+async fn me(caller: Caller) -> ApiResult<Json<User>> {
+    let u = users::get(caller.table(), caller.user())
         .await
         .map_err(account_gone)?;
     Ok(Json(User {
-        role: operator::effective_role(&u, &state.settings.operator),
+        role: operator::effective_role(&u, &caller.state.settings.operator),
         ..u
     }))
 }
@@ -543,17 +542,16 @@ async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Use
         (status = 429, description = "Too many wrong passwords; see `Retry-After`"),
     ))]
 async fn delete_me(
-    State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
     audit: Audit,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<DeleteAccount>,
 ) -> ApiResult<Json<AccountDeleted>> {
-    let user = session_user_id(&auth)?;
-    let table = state.table.as_ref();
+    let user = caller.session_user()?;
+    let table = caller.table();
     prove_password(table, &options, user, &address, body.password).await?;
-    let removed = deletion::delete_account(table, state.blobs.as_ref(), user).await?;
+    let removed = deletion::delete_account(table, caller.state.blobs.as_ref(), user).await?;
     tracing::info!(user = %user, items = removed.items, files = removed.files, "account deleted by its owner");
     // The one thing left of the account: this event, in the security trail (no content of the
     // account; it expires with the trail's retention).
@@ -602,15 +600,14 @@ async fn prove_password(
         (status = 429, description = "Too many wrong current passwords; see `Retry-After`"),
     ))]
 async fn change_password(
-    State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
     audit: Audit,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let user = session_user_id(&auth)?;
-    let table = state.table.as_ref();
+    let user = caller.session_user()?;
+    let table = caller.table();
     let account = users::get(table, user).await?;
     let attempt = options
         .throttle
@@ -641,7 +638,7 @@ async fn change_password(
     audit
         .record(AuditEntry::new(AuditAction::PasswordChanged, user).detail(detail))
         .await;
-    issue_tokens(&state, user).await.map(Json)
+    issue_tokens(&caller.state, user).await.map(Json)
 }
 
 /// Starts a password reset: when an account has this email, a single-use link valid for 30
@@ -721,20 +718,19 @@ async fn confirm_password_reset(
         (status = 422, description = "Invalid name"),
     ))]
 async fn create_api_key(
-    State(state): State<AppState>,
     audit: Audit,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let user = session_user_id(&auth)?;
-    let table = state.table.as_ref();
+    let user = caller.session_user()?;
+    let table = caller.table();
     // A stolen access token alone must not mint a lasting credential: the password, or a
     // sign-in in the last few minutes.
     let auth_time = bearer_from(&headers)
-        .and_then(|t| state.jwt.claims(t).ok())
+        .and_then(|t| caller.state.jwt.claims(t).ok())
         .and_then(|c| c.auth_time)
         .unwrap_or(0);
     let recent = ragenie_common::clock::unix_now() - auth_time <= RECENT_AUTH_SECS;
@@ -775,15 +771,14 @@ fn bearer_from(headers: &HeaderMap) -> Option<&str> {
         SessionOnly,
     ))]
 async fn list_sessions(
-    State(state): State<AppState>,
     headers: HeaderMap,
-    auth: AuthUser,
+    caller: Caller,
 ) -> ApiResult<Json<ListPage<SessionSummary>>> {
-    let user = session_user_id(&auth)?;
+    let user = caller.session_user()?;
     let current = bearer_from(&headers)
-        .and_then(|t| state.jwt.claims(t).ok())
+        .and_then(|t| caller.state.jwt.claims(t).ok())
         .and_then(|c| c.sid);
-    let items = refresh::list_sessions(state.table.as_ref(), user, current.as_deref()).await?;
+    let items = refresh::list_sessions(caller.table(), user, current.as_deref()).await?;
     Ok(Json(ListPage {
         items,
         next_cursor: None,
@@ -797,13 +792,9 @@ async fn list_sessions(
         (status = 204, description = "Every session is signed out"),
         SessionOnly,
     ))]
-async fn revoke_all_sessions(
-    State(state): State<AppState>,
-    audit: Audit,
-    auth: AuthUser,
-) -> ApiResult<StatusCode> {
-    let user = session_user_id(&auth)?;
-    let revoked = refresh::revoke_all(state.table.as_ref(), user).await?;
+async fn revoke_all_sessions(audit: Audit, caller: Caller) -> ApiResult<StatusCode> {
+    let user = caller.session_user()?;
+    let revoked = refresh::revoke_all(caller.table(), user).await?;
     tracing::info!(user = %user, revoked, "signed out everywhere");
     audit
         .record(
@@ -823,12 +814,11 @@ async fn revoke_all_sessions(
         BadListParams,
     ))]
 async fn list_api_keys(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
     params: ListParams,
 ) -> ApiResult<Json<ListPage<ApiKeySummary>>> {
-    let user = session_user_id(&auth)?;
-    let page = api_keys::list(state.table.as_ref(), user, params.limit(), params.cursor).await?;
+    let user = caller.session_user()?;
+    let page = api_keys::list(caller.table(), user, params.limit(), params.cursor).await?;
     Ok(Json(page))
 }
 
@@ -840,14 +830,13 @@ async fn list_api_keys(
         (status = 404, description = "The caller has no such key"),
     ))]
 async fn revoke_api_key(
-    State(state): State<AppState>,
     audit: Audit,
-    auth: AuthUser,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let user = session_user_id(&auth)?;
+    let user = caller.session_user()?;
     let id: ApiKeyId = path_id(&id, "API key")?;
-    api_keys::revoke(state.table.as_ref(), user, id).await?;
+    api_keys::revoke(caller.table(), user, id).await?;
     tracing::info!(user = %user, key = %id, "API key revoked");
     audit
         .record(AuditEntry::new(AuditAction::ApiKeyRevoked, user).target(format!("api_key:{id}")))
@@ -867,14 +856,10 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
         NotSignedIn,
         BadListParams,
     ))]
-async fn list_audit(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    params: ListParams,
-) -> ApiResult<Json<ListPage<AuditEvent>>> {
-    let user = *auth.user_id();
+async fn list_audit(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<AuditEvent>>> {
+    let user = caller.user();
     let page = audit::list(
-        state.table.as_ref(),
+        caller.table(),
         AuditScope::User(user),
         params.limit(),
         params.cursor,
@@ -891,16 +876,11 @@ async fn list_audit(
         NotSignedIn,
     ))]
 async fn export_audit(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
 ) -> ApiResult<([(axum::http::HeaderName, &'static str); 2], String)> {
-    let user = *auth.user_id();
-    let lines = audit::export_json_lines(
-        state.table.as_ref(),
-        AuditScope::User(user),
-        AUDIT_EXPORT_MAX,
-    )
-    .await?;
+    let user = caller.user();
+    let lines =
+        audit::export_json_lines(caller.table(), AuditScope::User(user), AUDIT_EXPORT_MAX).await?;
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/jsonl"),

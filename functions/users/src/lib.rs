@@ -1,15 +1,15 @@
 //! The `users` function: the caller's preferences and profiles. Served on Lambda, by the local
 //! server and in tests.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
-use ragenie_common::accounts::web::{BadListParams, ListParams, path_id};
-use ragenie_common::accounts::{ListPage, ProfileId, UserId};
-use ragenie_common::auth::{AuthUser, NotSignedIn};
+use ragenie_common::accounts::web::{BadListParams, Caller, ListParams, path_id};
+use ragenie_common::accounts::{ListPage, ProfileId};
+use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, function_router};
 use ragenie_common::{ApiResult, AppState};
@@ -40,12 +40,8 @@ pub fn router(state: AppState) -> Router {
         (status = 200, description = "Preferences", body = Preferences),
         NotSignedIn,
     ))]
-async fn get_preferences(
-    State(state): State<AppState>,
-    auth: AuthUser,
-) -> ApiResult<Json<Preferences>> {
-    let user = *auth.user_id();
-    Ok(Json(preferences::get(state.table.as_ref(), user).await?))
+async fn get_preferences(caller: Caller) -> ApiResult<Json<Preferences>> {
+    Ok(Json(preferences::get(caller.table(), caller.user()).await?))
 }
 
 /// Replaces the caller's preferences.
@@ -56,13 +52,11 @@ async fn get_preferences(
         (status = 422, description = "Unknown field, unknown theme, or a default profile the caller does not have"),
     ))]
 async fn put_preferences(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<Preferences>,
 ) -> ApiResult<Json<Preferences>> {
-    let user = *auth.user_id();
     Ok(Json(
-        preferences::put(state.table.as_ref(), user, body).await?,
+        preferences::put(caller.table(), caller.user(), body).await?,
     ))
 }
 
@@ -74,12 +68,10 @@ async fn put_preferences(
         (status = 422, description = "A field is invalid (`field` names it), a parent does not exist, or inheritance would cycle"),
     ))]
 async fn create_profile(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<NewProfile>,
 ) -> ApiResult<(StatusCode, Json<Profile>)> {
-    let user = *auth.user_id();
-    let profile = profiles::create(state.table.as_ref(), user, body).await?;
+    let profile = profiles::create(caller.table(), caller.user(), body).await?;
     Ok((StatusCode::CREATED, Json(profile)))
 }
 
@@ -90,19 +82,15 @@ async fn create_profile(
         (status = 200, description = "A page of profiles", body = ListPage<Profile>),
         BadListParams,
     ))]
-async fn list_profiles(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    params: ListParams,
-) -> ApiResult<Json<ListPage<Profile>>> {
-    let user = *auth.user_id();
-    let page = profiles::list(state.table.as_ref(), user, params.limit(), params.cursor).await?;
+async fn list_profiles(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<Profile>>> {
+    let user = caller.user();
+    let page = profiles::list(caller.table(), user, params.limit(), params.cursor).await?;
     Ok(Json(page))
 }
 
-/// The caller and the profile id of a `/profiles/{id}` path (404 when it is not one).
-fn caller_profile(auth: &AuthUser, id: &str) -> ApiResult<(UserId, ProfileId)> {
-    Ok((*auth.user_id(), path_id(id, "profile")?))
+/// The profile id of a `/profiles/{id}` path (404 when it is not one).
+fn profile_id(id: &str) -> ApiResult<ProfileId> {
+    path_id(id, "profile")
 }
 
 /// The answer of a `/profiles/{id}` route naming no profile of the caller.
@@ -121,13 +109,11 @@ pub struct NoSuchProfile(pub Problem);
         (status = 200, description = "The profile", body = Profile),
         NoSuchProfile,
     ))]
-async fn get_profile(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Profile>> {
-    let (user, id) = caller_profile(&auth, &id)?;
-    Ok(Json(profiles::get(state.table.as_ref(), user, id).await?))
+async fn get_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Profile>> {
+    let id = profile_id(&id)?;
+    Ok(Json(
+        profiles::get(caller.table(), caller.user(), id).await?,
+    ))
 }
 
 /// Changes the fields present in the body.
@@ -141,14 +127,13 @@ async fn get_profile(
         (status = 422, description = "A field is invalid, or inheritance would cycle"),
     ))]
 async fn update_profile(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ProfilePatch>,
 ) -> ApiResult<Json<Profile>> {
-    let (user, id) = caller_profile(&auth, &id)?;
+    let id = profile_id(&id)?;
     Ok(Json(
-        profiles::update(state.table.as_ref(), user, id, body).await?,
+        profiles::update(caller.table(), caller.user(), id, body).await?,
     ))
 }
 
@@ -160,13 +145,8 @@ async fn update_profile(
         NoSuchProfile,
         (status = 409, description = "Other profiles inherit from it"),
     ))]
-async fn delete_profile(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let (user, id) = caller_profile(&auth, &id)?;
-    profiles::delete(state.table.as_ref(), user, id).await?;
+async fn delete_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    profiles::delete(caller.table(), caller.user(), profile_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

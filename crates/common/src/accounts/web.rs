@@ -11,6 +11,8 @@ use serde::Deserialize;
 use super::ids::UserId;
 use crate::auth::{AuthMethod, AuthUser};
 use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+use crate::storage::Table;
 
 /// The authenticated caller's id, but refuses API keys: managing credentials needs a signed-in session, so a
 /// leaked key cannot mint more keys or lock its owner out.
@@ -20,6 +22,43 @@ pub fn session_user_id(auth: &AuthUser) -> Result<UserId, ApiError> {
         AuthMethod::ApiKey { .. } => Err(ApiError::Forbidden(
             "API keys cannot manage credentials; sign in and use an access token".into(),
         )),
+    }
+}
+
+/// The signed-in caller with the state the handler works on: what the handlers of the `auth`
+/// and `users` functions take instead of `State<AppState>` and [`AuthUser`] apart. Refused as
+/// [`AuthUser`] is (401).
+#[derive(Clone)]
+pub struct Caller {
+    pub state: AppState,
+    pub auth: AuthUser,
+}
+
+impl Caller {
+    /// The caller's id, however they signed in.
+    pub fn user(&self) -> UserId {
+        *self.auth.user_id()
+    }
+
+    /// The caller's id, refusing API keys: see [`session_user_id`].
+    pub fn session_user(&self) -> Result<UserId, ApiError> {
+        session_user_id(&self.auth)
+    }
+
+    pub fn table(&self) -> &dyn Table {
+        self.state.table.as_ref()
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        Ok(Caller {
+            state: state.clone(),
+            auth,
+        })
     }
 }
 
