@@ -28,7 +28,7 @@ use ragenie_common::accounts::{
 use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
 use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
-use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::http::{ApiJson, HealthAnswers, function_router};
 use ragenie_common::mail::Mailer;
 use ragenie_common::metrics::{self, SignIn};
 use ragenie_common::{ApiError, ApiResult, AppState};
@@ -894,11 +894,7 @@ async fn export_audit(
 }
 
 /// Documents the health route `function_router` adds.
-#[utoipa::path(get, path = "/auth/health", tag = "health",
-    responses(
-        (status = 200, description = "The function and its store are up"),
-        (status = 503, description = "The store cannot be reached"),
-    ))]
+#[utoipa::path(get, path = "/auth/health", tag = "health", responses(HealthAnswers))]
 #[allow(dead_code)]
 async fn health() {}
 

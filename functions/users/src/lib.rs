@@ -11,7 +11,7 @@ use ragenie_common::accounts::web::{BadListParams, Caller, ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId};
 use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
-use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::http::{ApiJson, HealthAnswers, function_router};
 use ragenie_common::{ApiResult, AppState};
 use utoipa::{IntoResponses, OpenApi};
 
@@ -151,11 +151,7 @@ async fn delete_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Sta
 }
 
 /// Documents the health route `function_router` adds.
-#[utoipa::path(get, path = "/users/health", tag = "health",
-    responses(
-        (status = 200, description = "The function and its store are up"),
-        (status = 503, description = "The store cannot be reached"),
-    ))]
+#[utoipa::path(get, path = "/users/health", tag = "health", responses(HealthAnswers))]
 #[allow(dead_code)]
 async fn health() {}
 
