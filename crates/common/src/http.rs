@@ -177,6 +177,16 @@ async fn health(State((state, function)): State<(AppState, &'static str)>) -> Re
     }
 }
 
+/// The answers of the `GET /<function>/health` route [`function_router`] adds, for the
+/// `responses(...)` of the function documenting it (its own JSON, never a problem).
+#[derive(utoipa::IntoResponses)]
+pub enum HealthAnswers {
+    #[response(status = 200, description = "The function and its store are up")]
+    Up,
+    #[response(status = 503, description = "The store cannot be reached")]
+    StoreUnreachable,
+}
+
 /// Wraps a function's routes with what every function has: `GET /<function>/health`, the JSON
 /// body limit, tracing and problem+json errors. Fallbacks are left to whoever serves the router
 /// ([`with_fallback`]), so the local server can merge every function's router into one.

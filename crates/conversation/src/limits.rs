@@ -122,6 +122,7 @@ impl AnswerGuard for OperatorGuard {
         let input = (bill.usage.input + bill.usage.cache_read + bill.usage.cache_write) as i64;
         if let Err(e) = limits::record_operator_usage(
             table,
+            limits::UsageKind::Chat,
             bill.model,
             input,
             bill.usage.output as i64,

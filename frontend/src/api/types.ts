@@ -3919,7 +3919,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
+            /** @description Invalid `limit` or `cursor` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7540,7 +7540,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid limit or cursor */
+            /** @description Invalid `limit` or `cursor` */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -22,7 +22,7 @@ use ragenie_common::error::Problem;
 use ragenie_common::http::{ApiJson, present};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -115,7 +115,7 @@ async fn record_by_admin(
     responses(
         (status = 200, description = "A page of accounts", body = ListPage<AdminUserView>),
         AdminRefusals,
-        (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad parameter"),
     ))]
 async fn list_users(
     State(state): State<AppState>,
@@ -153,13 +153,22 @@ async fn list_users(
     }))
 }
 
+/// The answer of a `/admin/users/{id}` route naming no account.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "No such account",
+    content_type = "application/problem+json"
+)]
+pub struct NoSuchAccount(pub Problem);
+
 /// One account with this month's spending.
 #[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The account", body = AdminUserView),
         AdminRefusals,
-        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        NoSuchAccount,
     ))]
 async fn get_user(
     State(state): State<AppState>,
@@ -215,9 +224,9 @@ impl From<StatusChange> for AccountStatus {
     responses(
         (status = 200, description = "The account as it is now", body = AdminUserView),
         AdminRefusals,
-        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "An admin cannot suspend or demote themselves", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad field (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        NoSuchAccount,
+        (status = 409, description = "An admin cannot suspend or demote themselves"),
+        (status = 422, description = "A bad field (`field` names it)"),
     ))]
 async fn update_user(
     State(state): State<AppState>,
@@ -290,8 +299,8 @@ async fn update_user(
     responses(
         (status = 200, description = "Deleted; what was removed", body = crate::AccountDeleted),
         AdminRefusals,
-        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "An admin deletes their own account in Settings, with their password", body = Problem, content_type = "application/problem+json"),
+        NoSuchAccount,
+        (status = 409, description = "An admin deletes their own account in Settings, with their password"),
     ))]
 async fn delete_user(
     State(state): State<AppState>,
@@ -331,7 +340,7 @@ pub struct ResetLink {
     responses(
         (status = 201, description = "The link", body = ResetLink),
         AdminRefusals,
-        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        NoSuchAccount,
     ))]
 async fn reset_link(
     State(state): State<AppState>,
@@ -382,7 +391,7 @@ async fn get_settings(
     responses(
         (status = 200, description = "The settings as stored", body = OperatorSettings),
         AdminRefusals,
-        (status = 422, description = "A value out of range (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A value out of range (`field` names it)"),
     ))]
 async fn put_settings(
     State(state): State<AppState>,
@@ -410,7 +419,7 @@ pub struct NewInvite {
     responses(
         (status = 201, description = "The invite and its token", body = CreatedInvite),
         AdminRefusals,
-        (status = 422, description = "A bad expiry", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad expiry"),
     ))]
 async fn create_invite(
     State(state): State<AppState>,
@@ -448,7 +457,7 @@ async fn list_invites(
     responses(
         (status = 204, description = "Revoked"),
         AdminRefusals,
-        (status = 404, description = "No open invite has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No open invite has this id"),
     ))]
 async fn revoke_invite(
     State(state): State<AppState>,
@@ -501,7 +510,7 @@ fn day_param(value: &str, field: &str) -> ApiResult<()> {
     responses(
         (status = 200, description = "Totals by day and model", body = OperatorUsage),
         AdminRefusals,
-        (status = 422, description = "A bad date", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad date"),
     ))]
 async fn usage(
     State(state): State<AppState>,
@@ -546,7 +555,7 @@ pub struct BackfillRequest {
     responses(
         (status = 200, description = "What this run read and indexed", body = users::Backfill),
         AdminRefusals,
-        (status = 422, description = "A bad cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad cursor"),
     ))]
 async fn backfill_users(
     State(state): State<AppState>,

@@ -19,14 +19,16 @@ use ragenie_common::accounts::operator::{self, AccountStatus};
 use ragenie_common::accounts::refresh::SessionSummary;
 use ragenie_common::accounts::throttle::ThrottlePolicy;
 use ragenie_common::accounts::users::{self, User};
-use ragenie_common::accounts::web::{ClientAddress, ListParams, path_id, session_user_id};
+use ragenie_common::accounts::web::{
+    BadListParams, Caller, ClientAddress, ListParams, SessionOnly, path_id,
+};
 use ragenie_common::accounts::{
     AccountError, ApiKeyId, ListPage, UserId, deletion, passwords, refresh, reset,
 };
 use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
-use ragenie_common::auth::{AuthUser, NotSignedIn};
+use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
-use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::http::{ApiJson, HealthAnswers, function_router};
 use ragenie_common::mail::Mailer;
 use ragenie_common::metrics::{self, SignIn};
 use ragenie_common::{ApiError, ApiResult, AppState};
@@ -337,10 +339,10 @@ async fn record_failed_sign_in(state: &AppState, audit: &Audit, email: &str, why
     request_body = Registration,
     responses(
         (status = 201, description = "Account created; signed in", body = TokenResponse),
-        (status = 403, description = "Registration is closed on this server", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid email, a short or common password, or a missing or invalid invite (`field` names it)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Registration is closed on this server"),
+        (status = 409, description = "The email is already registered"),
+        (status = 422, description = "Invalid email, a short or common password, or a missing or invalid invite (`field` names it)"),
+        (status = 429, description = "Too many registrations from this address; see `Retry-After`"),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -372,7 +374,7 @@ async fn register(
     request_body = Credentials,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Unknown email or wrong password (one answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown email or wrong password (one answer for both)"),
         (status = 429, description = "Too many failed attempts for this account or address; see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again"))),
     ))]
@@ -422,9 +424,9 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
-        (status = 401, description = "Wrong credentials or invalid refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unsupported grant_type or a missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Throttled; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong credentials or invalid refresh token"),
+        (status = 422, description = "Unsupported grant_type or a missing field"),
+        (status = 429, description = "Throttled; see `Retry-After`"),
     ))]
 async fn token(
     State(state): State<AppState>,
@@ -478,7 +480,7 @@ async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<Token
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New access and refresh tokens", body = TokenResponse),
-        (status = 401, description = "Unknown, used, revoked or expired refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown, used, revoked or expired refresh token"),
     ))]
 async fn refresh_tokens(
     State(state): State<AppState>,
@@ -515,16 +517,15 @@ async fn logout(
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = User),
-        (status = 401, description = "No valid access token or API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The account waits for approval (`type` ends in `account-pending`) or is suspended (`account-suspended`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token or API key"),
+        (status = 403, description = "The account waits for approval (`type` ends in `account-pending`) or is suspended (`account-suspended`)"),
     ))]
-async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<User>> {
-    let user = *auth.user_id();
-    let u = users::get(state.table.as_ref(), user)
+async fn me(caller: Caller) -> ApiResult<Json<User>> {
+    let u = users::get(caller.table(), caller.user())
         .await
         .map_err(account_gone)?;
     Ok(Json(User {
-        role: operator::effective_role(&u, &state.settings.operator),
+        role: operator::effective_role(&u, &caller.state.settings.operator),
         ..u
     }))
 }
@@ -537,21 +538,20 @@ async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Use
     responses(
         (status = 200, description = "Deleted; what was removed", body = AccountDeleted),
         NotSignedIn,
-        (status = 403, description = "Wrong password, or called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong password, or called with an API key"),
+        (status = 429, description = "Too many wrong passwords; see `Retry-After`"),
     ))]
 async fn delete_me(
-    State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
     audit: Audit,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<DeleteAccount>,
 ) -> ApiResult<Json<AccountDeleted>> {
-    let user = session_user_id(&auth)?;
-    let table = state.table.as_ref();
+    let user = caller.session_user()?;
+    let table = caller.table();
     prove_password(table, &options, user, &address, body.password).await?;
-    let removed = deletion::delete_account(table, state.blobs.as_ref(), user).await?;
+    let removed = deletion::delete_account(table, caller.state.blobs.as_ref(), user).await?;
     tracing::info!(user = %user, items = removed.items, files = removed.files, "account deleted by its owner");
     // The one thing left of the account: this event, in the security trail (no content of the
     // account; it expires with the trail's retention).
@@ -595,20 +595,19 @@ async fn prove_password(
     responses(
         (status = 200, description = "Changed; new tokens for this session", body = TokenResponse),
         NotSignedIn,
-        (status = 403, description = "Wrong current password, or called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The new password is too short, common or unchanged", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong current passwords; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong current password, or called with an API key"),
+        (status = 422, description = "The new password is too short, common or unchanged"),
+        (status = 429, description = "Too many wrong current passwords; see `Retry-After`"),
     ))]
 async fn change_password(
-    State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
     audit: Audit,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let user = session_user_id(&auth)?;
-    let table = state.table.as_ref();
+    let user = caller.session_user()?;
+    let table = caller.table();
     let account = users::get(table, user).await?;
     let attempt = options
         .throttle
@@ -639,7 +638,7 @@ async fn change_password(
     audit
         .record(AuditEntry::new(AuditAction::PasswordChanged, user).detail(detail))
         .await;
-    issue_tokens(&state, user).await.map(Json)
+    issue_tokens(&caller.state, user).await.map(Json)
 }
 
 /// Starts a password reset: when an account has this email, a single-use link valid for 30
@@ -648,8 +647,8 @@ async fn change_password(
     request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Accepted; a link is mailed if an account has the email", body = PasswordResetRequested),
-        (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an email address"),
+        (status = 429, description = "Too many requests from this address; see `Retry-After`"),
     ))]
 async fn request_password_reset(
     State(state): State<AppState>,
@@ -683,8 +682,8 @@ async fn request_password_reset(
     request_body = PasswordResetConfirm,
     responses(
         (status = 204, description = "The password is changed; sign in with it"),
-        (status = 401, description = "The link is invalid, used or expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The new password is too short or common", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The link is invalid, used or expired"),
+        (status = 422, description = "The new password is too short or common"),
     ))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
@@ -715,24 +714,23 @@ async fn confirm_password_reset(
     request_body = NewApiKey,
     responses(
         (status = 201, description = "The key, with its value (shown once)", body = CreatedApiKey),
-        (status = 403, description = "Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong"),
+        (status = 422, description = "Invalid name"),
     ))]
 async fn create_api_key(
-    State(state): State<AppState>,
     audit: Audit,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let user = session_user_id(&auth)?;
-    let table = state.table.as_ref();
+    let user = caller.session_user()?;
+    let table = caller.table();
     // A stolen access token alone must not mint a lasting credential: the password, or a
     // sign-in in the last few minutes.
     let auth_time = bearer_from(&headers)
-        .and_then(|t| state.jwt.claims(t).ok())
+        .and_then(|t| caller.state.jwt.claims(t).ok())
         .and_then(|c| c.auth_time)
         .unwrap_or(0);
     let recent = ragenie_common::clock::unix_now() - auth_time <= RECENT_AUTH_SECS;
@@ -770,18 +768,17 @@ fn bearer_from(headers: &HeaderMap) -> Option<&str> {
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The sessions", body = ListPage<SessionSummary>),
-        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+        SessionOnly,
     ))]
 async fn list_sessions(
-    State(state): State<AppState>,
     headers: HeaderMap,
-    auth: AuthUser,
+    caller: Caller,
 ) -> ApiResult<Json<ListPage<SessionSummary>>> {
-    let user = session_user_id(&auth)?;
+    let user = caller.session_user()?;
     let current = bearer_from(&headers)
-        .and_then(|t| state.jwt.claims(t).ok())
+        .and_then(|t| caller.state.jwt.claims(t).ok())
         .and_then(|c| c.sid);
-    let items = refresh::list_sessions(state.table.as_ref(), user, current.as_deref()).await?;
+    let items = refresh::list_sessions(caller.table(), user, current.as_deref()).await?;
     Ok(Json(ListPage {
         items,
         next_cursor: None,
@@ -793,15 +790,11 @@ async fn list_sessions(
 #[utoipa::path(post, path = "/auth/sessions/revoke-all", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session is signed out"),
-        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+        SessionOnly,
     ))]
-async fn revoke_all_sessions(
-    State(state): State<AppState>,
-    audit: Audit,
-    auth: AuthUser,
-) -> ApiResult<StatusCode> {
-    let user = session_user_id(&auth)?;
-    let revoked = refresh::revoke_all(state.table.as_ref(), user).await?;
+async fn revoke_all_sessions(audit: Audit, caller: Caller) -> ApiResult<StatusCode> {
+    let user = caller.session_user()?;
+    let revoked = refresh::revoke_all(caller.table(), user).await?;
     tracing::info!(user = %user, revoked, "signed out everywhere");
     audit
         .record(
@@ -817,15 +810,15 @@ async fn revoke_all_sessions(
     params(ListParams),
     responses(
         (status = 200, description = "A page of keys", body = ListPage<ApiKeySummary>),
-        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+        SessionOnly,
+        BadListParams,
     ))]
 async fn list_api_keys(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
     params: ListParams,
 ) -> ApiResult<Json<ListPage<ApiKeySummary>>> {
-    let user = session_user_id(&auth)?;
-    let page = api_keys::list(state.table.as_ref(), user, params.limit(), params.cursor).await?;
+    let user = caller.session_user()?;
+    let page = api_keys::list(caller.table(), user, params.limit(), params.cursor).await?;
     Ok(Json(page))
 }
 
@@ -834,17 +827,16 @@ async fn list_api_keys(
     params(("id" = String, Path, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "The caller has no such key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The caller has no such key"),
     ))]
 async fn revoke_api_key(
-    State(state): State<AppState>,
     audit: Audit,
-    auth: AuthUser,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let user = session_user_id(&auth)?;
+    let user = caller.session_user()?;
     let id: ApiKeyId = path_id(&id, "API key")?;
-    api_keys::revoke(state.table.as_ref(), user, id).await?;
+    api_keys::revoke(caller.table(), user, id).await?;
     tracing::info!(user = %user, key = %id, "API key revoked");
     audit
         .record(AuditEntry::new(AuditAction::ApiKeyRevoked, user).target(format!("api_key:{id}")))
@@ -862,16 +854,12 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
     responses(
         (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
         NotSignedIn,
-        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+        BadListParams,
     ))]
-async fn list_audit(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    params: ListParams,
-) -> ApiResult<Json<ListPage<AuditEvent>>> {
-    let user = *auth.user_id();
+async fn list_audit(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<AuditEvent>>> {
+    let user = caller.user();
     let page = audit::list(
-        state.table.as_ref(),
+        caller.table(),
         AuditScope::User(user),
         params.limit(),
         params.cursor,
@@ -888,16 +876,11 @@ async fn list_audit(
         NotSignedIn,
     ))]
 async fn export_audit(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
 ) -> ApiResult<([(axum::http::HeaderName, &'static str); 2], String)> {
-    let user = *auth.user_id();
-    let lines = audit::export_json_lines(
-        state.table.as_ref(),
-        AuditScope::User(user),
-        AUDIT_EXPORT_MAX,
-    )
-    .await?;
+    let user = caller.user();
+    let lines =
+        audit::export_json_lines(caller.table(), AuditScope::User(user), AUDIT_EXPORT_MAX).await?;
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/jsonl"),
@@ -911,11 +894,7 @@ async fn export_audit(
 }
 
 /// Documents the health route `function_router` adds.
-#[utoipa::path(get, path = "/auth/health", tag = "health",
-    responses(
-        (status = 200, description = "The function and its store are up"),
-        (status = 503, description = "The store cannot be reached"),
-    ))]
+#[utoipa::path(get, path = "/auth/health", tag = "health", responses(HealthAnswers))]
 #[allow(dead_code)]
 async fn health() {}
 

@@ -510,14 +510,14 @@ async fn the_usage_totals_add_up_across_users_by_day_and_model() {
     let app = app().await;
     let admin = app.register("admin@example.com").await;
     let table = app.state.table.as_ref();
-    use ragenie_common::accounts::limits::record_operator_usage;
-    record_operator_usage(table, "gpt-4o", 100, 20, 0.5, false)
+    use ragenie_common::accounts::limits::{UsageKind, record_operator_usage};
+    record_operator_usage(table, UsageKind::Chat, "gpt-4o", 100, 20, 0.5, false)
         .await
         .unwrap();
-    record_operator_usage(table, "gpt-4o", 10, 2, 0.25, false)
+    record_operator_usage(table, UsageKind::Chat, "gpt-4o", 10, 2, 0.25, false)
         .await
         .unwrap();
-    record_operator_usage(table, "local/llama", 10, 2, 0.0, true)
+    record_operator_usage(table, UsageKind::Chat, "local/llama", 10, 2, 0.0, true)
         .await
         .unwrap();
     let r = app.get("/admin/usage", &admin.access).await;

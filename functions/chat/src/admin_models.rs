@@ -21,7 +21,7 @@ use ragenie_common::{ApiError, ApiResult};
 use ragenie_conversation::ListedModel;
 use ragenie_conversation::registry::parse_provider;
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoResponses, OpenApi, ToSchema};
 
 use crate::ChatState;
 
@@ -158,8 +158,8 @@ pub struct NewModel {
     responses(
         (status = 201, description = "The model as listed now", body = AdminModel),
         AdminRefusals,
-        (status = 409, description = "The model is already listed (change it with PATCH), or another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad field (`field` names it), or a provider not configured here", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The model is already listed (change it with PATCH), or another admin changed the models meanwhile"),
+        (status = 422, description = "A bad field (`field` names it), or a provider not configured here"),
     ))]
 async fn add(
     State(s): State<ChatState>,
@@ -281,6 +281,25 @@ async fn settings_if_known(s: &ChatState, id: &str) -> ApiResult<Arc<ModelSettin
     Ok(current)
 }
 
+/// The refusals of a route changing a listed model: none has the id, or another admin saved the
+/// models between this route's read and its write.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // never built: a route lists it for its responses
+pub enum ModelRefusals {
+    #[response(
+        status = 404,
+        description = "No such model",
+        content_type = "application/problem+json"
+    )]
+    NoSuchModel(Problem),
+    #[response(
+        status = 409,
+        description = "Another admin changed the models meanwhile",
+        content_type = "application/problem+json"
+    )]
+    ChangedMeanwhile(Problem),
+}
+
 /// Enables or disables a model, or changes its display name, limits or prices.
 #[utoipa::path(patch, path = "/admin/models/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
@@ -288,9 +307,8 @@ async fn settings_if_known(s: &ChatState, id: &str) -> ApiResult<Arc<ModelSettin
     responses(
         (status = 200, description = "The model as listed now", body = AdminModel),
         AdminRefusals,
-        (status = 404, description = "No such model", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad field (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        ModelRefusals,
+        (status = 422, description = "A bad field (`field` names it)"),
     ))]
 async fn change(
     State(s): State<ChatState>,
@@ -339,8 +357,7 @@ async fn change(
     responses(
         (status = 204, description = "Removed or reset"),
         AdminRefusals,
-        (status = 404, description = "No such model", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another admin changed the models meanwhile", body = Problem, content_type = "application/problem+json"),
+        ModelRefusals,
     ))]
 async fn remove(
     State(s): State<ChatState>,

@@ -1,19 +1,19 @@
 //! The `users` function: the caller's preferences and profiles. Served on Lambda, by the local
 //! server and in tests.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
-use ragenie_common::accounts::web::{ListParams, path_id};
-use ragenie_common::accounts::{ListPage, ProfileId, UserId};
-use ragenie_common::auth::{AuthUser, NotSignedIn};
+use ragenie_common::accounts::web::{BadListParams, Caller, ListParams, path_id};
+use ragenie_common::accounts::{ListPage, ProfileId};
+use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
-use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::http::{ApiJson, HealthAnswers, function_router};
 use ragenie_common::{ApiResult, AppState};
-use utoipa::OpenApi;
+use utoipa::{IntoResponses, OpenApi};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "users";
@@ -40,12 +40,8 @@ pub fn router(state: AppState) -> Router {
         (status = 200, description = "Preferences", body = Preferences),
         NotSignedIn,
     ))]
-async fn get_preferences(
-    State(state): State<AppState>,
-    auth: AuthUser,
-) -> ApiResult<Json<Preferences>> {
-    let user = *auth.user_id();
-    Ok(Json(preferences::get(state.table.as_ref(), user).await?))
+async fn get_preferences(caller: Caller) -> ApiResult<Json<Preferences>> {
+    Ok(Json(preferences::get(caller.table(), caller.user()).await?))
 }
 
 /// Replaces the caller's preferences.
@@ -53,16 +49,14 @@ async fn get_preferences(
     request_body = Preferences,
     responses(
         (status = 200, description = "Saved", body = Preferences),
-        (status = 422, description = "Unknown field, unknown theme, or a default profile the caller does not have", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown field, unknown theme, or a default profile the caller does not have"),
     ))]
 async fn put_preferences(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<Preferences>,
 ) -> ApiResult<Json<Preferences>> {
-    let user = *auth.user_id();
     Ok(Json(
-        preferences::put(state.table.as_ref(), user, body).await?,
+        preferences::put(caller.table(), caller.user(), body).await?,
     ))
 }
 
@@ -71,15 +65,13 @@ async fn put_preferences(
     request_body = NewProfile,
     responses(
         (status = 201, description = "Created", body = Profile),
-        (status = 422, description = "A field is invalid (`field` names it), a parent does not exist, or inheritance would cycle", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (`field` names it), a parent does not exist, or inheritance would cycle"),
     ))]
 async fn create_profile(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
     ApiJson(body): ApiJson<NewProfile>,
 ) -> ApiResult<(StatusCode, Json<Profile>)> {
-    let user = *auth.user_id();
-    let profile = profiles::create(state.table.as_ref(), user, body).await?;
+    let profile = profiles::create(caller.table(), caller.user(), body).await?;
     Ok((StatusCode::CREATED, Json(profile)))
 }
 
@@ -88,37 +80,40 @@ async fn create_profile(
     params(ListParams),
     responses(
         (status = 200, description = "A page of profiles", body = ListPage<Profile>),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        BadListParams,
     ))]
-async fn list_profiles(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    params: ListParams,
-) -> ApiResult<Json<ListPage<Profile>>> {
-    let user = *auth.user_id();
-    let page = profiles::list(state.table.as_ref(), user, params.limit(), params.cursor).await?;
+async fn list_profiles(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<Profile>>> {
+    let user = caller.user();
+    let page = profiles::list(caller.table(), user, params.limit(), params.cursor).await?;
     Ok(Json(page))
 }
 
-/// The caller and the profile id of a `/profiles/{id}` path (404 when it is not one).
-fn caller_profile(auth: &AuthUser, id: &str) -> ApiResult<(UserId, ProfileId)> {
-    Ok((*auth.user_id(), path_id(id, "profile")?))
+/// The profile id of a `/profiles/{id}` path (404 when it is not one).
+fn profile_id(id: &str) -> ApiResult<ProfileId> {
+    path_id(id, "profile")
 }
+
+/// The answer of a `/profiles/{id}` route naming no profile of the caller.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "The caller has no such profile",
+    content_type = "application/problem+json"
+)]
+pub struct NoSuchProfile(pub Problem);
 
 /// One of the caller's profiles.
 #[utoipa::path(get, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 200, description = "The profile", body = Profile),
-        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
+        NoSuchProfile,
     ))]
-async fn get_profile(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Profile>> {
-    let (user, id) = caller_profile(&auth, &id)?;
-    Ok(Json(profiles::get(state.table.as_ref(), user, id).await?))
+async fn get_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Profile>> {
+    let id = profile_id(&id)?;
+    Ok(Json(
+        profiles::get(caller.table(), caller.user(), id).await?,
+    ))
 }
 
 /// Changes the fields present in the body.
@@ -127,19 +122,18 @@ async fn get_profile(
     request_body = ProfilePatch,
     responses(
         (status = 200, description = "The updated profile", body = Profile),
-        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`version` is stale, or a concurrent change won", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid, or inheritance would cycle", body = Problem, content_type = "application/problem+json"),
+        NoSuchProfile,
+        (status = 409, description = "`version` is stale, or a concurrent change won"),
+        (status = 422, description = "A field is invalid, or inheritance would cycle"),
     ))]
 async fn update_profile(
-    State(state): State<AppState>,
-    auth: AuthUser,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ProfilePatch>,
 ) -> ApiResult<Json<Profile>> {
-    let (user, id) = caller_profile(&auth, &id)?;
+    let id = profile_id(&id)?;
     Ok(Json(
-        profiles::update(state.table.as_ref(), user, id, body).await?,
+        profiles::update(caller.table(), caller.user(), id, body).await?,
     ))
 }
 
@@ -148,25 +142,16 @@ async fn update_profile(
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "The caller has no such profile", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Other profiles inherit from it", body = Problem, content_type = "application/problem+json"),
+        NoSuchProfile,
+        (status = 409, description = "Other profiles inherit from it"),
     ))]
-async fn delete_profile(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let (user, id) = caller_profile(&auth, &id)?;
-    profiles::delete(state.table.as_ref(), user, id).await?;
+async fn delete_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    profiles::delete(caller.table(), caller.user(), profile_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Documents the health route `function_router` adds.
-#[utoipa::path(get, path = "/users/health", tag = "health",
-    responses(
-        (status = 200, description = "The function and its store are up"),
-        (status = 503, description = "The store cannot be reached"),
-    ))]
+#[utoipa::path(get, path = "/users/health", tag = "health", responses(HealthAnswers))]
 #[allow(dead_code)]
 async fn health() {}
 

@@ -299,29 +299,9 @@ pub async fn release_slot(table: &dyn Table, slot: &Slot) -> AccountResult<()> {
     }
 }
 
-/// Adds one answer to the deployment's totals by day and model (the admin console's chart).
+/// Adds one call of `kind` (an answer, or an embedding call) to the deployment's totals by day
+/// and model (the admin console's chart).
 pub async fn record_operator_usage(
-    table: &dyn Table,
-    model: &str,
-    input_tokens: i64,
-    output_tokens: i64,
-    cost_usd: f64,
-    cost_unknown: bool,
-) -> AccountResult<()> {
-    add_operator_usage(
-        table,
-        UsageKind::Chat,
-        model,
-        input_tokens,
-        output_tokens,
-        cost_usd,
-        cost_unknown,
-    )
-    .await
-}
-
-/// Adds one call (an answer, or an embedding call) of `kind` to the deployment's totals.
-pub(crate) async fn add_operator_usage(
     table: &dyn Table,
     kind: UsageKind,
     model: &str,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::error::AccountResult;
 use super::ids::UserId;
 use super::keys;
-use super::limits::{add_operator_usage, micro, today};
+use super::limits::{micro, record_operator_usage, today};
 use crate::storage::{Condition, Item, Table, Update};
 
 /// What a usage row counts.
@@ -91,7 +91,7 @@ pub async fn record_embedding(table: &dyn Table, bill: &EmbeddingBill<'_>) -> Ac
             Condition::None,
         )
         .await?;
-    add_operator_usage(
+    record_operator_usage(
         table,
         UsageKind::Embedding,
         bill.model,

@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::ids::UserId;
 use crate::auth::{AuthMethod, AuthUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+use crate::storage::Table;
 
 /// The authenticated caller's id, but refuses API keys: managing credentials needs a signed-in session, so a
 /// leaked key cannot mint more keys or lock its owner out.
@@ -22,6 +24,53 @@ pub fn session_user_id(auth: &AuthUser) -> Result<UserId, ApiError> {
         )),
     }
 }
+
+/// The signed-in caller with the state the handler works on: what the handlers of the `auth`
+/// and `users` functions take instead of `State<AppState>` and [`AuthUser`] apart. Refused as
+/// [`AuthUser`] is (401).
+#[derive(Clone)]
+pub struct Caller {
+    pub state: AppState,
+    pub auth: AuthUser,
+}
+
+impl Caller {
+    /// The caller's id, however they signed in.
+    pub fn user(&self) -> UserId {
+        *self.auth.user_id()
+    }
+
+    /// The caller's id, refusing API keys: see [`session_user_id`].
+    pub fn session_user(&self) -> Result<UserId, ApiError> {
+        session_user_id(&self.auth)
+    }
+
+    pub fn table(&self) -> &dyn Table {
+        self.state.table.as_ref()
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        Ok(Caller {
+            state: state.clone(),
+            auth,
+        })
+    }
+}
+
+/// The refusal of [`session_user_id`] (the caller used an API key), for a route's
+/// `responses(...)` when nothing else of the route answers 403.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 403,
+    description = "Called with an API key",
+    content_type = "application/problem+json"
+)]
+pub struct SessionOnly(pub Problem);
 
 /// Where a request came from, as the platform vouches for it — never a hop of a client-written
 /// `X-Forwarded-For`, which anyone can fill with a fresh address per guess (or with the owner's
@@ -114,6 +163,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
         Ok(params)
     }
 }
+
+/// The refusal of [`ListParams`] (a bad `limit` or `cursor`), for a list route's `responses(...)`.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 422,
+    description = "Invalid `limit` or `cursor`",
+    content_type = "application/problem+json"
+)]
+pub struct BadListParams(pub Problem);
 
 impl ListParams {
     pub fn limit(&self) -> usize {
