@@ -75,25 +75,19 @@ pub struct CreatedKey {
     pub key: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A profile as the server shows it. Fields an older server or archive lacks read as empty.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Profile {
     pub id: String,
     pub name: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub instruction_ids: Vec<String>,
-    #[serde(default)]
     pub dataset_ids: Vec<String>,
-    #[serde(default)]
     pub parent_ids: Vec<String>,
-    #[serde(default)]
     pub default_model: Option<String>,
-    #[serde(default)]
     pub temperature_preset: Option<String>,
-    #[serde(default)]
     pub temperature: Option<f64>,
-    #[serde(default)]
     pub max_output_tokens: Option<u32>,
 }
 

@@ -41,6 +41,15 @@ enum Store {
     Aws,
 }
 
+impl Store {
+    fn label(self) -> &'static str {
+        match self {
+            Store::Embedded => "embedded",
+            Store::Aws => "AWS adapters (AWS_ENDPOINT_URL)",
+        }
+    }
+}
+
 struct Args {
     store: Store,
     sizes: Vec<usize>,
@@ -720,11 +729,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "store: {}; {} warm and {} cold searches (k=8, all datasets) per size; {} upload clients",
-        if args.store == Store::Aws {
-            "AWS adapters (AWS_ENDPOINT_URL)"
-        } else {
-            "embedded"
-        },
+        args.store.label(),
         args.queries,
         args.cold,
         args.clients
@@ -880,11 +885,7 @@ async fn run_conversations(
     let per = |n: u64, of: usize| n as f64 / of.max(1) as f64;
     println!(
         "conversations ({} store, {} warm and {} cold searches, limit 20): {count} × {messages} messages; import {rate:.1}/s; first search {first_ms:.0} ms (indexes everything)",
-        if args.store == Store::Aws {
-            "AWS"
-        } else {
-            "embedded"
-        },
+        args.store.label(),
         args.queries,
         args.cold,
     );
