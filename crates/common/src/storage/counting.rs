@@ -12,7 +12,7 @@ use futures::StreamExt;
 
 use super::{
     Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan,
-    StoreResult, Table, TxOp, Update,
+    StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// Calls made through a [`CountingTable`] so far.
@@ -78,15 +78,9 @@ impl Table for CountingTable {
         self.inner.put(item, condition).await
     }
 
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
         self.write();
-        self.inner.update(pk, sk, update, condition).await
+        self.inner.update_item(request).await
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
@@ -255,6 +249,7 @@ impl Blobs for CountingBlobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::Update;
     use crate::storage::embedded::EmbeddedTable;
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 
 use super::{
     Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, StoreError,
-    StoreResult, Table, TxOp, Update,
+    StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// The port operation a call makes.
@@ -298,19 +298,10 @@ impl Table for FaultyTable {
             .run(Op::Put, &[&pk, &sk], self.inner.put(item, condition))
             .await
     }
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        let keys = [request.pk, request.sk];
         self.faults
-            .run(
-                Op::Update,
-                &[pk, sk],
-                self.inner.update(pk, sk, update, condition),
-            )
+            .run(Op::Update, &keys, self.inner.update_item(request))
             .await
     }
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::{
     Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan,
-    StoreResult, Table, TxOp, Update,
+    StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// The entity part of a key (`USER`, `DOC`…), so spans show which kind of item was touched
@@ -39,17 +39,9 @@ impl Table for TracedTable {
         let span = span!("put", &item.pk);
         self.0.put(item, condition).instrument(span).await
     }
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
-        self.0
-            .update(pk, sk, update, condition)
-            .instrument(span!("update", pk))
-            .await
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        let span = span!("update", request.pk);
+        self.0.update_item(request).instrument(span).await
     }
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         self.0

@@ -373,6 +373,17 @@ fn validate_transaction(ops: &[TxOp]) -> StoreResult<()> {
     Ok(())
 }
 
+/// The arguments of [`Table::update`] as one value. Every adapter and wrapper implements
+/// [`Table::update_item`], which takes this, rather than restating four parameters each; a
+/// wrapper hands the request on unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateRequest<'a> {
+    pub pk: &'a str,
+    pub sk: &'a str,
+    pub update: Update,
+    pub condition: Condition,
+}
+
 /// The item table: one DynamoDB table (single-table design) or its embedded twin.
 #[async_trait]
 pub trait Table: Send + Sync + 'static {
@@ -385,7 +396,18 @@ pub trait Table: Send + Sync + 'static {
         sk: &str,
         update: Update,
         condition: Condition,
-    ) -> StoreResult<Item>;
+    ) -> StoreResult<Item> {
+        self.update_item(UpdateRequest {
+            pk,
+            sk,
+            update,
+            condition,
+        })
+        .await
+    }
+    /// [`Table::update`] with its arguments as one [`UpdateRequest`]: what adapters implement
+    /// and wrappers pass on whole. Callers use `update`.
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item>;
     /// Deleting an absent item is not an error (unless the condition requires it to exist).
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()>;
     async fn query(&self, query: Query) -> StoreResult<Page>;

@@ -409,14 +409,14 @@ impl Table for DynamoTable {
         Ok(())
     }
 
-    #[tracing::instrument(skip(self, update, condition), level = "debug")]
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
+    #[tracing::instrument(skip_all, level = "debug", fields(pk = request.pk, sk = request.sk))]
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        let UpdateRequest {
+            pk,
+            sk,
+            update,
+            condition,
+        } = request;
         crate::storage::item::validate_key(pk, sk)?;
         update.validate()?;
         let mut e = Expr::default();

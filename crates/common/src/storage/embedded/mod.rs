@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 use super::cursor::Cursor;
 use super::{
     Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Order, Page, PresignedUrl, Query, Scan,
-    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, at_most, validate_blob_key,
-    validate_transaction,
+    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, UpdateRequest, at_most,
+    validate_blob_key, validate_transaction,
 };
 use crate::clock;
 use crate::error::ApiError;

@@ -26,6 +26,29 @@ impl EmbeddedTable {
         Ok(Self { db: Arc::new(db) })
     }
 
+    /// Applies the writes in one redb write transaction, all or none, and returns the item the
+    /// last one left if it was an update: `transact`, and `update` as a transaction of one.
+    async fn write(&self, ops: Vec<TxOp>) -> StoreResult<Option<Item>> {
+        validate_transaction(&ops)?;
+        // Read on this thread: the blocking pool does not see a test's frozen clock.
+        let now = clock::unix_now();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unexpected)?;
+            let mut last = None;
+            {
+                let mut items = txn.open_table(ITEMS).map_err(unexpected)?;
+                let mut gsi = txn.open_table(GSI1).map_err(unexpected)?;
+                for op in &ops {
+                    // Returning early drops `txn` uncommitted: redb aborts it, nothing is written.
+                    last = apply_op(&mut items, &mut gsi, op, now)?;
+                }
+            }
+            txn.commit().map_err(unexpected)?;
+            Ok(last)
+        })
+        .await
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Database) -> StoreResult<T> + Send + 'static,
@@ -201,14 +224,15 @@ pub(super) fn write_item(
     Ok(())
 }
 
-/// Applies one write inside an open transaction; `Err(ConditionFailed)` leaves the caller to
-/// abort, so nothing of the transaction is committed.
+/// Applies one write inside an open transaction and returns the item an update leaves (`None`
+/// for the other writes); `Err(ConditionFailed)` leaves the caller to abort, so nothing of the
+/// transaction is committed.
 pub(super) fn apply_op(
     items: &mut ItemsTable,
     gsi: &mut ItemsTable,
     op: &TxOp,
     now: i64,
-) -> StoreResult<()> {
+) -> StoreResult<Option<Item>> {
     let (pk, sk) = op.key();
     let existing = read_item(items, &item_key(pk, sk))?;
     let condition = match op {
@@ -221,14 +245,16 @@ pub(super) fn apply_op(
         return Err(StoreError::ConditionFailed);
     }
     match op {
-        TxOp::Put { item, .. } => write_item(items, gsi, existing.as_ref(), Some(item), pk, sk),
+        TxOp::Put { item, .. } => write_item(items, gsi, existing.as_ref(), Some(item), pk, sk)?,
         TxOp::Update { update, .. } => {
             let new = apply_update(existing.clone(), pk, sk, update, now)?;
-            write_item(items, gsi, existing.as_ref(), Some(&new), pk, sk)
+            write_item(items, gsi, existing.as_ref(), Some(&new), pk, sk)?;
+            return Ok(Some(new));
         }
-        TxOp::Delete { .. } => write_item(items, gsi, existing.as_ref(), None, pk, sk),
-        TxOp::Check { .. } => Ok(()),
+        TxOp::Delete { .. } => write_item(items, gsi, existing.as_ref(), None, pk, sk)?,
+        TxOp::Check { .. } => {}
     }
+    Ok(None)
 }
 
 /// Runs a scan over `[lo, hi]` in the query's order, skipping expired items, and returns up to
@@ -327,46 +353,17 @@ impl Table for EmbeddedTable {
         self.transact(vec![TxOp::Put { item, condition }]).await
     }
 
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
-        let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        validate_transaction(&[TxOp::Update {
-            pk: pk.clone(),
-            sk: sk.clone(),
-            update: update.clone(),
-            condition: condition.clone(),
-        }])?;
-        // Read on this thread: the blocking pool does not see a test's frozen clock.
-        let now = clock::unix_now();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unexpected)?;
-            let result = {
-                let mut items = txn.open_table(ITEMS).map_err(unexpected)?;
-                let mut gsi = txn.open_table(GSI1).map_err(unexpected)?;
-                let existing = read_item(&items, &item_key(&pk, &sk))?;
-                if !condition_holds(&condition, existing.as_ref(), now) {
-                    return Err(StoreError::ConditionFailed);
-                }
-                let new = apply_update(existing.clone(), &pk, &sk, &update, now)?;
-                write_item(
-                    &mut items,
-                    &mut gsi,
-                    existing.as_ref(),
-                    Some(&new),
-                    &pk,
-                    &sk,
-                )?;
-                new
-            };
-            txn.commit().map_err(unexpected)?;
-            Ok(result)
-        })
-        .await
+    /// A transaction of the one update, for the item it leaves.
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        let update = TxOp::Update {
+            pk: request.pk.to_owned(),
+            sk: request.sk.to_owned(),
+            update: request.update,
+            condition: request.condition,
+        };
+        self.write(vec![update])
+            .await?
+            .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("the update left no item")))
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
@@ -503,22 +500,6 @@ impl Table for EmbeddedTable {
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        validate_transaction(&ops)?;
-        // Read on this thread: the blocking pool does not see a test's frozen clock.
-        let now = clock::unix_now();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unexpected)?;
-            {
-                let mut items = txn.open_table(ITEMS).map_err(unexpected)?;
-                let mut gsi = txn.open_table(GSI1).map_err(unexpected)?;
-                for op in &ops {
-                    // Returning early drops `txn` uncommitted: redb aborts it, nothing is written.
-                    apply_op(&mut items, &mut gsi, op, now)?;
-                }
-            }
-            txn.commit().map_err(unexpected)?;
-            Ok(())
-        })
-        .await
+        self.write(ops).await.map(|_| ())
     }
 }
