@@ -11,8 +11,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan,
-    StoreResult, Table, TxOp, UpdateRequest,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignedUrl, Query,
+    Scan, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// Calls made through a [`CountingTable`] so far.
@@ -214,15 +214,9 @@ impl Blobs for CountingBlobs {
             body,
         }))
     }
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
         self.counters.copies.fetch_add(1, Ordering::SeqCst);
-        self.inner.copy(from, to, content_type, if_match).await
+        self.inner.copy_object(request).await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.inner.delete(key).await

@@ -20,8 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, StoreError,
-    StoreResult, Table, TxOp, UpdateRequest,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignedUrl, Query,
+    StoreError, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// The port operation a call makes.
@@ -378,19 +378,10 @@ impl Blobs for FaultyBlobs {
             .await
     }
     /// A copy writes `to`: its key is the first, so rules on a key fragment match the target.
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
+        let keys = [request.to, request.from];
         self.faults
-            .run(
-                Op::BlobCopy,
-                &[to, from],
-                self.inner.copy(from, to, content_type, if_match),
-            )
+            .run(Op::BlobCopy, &keys, self.inner.copy_object(request))
             .await
     }
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan,
-    StoreResult, Table, TxOp, UpdateRequest,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignedUrl, Query,
+    Scan, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// The entity part of a key (`USER`, `DOC`…), so spans show which kind of item was touched
@@ -100,17 +100,9 @@ impl Blobs for TracedBlobs {
             .instrument(span!("blob_get_stream", key))
             .await
     }
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
-        self.0
-            .copy(from, to, content_type, if_match)
-            .instrument(span!("blob_copy", to))
-            .await
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
+        let span = span!("blob_copy", request.to);
+        self.0.copy_object(request).instrument(span).await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.0

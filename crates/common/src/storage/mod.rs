@@ -498,6 +498,15 @@ pub struct PresignedUrl {
     pub expires_at: i64,
 }
 
+/// The arguments of [`Blobs::copy`] as one value, for the reason [`UpdateRequest`] gives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CopyRequest<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub content_type: &'a str,
+    pub if_match: Option<&'a str>,
+}
+
 /// The blob store: the S3 documents bucket or a folder of plain files.
 #[async_trait]
 pub trait Blobs: Send + Sync + 'static {
@@ -523,7 +532,18 @@ pub trait Blobs: Send + Sync + 'static {
         to: &str,
         content_type: &str,
         if_match: Option<&str>,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        self.copy_object(CopyRequest {
+            from,
+            to,
+            content_type,
+            if_match,
+        })
+        .await
+    }
+    /// [`Blobs::copy`] with its arguments as one [`CopyRequest`]: what adapters implement and
+    /// wrappers pass on whole. Callers use `copy`.
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool>;
     /// Deleting an absent object is not an error.
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Every object whose key starts with the prefix, in key order.

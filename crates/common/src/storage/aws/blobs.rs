@@ -179,13 +179,13 @@ impl Blobs for S3Blobs {
     }
 
     #[tracing::instrument(skip(self), level = "debug")]
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
+        let CopyRequest {
+            from,
+            to,
+            content_type,
+            if_match,
+        } = request;
         validate_blob_key(from)?;
         validate_blob_key(to)?;
         // Keys hold only characters that need no escaping in a copy source.

@@ -221,13 +221,13 @@ impl Blobs for EmbeddedBlobs {
         }))
     }
 
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
+        let CopyRequest {
+            from,
+            to,
+            content_type,
+            if_match,
+        } = request;
         validate_blob_key(from)?;
         validate_blob_key(to)?;
         let (root, source, target) = (

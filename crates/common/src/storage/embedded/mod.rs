@@ -25,9 +25,9 @@ use sha2::{Digest, Sha256};
 
 use super::cursor::Cursor;
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Order, Page, PresignedUrl, Query, Scan,
-    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, UpdateRequest, at_most,
-    validate_blob_key, validate_transaction,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Order, Page, PresignedUrl,
+    Query, Scan, Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, UpdateRequest,
+    at_most, validate_blob_key, validate_transaction,
 };
 use crate::clock;
 use crate::error::ApiError;
