@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignedUrl, Query,
-    Scan, StoreResult, Table, TxOp, UpdateRequest,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignRequest,
+    PresignedUrl, Query, Scan, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// Calls made through a [`CountingTable`] so far.
@@ -224,19 +223,8 @@ impl Blobs for CountingBlobs {
     async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
         self.inner.list(prefix).await
     }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.inner
-            .presign_put(key, content_type, content_length, expires_in)
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.inner.presign_get(key, expires_in).await
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        self.inner.presign(request).await
     }
 }
 

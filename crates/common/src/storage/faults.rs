@@ -20,8 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignedUrl, Query,
-    StoreError, StoreResult, Table, TxOp, UpdateRequest,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignMethod,
+    PresignRequest, PresignedUrl, Query, StoreError, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// The port operation a call makes.
@@ -399,29 +399,13 @@ impl Blobs for FaultyBlobs {
             .run(Op::BlobList, &[prefix], self.inner.list(prefix))
             .await
     }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        let op = match request.method {
+            PresignMethod::Get => Op::PresignGet,
+            PresignMethod::Put => Op::PresignPut,
+        };
         self.faults
-            .run(
-                Op::PresignPut,
-                &[key],
-                self.inner
-                    .presign_put(key, content_type, content_length, expires_in),
-            )
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.faults
-            .run(
-                Op::PresignGet,
-                &[key],
-                self.inner.presign_get(key, expires_in),
-            )
+            .run(op, &[request.key], self.inner.presign(request))
             .await
     }
 }

@@ -4,15 +4,14 @@
 //! logs carries its duration; at the default level they cost next to nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use tracing::Instrument;
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignedUrl, Query,
-    Scan, StoreResult, Table, TxOp, UpdateRequest,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignRequest,
+    PresignedUrl, Query, Scan, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// The entity part of a key (`USER`, `DOC`…), so spans show which kind of item was touched
@@ -116,18 +115,7 @@ impl Blobs for TracedBlobs {
             .instrument(span!("blob_list", prefix))
             .await
     }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.0
-            .presign_put(key, content_type, content_length, expires_in)
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.0.presign_get(key, expires_in).await
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        self.0.presign(request).await
     }
 }

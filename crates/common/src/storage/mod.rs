@@ -507,6 +507,36 @@ pub struct CopyRequest<'a> {
     pub if_match: Option<&'a str>,
 }
 
+/// What a presigned URL lets its holder do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PresignMethod {
+    Get,
+    Put,
+}
+
+impl PresignMethod {
+    /// The HTTP method.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresignMethod::Get => "GET",
+            PresignMethod::Put => "PUT",
+        }
+    }
+}
+
+/// The arguments of [`Blobs::presign_put`] and [`Blobs::presign_get`] as one value, for the
+/// reason [`UpdateRequest`] gives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PresignRequest<'a> {
+    pub method: PresignMethod,
+    pub key: &'a str,
+    /// The type a PUT must declare (empty for a GET).
+    pub content_type: &'a str,
+    /// The exact size a PUT must have (0 for a GET).
+    pub content_length: u64,
+    pub expires_in: Duration,
+}
+
 /// The blob store: the S3 documents bucket or a folder of plain files.
 #[async_trait]
 pub trait Blobs: Send + Sync + 'static {
@@ -557,8 +587,30 @@ pub trait Blobs: Send + Sync + 'static {
         content_type: &str,
         content_length: u64,
         expires_in: Duration,
-    ) -> StoreResult<PresignedUrl>;
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl>;
+    ) -> StoreResult<PresignedUrl> {
+        self.presign(PresignRequest {
+            method: PresignMethod::Put,
+            key,
+            content_type,
+            content_length,
+            expires_in,
+        })
+        .await
+    }
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
+        self.presign(PresignRequest {
+            method: PresignMethod::Get,
+            key,
+            content_type: "",
+            content_length: 0,
+            expires_in,
+        })
+        .await
+    }
+    /// [`Blobs::presign_put`] and [`Blobs::presign_get`] with their arguments as one
+    /// [`PresignRequest`]: what adapters implement and wrappers pass on whole. Callers use
+    /// `presign_put` and `presign_get`.
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl>;
 }
 
 /// Named secret strings: Secrets Manager, or files in the data directory.

@@ -5,42 +5,45 @@
 use super::*;
 
 impl S3Blobs {
-    pub(super) async fn presign(
+    pub(super) async fn presigned_url(
         &self,
-        method: &str,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
+        request: PresignRequest<'_>,
     ) -> StoreResult<PresignedUrl> {
+        let PresignRequest {
+            method,
+            key,
+            content_type,
+            content_length,
+            expires_in,
+        } = request;
         validate_blob_key(key)?;
         let config = PresigningConfig::expires_in(expires_in)
             .map_err(|e| StoreError::Invalid(format!("expiry: {e}")))?;
         let presign_error = |e: aws_sdk_s3::error::SdkError<_>| {
             StoreError::Unexpected(anyhow::Error::new(e).context("presigning"))
         };
-        let request = if method == "PUT" {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .content_length(
-                    i64::try_from(content_length).map_err(|_| {
+        let request = match method {
+            PresignMethod::Put => {
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .content_type(content_type)
+                    .content_length(i64::try_from(content_length).map_err(|_| {
                         StoreError::Invalid(format!("content length {content_length}"))
-                    })?,
-                )
-                .presigned(config)
-                .await
-                .map_err(presign_error)?
-        } else {
-            self.client
+                    })?)
+                    .presigned(config)
+                    .await
+                    .map_err(presign_error)?
+            }
+            PresignMethod::Get => self
+                .client
                 .get_object()
                 .bucket(&self.bucket)
                 .key(key)
                 .presigned(config)
                 .await
-                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("presigning")))?
+                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("presigning")))?,
         };
         Ok(PresignedUrl {
             url: request.uri().to_owned(),

@@ -305,17 +305,7 @@ impl Blobs for EmbeddedBlobs {
         .map_err(unexpected)?
     }
 
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.presign("PUT", key, content_type, content_length, expires_in)
-    }
-
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.presign("GET", key, "", 0, expires_in)
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        self.presigned_url(request)
     }
 }
