@@ -507,6 +507,14 @@ pub struct CopyRequest<'a> {
     pub if_match: Option<&'a str>,
 }
 
+impl CopyRequest<'_> {
+    /// Both keys must be valid blob keys ([`validate_blob_key`]).
+    fn validate(&self) -> StoreResult<()> {
+        validate_blob_key(self.from)?;
+        validate_blob_key(self.to)
+    }
+}
+
 /// What a presigned URL lets its holder do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PresignMethod {
@@ -535,6 +543,13 @@ pub struct PresignRequest<'a> {
     /// The exact size a PUT must have (0 for a GET).
     pub content_length: u64,
     pub expires_in: Duration,
+}
+
+impl PresignRequest<'_> {
+    /// When a URL signed now expires, in epoch seconds.
+    fn expires_at(&self) -> i64 {
+        crate::clock::unix_now() + self.expires_in.as_secs() as i64
+    }
 }
 
 /// The blob store: the S3 documents bucket or a folder of plain files.

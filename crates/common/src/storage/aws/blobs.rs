@@ -180,25 +180,18 @@ impl Blobs for S3Blobs {
 
     #[tracing::instrument(skip(self), level = "debug")]
     async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
-        let CopyRequest {
-            from,
-            to,
-            content_type,
-            if_match,
-        } = request;
-        validate_blob_key(from)?;
-        validate_blob_key(to)?;
+        request.validate()?;
         // Keys hold only characters that need no escaping in a copy source.
-        let request = self
+        let copy = self
             .client
             .copy_object()
             .bucket(&self.bucket)
-            .key(to)
-            .copy_source(format!("{}/{from}", self.bucket))
+            .key(request.to)
+            .copy_source(format!("{}/{}", self.bucket, request.from))
             .metadata_directive(MetadataDirective::Replace)
-            .content_type(content_type)
-            .set_copy_source_if_match(if_match.map(|etag| format!("\"{etag}\"")));
-        match request.send().await {
+            .content_type(request.content_type)
+            .set_copy_source_if_match(request.if_match.map(|etag| format!("\"{etag}\"")));
+        match copy.send().await {
             Ok(_) => Ok(true),
             Err(err) => {
                 let status = err.raw_response().map(|r| r.status().as_u16());

@@ -222,20 +222,14 @@ impl Blobs for EmbeddedBlobs {
     }
 
     async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
-        let CopyRequest {
-            from,
-            to,
-            content_type,
-            if_match,
-        } = request;
-        validate_blob_key(from)?;
-        validate_blob_key(to)?;
+        request.validate()?;
         let (root, source, target) = (
             self.root.clone(),
-            self.object_path(from),
-            self.object_path(to),
+            self.object_path(request.from),
+            self.object_path(request.to),
         );
-        let (content_type, if_match) = (content_type.to_owned(), if_match.map(str::to_owned));
+        let content_type = request.content_type.to_owned();
+        let if_match = request.if_match.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
             let Some((mut file, meta, _)) = open_object(&source)? else {
                 return Ok(false);

@@ -54,15 +54,15 @@ pub struct Grant<'a> {
 
 impl EmbeddedBlobs {
     pub(super) fn presigned_url(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        validate_blob_key(request.key)?;
+        let expires_at = request.expires_at();
         let PresignRequest {
             method,
             key,
             content_type,
             content_length,
-            expires_in,
+            ..
         } = request;
-        validate_blob_key(key)?;
-        let expires_at = clock::unix_now() + expires_in.as_secs() as i64;
         let sig = self.signer.sign(&Grant {
             method: method.as_str(),
             key,
