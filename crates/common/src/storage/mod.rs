@@ -250,6 +250,13 @@ impl Query {
         }
         check_limit(self.limit)
     }
+    /// Checks the query and decodes its cursor, which must belong to it (a cursor of the
+    /// table, or of the index when `for_index`): what every adapter does before reading.
+    fn checked_cursor(&self, for_index: bool) -> StoreResult<Option<Cursor>> {
+        self.validate()?;
+        let decode = |raw| Cursor::decode_for(raw, self, for_index);
+        self.cursor.as_deref().map(decode).transpose()
+    }
 }
 
 /// A query's or a scan's page size: 1 to [`MAX_PAGE_SIZE`].
@@ -290,8 +297,10 @@ impl Scan {
         self.cursor = cursor;
         self
     }
-    fn validate(&self) -> StoreResult<()> {
-        check_limit(self.limit)
+    /// Checks the scan and decodes its cursor, as [`Query`]'s does.
+    fn checked_cursor(&self) -> StoreResult<Option<Cursor>> {
+        check_limit(self.limit)?;
+        self.cursor.as_deref().map(Cursor::decode_scan).transpose()
     }
 }
 

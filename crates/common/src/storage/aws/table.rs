@@ -290,12 +290,7 @@ const TRANSACTION_CONFLICT_RETRIES: u32 = 8;
 
 impl DynamoTable {
     async fn run_query(&self, query: Query, index: bool) -> StoreResult<Page> {
-        query.validate()?;
-        let cursor = query
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode_for(c, &query, index))
-            .transpose()?;
+        let cursor = query.checked_cursor(index)?;
         let (pk_attr, sk_attr) = if index {
             (attr::GSI1_PK, attr::GSI1_SK)
         } else {
@@ -471,12 +466,7 @@ impl Table for DynamoTable {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        scan.validate()?;
-        let cursor = scan
-            .cursor
-            .as_deref()
-            .map(Cursor::decode_scan)
-            .transpose()?;
+        let cursor = scan.checked_cursor()?;
         let mut e = Expr::default();
         let sk = e.name(attr::SK);
         let s = |v: &String| AttributeValue::S(v.clone());

@@ -376,12 +376,7 @@ impl Table for EmbeddedTable {
     }
 
     async fn query(&self, query: Query) -> StoreResult<Page> {
-        query.validate()?;
-        let cursor = query
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode_for(c, &query, false))
-            .transpose()?;
+        let cursor = query.checked_cursor(false)?;
         // Read on this thread: the blocking pool does not see a test's frozen clock.
         let now = clock::unix_now();
         self.blocking(move |db| {
@@ -412,12 +407,7 @@ impl Table for EmbeddedTable {
     }
 
     async fn query_index(&self, query: Query) -> StoreResult<Page> {
-        query.validate()?;
-        let cursor = query
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode_for(c, &query, true))
-            .transpose()?;
+        let cursor = query.checked_cursor(true)?;
         // Read on this thread: the blocking pool does not see a test's frozen clock.
         let now = clock::unix_now();
         self.blocking(move |db| {
@@ -465,12 +455,7 @@ impl Table for EmbeddedTable {
     }
 
     async fn scan(&self, request: Scan) -> StoreResult<Page> {
-        request.validate()?;
-        let cursor = request
-            .cursor
-            .as_deref()
-            .map(Cursor::decode_scan)
-            .transpose()?;
+        let cursor = request.checked_cursor()?;
         let now = clock::unix_now();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unexpected)?;
