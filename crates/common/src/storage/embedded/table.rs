@@ -335,6 +335,50 @@ pub(super) fn after_cursor(
     }
 }
 
+/// A page of the items table within `bounds`, after the cursor's item: the live items whose
+/// sort key matches `sort`, for a query of the table and a scan alike.
+fn read_items(
+    db: &Database,
+    bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    cursor: Option<Cursor>,
+    order: Order,
+    limit: usize,
+    sort: &SortKey,
+    now: i64,
+) -> StoreResult<Page> {
+    let txn = db.begin_read().map_err(unexpected)?;
+    let items = txn.open_table(ITEMS).map_err(unexpected)?;
+    let bounds = match cursor {
+        Some(c) => after_cursor(bounds, item_key(&c.pk, &c.sk), order),
+        None => bounds,
+    };
+    let (found, more) = scan(&items, bounds, order, limit, |_, v| {
+        let item = Item::from_json(serde_json::from_slice(v).map_err(unexpected)?)?;
+        Ok((!item.is_expired_at(now) && sort.matches(&item.sk)).then_some(item))
+    })?;
+    Ok(page(found, more, false))
+}
+
+/// A page of `items`, with a cursor at the last one when `more` follow (and its index keys, on
+/// a page of the index).
+fn page(items: Vec<Item>, more: bool, index: bool) -> Page {
+    let next_cursor = more.then(|| items.last()).flatten().and_then(|last| {
+        let index = if index {
+            let (ipk, isk) = last.index_keys()?;
+            Some((ipk.to_owned(), isk.to_owned()))
+        } else {
+            None
+        };
+        let cursor = Cursor {
+            pk: last.pk.clone(),
+            sk: last.sk.clone(),
+            index,
+        };
+        Some(cursor.encode())
+    });
+    Page { items, next_cursor }
+}
+
 #[async_trait]
 impl Table for EmbeddedTable {
     async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
@@ -380,28 +424,9 @@ impl Table for EmbeddedTable {
         // Read on this thread: the blocking pool does not see a test's frozen clock.
         let now = clock::unix_now();
         self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unexpected)?;
-            let items = txn.open_table(ITEMS).map_err(unexpected)?;
-            let mut bounds = partition_bounds(&query.pk, &query.sort);
-            if let Some(c) = cursor {
-                bounds = after_cursor(bounds, item_key(&c.pk, &c.sk), query.order);
-            }
-            let (page, more) = scan(&items, bounds, query.order, query.limit, |_, v| {
-                let item = Item::from_json(serde_json::from_slice(v).map_err(unexpected)?)?;
-                Ok((!item.is_expired_at(now) && query.sort.matches(&item.sk)).then_some(item))
-            })?;
-            let next_cursor = more.then(|| page.last()).flatten().map(|last| {
-                Cursor {
-                    pk: last.pk.clone(),
-                    sk: last.sk.clone(),
-                    index: None,
-                }
-                .encode()
-            });
-            Ok(Page {
-                items: page,
-                next_cursor,
-            })
+            let bounds = partition_bounds(&query.pk, &query.sort);
+            let (order, limit) = (query.order, query.limit);
+            read_items(db, bounds, cursor, order, limit, &query.sort, now)
         })
         .await
     }
@@ -428,28 +453,14 @@ impl Table for EmbeddedTable {
                 end.push(SEP + 1);
                 bounds.1 = Bound::Excluded(end);
             }
-            let (page, more) = scan(&gsi, bounds, query.order, query.limit, |k, _| {
+            let (found, more) = scan(&gsi, bounds, query.order, query.limit, |k, _| {
                 let (ipk, isk, pk, sk) = split_index_key(k)?;
                 if ipk != query.pk || !query.sort.matches(&isk) {
                     return Ok(None);
                 }
                 Ok(read_item(&items, &item_key(&pk, &sk))?.filter(|i| !i.is_expired_at(now)))
             })?;
-            let next_cursor = more.then(|| page.last()).flatten().and_then(|last| {
-                let (ipk, isk) = last.index_keys()?;
-                Some(
-                    Cursor {
-                        pk: last.pk.clone(),
-                        sk: last.sk.clone(),
-                        index: Some((ipk.into(), isk.into())),
-                    }
-                    .encode(),
-                )
-            });
-            Ok(Page {
-                items: page,
-                next_cursor,
-            })
+            Ok(page(found, more, true))
         })
         .await
     }
@@ -458,28 +469,9 @@ impl Table for EmbeddedTable {
         let cursor = request.checked_cursor()?;
         let now = clock::unix_now();
         self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unexpected)?;
-            let items = txn.open_table(ITEMS).map_err(unexpected)?;
-            let mut bounds = (Bound::Unbounded, Bound::Unbounded);
-            if let Some(c) = cursor {
-                bounds = after_cursor(bounds, item_key(&c.pk, &c.sk), Order::Ascending);
-            }
-            let (page, more) = scan(&items, bounds, Order::Ascending, request.limit, |_, v| {
-                let item = Item::from_json(serde_json::from_slice(v).map_err(unexpected)?)?;
-                Ok((!item.is_expired_at(now) && request.sort.matches(&item.sk)).then_some(item))
-            })?;
-            let next_cursor = more.then(|| page.last()).flatten().map(|last| {
-                Cursor {
-                    pk: last.pk.clone(),
-                    sk: last.sk.clone(),
-                    index: None,
-                }
-                .encode()
-            });
-            Ok(Page {
-                items: page,
-                next_cursor,
-            })
+            let everything = (Bound::Unbounded, Bound::Unbounded);
+            let (order, limit) = (Order::Ascending, request.limit);
+            read_items(db, everything, cursor, order, limit, &request.sort, now)
         })
         .await
     }
