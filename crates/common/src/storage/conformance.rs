@@ -402,55 +402,31 @@ pub async fn pagination_returns_every_item_once_in_both_directions(table: &Arc<d
 }
 
 pub async fn prefix_and_range_queries_work_in_both_directions(table: &Arc<dyn Table>) {
-    for sk in ["A#1", "A#2", "AB#1", "B#1", "B#2", "B#3", "C#1"] {
+    let all = ["A#1", "A#2", "AB#1", "B#1", "B#2", "B#3", "C#1"];
+    for sk in all {
         table
             .put(Item::new("R", sk), Condition::None)
             .await
             .unwrap();
     }
-    let run = |sort: SortKey, order: Order| {
-        let mut q = Query::partition("R").sort(sort).limit(100);
+    use Order::{Ascending as Asc, Descending as Desc};
+    let between = || SortKey::Between("A#2".into(), "B#2".into());
+    let cases: [(SortKey, Order, &[&str]); 8] = [
+        (SortKey::Prefix("A#".into()), Asc, &["A#1", "A#2"]),
+        (SortKey::Prefix("A".into()), Desc, &["AB#1", "A#2", "A#1"]),
+        (between(), Asc, &["A#2", "AB#1", "B#1", "B#2"]),
+        (between(), Desc, &["B#2", "B#1", "AB#1", "A#2"]),
+        (SortKey::AtLeast("B#3".into()), Asc, &["B#3", "C#1"]),
+        (SortKey::AtMost("A#2".into()), Desc, &["A#2", "A#1"]),
+        (SortKey::All, Asc, &all),
+        (SortKey::Prefix("Z".into()), Asc, &[]),
+    ];
+    for (sort, order, expected) in cases {
+        let mut q = Query::partition("R").sort(sort.clone()).limit(100);
         q.order = order;
-        async move { keys(&table.query(q).await.unwrap().items) }
-    };
-    assert_eq!(
-        run(SortKey::Prefix("A#".into()), Order::Ascending).await,
-        ["A#1", "A#2"]
-    );
-    assert_eq!(
-        run(SortKey::Prefix("A".into()), Order::Descending).await,
-        ["AB#1", "A#2", "A#1"]
-    );
-    assert_eq!(
-        run(
-            SortKey::Between("A#2".into(), "B#2".into()),
-            Order::Ascending
-        )
-        .await,
-        ["A#2", "AB#1", "B#1", "B#2"]
-    );
-    assert_eq!(
-        run(
-            SortKey::Between("A#2".into(), "B#2".into()),
-            Order::Descending
-        )
-        .await,
-        ["B#2", "B#1", "AB#1", "A#2"]
-    );
-    assert_eq!(
-        run(SortKey::AtLeast("B#3".into()), Order::Ascending).await,
-        ["B#3", "C#1"]
-    );
-    assert_eq!(
-        run(SortKey::AtMost("A#2".into()), Order::Descending).await,
-        ["A#2", "A#1"]
-    );
-    assert_eq!(run(SortKey::All, Order::Ascending).await.len(), 7);
-    assert!(
-        run(SortKey::Prefix("Z".into()), Order::Ascending)
-            .await
-            .is_empty()
-    );
+        let found = keys(&table.query(q).await.unwrap().items);
+        assert_eq!(found, expected, "{sort:?} {order:?}");
+    }
 }
 
 pub async fn the_secondary_index_is_queryable_and_follows_updates(table: &Arc<dyn Table>) {
