@@ -11,6 +11,7 @@ use ragenie_cli::client::Client;
 use ragenie_cli::import::{Report, execute};
 use ragenie_cli::plan::DEFAULT_MAX_FILE_BYTES;
 use ragenie_cli::ragbot::ReadOptions;
+use ragenie_common::storage::{Condition, Item};
 
 fn opts(max_file_bytes: u64) -> ReadOptions {
     ReadOptions {
@@ -805,13 +806,19 @@ async fn a_nested_folder_imports_same_named_files_with_their_paths() {
     assert!(refused.contains("inside it"), "{refused}");
 }
 
+/// Writes `item` straight to the embedded store in `data`, as the server would have; the store
+/// is closed again before this returns, so a command can open it.
+async fn put_in_store(data: &Path, item: Item) {
+    let state = ragenie_common::testing::embedded_state(data, "http://127.0.0.1:9").await;
+    state.table.put(item, Condition::None).await.unwrap();
+}
+
 /// `ragenie admin fsck` as an operator runs it: the binary, the store named by the server's
 /// settings (here an embedded data directory), no server URL or API key. Clean: exit 0; an
 /// orphan: listed (JSON), exit non-zero.
 #[tokio::test]
 async fn admin_fsck_checks_the_store_itself_and_fails_on_a_finding() {
     use ragenie_common::accounts::UserId;
-    use ragenie_common::storage::{Condition, Item};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let fsck = |args: &[&str]| {
@@ -826,17 +833,8 @@ async fn admin_fsck_checks_the_store_itself_and_fails_on_a_finding() {
             .unwrap()
     };
     let user = UserId::new();
-    {
-        let state = ragenie_common::testing::embedded_state(&data, "http://127.0.0.1:9").await;
-        state
-            .table
-            .put(
-                Item::new(user.partition(), "PROFILE#01KEPT").with("name", "Work"),
-                Condition::None,
-            )
-            .await
-            .unwrap();
-    }
+    let kept = Item::new(user.partition(), "PROFILE#01KEPT").with("name", "Work");
+    put_in_store(&data, kept).await;
     let clean = fsck(&[]);
     let out = String::from_utf8_lossy(&clean.stdout);
     assert!(
@@ -846,17 +844,7 @@ async fn admin_fsck_checks_the_store_itself_and_fails_on_a_finding() {
     );
     assert!(out.contains("0 problem(s)"), "{out}");
 
-    {
-        let state = ragenie_common::testing::embedded_state(&data, "http://127.0.0.1:9").await;
-        state
-            .table
-            .put(
-                Item::new(user.partition(), "MSG#01GONE#01M"),
-                Condition::None,
-            )
-            .await
-            .unwrap();
-    }
+    put_in_store(&data, Item::new(user.partition(), "MSG#01GONE#01M")).await;
     let found = fsck(&["--json", "--user", &user.to_string()]);
     assert!(!found.status.success());
     let report: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();

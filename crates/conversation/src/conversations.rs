@@ -121,7 +121,7 @@ mod tests {
     use ragenie_common::accounts::profiles::{self, NewProfile};
     use ragenie_common::storage::embedded::EmbeddedTable;
     use ragenie_common::storage::{
-        Condition, Item, Page, Query, StoreError, StoreResult, Table, TxOp, Update,
+        Condition, Item, Page, Query, StoreError, StoreResult, Table, TxOp, UpdateRequest,
     };
 
     use super::*;
@@ -141,8 +141,8 @@ mod tests {
         async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
             self.0.put(item, condition).await
         }
-        async fn update(&self, pk: &str, sk: &str, u: Update, c: Condition) -> StoreResult<Item> {
-            self.0.update(pk, sk, u, c).await
+        async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+            self.0.update_item(request).await
         }
         async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
             self.0.delete(pk, sk, condition).await

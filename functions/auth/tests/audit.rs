@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use helpers::{App, PASSWORD, Resp, Tokens, app};
 use ragenie_common::http::with_fallback;
 use ragenie_common::storage::{
-    Condition, Item, Page, Query, StoreError, StoreResult, Table, TxOp, Update,
+    Condition, Item, Page, Query, StoreError, StoreResult, Table, TxOp, UpdateRequest,
 };
 use serde_json::{Value, json};
 
@@ -408,14 +408,8 @@ impl Table for BrokenAudit {
         }
         self.inner.put(item, condition).await
     }
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
-        self.inner.update(pk, sk, update, condition).await
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        self.inner.update_item(request).await
     }
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         self.inner.delete(pk, sk, condition).await

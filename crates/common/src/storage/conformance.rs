@@ -165,29 +165,18 @@ pub async fn a_version_condition_guards_updates_and_deletes(table: &Arc<dyn Tabl
 }
 
 pub async fn update_sets_adds_and_removes_and_returns_the_new_item(table: &Arc<dyn Table>) {
+    // Every step updates one item, unconditionally.
+    let update = |change: Update| table.update("USAGE#u", "2026-11", change, Condition::None);
     // Upsert: the first update creates the item; counters start from zero.
-    let created = table
-        .update(
-            "USAGE#u",
-            "2026-11",
-            Update::new().add("tokens", 10).set("model", "m"),
-            Condition::None,
-        )
+    let created = update(Update::new().add("tokens", 10).set("model", "m"))
         .await
         .unwrap();
     assert_eq!(created.i64("tokens"), Some(10));
-    let updated = table
-        .update(
-            "USAGE#u",
-            "2026-11",
-            Update::new()
-                .add("tokens", 5)
-                .add("cost", 3)
-                .remove("model"),
-            Condition::None,
-        )
-        .await
-        .unwrap();
+    let change = Update::new()
+        .add("tokens", 5)
+        .add("cost", 3)
+        .remove("model");
+    let updated = update(change).await.unwrap();
     assert_eq!(
         (
             updated.i64("tokens"),
@@ -200,15 +189,7 @@ pub async fn update_sets_adds_and_removes_and_returns_the_new_item(table: &Arc<d
         table.get("USAGE#u", "2026-11").await.unwrap(),
         Some(updated)
     );
-    let err = table
-        .update(
-            "USAGE#u",
-            "2026-11",
-            Update::new().set("pk", "other"),
-            Condition::None,
-        )
-        .await
-        .unwrap_err();
+    let err = update(Update::new().set("pk", "other")).await.unwrap_err();
     assert!(
         matches!(err, StoreError::Invalid(_)),
         "keys cannot be updated: {err:?}"
@@ -227,17 +208,21 @@ pub async fn a_transaction_with_one_failing_condition_writes_nothing(table: &Arc
         .put(Item::new("COUNTER", "C").with("n", 1), Condition::None)
         .await
         .unwrap();
+    // Two writes that would succeed: the failing transaction must cancel them, the last one
+    // must commit them.
+    let create_user = TxOp::Put {
+        item: Item::new("USER#new", "PROFILE"),
+        condition: Condition::NotExists,
+    };
+    let count_user = TxOp::Update {
+        pk: "COUNTER".into(),
+        sk: "C".into(),
+        update: Update::new().add("n", 1),
+        condition: Condition::Exists,
+    };
     let failing = vec![
-        TxOp::Put {
-            item: Item::new("USER#new", "PROFILE"),
-            condition: Condition::NotExists,
-        },
-        TxOp::Update {
-            pk: "COUNTER".into(),
-            sk: "C".into(),
-            update: Update::new().add("n", 1),
-            condition: Condition::Exists,
-        },
+        create_user.clone(),
+        count_user.clone(),
         TxOp::Delete {
             pk: "P#gone".into(),
             sk: "S".into(),
@@ -287,20 +272,12 @@ pub async fn a_transaction_with_one_failing_condition_writes_nothing(table: &Arc
     assert_eq!(table.get("USER#new", "PROFILE").await.unwrap(), None);
 
     let ok = vec![
-        TxOp::Put {
-            item: Item::new("USER#new", "PROFILE"),
-            condition: Condition::NotExists,
-        },
+        create_user,
         TxOp::Put {
             item: Item::new("EMAIL#free", "EMAIL").with("user", "new"),
             condition: Condition::NotExists,
         },
-        TxOp::Update {
-            pk: "COUNTER".into(),
-            sk: "C".into(),
-            update: Update::new().add("n", 1),
-            condition: Condition::Exists,
-        },
+        count_user,
         TxOp::Check {
             pk: "EMAIL#taken".into(),
             sk: "EMAIL".into(),
@@ -402,55 +379,31 @@ pub async fn pagination_returns_every_item_once_in_both_directions(table: &Arc<d
 }
 
 pub async fn prefix_and_range_queries_work_in_both_directions(table: &Arc<dyn Table>) {
-    for sk in ["A#1", "A#2", "AB#1", "B#1", "B#2", "B#3", "C#1"] {
+    let all = ["A#1", "A#2", "AB#1", "B#1", "B#2", "B#3", "C#1"];
+    for sk in all {
         table
             .put(Item::new("R", sk), Condition::None)
             .await
             .unwrap();
     }
-    let run = |sort: SortKey, order: Order| {
-        let mut q = Query::partition("R").sort(sort).limit(100);
+    use Order::{Ascending as Asc, Descending as Desc};
+    let between = || SortKey::Between("A#2".into(), "B#2".into());
+    let cases: [(SortKey, Order, &[&str]); 8] = [
+        (SortKey::Prefix("A#".into()), Asc, &["A#1", "A#2"]),
+        (SortKey::Prefix("A".into()), Desc, &["AB#1", "A#2", "A#1"]),
+        (between(), Asc, &["A#2", "AB#1", "B#1", "B#2"]),
+        (between(), Desc, &["B#2", "B#1", "AB#1", "A#2"]),
+        (SortKey::AtLeast("B#3".into()), Asc, &["B#3", "C#1"]),
+        (SortKey::AtMost("A#2".into()), Desc, &["A#2", "A#1"]),
+        (SortKey::All, Asc, &all),
+        (SortKey::Prefix("Z".into()), Asc, &[]),
+    ];
+    for (sort, order, expected) in cases {
+        let mut q = Query::partition("R").sort(sort.clone()).limit(100);
         q.order = order;
-        async move { keys(&table.query(q).await.unwrap().items) }
-    };
-    assert_eq!(
-        run(SortKey::Prefix("A#".into()), Order::Ascending).await,
-        ["A#1", "A#2"]
-    );
-    assert_eq!(
-        run(SortKey::Prefix("A".into()), Order::Descending).await,
-        ["AB#1", "A#2", "A#1"]
-    );
-    assert_eq!(
-        run(
-            SortKey::Between("A#2".into(), "B#2".into()),
-            Order::Ascending
-        )
-        .await,
-        ["A#2", "AB#1", "B#1", "B#2"]
-    );
-    assert_eq!(
-        run(
-            SortKey::Between("A#2".into(), "B#2".into()),
-            Order::Descending
-        )
-        .await,
-        ["B#2", "B#1", "AB#1", "A#2"]
-    );
-    assert_eq!(
-        run(SortKey::AtLeast("B#3".into()), Order::Ascending).await,
-        ["B#3", "C#1"]
-    );
-    assert_eq!(
-        run(SortKey::AtMost("A#2".into()), Order::Descending).await,
-        ["A#2", "A#1"]
-    );
-    assert_eq!(run(SortKey::All, Order::Ascending).await.len(), 7);
-    assert!(
-        run(SortKey::Prefix("Z".into()), Order::Ascending)
-            .await
-            .is_empty()
-    );
+        let found = keys(&table.query(q).await.unwrap().items);
+        assert_eq!(found, expected, "{sort:?} {order:?}");
+    }
 }
 
 pub async fn the_secondary_index_is_queryable_and_follows_updates(table: &Arc<dyn Table>) {
@@ -843,22 +796,27 @@ pub async fn reading_at_most_a_limit_refuses_a_larger_object(blobs: &dyn Blobs) 
         ),
         "one byte over the limit is refused"
     );
-    assert!(
-        blobs
-            .get_at_most("users/u5/uploads/none", 99)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    blobs
-        .put("users/u5/uploads/empty", Bytes::new(), "text/plain")
-        .await
-        .unwrap();
-    let empty = blobs
-        .get_at_most("users/u5/uploads/empty", 10)
-        .await
-        .unwrap();
-    assert_eq!(empty.map(|b| b.body.len()), Some(0));
+    let read = |key: String| async move {
+        let blob = blobs.get_at_most(&key, 10).await?;
+        Ok(blob.map(|b| b.body.len()))
+    };
+    a_missing_and_an_empty_object_read_as_none_and_no_bytes(blobs, "users/u5/uploads", read).await;
+}
+
+/// What a bounded read (`read`: the key to the bytes read, or `None`) makes of a key with no
+/// object and of an empty object, in `dir`.
+async fn a_missing_and_an_empty_object_read_as_none_and_no_bytes<F, Fut>(
+    blobs: &dyn Blobs,
+    dir: &str,
+    read: F,
+) where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Option<usize>>>,
+{
+    assert_eq!(read(format!("{dir}/none")).await.unwrap(), None);
+    let empty = format!("{dir}/empty");
+    blobs.put(&empty, Bytes::new(), "text/plain").await.unwrap();
+    assert_eq!(read(empty).await.unwrap(), Some(0));
 }
 
 /// Reads a stream to its end: the bytes, or the first failure.
@@ -902,20 +860,11 @@ pub async fn a_streamed_read_returns_every_byte_and_refuses_past_a_limit(blobs: 
         ),
         "one byte over the limit is refused"
     );
-    assert!(
-        collect(blobs, "users/u6/uploads/none", 10)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    blobs
-        .put("users/u6/uploads/empty", Bytes::new(), "text/plain")
-        .await
-        .unwrap();
-    assert_eq!(
-        collect(blobs, "users/u6/uploads/empty", 10).await.unwrap(),
-        Some(Vec::new())
-    );
+    let read = |key: String| async move {
+        let bytes = collect(blobs, &key, 10).await?;
+        Ok(bytes.map(|b| b.len()))
+    };
+    a_missing_and_an_empty_object_read_as_none_and_no_bytes(blobs, "users/u6/uploads", read).await;
 }
 
 pub async fn a_copy_inside_the_store_keeps_the_bytes_and_takes_the_given_type(blobs: &dyn Blobs) {

@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan,
-    StoreResult, Table, TxOp, Update,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignRequest,
+    PresignedUrl, Query, Scan, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// Calls made through a [`CountingTable`] so far.
@@ -78,15 +77,9 @@ impl Table for CountingTable {
         self.inner.put(item, condition).await
     }
 
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
         self.write();
-        self.inner.update(pk, sk, update, condition).await
+        self.inner.update_item(request).await
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
@@ -220,15 +213,9 @@ impl Blobs for CountingBlobs {
             body,
         }))
     }
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
         self.counters.copies.fetch_add(1, Ordering::SeqCst);
-        self.inner.copy(from, to, content_type, if_match).await
+        self.inner.copy_object(request).await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.inner.delete(key).await
@@ -236,25 +223,15 @@ impl Blobs for CountingBlobs {
     async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
         self.inner.list(prefix).await
     }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.inner
-            .presign_put(key, content_type, content_length, expires_in)
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.inner.presign_get(key, expires_in).await
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        self.inner.presign(request).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::Update;
     use crate::storage::embedded::EmbeddedTable;
 
     #[tokio::test]

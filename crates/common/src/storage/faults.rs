@@ -20,8 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, StoreError,
-    StoreResult, Table, TxOp, Update,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignMethod,
+    PresignRequest, PresignedUrl, Query, StoreError, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// The port operation a call makes.
@@ -298,19 +298,10 @@ impl Table for FaultyTable {
             .run(Op::Put, &[&pk, &sk], self.inner.put(item, condition))
             .await
     }
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        let keys = [request.pk, request.sk];
         self.faults
-            .run(
-                Op::Update,
-                &[pk, sk],
-                self.inner.update(pk, sk, update, condition),
-            )
+            .run(Op::Update, &keys, self.inner.update_item(request))
             .await
     }
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
@@ -387,19 +378,10 @@ impl Blobs for FaultyBlobs {
             .await
     }
     /// A copy writes `to`: its key is the first, so rules on a key fragment match the target.
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
+        let keys = [request.to, request.from];
         self.faults
-            .run(
-                Op::BlobCopy,
-                &[to, from],
-                self.inner.copy(from, to, content_type, if_match),
-            )
+            .run(Op::BlobCopy, &keys, self.inner.copy_object(request))
             .await
     }
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
@@ -417,29 +399,13 @@ impl Blobs for FaultyBlobs {
             .run(Op::BlobList, &[prefix], self.inner.list(prefix))
             .await
     }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        let op = match request.method {
+            PresignMethod::Get => Op::PresignGet,
+            PresignMethod::Put => Op::PresignPut,
+        };
         self.faults
-            .run(
-                Op::PresignPut,
-                &[key],
-                self.inner
-                    .presign_put(key, content_type, content_length, expires_in),
-            )
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.faults
-            .run(
-                Op::PresignGet,
-                &[key],
-                self.inner.presign_get(key, expires_in),
-            )
+            .run(op, &[request.key], self.inner.presign(request))
             .await
     }
 }

@@ -4,15 +4,14 @@
 //! logs carries its duration; at the default level they cost next to nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use tracing::Instrument;
 
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Page, PresignedUrl, Query, Scan,
-    StoreResult, Table, TxOp, Update,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Page, PresignRequest,
+    PresignedUrl, Query, Scan, StoreResult, Table, TxOp, UpdateRequest,
 };
 
 /// The entity part of a key (`USER`, `DOC`…), so spans show which kind of item was touched
@@ -39,17 +38,9 @@ impl Table for TracedTable {
         let span = span!("put", &item.pk);
         self.0.put(item, condition).instrument(span).await
     }
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
-        self.0
-            .update(pk, sk, update, condition)
-            .instrument(span!("update", pk))
-            .await
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        let span = span!("update", request.pk);
+        self.0.update_item(request).instrument(span).await
     }
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         self.0
@@ -108,17 +99,9 @@ impl Blobs for TracedBlobs {
             .instrument(span!("blob_get_stream", key))
             .await
     }
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
-        self.0
-            .copy(from, to, content_type, if_match)
-            .instrument(span!("blob_copy", to))
-            .await
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
+        let span = span!("blob_copy", request.to);
+        self.0.copy_object(request).instrument(span).await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.0
@@ -132,18 +115,7 @@ impl Blobs for TracedBlobs {
             .instrument(span!("blob_list", prefix))
             .await
     }
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.0
-            .presign_put(key, content_type, content_length, expires_in)
-            .await
-    }
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.0.presign_get(key, expires_in).await
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        self.0.presign(request).await
     }
 }

@@ -250,6 +250,13 @@ impl Query {
         }
         check_limit(self.limit)
     }
+    /// Checks the query and decodes its cursor, which must belong to it (a cursor of the
+    /// table, or of the index when `for_index`): what every adapter does before reading.
+    fn checked_cursor(&self, for_index: bool) -> StoreResult<Option<Cursor>> {
+        self.validate()?;
+        let decode = |raw| Cursor::decode_for(raw, self, for_index);
+        self.cursor.as_deref().map(decode).transpose()
+    }
 }
 
 /// A query's or a scan's page size: 1 to [`MAX_PAGE_SIZE`].
@@ -290,8 +297,10 @@ impl Scan {
         self.cursor = cursor;
         self
     }
-    fn validate(&self) -> StoreResult<()> {
-        check_limit(self.limit)
+    /// Checks the scan and decodes its cursor, as [`Query`]'s does.
+    fn checked_cursor(&self) -> StoreResult<Option<Cursor>> {
+        check_limit(self.limit)?;
+        self.cursor.as_deref().map(Cursor::decode_scan).transpose()
     }
 }
 
@@ -373,6 +382,17 @@ fn validate_transaction(ops: &[TxOp]) -> StoreResult<()> {
     Ok(())
 }
 
+/// The arguments of [`Table::update`] as one value. Every adapter and wrapper implements
+/// [`Table::update_item`], which takes this, rather than restating four parameters each; a
+/// wrapper hands the request on unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateRequest<'a> {
+    pub pk: &'a str,
+    pub sk: &'a str,
+    pub update: Update,
+    pub condition: Condition,
+}
+
 /// The item table: one DynamoDB table (single-table design) or its embedded twin.
 #[async_trait]
 pub trait Table: Send + Sync + 'static {
@@ -385,7 +405,18 @@ pub trait Table: Send + Sync + 'static {
         sk: &str,
         update: Update,
         condition: Condition,
-    ) -> StoreResult<Item>;
+    ) -> StoreResult<Item> {
+        self.update_item(UpdateRequest {
+            pk,
+            sk,
+            update,
+            condition,
+        })
+        .await
+    }
+    /// [`Table::update`] with its arguments as one [`UpdateRequest`]: what adapters implement
+    /// and wrappers pass on whole. Callers use `update`.
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item>;
     /// Deleting an absent item is not an error (unless the condition requires it to exist).
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()>;
     async fn query(&self, query: Query) -> StoreResult<Page>;
@@ -476,6 +507,60 @@ pub struct PresignedUrl {
     pub expires_at: i64,
 }
 
+/// The arguments of [`Blobs::copy`] as one value, for the reason [`UpdateRequest`] gives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CopyRequest<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub content_type: &'a str,
+    pub if_match: Option<&'a str>,
+}
+
+impl CopyRequest<'_> {
+    /// Both keys must be valid blob keys ([`validate_blob_key`]).
+    fn validate(&self) -> StoreResult<()> {
+        validate_blob_key(self.from)?;
+        validate_blob_key(self.to)
+    }
+}
+
+/// What a presigned URL lets its holder do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PresignMethod {
+    Get,
+    Put,
+}
+
+impl PresignMethod {
+    /// The HTTP method.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresignMethod::Get => "GET",
+            PresignMethod::Put => "PUT",
+        }
+    }
+}
+
+/// The arguments of [`Blobs::presign_put`] and [`Blobs::presign_get`] as one value, for the
+/// reason [`UpdateRequest`] gives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PresignRequest<'a> {
+    pub method: PresignMethod,
+    pub key: &'a str,
+    /// The type a PUT must declare (empty for a GET).
+    pub content_type: &'a str,
+    /// The exact size a PUT must have (0 for a GET).
+    pub content_length: u64,
+    pub expires_in: Duration,
+}
+
+impl PresignRequest<'_> {
+    /// When a URL signed now expires, in epoch seconds.
+    fn expires_at(&self) -> i64 {
+        crate::clock::unix_now() + self.expires_in.as_secs() as i64
+    }
+}
+
 /// The blob store: the S3 documents bucket or a folder of plain files.
 #[async_trait]
 pub trait Blobs: Send + Sync + 'static {
@@ -501,7 +586,18 @@ pub trait Blobs: Send + Sync + 'static {
         to: &str,
         content_type: &str,
         if_match: Option<&str>,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        self.copy_object(CopyRequest {
+            from,
+            to,
+            content_type,
+            if_match,
+        })
+        .await
+    }
+    /// [`Blobs::copy`] with its arguments as one [`CopyRequest`]: what adapters implement and
+    /// wrappers pass on whole. Callers use `copy`.
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool>;
     /// Deleting an absent object is not an error.
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Every object whose key starts with the prefix, in key order.
@@ -515,8 +611,30 @@ pub trait Blobs: Send + Sync + 'static {
         content_type: &str,
         content_length: u64,
         expires_in: Duration,
-    ) -> StoreResult<PresignedUrl>;
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl>;
+    ) -> StoreResult<PresignedUrl> {
+        self.presign(PresignRequest {
+            method: PresignMethod::Put,
+            key,
+            content_type,
+            content_length,
+            expires_in,
+        })
+        .await
+    }
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
+        self.presign(PresignRequest {
+            method: PresignMethod::Get,
+            key,
+            content_type: "",
+            content_length: 0,
+            expires_in,
+        })
+        .await
+    }
+    /// [`Blobs::presign_put`] and [`Blobs::presign_get`] with their arguments as one
+    /// [`PresignRequest`]: what adapters implement and wrappers pass on whole. Callers use
+    /// `presign_put` and `presign_get`.
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl>;
 }
 
 /// Named secret strings: Secrets Manager, or files in the data directory.

@@ -1,6 +1,7 @@
 //! S3 behind the `Blobs` port.
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 
 use super::*;
 
@@ -33,6 +34,38 @@ impl S3Blobs {
     pub fn client(&self) -> &aws_sdk_s3::Client {
         &self.client
     }
+
+    /// GetObject of `key` (of a byte `range`, if any); `Ok(None)` when there is no such key.
+    async fn get_object(
+        &self,
+        key: &str,
+        range: Option<String>,
+    ) -> Result<Option<GetObjectOutput>, SdkError<GetObjectError>> {
+        let request = self.client.get_object().bucket(&self.bucket).key(key);
+        match request.set_range(range).send().await {
+            Ok(output) => Ok(Some(output)),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// An object's metadata as S3 answers it; an object stored without a type reads as bytes.
+fn object_meta(key: &str, size: u64, content_type: Option<&str>, etag: Option<&str>) -> BlobMeta {
+    BlobMeta {
+        key: key.into(),
+        size,
+        content_type: content_type
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        etag: strip_quotes(etag),
+    }
+}
+
+/// The body of an object stopped arriving part way: worth retrying.
+fn body_interrupted(error: impl std::fmt::Display) -> StoreError {
+    tracing::warn!(error = %error, "an object's bytes stopped arriving");
+    StoreError::Unavailable("an object's bytes stopped arriving".into())
 }
 
 #[async_trait]
@@ -62,37 +95,17 @@ impl Blobs for S3Blobs {
     #[tracing::instrument(skip(self), level = "debug")]
     async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
         validate_blob_key(key)?;
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None);
-            }
-            Err(err) => return Err(sdk_error("reading an object")(err)),
+        let found = self.get_object(key, None).await;
+        let Some(output) = found.map_err(sdk_error("reading an object"))? else {
+            return Ok(None);
         };
-        let meta = BlobMeta {
-            key: key.into(),
-            size: output.content_length().unwrap_or_default().max(0) as u64,
-            content_type: output
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned(),
-            etag: strip_quotes(output.e_tag()),
-        };
+        let size = output.content_length().unwrap_or_default().max(0) as u64;
+        let meta = object_meta(key, size, output.content_type(), output.e_tag());
         let body = output
             .body
             .collect()
             .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "an object's bytes stopped arriving");
-                StoreError::Unavailable("an object's bytes stopped arriving".into())
-            })?
+            .map_err(body_interrupted)?
             .into_bytes();
         Ok(Some(Blob { meta, body }))
     }
@@ -121,18 +134,11 @@ impl Blobs for S3Blobs {
         validate_blob_key(key)?;
         // One byte past the limit tells "exactly the limit" from "more": S3 sends no more.
         let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(format!("bytes=0-{max_bytes}"))
-            .send()
+            .get_object(key, Some(format!("bytes=0-{max_bytes}")))
             .await
         {
-            Ok(o) => o,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None);
-            }
+            Ok(Some(output)) => output,
+            Ok(None) => return Ok(None),
             // An empty object has no byte 0: S3 answers 416 to any range.
             Err(err)
                 if err
@@ -152,24 +158,12 @@ impl Blobs for S3Blobs {
             .and_then(|r| r.rsplit('/').next())
             .and_then(|total| total.parse().ok())
             .unwrap_or_else(|| output.content_length().unwrap_or_default().max(0) as u64);
-        let meta = BlobMeta {
-            key: key.into(),
-            size,
-            content_type: output
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned(),
-            etag: strip_quotes(output.e_tag()),
-        };
+        let meta = object_meta(key, size, output.content_type(), output.e_tag());
         let chunks = futures::stream::unfold(output.body, |mut body| async move {
             match body.try_next().await {
                 Ok(Some(chunk)) => Some((Ok(chunk), body)),
                 Ok(None) => None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "an object's bytes stopped arriving");
-                    let e = StoreError::Unavailable("an object's bytes stopped arriving".into());
-                    Some((Err(e), body))
-                }
+                Err(e) => Some((Err(body_interrupted(e)), body)),
             }
         });
         Ok(Some(BlobStream {
@@ -179,26 +173,19 @@ impl Blobs for S3Blobs {
     }
 
     #[tracing::instrument(skip(self), level = "debug")]
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
-        validate_blob_key(from)?;
-        validate_blob_key(to)?;
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
+        request.validate()?;
         // Keys hold only characters that need no escaping in a copy source.
-        let request = self
+        let copy = self
             .client
             .copy_object()
             .bucket(&self.bucket)
-            .key(to)
-            .copy_source(format!("{}/{from}", self.bucket))
+            .key(request.to)
+            .copy_source(format!("{}/{}", self.bucket, request.from))
             .metadata_directive(MetadataDirective::Replace)
-            .content_type(content_type)
-            .set_copy_source_if_match(if_match.map(|etag| format!("\"{etag}\"")));
-        match request.send().await {
+            .content_type(request.content_type)
+            .set_copy_source_if_match(request.if_match.map(|etag| format!("\"{etag}\"")));
+        match copy.send().await {
             Ok(_) => Ok(true),
             Err(err) => {
                 let status = err.raw_response().map(|r| r.status().as_u16());
@@ -225,15 +212,10 @@ impl Blobs for S3Blobs {
             .send()
             .await
         {
-            Ok(o) => Ok(Some(BlobMeta {
-                key: key.into(),
-                size: o.content_length().unwrap_or_default().max(0) as u64,
-                content_type: o
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
-                etag: strip_quotes(o.e_tag()),
-            })),
+            Ok(o) => {
+                let size = o.content_length().unwrap_or_default().max(0) as u64;
+                Ok(Some(object_meta(key, size, o.content_type(), o.e_tag())))
+            }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(err) => Err(sdk_error("reading an object's metadata")(err)),
         }
@@ -278,18 +260,7 @@ impl Blobs for S3Blobs {
         Ok(out)
     }
 
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.presign("PUT", key, content_type, content_length, expires_in)
-            .await
-    }
-
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.presign("GET", key, "", 0, expires_in).await
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        self.presigned_url(request).await
     }
 }

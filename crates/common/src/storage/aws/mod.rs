@@ -21,9 +21,10 @@ use serde_json::{Map, Number, Value};
 
 use super::cursor::Cursor;
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, MAX_ITEM_BYTES, Order, Page, PresignedUrl,
-    Query, Scan, Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, at_most, attr,
-    validate_blob_key, validate_transaction,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, MAX_ITEM_BYTES, Order, Page,
+    PresignMethod, PresignRequest, PresignedUrl, Query, Scan, Secrets, SortKey, StoreError,
+    StoreResult, Table, TxOp, Update, UpdateRequest, at_most, attr, validate_blob_key,
+    validate_transaction,
 };
 use crate::clock;
 

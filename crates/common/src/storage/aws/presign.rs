@@ -5,51 +5,49 @@
 use super::*;
 
 impl S3Blobs {
-    pub(super) async fn presign(
+    pub(super) async fn presigned_url(
         &self,
-        method: &str,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
+        request: PresignRequest<'_>,
     ) -> StoreResult<PresignedUrl> {
-        validate_blob_key(key)?;
-        let config = PresigningConfig::expires_in(expires_in)
+        validate_blob_key(request.key)?;
+        let config = PresigningConfig::expires_in(request.expires_in)
             .map_err(|e| StoreError::Invalid(format!("expiry: {e}")))?;
         let presign_error = |e: aws_sdk_s3::error::SdkError<_>| {
             StoreError::Unexpected(anyhow::Error::new(e).context("presigning"))
         };
-        let request = if method == "PUT" {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .content_length(
-                    i64::try_from(content_length).map_err(|_| {
-                        StoreError::Invalid(format!("content length {content_length}"))
-                    })?,
-                )
-                .presigned(config)
-                .await
-                .map_err(presign_error)?
-        } else {
-            self.client
+        let signed = match request.method {
+            PresignMethod::Put => {
+                let length = request.content_length;
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(request.key)
+                    .content_type(request.content_type)
+                    .content_length(
+                        i64::try_from(length)
+                            .map_err(|_| StoreError::Invalid(format!("content length {length}")))?,
+                    )
+                    .presigned(config)
+                    .await
+                    .map_err(presign_error)?
+            }
+            PresignMethod::Get => self
+                .client
                 .get_object()
                 .bucket(&self.bucket)
-                .key(key)
+                .key(request.key)
                 .presigned(config)
                 .await
-                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("presigning")))?
+                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context("presigning")))?,
         };
         Ok(PresignedUrl {
-            url: request.uri().to_owned(),
-            method: request.method().to_owned(),
-            headers: request
+            url: signed.uri().to_owned(),
+            method: signed.method().to_owned(),
+            headers: signed
                 .headers()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
-            expires_at: clock::unix_now() + expires_in.as_secs() as i64,
+            expires_at: request.expires_at(),
         })
     }
 }

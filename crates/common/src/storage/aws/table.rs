@@ -172,6 +172,29 @@ impl Expr {
         placeholder
     }
 
+    fn text(&mut self, value: &str) -> String {
+        self.value(AttributeValue::S(value.to_owned()))
+    }
+
+    /// The condition on the sort key `attribute` that `sort` sets, for a query's key condition
+    /// or a scan's filter; `None` (and the attribute left unnamed) when it reads every key.
+    fn sort_key(&mut self, attribute: &str, sort: &SortKey) -> Option<String> {
+        if *sort == SortKey::All {
+            return None;
+        }
+        let sk = self.name(attribute);
+        Some(match sort {
+            SortKey::All => unreachable!("returned above"),
+            SortKey::Prefix(p) => format!("begins_with({sk}, {})", self.text(p)),
+            SortKey::Between(lo, hi) => {
+                let (lo, hi) = (self.text(lo), self.text(hi));
+                format!("{sk} BETWEEN {lo} AND {hi}")
+            }
+            SortKey::AtLeast(lo) => format!("{sk} >= {}", self.text(lo)),
+            SortKey::AtMost(hi) => format!("{sk} <= {}", self.text(hi)),
+        })
+    }
+
     /// A live (not expired) item: TTL deletion is lazy in DynamoDB, so reads filter it.
     fn live(&mut self, now: i64) -> String {
         let exp = self.name(attr::EXPIRES_AT);
@@ -253,6 +276,36 @@ impl Expr {
     }
 }
 
+/// What every DynamoDB write request carries the same way: the table, the condition, and the
+/// names and values its expressions use. The SDK's seven write builders (three operations,
+/// four kinds of transaction item) share no trait for it, hence this one.
+trait ConditionalWrite: Sized {
+    fn conditioned(self, table: &str, condition: Option<String>, e: &Expr) -> Self;
+}
+
+macro_rules! conditional_write {
+    ($($builder:ty),+) => {$(
+        impl ConditionalWrite for $builder {
+            fn conditioned(self, table: &str, condition: Option<String>, e: &Expr) -> Self {
+                self.table_name(table)
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+            }
+        }
+    )+};
+}
+
+conditional_write!(
+    aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+    aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder,
+    aws_sdk_dynamodb::types::builders::PutBuilder,
+    aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    aws_sdk_dynamodb::types::builders::DeleteBuilder,
+    aws_sdk_dynamodb::types::builders::ConditionCheckBuilder
+);
+
 /// Maps the errors DynamoDB reports for bad writes to the port's errors.
 pub(super) fn write_error<E>(err: SdkError<E>, context: &'static str) -> StoreError
 where
@@ -290,35 +343,18 @@ const TRANSACTION_CONFLICT_RETRIES: u32 = 8;
 
 impl DynamoTable {
     async fn run_query(&self, query: Query, index: bool) -> StoreResult<Page> {
-        query.validate()?;
-        let cursor = query
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode_for(c, &query, index))
-            .transpose()?;
+        let cursor = query.checked_cursor(index)?;
         let (pk_attr, sk_attr) = if index {
             (attr::GSI1_PK, attr::GSI1_SK)
         } else {
             (attr::PK, attr::SK)
         };
         let mut e = Expr::default();
-        let (pk, sk) = (e.name(pk_attr), e.name(sk_attr));
-        let pk_value = e.value(AttributeValue::S(query.pk.clone()));
+        let pk = e.name(pk_attr);
+        let pk_value = e.text(&query.pk);
         let mut key_condition = format!("{pk} = {pk_value}");
-        let s = |v: &String| AttributeValue::S(v.clone());
-        match &query.sort {
-            SortKey::All => {
-                e.names.retain(|_, a| a != sk_attr);
-            }
-            SortKey::Prefix(p) => {
-                key_condition += &format!(" AND begins_with({sk}, {})", e.value(s(p)))
-            }
-            SortKey::Between(lo, hi) => {
-                let (lo, hi) = (e.value(s(lo)), e.value(s(hi)));
-                key_condition += &format!(" AND {sk} BETWEEN {lo} AND {hi}");
-            }
-            SortKey::AtLeast(lo) => key_condition += &format!(" AND {sk} >= {}", e.value(s(lo))),
-            SortKey::AtMost(hi) => key_condition += &format!(" AND {sk} <= {}", e.value(s(hi))),
+        if let Some(sort) = e.sort_key(sk_attr, &query.sort) {
+            key_condition += &format!(" AND {sort}");
         }
         let filter = e.live(clock::unix_now());
         let start_key = cursor.map(|c| {
@@ -349,26 +385,35 @@ impl DynamoTable {
             .send()
             .await
             .map_err(|err| write_error(err, "querying the table"))?;
-        let items = output
-            .items()
-            .iter()
-            .map(from_map)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = output.last_evaluated_key().map(|key| {
-            let get = |n: &str| match key.get(n) {
-                Some(AttributeValue::S(s)) => s.clone(),
-                _ => String::new(),
-            };
-            let index = index.then(|| (get(attr::GSI1_PK), get(attr::GSI1_SK)));
-            Cursor {
-                pk: get(attr::PK),
-                sk: get(attr::SK),
-                index,
-            }
-            .encode()
-        });
-        Ok(Page { items, next_cursor })
+        page(output.items(), output.last_evaluated_key(), index)
     }
+}
+
+/// A page of what a Query or a Scan read, with a cursor at the last key it evaluated (and that
+/// key's index keys, for a query of the index).
+fn page(
+    items: &[HashMap<String, AttributeValue>],
+    last_key: Option<&HashMap<String, AttributeValue>>,
+    index: bool,
+) -> StoreResult<Page> {
+    let items = items
+        .iter()
+        .map(from_map)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next_cursor = last_key.map(|key| {
+        let get = |n: &str| match key.get(n) {
+            Some(AttributeValue::S(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let index = index.then(|| (get(attr::GSI1_PK), get(attr::GSI1_SK)));
+        Cursor {
+            pk: get(attr::PK),
+            sk: get(attr::SK),
+            index,
+        }
+        .encode()
+    });
+    Ok(Page { items, next_cursor })
 }
 
 #[async_trait]
@@ -398,25 +443,22 @@ impl Table for DynamoTable {
         let expression = e.condition(&condition, clock::unix_now());
         self.client
             .put_item()
-            .table_name(&self.table)
+            .conditioned(&self.table, expression, &e)
             .set_item(Some(to_map(&item)))
-            .set_condition_expression(expression)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
             .send()
             .await
             .map_err(|err| write_error(err, "writing an item"))?;
         Ok(())
     }
 
-    #[tracing::instrument(skip(self, update, condition), level = "debug")]
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
+    #[tracing::instrument(skip_all, level = "debug", fields(pk = request.pk, sk = request.sk))]
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        let UpdateRequest {
+            pk,
+            sk,
+            update,
+            condition,
+        } = request;
         crate::storage::item::validate_key(pk, sk)?;
         update.validate()?;
         let mut e = Expr::default();
@@ -425,12 +467,9 @@ impl Table for DynamoTable {
         let output = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .conditioned(&self.table, expression, &e)
             .set_key(Some(key_map(pk, sk)))
             .update_expression(update_expression)
-            .set_condition_expression(expression)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
             .return_values(ReturnValue::AllNew)
             .send()
             .await
@@ -448,11 +487,8 @@ impl Table for DynamoTable {
         let expression = e.condition(&condition, clock::unix_now());
         self.client
             .delete_item()
-            .table_name(&self.table)
+            .conditioned(&self.table, expression, &e)
             .set_key(Some(key_map(pk, sk)))
-            .set_condition_expression(expression)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
             .send()
             .await
             .map_err(|err| write_error(err, "deleting an item"))?;
@@ -471,28 +507,9 @@ impl Table for DynamoTable {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        scan.validate()?;
-        let cursor = scan
-            .cursor
-            .as_deref()
-            .map(Cursor::decode_scan)
-            .transpose()?;
+        let cursor = scan.checked_cursor()?;
         let mut e = Expr::default();
-        let sk = e.name(attr::SK);
-        let s = |v: &String| AttributeValue::S(v.clone());
-        let sort = match &scan.sort {
-            SortKey::All => None,
-            SortKey::Prefix(p) => Some(format!("begins_with({sk}, {})", e.value(s(p)))),
-            SortKey::Between(lo, hi) => {
-                let (lo, hi) = (e.value(s(lo)), e.value(s(hi)));
-                Some(format!("{sk} BETWEEN {lo} AND {hi}"))
-            }
-            SortKey::AtLeast(lo) => Some(format!("{sk} >= {}", e.value(s(lo)))),
-            SortKey::AtMost(hi) => Some(format!("{sk} <= {}", e.value(s(hi)))),
-        };
-        if sort.is_none() {
-            e.names.retain(|_, a| a != attr::SK);
-        }
+        let sort = e.sort_key(attr::SK, &scan.sort);
         let live = e.live(clock::unix_now());
         let filter = match sort {
             // `live` is parenthesised already; DynamoDB refuses redundant parentheses.
@@ -512,24 +529,7 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(|err| write_error(err, "scanning the table"))?;
-        let items = output
-            .items()
-            .iter()
-            .map(from_map)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = output.last_evaluated_key().map(|key| {
-            let get = |n: &str| match key.get(n) {
-                Some(AttributeValue::S(s)) => s.clone(),
-                _ => String::new(),
-            };
-            Cursor {
-                pk: get(attr::PK),
-                sk: get(attr::SK),
-                index: None,
-            }
-            .encode()
-        });
-        Ok(Page { items, next_cursor })
+        page(output.items(), output.last_evaluated_key(), false)
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(writes = ops.len()))]
@@ -548,11 +548,8 @@ impl Table for DynamoTable {
                 TxOp::Put { item, condition } => {
                     let expression = e.condition(condition, now);
                     let put = Put::builder()
-                        .table_name(&self.table)
+                        .conditioned(&self.table, expression, &e)
                         .set_item(Some(to_map(item)))
-                        .set_condition_expression(expression)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
                         .build()
                         .map_err(build("building a put"))?;
                     TransactWriteItem::builder().put(put).build()
@@ -566,12 +563,9 @@ impl Table for DynamoTable {
                     let expression = e.condition(condition, now);
                     let update_expression = e.update(update);
                     let update = DynamoUpdate::builder()
-                        .table_name(&self.table)
+                        .conditioned(&self.table, expression, &e)
                         .set_key(Some(key_map(pk, sk)))
                         .update_expression(update_expression)
-                        .set_condition_expression(expression)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
                         .build()
                         .map_err(build("building an update"))?;
                     TransactWriteItem::builder().update(update).build()
@@ -579,11 +573,8 @@ impl Table for DynamoTable {
                 TxOp::Delete { pk, sk, condition } => {
                     let expression = e.condition(condition, now);
                     let delete = Delete::builder()
-                        .table_name(&self.table)
+                        .conditioned(&self.table, expression, &e)
                         .set_key(Some(key_map(pk, sk)))
-                        .set_condition_expression(expression)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
                         .build()
                         .map_err(build("building a delete"))?;
                     TransactWriteItem::builder().delete(delete).build()
@@ -593,11 +584,8 @@ impl Table for DynamoTable {
                         .condition(condition, now)
                         .ok_or_else(|| StoreError::Invalid("a check needs a condition".into()))?;
                     let check = ConditionCheck::builder()
-                        .table_name(&self.table)
+                        .conditioned(&self.table, Some(expression), &e)
                         .set_key(Some(key_map(pk, sk)))
-                        .condition_expression(expression)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
                         .build()
                         .map_err(build("building a check"))?;
                     TransactWriteItem::builder().condition_check(check).build()

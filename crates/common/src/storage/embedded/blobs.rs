@@ -221,21 +221,15 @@ impl Blobs for EmbeddedBlobs {
         }))
     }
 
-    async fn copy(
-        &self,
-        from: &str,
-        to: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-    ) -> StoreResult<bool> {
-        validate_blob_key(from)?;
-        validate_blob_key(to)?;
+    async fn copy_object(&self, request: CopyRequest<'_>) -> StoreResult<bool> {
+        request.validate()?;
         let (root, source, target) = (
             self.root.clone(),
-            self.object_path(from),
-            self.object_path(to),
+            self.object_path(request.from),
+            self.object_path(request.to),
         );
-        let (content_type, if_match) = (content_type.to_owned(), if_match.map(str::to_owned));
+        let content_type = request.content_type.to_owned();
+        let if_match = request.if_match.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
             let Some((mut file, meta, _)) = open_object(&source)? else {
                 return Ok(false);
@@ -305,17 +299,7 @@ impl Blobs for EmbeddedBlobs {
         .map_err(unexpected)?
     }
 
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        self.presign("PUT", key, content_type, content_length, expires_in)
-    }
-
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<PresignedUrl> {
-        self.presign("GET", key, "", 0, expires_in)
+    async fn presign(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        self.presigned_url(request)
     }
 }

@@ -5,7 +5,6 @@
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -25,9 +24,9 @@ use sha2::{Digest, Sha256};
 
 use super::cursor::Cursor;
 use super::{
-    Blob, BlobMeta, BlobStream, Blobs, Condition, Item, Order, Page, PresignedUrl, Query, Scan,
-    Secrets, SortKey, StoreError, StoreResult, Table, TxOp, Update, at_most, validate_blob_key,
-    validate_transaction,
+    Blob, BlobMeta, BlobStream, Blobs, Condition, CopyRequest, Item, Order, Page, PresignMethod,
+    PresignRequest, PresignedUrl, Query, Scan, Secrets, SortKey, StoreError, StoreResult, Table,
+    TxOp, Update, UpdateRequest, at_most, validate_blob_key, validate_transaction,
 };
 use crate::clock;
 use crate::error::ApiError;

@@ -53,18 +53,18 @@ pub struct Grant<'a> {
 }
 
 impl EmbeddedBlobs {
-    pub(super) fn presign(
-        &self,
-        method: &str,
-        key: &str,
-        content_type: &str,
-        content_length: u64,
-        expires_in: Duration,
-    ) -> StoreResult<PresignedUrl> {
-        validate_blob_key(key)?;
-        let expires_at = clock::unix_now() + expires_in.as_secs() as i64;
-        let sig = self.signer.sign(&Grant {
+    pub(super) fn presigned_url(&self, request: PresignRequest<'_>) -> StoreResult<PresignedUrl> {
+        validate_blob_key(request.key)?;
+        let expires_at = request.expires_at();
+        let PresignRequest {
             method,
+            key,
+            content_type,
+            content_length,
+            ..
+        } = request;
+        let sig = self.signer.sign(&Grant {
+            method: method.as_str(),
             key,
             expires: expires_at,
             content_type,
@@ -73,16 +73,16 @@ impl EmbeddedBlobs {
         let mut url =
             url::Url::parse(&format!("{}/_blobs/{key}", self.public_url)).map_err(unexpected)?;
         url.query_pairs_mut()
-            .append_pair("method", method)
+            .append_pair("method", method.as_str())
             .append_pair("expires", &expires_at.to_string())
             .append_pair("content_type", content_type);
-        if method == "PUT" {
+        if method == PresignMethod::Put {
             url.query_pairs_mut()
                 .append_pair("content_length", &content_length.to_string());
         }
         url.query_pairs_mut().append_pair("signature", &sig);
         // As S3's URL does: the headers the PUT must carry, its length among them.
-        let headers = if method == "PUT" {
+        let headers = if method == PresignMethod::Put {
             vec![
                 ("content-type".into(), content_type.into()),
                 ("content-length".into(), content_length.to_string()),
@@ -92,7 +92,7 @@ impl EmbeddedBlobs {
         };
         Ok(PresignedUrl {
             url: url.into(),
-            method: method.into(),
+            method: method.as_str().into(),
             headers,
             expires_at,
         })

@@ -26,6 +26,29 @@ impl EmbeddedTable {
         Ok(Self { db: Arc::new(db) })
     }
 
+    /// Applies the writes in one redb write transaction, all or none, and returns the item the
+    /// last one left if it was an update: `transact`, and `update` as a transaction of one.
+    async fn write(&self, ops: Vec<TxOp>) -> StoreResult<Option<Item>> {
+        validate_transaction(&ops)?;
+        // Read on this thread: the blocking pool does not see a test's frozen clock.
+        let now = clock::unix_now();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unexpected)?;
+            let mut last = None;
+            {
+                let mut items = txn.open_table(ITEMS).map_err(unexpected)?;
+                let mut gsi = txn.open_table(GSI1).map_err(unexpected)?;
+                for op in &ops {
+                    // Returning early drops `txn` uncommitted: redb aborts it, nothing is written.
+                    last = apply_op(&mut items, &mut gsi, op, now)?;
+                }
+            }
+            txn.commit().map_err(unexpected)?;
+            Ok(last)
+        })
+        .await
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Database) -> StoreResult<T> + Send + 'static,
@@ -201,14 +224,15 @@ pub(super) fn write_item(
     Ok(())
 }
 
-/// Applies one write inside an open transaction; `Err(ConditionFailed)` leaves the caller to
-/// abort, so nothing of the transaction is committed.
+/// Applies one write inside an open transaction and returns the item an update leaves (`None`
+/// for the other writes); `Err(ConditionFailed)` leaves the caller to abort, so nothing of the
+/// transaction is committed.
 pub(super) fn apply_op(
     items: &mut ItemsTable,
     gsi: &mut ItemsTable,
     op: &TxOp,
     now: i64,
-) -> StoreResult<()> {
+) -> StoreResult<Option<Item>> {
     let (pk, sk) = op.key();
     let existing = read_item(items, &item_key(pk, sk))?;
     let condition = match op {
@@ -221,14 +245,16 @@ pub(super) fn apply_op(
         return Err(StoreError::ConditionFailed);
     }
     match op {
-        TxOp::Put { item, .. } => write_item(items, gsi, existing.as_ref(), Some(item), pk, sk),
+        TxOp::Put { item, .. } => write_item(items, gsi, existing.as_ref(), Some(item), pk, sk)?,
         TxOp::Update { update, .. } => {
             let new = apply_update(existing.clone(), pk, sk, update, now)?;
-            write_item(items, gsi, existing.as_ref(), Some(&new), pk, sk)
+            write_item(items, gsi, existing.as_ref(), Some(&new), pk, sk)?;
+            return Ok(Some(new));
         }
-        TxOp::Delete { .. } => write_item(items, gsi, existing.as_ref(), None, pk, sk),
-        TxOp::Check { .. } => Ok(()),
+        TxOp::Delete { .. } => write_item(items, gsi, existing.as_ref(), None, pk, sk)?,
+        TxOp::Check { .. } => {}
     }
+    Ok(None)
 }
 
 /// Runs a scan over `[lo, hi]` in the query's order, skipping expired items, and returns up to
@@ -309,6 +335,50 @@ pub(super) fn after_cursor(
     }
 }
 
+/// A page of the items table within `bounds`, after the cursor's item: the live items whose
+/// sort key matches `sort`, for a query of the table and a scan alike.
+fn read_items(
+    db: &Database,
+    bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    cursor: Option<Cursor>,
+    order: Order,
+    limit: usize,
+    sort: &SortKey,
+    now: i64,
+) -> StoreResult<Page> {
+    let txn = db.begin_read().map_err(unexpected)?;
+    let items = txn.open_table(ITEMS).map_err(unexpected)?;
+    let bounds = match cursor {
+        Some(c) => after_cursor(bounds, item_key(&c.pk, &c.sk), order),
+        None => bounds,
+    };
+    let (found, more) = scan(&items, bounds, order, limit, |_, v| {
+        let item = Item::from_json(serde_json::from_slice(v).map_err(unexpected)?)?;
+        Ok((!item.is_expired_at(now) && sort.matches(&item.sk)).then_some(item))
+    })?;
+    Ok(page(found, more, false))
+}
+
+/// A page of `items`, with a cursor at the last one when `more` follow (and its index keys, on
+/// a page of the index).
+fn page(items: Vec<Item>, more: bool, index: bool) -> Page {
+    let next_cursor = more.then(|| items.last()).flatten().and_then(|last| {
+        let index = if index {
+            let (ipk, isk) = last.index_keys()?;
+            Some((ipk.to_owned(), isk.to_owned()))
+        } else {
+            None
+        };
+        let cursor = Cursor {
+            pk: last.pk.clone(),
+            sk: last.sk.clone(),
+            index,
+        };
+        Some(cursor.encode())
+    });
+    Page { items, next_cursor }
+}
+
 #[async_trait]
 impl Table for EmbeddedTable {
     async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
@@ -327,46 +397,17 @@ impl Table for EmbeddedTable {
         self.transact(vec![TxOp::Put { item, condition }]).await
     }
 
-    async fn update(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: Update,
-        condition: Condition,
-    ) -> StoreResult<Item> {
-        let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        validate_transaction(&[TxOp::Update {
-            pk: pk.clone(),
-            sk: sk.clone(),
-            update: update.clone(),
-            condition: condition.clone(),
-        }])?;
-        // Read on this thread: the blocking pool does not see a test's frozen clock.
-        let now = clock::unix_now();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unexpected)?;
-            let result = {
-                let mut items = txn.open_table(ITEMS).map_err(unexpected)?;
-                let mut gsi = txn.open_table(GSI1).map_err(unexpected)?;
-                let existing = read_item(&items, &item_key(&pk, &sk))?;
-                if !condition_holds(&condition, existing.as_ref(), now) {
-                    return Err(StoreError::ConditionFailed);
-                }
-                let new = apply_update(existing.clone(), &pk, &sk, &update, now)?;
-                write_item(
-                    &mut items,
-                    &mut gsi,
-                    existing.as_ref(),
-                    Some(&new),
-                    &pk,
-                    &sk,
-                )?;
-                new
-            };
-            txn.commit().map_err(unexpected)?;
-            Ok(result)
-        })
-        .await
+    /// A transaction of the one update, for the item it leaves.
+    async fn update_item(&self, request: UpdateRequest<'_>) -> StoreResult<Item> {
+        let update = TxOp::Update {
+            pk: request.pk.to_owned(),
+            sk: request.sk.to_owned(),
+            update: request.update,
+            condition: request.condition,
+        };
+        self.write(vec![update])
+            .await?
+            .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("the update left no item")))
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
@@ -379,48 +420,19 @@ impl Table for EmbeddedTable {
     }
 
     async fn query(&self, query: Query) -> StoreResult<Page> {
-        query.validate()?;
-        let cursor = query
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode_for(c, &query, false))
-            .transpose()?;
+        let cursor = query.checked_cursor(false)?;
         // Read on this thread: the blocking pool does not see a test's frozen clock.
         let now = clock::unix_now();
         self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unexpected)?;
-            let items = txn.open_table(ITEMS).map_err(unexpected)?;
-            let mut bounds = partition_bounds(&query.pk, &query.sort);
-            if let Some(c) = cursor {
-                bounds = after_cursor(bounds, item_key(&c.pk, &c.sk), query.order);
-            }
-            let (page, more) = scan(&items, bounds, query.order, query.limit, |_, v| {
-                let item = Item::from_json(serde_json::from_slice(v).map_err(unexpected)?)?;
-                Ok((!item.is_expired_at(now) && query.sort.matches(&item.sk)).then_some(item))
-            })?;
-            let next_cursor = more.then(|| page.last()).flatten().map(|last| {
-                Cursor {
-                    pk: last.pk.clone(),
-                    sk: last.sk.clone(),
-                    index: None,
-                }
-                .encode()
-            });
-            Ok(Page {
-                items: page,
-                next_cursor,
-            })
+            let bounds = partition_bounds(&query.pk, &query.sort);
+            let (order, limit) = (query.order, query.limit);
+            read_items(db, bounds, cursor, order, limit, &query.sort, now)
         })
         .await
     }
 
     async fn query_index(&self, query: Query) -> StoreResult<Page> {
-        query.validate()?;
-        let cursor = query
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode_for(c, &query, true))
-            .transpose()?;
+        let cursor = query.checked_cursor(true)?;
         // Read on this thread: the blocking pool does not see a test's frozen clock.
         let now = clock::unix_now();
         self.blocking(move |db| {
@@ -441,84 +453,30 @@ impl Table for EmbeddedTable {
                 end.push(SEP + 1);
                 bounds.1 = Bound::Excluded(end);
             }
-            let (page, more) = scan(&gsi, bounds, query.order, query.limit, |k, _| {
+            let (found, more) = scan(&gsi, bounds, query.order, query.limit, |k, _| {
                 let (ipk, isk, pk, sk) = split_index_key(k)?;
                 if ipk != query.pk || !query.sort.matches(&isk) {
                     return Ok(None);
                 }
                 Ok(read_item(&items, &item_key(&pk, &sk))?.filter(|i| !i.is_expired_at(now)))
             })?;
-            let next_cursor = more.then(|| page.last()).flatten().and_then(|last| {
-                let (ipk, isk) = last.index_keys()?;
-                Some(
-                    Cursor {
-                        pk: last.pk.clone(),
-                        sk: last.sk.clone(),
-                        index: Some((ipk.into(), isk.into())),
-                    }
-                    .encode(),
-                )
-            });
-            Ok(Page {
-                items: page,
-                next_cursor,
-            })
+            Ok(page(found, more, true))
         })
         .await
     }
 
     async fn scan(&self, request: Scan) -> StoreResult<Page> {
-        request.validate()?;
-        let cursor = request
-            .cursor
-            .as_deref()
-            .map(Cursor::decode_scan)
-            .transpose()?;
+        let cursor = request.checked_cursor()?;
         let now = clock::unix_now();
         self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unexpected)?;
-            let items = txn.open_table(ITEMS).map_err(unexpected)?;
-            let mut bounds = (Bound::Unbounded, Bound::Unbounded);
-            if let Some(c) = cursor {
-                bounds = after_cursor(bounds, item_key(&c.pk, &c.sk), Order::Ascending);
-            }
-            let (page, more) = scan(&items, bounds, Order::Ascending, request.limit, |_, v| {
-                let item = Item::from_json(serde_json::from_slice(v).map_err(unexpected)?)?;
-                Ok((!item.is_expired_at(now) && request.sort.matches(&item.sk)).then_some(item))
-            })?;
-            let next_cursor = more.then(|| page.last()).flatten().map(|last| {
-                Cursor {
-                    pk: last.pk.clone(),
-                    sk: last.sk.clone(),
-                    index: None,
-                }
-                .encode()
-            });
-            Ok(Page {
-                items: page,
-                next_cursor,
-            })
+            let everything = (Bound::Unbounded, Bound::Unbounded);
+            let (order, limit) = (Order::Ascending, request.limit);
+            read_items(db, everything, cursor, order, limit, &request.sort, now)
         })
         .await
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        validate_transaction(&ops)?;
-        // Read on this thread: the blocking pool does not see a test's frozen clock.
-        let now = clock::unix_now();
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unexpected)?;
-            {
-                let mut items = txn.open_table(ITEMS).map_err(unexpected)?;
-                let mut gsi = txn.open_table(GSI1).map_err(unexpected)?;
-                for op in &ops {
-                    // Returning early drops `txn` uncommitted: redb aborts it, nothing is written.
-                    apply_op(&mut items, &mut gsi, op, now)?;
-                }
-            }
-            txn.commit().map_err(unexpected)?;
-            Ok(())
-        })
-        .await
+        self.write(ops).await.map(|_| ())
     }
 }
