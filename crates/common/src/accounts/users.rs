@@ -261,7 +261,7 @@ pub async fn backfill_users_index(
     let mut cursor = cursor;
     for _ in 0..pages.max(1) {
         let page = table
-            .scan(Scan::sort_key("USER").limit(500).after(cursor.take()))
+            .scan(Scan::sort_key("USER").page(500, cursor.take()))
             .await?;
         for item in &page.items {
             if !item.pk.starts_with("USER#") {

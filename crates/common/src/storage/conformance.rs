@@ -675,7 +675,7 @@ pub async fn a_scan_reads_every_partition_once_filtered_by_sort_key(table: &Arc<
     let mut pages = 0;
     loop {
         let page = table
-            .scan(Scan::sort_key("USER").limit(3).after(cursor))
+            .scan(Scan::sort_key("USER").page(3, cursor))
             .await
             .unwrap();
         pages += 1;
@@ -695,7 +695,7 @@ pub async fn a_scan_reads_every_partition_once_filtered_by_sort_key(table: &Arc<
     assert_eq!(seen, want, "each live item once, expired ones not at all");
     assert!(matches!(
         table
-            .scan(Scan::sort_key("USER").after(Some("not a cursor".into())))
+            .scan(Scan::sort_key("USER").page(100, Some("not a cursor".into())))
             .await,
         Err(StoreError::InvalidCursor)
     ));

@@ -289,12 +289,9 @@ impl Scan {
             cursor: None,
         }
     }
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = limit;
-        self
-    }
-    pub fn after(mut self, cursor: Option<String>) -> Self {
-        self.cursor = cursor;
+    /// Up to `limit` items after `cursor` (the last page's `next_cursor`; `None` to start).
+    pub fn page(mut self, limit: usize, cursor: Option<String>) -> Self {
+        (self.limit, self.cursor) = (limit, cursor);
         self
     }
     /// Checks the scan and decodes its cursor, as [`Query`]'s does.
@@ -516,7 +513,21 @@ pub struct CopyRequest<'a> {
     pub if_match: Option<&'a str>,
 }
 
-impl CopyRequest<'_> {
+impl<'a> CopyRequest<'a> {
+    pub fn new(
+        from: &'a str,
+        to: &'a str,
+        content_type: &'a str,
+        if_match: Option<&'a str>,
+    ) -> Self {
+        Self {
+            from,
+            to,
+            content_type,
+            if_match,
+        }
+    }
+
     /// Both keys must be valid blob keys ([`validate_blob_key`]).
     fn validate(&self) -> StoreResult<()> {
         validate_blob_key(self.from)?;
@@ -587,13 +598,8 @@ pub trait Blobs: Send + Sync + 'static {
         content_type: &str,
         if_match: Option<&str>,
     ) -> StoreResult<bool> {
-        self.copy_object(CopyRequest {
-            from,
-            to,
-            content_type,
-            if_match,
-        })
-        .await
+        let request = CopyRequest::new(from, to, content_type, if_match);
+        self.copy_object(request).await
     }
     /// [`Blobs::copy`] with its arguments as one [`CopyRequest`]: what adapters implement and
     /// wrappers pass on whole. Callers use `copy`.
