@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,7 @@ use crate::accounts::web::ClientAddress;
 use crate::accounts::{ListPage, UserId, keys};
 use crate::clock::{self, Timestamp};
 use crate::request_id::RequestId;
-use crate::state::AppState;
+use crate::state::HasAppState;
 use crate::storage::{Condition, Item, Query, StoreResult, Table};
 
 /// The longest an action waits for its audit write.
@@ -249,18 +249,14 @@ async fn write(
     table.put(item, Condition::NotExists).await
 }
 
-impl<S> FromRequestParts<S> for Audit
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
+impl<S: HasAppState> FromRequestParts<S> for Audit {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ClientAddress(address) = ClientAddress::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
-        let state = AppState::from_ref(state);
+        let state = state.app_state();
         let request_id = parts
             .extensions
             .get::<RequestId>()

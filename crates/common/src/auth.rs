@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::accounts::UserId;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::HasAppState;
 
 /// How the caller proved who they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,15 +87,11 @@ pub fn bearer_credential(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-impl<S> FromRequestParts<S> for AuthUser
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
+impl<S: HasAppState> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+        let state = state.app_state();
         let credential = bearer_credential(parts)
             .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <token>`".into()))?;
         state.auth.authenticate(credential).await.map(AuthUser)

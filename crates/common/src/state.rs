@@ -35,6 +35,21 @@ fn accounts_auth(
 /// URLs.
 pub const BLOB_SIGNING_SECRET: &str = "blob-url-signing-key";
 
+/// A router state that carries the [`AppState`] (it, or a function's state built around it):
+/// what the extractors that read the store or the settings ask of the state they run with.
+pub trait HasAppState: Send + Sync {
+    fn app_state(&self) -> AppState;
+}
+
+impl<S: Send + Sync> HasAppState for S
+where
+    AppState: axum::extract::FromRef<S>,
+{
+    fn app_state(&self) -> AppState {
+        <AppState as axum::extract::FromRef<S>>::from_ref(self)
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,

@@ -10,7 +10,7 @@
 
 use std::str::FromStr;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
@@ -25,7 +25,7 @@ use crate::auth::AuthUser;
 use crate::clock::{self, Timestamp};
 use crate::config::ConfigError;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::HasAppState;
 use crate::storage::{Condition, Item, Query, StoreError, Table, TxOp};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -621,16 +621,12 @@ pub enum AdminRefusals {
     NotAdmin(crate::error::Problem),
 }
 
-impl<S> FromRequestParts<S> for AdminUser
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
+impl<S: HasAppState> FromRequestParts<S> for AdminUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
-        let state = AppState::from_ref(state);
+        let state = state.app_state();
         let forbidden = || ApiError::Forbidden("this needs an administrator account".into());
         let user = match users::get(state.table.as_ref(), *auth.user_id()).await {
             Ok(user) => user,
