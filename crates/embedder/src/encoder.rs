@@ -213,7 +213,7 @@ impl Encoder {
             .forward(&(layer.attention_out.forward(&context)? + x)?)?;
         let inner = layer.intermediate.forward(&attended)?;
         let inner = if self.exact_gelu {
-            inner.gelu_erf()?
+            inner.apply_op1_no_bwd(&ExactGelu)?
         } else {
             inner.gelu()?
         };
@@ -221,6 +221,45 @@ impl Encoder {
             .output_norm
             .forward(&(layer.output.forward(&inner)? + attended)?)
     }
+}
+
+/// GELU with the error function, as BERT defines it, from an approximation of `erf`
+/// (Abramowitz & Stegun 7.1.26: within 1.5·10⁻⁷, about 5·10⁻⁷ once computed in f32, a few
+/// units in the last place of `1 + erf`) that is several times faster than candle's
+/// `gelu_erf`, whose software `erff` took a tenth of a question's time. The embeddings still
+/// match sentence-transformers' (`tests/reference.rs`).
+struct ExactGelu;
+
+impl candle_core::CustomOp1 for ExactGelu {
+    fn name(&self) -> &'static str {
+        "exact-gelu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let (candle_core::CpuStorage::F32(data), Some((start, end))) =
+            (storage, layout.contiguous_offsets())
+        else {
+            candle_core::bail!("exact-gelu takes contiguous f32 tensors");
+        };
+        let out = data[start..end].iter().map(|&x| gelu(x)).collect();
+        Ok((candle_core::CpuStorage::F32(out), layout.shape().clone()))
+    }
+}
+
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+fn erf(x: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_74) * t
+        + 0.254_829_6)
+        * t;
+    (1.0 - poly * (-x * x).exp()).copysign(x)
 }
 
 /// The mean of the real tokens' vectors (`hidden`: `[batch, len, size]`, `mask`: `[batch, len]`).
@@ -239,4 +278,32 @@ pub fn normalise(x: &Tensor) -> Result<Tensor> {
         .sqrt()?
         .clamp(1e-12f32, f32::MAX)?;
     x.broadcast_div(&norms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_erf_stays_within_a_millionth_of_libm() {
+        let worst = (-60_000..=60_000)
+            .map(|i| i as f32 / 10_000.0)
+            .map(|x| (erf(x) - libm::erff(x)).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-6, "worst difference {worst}");
+    }
+
+    #[test]
+    fn exact_gelu_matches_candles_on_a_tensor() {
+        let values: Vec<f32> = (-400..=400).map(|i| i as f32 / 50.0).collect();
+        let x = Tensor::new(values.as_slice(), &candle_core::Device::Cpu).unwrap();
+        let ours: Vec<f32> = x.apply_op1_no_bwd(&ExactGelu).unwrap().to_vec1().unwrap();
+        let candles: Vec<f32> = x.gelu_erf().unwrap().to_vec1().unwrap();
+        for ((o, c), x) in ours.iter().zip(&candles).zip(&values) {
+            assert!(
+                (o - c).abs() <= 1e-6 * (1.0 + x.abs()),
+                "gelu({x}): {o} vs {c}"
+            );
+        }
+    }
 }
