@@ -179,19 +179,16 @@ impl Expr {
     /// The condition on the sort key `attribute` that `sort` sets, for a query's key condition
     /// or a scan's filter; `None` (and the attribute left unnamed) when it reads every key.
     fn sort_key(&mut self, attribute: &str, sort: &SortKey) -> Option<String> {
-        if *sort == SortKey::All {
-            return None;
-        }
-        let sk = self.name(attribute);
+        let sk = |e: &mut Self| e.name(attribute);
         Some(match sort {
-            SortKey::All => unreachable!("returned above"),
-            SortKey::Prefix(p) => format!("begins_with({sk}, {})", self.text(p)),
+            SortKey::All => return None,
+            SortKey::Prefix(p) => format!("begins_with({}, {})", sk(self), self.text(p)),
             SortKey::Between(lo, hi) => {
-                let (lo, hi) = (self.text(lo), self.text(hi));
+                let (sk, lo, hi) = (sk(self), self.text(lo), self.text(hi));
                 format!("{sk} BETWEEN {lo} AND {hi}")
             }
-            SortKey::AtLeast(lo) => format!("{sk} >= {}", self.text(lo)),
-            SortKey::AtMost(hi) => format!("{sk} <= {}", self.text(hi)),
+            SortKey::AtLeast(lo) => format!("{} >= {}", sk(self), self.text(lo)),
+            SortKey::AtMost(hi) => format!("{} <= {}", sk(self), self.text(hi)),
         })
     }
 
