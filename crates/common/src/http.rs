@@ -2,6 +2,7 @@
 //! problem+json, body limits, the health route, and the layers that keep every error response
 //! in problem+json form and give every request its id.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
@@ -9,7 +10,6 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tower_http::trace::TraceLayer;
@@ -18,12 +18,19 @@ use crate::error::{ApiError, PROBLEM_JSON, problem_response};
 use crate::request_id;
 use crate::state::AppState;
 
-/// `Json<T>` whose rejections are problem+json naming the offending field: 415 for a wrong
-/// content type, 413 for an oversize body, 400 for malformed JSON, 422 for wrong, missing or
-/// unknown fields.
-pub struct ApiJson<T>(pub T);
+/// Axum's `Json<T>` whose rejections are problem+json naming the offending field: 415 for a
+/// wrong content type, 413 for an oversize body, 400 for malformed JSON, 422 for wrong, missing
+/// or unknown fields. It answers like axum's. Handlers take their body as `Json<T>` so that
+/// the OpenAPI document's request body is read from the signature, not declared beside it.
+pub struct Json<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -46,7 +53,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;
-        decode_json(&bytes).map(ApiJson)
+        decode_json(&bytes).map(Json)
     }
 }
 

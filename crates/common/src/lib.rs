@@ -33,4 +33,4 @@ pub use error::{ApiError, ApiResult};
 /// (`tests/soak.rs`: `sign_ins_leave_resident_memory_bounded`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-pub use state::{AppState, HasAppState};
+pub use state::{AppState, FunctionState, HasAppState};

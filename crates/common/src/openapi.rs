@@ -1,6 +1,7 @@
 //! The parts of the OpenAPI contract every function shares, applied once to the assembled
 //! document instead of repeated in every handler's attribute: the problem+json schema, the
-//! security schemes, and the error statuses the shared plumbing answers with on any operation
+//! security schemes (every operation takes them unless its attribute says `security(())`), and
+//! the error statuses the shared plumbing answers with on any operation
 //! (the auth extractor's 401, the JSON extractor's 400/413/415/422, an id that names nothing's
 //! 404, the store's 503 and the generic 500). Route-specific statuses stay in the handlers'
 //! `#[utoipa::path]` attributes; an error status declared there without a body gets the
@@ -18,6 +19,70 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
 use crate::error::{PROBLEM_JSON, Problem};
+
+/// The pattern of a name or title: not only blanks, no control characters.
+const ONE_LINE: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+/// The same for a file name, which has no slashes either.
+const FILE_NAME: &str = r"^[^/\\\u0000-\u001f\u007f-\u009f]*[^/\\\s\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*$";
+
+/// A name or title as the API takes it: 1 to `MAX` characters, not only blanks, no control
+/// characters. The type carries the schema (fields take it `#[schema(inline)]`); the domain
+/// checks the value and names the field when it is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct OneLine<const MAX: usize>(pub String);
+
+/// A file's name as the API takes it: a [`OneLine`] of at most 200 characters without `/` or `\\`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct FileName(pub String);
+
+impl<const MAX: usize> std::ops::Deref for OneLine<MAX> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> From<OneLine<MAX>> for String {
+    fn from(text: OneLine<MAX>) -> String {
+        text.0
+    }
+}
+
+impl std::ops::Deref for FileName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+fn text_schema(max: usize, pattern: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .into()
+}
+
+impl<const MAX: usize> PartialSchema for OneLine<MAX> {
+    fn schema() -> RefOr<Schema> {
+        text_schema(MAX, ONE_LINE)
+    }
+}
+
+impl<const MAX: usize> ToSchema for OneLine<MAX> {}
+
+impl PartialSchema for FileName {
+    fn schema() -> RefOr<Schema> {
+        text_schema(200, FILE_NAME)
+    }
+}
+
+impl ToSchema for FileName {}
 
 /// The security scheme of an access token or personal API key in `Authorization: Bearer`.
 pub const BEARER: &str = "bearer";
@@ -101,16 +166,19 @@ fn operation_id(method: &str, path: &str) -> String {
     id
 }
 
-/// Whether an operation takes the bearer credential (its attribute says `security(("bearer" = []))`).
+/// Whether an operation takes the bearer credential: every one does unless its attribute says
+/// `security(())` (the few that serve the signed-out: register, sign-in, password reset…), so
+/// a new route is documented as authenticated until someone decides otherwise.
 fn is_secured(operation: &Operation) -> bool {
-    operation.security.as_ref().is_some_and(|requirements| {
-        requirements.iter().any(|r| {
+    let public = operation.security.as_ref().is_some_and(|requirements| {
+        requirements.iter().all(|r| {
             serde_json::to_value(r)
                 .ok()
-                .and_then(|v| v.as_object().map(|o| o.contains_key(BEARER)))
+                .and_then(|v| v.as_object().map(|o| o.is_empty()))
                 .unwrap_or(false)
         })
-    })
+    });
+    !public
 }
 
 fn has_query(operation: &Operation) -> bool {
@@ -176,6 +244,10 @@ fn complete(path: &str, operation: &mut Operation) {
         return;
     }
     let secured = is_secured(operation);
+    if !secured {
+        // `security(())` marks the route public; the document says so by naming no scheme.
+        operation.security = None;
+    }
     if secured {
         operation.security = Some(vec![
             SecurityRequirement::new(BEARER, Vec::<String>::new()),

@@ -35,6 +35,44 @@ fn accounts_auth(
 /// URLs.
 pub const BLOB_SIGNING_SECRET: &str = "blob-url-signing-key";
 
+/// The router state of a function with a service of its own (the chat service, the corpus, the
+/// conversation stores), built once at start beside the [`AppState`] every function shares.
+pub struct FunctionState<T> {
+    pub app: AppState,
+    pub service: Arc<T>,
+}
+
+impl<T> FunctionState<T> {
+    pub fn new(app: AppState, service: T) -> Self {
+        Self::shared(app, Arc::new(service))
+    }
+
+    pub fn shared(app: AppState, service: Arc<T>) -> Self {
+        Self { app, service }
+    }
+}
+
+// Not derived: a derive would ask `T: Clone`, and the service is shared, not copied.
+impl<T> Clone for FunctionState<T> {
+    fn clone(&self) -> Self {
+        Self::shared(self.app.clone(), self.service.clone())
+    }
+}
+
+impl<T> std::ops::Deref for FunctionState<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.service
+    }
+}
+
+impl<T> axum::extract::FromRef<FunctionState<T>> for AppState {
+    fn from_ref(state: &FunctionState<T>) -> AppState {
+        state.app.clone()
+    }
+}
+
 /// A router state that carries the [`AppState`] (it, or a function's state built around it):
 /// what the extractors that read the store or the settings ask of the state they run with.
 pub trait HasAppState: Send + Sync {

@@ -6,7 +6,7 @@ use axum::http::{Request, StatusCode};
 use axum::routing::post;
 use ragenie_common::AppState;
 use ragenie_common::config::Settings;
-use ragenie_common::http::{ApiJson, function_router, with_fallback};
+use ragenie_common::http::{Json, function_router, with_fallback};
 use ragenie_common::testing;
 use serde::Deserialize;
 use serde_json::Value;
@@ -27,7 +27,7 @@ struct Profile {
     max_output_tokens: u32,
 }
 
-async fn register(ApiJson(_): ApiJson<Register>) -> StatusCode {
+async fn register(Json(_): Json<Register>) -> StatusCode {
     StatusCode::CREATED
 }
 

@@ -1372,7 +1372,7 @@ export interface components {
             /** @description `null` detaches the profile. */
             profile_id?: string | null;
             /** @description 1 to 200 characters, no control characters. */
-            title?: string | null;
+            title?: null | string;
         };
         /** @description A key just created: the only time its value is shown. */
         CreatedApiKey: components["schemas"]["ApiKeySummary"] & {
@@ -1887,7 +1887,7 @@ export interface components {
             /** @description The profile whose instructions and datasets ground the answers. */
             profile_id?: string | null;
             /** @description 1 to 200 characters, no control characters (default: from the first message). */
-            title?: string | null;
+            title?: null | string;
         };
         /** @description `POST /admin/invites`. */
         NewInvite: {
@@ -2192,7 +2192,7 @@ export interface components {
             /** @description Move to this folder (`a/b`; `""`: the root). */
             folder?: string | null;
             /** @description The new name, unique in the folder: 1 to 200 characters, no control characters, no `/`. */
-            name?: string | null;
+            name?: null | string;
         };
         /** @description A one-time password-reset link an admin hands to the account's owner. */
         ResetLink: {

@@ -4,11 +4,11 @@
 //! deleting an account, and the deployment's usage by day and model. Every route takes
 //! [`AdminUser`]: anyone else gets 403.
 
+use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
-use axum::{Json, Router};
 use ragenie_common::accounts::limits::{self, MonthSpend, OperatorUsageRow};
 use ragenie_common::accounts::operator::{
     self, AccountStatus, AdminRefusals, AdminUser, CreatedInvite, DEFAULT_INVITE_HOURS, Invite,
@@ -19,7 +19,7 @@ use ragenie_common::accounts::web::path_id;
 use ragenie_common::accounts::{ListPage, UserId, deletion, page_size, refresh, reset};
 use ragenie_common::audit::{Audit, AuditAction, AuditEntry};
 use ragenie_common::error::Problem;
-use ragenie_common::http::{ApiJson, present};
+use ragenie_common::http::{Json, present};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
@@ -110,7 +110,7 @@ async fn record_by_admin(
 }
 
 /// Every account, oldest first, with this month's spending; `q` searches emails.
-#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/users", tag = "admin",
     params(UserQuery),
     responses(
         (status = 200, description = "A page of accounts", body = ListPage<AdminUserView>),
@@ -118,8 +118,7 @@ async fn record_by_admin(
         (status = 422, description = "A bad parameter"),
     ))]
 async fn list_users(
-    State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
     query: Result<Query<UserQuery>, QueryRejection>,
 ) -> ApiResult<Json<ListPage<AdminUserView>>> {
     let query = query_params(query)?;
@@ -133,7 +132,7 @@ async fn list_users(
     let mut cursor = query.cursor.filter(|c| !c.is_empty());
     // Filtering reads a few pages at most; the cursor resumes where reading stopped.
     for _ in 0..SCAN_PAGES {
-        let (page, next) = users::list_all(state.table.as_ref(), limit, cursor.take()).await?;
+        let (page, next) = users::list_all(admin.table(), limit, cursor.take()).await?;
         found.extend(page.into_iter().filter(|u| {
             needle.as_deref().is_none_or(|n| u.email.contains(n))
                 && query.status.is_none_or(|s| u.status == s)
@@ -145,7 +144,7 @@ async fn list_users(
     }
     let mut items = Vec::with_capacity(found.len());
     for user in found {
-        items.push(view(&state, user).await?);
+        items.push(view(&admin.state, user).await?);
     }
     Ok(Json(ListPage {
         items,
@@ -163,21 +162,17 @@ async fn list_users(
 pub struct NoSuchAccount(pub Problem);
 
 /// One account with this month's spending.
-#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The account", body = AdminUserView),
         AdminRefusals,
         NoSuchAccount,
     ))]
-async fn get_user(
-    State(state): State<AppState>,
-    _admin: AdminUser,
-    Path(id): Path<String>,
-) -> ApiResult<Json<AdminUserView>> {
+async fn get_user(admin: AdminUser, Path(id): Path<String>) -> ApiResult<Json<AdminUserView>> {
     let id: UserId = path_id(&id, "user")?;
-    let user = users::get(state.table.as_ref(), id).await?;
-    Ok(Json(view(&state, user).await?))
+    let user = users::get(admin.table(), id).await?;
+    Ok(Json(view(&admin.state, user).await?))
 }
 
 /// `PATCH /admin/users/{id}`: only the fields sent change.
@@ -218,9 +213,8 @@ impl From<StatusChange> for AccountStatus {
 
 /// Approves, suspends, reactivates, changes the role, the quota or the allowed models of an
 /// account.
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin",
     params(("id" = String, Path, description = "User id")),
-    request_body = UserChange,
     responses(
         (status = 200, description = "The account as it is now", body = AdminUserView),
         AdminRefusals,
@@ -229,14 +223,13 @@ impl From<StatusChange> for AccountStatus {
         (status = 422, description = "A bad field (`field` names it)"),
     ))]
 async fn update_user(
-    State(state): State<AppState>,
     admin: AdminUser,
     audit: Audit,
     Path(id): Path<String>,
-    ApiJson(change): ApiJson<UserChange>,
+    Json(change): Json<UserChange>,
 ) -> ApiResult<Json<AdminUserView>> {
     let id: UserId = path_id(&id, "user")?;
-    let table = state.table.as_ref();
+    let table = admin.table();
     let status = change.status.map(AccountStatus::from);
     if id == admin.user.id
         && (status.is_some_and(|s| s != AccountStatus::Active) || change.role == Some(Role::User))
@@ -289,12 +282,12 @@ async fn update_user(
         .await;
     }
     tracing::info!(admin = %admin.user.id, user = %id, change = ?what, "account changed by an admin");
-    Ok(Json(view(&state, user).await?))
+    Ok(Json(view(&admin.state, user).await?))
 }
 
 /// Deletes an account and everything it owns (the account-deletion path of `DELETE /auth/me`,
 /// without the owner's password). The answer says what was removed.
-#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Deleted; what was removed", body = crate::AccountDeleted),
@@ -303,7 +296,6 @@ async fn update_user(
         (status = 409, description = "An admin deletes their own account in Settings, with their password"),
     ))]
 async fn delete_user(
-    State(state): State<AppState>,
     admin: AdminUser,
     audit: Audit,
     Path(id): Path<String>,
@@ -314,9 +306,9 @@ async fn delete_user(
             "delete your own account in Settings, with your password".into(),
         ));
     }
-    let table = state.table.as_ref();
+    let table = admin.table();
     users::get(table, id).await?;
-    let removed = deletion::delete_account(table, state.blobs.as_ref(), id).await?;
+    let removed = deletion::delete_account(table, admin.state.blobs.as_ref(), id).await?;
     tracing::info!(admin = %admin.user.id, user = %id, items = removed.items, files = removed.files, "account deleted by an admin");
     let detail = format!("by_admin items={} files={}", removed.items, removed.files);
     record_by_admin(&audit, &admin, AuditAction::AccountDeleted, id, detail).await;
@@ -335,7 +327,7 @@ pub struct ResetLink {
 /// Issues a single-use password-reset link for an account (valid 30 minutes), for the admin to
 /// pass on; using it sets a new password and signs out every session of the account. Nothing
 /// is mailed.
-#[utoipa::path(post, path = "/admin/users/{id}/password-reset", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/admin/users/{id}/password-reset", tag = "admin",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 201, description = "The link", body = ResetLink),
@@ -343,13 +335,12 @@ pub struct ResetLink {
         NoSuchAccount,
     ))]
 async fn reset_link(
-    State(state): State<AppState>,
     admin: AdminUser,
     audit: Audit,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ResetLink>)> {
     let id: UserId = path_id(&id, "user")?;
-    let table = state.table.as_ref();
+    let table = admin.table();
     users::get(table, id).await?;
     let token = reset::issue(table, id).await?;
     record_by_admin(
@@ -364,41 +355,36 @@ async fn reset_link(
     Ok((
         StatusCode::CREATED,
         Json(ResetLink {
-            link: reset::link(&state.settings.public_url, &token),
+            link: reset::link(&admin.state.settings.public_url, &token),
             expires_at: ragenie_common::clock::unix_now() + reset::RESET_TOKEN_TTL_SECS,
         }),
     ))
 }
 
 /// The operator settings in force (stored by an admin, else the configuration's defaults).
-#[utoipa::path(get, path = "/admin/settings", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/settings", tag = "admin",
     responses(
         (status = 200, description = "The settings", body = OperatorSettings),
         AdminRefusals,
     ))]
-async fn get_settings(
-    State(state): State<AppState>,
-    _admin: AdminUser,
-) -> ApiResult<Json<OperatorSettings>> {
+async fn get_settings(admin: AdminUser) -> ApiResult<Json<OperatorSettings>> {
     Ok(Json(
-        operator::settings(state.table.as_ref(), &state.settings.operator).await?,
+        operator::settings(admin.table(), &admin.state.settings.operator).await?,
     ))
 }
 
 /// Replaces the operator settings; every instance applies them at its next request.
-#[utoipa::path(put, path = "/admin/settings", tag = "admin", security(("bearer" = [])),
-    request_body = OperatorSettings,
+#[utoipa::path(put, path = "/admin/settings", tag = "admin",
     responses(
         (status = 200, description = "The settings as stored", body = OperatorSettings),
         AdminRefusals,
         (status = 422, description = "A value out of range (`field` names it)"),
     ))]
 async fn put_settings(
-    State(state): State<AppState>,
     admin: AdminUser,
-    ApiJson(settings): ApiJson<OperatorSettings>,
+    Json(settings): Json<OperatorSettings>,
 ) -> ApiResult<Json<OperatorSettings>> {
-    operator::save_settings(state.table.as_ref(), &settings).await?;
+    operator::save_settings(admin.table(), &settings).await?;
     tracing::info!(admin = %admin.user.id, registration = ?settings.registration, "operator settings changed");
     Ok(Json(settings))
 }
@@ -414,20 +400,18 @@ pub struct NewInvite {
 
 /// Creates a single-use invite; its token is shown once (the link is
 /// `<public url>/register?invite=<token>`).
-#[utoipa::path(post, path = "/admin/invites", tag = "admin", security(("bearer" = [])),
-    request_body = NewInvite,
+#[utoipa::path(post, path = "/admin/invites", tag = "admin",
     responses(
         (status = 201, description = "The invite and its token", body = CreatedInvite),
         AdminRefusals,
         (status = 422, description = "A bad expiry"),
     ))]
 async fn create_invite(
-    State(state): State<AppState>,
     admin: AdminUser,
-    ApiJson(body): ApiJson<NewInvite>,
+    Json(body): Json<NewInvite>,
 ) -> ApiResult<(StatusCode, Json<CreatedInvite>)> {
     let created = operator::create_invite(
-        state.table.as_ref(),
+        admin.table(),
         admin.user.id,
         body.expires_in_hours.unwrap_or(DEFAULT_INVITE_HOURS),
     )
@@ -436,35 +420,28 @@ async fn create_invite(
 }
 
 /// Invites neither used nor expired.
-#[utoipa::path(get, path = "/admin/invites", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/invites", tag = "admin",
     responses(
         (status = 200, description = "Open invites, oldest first", body = ListPage<Invite>),
         AdminRefusals,
     ))]
-async fn list_invites(
-    State(state): State<AppState>,
-    _admin: AdminUser,
-) -> ApiResult<Json<ListPage<Invite>>> {
+async fn list_invites(admin: AdminUser) -> ApiResult<Json<ListPage<Invite>>> {
     Ok(Json(ListPage {
-        items: operator::list_invites(state.table.as_ref()).await?,
+        items: operator::list_invites(admin.table()).await?,
         next_cursor: None,
     }))
 }
 
 /// Withdraws an open invite: its link stops working at once.
-#[utoipa::path(delete, path = "/admin/invites/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/admin/invites/{id}", tag = "admin",
     params(("id" = String, Path, description = "The invite's id, as listed")),
     responses(
         (status = 204, description = "Revoked"),
         AdminRefusals,
         (status = 404, description = "No open invite has this id"),
     ))]
-async fn revoke_invite(
-    State(state): State<AppState>,
-    admin: AdminUser,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    operator::revoke_invite(state.table.as_ref(), &id).await?;
+async fn revoke_invite(admin: AdminUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    operator::revoke_invite(admin.table(), &id).await?;
     tracing::info!(admin = %admin.user.id, invite = %id, "invite revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -505,7 +482,7 @@ fn day_param(value: &str, field: &str) -> ApiResult<()> {
 }
 
 /// Totals across users by day and model (answers, tokens, cost).
-#[utoipa::path(get, path = "/admin/usage", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/usage", tag = "admin",
     params(UsageQuery),
     responses(
         (status = 200, description = "Totals by day and model", body = OperatorUsage),
@@ -513,8 +490,7 @@ fn day_param(value: &str, field: &str) -> ApiResult<()> {
         (status = 422, description = "A bad date"),
     ))]
 async fn usage(
-    State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
     query: Result<Query<UsageQuery>, QueryRejection>,
 ) -> ApiResult<Json<OperatorUsage>> {
     let query = query_params(query)?;
@@ -526,7 +502,7 @@ async fn usage(
     if to < from {
         return Err(ApiError::validation("to", "not before `from`"));
     }
-    let days = limits::operator_usage(state.table.as_ref(), &from, &to).await?;
+    let days = limits::operator_usage(admin.table(), &from, &to).await?;
     Ok(Json(OperatorUsage {
         total_cost_usd: days.iter().map(|d| d.cost_usd).sum(),
         total_answers: days
@@ -550,19 +526,17 @@ pub struct BackfillRequest {
 
 /// Adds accounts created before the admin list's index to it (idempotent). Reads part of the
 /// table per call (a scan); call again with `next_cursor` until it is `null`.
-#[utoipa::path(post, path = "/admin/users-index", tag = "admin", security(("bearer" = [])),
-    request_body = BackfillRequest,
+#[utoipa::path(post, path = "/admin/users-index", tag = "admin",
     responses(
         (status = 200, description = "What this run read and indexed", body = users::Backfill),
         AdminRefusals,
         (status = 422, description = "A bad cursor"),
     ))]
 async fn backfill_users(
-    State(state): State<AppState>,
     admin: AdminUser,
-    ApiJson(body): ApiJson<BackfillRequest>,
+    Json(body): Json<BackfillRequest>,
 ) -> ApiResult<Json<users::Backfill>> {
-    let run = users::backfill_users_index(state.table.as_ref(), body.cursor, 10).await?;
+    let run = users::backfill_users_index(admin.table(), body.cursor, 10).await?;
     tracing::info!(admin = %admin.user.id, indexed = run.indexed, "users index backfill");
     Ok(Json(run))
 }

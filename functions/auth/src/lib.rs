@@ -7,17 +7,18 @@ pub mod mail;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Extension, Form, Path, State};
+use axum::extract::{Extension, Form, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, post};
-use axum::{Json, Router};
 use ragenie_common::accounts::api_keys::{self, ApiKeySummary, CreatedApiKey};
 use ragenie_common::accounts::deletion::DeletionReport;
 use ragenie_common::accounts::jwt::SessionClaims;
 use ragenie_common::accounts::operator::{self, AccountStatus};
 use ragenie_common::accounts::refresh::SessionSummary;
-use ragenie_common::accounts::throttle::ThrottlePolicy;
+use ragenie_common::accounts::throttle::{Attempt, ThrottlePolicy};
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::{
     BadListParams, Caller, ClientAddress, ListParams, SessionOnly, path_id,
@@ -28,9 +29,10 @@ use ragenie_common::accounts::{
 use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
 use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
-use ragenie_common::http::{ApiJson, HealthAnswers, function_router};
+use ragenie_common::http::{HealthAnswers, Json, function_router};
 use ragenie_common::mail::Mailer;
 use ragenie_common::metrics::{self, SignIn};
+use ragenie_common::openapi::OneLine;
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -203,12 +205,8 @@ pub struct AccountDeleted {
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// What the key is for (1 to 100 characters, no control characters).
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    pub name: String,
+    #[schema(inline)]
+    pub name: OneLine<100>,
     /// The account's password; not needed within 5 minutes of signing in.
     #[serde(default)]
     #[schema(format = Password)]
@@ -335,8 +333,7 @@ async fn record_failed_sign_in(state: &AppState, audit: &Audit, email: &str, why
 /// account becomes admin; under `approval` the new account is `pending` (its tokens answer 403
 /// `account-pending` until an admin approves); under `invite` it needs `invite`; under
 /// `closed` it is refused.
-#[utoipa::path(post, path = "/auth/register", tag = "auth",
-    request_body = Registration,
+#[utoipa::path(post, path = "/auth/register", tag = "auth", security(()),
     responses(
         (status = 201, description = "Account created; signed in", body = TokenResponse),
         (status = 403, description = "Registration is closed on this server"),
@@ -348,7 +345,7 @@ async fn register(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
-    ApiJson(body): ApiJson<Registration>,
+    Json(body): Json<Registration>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
     options
         .throttle
@@ -370,8 +367,7 @@ async fn register(
 }
 
 /// Signs in with email and password.
-#[utoipa::path(post, path = "/auth/login", tag = "auth",
-    request_body = Credentials,
+#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()),
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Unknown email or wrong password (one answer for both)"),
@@ -382,7 +378,7 @@ async fn login(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     audit: Audit,
-    ApiJson(body): ApiJson<Credentials>,
+    Json(body): Json<Credentials>,
 ) -> ApiResult<Json<TokenResponse>> {
     password_login(
         &state,
@@ -420,7 +416,7 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
 
 /// OAuth2 token endpoint: `grant_type=password` (`username` = email) or
 /// `grant_type=refresh_token`, form-encoded, for OAuth2 clients and tools.
-#[utoipa::path(post, path = "/auth/token", tag = "auth",
+#[utoipa::path(post, path = "/auth/token", tag = "auth", security(()),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
@@ -476,8 +472,7 @@ async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<Token
 
 /// Exchanges a refresh token for new tokens. Each refresh token works once; presenting a used
 /// one again revokes every token descending from the same sign-in.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
-    request_body = RefreshRequest,
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", security(()),
     responses(
         (status = 200, description = "New access and refresh tokens", body = TokenResponse),
         (status = 401, description = "Unknown, used, revoked or expired refresh token"),
@@ -485,20 +480,19 @@ async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<Token
 async fn refresh_tokens(
     State(state): State<AppState>,
     audit: Audit,
-    ApiJson(body): ApiJson<RefreshRequest>,
+    Json(body): Json<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     rotate(&state, &audit, &body.refresh_token).await.map(Json)
 }
 
 /// Signs out: revokes the refresh token and every token of its sign-in. The refresh token is
 /// the credential; an unknown one is ignored (RFC 7009).
-#[utoipa::path(post, path = "/auth/logout", tag = "auth",
-    request_body = RefreshRequest,
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
     responses((status = 204, description = "Signed out")))]
 async fn logout(
     State(state): State<AppState>,
     audit: Audit,
-    ApiJson(body): ApiJson<RefreshRequest>,
+    Json(body): Json<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
     if let Some((user, family)) = refresh::revoke(state.table.as_ref(), &body.refresh_token).await?
     {
@@ -514,7 +508,7 @@ async fn logout(
 }
 
 /// The signed-in account, with the role it acts with (`RAGENIE_ADMINS` included).
-#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses(
         (status = 200, description = "The account", body = User),
         (status = 401, description = "No valid access token or API key"),
@@ -533,8 +527,7 @@ async fn me(caller: Caller) -> ApiResult<Json<User>> {
 /// Deletes the account and everything it owns — documents and their files, index segments,
 /// profiles, conversations, usage, sessions and API keys — after the password is entered
 /// again. The answer says what was removed. (Export your data first: it cannot be undone.)
-#[utoipa::path(delete, path = "/auth/me", tag = "auth", security(("bearer" = [])),
-    request_body = DeleteAccount,
+#[utoipa::path(delete, path = "/auth/me", tag = "auth",
     responses(
         (status = 200, description = "Deleted; what was removed", body = AccountDeleted),
         NotSignedIn,
@@ -542,16 +535,13 @@ async fn me(caller: Caller) -> ApiResult<Json<User>> {
         (status = 429, description = "Too many wrong passwords; see `Retry-After`"),
     ))]
 async fn delete_me(
-    Extension(options): Extension<Arc<AuthOptions>>,
-    ClientAddress(address): ClientAddress,
     audit: Audit,
-    caller: Caller,
-    ApiJson(body): ApiJson<DeleteAccount>,
+    reauth: Reauth,
+    Json(body): Json<DeleteAccount>,
 ) -> ApiResult<Json<AccountDeleted>> {
-    let user = caller.session_user()?;
-    let table = caller.table();
-    prove_password(table, &options, user, &address, body.password).await?;
-    let removed = deletion::delete_account(table, caller.state.blobs.as_ref(), user).await?;
+    reauth.prove(body.password).await?;
+    let (user, table) = (reauth.user, reauth.table());
+    let removed = deletion::delete_account(table, reauth.caller.state.blobs.as_ref(), user).await?;
     tracing::info!(user = %user, items = removed.items, files = removed.files, "account deleted by its owner");
     // The one thing left of the account: this event, in the security trail (no content of the
     // account; it expires with the trail's retention).
@@ -564,34 +554,74 @@ async fn delete_me(
     Ok(Json(AccountDeleted { removed }))
 }
 
-/// The signed-in user enters the password again (throttled like a sign-in: a wrong one stays
-/// counted). 401 when the account is gone, 403 when the password is wrong.
-async fn prove_password(
-    table: &dyn ragenie_common::storage::Table,
-    options: &AuthOptions,
+/// A signed-in session (an API key is refused with 403) that may have to enter its password
+/// again, with what checking it needs: the sign-in throttle and where the request comes from.
+/// Guesses are throttled like sign-ins: a wrong password stays counted.
+struct Reauth {
+    caller: Caller,
     user: UserId,
-    address: &str,
-    password: String,
-) -> ApiResult<()> {
-    let account = users::get(table, user).await.map_err(account_gone)?;
-    let attempt = options
-        .throttle
-        .begin(table, &account.email, address)
-        .await?;
-    if users::verify_login(table, &account.email, password)
-        .await
-        .is_err()
-    {
-        return Err(AccountError::WrongCurrentPassword.into());
+    options: Arc<AuthOptions>,
+    address: String,
+}
+
+impl FromRequestParts<AppState> for Reauth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let user = caller.session_user()?;
+        let options = parts
+            .extensions
+            .get::<Arc<AuthOptions>>()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the auth router runs without its AuthOptions"))?;
+        let Ok(ClientAddress(address)) = ClientAddress::from_request_parts(parts, state).await;
+        Ok(Reauth {
+            caller,
+            user,
+            options,
+            address,
+        })
     }
-    attempt.succeeded(table).await?;
-    Ok(())
+}
+
+impl Reauth {
+    fn table(&self) -> &dyn ragenie_common::storage::Table {
+        self.caller.table()
+    }
+
+    /// Reserves a password check in the throttle (429 when too many): the account's and the
+    /// attempt. 401 when the account is gone.
+    async fn attempt(&self) -> ApiResult<(User, Attempt)> {
+        let account = users::get(self.table(), self.user)
+            .await
+            .map_err(account_gone)?;
+        let attempt = self
+            .options
+            .throttle
+            .begin(self.table(), &account.email, &self.address)
+            .await?;
+        Ok((account, attempt))
+    }
+
+    /// Checks the password: a correct one gives the attempt back, a wrong one is a 403 and
+    /// stays counted.
+    async fn prove(&self, password: String) -> ApiResult<()> {
+        let (account, attempt) = self.attempt().await?;
+        if users::verify_login(self.table(), &account.email, password)
+            .await
+            .is_err()
+        {
+            return Err(AccountError::WrongCurrentPassword.into());
+        }
+        attempt.succeeded(self.table()).await?;
+        Ok(())
+    }
 }
 
 /// Changes the password. Every refresh token of the account is revoked (other devices are
 /// signed out); the answer carries fresh tokens for this one.
-#[utoipa::path(post, path = "/auth/change-password", tag = "auth", security(("bearer" = [])),
-    request_body = ChangePassword,
+#[utoipa::path(post, path = "/auth/change-password", tag = "auth",
     responses(
         (status = 200, description = "Changed; new tokens for this session", body = TokenResponse),
         NotSignedIn,
@@ -600,19 +630,12 @@ async fn prove_password(
         (status = 429, description = "Too many wrong current passwords; see `Retry-After`"),
     ))]
 async fn change_password(
-    Extension(options): Extension<Arc<AuthOptions>>,
-    ClientAddress(address): ClientAddress,
     audit: Audit,
-    caller: Caller,
-    ApiJson(body): ApiJson<ChangePassword>,
+    reauth: Reauth,
+    Json(body): Json<ChangePassword>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let user = caller.session_user()?;
-    let table = caller.table();
-    let account = users::get(table, user).await?;
-    let attempt = options
-        .throttle
-        .begin(table, &account.email, &address)
-        .await?;
+    let (user, table) = (reauth.user, reauth.table());
+    let (_, attempt) = reauth.attempt().await?;
     match users::change_password(table, user, body.current_password, body.new_password).await {
         Ok(_) => attempt.succeeded(table).await?,
         // A wrong current password is a guess: it stays counted.
@@ -638,13 +661,12 @@ async fn change_password(
     audit
         .record(AuditEntry::new(AuditAction::PasswordChanged, user).detail(detail))
         .await;
-    issue_tokens(&caller.state, user).await.map(Json)
+    issue_tokens(&reauth.caller.state, user).await.map(Json)
 }
 
 /// Starts a password reset: when an account has this email, a single-use link valid for 30
 /// minutes is mailed to it. The answer is the same either way.
-#[utoipa::path(post, path = "/auth/password-reset", tag = "auth",
-    request_body = PasswordResetRequest,
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", security(()),
     responses(
         (status = 202, description = "Accepted; a link is mailed if an account has the email", body = PasswordResetRequested),
         (status = 422, description = "Not an email address"),
@@ -654,7 +676,7 @@ async fn request_password_reset(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
-    ApiJson(body): ApiJson<PasswordResetRequest>,
+    Json(body): Json<PasswordResetRequest>,
 ) -> ApiResult<(StatusCode, Json<PasswordResetRequested>)> {
     let table = state.table.as_ref();
     let email = users::normalise_email(&body.email, "email")?;
@@ -678,8 +700,7 @@ async fn request_password_reset(
 
 /// Sets a new password with the token of a reset link. The token works once; every session of
 /// the account is signed out.
-#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth",
-    request_body = PasswordResetConfirm,
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", security(()),
     responses(
         (status = 204, description = "The password is changed; sign in with it"),
         (status = 401, description = "The link is invalid, used or expired"),
@@ -688,7 +709,7 @@ async fn request_password_reset(
 async fn confirm_password_reset(
     State(state): State<AppState>,
     audit: Audit,
-    ApiJson(body): ApiJson<PasswordResetConfirm>,
+    Json(body): Json<PasswordResetConfirm>,
 ) -> ApiResult<StatusCode> {
     let user = reset::confirm(state.table.as_ref(), &body.token, body.new_password)
         .await
@@ -710,8 +731,7 @@ async fn confirm_password_reset(
 }
 
 /// Creates a personal API key. Its value is in this answer only.
-#[utoipa::path(post, path = "/auth/api-keys", tag = "api-keys", security(("bearer" = [])),
-    request_body = NewApiKey,
+#[utoipa::path(post, path = "/auth/api-keys", tag = "api-keys",
     responses(
         (status = 201, description = "The key, with its value (shown once)", body = CreatedApiKey),
         (status = 403, description = "Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong"),
@@ -719,18 +739,15 @@ async fn confirm_password_reset(
     ))]
 async fn create_api_key(
     audit: Audit,
-    Extension(options): Extension<Arc<AuthOptions>>,
-    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    caller: Caller,
-    ApiJson(body): ApiJson<NewApiKey>,
+    reauth: Reauth,
+    Json(body): Json<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let user = caller.session_user()?;
-    let table = caller.table();
+    let (user, table) = (reauth.user, reauth.table());
     // A stolen access token alone must not mint a lasting credential: the password, or a
     // sign-in in the last few minutes.
     let auth_time = bearer_from(&headers)
-        .and_then(|t| caller.state.jwt.claims(t).ok())
+        .and_then(|t| reauth.caller.state.jwt.claims(t).ok())
         .and_then(|c| c.auth_time)
         .unwrap_or(0);
     let recent = ragenie_common::clock::unix_now() - auth_time <= RECENT_AUTH_SECS;
@@ -740,7 +757,7 @@ async fn create_api_key(
                 "enter your password to create an API key (or sign in again)".into(),
             ));
         };
-        prove_password(table, &options, user, &address, password).await?;
+        reauth.prove(password).await?;
     }
     let created = api_keys::create(table, user, &body.name).await?;
     tracing::info!(user = %user, key = %created.summary.id, "API key created");
@@ -765,7 +782,7 @@ fn bearer_from(headers: &HeaderMap) -> Option<&str> {
 
 /// The caller's signed-in sessions (browsers and other clients holding a refresh token), oldest
 /// first; `current` marks this one. API keys and their last use are at `GET /auth/api-keys`.
-#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth",
     responses(
         (status = 200, description = "The sessions", body = ListPage<SessionSummary>),
         SessionOnly,
@@ -787,7 +804,7 @@ async fn list_sessions(
 
 /// Signs out everywhere: revokes every session of the account, this one included (its access
 /// token lapses within 15 minutes). API keys stay; revoke them one by one.
-#[utoipa::path(post, path = "/auth/sessions/revoke-all", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/auth/sessions/revoke-all", tag = "auth",
     responses(
         (status = 204, description = "Every session is signed out"),
         SessionOnly,
@@ -806,7 +823,7 @@ async fn revoke_all_sessions(audit: Audit, caller: Caller) -> ApiResult<StatusCo
 }
 
 /// The caller's API keys (never their values), oldest first.
-#[utoipa::path(get, path = "/auth/api-keys", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/api-keys", tag = "api-keys",
     params(ListParams),
     responses(
         (status = 200, description = "A page of keys", body = ListPage<ApiKeySummary>),
@@ -823,7 +840,7 @@ async fn list_api_keys(
 }
 
 /// Revokes one of the caller's API keys; it stops working at once.
-#[utoipa::path(delete, path = "/auth/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/auth/api-keys/{id}", tag = "api-keys",
     params(("id" = String, Path, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
@@ -849,7 +866,7 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
 
 /// The caller's security activity, newest first: sign-ins (and refused attempts on the
 /// account), password changes, API keys created and revoked, sessions ended.
-#[utoipa::path(get, path = "/auth/audit", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/audit", tag = "auth",
     params(ListParams),
     responses(
         (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
@@ -870,7 +887,7 @@ async fn list_audit(caller: Caller, params: ListParams) -> ApiResult<Json<ListPa
 
 /// The caller's whole audit trail as JSON lines (one event per line, newest first; at most
 /// 10,000 events).
-#[utoipa::path(get, path = "/auth/audit/export", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/audit/export", tag = "auth",
     responses(
         (status = 200, description = "One JSON event per line", content_type = "application/jsonl", body = String),
         NotSignedIn,

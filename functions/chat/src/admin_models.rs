@@ -7,16 +7,16 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
 use ragenie_common::accounts::ListPage;
 use ragenie_common::accounts::model_settings::{ModelRule, ModelSettings};
 use ragenie_common::accounts::operator::{AdminRefusals, AdminUser};
 use ragenie_common::accounts::{AccountError, AccountResult};
 use ragenie_common::error::Problem;
-use ragenie_common::http::{ApiJson, not_null, present};
+use ragenie_common::http::{Json, not_null, present};
 use ragenie_common::{ApiError, ApiResult};
 use ragenie_conversation::ListedModel;
 use ragenie_conversation::registry::parse_provider;
@@ -101,7 +101,7 @@ fn listed(s: &ChatState, settings: &ModelSettings, id: &str) -> Option<AdminMode
 }
 
 /// Every chat model (catalog and added), with what admins set.
-#[utoipa::path(get, path = "/admin/models", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/models", tag = "admin",
     responses(
         (status = 200, description = "Every chat model, catalog first", body = ListPage<AdminModel>),
         AdminRefusals,
@@ -153,8 +153,7 @@ pub struct NewModel {
 }
 
 /// Adds a model of a configured provider, with its limits and prices.
-#[utoipa::path(post, path = "/admin/models", tag = "admin", security(("bearer" = [])),
-    request_body = NewModel,
+#[utoipa::path(post, path = "/admin/models", tag = "admin",
     responses(
         (status = 201, description = "The model as listed now", body = AdminModel),
         AdminRefusals,
@@ -164,7 +163,7 @@ pub struct NewModel {
 async fn add(
     State(s): State<ChatState>,
     admin: AdminUser,
-    ApiJson(body): ApiJson<NewModel>,
+    Json(body): Json<NewModel>,
 ) -> ApiResult<(StatusCode, Json<AdminModel>)> {
     let provider = parse_provider(&body.provider).ok_or_else(|| {
         ApiError::validation("provider", "openai, anthropic, gemini or openai_compatible")
@@ -301,9 +300,8 @@ pub enum ModelRefusals {
 }
 
 /// Enables or disables a model, or changes its display name, limits or prices.
-#[utoipa::path(patch, path = "/admin/models/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/admin/models/{id}", tag = "admin",
     params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
-    request_body = ModelChange,
     responses(
         (status = 200, description = "The model as listed now", body = AdminModel),
         AdminRefusals,
@@ -314,7 +312,7 @@ async fn change(
     State(s): State<ChatState>,
     admin: AdminUser,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ModelChange>,
+    Json(body): Json<ModelChange>,
 ) -> ApiResult<Json<AdminModel>> {
     settings_if_known(&s, &id).await?;
     let settings = update_settings(&s, |settings| {
@@ -352,7 +350,7 @@ async fn change(
 }
 
 /// Removes an added model, or returns a catalog model to the catalog's values (enabled).
-#[utoipa::path(delete, path = "/admin/models/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/admin/models/{id}", tag = "admin",
     params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
     responses(
         (status = 204, description = "Removed or reset"),

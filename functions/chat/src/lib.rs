@@ -6,20 +6,19 @@ mod admin_models;
 mod openai;
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::Stream;
 use ragenie_common::accounts::UserId;
 use ragenie_common::auth::AuthUser;
-use ragenie_common::http::{ApiJson, decode_json, function_router};
+use ragenie_common::http::{Json, decode_json, function_router};
 use ragenie_common::idempotency::{self, IdempotencyKey};
-use ragenie_common::{ApiResult, AppState};
+use ragenie_common::{ApiResult, FunctionState};
 use ragenie_conversation::{
     AnswerEvent, ChatEvent, ChatService, Estimate, EstimateAsk, ModelRegistry, Once,
     RETRIEVAL_ONLY_MODEL, Turn,
@@ -32,17 +31,7 @@ use utoipa::{OpenApi, ToSchema};
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "chat";
 
-#[derive(Clone)]
-pub struct ChatState {
-    app: AppState,
-    service: Arc<ChatService>,
-}
-
-impl FromRef<ChatState> for AppState {
-    fn from_ref(state: &ChatState) -> AppState {
-        state.app.clone()
-    }
-}
+pub type ChatState = FunctionState<ChatService>;
 
 /// The function's one door. The gateway and the corpus in `state` were built at start, once;
 /// tests inject fakes through the state.
@@ -52,16 +41,13 @@ pub fn router(state: ProviderState) -> Router {
         gateway,
         corpus,
     } = state;
-    let service = Arc::new(ChatService::new(
+    let service = ChatService::new(
         state.table.clone(),
         corpus,
         gateway,
         state.settings.operator.clone(),
-    ));
-    let s = ChatState {
-        app: state.clone(),
-        service,
-    };
+    );
+    let s = ChatState::new(state.clone(), service);
     let routes = Router::new()
         .route("/conversations/{id}/messages", post(send))
         .route(
@@ -159,20 +145,18 @@ pub struct SendMessage {
 /// `error` when the provider fails (the partial answer is still stored).
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "chat", params(("id" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
-    request_body = SendMessage,
     responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON (a retry with the Idempotency-Key of a send whose answer was saved replays that answer: `meta`, one `delta`, `usage`, `done`)", content_type = "text/event-stream", body = ChatEvent),
         (status = 400, description = "a malformed Idempotency-Key"),
         (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),
         (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"),
         (status = 409, description = "the send with this Idempotency-Key is still being answered"),
-        (status = 422, description = "an invalid field, or an Idempotency-Key used with another message")),
-    security(("bearer" = [])))]
+        (status = 422, description = "an invalid field, or an Idempotency-Key used with another message")))]
 async fn send(
     auth: AuthUser,
     State(s): State<ChatState>,
     key: IdempotencyKey,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<SendMessage>,
+    Json(body): Json<SendMessage>,
 ) -> ApiResult<EventStream> {
     let once = key.0.map(|key| Once {
         key,
@@ -211,7 +195,7 @@ pub struct Regenerate {
     params(("id" = String, Path), ("mid" = String, Path, description = "the answer to regenerate")), request_body = Regenerate,
     responses((status = 200, description = "Server-Sent Events, as for `messages`", content_type = "text/event-stream", body = ChatEvent),
         (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),
-        (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"), (status = 422, description = "an unknown model, or one whose provider is not configured")), security(("bearer" = [])))]
+        (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"), (status = 422, description = "an unknown model, or one whose provider is not configured")))]
 async fn regenerate(
     auth: AuthUser,
     State(s): State<ChatState>,
@@ -245,7 +229,7 @@ pub struct Stopping {
 /// locally; on Lambda the function runs on after a disconnect, so this flag is what stops it).
 /// The partial answer is saved with finish reason `stopped`.
 #[utoipa::path(post, path = "/conversations/{id}/stop", tag = "chat", params(("id" = String, Path)),
-    responses((status = 202, body = Stopping), (status = 404)), security(("bearer" = [])))]
+    responses((status = 202, body = Stopping), (status = 404)))]
 async fn stop(
     auth: AuthUser,
     State(s): State<ChatState>,
@@ -273,14 +257,13 @@ pub struct EstimateRequest {
 
 /// Before sending: tokens by source (instructions, datasets, history, prompt), whether datasets
 /// go whole or retrieved, and the estimated input cost for the model.
-#[utoipa::path(post, path = "/chat/estimate", tag = "chat", request_body = EstimateRequest,
-    responses((status = 200, body = Estimate), (status = 404, description = "no such conversation or profile"),
+#[utoipa::path(post, path = "/chat/estimate", tag = "chat", responses((status = 200, body = Estimate), (status = 404, description = "no such conversation or profile"),
         (status = 403, description = "the model is disabled or not allowed for this account"),
-        (status = 422, description = "an invalid field, an unknown model, or an attachment that is not one of the caller's ready documents")), security(("bearer" = [])))]
+        (status = 422, description = "an invalid field, an unknown model, or an attachment that is not one of the caller's ready documents")))]
 async fn estimate(
     auth: AuthUser,
     State(s): State<ChatState>,
-    ApiJson(body): ApiJson<EstimateRequest>,
+    Json(body): Json<EstimateRequest>,
 ) -> ApiResult<Json<Estimate>> {
     let estimate = s
         .service
@@ -328,7 +311,7 @@ pub struct ModelList {
 
 /// The models the caller may pick: enabled by the operator and on the caller's allow-list, with
 /// availability (a provider without a key is listed as unavailable).
-#[utoipa::path(get, path = "/models", tag = "chat", responses((status = 200, body = ModelList), (status = 401, description = "Not signed in")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/models", tag = "chat", responses((status = 200, body = ModelList), (status = 401, description = "Not signed in")))]
 async fn models(auth: AuthUser, State(s): State<ChatState>) -> ApiResult<Json<ModelList>> {
     let listed = s.service.models.for_user(user_id(&auth)).await?;
     let default_model = ModelRegistry::default_of(&listed);

@@ -13,14 +13,13 @@
 
 use std::convert::Infallible;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use ragenie_common::auth::AuthUser;
-use ragenie_common::http::ApiJson;
+use ragenie_common::http::Json;
 use ragenie_common::idempotency::{self, IdempotencyKey};
 use ragenie_common::{ApiError, ApiResult};
 use ragenie_conversation::{
@@ -137,8 +136,7 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
 }
 
 /// OpenAI-compatible chat completions, grounded in a profile's documents.
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest,
-    params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer"),
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer"),
         ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
     responses((status = 200, description = "A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]` (a retry with the Idempotency-Key of a finished completion replays it, the text in one chunk)",
         content((Object = "application/json"), (String = "text/event-stream"))),
@@ -146,13 +144,13 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
         (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404, description = "the caller has no such profile"),
         (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"),
         (status = 409, description = "the completion with this Idempotency-Key is still running"),
-        (status = 422, description = "an invalid field, or an Idempotency-Key used with another request")), security(("bearer" = [])))]
+        (status = 422, description = "an invalid field, or an Idempotency-Key used with another request")))]
 pub async fn completions(
     auth: AuthUser,
     State(s): State<ChatState>,
     key: IdempotencyKey,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<CompletionRequest>,
+    Json(body): Json<CompletionRequest>,
 ) -> ApiResult<Response> {
     let profile = headers
         .get("x-ragenie-profile")
@@ -256,8 +254,7 @@ fn completion_id(answer_id: &str) -> String {
 /// rely on closing the stream to stop it (on Lambda the function runs on after a disconnect).
 #[utoipa::path(post, path = "/v1/chat/completions/{id}/stop", tag = "openai",
     params(("id" = String, Path, description = "the completion's `id` (`chatcmpl-…`), from its first chunk")),
-    responses((status = 202, body = Stopping), (status = 404, description = "not a completion id")),
-    security(("bearer" = [])))]
+    responses((status = 202, body = Stopping), (status = 404, description = "not a completion id")))]
 pub async fn stop(
     auth: AuthUser,
     State(s): State<ChatState>,
@@ -308,7 +305,7 @@ fn chunks(rx: Receiver<AnswerEvent>, mut wire: Wire, include_usage: bool) -> Chu
 }
 
 /// The models the caller may use (enabled, allowed and available) in OpenAI's list format.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI model list"), (status = 401, description = "Not signed in")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI model list"), (status = 401, description = "Not signed in")))]
 pub async fn models(auth: AuthUser, State(s): State<ChatState>) -> ApiResult<Json<Value>> {
     let data: Vec<Value> = s
         .service

@@ -1,51 +1,43 @@
 //! The `conversations` function: create, list, read (the whole message tree), rename, delete,
 //! search and export conversations; usage by day and model; monthly budgets.
 
-use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, State};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use ragenie_common::accounts::UserId;
 use ragenie_common::auth::AuthUser;
-use ragenie_common::http::{ApiJson, function_router};
-use ragenie_common::{ApiError, ApiResult, AppState};
+use ragenie_common::http::{Json, function_router};
+use ragenie_common::openapi::OneLine;
+use ragenie_common::{ApiError, ApiResult, AppState, FunctionState};
 use ragenie_conversation::{
     Budgets, Conversation, ConversationHit, ConversationIndex, ConversationStore, ImportedMessage,
     Message, NewImport, UsageLedger, UsageReport, UsageRow, branch_to, conversations,
     export_markdown,
 };
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "conversations";
 
-#[derive(Clone)]
-pub struct ConversationsState {
-    app: AppState,
+/// What this function serves from: the conversations, the usage ledger and the search index.
+pub struct Conversations {
     store: ConversationStore,
     usage: UsageLedger,
-    index: Arc<ConversationIndex>,
+    index: ConversationIndex,
 }
 
-impl FromRef<ConversationsState> for AppState {
-    fn from_ref(state: &ConversationsState) -> AppState {
-        state.app.clone()
-    }
-}
+type ConversationsState = FunctionState<Conversations>;
 
 pub fn router(state: AppState) -> Router {
-    let s = ConversationsState {
+    let service = Conversations {
         store: ConversationStore::new(state.table.clone()),
         usage: UsageLedger::new(state.table.clone()),
-        index: Arc::new(ConversationIndex::new(
-            state.table.clone(),
-            state.blobs.clone(),
-        )),
-        app: state.clone(),
+        index: ConversationIndex::new(state.table.clone(), state.blobs.clone()),
     };
+    let s = ConversationsState::new(state.clone(), service);
     let routes = Router::new()
         .route("/conversations", get(list).post(create))
         .route("/conversations/search", get(search))
@@ -78,27 +70,22 @@ pub struct NewConversation {
     #[schema(max_length = 200)]
     model: Option<String>,
     /// 1 to 200 characters, no control characters (default: from the first message).
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    title: Option<String>,
+    #[schema(inline)]
+    title: Option<OneLine<200>>,
 }
 
 /// Start a conversation.
-#[utoipa::path(post, path = "/conversations", tag = "conversations", request_body = NewConversation,
-    responses((status = 201, body = Conversation), (status = 422, description = "unknown profile")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/conversations", tag = "conversations", responses((status = 201, body = Conversation), (status = 422, description = "unknown profile")))]
 async fn create(
     auth: AuthUser,
     State(s): State<ConversationsState>,
-    ApiJson(body): ApiJson<NewConversation>,
+    Json(body): Json<NewConversation>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
     let user_id = user(&auth)?;
     let new = conversations::NewConversation {
         profile_id: body.profile_id,
         model: body.model,
-        title: body.title,
+        title: body.title.map(String::from),
     };
     let conv = conversations::create(&s.store, user_id, new).await?;
     Ok((StatusCode::CREATED, Json(conv)))
@@ -120,13 +107,11 @@ pub struct ImportConversation {
 }
 
 /// Import a conversation as it happened elsewhere (Ragbot sessions), without calling a model.
-#[utoipa::path(post, path = "/conversations/import", tag = "conversations", request_body = ImportConversation,
-    responses((status = 201, body = Conversation), (status = 200, description = "already imported under this import_key", body = Conversation)),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/conversations/import", tag = "conversations", responses((status = 201, body = Conversation), (status = 200, description = "already imported under this import_key", body = Conversation)))]
 async fn import(
     auth: AuthUser,
     State(s): State<ConversationsState>,
-    ApiJson(body): ApiJson<ImportConversation>,
+    Json(body): Json<ImportConversation>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
     let user_id = user(&auth)?;
     let created_at = body
@@ -171,7 +156,7 @@ pub struct ConversationList {
 
 /// The user's conversations, most recently active first.
 #[utoipa::path(get, path = "/conversations", tag = "conversations", params(ListParams),
-    responses((status = 200, body = ConversationList)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationList)))]
 async fn list(
     auth: AuthUser,
     State(s): State<ConversationsState>,
@@ -197,7 +182,7 @@ pub struct ConversationDetail {
 
 /// A conversation with its whole message tree.
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
-    responses((status = 200, body = ConversationDetail), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationDetail), (status = 404)))]
 async fn read(
     auth: AuthUser,
     State(s): State<ConversationsState>,
@@ -216,12 +201,8 @@ async fn read(
 #[serde(deny_unknown_fields)]
 pub struct ConversationPatch {
     /// 1 to 200 characters, no control characters.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    title: Option<String>,
+    #[schema(inline)]
+    title: Option<OneLine<200>>,
     /// At most 200 characters.
     #[schema(max_length = 200)]
     model: Option<String>,
@@ -238,17 +219,16 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 }
 
 /// Rename a conversation or change its model or profile.
-#[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)), request_body = ConversationPatch,
-    responses((status = 200, body = Conversation), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)), responses((status = 200, body = Conversation), (status = 404)))]
 async fn update(
     auth: AuthUser,
     State(s): State<ConversationsState>,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ConversationPatch>,
+    Json(body): Json<ConversationPatch>,
 ) -> ApiResult<Json<Conversation>> {
     let user_id = user(&auth)?;
     let change = conversations::ConversationChange {
-        title: body.title,
+        title: body.title.map(String::from),
         model: body.model,
         profile_id: body.profile_id,
     };
@@ -259,7 +239,7 @@ async fn update(
 
 /// Delete a conversation and every message in it.
 #[utoipa::path(delete, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204), (status = 404)))]
 async fn delete(
     auth: AuthUser,
     State(s): State<ConversationsState>,
@@ -290,7 +270,7 @@ pub struct ConversationHits {
 /// Full-text search over titles and message text: BM25 over the user's conversation index,
 /// best conversations first, each with its best message and a highlighted snippet.
 #[utoipa::path(get, path = "/conversations/search", tag = "conversations", params(SearchParams),
-    responses((status = 200, body = ConversationHits)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationHits)))]
 async fn search(
     auth: AuthUser,
     State(s): State<ConversationsState>,
@@ -322,7 +302,7 @@ enum ExportFormat {
 /// Export a conversation as Markdown or JSON.
 #[utoipa::path(get, path = "/conversations/{id}/export", tag = "conversations", params(("id" = String, Path), ExportParams),
     responses((status = 200, description = "The conversation as a file",
-        content((String = "text/markdown"), (ConversationDetail = "application/json")))), security(("bearer" = [])))]
+        content((String = "text/markdown"), (ConversationDetail = "application/json")))))]
 async fn export(
     auth: AuthUser,
     State(s): State<ConversationsState>,
@@ -381,7 +361,7 @@ pub struct UsageParams {
 
 /// Tokens and cost by day and by model, this month's spending and the budgets.
 #[utoipa::path(get, path = "/usage", tag = "usage", params(UsageParams),
-    responses((status = 200, body = UsageReport)), security(("bearer" = [])))]
+    responses((status = 200, body = UsageReport)))]
 async fn usage(
     auth: AuthUser,
     State(s): State<ConversationsState>,
@@ -398,7 +378,7 @@ async fn usage(
 }
 
 /// The monthly budgets.
-#[utoipa::path(get, path = "/usage/budget", tag = "usage", responses((status = 200, body = Budgets)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/usage/budget", tag = "usage", responses((status = 200, body = Budgets)))]
 async fn get_budget(
     auth: AuthUser,
     State(s): State<ConversationsState>,
@@ -409,11 +389,11 @@ async fn get_budget(
 
 /// Set the monthly budgets (account-wide and per profile, in USD); new messages are refused
 /// with 402 once a budget is spent.
-#[utoipa::path(put, path = "/usage/budget", tag = "usage", request_body = Budgets, responses((status = 200, body = Budgets)), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/usage/budget", tag = "usage", responses((status = 200, body = Budgets)))]
 async fn put_budget(
     auth: AuthUser,
     State(s): State<ConversationsState>,
-    ApiJson(budgets): ApiJson<Budgets>,
+    Json(budgets): Json<Budgets>,
 ) -> ApiResult<Json<Budgets>> {
     let user_id = user(&auth)?;
     conversations::set_budgets(&s.usage, &s.store, user_id, &budgets).await?;

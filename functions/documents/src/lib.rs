@@ -2,23 +2,21 @@
 //! documents, and search them. Served on Lambda, by the local server and in tests.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{
-    DefaultBodyLimit, FromRef, FromRequest, Multipart, Path, Query, Request, State,
-};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use ragenie_common::accounts::profiles::resolve_profile_chain;
 use ragenie_common::accounts::{ProfileId, UserId};
 use ragenie_common::auth::AuthUser;
-use ragenie_common::http::{ApiJson, function_router};
+use ragenie_common::http::{Json, function_router};
 use ragenie_common::idempotency::{self, Idempotency, IdempotencyKey};
+use ragenie_common::openapi::FileName;
 use ragenie_common::storage::PresignedUrl;
-use ragenie_common::{ApiError, ApiResult, AppState};
+use ragenie_common::{ApiError, ApiResult, FunctionState};
 use ragenie_corpus::{
     Corpus, DEFAULT_MOVE_BATCH, Document, DocumentKind, DocumentStatus, DocumentVersion,
     FolderMove, FolderSummary, MAX_MOVE_BATCH, NewDocument, PendingUpload, ProviderState,
@@ -30,17 +28,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "documents";
 
-#[derive(Clone)]
-pub struct DocumentsState {
-    app: AppState,
-    corpus: Arc<Corpus>,
-}
-
-impl FromRef<DocumentsState> for AppState {
-    fn from_ref(state: &DocumentsState) -> AppState {
-        state.app.clone()
-    }
-}
+type DocumentsState = FunctionState<Corpus>;
 
 /// The function's one door. The corpus in `state` (with embeddings when configured) was built
 /// at start, once; tests inject theirs through the state.
@@ -49,10 +37,7 @@ pub fn router(state: ProviderState) -> Router {
         app: state, corpus, ..
     } = state;
     let upload_limit = DefaultBodyLimit::max(state.settings.max_upload_body);
-    let docs = DocumentsState {
-        app: state.clone(),
-        corpus,
-    };
+    let docs = DocumentsState::shared(state.clone(), corpus);
     let routes = Router::new()
         .route("/documents", post(upload).layer(upload_limit).get(list))
         .route("/documents/uploads", post(start_upload))
@@ -156,8 +141,7 @@ impl ToSchema for FileBytes {}
         (status = 400, description = "the file is empty, or a malformed Idempotency-Key"),
         (status = 409, description = "a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress"),
         (status = 413, description = "over the direct-upload limit: use /documents/uploads"), (status = 415, description = "unsupported type"),
-        (status = 422, description = "a bad name or folder path, or this Idempotency-Key was used with a different upload")),
-    security(("bearer" = [])))]
+        (status = 422, description = "a bad name or folder path, or this Idempotency-Key was used with a different upload")))]
 async fn upload(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -239,7 +223,7 @@ async fn upload(
         media_type,
         bytes,
     };
-    let work = async { upload_outcome(s.corpus.upload(user_id, new).await?) };
+    let work = async { upload_outcome(s.service.upload(user_id, new).await?) };
     let outcome = Idempotency::new(s.app.table.clone())
         .once_json(user_id, "documents.upload", &key, &fingerprint, work)
         .await?;
@@ -292,8 +276,7 @@ fn multipart_error(status: StatusCode, text: String) -> ApiError {
 /// Start re-indexing: every ready document without the configured embedding model's vectors
 /// is embedded again in the background (resumable, idempotent; uploads are not held up).
 #[utoipa::path(post, path = "/documents/reindex", tag = "documents",
-    responses((status = 202, body = ReindexProgress), (status = 409, description = "no embedding model is configured")),
-    security(("bearer" = [])))]
+    responses((status = 202, body = ReindexProgress), (status = 409, description = "no embedding model is configured")))]
 async fn reindex_all(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -307,8 +290,8 @@ async fn queue_reindex(
     user_id: UserId,
     id: Option<&str>,
 ) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
-    let progress = s.corpus.queue_reindex(user_id, id).await?;
-    s.corpus.start_reindex(user_id);
+    let progress = s.service.queue_reindex(user_id, id).await?;
+    s.service.start_reindex(user_id);
     Ok((StatusCode::ACCEPTED, Json(progress)))
 }
 
@@ -317,17 +300,16 @@ async fn queue_reindex(
 /// from its stored bytes (it turns `pending`, then as an upload).
 #[utoipa::path(post, path = "/documents/{id}/reindex", tag = "documents", params(("id" = String, Path)),
     responses((status = 202, body = ReindexProgress), (status = 404),
-        (status = 409, description = "a ready document without an embedding model to re-index with, or an ingestion still under way")),
-    security(("bearer" = [])))]
+        (status = 409, description = "a ready document without an embedding model to re-index with, or an ingestion still under way")))]
 async fn reindex_one(
     auth: AuthUser,
     State(s): State<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
     let user_id = *auth.user_id();
-    if s.corpus.get(user_id, &id).await?.status != DocumentStatus::Ready {
-        s.corpus.retry_ingest(user_id, &id).await?;
-        let progress = s.corpus.reindex_progress(user_id).await?;
+    if s.service.get(user_id, &id).await?.status != DocumentStatus::Ready {
+        s.service.retry_ingest(user_id, &id).await?;
+        let progress = s.service.reindex_progress(user_id).await?;
         return Ok((StatusCode::ACCEPTED, Json(progress)));
     }
     queue_reindex(&s, user_id, Some(&id)).await
@@ -336,15 +318,15 @@ async fn reindex_one(
 /// The re-index progress over the caller's ready documents (each document also shows its own
 /// `reindex` state and `embedding_model`). Resumes a re-index left unfinished by a restart.
 #[utoipa::path(get, path = "/documents/reindex", tag = "documents",
-    responses((status = 200, body = ReindexProgress)), security(("bearer" = [])))]
+    responses((status = 200, body = ReindexProgress)))]
 async fn reindex_progress(
     auth: AuthUser,
     State(s): State<DocumentsState>,
 ) -> ApiResult<Json<ReindexProgress>> {
     let user_id = *auth.user_id();
-    let progress = s.corpus.reindex_progress(user_id).await?;
+    let progress = s.service.reindex_progress(user_id).await?;
     if progress.queued > 0 && !progress.running {
-        s.corpus.start_reindex(user_id);
+        s.service.start_reindex(user_id);
     }
     Ok(Json(progress))
 }
@@ -353,12 +335,8 @@ async fn reindex_progress(
 #[serde(deny_unknown_fields)]
 pub struct StartUpload {
     /// 1 to 200 characters, no control characters.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^/\\\u0000-\u001f\u007f-\u009f]*[^/\\\s\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    name: String,
+    #[schema(inline)]
+    name: FileName,
     /// The folder to put the document in (`a/b`; absent: the root); the commit may override it.
     #[serde(default)]
     #[schema(max_length = 400)]
@@ -392,14 +370,12 @@ enum UploadMediaType {
 
 /// Start a large upload: returns a presigned PUT URL; PUT the bytes there (with the returned
 /// headers: the signed Content-Type and Content-Length), then commit.
-#[utoipa::path(post, path = "/documents/uploads", tag = "documents", request_body = StartUpload,
-    responses((status = 201, body = PendingUpload), (status = 415, description = "a media type RaGenie cannot read"),
-        (status = 422, description = "a bad name, folder path or size")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/documents/uploads", tag = "documents", responses((status = 201, body = PendingUpload), (status = 415, description = "a media type RaGenie cannot read"),
+        (status = 422, description = "a bad name, folder path or size")))]
 async fn start_upload(
     auth: AuthUser,
     State(s): State<DocumentsState>,
-    ApiJson(body): ApiJson<StartUpload>,
+    Json(body): Json<StartUpload>,
 ) -> ApiResult<(StatusCode, Json<PendingUpload>)> {
     let user_id = *auth.user_id();
     let kind = parse_kind(&body.kind)?;
@@ -411,7 +387,7 @@ async fn start_upload(
         ));
     }
     let pending = s
-        .corpus
+        .service
         .start_upload(
             user_id,
             &body.name,
@@ -441,7 +417,7 @@ pub struct CommitParams {
         (status = 400, description = "the file is empty"), (status = 415, description = "unreadable content"),
         (status = 409, description = "a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress"),
         (status = 413, description = "the uploaded object is over the limit (checked before it is read; nothing kept)"),
-        (status = 422, description = "nothing uploaded yet, a size mismatch (nothing kept), a bad folder path, or an Idempotency-Key used with another upload")), security(("bearer" = [])))]
+        (status = 422, description = "nothing uploaded yet, a size mismatch (nothing kept), a bad folder path, or an Idempotency-Key used with another upload")))]
 async fn commit_upload(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -453,7 +429,7 @@ async fn commit_upload(
     let folder = params.folder.unwrap_or_default();
     let fingerprint = idempotency::fingerprint(&[id.as_bytes(), folder.as_bytes()]);
     let folder = (!folder.is_empty()).then_some(folder.as_str());
-    let work = async { upload_outcome(s.corpus.commit_upload(user_id, &id, folder).await?) };
+    let work = async { upload_outcome(s.service.commit_upload(user_id, &id, folder).await?) };
     let outcome = Idempotency::new(s.app.table.clone())
         .once_json(user_id, "documents.commit", &key, &fingerprint, work)
         .await?;
@@ -497,7 +473,7 @@ async fn profile_documents(
 ) -> ApiResult<Vec<Document>> {
     let profile_id = ProfileId::parse(profile).ok_or_else(|| ApiError::not_found("profile"))?;
     let chain = resolve_profile_chain(s.app.table.as_ref(), user_id, profile_id).await?;
-    let catalog = s.corpus.catalog(user_id).await?;
+    let catalog = s.service.catalog(user_id).await?;
     let mut ids = chain.dataset_ids();
     if !datasets_only {
         ids.splice(0..0, chain.instruction_ids());
@@ -539,7 +515,7 @@ fn offset_cursor(cursor: Option<&str>) -> ApiResult<usize> {
 /// List documents, oldest first; filter by kind, by profile or by folder.
 #[utoipa::path(get, path = "/documents", tag = "documents", params(ListParams),
     responses((status = 200, body = DocumentList), (status = 404, description = "the caller has no such profile"),
-        (status = 422, description = "a bad kind, limit, cursor or folder path")), security(("bearer" = [])))]
+        (status = 422, description = "a bad kind, limit, cursor or folder path")))]
 async fn list(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -565,7 +541,7 @@ async fn list(
     }
     if let Some(folder) = params.folder {
         let (items, next_cursor) = s
-            .corpus
+            .service
             .list_folder(
                 user_id,
                 &folder,
@@ -577,7 +553,7 @@ async fn list(
             .await?;
         return Ok(Json(DocumentList { items, next_cursor }));
     }
-    let (items, next_cursor) = s.corpus.list(user_id, kind, limit, params.cursor).await?;
+    let (items, next_cursor) = s.service.list(user_id, kind, limit, params.cursor).await?;
     Ok(Json(DocumentList { items, next_cursor }))
 }
 
@@ -599,8 +575,7 @@ pub struct FolderList {
 /// The caller's folders as a tree's rows: every folder holding documents and its ancestors,
 /// in tree order (the root `""` first, each folder followed by its subfolders), each with its direct and total document counts.
 #[utoipa::path(get, path = "/documents/folders", tag = "documents", params(FolderParams),
-    responses((status = 200, body = FolderList), (status = 422, description = "a bad limit or cursor")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = FolderList), (status = 422, description = "a bad limit or cursor")))]
 async fn folders(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -609,7 +584,7 @@ async fn folders(
     let user_id = *auth.user_id();
     let limit = bounded(params.limit.unwrap_or(200), 1000, "limit")?;
     let (items, next_cursor) = s
-        .corpus
+        .service
         .folders(user_id, limit, params.cursor.as_deref())
         .await?;
     Ok(Json(FolderList { items, next_cursor }))
@@ -635,16 +610,14 @@ pub struct FolderRename {
 /// (`a/b/x` becomes `c/x`), and profiles referencing those folders follow. A call moves a
 /// bounded batch and answers how many remain: repeat it until `done`. Name conflicts at the
 /// destination are refused before anything moves.
-#[utoipa::path(post, path = "/documents/folders/rename", tag = "documents", request_body = FolderRename,
-    responses((status = 200, body = FolderMove),
+#[utoipa::path(post, path = "/documents/folders/rename", tag = "documents", responses((status = 200, body = FolderMove),
         (status = 404, description = "no document is in `from` or below it, and no profile references it"),
         (status = 409, description = "names already taken at the destination (named; nothing moved), or a name taken while the move ran (saying how far it got; repeat once resolved)"),
-        (status = 422, description = "a bad path or limit, the top level, or a destination inside the folder itself")),
-    security(("bearer" = [])))]
+        (status = 422, description = "a bad path or limit, the top level, or a destination inside the folder itself")))]
 async fn rename_folder(
     auth: AuthUser,
     State(s): State<DocumentsState>,
-    ApiJson(body): ApiJson<FolderRename>,
+    Json(body): Json<FolderRename>,
 ) -> ApiResult<Json<FolderMove>> {
     let user_id = *auth.user_id();
     let limit = bounded(
@@ -653,7 +626,7 @@ async fn rename_folder(
         "limit",
     )?;
     Ok(Json(
-        s.corpus
+        s.service
             .move_folder(user_id, &body.from, &body.to, limit)
             .await?,
     ))
@@ -669,15 +642,15 @@ pub struct DocumentDetail {
 
 /// A document's metadata and its versions.
 #[utoipa::path(get, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)),
-    responses((status = 200, body = DocumentDetail), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = DocumentDetail), (status = 404)))]
 async fn get_document(
     auth: AuthUser,
     State(s): State<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DocumentDetail>> {
     let user_id = *auth.user_id();
-    let document = s.corpus.get(user_id, &id).await?;
-    let versions = s.corpus.versions(user_id, &id).await?;
+    let document = s.service.get(user_id, &id).await?;
+    let versions = s.service.versions(user_id, &id).await?;
     Ok(Json(DocumentDetail { document, versions }))
 }
 
@@ -685,30 +658,25 @@ async fn get_document(
 #[serde(deny_unknown_fields)]
 pub struct Rename {
     /// The new name, unique in the folder: 1 to 200 characters, no control characters, no `/`.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^/\\\u0000-\u001f\u007f-\u009f]*[^/\\\s\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    name: Option<String>,
+    #[schema(inline)]
+    name: Option<FileName>,
     /// Move to this folder (`a/b`; `""`: the root).
     #[schema(max_length = 400)]
     folder: Option<String>,
 }
 
 /// Rename a document and/or move it to another folder.
-#[utoipa::path(patch, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)), request_body = Rename,
-    responses((status = 200, body = Document), (status = 404), (status = 409, description = "a document of this name is already in the target folder"),
-        (status = 422, description = "a bad name or folder path")), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)), responses((status = 200, body = Document), (status = 404), (status = 409, description = "a document of this name is already in the target folder"),
+        (status = 422, description = "a bad name or folder path")))]
 async fn rename(
     auth: AuthUser,
     State(s): State<DocumentsState>,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<Rename>,
+    Json(body): Json<Rename>,
 ) -> ApiResult<Json<Document>> {
     let user_id = *auth.user_id();
     Ok(Json(
-        s.corpus
+        s.service
             .update(user_id, &id, body.name.as_deref(), body.folder.as_deref())
             .await?,
     ))
@@ -716,14 +684,14 @@ async fn rename(
 
 /// Delete a document: its bytes, metadata, versions and index segments.
 #[utoipa::path(delete, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)),
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204), (status = 404)))]
 async fn delete_document(
     auth: AuthUser,
     State(s): State<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let user_id = *auth.user_id();
-    s.corpus.delete(user_id, &id).await?;
+    s.service.delete(user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -747,7 +715,7 @@ enum ContentFormat {
 /// Download a document (a presigned URL) or read its extracted text (`?format=text`).
 #[utoipa::path(get, path = "/documents/{id}/content", tag = "documents", params(("id" = String, Path), ContentParams),
     responses((status = 200, description = "A presigned download URL, or (`format=text`) the extracted text",
-        content((PresignedUrl = "application/json"), (String = "text/plain")))), security(("bearer" = [])))]
+        content((PresignedUrl = "application/json"), (String = "text/plain")))))]
 async fn content(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -757,10 +725,10 @@ async fn content(
     let user_id = *auth.user_id();
     match params.format.as_deref() {
         Some("text") => {
-            let (_, text) = s.corpus.text(user_id, &id).await?;
+            let (_, text) = s.service.text(user_id, &id).await?;
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
         }
-        None | Some("url") => Ok(Json(s.corpus.download_url(user_id, &id).await?).into_response()),
+        None | Some("url") => Ok(Json(s.service.download_url(user_id, &id).await?).into_response()),
         Some(_) => Err(ApiError::validation("format", "expected `text` or `url`")),
     }
 }
@@ -770,7 +738,7 @@ async fn content(
     request_body(description = "the new bytes; Content-Type is their media type",
         content((FileBytes = "text/markdown"), (FileBytes = "text/plain"), (FileBytes = "text/html"), (FileBytes = "application/pdf"))),
     responses((status = 200, body = Document), (status = 400, description = "the file is empty"), (status = 404), (status = 409, description = "identical to another document"),
-        (status = 415, description = "a media type RaGenie cannot read")), security(("bearer" = [])))]
+        (status = 415, description = "a media type RaGenie cannot read")))]
 async fn replace(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -781,7 +749,9 @@ async fn replace(
     let content_type = content_type(&request);
     let bytes = body_bytes(request, &s, || "over the direct-upload limit".into()).await?;
     Ok(Json(
-        s.corpus.replace(user_id, &id, &content_type, bytes).await?,
+        s.service
+            .replace(user_id, &id, &content_type, bytes)
+            .await?,
     ))
 }
 
@@ -807,7 +777,7 @@ pub struct SearchResults {
 /// Search the datasets of a profile: ranked chunks with document, heading path, offsets and a
 /// highlighted snippet.
 #[utoipa::path(get, path = "/search", tag = "documents", params(SearchParams),
-    responses((status = 200, body = SearchResults), (status = 404, description = "the caller has no such profile")), security(("bearer" = [])))]
+    responses((status = 200, body = SearchResults), (status = 404, description = "the caller has no such profile")))]
 async fn search(
     auth: AuthUser,
     State(s): State<DocumentsState>,
@@ -825,9 +795,11 @@ async fn search(
                 .into_iter()
                 .map(|d| d.id)
                 .collect();
-            s.corpus.search(user_id, Some(&scope), &params.q, k).await?
+            s.service
+                .search(user_id, Some(&scope), &params.q, k)
+                .await?
         }
-        None => s.corpus.search_datasets(user_id, &params.q, k).await?,
+        None => s.service.search_datasets(user_id, &params.q, k).await?,
     };
     Ok(Json(SearchResults { items }))
 }

@@ -1,17 +1,17 @@
 //! The `users` function: the caller's preferences and profiles. Served on Lambda, by the local
 //! server and in tests.
 
+use axum::Router;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
 use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
 use ragenie_common::accounts::web::{BadListParams, Caller, ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId};
 use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
-use ragenie_common::http::{ApiJson, HealthAnswers, function_router};
+use ragenie_common::http::{HealthAnswers, Json, function_router};
 use ragenie_common::{ApiResult, AppState};
 use utoipa::{IntoResponses, OpenApi};
 
@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The caller's preferences (defaults until saved).
-#[utoipa::path(get, path = "/users/me/preferences", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users/me/preferences", tag = "users",
     responses(
         (status = 200, description = "Preferences", body = Preferences),
         NotSignedIn,
@@ -45,15 +45,14 @@ async fn get_preferences(caller: Caller) -> ApiResult<Json<Preferences>> {
 }
 
 /// Replaces the caller's preferences.
-#[utoipa::path(put, path = "/users/me/preferences", tag = "users", security(("bearer" = [])),
-    request_body = Preferences,
+#[utoipa::path(put, path = "/users/me/preferences", tag = "users",
     responses(
         (status = 200, description = "Saved", body = Preferences),
         (status = 422, description = "Unknown field, unknown theme, or a default profile the caller does not have"),
     ))]
 async fn put_preferences(
     caller: Caller,
-    ApiJson(body): ApiJson<Preferences>,
+    Json(body): Json<Preferences>,
 ) -> ApiResult<Json<Preferences>> {
     Ok(Json(
         preferences::put(caller.table(), caller.user(), body).await?,
@@ -61,22 +60,21 @@ async fn put_preferences(
 }
 
 /// Creates a profile.
-#[utoipa::path(post, path = "/profiles", tag = "profiles", security(("bearer" = [])),
-    request_body = NewProfile,
+#[utoipa::path(post, path = "/profiles", tag = "profiles",
     responses(
         (status = 201, description = "Created", body = Profile),
         (status = 422, description = "A field is invalid (`field` names it), a parent does not exist, or inheritance would cycle"),
     ))]
 async fn create_profile(
     caller: Caller,
-    ApiJson(body): ApiJson<NewProfile>,
+    Json(body): Json<NewProfile>,
 ) -> ApiResult<(StatusCode, Json<Profile>)> {
     let profile = profiles::create(caller.table(), caller.user(), body).await?;
     Ok((StatusCode::CREATED, Json(profile)))
 }
 
 /// The caller's profiles, oldest first.
-#[utoipa::path(get, path = "/profiles", tag = "profiles", security(("bearer" = [])),
+#[utoipa::path(get, path = "/profiles", tag = "profiles",
     params(ListParams),
     responses(
         (status = 200, description = "A page of profiles", body = ListPage<Profile>),
@@ -103,7 +101,7 @@ fn profile_id(id: &str) -> ApiResult<ProfileId> {
 pub struct NoSuchProfile(pub Problem);
 
 /// One of the caller's profiles.
-#[utoipa::path(get, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
+#[utoipa::path(get, path = "/profiles/{id}", tag = "profiles",
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 200, description = "The profile", body = Profile),
@@ -117,9 +115,8 @@ async fn get_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<P
 }
 
 /// Changes the fields present in the body.
-#[utoipa::path(patch, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/profiles/{id}", tag = "profiles",
     params(("id" = String, Path, description = "The profile's id")),
-    request_body = ProfilePatch,
     responses(
         (status = 200, description = "The updated profile", body = Profile),
         NoSuchProfile,
@@ -129,7 +126,7 @@ async fn get_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<P
 async fn update_profile(
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ProfilePatch>,
+    Json(body): Json<ProfilePatch>,
 ) -> ApiResult<Json<Profile>> {
     let id = profile_id(&id)?;
     Ok(Json(
@@ -138,7 +135,7 @@ async fn update_profile(
 }
 
 /// Deletes a profile (refused while other profiles inherit from it).
-#[utoipa::path(delete, path = "/profiles/{id}", tag = "profiles", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/profiles/{id}", tag = "profiles",
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 204, description = "Deleted"),

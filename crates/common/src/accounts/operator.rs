@@ -25,7 +25,7 @@ use crate::auth::AuthUser;
 use crate::clock::{self, Timestamp};
 use crate::config::ConfigError;
 use crate::error::ApiError;
-use crate::state::HasAppState;
+use crate::state::{AppState, HasAppState};
 use crate::storage::{Condition, Item, Query, StoreError, Table, TxOp};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -597,10 +597,18 @@ fn invalid_invite() -> AccountError {
     )
 }
 
-/// The authenticated caller, refused with 403 unless they are an admin.
-#[derive(Clone, Debug)]
+/// The authenticated caller, refused with 403 unless they are an admin, with the state the
+/// admin route works on.
+#[derive(Clone)]
 pub struct AdminUser {
     pub user: User,
+    pub state: AppState,
+}
+
+impl AdminUser {
+    pub fn table(&self) -> &dyn Table {
+        self.state.table.as_ref()
+    }
 }
 
 /// The refusals of [`AdminUser`] (no valid credential, or not an admin), for an admin route's
@@ -636,6 +644,6 @@ impl<S: HasAppState> FromRequestParts<S> for AdminUser {
         if effective_role(&user, &state.settings.operator) != Role::Admin {
             return Err(forbidden());
         }
-        Ok(AdminUser { user })
+        Ok(AdminUser { user, state })
     }
 }
