@@ -51,15 +51,6 @@ pub type SharedAuthenticator = Arc<dyn Authenticator>;
 #[derive(Clone, Debug)]
 pub struct AuthUser(pub Principal);
 
-/// The refusal of [`AuthUser`] (no valid credential), for a route's `responses(...)`.
-#[derive(utoipa::IntoResponses)]
-#[response(
-    status = 401,
-    description = "Not signed in",
-    content_type = "application/problem+json"
-)]
-pub struct NotSignedIn(pub crate::error::Problem);
-
 impl AuthUser {
     pub fn user_id(&self) -> &UserId {
         &self.0.user_id

@@ -1,11 +1,11 @@
 //! The parts of the OpenAPI contract every function shares, applied once to the assembled
 //! document instead of repeated in every handler's attribute: the problem+json schema, the
 //! security schemes (every operation takes them unless its attribute says `security(())`), and
-//! the error statuses the shared plumbing answers with on any operation
-//! (the auth extractor's 401, the JSON extractor's 400/413/415/422, an id that names nothing's
-//! 404, the store's 503 and the generic 500). Route-specific statuses stay in the handlers'
-//! `#[utoipa::path]` attributes; an error status declared there without a body gets the
-//! problem schema here.
+//! the error statuses the shared plumbing answers with on any operation (the auth extractor's
+//! 401, the admin extractor's 403 on `/admin/` routes, the JSON extractor's 400/413/415/422, an
+//! id that names nothing's 404, the store's 503 and the generic 500). Route-specific statuses
+//! stay in the handlers' `#[utoipa::path]` attributes; an error status declared there without a
+//! body gets the problem schema here.
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
@@ -259,6 +259,10 @@ fn complete(path: &str, operation: &mut Operation) {
             401,
             "No credential, or an invalid or expired one (problem+json)",
         );
+        if path.starts_with("/admin/") {
+            // Every admin route takes `AdminUser`, which refuses anyone else.
+            add(operation, 403, "Not an admin (problem+json)");
+        }
     }
     let body = takes_body(operation.request_body.as_ref());
     if body {

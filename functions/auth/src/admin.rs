@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use ragenie_common::accounts::limits::{self, MonthSpend, OperatorUsageRow};
 use ragenie_common::accounts::operator::{
-    self, AccountStatus, AdminRefusals, AdminUser, CreatedInvite, DEFAULT_INVITE_HOURS, Invite,
-    OperatorSettings, Role,
+    self, AccountStatus, AdminUser, CreatedInvite, DEFAULT_INVITE_HOURS, Invite, OperatorSettings,
+    Role,
 };
 use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::path_id;
@@ -114,7 +114,6 @@ async fn record_by_admin(
     params(UserQuery),
     responses(
         (status = 200, description = "A page of accounts", body = ListPage<AdminUserView>),
-        AdminRefusals,
         (status = 422, description = "A bad parameter"),
     ))]
 async fn list_users(
@@ -166,7 +165,6 @@ pub struct NoSuchAccount(pub Problem);
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The account", body = AdminUserView),
-        AdminRefusals,
         NoSuchAccount,
     ))]
 async fn get_user(admin: AdminUser, Path(id): Path<String>) -> ApiResult<Json<AdminUserView>> {
@@ -217,7 +215,6 @@ impl From<StatusChange> for AccountStatus {
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The account as it is now", body = AdminUserView),
-        AdminRefusals,
         NoSuchAccount,
         (status = 409, description = "An admin cannot suspend or demote themselves"),
         (status = 422, description = "A bad field (`field` names it)"),
@@ -291,7 +288,6 @@ async fn update_user(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Deleted; what was removed", body = crate::AccountDeleted),
-        AdminRefusals,
         NoSuchAccount,
         (status = 409, description = "An admin deletes their own account in Settings, with their password"),
     ))]
@@ -331,7 +327,6 @@ pub struct ResetLink {
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 201, description = "The link", body = ResetLink),
-        AdminRefusals,
         NoSuchAccount,
     ))]
 async fn reset_link(
@@ -365,7 +360,6 @@ async fn reset_link(
 #[utoipa::path(get, path = "/admin/settings", tag = "admin",
     responses(
         (status = 200, description = "The settings", body = OperatorSettings),
-        AdminRefusals,
     ))]
 async fn get_settings(admin: AdminUser) -> ApiResult<Json<OperatorSettings>> {
     Ok(Json(
@@ -377,7 +371,6 @@ async fn get_settings(admin: AdminUser) -> ApiResult<Json<OperatorSettings>> {
 #[utoipa::path(put, path = "/admin/settings", tag = "admin",
     responses(
         (status = 200, description = "The settings as stored", body = OperatorSettings),
-        AdminRefusals,
         (status = 422, description = "A value out of range (`field` names it)"),
     ))]
 async fn put_settings(
@@ -403,7 +396,6 @@ pub struct NewInvite {
 #[utoipa::path(post, path = "/admin/invites", tag = "admin",
     responses(
         (status = 201, description = "The invite and its token", body = CreatedInvite),
-        AdminRefusals,
         (status = 422, description = "A bad expiry"),
     ))]
 async fn create_invite(
@@ -423,7 +415,6 @@ async fn create_invite(
 #[utoipa::path(get, path = "/admin/invites", tag = "admin",
     responses(
         (status = 200, description = "Open invites, oldest first", body = ListPage<Invite>),
-        AdminRefusals,
     ))]
 async fn list_invites(admin: AdminUser) -> ApiResult<Json<ListPage<Invite>>> {
     Ok(Json(ListPage {
@@ -437,7 +428,6 @@ async fn list_invites(admin: AdminUser) -> ApiResult<Json<ListPage<Invite>>> {
     params(("id" = String, Path, description = "The invite's id, as listed")),
     responses(
         (status = 204, description = "Revoked"),
-        AdminRefusals,
         (status = 404, description = "No open invite has this id"),
     ))]
 async fn revoke_invite(admin: AdminUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -486,7 +476,6 @@ fn day_param(value: &str, field: &str) -> ApiResult<()> {
     params(UsageQuery),
     responses(
         (status = 200, description = "Totals by day and model", body = OperatorUsage),
-        AdminRefusals,
         (status = 422, description = "A bad date"),
     ))]
 async fn usage(
@@ -529,7 +518,6 @@ pub struct BackfillRequest {
 #[utoipa::path(post, path = "/admin/users-index", tag = "admin",
     responses(
         (status = 200, description = "What this run read and indexed", body = users::Backfill),
-        AdminRefusals,
         (status = 422, description = "A bad cursor"),
     ))]
 async fn backfill_users(

@@ -27,7 +27,6 @@ use ragenie_common::accounts::{
     AccountError, ApiKeyId, ListPage, UserId, deletion, passwords, refresh, reset,
 };
 use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
-use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
 use ragenie_common::http::{HealthAnswers, Json, function_router};
 use ragenie_common::mail::Mailer;
@@ -530,7 +529,6 @@ async fn me(caller: Caller) -> ApiResult<Json<User>> {
 #[utoipa::path(delete, path = "/auth/me", tag = "auth",
     responses(
         (status = 200, description = "Deleted; what was removed", body = AccountDeleted),
-        NotSignedIn,
         (status = 403, description = "Wrong password, or called with an API key"),
         (status = 429, description = "Too many wrong passwords; see `Retry-After`"),
     ))]
@@ -624,7 +622,6 @@ impl Reauth {
 #[utoipa::path(post, path = "/auth/change-password", tag = "auth",
     responses(
         (status = 200, description = "Changed; new tokens for this session", body = TokenResponse),
-        NotSignedIn,
         (status = 403, description = "Wrong current password, or called with an API key"),
         (status = 422, description = "The new password is too short, common or unchanged"),
         (status = 429, description = "Too many wrong current passwords; see `Retry-After`"),
@@ -870,7 +867,6 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
     params(ListParams),
     responses(
         (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
-        NotSignedIn,
         BadListParams,
     ))]
 async fn list_audit(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<AuditEvent>>> {
@@ -890,7 +886,6 @@ async fn list_audit(caller: Caller, params: ListParams) -> ApiResult<Json<ListPa
 #[utoipa::path(get, path = "/auth/audit/export", tag = "auth",
     responses(
         (status = 200, description = "One JSON event per line", content_type = "application/jsonl", body = String),
-        NotSignedIn,
     ))]
 async fn export_audit(
     caller: Caller,

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use ragenie_common::accounts::ListPage;
 use ragenie_common::accounts::model_settings::{ModelRule, ModelSettings};
-use ragenie_common::accounts::operator::{AdminRefusals, AdminUser};
+use ragenie_common::accounts::operator::AdminUser;
 use ragenie_common::accounts::{AccountError, AccountResult};
 use ragenie_common::error::Problem;
 use ragenie_common::http::{Json, not_null, present};
@@ -104,7 +104,6 @@ fn listed(s: &ChatState, settings: &ModelSettings, id: &str) -> Option<AdminMode
 #[utoipa::path(get, path = "/admin/models", tag = "admin",
     responses(
         (status = 200, description = "Every chat model, catalog first", body = ListPage<AdminModel>),
-        AdminRefusals,
     ))]
 async fn list(
     State(s): State<ChatState>,
@@ -156,7 +155,6 @@ pub struct NewModel {
 #[utoipa::path(post, path = "/admin/models", tag = "admin",
     responses(
         (status = 201, description = "The model as listed now", body = AdminModel),
-        AdminRefusals,
         (status = 409, description = "The model is already listed (change it with PATCH), or another admin changed the models meanwhile"),
         (status = 422, description = "A bad field (`field` names it), or a provider not configured here"),
     ))]
@@ -304,7 +302,6 @@ pub enum ModelRefusals {
     params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
     responses(
         (status = 200, description = "The model as listed now", body = AdminModel),
-        AdminRefusals,
         ModelRefusals,
         (status = 422, description = "A bad field (`field` names it)"),
     ))]
@@ -354,7 +351,6 @@ async fn change(
     params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
     responses(
         (status = 204, description = "Removed or reset"),
-        AdminRefusals,
         ModelRefusals,
     ))]
 async fn remove(

@@ -9,7 +9,6 @@ use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
 use ragenie_common::accounts::web::{BadListParams, Caller, ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId};
-use ragenie_common::auth::NotSignedIn;
 use ragenie_common::error::Problem;
 use ragenie_common::http::{HealthAnswers, Json, function_router};
 use ragenie_common::{ApiResult, AppState};
@@ -38,7 +37,6 @@ pub fn router(state: AppState) -> Router {
 #[utoipa::path(get, path = "/users/me/preferences", tag = "users",
     responses(
         (status = 200, description = "Preferences", body = Preferences),
-        NotSignedIn,
     ))]
 async fn get_preferences(caller: Caller) -> ApiResult<Json<Preferences>> {
     Ok(Json(preferences::get(caller.table(), caller.user()).await?))

@@ -611,24 +611,6 @@ impl AdminUser {
     }
 }
 
-/// The refusals of [`AdminUser`] (no valid credential, or not an admin), for an admin route's
-/// `responses(...)`.
-#[derive(utoipa::IntoResponses)]
-pub enum AdminRefusals {
-    #[response(
-        status = 401,
-        description = "Not signed in",
-        content_type = "application/problem+json"
-    )]
-    NotSignedIn(crate::error::Problem),
-    #[response(
-        status = 403,
-        description = "Not an admin",
-        content_type = "application/problem+json"
-    )]
-    NotAdmin(crate::error::Problem),
-}
-
 impl<S: HasAppState> FromRequestParts<S> for AdminUser {
     type Rejection = ApiError;
 
