@@ -189,6 +189,39 @@ if (PARTS.has("documents")) {
     assert.equal(await page.getByRole("row", { name: /house-style\.md/ }).count(), 0, "deleted for good");
   });
 
+  await step("a document whose ingestion fails says why, and its retry runs it again", async () => {
+    await page.getByLabel("Upload as").selectOption("dataset");
+    // A PDF header over bytes no PDF parser can read: stored, then ingestion fails.
+    const broken = Buffer.from("%PDF-1.7\n" + "not a pdf body ".repeat(40));
+    await page.getByLabel("Files to upload").setInputFiles({ name: "broken.pdf", mimeType: "application/pdf", buffer: broken });
+    const row = () => page.getByRole("row", { name: /broken\.pdf/ });
+    await eventually(async () => (await row().textContent())?.includes("failed"), "the broken PDF to fail");
+    // The document as the API has it, read with the page's own session.
+    const stored = () =>
+      page.evaluate(async () => {
+        const { access_token } = JSON.parse(localStorage.getItem("ragenie.tokens") ?? "{}");
+        const r = await fetch("/documents?limit=100", { headers: { Authorization: `Bearer ${access_token}` } });
+        return (await r.json()).items.find((d) => d.name === "broken.pdf");
+      });
+    const before = await stored();
+    assert.equal(before.status, "failed");
+    assert.ok(before.failure_reason, "a failed document says why");
+    assert.ok((await row().textContent())?.includes(before.failure_reason), "the reason is on the row");
+    const retried = page.waitForResponse((r) => /\/documents\/[^/]+\/reindex$/.test(r.url()) && r.request().method() === "POST");
+    await row().getByRole("button", { name: "Retry indexing broken.pdf" }).click();
+    assert.equal((await retried).status(), 202, "the retry was accepted");
+    // Ingested again from its stored bytes, it fails again, later, for the same reason.
+    await eventually(async () => {
+      const after = await stored();
+      return after.status === "failed" && after.updated_at !== before.updated_at;
+    }, "the retried ingestion to run and end failed again");
+    assert.equal((await stored()).failure_reason, before.failure_reason);
+    await eventually(async () => (await row().textContent())?.includes("failed"), "the row to show the new outcome");
+    page.once("dialog", (d) => d.accept());
+    await row().getByRole("button", { name: "Delete broken.pdf" }).click();
+    await row().waitFor({ state: "detached" });
+  });
+
   await step("upload a folder: its files keep their paths, the tree counts them", async () => {
     await page.getByLabel("Upload as").selectOption("dataset");
     // A Ragbot-style folder with two same-named files, chosen with the directory picker.

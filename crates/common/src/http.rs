@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, PROBLEM_JSON, problem_response};
@@ -209,9 +210,16 @@ pub fn function_router(
         .layer(DefaultBodyLimit::max(state.settings.max_json_body))
         .with_state(state)
         .merge(health)
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(map_response(problems_everywhere))
         .layer(TraceLayer::new_for_http());
     observe(function, routes)
+}
+
+/// A handler that panics answers a 500 problem like any unexpected error, instead of the
+/// connection closing without an answer; the panic hook has already logged where.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Unexpected(anyhow::anyhow!("a request handler panicked")).into_response()
 }
 
 /// The observability layers of a function's router: a request id and `request` span around

@@ -31,12 +31,18 @@ async fn register(Json(_): Json<Register>) -> StatusCode {
     StatusCode::CREATED
 }
 
+async fn panics() -> StatusCode {
+    panic!("a bug in a handler")
+}
+
 async fn app() -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::embedded(dir.path(), "http://127.0.0.1:1");
     settings.max_json_body = 1024;
     let state = AppState::connect(settings).await.unwrap();
-    let routes = Router::new().route("/test/register", post(register));
+    let routes = Router::new()
+        .route("/test/register", post(register))
+        .route("/test/panic", post(panics));
     (with_fallback(function_router("test", routes, state)), dir)
 }
 
@@ -55,6 +61,25 @@ async fn send(
         .unwrap();
     let r = testing::oneshot(app, request).await;
     (r.status, r.body.clone(), r.content_type().to_owned())
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_answers_a_500_problem_and_the_server_goes_on() {
+    let (app, _dir) = app().await;
+    let (status, body, content_type) =
+        send(&app, "POST", "/test/panic", "application/json", "{}").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["status"], 500);
+    let (status, ..) = send(
+        &app,
+        "POST",
+        "/test/register",
+        "application/json",
+        r#"{"email":"a@b.c","profile":{"name":"n","max_output_tokens":1}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
 }
 
 #[tokio::test]

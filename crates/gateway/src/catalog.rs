@@ -446,10 +446,14 @@ fn strip_date(id: &str) -> Option<&str> {
     {
         return Some(base);
     }
-    // OpenAI's `-YYYY-MM-DD`.
-    let bytes = id.len();
-    if bytes > 11 {
-        let (base, date) = id.split_at(bytes - 11);
+    // OpenAI's `-YYYY-MM-DD`. A model name is whatever a client sent: 11 bytes from the end may
+    // fall inside a character, and then it has no such date.
+    if let Some((base, date)) = id
+        .len()
+        .checked_sub(11)
+        .filter(|&at| at > 0)
+        .and_then(|at| id.split_at_checked(at))
+    {
         let parts: Vec<&str> = date.split('-').collect();
         if parts.len() == 4
             && parts[0].is_empty()
@@ -664,6 +668,22 @@ engines:
         assert!(c.resolve("anthropic/gpt-4o").is_none());
         assert!(c.resolve("gpt-4.1-20251").is_none());
         assert!(c.resolve("claude-unknown-20250101").is_none());
+    }
+
+    #[test]
+    fn a_model_name_with_characters_of_several_bytes_resolves_to_nothing_instead_of_panicking() {
+        // Found by schemathesis: 11 bytes from the end of this name is inside a character.
+        let c = Catalog::built_in();
+        for id in [
+            "\u{80}\u{80}\u{10000}\u{10000}",
+            "gpt-4.1-2025-04-1\u{e9}",
+            "\u{e9}-2025-04-14",
+            "\u{10000}\u{10000}\u{10000}",
+        ] {
+            assert!(c.resolve(id).is_none(), "{id:?}");
+        }
+        assert_eq!(strip_date("gpt-4.1-2025-04-14"), Some("gpt-4.1"));
+        assert_eq!(strip_date("\u{e9}x-2025-04-14"), Some("\u{e9}x"));
     }
 
     #[test]
