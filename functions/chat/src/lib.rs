@@ -9,13 +9,12 @@ use std::convert::Infallible;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
 use futures::Stream;
-use ragenie_common::accounts::UserId;
-use ragenie_common::auth::AuthUser;
+use ragenie_common::accounts::web::Caller;
 use ragenie_common::http::{Json, decode_json, function_router};
 use ragenie_common::idempotency::{self, IdempotencyKey};
 use ragenie_common::{ApiResult, FunctionState};
@@ -84,10 +83,6 @@ pub fn interrupt_answers() {
     ragenie_conversation::interrupt_answers();
 }
 
-fn user_id(auth: &AuthUser) -> UserId {
-    *auth.user_id()
-}
-
 type BoxedEvents = Box<dyn Stream<Item = Result<Event, Infallible>> + Send + Unpin>;
 type EventStream = Sse<BoxedEvents>;
 
@@ -152,12 +147,12 @@ pub struct SendMessage {
         (status = 409, description = "the send with this Idempotency-Key is still being answered"),
         (status = 422, description = "an invalid field, or an Idempotency-Key used with another message")))]
 async fn send(
-    auth: AuthUser,
-    State(s): State<ChatState>,
+    caller: Caller<ChatState>,
     key: IdempotencyKey,
     Path(id): Path<String>,
     Json(body): Json<SendMessage>,
 ) -> ApiResult<EventStream> {
+    let s = &caller.state;
     let once = key.0.map(|key| Once {
         key,
         fingerprint: idempotency::fingerprint(&[
@@ -170,7 +165,7 @@ async fn send(
     let rx = s
         .service
         .start(
-            user_id(&auth),
+            caller.user(),
             &id,
             Turn::Send {
                 content: body.content,
@@ -197,11 +192,11 @@ pub struct Regenerate {
         (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),
         (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"), (status = 422, description = "an unknown model, or one whose provider is not configured")))]
 async fn regenerate(
-    auth: AuthUser,
-    State(s): State<ChatState>,
+    caller: Caller<ChatState>,
     Path((id, mid)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<EventStream> {
+    let s = &caller.state;
     let body: Regenerate = if body.iter().all(u8::is_ascii_whitespace) {
         Regenerate::default()
     } else {
@@ -210,7 +205,7 @@ async fn regenerate(
     let rx = s
         .service
         .start(
-            user_id(&auth),
+            caller.user(),
             &id,
             Turn::Regenerate { message_id: mid },
             body.model,
@@ -231,11 +226,11 @@ pub struct Stopping {
 #[utoipa::path(post, path = "/conversations/{id}/stop", tag = "chat", params(("id" = String, Path)),
     responses((status = 202, body = Stopping), (status = 404)))]
 async fn stop(
-    auth: AuthUser,
-    State(s): State<ChatState>,
+    caller: Caller<ChatState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Stopping>)> {
-    s.service.request_stop(user_id(&auth), &id).await?;
+    let s = &caller.state;
+    s.service.request_stop(caller.user(), &id).await?;
     Ok((StatusCode::ACCEPTED, Json(Stopping { stopping: true })))
 }
 
@@ -261,14 +256,14 @@ pub struct EstimateRequest {
         (status = 403, description = "the model is disabled or not allowed for this account"),
         (status = 422, description = "an invalid field, an unknown model, or an attachment that is not one of the caller's ready documents")))]
 async fn estimate(
-    auth: AuthUser,
-    State(s): State<ChatState>,
+    caller: Caller<ChatState>,
     Json(body): Json<EstimateRequest>,
 ) -> ApiResult<Json<Estimate>> {
+    let s = &caller.state;
     let estimate = s
         .service
         .estimate(
-            user_id(&auth),
+            caller.user(),
             EstimateAsk {
                 conversation_id: body.conversation_id.as_deref(),
                 profile_id: body.profile_id.as_deref(),
@@ -312,8 +307,9 @@ pub struct ModelList {
 /// The models the caller may pick: enabled by the operator and on the caller's allow-list, with
 /// availability (a provider without a key is listed as unavailable).
 #[utoipa::path(get, path = "/models", tag = "chat", responses((status = 200, body = ModelList), (status = 401, description = "Not signed in")))]
-async fn models(auth: AuthUser, State(s): State<ChatState>) -> ApiResult<Json<ModelList>> {
-    let listed = s.service.models.for_user(user_id(&auth)).await?;
+async fn models(caller: Caller<ChatState>) -> ApiResult<Json<ModelList>> {
+    let s = &caller.state;
+    let listed = s.service.models.for_user(caller.user()).await?;
     let default_model = ModelRegistry::default_of(&listed);
     let mut items: Vec<ModelInfo> = listed
         .into_iter()

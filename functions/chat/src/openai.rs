@@ -13,12 +13,12 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use ragenie_common::auth::AuthUser;
+use ragenie_common::accounts::web::Caller;
 use ragenie_common::http::Json;
 use ragenie_common::idempotency::{self, IdempotencyKey};
 use ragenie_common::{ApiError, ApiResult};
@@ -146,12 +146,12 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
         (status = 409, description = "the completion with this Idempotency-Key is still running"),
         (status = 422, description = "an invalid field, or an Idempotency-Key used with another request")))]
 pub async fn completions(
-    auth: AuthUser,
-    State(s): State<ChatState>,
+    caller: Caller<ChatState>,
     key: IdempotencyKey,
     headers: HeaderMap,
     Json(body): Json<CompletionRequest>,
 ) -> ApiResult<Response> {
+    let s = &caller.state;
     let profile = headers
         .get("x-ragenie-profile")
         .and_then(|v| v.to_str().ok())
@@ -174,7 +174,7 @@ pub async fn completions(
     let model_name = body.model.clone();
     let rx = s
         .service
-        .complete(*auth.user_id(), completion(body, profile)?, once)
+        .complete(*caller.auth.user_id(), completion(body, profile)?, once)
         .await?;
     let wire = Wire {
         model: model_name,
@@ -256,15 +256,15 @@ fn completion_id(answer_id: &str) -> String {
     params(("id" = String, Path, description = "the completion's `id` (`chatcmpl-…`), from its first chunk")),
     responses((status = 202, body = Stopping), (status = 404, description = "not a completion id")))]
 pub async fn stop(
-    auth: AuthUser,
-    State(s): State<ChatState>,
+    caller: Caller<ChatState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Stopping>)> {
+    let s = &caller.state;
     let answer = id
         .strip_prefix(COMPLETION_PREFIX)
         .ok_or_else(|| ApiError::NotFound("no such completion".into()))?;
     s.service
-        .request_completion_stop(*auth.user_id(), answer)
+        .request_completion_stop(*caller.auth.user_id(), answer)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(Stopping { stopping: true })))
 }
@@ -306,11 +306,12 @@ fn chunks(rx: Receiver<AnswerEvent>, mut wire: Wire, include_usage: bool) -> Chu
 
 /// The models the caller may use (enabled, allowed and available) in OpenAI's list format.
 #[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI model list"), (status = 401, description = "Not signed in")))]
-pub async fn models(auth: AuthUser, State(s): State<ChatState>) -> ApiResult<Json<Value>> {
+pub async fn models(caller: Caller<ChatState>) -> ApiResult<Json<Value>> {
+    let s = &caller.state;
     let data: Vec<Value> = s
         .service
         .models
-        .for_user(*auth.user_id())
+        .for_user(*caller.auth.user_id())
         .await?
         .into_iter()
         .filter(|m| m.available)

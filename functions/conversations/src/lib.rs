@@ -2,12 +2,11 @@
 //! search and export conversations; usage by day and model; monthly budgets.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ragenie_common::accounts::UserId;
-use ragenie_common::auth::AuthUser;
+use ragenie_common::accounts::web::Caller;
 use ragenie_common::http::{Json, function_router};
 use ragenie_common::openapi::OneLine;
 use ragenie_common::{ApiError, ApiResult, AppState, FunctionState};
@@ -56,10 +55,6 @@ pub fn router(state: AppState) -> Router {
     function_router(FUNCTION, Router::new().merge(routes), state)
 }
 
-fn user(auth: &AuthUser) -> ApiResult<UserId> {
-    Ok(*auth.user_id())
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConversation {
@@ -77,11 +72,10 @@ pub struct NewConversation {
 /// Start a conversation.
 #[utoipa::path(post, path = "/conversations", tag = "conversations", responses((status = 201, body = Conversation), (status = 422, description = "unknown profile")))]
 async fn create(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Json(body): Json<NewConversation>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     let new = conversations::NewConversation {
         profile_id: body.profile_id,
         model: body.model,
@@ -109,11 +103,10 @@ pub struct ImportConversation {
 /// Import a conversation as it happened elsewhere (Ragbot sessions), without calling a model.
 #[utoipa::path(post, path = "/conversations/import", tag = "conversations", responses((status = 201, body = Conversation), (status = 200, description = "already imported under this import_key", body = Conversation)))]
 async fn import(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Json(body): Json<ImportConversation>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     let created_at = body
         .created_at
         .as_deref()
@@ -158,11 +151,10 @@ pub struct ConversationList {
 #[utoipa::path(get, path = "/conversations", tag = "conversations", params(ListParams),
     responses((status = 200, body = ConversationList)))]
 async fn list(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<ConversationList>> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     let limit = p.limit.unwrap_or(30);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::validation("limit", "1..=100"));
@@ -184,11 +176,10 @@ pub struct ConversationDetail {
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
     responses((status = 200, body = ConversationDetail), (status = 404)))]
 async fn read(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationDetail>> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     let conversation = s.store.get(user_id, &id).await?;
     let messages = s.store.messages(user_id, &id).await?;
     Ok(Json(ConversationDetail {
@@ -221,12 +212,11 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 /// Rename a conversation or change its model or profile.
 #[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)), responses((status = 200, body = Conversation), (status = 404)))]
 async fn update(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Path(id): Path<String>,
     Json(body): Json<ConversationPatch>,
 ) -> ApiResult<Json<Conversation>> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     let change = conversations::ConversationChange {
         title: body.title.map(String::from),
         model: body.model,
@@ -241,11 +231,10 @@ async fn update(
 #[utoipa::path(delete, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
     responses((status = 204), (status = 404)))]
 async fn delete(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     s.store.delete(user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -272,11 +261,10 @@ pub struct ConversationHits {
 #[utoipa::path(get, path = "/conversations/search", tag = "conversations", params(SearchParams),
     responses((status = 200, body = ConversationHits)))]
 async fn search(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Query(p): Query<SearchParams>,
 ) -> ApiResult<Json<ConversationHits>> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     let items = ragenie_conversation::search::search(&s.index, user_id, &p.q, p.limit).await?;
     Ok(Json(ConversationHits { items }))
 }
@@ -304,12 +292,11 @@ enum ExportFormat {
     responses((status = 200, description = "The conversation as a file",
         content((String = "text/markdown"), (ConversationDetail = "application/json")))))]
 async fn export(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Path(id): Path<String>,
     Query(p): Query<ExportParams>,
 ) -> ApiResult<Response> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     let conversation = s.store.get(user_id, &id).await?;
     let messages = s.store.messages(user_id, &id).await?;
     let file = |ext: &str| format!("attachment; filename=\"conversation-{id}.{ext}\"");
@@ -363,11 +350,10 @@ pub struct UsageParams {
 #[utoipa::path(get, path = "/usage", tag = "usage", params(UsageParams),
     responses((status = 200, body = UsageReport)))]
 async fn usage(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Query(p): Query<UsageParams>,
 ) -> ApiResult<Json<UsageReport>> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     let today = time::OffsetDateTime::now_utc().date();
     let day = |d: time::Date| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
     let from = p
@@ -379,11 +365,8 @@ async fn usage(
 
 /// The monthly budgets.
 #[utoipa::path(get, path = "/usage/budget", tag = "usage", responses((status = 200, body = Budgets)))]
-async fn get_budget(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
-) -> ApiResult<Json<Budgets>> {
-    let user_id = user(&auth)?;
+async fn get_budget(caller: Caller<ConversationsState>) -> ApiResult<Json<Budgets>> {
+    let (user_id, s) = (caller.user(), &caller.state);
     Ok(Json(s.usage.budgets(user_id).await?))
 }
 
@@ -391,11 +374,10 @@ async fn get_budget(
 /// with 402 once a budget is spent.
 #[utoipa::path(put, path = "/usage/budget", tag = "usage", responses((status = 200, body = Budgets)))]
 async fn put_budget(
-    auth: AuthUser,
-    State(s): State<ConversationsState>,
+    caller: Caller<ConversationsState>,
     Json(budgets): Json<Budgets>,
 ) -> ApiResult<Json<Budgets>> {
-    let user_id = user(&auth)?;
+    let (user_id, s) = (caller.user(), &caller.state);
     conversations::set_budgets(&s.usage, &s.store, user_id, &budgets).await?;
     Ok(Json(budgets))
 }

@@ -5,13 +5,13 @@ use std::collections::HashSet;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ragenie_common::accounts::profiles::resolve_profile_chain;
+use ragenie_common::accounts::web::Caller;
 use ragenie_common::accounts::{ProfileId, UserId};
-use ragenie_common::auth::AuthUser;
 use ragenie_common::http::{Json, function_router};
 use ragenie_common::idempotency::{self, Idempotency, IdempotencyKey};
 use ragenie_common::openapi::FileName;
@@ -143,13 +143,12 @@ impl ToSchema for FileBytes {}
         (status = 413, description = "over the direct-upload limit: use /documents/uploads"), (status = 415, description = "unsupported type"),
         (status = 422, description = "a bad name or folder path, or this Idempotency-Key was used with a different upload")))]
 async fn upload(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     key: IdempotencyKey,
     Query(params): Query<UploadParams>,
     request: Request,
 ) -> ApiResult<Response> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let content_type = content_type(&request);
     let mut kind = params.kind;
     let mut name = params.name;
@@ -193,7 +192,7 @@ async fn upload(
         }
         file.ok_or_else(|| ApiError::validation("file", "the form has no `file` part"))?
     } else {
-        let bytes = body_bytes(request, &s, || {
+        let bytes = body_bytes(request, s, || {
             format!(
                 "direct uploads take up to {} bytes; use POST /documents/uploads for larger files",
                 s.app.settings.max_upload_body
@@ -278,10 +277,9 @@ fn multipart_error(status: StatusCode, text: String) -> ApiError {
 #[utoipa::path(post, path = "/documents/reindex", tag = "documents",
     responses((status = 202, body = ReindexProgress), (status = 409, description = "no embedding model is configured")))]
 async fn reindex_all(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
 ) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
-    queue_reindex(&s, *auth.user_id(), None).await
+    queue_reindex(&caller.state, caller.user(), None).await
 }
 
 /// Queues `id` (`None`: every ready document) for re-indexing and starts the background run.
@@ -302,28 +300,24 @@ async fn queue_reindex(
     responses((status = 202, body = ReindexProgress), (status = 404),
         (status = 409, description = "a ready document without an embedding model to re-index with, or an ingestion still under way")))]
 async fn reindex_one(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     if s.service.get(user_id, &id).await?.status != DocumentStatus::Ready {
         s.service.retry_ingest(user_id, &id).await?;
         let progress = s.service.reindex_progress(user_id).await?;
         return Ok((StatusCode::ACCEPTED, Json(progress)));
     }
-    queue_reindex(&s, user_id, Some(&id)).await
+    queue_reindex(s, user_id, Some(&id)).await
 }
 
 /// The re-index progress over the caller's ready documents (each document also shows its own
 /// `reindex` state and `embedding_model`). Resumes a re-index left unfinished by a restart.
 #[utoipa::path(get, path = "/documents/reindex", tag = "documents",
     responses((status = 200, body = ReindexProgress)))]
-async fn reindex_progress(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
-) -> ApiResult<Json<ReindexProgress>> {
-    let user_id = *auth.user_id();
+async fn reindex_progress(caller: Caller<DocumentsState>) -> ApiResult<Json<ReindexProgress>> {
+    let (user_id, s) = (caller.user(), &caller.state);
     let progress = s.service.reindex_progress(user_id).await?;
     if progress.queued > 0 && !progress.running {
         s.service.start_reindex(user_id);
@@ -373,11 +367,10 @@ enum UploadMediaType {
 #[utoipa::path(post, path = "/documents/uploads", tag = "documents", responses((status = 201, body = PendingUpload), (status = 415, description = "a media type RaGenie cannot read"),
         (status = 422, description = "a bad name, folder path or size")))]
 async fn start_upload(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Json(body): Json<StartUpload>,
 ) -> ApiResult<(StatusCode, Json<PendingUpload>)> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let kind = parse_kind(&body.kind)?;
     // The announced size is a field of this request, not this request's body: 422, not 413.
     if body.size == 0 || body.size > ragenie_corpus::MAX_PRESIGNED_UPLOAD_BYTES {
@@ -419,13 +412,12 @@ pub struct CommitParams {
         (status = 413, description = "the uploaded object is over the limit (checked before it is read; nothing kept)"),
         (status = 422, description = "nothing uploaded yet, a size mismatch (nothing kept), a bad folder path, or an Idempotency-Key used with another upload")))]
 async fn commit_upload(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     key: IdempotencyKey,
     Path(id): Path<String>,
     Query(params): Query<CommitParams>,
 ) -> ApiResult<Response> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let folder = params.folder.unwrap_or_default();
     let fingerprint = idempotency::fingerprint(&[id.as_bytes(), folder.as_bytes()]);
     let folder = (!folder.is_empty()).then_some(folder.as_str());
@@ -517,16 +509,15 @@ fn offset_cursor(cursor: Option<&str>) -> ApiResult<usize> {
     responses((status = 200, body = DocumentList), (status = 404, description = "the caller has no such profile"),
         (status = 422, description = "a bad kind, limit, cursor or folder path")))]
 async fn list(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<DocumentList>> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let kind = params.kind.as_deref().map(parse_kind).transpose()?;
     let limit = bounded(params.limit.unwrap_or(50), 200, "limit")?;
     if let Some(profile) = params.profile {
         let start = offset_cursor(params.cursor.as_deref())?;
-        let mut items: Vec<Document> = profile_documents(&s, user_id, &profile, false)
+        let mut items: Vec<Document> = profile_documents(s, user_id, &profile, false)
             .await?
             .into_iter()
             .filter(|d| kind.is_none_or(|k| d.kind == k))
@@ -577,11 +568,10 @@ pub struct FolderList {
 #[utoipa::path(get, path = "/documents/folders", tag = "documents", params(FolderParams),
     responses((status = 200, body = FolderList), (status = 422, description = "a bad limit or cursor")))]
 async fn folders(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Query(params): Query<FolderParams>,
 ) -> ApiResult<Json<FolderList>> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let limit = bounded(params.limit.unwrap_or(200), 1000, "limit")?;
     let (items, next_cursor) = s
         .service
@@ -615,11 +605,10 @@ pub struct FolderRename {
         (status = 409, description = "names already taken at the destination (named; nothing moved), or a name taken while the move ran (saying how far it got; repeat once resolved)"),
         (status = 422, description = "a bad path or limit, the top level, or a destination inside the folder itself")))]
 async fn rename_folder(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Json(body): Json<FolderRename>,
 ) -> ApiResult<Json<FolderMove>> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let limit = bounded(
         body.limit.unwrap_or(DEFAULT_MOVE_BATCH),
         MAX_MOVE_BATCH,
@@ -644,11 +633,10 @@ pub struct DocumentDetail {
 #[utoipa::path(get, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)),
     responses((status = 200, body = DocumentDetail), (status = 404)))]
 async fn get_document(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DocumentDetail>> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let document = s.service.get(user_id, &id).await?;
     let versions = s.service.versions(user_id, &id).await?;
     Ok(Json(DocumentDetail { document, versions }))
@@ -669,12 +657,11 @@ pub struct Rename {
 #[utoipa::path(patch, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)), responses((status = 200, body = Document), (status = 404), (status = 409, description = "a document of this name is already in the target folder"),
         (status = 422, description = "a bad name or folder path")))]
 async fn rename(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Path(id): Path<String>,
     Json(body): Json<Rename>,
 ) -> ApiResult<Json<Document>> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     Ok(Json(
         s.service
             .update(user_id, &id, body.name.as_deref(), body.folder.as_deref())
@@ -686,11 +673,10 @@ async fn rename(
 #[utoipa::path(delete, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)),
     responses((status = 204), (status = 404)))]
 async fn delete_document(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     s.service.delete(user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -717,12 +703,11 @@ enum ContentFormat {
     responses((status = 200, description = "A presigned download URL, or (`format=text`) the extracted text",
         content((PresignedUrl = "application/json"), (String = "text/plain")))))]
 async fn content(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Path(id): Path<String>,
     Query(params): Query<ContentParams>,
 ) -> ApiResult<Response> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     match params.format.as_deref() {
         Some("text") => {
             let (_, text) = s.service.text(user_id, &id).await?;
@@ -740,14 +725,13 @@ async fn content(
     responses((status = 200, body = Document), (status = 400, description = "the file is empty"), (status = 404), (status = 409, description = "identical to another document"),
         (status = 415, description = "a media type RaGenie cannot read")))]
 async fn replace(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Path(id): Path<String>,
     request: Request,
 ) -> ApiResult<Json<Document>> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let content_type = content_type(&request);
-    let bytes = body_bytes(request, &s, || "over the direct-upload limit".into()).await?;
+    let bytes = body_bytes(request, s, || "over the direct-upload limit".into()).await?;
     Ok(Json(
         s.service
             .replace(user_id, &id, &content_type, bytes)
@@ -779,18 +763,17 @@ pub struct SearchResults {
 #[utoipa::path(get, path = "/search", tag = "documents", params(SearchParams),
     responses((status = 200, body = SearchResults), (status = 404, description = "the caller has no such profile")))]
 async fn search(
-    auth: AuthUser,
-    State(s): State<DocumentsState>,
+    caller: Caller<DocumentsState>,
     Query(params): Query<SearchParams>,
 ) -> ApiResult<Json<SearchResults>> {
-    let user_id = *auth.user_id();
+    let (user_id, s) = (caller.user(), &caller.state);
     let k = bounded(params.k.unwrap_or(8), 50, "k")?;
     if params.q.chars().count() > 2000 {
         return Err(ApiError::validation("q", "at most 2000 characters"));
     }
     let items = match &params.profile {
         Some(profile) => {
-            let scope: HashSet<String> = profile_documents(&s, user_id, profile, true)
+            let scope: HashSet<String> = profile_documents(s, user_id, profile, true)
                 .await?
                 .into_iter()
                 .map(|d| d.id)

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 
 use super::ids::UserId;
+use crate::HasAppState;
 use crate::auth::{AuthMethod, AuthUser};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
@@ -25,16 +26,16 @@ pub fn session_user_id(auth: &AuthUser) -> Result<UserId, ApiError> {
     }
 }
 
-/// The signed-in caller with the state the handler works on: what the handlers of the `auth`
-/// and `users` functions take instead of `State<AppState>` and [`AuthUser`] apart. Refused as
-/// [`AuthUser`] is (401).
+/// The signed-in caller with the state the handler works on (the router's: [`AppState`], or a
+/// function's own built around it): what handlers take instead of `State` and [`AuthUser`]
+/// apart. Refused as [`AuthUser`] is (401).
 #[derive(Clone)]
-pub struct Caller {
-    pub state: AppState,
+pub struct Caller<S = AppState> {
+    pub state: S,
     pub auth: AuthUser,
 }
 
-impl Caller {
+impl<S> Caller<S> {
     /// The caller's id, however they signed in.
     pub fn user(&self) -> UserId {
         *self.auth.user_id()
@@ -44,16 +45,18 @@ impl Caller {
     pub fn session_user(&self) -> Result<UserId, ApiError> {
         session_user_id(&self.auth)
     }
+}
 
+impl Caller {
     pub fn table(&self) -> &dyn Table {
         self.state.table.as_ref()
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<S: HasAppState + Clone> FromRequestParts<S> for Caller<S> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
         Ok(Caller {
             state: state.clone(),
