@@ -298,7 +298,7 @@ fn complete(path: &str, operation: &mut Operation) {
         add(
             operation,
             404,
-            "The caller has no such resource (problem+json)",
+            "Nothing with this id that the caller may see (problem+json)",
         );
     }
     add(

@@ -3578,7 +3578,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such account */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3646,7 +3646,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such account */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3736,7 +3736,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such account */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3840,7 +3840,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such account */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3919,7 +3919,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid `limit` or `cursor` */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4142,7 +4142,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid `limit` or `cursor` */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5926,7 +5926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller has no such resource (problem+json) */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7134,7 +7134,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller has no such resource (problem+json) */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7241,7 +7241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller has no such resource (problem+json) */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7540,7 +7540,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid `limit` or `cursor` */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7686,7 +7686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller has no such profile */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7743,7 +7743,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller has no such profile */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7824,7 +7824,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller has no such profile */
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;

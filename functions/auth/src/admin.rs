@@ -18,11 +18,10 @@ use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::path_id;
 use ragenie_common::accounts::{ListPage, UserId, deletion, page_size, refresh, reset};
 use ragenie_common::audit::{Audit, AuditAction, AuditEntry};
-use ragenie_common::error::Problem;
 use ragenie_common::http::{Json, present};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -151,21 +150,11 @@ async fn list_users(
     }))
 }
 
-/// The answer of a `/admin/users/{id}` route naming no account.
-#[derive(IntoResponses)]
-#[response(
-    status = 404,
-    description = "No such account",
-    content_type = "application/problem+json"
-)]
-pub struct NoSuchAccount(pub Problem);
-
 /// One account with this month's spending.
 #[utoipa::path(get, path = "/admin/users/{id}", tag = "admin",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The account", body = AdminUserView),
-        NoSuchAccount,
     ))]
 async fn get_user(admin: AdminUser, Path(id): Path<String>) -> ApiResult<Json<AdminUserView>> {
     let id: UserId = path_id(&id, "user")?;
@@ -215,7 +204,6 @@ impl From<StatusChange> for AccountStatus {
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The account as it is now", body = AdminUserView),
-        NoSuchAccount,
         (status = 409, description = "An admin cannot suspend or demote themselves"),
         (status = 422, description = "A bad field (`field` names it)"),
     ))]
@@ -288,7 +276,6 @@ async fn update_user(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Deleted; what was removed", body = crate::AccountDeleted),
-        NoSuchAccount,
         (status = 409, description = "An admin deletes their own account in Settings, with their password"),
     ))]
 async fn delete_user(
@@ -327,7 +314,6 @@ pub struct ResetLink {
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 201, description = "The link", body = ResetLink),
-        NoSuchAccount,
     ))]
 async fn reset_link(
     admin: AdminUser,

@@ -20,9 +20,7 @@ use ragenie_common::accounts::operator::{self, AccountStatus};
 use ragenie_common::accounts::refresh::SessionSummary;
 use ragenie_common::accounts::throttle::{Attempt, ThrottlePolicy};
 use ragenie_common::accounts::users::{self, User};
-use ragenie_common::accounts::web::{
-    BadListParams, Caller, ClientAddress, ListParams, SessionOnly, path_id,
-};
+use ragenie_common::accounts::web::{Caller, ClientAddress, ListParams, SessionOnly, path_id};
 use ragenie_common::accounts::{
     AccountError, ApiKeyId, ListPage, UserId, deletion, passwords, refresh, reset,
 };
@@ -825,7 +823,6 @@ async fn revoke_all_sessions(audit: Audit, caller: Caller) -> ApiResult<StatusCo
     responses(
         (status = 200, description = "A page of keys", body = ListPage<ApiKeySummary>),
         SessionOnly,
-        BadListParams,
     ))]
 async fn list_api_keys(
     caller: Caller,
@@ -867,7 +864,6 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
     params(ListParams),
     responses(
         (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
-        BadListParams,
     ))]
 async fn list_audit(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<AuditEvent>>> {
     let user = caller.user();

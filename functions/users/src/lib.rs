@@ -7,12 +7,11 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
-use ragenie_common::accounts::web::{BadListParams, Caller, ListParams, path_id};
+use ragenie_common::accounts::web::{Caller, ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId};
-use ragenie_common::error::Problem;
 use ragenie_common::http::{HealthAnswers, Json, function_router};
 use ragenie_common::{ApiResult, AppState};
-use utoipa::{IntoResponses, OpenApi};
+use utoipa::OpenApi;
 
 /// The name this function's health route and logs carry.
 pub const FUNCTION: &str = "users";
@@ -76,7 +75,6 @@ async fn create_profile(
     params(ListParams),
     responses(
         (status = 200, description = "A page of profiles", body = ListPage<Profile>),
-        BadListParams,
     ))]
 async fn list_profiles(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<Profile>>> {
     let user = caller.user();
@@ -89,21 +87,11 @@ fn profile_id(id: &str) -> ApiResult<ProfileId> {
     path_id(id, "profile")
 }
 
-/// The answer of a `/profiles/{id}` route naming no profile of the caller.
-#[derive(IntoResponses)]
-#[response(
-    status = 404,
-    description = "The caller has no such profile",
-    content_type = "application/problem+json"
-)]
-pub struct NoSuchProfile(pub Problem);
-
 /// One of the caller's profiles.
 #[utoipa::path(get, path = "/profiles/{id}", tag = "profiles",
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 200, description = "The profile", body = Profile),
-        NoSuchProfile,
     ))]
 async fn get_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Profile>> {
     let id = profile_id(&id)?;
@@ -117,7 +105,6 @@ async fn get_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<P
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 200, description = "The updated profile", body = Profile),
-        NoSuchProfile,
         (status = 409, description = "`version` is stale, or a concurrent change won"),
         (status = 422, description = "A field is invalid, or inheritance would cycle"),
     ))]
@@ -137,7 +124,6 @@ async fn update_profile(
     params(("id" = String, Path, description = "The profile's id")),
     responses(
         (status = 204, description = "Deleted"),
-        NoSuchProfile,
         (status = 409, description = "Other profiles inherit from it"),
     ))]
 async fn delete_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {

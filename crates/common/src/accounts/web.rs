@@ -167,15 +167,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
     }
 }
 
-/// The refusal of [`ListParams`] (a bad `limit` or `cursor`), for a list route's `responses(...)`.
-#[derive(utoipa::IntoResponses)]
-#[response(
-    status = 422,
-    description = "Invalid `limit` or `cursor`",
-    content_type = "application/problem+json"
-)]
-pub struct BadListParams(pub Problem);
-
 impl ListParams {
     pub fn limit(&self) -> usize {
         self.limit.unwrap_or(super::DEFAULT_PAGE_SIZE)
