@@ -2681,7 +2681,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad expiry */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3100,7 +3100,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad field (`field` names it) */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3252,7 +3252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A value out of range (`field` names it) */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3331,7 +3331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad date */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3414,7 +3414,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad parameter */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3510,7 +3510,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad cursor */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3772,7 +3772,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad field (`field` names it) */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4015,7 +4015,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid name */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6547,7 +6547,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a bad limit or cursor */
+            /** @description A field or parameter is missing, unknown or invalid; `field` names it (problem+json) */
             422: {
                 headers: {
                     [name: string]: unknown;

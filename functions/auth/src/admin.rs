@@ -113,7 +113,6 @@ async fn record_by_admin(
     params(UserQuery),
     responses(
         (status = 200, description = "A page of accounts", body = ListPage<AdminUserView>),
-        (status = 422, description = "A bad parameter"),
     ))]
 async fn list_users(
     admin: AdminUser,
@@ -205,7 +204,6 @@ impl From<StatusChange> for AccountStatus {
     responses(
         (status = 200, description = "The account as it is now", body = AdminUserView),
         (status = 409, description = "An admin cannot suspend or demote themselves"),
-        (status = 422, description = "A bad field (`field` names it)"),
     ))]
 async fn update_user(
     admin: AdminUser,
@@ -357,7 +355,6 @@ async fn get_settings(admin: AdminUser) -> ApiResult<Json<OperatorSettings>> {
 #[utoipa::path(put, path = "/admin/settings", tag = "admin",
     responses(
         (status = 200, description = "The settings as stored", body = OperatorSettings),
-        (status = 422, description = "A value out of range (`field` names it)"),
     ))]
 async fn put_settings(
     admin: AdminUser,
@@ -382,7 +379,6 @@ pub struct NewInvite {
 #[utoipa::path(post, path = "/admin/invites", tag = "admin",
     responses(
         (status = 201, description = "The invite and its token", body = CreatedInvite),
-        (status = 422, description = "A bad expiry"),
     ))]
 async fn create_invite(
     admin: AdminUser,
@@ -462,7 +458,6 @@ fn day_param(value: &str, field: &str) -> ApiResult<()> {
     params(UsageQuery),
     responses(
         (status = 200, description = "Totals by day and model", body = OperatorUsage),
-        (status = 422, description = "A bad date"),
     ))]
 async fn usage(
     admin: AdminUser,
@@ -504,7 +499,6 @@ pub struct BackfillRequest {
 #[utoipa::path(post, path = "/admin/users-index", tag = "admin",
     responses(
         (status = 200, description = "What this run read and indexed", body = users::Backfill),
-        (status = 422, description = "A bad cursor"),
     ))]
 async fn backfill_users(
     admin: AdminUser,

@@ -730,7 +730,6 @@ async fn confirm_password_reset(
     responses(
         (status = 201, description = "The key, with its value (shown once)", body = CreatedApiKey),
         (status = 403, description = "Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong"),
-        (status = 422, description = "Invalid name"),
     ))]
 async fn create_api_key(
     audit: Audit,

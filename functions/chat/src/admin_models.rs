@@ -303,7 +303,6 @@ pub enum ModelRefusals {
     responses(
         (status = 200, description = "The model as listed now", body = AdminModel),
         ModelRefusals,
-        (status = 422, description = "A bad field (`field` names it)"),
     ))]
 async fn change(
     State(s): State<ChatState>,

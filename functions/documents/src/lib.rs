@@ -566,7 +566,7 @@ pub struct FolderList {
 /// The caller's folders as a tree's rows: every folder holding documents and its ancestors,
 /// in tree order (the root `""` first, each folder followed by its subfolders), each with its direct and total document counts.
 #[utoipa::path(get, path = "/documents/folders", tag = "documents", params(FolderParams),
-    responses((status = 200, body = FolderList), (status = 422, description = "a bad limit or cursor")))]
+    responses((status = 200, body = FolderList)))]
 async fn folders(
     caller: Caller<DocumentsState>,
     Query(params): Query<FolderParams>,
