@@ -35,7 +35,7 @@ pub const TTL_SECS: i64 = 24 * 3600;
 /// How long a first attempt may run before a retry takes its claim over.
 pub const LEASE_SECS: i64 = 15 * 60;
 /// What the OpenAPI documents say about the header.
-pub const HEADER_DOC: &str = "a client-chosen key (1 to 255 visible ASCII characters) that makes retries safe: \
+const HEADER_DOC: &str = "a client-chosen key (1 to 255 visible ASCII characters) that makes retries safe: \
     the same key with the same request within 24 hours returns the original result instead of doing the work \
     again; with another request it is a 422; while the first attempt runs, a 409";
 
@@ -64,6 +64,33 @@ impl From<IdempotencyError> for ApiError {
 /// The `Idempotency-Key` header of a request, when it has one (a malformed one is a 400).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IdempotencyKey(pub Option<String>);
+
+/// A route that takes the key says `params(IdempotencyKey)`: the header is declared once.
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{Required, path};
+        let schema = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some(r"^[!-~]+$"));
+        vec![
+            path::ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(path::ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(HEADER_DOC))
+                .schema(Some(schema))
+                .build(),
+        ]
+    }
+}
 
 impl IdempotencyKey {
     pub fn parse(raw: &[u8]) -> Result<Self, ApiError> {

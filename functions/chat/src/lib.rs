@@ -139,7 +139,7 @@ pub struct SendMessage {
 /// the context record), `delta`s, `usage`, `done` (finish reason and the stored message);
 /// `error` when the provider fails (the partial answer is still stored).
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "chat", params(("id" = String, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
+        IdempotencyKey),
     responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON (a retry with the Idempotency-Key of a send whose answer was saved replays that answer: `meta`, one `delta`, `usage`, `done`)", content_type = "text/event-stream", body = ChatEvent),
         (status = 400, description = "a malformed Idempotency-Key"),
         (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),

@@ -137,7 +137,7 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
 
 /// OpenAI-compatible chat completions, grounded in a profile's documents.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer"),
-        ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
+        IdempotencyKey),
     responses((status = 200, description = "A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]` (a retry with the Idempotency-Key of a finished completion replays it, the text in one chunk)",
         content((Object = "application/json"), (String = "text/event-stream"))),
         (status = 400, description = "a malformed Idempotency-Key"),

@@ -132,7 +132,7 @@ impl ToSchema for FileBytes {}
 /// Upload a document: the raw bytes with their media type as Content-Type, or
 /// `multipart/form-data` with a `file` part (and optional `kind`, `name` parts).
 #[utoipa::path(post, path = "/documents", tag = "documents", params(UploadParams,
-        ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
+        IdempotencyKey),
     request_body(description = "the file's bytes with their media type (or multipart/form-data with `file`, `kind`, `name` parts)",
         content(
             (FileBytes = "text/markdown", example = "# Notes"), (FileBytes = "text/plain"), (FileBytes = "text/html"),
@@ -405,7 +405,7 @@ pub struct CommitParams {
 /// document; it is indexed in the background (`pending`, `processing`, then `ready` or
 /// `failed`) where ingestion is queued.
 #[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path), CommitParams,
-        ("Idempotency-Key" = Option<String>, Header, description = idempotency::HEADER_DOC, min_length = 1, max_length = 255, pattern = r"^[!-~]+$")),
+        IdempotencyKey),
     responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
         (status = 400, description = "the file is empty"), (status = 415, description = "unreadable content"),
         (status = 409, description = "a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress"),
