@@ -217,9 +217,15 @@ pub fn function_router(
 }
 
 /// A handler that panics answers a 500 problem like any unexpected error, instead of the
-/// connection closing without an answer; the panic hook has already logged where.
-fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    ApiError::Unexpected(anyhow::anyhow!("a request handler panicked")).into_response()
+/// connection closing without an answer. The panic's message goes to the error log inside the
+/// request's span (with its request id), never to the client.
+fn panicked(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    ApiError::Unexpected(anyhow::anyhow!("a request handler panicked: {message}")).into_response()
 }
 
 /// The observability layers of a function's router: a request id and `request` span around
