@@ -31,6 +31,34 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// A 201 with `T` as JSON: what a handler that creates something answers. As a return type
+/// (`ApiResult<Created<T>>`) it is also the route's documented success (see `#[route]`).
+pub struct Created<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, axum::Json(self.0)).into_response()
+    }
+}
+
+/// A 202 with `T` as JSON: the work is queued or under way, and `T` says how far it is.
+pub struct Accepted<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Accepted<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::ACCEPTED, axum::Json(self.0)).into_response()
+    }
+}
+
+/// A 204: done, nothing to return.
+pub struct NoContent;
+
+impl IntoResponse for NoContent {
+    fn into_response(self) -> Response {
+        StatusCode::NO_CONTENT.into_response()
+    }
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 

@@ -4,8 +4,8 @@
 //! the error statuses the shared plumbing answers with on any operation (the auth extractor's
 //! 401, the admin extractor's 403 on `/admin/` routes, the JSON extractor's 400/413/415/422, an
 //! id that names nothing's 404, the store's 503 and the generic 500). Route-specific statuses
-//! stay in the handlers' `#[utoipa::path]` attributes; an error status declared there without a
-//! body gets the problem schema here.
+//! are in each handler's doc comment (`# Errors`, read by [`route`]); an error status declared
+//! without a body gets the problem schema here.
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
@@ -17,6 +17,9 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
 use utoipa::{Modify, PartialSchema, ToSchema};
+
+/// Declares a handler's route: see `ragenie_route`.
+pub use ragenie_route::route;
 
 use crate::error::{PROBLEM_JSON, Problem};
 

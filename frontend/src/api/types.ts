@@ -2567,7 +2567,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Open invites, oldest first */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2627,7 +2627,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The invite and its token */
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2722,7 +2722,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Revoked */
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -2785,7 +2785,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every chat model, catalog first */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2845,7 +2845,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The model as listed now */
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2949,7 +2949,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Removed or reset */
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3028,7 +3028,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The model as listed now */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3138,7 +3138,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The settings */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3198,7 +3198,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The settings as stored */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3295,7 +3295,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Totals by day and model */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3378,7 +3378,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of accounts */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3456,7 +3456,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description What this run read and indexed */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3544,14 +3544,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description User id */
+                /** @description The user's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The account */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3612,14 +3612,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description User id */
+                /** @description The user's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted; what was removed */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3689,7 +3689,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description User id */
+                /** @description The user's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -3700,7 +3700,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The account as it is now */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3806,14 +3806,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description User id */
+                /** @description The user's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The link */
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -3883,7 +3883,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of keys */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3961,7 +3961,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The key, with its value (shown once) */
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -4049,14 +4049,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The key's id */
+                /** @description The api key's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Revoked */
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -4115,7 +4115,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of the caller's events */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4231,7 +4231,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Changed; new tokens for this session */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4361,7 +4361,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4459,7 +4459,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed out */
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -4531,7 +4531,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The account */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4591,7 +4591,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Deleted; what was removed */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4696,7 +4696,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted; a link is mailed if an account has the email */
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -4783,7 +4783,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The password is changed; sign in with it */
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -4868,7 +4868,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description New access and refresh tokens */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4955,7 +4955,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Account created; signed in */
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -5056,7 +5056,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The sessions */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5112,7 +5112,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every session is signed out */
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -5170,7 +5170,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Tokens */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5266,6 +5266,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5370,6 +5371,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5438,6 +5440,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -5623,6 +5626,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5683,12 +5687,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The conversation's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5706,6 +5712,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5739,12 +5746,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The conversation's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -5760,6 +5769,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5793,6 +5803,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The conversation's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -5803,6 +5814,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5829,6 +5841,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5892,6 +5905,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The conversation's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -5972,6 +5986,7 @@ export interface operations {
                 "Idempotency-Key"?: string | null;
             };
             path: {
+                /** @description The conversation's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -6032,6 +6047,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6110,9 +6126,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: string;
                 /** @description the answer to regenerate */
                 mid: string;
+                /** @description The conversation's id, as listed */
+                id: string;
             };
             cookie?: never;
         };
@@ -6172,6 +6189,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6241,12 +6259,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The conversation's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -6264,6 +6284,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6318,6 +6339,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6521,6 +6543,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6589,6 +6612,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6689,6 +6713,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6735,6 +6760,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -6794,6 +6820,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Created */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -6872,12 +6899,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The document's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6895,6 +6924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6928,12 +6958,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The document's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -6949,6 +6981,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6982,6 +7015,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The document's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -6992,6 +7026,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7018,6 +7053,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7093,6 +7129,7 @@ export interface operations {
                 "Idempotency-Key"?: string | null;
             };
             path: {
+                /** @description The document's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -7207,6 +7244,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The document's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -7284,6 +7322,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The document's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -7298,6 +7337,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7324,6 +7364,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7393,12 +7434,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The document's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -7416,6 +7459,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Nothing with this id that the caller may see (problem+json) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7462,6 +7506,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7513,7 +7558,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of profiles */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7661,14 +7706,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The profile's id */
+                /** @description The profile's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The profile */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7720,14 +7765,14 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The profile's id */
+                /** @description The profile's id, as listed */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Done; nothing to return */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -7786,7 +7831,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The profile's id */
+                /** @description The profile's id, as listed */
                 id: string;
             };
             cookie?: never;
@@ -7797,7 +7842,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The updated profile */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7908,6 +7953,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7986,6 +8032,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8050,6 +8097,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8100,6 +8148,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8207,7 +8256,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Preferences */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8258,7 +8307,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Saved */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8487,6 +8536,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;

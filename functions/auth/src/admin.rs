@@ -7,7 +7,6 @@
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use ragenie_common::accounts::limits::{self, MonthSpend, OperatorUsageRow};
 use ragenie_common::accounts::operator::{
@@ -18,7 +17,8 @@ use ragenie_common::accounts::users::{self, User};
 use ragenie_common::accounts::web::path_id;
 use ragenie_common::accounts::{ListPage, UserId, deletion, page_size, refresh, reset};
 use ragenie_common::audit::{Audit, AuditAction, AuditEntry};
-use ragenie_common::http::{Json, present};
+use ragenie_common::http::{Created, Json, NoContent, present};
+use ragenie_common::openapi::route;
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -109,11 +109,7 @@ async fn record_by_admin(
 }
 
 /// Every account, oldest first, with this month's spending; `q` searches emails.
-#[utoipa::path(get, path = "/admin/users", tag = "admin",
-    params(UserQuery),
-    responses(
-        (status = 200, description = "A page of accounts", body = ListPage<AdminUserView>),
-    ))]
+#[route(get, "/admin/users", tag = "admin", params(UserQuery))]
 async fn list_users(
     admin: AdminUser,
     query: Result<Query<UserQuery>, QueryRejection>,
@@ -150,11 +146,7 @@ async fn list_users(
 }
 
 /// One account with this month's spending.
-#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin",
-    params(("id" = String, Path, description = "User id")),
-    responses(
-        (status = 200, description = "The account", body = AdminUserView),
-    ))]
+#[route(get, "/admin/users/{id}", tag = "admin")]
 async fn get_user(admin: AdminUser, Path(id): Path<String>) -> ApiResult<Json<AdminUserView>> {
     let id: UserId = path_id(&id, "user")?;
     let user = users::get(admin.table(), id).await?;
@@ -199,12 +191,10 @@ impl From<StatusChange> for AccountStatus {
 
 /// Approves, suspends, reactivates, changes the role, the quota or the allowed models of an
 /// account.
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin",
-    params(("id" = String, Path, description = "User id")),
-    responses(
-        (status = 200, description = "The account as it is now", body = AdminUserView),
-        (status = 409, description = "An admin cannot suspend or demote themselves"),
-    ))]
+///
+/// # Errors
+/// - 409: An admin cannot suspend or demote themselves
+#[route(patch, "/admin/users/{id}", tag = "admin")]
 async fn update_user(
     admin: AdminUser,
     audit: Audit,
@@ -270,12 +260,10 @@ async fn update_user(
 
 /// Deletes an account and everything it owns (the account-deletion path of `DELETE /auth/me`,
 /// without the owner's password). The answer says what was removed.
-#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin",
-    params(("id" = String, Path, description = "User id")),
-    responses(
-        (status = 200, description = "Deleted; what was removed", body = crate::AccountDeleted),
-        (status = 409, description = "An admin deletes their own account in Settings, with their password"),
-    ))]
+///
+/// # Errors
+/// - 409: An admin deletes their own account in Settings, with their password
+#[route(delete, "/admin/users/{id}", tag = "admin")]
 async fn delete_user(
     admin: AdminUser,
     audit: Audit,
@@ -308,16 +296,12 @@ pub struct ResetLink {
 /// Issues a single-use password-reset link for an account (valid 30 minutes), for the admin to
 /// pass on; using it sets a new password and signs out every session of the account. Nothing
 /// is mailed.
-#[utoipa::path(post, path = "/admin/users/{id}/password-reset", tag = "admin",
-    params(("id" = String, Path, description = "User id")),
-    responses(
-        (status = 201, description = "The link", body = ResetLink),
-    ))]
+#[route(post, "/admin/users/{id}/password-reset", tag = "admin")]
 async fn reset_link(
     admin: AdminUser,
     audit: Audit,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<ResetLink>)> {
+) -> ApiResult<Created<ResetLink>> {
     let id: UserId = path_id(&id, "user")?;
     let table = admin.table();
     users::get(table, id).await?;
@@ -331,20 +315,14 @@ async fn reset_link(
     )
     .await;
     tracing::info!(admin = %admin.user.id, user = %id, "password-reset link issued by an admin");
-    Ok((
-        StatusCode::CREATED,
-        Json(ResetLink {
-            link: reset::link(&admin.state.settings.public_url, &token),
-            expires_at: ragenie_common::clock::unix_now() + reset::RESET_TOKEN_TTL_SECS,
-        }),
-    ))
+    Ok(Created(ResetLink {
+        link: reset::link(&admin.state.settings.public_url, &token),
+        expires_at: ragenie_common::clock::unix_now() + reset::RESET_TOKEN_TTL_SECS,
+    }))
 }
 
 /// The operator settings in force (stored by an admin, else the configuration's defaults).
-#[utoipa::path(get, path = "/admin/settings", tag = "admin",
-    responses(
-        (status = 200, description = "The settings", body = OperatorSettings),
-    ))]
+#[route(get, "/admin/settings", tag = "admin")]
 async fn get_settings(admin: AdminUser) -> ApiResult<Json<OperatorSettings>> {
     Ok(Json(
         operator::settings(admin.table(), &admin.state.settings.operator).await?,
@@ -352,10 +330,7 @@ async fn get_settings(admin: AdminUser) -> ApiResult<Json<OperatorSettings>> {
 }
 
 /// Replaces the operator settings; every instance applies them at its next request.
-#[utoipa::path(put, path = "/admin/settings", tag = "admin",
-    responses(
-        (status = 200, description = "The settings as stored", body = OperatorSettings),
-    ))]
+#[route(put, "/admin/settings", tag = "admin")]
 async fn put_settings(
     admin: AdminUser,
     Json(settings): Json<OperatorSettings>,
@@ -376,28 +351,22 @@ pub struct NewInvite {
 
 /// Creates a single-use invite; its token is shown once (the link is
 /// `<public url>/register?invite=<token>`).
-#[utoipa::path(post, path = "/admin/invites", tag = "admin",
-    responses(
-        (status = 201, description = "The invite and its token", body = CreatedInvite),
-    ))]
+#[route(post, "/admin/invites", tag = "admin")]
 async fn create_invite(
     admin: AdminUser,
     Json(body): Json<NewInvite>,
-) -> ApiResult<(StatusCode, Json<CreatedInvite>)> {
+) -> ApiResult<Created<CreatedInvite>> {
     let created = operator::create_invite(
         admin.table(),
         admin.user.id,
         body.expires_in_hours.unwrap_or(DEFAULT_INVITE_HOURS),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(Created(created))
 }
 
 /// Invites neither used nor expired.
-#[utoipa::path(get, path = "/admin/invites", tag = "admin",
-    responses(
-        (status = 200, description = "Open invites, oldest first", body = ListPage<Invite>),
-    ))]
+#[route(get, "/admin/invites", tag = "admin")]
 async fn list_invites(admin: AdminUser) -> ApiResult<Json<ListPage<Invite>>> {
     Ok(Json(ListPage {
         items: operator::list_invites(admin.table()).await?,
@@ -406,16 +375,14 @@ async fn list_invites(admin: AdminUser) -> ApiResult<Json<ListPage<Invite>>> {
 }
 
 /// Withdraws an open invite: its link stops working at once.
-#[utoipa::path(delete, path = "/admin/invites/{id}", tag = "admin",
-    params(("id" = String, Path, description = "The invite's id, as listed")),
-    responses(
-        (status = 204, description = "Revoked"),
-        (status = 404, description = "No open invite has this id"),
-    ))]
-async fn revoke_invite(admin: AdminUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+///
+/// # Errors
+/// - 404: No open invite has this id
+#[route(delete, "/admin/invites/{id}", tag = "admin")]
+async fn revoke_invite(admin: AdminUser, Path(id): Path<String>) -> ApiResult<NoContent> {
     operator::revoke_invite(admin.table(), &id).await?;
     tracing::info!(admin = %admin.user.id, invite = %id, "invite revoked");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 /// `?from=&to=` (inclusive days, `YYYY-MM-DD`; default: this month so far).
@@ -454,11 +421,7 @@ fn day_param(value: &str, field: &str) -> ApiResult<()> {
 }
 
 /// Totals across users by day and model (answers, tokens, cost).
-#[utoipa::path(get, path = "/admin/usage", tag = "admin",
-    params(UsageQuery),
-    responses(
-        (status = 200, description = "Totals by day and model", body = OperatorUsage),
-    ))]
+#[route(get, "/admin/usage", tag = "admin", params(UsageQuery))]
 async fn usage(
     admin: AdminUser,
     query: Result<Query<UsageQuery>, QueryRejection>,
@@ -496,10 +459,7 @@ pub struct BackfillRequest {
 
 /// Adds accounts created before the admin list's index to it (idempotent). Reads part of the
 /// table per call (a scan); call again with `next_cursor` until it is `null`.
-#[utoipa::path(post, path = "/admin/users-index", tag = "admin",
-    responses(
-        (status = 200, description = "What this run read and indexed", body = users::Backfill),
-    ))]
+#[route(post, "/admin/users-index", tag = "admin")]
 async fn backfill_users(
     admin: AdminUser,
     Json(body): Json<BackfillRequest>,

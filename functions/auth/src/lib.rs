@@ -26,10 +26,10 @@ use ragenie_common::accounts::{
 };
 use ragenie_common::audit::{self, Audit, AuditAction, AuditEntry, AuditEvent, AuditScope};
 use ragenie_common::error::Problem;
-use ragenie_common::http::{HealthAnswers, Json, function_router};
+use ragenie_common::http::{Accepted, Created, HealthAnswers, Json, NoContent, function_router};
 use ragenie_common::mail::Mailer;
 use ragenie_common::metrics::{self, SignIn};
-use ragenie_common::openapi::OneLine;
+use ragenie_common::openapi::{OneLine, route};
 use ragenie_common::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -330,20 +330,20 @@ async fn record_failed_sign_in(state: &AppState, audit: &Audit, email: &str, why
 /// account becomes admin; under `approval` the new account is `pending` (its tokens answer 403
 /// `account-pending` until an admin approves); under `invite` it needs `invite`; under
 /// `closed` it is refused.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", security(()),
-    responses(
-        (status = 201, description = "Account created; signed in", body = TokenResponse),
-        (status = 403, description = "Registration is closed on this server"),
-        (status = 409, description = "The email is already registered"),
-        (status = 422, description = "Invalid email, a short or common password, or a missing or invalid invite (`field` names it)"),
-        (status = 429, description = "Too many registrations from this address; see `Retry-After`"),
-    ))]
+///
+/// # Errors
+/// - 403: Registration is closed on this server
+/// - 409: The email is already registered
+/// - 422: Invalid email, a short or common password, or a missing or invalid invite (`field` names
+///   it)
+/// - 429: Too many registrations from this address; see `Retry-After`
+#[route(post, "/auth/register", tag = "auth", security(()))]
 async fn register(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
     Json(body): Json<Registration>,
-) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
+) -> ApiResult<Created<TokenResponse>> {
     options
         .throttle
         .register(state.table.as_ref(), &address)
@@ -357,20 +357,15 @@ async fn register(
     )
     .await?;
     tracing::info!(user = %user.id, role = ?user.role, status = ?user.status, "account registered");
-    Ok((
-        StatusCode::CREATED,
-        Json(issue_tokens(&state, user.id).await?),
-    ))
+    Ok(Created(issue_tokens(&state, user.id).await?))
 }
 
 /// Signs in with email and password.
-#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()),
-    responses(
-        (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Unknown email or wrong password (one answer for both)"),
-        (status = 429, description = "Too many failed attempts for this account or address; see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again"))),
-    ))]
+///
+/// # Errors
+/// - 401: Unknown email or wrong password (one answer for both)
+#[route(post, "/auth/login", tag = "auth", security(()),
+    responses((status = 429, description = "Too many failed attempts for this account or address; see `Retry-After`", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until attempts are accepted again")))))]
 async fn login(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
@@ -413,14 +408,13 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
 
 /// OAuth2 token endpoint: `grant_type=password` (`username` = email) or
 /// `grant_type=refresh_token`, form-encoded, for OAuth2 clients and tools.
-#[utoipa::path(post, path = "/auth/token", tag = "auth", security(()),
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 200, description = "Tokens", body = TokenResponse),
-        (status = 401, description = "Wrong credentials or invalid refresh token"),
-        (status = 422, description = "Unsupported grant_type or a missing field"),
-        (status = 429, description = "Throttled; see `Retry-After`"),
-    ))]
+///
+/// # Errors
+/// - 401: Wrong credentials or invalid refresh token
+/// - 422: Unsupported grant_type or a missing field
+/// - 429: Throttled; see `Retry-After`
+#[route(post, "/auth/token", tag = "auth", security(()),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"))]
 async fn token(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
@@ -469,11 +463,10 @@ async fn rotate(state: &AppState, audit: &Audit, token: &str) -> ApiResult<Token
 
 /// Exchanges a refresh token for new tokens. Each refresh token works once; presenting a used
 /// one again revokes every token descending from the same sign-in.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", security(()),
-    responses(
-        (status = 200, description = "New access and refresh tokens", body = TokenResponse),
-        (status = 401, description = "Unknown, used, revoked or expired refresh token"),
-    ))]
+///
+/// # Errors
+/// - 401: Unknown, used, revoked or expired refresh token
+#[route(post, "/auth/refresh", tag = "auth", security(()))]
 async fn refresh_tokens(
     State(state): State<AppState>,
     audit: Audit,
@@ -484,13 +477,12 @@ async fn refresh_tokens(
 
 /// Signs out: revokes the refresh token and every token of its sign-in. The refresh token is
 /// the credential; an unknown one is ignored (RFC 7009).
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
-    responses((status = 204, description = "Signed out")))]
+#[route(post, "/auth/logout", tag = "auth", security(()))]
 async fn logout(
     State(state): State<AppState>,
     audit: Audit,
     Json(body): Json<RefreshRequest>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<NoContent> {
     if let Some((user, family)) = refresh::revoke(state.table.as_ref(), &body.refresh_token).await?
     {
         audit
@@ -501,16 +493,16 @@ async fn logout(
             )
             .await;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 /// The signed-in account, with the role it acts with (`RAGENIE_ADMINS` included).
-#[utoipa::path(get, path = "/auth/me", tag = "auth",
-    responses(
-        (status = 200, description = "The account", body = User),
-        (status = 401, description = "No valid access token or API key"),
-        (status = 403, description = "The account waits for approval (`type` ends in `account-pending`) or is suspended (`account-suspended`)"),
-    ))]
+///
+/// # Errors
+/// - 401: No valid access token or API key
+/// - 403: The account waits for approval (`type` ends in `account-pending`) or is suspended
+///   (`account-suspended`)
+#[route(get, "/auth/me", tag = "auth")]
 async fn me(caller: Caller) -> ApiResult<Json<User>> {
     let u = users::get(caller.table(), caller.user())
         .await
@@ -524,12 +516,11 @@ async fn me(caller: Caller) -> ApiResult<Json<User>> {
 /// Deletes the account and everything it owns — documents and their files, index segments,
 /// profiles, conversations, usage, sessions and API keys — after the password is entered
 /// again. The answer says what was removed. (Export your data first: it cannot be undone.)
-#[utoipa::path(delete, path = "/auth/me", tag = "auth",
-    responses(
-        (status = 200, description = "Deleted; what was removed", body = AccountDeleted),
-        (status = 403, description = "Wrong password, or called with an API key"),
-        (status = 429, description = "Too many wrong passwords; see `Retry-After`"),
-    ))]
+///
+/// # Errors
+/// - 403: Wrong password, or called with an API key
+/// - 429: Too many wrong passwords; see `Retry-After`
+#[route(delete, "/auth/me", tag = "auth")]
 async fn delete_me(
     audit: Audit,
     reauth: Reauth,
@@ -617,13 +608,12 @@ impl Reauth {
 
 /// Changes the password. Every refresh token of the account is revoked (other devices are
 /// signed out); the answer carries fresh tokens for this one.
-#[utoipa::path(post, path = "/auth/change-password", tag = "auth",
-    responses(
-        (status = 200, description = "Changed; new tokens for this session", body = TokenResponse),
-        (status = 403, description = "Wrong current password, or called with an API key"),
-        (status = 422, description = "The new password is too short, common or unchanged"),
-        (status = 429, description = "Too many wrong current passwords; see `Retry-After`"),
-    ))]
+///
+/// # Errors
+/// - 403: Wrong current password, or called with an API key
+/// - 422: The new password is too short, common or unchanged
+/// - 429: Too many wrong current passwords; see `Retry-After`
+#[route(post, "/auth/change-password", tag = "auth")]
 async fn change_password(
     audit: Audit,
     reauth: Reauth,
@@ -661,18 +651,17 @@ async fn change_password(
 
 /// Starts a password reset: when an account has this email, a single-use link valid for 30
 /// minutes is mailed to it. The answer is the same either way.
-#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", security(()),
-    responses(
-        (status = 202, description = "Accepted; a link is mailed if an account has the email", body = PasswordResetRequested),
-        (status = 422, description = "Not an email address"),
-        (status = 429, description = "Too many requests from this address; see `Retry-After`"),
-    ))]
+///
+/// # Errors
+/// - 422: Not an email address
+/// - 429: Too many requests from this address; see `Retry-After`
+#[route(post, "/auth/password-reset", tag = "auth", security(()))]
 async fn request_password_reset(
     State(state): State<AppState>,
     Extension(options): Extension<Arc<AuthOptions>>,
     ClientAddress(address): ClientAddress,
     Json(body): Json<PasswordResetRequest>,
-) -> ApiResult<(StatusCode, Json<PasswordResetRequested>)> {
+) -> ApiResult<Accepted<PasswordResetRequested>> {
     let table = state.table.as_ref();
     let email = users::normalise_email(&body.email, "email")?;
     if options
@@ -683,29 +672,25 @@ async fn request_password_reset(
         let mailer = options.mailer.as_deref().expect("set in router_with");
         reset::request(table, mailer, &email, &state.settings.public_url).await?;
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(PasswordResetRequested {
-            detail: "If an account has this email, a link to reset its password is on its way. \
-                     It works once, for 30 minutes."
-                .into(),
-        }),
-    ))
+    Ok(Accepted(PasswordResetRequested {
+        detail: "If an account has this email, a link to reset its password is on its way. \
+                 It works once, for 30 minutes."
+            .into(),
+    }))
 }
 
 /// Sets a new password with the token of a reset link. The token works once; every session of
 /// the account is signed out.
-#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", security(()),
-    responses(
-        (status = 204, description = "The password is changed; sign in with it"),
-        (status = 401, description = "The link is invalid, used or expired"),
-        (status = 422, description = "The new password is too short or common"),
-    ))]
+///
+/// # Errors
+/// - 401: The link is invalid, used or expired
+/// - 422: The new password is too short or common
+#[route(post, "/auth/password-reset/confirm", tag = "auth", security(()))]
 async fn confirm_password_reset(
     State(state): State<AppState>,
     audit: Audit,
     Json(body): Json<PasswordResetConfirm>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<NoContent> {
     let user = reset::confirm(state.table.as_ref(), &body.token, body.new_password)
         .await
         .map_err(|e| match e {
@@ -722,21 +707,21 @@ async fn confirm_password_reset(
                 .detail("every_session_signed_out"),
         )
         .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 /// Creates a personal API key. Its value is in this answer only.
-#[utoipa::path(post, path = "/auth/api-keys", tag = "api-keys",
-    responses(
-        (status = 201, description = "The key, with its value (shown once)", body = CreatedApiKey),
-        (status = 403, description = "Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or wrong"),
-    ))]
+///
+/// # Errors
+/// - 403: Called with an API key, or the password is needed (no sign-in in the last 5 minutes) or
+///   wrong
+#[route(post, "/auth/api-keys", tag = "api-keys")]
 async fn create_api_key(
     audit: Audit,
     headers: HeaderMap,
     reauth: Reauth,
     Json(body): Json<NewApiKey>,
-) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+) -> ApiResult<Created<CreatedApiKey>> {
     let (user, table) = (reauth.user, reauth.table());
     // A stolen access token alone must not mint a lasting credential: the password, or a
     // sign-in in the last few minutes.
@@ -761,7 +746,7 @@ async fn create_api_key(
                 .target(format!("api_key:{}", created.summary.id)),
         )
         .await;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(Created(created))
 }
 
 fn bearer_from(headers: &HeaderMap) -> Option<&str> {
@@ -776,11 +761,7 @@ fn bearer_from(headers: &HeaderMap) -> Option<&str> {
 
 /// The caller's signed-in sessions (browsers and other clients holding a refresh token), oldest
 /// first; `current` marks this one. API keys and their last use are at `GET /auth/api-keys`.
-#[utoipa::path(get, path = "/auth/sessions", tag = "auth",
-    responses(
-        (status = 200, description = "The sessions", body = ListPage<SessionSummary>),
-        SessionOnly,
-    ))]
+#[route(get, "/auth/sessions", tag = "auth", responses(SessionOnly))]
 async fn list_sessions(
     headers: HeaderMap,
     caller: Caller,
@@ -798,12 +779,13 @@ async fn list_sessions(
 
 /// Signs out everywhere: revokes every session of the account, this one included (its access
 /// token lapses within 15 minutes). API keys stay; revoke them one by one.
-#[utoipa::path(post, path = "/auth/sessions/revoke-all", tag = "auth",
-    responses(
-        (status = 204, description = "Every session is signed out"),
-        SessionOnly,
-    ))]
-async fn revoke_all_sessions(audit: Audit, caller: Caller) -> ApiResult<StatusCode> {
+#[route(
+    post,
+    "/auth/sessions/revoke-all",
+    tag = "auth",
+    responses(SessionOnly)
+)]
+async fn revoke_all_sessions(audit: Audit, caller: Caller) -> ApiResult<NoContent> {
     let user = caller.session_user()?;
     let revoked = refresh::revoke_all(caller.table(), user).await?;
     tracing::info!(user = %user, revoked, "signed out everywhere");
@@ -813,16 +795,17 @@ async fn revoke_all_sessions(audit: Audit, caller: Caller) -> ApiResult<StatusCo
                 .detail(format!("sessions={revoked}")),
         )
         .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 /// The caller's API keys (never their values), oldest first.
-#[utoipa::path(get, path = "/auth/api-keys", tag = "api-keys",
+#[route(
+    get,
+    "/auth/api-keys",
+    tag = "api-keys",
     params(ListParams),
-    responses(
-        (status = 200, description = "A page of keys", body = ListPage<ApiKeySummary>),
-        SessionOnly,
-    ))]
+    responses(SessionOnly)
+)]
 async fn list_api_keys(
     caller: Caller,
     params: ListParams,
@@ -833,17 +816,15 @@ async fn list_api_keys(
 }
 
 /// Revokes one of the caller's API keys; it stops working at once.
-#[utoipa::path(delete, path = "/auth/api-keys/{id}", tag = "api-keys",
-    params(("id" = String, Path, description = "The key's id")),
-    responses(
-        (status = 204, description = "Revoked"),
-        (status = 404, description = "The caller has no such key"),
-    ))]
+///
+/// # Errors
+/// - 404: The caller has no such key
+#[route(delete, "/auth/api-keys/{id}", tag = "api-keys")]
 async fn revoke_api_key(
     audit: Audit,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<NoContent> {
     let user = caller.session_user()?;
     let id: ApiKeyId = path_id(&id, "API key")?;
     api_keys::revoke(caller.table(), user, id).await?;
@@ -851,7 +832,7 @@ async fn revoke_api_key(
     audit
         .record(AuditEntry::new(AuditAction::ApiKeyRevoked, user).target(format!("api_key:{id}")))
         .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 /// The most events one export holds (a year of an active account is far fewer).
@@ -859,11 +840,7 @@ pub const AUDIT_EXPORT_MAX: usize = 10_000;
 
 /// The caller's security activity, newest first: sign-ins (and refused attempts on the
 /// account), password changes, API keys created and revoked, sessions ended.
-#[utoipa::path(get, path = "/auth/audit", tag = "auth",
-    params(ListParams),
-    responses(
-        (status = 200, description = "A page of the caller's events", body = ListPage<AuditEvent>),
-    ))]
+#[route(get, "/auth/audit", tag = "auth", params(ListParams))]
 async fn list_audit(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<AuditEvent>>> {
     let user = caller.user();
     let page = audit::list(
@@ -878,10 +855,8 @@ async fn list_audit(caller: Caller, params: ListParams) -> ApiResult<Json<ListPa
 
 /// The caller's whole audit trail as JSON lines (one event per line, newest first; at most
 /// 10,000 events).
-#[utoipa::path(get, path = "/auth/audit/export", tag = "auth",
-    responses(
-        (status = 200, description = "One JSON event per line", content_type = "application/jsonl", body = String),
-    ))]
+#[route(get, "/auth/audit/export", tag = "auth",
+    responses((status = 200, description = "One JSON event per line", content_type = "application/jsonl", body = String)))]
 async fn export_audit(
     caller: Caller,
 ) -> ApiResult<([(axum::http::HeaderName, &'static str); 2], String)> {
@@ -901,7 +876,7 @@ async fn export_audit(
 }
 
 /// Documents the health route `function_router` adds.
-#[utoipa::path(get, path = "/auth/health", tag = "health", responses(HealthAnswers))]
+#[route(get, "/auth/health", tag = "health", responses(HealthAnswers))]
 #[allow(dead_code)]
 async fn health() {}
 

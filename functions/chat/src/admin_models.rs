@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use ragenie_common::accounts::ListPage;
 use ragenie_common::accounts::model_settings::{ModelRule, ModelSettings};
 use ragenie_common::accounts::operator::AdminUser;
 use ragenie_common::accounts::{AccountError, AccountResult};
 use ragenie_common::error::Problem;
-use ragenie_common::http::{Json, not_null, present};
+use ragenie_common::http::{Created, Json, NoContent, not_null, present};
+use ragenie_common::openapi::route;
 use ragenie_common::{ApiError, ApiResult};
 use ragenie_conversation::ListedModel;
 use ragenie_conversation::registry::parse_provider;
@@ -101,10 +101,7 @@ fn listed(s: &ChatState, settings: &ModelSettings, id: &str) -> Option<AdminMode
 }
 
 /// Every chat model (catalog and added), with what admins set.
-#[utoipa::path(get, path = "/admin/models", tag = "admin",
-    responses(
-        (status = 200, description = "Every chat model, catalog first", body = ListPage<AdminModel>),
-    ))]
+#[route(get, "/admin/models", tag = "admin")]
 async fn list(
     State(s): State<ChatState>,
     _admin: AdminUser,
@@ -152,17 +149,17 @@ pub struct NewModel {
 }
 
 /// Adds a model of a configured provider, with its limits and prices.
-#[utoipa::path(post, path = "/admin/models", tag = "admin",
-    responses(
-        (status = 201, description = "The model as listed now", body = AdminModel),
-        (status = 409, description = "The model is already listed (change it with PATCH), or another admin changed the models meanwhile"),
-        (status = 422, description = "A bad field (`field` names it), or a provider not configured here"),
-    ))]
+///
+/// # Errors
+/// - 409: The model is already listed (change it with PATCH), or another admin changed the models
+///   meanwhile
+/// - 422: A bad field (`field` names it), or a provider not configured here
+#[route(post, "/admin/models", tag = "admin")]
 async fn add(
     State(s): State<ChatState>,
     admin: AdminUser,
     Json(body): Json<NewModel>,
-) -> ApiResult<(StatusCode, Json<AdminModel>)> {
+) -> ApiResult<Created<AdminModel>> {
     let provider = parse_provider(&body.provider).ok_or_else(|| {
         ApiError::validation("provider", "openai, anthropic, gemini or openai_compatible")
     })?;
@@ -203,7 +200,7 @@ async fn add(
     tracing::info!(admin = %admin.user.id, model = %id, "model added");
     let model = listed(&s, &settings, &id)
         .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("the added model is not listed")))?;
-    Ok((StatusCode::CREATED, Json(model)))
+    Ok(Created(model))
 }
 
 /// `PATCH /admin/models/{id}`: only the fields sent change; `null` returns a field to the
@@ -298,12 +295,8 @@ pub enum ModelRefusals {
 }
 
 /// Enables or disables a model, or changes its display name, limits or prices.
-#[utoipa::path(patch, path = "/admin/models/{id}", tag = "admin",
-    params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
-    responses(
-        (status = 200, description = "The model as listed now", body = AdminModel),
-        ModelRefusals,
-    ))]
+#[route(patch, "/admin/models/{id}", tag = "admin", responses(ModelRefusals),
+    params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")))]
 async fn change(
     State(s): State<ChatState>,
     admin: AdminUser,
@@ -346,17 +339,13 @@ async fn change(
 }
 
 /// Removes an added model, or returns a catalog model to the catalog's values (enabled).
-#[utoipa::path(delete, path = "/admin/models/{id}", tag = "admin",
-    params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")),
-    responses(
-        (status = 204, description = "Removed or reset"),
-        ModelRefusals,
-    ))]
+#[route(delete, "/admin/models/{id}", tag = "admin", responses(ModelRefusals),
+    params(("id" = String, Path, description = "Model id as listed (URL-encoded: `/` is `%2F`)")))]
 async fn remove(
     State(s): State<ChatState>,
     admin: AdminUser,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<NoContent> {
     let current = settings_if_known(&s, &id).await?;
     if current.rule(&id).is_some() {
         update_settings(&s, |settings| {
@@ -366,7 +355,7 @@ async fn remove(
         .await?;
     }
     tracing::info!(admin = %admin.user.id, model = %id, "model rule removed");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 #[derive(OpenApi)]

@@ -10,13 +10,13 @@ use std::convert::Infallible;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
 use futures::Stream;
 use ragenie_common::accounts::web::Caller;
-use ragenie_common::http::{Json, decode_json, function_router};
+use ragenie_common::http::{Accepted, Json, decode_json, function_router};
 use ragenie_common::idempotency::{self, IdempotencyKey};
+use ragenie_common::openapi::route;
 use ragenie_common::{ApiResult, FunctionState};
 use ragenie_conversation::{
     AnswerEvent, ChatEvent, ChatService, Estimate, EstimateAsk, ModelRegistry, Once,
@@ -138,14 +138,18 @@ pub struct SendMessage {
 /// Send a message and stream the grounded answer as Server-Sent Events: `meta` (message ids and
 /// the context record), `delta`s, `usage`, `done` (finish reason and the stored message);
 /// `error` when the provider fails (the partial answer is still stored).
-#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "chat", params(("id" = String, Path),
-        IdempotencyKey),
-    responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON (a retry with the Idempotency-Key of a send whose answer was saved replays that answer: `meta`, one `delta`, `usage`, `done`)", content_type = "text/event-stream", body = ChatEvent),
-        (status = 400, description = "a malformed Idempotency-Key"),
-        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),
-        (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"),
-        (status = 409, description = "the send with this Idempotency-Key is still being answered"),
-        (status = 422, description = "an invalid field, or an Idempotency-Key used with another message")))]
+///
+/// # Errors
+/// - 400: a malformed Idempotency-Key
+/// - 402: a budget or the operator's monthly quota is spent
+/// - 429: too many answers this minute or at once; see `Retry-After`
+/// - 403: the model is disabled or not allowed for this account, or has no known price while the
+///   account has an operator quota
+/// - 409: the send with this Idempotency-Key is still being answered
+/// - 422: an invalid field, or an Idempotency-Key used with another message
+#[route(post, "/conversations/{id}/messages", tag = "chat",
+    params(IdempotencyKey),
+    responses((status = 200, description = "Server-Sent Events: `event:` is the ChatEvent's name, `data:` the event as JSON (a retry with the Idempotency-Key of a send whose answer was saved replays that answer: `meta`, one `delta`, `usage`, `done`)", content_type = "text/event-stream", body = ChatEvent)))]
 async fn send(
     caller: Caller<ChatState>,
     key: IdempotencyKey,
@@ -186,11 +190,18 @@ pub struct Regenerate {
 }
 
 /// Answer the same question again: a new sibling answer, streamed like `messages`.
-#[utoipa::path(post, path = "/conversations/{id}/messages/{mid}/regenerate", tag = "chat",
-    params(("id" = String, Path), ("mid" = String, Path, description = "the answer to regenerate")), request_body = Regenerate,
-    responses((status = 200, description = "Server-Sent Events, as for `messages`", content_type = "text/event-stream", body = ChatEvent),
-        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404),
-        (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"), (status = 422, description = "an unknown model, or one whose provider is not configured")))]
+///
+/// # Errors
+/// - 402: a budget or the operator's monthly quota is spent
+/// - 429: too many answers this minute or at once; see `Retry-After`
+/// - 403: the model is disabled or not allowed for this account, or has no known price while the
+///   account has an operator quota
+/// - 422: an unknown model, or one whose provider is not configured
+#[route(post, "/conversations/{id}/messages/{mid}/regenerate", tag = "chat",
+    request_body = Regenerate,
+    params(("mid" = String, Path, description = "the answer to regenerate")),
+    responses((status = 200, description = "Server-Sent Events, as for `messages`",
+        content_type = "text/event-stream", body = ChatEvent)))]
 async fn regenerate(
     caller: Caller<ChatState>,
     Path((id, mid)): Path<(String, String)>,
@@ -223,15 +234,11 @@ pub struct Stopping {
 /// Stop the answer being streamed in this conversation (closing the stream also stops it
 /// locally; on Lambda the function runs on after a disconnect, so this flag is what stops it).
 /// The partial answer is saved with finish reason `stopped`.
-#[utoipa::path(post, path = "/conversations/{id}/stop", tag = "chat", params(("id" = String, Path)),
-    responses((status = 202, body = Stopping), (status = 404)))]
-async fn stop(
-    caller: Caller<ChatState>,
-    Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Stopping>)> {
+#[route(post, "/conversations/{id}/stop", tag = "chat")]
+async fn stop(caller: Caller<ChatState>, Path(id): Path<String>) -> ApiResult<Accepted<Stopping>> {
     let s = &caller.state;
     s.service.request_stop(caller.user(), &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(Stopping { stopping: true })))
+    Ok(Accepted(Stopping { stopping: true }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -252,9 +259,13 @@ pub struct EstimateRequest {
 
 /// Before sending: tokens by source (instructions, datasets, history, prompt), whether datasets
 /// go whole or retrieved, and the estimated input cost for the model.
-#[utoipa::path(post, path = "/chat/estimate", tag = "chat", responses((status = 200, body = Estimate), (status = 404, description = "no such conversation or profile"),
-        (status = 403, description = "the model is disabled or not allowed for this account"),
-        (status = 422, description = "an invalid field, an unknown model, or an attachment that is not one of the caller's ready documents")))]
+///
+/// # Errors
+/// - 404: no such conversation or profile
+/// - 403: the model is disabled or not allowed for this account
+/// - 422: an invalid field, an unknown model, or an attachment that is not one of the caller's
+///   ready documents
+#[route(post, "/chat/estimate", tag = "chat")]
 async fn estimate(
     caller: Caller<ChatState>,
     Json(body): Json<EstimateRequest>,
@@ -306,7 +317,10 @@ pub struct ModelList {
 
 /// The models the caller may pick: enabled by the operator and on the caller's allow-list, with
 /// availability (a provider without a key is listed as unavailable).
-#[utoipa::path(get, path = "/models", tag = "chat", responses((status = 200, body = ModelList), (status = 401, description = "Not signed in")))]
+///
+/// # Errors
+/// - 401: Not signed in
+#[route(get, "/models", tag = "chat")]
 async fn models(caller: Caller<ChatState>) -> ApiResult<Json<ModelList>> {
     let s = &caller.state;
     let listed = s.service.models.for_user(caller.user()).await?;

@@ -14,13 +14,14 @@
 use std::convert::Infallible;
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use ragenie_common::accounts::web::Caller;
-use ragenie_common::http::Json;
+use ragenie_common::http::{Accepted, Json};
 use ragenie_common::idempotency::{self, IdempotencyKey};
+use ragenie_common::openapi::route;
 use ragenie_common::{ApiError, ApiResult};
 use ragenie_conversation::{
     AnswerEvent, Completion, Finished, MessageRole, Once, Started, TokenUsage,
@@ -136,15 +137,19 @@ fn ragenie_json(started: Option<&Started>, f: &Finished) -> Value {
 }
 
 /// OpenAI-compatible chat completions, grounded in a profile's documents.
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer"),
-        IdempotencyKey),
-    responses((status = 200, description = "A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]` (a retry with the Idempotency-Key of a finished completion replays it, the text in one chunk)",
-        content((Object = "application/json"), (String = "text/event-stream"))),
-        (status = 400, description = "a malformed Idempotency-Key"),
-        (status = 402, description = "a budget or the operator's monthly quota is spent"), (status = 429, description = "too many answers this minute or at once; see `Retry-After`"), (status = 404, description = "the caller has no such profile"),
-        (status = 403, description = "the model is disabled or not allowed for this account, or has no known price while the account has an operator quota"),
-        (status = 409, description = "the completion with this Idempotency-Key is still running"),
-        (status = 422, description = "an invalid field, or an Idempotency-Key used with another request")))]
+///
+/// # Errors
+/// - 400: a malformed Idempotency-Key
+/// - 402: a budget or the operator's monthly quota is spent
+/// - 429: too many answers this minute or at once; see `Retry-After`
+/// - 404: the caller has no such profile
+/// - 403: the model is disabled or not allowed for this account, or has no known price while the
+///   account has an operator quota
+/// - 409: the completion with this Idempotency-Key is still running
+/// - 422: an invalid field, or an Idempotency-Key used with another request
+#[route(post, "/v1/chat/completions", tag = "openai",
+    params(("X-RaGenie-Profile" = Option<String>, Header, description = "profile whose documents ground the answer"), IdempotencyKey),
+    responses((status = 200, description = "A chat.completion, or (`stream: true`) Server-Sent Events of chat.completion.chunk ending with `[DONE]` (a retry with the Idempotency-Key of a finished completion replays it, the text in one chunk)", content((Object = "application/json"), (String = "text/event-stream")))))]
 pub async fn completions(
     caller: Caller<ChatState>,
     key: IdempotencyKey,
@@ -252,13 +257,15 @@ fn completion_id(answer_id: &str) -> String {
 /// Stop a streaming completion: the answer ends within half a second, and what was used is
 /// billed (estimated when the provider had not yet reported usage). For clients that cannot
 /// rely on closing the stream to stop it (on Lambda the function runs on after a disconnect).
-#[utoipa::path(post, path = "/v1/chat/completions/{id}/stop", tag = "openai",
-    params(("id" = String, Path, description = "the completion's `id` (`chatcmpl-…`), from its first chunk")),
-    responses((status = 202, body = Stopping), (status = 404, description = "not a completion id")))]
+///
+/// # Errors
+/// - 404: not a completion id
+#[route(post, "/v1/chat/completions/{id}/stop", tag = "openai",
+    params(("id" = String, Path, description = "the completion's `id` (`chatcmpl-…`), from its first chunk")))]
 pub async fn stop(
     caller: Caller<ChatState>,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Stopping>)> {
+) -> ApiResult<Accepted<Stopping>> {
     let s = &caller.state;
     let answer = id
         .strip_prefix(COMPLETION_PREFIX)
@@ -266,7 +273,7 @@ pub async fn stop(
     s.service
         .request_completion_stop(*caller.auth.user_id(), answer)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(Stopping { stopping: true })))
+    Ok(Accepted(Stopping { stopping: true }))
 }
 
 type Chunks = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Event, Infallible>> + Send>>;
@@ -305,7 +312,11 @@ fn chunks(rx: Receiver<AnswerEvent>, mut wire: Wire, include_usage: bool) -> Chu
 }
 
 /// The models the caller may use (enabled, allowed and available) in OpenAI's list format.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "OpenAI model list"), (status = 401, description = "Not signed in")))]
+///
+/// # Errors
+/// - 401: Not signed in
+#[route(get, "/v1/models", tag = "openai",
+    responses((status = 200, description = "OpenAI model list")))]
 pub async fn models(caller: Caller<ChatState>) -> ApiResult<Json<Value>> {
     let s = &caller.state;
     let data: Vec<Value> = s

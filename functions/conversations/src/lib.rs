@@ -7,8 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ragenie_common::accounts::web::Caller;
-use ragenie_common::http::{Json, function_router};
-use ragenie_common::openapi::OneLine;
+use ragenie_common::http::{Created, Json, NoContent, function_router};
+use ragenie_common::openapi::{OneLine, route};
 use ragenie_common::{ApiError, ApiResult, AppState, FunctionState};
 use ragenie_conversation::{
     Budgets, Conversation, ConversationHit, ConversationIndex, ConversationStore, ImportedMessage,
@@ -70,11 +70,14 @@ pub struct NewConversation {
 }
 
 /// Start a conversation.
-#[utoipa::path(post, path = "/conversations", tag = "conversations", responses((status = 201, body = Conversation), (status = 422, description = "unknown profile")))]
+///
+/// # Errors
+/// - 422: unknown profile
+#[route(post, "/conversations", tag = "conversations")]
 async fn create(
     caller: Caller<ConversationsState>,
     Json(body): Json<NewConversation>,
-) -> ApiResult<(StatusCode, Json<Conversation>)> {
+) -> ApiResult<Created<Conversation>> {
     let (user_id, s) = (caller.user(), &caller.state);
     let new = conversations::NewConversation {
         profile_id: body.profile_id,
@@ -82,7 +85,7 @@ async fn create(
         title: body.title.map(String::from),
     };
     let conv = conversations::create(&s.store, user_id, new).await?;
-    Ok((StatusCode::CREATED, Json(conv)))
+    Ok(Created(conv))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -101,7 +104,9 @@ pub struct ImportConversation {
 }
 
 /// Import a conversation as it happened elsewhere (Ragbot sessions), without calling a model.
-#[utoipa::path(post, path = "/conversations/import", tag = "conversations", responses((status = 201, body = Conversation), (status = 200, description = "already imported under this import_key", body = Conversation)))]
+#[route(post, "/conversations/import", tag = "conversations",
+    responses((status = 201, body = Conversation),
+        (status = 200, description = "already imported under this import_key", body = Conversation)))]
 async fn import(
     caller: Caller<ConversationsState>,
     Json(body): Json<ImportConversation>,
@@ -148,8 +153,7 @@ pub struct ConversationList {
 }
 
 /// The user's conversations, most recently active first.
-#[utoipa::path(get, path = "/conversations", tag = "conversations", params(ListParams),
-    responses((status = 200, body = ConversationList)))]
+#[route(get, "/conversations", tag = "conversations", params(ListParams))]
 async fn list(
     caller: Caller<ConversationsState>,
     Query(p): Query<ListParams>,
@@ -173,8 +177,7 @@ pub struct ConversationDetail {
 }
 
 /// A conversation with its whole message tree.
-#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
-    responses((status = 200, body = ConversationDetail), (status = 404)))]
+#[route(get, "/conversations/{id}", tag = "conversations")]
 async fn read(
     caller: Caller<ConversationsState>,
     Path(id): Path<String>,
@@ -210,7 +213,7 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 }
 
 /// Rename a conversation or change its model or profile.
-#[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)), responses((status = 200, body = Conversation), (status = 404)))]
+#[route(patch, "/conversations/{id}", tag = "conversations")]
 async fn update(
     caller: Caller<ConversationsState>,
     Path(id): Path<String>,
@@ -228,15 +231,14 @@ async fn update(
 }
 
 /// Delete a conversation and every message in it.
-#[utoipa::path(delete, path = "/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
-    responses((status = 204), (status = 404)))]
+#[route(delete, "/conversations/{id}", tag = "conversations")]
 async fn delete(
     caller: Caller<ConversationsState>,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<NoContent> {
     let (user_id, s) = (caller.user(), &caller.state);
     s.store.delete(user_id, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -258,8 +260,12 @@ pub struct ConversationHits {
 
 /// Full-text search over titles and message text: BM25 over the user's conversation index,
 /// best conversations first, each with its best message and a highlighted snippet.
-#[utoipa::path(get, path = "/conversations/search", tag = "conversations", params(SearchParams),
-    responses((status = 200, body = ConversationHits)))]
+#[route(
+    get,
+    "/conversations/search",
+    tag = "conversations",
+    params(SearchParams)
+)]
 async fn search(
     caller: Caller<ConversationsState>,
     Query(p): Query<SearchParams>,
@@ -288,9 +294,9 @@ enum ExportFormat {
 }
 
 /// Export a conversation as Markdown or JSON.
-#[utoipa::path(get, path = "/conversations/{id}/export", tag = "conversations", params(("id" = String, Path), ExportParams),
-    responses((status = 200, description = "The conversation as a file",
-        content((String = "text/markdown"), (ConversationDetail = "application/json")))))]
+#[route(get, "/conversations/{id}/export", tag = "conversations",
+    params(ExportParams),
+    responses((status = 200, description = "The conversation as a file", content((String = "text/markdown"), (ConversationDetail = "application/json")))))]
 async fn export(
     caller: Caller<ConversationsState>,
     Path(id): Path<String>,
@@ -347,8 +353,7 @@ pub struct UsageParams {
 }
 
 /// Tokens and cost by day and by model, this month's spending and the budgets.
-#[utoipa::path(get, path = "/usage", tag = "usage", params(UsageParams),
-    responses((status = 200, body = UsageReport)))]
+#[route(get, "/usage", tag = "usage", params(UsageParams))]
 async fn usage(
     caller: Caller<ConversationsState>,
     Query(p): Query<UsageParams>,
@@ -364,7 +369,7 @@ async fn usage(
 }
 
 /// The monthly budgets.
-#[utoipa::path(get, path = "/usage/budget", tag = "usage", responses((status = 200, body = Budgets)))]
+#[route(get, "/usage/budget", tag = "usage")]
 async fn get_budget(caller: Caller<ConversationsState>) -> ApiResult<Json<Budgets>> {
     let (user_id, s) = (caller.user(), &caller.state);
     Ok(Json(s.usage.budgets(user_id).await?))
@@ -372,7 +377,7 @@ async fn get_budget(caller: Caller<ConversationsState>) -> ApiResult<Json<Budget
 
 /// Set the monthly budgets (account-wide and per profile, in USD); new messages are refused
 /// with 402 once a budget is spent.
-#[utoipa::path(put, path = "/usage/budget", tag = "usage", responses((status = 200, body = Budgets)))]
+#[route(put, "/usage/budget", tag = "usage")]
 async fn put_budget(
     caller: Caller<ConversationsState>,
     Json(budgets): Json<Budgets>,

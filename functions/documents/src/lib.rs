@@ -12,9 +12,9 @@ use axum::routing::{get, post};
 use ragenie_common::accounts::profiles::resolve_profile_chain;
 use ragenie_common::accounts::web::Caller;
 use ragenie_common::accounts::{ProfileId, UserId};
-use ragenie_common::http::{Json, function_router};
+use ragenie_common::http::{Accepted, Created, Json, NoContent, function_router};
 use ragenie_common::idempotency::{self, Idempotency, IdempotencyKey};
-use ragenie_common::openapi::FileName;
+use ragenie_common::openapi::{FileName, route};
 use ragenie_common::storage::PresignedUrl;
 use ragenie_common::{ApiError, ApiResult, FunctionState};
 use ragenie_corpus::{
@@ -131,17 +131,21 @@ impl ToSchema for FileBytes {}
 
 /// Upload a document: the raw bytes with their media type as Content-Type, or
 /// `multipart/form-data` with a `file` part (and optional `kind`, `name` parts).
-#[utoipa::path(post, path = "/documents", tag = "documents", params(UploadParams,
-        IdempotencyKey),
-    request_body(description = "the file's bytes with their media type (or multipart/form-data with `file`, `kind`, `name` parts)",
-        content(
-            (FileBytes = "text/markdown", example = "# Notes"), (FileBytes = "text/plain"), (FileBytes = "text/html"),
-            (FileBytes = "application/pdf"))),
-    responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
-        (status = 400, description = "the file is empty, or a malformed Idempotency-Key"),
-        (status = 409, description = "a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress"),
-        (status = 413, description = "over the direct-upload limit: use /documents/uploads"), (status = 415, description = "unsupported type"),
-        (status = 422, description = "a bad name or folder path, or this Idempotency-Key was used with a different upload")))]
+///
+/// # Errors
+/// - 400: the file is empty, or a malformed Idempotency-Key
+/// - 409: a document of this name is already in the folder, or a request with this Idempotency-Key
+///   is still in progress
+/// - 413: over the direct-upload limit: use /documents/uploads
+/// - 415: unsupported type
+/// - 422: a bad name or folder path, or this Idempotency-Key was used with a different upload
+#[route(post, "/documents", tag = "documents", params(UploadParams, IdempotencyKey),
+    request_body(
+        description = "the file's bytes with their media type (or multipart/form-data with `file`, `kind`, `name` parts)",
+        content((FileBytes = "text/markdown", example = "# Notes"), (FileBytes = "text/plain"),
+            (FileBytes = "text/html"), (FileBytes = "application/pdf"))),
+    responses((status = 201, body = UploadResult),
+        (status = 200, description = "identical content already stored", body = UploadResult)))]
 async fn upload(
     caller: Caller<DocumentsState>,
     key: IdempotencyKey,
@@ -274,11 +278,11 @@ fn multipart_error(status: StatusCode, text: String) -> ApiError {
 
 /// Start re-indexing: every ready document without the configured embedding model's vectors
 /// is embedded again in the background (resumable, idempotent; uploads are not held up).
-#[utoipa::path(post, path = "/documents/reindex", tag = "documents",
-    responses((status = 202, body = ReindexProgress), (status = 409, description = "no embedding model is configured")))]
-async fn reindex_all(
-    caller: Caller<DocumentsState>,
-) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
+///
+/// # Errors
+/// - 409: no embedding model is configured
+#[route(post, "/documents/reindex", tag = "documents")]
+async fn reindex_all(caller: Caller<DocumentsState>) -> ApiResult<Accepted<ReindexProgress>> {
     queue_reindex(&caller.state, caller.user(), None).await
 }
 
@@ -287,35 +291,36 @@ async fn queue_reindex(
     s: &DocumentsState,
     user_id: UserId,
     id: Option<&str>,
-) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
+) -> ApiResult<Accepted<ReindexProgress>> {
     let progress = s.service.queue_reindex(user_id, id).await?;
     s.service.start_reindex(user_id);
-    Ok((StatusCode::ACCEPTED, Json(progress)))
+    Ok(Accepted(progress))
 }
 
 /// Re-index one document (as `POST /documents/reindex`, for this document only); for a document
 /// whose ingestion failed or stalled (`pending`/`processing` for 20 minutes), ingest it again
 /// from its stored bytes (it turns `pending`, then as an upload).
-#[utoipa::path(post, path = "/documents/{id}/reindex", tag = "documents", params(("id" = String, Path)),
-    responses((status = 202, body = ReindexProgress), (status = 404),
-        (status = 409, description = "a ready document without an embedding model to re-index with, or an ingestion still under way")))]
+///
+/// # Errors
+/// - 409: a ready document without an embedding model to re-index with, or an ingestion still under
+///   way
+#[route(post, "/documents/{id}/reindex", tag = "documents")]
 async fn reindex_one(
     caller: Caller<DocumentsState>,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<ReindexProgress>)> {
+) -> ApiResult<Accepted<ReindexProgress>> {
     let (user_id, s) = (caller.user(), &caller.state);
     if s.service.get(user_id, &id).await?.status != DocumentStatus::Ready {
         s.service.retry_ingest(user_id, &id).await?;
         let progress = s.service.reindex_progress(user_id).await?;
-        return Ok((StatusCode::ACCEPTED, Json(progress)));
+        return Ok(Accepted(progress));
     }
     queue_reindex(s, user_id, Some(&id)).await
 }
 
 /// The re-index progress over the caller's ready documents (each document also shows its own
 /// `reindex` state and `embedding_model`). Resumes a re-index left unfinished by a restart.
-#[utoipa::path(get, path = "/documents/reindex", tag = "documents",
-    responses((status = 200, body = ReindexProgress)))]
+#[route(get, "/documents/reindex", tag = "documents")]
 async fn reindex_progress(caller: Caller<DocumentsState>) -> ApiResult<Json<ReindexProgress>> {
     let (user_id, s) = (caller.user(), &caller.state);
     let progress = s.service.reindex_progress(user_id).await?;
@@ -364,12 +369,15 @@ enum UploadMediaType {
 
 /// Start a large upload: returns a presigned PUT URL; PUT the bytes there (with the returned
 /// headers: the signed Content-Type and Content-Length), then commit.
-#[utoipa::path(post, path = "/documents/uploads", tag = "documents", responses((status = 201, body = PendingUpload), (status = 415, description = "a media type RaGenie cannot read"),
-        (status = 422, description = "a bad name, folder path or size")))]
+///
+/// # Errors
+/// - 415: a media type RaGenie cannot read
+/// - 422: a bad name, folder path or size
+#[route(post, "/documents/uploads", tag = "documents")]
 async fn start_upload(
     caller: Caller<DocumentsState>,
     Json(body): Json<StartUpload>,
-) -> ApiResult<(StatusCode, Json<PendingUpload>)> {
+) -> ApiResult<Created<PendingUpload>> {
     let (user_id, s) = (caller.user(), &caller.state);
     let kind = parse_kind(&body.kind)?;
     // The announced size is a field of this request, not this request's body: 422, not 413.
@@ -390,7 +398,7 @@ async fn start_upload(
             body.size,
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(pending)))
+    Ok(Created(pending))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -404,13 +412,19 @@ pub struct CommitParams {
 /// Commit a presigned upload: checks the object's size (HEAD) before reading it and stores the
 /// document; it is indexed in the background (`pending`, `processing`, then `ready` or
 /// `failed`) where ingestion is queued.
-#[utoipa::path(post, path = "/documents/{id}/commit", tag = "documents", params(("id" = String, Path), CommitParams,
-        IdempotencyKey),
-    responses((status = 201, body = UploadResult), (status = 200, description = "identical content already stored", body = UploadResult),
-        (status = 400, description = "the file is empty"), (status = 415, description = "unreadable content"),
-        (status = 409, description = "a document of this name is already in the folder, or a request with this Idempotency-Key is still in progress"),
-        (status = 413, description = "the uploaded object is over the limit (checked before it is read; nothing kept)"),
-        (status = 422, description = "nothing uploaded yet, a size mismatch (nothing kept), a bad folder path, or an Idempotency-Key used with another upload")))]
+///
+/// # Errors
+/// - 400: the file is empty
+/// - 415: unreadable content
+/// - 409: a document of this name is already in the folder, or a request with this Idempotency-Key
+///   is still in progress
+/// - 413: the uploaded object is over the limit (checked before it is read; nothing kept)
+/// - 422: nothing uploaded yet, a size mismatch (nothing kept), a bad folder path, or an
+///   Idempotency-Key used with another upload
+#[route(post, "/documents/{id}/commit", tag = "documents",
+    params(CommitParams, IdempotencyKey),
+    responses((status = 201, body = UploadResult),
+        (status = 200, description = "identical content already stored", body = UploadResult)))]
 async fn commit_upload(
     caller: Caller<DocumentsState>,
     key: IdempotencyKey,
@@ -505,9 +519,11 @@ fn offset_cursor(cursor: Option<&str>) -> ApiResult<usize> {
 }
 
 /// List documents, oldest first; filter by kind, by profile or by folder.
-#[utoipa::path(get, path = "/documents", tag = "documents", params(ListParams),
-    responses((status = 200, body = DocumentList), (status = 404, description = "the caller has no such profile"),
-        (status = 422, description = "a bad kind, limit, cursor or folder path")))]
+///
+/// # Errors
+/// - 404: the caller has no such profile
+/// - 422: a bad kind, limit, cursor or folder path
+#[route(get, "/documents", tag = "documents", params(ListParams))]
 async fn list(
     caller: Caller<DocumentsState>,
     Query(params): Query<ListParams>,
@@ -565,8 +581,7 @@ pub struct FolderList {
 
 /// The caller's folders as a tree's rows: every folder holding documents and its ancestors,
 /// in tree order (the root `""` first, each folder followed by its subfolders), each with its direct and total document counts.
-#[utoipa::path(get, path = "/documents/folders", tag = "documents", params(FolderParams),
-    responses((status = 200, body = FolderList)))]
+#[route(get, "/documents/folders", tag = "documents", params(FolderParams))]
 async fn folders(
     caller: Caller<DocumentsState>,
     Query(params): Query<FolderParams>,
@@ -600,10 +615,13 @@ pub struct FolderRename {
 /// (`a/b/x` becomes `c/x`), and profiles referencing those folders follow. A call moves a
 /// bounded batch and answers how many remain: repeat it until `done`. Name conflicts at the
 /// destination are refused before anything moves.
-#[utoipa::path(post, path = "/documents/folders/rename", tag = "documents", responses((status = 200, body = FolderMove),
-        (status = 404, description = "no document is in `from` or below it, and no profile references it"),
-        (status = 409, description = "names already taken at the destination (named; nothing moved), or a name taken while the move ran (saying how far it got; repeat once resolved)"),
-        (status = 422, description = "a bad path or limit, the top level, or a destination inside the folder itself")))]
+///
+/// # Errors
+/// - 404: no document is in `from` or below it, and no profile references it
+/// - 409: names already taken at the destination (named; nothing moved), or a name taken while the
+///   move ran (saying how far it got; repeat once resolved)
+/// - 422: a bad path or limit, the top level, or a destination inside the folder itself
+#[route(post, "/documents/folders/rename", tag = "documents")]
 async fn rename_folder(
     caller: Caller<DocumentsState>,
     Json(body): Json<FolderRename>,
@@ -630,8 +648,7 @@ pub struct DocumentDetail {
 }
 
 /// A document's metadata and its versions.
-#[utoipa::path(get, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)),
-    responses((status = 200, body = DocumentDetail), (status = 404)))]
+#[route(get, "/documents/{id}", tag = "documents")]
 async fn get_document(
     caller: Caller<DocumentsState>,
     Path(id): Path<String>,
@@ -654,8 +671,11 @@ pub struct Rename {
 }
 
 /// Rename a document and/or move it to another folder.
-#[utoipa::path(patch, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)), responses((status = 200, body = Document), (status = 404), (status = 409, description = "a document of this name is already in the target folder"),
-        (status = 422, description = "a bad name or folder path")))]
+///
+/// # Errors
+/// - 409: a document of this name is already in the target folder
+/// - 422: a bad name or folder path
+#[route(patch, "/documents/{id}", tag = "documents")]
 async fn rename(
     caller: Caller<DocumentsState>,
     Path(id): Path<String>,
@@ -670,15 +690,14 @@ async fn rename(
 }
 
 /// Delete a document: its bytes, metadata, versions and index segments.
-#[utoipa::path(delete, path = "/documents/{id}", tag = "documents", params(("id" = String, Path)),
-    responses((status = 204), (status = 404)))]
+#[route(delete, "/documents/{id}", tag = "documents")]
 async fn delete_document(
     caller: Caller<DocumentsState>,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<NoContent> {
     let (user_id, s) = (caller.user(), &caller.state);
     s.service.delete(user_id, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -699,9 +718,9 @@ enum ContentFormat {
 }
 
 /// Download a document (a presigned URL) or read its extracted text (`?format=text`).
-#[utoipa::path(get, path = "/documents/{id}/content", tag = "documents", params(("id" = String, Path), ContentParams),
-    responses((status = 200, description = "A presigned download URL, or (`format=text`) the extracted text",
-        content((PresignedUrl = "application/json"), (String = "text/plain")))))]
+#[route(get, "/documents/{id}/content", tag = "documents",
+    params(ContentParams),
+    responses((status = 200, description = "A presigned download URL, or (`format=text`) the extracted text", content((PresignedUrl = "application/json"), (String = "text/plain")))))]
 async fn content(
     caller: Caller<DocumentsState>,
     Path(id): Path<String>,
@@ -719,11 +738,15 @@ async fn content(
 }
 
 /// Replace a document's content: a new version (the old ones stay listed).
-#[utoipa::path(put, path = "/documents/{id}/content", tag = "documents", params(("id" = String, Path)),
+///
+/// # Errors
+/// - 400: the file is empty
+/// - 409: identical to another document
+/// - 415: a media type RaGenie cannot read
+#[route(put, "/documents/{id}/content", tag = "documents",
     request_body(description = "the new bytes; Content-Type is their media type",
-        content((FileBytes = "text/markdown"), (FileBytes = "text/plain"), (FileBytes = "text/html"), (FileBytes = "application/pdf"))),
-    responses((status = 200, body = Document), (status = 400, description = "the file is empty"), (status = 404), (status = 409, description = "identical to another document"),
-        (status = 415, description = "a media type RaGenie cannot read")))]
+        content((FileBytes = "text/markdown"), (FileBytes = "text/plain"),
+            (FileBytes = "text/html"), (FileBytes = "application/pdf"))))]
 async fn replace(
     caller: Caller<DocumentsState>,
     Path(id): Path<String>,
@@ -760,8 +783,10 @@ pub struct SearchResults {
 
 /// Search the datasets of a profile: ranked chunks with document, heading path, offsets and a
 /// highlighted snippet.
-#[utoipa::path(get, path = "/search", tag = "documents", params(SearchParams),
-    responses((status = 200, body = SearchResults), (status = 404, description = "the caller has no such profile")))]
+///
+/// # Errors
+/// - 404: the caller has no such profile
+#[route(get, "/search", tag = "documents", params(SearchParams))]
 async fn search(
     caller: Caller<DocumentsState>,
     Query(params): Query<SearchParams>,

@@ -3,13 +3,13 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::routing::get;
 use ragenie_common::accounts::preferences::{self, Preferences};
 use ragenie_common::accounts::profiles::{self, NewProfile, Profile, ProfilePatch};
 use ragenie_common::accounts::web::{Caller, ListParams, path_id};
 use ragenie_common::accounts::{ListPage, ProfileId};
-use ragenie_common::http::{HealthAnswers, Json, function_router};
+use ragenie_common::http::{Created, HealthAnswers, Json, NoContent, function_router};
+use ragenie_common::openapi::route;
 use ragenie_common::{ApiResult, AppState};
 use utoipa::OpenApi;
 
@@ -33,20 +33,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The caller's preferences (defaults until saved).
-#[utoipa::path(get, path = "/users/me/preferences", tag = "users",
-    responses(
-        (status = 200, description = "Preferences", body = Preferences),
-    ))]
+#[route(get, "/users/me/preferences", tag = "users")]
 async fn get_preferences(caller: Caller) -> ApiResult<Json<Preferences>> {
     Ok(Json(preferences::get(caller.table(), caller.user()).await?))
 }
 
 /// Replaces the caller's preferences.
-#[utoipa::path(put, path = "/users/me/preferences", tag = "users",
-    responses(
-        (status = 200, description = "Saved", body = Preferences),
-        (status = 422, description = "Unknown field, unknown theme, or a default profile the caller does not have"),
-    ))]
+///
+/// # Errors
+/// - 422: Unknown field, unknown theme, or a default profile the caller does not have
+#[route(put, "/users/me/preferences", tag = "users")]
 async fn put_preferences(
     caller: Caller,
     Json(body): Json<Preferences>,
@@ -57,25 +53,21 @@ async fn put_preferences(
 }
 
 /// Creates a profile.
-#[utoipa::path(post, path = "/profiles", tag = "profiles",
-    responses(
-        (status = 201, description = "Created", body = Profile),
-        (status = 422, description = "A field is invalid (`field` names it), a parent does not exist, or inheritance would cycle"),
-    ))]
+///
+/// # Errors
+/// - 422: A field is invalid (`field` names it), a parent does not exist, or inheritance would
+///   cycle
+#[route(post, "/profiles", tag = "profiles")]
 async fn create_profile(
     caller: Caller,
     Json(body): Json<NewProfile>,
-) -> ApiResult<(StatusCode, Json<Profile>)> {
+) -> ApiResult<Created<Profile>> {
     let profile = profiles::create(caller.table(), caller.user(), body).await?;
-    Ok((StatusCode::CREATED, Json(profile)))
+    Ok(Created(profile))
 }
 
 /// The caller's profiles, oldest first.
-#[utoipa::path(get, path = "/profiles", tag = "profiles",
-    params(ListParams),
-    responses(
-        (status = 200, description = "A page of profiles", body = ListPage<Profile>),
-    ))]
+#[route(get, "/profiles", tag = "profiles", params(ListParams))]
 async fn list_profiles(caller: Caller, params: ListParams) -> ApiResult<Json<ListPage<Profile>>> {
     let user = caller.user();
     let page = profiles::list(caller.table(), user, params.limit(), params.cursor).await?;
@@ -88,11 +80,7 @@ fn profile_id(id: &str) -> ApiResult<ProfileId> {
 }
 
 /// One of the caller's profiles.
-#[utoipa::path(get, path = "/profiles/{id}", tag = "profiles",
-    params(("id" = String, Path, description = "The profile's id")),
-    responses(
-        (status = 200, description = "The profile", body = Profile),
-    ))]
+#[route(get, "/profiles/{id}", tag = "profiles")]
 async fn get_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Profile>> {
     let id = profile_id(&id)?;
     Ok(Json(
@@ -101,13 +89,11 @@ async fn get_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<P
 }
 
 /// Changes the fields present in the body.
-#[utoipa::path(patch, path = "/profiles/{id}", tag = "profiles",
-    params(("id" = String, Path, description = "The profile's id")),
-    responses(
-        (status = 200, description = "The updated profile", body = Profile),
-        (status = 409, description = "`version` is stale, or a concurrent change won"),
-        (status = 422, description = "A field is invalid, or inheritance would cycle"),
-    ))]
+///
+/// # Errors
+/// - 409: `version` is stale, or a concurrent change won
+/// - 422: A field is invalid, or inheritance would cycle
+#[route(patch, "/profiles/{id}", tag = "profiles")]
 async fn update_profile(
     caller: Caller,
     Path(id): Path<String>,
@@ -120,19 +106,17 @@ async fn update_profile(
 }
 
 /// Deletes a profile (refused while other profiles inherit from it).
-#[utoipa::path(delete, path = "/profiles/{id}", tag = "profiles",
-    params(("id" = String, Path, description = "The profile's id")),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 409, description = "Other profiles inherit from it"),
-    ))]
-async fn delete_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+///
+/// # Errors
+/// - 409: Other profiles inherit from it
+#[route(delete, "/profiles/{id}", tag = "profiles")]
+async fn delete_profile(caller: Caller, Path(id): Path<String>) -> ApiResult<NoContent> {
     profiles::delete(caller.table(), caller.user(), profile_id(&id)?).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent)
 }
 
 /// Documents the health route `function_router` adds.
-#[utoipa::path(get, path = "/users/health", tag = "health", responses(HealthAnswers))]
+#[route(get, "/users/health", tag = "health", responses(HealthAnswers))]
 #[allow(dead_code)]
 async fn health() {}
 
