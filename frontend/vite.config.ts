@@ -2,24 +2,17 @@
 // Vite builds the single-page app into dist/ (served by the local server and by S3 +
 // CloudFront). `npm run dev` proxies the API to a local server (RAGENIE_API, default
 // http://127.0.0.1:8080) so the app and the API share an origin, as they do when deployed.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
 
 const api = process.env.RAGENIE_API ?? "http://127.0.0.1:8080";
-const apiPrefixes = [
-  "/auth",
-  "/users",
-  "/profiles",
-  "/documents",
-  "/search",
-  "/conversations",
-  "/usage",
-  "/chat",
-  "/models",
-  "/v1",
-  "/_blobs",
-  "/health",
-];
+// The API's path prefixes, one list with the local server's (which answers unknown paths
+// under them with a 404 problem instead of the app).
+const apiPrefixes: string[] = JSON.parse(
+  readFileSync(fileURLToPath(new URL("../crates/local/api-prefixes.json", import.meta.url)), "utf8"),
+);
 
 export default defineConfig({
   plugins: [react()],

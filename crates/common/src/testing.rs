@@ -12,6 +12,34 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// A test's HTTP client: every request gives up after `timeout`, so a hung server fails the
+/// test instead of hanging it.
+pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Sends a request a test expects to be answered and reads the answer, panicking on a
+/// transport error or (for `json_answer`) a body that is not JSON. The status is not checked.
+pub trait Answered {
+    fn json_answer(self) -> impl std::future::Future<Output = serde_json::Value> + Send;
+    fn text_answer(self) -> impl std::future::Future<Output = String> + Send;
+}
+
+impl Answered for reqwest::RequestBuilder {
+    async fn json_answer(self) -> serde_json::Value {
+        let response = self.send().await.expect("an answer");
+        response.json().await.expect("a JSON body")
+    }
+
+    async fn text_answer(self) -> String {
+        let response = self.send().await.expect("an answer");
+        response.text().await.expect("a text body")
+    }
+}
+
 /// Accepts `test:<ULID>` as the user with that id.
 pub struct TestTokens;
 
@@ -251,12 +279,8 @@ pub async fn populated_account(base: &str) -> PopulatedAccount {
     let me: Value = http
         .get(format!("{base}/auth/me"))
         .header("authorization", &bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let post = |path: &str, body: Value| {
         http.post(format!("{base}{path}"))
             .header("authorization", &bearer)
@@ -275,12 +299,8 @@ pub async fn populated_account(base: &str) -> PopulatedAccount {
         .header("authorization", &bearer)
         .header("content-type", "text/markdown")
         .body("# Notes\n\nThe backup runs every night at two.\n")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     // Where the server ingests in the background, wait until the document is ready.
     let doc = settled_document(&http, base, &bearer, doc["id"].as_str().expect("id")).await;
     assert_eq!(doc["status"], "ready", "{doc}");

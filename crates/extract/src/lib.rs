@@ -13,6 +13,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use scraper::{Html, Node};
 
 pub mod sandbox;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 /// Largest HTML file parsed: the DOM of an HTML file takes many times its size in memory.
 pub const MAX_HTML_BYTES: usize = 16 * 1024 * 1024;

@@ -11,18 +11,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lopdf::{Document, Object, Stream, dictionary};
+use lopdf::{Object, Stream, dictionary};
+use ragenie_extract::testing::OnePagePdf;
 
 /// A one-page PDF whose page content is `content` (Flate-compressed when asked).
 fn pdf(content: &[u8], compress: bool) -> Vec<u8> {
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let font_id = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
-    });
-    let resources_id = doc.add_object(dictionary! {
-        "Font" => dictionary! { "F1" => font_id },
-    });
     let stream = if compress {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         z.write_all(content).unwrap();
@@ -33,25 +26,7 @@ fn pdf(content: &[u8], compress: bool) -> Vec<u8> {
     } else {
         Stream::new(dictionary! {}, content.to_vec())
     };
-    let content_id = doc.add_object(stream);
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page",
-        "Parent" => pages_id,
-        "Contents" => content_id,
-        "Resources" => resources_id,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    OnePagePdf::new().bytes(stream)
 }
 
 fn healthy_pdf() -> Vec<u8> {

@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -184,23 +185,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// Paths that belong to the API: unknown ones get a problem+json 404, never the web app.
-const API_PREFIXES: [&str; 14] = [
-    "/openapi.json",
-    "/metrics",
-    "/auth",
-    "/users",
-    "/profiles",
-    "/documents",
-    "/search",
-    "/conversations",
-    "/usage",
-    "/chat",
-    "/models",
-    "/v1",
-    "/_blobs",
-    "/health",
-];
+/// Paths that belong to the API: unknown ones get a problem+json 404, never the web app. The
+/// web app's dev server proxies the same list to the API (`frontend/vite.config.ts` reads it).
+static API_PREFIXES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../api-prefixes.json"))
+        .expect("crates/local/api-prefixes.json is a list of path prefixes")
+});
 
 #[derive(Clone)]
 struct Health {
@@ -259,7 +249,7 @@ fn frontend(frontend_dir: Option<&Path>) -> Router {
             let path = uri.path();
             let is_api = API_PREFIXES
                 .iter()
-                .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+                .any(|p| path == p || path.starts_with(&format!("{p}/")));
             if is_api {
                 return ApiError::NotFound("no such resource".into()).into_response();
             }

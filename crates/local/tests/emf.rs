@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use ragenie_common::config::Settings;
 use ragenie_common::lambda::with_emf_flush;
 use ragenie_common::metrics;
-use ragenie_common::testing::TestServer;
+use ragenie_common::testing::{Answered, TestServer, http_client};
 use ragenie_fake_providers::FakeConfig;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Checks one EMF document against the specification's required fields and returns it.
@@ -117,10 +117,7 @@ async fn requests_answers_and_failures_are_written_as_valid_emf_lines() {
         .await
         .unwrap();
     let server = listener.serve(with_emf_flush(ragenie_local::app(state, None)));
-    let http = Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let http = http_client(Duration::from_secs(60));
     let url = |p: &str| format!("{}{p}", server.base);
 
     let r = http
@@ -160,12 +157,8 @@ async fn requests_answers_and_failures_are_written_as_valid_emf_lines() {
             .post(url("/conversations"))
             .bearer_auth(&token)
             .json(&json!({"model": "gpt-4.1"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_answer()
+            .await;
         let sse = http
             .post(url(&format!(
                 "/conversations/{}/messages",
@@ -173,12 +166,8 @@ async fn requests_answers_and_failures_are_written_as_valid_emf_lines() {
             )))
             .bearer_auth(&token)
             .json(&json!({"content": content}))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .text_answer()
+            .await;
         assert!(sse.contains("event:"), "{sse}");
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ragenie_common::config::Settings;
 use ragenie_common::metrics;
-use ragenie_common::testing::TestServer;
+use ragenie_common::testing::{TestServer, http_client};
 use ragenie_fake_providers::FakeConfig;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -151,10 +151,7 @@ async fn a_scripted_session_shows_up_in_metrics_and_the_audit_trail() {
         .unwrap();
     let server = listener.serve(ragenie_local::app(state, None));
     let s = Session {
-        http: Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap(),
+        http: http_client(Duration::from_secs(60)),
         base: server.base.clone(),
     };
 

@@ -21,7 +21,9 @@ use ragenie_common::accounts::UserId;
 use ragenie_common::config::Settings;
 use ragenie_common::storage::faults::{Fault, Faults, FaultyBlobs, FaultyTable, Op, Rule};
 use ragenie_common::storage::{LocalQueue, Queue, StoreError, StoreResult};
-use ragenie_common::testing::{Remains, TestServer, populated_account, remains};
+use ragenie_common::testing::{
+    Answered, Remains, TestServer, http_client, populated_account, remains,
+};
 use ragenie_conversation::fsck::{self, FsckReport};
 use ragenie_corpus::{Corpus, ProviderState};
 use ragenie_fake_providers::{FakeConfig, FakeHandle};
@@ -149,10 +151,7 @@ async fn app_with(ingestion: Ingestion) -> App {
     let server = listener.serve(ragenie_local::app(providers, None));
     App {
         base: server.base.clone(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
+        http: http_client(Duration::from_secs(30)),
         faults,
         raw,
         corpus,
@@ -324,12 +323,8 @@ impl App {
         self.http
             .get(self.url(path))
             .header("authorization", bearer)
-            .send()
+            .json_answer()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 
     async fn documents(&self, user: &User) -> Vec<Value> {

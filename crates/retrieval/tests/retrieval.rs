@@ -4,59 +4,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use lopdf::content::{Content, Operation};
-use lopdf::{
-    Document, EncryptionState, EncryptionVersion, Object, Permissions, Stream, dictionary,
-};
+use lopdf::{Document, EncryptionState, EncryptionVersion, Object, Permissions};
+use ragenie_extract::testing::OnePagePdf;
 use ragenie_retrieval::{
     ChunkConfig, ExtractError, Hit, SearchOptions, Segment, SegmentSet, extract, index_document,
     sniff_media_type,
 };
 
-/// A one-page PDF whose page shows `lines`, built with lopdf.
+/// A one-page PDF whose page shows `lines`, with a file identifier (encryption needs one).
 fn pdf_document(lines: &[&str]) -> Document {
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let font_id = doc.add_object(dictionary! {
-        "Type" => "Font",
-        "Subtype" => "Type1",
-        "BaseFont" => "Helvetica",
-    });
-    let resources_id = doc.add_object(dictionary! {
-        "Font" => dictionary! { "F1" => font_id },
-    });
-    let mut operations = vec![
-        Operation::new("BT", vec![]),
-        Operation::new("Tf", vec!["F1".into(), 12.into()]),
-        Operation::new("Td", vec![72.into(), 720.into()]),
-    ];
-    for line in lines {
-        operations.push(Operation::new("Tj", vec![Object::string_literal(*line)]));
-        operations.push(Operation::new("Td", vec![0.into(), (-24).into()]));
-    }
-    operations.push(Operation::new("ET", vec![]));
-    let content = Content { operations };
-    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page",
-        "Parent" => pages_id,
-        "Contents" => content_id,
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages",
-            "Kids" => vec![page_id.into()],
-            "Count" => 1,
-            "Resources" => resources_id,
-            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! {
-        "Type" => "Catalog",
-        "Pages" => pages_id,
-    });
-    doc.trailer.set("Root", catalog_id);
+    let mut doc = OnePagePdf::new().document(OnePagePdf::text(lines));
     doc.trailer.set(
         "ID",
         Object::Array(vec![

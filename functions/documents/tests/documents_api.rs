@@ -11,7 +11,7 @@ use ragenie_common::storage::counting::CountingBlobs;
 use ragenie_common::accounts::UserId;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::storage::embedded::presigned_routes;
-use ragenie_common::testing::{TestServer, embedded_state, test_user};
+use ragenie_common::testing::{TestServer, embedded_state, http_client, test_user};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -42,10 +42,7 @@ async fn app_with_blobs(wrap: impl FnOnce(Arc<dyn Blobs>) -> Arc<dyn Blobs>) -> 
             .merge(presigned_routes(state.local_blobs.clone().unwrap())),
     );
     let server = listener.serve(router);
-    let http = Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let http = http_client(Duration::from_secs(30));
     App {
         base,
         http,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ragenie_common::AppState;
 use ragenie_common::accounts::UserId;
 use ragenie_common::config::EmbeddingSettings;
-use ragenie_common::testing::{TestServer, embedded_state, test_user};
+use ragenie_common::testing::{TestServer, embedded_state, http_client, test_user};
 use ragenie_corpus::ProviderState;
 use ragenie_fake_providers::{FakeConfig, FakeHandle};
 use ragenie_gateway::{Gateway, GatewayConfig, ProviderKeys};
@@ -60,10 +60,7 @@ async fn app(openai_base: Option<String>) -> App {
     let server = listener.serve(router);
     App {
         base,
-        http: Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
+        http: http_client(Duration::from_secs(30)),
         state,
         _fakes: fakes.map(|(handle, _)| handle),
         _dir: dir,

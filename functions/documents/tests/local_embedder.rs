@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ragenie_common::AppState;
 use ragenie_common::config::EmbeddingSettings;
-use ragenie_common::testing::{TestServer, embedded_state, test_user};
+use ragenie_common::testing::{TestServer, embedded_state, http_client, test_user};
 use ragenie_embedder::testing::minilm_dir;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -47,10 +47,7 @@ async fn serve(store: &AppState, model_dir: Option<&Path>) -> App {
     let router = ragenie_common::http::with_fallback(ragenie_documents::router(providers));
     App {
         base: listener.base.clone(),
-        http: Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap(),
+        http: http_client(Duration::from_secs(60)),
         _server: listener.serve(router),
     }
 }

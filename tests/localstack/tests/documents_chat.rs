@@ -9,7 +9,7 @@ use ragenie_common::AppState;
 use ragenie_common::accounts::profiles::{self, NewProfile};
 use ragenie_common::config::{EmbeddingSettings, Settings, StoreSettings};
 use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
-use ragenie_common::testing::{TestServer, TestTokens, test_user};
+use ragenie_common::testing::{Answered, TestServer, TestTokens, http_client, test_user};
 use ragenie_gateway::{Gateway, GatewayConfig};
 use serde_json::{Value, json};
 
@@ -32,12 +32,7 @@ impl App {
             .post(format!("{}/documents/uploads", self.base))
             .header("authorization", auth)
             .json(&json!({"name": name, "kind": "dataset", "media_type": "text/markdown", "size": size}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .json_answer().await
     }
 
     /// The PUT of `body` to a started upload's URL with its headers; without the signed
@@ -148,10 +143,7 @@ async fn app() -> App {
     let listener = TestServer::bind().await;
     let base = listener.base.clone();
     let server = listener.serve(router);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let http = http_client(Duration::from_secs(60));
     App {
         base,
         http,
@@ -312,12 +304,8 @@ async fn a_grounded_answer_streams_and_is_stored_on_dynamodb() {
         .header("authorization", &alice)
         .header("content-type", "text/markdown")
         .body("# Espresso\n\n## Tamping\n\nTamp with thirty pounds of pressure.\n")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let profile = profiles::create(
         app.state.table.as_ref(),
         alice_id,
@@ -334,24 +322,16 @@ async fn a_grounded_answer_streams_and_is_stored_on_dynamodb() {
         .post(format!("{}/conversations", app.base))
         .header("authorization", &alice)
         .json(&json!({"profile_id": profile.id.to_string(), "model": "gpt-4.1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let conv_id = conv["id"].as_str().unwrap();
     let sse = app
         .http
         .post(format!("{}/conversations/{conv_id}/messages", app.base))
         .header("authorization", &alice)
         .json(&json!({"content": "How hard should I tamp?"}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_answer()
+        .await;
     assert!(
         sse.contains("event: meta") && sse.contains("event: delta") && sse.contains("event: done"),
         "{sse}"
@@ -360,12 +340,8 @@ async fn a_grounded_answer_streams_and_is_stored_on_dynamodb() {
         .http
         .get(format!("{}/conversations/{conv_id}", app.base))
         .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let answer = &stored["messages"][1];
     assert_eq!(answer["finish_reason"], "stop");
     assert_eq!(answer["citations"][0]["document_id"], doc["id"]);
@@ -374,12 +350,8 @@ async fn a_grounded_answer_streams_and_is_stored_on_dynamodb() {
         .http
         .get(format!("{}/usage", app.base))
         .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert_eq!(usage["models"][0]["model"], "gpt-4.1");
     // Conversation search: the saved question is in the index (built on DynamoDB and S3), and
     // the conversation's deletion takes it out at once.

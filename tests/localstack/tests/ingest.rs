@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use lopdf::content::{Content, Operation};
-use lopdf::{Document, Object, Stream, dictionary};
+use lopdf::{Stream, dictionary};
 use ragenie_common::AppState;
 use ragenie_common::config::{Settings, StoreSettings};
 use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, SqsQueue, load_sdk_config};
-use ragenie_common::testing::{TestServer, TestTokens, test_user};
+use ragenie_common::testing::{Answered, TestServer, TestTokens, http_client, test_user};
 use ragenie_corpus::{Corpus, ProviderState};
+use ragenie_extract::testing::OnePagePdf;
 use rand::RngCore;
 use serde_json::{Value, json};
 
@@ -25,50 +25,19 @@ fn unique(prefix: &str) -> String {
 /// A one-page PDF that says `text`, padded to about `size` bytes by an incompressible image
 /// the page carries (as scanned or photo-heavy PDFs are big).
 fn big_pdf(text: &str, size: usize) -> Vec<u8> {
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let font_id = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
-    });
+    let mut pdf = OnePagePdf::new();
     let mut pixels = vec![0u8; size];
     rand::thread_rng().fill_bytes(&mut pixels);
     let side = ((size / 3) as f64).sqrt() as i64;
-    let image_id = doc.add_object(Stream::new(
+    let image_id = pdf.doc.add_object(Stream::new(
         dictionary! {
             "Type" => "XObject", "Subtype" => "Image", "Width" => side, "Height" => side,
             "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8,
         },
         pixels,
     ));
-    let content = Content {
-        operations: vec![
-            Operation::new("BT", vec![]),
-            Operation::new("Tf", vec!["F1".into(), 12.into()]),
-            Operation::new("Td", vec![72.into(), 720.into()]),
-            Operation::new("Tj", vec![Object::string_literal(text)]),
-            Operation::new("ET", vec![]),
-        ],
-    };
-    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-        "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
-        "Resources" => dictionary! {
-            "Font" => dictionary! { "F1" => font_id },
-            "XObject" => dictionary! { "Im1" => image_id },
-        },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut out = Vec::with_capacity(size + 4096);
-    doc.save_to(&mut out).unwrap();
-    out
+    pdf.with_resource("XObject", "Im1", image_id)
+        .bytes(OnePagePdf::text(&[text]))
 }
 
 struct App {
@@ -150,10 +119,7 @@ async fn app() -> App {
     let base = listener.base.clone();
     App {
         base,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .build()
-            .unwrap(),
+        http: http_client(Duration::from_secs(300)),
         corpus,
         queue: SqsQueue::new(&sdk, url),
         _server: listener.serve(router),
@@ -218,12 +184,8 @@ impl App {
         self.http
             .get(format!("{}/documents/{id}", self.base))
             .header("authorization", bearer)
-            .send()
+            .json_answer()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 }
 
@@ -245,12 +207,7 @@ async fn a_large_pdf_uploaded_presigned_is_ingested_from_the_queue_by_the_ingest
         .post(format!("{}/documents/uploads", app.base))
         .header("authorization", &alice)
         .json(&json!({"name": "manual.pdf", "kind": "dataset", "media_type": "application/pdf", "size": pdf.len()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer().await;
     let mut put = app
         .http
         .put(start["upload"]["url"].as_str().unwrap())
@@ -296,12 +253,8 @@ async fn a_large_pdf_uploaded_presigned_is_ingested_from_the_queue_by_the_ingest
         .http
         .get(format!("{}/search?q=citric%20acid", app.base))
         .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert_eq!(hits["items"][0]["document_id"], id, "{hits}");
 }
 
