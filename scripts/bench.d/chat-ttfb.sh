@@ -12,10 +12,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
-step "cargo build --profile local -p ragenie-local --bin ragenie-server --example chat_ttfb"
-cargo build --profile local -p ragenie-local --bin ragenie-server --example chat_ttfb
-step "chat-ttfb"
-target/local/examples/chat_ttfb --server target/local/ragenie-server \
-  --out target/bench/chat-ttfb.json "$@"
-step "target/bench/chat-ttfb.json"
-cat target/bench/chat-ttfb.json
+run_server_bench chat-ttfb chat_ttfb "$@"

@@ -15,9 +15,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
-step "cargo build --profile local -p ragenie-local --bin ragenie-server --example soak"
-cargo build --profile local -p ragenie-local --bin ragenie-server --example soak
-step "soak"
-target/local/examples/soak --server target/local/ragenie-server --out target/bench/soak.json "$@"
-step "target/bench/soak.json"
-cat target/bench/soak.json
+run_server_bench soak soak "$@"

@@ -11,6 +11,21 @@ build_debug_binaries() {
   cargo build -q --workspace --exclude localstack-tests --bins --tests
 }
 
+# run_server_bench BENCH EXAMPLE [ARGS…] : builds the local server and ragenie-local's example
+# EXAMPLE with the optimised `local` profile (as scripts/dev.sh serves it), runs the example
+# against that server with ARGS, and prints the target/bench/BENCH.json it wrote.
+run_server_bench() {
+  local bench=$1 example=$2
+  shift 2
+  local built=${CARGO_TARGET_DIR:-target}/local
+  step "cargo build --profile local -p ragenie-local --bin ragenie-server --example $example"
+  cargo build --profile local -p ragenie-local --bin ragenie-server --example "$example"
+  step "$bench"
+  "$built/examples/$example" --server "$built/ragenie-server" --out "target/bench/$bench.json" "$@"
+  step "target/bench/$bench.json"
+  cat "target/bench/$bench.json"
+}
+
 # The tool venv lives outside the work tree's sources but inside the checkout, so a fresh clone
 # builds its own and nothing depends on what was installed by hand.
 RAGENIE_TOOLS_DIR="${RAGENIE_TOOLS_DIR:-$PWD/.tools}"

@@ -72,16 +72,28 @@ export RAGENIE_ANTHROPIC_BASE_URL=$(url_of anthropic)
 export RAGENIE_GEMINI_BASE_URL=$(url_of gemini)
 export OPENAI_API_KEY=sk-fake-e2e ANTHROPIC_API_KEY=sk-ant-fake-e2e GEMINI_API_KEY=fake-e2e
 
+# healthy PORT SECONDS WHAT : waits for the server on PORT to answer /health, or fails naming it.
+healthy() {
+  wait_for_http "http://127.0.0.1:$1/health" "$2" || { echo "$3 did not become healthy" >&2; exit 1; }
+}
+# browser_suite PORT SCRIPT [NAME=VALUE…] : frontend/e2e/SCRIPT against the server on PORT.
+browser_suite() {
+  local port=$1 script=$2
+  shift 2
+  (
+    cd frontend
+    env RAGENIE_E2E_URL="http://127.0.0.1:$port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
+      "$@" timeout 300 node "e2e/$script"
+  )
+}
+
 step "e2e: local server"
 port=$(free_port)
 export RAGENIE_PORT=$port RAGENIE_DATA_DIR="$work/data" RAGENIE_SKIP_FRONTEND=1
 mkdir -p "$RAGENIE_DATA_DIR"
 setsid scripts/dev.sh >"$work/server.log" 2>&1 &
 pids+=($!)
-if ! wait_for_http "http://127.0.0.1:$port/health" 900; then
-  echo "the local server did not become healthy" >&2
-  exit 1
-fi
+healthy "$port" 900 "the local server"
 echo "RaGenie on http://127.0.0.1:$port"
 
 step "e2e: browser suite at desktop and phone size, side by side (parts: $RAGENIE_E2E_PARTS)"
@@ -103,11 +115,7 @@ mkdir -p target/e2e-screenshots
 )
 
 step "e2e: security (password reset through the local outbox; no request to a foreign origin)"
-(
-  cd frontend
-  RAGENIE_E2E_URL="http://127.0.0.1:$port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
-    RAGENIE_E2E_OUTBOX="$RAGENIE_DATA_DIR/outbox" timeout 300 node e2e/security.mjs
-)
+browser_suite "$port" security.mjs RAGENIE_E2E_OUTBOX="$RAGENIE_DATA_DIR/outbox"
 
 # A fresh server for the operator flow (its first account must be the first of the server),
 # started now so that it starts while the offline suite runs.
@@ -124,24 +132,10 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY \
   RAGENIE_PORT=$offline_port RAGENIE_DATA_DIR="$work/data-offline" \
   setsid scripts/dev.sh >"$work/server-offline.log" 2>&1 &
 pids+=($!)
-if ! wait_for_http "http://127.0.0.1:$offline_port/health" 300; then
-  echo "the offline server did not become healthy" >&2
-  exit 1
-fi
-(
-  cd frontend
-  RAGENIE_E2E_URL="http://127.0.0.1:$offline_port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
-    timeout 300 node e2e/offline.mjs
-)
+healthy "$offline_port" 300 "the offline server"
+browser_suite "$offline_port" offline.mjs
 
 step "e2e: operator (a fresh server: first account admin, approval, suspension; Admin page axe at both sizes)"
-if ! wait_for_http "http://127.0.0.1:$admin_port/health" 300; then
-  echo "the operator suite's server did not become healthy" >&2
-  exit 1
-fi
-(
-  cd frontend
-  RAGENIE_E2E_URL="http://127.0.0.1:$admin_port" RAGENIE_E2E_SCREENSHOTS="$root/target/e2e-screenshots" \
-    timeout 300 node e2e/admin.mjs
-)
+healthy "$admin_port" 300 "the operator suite's server"
+browser_suite "$admin_port" admin.mjs
 ls target/e2e-screenshots

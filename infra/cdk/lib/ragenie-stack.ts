@@ -269,24 +269,18 @@ export class RaGenieStack extends Stack {
     // ---- functions ---------------------------------------------------------------------
     const artefact = lambdaArtefacts(this, props.lambdaArtifactsDir, props.requireBuiltLambdas ?? false);
     const fns = {} as Record<FunctionName, lambda.Function>;
+    // What every function (the ingest one included) needs to find the store and report.
+    const storeEnvironment = {
+      RAGENIE_STORE: 'aws',
+      RAGENIE_TABLE: table.tableName,
+      RAGENIE_BUCKET: documentsBucketName,
+      RAGENIE_JWT_SECRET_ID: jwtSecret.secretArn,
+      RAGENIE_PROVIDER_KEYS_SECRET_ID: providerKeysSecret.secretArn,
+      RUST_LOG: 'info',
+      RAGENIE_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    };
     for (const spec of FUNCTIONS) {
-      const logGroup = new logs.LogGroup(this, `${spec.id}Logs`, {
-        retention: logs.RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      // Our own role: no AWSLambdaBasicExecutionRole (whose logs actions are on `*`).
-      const role = new iam.Role(this, `${spec.id}Role`, {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `RaGenie ${spec.name}: least privilege`,
-      });
-      role.addToPolicy(new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn],
-      }));
-      role.addToPolicy(new iam.PolicyStatement({
-        actions: TABLE_ACTIONS,
-        resources: [table.tableArn, `${table.tableArn}/index/gsi1`],
-      }));
+      const { logGroup, role } = functionLogsAndRole(this, spec, table);
       role.addToPolicy(new iam.PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],
         resources: [jwtSecret.secretArn],
@@ -345,13 +339,7 @@ export class RaGenieStack extends Stack {
         role,
         logGroup,
         environment: {
-          RAGENIE_STORE: 'aws',
-          RAGENIE_TABLE: table.tableName,
-          RAGENIE_BUCKET: documentsBucketName,
-          RAGENIE_JWT_SECRET_ID: jwtSecret.secretArn,
-          RAGENIE_PROVIDER_KEYS_SECRET_ID: providerKeysSecret.secretArn,
-          RUST_LOG: 'info',
-          RAGENIE_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          ...storeEnvironment,
           ...(spec.name === STREAMING_FUNCTION ? { [ORIGIN_SECRET_ENV]: originSecret.secretArn } : {}),
           ...(spec.providerKeys && props.embeddingModel ? { RAGENIE_EMBEDDING_MODEL: props.embeddingModel } : {}),
           ...(spec.name === 'ragenie-auth' && props.mail
@@ -381,22 +369,7 @@ export class RaGenieStack extends Stack {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
-    const ingestLogs = new logs.LogGroup(this, `${INGEST.id}Logs`, {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const ingestRole = new iam.Role(this, `${INGEST.id}Role`, {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `RaGenie ${INGEST.name}: least privilege`,
-    });
-    ingestRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [ingestLogs.logGroupArn],
-    }));
-    ingestRole.addToPolicy(new iam.PolicyStatement({
-      actions: TABLE_ACTIONS,
-      resources: [table.tableArn, `${table.tableArn}/index/gsi1`],
-    }));
+    const { logGroup: ingestLogs, role: ingestRole } = functionLogsAndRole(this, INGEST, table);
     // The JWT key: every function's state loads it at start; the provider keys: embeddings.
     ingestRole.addToPolicy(new iam.PolicyStatement({
       actions: ['secretsmanager:GetSecretValue'],
@@ -424,14 +397,8 @@ export class RaGenieStack extends Stack {
       role: ingestRole,
       logGroup: ingestLogs,
       environment: {
-        RAGENIE_STORE: 'aws',
-        RAGENIE_TABLE: table.tableName,
-        RAGENIE_BUCKET: documentsBucketName,
-        RAGENIE_JWT_SECRET_ID: jwtSecret.secretArn,
-        RAGENIE_PROVIDER_KEYS_SECRET_ID: providerKeysSecret.secretArn,
+        ...storeEnvironment,
         RAGENIE_INGEST_MAX_ATTEMPTS: String(INGEST.maxAttempts),
-        RUST_LOG: 'info',
-        RAGENIE_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...(props.embeddingModel ? { RAGENIE_EMBEDDING_MODEL: props.embeddingModel } : {}),
         ...(props.embeddingModel && props.embeddingDimensions
           ? { RAGENIE_EMBEDDING_DIMENSIONS: String(props.embeddingDimensions) }
@@ -812,6 +779,35 @@ export class RaGenieStack extends Stack {
     new CfnOutput(this, 'ProviderKeysSecretArn', { value: providerKeysSecret.secretArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
   }
+}
+
+/**
+ * A function's log group (a month of retention) and its own role, which may write those logs
+ * and use the table and its index; the caller adds what else the function needs. Our own role:
+ * no AWSLambdaBasicExecutionRole, whose logs actions are on `*`.
+ */
+function functionLogsAndRole(
+  scope: Construct,
+  fn: { id: string; name: string },
+  table: dynamodb.ITable,
+): { logGroup: logs.LogGroup; role: iam.Role } {
+  const logGroup = new logs.LogGroup(scope, `${fn.id}Logs`, {
+    retention: logs.RetentionDays.ONE_MONTH,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  const role = new iam.Role(scope, `${fn.id}Role`, {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: `RaGenie ${fn.name}: least privilege`,
+  });
+  role.addToPolicy(new iam.PolicyStatement({
+    actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    resources: [logGroup.logGroupArn],
+  }));
+  role.addToPolicy(new iam.PolicyStatement({
+    actions: TABLE_ACTIONS,
+    resources: [table.tableArn, `${table.tableArn}/index/gsi1`],
+  }));
+  return { logGroup, role };
 }
 
 function httpMethod(m: HttpMethodName): apigwv2.HttpMethod {
