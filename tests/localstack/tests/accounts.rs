@@ -3,106 +3,63 @@
 //! reuse, API keys, profiles with inheritance, isolation. Each test gets its own table, bucket
 //! and signing secret.
 
+mod support;
+
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use ragenie_common::AppState;
-use ragenie_common::config::{Settings, StoreSettings};
 use ragenie_common::http::with_fallback;
-use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
+use ragenie_common::testing::Resp;
 use serde_json::{Value, json};
-use tower::ServiceExt;
+use support::{AwsState, Served, call};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
-}
-
 /// A state on fresh AWS resources, built by `AppState::connect` as a Lambda would.
 async fn aws_state() -> AppState {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some()
-            || std::env::var_os("RAGENIE_TEST_REAL_AWS").is_some(),
-        "run these through tests/localstack/run.sh"
-    );
-    let sdk = load_sdk_config().await;
-    let table = unique("ragenie-accounts");
-    DynamoTable::new(&sdk, table.clone())
-        .create_table()
-        .await
-        .expect("creating the test table");
-    let bucket = unique("ragenie-accounts");
-    S3Blobs::new(&sdk, bucket.clone())
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("creating the test bucket");
-    let secret = unique("ragenie/jwt");
-    AwsSecrets::new(&sdk)
-        .client()
-        .create_secret()
-        .name(&secret)
-        .secret_string("A".repeat(16) + &ulid::Ulid::new().to_string() + "B".repeat(16).as_str())
-        .send()
-        .await
-        .expect("creating the signing secret");
-    let settings = Settings {
-        store: StoreSettings::Aws {
-            table,
-            bucket,
-            jwt_secret_id: secret,
-            provider_keys_secret_id: None,
-        },
-        public_url: "http://127.0.0.1:1".into(),
-        max_json_body: 1024 * 1024,
-        max_upload_body: 6 * 1024 * 1024,
-        embedding: None,
-        audit_retention_days: 365,
-        operator: Default::default(),
-        mail: Default::default(),
-    };
-    AppState::connect(settings).await.expect("connecting")
+    AwsState::new("ragenie-accounts").connect().await
 }
 
 fn app(state: &AppState) -> Router {
     with_fallback(ragenie_auth::router(state.clone()).merge(ragenie_users::router(state.clone())))
 }
 
-async fn call(
-    app: &Router,
-    method: &str,
-    uri: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    if let Some(token) = bearer {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let request = request
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+/// `POST /auth/register` of `email` with [`PASSWORD`].
+async fn register(app: &Router, email: &str) -> Resp {
+    let body = json!({"email": email, "password": PASSWORD});
+    call(app, "POST", "/auth/register", None, Some(body)).await
 }
 
-fn s(v: &Value, name: &str) -> String {
-    v[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no `{name}` in {v}"))
-        .to_owned()
+/// `POST /auth/login`.
+async fn login(app: &Router, email: &str, password: &str) -> Resp {
+    let body = json!({"email": email, "password": password});
+    call(app, "POST", "/auth/login", None, Some(body)).await
+}
+
+/// `POST /auth/refresh` with `refresh_token`.
+async fn refresh(app: &Router, refresh_token: &str) -> Resp {
+    let body = json!({"refresh_token": refresh_token});
+    call(app, "POST", "/auth/refresh", None, Some(body)).await
+}
+
+/// `GET uri` as `token`.
+async fn get(app: &Router, uri: &str, token: &str) -> Resp {
+    call(app, "GET", uri, Some(token), None).await
+}
+
+/// `DELETE uri` as `token`.
+async fn delete(app: &Router, uri: &str, token: &str) -> Resp {
+    call(app, "DELETE", uri, Some(token), None).await
+}
+
+/// `POST uri` of `body` as `token`.
+async fn post(app: &Router, uri: &str, token: &str, body: Value) -> Resp {
+    call(app, "POST", uri, Some(token), Some(body)).await
+}
+
+/// `PATCH uri` of `body` as `token`.
+async fn patch(app: &Router, uri: &str, token: &str, body: Value) -> Resp {
+    call(app, "PATCH", uri, Some(token), Some(body)).await
 }
 
 #[tokio::test]
@@ -110,200 +67,94 @@ async fn register_login_refresh_keys_and_profiles_work_on_dynamodb() {
     let state = aws_state().await;
     let app = app(&state);
 
-    let (status, tokens) = call(
-        &app,
-        "POST",
-        "/auth/register",
-        None,
-        Some(json!({"email": "Ada@Example.com", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{tokens}");
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/auth/register",
-        None,
-        Some(json!({"email": "ada@example.com", "password": PASSWORD})),
-    )
-    .await;
+    let tokens = register(&app, "Ada@Example.com").await;
+    tokens.ok(201);
     assert_eq!(
-        status,
+        register(&app, "ada@example.com").await.status,
         StatusCode::CONFLICT,
         "the email item is unique in DynamoDB too"
     );
 
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/auth/login",
-        None,
-        Some(json!({"email": "ada@example.com", "password": "wrong wrong wrong"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, login) = call(
-        &app,
-        "POST",
-        "/auth/login",
-        None,
-        Some(json!({"email": "ada@example.com", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{login}");
-    let access = s(&login, "access_token");
-    let (status, me) = call(&app, "GET", "/auth/me", Some(&access), None).await;
+    let wrong = login(&app, "ada@example.com", "wrong wrong wrong").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let logged_in = login(&app, "ada@example.com", PASSWORD).await;
+    logged_in.ok(200);
+    let access = logged_in.str("access_token");
+    let me = get(&app, "/auth/me", &access).await;
     assert_eq!(
-        (status, s(&me, "email")),
+        (me.status, me.str("email")),
         (StatusCode::OK, "ada@example.com".into())
     );
 
     // Rotation, then reuse of the first token revokes the family.
-    let first = s(&tokens, "refresh_token");
-    let (status, rotated) = call(
-        &app,
-        "POST",
-        "/auth/refresh",
-        None,
-        Some(json!({"refresh_token": first})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{rotated}");
-    let second = s(&rotated, "refresh_token");
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/auth/refresh",
-        None,
-        Some(json!({"refresh_token": first})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/auth/refresh",
-        None,
-        Some(json!({"refresh_token": second})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "reuse revoked the family");
+    let first = tokens.str("refresh_token");
+    let rotated = refresh(&app, &first).await;
+    rotated.ok(200);
+    let second = rotated.str("refresh_token");
+    assert_eq!(refresh(&app, &first).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refresh(&app, &second).await.status,
+        StatusCode::UNAUTHORIZED,
+        "reuse revoked the family"
+    );
 
     // An API key through the transactional lookup item.
-    let (status, key) = call(
-        &app,
-        "POST",
-        "/auth/api-keys",
-        Some(&access),
-        Some(json!({"name": "ci"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    let (status, me) = call(&app, "GET", "/auth/me", Some(&s(&key, "key")), None).await;
+    let key = post(&app, "/auth/api-keys", &access, json!({"name": "ci"})).await;
+    key.ok(201);
+    let by_key = get(&app, "/auth/me", &key.str("key")).await;
     assert_eq!(
-        (status, s(&me, "email")),
+        (by_key.status, by_key.str("email")),
         (StatusCode::OK, "ada@example.com".into())
     );
-    let (status, _) = call(
-        &app,
-        "DELETE",
-        &format!("/auth/api-keys/{}", s(&key, "id")),
-        Some(&access),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&app, "GET", "/auth/me", Some(&s(&key, "key")), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let key_uri = format!("/auth/api-keys/{}", key.str("id"));
+    assert_eq!(
+        delete(&app, &key_uri, &access).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let revoked = get(&app, "/auth/me", &key.str("key")).await;
+    assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
 
     // Profiles with inheritance, pagination and isolation.
-    let (status, base) = call(
-        &app,
-        "POST",
-        "/profiles",
-        Some(&access),
-        Some(json!({"name": "Base", "instruction_ids": ["style"]})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{base}");
-    let (status, child) = call(
-        &app,
-        "POST",
-        "/profiles",
-        Some(&access),
-        Some(json!({"name": "Child", "parent_ids": [s(&base, "id")]})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{child}");
-    let (status, _) = call(
-        &app,
-        "PATCH",
-        &format!("/profiles/{}", s(&base, "id")),
-        Some(&access),
-        Some(json!({"parent_ids": [s(&child, "id")]})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "cycle");
-    let (status, page) = call(&app, "GET", "/profiles?limit=1", Some(&access), None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(page["items"][0]["name"], "Base");
-    let (_, page2) = call(
-        &app,
-        "GET",
-        &format!("/profiles?limit=1&cursor={}", s(&page, "next_cursor")),
-        Some(&access),
-        None,
-    )
-    .await;
-    assert_eq!(page2["items"][0]["name"], "Child");
-    let user = ragenie_common::accounts::UserId::parse(&s(&me, "id")).unwrap();
+    let new_base = json!({"name": "Base", "instruction_ids": ["style"]});
+    let base = post(&app, "/profiles", &access, new_base).await;
+    base.ok(201);
+    let new_child = json!({"name": "Child", "parent_ids": [base.str("id")]});
+    let child = post(&app, "/profiles", &access, new_child).await;
+    child.ok(201);
+    let base_uri = format!("/profiles/{}", base.str("id"));
+    let cycle = json!({"parent_ids": [child.str("id")]});
+    let cycle = patch(&app, &base_uri, &access, cycle).await;
+    assert_eq!(cycle.status, StatusCode::UNPROCESSABLE_ENTITY, "cycle");
+    let page = get(&app, "/profiles?limit=1", &access).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body["items"][0]["name"], "Base");
+    let next = format!("/profiles?limit=1&cursor={}", page.str("next_cursor"));
+    assert_eq!(
+        get(&app, &next, &access).await.body["items"][0]["name"],
+        "Child"
+    );
+    let user = ragenie_common::accounts::UserId::parse(&me.str("id")).unwrap();
     let chain = ragenie_common::accounts::profiles::resolve_profile_chain(
         state.table.as_ref(),
         user,
-        s(&child, "id").parse().unwrap(),
+        child.str("id").parse().unwrap(),
     )
     .await
     .unwrap();
     assert_eq!(chain.instruction_ids(), ["style"]);
 
-    let (_, other) = call(
-        &app,
-        "POST",
-        "/auth/register",
-        None,
-        Some(json!({"email": "bob@example.com", "password": PASSWORD})),
-    )
-    .await;
-    let bob = s(&other, "access_token");
-    let (status, _) = call(
-        &app,
-        "GET",
-        &format!("/profiles/{}", s(&child, "id")),
-        Some(&bob),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(
-        &app,
-        "DELETE",
-        &format!("/profiles/{}", s(&child, "id")),
-        Some(&bob),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, mine) = call(&app, "GET", "/profiles", Some(&bob), None).await;
-    assert_eq!(mine["items"], json!([]));
-    let (status, _) = call(
-        &app,
-        "GET",
-        &format!("/profiles/{}", s(&child, "id")),
-        Some(&access),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let bob = register(&app, "bob@example.com").await.str("access_token");
+    let child_uri = format!("/profiles/{}", child.str("id"));
+    assert_eq!(
+        get(&app, &child_uri, &bob).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete(&app, &child_uri, &bob).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(get(&app, "/profiles", &bob).await.body["items"], json!([]));
+    assert_eq!(get(&app, &child_uri, &access).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -312,36 +163,22 @@ async fn login_throttling_holds_in_the_table_across_instances() {
     // Two routers on the same table stand for two Lambda instances.
     let one = app(&state);
     let two = app(&state);
-    let (status, _) = call(
-        &one,
-        "POST",
-        "/auth/register",
-        None,
-        Some(json!({"email": "t@example.com", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        register(&one, "t@example.com").await.status,
+        StatusCode::CREATED
+    );
     for i in 0..10 {
         let instance = if i % 2 == 0 { &one } else { &two };
-        let (status, _) = call(
-            instance,
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": "t@example.com", "password": format!("wrong guess {i}")})),
-        )
-        .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let guess = login(instance, "t@example.com", &format!("wrong guess {i}")).await;
+        assert_eq!(guess.status, StatusCode::UNAUTHORIZED);
     }
-    let (status, problem) = call(
-        &two,
-        "POST",
-        "/auth/login",
-        None,
-        Some(json!({"email": "t@example.com", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
+    let problem = login(&two, "t@example.com", PASSWORD).await;
+    assert_eq!(
+        problem.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        problem.text
+    );
 }
 
 #[tokio::test]
@@ -349,44 +186,26 @@ async fn the_first_account_is_admin_and_a_suspension_reaches_every_instance_on_d
     let state = aws_state().await;
     // Two routers on the same table stand for two Lambda instances.
     let (one, two) = (app(&state), app(&state));
-    let (status, admin) = call(
-        &one,
-        "POST",
-        "/auth/register",
-        None,
-        Some(json!({"email": "admin@example.com", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{admin}");
-    let admin = s(&admin, "access_token");
-    let (_, user) = call(
-        &two,
-        "POST",
-        "/auth/register",
-        None,
-        Some(json!({"email": "user@example.com", "password": PASSWORD})),
-    )
-    .await;
-    let user = s(&user, "access_token");
-    let (_, me) = call(&one, "GET", "/auth/me", Some(&admin), None).await;
+    let admin = register(&one, "admin@example.com").await;
+    admin.ok(201);
+    let admin = admin.str("access_token");
+    let user = register(&two, "user@example.com").await.str("access_token");
+    let me = get(&one, "/auth/me", &admin).await.body;
     assert_eq!(me["role"], "admin", "{me}");
-    let (_, me) = call(&two, "GET", "/auth/me", Some(&user), None).await;
+    let me = get(&two, "/auth/me", &user).await.body;
     assert_eq!(me["role"], "user", "{me}");
-    let (status, _) = call(&two, "GET", "/admin/users", Some(&user), None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let listed = get(&two, "/admin/users", &user).await;
+    assert_eq!(listed.status, StatusCode::FORBIDDEN);
 
-    let (status, changed) = call(
-        &one,
-        "PATCH",
-        &format!("/admin/users/{}", s(&me, "id")),
-        Some(&admin),
-        Some(json!({"status": "suspended"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{changed}");
-    let (status, problem) = call(&two, "GET", "/auth/me", Some(&user), None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
-    assert_eq!(problem["type"], "urn:ragenie:problem:account-suspended");
+    let suspend = json!({"status": "suspended"});
+    let target = format!("/admin/users/{}", me["id"].as_str().unwrap());
+    patch(&one, &target, &admin, suspend).await.ok(200);
+    let problem = get(&two, "/auth/me", &user).await;
+    assert_eq!(problem.status, StatusCode::FORBIDDEN, "{}", problem.text);
+    assert_eq!(
+        problem.body["type"],
+        "urn:ragenie:problem:account-suspended"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,7 +283,7 @@ async fn answer_limits_hold_in_dynamodb_across_instances() {
 /// is nothing, and another user's data stays.
 #[tokio::test]
 async fn deleting_an_account_leaves_nothing_of_it_on_dynamodb_and_s3() {
-    use ragenie_common::testing::{Remains, TestServer, populated_account, remains};
+    use ragenie_common::testing::{Remains, populated_account, remains};
     let state = aws_state().await;
     let providers = ragenie_corpus::ProviderState::offline(state.clone()).unwrap();
     let router = with_fallback(
@@ -474,16 +293,15 @@ async fn deleting_an_account_leaves_nothing_of_it_on_dynamodb_and_s3() {
             .merge(ragenie_conversations::router(state.clone()))
             .merge(ragenie_chat::router(providers)),
     );
-    let server = TestServer::start(router).await;
-    let account = populated_account(&server.base).await;
-    let other = populated_account(&server.base).await;
+    let api = Served::start(router, std::time::Duration::from_secs(60)).await;
+    let account = populated_account(&api.server.base).await;
+    let other = populated_account(&api.server.base).await;
     let before = remains(&state, &account).await;
     assert!(before.items > 10 && before.files >= 3, "{before:?}");
     let other_before = remains(&state, &other).await;
 
-    let response = reqwest::Client::new()
-        .delete(server.url("/auth/me"))
-        .header("authorization", format!("Bearer {}", account.access_token))
+    let response = api
+        .delete(&format!("Bearer {}", account.access_token), "/auth/me")
         .json(&json!({"password": account.password}))
         .send()
         .await

@@ -2,39 +2,20 @@
 //! whatever `AWS_ENDPOINT_URL` names: the moto server `run.sh` starts, LocalStack, or (unset) a
 //! real account. Each test gets its own table and bucket.
 
-use std::sync::Arc;
+mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ragenie_common::storage::Secrets;
-use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, load_sdk_config};
 use ragenie_common::storage::conformance::StoreFixture;
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
-}
+use support::{FreshStore, unique};
 
 async fn aws() -> StoreFixture {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some()
-            || std::env::var_os("RAGENIE_TEST_REAL_AWS").is_some(),
-        "run these through tests/localstack/run.sh (or set RAGENIE_TEST_REAL_AWS=1 to use a real account)"
-    );
-    let sdk = load_sdk_config().await;
-    let table = DynamoTable::new(&sdk, unique("ragenie-conformance"));
-    table.create_table().await.expect("creating the test table");
-    let bucket = unique("ragenie-conformance");
-    let blobs = S3Blobs::new(&sdk, bucket.clone());
-    blobs
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("creating the test bucket");
+    let store = FreshStore::create("ragenie-conformance").await;
     StoreFixture {
-        table: Arc::new(table),
-        blobs: Arc::new(blobs),
+        table: Arc::new(store.table),
+        blobs: Arc::new(store.blobs),
         guard: Box::new(()),
     }
 }
@@ -61,18 +42,9 @@ async fn a_copy_from_a_replaced_source_copies_nothing() {
 
 #[tokio::test]
 async fn secrets_manager_secrets_are_read_and_missing_ones_are_none() {
-    let _ = aws().await;
-    let sdk = load_sdk_config().await;
-    let secrets = AwsSecrets::new(&sdk);
-    let name = unique("ragenie/test-secret");
-    secrets
-        .client()
-        .create_secret()
-        .name(&name)
-        .secret_string("s3cr3t")
-        .send()
-        .await
-        .unwrap();
+    let store = FreshStore::create("ragenie-conformance").await;
+    let name = store.secret("ragenie/test-secret", "s3cr3t").await;
+    let secrets = &store.secrets;
     assert_eq!(
         secrets.get_string(&name).await.unwrap().as_deref(),
         Some("s3cr3t")

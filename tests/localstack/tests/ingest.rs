@@ -4,23 +4,20 @@
 //! ingest function's handler, given that very message as Lambda delivers it, makes it `ready`
 //! and searchable. A document that fails is retried through the API: a new job on the queue.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lopdf::{Stream, dictionary};
-use ragenie_common::AppState;
-use ragenie_common::config::{Settings, StoreSettings};
-use ragenie_common::storage::aws::{AwsSecrets, DynamoTable, S3Blobs, SqsQueue, load_sdk_config};
-use ragenie_common::testing::{Answered, TestServer, TestTokens, http_client, test_user};
+use ragenie_common::storage::aws::SqsQueue;
+use ragenie_common::testing::{Answered, test_user};
 use ragenie_corpus::{Corpus, ProviderState};
 use ragenie_extract::testing::OnePagePdf;
 use rand::RngCore;
 use serde_json::{Value, json};
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
-}
+use support::{AwsState, Served, fresh_queue};
 
 /// A one-page PDF that says `text`, padded to about `size` bytes by an incompressible image
 /// the page carries (as scanned or photo-heavy PDFs are big).
@@ -41,88 +38,27 @@ fn big_pdf(text: &str, size: usize) -> Vec<u8> {
 }
 
 struct App {
-    base: String,
-    http: reqwest::Client,
+    api: Served,
     corpus: Arc<Corpus>,
-    queue: SqsQueue,
-    _server: TestServer,
+    queue: Arc<SqsQueue>,
 }
 
 async fn app() -> App {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some()
-            || std::env::var_os("RAGENIE_TEST_REAL_AWS").is_some(),
-        "run these through tests/localstack/run.sh"
-    );
-    let sdk = load_sdk_config().await;
-    let (table, bucket, secret) = (
-        unique("ragenie-ingest"),
-        unique("ragenie-ingest"),
-        unique("ragenie/jwt"),
-    );
-    DynamoTable::new(&sdk, table.clone())
-        .create_table()
-        .await
-        .unwrap();
-    S3Blobs::new(&sdk, bucket.clone())
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    AwsSecrets::new(&sdk)
-        .client()
-        .create_secret()
-        .name(&secret)
-        .secret_string("k".repeat(64))
-        .send()
-        .await
-        .unwrap();
-    let queue_name = unique("ragenie-ingest");
-    let url = aws_sdk_sqs::Client::new(&sdk)
-        .create_queue()
-        .queue_name(&queue_name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let settings = Settings {
-        store: StoreSettings::Aws {
-            table,
-            bucket,
-            jwt_secret_id: secret,
-            provider_keys_secret_id: None,
-        },
-        public_url: "http://127.0.0.1:1".into(),
-        max_json_body: 1024 * 1024,
-        max_upload_body: 6 * 1024 * 1024,
-        embedding: None,
-        audit_retention_days: 365,
-        operator: Default::default(),
-        mail: Default::default(),
-    };
-    let state = AppState::connect(settings)
-        .await
-        .unwrap()
-        .with_authenticator(Arc::new(TestTokens));
+    let state = AwsState::new("ragenie-ingest")
+        .test_tokens()
+        .connect()
+        .await;
+    let queue = Arc::new(fresh_queue("ragenie-ingest").await);
     // The documents function as deployed: it queues ingestion on SQS.
-    let corpus = Arc::new(
-        Corpus::new(state.table.clone(), state.blobs.clone())
-            .with_queue(Arc::new(SqsQueue::new(&sdk, url.clone()))),
-    );
+    let corpus =
+        Arc::new(Corpus::new(state.table.clone(), state.blobs.clone()).with_queue(queue.clone()));
     let mut providers = ProviderState::offline(state.clone()).unwrap();
     providers.corpus = corpus.clone();
     let router = ragenie_common::http::with_fallback(ragenie_documents::router(providers));
-    let listener = TestServer::bind().await;
-    let base = listener.base.clone();
     App {
-        base,
-        http: http_client(Duration::from_secs(300)),
+        api: Served::start(router, Duration::from_secs(300)).await,
         corpus,
-        queue: SqsQueue::new(&sdk, url),
-        _server: listener.serve(router),
+        queue,
     }
 }
 
@@ -180,12 +116,9 @@ impl App {
             .unwrap();
     }
 
-    async fn document(&self, bearer: &str, id: &str) -> Value {
-        self.http
-            .get(format!("{}/documents/{id}", self.base))
-            .header("authorization", bearer)
-            .json_answer()
-            .await
+    async fn document(&self, auth: &str, id: &str) -> Value {
+        let path = format!("/documents/{id}");
+        self.api.get(auth, &path).json_answer().await
     }
 }
 
@@ -202,28 +135,14 @@ async fn a_large_pdf_uploaded_presigned_is_ingested_from_the_queue_by_the_ingest
         mb * 1_000_000,
     );
     let started = Instant::now();
-    let start: Value = app
-        .http
-        .post(format!("{}/documents/uploads", app.base))
-        .header("authorization", &alice)
-        .json(&json!({"name": "manual.pdf", "kind": "dataset", "media_type": "application/pdf", "size": pdf.len()}))
-        .json_answer().await;
-    let mut put = app
-        .http
-        .put(start["upload"]["url"].as_str().unwrap())
-        .body(pdf.clone());
-    for pair in start["upload"]["headers"].as_array().unwrap() {
-        put = put.header(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
-    }
+    let start = app
+        .api
+        .start_upload(&alice, "manual.pdf", "application/pdf", pdf.len())
+        .await;
+    let put = app.api.presigned_put(&start, pdf.clone().into(), true);
     assert!(put.send().await.unwrap().status().is_success());
     let id = start["document_id"].as_str().unwrap();
-    let commit = app
-        .http
-        .post(format!("{}/documents/{id}/commit", app.base))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
+    let commit = app.api.commit(&alice, id).await;
     assert_eq!(commit.status(), 201);
     let committed: Value = commit.json().await.unwrap();
     assert_eq!(committed["status"], "pending", "{committed}");
@@ -249,12 +168,7 @@ async fn a_large_pdf_uploaded_presigned_is_ingested_from_the_queue_by_the_ingest
         });
         std::fs::write(out, figures.to_string()).unwrap();
     }
-    let hits: Value = app
-        .http
-        .get(format!("{}/search?q=citric%20acid", app.base))
-        .header("authorization", &alice)
-        .json_answer()
-        .await;
+    let hits = app.api.search(&alice, "citric acid").await;
     assert_eq!(hits["items"][0]["document_id"], id, "{hits}");
 }
 
@@ -262,20 +176,11 @@ async fn a_large_pdf_uploaded_presigned_is_ingested_from_the_queue_by_the_ingest
 async fn a_failed_ingestion_is_retried_through_the_api_with_a_new_job_on_the_queue() {
     let app = app().await;
     let (_, alice) = test_user();
-    let upload = app
-        .http
-        .post(format!(
-            "{}/documents?kind=dataset&name=broken.pdf",
-            app.base
-        ))
-        .header("authorization", &alice)
-        .header("content-type", "application/pdf")
-        .body(&b"%PDF-1.7\n1 0 obj garbage"[..])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(upload.status(), 201);
-    let doc: Value = upload.json().await.unwrap();
+    let broken = &b"%PDF-1.7\n1 0 obj garbage"[..];
+    let doc = app
+        .api
+        .upload(&alice, "broken.pdf", "application/pdf", broken)
+        .await;
     assert_eq!(doc["status"], "pending");
     let id = doc["id"].as_str().unwrap();
     app.ingest_next().await;
@@ -283,13 +188,8 @@ async fn a_failed_ingestion_is_retried_through_the_api_with_a_new_job_on_the_que
     assert_eq!(failed["status"], "failed");
     assert!(failed["failure_reason"].is_string(), "{failed}");
 
-    let retry = app
-        .http
-        .post(format!("{}/documents/{id}/reindex", app.base))
-        .header("authorization", &alice)
-        .send()
-        .await
-        .unwrap();
+    let reindex = format!("/documents/{id}/reindex");
+    let retry = app.api.post(&alice, &reindex).send().await.unwrap();
     assert_eq!(retry.status(), 202);
     assert_eq!(app.document(&alice, id).await["status"], "pending");
     app.ingest_next().await;
