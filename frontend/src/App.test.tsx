@@ -1,20 +1,13 @@
-import { render, screen, waitFor } from "@testing-library/react";
+import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter } from "react-router";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { api } from "./api/client";
 import { App } from "./App";
-import { AuthProvider } from "./auth";
 import { type Handler, installFetch, json, problem } from "./test/fakeFetch";
+import { renderInRouter } from "./test/render";
 
 function renderAt(path: string) {
-  return render(
-    <MemoryRouter initialEntries={[path]}>
-      <AuthProvider>
-        <App />
-      </AuthProvider>
-    </MemoryRouter>,
-  );
+  return renderInRouter(path, <App />, { auth: true });
 }
 
 /** The endpoints the usage screen and the shell read, enough to render a signed-in screen. */

@@ -1,21 +1,14 @@
-import { act, render, screen, waitFor } from "@testing-library/react";
+import { act, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PENDING_POLL_MS } from "./account";
 import { api } from "./api/client";
 import { App } from "./App";
-import { AuthProvider } from "./auth";
 import { type Handler, installFetch, json } from "./test/fakeFetch";
+import { renderInRouter } from "./test/render";
 
 function renderAt(path: string) {
-  return render(
-    <MemoryRouter initialEntries={[path]}>
-      <AuthProvider>
-        <App />
-      </AuthProvider>
-    </MemoryRouter>,
-  );
+  return renderInRouter(path, <App />, { auth: true });
 }
 
 const inactive = (standing: "pending" | "suspended") =>

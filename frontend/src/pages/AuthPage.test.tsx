@@ -1,24 +1,21 @@
-import { render, screen } from "@testing-library/react";
+import { screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter, Route, Routes } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api } from "../api/client";
-import { AuthProvider } from "../auth";
 import { installFetch, json, problem } from "../test/fakeFetch";
+import { renderRoutes } from "../test/render";
 import { AuthPage } from "./AuthPage";
 
 function renderAt(path: string) {
-  return render(
-    <MemoryRouter initialEntries={[path]}>
-      <AuthProvider>
-        <Routes>
-          <Route path="/login" element={<AuthPage mode="signin" />} />
-          <Route path="/signup" element={<AuthPage mode="signup" />} />
-          <Route path="/register" element={<AuthPage mode="signup" />} />
-          <Route path="/app/chat" element={<p>chat screen</p>} />
-        </Routes>
-      </AuthProvider>
-    </MemoryRouter>,
+  return renderRoutes(
+    path,
+    {
+      "/login": <AuthPage mode="signin" />,
+      "/signup": <AuthPage mode="signup" />,
+      "/register": <AuthPage mode="signup" />,
+      "/app/chat": <p>chat screen</p>,
+    },
+    { auth: true },
   );
 }
 

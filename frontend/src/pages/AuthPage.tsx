@@ -5,6 +5,7 @@ import { Link, useLocation, useNavigate } from "react-router";
 import { ApiError, errorMessage } from "../api/problem";
 import { useAuth } from "../auth";
 import { FormError } from "../components/Notice";
+import { TextField } from "../components/TextField";
 
 export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
   const { signIn, signUp } = useAuth();
@@ -55,47 +56,21 @@ export function AuthPage({ mode }: { mode: "signin" | "signup" }) {
           {(location.state as { notice?: string } | null)?.notice ??
             (signup && linkInvite ? "You were invited: choose your email and password." : "Chat with your documents.")}
         </p>
-        <label>
-          Email
-          <input
-            ref={emailRef}
-            type="email"
-            name="email"
-            autoComplete="email"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            type="password"
-            name="password"
-            autoComplete={signup ? "new-password" : "current-password"}
-            required
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
+        <TextField label="Email" ref={emailRef} type="email" name="email" autoComplete="email" required value={email} onChange={setEmail} />
+        <TextField
+          label="Password"
+          type="password"
+          name="password"
+          autoComplete={signup ? "new-password" : "current-password"}
+          required
+          value={password}
+          onChange={setPassword}
+        />
         {signup ? (
-          <label>
-            Confirm password
-            <input
-              type="password"
-              name="confirm"
-              autoComplete="new-password"
-              required
-              value={confirm}
-              onChange={(e) => setConfirm(e.target.value)}
-            />
-          </label>
+          <TextField label="Confirm password" type="password" name="confirm" autoComplete="new-password" required value={confirm} onChange={setConfirm} />
         ) : null}
         {signup && (askInvite || (invite && !linkInvite)) ? (
-          <label>
-            Invite code
-            <input name="invite" autoComplete="off" value={invite} onChange={(e) => setInvite(e.target.value)} />
-          </label>
+          <TextField label="Invite code" name="invite" autoComplete="off" value={invite} onChange={setInvite} />
         ) : null}
         <FormError message={error} />
         <button type="submit" disabled={busy || !email || !password}>

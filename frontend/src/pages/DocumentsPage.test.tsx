@@ -1,10 +1,10 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api } from "../api/client";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { DocumentMeta } from "../api/models";
 import { installFetch, json, problem } from "../test/fakeFetch";
+import { signedInEachTest } from "../test/session";
 import DocumentsPage from "./DocumentsPage";
 
 /** An XMLHttpRequest that reports upload progress in two steps, then answers 201. */
@@ -58,15 +58,11 @@ const READY = { id: "d1", name: "handbook.md", kind: "dataset", status: "ready",
 const FAILED = { id: "d2", name: "scan.pdf", kind: "dataset", status: "failed", failure_reason: "the PDF is encrypted", media_type: "application/pdf" } as DocumentMeta;
 const RULES = { id: "d3", name: "style.md", kind: "instructions", status: "ready", media_type: "text/markdown" } as DocumentMeta;
 
+signedInEachTest();
 beforeEach(() => {
-  api.setTokens({ access_token: "a", refresh_token: "r" });
   FakeXhr.sent = [];
   FakeXhr.reply = null;
   vi.stubGlobal("XMLHttpRequest", FakeXhr);
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
-  api.setTokens(null);
 });
 
 describe("DocumentsPage", () => {

@@ -8,10 +8,11 @@ import { useEffect, useRef, useState, type DragEvent } from "react";
 import { documents, profiles } from "../api/endpoints";
 import { errorMessage } from "../api/problem";
 import type { DocumentKind, DocumentMeta, ReindexProgress } from "../api/models";
+import { ACTIONS_COLUMN, DataTable } from "../components/DataTable";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { FolderTree } from "../components/FolderTree";
+import { ProfileOptions } from "../components/Options";
 import { joinFolder, placedFromDrop, placedFromInput, type PlacedFile } from "../lib/folderFiles";
-import { ReflowTable } from "../components/ReflowTable";
 import { formatBytes, formatDate, formatTokens } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { usePaged } from "../lib/usePaged";
@@ -292,11 +293,7 @@ export default function DocumentsPage() {
             Profile
             <select value={profile} onChange={(e) => setProfile(e.target.value)}>
               <option value="">All profiles</option>
-              {(profileList.data?.items ?? []).map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name}
-                </option>
-              ))}
+              <ProfileOptions profiles={profileList.data?.items ?? []} />
             </select>
           </label>
         </div>
@@ -328,50 +325,35 @@ export default function DocumentsPage() {
           return (
             <div key={k}>
               <h3>{title}</h3>
-              <ReflowTable>
-                <table>
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Status</th>
-                    <th className="num">Tokens</th>
-                    <th className="num">Size</th>
-                    <th className="num">Version</th>
-                    <th>Updated</th>
-                    <th>
-                      <span className="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {docs.map((d) => (
-                    <DocumentRow
-                      key={d.id}
-                      doc={d}
-                      onPreview={() => showPreview(d)}
-                      onRename={(name) => act(() => documents.rename(d.id, name))}
-                      onMove={(to) => act(() => documents.move(d.id, to))}
-                      onReplace={(file) => act(() => documents.replace(d.id, file))}
-                      onDelete={() => act(() => documents.remove(d.id))}
-                      model={index.data?.model ?? null}
-                      onReindex={() =>
-                        act(async () => {
-                          await documents.reindexOne(d.id);
-                          await index.reload();
-                        })
-                      }
-                      onRetry={() =>
-                        act(async () => {
-                          // The same route: for a failed or stalled document it ingests again.
-                          await documents.reindexOne(d.id);
-                          polls.current = 0;
-                        })
-                      }
-                    />
-                  ))}
-                </tbody>
-              </table>
-              </ReflowTable>
+              <DataTable
+                columns={["Name", "Status", { label: "Tokens", num: true }, { label: "Size", num: true }, { label: "Version", num: true }, "Updated", ACTIONS_COLUMN]}
+                rows={docs}
+                row={(d) => (
+                  <DocumentRow
+                    key={d.id}
+                    doc={d}
+                    onPreview={() => showPreview(d)}
+                    onRename={(name) => act(() => documents.rename(d.id, name))}
+                    onMove={(to) => act(() => documents.move(d.id, to))}
+                    onReplace={(file) => act(() => documents.replace(d.id, file))}
+                    onDelete={() => act(() => documents.remove(d.id))}
+                    model={index.data?.model ?? null}
+                    onReindex={() =>
+                      act(async () => {
+                        await documents.reindexOne(d.id);
+                        await index.reload();
+                      })
+                    }
+                    onRetry={() =>
+                      act(async () => {
+                        // The same route: for a failed or stalled document it ingests again.
+                        await documents.reindexOne(d.id);
+                        polls.current = 0;
+                      })
+                    }
+                  />
+                )}
+              />
             </div>
           );
         })}

@@ -1,24 +1,17 @@
-import { render, screen } from "@testing-library/react";
+import { screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter, Route, Routes } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api } from "../api/client";
-import { AuthProvider } from "../auth";
 import { installFetch, json, problem } from "../test/fakeFetch";
+import { renderRoutes } from "../test/render";
 import { AuthPage } from "./AuthPage";
 import { ForgotPasswordPage, ResetPasswordPage, tokenFromHash } from "./PasswordResetPages";
 
 function renderAt(path: string) {
-  return render(
-    <MemoryRouter initialEntries={[path]}>
-      <AuthProvider>
-        <Routes>
-          <Route path="/login" element={<AuthPage mode="signin" />} />
-          <Route path="/forgot-password" element={<ForgotPasswordPage />} />
-          <Route path="/reset-password" element={<ResetPasswordPage />} />
-        </Routes>
-      </AuthProvider>
-    </MemoryRouter>,
+  return renderRoutes(
+    path,
+    { "/login": <AuthPage mode="signin" />, "/forgot-password": <ForgotPasswordPage />, "/reset-password": <ResetPasswordPage /> },
+    { auth: true },
   );
 }
 

@@ -6,6 +6,7 @@ import { Link, useNavigate } from "react-router";
 import { errorMessage } from "../api/problem";
 import { auth } from "../api/endpoints";
 import { FormError } from "../components/Notice";
+import { TextField } from "../components/TextField";
 
 /** The card of both steps: its title, the step's form, and the way back to sign in. */
 function ResetCard({ id, title, onSubmit, children }: { id: string; title: string; onSubmit: (e: FormEvent) => void; children: ReactNode }) {
@@ -50,18 +51,7 @@ export function ForgotPasswordPage() {
       ) : (
         <>
           <p className="muted">We mail you a link to choose a new password.</p>
-          <label>
-            Email
-            <input
-              type="email"
-              name="email"
-              autoComplete="email"
-              required
-              autoFocus
-              value={email}
-              onChange={(e) => setEmail(e.target.value)}
-            />
-          </label>
+          <TextField label="Email" type="email" name="email" autoComplete="email" required autoFocus value={email} onChange={setEmail} />
           <FormError message={error} />
           <button type="submit" disabled={busy || !email}>
             {busy ? "Please wait…" : "Send the link"}
@@ -113,29 +103,17 @@ export function ResetPasswordPage() {
       ) : (
         <>
           <p className="muted">Every device signed in to your account will be signed out.</p>
-          <label>
-            New password
-            <input
-              type="password"
-              name="password"
-              autoComplete="new-password"
-              required
-              autoFocus
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-          </label>
-          <label>
-            Confirm new password
-            <input
-              type="password"
-              name="confirm"
-              autoComplete="new-password"
-              required
-              value={confirm}
-              onChange={(e) => setConfirm(e.target.value)}
-            />
-          </label>
+          <TextField
+            label="New password"
+            type="password"
+            name="password"
+            autoComplete="new-password"
+            required
+            autoFocus
+            value={password}
+            onChange={setPassword}
+          />
+          <TextField label="Confirm new password" type="password" name="confirm" autoComplete="new-password" required value={confirm} onChange={setConfirm} />
           <FormError message={error} />
           <button type="submit" disabled={busy || !password}>
             {busy ? "Please wait…" : "Set the new password"}

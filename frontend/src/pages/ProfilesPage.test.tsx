@@ -1,10 +1,10 @@
-import { render, screen, waitFor } from "@testing-library/react";
+import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter, Route, Routes } from "react-router";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api } from "../api/client";
+import { describe, expect, it, vi } from "vitest";
 import type { Profile } from "../api/models";
 import { installFetch, json, problem } from "../test/fakeFetch";
+import { renderRoutes } from "../test/render";
+import { signedInEachTest } from "../test/session";
 import ProfilesPage from "./ProfilesPage";
 
 const DOCS = {
@@ -16,20 +16,10 @@ const DOCS = {
 };
 
 function renderAt(path: string) {
-  return render(
-    <MemoryRouter initialEntries={[path]}>
-      <Routes>
-        <Route path="/app/profiles/:profileId?" element={<ProfilesPage />} />
-      </Routes>
-    </MemoryRouter>,
-  );
+  return renderRoutes(path, { "/app/profiles/:profileId?": <ProfilesPage /> });
 }
 
-beforeEach(() => api.setTokens({ access_token: "a", refresh_token: "r" }));
-afterEach(() => {
-  vi.unstubAllGlobals();
-  api.setTokens(null);
-});
+signedInEachTest();
 
 describe("ProfilesPage", () => {
   it("creates a profile with ordered instructions, datasets and defaults", async () => {

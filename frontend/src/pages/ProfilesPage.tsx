@@ -7,6 +7,7 @@ import { chat, documents, modelItems, preferences, profiles, type ProfileInput }
 import type { DocumentMeta, Profile, TemperaturePreset } from "../api/models";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { Notice } from "../components/Notice";
+import { ModelOptions } from "../components/Options";
 import { useAsync } from "../lib/useAsync";
 import { usePaged } from "../lib/usePaged";
 
@@ -272,11 +273,7 @@ export default function ProfilesPage() {
                 Default model
                 <select value={form.default_model ?? ""} onChange={(e) => set("default_model", e.target.value || null)}>
                   <option value="">Your default</option>
-                  {modelItems(models.data).map((m) => (
-                    <option key={m.id} value={m.id}>
-                      {m.display_name ?? m.id}
-                    </option>
-                  ))}
+                  <ModelOptions models={modelItems(models.data)} />
                 </select>
               </label>
               <label>

@@ -1,16 +1,16 @@
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter, Route, Routes, useLocation } from "react-router";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MemoryRouter, useLocation } from "react-router";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { api } from "../api/client";
 import type { ApiKey } from "../api/models";
 import { installFetch, json } from "../test/fakeFetch";
+import { renderRoutes } from "../test/render";
+import { signedInEachTest } from "../test/session";
 import SettingsPage from "./SettingsPage";
 
-beforeEach(() => api.setTokens({ access_token: "a", refresh_token: "r" }));
+signedInEachTest();
 afterEach(() => {
-  vi.unstubAllGlobals();
-  api.setTokens(null);
   delete document.documentElement.dataset.theme;
 });
 
@@ -100,12 +100,7 @@ describe("SettingsPage", () => {
 
   it("refuses two different new passwords before calling the server", async () => {
     const { calls } = routes([]);
-    render(<MemoryRouter><SettingsPage /></MemoryRouter>);
-    const user = userEvent.setup();
-    await user.type(screen.getByLabelText("Current password"), "old password here");
-    await user.type(screen.getByLabelText("New password"), "new password one");
-    await user.type(screen.getByLabelText("Confirm new password"), "new password two");
-    await user.click(screen.getByRole("button", { name: "Change password" }));
+    await changePassword("old password here", "new password one", "new password two");
     expect((await screen.findByText(/differ/)).closest("[role=alert]")).toBeTruthy();
     expect(calls.some((c) => c.path === "/auth/change-password")).toBe(false);
   });
@@ -114,12 +109,7 @@ describe("SettingsPage", () => {
     const { calls } = routes([], {
       "POST /auth/change-password": () => json(200, { access_token: "a2", refresh_token: "r2", token_type: "bearer", expires_in: 900 }),
     });
-    render(<MemoryRouter><SettingsPage /></MemoryRouter>);
-    const user = userEvent.setup();
-    await user.type(screen.getByLabelText("Current password"), "old password here");
-    await user.type(screen.getByLabelText("New password"), "a brand new password");
-    await user.type(screen.getByLabelText("Confirm new password"), "a brand new password");
-    await user.click(screen.getByRole("button", { name: "Change password" }));
+    await changePassword("old password here", "a brand new password", "a brand new password");
     await screen.findByText("Password changed.");
     expect(calls.find((c) => c.path === "/auth/change-password")!.body).toEqual({
       current_password: "old password here",
@@ -136,14 +126,7 @@ describe("SettingsPage", () => {
         json(200, { removed: { documents: 3, conversations: 2, messages: 8, profiles: 1, usage_records: 4, api_keys: 1, sessions: 2, items: 30, files: 9, file_bytes: 1234 } }),
     });
     vi.spyOn(window, "confirm").mockReturnValue(true);
-    render(
-      <MemoryRouter initialEntries={["/app/settings"]}>
-        <Routes>
-          <Route path="/app/settings" element={<SettingsPage />} />
-          <Route path="/login" element={<LoginNotice />} />
-        </Routes>
-      </MemoryRouter>,
-    );
+    renderWithSignIn();
     const user = userEvent.setup();
     const form = (await screen.findByRole("heading", { name: "Delete account" })).closest("form")!;
     await user.type(within(form).getByLabelText("Password"), "my password");
@@ -158,14 +141,7 @@ describe("Sessions", () => {
   it("lists the signed-in sessions and signs out everywhere", async () => {
     const { calls } = routes([], { "POST /auth/sessions/revoke-all": () => new Response(null, { status: 204 }) });
     vi.spyOn(window, "confirm").mockReturnValue(true);
-    render(
-      <MemoryRouter initialEntries={["/app/settings"]}>
-        <Routes>
-          <Route path="/app/settings" element={<SettingsPage />} />
-          <Route path="/login" element={<LoginNotice />} />
-        </Routes>
-      </MemoryRouter>,
-    );
+    renderWithSignIn();
     const user = userEvent.setup();
     expect(await screen.findByText("this session")).toBeTruthy();
     await user.click(screen.getByRole("button", { name: "Sign out everywhere" }));
@@ -174,6 +150,21 @@ describe("Sessions", () => {
     expect(api.signedIn).toBe(false);
   });
 });
+
+/** Opens the settings screen, fills in the change-password form and sends it. */
+async function changePassword(current: string, next: string, confirm: string) {
+  render(<MemoryRouter><SettingsPage /></MemoryRouter>);
+  const user = userEvent.setup();
+  await user.type(screen.getByLabelText("Current password"), current);
+  await user.type(screen.getByLabelText("New password"), next);
+  await user.type(screen.getByLabelText("Confirm new password"), confirm);
+  await user.click(screen.getByRole("button", { name: "Change password" }));
+}
+
+/** The settings screen, with a sign-in screen that shows the notice it was sent with. */
+function renderWithSignIn() {
+  return renderRoutes("/app/settings", { "/app/settings": <SettingsPage />, "/login": <LoginNotice /> });
+}
 
 function LoginNotice() {
   const location = useLocation();

@@ -9,6 +9,8 @@ import type { ApiKey, AuditEvent, CreatedApiKey, Preferences, Theme } from "../a
 import { ErrorAlert } from "../components/ErrorAlert";
 import { ACTIONS_COLUMN, DataTable } from "../components/DataTable";
 import { Notice } from "../components/Notice";
+import { ModelOptions, ProfileOptions } from "../components/Options";
+import { TextField } from "../components/TextField";
 import { formatDate } from "../lib/format";
 import { applyTheme, savedTheme } from "../lib/theme";
 import { useAsync } from "../lib/useAsync";
@@ -148,22 +150,14 @@ function Defaults() {
           Default profile
           <select value={form.default_profile ?? ""} onChange={(e) => setForm({ ...form, default_profile: e.target.value || null })}>
             <option value="">None</option>
-            {(profileList.data?.items ?? []).map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.name}
-              </option>
-            ))}
+            <ProfileOptions profiles={profileList.data?.items ?? []} />
           </select>
         </label>
         <label>
           Default model
           <select value={form.default_model ?? ""} onChange={(e) => setForm({ ...form, default_model: e.target.value || null })}>
             <option value="">First available</option>
-            {modelItems(models.data).map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.display_name ?? m.id}
-              </option>
-            ))}
+            <ModelOptions models={modelItems(models.data)} />
           </select>
         </label>
         <label>
@@ -223,18 +217,9 @@ function PasswordForm() {
       <h2 id="password-title">Change password</h2>
       <p className="muted small">Other devices are signed out when the password changes.</p>
       <div className="form-grid">
-        <label>
-          Current password
-          <input type="password" autoComplete="current-password" required value={current} onChange={(e) => setCurrent(e.target.value)} />
-        </label>
-        <label>
-          New password
-          <input type="password" autoComplete="new-password" required value={next} onChange={(e) => setNext(e.target.value)} />
-        </label>
-        <label>
-          Confirm new password
-          <input type="password" autoComplete="new-password" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
-        </label>
+        <TextField label="Current password" type="password" autoComplete="current-password" required value={current} onChange={setCurrent} />
+        <TextField label="New password" type="password" autoComplete="new-password" required value={next} onChange={setNext} />
+        <TextField label="Confirm new password" type="password" autoComplete="new-password" required value={confirm} onChange={setConfirm} />
       </div>
       <label className="inline">
         <input type="checkbox" checked={revokeKeys} onChange={(e) => setRevokeKeys(e.target.checked)} />
@@ -292,21 +277,17 @@ function ApiKeys() {
         For scripts and OpenAI-compatible clients (<code>/v1/chat/completions</code>). A key is shown once, when it is created.
       </p>
       <form className="row" onSubmit={create}>
-        <label className="inline">
-          Key name
-          <input required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. laptop script" />
-        </label>
-        <label className="inline">
-          Your password
-          <input
-            type="password"
-            name="key-password"
-            autoComplete="current-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            placeholder="not needed right after signing in"
-          />
-        </label>
+        <TextField label="Key name" labelClassName="inline" required maxLength={100} value={name} onChange={setName} placeholder="e.g. laptop script" />
+        <TextField
+          label="Your password"
+          labelClassName="inline"
+          type="password"
+          name="key-password"
+          autoComplete="current-password"
+          value={password}
+          onChange={setPassword}
+          placeholder="not needed right after signing in"
+        />
         <button type="submit" disabled={!name.trim()}>
           Create key
         </button>
@@ -387,17 +368,7 @@ function DeleteAccount() {
         Deletes your documents and their files, profiles, conversations, usage, sessions and API keys, at once and for
         good. Export what you want to keep first (each conversation&apos;s Export, or <code>ragenie export</code>).
       </p>
-      <label>
-        Password
-        <input
-          type="password"
-          name="delete-password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-      </label>
+      <TextField label="Password" type="password" name="delete-password" autoComplete="current-password" required value={password} onChange={setPassword} />
       <ErrorAlert error={error} context="Deleting the account" />
       <button type="submit" className="danger" disabled={busy || !password}>
         {busy ? "Deleting…" : "Delete my account"}

@@ -1,16 +1,12 @@
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api } from "../api/client";
+import { describe, expect, it, vi } from "vitest";
 import { installFetch, json } from "../test/fakeFetch";
+import { signedInEachTest } from "../test/session";
 import UsagePage from "./UsagePage";
 
-beforeEach(() => api.setTokens({ access_token: "a", refresh_token: "r" }));
-afterEach(() => {
-  vi.unstubAllGlobals();
-  api.setTokens(null);
-});
+signedInEachTest();
 
 const today = new Date().toISOString().slice(0, 10);
 

@@ -1,19 +1,17 @@
 import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AccountProvider } from "../../account";
-import { api } from "../../api/client";
 import type { AdminModel, AdminUser, Invite, OperatorSettings } from "../../api/models";
 import { installFetch, json, problem } from "../../test/fakeFetch";
+import { signedInEachTest } from "../../test/session";
 import AdminPage from "./AdminPage";
 import { byModel } from "./AdminUsageSection";
 
-beforeEach(() => api.setTokens({ access_token: "a", refresh_token: "r" }));
+signedInEachTest();
 afterEach(() => {
-  vi.unstubAllGlobals();
   vi.restoreAllMocks();
-  api.setTokens(null);
 });
 
 const month = (spent: number) => ({ spent_usd: spent, committed_usd: spent });

@@ -1,16 +1,14 @@
 import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api } from "../../api/client";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AdminModel } from "../../api/models";
 import { installFetch, json } from "../../test/fakeFetch";
+import { signedInEachTest } from "../../test/session";
 import { ModelsSection } from "./ModelsSection";
 
-beforeEach(() => api.setTokens({ access_token: "a", refresh_token: "r" }));
+signedInEachTest();
 afterEach(() => {
-  vi.unstubAllGlobals();
   vi.restoreAllMocks();
-  api.setTokens(null);
 });
 
 const GPT: AdminModel = {

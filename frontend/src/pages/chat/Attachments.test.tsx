@@ -1,9 +1,9 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { useState } from "react";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api } from "../../api/client";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { installFetch, json } from "../../test/fakeFetch";
+import { signedInEachTest } from "../../test/session";
 import { AttachmentChips, type ComposerAttachment } from "./Attachments";
 import { Composer } from "./Composer";
 
@@ -53,14 +53,10 @@ function Harness({ sent }: { sent: { text: string; ids: string[] }[] }) {
   );
 }
 
+signedInEachTest();
 beforeEach(() => {
-  api.setTokens({ access_token: "a", refresh_token: "r" });
   HeldXhr.release = [];
   HeldXhr.urls = [];
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
-  api.setTokens(null);
 });
 
 describe("attachments", () => {

@@ -1,10 +1,10 @@
-import { fireEvent, render, screen, within } from "@testing-library/react";
+import { fireEvent, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter, Route, Routes } from "react-router";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api } from "../../api/client";
+import { describe, expect, it, vi } from "vitest";
 import type { Message } from "../../api/models";
 import { installFetch, json, problem, sse, type Handler } from "../../test/fakeFetch";
+import { renderRoutes } from "../../test/render";
+import { signedInEachTest } from "../../test/session";
 import ChatPage from "./ChatPage";
 
 const USER = { id: "m1", parent_id: null, role: "user", content: "How often are zebrafish fed?", created_at: "2026-01-01T00:00:01Z" } as Message;
@@ -56,20 +56,10 @@ function base(overrides: Record<string, Handler> = {}) {
 }
 
 function renderChat(path = "/app/chat") {
-  return render(
-    <MemoryRouter initialEntries={[path]}>
-      <Routes>
-        <Route path="/app/chat/:conversationId?" element={<ChatPage />} />
-      </Routes>
-    </MemoryRouter>,
-  );
+  return renderRoutes(path, { "/app/chat/:conversationId?": <ChatPage /> });
 }
 
-beforeEach(() => api.setTokens({ access_token: "a", refresh_token: "r" }));
-afterEach(() => {
-  vi.unstubAllGlobals();
-  api.setTokens(null);
-});
+signedInEachTest();
 
 describe("ChatPage", () => {
   it("the conversation list pages through every conversation with Load more", async () => {

@@ -10,6 +10,7 @@ import { ApiError, errorFromResponse } from "../../api/problem";
 import type { Citation, Conversation, Message, ModelInfo } from "../../api/models";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { MenuButton } from "../../components/MenuButton";
+import { ProfileOptions } from "../../components/Options";
 import { formatPrice, formatTokens } from "../../lib/format";
 import { useAsync } from "../../lib/useAsync";
 import { usePaged } from "../../lib/usePaged";
@@ -326,11 +327,7 @@ export default function ChatPage() {
               >
                 {/* Without a profile a chat draws on all of the user's datasets (no instructions). */}
                 <option value="">No profile: all your datasets</option>
-                {profileItems.map((p) => (
-                  <option key={p.id} value={p.id}>
-                    {p.name}
-                  </option>
-                ))}
+                <ProfileOptions profiles={profileItems} />
               </select>
             </label>
             <label>
