@@ -62,13 +62,10 @@ pub fn route(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
 
     let declared = declared_statuses(&args.responses);
     for (refusal, span) in &errors {
-        if declared.contains(&refusal.status) {
+        if declared.contains(&refusal.code.to_string()) {
             return Err(syn::Error::new(
                 *span,
-                format!(
-                    "status {} is declared in `responses(…)` too",
-                    refusal.status
-                ),
+                format!("status {} is declared in `responses(…)` too", refusal.code),
             ));
         }
     }
@@ -123,7 +120,6 @@ pub fn route(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
 
 /// One bullet of `# Errors`: `- 409: why`, possibly continued on the lines below.
 struct Refusal {
-    status: String,
     code: u16,
     description: String,
 }
@@ -172,7 +168,7 @@ fn take_errors_section(attrs: &mut Vec<Attribute>) -> syn::Result<Vec<(Refusal, 
                         format!("`{status}` is not an error status (400 to 599)"),
                     )
                 })?;
-            if refusals.iter().any(|(r, _)| r.status == status) {
+            if refusals.iter().any(|(r, _)| r.code == code) {
                 return Err(syn::Error::new(
                     span,
                     format!("status {status} is listed twice"),
@@ -180,7 +176,6 @@ fn take_errors_section(attrs: &mut Vec<Attribute>) -> syn::Result<Vec<(Refusal, 
             }
             refusals.push((
                 Refusal {
-                    status: status.to_owned(),
                     code,
                     description: why.trim().to_owned(),
                 },
@@ -207,11 +202,12 @@ fn take_errors_section(attrs: &mut Vec<Attribute>) -> syn::Result<Vec<(Refusal, 
     if heading > 0 && docs[heading - 1].1.trim().is_empty() {
         removed.push(docs[heading - 1].0);
     }
-    let mut index = 0;
-    attrs.retain(|_| {
-        index += 1;
-        !removed.contains(&(index - 1))
-    });
+    *attrs = std::mem::take(attrs)
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| !removed.contains(index))
+        .map(|(_, attr)| attr)
+        .collect();
     Ok(refusals)
 }
 
