@@ -456,6 +456,21 @@ await step("every screen renders, fits the screen and passes axe-core, in light 
   await page.emulateMedia({ colorScheme: "light" });
 });
 
+await step("a theme chosen in Settings wins over the system's, both ways", async () => {
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.goto("/app/settings");
+  const theme = page.getByLabel("Theme");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await theme.selectOption("light");
+  assert.equal(await background(), "rgb(247, 247, 251)", "Light on a dark system");
+  await page.emulateMedia({ colorScheme: "light" });
+  await theme.selectOption("dark");
+  assert.equal(await background(), "rgb(17, 18, 23)", "Dark on a light system");
+  await shot("settings-theme-dark-on-light-system");
+  await theme.selectOption("system");
+  assert.equal(await background(), "rgb(247, 247, 251)", "the system's again");
+});
+
 // ---------------------------------------------------------------- sign out
 await step("sign out returns to sign-in and protects the app", async () => {
   if (VIEWPORT === "phone") await page.getByRole("button", { name: "Menu" }).click();
